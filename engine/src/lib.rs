@@ -1,0 +1,19 @@
+//! tiendo's pure core.
+//!
+//! Everything here is a function of its arguments: no I/O, no clock, no async, no database.
+//! The adapters read files and rows and hand their text and values to this crate; this crate
+//! answers with parsed definitions, deadlines and decisions.
+//!
+//! - [`phase`]: the legal backbone, compiled in with the `sm` crate.
+//! - [`role`]: who users are.
+//! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
+//! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
+//! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
+
+pub mod calendar;
+pub mod phase;
+pub mod role;
+pub mod time;
+
+pub use phase::{Phase, backbone_allows};
+pub use role::Role;
