@@ -1,1 +1,24 @@
-fn main() {}
+//! `tiendo`: the command line and, later, the server. Everything below `cli` is wiring: the
+//! rules live in `engine`, the I/O in `adapters`.
+
+mod cli;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(&args) {
+        Ok(out) => {
+            // A closed pipe (`tiendo … | head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            eprintln!("{}", f.message.trim_end());
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -11,9 +11,13 @@
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
 
 pub mod calendar;
+pub mod decide;
 pub mod phase;
 pub mod role;
+#[cfg(test)]
+mod testing;
 pub mod time;
+pub mod workflow;
 
 pub use phase::{Phase, backbone_allows};
 pub use role::Role;

@@ -137,6 +137,27 @@ impl IsoDuration {
         Ok(d)
     }
 
+    /// The canonical ISO-8601 spelling (`P1M2DT2H30M`).
+    pub fn describe(&self) -> String {
+        let mut out = String::from("P");
+        let (y, m) = (self.months / 12, self.months % 12);
+        for (n, unit) in [(u64::from(y), 'Y'), (u64::from(m), 'M'), (self.days, 'D')] {
+            if n > 0 {
+                out.push_str(&format!("{n}{unit}"));
+            }
+        }
+        if self.seconds > 0 {
+            out.push('T');
+            let (h, rest) = (self.seconds / 3600, self.seconds % 3600);
+            for (n, unit) in [(h, 'H'), (rest / 60, 'M'), (rest % 60, 'S')] {
+                if n > 0 {
+                    out.push_str(&format!("{n}{unit}"));
+                }
+            }
+        }
+        out
+    }
+
     /// `start` plus this duration, or `None` past the end of representable time.
     pub fn after(&self, start: Instant) -> Option<Instant> {
         let local = start.with_timezone(&vn());
@@ -160,6 +181,11 @@ mod tests {
         assert_eq!(format_instant(d.after(start).unwrap()), "03/03/2026 09:30");
         assert_eq!(IsoDuration::parse("P2W").unwrap().days, 14);
         assert_eq!(IsoDuration::parse("P1Y").unwrap().months, 12);
+        for text in ["PT2H", "P1Y2M10DT2H30M5S", "P14D", "PT90M"] {
+            let d = IsoDuration::parse(text).unwrap();
+            assert_eq!(IsoDuration::parse(&d.describe()).unwrap(), d);
+        }
+        assert_eq!(IsoDuration::parse("PT90M").unwrap().describe(), "PT1H30M");
     }
 
     #[test]

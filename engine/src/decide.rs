@@ -1,0 +1,734 @@
+//! `decide`: the one place where a command on a task becomes effects or a rejection.
+//!
+//! (workflow, task snapshot, command, actor, now) → [`Decision`] or [`Rejection`]. Pure: the
+//! store loads the snapshot, calls this, and writes the decision in one transaction; the HTTP API
+//! and the CLI both go through the store, so they cannot disagree about who may do what.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Calendar, CalendarError};
+use crate::phase::{Phase, backbone_allows};
+use crate::role::Role;
+use crate::time::{Instant, format_instant};
+use crate::workflow::{Amount, Deadline, Transition, Workflow};
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user: String,
+    pub roles: Vec<Role>,
+    /// The units this user acts for: their own unit first, then the units merged into it.
+    pub units: Vec<String>,
+}
+
+impl Actor {
+    /// The scheduler, taking automatic transitions on expiry.
+    pub fn system() -> Actor {
+        Actor {
+            user: "system".into(),
+            roles: Vec::new(),
+            units: Vec::new(),
+        }
+    }
+
+    fn belongs_to(&self, unit: &str) -> bool {
+        self.units.iter().any(|u| u == unit)
+    }
+}
+
+/// A running or paused deadline clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// The state whose deadline this is.
+    pub state: String,
+    pub started_at: Instant,
+    pub due_at: Instant,
+    /// Set while the task waits in one of the deadline's `pause_in` states.
+    pub paused_at: Option<Instant>,
+}
+
+/// What `decide` needs to know about a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSnapshot {
+    pub unit: String,
+    pub state: String,
+    pub state_entered_at: Instant,
+    /// The deadline of the current state, if it has one.
+    pub clock: Option<Clock>,
+    /// A deadline stopped while the dossier is back with the unit.
+    pub paused_clock: Option<Clock>,
+    /// How many times each transition has been taken on this task.
+    pub transition_counts: BTreeMap<String, u32>,
+}
+
+/// A document attached to a command, already resolved by the store to its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedDocument {
+    pub id: String,
+    pub doc_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A user takes a named transition.
+    Transition {
+        name: String,
+        comment: Option<String>,
+        documents: Vec<AttachedDocument>,
+    },
+    /// The scheduler takes a state's `on_expiry` transition once its deadline has passed.
+    Expire { transition: String },
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// A reminder at a fraction of the period (below 1).
+    Reminder { fraction: f64 },
+    /// The deadline itself.
+    Due,
+    /// The first overdue repeat; each firing schedules the next.
+    Overdue { every: AmountSpec },
+    Escalation { to: Vec<Role> },
+    /// Take this transition automatically.
+    Expiry { transition: String },
+}
+
+/// An [`Amount`] in a serialisable form, carried by overdue timers so that the scheduler can
+/// plan the next repeat without reloading the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "unit", content = "n", rename_all = "snake_case")]
+pub enum AmountSpec {
+    WorkingDays(u32),
+    Days(u32),
+    Seconds(u64),
+}
+
+impl From<Amount> for AmountSpec {
+    fn from(a: Amount) -> Self {
+        match a {
+            Amount::WorkingDays(n) => AmountSpec::WorkingDays(n),
+            Amount::Days(n) => AmountSpec::Days(n),
+            // Months cannot be expressed in seconds; an overdue repeat measured in months makes
+            // no sense anyway, so count them as 30 days.
+            Amount::Iso(d) => AmountSpec::Seconds(
+                d.seconds
+                    .saturating_add(d.days.saturating_mul(86_400))
+                    .saturating_add(u64::from(d.months).saturating_mul(30 * 86_400)),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerSpec {
+    /// The state whose deadline this timer belongs to.
+    pub state: String,
+    pub kind: TimerKind,
+    pub fire_at: Instant,
+    /// The deadline it counts towards, for messages ("due 06/03/2026").
+    pub due_at: Instant,
+}
+
+/// Who must hear of it, and which message template to use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub template: String,
+    /// Unit roles are resolved within the task's own unit; the others city-wide.
+    pub roles: Vec<Role>,
+}
+
+/// The audit entry a transition appends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub transition: String,
+    pub actor_user: String,
+    /// The role the actor acted in; `None` for the system.
+    pub actor_role: Option<Role>,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub from_phase: Option<Phase>,
+    pub to_phase: Phase,
+    pub comment: Option<String>,
+    pub documents: Vec<String>,
+    pub workflow: String,
+    pub workflow_version: u32,
+    pub at: Instant,
+}
+
+/// Everything a transition changes, for the store to write in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub state: String,
+    pub phase: Phase,
+    pub audit: AuditEntry,
+    /// Cancel the pending timers of these states' deadlines.
+    pub cancel_timers_of: Vec<String>,
+    pub create_timers: Vec<TimerSpec>,
+    pub clock: Option<Clock>,
+    pub paused_clock: Option<Clock>,
+    pub notifications: Vec<Notification>,
+}
+
+/// One thing a transition still needs before this actor can take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "need", rename_all = "snake_case")]
+pub enum Unmet {
+    Role { allowed: Vec<Role> },
+    OwnUnit,
+    Document { doc_type: String, title: String },
+    Comment,
+    RoundLimit { limit: u32 },
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unmet::Role { allowed } => {
+                write!(f, "chỉ vai trò {} được thực hiện", role_list(allowed))
+            }
+            Unmet::OwnUnit => f.write_str("chỉ cán bộ của đơn vị chủ trì nhiệm vụ được thực hiện"),
+            Unmet::Document { title, doc_type } => write!(f, "thiếu tài liệu: {title} ({doc_type})"),
+            Unmet::Comment => f.write_str("bắt buộc ghi ý kiến, lý do"),
+            Unmet::RoundLimit { limit } => write!(f, "đã hết số lần cho phép ({limit} lần)"),
+        }
+    }
+}
+
+fn role_list(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| format!("{} ({})", r.title(), r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A transition offered from the task's current state, with what this actor still lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Available {
+    pub transition: String,
+    pub title: String,
+    pub to: String,
+    pub unmet: Vec<Unmet>,
+}
+
+/// Why a command was refused, in terms a user understands. `Display` is Vietnamese.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No transition of that name exists in the workflow, or none leaves this state.
+    NotAvailable {
+        transition: String,
+        state: String,
+        state_title: String,
+        available: Vec<Available>,
+    },
+    /// The task is completed or withdrawn.
+    Terminal { state: String, state_title: String },
+    WrongRole {
+        transition: String,
+        allowed: Vec<Role>,
+        yours: Vec<Role>,
+    },
+    NotYourUnit { transition: String },
+    /// The transition is available and the actor may take it, but something is missing.
+    Unmet { transition: String, unmet: Vec<Unmet> },
+    /// An automatic transition asked for before its deadline, or one that is not the state's.
+    NotDue { transition: String, due: Option<Instant> },
+    /// A deadline falls outside every loaded calendar year.
+    Calendar(String),
+}
+
+impl Rejection {
+    /// A stable machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::NotAvailable { .. } => "transition_not_available",
+            Rejection::Terminal { .. } => "task_closed",
+            Rejection::WrongRole { .. } => "wrong_role",
+            Rejection::NotYourUnit { .. } => "not_your_unit",
+            Rejection::Unmet { unmet, .. } => match unmet.first() {
+                Some(Unmet::RoundLimit { .. }) => "round_limit_reached",
+                Some(Unmet::Comment) if unmet.len() == 1 => "comment_required",
+                Some(Unmet::Document { .. }) if unmet.iter().all(|u| matches!(u, Unmet::Document { .. })) => {
+                    "missing_documents"
+                }
+                _ => "requirements_unmet",
+            },
+            Rejection::NotDue { .. } => "not_due",
+            Rejection::Calendar(_) => "calendar_missing",
+        }
+    }
+
+    /// Whether the refusal is about who the actor is (forbidden) rather than what is missing.
+    pub fn is_authorization(&self) -> bool {
+        matches!(self, Rejection::WrongRole { .. } | Rejection::NotYourUnit { .. })
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotAvailable {
+                transition,
+                state,
+                state_title,
+                available,
+            } => {
+                write!(
+                    f,
+                    "Không thể thực hiện bước `{transition}` khi nhiệm vụ đang ở bước «{state_title}» ({state})."
+                )?;
+                if available.is_empty() {
+                    f.write_str(" Từ bước này không có bước chuyển nào.")
+                } else {
+                    let names: Vec<String> = available
+                        .iter()
+                        .map(|a| format!("{} («{}»)", a.transition, a.title))
+                        .collect();
+                    write!(f, " Các bước có thể thực hiện: {}.", names.join(", "))
+                }
+            }
+            Rejection::Terminal { state, state_title } => write!(
+                f,
+                "Nhiệm vụ đã kết thúc ở bước «{state_title}» ({state}); không thể chuyển bước nữa."
+            ),
+            Rejection::WrongRole {
+                transition,
+                allowed,
+                yours,
+            } => write!(
+                f,
+                "Bạn không có quyền thực hiện bước `{transition}`: chỉ vai trò {} được thực hiện; vai trò của bạn: {}.",
+                role_list(allowed),
+                if yours.is_empty() { "không có".to_string() } else { role_list(yours) }
+            ),
+            Rejection::NotYourUnit { transition } => write!(
+                f,
+                "Bạn không có quyền thực hiện bước `{transition}`: nhiệm vụ không thuộc đơn vị của bạn."
+            ),
+            Rejection::Unmet { transition, unmet } => {
+                let list: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
+                write!(f, "Chưa thể thực hiện bước `{transition}`: {}.", list.join("; "))
+            }
+            Rejection::NotDue { transition, due } => match due {
+                Some(due) => write!(
+                    f,
+                    "Bước tự động `{transition}` chỉ thực hiện khi hết hạn ({}).",
+                    format_instant(*due)
+                ),
+                None => write!(
+                    f,
+                    "Bước `{transition}` không phải bước tự động khi hết hạn của bước hiện tại."
+                ),
+            },
+            Rejection::Calendar(msg) => write!(f, "Không tính được thời hạn: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl From<CalendarError> for Rejection {
+    fn from(e: CalendarError) -> Self {
+        Rejection::Calendar(e.to_string())
+    }
+}
+
+/// What `actor` still lacks to take `t` on `task` (empty: nothing, it can be taken now),
+/// not counting the comment and documents of a particular command.
+fn standing_unmet(t: &Transition, task: &TaskSnapshot, actor: &Actor) -> Vec<Unmet> {
+    let mut unmet = Vec::new();
+    if !t.roles.iter().any(|r| actor.roles.contains(r)) {
+        unmet.push(Unmet::Role {
+            allowed: t.roles.clone(),
+        });
+    }
+    if t.own_unit && !actor.belongs_to(&task.unit) {
+        unmet.push(Unmet::OwnUnit);
+    }
+    if let Some(limit) = t.max_repeats
+        && task.transition_counts.get(&t.name).copied().unwrap_or(0) >= limit
+    {
+        unmet.push(Unmet::RoundLimit { limit });
+    }
+    unmet
+}
+
+fn command_unmet(
+    wf: &Workflow,
+    t: &Transition,
+    comment: Option<&str>,
+    docs: &[AttachedDocument],
+) -> Vec<Unmet> {
+    let mut unmet = Vec::new();
+    for d in &t.documents {
+        if !docs.iter().any(|a| &a.doc_type == d) {
+            unmet.push(Unmet::Document {
+                doc_type: d.clone(),
+                title: wf.document_types.get(d).cloned().unwrap_or_else(|| d.clone()),
+            });
+        }
+    }
+    if t.comment_required && comment.is_none_or(|c| c.trim().is_empty()) {
+        unmet.push(Unmet::Comment);
+    }
+    unmet
+}
+
+/// The transitions out of the task's current state, each with what `actor` still lacks
+/// (documents and a comment are listed as needs whenever the transition requires them).
+pub fn available(wf: &Workflow, task: &TaskSnapshot, actor: &Actor) -> Vec<Available> {
+    wf.transitions_from(&task.state)
+        .map(|t| {
+            let mut unmet = standing_unmet(t, task, actor);
+            unmet.extend(command_unmet(wf, t, None, &[]));
+            Available {
+                transition: t.name.clone(),
+                title: t.title.clone(),
+                to: t.to.clone(),
+                unmet,
+            }
+        })
+        .collect()
+}
+
+/// Decides a command on a task. See the module documentation.
+pub fn decide(
+    wf: &Workflow,
+    task: &TaskSnapshot,
+    command: &Command,
+    actor: &Actor,
+    now: Instant,
+) -> Result<Decision, Rejection> {
+    let current = wf.state(&task.state).ok_or_else(|| Rejection::NotAvailable {
+        transition: command_name(command).to_string(),
+        state: task.state.clone(),
+        state_title: task.state.clone(),
+        available: Vec::new(),
+    })?;
+    if current.phase.is_terminal() {
+        return Err(Rejection::Terminal {
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+        });
+    }
+    let name = command_name(command);
+    let t = wf
+        .transitions_from(&task.state)
+        .find(|t| t.name == name)
+        .ok_or_else(|| Rejection::NotAvailable {
+            transition: name.to_string(),
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+            available: available(wf, task, actor),
+        })?;
+
+    let (comment, documents, actor_role) = match command {
+        Command::Transition {
+            comment, documents, ..
+        } => {
+            let standing = standing_unmet(t, task, actor);
+            if standing.iter().any(|u| matches!(u, Unmet::Role { .. })) {
+                return Err(Rejection::WrongRole {
+                    transition: t.name.clone(),
+                    allowed: t.roles.clone(),
+                    yours: actor.roles.clone(),
+                });
+            }
+            if standing.contains(&Unmet::OwnUnit) {
+                return Err(Rejection::NotYourUnit {
+                    transition: t.name.clone(),
+                });
+            }
+            let mut unmet = standing;
+            unmet.extend(command_unmet(wf, t, comment.as_deref(), documents));
+            if !unmet.is_empty() {
+                return Err(Rejection::Unmet {
+                    transition: t.name.clone(),
+                    unmet,
+                });
+            }
+            let role = actor.roles.iter().copied().find(|r| t.roles.contains(r));
+            let comment = comment.as_ref().map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+            (comment, documents.iter().map(|d| d.id.clone()).collect(), role)
+        }
+        Command::Expire { .. } => {
+            let expiry = current.deadline.as_ref().and_then(|d| d.on_expiry.as_deref());
+            let due = task.clock.as_ref().filter(|c| c.state == current.name).map(|c| c.due_at);
+            match (expiry, due) {
+                (Some(e), Some(due)) if e == t.name && now >= due => {}
+                (Some(e), due) if e == t.name => {
+                    return Err(Rejection::NotDue {
+                        transition: t.name.clone(),
+                        due,
+                    });
+                }
+                _ => {
+                    return Err(Rejection::NotDue {
+                        transition: t.name.clone(),
+                        due: None,
+                    });
+                }
+            }
+            (None, Vec::new(), None)
+        }
+    };
+
+    let target = wf.state(&t.to).expect("the loader checked every `to`");
+    // The loader refuses such a workflow; checking again keeps the backbone the last word even
+    // for a workflow built by hand.
+    if !backbone_allows(current.phase, target.phase) {
+        return Err(Rejection::NotAvailable {
+            transition: t.name.clone(),
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+            available: available(wf, task, actor),
+        });
+    }
+
+    let calendar = &wf.calendar;
+    let mut cancel_timers_of = Vec::new();
+    let mut paused_clock = None;
+    let mut clock = None;
+
+    // The current state's clock stops if the target pauses it, and ends otherwise.
+    if let Some(c) = &task.clock {
+        cancel_timers_of.push(c.state.clone());
+        if wf.pausing_deadline(&target.name, &c.state).is_some() && target.name != c.state {
+            paused_clock = Some(Clock {
+                paused_at: Some(now),
+                ..c.clone()
+            });
+        }
+    }
+    // A clock paused earlier resumes when the task returns to its state, stays paused while the
+    // task moves between pause states, and ends otherwise.
+    if let Some(p) = &task.paused_clock {
+        let deadline = wf.state(&p.state).and_then(|s| s.deadline.as_ref());
+        if target.name == p.state {
+            let paused_at = p.paused_at.unwrap_or(now);
+            let due_at = extend_for_pause(calendar, deadline, p.due_at, paused_at, now)?;
+            clock = Some(Clock {
+                state: p.state.clone(),
+                started_at: p.started_at,
+                due_at,
+                paused_at: None,
+            });
+        } else if deadline.is_some_and(|d| d.pause_in.contains(&target.name)) && paused_clock.is_none() {
+            paused_clock = Some(p.clone());
+        }
+    }
+    if clock.is_none()
+        && let Some(d) = &target.deadline
+    {
+        clock = Some(Clock {
+            state: target.name.clone(),
+            started_at: now,
+            due_at: d.amount.after(calendar, now)?,
+            paused_at: None,
+        });
+    }
+    let create_timers = match (&clock, &target.deadline) {
+        (Some(c), Some(d)) => timers_for(calendar, d, c, now)?,
+        _ => Vec::new(),
+    };
+
+    let mut notifications = vec![Notification {
+        template: "task.turn".into(),
+        roles: target.roles.clone(),
+    }];
+    if !target.roles.contains(&Role::DonVi) {
+        notifications.push(Notification {
+            template: "task.progress".into(),
+            roles: vec![Role::DonVi],
+        });
+    }
+    notifications.retain(|n| !n.roles.is_empty());
+
+    Ok(Decision {
+        state: target.name.clone(),
+        phase: target.phase,
+        audit: AuditEntry {
+            transition: t.name.clone(),
+            actor_user: actor.user.clone(),
+            actor_role,
+            from_state: Some(current.name.clone()),
+            to_state: target.name.clone(),
+            from_phase: Some(current.phase),
+            to_phase: target.phase,
+            comment,
+            documents,
+            workflow: wf.name.clone(),
+            workflow_version: wf.version,
+            at: now,
+        },
+        cancel_timers_of,
+        create_timers,
+        clock,
+        paused_clock,
+        notifications,
+    })
+}
+
+/// The decision that creates a task in the workflow's initial state.
+pub fn start(wf: &Workflow, unit: &str, actor: &Actor, now: Instant) -> Result<Decision, Rejection> {
+    let initial = wf.state(&wf.initial).expect("the loader checked `initial`");
+    // Whoever drafts in the initial state may propose, for their own unit; SKHCN and UBND
+    // compile the city's plan and may enter a proposal on a unit's behalf.
+    let may_draft = initial.roles.iter().any(|r| actor.roles.contains(r))
+        && (initial.roles.iter().all(|r| !r.is_unit_role()) || actor.belongs_to(unit));
+    let compiles_plan = actor.roles.iter().any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
+    if !may_draft && !compiles_plan {
+        let mut allowed = initial.roles.clone();
+        allowed.extend([Role::Skhcn, Role::Ubnd]);
+        return Err(if initial.roles.iter().any(|r| actor.roles.contains(r)) {
+            Rejection::NotYourUnit {
+                transition: "tao_nhiem_vu".into(),
+            }
+        } else {
+            Rejection::WrongRole {
+                transition: "tao_nhiem_vu".into(),
+                allowed,
+                yours: actor.roles.clone(),
+            }
+        });
+    }
+    let clock = match &initial.deadline {
+        Some(d) => Some(Clock {
+            state: initial.name.clone(),
+            started_at: now,
+            due_at: d.amount.after(&wf.calendar, now)?,
+            paused_at: None,
+        }),
+        None => None,
+    };
+    let create_timers = match (&clock, &initial.deadline) {
+        (Some(c), Some(d)) => timers_for(&wf.calendar, d, c, now)?,
+        _ => Vec::new(),
+    };
+    Ok(Decision {
+        state: initial.name.clone(),
+        phase: initial.phase,
+        audit: AuditEntry {
+            transition: "tao_nhiem_vu".into(),
+            actor_user: actor.user.clone(),
+            actor_role: actor.roles.first().copied(),
+            from_state: None,
+            to_state: initial.name.clone(),
+            from_phase: None,
+            to_phase: initial.phase,
+            comment: None,
+            documents: Vec::new(),
+            workflow: wf.name.clone(),
+            workflow_version: wf.version,
+            at: now,
+        },
+        cancel_timers_of: Vec::new(),
+        create_timers,
+        clock,
+        paused_clock: None,
+        notifications: vec![Notification {
+            template: "task.turn".into(),
+            roles: initial.roles.clone(),
+        }],
+    })
+}
+
+fn command_name(c: &Command) -> &str {
+    match c {
+        Command::Transition { name, .. } => name,
+        Command::Expire { transition } => transition,
+    }
+}
+
+/// Pushes a paused deadline out by the time spent paused: working days for day-counted
+/// deadlines (the law stops the clock on working days), exact elapsed time for ISO durations.
+fn extend_for_pause(
+    calendar: &Calendar,
+    deadline: Option<&Deadline>,
+    due_at: Instant,
+    paused_at: Instant,
+    now: Instant,
+) -> Result<Instant, CalendarError> {
+    match deadline.map(|d| d.amount) {
+        Some(Amount::Iso(_)) => Ok(due_at + (now - paused_at).max(chrono::TimeDelta::zero())),
+        _ => {
+            let n = calendar.working_days_between(paused_at, now)?.max(0);
+            if n == 0 {
+                Ok(due_at)
+            } else {
+                calendar.working_days_after(due_at, u32::try_from(n).unwrap_or(u32::MAX))
+            }
+        }
+    }
+}
+
+/// The timers of a running clock that are still ahead of `now`: reminders, the due notice, the
+/// first overdue repeat, the escalation and the automatic transition.
+pub fn timers_for(
+    calendar: &Calendar,
+    d: &Deadline,
+    clock: &Clock,
+    now: Instant,
+) -> Result<Vec<TimerSpec>, CalendarError> {
+    let mut timers = Vec::new();
+    let span = clock.due_at - clock.started_at;
+    let day_counted = !matches!(d.amount, Amount::Iso(_));
+    for &f in &d.remind_at {
+        let (kind, mut at) = if f >= 1.0 {
+            (TimerKind::Due, clock.due_at)
+        } else {
+            let offset = chrono::TimeDelta::milliseconds((span.num_milliseconds() as f64 * f) as i64);
+            (TimerKind::Reminder { fraction: f }, clock.started_at + offset)
+        };
+        // Nobody reads a reminder sent on a day off: send it on the next working morning,
+        // unless that would be after the deadline itself.
+        if day_counted && matches!(kind, TimerKind::Reminder { .. }) {
+            let morning = calendar.working_morning_on_or_after(at)?;
+            if morning < clock.due_at {
+                at = morning;
+            }
+        }
+        timers.push(TimerSpec {
+            state: clock.state.clone(),
+            kind,
+            fire_at: at,
+            due_at: clock.due_at,
+        });
+    }
+    if let Some(every) = d.repeat_overdue_every {
+        timers.push(TimerSpec {
+            state: clock.state.clone(),
+            kind: TimerKind::Overdue { every: every.into() },
+            fire_at: every.after(calendar, clock.due_at)?,
+            due_at: clock.due_at,
+        });
+    }
+    if let Some(e) = &d.escalate_after {
+        timers.push(TimerSpec {
+            state: clock.state.clone(),
+            kind: TimerKind::Escalation { to: e.to.clone() },
+            fire_at: e.after.after(calendar, clock.due_at)?,
+            due_at: clock.due_at,
+        });
+    }
+    if let Some(t) = &d.on_expiry {
+        timers.push(TimerSpec {
+            state: clock.state.clone(),
+            kind: TimerKind::Expiry {
+                transition: t.clone(),
+            },
+            fire_at: clock.due_at,
+            due_at: clock.due_at,
+        });
+    }
+    timers.retain(|t| t.fire_at > now);
+    Ok(timers)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,403 @@
+//! `decide` on the small fixture workflow, one rule per test; and the property that random
+//! command sequences on every shipped workflow stay on the backbone and never get stuck.
+
+use super::*;
+use crate::testing::{SMALL, catalog, small_with};
+use crate::time::parse_instant;
+
+fn at(s: &str) -> Instant {
+    parse_instant(s).unwrap()
+}
+
+fn officer() -> Actor {
+    Actor {
+        user: "can_bo".into(),
+        roles: vec![Role::DonVi],
+        units: vec!["so-y-te".into()],
+    }
+}
+
+fn appraiser() -> Actor {
+    Actor {
+        user: "tham_dinh_vien".into(),
+        roles: vec![Role::SoTaiChinh],
+        units: vec!["so-tai-chinh".into()],
+    }
+}
+
+fn snapshot(state: &str, entered: Instant) -> TaskSnapshot {
+    TaskSnapshot {
+        unit: "so-y-te".into(),
+        state: state.into(),
+        state_entered_at: entered,
+        clock: None,
+        paused_clock: None,
+        transition_counts: BTreeMap::new(),
+    }
+}
+
+fn take(name: &str, comment: Option<&str>, docs: &[&str]) -> Command {
+    Command::Transition {
+        name: name.into(),
+        comment: comment.map(str::to_string),
+        documents: docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| AttachedDocument {
+                id: format!("doc-{i}"),
+                doc_type: d.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// Applies a decision to a snapshot, as the store does.
+fn apply(task: &TaskSnapshot, d: &Decision) -> TaskSnapshot {
+    let mut next = task.clone();
+    next.state = d.state.clone();
+    next.state_entered_at = d.audit.at;
+    next.clock = d.clock.clone();
+    next.paused_clock = d.paused_clock.clone();
+    *next.transition_counts.entry(d.audit.transition.clone()).or_default() += 1;
+    next
+}
+
+#[test]
+fn submitting_for_appraisal_starts_a_15_working_day_clock_with_reminders() {
+    let wf = small_with(str::to_string);
+    // Friday 13/02/2026 09:00, the eve of Tết: the 15 working days start after the holiday.
+    let now = at("2026-02-13T09:00:00+07:00");
+    let task = snapshot("thuyet_minh", now);
+    let d = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), now).unwrap();
+    assert_eq!((d.state.as_str(), d.phase), ("tham_dinh", Phase::Appraisal));
+    assert_eq!(d.audit.from_phase, Some(Phase::ExplanationAndEstimate));
+    assert_eq!(d.audit.actor_role, Some(Role::DonVi));
+    assert_eq!(d.audit.documents, vec!["doc-0"]);
+    let clock = d.clock.clone().unwrap();
+    // Tết is 14–22/02/2026; working days 23/02 … 13/03/2026: the 15th is Friday 13/03.
+    assert_eq!(format_instant(clock.due_at), "13/03/2026 23:59");
+    let kinds: Vec<&TimerKind> = d.create_timers.iter().map(|t| &t.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            &TimerKind::Reminder { fraction: 0.5 },
+            &TimerKind::Reminder { fraction: 0.75 },
+            &TimerKind::Due
+        ]
+    );
+    for t in &d.create_timers {
+        assert!(t.fire_at > now && t.fire_at <= clock.due_at);
+        assert!(wf.calendar.is_working_day(crate::time::local_date(t.fire_at)).unwrap());
+    }
+    assert_eq!(d.notifications[0].roles, vec![Role::SoTaiChinh]);
+    assert_eq!(d.notifications[0].template, "task.turn");
+}
+
+#[test]
+fn wrong_role_and_wrong_unit_are_refused_in_vietnamese() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let task = snapshot("thuyet_minh", now);
+    let err = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &appraiser(), now).unwrap_err();
+    assert_eq!(err.code(), "wrong_role");
+    assert!(err.to_string().contains("chỉ vai trò Cán bộ đơn vị (don_vi) được thực hiện"), "{err}");
+    let mut other = officer();
+    other.units = vec!["so-xay-dung".into()];
+    let err = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &other, now).unwrap_err();
+    assert_eq!(err, Rejection::NotYourUnit { transition: "trinh".into() });
+    assert!(err.to_string().contains("không thuộc đơn vị của bạn"));
+    // A unit merged into the actor's unit counts as the actor's own.
+    other.units.push("so-y-te".into());
+    assert!(decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &other, now).is_ok());
+}
+
+#[test]
+fn missing_document_and_missing_comment_are_both_named() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let task = snapshot("tham_dinh", now);
+    let err = decide(&wf, &task, &take("tra_lai", Some("  "), &[]), &appraiser(), now).unwrap_err();
+    let Rejection::Unmet { unmet, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(unmet.len(), 2);
+    let msg = err.to_string();
+    assert!(msg.contains("thiếu tài liệu: Văn bản cho ý kiến (van_ban_y_kien)"), "{msg}");
+    assert!(msg.contains("bắt buộc ghi ý kiến, lý do"), "{msg}");
+    let err = decide(&wf, &task, &take("tra_lai", None, &["van_ban_y_kien"]), &appraiser(), now).unwrap_err();
+    assert_eq!(err.code(), "comment_required");
+    let err = decide(&wf, &snapshot("thuyet_minh", now), &take("trinh", None, &[]), &officer(), now).unwrap_err();
+    assert_eq!(err.code(), "missing_documents");
+}
+
+#[test]
+fn revision_rounds_are_limited() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let mut task = snapshot("tham_dinh", now);
+    task.transition_counts.insert("tra_lai".into(), 2);
+    let err = decide(&wf, &task, &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]), &appraiser(), now)
+        .unwrap_err();
+    assert_eq!(err.code(), "round_limit_reached");
+    assert!(err.to_string().contains("đã hết số lần cho phép (2 lần)"));
+}
+
+#[test]
+fn a_transition_from_elsewhere_lists_the_available_ones() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let err = decide(&wf, &snapshot("du_thao", now), &take("dat", None, &[]), &appraiser(), now).unwrap_err();
+    let Rejection::NotAvailable { available, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(available[0].transition, "lap_thuyet_minh");
+    assert_eq!(available[0].unmet[0], Unmet::Role { allowed: vec![Role::DonVi] });
+    let msg = err.to_string();
+    assert!(msg.contains("«Đơn vị dự thảo»") && msg.contains("lap_thuyet_minh («Lập thuyết minh»)"), "{msg}");
+    let err = decide(&wf, &snapshot("du_thao", now), &take("khong_co", None, &[]), &officer(), now).unwrap_err();
+    assert_eq!(err.code(), "transition_not_available");
+}
+
+#[test]
+fn closed_tasks_do_not_move() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let err = decide(&wf, &snapshot("hoan_thanh", now), &take("dat", None, &[]), &appraiser(), now).unwrap_err();
+    assert_eq!(err.code(), "task_closed");
+}
+
+#[test]
+fn returning_the_dossier_pauses_the_clock_and_resubmission_pushes_the_deadline_out() {
+    let wf = small_with(str::to_string);
+    let t0 = at("2026-03-02T09:00:00+07:00"); // Monday
+    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
+        .unwrap();
+    let due = d.clock.clone().unwrap().due_at;
+    assert_eq!(format_instant(due), "23/03/2026 23:59");
+    let task = apply(&snapshot("thuyet_minh", t0), &d);
+
+    let t1 = at("2026-03-05T10:00:00+07:00"); // Thursday: returned for supplement
+    let d = decide(&wf, &task, &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]), &appraiser(), t1).unwrap();
+    assert_eq!(d.cancel_timers_of, vec!["tham_dinh"]);
+    assert!(d.create_timers.is_empty() && d.clock.is_none());
+    assert_eq!(d.paused_clock.as_ref().unwrap().paused_at, Some(t1));
+    let task = apply(&task, &d);
+
+    let t2 = at("2026-03-10T15:00:00+07:00"); // Tuesday: 3 working days later (6, 9, 10/03)
+    let d = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t2).unwrap();
+    let clock = d.clock.clone().unwrap();
+    assert_eq!(clock.started_at, t0);
+    assert_eq!(format_instant(clock.due_at), "26/03/2026 23:59");
+    assert!(d.paused_clock.is_none());
+    assert!(d.create_timers.iter().all(|t| t.fire_at > t2 && t.due_at == clock.due_at));
+    assert!(d.create_timers.iter().any(|t| t.kind == TimerKind::Due));
+}
+
+#[test]
+fn leaving_for_any_other_state_ends_the_clock() {
+    let wf = small_with(str::to_string);
+    let t0 = at("2026-03-02T09:00:00+07:00");
+    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
+        .unwrap();
+    let task = apply(&snapshot("thuyet_minh", t0), &d);
+    let d = decide(&wf, &task, &take("dat", None, &[]), &appraiser(), t0).unwrap();
+    assert_eq!(d.cancel_timers_of, vec!["tham_dinh"]);
+    assert!(d.clock.is_none() && d.paused_clock.is_none() && d.create_timers.is_empty());
+}
+
+#[test]
+fn iso_deadlines_count_exact_time_with_escalation_and_expiry() {
+    let wf = small_with(|s| {
+        s.replace(
+            "working_days = 15\n  pause_in = [\"bo_sung\"]",
+            "duration = \"PT2H\"\n  pause_in = [\"bo_sung\"]\n  repeat_overdue_every = { duration = \"PT30M\" }\n  escalate_after = { duration = \"PT1H\", to = [\"ubnd\", \"thu_truong_don_vi\"] }\n  on_expiry = \"ket_thuc\"",
+        )
+    });
+    // Saturday evening: ISO durations ignore the calendar.
+    let t0 = at("2026-03-07T20:00:00+07:00");
+    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
+        .unwrap();
+    let fire: Vec<(String, String)> = d
+        .create_timers
+        .iter()
+        .map(|t| (format!("{:?}", t.kind), format_instant(t.fire_at)))
+        .collect();
+    assert_eq!(fire[0], ("Reminder { fraction: 0.5 }".into(), "07/03/2026 21:00".into()));
+    assert_eq!(fire[2].1, "07/03/2026 22:00");
+    assert_eq!(fire[3].1, "07/03/2026 22:30");
+    assert_eq!(fire[4].1, "07/03/2026 23:00");
+    assert!(fire[4].0.contains("Escalation"));
+    assert!(fire[5].0.contains("ket_thuc"));
+
+    let task = apply(&snapshot("thuyet_minh", t0), &d);
+    let early = at("2026-03-07T21:59:00+07:00");
+    let err = decide(&wf, &task, &Command::Expire { transition: "ket_thuc".into() }, &Actor::system(), early).unwrap_err();
+    assert_eq!(err.code(), "not_due");
+    let late = at("2026-03-07T22:00:00+07:00");
+    let d = decide(&wf, &task, &Command::Expire { transition: "ket_thuc".into() }, &Actor::system(), late).unwrap();
+    assert_eq!((d.phase, d.audit.actor_user.as_str(), d.audit.actor_role), (Phase::Withdrawn, "system", None));
+    // Only the state's own on_expiry transition can be taken automatically.
+    let err = decide(&wf, &task, &Command::Expire { transition: "dat".into() }, &Actor::system(), late).unwrap_err();
+    assert_eq!(err.code(), "not_due");
+}
+
+#[test]
+fn a_deadline_beyond_the_loaded_calendars_is_refused_not_guessed() {
+    let wf = small_with(str::to_string);
+    let now = at("2028-03-02T09:00:00+07:00");
+    let err = decide(&wf, &snapshot("thuyet_minh", now), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), now)
+        .unwrap_err();
+    assert_eq!(err.code(), "calendar_missing");
+    assert!(err.to_string().contains("2028"), "{err}");
+}
+
+#[test]
+fn starting_a_task_needs_a_drafting_role_in_the_unit_or_a_plan_compiler() {
+    let wf = small_with(str::to_string);
+    let now = at("2026-03-02T09:00:00+07:00");
+    let d = start(&wf, "so-y-te", &officer(), now).unwrap();
+    assert_eq!((d.state.as_str(), d.phase, d.audit.from_state.clone()), ("du_thao", Phase::Proposed, None));
+    assert_eq!(start(&wf, "so-xay-dung", &officer(), now).unwrap_err().code(), "not_your_unit");
+    assert_eq!(start(&wf, "so-y-te", &appraiser(), now).unwrap_err().code(), "wrong_role");
+    let ubnd = Actor {
+        user: "vp".into(),
+        roles: vec![Role::Ubnd],
+        units: vec![],
+    };
+    assert!(start(&wf, "so-y-te", &ubnd, now).is_ok());
+    let _ = SMALL;
+}
+
+mod properties {
+    use super::*;
+    use crate::workflow::Workflow;
+    use proptest::prelude::*;
+
+    /// One random step: which transition to try (an index into all transitions, or an
+    /// unknown name), with which roles, in which unit, with or without comment and documents,
+    /// and how long after the previous step.
+    #[derive(Debug, Clone)]
+    struct Step {
+        pick: usize,
+        roles: Vec<Role>,
+        own_unit: bool,
+        comment: bool,
+        all_documents: bool,
+        minutes_later: i64,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        (
+            any::<usize>(),
+            proptest::sample::subsequence(Role::ALL.to_vec(), 0..=3),
+            any::<bool>(),
+            any::<bool>(),
+            prop::bool::weighted(0.8),
+            0i64..(20 * 24 * 60),
+        )
+            .prop_map(|(pick, roles, own_unit, comment, all_documents, minutes_later)| Step {
+                pick,
+                roles,
+                own_unit,
+                comment,
+                all_documents,
+                minutes_later,
+            })
+    }
+
+    fn run(wf: &Workflow, start_offset_days: i64, steps: &[Step]) -> Result<(), TestCaseError> {
+        let mut now = at("2025-06-02T08:30:00+07:00") + chrono::TimeDelta::days(start_offset_days);
+        let creator = Actor {
+            user: "u".into(),
+            roles: vec![Role::DonVi],
+            units: vec!["unit".into()],
+        };
+        let d = start(wf, "unit", &creator, now).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut task = TaskSnapshot {
+            unit: "unit".into(),
+            state: d.state.clone(),
+            state_entered_at: now,
+            clock: d.clock.clone(),
+            paused_clock: None,
+            transition_counts: BTreeMap::new(),
+        };
+        for s in steps {
+            now += chrono::TimeDelta::minutes(s.minutes_later);
+            // Two steps in three try a transition that leaves the current state, taken by a
+            // user holding its roles, so that walks go deep; the rest are arbitrary.
+            let outgoing: Vec<&crate::workflow::Transition> = wf.transitions_from(&task.state).collect();
+            let (name, roles) = if s.pick % 3 != 0 && !outgoing.is_empty() {
+                let t = outgoing[s.pick % outgoing.len()];
+                (t.name.clone(), t.roles.clone())
+            } else if s.pick % 10 == 0 {
+                ("khong_ton_tai".to_string(), s.roles.clone())
+            } else {
+                (wf.transitions[s.pick % wf.transitions.len()].name.clone(), s.roles.clone())
+            };
+            let docs: Vec<AttachedDocument> = if s.all_documents {
+                wf.document_types
+                    .keys()
+                    .map(|k| AttachedDocument {
+                        id: k.clone(),
+                        doc_type: k.clone(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let actor = Actor {
+                user: "a".into(),
+                roles,
+                units: vec![if s.own_unit { "unit" } else { "other" }.into()],
+            };
+            let cmd = Command::Transition {
+                name,
+                comment: s.comment.then(|| "Lý do".to_string()),
+                documents: docs,
+            };
+            let before = wf.state(&task.state).unwrap().phase;
+            match decide(wf, &task, &cmd, &actor, now) {
+                Ok(d) => {
+                    prop_assert!(backbone_allows(before, d.phase), "{} -> {}", before, d.phase);
+                    prop_assert_eq!(wf.state(&d.state).unwrap().phase, d.phase);
+                    for t in &d.create_timers {
+                        prop_assert!(t.fire_at > now);
+                    }
+                    task = apply(&task, &d);
+                }
+                Err(e) => {
+                    // A refusal changes nothing and always explains itself.
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+            // Never stuck: a non-terminal task always has a transition that someone with the
+            // right role, unit, documents and comment could take now.
+            let phase = wf.state(&task.state).unwrap().phase;
+            if !phase.is_terminal() {
+                let anyone = Actor {
+                    user: "x".into(),
+                    roles: Role::ALL.to_vec(),
+                    units: vec!["unit".into()],
+                };
+                let open = available(wf, &task, &anyone)
+                    .into_iter()
+                    .filter(|a| !a.unmet.iter().any(|u| matches!(u, Unmet::RoundLimit { .. })))
+                    .count();
+                prop_assert!(open > 0, "{} stuck in {}", wf.name, task.state);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn random_commands_stay_on_the_backbone_and_never_get_stuck(
+            which in 0usize..4,
+            start_offset_days in 0i64..365,
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            let catalog = catalog();
+            let workflows: Vec<_> = catalog.workflows().collect();
+            let wf = workflows[which % workflows.len()];
+            run(wf, start_offset_days, &steps)?;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Fixtures for the engine's tests: the shipped calendars and workflows, read at compile time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
+use crate::workflow::{Catalog, Source};
+
+macro_rules! shipped {
+    ($($path:literal),* $(,)?) => {
+        vec![$(Source { path: $path.to_string(), text: include_str!(concat!("../../workflows/", $path)).to_string() }),*]
+    };
+}
+
+pub fn shipped_sources() -> Vec<Source> {
+    shipped![
+        "calendars/vn-2025.toml",
+        "calendars/vn-2026.toml",
+        "calendars/vn-2027.toml",
+        "mua-sam.toml",
+        "thue-dich-vu.toml",
+        "bao-cao-ktkt.toml",
+        "dau-tu-cong.toml",
+    ]
+}
+
+pub fn calendars() -> BTreeMap<String, Arc<Calendar>> {
+    Catalog::load_calendars(&shipped_sources()).expect("shipped calendars are valid")
+}
+
+pub fn catalog() -> Catalog {
+    match Catalog::load(&shipped_sources()) {
+        Ok(c) => c,
+        Err(errors) => panic!(
+            "shipped workflows are invalid:\n{}",
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+        ),
+    }
+}
+
+/// A small valid workflow: draft, explanation, appraisal with a paused clock, and both ends.
+pub const SMALL: &str = r#"
+name = "thu-nghiem"
+title = "Quy trình thử nghiệm"
+version = 1
+legal_basis = ["Nghị định 98/2025/NĐ-CP"]
+applies_from = 2025-05-06
+calendar = "vn"
+initial = "du_thao"
+
+[document_types]
+thuyet_minh_du_toan = "Thuyết minh nhiệm vụ và dự toán"
+van_ban_y_kien = "Văn bản cho ý kiến"
+
+[[states]]
+name = "du_thao"
+phase = "proposed"
+title = "Đơn vị dự thảo"
+roles = ["don_vi"]
+
+[[states]]
+name = "thuyet_minh"
+phase = "explanation_and_estimate"
+title = "Lập thuyết minh"
+roles = ["don_vi"]
+
+[[states]]
+name = "tham_dinh"
+phase = "appraisal"
+title = "Thẩm định"
+roles = ["so_tai_chinh"]
+  [states.deadline]
+  working_days = 15
+  pause_in = ["bo_sung"]
+
+[[states]]
+name = "bo_sung"
+phase = "explanation_and_estimate"
+title = "Bổ sung hồ sơ"
+roles = ["don_vi"]
+
+[[states]]
+name = "hoan_thanh"
+phase = "completed"
+title = "Hoàn thành"
+
+[[states]]
+name = "rut"
+phase = "withdrawn"
+title = "Rút khỏi kế hoạch"
+
+[[transitions]]
+name = "lap_thuyet_minh"
+title = "Lập thuyết minh"
+from = "du_thao"
+to = "thuyet_minh"
+roles = ["don_vi"]
+own_unit = true
+
+[[transitions]]
+name = "trinh"
+title = "Trình thẩm định"
+from = ["thuyet_minh", "bo_sung"]
+to = "tham_dinh"
+roles = ["don_vi"]
+own_unit = true
+documents = ["thuyet_minh_du_toan"]
+
+[[transitions]]
+name = "tra_lai"
+title = "Trả lại bổ sung"
+from = "tham_dinh"
+to = "bo_sung"
+roles = ["so_tai_chinh"]
+documents = ["van_ban_y_kien"]
+comment_required = true
+max_repeats = 2
+
+[[transitions]]
+name = "ket_thuc"
+title = "Kết thúc"
+from = "tham_dinh"
+to = "rut"
+roles = ["ubnd"]
+
+[[transitions]]
+name = "dat"
+title = "Thông qua"
+from = "tham_dinh"
+to = "hoan_thanh"
+roles = ["so_tai_chinh"]
+"#;
+
+/// [`SMALL`], parsed; `edit` rewrites the text first.
+pub fn small_with(edit: impl Fn(&str) -> String) -> crate::workflow::Workflow {
+    crate::workflow::parse_workflow("thu-nghiem.toml", &edit(SMALL), &calendars()).expect("fixture is valid")
+}

@@ -1,0 +1,695 @@
+//! Reading a workflow file and refusing a bad one with every reason at once.
+//!
+//! Parsing keeps the byte span of every state and transition so that each error can name the
+//! file, the line, and the offending state or transition: an administrator editing a file wants
+//! the list of what to fix, not the first problem only.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Amount, Deadline, Escalation, State, Transition, Workflow};
+use crate::calendar::Calendar;
+use crate::phase::{BACKBONE_MOVES, Phase, backbone_allows};
+use crate::role::Role;
+use crate::time::IsoDuration;
+
+/// One reason a workflow file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    /// "state `tham_dinh`", "transition `tra_lai`", or none for the file as a whole.
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(s) = &self.subject {
+            write!(f, "{s}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    name: Spanned<String>,
+    title: Spanned<String>,
+    version: Spanned<u32>,
+    legal_basis: Spanned<Vec<String>>,
+    applies_from: Spanned<toml::value::Datetime>,
+    applies_until: Option<Spanned<toml::value::Datetime>>,
+    calendar: Spanned<String>,
+    initial: Spanned<String>,
+    stall_after_working_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    document_types: BTreeMap<String, String>,
+    #[serde(default)]
+    states: Vec<Spanned<RawState>>,
+    #[serde(default)]
+    transitions: Vec<Spanned<RawTransition>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    name: String,
+    phase: String,
+    title: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    deadline: Option<Spanned<RawDeadline>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmount {
+    working_days: Option<u32>,
+    days: Option<u32>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeadline {
+    #[serde(flatten)]
+    amount: RawAmount,
+    #[serde(default)]
+    pause_in: Vec<String>,
+    remind_at: Option<Vec<f64>>,
+    repeat_overdue_every: Option<RawAmount>,
+    escalate_after: Option<RawEscalation>,
+    on_expiry: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    #[serde(flatten)]
+    amount: RawAmount,
+    #[serde(default)]
+    to: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransition {
+    name: String,
+    title: String,
+    from: OneOrMany,
+    to: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    own_unit: bool,
+    #[serde(default)]
+    documents: Vec<String>,
+    #[serde(default)]
+    comment_required: bool,
+    max_repeats: Option<u32>,
+}
+
+/// Collects errors against one file, turning byte spans into line numbers.
+struct Errors<'a> {
+    file: &'a str,
+    text: &'a str,
+    list: Vec<LoadError>,
+}
+
+impl Errors<'_> {
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    }
+
+    fn push(&mut self, span: &Range<usize>, subject: Option<String>, message: impl Into<String>) {
+        let line = self.line_of(span);
+        self.list.push(LoadError {
+            file: self.file.to_string(),
+            line,
+            subject,
+            message: message.into(),
+        });
+    }
+}
+
+const DEFAULT_REMIND_AT: [f64; 3] = [0.5, 0.75, 1.0];
+
+fn is_ident(s: &str, extra: char) -> bool {
+    !s.is_empty()
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == extra)
+}
+
+fn toml_date(d: &toml::value::Datetime) -> Option<NaiveDate> {
+    match (d.date, d.time) {
+        (Some(date), None) => {
+            NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
+        }
+        _ => None,
+    }
+}
+
+/// Parses and checks one workflow file. `calendars` are the loaded calendars by name; the file's
+/// `calendar` must be one of them. Returns every problem found, each with its line.
+pub fn parse_workflow(
+    file: &str,
+    text: &str,
+    calendars: &BTreeMap<String, Arc<Calendar>>,
+) -> Result<Workflow, Vec<LoadError>> {
+    let mut errs = Errors {
+        file,
+        text,
+        list: Vec::new(),
+    };
+    let raw: RawWorkflow = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            errs.push(&span, None, e.message().trim().to_string());
+            return Err(errs.list);
+        }
+    };
+
+    // --- the file as a whole ---
+    if !is_ident(raw.name.get_ref(), '-') {
+        errs.push(
+            &raw.name.span(),
+            None,
+            format!(
+                "workflow name `{}` must be lowercase letters, digits and '-', starting with a letter",
+                raw.name.get_ref()
+            ),
+        );
+    }
+    if raw.title.get_ref().trim().is_empty() {
+        errs.push(&raw.title.span(), None, "title must not be empty");
+    }
+    if *raw.version.get_ref() == 0 {
+        errs.push(&raw.version.span(), None, "version must be 1 or more");
+    }
+    if raw.legal_basis.get_ref().is_empty() {
+        errs.push(
+            &raw.legal_basis.span(),
+            None,
+            "legal_basis must list at least one document",
+        );
+    }
+    let applies_from = toml_date(raw.applies_from.get_ref());
+    if applies_from.is_none() {
+        errs.push(
+            &raw.applies_from.span(),
+            None,
+            "applies_from must be a date such as 2025-05-06",
+        );
+    }
+    let applies_until = raw.applies_until.as_ref().and_then(|u| {
+        let d = toml_date(u.get_ref());
+        if d.is_none() {
+            errs.push(&u.span(), None, "applies_until must be a date such as 2026-12-31");
+        }
+        if let (Some(from), Some(until)) = (applies_from, d)
+            && until < from
+        {
+            errs.push(&u.span(), None, "applies_until is before applies_from");
+        }
+        d
+    });
+    let calendar = calendars.get(raw.calendar.get_ref()).cloned();
+    if calendar.is_none() {
+        let known: Vec<&str> = calendars.keys().map(String::as_str).collect();
+        errs.push(
+            &raw.calendar.span(),
+            None,
+            format!(
+                "unknown calendar `{}`; loaded calendars: {}",
+                raw.calendar.get_ref(),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        );
+    }
+    if let Some(n) = &raw.stall_after_working_days
+        && *n.get_ref() == 0
+    {
+        errs.push(&n.span(), None, "stall_after_working_days must be 1 or more");
+    }
+    for (id, title) in &raw.document_types {
+        if !is_ident(id, '_') || title.trim().is_empty() {
+            let span = raw.name.span();
+            errs.push(
+                &span,
+                Some(format!("document type `{id}`")),
+                "document type ids are lowercase letters, digits and '_', each with a Vietnamese title",
+            );
+        }
+    }
+
+    // --- states ---
+    let mut states = Vec::new();
+    let mut state_spans: HashMap<String, Range<usize>> = HashMap::new();
+    for s in &raw.states {
+        let span = s.span();
+        let rs = s.get_ref();
+        let subject = Some(format!("state `{}`", rs.name));
+        if !is_ident(&rs.name, '_') {
+            errs.push(
+                &span,
+                subject.clone(),
+                "state names are lowercase letters, digits and '_', starting with a letter",
+            );
+        }
+        if state_spans.contains_key(&rs.name) {
+            let first = errs.line_of(&state_spans[&rs.name]);
+            errs.push(
+                &span,
+                subject.clone(),
+                format!("duplicate state name (first declared on line {first})"),
+            );
+            continue;
+        }
+        state_spans.insert(rs.name.clone(), span.clone());
+        let phase = match rs.phase.parse::<Phase>() {
+            Ok(p) => p,
+            Err(e) => {
+                errs.push(&span, subject.clone(), e.to_string());
+                continue;
+            }
+        };
+        if rs.title.trim().is_empty() {
+            errs.push(&span, subject.clone(), "title must not be empty");
+        }
+        let roles = parse_roles(&rs.roles, &mut errs, &span, &subject);
+        if roles.is_empty() && !phase.is_terminal() {
+            errs.push(
+                &span,
+                subject.clone(),
+                "a state that is not terminal must name the role(s) whose turn it is (roles = [...])",
+            );
+        }
+        let deadline = rs.deadline.as_ref().and_then(|d| {
+            let dspan = d.span();
+            if phase.is_terminal() {
+                errs.push(
+                    &dspan,
+                    subject.clone(),
+                    format!("a terminal state (phase {phase}) cannot have a deadline"),
+                );
+                return None;
+            }
+            parse_deadline(d.get_ref(), &mut errs, &dspan, &subject)
+        });
+        states.push((
+            span,
+            State {
+                name: rs.name.clone(),
+                phase,
+                title: rs.title.clone(),
+                roles,
+                deadline,
+            },
+        ));
+    }
+
+    // --- transitions ---
+    let mut transitions = Vec::new();
+    let mut transition_spans: HashMap<String, Range<usize>> = HashMap::new();
+    let phase_of: HashMap<&str, Phase> = states.iter().map(|(_, s)| (s.name.as_str(), s.phase)).collect();
+    let unknown_state = |name: &str| {
+        let mut known: Vec<&str> = phase_of.keys().copied().collect();
+        known.sort_unstable();
+        format!("unknown state `{name}`; the states are: {}", known.join(", "))
+    };
+    for t in &raw.transitions {
+        let span = t.span();
+        let rt = t.get_ref();
+        let subject = Some(format!("transition `{}`", rt.name));
+        if !is_ident(&rt.name, '_') {
+            errs.push(
+                &span,
+                subject.clone(),
+                "transition names are lowercase letters, digits and '_', starting with a letter",
+            );
+        }
+        if let Some(first) = transition_spans.get(&rt.name) {
+            let first = errs.line_of(first);
+            errs.push(
+                &span,
+                subject.clone(),
+                format!("duplicate transition name (first declared on line {first})"),
+            );
+            continue;
+        }
+        transition_spans.insert(rt.name.clone(), span.clone());
+        if rt.title.trim().is_empty() {
+            errs.push(&span, subject.clone(), "title must not be empty");
+        }
+        let from = match &rt.from {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        };
+        if from.is_empty() {
+            errs.push(&span, subject.clone(), "`from` must name at least one state");
+        }
+        let mut seen = BTreeSet::new();
+        for f in &from {
+            if !seen.insert(f) {
+                errs.push(&span, subject.clone(), format!("`from` lists `{f}` twice"));
+            }
+        }
+        let to_phase = phase_of.get(rt.to.as_str()).copied();
+        if to_phase.is_none() {
+            errs.push(&span, subject.clone(), format!("`to`: {}", unknown_state(&rt.to)));
+        }
+        for f in &from {
+            match (phase_of.get(f.as_str()), to_phase) {
+                (None, _) => errs.push(&span, subject.clone(), format!("`from`: {}", unknown_state(f))),
+                (Some(&fp), Some(tp)) if !backbone_allows(fp, tp) => {
+                    let allowed: Vec<&str> = BACKBONE_MOVES
+                        .iter()
+                        .filter(|(a, _)| *a == fp)
+                        .map(|(_, b)| b.as_str())
+                        .collect();
+                    let allowed = if fp.is_terminal() {
+                        format!("{fp} is terminal: nothing leaves it")
+                    } else {
+                        format!("from {fp} the backbone allows: {fp} (same phase), {}", allowed.join(", "))
+                    };
+                    errs.push(
+                        &span,
+                        subject.clone(),
+                        format!(
+                            "moves `{f}` ({fp}) to `{}` ({tp}), which the legal backbone forbids; {allowed}",
+                            rt.to
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let roles = parse_roles(&rt.roles, &mut errs, &span, &subject);
+        if roles.is_empty() {
+            errs.push(&span, subject.clone(), "must name the role(s) allowed to take it (roles = [...])");
+        }
+        for d in &rt.documents {
+            if !raw.document_types.contains_key(d) {
+                let known: Vec<&str> = raw.document_types.keys().map(String::as_str).collect();
+                errs.push(
+                    &span,
+                    subject.clone(),
+                    format!(
+                        "unknown document type `{d}`; declare it under [document_types] (declared: {})",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                );
+            }
+        }
+        if rt.max_repeats == Some(0) {
+            errs.push(&span, subject.clone(), "max_repeats must be 1 or more (omit it for no limit)");
+        }
+        transitions.push((
+            span,
+            Transition {
+                name: rt.name.clone(),
+                title: rt.title.clone(),
+                from,
+                to: rt.to.clone(),
+                roles,
+                own_unit: rt.own_unit,
+                documents: rt.documents.clone(),
+                comment_required: rt.comment_required,
+                max_repeats: rt.max_repeats,
+            },
+        ));
+    }
+
+    // --- references from deadlines ---
+    for (span, s) in &states {
+        let Some(d) = &s.deadline else { continue };
+        let subject = Some(format!("state `{}`", s.name));
+        for p in &d.pause_in {
+            if p == &s.name {
+                errs.push(span, subject.clone(), "pause_in cannot name the state itself");
+            } else if !phase_of.contains_key(p.as_str()) {
+                errs.push(span, subject.clone(), format!("pause_in: {}", unknown_state(p)));
+            }
+        }
+        if let Some(name) = &d.on_expiry {
+            match transitions.iter().find(|(_, t)| &t.name == name) {
+                None => errs.push(
+                    span,
+                    subject.clone(),
+                    format!("on_expiry names unknown transition `{name}`"),
+                ),
+                Some((_, t)) if !t.from.contains(&s.name) => errs.push(
+                    span,
+                    subject.clone(),
+                    format!("on_expiry transition `{name}` does not leave this state"),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    // --- the graph: initial state, reachability, ways out ---
+    let initial = raw.initial.get_ref();
+    match phase_of.get(initial.as_str()) {
+        None => errs.push(&raw.initial.span(), None, format!("initial: {}", unknown_state(initial))),
+        Some(&p) if p != Phase::Proposed => errs.push(
+            &raw.initial.span(),
+            None,
+            format!("initial state `{initial}` is in phase {p}; a new task starts in phase proposed"),
+        ),
+        _ => {}
+    }
+    let edges: Vec<(&str, &str)> = transitions
+        .iter()
+        .flat_map(|(_, t)| t.from.iter().map(move |f| (f.as_str(), t.to.as_str())))
+        .collect();
+    if phase_of.contains_key(initial.as_str()) {
+        let reachable = closure([initial.as_str()], &edges, false);
+        for (span, s) in &states {
+            if !reachable.contains(s.name.as_str()) {
+                errs.push(
+                    span,
+                    Some(format!("state `{}`", s.name)),
+                    format!("unreachable from the initial state `{initial}`"),
+                );
+            }
+        }
+    }
+    let terminals = states
+        .iter()
+        .filter(|(_, s)| s.phase.is_terminal())
+        .map(|(_, s)| s.name.as_str());
+    let can_finish = closure(terminals, &edges, true);
+    for (span, s) in &states {
+        if s.phase.is_terminal() {
+            continue;
+        }
+        let subject = Some(format!("state `{}`", s.name));
+        if !edges.iter().any(|(f, _)| *f == s.name) {
+            errs.push(
+                span,
+                subject,
+                format!("is not terminal (phase {}) but no transition leaves it", s.phase),
+            );
+        } else if transitions
+            .iter()
+            .filter(|(_, t)| t.from.contains(&s.name))
+            .all(|(_, t)| t.max_repeats.is_some())
+        {
+            errs.push(
+                span,
+                subject,
+                "every transition leaving it has max_repeats: once the rounds are used up the task would be stuck",
+            );
+        } else if !can_finish.contains(s.name.as_str()) {
+            errs.push(
+                span,
+                subject,
+                "no sequence of transitions leads from it to a completed or withdrawn state",
+            );
+        }
+    }
+
+    if !errs.list.is_empty() {
+        errs.list.sort_by_key(|e| e.line);
+        return Err(errs.list);
+    }
+    Ok(Workflow {
+        name: raw.name.into_inner(),
+        title: raw.title.into_inner(),
+        version: raw.version.into_inner(),
+        legal_basis: raw.legal_basis.into_inner(),
+        applies_from: applies_from.expect("checked above"),
+        applies_until,
+        calendar: calendar.expect("checked above"),
+        initial: raw.initial.into_inner(),
+        stall_after_working_days: raw.stall_after_working_days.map(Spanned::into_inner),
+        document_types: raw.document_types,
+        states: states.into_iter().map(|(_, s)| s).collect(),
+        transitions: transitions.into_iter().map(|(_, t)| t).collect(),
+        file: file.to_string(),
+    })
+}
+
+/// The states reachable from `start` along `edges` (or, `backwards`, the states from which
+/// `start` is reachable).
+fn closure<'a>(
+    start: impl IntoIterator<Item = &'a str>,
+    edges: &[(&'a str, &'a str)],
+    backwards: bool,
+) -> BTreeSet<&'a str> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut queue: VecDeque<&str> = start.into_iter().collect();
+    while let Some(s) = queue.pop_front() {
+        if !seen.insert(s) {
+            continue;
+        }
+        for &(a, b) in edges {
+            let (here, next) = if backwards { (b, a) } else { (a, b) };
+            if here == s && !seen.contains(next) {
+                queue.push_back(next);
+            }
+        }
+    }
+    seen
+}
+
+fn parse_roles(
+    names: &[String],
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Vec<Role> {
+    let mut roles = Vec::new();
+    for n in names {
+        match n.parse::<Role>() {
+            Ok(r) if roles.contains(&r) => {
+                errs.push(span, subject.clone(), format!("role `{n}` listed twice"))
+            }
+            Ok(r) => roles.push(r),
+            Err(e) => errs.push(span, subject.clone(), e.to_string()),
+        }
+    }
+    roles
+}
+
+fn parse_amount(
+    raw: &RawAmount,
+    what: &str,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Option<Amount> {
+    let given = [raw.working_days.is_some(), raw.days.is_some(), raw.duration.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given != 1 {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("{what} needs exactly one of: working_days = N, days = N, duration = \"PT2H\" (found {given})"),
+        );
+        return None;
+    }
+    let amount = match (raw.working_days, raw.days, &raw.duration) {
+        (Some(n), _, _) => Amount::WorkingDays(n),
+        (_, Some(n), _) => Amount::Days(n),
+        (_, _, Some(text)) => match IsoDuration::parse(text) {
+            Ok(d) => Amount::Iso(d),
+            Err(e) => {
+                errs.push(span, subject.clone(), format!("{what}: {e}"));
+                return None;
+            }
+        },
+        _ => unreachable!("exactly one amount is present"),
+    };
+    if matches!(amount, Amount::WorkingDays(0) | Amount::Days(0)) {
+        errs.push(span, subject.clone(), format!("{what} must be longer than zero"));
+        return None;
+    }
+    Some(amount)
+}
+
+fn parse_deadline(
+    raw: &RawDeadline,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Option<Deadline> {
+    let amount = parse_amount(&raw.amount, "deadline", errs, span, subject);
+    let remind_at = raw.remind_at.clone().unwrap_or_else(|| DEFAULT_REMIND_AT.to_vec());
+    let mut ok = true;
+    if remind_at.iter().any(|f| !(*f > 0.0 && *f <= 1.0)) {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("remind_at fractions must lie in (0, 1]; got {remind_at:?}"),
+        );
+        ok = false;
+    } else if remind_at.windows(2).any(|w| w[0] >= w[1]) {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("remind_at fractions must be increasing, without repeats; got {remind_at:?}"),
+        );
+        ok = false;
+    }
+    let repeat = match &raw.repeat_overdue_every {
+        Some(r) => {
+            let a = parse_amount(r, "repeat_overdue_every", errs, span, subject);
+            ok &= a.is_some();
+            a
+        }
+        None => None,
+    };
+    let escalate = match &raw.escalate_after {
+        Some(e) => {
+            let after = parse_amount(&e.amount, "escalate_after", errs, span, subject);
+            let to = parse_roles(&e.to, errs, span, subject);
+            if to.is_empty() {
+                errs.push(span, subject.clone(), "escalate_after needs `to` = [roles]");
+                ok = false;
+            }
+            after.map(|after| Escalation { after, to })
+        }
+        None => None,
+    };
+    let mut pause_in = raw.pause_in.clone();
+    let before = pause_in.len();
+    pause_in.sort();
+    pause_in.dedup();
+    if pause_in.len() != before {
+        errs.push(span, subject.clone(), "pause_in lists a state twice");
+    }
+    Some(Deadline {
+        amount: amount?,
+        pause_in: raw.pause_in.clone(),
+        remind_at,
+        repeat_overdue_every: repeat,
+        escalate_after: escalate,
+        on_expiry: raw.on_expiry.clone(),
+    })
+    .filter(|_| ok)
+}

@@ -1,0 +1,152 @@
+//! Declared workflows: the steps of one kind of task, mapped onto the legal backbone.
+//!
+//! A workflow is data (`workflows/*.toml`), parsed and checked by [`load`], bound to the
+//! working-day [`Calendar`] it names, and gathered with the others in a [`Catalog`]. [`decide`]
+//! reads it; nothing mutates it after loading.
+//!
+//! [`decide`]: crate::decide::decide
+
+mod catalog;
+mod load;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::calendar::{Calendar, CalendarError};
+use crate::phase::Phase;
+use crate::role::Role;
+use crate::time::{Instant, IsoDuration};
+
+pub use catalog::{Catalog, Source};
+pub use load::{LoadError, parse_workflow};
+pub use render::{mermaid, table};
+
+/// One declared workflow, version and all.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    pub title: String,
+    pub version: u32,
+    pub legal_basis: Vec<String>,
+    pub applies_from: NaiveDate,
+    pub applies_until: Option<NaiveDate>,
+    pub calendar: Arc<Calendar>,
+    pub initial: String,
+    pub stall_after_working_days: Option<u32>,
+    /// Document type id → Vietnamese title.
+    pub document_types: BTreeMap<String, String>,
+    pub states: Vec<State>,
+    pub transitions: Vec<Transition>,
+    /// The file it was read from, for messages.
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub phase: Phase,
+    pub title: String,
+    /// Whose turn it is while a task is here.
+    pub roles: Vec<Role>,
+    pub deadline: Option<Deadline>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub name: String,
+    pub title: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub roles: Vec<Role>,
+    /// The actor must belong to the task's own unit.
+    pub own_unit: bool,
+    /// Document types that must be attached.
+    pub documents: Vec<String>,
+    pub comment_required: bool,
+    /// How many times this transition may be taken on one task (revision rounds).
+    pub max_repeats: Option<u32>,
+}
+
+/// A time limit on a state, measured from entry into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadline {
+    pub amount: Amount,
+    /// States in which this clock stops.
+    pub pause_in: Vec<String>,
+    /// Fractions of the period at which to remind; 1.0 is the due notice.
+    pub remind_at: Vec<f64>,
+    pub repeat_overdue_every: Option<Amount>,
+    pub escalate_after: Option<Escalation>,
+    /// A transition taken automatically when the deadline passes.
+    pub on_expiry: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    pub after: Amount,
+    pub to: Vec<Role>,
+}
+
+/// How long: the law counts working days or calendar days; ISO durations serve short limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    WorkingDays(u32),
+    Days(u32),
+    Iso(IsoDuration),
+}
+
+impl Amount {
+    /// The instant this amount ends when counted from `start` on `calendar`.
+    pub fn after(&self, calendar: &Calendar, start: Instant) -> Result<Instant, CalendarError> {
+        match self {
+            Amount::WorkingDays(n) => calendar.working_days_after(start, *n),
+            Amount::Days(n) => calendar.calendar_days_after(start, *n),
+            Amount::Iso(d) => d.after(start).ok_or(CalendarError::Overflow),
+        }
+    }
+
+    /// Vietnamese, as shown to users: "15 ngày làm việc", "20 ngày", "PT2H".
+    pub fn describe(&self) -> String {
+        match self {
+            Amount::WorkingDays(n) => format!("{n} ngày làm việc"),
+            Amount::Days(n) => format!("{n} ngày"),
+            Amount::Iso(d) => d.describe(),
+        }
+    }
+}
+
+impl Workflow {
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.iter().find(|s| s.name == name)
+    }
+
+    pub fn transition(&self, name: &str) -> Option<&Transition> {
+        self.transitions.iter().find(|t| t.name == name)
+    }
+
+    /// The transitions that leave `state`, in declaration order.
+    pub fn transitions_from<'a>(&'a self, state: &'a str) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions
+            .iter()
+            .filter(move |t| t.from.iter().any(|f| f == state))
+    }
+
+    /// Whether a task may start on this version on `date`.
+    pub fn applies_on(&self, date: NaiveDate) -> bool {
+        date >= self.applies_from && self.applies_until.is_none_or(|u| date <= u)
+    }
+
+    /// The deadline clock that `state` keeps alive while it is paused: the deadline of the state
+    /// whose `pause_in` lists `state`, if the task came from there.
+    pub fn pausing_deadline(&self, paused_in: &str, owner: &str) -> Option<&Deadline> {
+        self.state(owner)?
+            .deadline
+            .as_ref()
+            .filter(|d| d.pause_in.iter().any(|p| p == paused_in))
+    }
+}

@@ -1,0 +1,147 @@
+//! Workflows as people read them: a plain-text table for the terminal and a Mermaid
+//! `stateDiagram-v2` for documents and the web pages.
+
+use std::fmt::Write as _;
+
+use super::{Deadline, Workflow};
+use crate::time::format_date;
+
+/// Lays out rows in aligned columns. Widths count characters, not bytes, so Vietnamese text
+/// lines up.
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            l.push_str(c);
+            if i + 1 < cells.len() {
+                l.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect(), &mut out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn describe_deadline(d: &Deadline) -> String {
+    let mut s = d.amount.describe();
+    if !d.pause_in.is_empty() {
+        let _ = write!(s, "; dừng đếm khi ở: {}", d.pause_in.join(", "));
+    }
+    let fractions: Vec<String> = d.remind_at.iter().map(|f| format!("{}%", (f * 100.0).round())).collect();
+    let _ = write!(s, "; nhắc ở {}", fractions.join(", "));
+    if let Some(r) = &d.repeat_overdue_every {
+        let _ = write!(s, "; quá hạn nhắc lại mỗi {}", r.describe());
+    }
+    if let Some(e) = &d.escalate_after {
+        let roles: Vec<&str> = e.to.iter().map(|r| r.as_str()).collect();
+        let _ = write!(s, "; quá hạn {} báo cáo {}", e.after.describe(), roles.join(", "));
+    }
+    if let Some(t) = &d.on_expiry {
+        let _ = write!(s, "; hết hạn tự động: {t}");
+    }
+    s
+}
+
+fn roles(r: &[crate::Role]) -> String {
+    r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// States, transitions and deadlines of a workflow as aligned text.
+pub fn table(w: &Workflow) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (phiên bản {}): {}", w.name, w.version, w.title);
+    let _ = writeln!(out, "Căn cứ pháp lý: {}", w.legal_basis.join("; "));
+    let _ = writeln!(
+        out,
+        "Áp dụng: từ {}{}; lịch làm việc: {}; trạng thái bắt đầu: {}",
+        format_date(w.applies_from),
+        w.applies_until.map(|d| format!(" đến {}", format_date(d))).unwrap_or_default(),
+        w.calendar.name(),
+        w.initial
+    );
+    if let Some(n) = w.stall_after_working_days {
+        let _ = writeln!(out, "Coi là chậm trễ khi không chuyển bước sau {n} ngày làm việc");
+    }
+    out.push_str("\nTRẠNG THÁI\n");
+    let rows: Vec<Vec<String>> = w
+        .states
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.phase.as_str().to_string(),
+                s.title.clone(),
+                roles(&s.roles),
+                s.deadline.as_ref().map(describe_deadline).unwrap_or_else(|| "—".into()),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&["Trạng thái", "Giai đoạn", "Tên", "Lượt xử lý", "Thời hạn"], &rows));
+    out.push_str("\nCHUYỂN BƯỚC\n");
+    let rows: Vec<Vec<String>> = w
+        .transitions
+        .iter()
+        .map(|t| {
+            let mut needs = Vec::new();
+            if t.own_unit {
+                needs.push("đúng đơn vị".to_string());
+            }
+            if t.comment_required {
+                needs.push("bắt buộc ghi lý do".to_string());
+            }
+            if !t.documents.is_empty() {
+                needs.push(format!("tài liệu: {}", t.documents.join(", ")));
+            }
+            if let Some(n) = t.max_repeats {
+                needs.push(format!("tối đa {n} lần"));
+            }
+            vec![
+                t.name.clone(),
+                t.from.join(", "),
+                t.to.clone(),
+                roles(&t.roles),
+                t.title.clone(),
+                if needs.is_empty() { "—".into() } else { needs.join("; ") },
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&["Chuyển bước", "Từ", "Đến", "Vai trò", "Tên", "Điều kiện"], &rows));
+    out
+}
+
+/// Mermaid ids must be plain identifiers; state names already are (the loader checks).
+pub fn mermaid(w: &Workflow) -> String {
+    let mut out = String::from("stateDiagram-v2\n");
+    let _ = writeln!(out, "    %% {} v{}: {}", w.name, w.version, w.title);
+    for s in &w.states {
+        let deadline = s
+            .deadline
+            .as_ref()
+            .map(|d| format!(" ({})", d.amount.describe()))
+            .unwrap_or_default();
+        let _ = writeln!(out, "    {}: {}{}", s.name, s.title.replace(':', " -"), deadline);
+    }
+    let _ = writeln!(out, "    [*] --> {}", w.initial);
+    for t in &w.transitions {
+        for f in &t.from {
+            let _ = writeln!(out, "    {} --> {}: {}", f, t.to, t.title.replace(':', " -"));
+        }
+    }
+    for s in w.states.iter().filter(|s| s.phase.is_terminal()) {
+        let _ = writeln!(out, "    {} --> [*]", s.name);
+    }
+    out
+}
