@@ -11,13 +11,19 @@ fn main() {
     for sub in ["", "calendars"] {
         let dir = root.join(sub);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 println!("cargo:rerun-if-changed={}", path.display());
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                let rel = if sub.is_empty() { name } else { format!("{sub}/{name}") };
+                let rel = if sub.is_empty() {
+                    name
+                } else {
+                    format!("{sub}/{name}")
+                };
                 files.push((rel, path.canonicalize().unwrap()));
             }
         }
@@ -25,8 +31,17 @@ fn main() {
     files.sort();
     let mut out = String::from("pub(crate) static EMBEDDED: &[(&str, &str)] = &[\n");
     for (rel, path) in files {
-        writeln!(out, "    ({rel:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({rel:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("embedded.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("embedded.rs"),
+        out,
+    )
+    .unwrap();
 }

@@ -19,7 +19,11 @@ pub enum DefinitionsError {
 }
 
 fn list(errors: &[LoadError]) -> String {
-    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The shipped definitions, as embedded in the binary.
@@ -58,9 +62,20 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Source>, DefinitionsError> {
             .collect();
         paths.sort();
         for p in paths {
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            let path = if sub.is_empty() { name } else { format!("{sub}/{name}") };
-            sources.push(Source { text: read(&p)?, path });
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let path = if sub.is_empty() {
+                name
+            } else {
+                format!("{sub}/{name}")
+            };
+            sources.push(Source {
+                text: read(&p)?,
+                path,
+            });
         }
     }
     Ok(sources)
@@ -81,7 +96,10 @@ pub fn load(dir: Option<&Path>) -> Result<Catalog, DefinitionsError> {
 
 /// Checks the given workflow files against the calendars of `dir` (or the embedded ones).
 /// Files are named as given on the command line, so errors point where the user looks.
-pub fn check_files(dir: Option<&Path>, files: &[PathBuf]) -> Result<Vec<engine::workflow::Workflow>, DefinitionsError> {
+pub fn check_files(
+    dir: Option<&Path>,
+    files: &[PathBuf],
+) -> Result<Vec<engine::workflow::Workflow>, DefinitionsError> {
     let base = sources(dir)?;
     let calendars = Catalog::load_calendars(&base).map_err(DefinitionsError::Invalid)?;
     let mut errors = Vec::new();
@@ -93,7 +111,11 @@ pub fn check_files(dir: Option<&Path>, files: &[PathBuf]) -> Result<Vec<engine::
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(ok) } else { Err(DefinitionsError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(DefinitionsError::Invalid(errors))
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +136,11 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
         let on_disk = read_dir(&dir).unwrap();
         let embedded = embedded();
-        let names = |s: &[Source]| s.iter().map(|x| x.path.clone()).collect::<Vec<_>>();
+        let names = |s: &[Source]| {
+            let mut v: Vec<String> = s.iter().map(|x| x.path.clone()).collect();
+            v.sort();
+            v
+        };
         assert_eq!(names(&on_disk), names(&embedded));
     }
 }

@@ -1,5 +1,7 @@
 //! tiendo's adapters: everything that touches the world around the pure `engine`.
 //!
 //! - [`definitions`]: reading workflows and calendars from disk or from the embedded copy.
+//! - [`store`]: the SQLite/PostgreSQL store, where decisions become facts.
 
 pub mod definitions;
+pub mod store;

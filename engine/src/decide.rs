@@ -88,14 +88,22 @@ pub enum Command {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimerKind {
     /// A reminder at a fraction of the period (below 1).
-    Reminder { fraction: f64 },
+    Reminder {
+        fraction: f64,
+    },
     /// The deadline itself.
     Due,
     /// The first overdue repeat; each firing schedules the next.
-    Overdue { every: AmountSpec },
-    Escalation { to: Vec<Role> },
+    Overdue {
+        every: AmountSpec,
+    },
+    Escalation {
+        to: Vec<Role>,
+    },
     /// Take this transition automatically.
-    Expiry { transition: String },
+    Expiry {
+        transition: String,
+    },
 }
 
 /// An [`Amount`] in a serialisable form, carried by overdue timers so that the scheduler can
@@ -192,7 +200,9 @@ impl fmt::Display for Unmet {
                 write!(f, "chỉ vai trò {} được thực hiện", role_list(allowed))
             }
             Unmet::OwnUnit => f.write_str("chỉ cán bộ của đơn vị chủ trì nhiệm vụ được thực hiện"),
-            Unmet::Document { title, doc_type } => write!(f, "thiếu tài liệu: {title} ({doc_type})"),
+            Unmet::Document { title, doc_type } => {
+                write!(f, "thiếu tài liệu: {title} ({doc_type})")
+            }
             Unmet::Comment => f.write_str("bắt buộc ghi ý kiến, lý do"),
             Unmet::RoundLimit { limit } => write!(f, "đã hết số lần cho phép ({limit} lần)"),
         }
@@ -227,17 +237,28 @@ pub enum Rejection {
         available: Vec<Available>,
     },
     /// The task is completed or withdrawn.
-    Terminal { state: String, state_title: String },
+    Terminal {
+        state: String,
+        state_title: String,
+    },
     WrongRole {
         transition: String,
         allowed: Vec<Role>,
         yours: Vec<Role>,
     },
-    NotYourUnit { transition: String },
+    NotYourUnit {
+        transition: String,
+    },
     /// The transition is available and the actor may take it, but something is missing.
-    Unmet { transition: String, unmet: Vec<Unmet> },
+    Unmet {
+        transition: String,
+        unmet: Vec<Unmet>,
+    },
     /// An automatic transition asked for before its deadline, or one that is not the state's.
-    NotDue { transition: String, due: Option<Instant> },
+    NotDue {
+        transition: String,
+        due: Option<Instant>,
+    },
     /// A deadline falls outside every loaded calendar year.
     Calendar(String),
 }
@@ -253,7 +274,9 @@ impl Rejection {
             Rejection::Unmet { unmet, .. } => match unmet.first() {
                 Some(Unmet::RoundLimit { .. }) => "round_limit_reached",
                 Some(Unmet::Comment) if unmet.len() == 1 => "comment_required",
-                Some(Unmet::Document { .. }) if unmet.iter().all(|u| matches!(u, Unmet::Document { .. })) => {
+                Some(Unmet::Document { .. })
+                    if unmet.iter().all(|u| matches!(u, Unmet::Document { .. })) =>
+                {
                     "missing_documents"
                 }
                 _ => "requirements_unmet",
@@ -265,7 +288,10 @@ impl Rejection {
 
     /// Whether the refusal is about who the actor is (forbidden) rather than what is missing.
     pub fn is_authorization(&self) -> bool {
-        matches!(self, Rejection::WrongRole { .. } | Rejection::NotYourUnit { .. })
+        matches!(
+            self,
+            Rejection::WrongRole { .. } | Rejection::NotYourUnit { .. }
+        )
     }
 }
 
@@ -304,7 +330,11 @@ impl fmt::Display for Rejection {
                 f,
                 "Bạn không có quyền thực hiện bước `{transition}`: chỉ vai trò {} được thực hiện; vai trò của bạn: {}.",
                 role_list(allowed),
-                if yours.is_empty() { "không có".to_string() } else { role_list(yours) }
+                if yours.is_empty() {
+                    "không có".to_string()
+                } else {
+                    role_list(yours)
+                }
             ),
             Rejection::NotYourUnit { transition } => write!(
                 f,
@@ -312,7 +342,11 @@ impl fmt::Display for Rejection {
             ),
             Rejection::Unmet { transition, unmet } => {
                 let list: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
-                write!(f, "Chưa thể thực hiện bước `{transition}`: {}.", list.join("; "))
+                write!(
+                    f,
+                    "Chưa thể thực hiện bước `{transition}`: {}.",
+                    list.join("; ")
+                )
             }
             Rejection::NotDue { transition, due } => match due {
                 Some(due) => write!(
@@ -347,7 +381,14 @@ fn standing_unmet(t: &Transition, task: &TaskSnapshot, actor: &Actor) -> Vec<Unm
             allowed: t.roles.clone(),
         });
     }
-    if t.own_unit && !actor.belongs_to(&task.unit) {
+    // `own_unit` binds those who act in a unit role; UBND or an appraiser allowed on the same
+    // transition acts for the city, not for a unit.
+    let acting_for_a_unit = t
+        .roles
+        .iter()
+        .filter(|r| actor.roles.contains(r))
+        .all(|r| r.is_unit_role());
+    if t.own_unit && acting_for_a_unit && !actor.belongs_to(&task.unit) {
         unmet.push(Unmet::OwnUnit);
     }
     if let Some(limit) = t.max_repeats
@@ -369,7 +410,11 @@ fn command_unmet(
         if !docs.iter().any(|a| &a.doc_type == d) {
             unmet.push(Unmet::Document {
                 doc_type: d.clone(),
-                title: wf.document_types.get(d).cloned().unwrap_or_else(|| d.clone()),
+                title: wf
+                    .document_types
+                    .get(d)
+                    .cloned()
+                    .unwrap_or_else(|| d.clone()),
             });
         }
     }
@@ -404,12 +449,14 @@ pub fn decide(
     actor: &Actor,
     now: Instant,
 ) -> Result<Decision, Rejection> {
-    let current = wf.state(&task.state).ok_or_else(|| Rejection::NotAvailable {
-        transition: command_name(command).to_string(),
-        state: task.state.clone(),
-        state_title: task.state.clone(),
-        available: Vec::new(),
-    })?;
+    let current = wf
+        .state(&task.state)
+        .ok_or_else(|| Rejection::NotAvailable {
+            transition: command_name(command).to_string(),
+            state: task.state.clone(),
+            state_title: task.state.clone(),
+            available: Vec::new(),
+        })?;
     if current.phase.is_terminal() {
         return Err(Rejection::Terminal {
             state: current.name.clone(),
@@ -453,12 +500,26 @@ pub fn decide(
                 });
             }
             let role = actor.roles.iter().copied().find(|r| t.roles.contains(r));
-            let comment = comment.as_ref().map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-            (comment, documents.iter().map(|d| d.id.clone()).collect(), role)
+            let comment = comment
+                .as_ref()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty());
+            (
+                comment,
+                documents.iter().map(|d| d.id.clone()).collect(),
+                role,
+            )
         }
         Command::Expire { .. } => {
-            let expiry = current.deadline.as_ref().and_then(|d| d.on_expiry.as_deref());
-            let due = task.clock.as_ref().filter(|c| c.state == current.name).map(|c| c.due_at);
+            let expiry = current
+                .deadline
+                .as_ref()
+                .and_then(|d| d.on_expiry.as_deref());
+            let due = task
+                .clock
+                .as_ref()
+                .filter(|c| c.state == current.name)
+                .map(|c| c.due_at);
             match (expiry, due) {
                 (Some(e), Some(due)) if e == t.name && now >= due => {}
                 (Some(e), due) if e == t.name => {
@@ -518,7 +579,9 @@ pub fn decide(
                 due_at,
                 paused_at: None,
             });
-        } else if deadline.is_some_and(|d| d.pause_in.contains(&target.name)) && paused_clock.is_none() {
+        } else if deadline.is_some_and(|d| d.pause_in.contains(&target.name))
+            && paused_clock.is_none()
+        {
             paused_clock = Some(p.clone());
         }
     }
@@ -575,13 +638,21 @@ pub fn decide(
 }
 
 /// The decision that creates a task in the workflow's initial state.
-pub fn start(wf: &Workflow, unit: &str, actor: &Actor, now: Instant) -> Result<Decision, Rejection> {
+pub fn start(
+    wf: &Workflow,
+    unit: &str,
+    actor: &Actor,
+    now: Instant,
+) -> Result<Decision, Rejection> {
     let initial = wf.state(&wf.initial).expect("the loader checked `initial`");
     // Whoever drafts in the initial state may propose, for their own unit; SKHCN and UBND
     // compile the city's plan and may enter a proposal on a unit's behalf.
     let may_draft = initial.roles.iter().any(|r| actor.roles.contains(r))
         && (initial.roles.iter().all(|r| !r.is_unit_role()) || actor.belongs_to(unit));
-    let compiles_plan = actor.roles.iter().any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
+    let compiles_plan = actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
     if !may_draft && !compiles_plan {
         let mut allowed = initial.roles.clone();
         allowed.extend([Role::Skhcn, Role::Ubnd]);
@@ -682,8 +753,12 @@ pub fn timers_for(
         let (kind, mut at) = if f >= 1.0 {
             (TimerKind::Due, clock.due_at)
         } else {
-            let offset = chrono::TimeDelta::milliseconds((span.num_milliseconds() as f64 * f) as i64);
-            (TimerKind::Reminder { fraction: f }, clock.started_at + offset)
+            let offset =
+                chrono::TimeDelta::milliseconds((span.num_milliseconds() as f64 * f) as i64);
+            (
+                TimerKind::Reminder { fraction: f },
+                clock.started_at + offset,
+            )
         };
         // Nobody reads a reminder sent on a day off: send it on the next working morning,
         // unless that would be after the deadline itself.
@@ -703,7 +778,9 @@ pub fn timers_for(
     if let Some(every) = d.repeat_overdue_every {
         timers.push(TimerSpec {
             state: clock.state.clone(),
-            kind: TimerKind::Overdue { every: every.into() },
+            kind: TimerKind::Overdue {
+                every: every.into(),
+            },
             fire_at: every.after(calendar, clock.due_at)?,
             due_at: clock.due_at,
         });

@@ -12,6 +12,7 @@
 
 pub mod calendar;
 pub mod decide;
+pub mod domain;
 pub mod phase;
 pub mod role;
 #[cfg(test)]

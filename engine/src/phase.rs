@@ -109,7 +109,9 @@ impl fmt::Display for Phase {
 
 /// A phase name that is not one of the nine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown phase `{0}`; the phases are: proposed, explanation_and_estimate, appraisal, contractor_selection, contract, acceptance, completed, postponed, withdrawn")]
+#[error(
+    "unknown phase `{0}`; the phases are: proposed, explanation_and_estimate, appraisal, contractor_selection, contract, acceptance, completed, postponed, withdrawn"
+)]
 pub struct UnknownPhase(pub String);
 
 impl FromStr for Phase {
@@ -151,7 +153,8 @@ const fn witness<F, T>() -> bool
 where
     F: sm::State,
     T: EnteredBy,
-    Backbone::Machine<F, sm::NoneEvent>: sm::Transition<T::Event, Machine = Backbone::Machine<T, T::Event>>,
+    Backbone::Machine<F, sm::NoneEvent>:
+        sm::Transition<T::Event, Machine = Backbone::Machine<T, T::Event>>,
 {
     true
 }
@@ -266,7 +269,10 @@ mod tests {
     #[test]
     fn no_contract_before_appraisal_and_terminal_phases_are_final() {
         assert!(!backbone_allows(Phase::Proposed, Phase::Contract));
-        assert!(!backbone_allows(Phase::ExplanationAndEstimate, Phase::Contract));
+        assert!(!backbone_allows(
+            Phase::ExplanationAndEstimate,
+            Phase::Contract
+        ));
         assert!(!backbone_allows(Phase::Contract, Phase::Postponed));
         for to in Phase::ALL {
             assert!(!backbone_allows(Phase::Completed, to));

@@ -70,7 +70,9 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; the roles are: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin")]
+#[error(
+    "unknown role `{0}`; the roles are: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

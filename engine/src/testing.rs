@@ -33,7 +33,11 @@ pub fn catalog() -> Catalog {
         Ok(c) => c,
         Err(errors) => panic!(
             "shipped workflows are invalid:\n{}",
-            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
     }
 }
@@ -78,6 +82,24 @@ name = "bo_sung"
 phase = "explanation_and_estimate"
 title = "Bổ sung hồ sơ"
 roles = ["don_vi"]
+
+[[states]]
+name = "lua_chon"
+phase = "contractor_selection"
+title = "Lựa chọn nhà thầu"
+roles = ["don_vi"]
+
+[[states]]
+name = "hop_dong"
+phase = "contract"
+title = "Thực hiện hợp đồng"
+roles = ["don_vi"]
+
+[[states]]
+name = "nghiem_thu"
+phase = "acceptance"
+title = "Nghiệm thu"
+roles = ["thu_truong_don_vi"]
 
 [[states]]
 name = "hoan_thanh"
@@ -127,11 +149,36 @@ roles = ["ubnd"]
 name = "dat"
 title = "Thông qua"
 from = "tham_dinh"
-to = "hoan_thanh"
+to = "lua_chon"
 roles = ["so_tai_chinh"]
+
+[[transitions]]
+name = "ky_hop_dong"
+title = "Ký hợp đồng"
+from = "lua_chon"
+to = "hop_dong"
+roles = ["don_vi"]
+own_unit = true
+
+[[transitions]]
+name = "ban_giao"
+title = "Bàn giao, đề nghị nghiệm thu"
+from = "hop_dong"
+to = "nghiem_thu"
+roles = ["don_vi"]
+own_unit = true
+
+[[transitions]]
+name = "nghiem_thu_xong"
+title = "Nghiệm thu hoàn thành"
+from = "nghiem_thu"
+to = "hoan_thanh"
+roles = ["thu_truong_don_vi"]
+own_unit = true
 "#;
 
 /// [`SMALL`], parsed; `edit` rewrites the text first.
 pub fn small_with(edit: impl Fn(&str) -> String) -> crate::workflow::Workflow {
-    crate::workflow::parse_workflow("thu-nghiem.toml", &edit(SMALL), &calendars()).expect("fixture is valid")
+    crate::workflow::parse_workflow("thu-nghiem.toml", &edit(SMALL), &calendars())
+        .expect("fixture is valid")
 }

@@ -22,7 +22,10 @@ pub fn local_date(at: Instant) -> NaiveDate {
 
 /// 23:59:59 local time on `date`: the instant a day-counted period ends (BLDS 2015 Điều 148).
 pub fn end_of_day(date: NaiveDate) -> Instant {
-    at_local(date, NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"))
+    at_local(
+        date,
+        NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"),
+    )
 }
 
 /// A local wall-clock time on a date, as an instant.
@@ -50,7 +53,12 @@ pub fn parse_instant(s: &str) -> Result<Instant, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(at_local(t.date(), t.time()));
         }
@@ -80,9 +88,13 @@ pub struct IsoDuration {
 impl IsoDuration {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = |why: &str| {
-            format!("`{text}` is not an ISO-8601 duration ({why}); examples: PT2H, PT30M, P3D, P2W, P1M")
+            format!(
+                "`{text}` is not an ISO-8601 duration ({why}); examples: PT2H, PT30M, P3D, P2W, P1M"
+            )
         };
-        let rest = text.strip_prefix('P').ok_or_else(|| bad("it must start with P"))?;
+        let rest = text
+            .strip_prefix('P')
+            .ok_or_else(|| bad("it must start with P"))?;
         if rest.is_empty() || rest == "T" {
             return Err(bad("it has no amount"));
         }
@@ -115,10 +127,25 @@ impl IsoDuration {
                                 .checked_add(u32::try_from(n).map_err(|_| overflow())?)
                                 .ok_or_else(overflow)?
                         }
-                        (false, 'W') => d.days = d.days.checked_add(n.checked_mul(7).ok_or_else(overflow)?).ok_or_else(overflow)?,
+                        (false, 'W') => {
+                            d.days = d
+                                .days
+                                .checked_add(n.checked_mul(7).ok_or_else(overflow)?)
+                                .ok_or_else(overflow)?
+                        }
                         (false, 'D') => d.days = d.days.checked_add(n).ok_or_else(overflow)?,
-                        (true, 'H') => d.seconds = d.seconds.checked_add(n.checked_mul(3600).ok_or_else(overflow)?).ok_or_else(overflow)?,
-                        (true, 'M') => d.seconds = d.seconds.checked_add(n.checked_mul(60).ok_or_else(overflow)?).ok_or_else(overflow)?,
+                        (true, 'H') => {
+                            d.seconds = d
+                                .seconds
+                                .checked_add(n.checked_mul(3600).ok_or_else(overflow)?)
+                                .ok_or_else(overflow)?
+                        }
+                        (true, 'M') => {
+                            d.seconds = d
+                                .seconds
+                                .checked_add(n.checked_mul(60).ok_or_else(overflow)?)
+                                .ok_or_else(overflow)?
+                        }
                         (true, 'S') => d.seconds = d.seconds.checked_add(n).ok_or_else(overflow)?,
                         _ => return Err(bad(&format!("`{c}` is not a unit here"))),
                     }
@@ -163,7 +190,8 @@ impl IsoDuration {
         let local = start.with_timezone(&vn());
         let local = local.checked_add_months(Months::new(self.months))?;
         let local = local.checked_add_days(Days::new(self.days))?;
-        let local = local.checked_add_signed(TimeDelta::try_seconds(i64::try_from(self.seconds).ok()?)?)?;
+        let local =
+            local.checked_add_signed(TimeDelta::try_seconds(i64::try_from(self.seconds).ok()?)?)?;
         Some(local.with_timezone(&Utc))
     }
 }
@@ -190,7 +218,18 @@ mod tests {
 
     #[test]
     fn malformed_iso_durations_say_why() {
-        for bad in ["", "2H", "P", "PT", "PT2", "P2H", "PTH", "P0D", "PT2X", "P99999999999999999999D"] {
+        for bad in [
+            "",
+            "2H",
+            "P",
+            "PT",
+            "PT2",
+            "P2H",
+            "PTH",
+            "P0D",
+            "PT2X",
+            "P99999999999999999999D",
+        ] {
             let err = IsoDuration::parse(bad).unwrap_err();
             assert!(err.contains("ISO-8601"), "{bad}: {err}");
         }
@@ -202,7 +241,14 @@ mod tests {
         assert_eq!(a.to_rfc3339(), "2026-02-09T17:00:00+00:00");
         let b = parse_instant("10/02/2026").unwrap();
         assert_eq!(a, b);
-        assert_eq!(format_date(local_date(end_of_day(local_date(a)))), "10/02/2026");
-        assert!(parse_instant("yesterday").unwrap_err().contains("yyyy-mm-dd"));
+        assert_eq!(
+            format_date(local_date(end_of_day(local_date(a)))),
+            "10/02/2026"
+        );
+        assert!(
+            parse_instant("yesterday")
+                .unwrap_err()
+                .contains("yyyy-mm-dd")
+        );
     }
 }

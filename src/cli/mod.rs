@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use engine::workflow::{Catalog, Workflow};
 
 #[derive(Debug, Parser)]
-#[command(name = "tiendo", version, about = "Theo dõi tiến độ nhiệm vụ CNTT sử dụng ngân sách nhà nước — Hải Phòng")]
+#[command(
+    name = "tiendo",
+    version,
+    about = "Theo dõi tiến độ nhiệm vụ CNTT sử dụng ngân sách nhà nước — Hải Phòng"
+)]
 pub struct Cli {
     /// Folder of workflow files and calendars (default: the copy built into tiendo).
     #[arg(long, global = true, env = "TIENDO_WORKFLOWS", value_name = "DIR")]
@@ -55,7 +59,11 @@ impl From<adapters::definitions::DefinitionsError> for Failure {
     }
 }
 
-pub fn find_workflow<'a>(catalog: &'a Catalog, name: &str, version: Option<u32>) -> Result<&'a Workflow, Failure> {
+pub fn find_workflow<'a>(
+    catalog: &'a Catalog,
+    name: &str,
+    version: Option<u32>,
+) -> Result<&'a Workflow, Failure> {
     let found = match version {
         Some(v) => catalog.get(name, v),
         None => catalog.latest(name),
@@ -63,7 +71,9 @@ pub fn find_workflow<'a>(catalog: &'a Catalog, name: &str, version: Option<u32>)
     found.map(|w| w.as_ref()).ok_or_else(|| {
         Failure::usage(format!(
             "Không có quy trình `{name}`{}. Các quy trình hiện có: {}",
-            version.map(|v| format!(" phiên bản {v}")).unwrap_or_default(),
+            version
+                .map(|v| format!(" phiên bản {v}"))
+                .unwrap_or_default(),
             catalog.names().join(", ")
         ))
     })
@@ -78,7 +88,11 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
             let calendar = catalog
                 .calendar("vn")
                 .or_else(|| catalog.calendars().next())
-                .ok_or_else(|| Failure::usage("Chưa có lịch làm việc nào trong thư mục quy trình (calendars/)."))?;
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "Chưa có lịch làm việc nào trong thư mục quy trình (calendars/).",
+                    )
+                })?;
             calendar::run(cmd, calendar).map_err(|message| Failure { message, code: 1 })
         }
     }

@@ -47,7 +47,11 @@ pub fn run(cmd: &WorkflowsCmd, dir: Option<&Path>) -> Result<String, Failure> {
                     .map(|w| format!("{} v{} ({})", w.name, w.version, w.file))
                     .collect()
             };
-            Ok(format!("OK: {} workflow(s) valid\n  {}\n", checked.len(), checked.join("\n  ")))
+            Ok(format!(
+                "OK: {} workflow(s) valid\n  {}\n",
+                checked.len(),
+                checked.join("\n  ")
+            ))
         }
         WorkflowsCmd::List => {
             let catalog = definitions::load(dir)?;
@@ -59,7 +63,9 @@ pub fn run(cmd: &WorkflowsCmd, dir: Option<&Path>) -> Result<String, Failure> {
                     w.version,
                     w.title,
                     format_date(w.applies_from),
-                    w.applies_until.map(|d| format!(" đến {}", format_date(d))).unwrap_or_default(),
+                    w.applies_until
+                        .map(|d| format!(" đến {}", format_date(d)))
+                        .unwrap_or_default(),
                     w.states.len(),
                     w.transitions.len()
                 ));

@@ -58,7 +58,10 @@ fn apply(task: &TaskSnapshot, d: &Decision) -> TaskSnapshot {
     next.state_entered_at = d.audit.at;
     next.clock = d.clock.clone();
     next.paused_clock = d.paused_clock.clone();
-    *next.transition_counts.entry(d.audit.transition.clone()).or_default() += 1;
+    *next
+        .transition_counts
+        .entry(d.audit.transition.clone())
+        .or_default() += 1;
     next
 }
 
@@ -68,7 +71,14 @@ fn submitting_for_appraisal_starts_a_15_working_day_clock_with_reminders() {
     // Friday 13/02/2026 09:00, the eve of Tết: the 15 working days start after the holiday.
     let now = at("2026-02-13T09:00:00+07:00");
     let task = snapshot("thuyet_minh", now);
-    let d = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), now).unwrap();
+    let d = decide(
+        &wf,
+        &task,
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        now,
+    )
+    .unwrap();
     assert_eq!((d.state.as_str(), d.phase), ("tham_dinh", Phase::Appraisal));
     assert_eq!(d.audit.from_phase, Some(Phase::ExplanationAndEstimate));
     assert_eq!(d.audit.actor_role, Some(Role::DonVi));
@@ -87,7 +97,11 @@ fn submitting_for_appraisal_starts_a_15_working_day_clock_with_reminders() {
     );
     for t in &d.create_timers {
         assert!(t.fire_at > now && t.fire_at <= clock.due_at);
-        assert!(wf.calendar.is_working_day(crate::time::local_date(t.fire_at)).unwrap());
+        assert!(
+            wf.calendar
+                .is_working_day(crate::time::local_date(t.fire_at))
+                .unwrap()
+        );
     }
     assert_eq!(d.notifications[0].roles, vec![Role::SoTaiChinh]);
     assert_eq!(d.notifications[0].template, "task.turn");
@@ -98,17 +112,49 @@ fn wrong_role_and_wrong_unit_are_refused_in_vietnamese() {
     let wf = small_with(str::to_string);
     let now = at("2026-03-02T09:00:00+07:00");
     let task = snapshot("thuyet_minh", now);
-    let err = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &appraiser(), now).unwrap_err();
+    let err = decide(
+        &wf,
+        &task,
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "wrong_role");
-    assert!(err.to_string().contains("chỉ vai trò Cán bộ đơn vị (don_vi) được thực hiện"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("chỉ vai trò Cán bộ đơn vị (don_vi) được thực hiện"),
+        "{err}"
+    );
     let mut other = officer();
     other.units = vec!["so-xay-dung".into()];
-    let err = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &other, now).unwrap_err();
-    assert_eq!(err, Rejection::NotYourUnit { transition: "trinh".into() });
+    let err = decide(
+        &wf,
+        &task,
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &other,
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::NotYourUnit {
+            transition: "trinh".into()
+        }
+    );
     assert!(err.to_string().contains("không thuộc đơn vị của bạn"));
     // A unit merged into the actor's unit counts as the actor's own.
     other.units.push("so-y-te".into());
-    assert!(decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &other, now).is_ok());
+    assert!(
+        decide(
+            &wf,
+            &task,
+            &take("trinh", None, &["thuyet_minh_du_toan"]),
+            &other,
+            now
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -116,15 +162,41 @@ fn missing_document_and_missing_comment_are_both_named() {
     let wf = small_with(str::to_string);
     let now = at("2026-03-02T09:00:00+07:00");
     let task = snapshot("tham_dinh", now);
-    let err = decide(&wf, &task, &take("tra_lai", Some("  "), &[]), &appraiser(), now).unwrap_err();
-    let Rejection::Unmet { unmet, .. } = &err else { panic!("{err:?}") };
+    let err = decide(
+        &wf,
+        &task,
+        &take("tra_lai", Some("  "), &[]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
+    let Rejection::Unmet { unmet, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(unmet.len(), 2);
     let msg = err.to_string();
-    assert!(msg.contains("thiếu tài liệu: Văn bản cho ý kiến (van_ban_y_kien)"), "{msg}");
+    assert!(
+        msg.contains("thiếu tài liệu: Văn bản cho ý kiến (van_ban_y_kien)"),
+        "{msg}"
+    );
     assert!(msg.contains("bắt buộc ghi ý kiến, lý do"), "{msg}");
-    let err = decide(&wf, &task, &take("tra_lai", None, &["van_ban_y_kien"]), &appraiser(), now).unwrap_err();
+    let err = decide(
+        &wf,
+        &task,
+        &take("tra_lai", None, &["van_ban_y_kien"]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "comment_required");
-    let err = decide(&wf, &snapshot("thuyet_minh", now), &take("trinh", None, &[]), &officer(), now).unwrap_err();
+    let err = decide(
+        &wf,
+        &snapshot("thuyet_minh", now),
+        &take("trinh", None, &[]),
+        &officer(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "missing_documents");
 }
 
@@ -134,8 +206,14 @@ fn revision_rounds_are_limited() {
     let now = at("2026-03-02T09:00:00+07:00");
     let mut task = snapshot("tham_dinh", now);
     task.transition_counts.insert("tra_lai".into(), 2);
-    let err = decide(&wf, &task, &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]), &appraiser(), now)
-        .unwrap_err();
+    let err = decide(
+        &wf,
+        &task,
+        &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "round_limit_reached");
     assert!(err.to_string().contains("đã hết số lần cho phép (2 lần)"));
 }
@@ -144,13 +222,37 @@ fn revision_rounds_are_limited() {
 fn a_transition_from_elsewhere_lists_the_available_ones() {
     let wf = small_with(str::to_string);
     let now = at("2026-03-02T09:00:00+07:00");
-    let err = decide(&wf, &snapshot("du_thao", now), &take("dat", None, &[]), &appraiser(), now).unwrap_err();
-    let Rejection::NotAvailable { available, .. } = &err else { panic!("{err:?}") };
+    let err = decide(
+        &wf,
+        &snapshot("du_thao", now),
+        &take("dat", None, &[]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
+    let Rejection::NotAvailable { available, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(available[0].transition, "lap_thuyet_minh");
-    assert_eq!(available[0].unmet[0], Unmet::Role { allowed: vec![Role::DonVi] });
+    assert_eq!(
+        available[0].unmet[0],
+        Unmet::Role {
+            allowed: vec![Role::DonVi]
+        }
+    );
     let msg = err.to_string();
-    assert!(msg.contains("«Đơn vị dự thảo»") && msg.contains("lap_thuyet_minh («Lập thuyết minh»)"), "{msg}");
-    let err = decide(&wf, &snapshot("du_thao", now), &take("khong_co", None, &[]), &officer(), now).unwrap_err();
+    assert!(
+        msg.contains("«Đơn vị dự thảo»") && msg.contains("lap_thuyet_minh («Lập thuyết minh»)"),
+        "{msg}"
+    );
+    let err = decide(
+        &wf,
+        &snapshot("du_thao", now),
+        &take("khong_co", None, &[]),
+        &officer(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "transition_not_available");
 }
 
@@ -158,7 +260,14 @@ fn a_transition_from_elsewhere_lists_the_available_ones() {
 fn closed_tasks_do_not_move() {
     let wf = small_with(str::to_string);
     let now = at("2026-03-02T09:00:00+07:00");
-    let err = decide(&wf, &snapshot("hoan_thanh", now), &take("dat", None, &[]), &appraiser(), now).unwrap_err();
+    let err = decide(
+        &wf,
+        &snapshot("hoan_thanh", now),
+        &take("dat", None, &[]),
+        &appraiser(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "task_closed");
 }
 
@@ -166,26 +275,50 @@ fn closed_tasks_do_not_move() {
 fn returning_the_dossier_pauses_the_clock_and_resubmission_pushes_the_deadline_out() {
     let wf = small_with(str::to_string);
     let t0 = at("2026-03-02T09:00:00+07:00"); // Monday
-    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
-        .unwrap();
+    let d = decide(
+        &wf,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
     let due = d.clock.clone().unwrap().due_at;
     assert_eq!(format_instant(due), "23/03/2026 23:59");
     let task = apply(&snapshot("thuyet_minh", t0), &d);
 
     let t1 = at("2026-03-05T10:00:00+07:00"); // Thursday: returned for supplement
-    let d = decide(&wf, &task, &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]), &appraiser(), t1).unwrap();
+    let d = decide(
+        &wf,
+        &task,
+        &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]),
+        &appraiser(),
+        t1,
+    )
+    .unwrap();
     assert_eq!(d.cancel_timers_of, vec!["tham_dinh"]);
     assert!(d.create_timers.is_empty() && d.clock.is_none());
     assert_eq!(d.paused_clock.as_ref().unwrap().paused_at, Some(t1));
     let task = apply(&task, &d);
 
     let t2 = at("2026-03-10T15:00:00+07:00"); // Tuesday: 3 working days later (6, 9, 10/03)
-    let d = decide(&wf, &task, &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t2).unwrap();
+    let d = decide(
+        &wf,
+        &task,
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t2,
+    )
+    .unwrap();
     let clock = d.clock.clone().unwrap();
     assert_eq!(clock.started_at, t0);
     assert_eq!(format_instant(clock.due_at), "26/03/2026 23:59");
     assert!(d.paused_clock.is_none());
-    assert!(d.create_timers.iter().all(|t| t.fire_at > t2 && t.due_at == clock.due_at));
+    assert!(
+        d.create_timers
+            .iter()
+            .all(|t| t.fire_at > t2 && t.due_at == clock.due_at)
+    );
     assert!(d.create_timers.iter().any(|t| t.kind == TimerKind::Due));
 }
 
@@ -193,8 +326,14 @@ fn returning_the_dossier_pauses_the_clock_and_resubmission_pushes_the_deadline_o
 fn leaving_for_any_other_state_ends_the_clock() {
     let wf = small_with(str::to_string);
     let t0 = at("2026-03-02T09:00:00+07:00");
-    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
-        .unwrap();
+    let d = decide(
+        &wf,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
     let task = apply(&snapshot("thuyet_minh", t0), &d);
     let d = decide(&wf, &task, &take("dat", None, &[]), &appraiser(), t0).unwrap();
     assert_eq!(d.cancel_timers_of, vec!["tham_dinh"]);
@@ -211,14 +350,26 @@ fn iso_deadlines_count_exact_time_with_escalation_and_expiry() {
     });
     // Saturday evening: ISO durations ignore the calendar.
     let t0 = at("2026-03-07T20:00:00+07:00");
-    let d = decide(&wf, &snapshot("thuyet_minh", t0), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), t0)
-        .unwrap();
+    let d = decide(
+        &wf,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
     let fire: Vec<(String, String)> = d
         .create_timers
         .iter()
         .map(|t| (format!("{:?}", t.kind), format_instant(t.fire_at)))
         .collect();
-    assert_eq!(fire[0], ("Reminder { fraction: 0.5 }".into(), "07/03/2026 21:00".into()));
+    assert_eq!(
+        fire[0],
+        (
+            "Reminder { fraction: 0.5 }".into(),
+            "07/03/2026 21:00".into()
+        )
+    );
     assert_eq!(fire[2].1, "07/03/2026 22:00");
     assert_eq!(fire[3].1, "07/03/2026 22:30");
     assert_eq!(fire[4].1, "07/03/2026 23:00");
@@ -227,13 +378,43 @@ fn iso_deadlines_count_exact_time_with_escalation_and_expiry() {
 
     let task = apply(&snapshot("thuyet_minh", t0), &d);
     let early = at("2026-03-07T21:59:00+07:00");
-    let err = decide(&wf, &task, &Command::Expire { transition: "ket_thuc".into() }, &Actor::system(), early).unwrap_err();
+    let err = decide(
+        &wf,
+        &task,
+        &Command::Expire {
+            transition: "ket_thuc".into(),
+        },
+        &Actor::system(),
+        early,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "not_due");
     let late = at("2026-03-07T22:00:00+07:00");
-    let d = decide(&wf, &task, &Command::Expire { transition: "ket_thuc".into() }, &Actor::system(), late).unwrap();
-    assert_eq!((d.phase, d.audit.actor_user.as_str(), d.audit.actor_role), (Phase::Withdrawn, "system", None));
+    let d = decide(
+        &wf,
+        &task,
+        &Command::Expire {
+            transition: "ket_thuc".into(),
+        },
+        &Actor::system(),
+        late,
+    )
+    .unwrap();
+    assert_eq!(
+        (d.phase, d.audit.actor_user.as_str(), d.audit.actor_role),
+        (Phase::Withdrawn, "system", None)
+    );
     // Only the state's own on_expiry transition can be taken automatically.
-    let err = decide(&wf, &task, &Command::Expire { transition: "dat".into() }, &Actor::system(), late).unwrap_err();
+    let err = decide(
+        &wf,
+        &task,
+        &Command::Expire {
+            transition: "dat".into(),
+        },
+        &Actor::system(),
+        late,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "not_due");
 }
 
@@ -241,8 +422,14 @@ fn iso_deadlines_count_exact_time_with_escalation_and_expiry() {
 fn a_deadline_beyond_the_loaded_calendars_is_refused_not_guessed() {
     let wf = small_with(str::to_string);
     let now = at("2028-03-02T09:00:00+07:00");
-    let err = decide(&wf, &snapshot("thuyet_minh", now), &take("trinh", None, &["thuyet_minh_du_toan"]), &officer(), now)
-        .unwrap_err();
+    let err = decide(
+        &wf,
+        &snapshot("thuyet_minh", now),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "calendar_missing");
     assert!(err.to_string().contains("2028"), "{err}");
 }
@@ -252,9 +439,20 @@ fn starting_a_task_needs_a_drafting_role_in_the_unit_or_a_plan_compiler() {
     let wf = small_with(str::to_string);
     let now = at("2026-03-02T09:00:00+07:00");
     let d = start(&wf, "so-y-te", &officer(), now).unwrap();
-    assert_eq!((d.state.as_str(), d.phase, d.audit.from_state.clone()), ("du_thao", Phase::Proposed, None));
-    assert_eq!(start(&wf, "so-xay-dung", &officer(), now).unwrap_err().code(), "not_your_unit");
-    assert_eq!(start(&wf, "so-y-te", &appraiser(), now).unwrap_err().code(), "wrong_role");
+    assert_eq!(
+        (d.state.as_str(), d.phase, d.audit.from_state.clone()),
+        ("du_thao", Phase::Proposed, None)
+    );
+    assert_eq!(
+        start(&wf, "so-xay-dung", &officer(), now)
+            .unwrap_err()
+            .code(),
+        "not_your_unit"
+    );
+    assert_eq!(
+        start(&wf, "so-y-te", &appraiser(), now).unwrap_err().code(),
+        "wrong_role"
+    );
     let ubnd = Actor {
         user: "vp".into(),
         roles: vec![Role::Ubnd],
@@ -291,14 +489,16 @@ mod properties {
             prop::bool::weighted(0.8),
             0i64..(20 * 24 * 60),
         )
-            .prop_map(|(pick, roles, own_unit, comment, all_documents, minutes_later)| Step {
-                pick,
-                roles,
-                own_unit,
-                comment,
-                all_documents,
-                minutes_later,
-            })
+            .prop_map(
+                |(pick, roles, own_unit, comment, all_documents, minutes_later)| Step {
+                    pick,
+                    roles,
+                    own_unit,
+                    comment,
+                    all_documents,
+                    minutes_later,
+                },
+            )
     }
 
     fn run(wf: &Workflow, start_offset_days: i64, steps: &[Step]) -> Result<(), TestCaseError> {
@@ -321,14 +521,18 @@ mod properties {
             now += chrono::TimeDelta::minutes(s.minutes_later);
             // Two steps in three try a transition that leaves the current state, taken by a
             // user holding its roles, so that walks go deep; the rest are arbitrary.
-            let outgoing: Vec<&crate::workflow::Transition> = wf.transitions_from(&task.state).collect();
+            let outgoing: Vec<&crate::workflow::Transition> =
+                wf.transitions_from(&task.state).collect();
             let (name, roles) = if s.pick % 3 != 0 && !outgoing.is_empty() {
                 let t = outgoing[s.pick % outgoing.len()];
                 (t.name.clone(), t.roles.clone())
             } else if s.pick % 10 == 0 {
                 ("khong_ton_tai".to_string(), s.roles.clone())
             } else {
-                (wf.transitions[s.pick % wf.transitions.len()].name.clone(), s.roles.clone())
+                (
+                    wf.transitions[s.pick % wf.transitions.len()].name.clone(),
+                    s.roles.clone(),
+                )
             };
             let docs: Vec<AttachedDocument> = if s.all_documents {
                 wf.document_types
@@ -354,7 +558,12 @@ mod properties {
             let before = wf.state(&task.state).unwrap().phase;
             match decide(wf, &task, &cmd, &actor, now) {
                 Ok(d) => {
-                    prop_assert!(backbone_allows(before, d.phase), "{} -> {}", before, d.phase);
+                    prop_assert!(
+                        backbone_allows(before, d.phase),
+                        "{} -> {}",
+                        before,
+                        d.phase
+                    );
                     prop_assert_eq!(wf.state(&d.state).unwrap().phase, d.phase);
                     for t in &d.create_timers {
                         prop_assert!(t.fire_at > now);
@@ -377,7 +586,11 @@ mod properties {
                 };
                 let open = available(wf, &task, &anyone)
                     .into_iter()
-                    .filter(|a| !a.unmet.iter().any(|u| matches!(u, Unmet::RoundLimit { .. })))
+                    .filter(|a| {
+                        !a.unmet
+                            .iter()
+                            .any(|u| matches!(u, Unmet::RoundLimit { .. }))
+                    })
                     .count();
                 prop_assert!(open > 0, "{} stuck in {}", wf.name, task.state);
             }
@@ -399,5 +612,87 @@ mod properties {
             let wf = workflows[which % workflows.len()];
             run(wf, start_offset_days, &steps)?;
         }
+    }
+}
+
+#[test]
+fn own_unit_binds_unit_roles_only() {
+    let wf = small_with(|s| {
+        s.replace(
+            "roles = [\"don_vi\"]\nown_unit = true\ndocuments",
+            "roles = [\"don_vi\", \"ubnd\"]\nown_unit = true\ndocuments",
+        )
+    });
+    let now = at("2026-03-02T09:00:00+07:00");
+    let task = snapshot("thuyet_minh", now);
+    let ubnd = Actor {
+        user: "vp".into(),
+        roles: vec![Role::Ubnd],
+        units: vec![],
+    };
+    assert!(
+        decide(
+            &wf,
+            &task,
+            &take("trinh", None, &["thuyet_minh_du_toan"]),
+            &ubnd,
+            now
+        )
+        .is_ok()
+    );
+    let mut stranger = officer();
+    stranger.units = vec!["so-xay-dung".into()];
+    assert_eq!(
+        decide(
+            &wf,
+            &task,
+            &take("trinh", None, &["thuyet_minh_du_toan"]),
+            &stranger,
+            now
+        )
+        .unwrap_err()
+        .code(),
+        "not_your_unit"
+    );
+}
+
+#[test]
+fn decide_reaches_every_state_of_every_shipped_workflow() {
+    // Breadth-first over (state) using decide itself, with an actor who holds every role in
+    // the unit and attaches every document: what the loader calls reachable, decide can reach.
+    let anyone = Actor {
+        user: "x".into(),
+        roles: Role::ALL.to_vec(),
+        units: vec!["unit".into()],
+    };
+    for wf in catalog().workflows() {
+        let now = at("2026-03-02T09:00:00+07:00");
+        let first = start(wf, "unit", &anyone, now).unwrap();
+        let mut seen = std::collections::BTreeSet::from([first.state.clone()]);
+        let mut initial = snapshot(&first.state, now);
+        initial.unit = "unit".into();
+        let mut queue = vec![apply(&initial, &first)];
+        while let Some(task) = queue.pop() {
+            for t in wf.transitions_from(&task.state) {
+                let docs: Vec<&str> = t.documents.iter().map(String::as_str).collect();
+                let d = decide(
+                    wf,
+                    &task,
+                    &take(&t.name, Some("Lý do"), &docs),
+                    &anyone,
+                    now,
+                )
+                .unwrap_or_else(|e| panic!("{}: {} from {}: {e}", wf.name, t.name, task.state));
+                if seen.insert(d.state.clone()) {
+                    queue.push(apply(&task, &d));
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            wf.states.len(),
+            "{}: decide reached {seen:?}",
+            wf.name
+        );
     }
 }

@@ -35,7 +35,11 @@ pub struct Catalog {
 
 fn calendar_error(path: &str, e: CalendarError) -> LoadError {
     match e {
-        CalendarError::Invalid { file, line, message } => LoadError {
+        CalendarError::Invalid {
+            file,
+            line,
+            message,
+        } => LoadError {
             file,
             line: line.unwrap_or(1),
             subject: None,
@@ -52,7 +56,9 @@ fn calendar_error(path: &str, e: CalendarError) -> LoadError {
 
 impl Catalog {
     /// Parses the calendar files among `sources` into calendars by name.
-    pub fn load_calendars(sources: &[Source]) -> Result<BTreeMap<String, Arc<Calendar>>, Vec<LoadError>> {
+    pub fn load_calendars(
+        sources: &[Source],
+    ) -> Result<BTreeMap<String, Arc<Calendar>>, Vec<LoadError>> {
         let mut errors = Vec::new();
         let mut years: BTreeMap<String, (String, Vec<CalendarYear>)> = BTreeMap::new();
         for s in sources.iter().filter(|s| s.is_calendar()) {
@@ -74,7 +80,11 @@ impl Catalog {
                 Err(e) => errors.push(calendar_error(&path, e)),
             }
         }
-        if errors.is_empty() { Ok(calendars) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(calendars)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Parses every calendar and workflow among `sources`; all errors of all files at once.
@@ -104,7 +114,10 @@ impl Catalog {
             }
         }
         if errors.is_empty() {
-            Ok(Catalog { calendars, workflows })
+            Ok(Catalog {
+                calendars,
+                workflows,
+            })
         } else {
             Err(errors)
         }

@@ -137,7 +137,11 @@ struct Errors<'a> {
 impl Errors<'_> {
     fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
 
     fn push(&mut self, span: &Range<usize>, subject: Option<String>, message: impl Into<String>) {
@@ -162,9 +166,11 @@ fn is_ident(s: &str, extra: char) -> bool {
 
 fn toml_date(d: &toml::value::Datetime) -> Option<NaiveDate> {
     match (d.date, d.time) {
-        (Some(date), None) => {
-            NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
-        }
+        (Some(date), None) => NaiveDate::from_ymd_opt(
+            i32::from(date.year),
+            u32::from(date.month),
+            u32::from(date.day),
+        ),
         _ => None,
     }
 }
@@ -225,7 +231,11 @@ pub fn parse_workflow(
     let applies_until = raw.applies_until.as_ref().and_then(|u| {
         let d = toml_date(u.get_ref());
         if d.is_none() {
-            errs.push(&u.span(), None, "applies_until must be a date such as 2026-12-31");
+            errs.push(
+                &u.span(),
+                None,
+                "applies_until must be a date such as 2026-12-31",
+            );
         }
         if let (Some(from), Some(until)) = (applies_from, d)
             && until < from
@@ -243,14 +253,22 @@ pub fn parse_workflow(
             format!(
                 "unknown calendar `{}`; loaded calendars: {}",
                 raw.calendar.get_ref(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ),
         );
     }
     if let Some(n) = &raw.stall_after_working_days
         && *n.get_ref() == 0
     {
-        errs.push(&n.span(), None, "stall_after_working_days must be 1 or more");
+        errs.push(
+            &n.span(),
+            None,
+            "stall_after_working_days must be 1 or more",
+        );
     }
     for (id, title) in &raw.document_types {
         if !is_ident(id, '_') || title.trim().is_empty() {
@@ -332,11 +350,17 @@ pub fn parse_workflow(
     // --- transitions ---
     let mut transitions = Vec::new();
     let mut transition_spans: HashMap<String, Range<usize>> = HashMap::new();
-    let phase_of: HashMap<&str, Phase> = states.iter().map(|(_, s)| (s.name.as_str(), s.phase)).collect();
+    let phase_of: HashMap<&str, Phase> = states
+        .iter()
+        .map(|(_, s)| (s.name.as_str(), s.phase))
+        .collect();
     let unknown_state = |name: &str| {
         let mut known: Vec<&str> = phase_of.keys().copied().collect();
         known.sort_unstable();
-        format!("unknown state `{name}`; the states are: {}", known.join(", "))
+        format!(
+            "unknown state `{name}`; the states are: {}",
+            known.join(", ")
+        )
     };
     for t in &raw.transitions {
         let span = t.span();
@@ -367,7 +391,11 @@ pub fn parse_workflow(
             OneOrMany::Many(v) => v.clone(),
         };
         if from.is_empty() {
-            errs.push(&span, subject.clone(), "`from` must name at least one state");
+            errs.push(
+                &span,
+                subject.clone(),
+                "`from` must name at least one state",
+            );
         }
         let mut seen = BTreeSet::new();
         for f in &from {
@@ -377,11 +405,19 @@ pub fn parse_workflow(
         }
         let to_phase = phase_of.get(rt.to.as_str()).copied();
         if to_phase.is_none() {
-            errs.push(&span, subject.clone(), format!("`to`: {}", unknown_state(&rt.to)));
+            errs.push(
+                &span,
+                subject.clone(),
+                format!("`to`: {}", unknown_state(&rt.to)),
+            );
         }
         for f in &from {
             match (phase_of.get(f.as_str()), to_phase) {
-                (None, _) => errs.push(&span, subject.clone(), format!("`from`: {}", unknown_state(f))),
+                (None, _) => errs.push(
+                    &span,
+                    subject.clone(),
+                    format!("`from`: {}", unknown_state(f)),
+                ),
                 (Some(&fp), Some(tp)) if !backbone_allows(fp, tp) => {
                     let allowed: Vec<&str> = BACKBONE_MOVES
                         .iter()
@@ -391,7 +427,10 @@ pub fn parse_workflow(
                     let allowed = if fp.is_terminal() {
                         format!("{fp} is terminal: nothing leaves it")
                     } else {
-                        format!("from {fp} the backbone allows: {fp} (same phase), {}", allowed.join(", "))
+                        format!(
+                            "from {fp} the backbone allows: {fp} (same phase), {}",
+                            allowed.join(", ")
+                        )
                     };
                     errs.push(
                         &span,
@@ -407,7 +446,11 @@ pub fn parse_workflow(
         }
         let roles = parse_roles(&rt.roles, &mut errs, &span, &subject);
         if roles.is_empty() {
-            errs.push(&span, subject.clone(), "must name the role(s) allowed to take it (roles = [...])");
+            errs.push(
+                &span,
+                subject.clone(),
+                "must name the role(s) allowed to take it (roles = [...])",
+            );
         }
         for d in &rt.documents {
             if !raw.document_types.contains_key(d) {
@@ -423,7 +466,11 @@ pub fn parse_workflow(
             }
         }
         if rt.max_repeats == Some(0) {
-            errs.push(&span, subject.clone(), "max_repeats must be 1 or more (omit it for no limit)");
+            errs.push(
+                &span,
+                subject.clone(),
+                "max_repeats must be 1 or more (omit it for no limit)",
+            );
         }
         transitions.push((
             span,
@@ -447,9 +494,17 @@ pub fn parse_workflow(
         let subject = Some(format!("state `{}`", s.name));
         for p in &d.pause_in {
             if p == &s.name {
-                errs.push(span, subject.clone(), "pause_in cannot name the state itself");
+                errs.push(
+                    span,
+                    subject.clone(),
+                    "pause_in cannot name the state itself",
+                );
             } else if !phase_of.contains_key(p.as_str()) {
-                errs.push(span, subject.clone(), format!("pause_in: {}", unknown_state(p)));
+                errs.push(
+                    span,
+                    subject.clone(),
+                    format!("pause_in: {}", unknown_state(p)),
+                );
             }
         }
         if let Some(name) = &d.on_expiry {
@@ -472,11 +527,17 @@ pub fn parse_workflow(
     // --- the graph: initial state, reachability, ways out ---
     let initial = raw.initial.get_ref();
     match phase_of.get(initial.as_str()) {
-        None => errs.push(&raw.initial.span(), None, format!("initial: {}", unknown_state(initial))),
+        None => errs.push(
+            &raw.initial.span(),
+            None,
+            format!("initial: {}", unknown_state(initial)),
+        ),
         Some(&p) if p != Phase::Proposed => errs.push(
             &raw.initial.span(),
             None,
-            format!("initial state `{initial}` is in phase {p}; a new task starts in phase proposed"),
+            format!(
+                "initial state `{initial}` is in phase {p}; a new task starts in phase proposed"
+            ),
         ),
         _ => {}
     }
@@ -510,7 +571,10 @@ pub fn parse_workflow(
             errs.push(
                 span,
                 subject,
-                format!("is not terminal (phase {}) but no transition leaves it", s.phase),
+                format!(
+                    "is not terminal (phase {}) but no transition leaves it",
+                    s.phase
+                ),
             );
         } else if transitions
             .iter()
@@ -601,10 +665,14 @@ fn parse_amount(
     span: &Range<usize>,
     subject: &Option<String>,
 ) -> Option<Amount> {
-    let given = [raw.working_days.is_some(), raw.days.is_some(), raw.duration.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let given = [
+        raw.working_days.is_some(),
+        raw.days.is_some(),
+        raw.duration.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if given != 1 {
         errs.push(
             span,
@@ -626,7 +694,11 @@ fn parse_amount(
         _ => unreachable!("exactly one amount is present"),
     };
     if matches!(amount, Amount::WorkingDays(0) | Amount::Days(0)) {
-        errs.push(span, subject.clone(), format!("{what} must be longer than zero"));
+        errs.push(
+            span,
+            subject.clone(),
+            format!("{what} must be longer than zero"),
+        );
         return None;
     }
     Some(amount)
@@ -639,7 +711,10 @@ fn parse_deadline(
     subject: &Option<String>,
 ) -> Option<Deadline> {
     let amount = parse_amount(&raw.amount, "deadline", errs, span, subject);
-    let remind_at = raw.remind_at.clone().unwrap_or_else(|| DEFAULT_REMIND_AT.to_vec());
+    let remind_at = raw
+        .remind_at
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REMIND_AT.to_vec());
     let mut ok = true;
     if remind_at.iter().any(|f| !(*f > 0.0 && *f <= 1.0)) {
         errs.push(

@@ -130,7 +130,10 @@ impl Workflow {
     }
 
     /// The transitions that leave `state`, in declaration order.
-    pub fn transitions_from<'a>(&'a self, state: &'a str) -> impl Iterator<Item = &'a Transition> + 'a {
+    pub fn transitions_from<'a>(
+        &'a self,
+        state: &'a str,
+    ) -> impl Iterator<Item = &'a Transition> + 'a {
         self.transitions
             .iter()
             .filter(move |t| t.from.iter().any(|f| f == state))

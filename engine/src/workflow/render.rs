@@ -28,7 +28,16 @@ fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push('\n');
     };
     line(header.to_vec(), &mut out);
-    line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect(), &mut out);
+    line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        &mut out,
+    );
     for r in rows {
         line(r.iter().map(String::as_str).collect(), &mut out);
     }
@@ -40,14 +49,23 @@ fn describe_deadline(d: &Deadline) -> String {
     if !d.pause_in.is_empty() {
         let _ = write!(s, "; dừng đếm khi ở: {}", d.pause_in.join(", "));
     }
-    let fractions: Vec<String> = d.remind_at.iter().map(|f| format!("{}%", (f * 100.0).round())).collect();
+    let fractions: Vec<String> = d
+        .remind_at
+        .iter()
+        .map(|f| format!("{}%", (f * 100.0).round()))
+        .collect();
     let _ = write!(s, "; nhắc ở {}", fractions.join(", "));
     if let Some(r) = &d.repeat_overdue_every {
         let _ = write!(s, "; quá hạn nhắc lại mỗi {}", r.describe());
     }
     if let Some(e) = &d.escalate_after {
         let roles: Vec<&str> = e.to.iter().map(|r| r.as_str()).collect();
-        let _ = write!(s, "; quá hạn {} báo cáo {}", e.after.describe(), roles.join(", "));
+        let _ = write!(
+            s,
+            "; quá hạn {} báo cáo {}",
+            e.after.describe(),
+            roles.join(", ")
+        );
     }
     if let Some(t) = &d.on_expiry {
         let _ = write!(s, "; hết hạn tự động: {t}");
@@ -68,12 +86,17 @@ pub fn table(w: &Workflow) -> String {
         out,
         "Áp dụng: từ {}{}; lịch làm việc: {}; trạng thái bắt đầu: {}",
         format_date(w.applies_from),
-        w.applies_until.map(|d| format!(" đến {}", format_date(d))).unwrap_or_default(),
+        w.applies_until
+            .map(|d| format!(" đến {}", format_date(d)))
+            .unwrap_or_default(),
         w.calendar.name(),
         w.initial
     );
     if let Some(n) = w.stall_after_working_days {
-        let _ = writeln!(out, "Coi là chậm trễ khi không chuyển bước sau {n} ngày làm việc");
+        let _ = writeln!(
+            out,
+            "Coi là chậm trễ khi không chuyển bước sau {n} ngày làm việc"
+        );
     }
     out.push_str("\nTRẠNG THÁI\n");
     let rows: Vec<Vec<String>> = w
@@ -85,11 +108,17 @@ pub fn table(w: &Workflow) -> String {
                 s.phase.as_str().to_string(),
                 s.title.clone(),
                 roles(&s.roles),
-                s.deadline.as_ref().map(describe_deadline).unwrap_or_else(|| "—".into()),
+                s.deadline
+                    .as_ref()
+                    .map(describe_deadline)
+                    .unwrap_or_else(|| "—".into()),
             ]
         })
         .collect();
-    out.push_str(&columns(&["Trạng thái", "Giai đoạn", "Tên", "Lượt xử lý", "Thời hạn"], &rows));
+    out.push_str(&columns(
+        &["Trạng thái", "Giai đoạn", "Tên", "Lượt xử lý", "Thời hạn"],
+        &rows,
+    ));
     out.push_str("\nCHUYỂN BƯỚC\n");
     let rows: Vec<Vec<String>> = w
         .transitions
@@ -114,11 +143,18 @@ pub fn table(w: &Workflow) -> String {
                 t.to.clone(),
                 roles(&t.roles),
                 t.title.clone(),
-                if needs.is_empty() { "—".into() } else { needs.join("; ") },
+                if needs.is_empty() {
+                    "—".into()
+                } else {
+                    needs.join("; ")
+                },
             ]
         })
         .collect();
-    out.push_str(&columns(&["Chuyển bước", "Từ", "Đến", "Vai trò", "Tên", "Điều kiện"], &rows));
+    out.push_str(&columns(
+        &["Chuyển bước", "Từ", "Đến", "Vai trò", "Tên", "Điều kiện"],
+        &rows,
+    ));
     out
 }
 
@@ -132,12 +168,24 @@ pub fn mermaid(w: &Workflow) -> String {
             .as_ref()
             .map(|d| format!(" ({})", d.amount.describe()))
             .unwrap_or_default();
-        let _ = writeln!(out, "    {}: {}{}", s.name, s.title.replace(':', " -"), deadline);
+        let _ = writeln!(
+            out,
+            "    {}: {}{}",
+            s.name,
+            s.title.replace(':', " -"),
+            deadline
+        );
     }
     let _ = writeln!(out, "    [*] --> {}", w.initial);
     for t in &w.transitions {
         for f in &t.from {
-            let _ = writeln!(out, "    {} --> {}: {}", f, t.to, t.title.replace(':', " -"));
+            let _ = writeln!(
+                out,
+                "    {} --> {}: {}",
+                f,
+                t.to,
+                t.title.replace(':', " -")
+            );
         }
     }
     for s in w.states.iter().filter(|s| s.phase.is_terminal()) {

@@ -3,7 +3,6 @@
 use super::*;
 use crate::testing::{SMALL as VALID, calendars};
 
-
 fn load(text: &str) -> Result<Workflow, Vec<LoadError>> {
     parse_workflow("thu-nghiem.toml", text, &calendars())
 }
@@ -14,6 +13,19 @@ fn refused(text: &str) -> Vec<String> {
         Ok(_) => panic!("expected the loader to refuse:\n{text}"),
         Err(e) => e.iter().map(|e| e.to_string()).collect(),
     }
+}
+
+/// The line of the `[[states]]` / `[[transitions]]` header of the block containing `needle`:
+/// errors about a state or transition point at the start of its block.
+fn block_line(text: &str, needle: &str) -> usize {
+    let at = line_of(text, needle);
+    text.lines()
+        .take(at)
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("[["))
+        .map(|(i, _)| i + 1)
+        .last()
+        .expect("needle inside a block")
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
@@ -34,8 +46,11 @@ fn assert_one(errors: &[String], needles: &[&str]) {
 #[test]
 fn the_fixture_is_valid() {
     let w = load(VALID).unwrap();
-    assert_eq!(w.states.len(), 6);
-    assert_eq!(w.transition("trinh").unwrap().from, vec!["thuyet_minh", "bo_sung"]);
+    assert_eq!(w.states.len(), 9);
+    assert_eq!(
+        w.transition("trinh").unwrap().from,
+        vec!["thuyet_minh", "bo_sung"]
+    );
     let d = w.state("tham_dinh").unwrap().deadline.as_ref().unwrap();
     assert_eq!(d.amount, Amount::WorkingDays(15));
     assert_eq!(d.remind_at, vec![0.5, 0.75, 1.0]);
@@ -46,16 +61,29 @@ fn unknown_phase_names_file_line_and_state() {
     let text = VALID.replace("phase = \"appraisal\"", "phase = \"review\"");
     let errors = refused(&text);
     // The span of a state table starts at its first key.
-    let line = line_of(&text, "name = \"tham_dinh\"");
-    assert_one(&errors, &[&format!("thu-nghiem.toml:{line}:"), "state `tham_dinh`", "unknown phase `review`"]);
+    let line = block_line(&text, "name = \"tham_dinh\"");
+    assert_one(
+        &errors,
+        &[
+            &format!("thu-nghiem.toml:{line}:"),
+            "state `tham_dinh`",
+            "unknown phase `review`",
+        ],
+    );
 }
 
 #[test]
 fn unknown_role_in_state_transition_or_escalation() {
-    let errors = refused(&VALID.replace("roles = [\"so_tai_chinh\"]\n  [states", "roles = [\"tai_chinh\"]\n  [states"));
+    let errors = refused(&VALID.replace(
+        "roles = [\"so_tai_chinh\"]\n  [states",
+        "roles = [\"tai_chinh\"]\n  [states",
+    ));
     assert_one(&errors, &["state `tham_dinh`", "unknown role `tai_chinh`"]);
     let errors = refused(&VALID.replace("roles = [\"ubnd\"]", "roles = [\"chu_tich\"]"));
-    assert_one(&errors, &["transition `ket_thuc`", "unknown role `chu_tich`"]);
+    assert_one(
+        &errors,
+        &["transition `ket_thuc`", "unknown role `chu_tich`"],
+    );
     let errors = refused(&VALID.replace(
         "pause_in = [\"bo_sung\"]",
         "pause_in = [\"bo_sung\"]\n  escalate_after = { working_days = 2, to = [\"giam_doc\"] }",
@@ -66,9 +94,12 @@ fn unknown_role_in_state_transition_or_escalation() {
 #[test]
 fn a_transition_the_backbone_forbids() {
     // Proposed straight to completed skips appraisal and the contract.
-    let text = VALID.replace("from = \"du_thao\"\nto = \"thuyet_minh\"", "from = \"du_thao\"\nto = \"hoan_thanh\"");
+    let text = VALID.replace(
+        "from = \"du_thao\"\nto = \"thuyet_minh\"",
+        "from = \"du_thao\"\nto = \"hoan_thanh\"",
+    );
     let errors = refused(&text);
-    let line = line_of(&text, "name = \"lap_thuyet_minh\"");
+    let line = block_line(&text, "name = \"lap_thuyet_minh\"");
     assert_one(
         &errors,
         &[
@@ -86,8 +117,15 @@ fn an_unreachable_state() {
         "{VALID}\n[[states]]\nname = \"mo_coi\"\nphase = \"appraisal\"\ntitle = \"Mồ côi\"\nroles = [\"skhcn\"]\n\n[[transitions]]\nname = \"tu_mo_coi\"\ntitle = \"Đi\"\nfrom = \"mo_coi\"\nto = \"rut\"\nroles = [\"ubnd\"]\n"
     );
     let errors = refused(&text);
-    let line = line_of(&text, "name = \"mo_coi\"");
-    assert_one(&errors, &[&format!(":{line}:"), "state `mo_coi`", "unreachable from the initial state `du_thao`"]);
+    let line = block_line(&text, "name = \"mo_coi\"");
+    assert_one(
+        &errors,
+        &[
+            &format!(":{line}:"),
+            "state `mo_coi`",
+            "unreachable from the initial state `du_thao`",
+        ],
+    );
 }
 
 #[test]
@@ -97,17 +135,35 @@ fn a_non_terminal_state_with_no_way_out() {
         "[[transitions]]\nname = \"trinh\"\ntitle = \"Trình thẩm định\"\nfrom = [\"thuyet_minh\"]",
     );
     let errors = refused(&text);
-    assert_one(&errors, &["state `bo_sung`", "is not terminal (phase explanation_and_estimate) but no transition leaves it"]);
+    assert_one(
+        &errors,
+        &[
+            "state `bo_sung`",
+            "is not terminal (phase explanation_and_estimate) but no transition leaves it",
+        ],
+    );
 }
 
 #[test]
 fn a_cycle_with_no_path_to_an_end() {
     // tham_dinh ↔ bo_sung only: nothing reaches completed or withdrawn any more.
     let text = VALID
-        .replace("from = \"tham_dinh\"\nto = \"rut\"", "from = \"tham_dinh\"\nto = \"bo_sung\"")
-        .replace("from = \"tham_dinh\"\nto = \"hoan_thanh\"", "from = \"tham_dinh\"\nto = \"bo_sung\"");
+        .replace(
+            "from = \"tham_dinh\"\nto = \"rut\"",
+            "from = \"tham_dinh\"\nto = \"bo_sung\"",
+        )
+        .replace(
+            "from = \"tham_dinh\"\nto = \"lua_chon\"",
+            "from = \"tham_dinh\"\nto = \"bo_sung\"",
+        );
     let errors = refused(&text);
-    assert_one(&errors, &["state `tham_dinh`", "no sequence of transitions leads from it"]);
+    assert_one(
+        &errors,
+        &[
+            "state `tham_dinh`",
+            "no sequence of transitions leads from it",
+        ],
+    );
 }
 
 #[test]
@@ -117,34 +173,69 @@ fn a_terminal_state_with_a_deadline_or_a_way_out() {
         "title = \"Hoàn thành\"\n  [states.deadline]\n  days = 5\n",
     );
     let errors = refused(&text);
-    assert_one(&errors, &["state `hoan_thanh`", "terminal state (phase completed) cannot have a deadline"]);
+    assert_one(
+        &errors,
+        &[
+            "state `hoan_thanh`",
+            "terminal state (phase completed) cannot have a deadline",
+        ],
+    );
     let text = format!(
         "{VALID}\n[[transitions]]\nname = \"mo_lai\"\ntitle = \"Mở lại\"\nfrom = \"hoan_thanh\"\nto = \"du_thao\"\nroles = [\"ubnd\"]\n"
     );
-    assert_one(&refused(&text), &["transition `mo_lai`", "completed is terminal"]);
+    assert_one(
+        &refused(&text),
+        &["transition `mo_lai`", "completed is terminal"],
+    );
 }
 
 #[test]
 fn duplicate_names() {
-    let text = format!("{VALID}\n[[states]]\nname = \"bo_sung\"\nphase = \"proposed\"\ntitle = \"Lặp\"\nroles = [\"don_vi\"]\n");
-    let first = line_of(&text, "name = \"bo_sung\"");
-    assert_one(&refused(&text), &["state `bo_sung`", &format!("duplicate state name (first declared on line {first})")]);
-    let text = format!("{VALID}\n[[transitions]]\nname = \"dat\"\ntitle = \"Lặp\"\nfrom = \"tham_dinh\"\nto = \"rut\"\nroles = [\"ubnd\"]\n");
-    assert_one(&refused(&text), &["transition `dat`", "duplicate transition name"]);
+    let text = format!(
+        "{VALID}\n[[states]]\nname = \"bo_sung\"\nphase = \"proposed\"\ntitle = \"Lặp\"\nroles = [\"don_vi\"]\n"
+    );
+    let first = block_line(&text, "name = \"bo_sung\"");
+    assert_one(
+        &refused(&text),
+        &[
+            "state `bo_sung`",
+            &format!("duplicate state name (first declared on line {first})"),
+        ],
+    );
+    let text = format!(
+        "{VALID}\n[[transitions]]\nname = \"dat\"\ntitle = \"Lặp\"\nfrom = \"tham_dinh\"\nto = \"rut\"\nroles = [\"ubnd\"]\n"
+    );
+    assert_one(
+        &refused(&text),
+        &["transition `dat`", "duplicate transition name"],
+    );
 }
 
 #[test]
 fn a_pause_state_outside_the_workflow() {
-    let errors = refused(&VALID.replace("pause_in = [\"bo_sung\"]", "pause_in = [\"cho_bo_sung\"]"));
-    assert_one(&errors, &["state `tham_dinh`", "pause_in: unknown state `cho_bo_sung`"]);
+    let errors =
+        refused(&VALID.replace("pause_in = [\"bo_sung\"]", "pause_in = [\"cho_bo_sung\"]"));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "pause_in: unknown state `cho_bo_sung`"],
+    );
     let errors = refused(&VALID.replace("pause_in = [\"bo_sung\"]", "pause_in = [\"tham_dinh\"]"));
-    assert_one(&errors, &["state `tham_dinh`", "pause_in cannot name the state itself"]);
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "pause_in cannot name the state itself"],
+    );
 }
 
 #[test]
 fn malformed_durations_and_amounts() {
     let errors = refused(&VALID.replace("working_days = 15", "duration = \"2 giờ\""));
-    assert_one(&errors, &["state `tham_dinh`", "deadline: `2 giờ` is not an ISO-8601 duration"]);
+    assert_one(
+        &errors,
+        &[
+            "state `tham_dinh`",
+            "deadline: `2 giờ` is not an ISO-8601 duration",
+        ],
+    );
     let errors = refused(&VALID.replace("working_days = 15", "duration = \"PT\""));
     assert_one(&errors, &["not an ISO-8601 duration"]);
     let errors = refused(&VALID.replace("working_days = 15", "working_days = 15\n  days = 20"));
@@ -157,21 +248,48 @@ fn malformed_durations_and_amounts() {
         "pause_in = [\"bo_sung\"]",
         "pause_in = [\"bo_sung\"]\n  repeat_overdue_every = { duration = \"P1X\" }",
     ));
-    assert_one(&errors, &["repeat_overdue_every: `P1X` is not an ISO-8601 duration"]);
-    let errors = refused(&VALID.replace("pause_in = [\"bo_sung\"]", "pause_in = [\"bo_sung\"]\n  remind_at = [0.5, 1.5]"));
+    assert_one(
+        &errors,
+        &["repeat_overdue_every: `P1X` is not an ISO-8601 duration"],
+    );
+    let errors = refused(&VALID.replace(
+        "pause_in = [\"bo_sung\"]",
+        "pause_in = [\"bo_sung\"]\n  remind_at = [0.5, 1.5]",
+    ));
     assert_one(&errors, &["remind_at fractions must lie in (0, 1]"]);
 }
 
 #[test]
 fn unknown_fields_documents_and_expiry_targets() {
-    let text = VALID.replace("own_unit = true\ndocuments", "own_unit = true\ndeadline_days = 3\ndocuments");
+    let text = VALID.replace(
+        "own_unit = true\ndocuments",
+        "own_unit = true\ndeadline_days = 3\ndocuments",
+    );
     let errors = refused(&text);
     let line = line_of(&text, "deadline_days");
-    assert_one(&errors, &[&format!("thu-nghiem.toml:{line}:"), "unknown field `deadline_days`"]);
-    let errors = refused(&VALID.replace("documents = [\"van_ban_y_kien\"]", "documents = [\"cong_van\"]"));
-    assert_one(&errors, &["transition `tra_lai`", "unknown document type `cong_van`"]);
-    let errors = refused(&VALID.replace("pause_in = [\"bo_sung\"]", "pause_in = [\"bo_sung\"]\n  on_expiry = \"lap_thuyet_minh\""));
-    assert_one(&errors, &["on_expiry transition `lap_thuyet_minh` does not leave this state"]);
+    assert_one(
+        &errors,
+        &[
+            &format!("thu-nghiem.toml:{line}:"),
+            "unknown field `deadline_days`",
+        ],
+    );
+    let errors = refused(&VALID.replace(
+        "documents = [\"van_ban_y_kien\"]",
+        "documents = [\"cong_van\"]",
+    ));
+    assert_one(
+        &errors,
+        &["transition `tra_lai`", "unknown document type `cong_van`"],
+    );
+    let errors = refused(&VALID.replace(
+        "pause_in = [\"bo_sung\"]",
+        "pause_in = [\"bo_sung\"]\n  on_expiry = \"lap_thuyet_minh\"",
+    ));
+    assert_one(
+        &errors,
+        &["on_expiry transition `lap_thuyet_minh` does not leave this state"],
+    );
     let errors = refused(&VALID.replace("calendar = \"vn\"", "calendar = \"lao\""));
     assert_one(&errors, &["unknown calendar `lao`; loaded calendars: vn"]);
 }
@@ -181,7 +299,10 @@ fn every_error_is_reported_at_once() {
     let text = VALID
         .replace("phase = \"appraisal\"", "phase = \"review\"")
         .replace("roles = [\"ubnd\"]", "roles = [\"chu_tich\"]")
-        .replace("documents = [\"van_ban_y_kien\"]", "documents = [\"cong_van\"]");
+        .replace(
+            "documents = [\"van_ban_y_kien\"]",
+            "documents = [\"cong_van\"]",
+        );
     assert!(refused(&text).len() >= 3);
 }
 
@@ -196,7 +317,10 @@ fn malformed_toml_points_at_the_line() {
 #[test]
 fn every_shipped_workflow_loads_and_renders() {
     let catalog = crate::testing::catalog();
-    assert_eq!(catalog.names(), vec!["bao-cao-ktkt", "dau-tu-cong", "mua-sam", "thue-dich-vu"]);
+    assert_eq!(
+        catalog.names(),
+        vec!["bao-cao-ktkt", "dau-tu-cong", "mua-sam", "thue-dich-vu"]
+    );
     for w in catalog.workflows() {
         let t = table(w);
         assert!(t.contains(&w.title) && t.contains("CHUYỂN BƯỚC"));
@@ -209,13 +333,27 @@ fn every_shipped_workflow_loads_and_renders() {
         }
         // Every workflow has the exits of domain.md: postpone, withdraw, and a way back from
         // postponement.
-        let phases_reached: Vec<crate::Phase> = w.transitions.iter().map(|t| w.state(&t.to).unwrap().phase).collect();
-        assert!(phases_reached.contains(&crate::Phase::Postponed), "{}: no postpone", w.name);
-        assert!(phases_reached.contains(&crate::Phase::Withdrawn), "{}: no withdraw", w.name);
+        let phases_reached: Vec<crate::Phase> = w
+            .transitions
+            .iter()
+            .map(|t| w.state(&t.to).unwrap().phase)
+            .collect();
+        assert!(
+            phases_reached.contains(&crate::Phase::Postponed),
+            "{}: no postpone",
+            w.name
+        );
+        assert!(
+            phases_reached.contains(&crate::Phase::Withdrawn),
+            "{}: no withdraw",
+            w.name
+        );
         assert!(
             w.transitions.iter().any(|t| t.to != w.initial
                 && w.state(&t.to).unwrap().phase == crate::Phase::Withdrawn
-                && t.from.iter().any(|f| w.state(f).unwrap().phase == crate::Phase::Contract)),
+                && t.from
+                    .iter()
+                    .any(|f| w.state(f).unwrap().phase == crate::Phase::Contract)),
             "{}: no early termination of the contract",
             w.name
         );
@@ -225,7 +363,19 @@ fn every_shipped_workflow_loads_and_renders() {
 #[test]
 fn a_state_whose_every_way_out_is_round_limited() {
     let text = VALID
-        .replace("roles = [\"ubnd\"]\n", "roles = [\"ubnd\"]\nmax_repeats = 1\n")
-        .replace("to = \"hoan_thanh\"\nroles = [\"so_tai_chinh\"]", "to = \"hoan_thanh\"\nroles = [\"so_tai_chinh\"]\nmax_repeats = 1");
-    assert_one(&refused(&text), &["state `tham_dinh`", "every transition leaving it has max_repeats"]);
+        .replace(
+            "roles = [\"ubnd\"]\n",
+            "roles = [\"ubnd\"]\nmax_repeats = 1\n",
+        )
+        .replace(
+            "to = \"lua_chon\"\nroles = [\"so_tai_chinh\"]",
+            "to = \"lua_chon\"\nroles = [\"so_tai_chinh\"]\nmax_repeats = 1",
+        );
+    assert_one(
+        &refused(&text),
+        &[
+            "state `tham_dinh`",
+            "every transition leaving it has max_repeats",
+        ],
+    );
 }

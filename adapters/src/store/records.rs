@@ -1,0 +1,192 @@
+//! What the store holds and hands back: plain records, no behaviour.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use engine::Phase;
+use engine::Role;
+use engine::decide::Clock;
+use engine::domain::FundingSource;
+use engine::time::Instant;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub merged_into: Option<String>,
+    pub merged_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub unit_id: Option<String>,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub unit_id: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub id: String,
+    pub number: String,
+    pub year: i32,
+    pub title: String,
+    pub issued_on: Option<NaiveDate>,
+}
+
+/// One year's money for a task, in đồng. `None` where the plan leaves the cell blank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct BudgetLine {
+    pub year: i32,
+    pub need_total_vnd: Option<i64>,
+    pub approved_estimate_vnd: Option<i64>,
+    pub need_year_vnd: Option<i64>,
+    pub allocated_year_vnd: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// The plan's number, such as "215/KH-UBND".
+    pub plan: String,
+    pub unit_id: String,
+    pub name: String,
+    pub funding_source: FundingSource,
+    /// The workflow name; the version is the latest that applies on the creation date.
+    pub kind: String,
+    pub period: Option<String>,
+    pub is_rental: bool,
+    pub budget: Vec<BudgetLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: String,
+    pub plan_id: String,
+    pub plan_number: String,
+    pub unit_id: String,
+    pub unit_name: String,
+    pub name: String,
+    pub funding_source: String,
+    pub kind: String,
+    pub workflow: String,
+    pub workflow_version: u32,
+    pub state: String,
+    pub phase: Phase,
+    pub state_entered_at: Instant,
+    pub version: i64,
+    pub period: Option<String>,
+    pub is_rental: bool,
+    pub clock: Option<Clock>,
+    pub paused_clock: Option<Clock>,
+    pub transition_counts: BTreeMap<String, u32>,
+    pub due_at: Option<Instant>,
+    pub audit_seq: i64,
+    pub audit_head: String,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub plan: Option<String>,
+    pub unit: Option<String>,
+    pub phase: Option<Phase>,
+    pub state: Option<String>,
+    /// Only tasks whose current deadline has passed at this instant.
+    pub overdue_at: Option<Instant>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub task_id: String,
+    pub doc_type: String,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    pub issuer: Option<String>,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub stored_path: String,
+    pub uploaded_by: String,
+    pub uploaded_at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub task_id: String,
+    pub doc_type: String,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    pub issuer: Option<String>,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub stored_path: String,
+}
+
+/// A transition as requested by a user or the scheduler.
+#[derive(Debug, Clone)]
+pub struct TransitionRequest {
+    pub task_id: String,
+    pub transition: String,
+    pub comment: Option<String>,
+    pub document_ids: Vec<String>,
+    /// The version the caller saw (HTTP `If-Match`); `None` takes the current one.
+    pub expected_version: Option<i64>,
+    pub idempotency_key: Option<String>,
+    /// Taken by the scheduler on expiry rather than by a user.
+    pub automatic: bool,
+}
+
+/// What a transition produced; replaying an idempotency key returns the first one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TransitionOutcome {
+    pub task_id: String,
+    pub version: i64,
+    pub state: String,
+    pub phase: Phase,
+    pub audit_id: i64,
+    pub audit_seq: i64,
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimerRecord {
+    pub id: String,
+    pub task_id: String,
+    pub state: String,
+    pub kind: String,
+    pub spec: serde_json::Value,
+    pub fire_at: Instant,
+    pub due_at: Instant,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxRecord {
+    pub id: String,
+    pub task_id: Option<String>,
+    pub template: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: Instant,
+}
