@@ -284,6 +284,7 @@ pub fn parse_workflow(
     // --- states ---
     let mut states = Vec::new();
     let mut state_spans: HashMap<String, Range<usize>> = HashMap::new();
+    let mut unphased: BTreeSet<String> = BTreeSet::new();
     for s in &raw.states {
         let span = s.span();
         let rs = s.get_ref();
@@ -305,17 +306,20 @@ pub fn parse_workflow(
             continue;
         }
         state_spans.insert(rs.name.clone(), span.clone());
-        let phase = match rs.phase.parse::<Phase>() {
-            Ok(p) => p,
-            Err(e) => {
-                errs.push(&span, subject.clone(), e.to_string());
-                continue;
-            }
-        };
+        let phase = rs.phase.parse::<Phase>();
         if rs.title.trim().is_empty() {
             errs.push(&span, subject.clone(), "title must not be empty");
         }
         let roles = parse_roles(&rs.roles, &mut errs, &span, &subject);
+        let phase = match phase {
+            Ok(p) => p,
+            Err(e) => {
+                // Keep the name known, so that transitions naming it are not reported too.
+                errs.push(&span, subject.clone(), e.to_string());
+                unphased.insert(rs.name.clone());
+                continue;
+            }
+        };
         if roles.is_empty() && !phase.is_terminal() {
             errs.push(
                 &span,
@@ -404,7 +408,7 @@ pub fn parse_workflow(
             }
         }
         let to_phase = phase_of.get(rt.to.as_str()).copied();
-        if to_phase.is_none() {
+        if to_phase.is_none() && !unphased.contains(&rt.to) {
             errs.push(
                 &span,
                 subject.clone(),
@@ -413,7 +417,7 @@ pub fn parse_workflow(
         }
         for f in &from {
             match (phase_of.get(f.as_str()), to_phase) {
-                (None, _) => errs.push(
+                (None, _) if !unphased.contains(f) => errs.push(
                     &span,
                     subject.clone(),
                     format!("`from`: {}", unknown_state(f)),
@@ -499,7 +503,7 @@ pub fn parse_workflow(
                     subject.clone(),
                     "pause_in cannot name the state itself",
                 );
-            } else if !phase_of.contains_key(p.as_str()) {
+            } else if !phase_of.contains_key(p.as_str()) && !unphased.contains(p) {
                 errs.push(
                     span,
                     subject.clone(),

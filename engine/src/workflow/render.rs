@@ -6,40 +6,62 @@ use std::fmt::Write as _;
 use super::{Deadline, Workflow};
 use crate::time::format_date;
 
-/// Lays out rows in aligned columns. Widths count characters, not bytes, so Vietnamese text
-/// lines up.
+/// The widest a cell may be before it wraps onto more lines.
+const MAX_CELL: usize = 44;
+
+/// Splits `text` into lines of at most `width` characters, breaking after spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("never empty");
+        let len = last.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if len > 0 {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+/// Lays out rows in aligned columns, wrapping long cells. Widths count characters, not bytes,
+/// so Vietnamese text lines up.
 fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let cells: Vec<Vec<Vec<String>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| wrap(c, MAX_CELL)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &cells {
         for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
+            for l in c {
+                widths[i] = widths[i].max(l.chars().count());
+            }
         }
     }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
+    let mut line = |parts: Vec<&str>| {
         let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
+        for (i, c) in parts.iter().enumerate() {
             l.push_str(c);
-            if i + 1 < cells.len() {
+            if i + 1 < parts.len() {
                 l.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
             }
         }
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(header.to_vec(), &mut out);
-    line(
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        &mut out,
-    );
-    for r in rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
+    line(header.to_vec());
+    let rules: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(rules.iter().map(String::as_str).collect());
+    for r in &cells {
+        let height = r.iter().map(Vec::len).max().unwrap_or(1);
+        for k in 0..height {
+            line(r.iter().map(|c| c.get(k).map(String::as_str).unwrap_or("")).collect());
+        }
     }
     out
 }
