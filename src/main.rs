@@ -10,7 +10,17 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::run(&args) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(&args)) {
         Ok(out) => {
             // A closed pipe (`tiendo … | head`) is not an error worth a panic.
             let _ = std::io::stdout().write_all(out.as_bytes());

@@ -13,7 +13,10 @@ fn tiendo(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn shipped() -> PathBuf {
@@ -65,9 +68,20 @@ fn check_lists_every_error_with_file_and_line_and_exits_1() {
     assert!(err.contains("unknown phase `tham_dinh`"), "{err}");
     assert!(err.contains("unknown role `so_khcn`"), "{err}");
     let expected = format!("{}:", file.display());
-    assert!(err.lines().filter(|l| l.contains(&expected)).count() >= 2, "{err}");
+    assert!(
+        err.lines().filter(|l| l.contains(&expected)).count() >= 2,
+        "{err}"
+    );
     // The whole folder is refused too, when it is the configured one.
-    let o = tiendo(dir.path(), &["--workflows", dir.path().to_str().unwrap(), "workflows", "list"]);
+    let o = tiendo(
+        dir.path(),
+        &[
+            "--workflows",
+            dir.path().to_str().unwrap(),
+            "workflows",
+            "list",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -75,11 +89,22 @@ fn check_lists_every_error_with_file_and_line_and_exits_1() {
 fn a_city_keeps_its_own_folder_via_flag_or_environment() {
     let dir = copy_of_shipped();
     let file = dir.path().join("mua-sam.toml");
-    let custom = std::fs::read_to_string(&file)
-        .unwrap()
-        .replacen("title = \"Mua sắm", "title = \"Quy trình riêng: Mua sắm", 1);
+    let custom = std::fs::read_to_string(&file).unwrap().replacen(
+        "title = \"Mua sắm",
+        "title = \"Quy trình riêng: Mua sắm",
+        1,
+    );
     std::fs::write(&file, custom).unwrap();
-    let o = tiendo(dir.path(), &["--workflows", dir.path().to_str().unwrap(), "workflows", "show", "mua-sam"]);
+    let o = tiendo(
+        dir.path(),
+        &[
+            "--workflows",
+            dir.path().to_str().unwrap(),
+            "workflows",
+            "show",
+            "mua-sam",
+        ],
+    );
     assert!(text(&o).0.contains("Quy trình riêng"), "{:?}", text(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
         .args(["workflows", "show", "mua-sam"])
@@ -95,7 +120,10 @@ fn show_and_graph_render_the_workflow() {
     let o = tiendo(here.path(), &["workflows", "show", "thue-dich-vu"]);
     let (out, _) = text(&o);
     assert!(o.status.success());
-    assert!(out.contains("TRẠNG THÁI") && out.contains("CHUYỂN BƯỚC") && out.contains("20 ngày"), "{out}");
+    assert!(
+        out.contains("TRẠNG THÁI") && out.contains("CHUYỂN BƯỚC") && out.contains("20 ngày"),
+        "{out}"
+    );
     let o = tiendo(here.path(), &["workflows", "graph", "mua-sam"]);
     let (out, _) = text(&o);
     assert!(out.starts_with("stateDiagram-v2\n"), "{out}");
@@ -103,7 +131,10 @@ fn show_and_graph_render_the_workflow() {
     let o = tiendo(here.path(), &["workflows", "show", "mua-ban"]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err.contains("Không có quy trình `mua-ban`") && err.contains("mua-sam"), "{err}");
+    assert!(
+        err.contains("Không có quy trình `mua-ban`") && err.contains("mua-sam"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -114,17 +145,38 @@ fn calendar_answers_the_2026_official_days() {
         assert!(o.status.success(), "{args:?}: {:?}", text(&o));
         text(&o).0
     };
-    assert!(ask(&["calendar", "is-working-day", "2026-02-16"]).contains("ngày nghỉ — Tết Nguyên đán"));
+    assert!(
+        ask(&["calendar", "is-working-day", "2026-02-16"]).contains("ngày nghỉ — Tết Nguyên đán")
+    );
     assert!(ask(&["calendar", "is-working-day", "10/01/2026"]).contains("ngày làm việc"));
     assert!(ask(&["calendar", "is-working-day", "2026-08-22"]).contains("ngày làm việc"));
     assert!(ask(&["calendar", "is-working-day", "2026-04-27"]).contains("ngày nghỉ"));
-    let out = ask(&["calendar", "deadline", "--from", "2026-02-13T09:00", "--working-days", "15"]);
+    let out = ask(&[
+        "calendar",
+        "deadline",
+        "--from",
+        "2026-02-13T09:00",
+        "--working-days",
+        "15",
+    ]);
     assert!(out.contains("13/03/2026"), "{out}");
-    let out = ask(&["calendar", "deadline", "--from", "2026-04-20", "--days", "6"]);
+    let out = ask(&[
+        "calendar",
+        "deadline",
+        "--from",
+        "2026-04-20",
+        "--days",
+        "6",
+    ]);
     assert!(out.contains("28/04/2026"), "{out}");
-    assert!(ask(&["calendar", "between", "2026-02-12", "2026-02-24"]).starts_with("3 ngày làm việc"));
+    assert!(
+        ask(&["calendar", "between", "2026-02-12", "2026-02-24"]).starts_with("3 ngày làm việc")
+    );
     let out = ask(&["calendar", "show", "2027"]);
-    assert!(out.contains("chưa chính thức") || out.contains("dự kiến"), "{out}");
+    assert!(
+        out.contains("chưa chính thức") || out.contains("dự kiến"),
+        "{out}"
+    );
 
     let o = tiendo(here.path(), &["calendar", "is-working-day", "2028-01-03"]);
     assert_eq!(o.status.code(), Some(1));

@@ -13,6 +13,7 @@
 pub mod calendar;
 pub mod decide;
 pub mod domain;
+pub mod money;
 pub mod phase;
 pub mod role;
 #[cfg(test)]

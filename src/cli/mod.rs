@@ -1,11 +1,17 @@
 //! The command line: one subcommand module per area, each returning the text to print or a
 //! [`Failure`] that `main` prints and turns into a non-zero exit code.
 
+pub mod admin;
+pub mod bench;
 pub mod calendar;
+pub mod demo;
+pub mod tasks;
 pub mod workflows;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use adapters::store::{DEFAULT_DATABASE_URL, Store, StoreError};
 use clap::{Parser, Subcommand};
 use engine::workflow::{Catalog, Workflow};
 
@@ -20,6 +26,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "TIENDO_WORKFLOWS", value_name = "DIR")]
     pub workflows: Option<PathBuf>,
 
+    /// The database: sqlite://FILE (created on first run) or postgres://USER@HOST:PORT/DB.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
+    pub database_url: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,6 +42,29 @@ pub enum Command {
     /// Working-day calendar: legal deadlines for appraisers.
     #[command(subcommand)]
     Calendar(calendar::CalendarCmd),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(admin::DbCmd),
+    /// Units (departments, communes, hospitals…): add, list, rename, merge.
+    #[command(subcommand)]
+    Unit(admin::UnitCmd),
+    /// Users and their roles.
+    #[command(subcommand)]
+    User(admin::UserCmd),
+    /// Plans (kế hoạch) such as 215/KH-UBND.
+    #[command(subcommand)]
+    Plan(admin::PlanCmd),
+    /// Tasks: create, list, show, transition, attach documents.
+    #[command(subcommand)]
+    Task(tasks::TaskCmd),
+    /// The audit log: verify the hash chains, show a task's history, seal.
+    #[command(subcommand)]
+    Audit(admin::AuditCmd),
+    /// Benchmarks that print measured figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+    /// Create (or reuse) the SQLite demo database with demo units, users and tasks.
+    Demo,
 }
 
 /// A command that did not succeed: the message for the user and the exit code.
@@ -48,13 +81,29 @@ impl Failure {
             code: 2,
         }
     }
+
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
 }
 
 impl From<adapters::definitions::DefinitionsError> for Failure {
     fn from(e: adapters::definitions::DefinitionsError) -> Self {
-        Failure {
-            message: e.to_string(),
-            code: 1,
+        Failure::refused(e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(e) => Failure::refused(format!("Lỗi cơ sở dữ liệu: {e}")),
+            StoreError::Migrate(e) => {
+                Failure::refused(format!("Lỗi cập nhật cấu trúc cơ sở dữ liệu: {e}"))
+            }
+            other => Failure::refused(other.to_string()),
         }
     }
 }
@@ -79,12 +128,32 @@ pub fn find_workflow<'a>(
     })
 }
 
-pub fn run(cli: &Cli) -> Result<String, Failure> {
-    let dir = cli.workflows.as_deref();
+/// What every store command needs: where the definitions and the database are.
+pub struct Ctx<'a> {
+    pub workflows: Option<&'a std::path::Path>,
+    pub database_url: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn catalog(&self) -> Result<Arc<Catalog>, Failure> {
+        Ok(Arc::new(adapters::definitions::load(self.workflows)?))
+    }
+
+    /// Opens the store, applying pending migrations first.
+    pub async fn store(&self) -> Result<Store, Failure> {
+        Ok(Store::open(self.database_url, self.catalog()?).await?)
+    }
+}
+
+pub async fn run(cli: &Cli) -> Result<String, Failure> {
+    let ctx = Ctx {
+        workflows: cli.workflows.as_deref(),
+        database_url: &cli.database_url,
+    };
     match &cli.command {
-        Command::Workflows(cmd) => workflows::run(cmd, dir),
+        Command::Workflows(cmd) => workflows::run(cmd, ctx.workflows),
         Command::Calendar(cmd) => {
-            let catalog = adapters::definitions::load(dir)?;
+            let catalog = ctx.catalog()?;
             let calendar = catalog
                 .calendar("vn")
                 .or_else(|| catalog.calendars().next())
@@ -93,7 +162,15 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                         "Chưa có lịch làm việc nào trong thư mục quy trình (calendars/).",
                     )
                 })?;
-            calendar::run(cmd, calendar).map_err(|message| Failure { message, code: 1 })
+            calendar::run(cmd, calendar).map_err(Failure::refused)
         }
+        Command::Db(cmd) => admin::db(cmd, &ctx).await,
+        Command::Unit(cmd) => admin::unit(cmd, &ctx).await,
+        Command::User(cmd) => admin::user(cmd, &ctx).await,
+        Command::Plan(cmd) => admin::plan(cmd, &ctx).await,
+        Command::Audit(cmd) => admin::audit(cmd, &ctx).await,
+        Command::Task(cmd) => tasks::run(cmd, &ctx).await,
+        Command::Bench(cmd) => bench::run(cmd, &ctx).await,
+        Command::Demo => demo::run(&ctx).await,
     }
 }

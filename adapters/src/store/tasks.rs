@@ -810,3 +810,46 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// A task's budget lines, by year.
+    pub async fn budget(&self, task_id: &str) -> Result<Vec<super::BudgetLine>, StoreError> {
+        Ok(with_db!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd FROM budget_lines WHERE task_id = $1 ORDER BY year",
+            )
+            .bind(task_id)
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(super::BudgetLine {
+                    year: i32::try_from(r.try_get::<i64, _>("year")?).unwrap_or_default(),
+                    need_total_vnd: r.try_get("need_total_vnd")?,
+                    approved_estimate_vnd: r.try_get("approved_estimate_vnd")?,
+                    need_year_vnd: r.try_get("need_year_vnd")?,
+                    allocated_year_vnd: r.try_get("allocated_year_vnd")?,
+                });
+            }
+            out
+        }))
+    }
+
+    /// Whether `actor` may see `task`: users who act only in unit roles see their own units'
+    /// tasks (including units merged into theirs); the city's roles see every task.
+    pub fn visible_to(task: &Task, actor: &Actor) -> bool {
+        let city_role = actor.roles.iter().any(|r| !r.is_unit_role());
+        city_role || actor.units.contains(&task.unit_id)
+    }
+
+    /// Reads a task on behalf of `actor`; a task the actor may not see is reported as not found,
+    /// so that its existence does not leak.
+    pub async fn task_for(&self, id: &str, actor: &Actor) -> Result<Task, StoreError> {
+        let task = self.task(id).await?;
+        if Self::visible_to(&task, actor) {
+            Ok(task)
+        } else {
+            Err(StoreError::not_found("nhiệm vụ", id))
+        }
+    }
+}

@@ -60,7 +60,11 @@ fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     for r in &cells {
         let height = r.iter().map(Vec::len).max().unwrap_or(1);
         for k in 0..height {
-            line(r.iter().map(|c| c.get(k).map(String::as_str).unwrap_or("")).collect());
+            line(
+                r.iter()
+                    .map(|c| c.get(k).map(String::as_str).unwrap_or(""))
+                    .collect(),
+            );
         }
     }
     out

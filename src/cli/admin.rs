@@ -1,0 +1,294 @@
+//! `tiendo db|unit|user|plan|audit …`: the directory and the audit log, for administrators and
+//! auditors.
+
+use chrono::Utc;
+use engine::Role;
+use engine::time::{format_date, format_instant, parse_date};
+
+use super::{Ctx, Failure};
+use adapters::store::{NewUser, Store};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DbCmd {
+    /// Apply pending migrations (also done automatically by every command).
+    Migrate,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UnitCmd {
+    /// Add a unit: `tiendo unit add so-y-te "Sở Y tế"`.
+    Add {
+        /// Canonical id: lowercase ASCII letters, digits and '-'.
+        id: String,
+        /// Vietnamese name.
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    List,
+    /// Rename a unit from a date; the old name stays on record for earlier dates.
+    Rename {
+        id: String,
+        name: String,
+        /// First day of the new name (yyyy-mm-dd or dd/mm/yyyy).
+        #[arg(long)]
+        from: String,
+    },
+    /// Merge a unit into another: its tasks keep their history; the other unit's users take them over.
+    Merge {
+        from: String,
+        into: String,
+        #[arg(long)]
+        on: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCmd {
+    /// Add a user: `tiendo user add nguyenvana --role don_vi --unit so-y-te`.
+    Add {
+        username: String,
+        /// One or more of: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Show a user.
+    Show { username: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PlanCmd {
+    /// Add a plan: `tiendo plan add 215/KH-UBND --year 2025 --title "…" --issued 2025-08-25`.
+    Add {
+        number: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        issued: Option<String>,
+    },
+    /// Show a plan.
+    Show { number: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCmd {
+    /// Recompute every task's hash chain and every seal; exit 1 naming the first broken entry.
+    Verify,
+    /// A task's history.
+    Show { task: String },
+    /// Seal the current head of every task chain that grew since the last seal.
+    Seal,
+}
+
+fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
+    parse_date(s).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}")))
+}
+
+pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    match cmd {
+        DbCmd::Migrate => {
+            let store = Store::connect(ctx.database_url, ctx.catalog()?, 2).await?;
+            let n = store.migrate().await?;
+            Ok(format!(
+                "{}: {n} migration(s) applied\n",
+                store.backend().as_str()
+            ))
+        }
+    }
+}
+
+pub async fn unit(cmd: &UnitCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        UnitCmd::Add { id, name, parent } => {
+            let u = store
+                .add_unit(id, name, parent.as_deref(), Utc::now())
+                .await?;
+            Ok(format!("Đã thêm đơn vị {} — {}\n", u.id, u.name))
+        }
+        UnitCmd::List => {
+            let mut out = String::new();
+            for u in store.units().await? {
+                let merged = match (&u.merged_into, u.merged_on) {
+                    (Some(into), Some(on)) => {
+                        format!(" (sáp nhập vào {into} từ {})", format_date(on))
+                    }
+                    (Some(into), None) => format!(" (sáp nhập vào {into})"),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("{:<40} {}{merged}\n", u.id, u.name));
+            }
+            Ok(out)
+        }
+        UnitCmd::Rename { id, name, from } => {
+            let u = store.rename_unit(id, name, date(from)?).await?;
+            Ok(format!(
+                "Đơn vị {} mang tên «{name}» từ {}; tên hiện tại: {}\n",
+                u.id, from, u.name
+            ))
+        }
+        UnitCmd::Merge { from, into, on } => {
+            let on = date(on)?;
+            store.merge_unit(from, into, on).await?;
+            Ok(format!(
+                "Đã sáp nhập {from} vào {into} từ ngày {}\n",
+                format_date(on)
+            ))
+        }
+    }
+}
+
+pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        UserCmd::Add {
+            username,
+            roles,
+            unit,
+            name,
+            email,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|e| Failure::usage(format!("Vai trò không hợp lệ: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let u = store
+                .add_user(
+                    NewUser {
+                        username: username.clone(),
+                        display_name: name.clone().unwrap_or_default(),
+                        email: email.clone(),
+                        unit_id: unit.clone(),
+                        roles,
+                    },
+                    Utc::now(),
+                )
+                .await?;
+            Ok(format!("Đã thêm người dùng {}\n", describe_user(&u)))
+        }
+        UserCmd::Show { username } => {
+            Ok(format!("{}\n", describe_user(&store.user(username).await?)))
+        }
+    }
+}
+
+fn describe_user(u: &adapters::store::User) -> String {
+    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+    format!(
+        "{} ({}) — vai trò: {}; đơn vị: {}{}",
+        u.username,
+        u.display_name,
+        roles.join(", "),
+        u.unit_id.as_deref().unwrap_or("—"),
+        if u.disabled { "; ĐÃ KHÓA" } else { "" }
+    )
+}
+
+pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        PlanCmd::Add {
+            number,
+            year,
+            title,
+            issued,
+        } => {
+            let issued = issued.as_deref().map(date).transpose()?;
+            let p = store
+                .add_plan(number, *year, title, issued, Utc::now())
+                .await?;
+            Ok(format!(
+                "Đã thêm kế hoạch {} (năm {}): {}\n",
+                p.number, p.year, p.title
+            ))
+        }
+        PlanCmd::Show { number } => {
+            let p = store.plan(number).await?;
+            Ok(format!(
+                "Kế hoạch {} (năm {}{}): {}\n",
+                p.number,
+                p.year,
+                p.issued_on
+                    .map(|d| format!(", ban hành {}", format_date(d)))
+                    .unwrap_or_default(),
+                p.title
+            ))
+        }
+    }
+}
+
+pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        AuditCmd::Verify => {
+            let r = store.verify_audit().await?;
+            match r.broken {
+                None => Ok(format!(
+                    "OK: {} entries in {} task chains and {} seals verified\n",
+                    r.entries, r.tasks, r.seals
+                )),
+                Some(b) => {
+                    let mut where_ = Vec::new();
+                    if let Some(id) = b.audit_id {
+                        where_.push(format!("audit entry #{id}"));
+                    }
+                    if let Some(t) = &b.task_id {
+                        where_.push(format!("task {t}"));
+                    }
+                    if let Some(s) = b.seq {
+                        where_.push(format!("position {s} in its chain"));
+                    }
+                    if let Some(s) = b.seal_id {
+                        where_.push(format!("seal #{s}"));
+                    }
+                    Err(Failure::refused(format!(
+                        "AUDIT LOG BROKEN at {}: {}",
+                        where_.join(", "),
+                        b.reason
+                    )))
+                }
+            }
+        }
+        AuditCmd::Show { task } => {
+            let history = store.history(task).await?;
+            let mut out = String::new();
+            for e in history {
+                out.push_str(&format!(
+                    "#{:<3} {}  {:<24} {} → {}  bởi {}{}{}\n",
+                    e.seq,
+                    format_instant(e.at),
+                    e.transition,
+                    e.from_state.as_deref().unwrap_or("—"),
+                    e.to_state,
+                    e.actor_user,
+                    e.actor_role.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    e.comment
+                        .map(|c| format!("\n      Ý kiến: {c}"))
+                        .unwrap_or_default(),
+                ));
+            }
+            Ok(out)
+        }
+        AuditCmd::Seal => {
+            let s = store.seal_audit(Utc::now()).await?;
+            Ok(format!(
+                "Seal #{} at {}: {} task head(s), hash {}\n",
+                s.id,
+                format_instant(s.at),
+                s.task_count,
+                s.hash
+            ))
+        }
+    }
+}
