@@ -195,6 +195,21 @@ macro_rules! write_effects {
     }};
 }
 
+/// What an idempotency key is bound to: the same key with a different request is refused.
+fn transition_hash(req: &TransitionRequest) -> String {
+    sha256_hex(
+        json(&(
+            "transition",
+            &req.task_id,
+            &req.transition,
+            &req.comment,
+            &req.document_ids,
+            req.automatic,
+        ))
+        .as_bytes(),
+    )
+}
+
 fn clock_json(c: &Option<decide::Clock>) -> Option<String> {
     c.as_ref().map(json)
 }
@@ -476,18 +491,28 @@ impl Store {
         actor: &Actor,
         now: Instant,
     ) -> Result<TransitionOutcome, StoreError> {
+        let result = self.transition_once(req, actor, now).await;
+        // A request that lost to a concurrent one carrying the same key (which moved the task
+        // on, so this one is now stale or not allowed) is a retry: its answer is the outcome.
+        match (&result, req.idempotency_key.as_deref()) {
+            (Err(StoreError::Conflict { .. } | StoreError::Rejected(_)), Some(key)) => {
+                match self.replay(&actor.user, key, &transition_hash(req)).await {
+                    Ok(Some(o)) => Ok(o),
+                    _ => result,
+                }
+            }
+            _ => result,
+        }
+    }
+
+    async fn transition_once(
+        &self,
+        req: &TransitionRequest,
+        actor: &Actor,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
         let now = micros(now);
-        let request_hash = sha256_hex(
-            json(&(
-                "transition",
-                &req.task_id,
-                &req.transition,
-                &req.comment,
-                &req.document_ids,
-                req.automatic,
-            ))
-            .as_bytes(),
-        );
+        let request_hash = transition_hash(req);
         let key = req.idempotency_key.as_deref();
         if let Some(k) = key
             && let Some(o) = self.replay(&actor.user, k, &request_hash).await?

@@ -1,0 +1,843 @@
+//! The store, on SQLite and on PostgreSQL, by the same test code: one atomic, audited
+//! transition; conflicts; idempotency; crash safety; audit tamper detection; migrations.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use adapters::store::{NewTask, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use chrono::TimeDelta;
+use common::TestDb;
+use engine::decide::Actor;
+use engine::domain::FundingSource;
+use engine::time::{Instant, format_instant, parse_instant};
+use engine::{Phase, Role};
+
+on_both_backends!(
+    migrations_apply_from_empty_and_only_once,
+    a_task_moves_with_audit_timers_and_outbox,
+    a_stale_version_is_a_conflict_naming_the_current_one,
+    concurrent_transitions_on_one_task_exactly_one_wins,
+    concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing,
+    an_idempotency_key_replays_the_first_outcome,
+    concurrent_requests_with_one_key_act_once,
+    a_transaction_aborted_midway_leaves_no_trace,
+    the_audit_log_is_append_only_and_tampering_is_found,
+    seals_commit_to_every_chain,
+    a_rejection_writes_nothing,
+    the_returned_dossier_pauses_the_appraisal_clock,
+    a_merged_units_users_act_on_its_tasks,
+    tasks_are_listed_by_plan_unit_phase_state_and_overdue,
+);
+
+fn at(s: &str) -> Instant {
+    parse_instant(s).unwrap()
+}
+
+/// Monday 02/03/2026 09:00 in Hải Phòng.
+fn t0() -> Instant {
+    at("2026-03-02T09:00:00+07:00")
+}
+
+struct World {
+    store: Store,
+    officer: Actor,
+    head: Actor,
+    skhcn: Actor,
+    stc: Actor,
+    ubnd: Actor,
+}
+
+async fn world(db: &TestDb) -> World {
+    let store = db.store().await;
+    let now = t0();
+    store
+        .add_unit("so-y-te", "Sở Y tế", None, now)
+        .await
+        .unwrap();
+    store
+        .add_unit(
+            "so-khoa-hoc-va-cong-nghe",
+            "Sở Khoa học và Công nghệ",
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
+        .await
+        .unwrap();
+    let users = [
+        ("can.bo", Role::DonVi, Some("so-y-te")),
+        ("giam.doc", Role::ThuTruongDonVi, Some("so-y-te")),
+        (
+            "chuyen.vien.khcn",
+            Role::Skhcn,
+            Some("so-khoa-hoc-va-cong-nghe"),
+        ),
+        ("tham.dinh.stc", Role::SoTaiChinh, Some("so-tai-chinh")),
+        ("pho.chu.tich", Role::Ubnd, None),
+    ];
+    for (name, role, unit) in users {
+        store
+            .add_user(
+                NewUser {
+                    username: name.into(),
+                    display_name: String::new(),
+                    email: Some(format!("{name}@haiphong.gov.vn")),
+                    unit_id: unit.map(str::to_string),
+                    roles: vec![role],
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .add_plan(
+            "215/KH-UBND",
+            2025,
+            "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    World {
+        officer: store.actor("can.bo").await.unwrap(),
+        head: store.actor("giam.doc").await.unwrap(),
+        skhcn: store.actor("chuyen.vien.khcn").await.unwrap(),
+        stc: store.actor("tham.dinh.stc").await.unwrap(),
+        ubnd: store.actor("pho.chu.tich").await.unwrap(),
+        store,
+    }
+}
+
+fn new_task(name: &str) -> NewTask {
+    NewTask {
+        plan: "215/KH-UBND".into(),
+        unit_id: "so-y-te".into(),
+        name: name.into(),
+        funding_source: FundingSource::ThuongXuyen,
+        kind: "mua-sam".into(),
+        period: Some("2025".into()),
+        is_rental: false,
+        budget: vec![adapters::store::BudgetLine {
+            year: 2025,
+            need_total_vnd: Some(6_500_000_000),
+            approved_estimate_vnd: None,
+            need_year_vnd: Some(6_500_000_000),
+            allocated_year_vnd: None,
+        }],
+    }
+}
+
+fn req(task: &str, transition: &str) -> TransitionRequest {
+    TransitionRequest {
+        task_id: task.into(),
+        transition: transition.into(),
+        comment: None,
+        document_ids: Vec::new(),
+        expected_version: None,
+        idempotency_key: None,
+        automatic: false,
+    }
+}
+
+async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String {
+    w.store
+        .add_document(
+            &adapters::store::NewDocument {
+                task_id: task.into(),
+                doc_type: doc_type.into(),
+                number: Some("12/SYT-KHTC".into()),
+                issued_on: None,
+                issuer: Some("Sở Y tế".into()),
+                file_name: format!("{doc_type}.pdf"),
+                size_bytes: 1234,
+                sha256: "0".repeat(64),
+                stored_path: format!("/tmp/{doc_type}.pdf"),
+            },
+            actor,
+            t0(),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// Creates a mua-sam task and takes it to the SKHCN opinion step (phase appraisal).
+async fn task_at_skhcn(w: &World, name: &str) -> String {
+    let o = w
+        .store
+        .create_task(&new_task(name), &w.officer, None, t0())
+        .await
+        .unwrap();
+    let id = o.task_id;
+    w.store
+        .transition(&req(&id, "bat_dau_lap_thuyet_minh"), &w.officer, t0())
+        .await
+        .unwrap();
+    let doc = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;
+    let mut r = req(&id, "trinh_thu_truong");
+    r.document_ids = vec![doc.clone()];
+    w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    let mut r = req(&id, "gui_skhcn");
+    r.document_ids = vec![doc];
+    w.store.transition(&r, &w.head, t0()).await.unwrap();
+    id
+}
+
+async fn migrations_apply_from_empty_and_only_once(db: TestDb) {
+    let catalog = std::sync::Arc::new(adapters::definitions::load(None).unwrap());
+    let store = Store::connect(&db.url, catalog, 2).await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1, "{}", db.backend);
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    for table in [
+        "tasks",
+        "audit_log",
+        "timers",
+        "outbox",
+        "documents",
+        "users",
+        "units",
+        "plans",
+        "audit_seals",
+    ] {
+        assert_eq!(store.count(table).await.unwrap(), 0, "{table}");
+    }
+    assert!(store.count("pg_class").await.is_err());
+}
+
+async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Mua bản quyền phần mềm MS Office").await;
+    let task = w.store.task(&id).await.unwrap();
+    assert_eq!(
+        (task.state.as_str(), task.phase, task.version),
+        ("skhcn_cho_y_kien", Phase::Appraisal, 4)
+    );
+    assert_eq!(task.workflow_version, 1);
+    // SKHCN's 10-working-day opinion deadline from Monday 02/03/2026: Monday 16/03/2026.
+    assert_eq!(format_instant(task.due_at.unwrap()), "16/03/2026 23:59");
+    let timers = w.store.timers(&id, "pending").await.unwrap();
+    let kinds: Vec<&str> = timers.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["reminder", "reminder", "due", "overdue", "escalation"]
+    );
+    assert!(timers.iter().all(|t| t.state == "skhcn_cho_y_kien"));
+
+    let history = w.store.history(&id).await.unwrap();
+    let steps: Vec<(&str, &str)> = history
+        .iter()
+        .map(|e| (e.transition.as_str(), e.to_state.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("tao_nhiem_vu", "de_xuat"),
+            ("bat_dau_lap_thuyet_minh", "lap_thuyet_minh"),
+            ("trinh_thu_truong", "thu_truong_ky"),
+            ("gui_skhcn", "skhcn_cho_y_kien"),
+        ]
+    );
+    assert_eq!(history[3].actor_user, "giam.doc");
+    assert_eq!(history[3].actor_role.as_deref(), Some("thu_truong_don_vi"));
+    assert_eq!(
+        history[3].from_phase.as_deref(),
+        Some("explanation_and_estimate")
+    );
+    assert_eq!(history[3].documents.len(), 1);
+    assert_eq!(history[3].workflow_version, 1);
+    assert_eq!(history[3].prev_hash, history[2].hash);
+
+    // SKHCN returns the dossier for revision: its timers are cancelled, the unit is told.
+    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&id, "skhcn_de_nghi_hoan_thien");
+    r.document_ids = vec![opinion];
+    r.comment = Some("Bổ sung báo giá của ít nhất 3 nhà cung cấp".into());
+    let o = w
+        .store
+        .transition(&r, &w.skhcn, t0() + TimeDelta::days(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.state.as_str(), o.version, o.audit_seq),
+        ("lap_thuyet_minh", 5, 5)
+    );
+    assert!(w.store.timers(&id, "pending").await.unwrap().is_empty());
+    assert_eq!(w.store.timers(&id, "cancelled").await.unwrap().len(), 5);
+    let outbox = w.store.outbox_for_task(&id).await.unwrap();
+    let last = outbox.last().unwrap();
+    assert_eq!(last.template, "task.turn");
+    assert_eq!(
+        last.payload["comment"],
+        "Bổ sung báo giá của ít nhất 3 nhà cung cấp"
+    );
+    assert_eq!(last.payload["roles"], serde_json::json!(["don_vi"]));
+    let task = w.store.task(&id).await.unwrap();
+    assert_eq!(
+        task.transition_counts.get("skhcn_de_nghi_hoan_thien"),
+        Some(&1)
+    );
+    assert!(task.due_at.is_none());
+    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+}
+
+async fn a_stale_version_is_a_conflict_naming_the_current_one(db: TestDb) {
+    let w = world(&db).await;
+    let o = w
+        .store
+        .create_task(&new_task("Cổng thông tin"), &w.officer, None, t0())
+        .await
+        .unwrap();
+    let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
+    r.expected_version = Some(1);
+    w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    let mut again = req(&o.task_id, "tam_hoan");
+    again.expected_version = Some(1);
+    again.comment = Some("Chuyển sang năm 2026".into());
+    match w.store.transition(&again, &w.ubnd, t0()).await {
+        Err(StoreError::Conflict {
+            expected: 1,
+            current: 2,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let msg = StoreError::Conflict {
+        expected: 1,
+        current: 2,
+    }
+    .to_string();
+    assert!(msg.contains("phiên bản hiện tại: 2"), "{msg}");
+    assert_eq!(w.store.task(&o.task_id).await.unwrap().version, 2);
+}
+
+async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Hệ thống hội nghị truyền hình").await;
+    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let before = w.store.count("audit_log").await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let store = w.store.clone();
+        let actor = w.skhcn.clone();
+        let mut r = req(
+            &id,
+            if i % 2 == 0 {
+                "skhcn_thong_nhat"
+            } else {
+                "skhcn_de_nghi_hoan_thien"
+            },
+        );
+        r.document_ids = vec![opinion.clone()];
+        r.comment = Some(format!("Ý kiến số {i}"));
+        r.expected_version = Some(4);
+        handles.push(tokio::spawn(async move {
+            store.transition(&r, &actor, t0()).await
+        }));
+    }
+    let mut wins = 0;
+    let mut conflicts = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(o) => {
+                wins += 1;
+                assert_eq!(o.version, 5);
+            }
+            Err(StoreError::Conflict {
+                expected: 4,
+                current: 5,
+            }) => conflicts += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((wins, conflicts), (1, 15), "{}", db.backend);
+    assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
+    assert_eq!(w.store.task(&id).await.unwrap().version, 5);
+    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+}
+
+async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: TestDb) {
+    let w = world(&db).await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        ids.push(
+            w.store
+                .create_task(&new_task(&format!("Nhiệm vụ {i}")), &w.officer, None, t0())
+                .await
+                .unwrap()
+                .task_id,
+        );
+    }
+    let before = w.store.count("audit_log").await.unwrap();
+    // Each task is driven by its own writer through postpone → re-enter cycles, all at once.
+    let mut handles = Vec::new();
+    for id in ids.clone() {
+        let store = w.store.clone();
+        let (ubnd, officer) = (w.ubnd.clone(), w.officer.clone());
+        handles.push(tokio::spawn(async move {
+            for round in 0..3 {
+                let mut r = req(&id, "tam_hoan");
+                r.comment = Some(format!("Vòng {round}"));
+                store.transition(&r, &ubnd, t0()).await.unwrap();
+                let mut r = req(&id, "dua_lai_ke_hoach");
+                r.comment = Some("Đưa lại vào kế hoạch".into());
+                store.transition(&r, &ubnd, t0()).await.unwrap();
+            }
+            let _ = officer;
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(w.store.count("audit_log").await.unwrap(), before + 24 * 6);
+    for id in &ids {
+        let history = w.store.history(id).await.unwrap();
+        let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+        assert_eq!(w.store.task(id).await.unwrap().version, 7);
+    }
+    let report = w.store.verify_audit().await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    assert_eq!(
+        report.entries as i64,
+        w.store.count("audit_log").await.unwrap()
+    );
+}
+
+async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
+    let w = world(&db).await;
+    let o = w
+        .store
+        .create_task(
+            &new_task("Phần mềm quản lý"),
+            &w.officer,
+            Some("tao-1"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let again = w
+        .store
+        .create_task(
+            &new_task("Phần mềm quản lý"),
+            &w.officer,
+            Some("tao-1"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.task_id, o.task_id);
+    assert!(again.replayed && !o.replayed);
+    assert_eq!(w.store.count("tasks").await.unwrap(), 1);
+
+    let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
+    r.idempotency_key = Some("buoc-1".into());
+    let first = w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    let audit = w.store.count("audit_log").await.unwrap();
+    let outbox = w.store.count("outbox").await.unwrap();
+    // A retry after the version moved on still returns the first outcome and changes nothing.
+    r.expected_version = Some(1);
+    let replay = w
+        .store
+        .transition(&r, &w.officer, t0() + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (replay.version, replay.audit_id, replay.replayed),
+        (first.version, first.audit_id, true)
+    );
+    assert_eq!(w.store.count("audit_log").await.unwrap(), audit);
+    assert_eq!(w.store.count("outbox").await.unwrap(), outbox);
+    // The same key for a different request is refused, not silently replayed.
+    let mut other = req(&o.task_id, "tam_hoan");
+    other.idempotency_key = Some("buoc-1".into());
+    other.comment = Some("Khác".into());
+    assert!(matches!(
+        w.store.transition(&other, &w.officer, t0()).await,
+        Err(StoreError::IdempotencyMismatch(_))
+    ));
+    let history = w.store.history(&o.task_id).await.unwrap();
+    assert_eq!(
+        history.last().unwrap().idempotency_key.as_deref(),
+        Some("buoc-1")
+    );
+}
+
+async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
+    let w = world(&db).await;
+    let o = w
+        .store
+        .create_task(&new_task("Cơ sở dữ liệu"), &w.officer, None, t0())
+        .await
+        .unwrap();
+    let before = w.store.count("audit_log").await.unwrap();
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let store = w.store.clone();
+        let actor = w.officer.clone();
+        let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
+        r.idempotency_key = Some("mot-lan".into());
+        handles.push(tokio::spawn(async move {
+            store.transition(&r, &actor, t0()).await
+        }));
+    }
+    let mut outcomes = BTreeSet::new();
+    for h in handles {
+        let o = h.await.unwrap().expect("every retry gets the outcome");
+        outcomes.insert((o.version, o.audit_id));
+    }
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
+}
+
+async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Số hóa hồ sơ").await;
+    let before = w.store.task(&id).await.unwrap();
+    let counts = |s: Store| async move {
+        (
+            s.count("audit_log").await.unwrap(),
+            s.count("timers").await.unwrap(),
+            s.count("outbox").await.unwrap(),
+            s.count("documents").await.unwrap(),
+        )
+    };
+    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let snapshot = counts(w.store.clone()).await;
+    // The database refuses the last write of the transaction (the outbox insert), after the
+    // task, the audit entry and the timers were written in it.
+    if db.backend == "postgres" {
+        db.exec(
+            "CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox();",
+        )
+        .await;
+    } else {
+        db.exec("CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
+            .await;
+    }
+    let mut r = req(&id, "skhcn_thong_nhat");
+    r.document_ids = vec![opinion.clone()];
+    let err = w.store.transition(&r, &w.skhcn, t0()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    let after = w.store.task(&id).await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(counts(w.store.clone()).await, snapshot);
+    assert_eq!(w.store.timers(&id, "pending").await.unwrap().len(), 5);
+    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    // Once the fault is gone the same transition goes through.
+    if db.backend == "postgres" {
+        db.exec("DROP TRIGGER fail_outbox ON outbox").await;
+    } else {
+        db.exec("DROP TRIGGER fail_outbox").await;
+    }
+    let o = w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
+    assert_eq!(o.version, before.version + 1);
+}
+
+async fn the_audit_log_is_append_only_and_tampering_is_found(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Triển khai chữ ký số").await;
+    let other = task_at_skhcn(&w, "Tổng đài 1022").await;
+    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    let err = db
+        .try_exec("UPDATE audit_log SET comment = 'sửa lén' WHERE seq = 2")
+        .await
+        .unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    let err = db.try_exec("DELETE FROM audit_log").await.unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+
+    // A privileged hand disables the triggers and rewrites one entry of the first task.
+    let target = w.store.history(&id).await.unwrap()[2].id;
+    let edit = format!("UPDATE audit_log SET actor_user = 'nguoi.khac' WHERE id = {target}");
+    if db.backend == "postgres" {
+        db.exec(&format!("ALTER TABLE audit_log DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_log ENABLE TRIGGER USER;"))
+            .await;
+    } else {
+        db.exec(&format!(
+            "DROP TRIGGER audit_log_no_update; {edit}; \
+             CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;"
+        ))
+        .await;
+    }
+    let report = w.store.verify_audit().await.unwrap();
+    let broken = report.broken.expect("tampering is found");
+    assert_eq!(broken.audit_id, Some(target));
+    assert_eq!(broken.task_id.as_deref(), Some(id.as_str()));
+    assert_eq!(broken.seq, Some(3));
+    assert!(
+        broken.reason.contains("does not match its hash"),
+        "{}",
+        broken.reason
+    );
+    let _ = other;
+}
+
+async fn seals_commit_to_every_chain(db: TestDb) {
+    let w = world(&db).await;
+    let a = task_at_skhcn(&w, "Nhiệm vụ A").await;
+    let _b = task_at_skhcn(&w, "Nhiệm vụ B").await;
+    let s1 = w.store.seal_audit(t0()).await.unwrap();
+    assert_eq!(s1.task_count, 2);
+    let s2 = w.store.seal_audit(t0()).await.unwrap();
+    assert_eq!(
+        (s2.task_count, s2.prev_hash.as_str()),
+        (0, s1.hash.as_str())
+    );
+    let opinion = attach(&w, &a, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&a, "skhcn_thong_nhat");
+    r.document_ids = vec![opinion];
+    w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
+    let s3 = w.store.seal_audit(t0()).await.unwrap();
+    assert_eq!(s3.task_count, 1);
+    let report = w.store.verify_audit().await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    assert_eq!(report.seals, 3);
+    // Rewriting a sealed seal's digest is found.
+    let edit = format!("UPDATE audit_seals SET task_count = 5 WHERE id = {}", s1.id);
+    if db.backend == "postgres" {
+        db.exec(&format!("ALTER TABLE audit_seals DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_seals ENABLE TRIGGER USER;"))
+            .await;
+    } else {
+        db.exec(&format!("DROP TRIGGER audit_seals_no_update; {edit};"))
+            .await;
+    }
+    let broken = w
+        .store
+        .verify_audit()
+        .await
+        .unwrap()
+        .broken
+        .expect("seal tampering is found");
+    assert_eq!(broken.seal_id, Some(s1.id));
+}
+
+async fn a_rejection_writes_nothing(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Nâng cấp mạng").await;
+    let before = w.store.task(&id).await.unwrap();
+    let audit = w.store.count("audit_log").await.unwrap();
+    // The unit officer cannot give SKHCN's opinion.
+    let err = w
+        .store
+        .transition(&req(&id, "skhcn_thong_nhat"), &w.officer, t0())
+        .await
+        .unwrap_err();
+    match &err {
+        StoreError::Rejected(r) => assert_eq!(r.code(), "wrong_role"),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("Bạn không có quyền"), "{err}");
+    // SKHCN without its opinion letter.
+    let err = w
+        .store
+        .transition(&req(&id, "skhcn_thong_nhat"), &w.skhcn, t0())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("van_ban_y_kien"), "{err}");
+    // A document of another task cannot be attached.
+    let other = task_at_skhcn(&w, "Nhiệm vụ khác").await;
+    let foreign = attach(&w, &other, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&id, "skhcn_thong_nhat");
+    r.document_ids = vec![foreign];
+    assert!(matches!(
+        w.store.transition(&r, &w.skhcn, t0()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(w.store.task(&id).await.unwrap(), before);
+    assert_eq!(w.store.count("audit_log").await.unwrap(), audit + 4);
+    assert!(matches!(
+        w.store
+            .transition(&req("khong-co", "x"), &w.skhcn, t0())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Hồ sơ bệnh án điện tử").await;
+    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&id, "skhcn_thong_nhat");
+    r.document_ids = vec![opinion];
+    w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
+    let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
+    let mut r = req(&id, "gui_so_tai_chinh");
+    r.document_ids = vec![dossier.clone()];
+    w.store.transition(&r, &w.head, t0()).await.unwrap();
+    let task = w.store.task(&id).await.unwrap();
+    assert_eq!(task.state, "stc_tham_dinh");
+    // 15 working days from Monday 02/03/2026: Monday 23/03/2026.
+    assert_eq!(format_instant(task.due_at.unwrap()), "23/03/2026 23:59");
+
+    // Returned on Thursday 05/03 for more documents; resubmitted Tuesday 10/03 (3 working days).
+    let mut r = req(&id, "stc_yeu_cau_bo_sung");
+    r.comment = Some("Thiếu chứng thư thẩm định giá".into());
+    w.store
+        .transition(&r, &w.stc, at("2026-03-05T10:00:00+07:00"))
+        .await
+        .unwrap();
+    let paused = w.store.task(&id).await.unwrap();
+    assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
+    let supplement = attach(&w, &id, "ho_so_bo_sung", &w.officer).await;
+    let mut r = req(&id, &paused_return_transition(&w, &paused));
+    r.document_ids = vec![supplement];
+    r.comment = Some("Đã bổ sung".into());
+    w.store
+        .transition(&r, &w.head, at("2026-03-10T15:00:00+07:00"))
+        .await
+        .unwrap();
+    let resumed = w.store.task(&id).await.unwrap();
+    assert_eq!(resumed.state, "stc_tham_dinh");
+    // Paused for the working days 06, 09 and 10/03: the deadline moves three working days out.
+    assert_eq!(format_instant(resumed.due_at.unwrap()), "26/03/2026 23:59");
+}
+
+/// The transition that sends the supplemented dossier back to the appraiser.
+fn paused_return_transition(w: &World, task: &adapters::store::Task) -> String {
+    let wf = w
+        .store
+        .catalog()
+        .get(&task.workflow, task.workflow_version)
+        .unwrap();
+    let t = wf
+        .transitions_from(&task.state)
+        .find(|t| t.to == "stc_tham_dinh")
+        .expect("a way back to the appraisal");
+    t.name.clone()
+}
+
+async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
+    let w = world(&db).await;
+    w.store
+        .add_unit("so-ke-hoach-va-dau-tu", "Sở Kế hoạch và Đầu tư", None, t0())
+        .await
+        .unwrap();
+    w.store
+        .add_user(
+            NewUser {
+                username: "can.bo.khdt".into(),
+                display_name: String::new(),
+                email: None,
+                unit_id: Some("so-ke-hoach-va-dau-tu".into()),
+                roles: vec![Role::DonVi],
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let old_officer = w.store.actor("can.bo.khdt").await.unwrap();
+    let mut t = new_task("Cơ sở dữ liệu kinh tế - xã hội");
+    t.unit_id = "so-ke-hoach-va-dau-tu".into();
+    let o = w
+        .store
+        .create_task(&t, &old_officer, None, t0())
+        .await
+        .unwrap();
+    let stc_officer = NewUser {
+        username: "can.bo.stc".into(),
+        display_name: String::new(),
+        email: None,
+        unit_id: Some("so-tai-chinh".into()),
+        roles: vec![Role::DonVi],
+    };
+    w.store.add_user(stc_officer, t0()).await.unwrap();
+    let before_merge = w.store.actor("can.bo.stc").await.unwrap();
+    assert_eq!(
+        w.store
+            .transition(
+                &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+                &before_merge,
+                t0()
+            )
+            .await
+            .unwrap_err()
+            .to_string(),
+        "Bạn không có quyền thực hiện bước `bat_dau_lap_thuyet_minh`: nhiệm vụ không thuộc đơn vị của bạn."
+    );
+    // July 2025: Sở Kế hoạch và Đầu tư is merged into Sở Tài chính.
+    w.store
+        .merge_unit(
+            "so-ke-hoach-va-dau-tu",
+            "so-tai-chinh",
+            chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        )
+        .await
+        .unwrap();
+    let after_merge = w.store.actor("can.bo.stc").await.unwrap();
+    assert_eq!(
+        after_merge.units,
+        vec!["so-tai-chinh", "so-ke-hoach-va-dau-tu"]
+    );
+    w.store
+        .transition(
+            &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+            &after_merge,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let task = w.store.task(&o.task_id).await.unwrap();
+    assert_eq!(
+        task.unit_id, "so-ke-hoach-va-dau-tu",
+        "the task keeps its owner and history"
+    );
+    assert!(
+        w.store
+            .merge_unit("so-tai-chinh", "so-ke-hoach-va-dau-tu", t0().date_naive())
+            .await
+            .is_err()
+    );
+}
+
+async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
+    let w = world(&db).await;
+    let a = task_at_skhcn(&w, "Nhiệm vụ đang thẩm định").await;
+    let b = w
+        .store
+        .create_task(&new_task("Nhiệm vụ mới"), &w.officer, None, t0())
+        .await
+        .unwrap()
+        .task_id;
+    let ids = |v: Vec<adapters::store::Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let all = TaskFilter {
+        plan: Some("215/KH-UBND".into()),
+        ..TaskFilter::default()
+    };
+    assert_eq!(
+        ids(w.store.list_tasks(&all).await.unwrap()),
+        vec![a.clone(), b.clone()]
+    );
+    let f = TaskFilter {
+        phase: Some(Phase::Appraisal),
+        ..TaskFilter::default()
+    };
+    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![a.clone()]);
+    let f = TaskFilter {
+        state: Some("de_xuat".into()),
+        unit: Some("so-y-te".into()),
+        ..TaskFilter::default()
+    };
+    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![b.clone()]);
+    let f = TaskFilter {
+        overdue_at: Some(at("2026-03-20T09:00:00+07:00")),
+        ..TaskFilter::default()
+    };
+    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![a.clone()]);
+    let f = TaskFilter {
+        overdue_at: Some(at("2026-03-10T09:00:00+07:00")),
+        ..TaskFilter::default()
+    };
+    assert!(w.store.list_tasks(&f).await.unwrap().is_empty());
+    let f = TaskFilter {
+        plan: Some("999/KH-UBND".into()),
+        ..TaskFilter::default()
+    };
+    assert!(w.store.list_tasks(&f).await.unwrap().is_empty());
+}
