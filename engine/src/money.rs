@@ -1,7 +1,7 @@
 //! Money as the plans write it: million VND with at most one or two decimals, shown the
 //! Vietnamese way (1.234,5). Stored as whole đồng so that sums are exact.
 
-/// Parses an amount in million VND (`6500`, `526.2`, `526,2`, `1.234,5`) into đồng.
+/// Parses an amount in million VND (`6500`, `526.2`, `526,2`, `8.809`, `1.234,5`) into đồng.
 pub fn parse_million_vnd(text: &str) -> Result<i64, String> {
     let t = text.trim();
     let bad = || {
@@ -10,12 +10,19 @@ pub fn parse_million_vnd(text: &str) -> Result<i64, String> {
     if t.is_empty() {
         return Err(bad());
     }
-    // Both separators present: '.' groups thousands and ',' marks decimals (Vietnamese). One
-    // comma alone is a decimal comma; one dot alone is a decimal point (as in the CSV files).
-    let normalized = if t.contains(',') && t.contains('.') {
+    // Vietnamese writes 1.234,5: with a comma present, dots group thousands and the comma is
+    // the decimal mark. Without a comma, dots followed by groups of exactly three digits group
+    // thousands too (8.809 is eight thousand); a single dot before one, two or more than three
+    // digits is a decimal point, as in the plan's CSV files (526.2).
+    let groups: Vec<&str> = t.split('.').collect();
+    let normalized = if t.contains(',') {
         t.replace('.', "").replace(',', ".")
+    } else if groups.len() > 1 && groups[1..].iter().all(|g| g.len() == 3) {
+        t.replace('.', "")
+    } else if groups.len() <= 2 {
+        t.to_string()
     } else {
-        t.replace(',', ".")
+        return Err(bad());
     };
     let (int, frac) = normalized.split_once('.').unwrap_or((&normalized, ""));
     let negative = int.starts_with('-');
@@ -81,6 +88,10 @@ mod tests {
         assert_eq!(parse_million_vnd("526,2").unwrap(), 526_200_000);
         assert_eq!(parse_million_vnd("1.234,5").unwrap(), 1_234_500_000);
         assert_eq!(parse_million_vnd("0.0005").unwrap(), 500);
+        assert_eq!(parse_million_vnd("8.809").unwrap(), 8_809_000_000);
+        assert_eq!(parse_million_vnd("397.954").unwrap(), 397_954_000_000);
+        assert_eq!(parse_million_vnd("1.234.567").unwrap(), 1_234_567_000_000);
+        assert_eq!(parse_million_vnd("367.45").unwrap(), 367_450_000);
         for bad in ["", "abc", "1.2.3", "12e3", "1,2345678", "99999999999999"] {
             assert!(parse_million_vnd(bad).is_err(), "{bad}");
         }

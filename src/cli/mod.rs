@@ -63,8 +63,12 @@ pub enum Command {
     /// Benchmarks that print measured figures.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
-    /// Create (or reuse) the SQLite demo database with demo units, users and tasks.
-    Demo,
+    /// Create (or reuse) the demo database with demo units, users and tasks.
+    Demo {
+        /// Where document files go.
+        #[arg(long, env = "TIENDO_DATA_DIR", default_value = "tiendo-data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// A command that did not succeed: the message for the user and the exit code.
@@ -171,6 +175,6 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Audit(cmd) => admin::audit(cmd, &ctx).await,
         Command::Task(cmd) => tasks::run(cmd, &ctx).await,
         Command::Bench(cmd) => bench::run(cmd, &ctx).await,
-        Command::Demo => demo::run(&ctx).await,
+        Command::Demo { data_dir } => demo::run(&ctx, data_dir).await,
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use adapters::files::FileStore;
 use adapters::store::{
     BudgetLine, NewDocument, NewTask, Store, Task, TaskFilter, TransitionRequest,
 };
@@ -12,7 +13,6 @@ use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::money::{format_million_vnd, parse_million_vnd};
 use engine::time::{Instant, format_instant, local_date, parse_date};
-use sha2::{Digest, Sha256};
 
 use super::{Ctx, Failure};
 
@@ -322,21 +322,12 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             let bytes = std::fs::read(file).map_err(|e| {
                 Failure::refused(format!("Không đọc được tệp {}: {e}", file.display()))
             })?;
-            let sha = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>();
-            let dir = data_dir.join("documents").join(&sha[..2]);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                Failure::refused(format!("Không tạo được thư mục {}: {e}", dir.display()))
+            let stored = FileStore::new(data_dir).put(&bytes).map_err(|e| {
+                Failure::refused(format!(
+                    "Không lưu được tệp vào {}: {e}",
+                    data_dir.display()
+                ))
             })?;
-            let stored = dir.join(&sha);
-            // Content-addressed: the same file attached twice is stored once.
-            if !stored.exists() {
-                std::fs::write(&stored, &bytes).map_err(|e| {
-                    Failure::refused(format!("Không lưu được tệp {}: {e}", stored.display()))
-                })?;
-            }
             let issued_on = date
                 .as_deref()
                 .map(|d| {
@@ -355,9 +346,9 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default(),
-                        size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-                        sha256: sha,
-                        stored_path: stored.display().to_string(),
+                        size_bytes: stored.size,
+                        sha256: stored.sha256,
+                        stored_path: stored.path.display().to_string(),
                     },
                     &actor,
                     now,

@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use audit::{AuditRecord, Broken, Seal, VerifyReport};
+pub use audit::{AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
 pub use records::*;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.

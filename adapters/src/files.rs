@@ -1,0 +1,84 @@
+//! Stored document files: content-addressed under a data directory, so that the sha256 recorded
+//! with a document is also its file name, and the same file attached twice is stored once.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+/// A file as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub path: PathBuf,
+    pub size: i64,
+}
+
+impl FileStore {
+    /// Files go under `root/documents/`.
+    pub fn new(root: impl Into<PathBuf>) -> FileStore {
+        FileStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stores `bytes`, returning their sha256 and where they are. Writes to a temporary name
+    /// first and renames, so a crash never leaves a half-written file under a valid hash.
+    pub fn put(&self, bytes: &[u8]) -> io::Result<StoredFile> {
+        let sha256 = crate::store::sha256_hex(bytes);
+        let dir = self.root.join("documents").join(&sha256[..2]);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(&sha256);
+        if !path.exists() {
+            let tmp = dir.join(format!(".{sha256}.{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        Ok(StoredFile {
+            sha256,
+            path,
+            size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// Reads a stored file back, checking that it still has the recorded hash.
+    pub fn get(&self, path: &Path, sha256: &str) -> io::Result<Vec<u8>> {
+        let bytes = std::fs::read(path)?;
+        if crate::store::sha256_hex(&bytes) != sha256 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} no longer matches its recorded sha256", path.display()),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_stored_once_under_their_hash_and_checked_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FileStore::new(dir.path());
+        let a = fs.put("Thuyết minh nhiệm vụ".as_bytes()).unwrap();
+        let b = fs.put("Thuyết minh nhiệm vụ".as_bytes()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.path.file_name().unwrap().to_str().unwrap(), a.sha256);
+        assert_eq!(
+            fs.get(&a.path, &a.sha256).unwrap(),
+            "Thuyết minh nhiệm vụ".as_bytes()
+        );
+        std::fs::write(&a.path, b"changed").unwrap();
+        assert_eq!(
+            fs.get(&a.path, &a.sha256).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+}

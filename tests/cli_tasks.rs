@@ -1,0 +1,328 @@
+//! End-to-end: the real `tiendo` binary acting on the store as named users, on SQLite and on
+//! PostgreSQL: the same roles and rules as the API will apply, messages and exit codes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TestDb;
+
+on_both_backends!(
+    a_task_is_driven_from_the_shell_as_named_users,
+    the_demo_database_is_created_and_reused
+);
+
+struct Cli<'a> {
+    db: &'a TestDb,
+    dir: &'a Path,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tiendo"))
+            .args(args)
+            .current_dir(self.dir)
+            .env("DATABASE_URL", &self.db.url)
+            .env("TIENDO_DATA_DIR", self.dir.join("data"))
+            .env_remove("TIENDO_WORKFLOWS")
+            .output()
+            .expect("the binary runs")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail with `code`; returns its stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+}
+
+async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    assert!(
+        cli.ok(&["db", "migrate"])
+            .contains("1 migration(s) applied")
+    );
+    cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
+    cli.ok(&[
+        "unit",
+        "add",
+        "so-khoa-hoc-va-cong-nghe",
+        "Sở Khoa học và Công nghệ",
+    ]);
+    let err = cli.fails(1, &["unit", "add", "Sở Y tế", "Sở Y tế"]);
+    assert!(err.contains("chữ thường không dấu"), "{err}");
+    assert!(
+        cli.fails(1, &["unit", "add", "so-y-te", "Sở Y tế"])
+            .contains("đã tồn tại")
+    );
+    cli.ok(&[
+        "user", "add", "can.bo", "--role", "don_vi", "--unit", "so-y-te",
+    ]);
+    cli.ok(&[
+        "user",
+        "add",
+        "giam.doc",
+        "--role",
+        "thu_truong_don_vi",
+        "--unit",
+        "so-y-te",
+    ]);
+    cli.ok(&[
+        "user",
+        "add",
+        "chuyen.vien",
+        "--role",
+        "skhcn",
+        "--unit",
+        "so-khoa-hoc-va-cong-nghe",
+    ]);
+    assert!(
+        cli.fails(2, &["user", "add", "x.y", "--role", "giam_doc"])
+            .contains("thu_truong_don_vi")
+    );
+    assert!(
+        cli.fails(1, &["user", "add", "khong.don.vi", "--role", "don_vi"])
+            .contains("--unit")
+    );
+    cli.ok(&[
+        "plan",
+        "add",
+        "215/KH-UBND",
+        "--year",
+        "2025",
+        "--title",
+        "Kế hoạch ứng dụng CNTT năm 2025",
+    ]);
+
+    let created = cli.ok(&[
+        "task",
+        "create",
+        "--as",
+        "can.bo",
+        "--plan",
+        "215/KH-UBND",
+        "--unit",
+        "so-y-te",
+        "--name",
+        "Triển khai Hệ thống phần mềm Quản lý Y tế cơ sở",
+        "--funding",
+        "thuong_xuyen",
+        "--kind",
+        "mua-sam",
+        "--need-total",
+        "8.809",
+        "--need-year",
+        "1727",
+    ]);
+    let id = created.lines().next().unwrap().to_string();
+    let err = cli.fails(
+        2,
+        &[
+            "task",
+            "create",
+            "--as",
+            "can.bo",
+            "--plan",
+            "215/KH-UBND",
+            "--unit",
+            "so-y-te",
+            "--name",
+            "X",
+            "--funding",
+            "ngan_sach",
+            "--kind",
+            "mua-sam",
+        ],
+    );
+    assert!(err.contains("thuong_xuyen"), "{err}");
+
+    // The SKHCN reviewer cannot do the unit's step; the message says who can.
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &id,
+            "bat_dau_lap_thuyet_minh",
+            "--as",
+            "chuyen.vien",
+        ],
+    );
+    assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
+    let out = cli.ok(&[
+        "task",
+        "transition",
+        &id,
+        "bat_dau_lap_thuyet_minh",
+        "--as",
+        "can.bo",
+        "--idempotency-key",
+        "k1",
+    ]);
+    assert!(out.contains("phiên bản 2"), "{out}");
+    let out = cli.ok(&[
+        "task",
+        "transition",
+        &id,
+        "bat_dau_lap_thuyet_minh",
+        "--as",
+        "can.bo",
+        "--idempotency-key",
+        "k1",
+    ]);
+    assert!(out.contains("đã được thực hiện trước đó"), "{out}");
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &id,
+            "trinh_thu_truong",
+            "--as",
+            "can.bo",
+        ],
+    );
+    assert!(err.contains("thuyet_minh_du_toan"), "{err}");
+
+    std::fs::write(dir.path().join("thuyet-minh.pdf"), b"%PDF-1.4 thuyet minh").unwrap();
+    let attached = cli.ok(&[
+        "task",
+        "attach",
+        &id,
+        "--as",
+        "can.bo",
+        "--type",
+        "thuyet_minh_du_toan",
+        "--file",
+        dir.path().join("thuyet-minh.pdf").to_str().unwrap(),
+        "--number",
+        "12/SYT-KHTC",
+        "--date",
+        "15/03/2026",
+    ]);
+    let doc = attached.lines().next().unwrap().to_string();
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &id,
+            "trinh_thu_truong",
+            "--as",
+            "can.bo",
+            "--document",
+            &doc,
+            "--if-version",
+            "1",
+        ],
+    );
+    assert!(err.contains("phiên bản hiện tại: 2"), "{err}");
+    cli.ok(&[
+        "task",
+        "transition",
+        &id,
+        "trinh_thu_truong",
+        "--as",
+        "can.bo",
+        "--document",
+        &doc,
+        "--if-version",
+        "2",
+    ]);
+    cli.ok(&[
+        "task",
+        "transition",
+        &id,
+        "gui_skhcn",
+        "--as",
+        "giam.doc",
+        "--document",
+        &doc,
+    ]);
+
+    let shown = cli.ok(&["task", "show", &id, "--as", "chuyen.vien"]);
+    for needle in [
+        "Bước hiện tại: Sở Khoa học và Công nghệ cho ý kiến chuyên môn",
+        "Thời hạn:",
+        "ngày làm việc",
+        "8.809",
+        "skhcn_thong_nhat",
+        "12/SYT-KHTC",
+    ] {
+        assert!(shown.contains(needle), "missing {needle}:\n{shown}");
+    }
+    let listed = cli.ok(&["task", "list", "--as", "can.bo", "--phase", "appraisal"]);
+    assert!(listed.contains(&id), "{listed}");
+    assert!(
+        cli.ok(&["task", "list", "--as", "can.bo", "--overdue"])
+            .contains("Không có nhiệm vụ nào")
+    );
+    assert!(
+        cli.fails(2, &["task", "list", "--as", "can.bo", "--phase", "review"])
+            .contains("contractor_selection")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &id, "--as", "can.bo", "--json"])).unwrap();
+    assert_eq!(json["task"]["version"], 4);
+
+    let history = cli.ok(&["audit", "show", &id]);
+    assert_eq!(
+        history.lines().filter(|l| l.starts_with('#')).count(),
+        4,
+        "{history}"
+    );
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 4 entries"));
+    assert!(cli.ok(&["audit", "seal"]).contains("1 task head(s)"));
+    assert!(
+        cli.fails(1, &["task", "show", "khong-ton-tai", "--as", "can.bo"])
+            .contains("Không tìm thấy nhiệm vụ")
+    );
+    assert!(
+        cli.fails(1, &["task", "show", &id, "--as", "ai.do"])
+            .contains("Không tìm thấy người dùng")
+    );
+}
+
+async fn the_demo_database_is_created_and_reused(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    let first = cli.ok(&["demo"]);
+    assert!(
+        first.contains("mua-sam") && first.contains("canbo.syt") && first.contains("215/KH-UBND"),
+        "{first}"
+    );
+    let second = cli.ok(&["demo"]);
+    let tasks = |s: &str| {
+        s.lines()
+            .filter(|l| l.contains("  mua-sam ") || l.contains("  thue-dich-vu "))
+            .count()
+    };
+    assert_eq!(tasks(&first), tasks(&second));
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+}
