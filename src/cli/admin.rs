@@ -85,7 +85,11 @@ pub enum AuditCmd {
     /// A task's history.
     Show { task: String },
     /// Seal the current head of every task chain that grew since the last seal.
-    Seal,
+    Seal {
+        /// Keep sealing at this interval (ISO-8601, e.g. PT1H) until interrupted.
+        #[arg(long, value_name = "DURATION")]
+        every: Option<String>,
+    },
 }
 
 fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
@@ -280,15 +284,35 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             }
             Ok(out)
         }
-        AuditCmd::Seal => {
-            let s = store.seal_audit(Utc::now()).await?;
-            Ok(format!(
-                "Seal #{} at {}: {} task head(s), hash {}\n",
-                s.id,
-                format_instant(s.at),
-                s.task_count,
-                s.hash
-            ))
+        AuditCmd::Seal { every } => {
+            let Some(every) = every else {
+                return Ok(describe_seal(&store.seal_audit(Utc::now()).await?));
+            };
+            let period = engine::time::IsoDuration::parse(every)
+                .ok()
+                .filter(|d| d.months == 0)
+                .map(|d| std::time::Duration::from_secs(d.days * 86_400 + d.seconds))
+                .ok_or_else(|| Failure::usage(format!("--every `{every}`: dùng thời lượng ISO-8601 như PT1H hoặc PT15M")))?;
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {
+                        let s = store.seal_audit(Utc::now()).await?;
+                        print!("{}", describe_seal(&s));
+                    }
+                    _ = tokio::signal::ctrl_c() => return Ok(String::new()),
+                }
+            }
         }
     }
+}
+
+fn describe_seal(s: &adapters::store::Seal) -> String {
+    format!(
+        "Seal #{} at {}: {} task head(s), hash {}\n",
+        s.id,
+        format_instant(s.at),
+        s.task_count,
+        s.hash
+    )
 }

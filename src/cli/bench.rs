@@ -712,8 +712,106 @@ fn ms(v: Option<f64>) -> String {
 /// Replays the statements of a transition with pgbench on the bench database; `Err` is a note
 /// to print (pgbench missing or failing does not void tiendo's own figures).
 async fn pgbench(a: &TransitionsArgs, url: &str, clients: usize) -> Result<Row, String> {
-    let _ = (a, url, clients);
-    Err("not yet".into())
+    let by_hand = format!(
+        "run it by hand on a database kept with --keep: pgbench -n -M prepared -c {clients} -j 2 -T {} \
+         -D tasks={} -D clients={clients} -f bench/transition.pgbench.sql URL",
+        a.seconds, a.tasks
+    );
+    let dir = std::env::temp_dir().join(format!("tiendo-pgbench-{}", unique_suffix()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let result = run_pgbench(a, url, clients, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map_err(|e| format!("{e}; {by_hand}"))
+}
+
+async fn run_pgbench(
+    a: &TransitionsArgs,
+    url: &str,
+    clients: usize,
+    dir: &std::path::Path,
+) -> Result<Row, String> {
+    let script = dir.join("transition.pgbench.sql");
+    std::fs::write(&script, PGBENCH_SCRIPT)
+        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let mut cmd = tokio::process::Command::new("pgbench");
+    cmd.args(["-n", "-M", "prepared"])
+        .arg(format!("--client={clients}"))
+        .arg(format!("--jobs={}", clients.min(2)));
+    match a.transitions {
+        Some(n) => cmd.arg(format!("--transactions={}", n.div_ceil(clients as u64))),
+        None => cmd.arg(format!("--time={}", a.seconds)),
+    };
+    cmd.arg(format!("--define=tasks={}", a.tasks))
+        .arg(format!("--define=clients={clients}"))
+        .arg(format!("--file={}", script.display()))
+        .arg("--log")
+        .arg(format!("--log-prefix={}", dir.join("pgbench_log").display()))
+        .arg(url)
+        .current_dir(dir);
+    eprintln!(
+        "postgres: pgbench -n -M prepared -c {clients} -j {} {} -f bench/transition.pgbench.sql …",
+        clients.min(2),
+        match a.transitions {
+            Some(n) => format!("-t {}", n.div_ceil(clients as u64)),
+            None => format!("-T {}", a.seconds),
+        }
+    );
+    let out = match cmd.output().await {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("pgbench is not on PATH (install the PostgreSQL client tools)".into());
+        }
+        Err(e) => return Err(format!("cannot run pgbench: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(format!(
+            "pgbench failed ({}): {}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        ));
+    }
+    let tps = stdout
+        .lines()
+        .find(|l| l.starts_with("tps = ") && l.contains("without initial connection time"))
+        .and_then(|l| l["tps = ".len()..].split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("no `tps = … (without initial connection time)` line in pgbench's output: {stdout}"))?;
+    let processed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split(['/', ' ']).next())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("no transaction count in pgbench's output: {stdout}"))?;
+    // Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us.
+    let mut latencies = Vec::with_capacity(usize::try_from(processed).unwrap_or(0));
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read pgbench logs: {e}"))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let is_log = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pgbench_log"));
+        if !is_log {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        latencies.extend(text.lines().filter_map(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_micros)
+        }));
+    }
+    latencies.sort_unstable();
+    Ok(Row {
+        backend: "pgbench",
+        writers: clients,
+        transitions: processed,
+        seconds: processed as f64 / tps.max(f64::EPSILON),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

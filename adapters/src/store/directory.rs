@@ -143,6 +143,30 @@ impl Store {
         Ok(())
     }
 
+    /// The unit's name as it was on `date` (names are effective-dated); its first name for
+    /// dates before any record.
+    pub async fn unit_name_on(&self, id: &str, date: NaiveDate) -> Result<String, StoreError> {
+        self.unit(id).await?;
+        let name: Option<String> = with_db!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT name FROM unit_names WHERE unit_id = $1 AND valid_from <= $2 ORDER BY valid_from DESC LIMIT 1",
+            )
+            .bind(id)
+            .bind(date)
+            .fetch_optional(pool)
+            .await?
+        });
+        match name {
+            Some(n) => Ok(n),
+            None => Ok(with_db!(self, |pool| {
+                sqlx::query_scalar("SELECT name FROM unit_names WHERE unit_id = $1 ORDER BY valid_from LIMIT 1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await?
+            })),
+        }
+    }
+
     pub async fn unit(&self, id: &str) -> Result<Unit, StoreError> {
         let row = with_db!(self, |pool| {
             sqlx::query(
