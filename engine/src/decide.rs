@@ -132,6 +132,20 @@ impl From<Amount> for AmountSpec {
     }
 }
 
+impl From<AmountSpec> for Amount {
+    fn from(a: AmountSpec) -> Self {
+        match a {
+            AmountSpec::WorkingDays(n) => Amount::WorkingDays(n),
+            AmountSpec::Days(n) => Amount::Days(n),
+            AmountSpec::Seconds(s) => Amount::Iso(crate::time::IsoDuration {
+                months: 0,
+                days: 0,
+                seconds: s,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimerSpec {
     /// The state whose deadline this timer belongs to.

@@ -1,0 +1,474 @@
+//! Email: the SMTP transport (lettre) and the outbox relay that drains queued notifications.
+//!
+//! A notification is queued in the transaction that caused it (see `store::tasks`); the relay
+//! claims queued rows with a lease, resolves the recipients from roles and units *at sending
+//! time* (people change jobs; the task moves on), renders the Vietnamese message from the task as
+//! it is now (`engine::notify`), and sends it. Failures back off exponentially; after the
+//! configured number of attempts a message is dead and waits for an operator
+//! (`tiendo outbox retry`). The Message-ID is derived from the outbox id, so a retried message
+//! is recognisable as the same message.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use engine::Role;
+use engine::notify::{Message, Rendered, TaskView, render};
+use engine::time::{Instant, local_date};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::store::{OutboxJob, Store, StoreError};
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain SMTP (a relay on the same host or a trusted network only).
+    None,
+    /// Plain connection upgraded with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: Mailbox,
+    pub timeout: Duration,
+}
+
+/// A setting that could not be read; names the variable and what it accepts.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl SmtpConfig {
+    /// Reads `TIENDO_SMTP_HOST` (no host: email is off), `TIENDO_SMTP_PORT`,
+    /// `TIENDO_SMTP_TLS` (none | starttls | tls), `TIENDO_SMTP_USERNAME`, `TIENDO_SMTP_PASSWORD`,
+    /// `TIENDO_MAIL_FROM`.
+    pub fn from_env() -> Result<Option<SmtpConfig>, ConfigError> {
+        let Some(host) = env("TIENDO_SMTP_HOST") else {
+            return Ok(None);
+        };
+        let tls = match env("TIENDO_SMTP_TLS").as_deref().unwrap_or("starttls") {
+            "none" => TlsMode::None,
+            "starttls" => TlsMode::StartTls,
+            "tls" => TlsMode::Tls,
+            other => {
+                return Err(ConfigError {
+                    var: "TIENDO_SMTP_TLS",
+                    message: format!("`{other}` is not one of: none, starttls, tls"),
+                });
+            }
+        };
+        let default_port = match tls {
+            TlsMode::None => 25,
+            TlsMode::StartTls => 587,
+            TlsMode::Tls => 465,
+        };
+        let port = match env("TIENDO_SMTP_PORT") {
+            Some(p) => p.parse().map_err(|_| ConfigError {
+                var: "TIENDO_SMTP_PORT",
+                message: format!("`{p}` is not a port number"),
+            })?,
+            None => default_port,
+        };
+        let from_text =
+            env("TIENDO_MAIL_FROM").unwrap_or_else(|| "tiendo <tiendo@localhost>".into());
+        let from = from_text.parse().map_err(|e| ConfigError {
+            var: "TIENDO_MAIL_FROM",
+            message: format!("`{from_text}` is not an address ({e}); example: Tiến độ CNTT <tiendo@haiphong.gov.vn>"),
+        })?;
+        Ok(Some(SmtpConfig {
+            host,
+            port,
+            tls,
+            username: env("TIENDO_SMTP_USERNAME"),
+            password: env("TIENDO_SMTP_PASSWORD"),
+            from,
+            timeout: Duration::from_secs(20),
+        }))
+    }
+}
+
+/// Sends rendered messages over SMTP.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn new(cfg: &SmtpConfig) -> Result<Mailer, ConfigError> {
+        let bad = |e: lettre::transport::smtp::Error| ConfigError {
+            var: "TIENDO_SMTP_HOST",
+            message: e.to_string(),
+        };
+        let mut builder = match cfg.tls {
+            TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host),
+            TlsMode::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host).map_err(bad)?
+            }
+            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host).map_err(bad)?,
+        }
+        .port(cfg.port)
+        .timeout(Some(cfg.timeout));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from: cfg.from.clone(),
+        })
+    }
+
+    /// The Message-ID of an outbox row: the same on every attempt.
+    pub fn message_id(&self, outbox_id: &str) -> String {
+        format!("<{outbox_id}@{}>", self.from.email.domain())
+    }
+
+    pub async fn send(&self, to: &[Mailbox], message_id: &str, m: &Rendered) -> Result<(), String> {
+        let mut b = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(m.subject.clone())
+            .message_id(Some(message_id.to_string()));
+        for r in to {
+            b = b.to(r.clone());
+        }
+        let email = b
+            .multipart(MultiPart::alternative_plain_html(
+                m.text.clone(),
+                m.html.clone(),
+            ))
+            .map_err(|e| e.to_string())?;
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// How the relay retries.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Links in messages point here (`{base_url}/tasks/{id}`).
+    pub base_url: String,
+    pub max_attempts: u32,
+    /// The first retry waits this long; each further one twice as long, up to an hour.
+    pub retry_base: Duration,
+    pub batch: i64,
+    pub lease: TimeDelta,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            base_url: "http://127.0.0.1:8080".into(),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(30),
+            batch: 100,
+            lease: TimeDelta::minutes(5),
+        }
+    }
+}
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    pub sent: usize,
+    pub failed: usize,
+    pub dead: usize,
+    pub skipped: usize,
+}
+
+pub struct Relay {
+    store: Store,
+    mailer: Mailer,
+    owner: String,
+    cfg: RelayConfig,
+}
+
+impl Relay {
+    pub fn new(store: Store, mailer: Mailer, owner: impl Into<String>, cfg: RelayConfig) -> Relay {
+        Relay {
+            store,
+            mailer,
+            owner: owner.into(),
+            cfg,
+        }
+    }
+
+    /// Sends what is due now, batch by batch, until nothing is due.
+    pub async fn run_once(&self, now: Instant) -> Result<RelayReport, StoreError> {
+        let mut report = RelayReport::default();
+        loop {
+            let jobs = self
+                .store
+                .claim_outbox(&self.owner, now, self.cfg.batch, self.cfg.lease)
+                .await?;
+            if jobs.is_empty() {
+                return Ok(report);
+            }
+            let claimed = jobs.len();
+            for job in jobs {
+                self.deliver(&job, now, &mut report).await?;
+            }
+            if i64::try_from(claimed).unwrap_or(i64::MAX) < self.cfg.batch {
+                return Ok(report);
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        job: &OutboxJob,
+        now: Instant,
+        report: &mut RelayReport,
+    ) -> Result<(), StoreError> {
+        let message_id = self.mailer.message_id(&job.id);
+        let prepared = match self.prepare(job, now).await {
+            Ok(p) => p,
+            Err(Skip(reason)) => {
+                report.skipped += 1;
+                return self
+                    .store
+                    .finish_outbox(
+                        &job.id,
+                        &self.owner,
+                        "skipped",
+                        Some(&reason),
+                        None,
+                        None,
+                        now,
+                        now,
+                    )
+                    .await;
+            }
+        };
+        let (to, rendered) = prepared;
+        let recipients = to
+            .iter()
+            .map(|m| m.email.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match self.mailer.send(&to, &message_id, &rendered).await {
+            Ok(()) => {
+                report.sent += 1;
+                self.store
+                    .finish_outbox(
+                        &job.id,
+                        &self.owner,
+                        "sent",
+                        None,
+                        Some(&message_id),
+                        Some(&recipients),
+                        now,
+                        now,
+                    )
+                    .await
+            }
+            Err(e) => {
+                let attempts = u32::try_from(job.attempts)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1);
+                let dead = attempts >= self.cfg.max_attempts;
+                let wait = self
+                    .cfg
+                    .retry_base
+                    .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+                    .min(Duration::from_secs(3600));
+                let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
+                if dead {
+                    report.dead += 1;
+                } else {
+                    report.failed += 1;
+                }
+                self.store
+                    .finish_outbox(
+                        &job.id,
+                        &self.owner,
+                        if dead { "dead" } else { "pending" },
+                        Some(&e),
+                        Some(&message_id),
+                        Some(&recipients),
+                        next,
+                        now,
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// The recipients and the rendered message, or why there is nothing to send.
+    async fn prepare(
+        &self,
+        job: &OutboxJob,
+        now: Instant,
+    ) -> Result<(Vec<Mailbox>, Rendered), Skip> {
+        let p = &job.payload;
+        let roles: Vec<Role> = p
+            .get("roles")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default();
+        let unit = p
+            .get("unit_id")
+            .and_then(|u| u.as_str())
+            .map(str::to_string);
+        let missed =
+            u32::try_from(p.get("missed").and_then(|m| m.as_u64()).unwrap_or(0)).unwrap_or(0);
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        // A digest is dated by its slot, even when sent later.
+        let date = p
+            .get("slot")
+            .and_then(|v| serde_json::from_value::<Instant>(v.clone()).ok())
+            .map(local_date)
+            .unwrap_or_else(|| local_date(now));
+        let message = match job.template.as_str() {
+            "digest.unit" => {
+                let ids: Vec<String> = p
+                    .get("task_ids")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+                let unit_id = unit
+                    .clone()
+                    .ok_or_else(|| Skip("digest without unit".into()))?;
+                Message::UnitDigest {
+                    unit_name: self
+                        .store
+                        .unit(&unit_id)
+                        .await
+                        .map(|u| u.name)
+                        .unwrap_or(unit_id),
+                    date,
+                    tasks: self.views(&ids, now).await,
+                }
+            }
+            "digest.ubnd" => {
+                let groups: Vec<(String, Vec<String>)> = p
+                    .get("groups")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+                let mut out = Vec::new();
+                for (unit_id, ids) in groups {
+                    let name = self
+                        .store
+                        .unit(&unit_id)
+                        .await
+                        .map(|u| u.name)
+                        .unwrap_or(unit_id);
+                    out.push((name, self.views(&ids, now).await));
+                }
+                Message::UbndDigest { date, groups: out }
+            }
+            template => {
+                let task_id = job
+                    .task_id
+                    .clone()
+                    .ok_or_else(|| Skip(format!("{template} without a task")))?;
+                let task = task_view(&self.store, &task_id, now, &self.cfg.base_url)
+                    .await
+                    .ok_or_else(|| Skip(format!("task {task_id} no longer exists")))?;
+                match template {
+                    "task.turn" => Message::Turn {
+                        task,
+                        comment: text("comment"),
+                        actor: text("actor"),
+                    },
+                    "task.progress" => Message::Progress {
+                        task,
+                        comment: text("comment"),
+                    },
+                    "deadline.reminder" => Message::Reminder { task, missed },
+                    "deadline.due" => Message::Due { task, missed },
+                    "deadline.overdue" => Message::Overdue { task, missed },
+                    "deadline.escalation" => Message::Escalation { task },
+                    "task.stalled" => Message::Stalled { task },
+                    other => return Err(Skip(format!("unknown template `{other}`"))),
+                }
+            }
+        };
+        let mut to = BTreeSet::new();
+        for role in &roles {
+            let users = self
+                .store
+                .users_with_role(*role, unit.as_deref())
+                .await
+                .map_err(|e| Skip(format!("cannot resolve recipients: {e}")))?;
+            for u in users {
+                if let Some(email) = u
+                    .email
+                    .as_deref()
+                    .and_then(|e| e.parse::<lettre::Address>().ok())
+                {
+                    to.insert((email.to_string(), u.display_name.clone()));
+                }
+            }
+        }
+        if to.is_empty() {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            return Err(Skip(format!(
+                "không có người nhận có địa chỉ email cho vai trò {}{}",
+                names.join(", "),
+                unit.map(|u| format!(" của đơn vị {u}")).unwrap_or_default()
+            )));
+        }
+        let to = to
+            .into_iter()
+            .filter_map(|(email, name)| Some(Mailbox::new(Some(name), email.parse().ok()?)))
+            .collect();
+        Ok((to, render(&message)))
+    }
+
+    async fn views(&self, ids: &[String], now: Instant) -> Vec<TaskView> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = task_view(&self.store, id, now, &self.cfg.base_url).await {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
+/// A message that will not be sent, and why (recorded on the outbox row).
+struct Skip(String);
+
+/// The task as a message shows it now: current step, deadline and time left in working days.
+pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) -> Option<TaskView> {
+    let task = store.task(id).await.ok()?;
+    let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
+    let state = wf.state(&task.state);
+    let cal = &wf.calendar;
+    let working_days_left = task
+        .due_at
+        .and_then(|due| cal.working_days_between(now, due).ok());
+    Some(TaskView {
+        id: task.id.clone(),
+        name: task.name.clone(),
+        unit_name: task.unit_name.clone(),
+        state_title: state
+            .map(|s| s.title.clone())
+            .unwrap_or_else(|| task.state.clone()),
+        phase_title: task.phase.title().to_string(),
+        turn_roles: state.map(|s| s.roles.clone()).unwrap_or_default(),
+        due_at: task.due_at,
+        working_days_left,
+        overdue: task.due_at.is_some_and(|due| due < now),
+        idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
+        link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),
+    })
+}

@@ -1,0 +1,514 @@
+//! The words of every email tiendo sends, in Vietnamese: subject, plain text and HTML.
+//!
+//! Pure: the relay (adapters) gathers a [`TaskView`] per task at sending time, so a message says
+//! where the task is now, not where it was when the notification was queued, and hands it here.
+
+use std::fmt::Write as _;
+
+use crate::role::Role;
+use crate::time::{Instant, format_date, local_date, vn};
+
+/// A task as a message shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    pub id: String,
+    pub name: String,
+    pub unit_name: String,
+    pub state_title: String,
+    pub phase_title: String,
+    /// Whose turn it is.
+    pub turn_roles: Vec<Role>,
+    pub due_at: Option<Instant>,
+    /// Working days until the deadline; negative once whole working days have passed since.
+    pub working_days_left: Option<i64>,
+    /// The deadline has passed (possibly by less than a working day).
+    pub overdue: bool,
+    /// Working days since the task last moved.
+    pub idle_working_days: Option<i64>,
+    pub link: String,
+}
+
+/// What happened, by template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// The task arrived at a step; it is the recipients' turn.
+    Turn {
+        task: TaskView,
+        comment: Option<String>,
+        actor: Option<String>,
+    },
+    /// The unit is told its task moved on.
+    Progress {
+        task: TaskView,
+        comment: Option<String>,
+    },
+    /// A reminder before the deadline; `missed` earlier reminders were folded into it.
+    Reminder {
+        task: TaskView,
+        missed: u32,
+    },
+    /// The deadline has come (or passed, after downtime).
+    Due {
+        task: TaskView,
+        missed: u32,
+    },
+    Overdue {
+        task: TaskView,
+        missed: u32,
+    },
+    /// Leadership is told a deadline was missed.
+    Escalation {
+        task: TaskView,
+    },
+    /// Leadership and the unit head are told a task has not moved.
+    Stalled {
+        task: TaskView,
+    },
+    /// The morning list of a unit's tasks that need its action.
+    UnitDigest {
+        unit_name: String,
+        date: chrono::NaiveDate,
+        tasks: Vec<TaskView>,
+    },
+    /// The weekly list of stalled and overdue tasks, by unit.
+    UbndDigest {
+        date: chrono::NaiveDate,
+        groups: Vec<(String, Vec<TaskView>)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn roles(r: &[Role]) -> String {
+    r.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")
+}
+
+/// "còn 3 ngày làm việc", "đến hạn trong ngày làm việc này", "quá hạn 2 ngày làm việc",
+/// "đã quá hạn" (by less than a working day).
+pub fn time_left(days: i64, overdue: bool) -> String {
+    match days {
+        d if d < 0 => format!("quá hạn {} ngày làm việc", -d),
+        _ if overdue => "đã quá hạn".to_string(),
+        0 => "đến hạn trong ngày làm việc này".to_string(),
+        d => format!("còn {d} ngày làm việc"),
+    }
+}
+
+fn deadline_line(t: &TaskView) -> Option<String> {
+    let due = t.due_at?;
+    let left = t
+        .working_days_left
+        .map(|d| format!(" ({})", time_left(d, t.overdue)))
+        .unwrap_or_default();
+    let time = due.with_timezone(&vn()).format("%H:%M");
+    Some(format!(
+        "Thời hạn: {time} ngày {}{left}",
+        format_date(local_date(due))
+    ))
+}
+
+/// Lines describing a task, shared by every per-task message.
+fn task_lines(t: &TaskView) -> Vec<String> {
+    let mut lines = vec![
+        format!("Nhiệm vụ: {}", t.name),
+        format!("Đơn vị chủ trì: {}", t.unit_name),
+        format!(
+            "Bước hiện tại: {} (giai đoạn {})",
+            t.state_title, t.phase_title
+        ),
+    ];
+    if let Some(d) = deadline_line(t) {
+        lines.push(d);
+    }
+    if !t.turn_roles.is_empty() {
+        lines.push(format!("Đang chờ: {}", roles(&t.turn_roles)));
+    }
+    lines
+}
+
+struct Doc {
+    subject: String,
+    intro: String,
+    lines: Vec<String>,
+    todo: String,
+    link: Option<String>,
+    list: Vec<(String, Vec<String>)>,
+}
+
+impl Doc {
+    fn render(self) -> Rendered {
+        let mut text = format!("{}\n\n", self.intro);
+        for l in &self.lines {
+            let _ = writeln!(text, "{l}");
+        }
+        for (heading, items) in &self.list {
+            let _ = writeln!(text, "\n{heading}");
+            for i in items {
+                let _ = writeln!(text, "  - {i}");
+            }
+        }
+        let _ = write!(text, "\nViệc cần làm: {}\n", self.todo);
+        if let Some(l) = &self.link {
+            let _ = writeln!(text, "Xem nhiệm vụ: {l}");
+        }
+        text.push_str("\n--\nHệ thống theo dõi tiến độ nhiệm vụ CNTT (tiendo), thành phố Hải Phòng.\nThư gửi tự động, vui lòng không trả lời thư này.\n");
+
+        let mut html = String::from(
+            "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">",
+        );
+        let _ = write!(html, "<p>{}</p><ul>", escape(&self.intro));
+        for l in &self.lines {
+            let _ = write!(html, "<li>{}</li>", escape(l));
+        }
+        html.push_str("</ul>");
+        for (heading, items) in &self.list {
+            let _ = write!(html, "<h3>{}</h3><ul>", escape(heading));
+            for i in items {
+                let _ = write!(html, "<li>{}</li>", escape(i));
+            }
+            html.push_str("</ul>");
+        }
+        let _ = write!(
+            html,
+            "<p><strong>Việc cần làm:</strong> {}</p>",
+            escape(&self.todo)
+        );
+        if let Some(l) = &self.link {
+            let _ = write!(
+                html,
+                "<p><a href=\"{0}\">Xem nhiệm vụ</a> ({0})</p>",
+                escape(l)
+            );
+        }
+        html.push_str("<hr><p style=\"color:#666\">Hệ thống theo dõi tiến độ nhiệm vụ CNTT (tiendo), thành phố Hải Phòng. Thư gửi tự động, vui lòng không trả lời thư này.</p></body></html>");
+        Rendered {
+            subject: self.subject,
+            text,
+            html,
+        }
+    }
+}
+
+fn missed_line(missed: u32) -> Option<String> {
+    (missed > 0)
+        .then(|| format!("(Gộp {missed} lời nhắc trước đó chưa gửi được do hệ thống tạm ngừng.)"))
+}
+
+fn digest_item(t: &TaskView) -> String {
+    let mut s = format!("{} — {} — {}", t.name, t.unit_name, t.state_title);
+    if let (Some(due), Some(left)) = (t.due_at, t.working_days_left) {
+        let _ = write!(
+            s,
+            " — hạn {} ({})",
+            format_date(local_date(due)),
+            time_left(left, t.overdue)
+        );
+    }
+    if let Some(idle) = t.idle_working_days {
+        let _ = write!(s, " — {idle} ngày làm việc chưa chuyển bước");
+    }
+    let _ = write!(s, " — {}", t.link);
+    s
+}
+
+/// Renders a message. Subjects are plain UTF-8; the mail layer encodes them.
+pub fn render(message: &Message) -> Rendered {
+    match message {
+        Message::Turn {
+            task,
+            comment,
+            actor,
+        } => {
+            let mut lines = task_lines(task);
+            if let Some(c) = comment {
+                lines.push(format!(
+                    "Ý kiến kèm theo{}: {c}",
+                    actor
+                        .as_ref()
+                        .map(|a| format!(" của {a}"))
+                        .unwrap_or_default()
+                ));
+            }
+            Doc {
+                subject: format!("[tiendo] Đến lượt xử lý: {}", task.name),
+                intro: format!(
+                    "Nhiệm vụ «{}» đã chuyển sang bước «{}».",
+                    task.name, task.state_title
+                ),
+                lines,
+                todo: format!("xử lý bước «{}» trong thời hạn.", task.state_title),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Progress { task, comment } => {
+            let mut lines = task_lines(task);
+            if let Some(c) = comment {
+                lines.push(format!("Ý kiến kèm theo: {c}"));
+            }
+            Doc {
+                subject: format!("[tiendo] Nhiệm vụ chuyển bước: {}", task.name),
+                intro: format!(
+                    "Nhiệm vụ «{}» của đơn vị đã chuyển sang bước «{}».",
+                    task.name, task.state_title
+                ),
+                lines,
+                todo: "theo dõi; đơn vị chưa cần thao tác ở bước này.".into(),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Reminder { task, missed } => {
+            let left = task
+                .working_days_left
+                .map(|d| time_left(d, task.overdue))
+                .unwrap_or_else(|| "sắp đến hạn".into());
+            let mut lines = task_lines(task);
+            lines.extend(missed_line(*missed));
+            Doc {
+                subject: format!("[tiendo] Nhắc hạn ({left}): {}", task.name),
+                intro: format!(
+                    "Bước «{}» của nhiệm vụ «{}» {left}.",
+                    task.state_title, task.name
+                ),
+                lines,
+                todo: format!("hoàn thành bước «{}» trước thời hạn.", task.state_title),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Due { task, missed } | Message::Overdue { task, missed } => {
+            let late = task.overdue;
+            let left = task
+                .working_days_left
+                .map(|d| time_left(d, task.overdue))
+                .unwrap_or_else(|| "đã đến hạn".into());
+            let mut lines = task_lines(task);
+            lines.extend(missed_line(*missed));
+            Doc {
+                subject: if late {
+                    format!("[tiendo] Quá hạn ({left}): {}", task.name)
+                } else {
+                    format!("[tiendo] Đến hạn: {}", task.name)
+                },
+                intro: if late {
+                    format!(
+                        "Bước «{}» của nhiệm vụ «{}»: {left}.",
+                        task.state_title, task.name
+                    )
+                } else {
+                    format!(
+                        "Bước «{}» của nhiệm vụ «{}» đến hạn.",
+                        task.state_title, task.name
+                    )
+                },
+                lines,
+                todo: format!(
+                    "hoàn thành ngay bước «{}» hoặc báo cáo lý do chậm.",
+                    task.state_title
+                ),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Escalation { task } => {
+            let left = task
+                .working_days_left
+                .map(|d| time_left(d, task.overdue))
+                .unwrap_or_else(|| "quá hạn".into());
+            Doc {
+                subject: format!("[tiendo] Báo cáo chậm tiến độ ({left}): {}", task.name),
+                intro: format!(
+                    "Bước «{}» của nhiệm vụ «{}» ({}): {left}.",
+                    task.state_title, task.name, task.unit_name
+                ),
+                lines: task_lines(task),
+                todo: format!(
+                    "chỉ đạo, đôn đốc {} hoàn thành bước này.",
+                    roles(&task.turn_roles)
+                ),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Stalled { task } => {
+            let idle = task.idle_working_days.unwrap_or_default();
+            Doc {
+                subject: format!("[tiendo] Nhiệm vụ chậm: {} ({idle} ngày làm việc chưa chuyển bước)", task.name),
+                intro: format!(
+                    "Nhiệm vụ «{}» ({}) đã {idle} ngày làm việc chưa chuyển bước, đang ở bước «{}».",
+                    task.name, task.unit_name, task.state_title
+                ),
+                lines: task_lines(task),
+                todo: format!("đôn đốc {} xử lý hoặc báo cáo vướng mắc.", roles(&task.turn_roles)),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::UnitDigest {
+            unit_name,
+            date,
+            tasks,
+        } => Doc {
+            subject: format!(
+                "[tiendo] {} nhiệm vụ cần xử lý — {unit_name} — {}",
+                tasks.len(),
+                format_date(*date)
+            ),
+            intro: format!(
+                "Danh sách nhiệm vụ của {unit_name} đang chờ đơn vị xử lý, ngày {}.",
+                format_date(*date)
+            ),
+            lines: Vec::new(),
+            todo: "xử lý các nhiệm vụ trên, ưu tiên nhiệm vụ sắp đến hạn hoặc quá hạn.".into(),
+            link: None,
+            list: vec![(
+                "Nhiệm vụ cần xử lý".into(),
+                tasks.iter().map(digest_item).collect(),
+            )],
+        }
+        .render(),
+        Message::UbndDigest { date, groups } => {
+            let total: usize = groups.iter().map(|(_, t)| t.len()).sum();
+            Doc {
+                subject: format!(
+                    "[tiendo] Tổng hợp tuần {}: {total} nhiệm vụ chậm, quá hạn",
+                    format_date(*date)
+                ),
+                intro: format!(
+                    "Tổng hợp các nhiệm vụ chậm tiến độ và quá hạn đến ngày {}, theo đơn vị.",
+                    format_date(*date)
+                ),
+                lines: Vec::new(),
+                todo: "chỉ đạo các đơn vị có nhiệm vụ chậm, quá hạn.".into(),
+                link: None,
+                list: groups
+                    .iter()
+                    .map(|(unit, tasks)| {
+                        (
+                            format!("{unit} ({} nhiệm vụ)", tasks.len()),
+                            tasks.iter().map(digest_item).collect(),
+                        )
+                    })
+                    .collect(),
+            }
+            .render()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_instant;
+
+    fn view() -> TaskView {
+        TaskView {
+            id: "t1".into(),
+            name: "Triển khai <Cổng> thông tin".into(),
+            unit_name: "Sở Y tế".into(),
+            state_title: "Sở Tài chính thẩm định".into(),
+            phase_title: "Thẩm định".into(),
+            turn_roles: vec![Role::SoTaiChinh],
+            due_at: Some(parse_instant("2026-03-23T23:59:59+07:00").unwrap()),
+            working_days_left: Some(-2),
+            overdue: true,
+            idle_working_days: Some(12),
+            link: "https://tiendo.haiphong.gov.vn/tasks/t1".into(),
+        }
+    }
+
+    #[test]
+    fn overdue_mail_states_how_late_and_what_to_do() {
+        let r = render(&Message::Overdue {
+            task: view(),
+            missed: 3,
+        });
+        assert_eq!(
+            r.subject,
+            "[tiendo] Quá hạn (quá hạn 2 ngày làm việc): Triển khai <Cổng> thông tin"
+        );
+        assert!(
+            r.text
+                .contains("Thời hạn: 23:59 ngày 23/03/2026 (quá hạn 2 ngày làm việc)"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("Gộp 3 lời nhắc"));
+        assert!(
+            r.text
+                .contains("Việc cần làm: hoàn thành ngay bước «Sở Tài chính thẩm định»")
+        );
+        assert!(r.text.contains("https://tiendo.haiphong.gov.vn/tasks/t1"));
+        assert!(r.html.contains("Triển khai &lt;Cổng&gt; thông tin") && !r.html.contains("<Cổng>"));
+    }
+
+    #[test]
+    fn every_message_has_a_vietnamese_subject_and_both_bodies() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let all = vec![
+            Message::Turn {
+                task: view(),
+                comment: Some("Bổ sung báo giá".into()),
+                actor: Some("chuyen.vien".into()),
+            },
+            Message::Progress {
+                task: view(),
+                comment: None,
+            },
+            Message::Reminder {
+                task: view(),
+                missed: 0,
+            },
+            Message::Due {
+                task: view(),
+                missed: 0,
+            },
+            Message::Escalation { task: view() },
+            Message::Stalled { task: view() },
+            Message::UnitDigest {
+                unit_name: "Sở Y tế".into(),
+                date: d,
+                tasks: vec![view()],
+            },
+            Message::UbndDigest {
+                date: d,
+                groups: vec![("Sở Y tế".into(), vec![view()])],
+            },
+        ];
+        for m in all {
+            let r = render(&m);
+            assert!(r.subject.starts_with("[tiendo] "), "{}", r.subject);
+            assert!(r.text.contains("Việc cần làm:"));
+            assert!(r.html.starts_with("<!DOCTYPE html>") && r.html.contains("lang=\"vi\""));
+        }
+        let r = render(&Message::Stalled { task: view() });
+        assert!(r.subject.contains("12 ngày làm việc chưa chuyển bước"));
+    }
+}

@@ -1,0 +1,140 @@
+//! `tiendo worker` and `tiendo outbox …`: the scheduler on its own, and the outbox for operators.
+
+use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig};
+use adapters::scheduler::{Scheduler, SchedulerConfig};
+use adapters::store::Store;
+use chrono::Utc;
+use engine::time::format_instant;
+
+use super::{Ctx, Failure};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OutboxCmd {
+    /// Queued, sent, failed and dead messages, newest first.
+    List {
+        /// pending | sent | dead | skipped
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Queue dead (or skipped) messages again: one by id, or all with --all.
+    Retry {
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+fn config_failure(e: adapters::email::ConfigError) -> Failure {
+    Failure::usage(format!("Cấu hình không hợp lệ: {e}"))
+}
+
+/// The relay configured from the environment, if email is configured.
+pub fn relay_from_env(store: &Store, owner: &str) -> Result<Option<Relay>, Failure> {
+    let Some(smtp) = SmtpConfig::from_env().map_err(config_failure)? else {
+        return Ok(None);
+    };
+    let mailer = Mailer::new(&smtp).map_err(config_failure)?;
+    let mut cfg = RelayConfig::default();
+    if let Ok(url) = std::env::var("TIENDO_BASE_URL") {
+        cfg.base_url = url;
+    }
+    if let Ok(n) = std::env::var("TIENDO_OUTBOX_MAX_ATTEMPTS") {
+        cfg.max_attempts = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Failure::usage(format!(
+                "TIENDO_OUTBOX_MAX_ATTEMPTS: `{n}` không phải số lần hợp lệ"
+            ))
+        })?;
+    }
+    if let Ok(s) = std::env::var("TIENDO_OUTBOX_RETRY_SECONDS") {
+        cfg.retry_base = s.parse().map(std::time::Duration::from_secs).map_err(|_| {
+            Failure::usage(format!(
+                "TIENDO_OUTBOX_RETRY_SECONDS: `{s}` không phải số giây"
+            ))
+        })?;
+    }
+    Ok(Some(Relay::new(store.clone(), mailer, owner, cfg)))
+}
+
+/// The scheduler configured from the environment.
+pub fn scheduler_from_env(store: &Store) -> Result<Scheduler, Failure> {
+    let cfg = SchedulerConfig::from_env().map_err(config_failure)?;
+    let owner = Scheduler::default_owner();
+    let relay = relay_from_env(store, &owner)?;
+    if relay.is_none() {
+        tracing::warn!("TIENDO_SMTP_HOST is not set: notifications stay queued in the outbox");
+    }
+    Ok(Scheduler::new(store.clone(), cfg, relay, owner, Utc::now()))
+}
+
+pub async fn worker(ctx: &Ctx<'_>) -> Result<String, Failure> {
+    adapters::telemetry::init();
+    let store = ctx.store().await?;
+    let scheduler = scheduler_from_env(&store)?;
+    tracing::info!(backend = store.backend().as_str(), "worker started");
+    scheduler
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    tracing::info!("worker stopped");
+    Ok(String::new())
+}
+
+pub async fn outbox(cmd: &OutboxCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        OutboxCmd::List { status, limit } => {
+            if let Some(s) = status
+                && !["pending", "sent", "dead", "skipped"].contains(&s.as_str())
+            {
+                return Err(Failure::usage(format!(
+                    "Trạng thái `{s}` không hợp lệ; dùng pending, sent, dead hoặc skipped."
+                )));
+            }
+            let rows = store.outbox(status.as_deref(), *limit).await?;
+            let mut out = String::new();
+            for r in &rows {
+                out.push_str(&format!(
+                    "{}  {:<8} {:<20} lần gửi {}  tạo {}{}{}{}\n",
+                    r.id,
+                    r.status,
+                    r.template,
+                    r.attempts,
+                    format_instant(r.created_at),
+                    r.sent_at
+                        .map(|t| format!("  gửi {}", format_instant(t)))
+                        .unwrap_or_default(),
+                    r.recipients
+                        .as_ref()
+                        .map(|t| format!("\n    đến: {t}"))
+                        .unwrap_or_default(),
+                    r.last_error
+                        .as_ref()
+                        .map(|e| format!("\n    lỗi: {e}"))
+                        .unwrap_or_default(),
+                ));
+            }
+            if rows.is_empty() {
+                out.push_str("Hộp thư đi trống.\n");
+            }
+            Ok(out)
+        }
+        OutboxCmd::Retry { id, all } => {
+            if id.is_none() && !all {
+                return Err(Failure::usage(
+                    "Chỉ rõ mã thư cần gửi lại, hoặc --all để gửi lại mọi thư lỗi.",
+                ));
+            }
+            let n = store.retry_outbox(id.as_deref(), Utc::now()).await?;
+            if n == 0 && id.is_some() {
+                return Err(Failure::refused(format!(
+                    "Không có thư lỗi nào mang mã `{}` (chỉ gửi lại được thư ở trạng thái dead hoặc skipped).",
+                    id.as_deref().unwrap_or_default()
+                )));
+            }
+            Ok(format!("Đã đưa {n} thư trở lại hàng đợi.\n"))
+        }
+    }
+}

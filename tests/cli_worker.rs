@@ -1,0 +1,168 @@
+//! End-to-end: `tiendo worker` as a process, sending a real reminder to a real SMTP server, and
+//! `tiendo outbox` for operators, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::TestDb;
+use common::smtp::SmtpServer;
+
+on_both_backends!(the_worker_process_sends_reminders_and_operators_see_the_outbox);
+
+fn tiendo(db: &TestDb, workflows: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("TIENDO_WORKFLOWS", workflows)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
+fn workflows_with_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir(dir.path().join("calendars")).unwrap();
+    for sub in ["", "calendars"] {
+        for e in std::fs::read_dir(root.join("workflows").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    std::fs::copy(
+        root.join("tests/fixtures/thu-nghiem-nhac-han.toml"),
+        dir.path().join("thu-nghiem-nhac-han.toml"),
+    )
+    .unwrap();
+    dir
+}
+
+async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: TestDb) {
+    let wf = workflows_with_fixture();
+    let ok = |args: &[&str]| {
+        let o = tiendo(&db, wf.path(), args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
+    ok(&[
+        "user",
+        "add",
+        "can.bo",
+        "--role",
+        "don_vi",
+        "--unit",
+        "so-y-te",
+        "--email",
+        "can.bo@haiphong.gov.vn",
+    ]);
+    ok(&[
+        "user",
+        "add",
+        "tham.dinh",
+        "--role",
+        "so_tai_chinh",
+        "--email",
+        "tham.dinh@haiphong.gov.vn",
+    ]);
+    ok(&[
+        "plan",
+        "add",
+        "215/KH-UBND",
+        "--year",
+        "2025",
+        "--title",
+        "Kế hoạch năm 2025",
+    ]);
+    let id = ok(&[
+        "task",
+        "create",
+        "--as",
+        "can.bo",
+        "--plan",
+        "215/KH-UBND",
+        "--unit",
+        "so-y-te",
+        "--name",
+        "Tổng đài 1022",
+        "--funding",
+        "thuong_xuyen",
+        "--kind",
+        "thu-nghiem-nhac-han",
+    ])
+    .lines()
+    .next()
+    .unwrap()
+    .to_string();
+    ok(&["task", "transition", &id, "gui_tham_dinh", "--as", "can.bo"]);
+
+    let smtp = SmtpServer::start();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env("TIENDO_WORKFLOWS", wf.path())
+        .env("TIENDO_SMTP_HOST", "127.0.0.1")
+        .env("TIENDO_SMTP_PORT", smtp.port.to_string())
+        .env("TIENDO_SMTP_TLS", "none")
+        .env("TIENDO_MAIL_FROM", "Tiến độ CNTT <tiendo@haiphong.gov.vn>")
+        .env("TIENDO_BASE_URL", "https://tiendo.haiphong.gov.vn")
+        .env("TIENDO_SCHEDULER_POLL_SECONDS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("worker starts");
+    // Creation and transition notices, then the 50 % reminder of the PT4S deadline.
+    let mails = smtp.wait_for(4, Duration::from_secs(30)).await;
+    let _ = Command::new("kill")
+        .args(["-INT", &worker.id().to_string()])
+        .status();
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "the worker stops cleanly on SIGINT");
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[tiendo] Nhắc hạn") && s.contains("Tổng đài 1022")),
+        "{subjects:?}"
+    );
+    let reminder = mails
+        .iter()
+        .find(|m| m.subject.starts_with("[tiendo] Nhắc hạn"))
+        .unwrap();
+    assert!(
+        reminder
+            .text
+            .contains(&format!("https://tiendo.haiphong.gov.vn/tasks/{id}"))
+    );
+
+    let listed = ok(&["outbox", "list", "--status", "sent"]);
+    assert!(
+        listed.contains("deadline.reminder") && listed.contains("tham.dinh@haiphong.gov.vn"),
+        "{listed}"
+    );
+    let o = tiendo(&db, wf.path(), &["outbox", "retry", "khong-co"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Không có thư lỗi nào"));
+    let o = tiendo(&db, wf.path(), &["outbox", "list", "--status", "lost"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A bad setting is refused with the variable's name, before anything runs.
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env("TIENDO_WORKFLOWS", wf.path())
+        .env("TIENDO_SMTP_HOST", "127.0.0.1")
+        .env("TIENDO_SMTP_TLS", "ssl")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("TIENDO_SMTP_TLS"));
+}
