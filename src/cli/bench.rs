@@ -46,6 +46,12 @@ const RETURN_COMMENT: &str = "Đề nghị đơn vị bổ sung báo giá của 
 pub enum BenchCmd {
     /// Transitions per second and latency on SQLite and PostgreSQL.
     Transitions(TransitionsArgs),
+    /// Transitions per second through the HTTP API, against the store in the same run.
+    Api(super::bench_api::ApiArgs),
+    /// Due deadline timers fired into the outbox per second on PostgreSQL, and the lag.
+    Timers(super::bench_timers::TimersArgs),
+    /// Plan import and the progress report over a synthetic plan (default 100,000 tasks).
+    Import(super::bench_import::ImportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,11 +98,18 @@ pub struct TransitionsArgs {
     /// Keep the bench database (PostgreSQL) or file (SQLite) for inspection; prints where.
     #[arg(long)]
     pub keep: bool,
+    /// Connections in the store's pool (default: the largest writer count + 8, so that no
+    /// writer waits for a connection).
+    #[arg(long)]
+    pub connections: Option<u32>,
 }
 
 pub async fn run(cmd: &BenchCmd, _ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
         BenchCmd::Transitions(args) => transitions(args).await,
+        BenchCmd::Api(args) => super::bench_api::run(args).await,
+        BenchCmd::Timers(args) => super::bench_timers::timers(args).await,
+        BenchCmd::Import(args) => super::bench_import::run(args).await,
     }
 }
 
@@ -172,11 +185,14 @@ fn check_args(a: &TransitionsArgs) -> Result<(), Failure> {
     if a.seed_concurrency == 0 {
         return Err(Failure::usage("--seed-concurrency must be at least 1"));
     }
+    if a.connections == Some(0) {
+        return Err(Failure::usage("--connections must be at least 1"));
+    }
     Ok(())
 }
 
 /// The shipped definitions (for the calendars) plus the bench workflow.
-fn bench_catalog() -> Result<Catalog, Failure> {
+pub(crate) fn bench_catalog() -> Result<Catalog, Failure> {
     let mut sources = adapters::definitions::embedded();
     sources.push(Source {
         path: "bench-cycle.toml".into(),
@@ -192,7 +208,7 @@ fn bench_catalog() -> Result<Catalog, Failure> {
 }
 
 /// A name unlikely to be taken: process id and the clock's nanoseconds.
-fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -201,6 +217,9 @@ fn unique_suffix() -> String {
 }
 
 fn pool_size(a: &TransitionsArgs) -> u32 {
+    if let Some(n) = a.connections {
+        return n;
+    }
     let most = a.writers.iter().copied().max().unwrap_or(1);
     u32::try_from(most.max(a.seed_concurrency) + 8).unwrap_or(u32::MAX)
 }
@@ -248,8 +267,8 @@ async fn bench_postgres(
         let mut report = BackendReport::default();
         let outcome = async {
             bench_store(a, "postgres", &store, Some(&url), &mut report).await?;
-            // Seal nothing, touch nothing: pgbench writes entries with made-up hashes, so it
-            // runs only after the audit log has been verified.
+            // pgbench appends audit entries with made-up hashes: it runs only once the audit log
+            // has been counted and verified, on connections of its own.
             store.close().await;
             if a.no_pgbench {
                 report
@@ -259,7 +278,14 @@ async fn bench_postgres(
             }
             let clients = a.writers.iter().copied().max().unwrap_or(1);
             match pgbench(a, &url, clients).await {
-                Ok(row) => report.pgbench = Some(row),
+                Ok(run) => {
+                    report.notes.push(format!(
+                        "pgbench: its own summary over warm-up and measurement: {} transactions, \
+                         tps = {:.1} (without initial connection time)",
+                        run.own_processed, run.own_tps
+                    ));
+                    report.pgbench = Some(run.row);
+                }
                 Err(note) => report.notes.push(format!("pgbench: {note}")),
             }
             Ok::<(), Failure>(())
@@ -287,7 +313,7 @@ async fn bench_postgres(
 
 /// The admin URL (the database named in `server`, or `postgres`) and the URL of database `db`
 /// on the same server, keeping any `?options`.
-fn pg_urls(server: &str, db: &str) -> (String, String) {
+pub(crate) fn pg_urls(server: &str, db: &str) -> (String, String) {
     let (main, query) = match server.split_once('?') {
         Some((m, q)) => (m, format!("?{q}")),
         None => (server, String::new()),
@@ -308,7 +334,7 @@ fn pg_urls(server: &str, db: &str) -> (String, String) {
 }
 
 /// Runs SQL with `psql` (the binary has no SQL access of its own outside the store).
-async fn psql(url: &str, sql: &str) -> Result<String, Failure> {
+pub(crate) async fn psql(url: &str, sql: &str) -> Result<String, Failure> {
     let out = tokio::process::Command::new("psql")
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         .output()
@@ -334,8 +360,8 @@ async fn psql(url: &str, sql: &str) -> Result<String, Failure> {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct BenchTask {
-    id: String,
+pub(crate) struct BenchTask {
+    pub(crate) id: String,
     /// In `soan_ho_so` (next: `trinh`), otherwise in `tham_dinh` (next: `tra_lai`).
     drafting: bool,
 }
@@ -372,6 +398,9 @@ async fn bench_store(
     }
     let mut total: u64 = 0;
     for &w in &a.writers {
+        if let Some(url) = pg_url {
+            checkpoint(url).await;
+        }
         let (row, done, back) = measure(a, backend, store, &donvi, &stc, tasks, w).await?;
         tasks = back;
         total += done;
@@ -408,7 +437,7 @@ async fn bench_store(
     Ok(())
 }
 
-async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
+pub(crate) async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
     let now = Utc::now();
     store
         .add_unit(UNIT_ID, "Trung tâm đo hiệu năng (thử nghiệm)", None, now)
@@ -454,7 +483,7 @@ async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
 }
 
 /// Creates `n` tasks, `concurrency` at a time, and moves each to `soan_ho_so`.
-async fn seed_tasks(
+pub(crate) async fn seed_tasks(
     store: &Store,
     n: usize,
     concurrency: usize,
@@ -530,7 +559,7 @@ async fn seed_tasks(
         .collect())
 }
 
-fn request(task_id: &str, transition: &str, comment: Option<&str>) -> TransitionRequest {
+pub(crate) fn request(task_id: &str, transition: &str, comment: Option<&str>) -> TransitionRequest {
     TransitionRequest {
         task_id: task_id.to_string(),
         transition: transition.to_string(),
@@ -709,11 +738,19 @@ fn ms(v: Option<f64>) -> String {
 // pgbench
 // ---------------------------------------------------------------------------------------------
 
+/// pgbench's figures, measured like tiendo's.
+struct PgbenchRun {
+    row: Row,
+    /// pgbench's own `tps = … (without initial connection time)`, over the whole run.
+    own_tps: f64,
+    own_processed: u64,
+}
+
 /// Replays the statements of a transition with pgbench on the bench database; `Err` is a note
 /// to print (pgbench missing or failing does not void tiendo's own figures).
-async fn pgbench(a: &TransitionsArgs, url: &str, clients: usize) -> Result<Row, String> {
+async fn pgbench(a: &TransitionsArgs, url: &str, clients: usize) -> Result<PgbenchRun, String> {
     let by_hand = format!(
-        "run it by hand on a database kept with --keep: pgbench -n -M prepared -c {clients} -j 2 -T {} \
+        "to take the ratio by hand, keep the database with --keep and run: pgbench -n -M prepared -c {clients} -j 2 -T {} \
          -D tasks={} -D clients={clients} -f bench/transition.pgbench.sql URL",
         a.seconds, a.tasks
     );
@@ -724,38 +761,56 @@ async fn pgbench(a: &TransitionsArgs, url: &str, clients: usize) -> Result<Row, 
     result.map_err(|e| format!("{e}; {by_hand}"))
 }
 
+/// Starts every PostgreSQL measurement right after a checkpoint, so that none of them (tiendo's
+/// or pgbench's) pays for a timed checkpoint and its full-page writes while the others do not.
+async fn checkpoint(url: &str) {
+    if let Err(e) = psql(url, "CHECKPOINT").await {
+        eprintln!(
+            "postgres: CHECKPOINT failed, figures may include one: {}",
+            e.message
+        );
+    }
+}
+
+/// Runs pgbench once for warm-up plus measurement, logging every transaction, and measures from
+/// the log exactly as tiendo's writers are measured: the transactions started after the
+/// warm-up, until the last one ends, on the same (by then warm) connections.
 async fn run_pgbench(
     a: &TransitionsArgs,
     url: &str,
     clients: usize,
     dir: &std::path::Path,
-) -> Result<Row, String> {
+) -> Result<PgbenchRun, String> {
     let script = dir.join("transition.pgbench.sql");
     std::fs::write(&script, PGBENCH_SCRIPT)
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let jobs = clients.min(2);
+    let limit = match a.transitions {
+        // Enough for the warm-up too; whatever is left after the measured ones is ignored.
+        Some(n) => format!("--transactions={}", n.div_ceil(clients as u64) * 2),
+        None => format!("--time={}", a.seconds + a.warmup_seconds),
+    };
     let mut cmd = tokio::process::Command::new("pgbench");
     cmd.args(["-n", "-M", "prepared"])
         .arg(format!("--client={clients}"))
-        .arg(format!("--jobs={}", clients.min(2)));
-    match a.transitions {
-        Some(n) => cmd.arg(format!("--transactions={}", n.div_ceil(clients as u64))),
-        None => cmd.arg(format!("--time={}", a.seconds)),
-    };
-    cmd.arg(format!("--define=tasks={}", a.tasks))
+        .arg(format!("--jobs={jobs}"))
+        .arg(&limit)
+        .arg(format!("--define=tasks={}", a.tasks))
         .arg(format!("--define=clients={clients}"))
         .arg(format!("--file={}", script.display()))
         .arg("--log")
-        .arg(format!("--log-prefix={}", dir.join("pgbench_log").display()))
+        .arg(format!(
+            "--log-prefix={}",
+            dir.join("pgbench_log").display()
+        ))
         .arg(url)
         .current_dir(dir);
     eprintln!(
-        "postgres: pgbench -n -M prepared -c {clients} -j {} {} -f bench/transition.pgbench.sql …",
-        clients.min(2),
-        match a.transitions {
-            Some(n) => format!("-t {}", n.div_ceil(clients as u64)),
-            None => format!("-T {}", a.seconds),
-        }
+        "postgres: CHECKPOINT; pgbench -n -M prepared -c {clients} -j {jobs} {limit} -D tasks={} -D clients={clients} \
+         -f bench/transition.pgbench.sql -l (first {} s are warm-up, as for tiendo)",
+        a.tasks, a.warmup_seconds
     );
+    checkpoint(url).await;
     let out = match cmd.output().await {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -764,8 +819,8 @@ async fn run_pgbench(
         Err(e) => return Err(format!("cannot run pgbench: {e}")),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
         return Err(format!(
             "pgbench failed ({}): {}",
@@ -773,20 +828,25 @@ async fn run_pgbench(
             tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
         ));
     }
-    let tps = stdout
+    let own_tps = stdout
         .lines()
         .find(|l| l.starts_with("tps = ") && l.contains("without initial connection time"))
         .and_then(|l| l["tps = ".len()..].split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
-        .ok_or_else(|| format!("no `tps = … (without initial connection time)` line in pgbench's output: {stdout}"))?;
-    let processed = stdout
+        .ok_or_else(|| {
+            format!(
+                "no `tps = … (without initial connection time)` line in pgbench's output: {stdout}"
+            )
+        })?;
+    let own_processed = stdout
         .lines()
         .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
         .and_then(|v| v.split(['/', ' ']).next())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| format!("no transaction count in pgbench's output: {stdout}"))?;
-    // Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us.
-    let mut latencies = Vec::with_capacity(usize::try_from(processed).unwrap_or(0));
+    // One line per transaction: client_id transaction_no latency_us script_no epoch_s epoch_us
+    // (the end of the transaction).
+    let mut spans: Vec<(f64, f64)> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read pgbench logs: {e}"))? {
         let path = entry.map_err(|e| e.to_string())?.path();
         let is_log = path
@@ -796,21 +856,45 @@ async fn run_pgbench(
             continue;
         }
         let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-        latencies.extend(text.lines().filter_map(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(Duration::from_micros)
+        spans.extend(text.lines().filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let latency = f.get(2)?.parse::<f64>().ok()? / 1e6;
+            let end = f.get(4)?.parse::<f64>().ok()? + f.get(5)?.parse::<f64>().ok()? / 1e6;
+            Some((end - latency, end))
         }));
     }
+    let first = spans
+        .iter()
+        .map(|s| s.0)
+        .min_by(f64::total_cmp)
+        .ok_or("pgbench wrote no transaction log")?;
+    let measure_from = first + a.warmup_seconds as f64;
+    let mut measured: Vec<(f64, f64)> = spans.into_iter().filter(|s| s.0 >= measure_from).collect();
+    if let Some(n) = a.transitions {
+        measured.sort_by(|x, y| x.0.total_cmp(&y.0));
+        measured.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    let last_end = measured
+        .iter()
+        .map(|s| s.1)
+        .max_by(f64::total_cmp)
+        .unwrap_or(measure_from);
+    let mut latencies: Vec<Duration> = measured
+        .iter()
+        .map(|(start, end)| Duration::from_secs_f64((end - start).max(0.0)))
+        .collect();
     latencies.sort_unstable();
-    Ok(Row {
-        backend: "pgbench",
-        writers: clients,
-        transitions: processed,
-        seconds: processed as f64 / tps.max(f64::EPSILON),
-        p50_ms: percentile_ms(&latencies, 0.50),
-        p99_ms: percentile_ms(&latencies, 0.99),
+    Ok(PgbenchRun {
+        row: Row {
+            backend: "pgbench",
+            writers: clients,
+            transitions: latencies.len() as u64,
+            seconds: last_end - measure_from,
+            p50_ms: percentile_ms(&latencies, 0.50),
+            p99_ms: percentile_ms(&latencies, 0.99),
+        },
+        own_tps,
+        own_processed,
     })
 }
 
