@@ -1,0 +1,286 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`), everywhere.
+//!
+//! `type` is `urn:tiendo:problem:<code>` and `title` the HTTP reason phrase: both stable, for
+//! programs. `detail` is Vietnamese, for people. Extension members carry what a program needs to
+//! react: `code` always; `field` on 400; `rule` on 403; `current_version` on 409; `allowed` (the
+//! transitions with what each lacks) and `unmet` on 422; `retry_after` on 429.
+//!
+//! Store errors map here in one place. A database failure is a 500 whose detail says nothing
+//! about the database (the cause goes to the log with the request id).
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use engine::decide::Rejection;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::views::{AvailableView, NeedView};
+use crate::store::{SignInError, StoreError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: String,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The shape of every error body (for the OpenAPI document).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDoc {
+    /// `urn:tiendo:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The HTTP reason phrase.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and what is allowed, in Vietnamese.
+    pub detail: String,
+    /// A stable machine-readable code (`version_conflict`, `wrong_role`, `missing_documents`…).
+    pub code: String,
+    /// 400: the input that is wrong (a JSON path, a query parameter, a header).
+    pub field: Option<String>,
+    /// 403: the rule that refused.
+    pub rule: Option<String>,
+    /// 409: the task's current version.
+    pub current_version: Option<i64>,
+    /// 409: the version the request was based on.
+    pub expected_version: Option<i64>,
+    /// 422: the transitions the caller could take from the current state, with what each lacks.
+    pub allowed: Option<Vec<AvailableView>>,
+    /// 422: what the refused transition lacks.
+    pub unmet: Option<Vec<NeedView>>,
+    /// 413: the limit in bytes.
+    pub limit_bytes: Option<u64>,
+    /// 429: seconds to wait (also in `Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code: code.to_string(),
+            detail: detail.into(),
+            extensions: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Problem {
+        self.extensions.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: &str) -> Problem {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    /// 400, naming the input that is wrong.
+    pub fn bad_request(field: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "invalid_input", detail).with("field", field)
+    }
+
+    pub fn unauthorized() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Chưa đăng nhập hoặc phiên đăng nhập đã hết hạn: hãy đăng nhập (POST /api/v1/auth/sign-in) hoặc gửi token API trong tiêu đề Authorization: Bearer.",
+        )
+        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"tiendo\"")
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn too_large(limit: usize) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "Nội dung gửi lên quá lớn: tối đa {} byte ({}).",
+                limit,
+                human_bytes(limit as u64)
+            ),
+        )
+        .with("limit_bytes", limit as u64)
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+    }
+
+    pub fn internal() -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Lỗi máy chủ: yêu cầu chưa được thực hiện. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên kèm mã yêu cầu (x-request-id).",
+        )
+    }
+
+    /// A refusal of `decide`: who may not (403) or what is missing (422). `allowed` lists the
+    /// transitions the caller could take instead.
+    pub fn rejection(r: &Rejection, allowed: Option<Vec<AvailableView>>) -> Problem {
+        let detail = r.to_string();
+        if r.is_authorization() {
+            return Problem::new(StatusCode::FORBIDDEN, r.code(), detail).with("rule", r.code());
+        }
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), detail);
+        match r {
+            Rejection::Unmet { unmet, .. } => {
+                let needs: Vec<NeedView> = unmet.iter().map(NeedView::from).collect();
+                p = p.with("unmet", needs);
+            }
+            Rejection::NotAvailable { available, .. } if allowed.is_none() => {
+                let list: Vec<AvailableView> = available
+                    .iter()
+                    .map(|a| AvailableView::new(a, None))
+                    .collect();
+                p = p.with("allowed", list);
+            }
+            _ => {}
+        }
+        if let Some(a) = allowed {
+            p = p.with("allowed", a);
+        }
+        p
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    } else if n >= 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0).replace('.', ",")
+    } else {
+        format!("{n} byte")
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => Problem::not_found(e.to_string()),
+            StoreError::Conflict { expected, current } => {
+                Problem::new(StatusCode::CONFLICT, "version_conflict", e.to_string())
+                    .with("current_version", current)
+                    .with("expected_version", expected)
+                    .header(header::ETAG, &format!("\"{current}\""))
+            }
+            StoreError::Rejected(r) => Problem::rejection(&r, None),
+            StoreError::IdempotencyMismatch(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            StoreError::Invalid(msg) => Problem::new(StatusCode::BAD_REQUEST, "invalid", msg),
+            StoreError::Duplicate(_) => {
+                Problem::new(StatusCode::CONFLICT, "duplicate", e.to_string())
+            }
+            StoreError::Forbidden(d) => {
+                Problem::new(StatusCode::FORBIDDEN, d.rule, d.message).with("rule", d.rule)
+            }
+            StoreError::Database(err) => {
+                tracing::error!(error = %err, "database error");
+                Problem::internal()
+            }
+            StoreError::Migrate(err) => {
+                tracing::error!(error = %err, "migration error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<SignInError> for Problem {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::BadCredentials => {
+                Problem::new(StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string())
+            }
+            SignInError::RateLimited { retry_after_secs } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failed_sign_ins",
+                e.to_string(),
+            )
+            .with("retry_after", retry_after_secs)
+            .header(header::RETRY_AFTER, &retry_after_secs.to_string()),
+            SignInError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            json!(format!("urn:tiendo:problem:{}", self.code)),
+        );
+        body.insert(
+            "title".into(),
+            json!(self.status.canonical_reason().unwrap_or("Error")),
+        );
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("detail".into(), json!(self.detail));
+        body.insert("code".into(), json!(self.code));
+        for (k, v) in self.extensions {
+            body.entry(k).or_insert(v);
+        }
+        let mut res = (
+            self.status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            Value::Object(body).to_string(),
+        )
+            .into_response();
+        for (name, value) in self.headers {
+            res.headers_mut().insert(name, value);
+        }
+        res
+    }
+}
+
+/// The Vietnamese detail for an error status that reached the client without a problem body
+/// (an unknown route, a wrong method, a body the framework refused before any handler).
+pub fn generic_detail(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::BAD_REQUEST => ("invalid_input", "Yêu cầu không hợp lệ."),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", "Chưa đăng nhập."),
+        StatusCode::FORBIDDEN => ("forbidden", "Bạn không có quyền thực hiện yêu cầu này."),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "Không có tài nguyên nào ở địa chỉ này. Danh sách địa chỉ API: /api/v1/openapi.json.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "Phương thức HTTP này không dùng được với địa chỉ này (xem /api/v1/openapi.json).",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Nội dung gửi lên quá lớn."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Kiểu nội dung không được hỗ trợ: gửi application/json (hoặc multipart/form-data khi tải tệp lên).",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", "Không xử lý được yêu cầu."),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "Yêu cầu quá thời gian chờ."),
+        s if s.is_server_error() => (
+            "internal",
+            "Lỗi máy chủ: yêu cầu chưa được thực hiện. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên kèm mã yêu cầu (x-request-id).",
+        ),
+        _ => ("error", "Yêu cầu không thực hiện được."),
+    }
+}

@@ -1,0 +1,220 @@
+//! Sign-in, sign-out, the caller's own account, and API tokens.
+//!
+//! Sign-in is the only endpoint besides health that answers without an identity. The session
+//! cookie is `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page sends it,
+//! which is what protects the API's unsafe methods from cross-site requests), `Secure` when the
+//! server is configured so, and lives at most as long as the session's absolute limit.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{TimeDelta, Utc};
+use engine::access::Scope;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::super::extract::{Auth, ClientAddress, JsonBody, SESSION_COOKIE, cookie, ident, text};
+use super::super::problem::{Problem, ProblemDoc};
+use super::super::startup::AppState;
+use super::super::views::{
+    ChangePasswordBody, IssuedTokenView, MeView, NewTokenBody, SignInBody, SignedInView, TokenView,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+fn session_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.settings.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Sign in with a user name and password; the answer sets the session cookie.
+#[utoipa::path(
+    post, path = "/auth/sign-in", tag = "auth",
+    request_body = SignInBody,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = SignedInView,
+            headers(("Set-Cookie" = String))),
+        (status = 400, description = "Malformed body", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong user name or password", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this user or address (`Retry-After`)", body = ProblemDoc, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+    )
+)]
+async fn sign_in(
+    State(app): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    JsonBody(body): JsonBody<SignInBody>,
+) -> Result<Response, Problem> {
+    let signed = app
+        .store
+        .sign_in(
+            &body.username,
+            &body.password,
+            &address,
+            &app.settings.auth,
+            Utc::now(),
+        )
+        .await?;
+    tracing::info!(user = %signed.identity.user.username, %address, "signed in");
+    let max_age = (signed.absolute_until - Utc::now())
+        .max(TimeDelta::zero())
+        .num_seconds();
+    let view = SignedInView {
+        me: MeView::from(&signed.identity),
+        expires_at: signed.expires_at,
+        absolute_until: signed.absolute_until,
+    };
+    let mut res = Json(view).into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&app, &signed.secret, max_age),
+    );
+    Ok(res)
+}
+
+/// Sign out: revokes the session and clears the cookie.
+#[utoipa::path(
+    post, path = "/auth/sign-out", tag = "auth",
+    responses((status = 204, description = "Signed out", headers(("Set-Cookie" = String))))
+)]
+async fn sign_out(
+    State(app): State<AppState>,
+    Auth(_id): Auth,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        app.store.sign_out(secret, Utc::now()).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    Ok(res)
+}
+
+/// The caller: user, roles in effect, units acted for, credential.
+#[utoipa::path(
+    get, path = "/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = MeView))
+)]
+async fn me(Auth(id): Auth) -> Json<MeView> {
+    Json(MeView::from(&id))
+}
+
+/// Change one's own password (the current one is required). Every session of the user is
+/// revoked: sign in again.
+#[utoipa::path(
+    post, path = "/me/password", tag = "auth",
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 204, description = "Changed; signed out everywhere"),
+        (status = 400, description = "Wrong current password, or a new one breaking the rules", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "A metrics token cannot change passwords", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn change_password(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    JsonBody(body): JsonBody<ChangePasswordBody>,
+) -> Result<Response, Problem> {
+    app.store
+        .change_own_password(&id, &body.current_password, &body.new_password, Utc::now())
+        .await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    Ok(res)
+}
+
+/// The caller's API tokens (an administrator sees everyone's). Secrets are never shown again.
+#[utoipa::path(
+    get, path = "/tokens", tag = "auth",
+    responses((status = 200, description = "Tokens", body = Vec<TokenView>))
+)]
+async fn list_tokens(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+) -> Result<Json<Vec<TokenView>>, Problem> {
+    let tokens = app.store.tokens(&id).await?;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+/// Issue an API token for the caller's own user. The secret is in this answer only.
+#[utoipa::path(
+    post, path = "/tokens", tag = "auth",
+    request_body = NewTokenBody,
+    responses(
+        (status = 201, description = "Issued", body = IssuedTokenView),
+        (status = 400, description = "Malformed body", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Metrics tokens are issued by administrators only; a metrics token issues nothing", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn create_token(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    JsonBody(body): JsonBody<NewTokenBody>,
+) -> Result<Response, Problem> {
+    let name = text("name", &body.name, 100, false)?;
+    let scope = match body.scope.as_deref() {
+        None => Scope::Full,
+        Some(s) => Scope::parse(s).map_err(|e| Problem::bad_request("scope", e))?,
+    };
+    let now = Utc::now();
+    let expires_at = match body.expires_in_days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => Some(now + TimeDelta::days(i64::from(d))),
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "expires_in_days",
+                "Số ngày hiệu lực phải từ 1 đến 3650.",
+            ));
+        }
+    };
+    let issued = app
+        .store
+        .create_token(&id, &name, scope, expires_at, now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedTokenView {
+            token: TokenView::from(issued.token),
+            secret: issued.secret,
+        }),
+    )
+        .into_response())
+}
+
+/// Revoke a token (its owner or an administrator).
+#[utoipa::path(
+    delete, path = "/tokens/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such token among the caller's", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_token(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Path(token_id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let token_id = ident("id", &token_id)?;
+    app.store.revoke_token(&id, &token_id, Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,158 @@
+//! `/reports`: the progress report on a plan and the status report (issue 6), as XLSX, HTML or
+//! Markdown. Which tasks a caller's report covers is decided by [`crate::report::scope_for`]
+//! (SKHCN and UBND the whole plan, a unit its own tasks, the others nothing), not here.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use chrono::NaiveDate;
+use engine::time::{local_date, parse_date};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::super::extract::{Auth, Params, ident};
+use super::super::problem::{Problem, ProblemDoc};
+use super::super::startup::AppState;
+use crate::report::{self, Format, ProgressParams, ReportError, StatusParams};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(progress_report))
+        .routes(routes!(status_report))
+}
+
+fn problem(e: ReportError) -> Problem {
+    match e {
+        ReportError::NotFound(m) => Problem::not_found(m),
+        ReportError::Invalid(m) => Problem::new(StatusCode::BAD_REQUEST, "invalid", m),
+        ReportError::Store(s) => s.into(),
+        ReportError::Render(m) => {
+            tracing::error!(error = %m, "cannot render a report");
+            Problem::internal()
+        }
+    }
+}
+
+fn date(field: &str, s: &str) -> Result<NaiveDate, Problem> {
+    parse_date(s).map_err(|_| {
+        Problem::bad_request(
+            field,
+            format!("Tham số `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
+        )
+    })
+}
+
+fn format(f: Option<&str>) -> Result<Format, Problem> {
+    f.unwrap_or("xlsx")
+        .parse()
+        .map_err(|e: String| Problem::bad_request("format", e))
+}
+
+fn file(r: report::Report) -> Response {
+    let mut res = Response::new(Body::from(r.bytes));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", r.file_name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProgressQuery {
+    /// The plan's number (`215/KH-UBND`) or id.
+    plan: String,
+    /// "Tiến độ tính đến": yyyy-mm-dd or dd/mm/yyyy (default: today).
+    as_of: Option<String>,
+    /// xlsx (default), html or md.
+    format: Option<String>,
+}
+
+/// The SKHCN progress report on a plan, as of a date.
+#[utoipa::path(get, path = "/reports/progress", tag = "reports",
+    params(ProgressQuery),
+    responses(
+        (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String))),
+        (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn progress_report(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Params(q): Params<ProgressQuery>,
+) -> Result<Response, Problem> {
+    let units = report::scope_for(&id.actor).map_err(crate::store::StoreError::from)?;
+    let params = ProgressParams {
+        plan: ident("plan", &q.plan)?,
+        as_of: match q.as_of.as_deref() {
+            Some(d) => date("as_of", d)?,
+            None => local_date(chrono::Utc::now()),
+        },
+        units,
+    };
+    let fmt = format(q.format.as_deref())?;
+    report::progress(&app.store, &params, fmt)
+        .await
+        .map(file)
+        .map_err(problem)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// A plan (default: every plan).
+    plan: Option<String>,
+    /// First day: yyyy-mm-dd or dd/mm/yyyy.
+    from: String,
+    /// Last day.
+    to: String,
+    /// Stall threshold in working days (default: the workflow's).
+    stall_days: Option<u32>,
+    /// xlsx (default), html or md.
+    format: Option<String>,
+}
+
+/// The status report for leadership over a date range (the four statuses of QĐ 42/2014).
+#[utoipa::path(get, path = "/reports/status", tag = "reports",
+    params(StatusQuery),
+    responses(
+        (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String))),
+        (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn status_report(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Params(q): Params<StatusQuery>,
+) -> Result<Response, Problem> {
+    let units = report::scope_for(&id.actor).map_err(crate::store::StoreError::from)?;
+    if q.stall_days.is_some_and(|d| d == 0 || d > 365) {
+        return Err(Problem::bad_request(
+            "stall_days",
+            "Tham số `stall_days` phải từ 1 đến 365 ngày làm việc.",
+        ));
+    }
+    let params = StatusParams {
+        plan: q.plan.as_deref().map(|p| ident("plan", p)).transpose()?,
+        from: date("from", &q.from)?,
+        to: date("to", &q.to)?,
+        stall_days: q.stall_days,
+        units,
+    };
+    let fmt = format(q.format.as_deref())?;
+    report::status(&app.store, &params, fmt)
+        .await
+        .map(file)
+        .map_err(problem)
+}

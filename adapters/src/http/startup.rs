@@ -1,0 +1,268 @@
+//! Building the application: the routes under `/api/v1`, the OpenAPI document generated from
+//! them, and the layers every request goes through — request id, trace span, body limit,
+//! panic catcher, and a last step that turns any error response still without a problem body
+//! (unknown route, wrong method, a body refused by the framework) into problem+json.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Response as OaResponse, ResponseBuilder, content::ContentBuilder};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::configuration::{MAX_JSON_BYTES, Settings};
+use super::extract::SESSION_COOKIE;
+use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
+use super::routes;
+use super::telemetry::{MakeRequestUuid, request_span};
+use crate::files::FileStore;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub files: FileStore,
+    pub settings: Arc<Settings>,
+    /// The OpenAPI document, serialised once.
+    pub openapi: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tiendo",
+        description = "Theo dõi tiến độ nhiệm vụ CNTT sử dụng ngân sách nhà nước — Hải Phòng. \
+Every error is an RFC 9457 problem (application/problem+json) with a Vietnamese `detail` and \
+a machine-readable `code`. Transitions: `If-Match: \"N\"` (the task version) — 409 with \
+`current_version` when the task moved on, 412 when the tag can never match, 400 when the \
+header is malformed; absent means unconditional. `Idempotency-Key` makes retries safe."
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(ProblemDoc)),
+    tags(
+        (name = "auth", description = "Sign-in, the caller, API tokens"),
+        (name = "tasks", description = "Tasks: search, read, create, history, transitions"),
+        (name = "documents", description = "Documents: upload, list, download"),
+        (name = "directory", description = "Plans and units"),
+        (name = "users", description = "Users (administrators)"),
+        (name = "definitions", description = "Workflows and working-day calendars"),
+        (name = "reports", description = "Progress and status reports (XLSX, HTML, Markdown)"),
+        (name = "operations", description = "Health, readiness, metrics, outbox, this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The two ways to prove an identity, required by every operation that does not say otherwise.
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "Set by POST /api/v1/auth/sign-in (HttpOnly, SameSite=Strict)",
+            ))),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (tdo_…) from POST /api/v1/tokens"))
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("session", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("token", Vec::<String>::new()),
+        ]);
+    }
+}
+
+fn api_router(settings: &Settings) -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(routes::auth::router())
+        .merge(routes::tasks::router())
+        .merge(routes::documents::router(settings.max_upload_bytes))
+        .merge(routes::directory::router())
+        .merge(routes::definitions::router())
+        .merge(routes::reports::router())
+        .merge(routes::ops::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+fn problem_response(description: &str) -> OaResponse {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ProblemDoc")))
+                .build(),
+        )
+        .build()
+}
+
+/// Adds the answers every operation can give to every operation: 401 where an identity is
+/// required, 400 for malformed input, 500.
+fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let public = op.security.as_ref().is_some_and(|s| {
+                s.iter()
+                    .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+            });
+            let responses = &mut op.responses.responses;
+            if !public {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem_response("No valid session or token").into());
+            }
+            responses
+                .entry("400".into())
+                .or_insert_with(|| problem_response("Malformed input (`field` names it)").into());
+            responses
+                .entry("500".into())
+                .or_insert_with(|| problem_response("Server error; nothing was changed").into());
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document of the API, as generated from the handlers.
+pub fn openapi_document(settings: &Settings) -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_router(settings).split_for_parts();
+    common_responses(&mut doc);
+    doc
+}
+
+/// The last step of every response: security headers, and a problem body for any error that
+/// has none yet.
+async fn finish(res: Response) -> Response {
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let (code, detail) = generic_detail(status);
+        let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
+            .into_iter()
+            .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
+            .collect();
+        let mut p = Problem::new(status, code, detail).into_response();
+        for (h, v) in keep {
+            p.headers_mut().insert(h, v);
+        }
+        p
+    } else {
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn no_route() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    Problem::internal().into_response()
+}
+
+/// The application, with its state.
+pub fn router(settings: Settings, store: Store) -> Router {
+    let (api, mut doc) = api_router(&settings).split_for_parts();
+    common_responses(&mut doc);
+    let state = AppState {
+        files: FileStore::new(&settings.data_dir),
+        store,
+        settings: Arc::new(settings),
+        openapi: Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into())),
+    };
+    api.fallback(no_route)
+        .layer(axum::middleware::map_response(finish))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}
+
+/// The server, bound to its address.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds `settings.listen` (port 0 picks a free one) and builds the application.
+    pub async fn build(settings: Settings, store: Store) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        Ok(Application {
+            listener,
+            router: router(settings, store),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        // Answers are small and awaited one at a time by each client: send them at once rather
+        // than let Nagle's algorithm hold the last segment back.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

@@ -1,0 +1,880 @@
+//! What the API sends and receives: plain JSON shapes with OpenAPI schemas, and their
+//! conversions from the store's records. Request bodies refuse unknown fields, so a typo is a
+//! 400 naming the field rather than a silently ignored value.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
+use engine::decide::{Available, Unmet};
+use engine::time::format_instant;
+use engine::workflow::Workflow;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::store::{
+    Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, OutboxEntry, Plan,
+    Task, TransitionOutcome, Unit, User,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Identity and users
+
+/// The caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub unit_id: Option<String>,
+    /// The units this user acts for: their own, then those merged into it.
+    pub units: Vec<String>,
+    /// The roles in effect for this credential (none for a metrics token).
+    pub roles: Vec<String>,
+    /// `full` or `metrics`.
+    pub scope: String,
+    /// `session` or `token`.
+    pub credential: String,
+}
+
+impl From<&Identity> for MeView {
+    fn from(i: &Identity) -> Self {
+        MeView {
+            username: i.user.username.clone(),
+            display_name: i.user.display_name.clone(),
+            email: i.user.email.clone(),
+            unit_id: i.user.unit_id.clone(),
+            units: i.actor.units.clone(),
+            roles: i
+                .actor
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            scope: i.scope.as_str().to_string(),
+            credential: match i.credential {
+                Credential::Session { .. } => "session".into(),
+                Credential::Token { .. } => "token".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedInView {
+    pub me: MeView,
+    /// When the session expires if unused (it slides forward with use).
+    pub expires_at: DateTime<Utc>,
+    /// When it expires whatever happens.
+    pub absolute_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub unit_id: Option<String>,
+    pub roles: Vec<String>,
+    pub disabled: bool,
+    /// Whether a password is set (only in administrators' lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_password: Option<bool>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            email: u.email,
+            unit_id: u.unit_id,
+            roles: u.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            disabled: u.disabled,
+            has_password: None,
+        }
+    }
+}
+
+impl From<Account> for UserView {
+    fn from(a: Account) -> Self {
+        let mut v = UserView::from(a.user);
+        v.has_password = Some(a.has_password);
+        v
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiToken> for TokenView {
+    fn from(t: ApiToken) -> Self {
+        TokenView {
+            id: t.id,
+            username: t.username,
+            name: t.name,
+            prefix: t.prefix,
+            scope: t.scope,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// A token just issued. `secret` is shown this once: tiendo keeps only its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedTokenView {
+    pub token: TokenView,
+    /// Send as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitView {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub merged_into: Option<String>,
+    pub merged_on: Option<NaiveDate>,
+}
+
+impl From<Unit> for UnitView {
+    fn from(u: Unit) -> Self {
+        UnitView {
+            id: u.id,
+            name: u.name,
+            parent_id: u.parent_id,
+            merged_into: u.merged_into,
+            merged_on: u.merged_on,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    pub id: String,
+    /// Such as `215/KH-UBND`; in a URL path, encode the slash: `215%2FKH-UBND`.
+    pub number: String,
+    pub year: i32,
+    pub title: String,
+    pub issued_on: Option<NaiveDate>,
+}
+
+impl From<Plan> for PlanView {
+    fn from(p: Plan) -> Self {
+        PlanView {
+            id: p.id,
+            number: p.number,
+            year: p.year,
+            title: p.title,
+            issued_on: p.issued_on,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+/// A task in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskSummary {
+    pub id: String,
+    pub plan_id: String,
+    pub plan_number: String,
+    pub unit_id: String,
+    pub unit_name: String,
+    pub name: String,
+    pub funding_source: String,
+    /// The workflow name (`mua-sam`, …).
+    pub kind: String,
+    pub workflow: String,
+    pub workflow_version: u32,
+    pub state: String,
+    pub state_title: String,
+    pub phase: String,
+    pub phase_title: String,
+    /// The task's version: send it back in `If-Match` (as `"N"`) when taking a transition.
+    pub version: i64,
+    pub period: Option<String>,
+    pub is_rental: bool,
+    pub state_entered_at: DateTime<Utc>,
+    /// The current deadline, if the current step has one.
+    pub due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    /// Not moved for the workflow's stall period.
+    pub stalled: bool,
+    /// The current step is the caller's to take.
+    pub my_turn: bool,
+    /// Whose turn it is.
+    pub turn_roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the caller's view of a task is computed from, besides the task.
+pub struct TaskContext<'a> {
+    pub workflow: Option<&'a Workflow>,
+    pub now: DateTime<Utc>,
+    pub stalled: bool,
+    pub my_turn: bool,
+}
+
+impl TaskSummary {
+    pub fn new(t: &Task, c: &TaskContext<'_>) -> TaskSummary {
+        let state = c.workflow.and_then(|w| w.state(&t.state));
+        TaskSummary {
+            id: t.id.clone(),
+            plan_id: t.plan_id.clone(),
+            plan_number: t.plan_number.clone(),
+            unit_id: t.unit_id.clone(),
+            unit_name: t.unit_name.clone(),
+            name: t.name.clone(),
+            funding_source: t.funding_source.clone(),
+            kind: t.kind.clone(),
+            workflow: t.workflow.clone(),
+            workflow_version: t.workflow_version,
+            state: t.state.clone(),
+            state_title: state.map_or_else(|| t.state.clone(), |s| s.title.clone()),
+            phase: t.phase.as_str().to_string(),
+            phase_title: t.phase.title().to_string(),
+            version: t.version,
+            period: t.period.clone(),
+            is_rental: t.is_rental,
+            state_entered_at: t.state_entered_at,
+            due_at: t.due_at,
+            overdue: t.due_at.is_some_and(|d| d < c.now),
+            stalled: c.stalled,
+            my_turn: c.my_turn,
+            turn_roles: state
+                .map(|s| s.roles.iter().map(|r| r.as_str().to_string()).collect())
+                .unwrap_or_default(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskList {
+    pub items: Vec<TaskSummary>,
+    /// Matching tasks on all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The current deadline and how much of it is left.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineView {
+    /// The state the deadline belongs to.
+    pub state: String,
+    pub due_at: DateTime<Utc>,
+    /// `dd/mm/yyyy HH:MM`, Hải Phòng time.
+    pub due_text: String,
+    /// Working days left (negative: overdue by that many); absent while paused or when the
+    /// calendar does not cover the dates.
+    pub working_days_left: Option<i64>,
+    /// "còn 3 ngày làm việc", "quá hạn 2 ngày làm việc", "tạm dừng…".
+    pub time_left_text: String,
+    /// The clock is stopped while the dossier is back with the unit.
+    pub paused: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetView {
+    pub year: i32,
+    /// Amounts in đồng.
+    pub need_total_vnd: Option<i64>,
+    pub approved_estimate_vnd: Option<i64>,
+    pub need_year_vnd: Option<i64>,
+    pub allocated_year_vnd: Option<i64>,
+}
+
+impl From<BudgetLine> for BudgetView {
+    fn from(b: BudgetLine) -> Self {
+        BudgetView {
+            year: b.year,
+            need_total_vnd: b.need_total_vnd,
+            approved_estimate_vnd: b.approved_estimate_vnd,
+            need_year_vnd: b.need_year_vnd,
+            allocated_year_vnd: b.allocated_year_vnd,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: String,
+    pub task_id: String,
+    pub doc_type: String,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    pub issuer: Option<String>,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+    /// Where to download the file.
+    pub href: String,
+}
+
+impl From<Document> for DocumentView {
+    fn from(d: Document) -> Self {
+        DocumentView {
+            href: format!("/api/v1/documents/{}", d.id),
+            id: d.id,
+            task_id: d.task_id,
+            doc_type: d.doc_type,
+            number: d.number,
+            issued_on: d.issued_on,
+            issuer: d.issuer,
+            file_name: d.file_name,
+            size_bytes: d.size_bytes,
+            sha256: d.sha256,
+            uploaded_by: d.uploaded_by,
+            uploaded_at: d.uploaded_at,
+        }
+    }
+}
+
+/// One thing a transition still needs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NeedView {
+    /// `role`, `own_unit`, `document`, `comment` or `round_limit`.
+    pub need: String,
+    /// In Vietnamese.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl From<&Unmet> for NeedView {
+    fn from(u: &Unmet) -> Self {
+        let mut v = NeedView {
+            need: String::new(),
+            detail: u.to_string(),
+            roles: None,
+            doc_type: None,
+            limit: None,
+        };
+        match u {
+            Unmet::Role { allowed } => {
+                v.need = "role".into();
+                v.roles = Some(allowed.iter().map(|r| r.as_str().to_string()).collect());
+            }
+            Unmet::OwnUnit => v.need = "own_unit".into(),
+            Unmet::Document { doc_type, .. } => {
+                v.need = "document".into();
+                v.doc_type = Some(doc_type.clone());
+            }
+            Unmet::Comment => v.need = "comment".into(),
+            Unmet::RoundLimit { limit } => {
+                v.need = "round_limit".into();
+                v.limit = Some(*limit);
+            }
+        }
+        v
+    }
+}
+
+/// A transition out of the current state, and what the caller still lacks to take it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AvailableView {
+    pub transition: String,
+    pub title: String,
+    pub to: String,
+    pub to_title: String,
+    /// Whether the caller may take it now (documents and a comment, when required, still go
+    /// with the request: they are listed in `needs` either way).
+    pub allowed_now: bool,
+    pub needs: Vec<NeedView>,
+}
+
+impl AvailableView {
+    pub fn new(a: &Available, wf: Option<&Workflow>) -> AvailableView {
+        AvailableView {
+            transition: a.transition.clone(),
+            title: a.title.clone(),
+            to: a.to.clone(),
+            to_title: wf
+                .and_then(|w| w.state(&a.to))
+                .map_or_else(|| a.to.clone(), |s| s.title.clone()),
+            allowed_now: !a.unmet.iter().any(|u| {
+                matches!(
+                    u,
+                    Unmet::Role { .. } | Unmet::OwnUnit | Unmet::RoundLimit { .. }
+                )
+            }),
+            needs: a.unmet.iter().map(NeedView::from).collect(),
+        }
+    }
+}
+
+/// A task with everything the caller needs to act on it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub summary: TaskSummary,
+    pub deadline: Option<DeadlineView>,
+    pub budget: Vec<BudgetView>,
+    pub documents: Vec<DocumentView>,
+    /// The transitions from the current state, each with what the caller still lacks.
+    pub available: Vec<AvailableView>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub seq: i64,
+    /// `create`, `transition`, …
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// `dd/mm/yyyy HH:MM`.
+    pub at_text: String,
+    pub actor_user: String,
+    pub actor_role: Option<String>,
+    pub transition: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub from_phase: Option<String>,
+    pub to_phase: String,
+    pub comment: Option<String>,
+    pub documents: Vec<String>,
+    pub workflow: String,
+    pub workflow_version: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(a: AuditRecord) -> Self {
+        AuditView {
+            id: a.id,
+            seq: a.seq,
+            kind: a.kind,
+            at_text: format_instant(a.at),
+            at: a.at,
+            actor_user: a.actor_user,
+            actor_role: a.actor_role,
+            transition: a.transition,
+            from_state: a.from_state,
+            to_state: a.to_state,
+            from_phase: a.from_phase,
+            to_phase: a.to_phase,
+            comment: a.comment,
+            documents: a.documents,
+            workflow: a.workflow,
+            workflow_version: a.workflow_version,
+            prev_hash: a.prev_hash,
+            hash: a.hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransitionView {
+    pub task_id: String,
+    /// The task's new version (also in the `ETag` header).
+    pub version: i64,
+    pub state: String,
+    pub phase: String,
+    pub audit_id: i64,
+    pub audit_seq: i64,
+    /// True when this answers a retry with an `Idempotency-Key` already used for the same
+    /// request: nothing was changed this time.
+    pub replayed: bool,
+}
+
+impl From<TransitionOutcome> for TransitionView {
+    fn from(o: TransitionOutcome) -> Self {
+        TransitionView {
+            task_id: o.task_id,
+            version: o.version,
+            state: o.state,
+            phase: o.phase.as_str().to_string(),
+            audit_id: o.audit_id,
+            audit_seq: o.audit_seq,
+            replayed: o.replayed,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows and calendars
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    pub name: String,
+    pub title: String,
+    pub version: u32,
+    pub legal_basis: Vec<String>,
+    pub applies_from: NaiveDate,
+    pub applies_until: Option<NaiveDate>,
+    pub calendar: String,
+    pub initial: String,
+    pub stall_after_working_days: Option<u32>,
+}
+
+impl From<&Workflow> for WorkflowSummary {
+    fn from(w: &Workflow) -> Self {
+        WorkflowSummary {
+            name: w.name.clone(),
+            title: w.title.clone(),
+            version: w.version,
+            legal_basis: w.legal_basis.clone(),
+            applies_from: w.applies_from,
+            applies_until: w.applies_until,
+            calendar: w.calendar.name().to_string(),
+            initial: w.initial.clone(),
+            stall_after_working_days: w.stall_after_working_days,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateView {
+    pub name: String,
+    pub phase: String,
+    pub title: String,
+    pub roles: Vec<String>,
+    /// The deadline as people read it ("15 ngày làm việc"), if the state has one.
+    pub deadline: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowTransitionView {
+    pub name: String,
+    pub title: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub roles: Vec<String>,
+    pub own_unit: bool,
+    pub documents: Vec<String>,
+    pub comment_required: bool,
+    pub max_repeats: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowDetail {
+    #[serde(flatten)]
+    pub summary: WorkflowSummary,
+    /// Document type id → Vietnamese title.
+    pub document_types: BTreeMap<String, String>,
+    pub states: Vec<StateView>,
+    pub transitions: Vec<WorkflowTransitionView>,
+}
+
+fn roles(r: &[engine::Role]) -> Vec<String> {
+    r.iter().map(|r| r.as_str().to_string()).collect()
+}
+
+impl From<&Workflow> for WorkflowDetail {
+    fn from(w: &Workflow) -> Self {
+        WorkflowDetail {
+            summary: w.into(),
+            document_types: w.document_types.clone(),
+            states: w
+                .states
+                .iter()
+                .map(|s| StateView {
+                    name: s.name.clone(),
+                    phase: s.phase.as_str().to_string(),
+                    title: s.title.clone(),
+                    roles: roles(&s.roles),
+                    deadline: s.deadline.as_ref().map(|d| d.amount.describe()),
+                })
+                .collect(),
+            transitions: w
+                .transitions
+                .iter()
+                .map(|t| WorkflowTransitionView {
+                    name: t.name.clone(),
+                    title: t.title.clone(),
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    roles: roles(&t.roles),
+                    own_unit: t.own_unit,
+                    documents: t.documents.clone(),
+                    comment_required: t.comment_required,
+                    max_repeats: t.max_repeats,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadErrorView {
+    pub file: String,
+    pub line: usize,
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowCheckView {
+    /// True when the file would load as it is.
+    pub ok: bool,
+    pub name: Option<String>,
+    pub version: Option<u32>,
+    pub errors: Vec<LoadErrorView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedDay {
+    pub date: NaiveDate,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarYearView {
+    pub year: i32,
+    /// The Prime Minister's notice for the year is not out yet: deadlines are provisional.
+    pub provisional: bool,
+    pub source: String,
+    pub working_days: Option<u32>,
+    pub days_off: Vec<NamedDay>,
+    /// Weekend days worked in exchange for a weekday off.
+    pub swapped_working_days: Vec<NamedDay>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarView {
+    pub name: String,
+    pub years: Vec<CalendarYearView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayView {
+    pub date: NaiveDate,
+    pub weekday: String,
+    pub working: bool,
+    /// The holiday or swap, if any.
+    pub reason: Option<String>,
+    pub provisional: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineCalcView {
+    pub from: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub due_text: String,
+    /// A year involved is provisional.
+    pub provisional: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BetweenView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Working days after `from`'s day up to and including `to`'s (negative if `to` is earlier).
+    pub working_days: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxView {
+    pub id: String,
+    pub task_id: Option<String>,
+    pub template: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub recipients: Option<String>,
+    pub message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<OutboxEntry> for OutboxView {
+    fn from(o: OutboxEntry) -> Self {
+        OutboxView {
+            id: o.id,
+            task_id: o.task_id,
+            template: o.template,
+            status: o.status,
+            attempts: o.attempts,
+            next_attempt_at: o.next_attempt_at,
+            last_error: o.last_error,
+            recipients: o.recipients,
+            message_id: o.message_id,
+            created_at: o.created_at,
+            sent_at: o.sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetriedView {
+    /// How many messages went back into the queue.
+    pub requeued: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyView {
+    pub status: String,
+    pub backend: String,
+    pub applied_migrations: i64,
+    pub known_migrations: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordBody {
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    /// What the token is for ("Cổng dịch vụ công", "Prometheus").
+    pub name: String,
+    /// `full` (default) or `metrics`.
+    pub scope: Option<String>,
+    /// Days until it expires (1–3650); never, if absent.
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetBody {
+    pub year: i32,
+    /// Amounts in đồng (not million): exact integers.
+    pub need_total_vnd: Option<i64>,
+    pub approved_estimate_vnd: Option<i64>,
+    pub need_year_vnd: Option<i64>,
+    pub allocated_year_vnd: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTaskBody {
+    /// The plan's number (`215/KH-UBND`) or id.
+    pub plan: String,
+    /// The owning unit's id.
+    pub unit: String,
+    pub name: String,
+    /// thuong_xuyen | hoan_thanh_2025_cntt | hoan_thanh_2025_quy_phat_trien | su_nghiep_cntt | dau_tu_cong
+    pub funding_source: String,
+    /// The workflow (`mua-sam`, `thue-dich-vu`, `bao-cao-ktkt`, `dau-tu-cong`).
+    pub kind: String,
+    pub period: Option<String>,
+    pub is_rental: Option<bool>,
+    pub budget: Option<Vec<BudgetBody>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionBody {
+    /// The transition's name, as listed in the task's `available`.
+    pub transition: String,
+    pub comment: Option<String>,
+    /// Ids of this task's documents that go with the transition.
+    pub documents: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlanBody {
+    pub number: String,
+    pub year: i32,
+    pub title: String,
+    /// yyyy-mm-dd or dd/mm/yyyy.
+    pub issued_on: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnitBody {
+    /// Lowercase ASCII letters, digits and '-' (`so-y-te`).
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameUnitBody {
+    pub name: String,
+    /// First day of the new name: yyyy-mm-dd or dd/mm/yyyy.
+    pub valid_from: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeUnitBody {
+    pub into: String,
+    /// yyyy-mm-dd or dd/mm/yyyy.
+    pub on: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub unit: Option<String>,
+    /// One or more of don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.
+    pub roles: Vec<String>,
+    /// A first password; without one the user cannot sign in until an administrator sets it.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowCheckBody {
+    /// Used in error messages (default `workflow.toml`).
+    pub file_name: Option<String>,
+    /// The workflow file's TOML text.
+    pub text: String,
+}

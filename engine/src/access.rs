@@ -1,0 +1,470 @@
+//! Who may see what and manage what: the authorization rules outside a task's own transitions.
+//!
+//! [`decide`](crate::decide) rules on transitions (role, own unit, documents, rounds). Everything
+//! else an identity may ask for — reading a task, listing tasks, attaching a document, managing
+//! users, units, plans, calendars and workflow versions, issuing API tokens, reading metrics — is
+//! ruled on here, by pure functions of the actor and a few facts the store looked up. The store
+//! calls these for the command line and the HTTP API alike, so the two cannot disagree, and no
+//! HTTP handler decides anything about access on its own.
+//!
+//! The rules (domain.md, "Who uses it"; issue 5):
+//! - a unit's users (`don_vi`, `thu_truong_don_vi`) see their unit's tasks, including the tasks
+//!   of units merged into it;
+//! - appraisers (`skhcn`, `so_tai_chinh`) see the tasks in their queue (the current step is
+//!   theirs) and the tasks their department has acted on (an audit entry in that role), so a
+//!   returned dossier stays in sight while it is back with the unit;
+//! - `ubnd` reads everything;
+//! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
+//!   `decide` already ensures (no transition names the role), moves none.
+//!
+//! A user holding several roles gets the union of what each allows.
+
+use std::fmt;
+
+use crate::decide::Actor;
+use crate::role::Role;
+
+/// A refusal that is about who the actor is. `Display` is Vietnamese, for users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// A stable machine-readable name of the rule that refused (`admin_only`, …).
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Denied {}
+
+/// What the store knows about one task when deciding whether an actor may see it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskFacts<'a> {
+    /// The owning unit.
+    pub unit: &'a str,
+    /// Whose turn it is in the task's current state (the state's `roles`).
+    pub turn: &'a [Role],
+    /// The roles someone has acted in on this task (from its audit log).
+    pub acted_in: &'a [Role],
+}
+
+/// The visibility rule as a scope a query can apply to many tasks at once: a task is visible
+/// when `all`, or its unit is in `units`, or its current state's roles meet `queue_roles`, or
+/// someone acted on it in one of `acted_roles`. [`may_see_task`] is [`TaskScope::admits`] of
+/// [`task_scope`], so the single-task check and the list filter are one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskScope {
+    pub all: bool,
+    pub units: Vec<String>,
+    pub queue_roles: Vec<Role>,
+    pub acted_roles: Vec<Role>,
+}
+
+impl TaskScope {
+    pub fn admits(&self, t: &TaskFacts<'_>) -> bool {
+        self.all
+            || self.units.iter().any(|u| u == t.unit)
+            || self.queue_roles.iter().any(|r| t.turn.contains(r))
+            || self.acted_roles.iter().any(|r| t.acted_in.contains(r))
+    }
+
+    /// Whether this scope can admit anything at all.
+    pub fn is_empty(&self) -> bool {
+        !self.all
+            && self.units.is_empty()
+            && self.queue_roles.is_empty()
+            && self.acted_roles.is_empty()
+    }
+}
+
+/// The tasks `actor` may see. See the module documentation.
+pub fn task_scope(actor: &Actor) -> TaskScope {
+    let mut scope = TaskScope::default();
+    for &r in &actor.roles {
+        match r {
+            Role::Ubnd => scope.all = true,
+            Role::DonVi | Role::ThuTruongDonVi => {
+                for u in &actor.units {
+                    if !scope.units.contains(u) {
+                        scope.units.push(u.clone());
+                    }
+                }
+            }
+            Role::Skhcn | Role::SoTaiChinh => {
+                scope.queue_roles.push(r);
+                scope.acted_roles.push(r);
+            }
+            Role::Admin => {}
+        }
+    }
+    scope
+}
+
+/// Whether `actor` may read a task (its details, history and documents).
+pub fn may_see_task(actor: &Actor, t: &TaskFacts<'_>) -> bool {
+    task_scope(actor).admits(t)
+}
+
+/// Whether the store must look up who acted on a task before it can answer
+/// [`may_see_task`]: only an appraiser outside their queue needs the audit log.
+pub fn needs_acted_roles(actor: &Actor, unit: &str, turn: &[Role]) -> bool {
+    let scope = task_scope(actor);
+    let without_audit = TaskFacts {
+        unit,
+        turn,
+        acted_in: &[],
+    };
+    !scope.admits(&without_audit) && !scope.acted_roles.is_empty()
+}
+
+/// Attaching a document to a task: whoever may read the task and acts in a role that handles
+/// dossiers (every role but `admin`, which reads no dossier anyway).
+pub fn may_attach_document(actor: &Actor, t: &TaskFacts<'_>) -> Result<(), Denied> {
+    if may_see_task(actor, t) && actor.roles.iter().any(|r| *r != Role::Admin) {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "attach_not_allowed",
+            message: "Bạn không có quyền đính kèm tài liệu vào nhiệm vụ này: chỉ người dùng được xem nhiệm vụ (đơn vị chủ trì, cơ quan thẩm định đang xử lý hoặc đã xử lý, UBND thành phố) được đính kèm.".into(),
+        })
+    }
+}
+
+/// Whether it is `actor`'s turn on a task whose current state belongs to `turn`: they hold
+/// one of those roles, and when every role they match there is a unit role, the task is their
+/// unit's (an appraiser's or UBND's turn is city-wide).
+pub fn is_my_turn(actor: &Actor, unit: &str, turn: &[Role]) -> bool {
+    let matched: Vec<Role> = actor
+        .roles
+        .iter()
+        .copied()
+        .filter(|r| turn.contains(r))
+        .collect();
+    if matched.is_empty() {
+        return false;
+    }
+    matched.iter().any(|r| !r.is_unit_role()) || actor.units.iter().any(|u| u == unit)
+}
+
+/// What the administration covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Users,
+    Units,
+    Calendars,
+    WorkflowVersions,
+    /// Adding plans (kế hoạch).
+    Plans,
+    /// The notification outbox.
+    Outbox,
+    /// Operational metrics.
+    Metrics,
+}
+
+impl Area {
+    fn title(self) -> &'static str {
+        match self {
+            Area::Users => "quản lý người dùng",
+            Area::Units => "quản lý đơn vị",
+            Area::Calendars => "quản lý lịch làm việc",
+            Area::WorkflowVersions => "quản lý phiên bản quy trình",
+            Area::Plans => "thêm kế hoạch",
+            Area::Outbox => "xem hàng đợi thông báo",
+            Area::Metrics => "xem số liệu giám sát",
+        }
+    }
+
+    /// The roles allowed in this area. Plans are entered by whoever compiles or issues them:
+    /// SKHCN compiles the city's plan, UBND issues it, and the administrator may load it.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Area::Plans => &[Role::Admin, Role::Skhcn, Role::Ubnd],
+            _ => &[Role::Admin],
+        }
+    }
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    if roles.is_empty() {
+        return "không có".into();
+    }
+    roles
+        .iter()
+        .map(|r| format!("{} ({})", r.title(), r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `actor` may administer `area`.
+pub fn may_manage(actor: &Actor, area: Area) -> Result<(), Denied> {
+    let allowed = area.roles();
+    if actor.roles.iter().any(|r| allowed.contains(r)) {
+        return Ok(());
+    }
+    Err(Denied {
+        rule: if allowed == [Role::Admin] {
+            "admin_only"
+        } else {
+            "role_not_allowed"
+        },
+        message: format!(
+            "Bạn không có quyền {}: chỉ vai trò {} được thực hiện; vai trò của bạn: {}.",
+            area.title(),
+            roles_text(allowed),
+            roles_text(&actor.roles)
+        ),
+    })
+}
+
+/// Reading a user's record (roles, unit, e-mail): the user themself, or an administrator.
+pub fn may_read_user(actor: &Actor, username: &str) -> Result<(), Denied> {
+    if actor.user == username || actor.roles.contains(&Role::Admin) {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "self_or_admin",
+            message: "Chỉ chính người dùng đó hoặc quản trị hệ thống (admin) được xem thông tin tài khoản.".into(),
+        })
+    }
+}
+
+/// What a credential lets its bearer do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything the user may do (a signed-in session, or a full API token).
+    Full,
+    /// Only reading the metrics: a token for a Prometheus scraper.
+    Metrics,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Full => "full",
+            Scope::Metrics => "metrics",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Scope, String> {
+        match s {
+            "full" => Ok(Scope::Full),
+            "metrics" => Ok(Scope::Metrics),
+            _ => Err(format!(
+                "phạm vi token `{s}` không hợp lệ; các giá trị cho phép: full, metrics"
+            )),
+        }
+    }
+}
+
+/// The roles a credential acts with: all of the user's for a full credential, none for a
+/// metrics token, which therefore passes no rule that needs a role.
+pub fn effective_roles(roles: &[Role], scope: Scope) -> Vec<Role> {
+    match scope {
+        Scope::Full => roles.to_vec(),
+        Scope::Metrics => Vec::new(),
+    }
+}
+
+/// Issuing an API token for oneself. A full token may be issued by any user holding a full
+/// credential; a metrics token only by an administrator (it reads city-wide counts). A metrics
+/// token issues nothing.
+pub fn may_issue_token(actor: &Actor, credential: Scope, wanted: Scope) -> Result<(), Denied> {
+    if credential != Scope::Full {
+        return Err(Denied {
+            rule: "full_credential_required",
+            message:
+                "Token chỉ dùng để đọc số liệu giám sát không được tạo token mới; hãy đăng nhập."
+                    .into(),
+        });
+    }
+    if wanted == Scope::Metrics {
+        return may_manage(actor, Area::Metrics);
+    }
+    Ok(())
+}
+
+/// Revoking a token: its owner, or an administrator. A metrics token revokes nothing.
+pub fn may_revoke_token(actor: &Actor, credential: Scope, owner: &str) -> Result<(), Denied> {
+    if credential == Scope::Full && (actor.user == owner || actor.roles.contains(&Role::Admin)) {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "owner_or_admin",
+            message: "Chỉ người sở hữu token hoặc quản trị hệ thống (admin) được thu hồi token."
+                .into(),
+        })
+    }
+}
+
+/// Changing one's own password needs a full credential (a leaked metrics token must not be
+/// enough to take over the account).
+pub fn may_change_own_password(credential: Scope) -> Result<(), Denied> {
+    match credential {
+        Scope::Full => Ok(()),
+        Scope::Metrics => Err(Denied {
+            rule: "full_credential_required",
+            message:
+                "Token chỉ dùng để đọc số liệu giám sát không được đổi mật khẩu; hãy đăng nhập."
+                    .into(),
+        }),
+    }
+}
+
+/// Reading the metrics: an administrator, or a metrics token (issued by one).
+pub fn may_read_metrics(actor: &Actor, credential: Scope) -> Result<(), Denied> {
+    match credential {
+        Scope::Metrics => Ok(()),
+        Scope::Full => may_manage(actor, Area::Metrics),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn actor(roles: &[Role], units: &[&str]) -> Actor {
+        Actor {
+            user: "nguoi.dung".into(),
+            roles: roles.to_vec(),
+            units: units.iter().map(|u| u.to_string()).collect(),
+        }
+    }
+
+    fn facts<'a>(unit: &'a str, turn: &'a [Role], acted_in: &'a [Role]) -> TaskFacts<'a> {
+        TaskFacts {
+            unit,
+            turn,
+            acted_in,
+        }
+    }
+
+    #[test]
+    fn unit_users_see_their_units_tasks_including_merged_ones() {
+        let officer = actor(&[Role::DonVi], &["so-tai-chinh", "so-ke-hoach-va-dau-tu"]);
+        assert!(may_see_task(
+            &officer,
+            &facts("so-ke-hoach-va-dau-tu", &[Role::Skhcn], &[])
+        ));
+        assert!(!may_see_task(
+            &officer,
+            &facts("so-y-te", &[Role::DonVi], &[Role::DonVi])
+        ));
+    }
+
+    #[test]
+    fn appraisers_see_their_queue_and_what_they_acted_on_only() {
+        let skhcn = actor(&[Role::Skhcn], &["so-khoa-hoc-va-cong-nghe"]);
+        assert!(may_see_task(&skhcn, &facts("so-y-te", &[Role::Skhcn], &[])));
+        assert!(may_see_task(
+            &skhcn,
+            &facts("so-y-te", &[Role::DonVi], &[Role::DonVi, Role::Skhcn])
+        ));
+        assert!(!may_see_task(
+            &skhcn,
+            &facts("so-y-te", &[Role::SoTaiChinh], &[Role::DonVi])
+        ));
+        assert!(needs_acted_roles(&skhcn, "so-y-te", &[Role::DonVi]));
+        assert!(!needs_acted_roles(&skhcn, "so-y-te", &[Role::Skhcn]));
+        let officer = actor(&[Role::DonVi], &["so-y-te"]);
+        assert!(!needs_acted_roles(&officer, "so-noi-vu", &[Role::DonVi]));
+    }
+
+    #[test]
+    fn ubnd_reads_everything_and_admin_reads_no_dossier() {
+        let ubnd = actor(&[Role::Ubnd], &[]);
+        let admin = actor(&[Role::Admin], &[]);
+        let f = facts("so-y-te", &[Role::DonVi], &[Role::DonVi]);
+        assert!(may_see_task(&ubnd, &f));
+        assert!(!may_see_task(&admin, &f));
+        assert!(task_scope(&admin).is_empty());
+        assert_eq!(
+            may_attach_document(&admin, &f).unwrap_err().rule,
+            "attach_not_allowed"
+        );
+        assert!(may_attach_document(&ubnd, &f).is_ok());
+    }
+
+    #[test]
+    fn administration_is_the_admins_and_plans_also_skhcns_and_ubnds() {
+        let admin = actor(&[Role::Admin], &[]);
+        let head = actor(&[Role::ThuTruongDonVi], &["so-y-te"]);
+        for area in [
+            Area::Users,
+            Area::Units,
+            Area::Calendars,
+            Area::WorkflowVersions,
+            Area::Outbox,
+            Area::Metrics,
+        ] {
+            assert!(may_manage(&admin, area).is_ok());
+            let d = may_manage(&head, area).unwrap_err();
+            assert_eq!(d.rule, "admin_only");
+            assert!(d.message.contains("Thủ trưởng đơn vị"), "{}", d.message);
+        }
+        assert!(may_manage(&actor(&[Role::Skhcn], &[]), Area::Plans).is_ok());
+        assert_eq!(
+            may_manage(&head, Area::Plans).unwrap_err().rule,
+            "role_not_allowed"
+        );
+    }
+
+    #[test]
+    fn tokens_and_metrics() {
+        let admin = actor(&[Role::Admin], &[]);
+        let officer = actor(&[Role::DonVi], &["so-y-te"]);
+        assert!(may_issue_token(&officer, Scope::Full, Scope::Full).is_ok());
+        assert!(may_issue_token(&officer, Scope::Full, Scope::Metrics).is_err());
+        assert!(may_issue_token(&admin, Scope::Full, Scope::Metrics).is_ok());
+        assert!(may_issue_token(&admin, Scope::Metrics, Scope::Metrics).is_err());
+        assert!(may_read_metrics(&officer, Scope::Full).is_err());
+        assert!(may_read_metrics(&actor(&[], &[]), Scope::Metrics).is_ok());
+        assert!(effective_roles(&[Role::Admin], Scope::Metrics).is_empty());
+        assert!(may_revoke_token(&officer, Scope::Full, "nguoi.dung").is_ok());
+        assert!(may_revoke_token(&officer, Scope::Full, "nguoi.khac").is_err());
+        assert!(may_revoke_token(&admin, Scope::Full, "nguoi.khac").is_ok());
+        assert!(may_change_own_password(Scope::Metrics).is_err());
+        assert_eq!(Scope::parse("metrics"), Ok(Scope::Metrics));
+        assert!(Scope::parse("root").unwrap_err().contains("full, metrics"));
+    }
+
+    #[test]
+    fn my_turn_binds_unit_roles_to_their_unit() {
+        let officer = actor(&[Role::DonVi], &["so-y-te"]);
+        assert!(is_my_turn(&officer, "so-y-te", &[Role::DonVi]));
+        assert!(!is_my_turn(&officer, "so-noi-vu", &[Role::DonVi]));
+        assert!(!is_my_turn(&officer, "so-y-te", &[Role::Skhcn]));
+        let skhcn = actor(&[Role::Skhcn], &["so-khoa-hoc-va-cong-nghe"]);
+        assert!(is_my_turn(&skhcn, "so-y-te", &[Role::Skhcn]));
+    }
+
+    fn any_roles() -> impl Strategy<Value = Vec<Role>> {
+        proptest::sample::subsequence(Role::ALL.to_vec(), 0..=Role::ALL.len())
+    }
+
+    proptest! {
+        /// Several roles give the union of what each gives: a task is visible to a multi-role
+        /// user exactly when one of the single-role users would see it.
+        #[test]
+        fn visibility_is_the_union_over_roles(
+            roles in any_roles(),
+            turn in any_roles(),
+            acted in any_roles(),
+            own in proptest::bool::ANY,
+        ) {
+            let units: &[&str] = &["so-y-te"];
+            let unit = if own { "so-y-te" } else { "so-noi-vu" };
+            let f = facts(unit, &turn, &acted);
+            let multi = may_see_task(&actor(&roles, units), &f);
+            let any_single = roles.iter().any(|r| may_see_task(&actor(&[*r], units), &f));
+            prop_assert_eq!(multi, any_single);
+            // Skipping the audit lookup never changes the answer.
+            if !needs_acted_roles(&actor(&roles, units), unit, &turn) {
+                prop_assert_eq!(multi, may_see_task(&actor(&roles, units), &facts(unit, &turn, &[])));
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The API under test: the real application, bound to a random loopback port, on a fresh
+//! database (SQLite file or PostgreSQL database, see `tests/common`) and a fresh data
+//! directory per test, driven over real HTTP with reqwest.
+//!
+//! A `World` adds the people of domain.md — an officer and the head of Sở Y tế, an officer of
+//! another unit, an SKHCN reviewer, a Sở Tài chính appraiser, a UBND leader, an administrator —
+//! each with an API token, and a plan to put tasks in.
+
+#![allow(dead_code)]
+
+use adapters::http::{Application, Settings};
+use adapters::store::{
+    Credential, Identity, NewDocument, NewTask, NewUser, Store, TransitionRequest,
+};
+use chrono::Utc;
+use engine::Role;
+use engine::access::Scope;
+use engine::domain::FundingSource;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+use crate::common::TestDb;
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub store: Store,
+    pub data_dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+    }
+}
+
+pub async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Starts the application with the default settings changed by `tweak`.
+pub async fn spawn_app_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse().expect("loopback"),
+        data_dir.path().to_path_buf(),
+    );
+    tweak(&mut settings);
+    let store = db.store().await;
+    let app = Application::build(settings, store.clone())
+        .await
+        .expect("bind a loopback port");
+    let addr = app.local_addr().expect("local address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        db,
+        store,
+        data_dir,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        stop: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request, authenticated with `token` when given.
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.req(Method::GET, path, token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.req(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// An API token for `username`, issued through the store (no password hashing needed).
+    pub async fn token(&self, username: &str, scope: Scope) -> String {
+        let user = self.store.user(username).await.expect("user");
+        let actor = self.store.actor(username).await.expect("actor");
+        let identity = Identity {
+            user,
+            actor,
+            scope: Scope::Full,
+            credential: Credential::Session {
+                id_hash: String::new(),
+            },
+        };
+        self.store
+            .create_token(&identity, "test", scope, None, Utc::now())
+            .await
+            .expect("token")
+            .secret
+    }
+}
+
+/// Reads a JSON body, panicking with the status and text when it is not JSON.
+pub async fn json(r: Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"))
+}
+
+/// Checks that a response is an RFC 9457 problem with `status`, and returns its body.
+pub async fn problem(r: Response, status: StatusCode) -> Value {
+    let got = r.status();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = r.text().await.expect("body");
+    assert_eq!(got, status, "{body}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}: {body}"
+    );
+    let v: Value = serde_json::from_str(&body).expect("problem JSON");
+    assert_eq!(v["status"], status.as_u16(), "{v}");
+    assert!(
+        v["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("urn:tiendo:problem:")),
+        "{v}"
+    );
+    assert!(v["title"].is_string() && v["code"].is_string(), "{v}");
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+    v
+}
+
+/// Who is asking, in the authorization matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// `don_vi` of Sở Y tế, the unit that owns the tasks.
+    Officer,
+    /// `don_vi` of Sở Nội vụ.
+    OtherOfficer,
+    /// `thu_truong_don_vi` of Sở Y tế.
+    Head,
+    Skhcn,
+    Stc,
+    Ubnd,
+    Admin,
+    Anonymous,
+}
+
+impl Who {
+    pub const ALL: [Who; 8] = [
+        Who::Officer,
+        Who::OtherOfficer,
+        Who::Head,
+        Who::Skhcn,
+        Who::Stc,
+        Who::Ubnd,
+        Who::Admin,
+        Who::Anonymous,
+    ];
+
+    pub fn username(self) -> Option<&'static str> {
+        match self {
+            Who::Officer => Some("can.bo"),
+            Who::OtherOfficer => Some("can.bo.noi.vu"),
+            Who::Head => Some("giam.doc"),
+            Who::Skhcn => Some("chuyen.vien.khcn"),
+            Who::Stc => Some("tham.dinh.stc"),
+            Who::Ubnd => Some("pho.chu.tich"),
+            Who::Admin => Some("quan.tri"),
+            Who::Anonymous => None,
+        }
+    }
+}
+
+pub const PLAN: &str = "215/KH-UBND";
+
+pub struct World {
+    pub app: TestApp,
+    tokens: Vec<(Who, String)>,
+}
+
+impl World {
+    pub fn token(&self, who: Who) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(w, _)| *w == who)
+            .map(|(_, t)| t.as_str())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    pub async fn actor(&self, who: Who) -> engine::decide::Actor {
+        self.app
+            .store
+            .actor(who.username().expect("a user"))
+            .await
+            .expect("actor")
+    }
+
+    /// A Sở Y tế mua-sam task created by the officer, through the store.
+    pub async fn task(&self, name: &str) -> String {
+        let officer = self.actor(Who::Officer).await;
+        self.store()
+            .create_task(
+                &NewTask {
+                    plan: PLAN.into(),
+                    unit_id: "so-y-te".into(),
+                    name: name.into(),
+                    funding_source: FundingSource::ThuongXuyen,
+                    kind: "mua-sam".into(),
+                    period: Some("2025".into()),
+                    is_rental: false,
+                    budget: Vec::new(),
+                },
+                &officer,
+                None,
+                Utc::now(),
+            )
+            .await
+            .expect("create task")
+            .task_id
+    }
+
+    /// Records a document of `doc_type` on `task` as `who` (the file itself is not needed by
+    /// the transitions).
+    pub async fn document(&self, task: &str, doc_type: &str, who: Who) -> String {
+        let file = adapters::files::FileStore::new(self.app.data_dir.path())
+            .put(format!("%PDF-1.4 {doc_type} {task}").as_bytes())
+            .expect("store file");
+        self.store()
+            .add_document(
+                &NewDocument {
+                    task_id: task.into(),
+                    doc_type: doc_type.into(),
+                    number: Some("12/SYT-KHTC".into()),
+                    issued_on: None,
+                    issuer: None,
+                    file_name: format!("{doc_type}.pdf"),
+                    size_bytes: file.size,
+                    sha256: file.sha256,
+                    stored_path: file.path.display().to_string(),
+                },
+                &self.actor(who).await,
+                Utc::now(),
+            )
+            .await
+            .expect("add document")
+            .id
+    }
+
+    pub async fn step(&self, task: &str, transition: &str, who: Who, docs: Vec<String>) {
+        let comment = Some("Ý kiến kèm theo".to_string());
+        self.store()
+            .transition(
+                &TransitionRequest {
+                    task_id: task.into(),
+                    transition: transition.into(),
+                    comment,
+                    document_ids: docs,
+                    expected_version: None,
+                    idempotency_key: None,
+                    automatic: false,
+                },
+                &self.actor(who).await,
+                Utc::now(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{transition}: {e}"));
+    }
+
+    /// A task waiting for SKHCN's opinion (phase appraisal), with its dossier.
+    pub async fn task_at_skhcn(&self, name: &str) -> String {
+        let id = self.task(name).await;
+        self.step(&id, "bat_dau_lap_thuyet_minh", Who::Officer, vec![])
+            .await;
+        let tm = self
+            .document(&id, "thuyet_minh_du_toan", Who::Officer)
+            .await;
+        self.step(&id, "trinh_thu_truong", Who::Officer, vec![tm.clone()])
+            .await;
+        self.step(&id, "gui_skhcn", Who::Head, vec![tm]).await;
+        id
+    }
+}
+
+/// The application with the world's units, users, tokens and plan.
+pub async fn world(db: TestDb) -> World {
+    world_with(db, |_| {}).await
+}
+
+pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> World {
+    let app = spawn_app_with(db, tweak).await;
+    let s = &app.store;
+    let now = Utc::now();
+    for (id, name) in [
+        ("so-y-te", "Sở Y tế"),
+        ("so-noi-vu", "Sở Nội vụ"),
+        ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
+        ("so-tai-chinh", "Sở Tài chính"),
+    ] {
+        s.add_unit(id, name, None, now).await.expect("unit");
+    }
+    let people = [
+        (Who::Officer, Role::DonVi, Some("so-y-te")),
+        (Who::OtherOfficer, Role::DonVi, Some("so-noi-vu")),
+        (Who::Head, Role::ThuTruongDonVi, Some("so-y-te")),
+        (Who::Skhcn, Role::Skhcn, Some("so-khoa-hoc-va-cong-nghe")),
+        (Who::Stc, Role::SoTaiChinh, Some("so-tai-chinh")),
+        (Who::Ubnd, Role::Ubnd, None),
+        (Who::Admin, Role::Admin, None),
+    ];
+    let mut tokens = Vec::new();
+    for (who, role, unit) in people {
+        let name = who.username().expect("a user");
+        s.add_user(
+            NewUser {
+                username: name.into(),
+                display_name: String::new(),
+                email: Some(format!("{name}@haiphong.gov.vn")),
+                unit_id: unit.map(str::to_string),
+                roles: vec![role],
+            },
+            now,
+        )
+        .await
+        .expect("user");
+        tokens.push((who, app.token(name, Scope::Full).await));
+    }
+    s.add_plan(
+        PLAN,
+        2025,
+        "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
+        None,
+        now,
+    )
+    .await
+    .expect("plan");
+    World { app, tokens }
+}
+
+/// Everything that must not change when a request is refused: row counts of the business
+/// tables and every task's version.
+pub async fn snapshot(store: &Store) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for table in [
+        "tasks",
+        "audit_log",
+        "timers",
+        "outbox",
+        "documents",
+        "users",
+        "units",
+        "plans",
+        "audit_seals",
+    ] {
+        out.push((table.to_string(), store.count(table).await.expect("count")));
+    }
+    let tasks = store
+        .list_tasks(&adapters::store::TaskFilter::default())
+        .await
+        .expect("tasks");
+    for t in tasks {
+        out.push((format!("task {} v", t.id), t.version));
+    }
+    out
+}

@@ -1,0 +1,22 @@
+//! The HTTP API, end to end: the real application on a random loopback port, on a fresh
+//! database per test — every test on SQLite and on PostgreSQL — over real HTTP.
+//!
+//! - `matrix`: every endpoint tried by every role; forbidden combinations refused, allowed ones
+//!   working; who sees which tasks.
+//! - `lifecycle`: a `mua-sam` task from proposal to completion, by the right people.
+//! - `tasks`: concurrent If-Match conflicts, the If-Match and Idempotency-Key rules, uploads,
+//!   search.
+//! - `auth`: sessions, the sign-in rate limit, tokens, disabling users, the user commands.
+//! - `fuzz`: malformed input at every endpoint gets a 4xx problem and changes nothing.
+//! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
+
+mod auth;
+mod fuzz;
+mod lifecycle;
+mod matrix;
+mod ops;
+mod tasks;

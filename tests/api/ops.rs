@@ -1,0 +1,217 @@
+//! Health and readiness without an identity, nothing else without one (checked against the
+//! OpenAPI document, which must describe exactly what answers), problem bodies for unknown
+//! routes and methods, and the Prometheus metrics.
+
+use chrono::{TimeDelta, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::TestDb;
+use crate::helpers::{Who, json, problem, world};
+
+crate::on_both_backends!(
+    the_openapi_document_describes_what_answers_and_only_sign_in_and_health_are_public,
+    unknown_routes_and_methods_are_problems_too,
+    metrics_count_transitions_timers_and_the_outbox,
+);
+
+fn filled(path: &str) -> String {
+    // Any value: the route must answer (the resource may well not exist).
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("khong-ton-tai");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+async fn the_openapi_document_describes_what_answers_and_only_sign_in_and_health_are_public(
+    db: TestDb,
+) {
+    let w = world(db).await;
+    let app = &w.app;
+    problem(
+        app.get("/api/v1/openapi.json", None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let doc = json(app.get("/api/v1/openapi.json", w.token(Who::Officer)).await).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["session"].is_object());
+    assert!(doc["components"]["securitySchemes"]["token"].is_object());
+    assert!(doc["components"]["schemas"]["ProblemDoc"].is_object());
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut public = Vec::new();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("item") {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            operations += 1;
+            let is_public = op["security"] == json!([{}]);
+            if is_public {
+                public.push(format!("{method} {path}"));
+            } else {
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            }
+            // Every error answer is documented as a problem.
+            for (status, resp) in op["responses"].as_object().expect("responses") {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        resp["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            // Without an identity, only the public operations answer.
+            let url = filled(path);
+            let r = app
+                .req(m.clone(), &url, None)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            let body: Value = r.json().await.expect("problem or JSON");
+            if !is_public {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+            }
+            // With one, the documented route exists (whatever the resource).
+            let r = app
+                .req(m, &url, w.token(Who::Admin))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            let body = r.text().await.expect("body");
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(
+                !body.contains("Không có tài nguyên nào ở địa chỉ này"),
+                "{method} {path} is documented but not routed"
+            );
+            assert!(
+                !status.is_server_error(),
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+    public.sort();
+    assert_eq!(
+        public,
+        vec![
+            "get /api/v1/health",
+            "get /api/v1/ready",
+            "post /api/v1/auth/sign-in"
+        ]
+    );
+    assert!(operations >= 40, "{operations} operations documented");
+}
+
+async fn unknown_routes_and_methods_are_problems_too(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    let p = problem(
+        app.get("/api/v1/khong-co", w.token(Who::Officer)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("d").contains("openapi.json"));
+    problem(app.get("/", None).await, StatusCode::NOT_FOUND).await;
+    let r = app
+        .req(Method::PUT, "/api/v1/tasks", w.token(Who::Officer))
+        .send()
+        .await
+        .expect("request");
+    assert!(r.headers().get("allow").is_some());
+    problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
+    // Every answer carries a request id and is not cached.
+    let r = app.get("/api/v1/health", None).await;
+    assert!(r.headers().get("x-request-id").is_some());
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let r = app
+        .req(Method::GET, "/api/v1/health", None)
+        .header("x-request-id", "yeu-cau-123")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.headers()["x-request-id"], "yeu-cau-123");
+    let ready = json(app.get("/api/v1/ready", None).await).await;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["applied_migrations"], ready["known_migrations"]);
+}
+
+fn sample(text: &str, line_start: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no `{line_start}` in\n{text}"))
+}
+
+async fn metrics_count_transitions_timers_and_the_outbox(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    let admin = w.token(Who::Admin);
+    let read = async || {
+        let r = app.get("/api/v1/metrics", admin).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/plain; version=0.0.4")
+        );
+        r.text().await.expect("text")
+    };
+    let before = read().await;
+    assert!(before.contains("# TYPE tiendo_transitions_total counter"));
+    assert_eq!(sample(&before, "tiendo_outbox_backlog "), 0.0);
+    assert_eq!(sample(&before, "tiendo_timers_fired_total "), 0.0);
+    w.task_at_skhcn("Nhiệm vụ để đếm").await;
+    let after = read().await;
+    assert_eq!(
+        sample(
+            &after,
+            "tiendo_transitions_total{kind=\"transition\",workflow=\"mua-sam\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "tiendo_transitions_total{kind=\"create\",workflow=\"mua-sam\"}"
+        ),
+        1.0
+    );
+    assert!(sample(&after, "tiendo_outbox_backlog ") >= 4.0, "{after}");
+    assert!(sample(&after, "tiendo_timers{status=\"pending\"}") >= 1.0);
+    assert_eq!(sample(&after, "tiendo_tasks{phase=\"appraisal\"}"), 1.0);
+    assert_eq!(sample(&after, "tiendo_timer_lag_seconds "), 0.0);
+    // A month later the SKHCN deadline has passed: the timers are late until the scheduler
+    // fires them.
+    let later = Utc::now() + TimeDelta::days(40);
+    let report = w
+        .store()
+        .fire_due_timers("test", later, 100, TimeDelta::minutes(5))
+        .await
+        .expect("fire");
+    assert!(report.fired > 0);
+    let fired = read().await;
+    assert_eq!(
+        sample(&fired, "tiendo_timers_fired_total "),
+        report.fired as f64
+    );
+    assert!(sample(&fired, "tiendo_outbox_backlog ") > sample(&after, "tiendo_outbox_backlog "));
+    assert!(sample(&fired, "tiendo_outbox_lag_seconds ") >= 0.0);
+}
