@@ -1,0 +1,141 @@
+//! A [`Document`] as Markdown (CommonMark with GitHub pipe tables). Pipe tables cannot merge
+//! cells, so a grouped column's title carries its group ("Kinh phí: Nhu cầu kinh phí"); unit,
+//! group and total rows are bold.
+
+use std::fmt::Write as _;
+
+use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Table};
+
+/// Makes text safe inside a table cell or a line: Markdown punctuation escaped with a
+/// backslash, line breaks as `<br>`.
+fn cell_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' | '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes the characters that would start Markdown markup at the beginning of a line.
+fn line_text(s: &str) -> String {
+    let t = cell_text(s);
+    match t.chars().next() {
+        Some('#' | '-' | '+' | '*' | '>' | '=') => format!("\\{t}"),
+        _ => t,
+    }
+}
+
+fn table(out: &mut String, t: &Table) {
+    if let Some(n) = &t.unit_note {
+        let _ = writeln!(out, "*{}*\n", cell_text(n));
+    }
+    let titles: Vec<String> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(
+            |(i, c)| match t.header_groups.iter().find(|g| g.first <= i && i <= g.last) {
+                Some(g) => format!("{}: {}", g.title, c.title),
+                None => c.title.clone(),
+            },
+        )
+        .collect();
+    let _ = writeln!(
+        out,
+        "| {} |",
+        titles
+            .iter()
+            .map(|s| cell_text(s))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let align: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| match c.kind {
+            ColumnKind::Money | ColumnKind::Count => "---:",
+            ColumnKind::Center => ":---:",
+            ColumnKind::Text => "---",
+        })
+        .collect();
+    let _ = writeln!(out, "| {} |", align.join(" | "));
+    for r in &t.rows {
+        let bold = r.style != RowStyle::Normal;
+        let cells: Vec<String> = r
+            .cells
+            .iter()
+            .map(|c| {
+                let s = cell_text(&c.display());
+                if bold && *c != Cell::Empty {
+                    format!("**{s}**")
+                } else {
+                    s
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// Renders `doc` as Markdown.
+pub fn render(doc: &Document) -> String {
+    let mut out = String::new();
+    for (k, s) in doc.sections.iter().enumerate() {
+        if k > 0 {
+            out.push_str("---\n\n");
+        }
+        let mut first_title = true;
+        let mut last_bullet = false;
+        for b in &s.blocks {
+            if last_bullet && !matches!(b, Block::Bullet(_)) {
+                out.push('\n');
+            }
+            last_bullet = matches!(b, Block::Bullet(_));
+            match b {
+                Block::Title(t) => {
+                    let level = if first_title { "#" } else { "##" };
+                    first_title = false;
+                    let _ = writeln!(out, "{level} {}\n", cell_text(t));
+                }
+                Block::Subtitle(t) => {
+                    let _ = writeln!(out, "*{}*\n", cell_text(t));
+                }
+                Block::Heading(t) => {
+                    let _ = writeln!(out, "### {}\n", cell_text(t));
+                }
+                Block::Paragraph(t) => {
+                    let _ = writeln!(out, "{}\n", line_text(t));
+                }
+                Block::Bullet(t) => {
+                    let _ = writeln!(out, "- {}", cell_text(t));
+                }
+                Block::Table(t) => table(&mut out, t),
+            }
+        }
+        if last_bullet {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped() {
+        assert_eq!(cell_text("a|b*c_d\r\ne"), "a\\|b\\*c\\_d<br>e");
+        assert_eq!(line_text("# x"), "\\# x");
+    }
+}

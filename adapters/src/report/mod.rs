@@ -1,0 +1,273 @@
+//! The reports users send today by hand, generated from the store (issue 6): the SKHCN progress
+//! report on a plan ([`progress`]) and the status report for leadership ([`status`]), each as
+//! XLSX, HTML or Markdown bytes with their content type, for the CLI (`tiendo report …`) and the
+//! HTTP API alike.
+//!
+//! How it fits: [`crate::store::Store::report_rows`] reads every task of the plan with the audit
+//! entry that describes it on the report date, in one query; [`progress::build`] and
+//! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
+//! and [`markdown`] render it. Building and rendering are pure.
+//!
+//! Visibility: a caller acting for a unit passes `units` (see [`scope_for`]) and the report covers
+//! those units' tasks only; the city's roles see the whole plan.
+
+pub mod html;
+pub mod markdown;
+pub mod model;
+pub mod progress;
+pub mod status;
+pub mod xlsx;
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use engine::Role;
+use engine::access::Denied;
+use engine::decide::Actor;
+use engine::time::{end_of_day, format_date};
+
+use crate::store::{ReportRow, Store, StoreError};
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Html,
+    Markdown,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Markdown => "text/markdown; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Html => "html",
+            Format::Markdown => "md",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "xlsx" => Ok(Format::Xlsx),
+            "html" | "htm" => Ok(Format::Html),
+            "md" | "markdown" => Ok(Format::Markdown),
+            other => Err(format!(
+                "định dạng báo cáo `{other}` không hợp lệ; các định dạng: xlsx, html, md"
+            )),
+        }
+    }
+}
+
+/// A rendered report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    /// A suggested file name (ASCII), e.g. `bao-cao-tien-do-215-KH-UBND-2025-11-05.xlsx`.
+    pub file_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The plan does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be answered as asked (dates, range, calendar).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("Không tạo được tệp báo cáo: {0}")]
+    Render(String),
+}
+
+impl From<StoreError> for ReportError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ReportError::NotFound(e.to_string()),
+            other => ReportError::Store(other),
+        }
+    }
+}
+
+/// What the progress report covers.
+#[derive(Debug, Clone)]
+pub struct ProgressParams {
+    /// The plan's number (215/KH-UBND) or id.
+    pub plan: String,
+    /// "Tiến độ tính đến": tasks are described as of the end of this day.
+    pub as_of: NaiveDate,
+    /// Only these units' tasks (a unit user's view); `None` for the whole plan.
+    pub units: Option<Vec<String>>,
+}
+
+/// What the status report covers.
+#[derive(Debug, Clone)]
+pub struct StatusParams {
+    /// A plan, or every plan.
+    pub plan: Option<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The stall threshold in working days; default: the workflow's, else 10.
+    pub stall_days: Option<u32>,
+    pub units: Option<Vec<String>>,
+}
+
+/// The units an actor's report covers: `None` (the whole plan) for SKHCN, which compiles the
+/// city-wide progress report (domain.md, "Who uses it"), and for UBND, which receives it and reads
+/// everything; a unit's officers and heads get their own units (and those merged into them).
+/// Other roles (the Department of Finance's appraisers see their queue, the administrator reads
+/// no dossier: engine::access) are refused.
+pub fn scope_for(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
+    if actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
+    {
+        Ok(None)
+    } else if actor.roles.iter().any(|r| r.is_unit_role()) {
+        Ok(Some(actor.units.clone()))
+    } else {
+        Err(Denied {
+            rule: "report_scope",
+            message: format!(
+                "Tài khoản `{}` không xem được báo cáo kế hoạch: báo cáo dành cho Sở Khoa học và Công nghệ, UBND thành phố và các đơn vị (phần việc của đơn vị mình).",
+                actor.user
+            ),
+        })
+    }
+}
+
+fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow> {
+    match units {
+        None => rows,
+        Some(u) => rows
+            .into_iter()
+            .filter(|r| u.contains(&r.unit_id))
+            .collect(),
+    }
+}
+
+/// An ASCII file-name fragment: "215/KH-UBND" → "215-KH-UBND".
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+fn render(doc: &model::Document, format: Format, stem: String) -> Result<Report, ReportError> {
+    let bytes = match format {
+        Format::Xlsx => xlsx::render(doc).map_err(|e| ReportError::Render(e.to_string()))?,
+        Format::Html => html::render(doc).into_bytes(),
+        Format::Markdown => markdown::render(doc).into_bytes(),
+    };
+    Ok(Report {
+        bytes,
+        content_type: format.content_type(),
+        file_name: format!("{stem}.{}", format.extension()),
+    })
+}
+
+/// The progress report on a plan as of a date. See [`progress`].
+pub async fn progress(
+    store: &Store,
+    params: &ProgressParams,
+    format: Format,
+) -> Result<Report, ReportError> {
+    let plan = store.plan(&params.plan).await?;
+    let rows = store
+        .report_rows(Some(&plan.id), end_of_day(params.as_of))
+        .await?;
+    let rows = in_scope(rows, &params.units);
+    let names = store.unit_names_on(params.as_of).await?;
+    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names);
+    render(
+        &doc,
+        format,
+        format!(
+            "bao-cao-tien-do-{}-{}",
+            slug(&plan.number),
+            params.as_of.format("%Y-%m-%d")
+        ),
+    )
+}
+
+/// The status report over a date range. See [`status`].
+pub async fn status(
+    store: &Store,
+    params: &StatusParams,
+    format: Format,
+) -> Result<Report, ReportError> {
+    if params.from > params.to {
+        return Err(ReportError::Invalid(format!(
+            "Khoảng thời gian không hợp lệ: ngày bắt đầu {} sau ngày kết thúc {}.",
+            format_date(params.from),
+            format_date(params.to)
+        )));
+    }
+    let (scope, plan_id, stem) = match &params.plan {
+        Some(p) => {
+            let plan = store.plan(p).await?;
+            (
+                format!("Kế hoạch số {}", plan.number),
+                Some(plan.id),
+                slug(&plan.number),
+            )
+        }
+        None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
+    };
+    let rows = store
+        .report_rows(plan_id.as_deref(), end_of_day(params.to))
+        .await?;
+    let rows = in_scope(rows, &params.units);
+    let names = store.unit_names_on(params.to).await?;
+    let opts = status::StatusOptions {
+        from: params.from,
+        to: params.to,
+        stall_days: params.stall_days,
+    };
+    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names)?;
+    render(
+        &doc,
+        format,
+        format!(
+            "bao-cao-tinh-hinh-{stem}-{}-{}",
+            params.from.format("%Y-%m-%d"),
+            params.to.format("%Y-%m-%d")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_file_names() {
+        assert_eq!("XLSX".parse::<Format>().unwrap(), Format::Xlsx);
+        assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
+        assert!(
+            "pdf"
+                .parse::<Format>()
+                .unwrap_err()
+                .contains("xlsx, html, md")
+        );
+        assert_eq!(slug("215/KH-UBND"), "215-KH-UBND");
+    }
+}

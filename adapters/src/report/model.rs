@@ -1,0 +1,155 @@
+//! The report as a document, independent of its file format: sections (one XLSX sheet each) of
+//! titles, paragraphs, bullets and tables whose cells are typed (text, money, counts). The
+//! progress and status reports build one; [`super::xlsx`], [`super::html`] and
+//! [`super::markdown`] render it. Money is kept in đồng and shown in million VND.
+
+use engine::money::format_million_vnd;
+
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    /// The document's title (HTML `<title>`, XLSX properties).
+    pub title: String,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    /// The XLSX sheet name (at most 31 characters; no `[]:*?/\`).
+    pub sheet: String,
+    pub blocks: Vec<Block>,
+    /// Freeze the panes below the header of the section's first table (XLSX).
+    pub freeze_header: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Block {
+    /// Centered, bold.
+    Title(String),
+    /// Centered, italic.
+    Subtitle(String),
+    Heading(String),
+    Paragraph(String),
+    Bullet(String),
+    Table(Table),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// "Đơn vị tính: Triệu đồng", printed right-aligned above the table.
+    pub unit_note: Option<String>,
+    pub columns: Vec<Column>,
+    /// Titles spanning several columns in a first header row (merged cells).
+    pub header_groups: Vec<HeaderGroup>,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Short text, centered (TT, dates).
+    Center,
+    /// Text that wraps (names, progress).
+    Text,
+    /// Million VND.
+    Money,
+    /// Counts.
+    Count,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub title: String,
+    pub kind: ColumnKind,
+    /// The widest this column may get, in characters; text wraps beyond it.
+    pub max_width: f64,
+}
+
+impl Column {
+    pub fn new(title: impl Into<String>, kind: ColumnKind, max_width: f64) -> Column {
+        Column {
+            title: title.into(),
+            kind,
+            max_width,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderGroup {
+    pub title: String,
+    pub first: usize,
+    pub last: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStyle {
+    Normal,
+    /// A unit's row (Roman numeral) with its subtotal: bold.
+    Unit,
+    /// A funding group's row (A, B) with its subtotal: bold.
+    Group,
+    /// The closing total: bold.
+    Total,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub style: RowStyle,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    /// đồng; shown in million VND.
+    Money(i64),
+    Count(i64),
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    pub fn money(v: Option<i64>) -> Cell {
+        v.map(Cell::Money).unwrap_or(Cell::Empty)
+    }
+
+    /// The cell as displayed: Vietnamese number format for amounts (1.234,5).
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Money(d) => format_million_vnd(*d, 3),
+            Cell::Count(n) => group_thousands(*n),
+        }
+    }
+}
+
+/// 12345 → "12.345".
+pub fn group_thousands(n: i64) -> String {
+    format_million_vnd(n.saturating_mul(1_000_000), 0)
+}
+
+/// A sum of amounts that stays blank when every amount is blank (as the printed report does).
+pub fn sum_opt(values: impl IntoIterator<Item = Option<i64>>) -> Option<i64> {
+    values.into_iter().fold(None, |acc, v| match (acc, v) {
+        (None, v) => v,
+        (Some(a), Some(b)) => Some(a + b),
+        (a, None) => a,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_display_the_vietnamese_way() {
+        assert_eq!(Cell::Money(207_311_600_000).display(), "207.311,6");
+        assert_eq!(Cell::Money(6_500_000_000).display(), "6.500");
+        assert_eq!(Cell::Count(12345).display(), "12.345");
+        assert_eq!(sum_opt([None, None]), None);
+        assert_eq!(sum_opt([None, Some(2), Some(3)]), Some(5));
+    }
+}

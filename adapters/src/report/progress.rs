@@ -1,0 +1,539 @@
+//! The SKHCN progress report on a plan (domain.md, "Reports the users already produce by hand"),
+//! built from the store's rows as a [`Document`]. Pure: the rows, the plan, the unit names and
+//! the workflows come in; the document goes out.
+//!
+//! - Body: the task count and the total need of the plan's year in billion VND ("348,548 tỷ
+//!   đồng", comma decimal); per appendix the counts by unit, by funding source and by status,
+//!   naming the postponed and withdrawn tasks with their amounts; the 4-figure funding table.
+//! - One table per appendix: TT | Tên nhiệm vụ | Thời gian thực hiện | the four amounts |
+//!   Tiến độ tính đến dd/mm/yyyy | Thời gian dự kiến hoàn thành, with funding-group rows (A, B) in
+//!   appendix 2, Roman-numbered unit rows with subtotals, and a closing TỔNG row.
+//!
+//! "Tiến độ" is written from the audit entry that describes the task on the report date: the
+//! printed progress text when that entry is the import (so a regenerated report reads like the
+//! original), otherwise the step's title, since when and by whom, and the entry's comment.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use engine::Phase;
+use engine::money::format_million_vnd;
+use engine::role::Role;
+use engine::time::{format_date, format_instant};
+use engine::workflow::Catalog;
+
+use super::model::{
+    Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table, sum_opt,
+};
+use crate::import::layout::{
+    appendix_groups, appendix_sources, appendix_title, roman, source_label,
+};
+use crate::store::{Plan, ReportRow};
+
+/// The four amounts of a set of rows: need, approved estimate, need of the year, allocated.
+fn totals<'a>(rows: impl Iterator<Item = &'a ReportRow> + Clone) -> [Option<i64>; 4] {
+    [0, 1, 2, 3].map(|k| sum_opt(rows.clone().map(|r| r.budget[k])))
+}
+
+fn money_cells(t: [Option<i64>; 4]) -> Vec<Cell> {
+    t.into_iter().map(Cell::money).collect()
+}
+
+/// đồng → billion VND with a comma decimal, as the body writes it: 348_548_000_000 → "348,548".
+pub fn billions(dong: i64) -> String {
+    format_million_vnd(dong / 1000, 3)
+}
+
+fn money_text(d: Option<i64>) -> String {
+    format!("{} triệu đồng", format_million_vnd(d.unwrap_or(0), 3))
+}
+
+/// How a phase reads in "by status" counts.
+fn status_phrase(p: Phase) -> &'static str {
+    match p {
+        Phase::Proposed => "mới đề xuất",
+        Phase::ExplanationAndEstimate => {
+            "đang lập, hoàn thiện hồ sơ (thuyết minh, kế hoạch thuê, báo cáo) và dự toán"
+        }
+        Phase::Appraisal => "đang thẩm định, phê duyệt",
+        Phase::ContractorSelection => "đang lựa chọn nhà thầu",
+        Phase::Contract => "đang thực hiện hợp đồng",
+        Phase::Acceptance => "đang nghiệm thu, quyết toán",
+        Phase::Completed => "đã hoàn thành",
+        Phase::Postponed => "tạm hoãn, chuyển sang năm sau",
+        Phase::Withdrawn => "rút khỏi kế hoạch",
+    }
+}
+
+/// The "Tiến độ" text of a row. See the module documentation.
+pub fn progress_text(r: &ReportRow, catalog: &Catalog) -> String {
+    let printed = match r.entry_kind.as_str() {
+        "import" => r.comment.clone().or_else(|| r.progress_text.clone()),
+        "import_update" => r.progress_text.clone(),
+        _ => None,
+    };
+    if let Some(p) = printed.filter(|p| !p.trim().is_empty()) {
+        return p;
+    }
+    let title = catalog
+        .get(&r.workflow, r.workflow_version)
+        .and_then(|w| w.state(&r.state))
+        .map(|s| s.title.clone())
+        .unwrap_or_else(|| r.phase.title().to_string());
+    if r.entry_kind.starts_with("import") {
+        return title;
+    }
+    let who = r.actor_name.clone().unwrap_or_else(|| r.actor_user.clone());
+    let role = r
+        .actor_role
+        .as_deref()
+        .and_then(|x| x.parse::<Role>().ok())
+        .map(|x| format!(", {}", x.title()))
+        .unwrap_or_default();
+    let mut out = format!("{title} (từ {}; {who}{role})", format_instant(r.entry_at));
+    if let Some(c) = r.comment.as_deref().filter(|c| !c.trim().is_empty()) {
+        out.push_str(&format!(": {c}"));
+    }
+    out
+}
+
+fn expected_text(r: &ReportRow) -> String {
+    match (&r.expected_completion, r.expected_completion_on) {
+        (Some(t), _) => t.clone(),
+        (None, Some(d)) => format_date(d),
+        (None, None) => String::new(),
+    }
+}
+
+/// The columns of an appendix table.
+fn appendix_columns(year: i32, as_of: NaiveDate) -> (Vec<Column>, Vec<HeaderGroup>) {
+    let columns = vec![
+        Column::new("TT", ColumnKind::Center, 6.0),
+        Column::new("Tên nhiệm vụ", ColumnKind::Text, 55.0),
+        Column::new("Thời gian thực hiện", ColumnKind::Center, 18.0),
+        Column::new("Nhu cầu kinh phí", ColumnKind::Money, 14.0),
+        Column::new("Dự toán được duyệt", ColumnKind::Money, 14.0),
+        Column::new(
+            format!("Nhu cầu kinh phí năm {year}"),
+            ColumnKind::Money,
+            14.0,
+        ),
+        Column::new(
+            format!("Kinh phí năm {year} đã phân bổ"),
+            ColumnKind::Money,
+            14.0,
+        ),
+        Column::new(
+            format!("Tiến độ tính đến {}", format_date(as_of)),
+            ColumnKind::Text,
+            55.0,
+        ),
+        Column::new("Thời gian dự kiến hoàn thành", ColumnKind::Center, 16.0),
+    ];
+    let groups = vec![HeaderGroup {
+        title: "Kinh phí".into(),
+        first: 3,
+        last: 6,
+    }];
+    (columns, groups)
+}
+
+/// How many postponed or withdrawn tasks the body names one by one per appendix; beyond that it
+/// counts them (a city-sized plan would otherwise print pages of names in one paragraph).
+const NAMED_IN_BODY: usize = 30;
+
+/// The group (0 = A, 1 = B …) of a row within its appendix; 0 where the appendix has none.
+fn group_index(r: &ReportRow) -> usize {
+    appendix_groups(r.funding_source.appendix())
+        .iter()
+        .position(|g| g.1 == r.funding_source)
+        .unwrap_or(0)
+}
+
+/// Builds the progress report. `rows` are those of [`crate::store::Store::report_rows`]
+/// (in printed order); they are moved into the document, so a large plan is held once.
+pub fn build(
+    plan: &Plan,
+    mut rows: Vec<ReportRow>,
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    unit_names: &HashMap<String, String>,
+) -> Document {
+    let year = plan.year;
+    let unit_name = |r: &ReportRow| -> String {
+        unit_names
+            .get(&r.unit_id)
+            .cloned()
+            .or_else(|| r.unit_printed.clone())
+            .unwrap_or_else(|| r.unit_id.clone())
+    };
+    // The table order: appendix, funding group, units in order of first appearance, then the
+    // rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+    let mut unit_rank: HashMap<(u8, usize, String), usize> = HashMap::new();
+    for r in &rows {
+        let next = unit_rank.len();
+        unit_rank
+            .entry((
+                r.funding_source.appendix(),
+                group_index(r),
+                r.unit_id.clone(),
+            ))
+            .or_insert(next);
+    }
+    rows.sort_by_cached_key(|r| {
+        let (a, g) = (r.funding_source.appendix(), group_index(r));
+        (a, g, unit_rank[&(a, g, r.unit_id.clone())])
+    });
+    drop(unit_rank);
+    let appendices: Vec<u8> = {
+        let mut v: Vec<u8> = rows.iter().map(|r| r.funding_source.appendix()).collect();
+        v.dedup();
+        v
+    };
+    let of = |a: u8| {
+        rows.iter()
+            .filter(move |r| r.funding_source.appendix() == a)
+    };
+    let task_count = rows.len();
+    let need_year_total: i64 = rows.iter().filter_map(|r| r.budget[2]).sum();
+    let issued = plan
+        .issued_on
+        .map(|d| format!(" ngày {}", d.format("%-d/%-m/%Y")))
+        .unwrap_or_default();
+
+    // The body.
+    let mut body = Section {
+        sheet: "Báo cáo".into(),
+        ..Section::default()
+    };
+    let b = &mut body.blocks;
+    b.push(Block::Title("BÁO CÁO".into()));
+    b.push(Block::Title(format!(
+        "Tiến độ thực hiện Kế hoạch số {}{issued}",
+        plan.number
+    )));
+    b.push(Block::Subtitle(plan.title.clone()));
+    b.push(Block::Subtitle(format!(
+        "(Số liệu tính đến ngày {})",
+        format_date(as_of)
+    )));
+    b.push(Block::Heading("I. TÌNH HÌNH CHUNG".into()));
+    b.push(Block::Paragraph(format!(
+        "Kế hoạch được phê duyệt có tổng số {task_count} nhiệm vụ trong {} phụ lục, với tổng nhu cầu kinh phí năm {year} là: {} tỷ đồng.",
+        appendices.len(),
+        billions(need_year_total)
+    )));
+    let mut funding = Table {
+        unit_note: Some("Đơn vị tính: Triệu đồng".into()),
+        columns: vec![
+            Column::new("Phụ lục", ColumnKind::Text, 40.0),
+            Column::new("Số nhiệm vụ", ColumnKind::Count, 10.0),
+            Column::new("Nhu cầu kinh phí", ColumnKind::Money, 16.0),
+            Column::new("Dự toán được duyệt", ColumnKind::Money, 16.0),
+            Column::new(
+                format!("Nhu cầu kinh phí năm {year}"),
+                ColumnKind::Money,
+                16.0,
+            ),
+            Column::new(
+                format!("Kinh phí năm {year} đã phân bổ"),
+                ColumnKind::Money,
+                16.0,
+            ),
+        ],
+        header_groups: Vec::new(),
+        rows: Vec::new(),
+    };
+    let mut appendix_totals: HashMap<u8, [Option<i64>; 4]> = HashMap::new();
+    for a in &appendices {
+        let t = totals(of(*a));
+        appendix_totals.insert(*a, t);
+        let mut cells = vec![
+            Cell::text(format!("Phụ lục {a}: {}", appendix_title(*a, year))),
+            Cell::Count(of(*a).count() as i64),
+        ];
+        cells.extend(money_cells(t));
+        funding.rows.push(Row {
+            style: RowStyle::Normal,
+            cells,
+        });
+    }
+    let mut cells = vec![Cell::text("Tổng cộng"), Cell::Count(task_count as i64)];
+    cells.extend(money_cells(totals(rows.iter())));
+    funding.rows.push(Row {
+        style: RowStyle::Total,
+        cells,
+    });
+    b.push(Block::Table(funding));
+    b.push(Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()));
+    for (i, a) in appendices.iter().enumerate() {
+        b.push(Block::Heading(format!(
+            "{}. Phụ lục {a}: {}",
+            i + 1,
+            appendix_title(*a, year)
+        )));
+        let mut units: Vec<&str> = of(*a).map(|r| r.unit_id.as_str()).collect();
+        units.sort_unstable();
+        units.dedup();
+        b.push(Block::Bullet(format!(
+            "Tổng số {} nhiệm vụ của {} cơ quan, đơn vị.",
+            of(*a).count(),
+            units.len()
+        )));
+        let sources: Vec<String> = appendix_sources(*a)
+            .into_iter()
+            .filter_map(|s| {
+                let n = of(*a).filter(|r| r.funding_source == s).count();
+                if n == 0 {
+                    return None;
+                }
+                let mut u: Vec<&str> = of(*a)
+                    .filter(|r| r.funding_source == s)
+                    .map(|r| r.unit_id.as_str())
+                    .collect();
+                u.sort_unstable();
+                u.dedup();
+                Some(format!(
+                    "{}: {n} nhiệm vụ của {} đơn vị, nhu cầu kinh phí năm {year} {}",
+                    source_label(s),
+                    u.len(),
+                    money_text(sum_opt(
+                        of(*a)
+                            .filter(|r| r.funding_source == s)
+                            .map(|r| r.budget[2])
+                    ))
+                ))
+            })
+            .collect();
+        b.push(Block::Bullet(format!(
+            "Theo nguồn kinh phí: {}.",
+            sources.join("; ")
+        )));
+        let mut by_phase: BTreeMap<Phase, usize> = BTreeMap::new();
+        for r in of(*a) {
+            *by_phase.entry(r.phase).or_default() += 1;
+        }
+        let statuses: Vec<String> = Phase::ALL
+            .into_iter()
+            .filter_map(|p| {
+                by_phase
+                    .get(&p)
+                    .map(|n| format!("{n} nhiệm vụ {}", status_phrase(p)))
+            })
+            .collect();
+        b.push(Block::Bullet(format!(
+            "Theo tình trạng: {}.",
+            statuses.join("; ")
+        )));
+        for (phase, label) in [
+            (Phase::Postponed, "Tạm hoãn, đề xuất chuyển sang năm sau"),
+            (Phase::Withdrawn, "Rút khỏi kế hoạch"),
+        ] {
+            let count = of(*a).filter(|r| r.phase == phase).count();
+            if count == 0 {
+                continue;
+            }
+            let mut named: Vec<String> = of(*a)
+                .filter(|r| r.phase == phase)
+                .take(NAMED_IN_BODY)
+                .map(|r| {
+                    format!(
+                        "«{}» ({}): nhu cầu kinh phí {}, năm {year}: {}",
+                        r.name,
+                        unit_name(r),
+                        money_text(r.budget[0]),
+                        money_text(r.budget[2])
+                    )
+                })
+                .collect();
+            if count > NAMED_IN_BODY {
+                let t = totals(of(*a).filter(|r| r.phase == phase));
+                named.push(format!(
+                    "và {} nhiệm vụ khác (chi tiết tại Phụ lục {a}); cả {count} nhiệm vụ: nhu cầu kinh phí {}, năm {year}: {}",
+                    count - NAMED_IN_BODY,
+                    money_text(t[0]),
+                    money_text(t[2])
+                ));
+            }
+            b.push(Block::Bullet(format!(
+                "{label} ({count} nhiệm vụ): {}.",
+                named.join("; ")
+            )));
+        }
+        let t = appendix_totals[a];
+        b.push(Block::Bullet(format!(
+            "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}; đã phân bổ năm {year} {}.",
+            money_text(t[0]),
+            money_text(t[1]),
+            money_text(t[2]),
+            money_text(t[3])
+        )));
+    }
+    b.push(Block::Paragraph(format!(
+        "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}.",
+        format_date(as_of)
+    )));
+
+    let mut doc = Document {
+        title: format!(
+            "Báo cáo tiến độ thực hiện Kế hoạch số {} (tính đến {})",
+            plan.number,
+            format_date(as_of)
+        ),
+        sections: vec![body],
+    };
+
+    // Subtotals of every funding group and unit, in table order (the rows are sorted).
+    let mut group_totals: Vec<[Option<i64>; 4]> = Vec::new();
+    let mut unit_totals: Vec<[Option<i64>; 4]> = Vec::new();
+    {
+        let mut last_group: Option<(u8, usize)> = None;
+        let mut last_unit: Option<(u8, usize, &str)> = None;
+        for r in &rows {
+            let (a, g) = (r.funding_source.appendix(), group_index(r));
+            if last_group != Some((a, g)) {
+                group_totals.push([None; 4]);
+                last_group = Some((a, g));
+            }
+            if last_unit != Some((a, g, r.unit_id.as_str())) {
+                unit_totals.push([None; 4]);
+                last_unit = Some((a, g, r.unit_id.as_str()));
+            }
+            for (k, v) in r.budget.iter().enumerate() {
+                for t in [
+                    group_totals.last_mut().map(|t| &mut t[k]),
+                    unit_totals.last_mut().map(|t| &mut t[k]),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    *t = sum_opt([*t, *v]);
+                }
+            }
+        }
+    }
+
+    // The appendices, one table each, built by moving each row's text into its cells.
+    let close = |doc: &mut Document, a: u8, mut table: Table| {
+        let mut cells = vec![Cell::Empty, Cell::text("TỔNG"), Cell::Empty];
+        cells.extend(money_cells(
+            appendix_totals.get(&a).copied().unwrap_or([None; 4]),
+        ));
+        cells.extend([Cell::Empty, Cell::Empty]);
+        table.rows.push(Row {
+            style: RowStyle::Total,
+            cells,
+        });
+        doc.sections.push(Section {
+            sheet: format!("Phụ lục {a}"),
+            blocks: vec![
+                Block::Title(format!("PHỤ LỤC {a}")),
+                Block::Title(appendix_title(a, year).to_uppercase()),
+                Block::Subtitle(format!(
+                    "(Kèm theo Báo cáo tiến độ thực hiện Kế hoạch số {}; số liệu tính đến ngày {})",
+                    plan.number,
+                    format_date(as_of)
+                )),
+                Block::Table(table),
+            ],
+            freeze_header: true,
+        });
+    };
+    let new_table = || {
+        let (columns, header_groups) = appendix_columns(year, as_of);
+        Table {
+            unit_note: Some("Đơn vị tính: Triệu đồng".into()),
+            columns,
+            header_groups,
+            rows: Vec::new(),
+        }
+    };
+    let mut current: Option<(u8, Table)> = None;
+    let (mut group_no, mut unit_no_total) = (0usize, 0usize);
+    let (mut unit_no, mut task_no) = (0usize, 0usize);
+    let mut last_group: Option<(u8, usize)> = None;
+    let mut last_unit: Option<(u8, usize, String)> = None;
+    for r in rows {
+        let (a, g) = (r.funding_source.appendix(), group_index(&r));
+        if current.as_ref().map(|(x, _)| *x) != Some(a) {
+            if let Some((x, t)) = current.take() {
+                close(&mut doc, x, t);
+            }
+            current = Some((a, new_table()));
+            unit_no = 0;
+        }
+        let Some((_, table)) = current.as_mut() else {
+            continue;
+        };
+        if last_group != Some((a, g)) {
+            last_group = Some((a, g));
+            task_no = 0;
+            let totals = group_totals.get(group_no).copied().unwrap_or([None; 4]);
+            group_no += 1;
+            if let Some((letter, source)) = appendix_groups(a).get(g).copied() {
+                let mut cells = vec![
+                    Cell::text(letter.to_string()),
+                    Cell::text(source_label(source)),
+                    Cell::Empty,
+                ];
+                cells.extend(money_cells(totals));
+                cells.extend([Cell::Empty, Cell::Empty]);
+                table.rows.push(Row {
+                    style: RowStyle::Group,
+                    cells,
+                });
+            }
+        }
+        if last_unit
+            .as_ref()
+            .is_none_or(|(x, y, u)| (*x, *y, u.as_str()) != (a, g, r.unit_id.as_str()))
+        {
+            last_unit = Some((a, g, r.unit_id.clone()));
+            let totals = unit_totals.get(unit_no_total).copied().unwrap_or([None; 4]);
+            unit_no_total += 1;
+            unit_no += 1;
+            let mut cells = vec![
+                Cell::text(roman(unit_no)),
+                Cell::text(unit_name(&r)),
+                Cell::Empty,
+            ];
+            cells.extend(money_cells(totals));
+            cells.extend([Cell::Empty, Cell::Empty]);
+            table.rows.push(Row {
+                style: RowStyle::Unit,
+                cells,
+            });
+        }
+        task_no += 1;
+        let progress = progress_text(&r, catalog);
+        let expected = expected_text(&r);
+        let mut cells = Vec::with_capacity(9);
+        cells.push(Cell::text(task_no.to_string()));
+        cells.push(Cell::Text(r.name));
+        cells.push(Cell::Text(r.period.unwrap_or_default()));
+        cells.extend(money_cells(r.budget));
+        cells.push(Cell::Text(progress));
+        cells.push(Cell::Text(expected));
+        table.rows.push(Row {
+            style: RowStyle::Normal,
+            cells,
+        });
+    }
+    if let Some((x, t)) = current.take() {
+        close(&mut doc, x, t);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn billions_are_written_with_a_comma() {
+        assert_eq!(billions(348_548_000_000), "348,548");
+        assert_eq!(billions(348_047_600_000), "348,048");
+        assert_eq!(billions(2_000_000_000), "2");
+        assert_eq!(billions(1_234_567_000_000), "1.234,567");
+    }
+}

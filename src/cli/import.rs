@@ -1,0 +1,123 @@
+//! `tiendo import plan …`: a plan's task catalogue (CSV or XLSX) into the store, reconciled with
+//! the totals as printed. The work is `adapters::import::import`; this module parses arguments,
+//! resolves who imports, and prints the summary.
+
+use std::path::PathBuf;
+
+use adapters::import::{self, ImportError, read_file};
+use adapters::store::{ImportActor, ImportPlan};
+use chrono::Utc;
+use engine::time::parse_date;
+
+use super::{Ctx, Failure};
+
+const PLAN_LONG_ABOUT: &str = "Nhập danh mục nhiệm vụ của một kế hoạch (CSV hoặc trang tính XLSX có cùng dòng tiêu đề với data/plan-215-2025/tasks.csv).
+
+Tạo các đơn vị còn thiếu (mã chuẩn hóa: «Ủy»/«Uỷ», «hóa»/«hoá» là một đơn vị), kế hoạch, các nhiệm vụ với dòng kinh phí, và đặt mỗi nhiệm vụ vào bước đầu tiên của giai đoạn ghi ở cột lifecycle_stage; nhật ký ghi một mục «import» cho mỗi nhiệm vụ. Nhập lại cùng tệp không thay đổi gì; tệp đã sửa chỉ cập nhật các dòng thay đổi (mục nhật ký «import_update»). Một dòng được nhận ra qua kế hoạch + phụ lục + mã đơn vị + tên nhiệm vụ đã chuẩn hóa: đổi tên là một nhiệm vụ mới.
+
+Quy trình của mỗi nhiệm vụ (cột kind, nếu có, được ưu tiên), theo thứ tự:
+  1. nguồn kinh phí đầu tư công (dau_tu_cong) → dau-tu-cong
+  2. nhiệm vụ thuê dịch vụ (is_rental = true) → thue-dich-vu
+  3. tên có «xây dựng phần mềm», «xây dựng cơ sở dữ liệu», «xây dựng CSDL» hoặc «xây dựng hệ thống» → bao-cao-ktkt
+  4. các nhiệm vụ còn lại → mua-sam
+
+Dòng lỗi được báo kèm số dòng và lý do; khi có dòng lỗi, không nhập gì trừ khi có --skip-invalid. Các điểm không khớp với --totals là phát hiện cho người đọc, không làm lệnh thất bại.";
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportCmd {
+    /// Import a plan's task catalogue (CSV or XLSX), optionally reconciling printed totals.
+    #[command(long_about = PLAN_LONG_ABOUT)]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The plan's number, e.g. 215/KH-UBND (created when missing).
+    #[arg(long)]
+    pub plan: String,
+    /// The plan's year: the budget year of the need/allocation columns.
+    #[arg(long)]
+    pub year: i32,
+    /// The plan's title (used when the plan is created).
+    #[arg(long)]
+    pub title: String,
+    /// Date the plan was issued (yyyy-mm-dd or dd/mm/yyyy), when the plan is created.
+    #[arg(long)]
+    pub issued: Option<String>,
+    /// The totals as printed (totals.csv) to reconcile the rows against.
+    #[arg(long, value_name = "FILE")]
+    pub totals: Option<PathBuf>,
+    /// Import the valid rows of a file with malformed rows, listing the skipped ones.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Import as this user (must hold skhcn, ubnd or admin); default: the shell login, as cli:LOGIN.
+    #[arg(long = "as", value_name = "USERNAME")]
+    pub as_user: Option<String>,
+    /// The XLSX sheet to read (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// The catalogue: CSV (UTF-8) or XLSX.
+    pub file: PathBuf,
+}
+
+/// Who the shell operator is, for the audit log when no `--as` is given.
+pub fn shell_actor() -> ImportActor {
+    let login = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "cli".into());
+    ImportActor {
+        user: format!("cli:{login}"),
+        role: None,
+    }
+}
+
+pub async fn run(cmd: &ImportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    match cmd {
+        ImportCmd::Plan(a) => plan(a, ctx).await,
+    }
+}
+
+async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let issued_on = a
+        .issued
+        .as_deref()
+        .map(|d| parse_date(d).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}"))))
+        .transpose()?;
+    // Read both files before touching the database: a missing file changes nothing.
+    let table = read_file(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
+    let totals = a
+        .totals
+        .as_deref()
+        .map(|p| read_file(p, None))
+        .transpose()
+        .map_err(|e| Failure::refused(e.0))?;
+    let store = ctx.store().await?;
+    let actor = match &a.as_user {
+        Some(u) => store.import_actor(u).await?,
+        None => shell_actor(),
+    };
+    let plan = ImportPlan {
+        number: a.plan.trim().to_string(),
+        year: a.year,
+        title: a.title.clone(),
+        issued_on,
+    };
+    let report = import::import(
+        &store,
+        table,
+        totals.as_ref(),
+        &plan,
+        a.skip_invalid,
+        &actor,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ImportError::Store(s) => Failure::from(s),
+        other => Failure::refused(other.to_string()),
+    })?;
+    let mut out = report.render();
+    out.push_str(&format!("Người nhập (ghi vào nhật ký): {}\n", actor.user));
+    Ok(out)
+}
