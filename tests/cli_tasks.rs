@@ -62,8 +62,12 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         dir: dir.path(),
     };
     assert!(
+        !cli.ok(&["db", "migrate"])
+            .contains(": 0 migration(s) applied")
+    );
+    assert!(
         cli.ok(&["db", "migrate"])
-            .contains("1 migration(s) applied")
+            .contains(": 0 migration(s) applied")
     );
     cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
     cli.ok(&[
@@ -159,7 +163,20 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
     );
     assert!(err.contains("thuong_xuyen"), "{err}");
 
-    // The SKHCN reviewer cannot do the unit's step; the message says who can.
+    // The unit head cannot do the officer's step; the message says who can.
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &id,
+            "bat_dau_lap_thuyet_minh",
+            "--as",
+            "giam.doc",
+        ],
+    );
+    assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
+    // SKHCN sees a task only once it reaches its queue (engine::access), as over HTTP.
     let err = cli.fails(
         1,
         &[
@@ -171,7 +188,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
             "chuyen.vien",
         ],
     );
-    assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
+    assert!(err.contains("Không tìm thấy nhiệm vụ"), "{err}");
     let out = cli.ok(&[
         "task",
         "transition",
@@ -317,12 +334,32 @@ async fn the_demo_database_is_created_and_reused(db: TestDb) {
         first.contains("mua-sam") && first.contains("canbo.syt") && first.contains("215/KH-UBND"),
         "{first}"
     );
+    // The demo is the import of Plan 215: 63 tasks, the printed totals reconciled.
+    assert!(
+        first.contains("Nhiệm vụ: 63 mới, 0 cập nhật, 0 không thay đổi"),
+        "{first}"
+    );
+    assert!(first.contains("7 điểm không khớp"), "{first}");
     let second = cli.ok(&["demo"]);
+    assert!(
+        second.contains("Nhiệm vụ: 0 mới, 0 cập nhật, 63 không thay đổi"),
+        "{second}"
+    );
     let tasks = |s: &str| {
         s.lines()
             .filter(|l| l.contains("  mua-sam ") || l.contains("  thue-dich-vu "))
             .count()
     };
     assert_eq!(tasks(&first), tasks(&second));
-    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+    assert_eq!(
+        tasks(&first),
+        2,
+        "the Sở Y tế tasks of the demo users' unit: {first}"
+    );
+    // One of them was walked to SKHCN's appraisal, once.
+    assert!(second.contains("tham_dinh_ke_hoach_thue"), "{second}");
+    assert!(
+        cli.ok(&["audit", "verify"])
+            .starts_with("OK: 66 entries in 63 task chains")
+    );
 }

@@ -2,8 +2,20 @@
 //!
 //! - [`definitions`]: reading workflows and calendars from disk or from the embedded copy.
 //! - [`files`]: document files, content-addressed under the data directory.
+//! - [`import`]: plan catalogues (CSV/XLSX) into the store, reconciled with printed totals.
+//! - [`report`]: the progress and status reports (XLSX, HTML, Markdown).
+//! - [`http`]: the HTTP API (axum): sign-in, role- and unit-scoped endpoints, OpenAPI.
+//! - [`email`]: SMTP (lettre) and the outbox relay.
+//! - [`scheduler`]: deadline timers, stall alerts, digests, seals; `tiendo worker`.
 //! - [`store`]: the SQLite/PostgreSQL store, where decisions become facts.
+//! - [`telemetry`]: logging for the long-running commands.
 
 pub mod definitions;
+pub mod email;
 pub mod files;
+pub mod http;
+pub mod import;
+pub mod report;
+pub mod scheduler;
 pub mod store;
+pub mod telemetry;

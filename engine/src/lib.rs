@@ -5,15 +5,17 @@
 //! answers with parsed definitions, deadlines and decisions.
 //!
 //! - [`phase`]: the legal backbone, compiled in with the `sm` crate.
-//! - [`role`]: who users are.
+//! - [`role`]: who users are; [`access`]: who may see and manage what, beyond transitions.
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
 
+pub mod access;
 pub mod calendar;
 pub mod decide;
 pub mod domain;
 pub mod money;
+pub mod notify;
 pub mod phase;
 pub mod role;
 #[cfg(test)]

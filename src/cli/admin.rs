@@ -57,9 +57,21 @@ pub enum UserCmd {
         name: Option<String>,
         #[arg(long)]
         email: Option<String>,
+        /// Read the user's first password from standard input (one line), for scripts:
+        /// `printf '%s\n' "$PW" | tiendo user add … --password-stdin`. A password is never taken
+        /// as an argument, where it would be visible to other users of the machine.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// Show a user.
     Show { username: String },
+    /// Set a user's password, read from standard input (one line):
+    /// `printf '%s\n' "$PW" | tiendo user passwd nguyenvana`. Signs the user out everywhere.
+    Passwd { username: String },
+    /// Disable a user: no sign-in, no action; their sessions and API tokens are revoked.
+    Disable { username: String },
+    /// Enable a disabled user again (revoked sessions and tokens stay revoked).
+    Enable { username: String },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -159,7 +171,15 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             unit,
             name,
             email,
+            password_stdin,
         } => {
+            let password = if *password_stdin {
+                let p = read_password()?;
+                adapters::store::check_password_policy(username, &p)?;
+                Some(p)
+            } else {
+                None
+            };
             let roles = roles
                 .iter()
                 .map(|r| {
@@ -179,12 +199,53 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     Utc::now(),
                 )
                 .await?;
+            if let Some(p) = password {
+                store.set_password(&u.username, &p, Utc::now()).await?;
+            }
             Ok(format!("Đã thêm người dùng {}\n", describe_user(&u)))
         }
         UserCmd::Show { username } => {
             Ok(format!("{}\n", describe_user(&store.user(username).await?)))
         }
+        UserCmd::Passwd { username } => {
+            store.user(username).await?;
+            let p = read_password()?;
+            store.set_password(username, &p, Utc::now()).await?;
+            Ok(format!(
+                "Đã đặt mật khẩu mới cho {username}; mọi phiên đăng nhập của người dùng này đã bị thu hồi.\n"
+            ))
+        }
+        UserCmd::Disable { username } => {
+            let u = store.disable_user(username, Utc::now()).await?;
+            Ok(format!(
+                "Đã khóa tài khoản {}; phiên đăng nhập và token API đã bị thu hồi.\n",
+                describe_user(&u)
+            ))
+        }
+        UserCmd::Enable { username } => {
+            let u = store.enable_user(username).await?;
+            Ok(format!("Đã mở khóa tài khoản {}\n", describe_user(&u)))
+        }
     }
+}
+
+/// One line from standard input: the password, without its line ending.
+fn read_password() -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprintln!("Nhập mật khẩu rồi nhấn Enter (ký tự nhập sẽ hiện trên màn hình):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::refused(format!("Không đọc được mật khẩu từ đầu vào chuẩn: {e}")))?;
+    let p = line.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        return Err(Failure::usage(
+            "Không có mật khẩu trên đầu vào chuẩn: dùng printf '%s\\n' \"$MAT_KHAU\" | tiendo user passwd TÊN",
+        ));
+    }
+    Ok(p)
 }
 
 fn describe_user(u: &adapters::store::User) -> String {
@@ -292,7 +353,11 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 .ok()
                 .filter(|d| d.months == 0)
                 .map(|d| std::time::Duration::from_secs(d.days * 86_400 + d.seconds))
-                .ok_or_else(|| Failure::usage(format!("--every `{every}`: dùng thời lượng ISO-8601 như PT1H hoặc PT15M")))?;
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--every `{every}`: dùng thời lượng ISO-8601 như PT1H hoặc PT15M"
+                    ))
+                })?;
             let mut ticks = tokio::time::interval(period);
             loop {
                 tokio::select! {

@@ -1,18 +1,18 @@
-//! `tiendo demo`: a ready-to-try SQLite database, with the city's roles as demo users and a few
-//! tasks of Plan 215/KH-UBND at different steps. Running it again reuses what is there.
+//! `tiendo demo`: a ready-to-try SQLite database: the city's roles as demo users, and Plan
+//! 215/KH-UBND imported from its printed catalogue (`data/plan-215-2025/tasks.csv`, embedded in
+//! the binary so the demo runs from any directory) exactly as `tiendo import plan` imports it,
+//! reconciled with the printed totals. One Sở Y tế task is then walked to SKHCN's appraisal so that
+//! a demo user has a task with a running deadline. Running it again reuses what is there: the
+//! re-import changes nothing and the walk is not repeated.
 
 use adapters::files::FileStore;
-use adapters::store::{
-    BudgetLine, NewTask, NewUser, Store, StoreError, TaskFilter, TransitionRequest,
-};
+use adapters::import;
+use adapters::store::{ImportPlan, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::decide::Actor;
-use engine::domain::FundingSource;
-use engine::money::parse_million_vnd;
 
 use super::{Ctx, Failure};
-
 const UNITS: &[(&str, &str)] = &[
     ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
     ("so-tai-chinh", "Sở Tài chính"),
@@ -53,22 +53,15 @@ const USERS: &[(&str, &str, Role, Option<&str>)] = &[
 ];
 
 const PLAN: &str = "215/KH-UBND";
+const PLAN_TITLE: &str =
+    "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
+const TASKS_CSV: &[u8] = include_bytes!("../../data/plan-215-2025/tasks.csv");
+const TOTALS_CSV: &[u8] = include_bytes!("../../data/plan-215-2025/totals.csv");
 
-/// Plan 215 rows of Sở Y tế (appendix 1), with the steps to take each one through.
-const TASKS: &[(&str, &str, &str, &[&str])] = &[
-    (
-        "Triển khai Hệ thống phần mềm Quản lý Y tế cơ sở",
-        "mua-sam",
-        "8809",
-        &["bat_dau_lap_thuyet_minh", "trinh_thu_truong", "gui_skhcn"],
-    ),
-    (
-        "Thuê dịch vụ triển khai hồ sơ bệnh án điện tử và Đầu tư hạ tầng công nghệ thông tin tại các cơ sở y tế công lập trực thuộc Sở Y tế",
-        "thue-dich-vu",
-        "397954",
-        &[],
-    ),
-];
+/// The task walked to SKHCN's appraisal (appendix 1, Sở Y tế, imported at the rental survey),
+/// and the steps that take it there.
+const WALKED_TASK: &str = "Thuê dịch vụ triển khai hồ sơ bệnh án điện tử";
+const WALK: &[&str] = &["hoan_thanh_khao_sat", "trinh_thu_truong", "gui_tham_dinh"];
 
 fn ignore_duplicate<T>(r: Result<T, StoreError>) -> Result<(), StoreError> {
     match r {
@@ -94,33 +87,41 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         };
         ignore_duplicate(store.add_user(user, now).await)?;
     }
-    ignore_duplicate(
-        store
-            .add_plan(
-                PLAN,
-                2025,
-                "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025",
-                chrono::NaiveDate::from_ymd_opt(2025, 8, 25),
-                now,
-            )
-            .await,
-    )?;
-    let existing = store
+    // The plan, imported as SKHCN compiles it.
+    let table = import::read_bytes(TASKS_CSV, "data/plan-215-2025/tasks.csv", None)
+        .map_err(|e| Failure::refused(e.0))?;
+    let totals = import::read_bytes(TOTALS_CSV, "data/plan-215-2025/totals.csv", None)
+        .map_err(|e| Failure::refused(e.0))?;
+    let plan = ImportPlan {
+        number: PLAN.into(),
+        year: 2025,
+        title: PLAN_TITLE.into(),
+        issued_on: chrono::NaiveDate::from_ymd_opt(2025, 8, 25),
+    };
+    let importer = store.import_actor("chuyenvien.skhcn").await?;
+    let imported = import::import(&store, table, Some(&totals), &plan, false, &importer, now)
+        .await
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    // One Sở Y tế task to SKHCN's appraisal, once.
+    let syt = store
         .list_tasks(&TaskFilter {
             plan: Some(PLAN.into()),
+            unit: Some("so-y-te".into()),
             ..TaskFilter::default()
         })
         .await?;
-    if existing.is_empty() {
+    if let Some(t) = syt
+        .iter()
+        .find(|t| t.name.starts_with(WALKED_TASK) && t.audit_seq == 1)
+    {
         let officer = store.actor("canbo.syt").await?;
         let head = store.actor("giamdoc.syt").await?;
-        for (name, kind, need, steps) in TASKS {
-            seed_task(&store, &files, &officer, &head, name, kind, need, steps).await?;
-        }
+        walk(&store, &files, &officer, &head, &t.id, &t.workflow, WALK).await?;
     }
     let tasks = store
         .list_tasks(&TaskFilter {
             plan: Some(PLAN.into()),
+            unit: Some("so-y-te".into()),
             ..TaskFilter::default()
         })
         .await?;
@@ -141,53 +142,47 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
             unit.unwrap_or("")
         ));
     }
-    out.push_str(&format!("\nNhiệm vụ của kế hoạch {PLAN}:\n"));
+    out.push('\n');
+    out.push_str(&imported.render());
+    out.push_str(&format!(
+        "\nNhiệm vụ của Sở Y tế trong kế hoạch {PLAN} (đơn vị của canbo.syt, giamdoc.syt):\n"
+    ));
     for t in &tasks {
         out.push_str(&format!(
-            "  {}  {:<13} {:<18} {}\n",
+            "  {}  {:<13} {:<24} {}\n",
             t.id, t.workflow, t.state, t.name
         ));
     }
-    if let Some(t) = tasks.first() {
+    let walked = tasks
+        .iter()
+        .find(|t| t.name.starts_with(WALKED_TASK))
+        .or(tasks.first());
+    if let Some(t) = walked {
         out.push_str(&format!(
-            "\nThử tiếp:\n  tiendo task show {id} --as chuyenvien.skhcn\n  tiendo task list --as canbo.syt\n  tiendo audit show {id}\n  tiendo audit verify\n",
+            "\nThử tiếp:\n  tiendo task show {id} --as chuyenvien.skhcn\n  tiendo task list --as lanhdao.ubnd --plan {PLAN}\n  tiendo audit show {id}\n  tiendo audit verify\n  tiendo report progress --plan {PLAN} --as-of 2025-11-05 --format xlsx -o bao-cao-tien-do.xlsx\n  tiendo report status --plan {PLAN} --format html -o tinh-hinh.html\n",
             id = t.id
         ));
     }
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn seed_task(
+/// Takes `steps` on task `id` as the unit's officer or head (whoever the step is for), attaching
+/// a small stored demo document wherever a step needs one.
+async fn walk(
     store: &Store,
     files: &FileStore,
     officer: &Actor,
     head: &Actor,
-    name: &str,
+    id: &str,
     kind: &str,
-    need: &str,
     steps: &[&str],
 ) -> Result<(), Failure> {
     let now = Utc::now();
-    let need = parse_million_vnd(need).map_err(Failure::refused)?;
-    let new = NewTask {
-        plan: PLAN.into(),
-        unit_id: "so-y-te".into(),
-        name: name.into(),
-        funding_source: FundingSource::ThuongXuyen,
-        kind: kind.into(),
-        period: None,
-        is_rental: kind == "thue-dich-vu",
-        budget: vec![BudgetLine {
-            year: 2025,
-            need_total_vnd: Some(need),
-            ..BudgetLine::default()
-        }],
-    };
-    let id = store.create_task(&new, officer, None, now).await?.task_id;
+    let id = id.to_string();
+    let name = store.task(&id).await?.name;
     let mut documents = Vec::new();
     for step in steps {
-        // Steps that need the explanation dossier get a demo one, recorded like any upload.
+        // A step that needs a document (survey report, rental plan) gets a demo one.
         let wf = store.catalog().latest(kind).expect("shipped workflow");
         let needs: Vec<String> = wf
             .transition(step)

@@ -3,9 +3,16 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_api;
+pub mod bench_import;
+pub mod bench_timers;
 pub mod calendar;
 pub mod demo;
+pub mod import;
+pub mod report;
+pub mod serve;
 pub mod tasks;
+pub mod worker;
 pub mod workflows;
 
 use std::path::PathBuf;
@@ -60,6 +67,19 @@ pub enum Command {
     /// The audit log: verify the hash chains, show a task's history, seal.
     #[command(subcommand)]
     Audit(admin::AuditCmd),
+    /// Import a plan's task catalogue (CSV/XLSX) and reconcile its printed totals.
+    #[command(subcommand)]
+    Import(import::ImportCmd),
+    /// Reports: the progress report on a plan, the status report for leadership (xlsx/html/md).
+    #[command(subcommand)]
+    Report(report::ReportCmd),
+    /// Run the scheduler alone: deadline timers, stall alerts, digests, audit seals, email.
+    Worker,
+    /// The HTTP API (with the scheduler): `tiendo serve --listen 127.0.0.1:8080`.
+    Serve(serve::ServeArgs),
+    /// The email outbox, for operators.
+    #[command(subcommand)]
+    Outbox(worker::OutboxCmd),
     /// Benchmarks that print measured figures.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -174,7 +194,12 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Plan(cmd) => admin::plan(cmd, &ctx).await,
         Command::Audit(cmd) => admin::audit(cmd, &ctx).await,
         Command::Task(cmd) => tasks::run(cmd, &ctx).await,
+        Command::Import(cmd) => import::run(cmd, &ctx).await,
+        Command::Report(cmd) => report::run(cmd, &ctx).await,
         Command::Bench(cmd) => bench::run(cmd, &ctx).await,
+        Command::Worker => worker::worker(&ctx).await,
+        Command::Serve(args) => serve::run(args, &ctx).await,
+        Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,
         Command::Demo { data_dir } => demo::run(&ctx, data_dir).await,
     }
 }

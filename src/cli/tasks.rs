@@ -153,8 +153,7 @@ pub fn time_left(store: &Store, task: &Task, due: Instant, now: Instant) -> Stri
         return String::new();
     };
     match wf.calendar.working_days_between(now, due) {
-        Ok(n) if due >= now => format!("còn {n} ngày làm việc"),
-        Ok(n) => format!("quá hạn {} ngày làm việc", -n),
+        Ok(n) => engine::notify::time_left(n, due < now),
         Err(e) => format!("không tính được: {e}"),
     }
 }
@@ -240,12 +239,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 overdue_at: overdue.then_some(now),
                 ..TaskFilter::default()
             };
-            let tasks: Vec<Task> = store
-                .list_tasks(&filter)
-                .await?
-                .into_iter()
-                .filter(|t| Store::visible_to(t, &actor))
-                .collect();
+            let tasks: Vec<Task> = store.list_tasks_for(&filter, &actor, now).await?;
             if *json {
                 return json_out(&tasks);
             }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use adapters::store::Store;
@@ -63,8 +65,31 @@ impl TestDb {
 
     /// The store on this database with the shipped workflows, migrated.
     pub async fn store(&self) -> Store {
-        let catalog =
-            Arc::new(adapters::definitions::load(None).expect("shipped definitions load"));
+        self.store_with(&[]).await
+    }
+
+    /// The store with the shipped workflows plus test workflows from `tests/fixtures/`.
+    pub async fn store_with(&self, fixtures: &[&str]) -> Store {
+        let mut sources = adapters::definitions::embedded();
+        for f in fixtures {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(f);
+            sources.push(engine::workflow::Source {
+                path: (*f).to_string(),
+                text: std::fs::read_to_string(&path).expect("fixture"),
+            });
+        }
+        let catalog = match engine::workflow::Catalog::load(&sources) {
+            Ok(c) => Arc::new(c),
+            Err(e) => panic!(
+                "{}",
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        };
         let store = Store::connect(&self.url, catalog, 40)
             .await
             .expect("connect");

@@ -158,12 +158,14 @@ impl Store {
         });
         match name {
             Some(n) => Ok(n),
-            None => Ok(with_db!(self, |pool| {
-                sqlx::query_scalar("SELECT name FROM unit_names WHERE unit_id = $1 ORDER BY valid_from LIMIT 1")
+            None => {
+                Ok(with_db!(self, |pool| {
+                    sqlx::query_scalar("SELECT name FROM unit_names WHERE unit_id = $1 ORDER BY valid_from LIMIT 1")
                     .bind(id)
                     .fetch_one(pool)
                     .await?
-            })),
+                }))
+            }
         }
     }
 

@@ -7,8 +7,13 @@
 //! new state, audit entry, timers and outbox, all or nothing.
 
 mod audit;
+mod auth;
 mod directory;
+mod import;
+mod observe;
 mod records;
+mod scheduling;
+mod scoped;
 mod tasks;
 
 use std::path::Path;
@@ -23,7 +28,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::{AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
+pub use auth::{
+    Account, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError, SignedIn,
+    TOKEN_PREFIX, check_password_policy, is_hidden_char,
+};
+pub use import::{ImportActor, ImportOutcome, ImportPlan, ImportUnit, ReportRow, TaskUpdate};
+pub use observe::{Metrics, Readiness};
 pub use records::*;
+pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob};
+pub use scoped::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort, calendar_error_vi};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.
 /// The body is written once and compiled for both.
@@ -78,6 +91,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} đã tồn tại.")]
     Duplicate(String),
+    /// Refused by a rule of `engine::access` (who may see or manage what).
+    #[error("{0}")]
+    Forbidden(#[from] engine::access::Denied),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
@@ -103,6 +119,9 @@ pub struct Store {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// The most connections an SQLite pool opens, whatever is asked for.
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
 /// The default database: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tiendo.db";
 
@@ -119,6 +138,9 @@ impl Store {
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(max_connections)
+                    // A ping before every checkout costs a round trip per use; a broken
+                    // connection fails its query instead, and the pool replaces it.
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?,
@@ -134,7 +156,12 @@ impl Store {
                 .busy_timeout(Duration::from_secs(30));
             Db::Sqlite(
                 SqlitePoolOptions::new()
-                    .max_connections(max_connections)
+                    // SQLite has one writer; every extra connection's page cache is invalidated
+                    // by the others' commits and its writers sleep in the busy handler. Four
+                    // connections keep readers concurrent without that (measured with
+                    // `tiendo bench transitions --backend sqlite --connections N`).
+                    .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?,

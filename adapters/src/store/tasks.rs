@@ -120,47 +120,42 @@ macro_rules! write_effects {
                     .execute(&mut **tx)
                     .await?;
             }
-            for t in &d.create_timers {
-                sqlx::query(
-                    "INSERT INTO timers (id, task_id, state, kind, spec, fire_at, due_at, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
-                )
-                .bind(new_id())
-                .bind(task_id)
-                .bind(&t.state)
-                .bind(timer_kind_name(&t.kind))
-                .bind(json(&t.kind))
-                .bind(micros(t.fire_at))
-                .bind(micros(t.due_at))
-                .bind($now)
-                .execute(&mut **tx)
-                .await?;
+            // One multi-row INSERT each for timers and notifications: a transition's round
+            // trips are what bounds its throughput.
+            if !d.create_timers.is_empty() {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(timer_insert_sql(d.create_timers.len())));
+                for t in &d.create_timers {
+                    q = q
+                        .bind(new_id())
+                        .bind(task_id)
+                        .bind(&t.state)
+                        .bind(timer_kind_name(&t.kind))
+                        .bind(json(&t.kind))
+                        .bind(micros(t.fire_at))
+                        .bind(micros(t.due_at))
+                        .bind($now);
+                }
+                q.execute(&mut **tx).await?;
             }
-            for n in &d.notifications {
-                let payload = serde_json::json!({
-                    "task_id": task_id,
-                    "task_name": $task_name,
-                    "unit_id": $unit,
-                    "roles": n.roles,
-                    "transition": d.audit.transition,
-                    "from_state": d.audit.from_state,
-                    "to_state": d.audit.to_state,
-                    "comment": d.audit.comment,
-                    "actor": d.audit.actor_user,
-                    "due_at": d.clock.as_ref().map(|c| c.due_at),
-                    "audit_id": audit_id,
-                });
-                sqlx::query(
-                    "INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-                )
-                .bind(new_id())
-                .bind(task_id)
-                .bind(&n.template)
-                .bind(payload.to_string())
-                .bind($now)
-                .execute(&mut **tx)
-                .await?;
+            if !d.notifications.is_empty() {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(outbox_insert_sql(d.notifications.len())));
+                for n in &d.notifications {
+                    let payload = serde_json::json!({
+                        "task_id": task_id,
+                        "task_name": $task_name,
+                        "unit_id": $unit,
+                        "roles": n.roles,
+                        "transition": d.audit.transition,
+                        "from_state": d.audit.from_state,
+                        "to_state": d.audit.to_state,
+                        "comment": d.audit.comment,
+                        "actor": d.audit.actor_user,
+                        "due_at": d.clock.as_ref().map(|c| c.due_at),
+                        "audit_id": audit_id,
+                    });
+                    q = q.bind(new_id()).bind(task_id).bind(&n.template).bind(payload.to_string()).bind($now);
+                }
+                q.execute(&mut **tx).await?;
             }
             if let Some(key) = $key {
                 let outcome = TransitionOutcome {
@@ -193,6 +188,52 @@ macro_rules! write_effects {
         }
         .await
     }};
+}
+
+/// `INSERT INTO timers` for `n` rows of 8 parameters each.
+fn timer_insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p = |k: usize| format!("${}", i * 8 + k);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, 'pending', {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO timers (id, task_id, state, kind, spec, fire_at, due_at, status, created_at) VALUES {}",
+        rows.join(", ")
+    )
+}
+
+/// `INSERT INTO outbox` for `n` rows of 5 parameters each.
+fn outbox_insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p = |k: usize| format!("${}", i * 5 + k);
+            format!(
+                "({}, {}, {}, {}, 'pending', 0, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(5)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attempt_at, created_at) VALUES {}",
+        rows.join(", ")
+    )
 }
 
 /// What an idempotency key is bound to: the same key with a different request is refused.
@@ -491,7 +532,30 @@ impl Store {
         actor: &Actor,
         now: Instant,
     ) -> Result<TransitionOutcome, StoreError> {
-        let result = self.transition_once(req, actor, now).await;
+        self.transition_from(None, req, actor, now).await
+    }
+
+    /// [`Store::transition`] on a task the caller has just read (the HTTP API reads it to check
+    /// that the caller may see it): the read is not repeated. The version compare-and-set still
+    /// guards against any change in between.
+    pub async fn transition_loaded(
+        &self,
+        task: Task,
+        req: &TransitionRequest,
+        actor: &Actor,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        self.transition_from(Some(task), req, actor, now).await
+    }
+
+    async fn transition_from(
+        &self,
+        loaded: Option<Task>,
+        req: &TransitionRequest,
+        actor: &Actor,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let result = self.transition_once(loaded, req, actor, now).await;
         // A request that lost to a concurrent one carrying the same key (which moved the task
         // on, so this one is now stale or not allowed) is a retry: its answer is the outcome.
         match (&result, req.idempotency_key.as_deref()) {
@@ -507,6 +571,7 @@ impl Store {
 
     async fn transition_once(
         &self,
+        loaded: Option<Task>,
         req: &TransitionRequest,
         actor: &Actor,
         now: Instant,
@@ -519,7 +584,10 @@ impl Store {
         {
             return Ok(o);
         }
-        let task = self.task(&req.task_id).await?;
+        let task = match loaded {
+            Some(t) if t.id == req.task_id => t,
+            _ => self.task(&req.task_id).await?,
+        };
         if let Some(expected) = req.expected_version
             && expected != task.version
         {
@@ -653,8 +721,26 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a document of a task (the file is already stored at `stored_path`). Unit users
-    /// attach to their own unit's tasks; appraisers and UBND to any task they handle.
+    /// Refuses a document type the task's workflow does not declare.
+    pub fn check_document_type(&self, task: &Task, doc_type: &str) -> Result<(), StoreError> {
+        let wf = self.workflow_of(task)?;
+        if wf.document_types.contains_key(doc_type) {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(format!(
+            "Loại tài liệu `{}` không có trong quy trình `{}`; các loại: {}.",
+            doc_type,
+            wf.name,
+            wf.document_types
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
+    /// Records a document of a task (the file is already stored at `stored_path`), for whoever
+    /// may attach to it (`engine::access::may_attach_document`).
     pub async fn add_document(
         &self,
         new: &NewDocument,
@@ -662,26 +748,8 @@ impl Store {
         now: Instant,
     ) -> Result<Document, StoreError> {
         let task = self.task(&new.task_id).await?;
-        let wf = self.workflow_of(&task)?;
-        if !wf.document_types.contains_key(&new.doc_type) {
-            return Err(StoreError::Invalid(format!(
-                "Loại tài liệu `{}` không có trong quy trình `{}`; các loại: {}.",
-                new.doc_type,
-                wf.name,
-                wf.document_types
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let unit_only = actor.roles.iter().all(|r| r.is_unit_role());
-        let acts = actor.roles.iter().any(|r| *r != engine::Role::Admin);
-        if !acts || (unit_only && !actor.units.contains(&task.unit_id)) {
-            return Err(StoreError::Rejected(decide::Rejection::NotYourUnit {
-                transition: "dinh_kem_tai_lieu".into(),
-            }));
-        }
+        self.check_document_type(&task, &new.doc_type)?;
+        self.check_attach(&task, actor).await?;
         let id = new_id();
         let now = micros(now);
         with_db!(self, |pool| {
@@ -860,18 +928,18 @@ impl Store {
         }))
     }
 
-    /// Whether `actor` may see `task`: users who act only in unit roles see their own units'
-    /// tasks (including units merged into theirs); the city's roles see every task.
-    pub fn visible_to(task: &Task, actor: &Actor) -> bool {
-        let city_role = actor.roles.iter().any(|r| !r.is_unit_role());
-        city_role || actor.units.contains(&task.unit_id)
+    /// Whether `actor` may see `task`: the rule of `engine::access::may_see_task` (unit users
+    /// their units' tasks, appraisers their queue and what they acted on, UBND everything),
+    /// with the facts it needs looked up by [`Store::task_visible`].
+    pub async fn visible_to(&self, task: &Task, actor: &Actor) -> Result<bool, StoreError> {
+        self.task_visible(task, actor).await
     }
 
     /// Reads a task on behalf of `actor`; a task the actor may not see is reported as not found,
     /// so that its existence does not leak.
     pub async fn task_for(&self, id: &str, actor: &Actor) -> Result<Task, StoreError> {
         let task = self.task(id).await?;
-        if Self::visible_to(&task, actor) {
+        if self.visible_to(&task, actor).await? {
             Ok(task)
         } else {
             Err(StoreError::not_found("nhiệm vụ", id))
