@@ -27,6 +27,7 @@ on_both_backends!(
     malformed_rows_are_reported_and_skip_invalid_lists_them,
     the_progress_report_regenerates_the_skhcn_report,
     the_status_report_sorts_tasks_into_the_four_categories,
+    an_xlsx_catalogue_imports_like_the_csv,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -1278,4 +1279,150 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         report::status(&store, &bad, Format::Html).await,
         Err(report::ReportError::Invalid(_))
     ));
+}
+
+/// tasks.csv as an XLSX workbook the way a person keeps it: a cover sheet first, then the
+/// catalogue on a sheet named "Danh mục" with numbers as numbers, booleans as booleans and the
+/// expected completion dates as real dates.
+fn xlsx_copy(path: &Path) {
+    use chrono::Datelike;
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let cover = book.add_worksheet();
+    cover.set_name("Bìa").unwrap();
+    cover.write_string(0, 0, "Kế hoạch 215/KH-UBND").unwrap();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Danh mục").unwrap();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let mut r = csv::Reader::from_path(data("tasks.csv")).unwrap();
+    for (c, h) in r.headers().unwrap().iter().enumerate() {
+        // The header one row down: a title above it, as spreadsheets often have.
+        sheet.write_string(2, c as u16, h).unwrap();
+    }
+    sheet.write_string(0, 0, "Danh mục nhiệm vụ").unwrap();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.unwrap();
+        let row = 3 + i as u32;
+        for (c, v) in rec.iter().enumerate() {
+            let col = c as u16;
+            if v.is_empty() {
+                continue;
+            }
+            match c {
+                0 | 1 | 7..=10 => {
+                    sheet
+                        .write_number(row, col, v.parse::<f64>().unwrap())
+                        .unwrap();
+                }
+                6 => {
+                    sheet.write_boolean(row, col, v == "true").unwrap();
+                }
+                // A real date where the text is one in the dd/mm/yyyy form a sheet displays.
+                12 => match NaiveDate::parse_from_str(v, "%d/%m/%Y") {
+                    Ok(d) if d.year() < 2100 && d.format("%d/%m/%Y").to_string() == v => {
+                        let x = ExcelDateTime::from_ymd(
+                            d.year() as u16,
+                            d.month() as u8,
+                            d.day() as u8,
+                        )
+                        .unwrap();
+                        sheet
+                            .write_datetime_with_format(row, col, &x, &date)
+                            .unwrap();
+                    }
+                    _ => {
+                        sheet.write_string(row, col, v).unwrap();
+                    }
+                },
+                _ => {
+                    sheet.write_string(row, col, v).unwrap();
+                }
+            }
+        }
+    }
+    book.save(path).unwrap();
+}
+
+async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("ke-hoach-215.xlsx");
+    xlsx_copy(&xlsx);
+    // Without --sheet the first sheet (the cover) is read, and refused for its columns.
+    let o = import_plan(&db, dir.path(), &xlsx, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("trang «Bìa»") && err.contains("cột không được hỗ trợ"),
+        "{err}"
+    );
+    let out = ok(&import_plan(
+        &db,
+        dir.path(),
+        &xlsx,
+        &[
+            "--sheet",
+            "Danh mục",
+            "--totals",
+            &data("totals.csv").display().to_string(),
+        ],
+    ));
+    assert!(out.contains("63 mới"), "{out}");
+    assert!(out.contains("7 điểm không khớp"), "{out}");
+    // The same catalogue as the CSV: the CSV import finds every row unchanged.
+    let out = ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
+    assert!(
+        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        "{out}"
+    );
+    let store = db.store().await;
+    let tasks = store
+        .list_tasks(&TaskFilter {
+            plan: Some(PLAN.into()),
+            ..TaskFilter::default()
+        })
+        .await
+        .unwrap();
+    let t = tasks
+        .iter()
+        .find(|t| {
+            t.name
+                .starts_with("Xây dựng cơ sở dữ liệu kinh tế - xã hội")
+        })
+        .unwrap();
+    let b = store.budget(&t.id).await.unwrap();
+    assert_eq!(b[0].need_year_vnd, Some(526_200_000));
+    // A malformed row of a sheet is reported with its row number.
+    let bad = dir.path().join("bad.xlsx");
+    {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in [
+            "appendix",
+            "unit",
+            "name",
+            "funding_source",
+            "lifecycle_stage",
+            "need_total_mvnd",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (c, v) in ["1", "Sở Y tế", "Một nhiệm vụ", "thuong_xuyen", "contract"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(1, c as u16, *v).unwrap();
+        }
+        sheet.write_number(1, 5, -3.0).unwrap();
+        book.save(&bad).unwrap();
+    }
+    let o = import_plan(&db, dir.path(), &bad, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("dòng 2 (Sở Y tế — «Một nhiệm vụ»): nhu cầu kinh phí: số tiền `-3` âm"),
+        "{err}"
+    );
 }

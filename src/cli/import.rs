@@ -18,8 +18,8 @@ Tạo các đơn vị còn thiếu (mã chuẩn hóa: «Ủy»/«Uỷ», «hóa�
 Quy trình của mỗi nhiệm vụ (cột kind, nếu có, được ưu tiên), theo thứ tự:
   1. nguồn kinh phí đầu tư công (dau_tu_cong) → dau-tu-cong
   2. nhiệm vụ thuê dịch vụ (is_rental = true) → thue-dich-vu
-  3. tên có «xây dựng phần mềm», «xây dựng cơ sở dữ liệu», «xây dựng CSDL» hoặc «xây dựng hệ thống» → bao-cao-ktkt
-  4. các nhiệm vụ còn lại → mua-sam
+  3. tên nhiệm vụ có «xây dựng phần mềm», «xây dựng cơ sở dữ liệu», «xây dựng CSDL» hoặc «xây dựng hệ thống» → bao-cao-ktkt
+  4. các nhiệm vụ còn lại (mua sắm, nâng cấp, triển khai, vận hành…) → mua-sam
 
 Dòng lỗi được báo kèm số dòng và lý do; khi có dòng lỗi, không nhập gì trừ khi có --skip-invalid. Các điểm không khớp với --totals là phát hiện cho người đọc, không làm lệnh thất bại.";
 
@@ -120,4 +120,17 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let mut out = report.render();
     out.push_str(&format!("Người nhập (ghi vào nhật ký): {}\n", actor.user));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_prints_the_rule_the_importer_applies() {
+        for (i, r) in adapters::import::KIND_RULES.iter().enumerate() {
+            let line = format!("{}. {} → {}", i + 1, r.when, r.kind);
+            assert!(PLAN_LONG_ABOUT.contains(&line), "{line}");
+        }
+    }
 }

@@ -208,14 +208,27 @@ fn read_xlsx(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<RawTable, 
         short_rows_ok: true,
         ..RawTable::default()
     };
-    let mut have_header = false;
-    for (i, row) in range.rows().enumerate() {
-        let line = first_row + i + 1;
-        if row.iter().all(|c| match c {
+    // Sheets often carry a title above the header: the header is the first row with an
+    // `appendix` cell (the first column of a catalogue and of a totals table), or else the first
+    // non-empty row.
+    let is_blank = |row: &[Data]| {
+        row.iter().all(|c| match c {
             Data::Empty => true,
             Data::String(s) => s.trim().is_empty(),
             _ => false,
-        }) {
+        })
+    };
+    let header_at = range
+        .rows()
+        .position(|row| {
+            row.iter()
+                .any(|c| matches!(c, Data::String(s) if s.trim().eq_ignore_ascii_case("appendix")))
+        })
+        .or_else(|| range.rows().position(|row| !is_blank(row)));
+    let mut have_header = false;
+    for (i, row) in range.rows().enumerate() {
+        let line = first_row + i + 1;
+        if header_at.is_none_or(|h| i < h) || is_blank(row) {
             continue;
         }
         let mut cells: Result<Vec<String>, String> = row.iter().map(cell_text).collect();
