@@ -84,7 +84,11 @@ impl Formats {
 
 /// Characters in a cell's longest line.
 fn text_width(s: &str) -> usize {
-    s.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+    if s.contains('\n') {
+        s.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+    } else {
+        s.chars().count()
+    }
 }
 
 /// Column widths (in characters) for a section: each column fits its longest cell and the
@@ -134,6 +138,10 @@ fn widths(section: &Section) -> Vec<f64> {
 /// text is never clipped.
 fn lines_needed(text: &str, width: f64, letters_per_unit: f64) -> usize {
     let per_line = ((width - 1.0) * letters_per_unit).max(1.0) as usize;
+    // Most cells fit on one line: bytes bound characters from above.
+    if text.len() <= per_line && !text.contains('\n') {
+        return 1;
+    }
     // Greedy word wrap, as the spreadsheet does it.
     let mut lines = 0usize;
     for paragraph in text.lines() {
@@ -345,7 +353,7 @@ const MAX_CELL_CHARS: usize = 32_767;
 /// The text itself, or its beginning and a note when it exceeds what a cell can hold (HTML and
 /// Markdown keep it whole).
 fn fit_cell(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().count() <= MAX_CELL_CHARS {
+    if s.len() <= MAX_CELL_CHARS || s.chars().count() <= MAX_CELL_CHARS {
         return std::borrow::Cow::Borrowed(s);
     }
     let note = " … (văn bản dài hơn giới hạn 32.767 ký tự của một ô; xem bản HTML)";

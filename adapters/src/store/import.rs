@@ -866,8 +866,6 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRow {
     pub task_id: String,
-    pub plan_number: String,
-    pub plan_year: i32,
     pub unit_id: String,
     pub unit_printed: Option<String>,
     pub name: String,
@@ -875,7 +873,6 @@ pub struct ReportRow {
     pub period: Option<String>,
     pub is_rental: bool,
     pub budget: [Option<i64>; 4],
-    pub seq: Option<String>,
     pub expected_completion: Option<String>,
     pub expected_completion_on: Option<NaiveDate>,
     /// The printed progress text as last imported.
@@ -936,8 +933,8 @@ impl Store {
                     .fetch_one(&mut *conn)
                     .await?;
             let mut rows = sqlx::query(
-                "SELECT t.id, p.number AS plan_number, p.year AS plan_year, t.unit_id, t.unit_printed, t.name, t.funding_source, \
-                 t.period, t.is_rental, t.source_seq, t.expected_completion, t.expected_completion_on, t.progress_text, \
+                "SELECT t.id, t.unit_id, t.unit_printed, t.name, t.funding_source, \
+                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.progress_text, \
                  t.position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
@@ -969,8 +966,6 @@ impl Store {
                 let is_latest = entry_seq == audit_seq;
                 out.push(ReportRow {
                     task_id: r.try_get("id")?,
-                    plan_number: r.try_get("plan_number")?,
-                    plan_year: i32::try_from(r.try_get::<i64, _>("plan_year")?).unwrap_or_default(),
                     unit_id: r.try_get("unit_id")?,
                     unit_printed: r.try_get("unit_printed")?,
                     name: r.try_get("name")?,
@@ -985,7 +980,6 @@ impl Store {
                         r.try_get("need_year_vnd")?,
                         r.try_get("allocated_year_vnd")?,
                     ],
-                    seq: r.try_get("source_seq")?,
                     expected_completion: r.try_get("expected_completion")?,
                     expected_completion_on: r.try_get("expected_completion_on")?,
                     progress_text: r.try_get("progress_text")?,
