@@ -12,7 +12,7 @@ use engine::Phase;
 use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::money::{format_million_vnd, parse_million_vnd};
-use engine::time::{Instant, format_instant, local_date, parse_date};
+use engine::time::{Instant, format_instant, parse_date};
 
 use super::{Ctx, Failure};
 
@@ -475,6 +475,5 @@ async fn show(store: &Store, t: &Task, actor: &Actor, now: Instant) -> Result<St
             ));
         }
     }
-    let _ = local_date(now);
     Ok(out)
 }
