@@ -7,15 +7,20 @@
 //! two-state cycle `trinh` / `tra_lai` as `tiendo bench transitions`). Then, with the same number
 //! of concurrent clients over disjoint slices of the tasks:
 //!
-//! 1. **store**: `Store::transition` called directly, as `tiendo bench transitions` does;
-//! 2. **api**: the real application on a loopback port, each client a loop of
-//!    `POST /api/v1/tasks/{id}/transitions` with `If-Match` and an API token (authentication,
-//!    visibility check, transition, JSON answer), over keep-alive HTTP/1.1 connections.
+//! - **store**: `Store::transition` called directly, as `tiendo bench transitions` does;
+//! - **api**: the real application on a loopback port, each client a loop of
+//!   `POST /api/v1/tasks/{id}/transitions` with `If-Match` and an API token (authentication,
+//!   visibility check, transition, JSON answer) over its own keep-alive HTTP/1.1 connection.
 //!
-//! It prints transitions/second, p50/p99 latency and the ratio store/api (target: at most 1.5).
-//! At the end the audit log is counted and its hash chains verified: a benchmark that corrupts
-//! data is void. The clients run in the same process as the server, so on a small machine they
-//! compete with it for the CPU; the figures say so rather than hide it.
+//! The two paths are measured alternately (store, api, then api, store, …) and PostgreSQL is
+//! vacuumed before each phase, so that neither path inherits the other's dead rows or a
+//! database that has grown under it. It prints transitions/second, p50/p99 latency, the rate
+//! of each round and the ratio store/api (target: at most 1.5). At the end the audit log is
+//! counted and its hash chains verified: a benchmark that corrupts data is void.
+//!
+//! The clients are a minimal HTTP/1.1 load generator ([`LoadConn`]) running in the same process
+//! as the server, so on a small machine they compete with it for the CPU; the figures say so
+//! rather than hide it.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -62,9 +67,13 @@ pub struct ApiArgs {
     /// Tasks to seed, shared out in disjoint slices.
     #[arg(long, default_value_t = 3200)]
     pub tasks: usize,
-    /// Measured seconds for each of store and api (after the warm-up).
+    /// Measured seconds of each round of each path (after the warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Rounds: store and API are measured alternately (store then api, then api then store…),
+    /// each phase on a freshly vacuumed database.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: u32,
     /// Unmeasured warm-up before each measurement, in seconds.
     #[arg(long, default_value_t = 2)]
     pub warmup_seconds: u64,
@@ -77,22 +86,62 @@ pub struct ApiArgs {
     pub pg_url: String,
 }
 
-/// One measurement.
-#[derive(Debug, Clone)]
+/// One path's measurements, over all its rounds.
+#[derive(Debug, Clone, Default)]
 struct Figure {
-    transitions: u64,
     seconds: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    /// Every measured request's latency, sorted once all rounds are in.
+    latencies: Vec<Duration>,
+    /// Each round's rate, in the order measured.
+    rounds: Vec<f64>,
+}
+
+/// One measured window of one path.
+struct Round {
+    seconds: f64,
+    latencies: Vec<Duration>,
 }
 
 impl Figure {
+    fn absorb(&mut self, r: Round) {
+        self.rounds.push(if r.seconds > 0.0 {
+            r.latencies.len() as f64 / r.seconds
+        } else {
+            0.0
+        });
+        self.seconds += r.seconds;
+        self.latencies.extend(r.latencies);
+        self.latencies.sort_unstable();
+    }
+
+    fn transitions(&self) -> u64 {
+        self.latencies.len() as u64
+    }
+
     fn tps(&self) -> f64 {
         if self.seconds > 0.0 {
-            self.transitions as f64 / self.seconds
+            self.transitions() as f64 / self.seconds
         } else {
             0.0
         }
+    }
+
+    /// The `p` quantile of the latencies, in milliseconds (nearest rank).
+    fn ms(&self, p: f64) -> f64 {
+        let l = &self.latencies;
+        if l.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p * l.len() as f64).ceil() as usize).clamp(1, l.len());
+        l[rank - 1].as_secs_f64() * 1000.0
+    }
+
+    fn rounds_text(&self) -> String {
+        self.rounds
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -106,9 +155,9 @@ struct Report {
 }
 
 pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
-    if a.clients == 0 || a.tasks < a.clients || a.seconds == 0 {
+    if a.clients == 0 || a.tasks < a.clients || a.seconds == 0 || a.rounds == 0 {
         return Err(Failure::usage(
-            "--clients phải ≥ 1, --tasks ≥ --clients và --seconds ≥ 1",
+            "--clients phải ≥ 1, --tasks ≥ --clients, --seconds ≥ 1 và --rounds ≥ 1",
         ));
     }
     let mut sources = adapters::definitions::embedded();
@@ -126,7 +175,7 @@ pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
         let url = sqlite_url(&dir.join("bench.db"));
-        let r = bench_backend(a, "sqlite", &url, catalog.clone(), &dir).await;
+        let r = bench_backend(a, "sqlite", &url, None, catalog.clone(), &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
         reports.push(r?);
     }
@@ -141,7 +190,7 @@ pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
         let url = format!("{base}/{name}");
         psql(&admin, &format!("CREATE DATABASE {name}")).await?;
         let dir = std::env::temp_dir().join(format!("tiendo-bench-api-{}", suffix()));
-        let r = bench_backend(a, "postgres", &url, catalog.clone(), &dir).await;
+        let r = bench_backend(a, "postgres", &url, Some(&url), catalog.clone(), &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
         if let Err(e) = psql(
             &admin,
@@ -192,6 +241,7 @@ async fn bench_backend(
     a: &ApiArgs,
     backend: &'static str,
     url: &str,
+    vacuum: Option<&str>,
     catalog: Arc<Catalog>,
     data_dir: &std::path::Path,
 ) -> Result<Report, Failure> {
@@ -208,31 +258,7 @@ async fn bench_backend(
     )];
     eprintln!("{}", notes[0]);
 
-    // 1. The store, directly.
-    let (store_fig, tasks, store_done) = measure(a, tasks, {
-        let (store, donvi, stc) = (store.clone(), donvi.clone(), stc.clone());
-        move |t: BenchTask| {
-            let (store, donvi, stc) = (store.clone(), donvi.clone(), stc.clone());
-            async move {
-                let (req, actor) = step(&t, &donvi, &stc);
-                store
-                    .transition(&req, actor, Utc::now())
-                    .await
-                    .map(|o| o.version)
-                    .map_err(|e| format!("store: {e}"))
-            }
-        }
-    })
-    .await?;
-    eprintln!(
-        "{backend}: store, {} writers: {:.0} transitions/s, p50 {:.2} ms, p99 {:.2} ms",
-        a.clients,
-        store_fig.tps(),
-        store_fig.p50_ms,
-        store_fig.p99_ms
-    );
-
-    // 2. The same through HTTP.
+    // The application on a loopback port, and a token for each of the two users.
     let token = |user: &str| {
         let store = store.clone();
         let user = user.to_string();
@@ -253,7 +279,7 @@ async fn bench_backend(
             )
         }
     };
-    let (donvi_token, stc_token) = (token(DONVI_USER).await?, token(STC_USER).await?);
+    let tokens = Arc::new([token(DONVI_USER).await?, token(STC_USER).await?]);
     let app = Application::build(
         Settings::new(
             "127.0.0.1:0".parse().expect("a loopback address"),
@@ -263,91 +289,135 @@ async fn bench_backend(
     )
     .await
     .map_err(|e| Failure::refused(format!("cannot bind a loopback port: {e}")))?;
-    let base = format!(
-        "http://{}",
-        app.local_addr()
-            .map_err(|e| Failure::refused(e.to_string()))?
-    );
+    let addr = app
+        .local_addr()
+        .map_err(|e| Failure::refused(e.to_string()))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.clients * 2)
-        .build()
-        .map_err(|e| Failure::refused(format!("http client: {e}")))?;
-    let (api_fig, _, api_done) = measure(a, tasks, {
-        let (client, base) = (client.clone(), base.clone());
-        let (donvi_token, stc_token) = (donvi_token.clone(), stc_token.clone());
-        move |t: BenchTask| {
-            let (client, base) = (client.clone(), base.clone());
-            let token = if t.drafting {
-                donvi_token.clone()
-            } else {
-                stc_token.clone()
-            };
+
+    let by_store = {
+        let (store, donvi, stc) = (store.clone(), donvi.clone(), stc.clone());
+        move |(): (), t: BenchTask| {
+            let (store, donvi, stc) = (store.clone(), donvi.clone(), stc.clone());
             async move {
-                let (transition, comment) = if t.drafting {
-                    ("trinh", None)
-                } else {
-                    ("tra_lai", Some(RETURN_COMMENT))
+                let (req, actor) = step(&t, &donvi, &stc);
+                let r = store
+                    .transition(&req, actor, Utc::now())
+                    .await
+                    .map(|o| o.version)
+                    .map_err(|e| format!("store: {e}"));
+                ((), r)
+            }
+        }
+    };
+    let bodies = Arc::new([
+        serde_json::json!({"transition": "trinh"}).to_string(),
+        serde_json::json!({"transition": "tra_lai", "comment": RETURN_COMMENT}).to_string(),
+    ]);
+    let by_api = {
+        let tokens = tokens.clone();
+        move |mut conn: LoadConn, t: BenchTask| {
+            let who = usize::from(!t.drafting);
+            let request = format!(
+                "POST /api/v1/tasks/{id}/transitions HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {token}\r\nIf-Match: \"{version}\"\r\n\
+                 Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n{body}",
+                id = t.id,
+                token = tokens[who],
+                version = t.version,
+                len = bodies[who].len(),
+                body = bodies[who],
+            );
+            async move {
+                let r = match conn.send(request.as_bytes()).await {
+                    Ok((200, body)) => serde_json::from_slice::<Taken>(body)
+                        .map(|t| t.version)
+                        .map_err(|e| format!("http body: {e}")),
+                    Ok((status, body)) => {
+                        Err(format!("http {status}: {}", String::from_utf8_lossy(body)))
+                    }
+                    Err(e) => Err(e),
                 };
-                let r = client
-                    .post(format!("{base}/api/v1/tasks/{}/transitions", t.id))
-                    .bearer_auth(token)
-                    .header("If-Match", format!("\"{}\"", t.version))
-                    .json(&serde_json::json!({"transition": transition, "comment": comment}))
-                    .send()
-                    .await
-                    .map_err(|e| format!("http: {e}"))?;
-                let status = r.status();
-                let body: serde_json::Value =
-                    r.json().await.map_err(|e| format!("http body: {e}"))?;
-                if status != reqwest::StatusCode::OK {
-                    return Err(format!("http {status}: {body}"));
-                }
-                body["version"]
-                    .as_i64()
-                    .ok_or_else(|| format!("no version in {body}"))
+                (conn, r)
             }
         }
-    })
-    .await?;
-    eprintln!(
-        "{backend}: api, {} clients: {:.0} transitions/s, p50 {:.2} ms, p99 {:.2} ms",
-        a.clients,
-        api_fig.tps(),
-        api_fig.p50_ms,
-        api_fig.p99_ms
-    );
-    // 3. The floor under the API figure: an authenticated request that only reads who is
+    };
+
+    // Store and API alternately (store, api, then api, store, ...), each phase on a freshly
+    // vacuumed database: a database that slows as it fills weighs on both paths alike.
+    let (mut store_fig, mut api_fig) = (Figure::default(), Figure::default());
+    let mut tasks = tasks;
+    let mut moved = 0u64;
+    for round in 0..a.rounds {
+        for api in [round % 2 == 1, round % 2 == 0] {
+            if let Some(pg) = vacuum {
+                psql(pg, "VACUUM (ANALYZE)").await?;
+            }
+            let (r, back, done) = if api {
+                measure(a, tasks, || LoadConn::connect(addr), by_api.clone()).await?
+            } else {
+                measure(a, tasks, || async { Ok(()) }, by_store.clone()).await?
+            };
+            tasks = back;
+            moved += done;
+            let (fig, path) = if api {
+                (&mut api_fig, "api")
+            } else {
+                (&mut store_fig, "store")
+            };
+            eprintln!(
+                "{backend}: round {}, {path}, {} clients: {:.0} transitions/s",
+                round + 1,
+                a.clients,
+                r.latencies.len() as f64 / r.seconds.max(f64::MIN_POSITIVE)
+            );
+            fig.absorb(r);
+        }
+    }
+    for (path, f) in [("store", &store_fig), ("api", &api_fig)] {
+        eprintln!(
+            "{backend}: {path}, {} clients: {:.0} transitions/s (rounds: {}), p50 {:.2} ms, p99 {:.2} ms",
+            a.clients,
+            f.tps(),
+            f.rounds_text(),
+            f.ms(0.50),
+            f.ms(0.99)
+        );
+    }
+
+    // The floor under the API figure: an authenticated request that only reads who is
     // asking (HTTP, token lookup, JSON), with the same clients.
-    let (me_fig, _, _) = measure(a, back_for_probe(a), {
-        let (client, base, token) = (client.clone(), base.clone(), donvi_token.clone());
-        move |t: BenchTask| {
-            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+    let me_request = Arc::new(format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        tokens[0]
+    ));
+    let (me, _, _) = measure(
+        a,
+        back_for_probe(a),
+        || LoadConn::connect(addr),
+        move |mut conn: LoadConn, t: BenchTask| {
+            let request = me_request.clone();
             async move {
-                let r = client
-                    .get(format!("{base}/api/v1/me"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .map_err(|e| format!("http: {e}"))?;
-                if r.status() != reqwest::StatusCode::OK {
-                    return Err(format!("http {}", r.status()));
-                }
-                r.bytes().await.map_err(|e| format!("http body: {e}"))?;
-                Ok(t.version)
+                let r = match conn.send(request.as_bytes()).await {
+                    Ok((200, _)) => Ok(t.version),
+                    Ok((status, _)) => Err(format!("http {status}")),
+                    Err(e) => Err(e),
+                };
+                (conn, r)
             }
-        }
-    })
+        },
+    )
     .await?;
+    let mut me_fig = Figure::default();
+    me_fig.absorb(me);
     eprintln!(
         "{backend}: GET /api/v1/me, {} clients: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
         a.clients,
         me_fig.tps(),
-        me_fig.p50_ms,
-        me_fig.p99_ms
+        me_fig.ms(0.50),
+        me_fig.ms(0.99)
     );
     let _ = stop_tx.send(());
     let _ = server.await;
@@ -361,7 +431,7 @@ async fn bench_backend(
             Some(b) => format!("BROKEN: {b:?}"),
         }
     );
-    let expected = 2 * a.tasks as u64 + store_done + api_done;
+    let expected = 2 * a.tasks as u64 + moved;
     let note = format!(
         "{note}; expected {expected} (2 per seeded task + every transition taken, warm-up included)"
     );
@@ -510,28 +580,38 @@ async fn seed_tasks(store: &Store, n: usize, donvi: &Actor) -> Result<Vec<BenchT
     Ok(all.into_iter().map(|(_, t)| t).collect())
 }
 
-/// Runs `a.clients` loops over disjoint slices of `tasks`, each calling `take` on its next
-/// task; returns the figure and the tasks with their new versions and states.
-async fn measure<F, Fut>(
+/// Runs `a.clients` loops over disjoint slices of `tasks`, each with its own connection from
+/// `connect`, calling `take` on its next task; returns the measured window, the tasks with
+/// their new versions and states, and how many transitions were taken, warm-up included.
+async fn measure<C, M, MFut, F, Fut>(
     a: &ApiArgs,
     tasks: Vec<BenchTask>,
+    connect: M,
     take: F,
-) -> Result<(Figure, Vec<BenchTask>, u64), Failure>
+) -> Result<(Round, Vec<BenchTask>, u64), Failure>
 where
-    F: Fn(BenchTask) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<i64, String>> + Send,
+    C: Send + 'static,
+    M: Fn() -> MFut,
+    MFut: Future<Output = Result<C, String>>,
+    F: Fn(C, BenchTask) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = (C, Result<i64, String>)> + Send,
 {
+    let w = a.clients;
+    let mut conns = Vec::with_capacity(w);
+    for _ in 0..w {
+        conns.push(connect().await.map_err(Failure::refused)?);
+    }
     let measure_from = Instant::now() + Duration::from_secs(a.warmup_seconds);
     let stop_at = measure_from + Duration::from_secs(a.seconds);
     let failed = Arc::new(AtomicBool::new(false));
-    let w = a.clients;
     let (each, extra) = (tasks.len() / w, tasks.len() % w);
     let mut rest = tasks.into_iter();
     let mut handles = Vec::with_capacity(w);
-    for i in 0..w {
+    for (i, conn) in conns.into_iter().enumerate() {
         let mut slice: Vec<BenchTask> = rest.by_ref().take(each + usize::from(i < extra)).collect();
         let (take, failed) = (take.clone(), failed.clone());
         handles.push(tokio::spawn(async move {
+            let mut conn = conn;
             let mut latencies = Vec::with_capacity(4096);
             let mut last_end = None;
             let mut next = 0;
@@ -544,7 +624,9 @@ where
                 let len = slice.len();
                 let t = &mut slice[next];
                 next = (next + 1) % len;
-                match take(t.clone()).await {
+                let (back, result) = take(conn, t.clone()).await;
+                conn = back;
+                match result {
                     Ok(version) => {
                         t.version = version;
                         t.drafting = !t.drafting;
@@ -578,34 +660,99 @@ where
         last = last.max(end);
         total += done;
     }
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-        latencies[rank - 1].as_secs_f64() * 1000.0
-    };
     Ok((
-        Figure {
-            transitions: latencies.len() as u64,
+        Round {
             seconds: last
                 .map(|l| l.duration_since(measure_from).as_secs_f64())
                 .unwrap_or(0.0),
-            p50_ms: pct(0.50),
-            p99_ms: pct(0.99),
+            latencies,
         },
         back,
         total,
     ))
 }
 
+/// The `version` of a transition's answer; the rest is not read.
+#[derive(serde::Deserialize)]
+struct Taken {
+    version: i64,
+}
+
+/// The load generator's side of one keep-alive HTTP/1.1 connection. Like wrk, it does as little
+/// as a client can — each request written whole, each answer read by its `Content-Length` — so
+/// that on a machine the clients share with the server, the figure is the server's cost rather
+/// than a client library's.
+struct LoadConn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl LoadConn {
+    async fn connect(addr: std::net::SocketAddr) -> Result<LoadConn, String> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        Ok(LoadConn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one request and reads its answer: the status and the body.
+    async fn send(&mut self, request: &[u8]) -> Result<(u16, &[u8]), String> {
+        use tokio::io::AsyncWriteExt;
+        self.stream
+            .write_all(request)
+            .await
+            .map_err(|e| format!("http write: {e}"))?;
+        self.buf.clear();
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end])
+                    .map_err(|_| "http: the answer's head is not UTF-8".to_string())?;
+                let status = head
+                    .get(9..12)
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .ok_or_else(|| format!("http: no status in {head:?}"))?;
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.trim()
+                            .eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .ok_or_else(|| format!("http: no Content-Length in {head:?}"))?;
+                let total = end + 4 + length;
+                while self.buf.len() < total {
+                    self.read_more().await?;
+                }
+                return Ok((status, &self.buf[end + 4..total]));
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn read_more(&mut self) -> Result<(), String> {
+        use tokio::io::AsyncReadExt;
+        self.buf.reserve(4096);
+        match self.stream.read_buf(&mut self.buf).await {
+            Ok(0) => Err("http: the server closed the connection".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("http read: {e}")),
+        }
+    }
+}
+
 fn render(a: &ApiArgs, reports: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Transitions through the HTTP API vs. the store, {} concurrent clients, {} s measured after {} s warm-up, {} tasks (bench-cycle workflow); `GET /me` is an authenticated request that moves nothing, the HTTP floor",
-        a.clients, a.seconds, a.warmup_seconds, a.tasks
+        "Transitions through the HTTP API vs. the store, {} concurrent clients, {} round(s) of {} s measured after {} s warm-up for each path, {} tasks (bench-cycle workflow); `GET /me` is an authenticated request that moves nothing, the HTTP floor",
+        a.clients, a.rounds, a.seconds, a.warmup_seconds, a.tasks
     );
     let _ = writeln!(
         out,
@@ -619,10 +766,10 @@ fn render(a: &ApiArgs, reports: &[Report]) -> String {
                 "{:<9} {:<8} {:>12} {:>12.0} {:>9.2} {:>9.2}",
                 r.backend,
                 path,
-                f.transitions,
+                f.transitions(),
                 f.tps(),
-                f.p50_ms,
-                f.p99_ms
+                f.ms(0.50),
+                f.ms(0.99)
             );
         }
     }
@@ -635,13 +782,15 @@ fn render(a: &ApiArgs, reports: &[Report]) -> String {
         };
         let _ = writeln!(
             out,
-            "{}: store/api = {ratio:.2} (target ≤ {TARGET_RATIO}): {}",
+            "{}: store/api = {ratio:.2} (target ≤ {TARGET_RATIO}): {}; per round, store {} and api {} transitions/s",
             r.backend,
             if ratio <= TARGET_RATIO {
                 "within target"
             } else {
                 "OVER TARGET"
-            }
+            },
+            r.store.rounds_text(),
+            r.api.rounds_text()
         );
         for n in &r.notes {
             let _ = writeln!(out, "  {n}");
@@ -649,7 +798,7 @@ fn render(a: &ApiArgs, reports: &[Report]) -> String {
     }
     let _ = writeln!(
         out,
-        "The clients run in the same process as the server and share its {} CPU core(s).",
+        "The clients (a minimal HTTP/1.1 load generator) run in the same process as the server, without a log subscriber, and share its {} CPU core(s).",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     out
