@@ -1,11 +1,19 @@
 //! Embeds the shipped `workflows/` folder (workflow files and calendars) in the binary, so that
-//! `tiendo` runs from any directory without its source tree.
+//! `tiendo` runs from any directory without its source tree. It also tells Cargo to rebuild when
+//! a migration is added, which `sqlx::migrate!` alone does not on a stable compiler.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::{env, fs};
 
 fn main() {
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for backend in ["", "sqlite", "postgres"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            migrations.join(backend).display()
+        );
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
     let mut files = Vec::new();
     for sub in ["", "calendars"] {

@@ -72,3 +72,86 @@ fn bench_transitions_prints_a_row_per_writer_count() {
     // The temporary database is removed.
     assert!(!dir.path().join("tiendo.db").exists());
 }
+
+/// `tiendo bench api` on both backends, a few clients for a second a round: the load generator
+/// speaks HTTP to the real server, both paths and the `GET /me` floor get a row each, the ratio
+/// line is printed, and the audit log the run wrote is complete and verified.
+#[test]
+fn bench_api_measures_both_paths_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .args([
+            "bench",
+            "api",
+            "--backend",
+            "both",
+            "--clients",
+            "3",
+            "--tasks",
+            "12",
+            "--seconds",
+            "1",
+            "--rounds",
+            "2",
+            "--warmup-seconds",
+            "0",
+        ])
+        .current_dir(dir.path())
+        .env_remove("TIENDO_WORKFLOWS")
+        .env_remove("DATABASE_URL")
+        .env_remove("TIENDO_BENCH_POSTGRES")
+        .output()
+        .expect("the binary runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "exit {}: {err}\n{out}", o.status);
+
+    for backend in ["sqlite", "postgres"] {
+        for path in ["store", "api", "GET"] {
+            let row: Vec<&str> = out
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|r| r.len() >= 2 && r[0] == backend && r[1] == path)
+                .unwrap_or_else(|| panic!("no {backend} {path} row in:\n{out}"));
+            let figures: Vec<f64> = row[row.len() - 4..]
+                .iter()
+                .map(|f| f.parse().expect("a figure"))
+                .collect();
+            assert!(
+                figures[0] > 0.0 && figures[1] > 0.0,
+                "{backend} {path}: {out}"
+            );
+            assert!(
+                figures[3] >= figures[2],
+                "p99 ≥ p50 for {backend} {path}: {out}"
+            );
+        }
+        // Two rounds of each path: each round's rate is listed.
+        let ratio = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{backend}: store/api = ")))
+            .unwrap_or_else(|| panic!("no {backend} ratio line in:\n{out}"));
+        let (_, rounds) = ratio
+            .split_once("per round, store ")
+            .expect("per-round rates");
+        assert_eq!(rounds.matches(", ").count(), 2, "{ratio}");
+        // Every transition taken, warm-up included, is in the audit log, and the chains hold.
+        let audit = out
+            .lines()
+            .map(str::trim_start)
+            .find(|l| l.starts_with(&format!("{backend}: audit: ")))
+            .unwrap_or_else(|| panic!("no {backend} audit line in:\n{out}"));
+        assert!(audit.contains("hash chains OK"), "{audit}");
+        let number_after = |marker: &str| -> u64 {
+            let (_, rest) = audit.split_once(marker).expect(marker);
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no number after {marker:?} in {audit}"))
+        };
+        let entries = number_after("audit: ");
+        assert!(entries > 2 * 12, "{audit}");
+        assert_eq!(entries, number_after("; expected "), "{audit}");
+    }
+    assert!(!dir.path().join("tiendo.db").exists());
+}

@@ -18,6 +18,10 @@
 //! of each round and the ratio store/api (target: at most 1.5). At the end the audit log is
 //! counted and its hash chains verified: a benchmark that corrupts data is void.
 //!
+//! The server is the one `tiendo serve` runs, token identity cache included (PostgreSQL; see
+//! `adapters::store::identities`): the report says how many identities it remembered, or that
+//! it kept none (SQLite).
+//!
 //! The clients are a minimal HTTP/1.1 load generator ([`LoadConn`]) running in the same process
 //! as the server, so on a small machine they compete with it for the CPU; the figures say so
 //! rather than hide it.
@@ -419,6 +423,18 @@ async fn bench_backend(
         me_fig.ms(0.50),
         me_fig.ms(0.99)
     );
+    // How the server knew who was calling: from its token cache (PostgreSQL, while its
+    // identity watcher is subscribed) or by a credential query per request (SQLite).
+    let cached = store.cached_identities();
+    let identity_note = if cached > 0 {
+        format!(
+            "{backend}: token identities: {cached} remembered by the server, forgotten on any identity change (NOTIFY tiendo_identity)"
+        )
+    } else {
+        format!("{backend}: token identities: not cached, a credential query per request")
+    };
+    eprintln!("{identity_note}");
+    notes.push(identity_note);
     let _ = stop_tx.send(());
     let _ = server.await;
 

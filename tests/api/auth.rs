@@ -19,6 +19,8 @@ crate::on_both_backends!(
     tokens_are_shown_once_scoped_to_a_user_and_revocable,
     disabling_a_user_revokes_sessions_and_tokens,
     the_user_commands_manage_the_same_accounts,
+    token_identities_follow_changes_made_anywhere,
+    a_lost_identity_watcher_turns_the_token_cache_off,
 );
 
 const PASSWORD: &str = "Hai-Phong-2026!";
@@ -552,4 +554,209 @@ async fn the_user_commands_manage_the_same_accounts(db: TestDb) {
     .await;
     let unknown = tiendo(db, &["user", "disable", "khong.co.ai"], None);
     assert_eq!(unknown.status.code(), Some(1));
+}
+
+/// Asks `/me` with `token` until `done` holds of the answer (status and body), for at most
+/// five seconds; returns the last answer. A change made in another process reaches a running
+/// server's token cache by notification, within milliseconds: the wait only absorbs a slow CI
+/// machine, and the assertions that follow say what must hold.
+async fn me_until(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    done: impl Fn(StatusCode, &serde_json::Value) -> bool,
+) -> (StatusCode, serde_json::Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = app.get("/api/v1/me", Some(token)).await;
+        let status = r.status();
+        let body: serde_json::Value =
+            serde_json::from_str(&r.text().await.expect("body")).unwrap_or(serde_json::Value::Null);
+        if done(status, &body) || std::time::Instant::now() >= deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Uses `token` until the server remembers its identity (PostgreSQL, once the identity watcher
+/// has subscribed), or checks that it never does (SQLite).
+async fn warm(app: &crate::helpers::TestApp, token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        assert_eq!(app.get("/api/v1/me", Some(token)).await.status(), 200);
+        if app.db.backend == "sqlite" {
+            assert_eq!(
+                app.store.cached_identities(),
+                0,
+                "SQLite keeps no token cache"
+            );
+            return;
+        }
+        if app.store.is_token_cached(token) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never cached a token identity on PostgreSQL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    let admin = w.token(Who::Admin).expect("token");
+    let officer = w.token(Who::Officer).expect("token");
+    let stc = w.token(Who::Stc).expect("token");
+    let head = w.token(Who::Head).expect("token");
+
+    // In this process, through the API: a merge is seen by the very next request. (Adding a
+    // unit changes no identity and keeps the cache.)
+    app.store
+        .add_unit("so-y-te-cu", "Sở Y tế (cũ)", None, Utc::now())
+        .await
+        .expect("unit");
+    warm(app, officer).await;
+    let r = app
+        .post(
+            "/api/v1/units/so-y-te-cu/merge",
+            Some(admin),
+            &json!({"into": "so-y-te", "on": "01/07/2025"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let me = json(app.get("/api/v1/me", Some(officer)).await).await;
+    assert_eq!(me["units"], json!(["so-y-te", "so-y-te-cu"]), "{me}");
+    // And at any depth: a unit merged into the merged one.
+    app.store
+        .add_unit("tram-y-te-cu", "Trạm Y tế (cũ)", None, Utc::now())
+        .await
+        .expect("unit");
+    warm(app, officer).await;
+    let r = app
+        .post(
+            "/api/v1/units/tram-y-te-cu/merge",
+            Some(admin),
+            &json!({"into": "so-y-te-cu", "on": "01/07/2025"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let me = json(app.get("/api/v1/me", Some(officer)).await).await;
+    assert_eq!(
+        me["units"],
+        json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]),
+        "{me}"
+    );
+
+    // Revoking a token through the API: refused at once, even though it was remembered.
+    let issued = json(
+        app.post(
+            "/api/v1/tokens",
+            Some(officer),
+            &json!({"name": "tích hợp"}),
+        )
+        .await,
+    )
+    .await;
+    let (id, secret) = (
+        issued["token"]["id"].as_str().expect("id").to_string(),
+        issued["secret"].as_str().expect("secret").to_string(),
+    );
+    warm(app, &secret).await;
+    let r = app
+        .req(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(officer),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_success(), "{}", r.status());
+    problem(
+        app.get("/api/v1/me", Some(&secret)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // SQL typed by an operator, outside tiendo: a role taken away.
+    warm(app, stc).await;
+    app.db
+        .exec(
+            "DELETE FROM user_roles WHERE user_id = (SELECT id FROM users WHERE username = 'tham.dinh.stc')",
+        )
+        .await;
+    let (status, me) = me_until(app, stc, |s, b| s == 200 && b["roles"] == json!([])).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["roles"], json!([]), "the role is gone: {me}");
+
+    // Another process: `tiendo user disable`.
+    warm(app, head).await;
+    let out = tiendo(&app.db, &["user", "disable", "giam.doc"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, _) = me_until(app, head, |s, _| s == StatusCode::UNAUTHORIZED).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a disabled user's token is dead"
+    );
+    // Re-enabled elsewhere: the revoked token stays revoked.
+    let out = tiendo(&app.db, &["user", "enable", "giam.doc"], None);
+    assert!(out.status.success());
+    problem(
+        app.get("/api/v1/me", Some(head)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // The officer, untouched by all this, is still served (and remembered again on PostgreSQL).
+    warm(app, officer).await;
+}
+
+async fn a_lost_identity_watcher_turns_the_token_cache_off(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    let officer = w.token(Who::Officer).expect("token");
+    warm(app, officer).await;
+    if app.db.backend == "postgres" {
+        // The watcher's connection dies (a restart, a proxy, an operator's kill). Whatever
+        // changes before it is back must not be answered from memory.
+        app.db
+            .exec(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+            )
+            .await;
+    }
+    app.db
+        .exec(
+            "DELETE FROM user_roles WHERE user_id = (SELECT id FROM users WHERE username = 'can.bo')",
+        )
+        .await;
+    let (status, me) = me_until(app, officer, |s, b| s == 200 && b["roles"] == json!([])).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["roles"], json!([]), "{me}");
+    // The watcher subscribes again and the cache comes back on.
+    warm(app, officer).await;
+    if app.db.backend == "postgres" {
+        let listening: i64 = {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&app.db.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+            )
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+        };
+        assert_eq!(listening, 1, "one watcher, subscribed again");
+    }
 }

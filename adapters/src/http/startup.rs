@@ -230,6 +230,7 @@ pub fn router(settings: Settings, store: Store) -> Router {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    store: Store,
 }
 
 impl Application {
@@ -238,7 +239,8 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
             listener,
-            router: router(settings, store),
+            router: router(settings, store.clone()),
+            store,
         })
     }
 
@@ -246,7 +248,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight. Beside it runs
+    /// the store's identity watcher, which lets it remember API token identities on PostgreSQL
+    /// (`store::identities`); it stops with the server.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -257,12 +261,17 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(
+        let store = self.store;
+        let watcher = tokio::spawn(async move { store.watch_identities().await });
+        let served = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        watcher.abort();
+        let _ = watcher.await;
+        served
     }
 }

@@ -136,15 +136,16 @@ pub struct IssuedToken {
 }
 
 /// What one credential lookup found.
-struct Found {
-    credential_id: String,
-    scope: String,
-    expires: Option<Instant>,
-    absolute: Option<Instant>,
-    last_used: Option<Instant>,
-    revoked: Option<Instant>,
-    user: User,
-    units: Vec<String>,
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) credential_id: String,
+    pub(crate) scope: String,
+    pub(crate) expires: Option<Instant>,
+    pub(crate) absolute: Option<Instant>,
+    pub(crate) last_used: Option<Instant>,
+    pub(crate) revoked: Option<Instant>,
+    pub(crate) user: User,
+    pub(crate) units: Vec<String>,
 }
 
 impl Found {
@@ -163,38 +164,35 @@ impl Found {
     }
 }
 
-/// The rest of a credential lookup, after a CTE `c` with the credential's columns and its
-/// user's: one row per role and one per unit acted for, each carrying those columns.
-macro_rules! lookup_tail {
-    () => {
-        ", m(uid, depth) AS ( \
-             SELECT unit_id, CAST(0 AS BIGINT) FROM c WHERE unit_id IS NOT NULL \
-             UNION \
-             SELECT un.id, m.depth + 1 FROM units un JOIN m ON un.merged_into = m.uid WHERE m.depth < 64) \
-         SELECT c.*, 'role' AS kind, r.role AS value, CAST(0 AS BIGINT) AS ord \
-             FROM c LEFT JOIN user_roles r ON r.user_id = c.id \
-         UNION ALL \
-         SELECT c.*, 'unit' AS kind, m.uid AS value, m.depth AS ord FROM c CROSS JOIN m \
-         ORDER BY kind, ord, value"
+/// A credential lookup: the credential's columns (`$cred`), its user's, one row per role
+/// (`LEFT JOIN`: a user without roles still has a row), and whether any unit was merged into the
+/// user's. That last case is rare and sends [`Store::merged_units`] down the merge tree;
+/// otherwise the unit acted for is the user's own, and the lookup is one plain indexed query,
+/// cheap enough to run on every request.
+macro_rules! credential_lookup {
+    ($cred:literal, $from:literal) => {
+        concat!(
+            "SELECT ",
+            $cred,
+            ", u.id, u.username, u.display_name, u.email, u.unit_id, u.disabled, r.role, \
+             EXISTS (SELECT 1 FROM units m WHERE m.merged_into = u.unit_id) AS absorbed \
+             FROM ",
+            $from,
+            " LEFT JOIN user_roles r ON r.user_id = u.id ORDER BY r.role"
+        )
     };
 }
 
-const SESSION_LOOKUP: &str = concat!(
-    "WITH RECURSIVE c AS ( \
-         SELECT s.id_hash AS credential_id, 'full' AS scope, s.expires_at, s.absolute_until, \
-                s.last_seen_at AS last_used_at, s.revoked_at, \
-                u.id, u.username, u.display_name, u.email, u.unit_id, u.disabled \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1)",
-    lookup_tail!()
+const SESSION_LOOKUP: &str = credential_lookup!(
+    "s.id_hash AS credential_id, 'full' AS scope, s.expires_at, s.absolute_until, \
+     s.last_seen_at AS last_used_at, s.revoked_at",
+    "sessions s JOIN users u ON u.id = s.user_id AND s.id_hash = $1"
 );
 
-const TOKEN_LOOKUP: &str = concat!(
-    "WITH RECURSIVE c AS ( \
-         SELECT t.id AS credential_id, t.scope, t.expires_at, t.expires_at AS absolute_until, \
-                t.last_used_at, t.revoked_at, \
-                u.id, u.username, u.display_name, u.email, u.unit_id, u.disabled \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1)",
-    lookup_tail!()
+const TOKEN_LOOKUP: &str = credential_lookup!(
+    "t.id AS credential_id, t.scope, t.expires_at, t.expires_at AS absolute_until, \
+     t.last_used_at, t.revoked_at",
+    "api_tokens t JOIN users u ON u.id = t.user_id AND t.token_hash = $1"
 );
 
 /// API tokens start with this, so that a leaked one is recognisable (secret scanners, logs).
@@ -430,6 +428,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
+        self.identity_changed();
         self.user(username).await
     }
 
@@ -459,6 +458,7 @@ impl Store {
                 .execute(pool)
                 .await?;
         });
+        self.identity_changed();
         self.user(username).await
     }
 
@@ -726,7 +726,9 @@ impl Store {
         ))
     }
 
-    /// The identity behind an API token, if the token is live.
+    /// The identity behind an API token, if the token is live. While a server watches for
+    /// identity changes (PostgreSQL), repeat uses are answered from memory: see
+    /// [`super::identities`].
     pub async fn identity_from_token(
         &self,
         secret: &str,
@@ -737,8 +739,18 @@ impl Store {
         }
         let now = micros(now);
         let hash = sha256_hex(secret.as_bytes());
-        let Some(found) = self.credential_lookup(TOKEN_LOOKUP, &hash).await? else {
-            return Ok(None);
+        let found = match self.identities.get(&hash) {
+            Some(found) => found,
+            None => {
+                let generation = self.identities.generation();
+                let Some(found) = self.credential_lookup(TOKEN_LOOKUP, &hash).await? else {
+                    return Ok(None);
+                };
+                if let Some(g) = generation {
+                    self.identities.put(&hash, &found, g);
+                }
+                found
+            }
         };
         if found.revoked.is_some() || found.user.disabled || found.expires.is_some_and(|e| e <= now)
         {
@@ -748,6 +760,8 @@ impl Store {
             return Ok(None);
         };
         if found.last_used.is_none_or(|l| now - l >= TOUCH_EVERY) {
+            // Only `last_used_at`: the identity triggers leave this column out, so a touch does
+            // not empty the cache.
             with_db!(self, |pool| {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
                     .bind(&found.credential_id)
@@ -755,51 +769,60 @@ impl Store {
                     .execute(pool)
                     .await?;
             });
+            self.identities.touched(&hash, now);
         }
         let id = found.credential_id.clone();
         Ok(Some(found.identity(scope, Credential::Token { id })))
     }
 
     /// A credential, its user, the user's roles and the units they act for (their own, then
-    /// those merged into it at any depth, as [`Store::merged_units`] lists them), in one query:
-    /// this runs on every request.
+    /// those merged into it at any depth, as [`Store::merged_units`] lists them): one query, and
+    /// a walk of the merge tree only for a unit that has absorbed others. This runs on every
+    /// request.
     async fn credential_lookup(
         &self,
         sql: &'static str,
         hash: &str,
     ) -> Result<Option<Found>, StoreError> {
-        let found = with_db!(self, |pool| {
+        let (found, absorbed) = with_db!(self, |pool| {
             let rows = sqlx::query(sql).bind(hash).fetch_all(pool).await?;
             let mut out: Option<Found> = None;
+            let mut absorbed = false;
             for r in &rows {
                 let found = match &mut out {
                     Some(f) => f,
-                    None => out.insert(Found {
-                        credential_id: r.try_get("credential_id")?,
-                        scope: r.try_get("scope")?,
-                        expires: r.try_get("expires_at")?,
-                        absolute: r.try_get("absolute_until")?,
-                        last_used: r.try_get("last_used_at")?,
-                        revoked: r.try_get("revoked_at")?,
-                        user: user_from_row(r)?,
-                        units: Vec::new(),
-                    }),
-                };
-                let kind: String = r.try_get("kind")?;
-                let value: Option<String> = r.try_get("value")?;
-                match (kind.as_str(), value) {
-                    ("role", Some(v)) => {
-                        if let Ok(role) = v.parse::<Role>() {
-                            found.user.roles.push(role);
-                        }
+                    None => {
+                        absorbed = r.try_get("absorbed")?;
+                        out.insert(Found {
+                            credential_id: r.try_get("credential_id")?,
+                            scope: r.try_get("scope")?,
+                            expires: r.try_get("expires_at")?,
+                            absolute: r.try_get("absolute_until")?,
+                            last_used: r.try_get("last_used_at")?,
+                            revoked: r.try_get("revoked_at")?,
+                            user: user_from_row(r)?,
+                            units: Vec::new(),
+                        })
                     }
-                    ("unit", Some(v)) if !found.units.contains(&v) => found.units.push(v),
-                    _ => {}
+                };
+                let role: Option<String> = r.try_get("role")?;
+                if let Some(role) = role.and_then(|v| v.parse::<Role>().ok())
+                    && !found.user.roles.contains(&role)
+                {
+                    found.user.roles.push(role);
                 }
             }
-            out
+            (out, absorbed)
         });
-        Ok(found)
+        let Some(mut found) = found else {
+            return Ok(None);
+        };
+        found.units = match &found.user.unit_id {
+            Some(unit) if absorbed => self.merged_units(unit).await?,
+            Some(unit) => vec![unit.clone()],
+            None => Vec::new(),
+        };
+        Ok(Some(found))
     }
 
     async fn identity_of(
@@ -958,6 +981,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.identity_changed();
         Ok(())
     }
 }

@@ -140,6 +140,8 @@ impl Store {
                 .execute(pool)
                 .await?;
         });
+        // The users of `into` now act for `from` too.
+        self.identity_changed();
         Ok(())
     }
 
