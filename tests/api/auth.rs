@@ -611,43 +611,28 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
     let stc = w.token(Who::Stc).expect("token");
     let head = w.token(Who::Head).expect("token");
 
-    // In this process, through the API: a merge is seen by the very next request. (Adding a
-    // unit changes no identity and keeps the cache.)
-    app.store
-        .add_unit("so-y-te-cu", "Sở Y tế (cũ)", None, Utc::now())
-        .await
-        .expect("unit");
-    warm(app, officer).await;
-    let r = app
-        .post(
-            "/api/v1/units/so-y-te-cu/merge",
-            Some(admin),
-            &json!({"into": "so-y-te", "on": "01/07/2025"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let me = json(app.get("/api/v1/me", Some(officer)).await).await;
-    assert_eq!(me["units"], json!(["so-y-te", "so-y-te-cu"]), "{me}");
-    // And at any depth: a unit merged into the merged one.
-    app.store
-        .add_unit("tram-y-te-cu", "Trạm Y tế (cũ)", None, Utc::now())
-        .await
-        .expect("unit");
-    warm(app, officer).await;
-    let r = app
-        .post(
-            "/api/v1/units/tram-y-te-cu/merge",
-            Some(admin),
-            &json!({"into": "so-y-te-cu", "on": "01/07/2025"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let me = json(app.get("/api/v1/me", Some(officer)).await).await;
-    assert_eq!(
-        me["units"],
-        json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]),
-        "{me}"
-    );
+    // In this process, through the API: a merge is seen by the very next request, at any
+    // depth. (Adding a unit changes no identity and keeps the cache.)
+    let merge_and_look = async |unit: &str, name: &str, into: &str| {
+        app.store
+            .add_unit(unit, name, None, Utc::now())
+            .await
+            .expect("unit");
+        warm(app, officer).await;
+        let r = app
+            .post(
+                &format!("/api/v1/units/{unit}/merge"),
+                Some(admin),
+                &json!({"into": into, "on": "01/07/2025"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        json(app.get("/api/v1/me", Some(officer)).await).await["units"].clone()
+    };
+    let units = merge_and_look("so-y-te-cu", "Sở Y tế (cũ)", "so-y-te").await;
+    assert_eq!(units, json!(["so-y-te", "so-y-te-cu"]));
+    let units = merge_and_look("tram-y-te-cu", "Trạm Y tế (cũ)", "so-y-te-cu").await;
+    assert_eq!(units, json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]));
 
     // Revoking a token through the API: refused at once, even though it was remembered.
     let issued = json(
