@@ -3,31 +3,41 @@
 
 use std::process::Command;
 
-#[test]
-fn bench_transitions_prints_a_row_per_writer_count() {
+/// Runs `tiendo bench ARGS` in a fresh directory with no database or workflow settings from the
+/// environment; checks that it succeeds and leaves no database behind; returns what it printed.
+fn bench(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args([
-            "bench",
-            "transitions",
-            "--backend",
-            "sqlite",
-            "--tasks",
-            "50",
-            "--writers",
-            "1,2",
-            "--seconds",
-            "1",
-            "--no-pgbench",
-        ])
+        .arg("bench")
+        .args(args)
         .current_dir(dir.path())
         .env_remove("TIENDO_WORKFLOWS")
         .env_remove("DATABASE_URL")
+        .env_remove("TIENDO_BENCH_POSTGRES")
         .output()
         .expect("the binary runs");
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "exit {}: {err}\n{out}", o.status);
+    // The temporary database is removed.
+    assert!(!dir.path().join("tiendo.db").exists());
+    out
+}
+
+#[test]
+fn bench_transitions_prints_a_row_per_writer_count() {
+    let out = bench(&[
+        "transitions",
+        "--backend",
+        "sqlite",
+        "--tasks",
+        "50",
+        "--writers",
+        "1,2",
+        "--seconds",
+        "1",
+        "--no-pgbench",
+    ]);
 
     let header = out
         .lines()
@@ -69,8 +79,6 @@ fn bench_transitions_prints_a_row_per_writer_count() {
             .any(|l| l.starts_with("sqlite: audit:") && l.contains("hash chains: OK")),
         "{out}"
     );
-    // The temporary database is removed.
-    assert!(!dir.path().join("tiendo.db").exists());
 }
 
 /// `tiendo bench api` on both backends, a few clients for a second a round: the load generator
@@ -78,33 +86,21 @@ fn bench_transitions_prints_a_row_per_writer_count() {
 /// line is printed, and the audit log the run wrote is complete and verified.
 #[test]
 fn bench_api_measures_both_paths_on_both_backends() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args([
-            "bench",
-            "api",
-            "--backend",
-            "both",
-            "--clients",
-            "3",
-            "--tasks",
-            "12",
-            "--seconds",
-            "1",
-            "--rounds",
-            "2",
-            "--warmup-seconds",
-            "0",
-        ])
-        .current_dir(dir.path())
-        .env_remove("TIENDO_WORKFLOWS")
-        .env_remove("DATABASE_URL")
-        .env_remove("TIENDO_BENCH_POSTGRES")
-        .output()
-        .expect("the binary runs");
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "exit {}: {err}\n{out}", o.status);
+    let out = bench(&[
+        "api",
+        "--backend",
+        "both",
+        "--clients",
+        "3",
+        "--tasks",
+        "12",
+        "--seconds",
+        "1",
+        "--rounds",
+        "2",
+        "--warmup-seconds",
+        "0",
+    ]);
 
     for backend in ["sqlite", "postgres"] {
         for path in ["store", "api", "GET"] {
@@ -153,5 +149,4 @@ fn bench_api_measures_both_paths_on_both_backends() {
         assert!(entries > 2 * 12, "{audit}");
         assert_eq!(entries, number_after("; expected "), "{audit}");
     }
-    assert!(!dir.path().join("tiendo.db").exists());
 }

@@ -179,7 +179,7 @@ pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
         let url = sqlite_url(&dir.join("bench.db"));
-        let r = bench_backend(a, "sqlite", &url, None, catalog.clone(), &dir).await;
+        let r = bench_backend(a, "sqlite", &url, catalog.clone(), &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
         reports.push(r?);
     }
@@ -194,7 +194,7 @@ pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
         let url = format!("{base}/{name}");
         psql(&admin, &format!("CREATE DATABASE {name}")).await?;
         let dir = std::env::temp_dir().join(format!("tiendo-bench-api-{}", suffix()));
-        let r = bench_backend(a, "postgres", &url, Some(&url), catalog.clone(), &dir).await;
+        let r = bench_backend(a, "postgres", &url, catalog.clone(), &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
         if let Err(e) = psql(
             &admin,
@@ -245,7 +245,6 @@ async fn bench_backend(
     a: &ApiArgs,
     backend: &'static str,
     url: &str,
-    vacuum: Option<&str>,
     catalog: Arc<Catalog>,
     data_dir: &std::path::Path,
 ) -> Result<Report, Failure> {
@@ -356,8 +355,8 @@ async fn bench_backend(
     let mut moved = 0u64;
     for round in 0..a.rounds {
         for api in [round % 2 == 1, round % 2 == 0] {
-            if let Some(pg) = vacuum {
-                psql(pg, "VACUUM (ANALYZE)").await?;
+            if backend == "postgres" {
+                psql(url, "VACUUM (ANALYZE)").await?;
             }
             let (r, back, done) = if api {
                 measure(a, tasks, || LoadConn::connect(addr), by_api.clone()).await?

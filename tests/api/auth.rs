@@ -603,6 +603,19 @@ async fn warm(app: &crate::helpers::TestApp, token: &str) {
     }
 }
 
+/// Takes every role of `username` away with SQL outside tiendo, as an operator would, and checks
+/// that `token` (theirs) is soon served without them.
+async fn roles_removed_by_sql(app: &crate::helpers::TestApp, username: &str, token: &str) {
+    app.db
+        .exec(&format!(
+            "DELETE FROM user_roles WHERE user_id = (SELECT id FROM users WHERE username = '{username}')"
+        ))
+        .await;
+    let (status, me) = me_until(app, token, |s, b| s == 200 && b["roles"] == json!([])).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["roles"], json!([]), "the roles are gone: {me}");
+}
+
 async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
     let w = world(db).await;
     let app = &w.app;
@@ -667,14 +680,7 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
 
     // SQL typed by an operator, outside tiendo: a role taken away.
     warm(app, stc).await;
-    app.db
-        .exec(
-            "DELETE FROM user_roles WHERE user_id = (SELECT id FROM users WHERE username = 'tham.dinh.stc')",
-        )
-        .await;
-    let (status, me) = me_until(app, stc, |s, b| s == 200 && b["roles"] == json!([])).await;
-    assert_eq!(status, 200);
-    assert_eq!(me["roles"], json!([]), "the role is gone: {me}");
+    roles_removed_by_sql(app, "tham.dinh.stc", stc).await;
 
     // Another process: `tiendo user disable`.
     warm(app, head).await;
@@ -718,14 +724,7 @@ async fn a_lost_identity_watcher_turns_the_token_cache_off(db: TestDb) {
             )
             .await;
     }
-    app.db
-        .exec(
-            "DELETE FROM user_roles WHERE user_id = (SELECT id FROM users WHERE username = 'can.bo')",
-        )
-        .await;
-    let (status, me) = me_until(app, officer, |s, b| s == 200 && b["roles"] == json!([])).await;
-    assert_eq!(status, 200);
-    assert_eq!(me["roles"], json!([]), "{me}");
+    roles_removed_by_sql(app, "can.bo", officer).await;
     // The watcher subscribes again and the cache comes back on.
     warm(app, officer).await;
     if app.db.backend == "postgres" {

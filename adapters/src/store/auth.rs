@@ -806,9 +806,7 @@ impl Store {
                     }
                 };
                 let role: Option<String> = r.try_get("role")?;
-                if let Some(role) = role.and_then(|v| v.parse::<Role>().ok())
-                    && !found.user.roles.contains(&role)
-                {
+                if let Some(role) = role.and_then(|v| v.parse::<Role>().ok()) {
                     found.user.roles.push(role);
                 }
             }

@@ -32,15 +32,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant as Monotonic};
 
-use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use super::auth::Found;
 use super::{Db, Store};
 
 /// The channel the triggers of migration `0005` notify.
-pub(crate) const CHANNEL: &str = "tiendo_identity";
+const CHANNEL: &str = "tiendo_identity";
 /// An entry older than this is looked up again.
-pub const MAX_AGE: Duration = Duration::from_secs(30);
+const MAX_AGE: Duration = Duration::from_secs(30);
 /// At most this many tokens are remembered; past it, new ones are looked up each time until
 /// old entries age out.
 const MAX_ENTRIES: usize = 10_000;
@@ -57,6 +58,14 @@ struct State {
     /// Moves on every invalidation.
     generation: u64,
     entries: HashMap<String, Entry>,
+}
+
+impl State {
+    /// Forgets every entry, and makes lookups already under way unable to store theirs.
+    fn forget(&mut self) {
+        self.generation += 1;
+        self.entries.clear();
+    }
 }
 
 #[derive(Debug)]
@@ -120,21 +129,22 @@ impl IdentityCache {
 
     /// Forgets everything: the next request of every token is looked up.
     pub(crate) fn invalidate(&self) {
-        let mut s = self.state();
-        s.generation += 1;
-        s.entries.clear();
+        self.state().forget();
     }
 
+    /// The watcher has (re)subscribed, or stopped listening: either way, start empty.
     fn set_live(&self, live: bool) {
         let mut s = self.state();
-        s.generation += 1;
-        s.entries.clear();
+        s.forget();
         s.live = live;
     }
 
-    #[cfg(test)]
     fn len(&self) -> usize {
         self.state().entries.len()
+    }
+
+    fn contains(&self, hash: &str) -> bool {
+        self.state().entries.contains_key(hash)
     }
 }
 
@@ -160,64 +170,67 @@ impl Store {
     /// store is closed or the future is dropped (the server runs it beside itself and drops it
     /// when it stops); a lost connection is re-established with back-off, the cache off meanwhile.
     pub async fn watch_identities(&self) {
-        let Some(pool) = &self.listen_pool else {
-            return;
-        };
         let Db::Postgres(main) = &self.db else {
             return;
         };
         let cache = &*self.identities;
         let _off = Off(cache);
-        let mut pause = Duration::from_millis(100);
-        while !main.is_closed() {
-            match subscribe(pool).await {
-                Ok(mut listener) => {
-                    // Subscribed: whatever changed before now is in the database, so start empty.
-                    cache.set_live(true);
-                    pause = Duration::from_millis(100);
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(_)) => cache.invalidate(),
-                            Ok(None) => {
-                                tracing::warn!(
-                                    "identity watcher lost its connection; token cache off until it is back"
-                                );
-                                break;
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "identity watcher failed; token cache off until it is back");
-                                break;
-                            }
-                        }
-                    }
-                    cache.set_live(false);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "identity watcher cannot subscribe; token cache off");
-                }
-            }
-            if main.is_closed() || pool.is_closed() {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
+        // A one-connection pool of its own, so that the `LISTEN` never holds a connection the
+        // requests need.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*main.connect_options()).clone());
+        // `Err(PoolClosed)` is the store closing: the end of the watch.
+        let _ = main
+            .close_event()
+            .do_until(keep_subscribed(&own, cache))
+            .await;
+        own.close().await;
     }
 
     /// How many token identities are remembered now.
     pub fn cached_identities(&self) -> usize {
-        self.identities.state().entries.len()
+        self.identities.len()
     }
 
     /// Whether the identity behind this API token secret is remembered now (tests use it to
     /// know that a change must be seen through the cache).
     pub fn is_token_cached(&self, secret: &str) -> bool {
-        let hash = super::sha256_hex(secret.as_bytes());
-        self.identities.state().entries.contains_key(&hash)
+        self.identities
+            .contains(&super::sha256_hex(secret.as_bytes()))
     }
 }
 
-async fn subscribe(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
+/// Subscribes, turns the cache on, empties it on every notification; when the subscription is
+/// lost, turns the cache off and subscribes again after a pause that grows to 5 s. Never returns.
+async fn keep_subscribed(pool: &PgPool, cache: &IdentityCache) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match subscribe(pool).await {
+            Ok(mut listener) => {
+                // Subscribed: whatever changed before now is in the database, so start empty.
+                cache.set_live(true);
+                pause = Duration::from_millis(100);
+                let why = loop {
+                    match listener.try_recv().await {
+                        Ok(Some(_)) => cache.invalidate(),
+                        Ok(None) => break "the connection was lost".to_string(),
+                        Err(e) => break e.to_string(),
+                    }
+                };
+                cache.set_live(false);
+                tracing::warn!(reason = %why, "identity watcher stopped listening; token cache off until it subscribes again");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "identity watcher cannot subscribe; token cache off");
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     // Reconnection is ours to do, so that the cache is off until the subscription is back.
     listener.eager_reconnect(false);

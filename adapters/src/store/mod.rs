@@ -33,7 +33,6 @@ pub use auth::{
     Account, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError, SignedIn,
     TOKEN_PREFIX, check_password_policy, is_hidden_char,
 };
-pub use identities::MAX_AGE as IDENTITY_CACHE_MAX_AGE;
 pub use import::{ImportActor, ImportOutcome, ImportPlan, ImportUnit, ReportRow, TaskUpdate};
 pub use observe::{Metrics, Readiness};
 pub use records::*;
@@ -118,9 +117,6 @@ pub struct Store {
     catalog: Arc<Catalog>,
     /// Token identities remembered while a server watches for changes ([`identities`]).
     identities: Arc<identities::IdentityCache>,
-    /// PostgreSQL: a one-connection pool of its own for the identity watcher's `LISTEN`, so
-    /// that it never takes a connection the requests need. Opened on first use.
-    listen_pool: Option<PgPool>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -140,15 +136,8 @@ impl Store {
         catalog: Arc<Catalog>,
         max_connections: u32,
     ) -> Result<Store, StoreError> {
-        let mut listen_pool = None;
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
-            listen_pool = Some(
-                PgPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_lazy_with(opts.clone()),
-            );
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(max_connections)
@@ -189,7 +178,6 @@ impl Store {
             db,
             catalog,
             identities: Default::default(),
-            listen_pool,
         })
     }
 
@@ -231,9 +219,6 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let Some(p) = &self.listen_pool {
-            p.close().await;
-        }
         with_db!(self, |pool| pool.close().await)
     }
 }
