@@ -8,6 +8,7 @@
 //!   search.
 //! - `auth`: sessions, the sign-in rate limit, tokens, disabling users, the user commands.
 //! - `fuzz`: malformed input at every endpoint gets a 4xx problem and changes nothing.
+//! - `connections`: what a refusal does to a keep-alive connection.
 //! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
 
 #[path = "../common/mod.rs"]
@@ -15,6 +16,7 @@ mod common;
 mod helpers;
 
 mod auth;
+mod connections;
 mod fuzz;
 mod lifecycle;
 mod matrix;

@@ -16,6 +16,7 @@ pub mod problem;
 mod routes;
 pub mod startup;
 pub mod telemetry;
+mod unread;
 mod views;
 
 pub use configuration::Settings;

@@ -1,7 +1,8 @@
 //! Building the application: the routes under `/api/v1`, the OpenAPI document generated from
-//! them, and the layers every request goes through — request id, trace span, body limit,
-//! panic catcher, and a last step that turns any error response still without a problem body
-//! (unknown route, wrong method, a body refused by the framework) into problem+json.
+//! them, and the layers every request goes through — request id, trace span, what is left of
+//! an unread request body (`unread`), panic catcher, body limit, and a last step that turns any
+//! error response still without a problem body (unknown route, wrong method, a body refused by
+//! the framework) into problem+json.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use super::extract::SESSION_COOKIE;
 use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
 use super::routes;
 use super::telemetry::{MakeRequestUuid, request_span};
+use super::unread::finish_unread_body;
 use crate::files::FileStore;
 use crate::store::Store;
 
@@ -213,6 +215,7 @@ pub fn router(settings: Settings, store: Store) -> Router {
         .layer(axum::middleware::map_response(finish))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn(finish_unread_body))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
