@@ -82,6 +82,22 @@ async fn read_answer(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Answer> 
     })
 }
 
+/// Reads the answer to a request sent without an identity: a 401 problem.
+async fn read_refusal(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Answer {
+    let answer = read_answer(conn, buf).await.expect("the refusal arrives");
+    assert_eq!(
+        answer.status,
+        401,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    answer
+}
+
 async fn connect(base: &str) -> TcpStream {
     let addr = base.trim_start_matches("http://");
     let conn = TcpStream::connect(addr).await.expect("connect");
@@ -111,14 +127,7 @@ async fn a_refused_small_body_keeps_the_connection(db: TestDb) {
         .expect("write second request");
 
     let mut buf = Vec::new();
-    let first = read_answer(&mut conn, &mut buf)
-        .await
-        .expect("the refusal arrives");
-    assert_eq!(first.status, 401);
-    assert_eq!(
-        first.header("content-type"),
-        Some("application/problem+json")
-    );
+    let first = read_refusal(&mut conn, &mut buf).await;
     assert_ne!(
         first.header("connection"),
         Some("close"),
@@ -143,10 +152,7 @@ async fn a_refused_large_body_closes_the_connection_and_says_so(db: TestDb) {
                 Content-Length: 52428800\r\n\r\n{\"comment\":\"";
     conn.write_all(head.as_bytes()).await.expect("write head");
     let mut buf = Vec::new();
-    let first = read_answer(&mut conn, &mut buf)
-        .await
-        .expect("the refusal arrives");
-    assert_eq!(first.status, 401);
+    let first = read_refusal(&mut conn, &mut buf).await;
     assert_eq!(
         first.header("connection"),
         Some("close"),
@@ -169,9 +175,7 @@ async fn a_refusal_does_not_ask_for_a_body_held_back_for_100_continue(db: TestDb
                 Content-Length: 20\r\nExpect: 100-continue\r\n\r\n";
     conn.write_all(head.as_bytes()).await.expect("write head");
     let mut buf = Vec::new();
-    let first = read_answer(&mut conn, &mut buf)
-        .await
-        .expect("the refusal arrives");
-    assert_eq!(first.status, 401, "no 100 Continue before the refusal");
+    // The first thing to arrive is the refusal, not `100 Continue`.
+    let first = read_refusal(&mut conn, &mut buf).await;
     assert_eq!(first.header("connection"), Some("close"));
 }
