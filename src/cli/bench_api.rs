@@ -106,13 +106,24 @@ struct Round {
     latencies: Vec<Duration>,
 }
 
+impl Round {
+    fn rate(&self) -> f64 {
+        per_second(self.latencies.len(), self.seconds)
+    }
+}
+
+/// `count` over `seconds`; nothing measured is a rate of 0.
+fn per_second(count: usize, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
 impl Figure {
     fn absorb(&mut self, r: Round) {
-        self.rounds.push(if r.seconds > 0.0 {
-            r.latencies.len() as f64 / r.seconds
-        } else {
-            0.0
-        });
+        self.rounds.push(r.rate());
         self.seconds += r.seconds;
         self.latencies.extend(r.latencies);
         self.latencies.sort_unstable();
@@ -123,11 +134,7 @@ impl Figure {
     }
 
     fn tps(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.transitions() as f64 / self.seconds
-        } else {
-            0.0
-        }
+        per_second(self.latencies.len(), self.seconds)
     }
 
     /// The `p` quantile of the latencies, in milliseconds (nearest rank).
@@ -374,7 +381,7 @@ async fn bench_backend(
                 "{backend}: round {}, {path}, {} clients: {:.0} transitions/s",
                 round + 1,
                 a.clients,
-                r.latencies.len() as f64 / r.seconds.max(f64::MIN_POSITIVE)
+                r.rate()
             );
             fig.absorb(r);
         }
