@@ -26,12 +26,15 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 
+use super::configuration::MAX_JSON_BYTES;
+
 /// The most of an unread body read to keep its connection: above the largest JSON body
 /// (`MAX_JSON_BYTES`), so that a JSON request refused for its size still keeps its connection.
-pub const DRAIN_BYTES: u64 = 1024 * 1024;
+const DRAIN_BYTES: u64 = 1024 * 1024;
+const _: () = assert!(DRAIN_BYTES >= MAX_JSON_BYTES as u64);
 
 /// How long the rest of a body may take to arrive before the connection is given up instead.
-pub const DRAIN_TIME: Duration = Duration::from_secs(2);
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// What a handler left of its request body.
 struct Unread {
