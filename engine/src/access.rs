@@ -231,6 +231,30 @@ pub fn may_read_user(actor: &Actor, username: &str) -> Result<(), Denied> {
     }
 }
 
+/// An administrator's change that would lock themself out: disabling their own account (someone
+/// must be left who can undo it). It refuses the request, not the requester, so the store answers
+/// it as invalid input rather than as a denial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnAccount;
+
+impl fmt::Display for OwnAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Không thể tự khóa tài khoản của chính mình; hãy nhờ một quản trị viên khác.")
+    }
+}
+
+impl std::error::Error for OwnAccount {}
+
+/// Refuses disabling one's own account ([`OwnAccount`]); who may disable at all is
+/// [`may_manage`] of [`Area::Users`].
+pub fn may_disable_user(actor: &Actor, username: &str) -> Result<(), OwnAccount> {
+    if actor.user == username {
+        Err(OwnAccount)
+    } else {
+        Ok(())
+    }
+}
+
 /// What a credential lets its bearer do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -340,6 +364,14 @@ mod tests {
             turn,
             acted_in,
         }
+    }
+
+    #[test]
+    fn an_administrator_may_not_disable_themself() {
+        let admin = actor(&[Role::Admin], &[]);
+        assert_eq!(may_disable_user(&admin, "nguoi.dung"), Err(OwnAccount));
+        assert!(OwnAccount.to_string().contains("chính mình"));
+        assert_eq!(may_disable_user(&admin, "giam.doc"), Ok(()));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! - [`phase`]: the legal backbone, compiled in with the `sm` crate.
 //! - [`role`]: who users are; [`access`]: who may see and manage what, beyond transitions.
+//! - [`input`]: what people may type (hidden characters, lengths) and the password policy.
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
@@ -14,6 +15,7 @@ pub mod access;
 pub mod calendar;
 pub mod decide;
 pub mod domain;
+pub mod input;
 pub mod money;
 pub mod notify;
 pub mod phase;

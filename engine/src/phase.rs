@@ -124,6 +124,13 @@ impl FromStr for Phase {
     }
 }
 
+impl TryFrom<String> for Phase {
+    type Error = UnknownPhase;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// Maps each backbone state type to the one event that enters it (every `sm!` event above has a
 /// single destination), so that a (from, to) pair names exactly one `sm` transition.
 trait EnteredBy: sm::State {

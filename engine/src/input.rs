@@ -1,0 +1,221 @@
+//! What people may type: the one rule for hidden characters and length, and the password
+//! policy.
+//!
+//! Every front end calls these on what it reads (the HTTP extractors, the command line, the
+//! import), so a name, comment or identifier is held to the same rule wherever it comes from.
+//! The refusals are Vietnamese, for the person who typed the text.
+
+use std::fmt;
+
+/// Characters no typed text needs and that can make text read as something else: control
+/// characters, bidirectional overrides and isolates, zero-width marks, the byte-order mark and
+/// non-characters.
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{FFFE}'
+                | '\u{FFFF}'
+        )
+}
+
+/// Why a typed text is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextError {
+    Empty,
+    TooLong {
+        chars: usize,
+        max: usize,
+    },
+    /// A hidden character (see [`is_hidden_char`]).
+    Hidden(char),
+}
+
+impl TextError {
+    /// The refusal in Vietnamese, naming the field the text was typed in.
+    pub fn describe(&self, field: &str) -> String {
+        match self {
+            TextError::Empty => format!("Trường `{field}` không được để trống."),
+            TextError::TooLong { chars, max } => {
+                format!("Trường `{field}` dài {chars} ký tự; tối đa {max} ký tự.")
+            }
+            TextError::Hidden(c) => format!(
+                "Trường `{field}` chứa ký tự điều khiển hoặc ký tự ẩn không được phép (U+{:04X}).",
+                *c as u32
+            ),
+        }
+    }
+}
+
+/// A typed text: trimmed, not empty, at most `max` characters, without hidden characters
+/// (newlines and tabs allowed when `multiline`). Hidden characters are looked for before
+/// trimming: a direction override at the edge is no more welcome than one in the middle.
+pub fn clean_text(value: &str, max: usize, multiline: bool) -> Result<String, TextError> {
+    let trimmed = value.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 {
+        return Err(TextError::Empty);
+    }
+    if chars > max {
+        return Err(TextError::TooLong { chars, max });
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| is_hidden_char(c) && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+    {
+        return Err(TextError::Hidden(c));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// [`clean_text`] for an optional field: a blank made of plain spaces means absent.
+pub fn clean_optional(
+    value: Option<&str>,
+    max: usize,
+    multiline: bool,
+) -> Result<Option<String>, TextError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => Ok(None),
+        Some(v) => clean_text(v, max, multiline).map(Some),
+    }
+}
+
+/// The longest identifier (task, document, unit, user name…) accepted anywhere.
+pub const MAX_IDENT_CHARS: usize = 200;
+
+/// An identifier: short and plain, so that a megabyte of Unicode never reaches a query.
+/// `None` when empty, longer than [`MAX_IDENT_CHARS`] or holding a hidden character.
+pub fn clean_ident(value: &str) -> Option<String> {
+    let v = value.trim();
+    let plain = !value.chars().any(is_hidden_char);
+    (plain && !v.is_empty() && v.chars().count() <= MAX_IDENT_CHARS).then(|| v.to_string())
+}
+
+/// Passwords are at least this many characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// And at most this many bytes: argon2 takes any length, but a megabyte "password" is an attack.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A password that meets the policy: at least [`MIN_PASSWORD_CHARS`] characters, at most
+/// [`MAX_PASSWORD_BYTES`] bytes, no hidden characters, not containing the user name, not one
+/// character repeated. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+/// Why a password is refused; `Display` is the Vietnamese refusal with the whole policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordError {
+    why: String,
+}
+
+impl fmt::Display for PasswordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Mật khẩu không hợp lệ: {}. Mật khẩu cần từ {MIN_PASSWORD_CHARS} ký tự trở lên (tối đa {MAX_PASSWORD_BYTES} byte), không chứa tên đăng nhập và không chứa ký tự điều khiển.",
+            self.why
+        )
+    }
+}
+
+impl std::error::Error for PasswordError {}
+
+impl Password {
+    /// Checks `raw` against the policy for the user `username`.
+    pub fn parse(username: &str, raw: &str) -> Result<Password, PasswordError> {
+        let refuse = |why: String| Err(PasswordError { why });
+        let chars = raw.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return refuse(format!("chỉ có {chars} ký tự"));
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return refuse("quá dài".into());
+        }
+        if raw.chars().any(is_hidden_char) {
+            return refuse("chứa ký tự điều khiển hoặc ký tự ẩn".into());
+        }
+        if !username.is_empty() && raw.to_lowercase().contains(&username.to_lowercase()) {
+            return refuse("chứa tên đăng nhập".into());
+        }
+        let first = raw.chars().next();
+        if raw.chars().all(|c| Some(c) == first) {
+            return refuse("chỉ lặp lại một ký tự".into());
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    /// The password itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_refuse_emptiness_excess_and_hidden_characters() {
+        assert_eq!(clean_text("  Sở Y tế ", 10, false), Ok("Sở Y tế".into()));
+        assert_eq!(clean_text("   ", 10, false), Err(TextError::Empty));
+        assert_eq!(
+            clean_text("abcdef", 5, false),
+            Err(TextError::TooLong { chars: 6, max: 5 })
+        );
+        assert_eq!(
+            clean_text("a\u{202E}b", 10, true),
+            Err(TextError::Hidden('\u{202E}'))
+        );
+        assert_eq!(
+            clean_text("dòng 1\ndòng 2", 20, true),
+            Ok("dòng 1\ndòng 2".into())
+        );
+        assert_eq!(
+            clean_text("dòng 1\ndòng 2", 20, false),
+            Err(TextError::Hidden('\n'))
+        );
+        // At the edge, before trimming.
+        assert_eq!(
+            clean_text("abc\u{85}", 20, false),
+            Err(TextError::Hidden('\u{85}'))
+        );
+        assert_eq!(clean_optional(Some(" \n"), 5, false), Ok(None));
+        assert!(
+            TextError::Hidden('\u{200B}')
+                .describe("name")
+                .contains("U+200B")
+        );
+        assert_eq!(clean_ident(" so-y-te "), Some("so-y-te".into()));
+        assert_eq!(clean_ident("so\u{0}"), None);
+        assert_eq!(clean_ident(&"x".repeat(201)), None);
+    }
+
+    #[test]
+    fn passwords_follow_the_policy_and_never_print() {
+        assert!(Password::parse("can.bo", "ngắn").is_err());
+        assert!(Password::parse("can.bo", "aaaaaaaaaaaa").is_err());
+        assert!(
+            Password::parse("can.bo", "CAN.BO-2026!x")
+                .unwrap_err()
+                .to_string()
+                .contains("tên đăng nhập")
+        );
+        assert!(Password::parse("can.bo", "mat\u{0}khau-dai-du").is_err());
+        assert!(Password::parse("can.bo", &"x".repeat(2000)).is_err());
+        let p = Password::parse("can.bo", "mật khẩu đủ dài 2026").unwrap();
+        assert_eq!(p.expose(), "mật khẩu đủ dài 2026");
+        assert_eq!(format!("{p:?}"), "Password(***)");
+    }
+}
