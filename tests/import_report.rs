@@ -131,7 +131,9 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     assert!(out.contains("7 điểm không khớp"), "{out}");
     let store = db.store().await;
     let tasks = store
-        .list_tasks(&TaskFilter {
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
             plan: Some(PLAN.into()),
             ..TaskFilter::default()
         })
@@ -140,19 +142,19 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     assert_eq!(tasks.len(), 63);
 
     // Spellings of one unit are one unit; the printed spelling stays on each task's row.
-    let units = store.units().await.unwrap();
+    let units = store.directory().units().await.unwrap();
     assert_eq!(units.len(), 20);
     let vp = UnitId::from_name("Văn phòng Uỷ ban nhân dân thành phố");
     assert_eq!(tasks.iter().filter(|t| t.unit_id == vp.as_str()).count(), 2);
     assert_eq!(
-        store.unit(vp.as_str()).await.unwrap().name,
+        store.directory().unit(vp.as_str()).await.unwrap().name,
         "Văn phòng Ủy ban nhân dân thành phố"
     );
     let vh = UnitId::from_name("Sở Văn hoá, Thể thao và Du lịch");
     assert_eq!(tasks.iter().filter(|t| t.unit_id == vh.as_str()).count(), 3);
     // Most rows spell it "hóa": that is the unit's name.
     assert_eq!(
-        store.unit(vh.as_str()).await.unwrap().name,
+        store.directory().unit(vh.as_str()).await.unwrap().name,
         "Sở Văn hóa, Thể thao và Du lịch"
     );
 
@@ -160,7 +162,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     let rows = csv_rows();
     let mut stored: BTreeMap<(u8, String), Vec<[Option<i64>; 4]>> = BTreeMap::new();
     for t in &tasks {
-        let b = store.budget(&t.id).await.unwrap();
+        let b = store.tasks().unscoped().budget(&t.id).await.unwrap();
         let b = b
             .iter()
             .find(|l| l.year == 2025)
@@ -252,7 +254,15 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     );
     // An imported placement starts no clock: the date the task reached its step is unknown.
     assert!(t.clock.is_none() && t.due_at.is_none());
-    assert!(store.timers(&t.id, "pending").await.unwrap().is_empty());
+    assert!(
+        store
+            .tasks()
+            .unscoped()
+            .timers(&t.id, "pending")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let t = find("Hệ thống giao dịch công nghệ, thiết bị");
     assert_eq!(t.state, "da_tam_hoan");
     let t = find("Xây dựng Đề án di sản số Quần đảo Cát Bà");
@@ -269,7 +279,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     assert_eq!(store.count("audit_log").await.unwrap(), 63);
     assert_eq!(store.count("outbox").await.unwrap(), 0);
     let t = find("Mua bản quyền phần mềm MS Office");
-    let h = store.history(&t.id).await.unwrap();
+    let h = store.audit().history(&t.id).await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].kind, "import");
     assert_eq!(h[0].actor_user, "cli:tester");
@@ -279,7 +289,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         h[0].comment.as_deref(),
         Some("Đang triển lựa chọn nhà thầu")
     );
-    let v = store.verify_audit().await.unwrap();
+    let v = store.audit().verify().await.unwrap();
     assert!(v.broken.is_none(), "{v:?}");
     assert_eq!((v.tasks, v.entries), (63, 63));
 }
@@ -385,7 +395,7 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
         plan: Some(PLAN.into()),
         ..TaskFilter::default()
     };
-    let before = snapshot(store.list_tasks(&all).await.unwrap());
+    let before = snapshot(store.tasks().unscoped().list(&all).await.unwrap());
     let audit_before = store.count("audit_log").await.unwrap();
     let units_before = store.count("units").await.unwrap();
     let out = ok(&import_plan(
@@ -398,7 +408,10 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
         out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
         "{out}"
     );
-    assert_eq!(snapshot(store.list_tasks(&all).await.unwrap()), before);
+    assert_eq!(
+        snapshot(store.tasks().unscoped().list(&all).await.unwrap()),
+        before
+    );
     assert_eq!(store.count("audit_log").await.unwrap(), audit_before);
     assert_eq!(store.count("units").await.unwrap(), units_before);
     assert_eq!(store.count("plans").await.unwrap(), 1);
@@ -427,7 +440,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         plan: Some(PLAN.into()),
         ..TaskFilter::default()
     };
-    let before = store.list_tasks(&all).await.unwrap();
+    let before = store.tasks().unscoped().list(&all).await.unwrap();
     // Row 1 (MS Office): the 2025 need corrected, contractor selected, progress rewritten.
     let corrected = edited_copy(dir.path(), "corrected.csv", |i, f| {
         if i == 0 {
@@ -441,7 +454,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         out.contains("0 mới, 1 cập nhật, 62 không thay đổi"),
         "{out}"
     );
-    let after = store.list_tasks(&all).await.unwrap();
+    let after = store.tasks().unscoped().list(&all).await.unwrap();
     let changed: Vec<_> = after
         .iter()
         .filter(|t| {
@@ -457,10 +470,10 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         (t.state.as_str(), t.phase.as_str()),
         ("thuc_hien_hop_dong", "contract")
     );
-    let b = store.budget(&t.id).await.unwrap();
+    let b = store.tasks().unscoped().budget(&t.id).await.unwrap();
     assert_eq!(b[0].need_year_vnd, Some(6_000_000_000));
     assert_eq!(b[0].need_total_vnd, Some(6_500_000_000));
-    let h = store.history(&t.id).await.unwrap();
+    let h = store.audit().history(&t.id).await.unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(h[1].kind, "import_update");
     assert_eq!(h[1].actor_user, "cli:tester");
@@ -499,6 +512,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     let skhcn = store.import_actor("cli-check").await.err();
     assert!(skhcn.is_some(), "an unknown user cannot import");
     store
+        .directory()
         .add_user(
             NewUser {
                 username: "canbo.skhcn".into(),
@@ -516,11 +530,13 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     )
     .into_owned();
     assert!(refused.contains("skhcn"), "{refused}");
-    let officer = store.actor("canbo.skhcn").await.unwrap();
+    let officer = store.directory().actor("canbo.skhcn").await.unwrap();
     let files = adapters::files::FileStore::new(dir.path().join("files"));
     let stored = files.put(b"thuyet minh").unwrap();
     let doc = store
-        .add_document(
+        .tasks()
+        .add_document_as(
+            &officer,
             &NewDocument {
                 task_id: t.id.clone(),
                 doc_type: "thuyet_minh_du_toan".into(),
@@ -532,23 +548,22 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
                 sha256: stored.sha256,
                 stored_path: stored.path.display().to_string(),
             },
-            &officer,
             chrono::Utc::now(),
         )
         .await
         .unwrap();
     store
-        .transition(
+        .tasks()
+        .transition_as(
+            &officer,
             &adapters::store::TransitionRequest {
                 task_id: t.id.clone(),
                 transition: "trinh_thu_truong".into(),
                 comment: None,
                 document_ids: vec![doc.id],
-                expected_version: None,
+                expected_version: adapters::store::Expected::Any,
                 idempotency_key: None,
-                automatic: false,
             },
-            &officer,
             chrono::Utc::now(),
         )
         .await
@@ -569,7 +584,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         "{out}"
     );
     assert!(out.contains("giữ nguyên bước hiện tại"), "{out}");
-    let t2 = store.task(&t.id).await.unwrap();
+    let t2 = store.tasks().unscoped().get(&t.id).await.unwrap();
     assert_eq!(t2.state, "thu_truong_ky");
 
     // A renamed row is a new task; the old one stays.
@@ -591,8 +606,8 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         out.contains("1 mới, 0 cập nhật, 62 không thay đổi"),
         "{out}"
     );
-    assert_eq!(store.list_tasks(&all).await.unwrap().len(), 64);
-    assert!(store.verify_audit().await.unwrap().broken.is_none());
+    assert_eq!(store.tasks().unscoped().list(&all).await.unwrap().len(), 64);
+    assert!(store.audit().verify().await.unwrap().broken.is_none());
 }
 
 async fn malformed_rows_are_reported_and_skip_invalid_lists_them(db: TestDb) {
@@ -926,7 +941,9 @@ async fn take(
     for d in docs {
         let stored = files.put(format!("{task} {d}").as_bytes()).unwrap();
         let doc = store
-            .add_document(
+            .tasks()
+            .add_document_as(
+                actor,
                 &NewDocument {
                     task_id: task.into(),
                     doc_type: (*d).into(),
@@ -938,7 +955,6 @@ async fn take(
                     sha256: stored.sha256,
                     stored_path: stored.path.display().to_string(),
                 },
-                actor,
                 now,
             )
             .await
@@ -946,17 +962,17 @@ async fn take(
         ids.push(doc.id);
     }
     store
-        .transition(
+        .tasks()
+        .transition_as(
+            actor,
             &adapters::store::TransitionRequest {
                 task_id: task.into(),
                 transition: transition.into(),
                 comment: None,
                 document_ids: ids,
-                expected_version: None,
+                expected_version: adapters::store::Expected::Any,
                 idempotency_key: None,
-                automatic: false,
             },
-            actor,
             now,
         )
         .await
@@ -1015,6 +1031,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         ("beta.giamdoc", Role::ThuTruongDonVi, "so-beta"),
     ] {
         store
+            .directory()
             .add_user(
                 NewUser {
                     username: user.into(),
@@ -1027,10 +1044,12 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
             )
             .await
             .unwrap();
-        actors.insert(user, store.actor(user).await.unwrap());
+        actors.insert(user, store.directory().actor(user).await.unwrap());
     }
     let tasks = store
-        .list_tasks(&TaskFilter {
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
             plan: Some("9/KH-TEST".into()),
             ..TaskFilter::default()
         })
@@ -1114,7 +1133,14 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         at("2025-10-01T09:00:00+07:00"),
     )
     .await;
-    let due = store.task(&b5).await.unwrap().due_at.unwrap();
+    let due = store
+        .tasks()
+        .unscoped()
+        .get(&b5)
+        .await
+        .unwrap()
+        .due_at
+        .unwrap();
     assert!(due < end_of_day(NaiveDate::from_ymd_opt(2025, 11, 5).unwrap()));
 
     let from = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
@@ -1376,7 +1402,9 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
     );
     let store = db.store().await;
     let tasks = store
-        .list_tasks(&TaskFilter {
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
             plan: Some(PLAN.into()),
             ..TaskFilter::default()
         })
@@ -1389,7 +1417,7 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
                 .starts_with("Xây dựng cơ sở dữ liệu kinh tế - xã hội")
         })
         .unwrap();
-    let b = store.budget(&t.id).await.unwrap();
+    let b = store.tasks().unscoped().budget(&t.id).await.unwrap();
     assert_eq!(b[0].need_year_vnd, Some(526_200_000));
     // A malformed row of a sheet is reported with its row number.
     let bad = dir.path().join("bad.xlsx");

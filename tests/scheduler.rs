@@ -56,14 +56,17 @@ async fn world(db: &TestDb) -> World {
     let store = db.store_with(&[FIXTURE]).await;
     let now = at("2026-03-02T08:00:00+07:00");
     store
+        .directory()
         .add_unit("so-y-te", "Sở Y tế", None, now)
         .await
         .unwrap();
     store
+        .directory()
         .add_unit("so-xay-dung", "Sở Xây dựng", None, now)
         .await
         .unwrap();
     store
+        .directory()
         .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
         .await
         .unwrap();
@@ -92,6 +95,7 @@ async fn world(db: &TestDb) -> World {
     ];
     for (name, display, role, unit) in users {
         store
+            .directory()
             .add_user(
                 NewUser {
                     username: name.into(),
@@ -106,6 +110,7 @@ async fn world(db: &TestDb) -> World {
             .unwrap();
     }
     store
+        .directory()
         .add_plan(
             "215/KH-UBND",
             2025,
@@ -116,9 +121,9 @@ async fn world(db: &TestDb) -> World {
         .await
         .unwrap();
     World {
-        officer: store.actor("can.bo").await.unwrap(),
-        stc: store.actor("tham.dinh").await.unwrap(),
-        ubnd: store.actor("pho.chu.tich").await.unwrap(),
+        officer: store.directory().actor("can.bo").await.unwrap(),
+        stc: store.directory().actor("tham.dinh").await.unwrap(),
+        ubnd: store.directory().actor("pho.chu.tich").await.unwrap(),
         store,
     }
 }
@@ -142,9 +147,8 @@ fn req(task: &str, transition: &str) -> TransitionRequest {
         transition: transition.into(),
         comment: None,
         document_ids: Vec::new(),
-        expected_version: None,
+        expected_version: adapters::store::Expected::Any,
         idempotency_key: None,
-        automatic: false,
     }
 }
 
@@ -152,12 +156,14 @@ fn req(task: &str, transition: &str) -> TransitionRequest {
 async fn in_appraisal(w: &World, name: &str, now: Instant) -> String {
     let id = w
         .store
-        .create_task(&task("thu-nghiem-nhac-han", name), &w.officer, None, now)
+        .tasks()
+        .create_as(&w.officer, &task("thu-nghiem-nhac-han", name), None, now)
         .await
         .unwrap()
         .task_id;
     w.store
-        .transition(&req(&id, "gui_tham_dinh"), &w.officer, now)
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "gui_tham_dinh"), now)
         .await
         .unwrap();
     id
@@ -196,7 +202,9 @@ fn quiet() -> SchedulerConfig {
 /// The deadline messages queued for a task, oldest first.
 async fn outbox_templates(store: &Store, task: &str) -> Vec<String> {
     store
-        .outbox_for_task(task)
+        .tasks()
+        .unscoped()
+        .outbox(task)
         .await
         .unwrap()
         .into_iter()
@@ -308,16 +316,21 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
     // A mua-sam task reaches Sở Tài chính's 15-working-day appraisal on Monday 02/03/2026.
     let t0 = at("2026-03-02T09:00:00+07:00");
     let id = store
-        .create_task(&task("mua-sam", "Nâng cấp máy chủ"), &w.officer, None, t0)
+        .tasks()
+        .create_as(&w.officer, &task("mua-sam", "Nâng cấp máy chủ"), None, t0)
         .await
         .unwrap()
         .task_id;
     for (t, actor) in [("bat_dau_lap_thuyet_minh", &w.officer)] {
-        store.transition(&req(&id, t), actor, t0).await.unwrap();
+        store
+            .tasks()
+            .transition_as(actor, &req(&id, t), t0)
+            .await
+            .unwrap();
     }
     // Jump over the unit's steps with the test's own documents.
-    let head = store.actor("giam.doc").await.unwrap();
-    let skhcn = store.actor("chuyen.vien").await.unwrap();
+    let head = store.directory().actor("giam.doc").await.unwrap();
+    let skhcn = store.directory().actor("chuyen.vien").await.unwrap();
     let doc = |ty: &str, by: &Actor| {
         let store = store.clone();
         let id = id.clone();
@@ -325,7 +338,9 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
         let by = by.clone();
         async move {
             store
-                .add_document(
+                .tasks()
+                .add_document_as(
+                    &by,
                     &adapters::store::NewDocument {
                         task_id: id,
                         doc_type: ty.clone(),
@@ -337,7 +352,6 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
                         sha256: "0".repeat(64),
                         stored_path: String::new(),
                     },
-                    &by,
                     t0,
                 )
                 .await
@@ -348,19 +362,32 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
     let tm = doc("thuyet_minh_du_toan", &w.officer).await;
     let mut r = req(&id, "trinh_thu_truong");
     r.document_ids = vec![tm.clone()];
-    store.transition(&r, &w.officer, t0).await.unwrap();
+    store
+        .tasks()
+        .transition_as(&w.officer, &r, t0)
+        .await
+        .unwrap();
     let mut r = req(&id, "gui_skhcn");
     r.document_ids = vec![tm.clone()];
-    store.transition(&r, &head, t0).await.unwrap();
+    store.tasks().transition_as(&head, &r, t0).await.unwrap();
     let yk = doc("van_ban_y_kien", &skhcn).await;
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![yk];
-    store.transition(&r, &skhcn, t0).await.unwrap();
+    store.tasks().transition_as(&skhcn, &r, t0).await.unwrap();
     let mut r = req(&id, "gui_so_tai_chinh");
     r.document_ids = vec![tm];
-    store.transition(&r, &head, t0).await.unwrap();
+    store.tasks().transition_as(&head, &r, t0).await.unwrap();
     assert_eq!(
-        engine::time::format_instant(store.task(&id).await.unwrap().due_at.unwrap()),
+        engine::time::format_instant(
+            store
+                .tasks()
+                .unscoped()
+                .get(&id)
+                .await
+                .unwrap()
+                .due_at
+                .unwrap()
+        ),
         "23/03/2026 23:59"
     );
 
@@ -368,7 +395,8 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
     let mut r = req(&id, "stc_yeu_cau_bo_sung");
     r.comment = Some("Thiếu chứng thư thẩm định giá".into());
     store
-        .transition(&r, &w.stc, at("2026-03-05T10:00:00+07:00"))
+        .tasks()
+        .transition_as(&w.stc, &r, at("2026-03-05T10:00:00+07:00"))
         .await
         .unwrap();
     let before = outbox_templates(store, &id).await.len();
@@ -381,11 +409,19 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
     let mut r = req(&id, "nop_bo_sung_stc");
     r.document_ids = vec![sup];
     store
-        .transition(&r, &head, at("2026-03-24T15:00:00+07:00"))
+        .tasks()
+        .transition_as(&head, &r, at("2026-03-24T15:00:00+07:00"))
         .await
         .unwrap();
     // Paused on 06, 09–13, 16–20 and 23–24/03: 13 working days; due 23/03 + 13 = 09/04/2026.
-    let due = store.task(&id).await.unwrap().due_at.unwrap();
+    let due = store
+        .tasks()
+        .unscoped()
+        .get(&id)
+        .await
+        .unwrap()
+        .due_at
+        .unwrap();
     assert_eq!(engine::time::format_instant(due), "09/04/2026 23:59");
     let report = s.tick(at("2026-04-09T23:59:59+07:00")).await.unwrap();
     assert!(report.timers_fired >= 1);
@@ -452,7 +488,9 @@ async fn after_downtime_each_task_gets_one_message_saying_how_late(db: TestDb) {
     for id in &ids {
         let deadline: Vec<_> = w
             .store
-            .outbox_for_task(id)
+            .tasks()
+            .unscoped()
+            .outbox(id)
             .await
             .unwrap()
             .into_iter()
@@ -467,7 +505,13 @@ async fn after_downtime_each_task_gets_one_message_saying_how_late(db: TestDb) {
         // Reminder, due and the first overdue repeat folded into one.
         assert_eq!(deadline[0].payload["missed"], 2);
         // The next overdue repeat is planned in the future, not replayed one by one.
-        let pending = w.store.timers(id, "pending").await.unwrap();
+        let pending = w
+            .store
+            .tasks()
+            .unscoped()
+            .timers(id, "pending")
+            .await
+            .unwrap();
         assert_eq!(pending.len(), 1);
         assert!(pending[0].fire_at > later && pending[0].kind == "overdue");
     }
@@ -497,7 +541,13 @@ async fn smtp_down_then_back_delivers_every_message_once(db: TestDb) {
         in_appraisal(&w, &format!("Nhiệm vụ {i}"), t0).await;
     }
     // Per task: the unit's turn on creation, the appraiser's turn and the unit's progress note.
-    let queued = w.store.outbox(Some("pending"), 1000).await.unwrap().len();
+    let queued = w
+        .store
+        .scheduling()
+        .outbox(Some("pending"), 1000)
+        .await
+        .unwrap()
+        .len();
     assert_eq!(queued, 12);
     let port = free_port();
     let cfg = RelayConfig {
@@ -508,7 +558,12 @@ async fn smtp_down_then_back_delivers_every_message_once(db: TestDb) {
     // SMTP is down: every attempt fails and is scheduled again.
     let report = r.run_once(t0).await.unwrap();
     assert_eq!((report.sent, report.failed), (0, 12));
-    let failed = w.store.outbox(Some("pending"), 1000).await.unwrap();
+    let failed = w
+        .store
+        .scheduling()
+        .outbox(Some("pending"), 1000)
+        .await
+        .unwrap();
     assert!(
         failed
             .iter()
@@ -534,7 +589,12 @@ async fn smtp_down_then_back_delivers_every_message_once(db: TestDb) {
     assert_eq!(mails.len(), 12);
     let ids: BTreeSet<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids.len(), 12, "no message twice");
-    let sent = w.store.outbox(Some("sent"), 1000).await.unwrap();
+    let sent = w
+        .store
+        .scheduling()
+        .outbox(Some("sent"), 1000)
+        .await
+        .unwrap();
     assert_eq!(sent.len(), 12);
     assert!(
         sent.iter()
@@ -559,13 +619,14 @@ async fn a_message_that_keeps_failing_is_dead_until_retried(db: TestDb) {
     r.run_once(t0).await.unwrap();
     let report = r.run_once(t0 + TimeDelta::seconds(5)).await.unwrap();
     assert_eq!(report.dead, 3);
-    let dead = w.store.outbox(Some("dead"), 10).await.unwrap();
+    let dead = w.store.scheduling().outbox(Some("dead"), 10).await.unwrap();
     assert_eq!(dead.len(), 3);
     assert!(dead.iter().all(|o| o.attempts == 2));
     assert!(r.run_once(t0 + TimeDelta::hours(5)).await.unwrap() == Default::default());
     let smtp = SmtpServer::start_on(port);
     assert_eq!(
         w.store
+            .scheduling()
             .retry_outbox(Some(&dead[0].id), t0 + TimeDelta::hours(5))
             .await
             .unwrap(),
@@ -574,6 +635,7 @@ async fn a_message_that_keeps_failing_is_dead_until_retried(db: TestDb) {
     assert_eq!(r.run_once(t0 + TimeDelta::hours(5)).await.unwrap().sent, 1);
     assert_eq!(
         w.store
+            .scheduling()
             .retry_outbox(None, t0 + TimeDelta::hours(5))
             .await
             .unwrap(),
@@ -588,7 +650,8 @@ async fn stalled_tasks_are_escalated_once_per_stall(db: TestDb) {
     let t0 = at("2026-03-02T09:00:00+07:00");
     let id = w
         .store
-        .create_task(&task("mua-sam", "Nhiệm vụ chậm"), &w.officer, None, t0)
+        .tasks()
+        .create_as(&w.officer, &task("mua-sam", "Nhiệm vụ chậm"), None, t0)
         .await
         .unwrap()
         .task_id;
@@ -606,7 +669,9 @@ async fn stalled_tasks_are_escalated_once_per_stall(db: TestDb) {
     assert_eq!(report.stalled, 1);
     let stalled: Vec<_> = w
         .store
-        .outbox_for_task(&id)
+        .tasks()
+        .unscoped()
+        .outbox(&id)
         .await
         .unwrap()
         .into_iter()
@@ -629,9 +694,10 @@ async fn stalled_tasks_are_escalated_once_per_stall(db: TestDb) {
     );
     // The task moves, then stalls again: a new alert.
     w.store
-        .transition(
-            &req(&id, "bat_dau_lap_thuyet_minh"),
+        .tasks()
+        .transition_as(
             &w.officer,
+            &req(&id, "bat_dau_lap_thuyet_minh"),
             at("2026-03-20T11:00:00+07:00"),
         )
         .await
@@ -665,11 +731,13 @@ async fn digests_are_queued_once_per_slot_and_skip_days_off(db: TestDb) {
     let w = world(&db).await;
     let t0 = at("2026-03-02T09:00:00+07:00");
     w.store
-        .create_task(&task("mua-sam", "Nhiệm vụ A"), &w.officer, None, t0)
+        .tasks()
+        .create_as(&w.officer, &task("mua-sam", "Nhiệm vụ A"), None, t0)
         .await
         .unwrap();
     w.store
-        .create_task(&task("mua-sam", "Nhiệm vụ B"), &w.officer, None, t0)
+        .tasks()
+        .create_as(&w.officer, &task("mua-sam", "Nhiệm vụ B"), None, t0)
         .await
         .unwrap();
     let cfg = SchedulerConfig {
@@ -686,7 +754,7 @@ async fn digests_are_queued_once_per_slot_and_skip_days_off(db: TestDb) {
         b.tick(at("2026-03-03T07:00:30+07:00"))
     );
     assert_eq!(ra.unwrap().digests + rb.unwrap().digests, 1);
-    let digests = w.store.outbox(None, 100).await.unwrap();
+    let digests = w.store.scheduling().outbox(None, 100).await.unwrap();
     let unit: Vec<_> = digests
         .iter()
         .filter(|o| o.template == "digest.unit")
@@ -755,9 +823,10 @@ async fn an_automatic_transition_on_expiry_goes_through_decide(db: TestDb) {
     let t0 = at("2026-03-02T09:00:00+07:00");
     let id = w
         .store
-        .create_task(
-            &task("thu-nghiem-nhac-han", "Chờ ý kiến"),
+        .tasks()
+        .create_as(
             &w.officer,
+            &task("thu-nghiem-nhac-han", "Chờ ý kiến"),
             None,
             t0,
         )
@@ -765,7 +834,8 @@ async fn an_automatic_transition_on_expiry_goes_through_decide(db: TestDb) {
         .unwrap()
         .task_id;
     w.store
-        .transition(&req(&id, "gui_y_kien"), &w.officer, t0)
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "gui_y_kien"), t0)
         .await
         .unwrap();
     let s = Scheduler::new(w.store.clone(), quiet(), None, "expiry", t0);
@@ -778,12 +848,12 @@ async fn an_automatic_transition_on_expiry_goes_through_decide(db: TestDb) {
     );
     let report = s.tick(t0 + TimeDelta::seconds(3)).await.unwrap();
     assert_eq!(report.automatic_transitions, 1);
-    let t = w.store.task(&id).await.unwrap();
+    let t = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(
         (t.state.as_str(), t.phase),
         ("rut", engine::Phase::Withdrawn)
     );
-    let last = w.store.history(&id).await.unwrap().pop().unwrap();
+    let last = w.store.audit().history(&id).await.unwrap().pop().unwrap();
     assert_eq!(
         (
             last.transition.as_str(),
@@ -792,7 +862,7 @@ async fn an_automatic_transition_on_expiry_goes_through_decide(db: TestDb) {
         ),
         ("tu_dong_rut", "system", None)
     );
-    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
     assert_eq!(
         s.tick(t0 + TimeDelta::seconds(10))
             .await
@@ -846,7 +916,7 @@ async fn two_schedulers_fire_every_timer_exactly_once(db: TestDb) {
     assert_eq!((ra.timers_fired + rb.timers_fired) as i64, 4 * 200);
     assert_eq!(due, 4 * 200);
     let mut per_task: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for o in w.store.outbox(None, 10_000).await.unwrap() {
+    for o in w.store.scheduling().outbox(None, 10_000).await.unwrap() {
         if o.template.starts_with("deadline.") {
             per_task
                 .entry(o.task_id.unwrap())

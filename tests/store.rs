@@ -52,10 +52,12 @@ async fn world(db: &TestDb) -> World {
     let store = db.store().await;
     let now = t0();
     store
+        .directory()
         .add_unit("so-y-te", "Sở Y tế", None, now)
         .await
         .unwrap();
     store
+        .directory()
         .add_unit(
             "so-khoa-hoc-va-cong-nghe",
             "Sở Khoa học và Công nghệ",
@@ -65,6 +67,7 @@ async fn world(db: &TestDb) -> World {
         .await
         .unwrap();
     store
+        .directory()
         .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
         .await
         .unwrap();
@@ -81,6 +84,7 @@ async fn world(db: &TestDb) -> World {
     ];
     for (name, role, unit) in users {
         store
+            .directory()
             .add_user(
                 NewUser {
                     username: name.into(),
@@ -95,6 +99,7 @@ async fn world(db: &TestDb) -> World {
             .unwrap();
     }
     store
+        .directory()
         .add_plan(
             "215/KH-UBND",
             2025,
@@ -105,11 +110,11 @@ async fn world(db: &TestDb) -> World {
         .await
         .unwrap();
     World {
-        officer: store.actor("can.bo").await.unwrap(),
-        head: store.actor("giam.doc").await.unwrap(),
-        skhcn: store.actor("chuyen.vien.khcn").await.unwrap(),
-        stc: store.actor("tham.dinh.stc").await.unwrap(),
-        ubnd: store.actor("pho.chu.tich").await.unwrap(),
+        officer: store.directory().actor("can.bo").await.unwrap(),
+        head: store.directory().actor("giam.doc").await.unwrap(),
+        skhcn: store.directory().actor("chuyen.vien.khcn").await.unwrap(),
+        stc: store.directory().actor("tham.dinh.stc").await.unwrap(),
+        ubnd: store.directory().actor("pho.chu.tich").await.unwrap(),
         store,
     }
 }
@@ -139,15 +144,16 @@ fn req(task: &str, transition: &str) -> TransitionRequest {
         transition: transition.into(),
         comment: None,
         document_ids: Vec::new(),
-        expected_version: None,
+        expected_version: adapters::store::Expected::Any,
         idempotency_key: None,
-        automatic: false,
     }
 }
 
 async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String {
     w.store
-        .add_document(
+        .tasks()
+        .add_document_as(
+            actor,
             &adapters::store::NewDocument {
                 task_id: task.into(),
                 doc_type: doc_type.into(),
@@ -159,7 +165,6 @@ async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String 
                 sha256: "0".repeat(64),
                 stored_path: format!("/tmp/{doc_type}.pdf"),
             },
-            actor,
             t0(),
         )
         .await
@@ -171,21 +176,31 @@ async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String 
 async fn task_at_skhcn(w: &World, name: &str) -> String {
     let o = w
         .store
-        .create_task(&new_task(name), &w.officer, None, t0())
+        .tasks()
+        .create_as(&w.officer, &new_task(name), None, t0())
         .await
         .unwrap();
     let id = o.task_id;
     w.store
-        .transition(&req(&id, "bat_dau_lap_thuyet_minh"), &w.officer, t0())
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
         .await
         .unwrap();
     let doc = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;
     let mut r = req(&id, "trinh_thu_truong");
     r.document_ids = vec![doc.clone()];
-    w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &r, t0())
+        .await
+        .unwrap();
     let mut r = req(&id, "gui_skhcn");
     r.document_ids = vec![doc];
-    w.store.transition(&r, &w.head, t0()).await.unwrap();
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
+        .await
+        .unwrap();
     id
 }
 
@@ -227,7 +242,7 @@ async fn migrations_apply_from_empty_and_only_once(db: TestDb) {
 async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Mua bản quyền phần mềm MS Office").await;
-    let task = w.store.task(&id).await.unwrap();
+    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(
         (task.state.as_str(), task.phase, task.version),
         ("skhcn_cho_y_kien", Phase::Appraisal, 4)
@@ -235,7 +250,13 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     assert_eq!(task.workflow_version, 1);
     // SKHCN's 10-working-day opinion deadline from Monday 02/03/2026: Monday 16/03/2026.
     assert_eq!(format_instant(task.due_at.unwrap()), "16/03/2026 23:59");
-    let timers = w.store.timers(&id, "pending").await.unwrap();
+    let timers = w
+        .store
+        .tasks()
+        .unscoped()
+        .timers(&id, "pending")
+        .await
+        .unwrap();
     let kinds: Vec<&str> = timers.iter().map(|t| t.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -243,7 +264,7 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     );
     assert!(timers.iter().all(|t| t.state == "skhcn_cho_y_kien"));
 
-    let history = w.store.history(&id).await.unwrap();
+    let history = w.store.audit().history(&id).await.unwrap();
     let steps: Vec<(&str, &str)> = history
         .iter()
         .map(|e| (e.transition.as_str(), e.to_state.as_str()))
@@ -274,16 +295,34 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     r.comment = Some("Bổ sung báo giá của ít nhất 3 nhà cung cấp".into());
     let o = w
         .store
-        .transition(&r, &w.skhcn, t0() + TimeDelta::days(2))
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0() + TimeDelta::days(2))
         .await
         .unwrap();
     assert_eq!(
         (o.state.as_str(), o.version, o.audit_seq),
         ("lap_thuyet_minh", 5, 5)
     );
-    assert!(w.store.timers(&id, "pending").await.unwrap().is_empty());
-    assert_eq!(w.store.timers(&id, "cancelled").await.unwrap().len(), 5);
-    let outbox = w.store.outbox_for_task(&id).await.unwrap();
+    assert!(
+        w.store
+            .tasks()
+            .unscoped()
+            .timers(&id, "pending")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        w.store
+            .tasks()
+            .unscoped()
+            .timers(&id, "cancelled")
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let outbox = w.store.tasks().unscoped().outbox(&id).await.unwrap();
     let last = outbox.last().unwrap();
     assert_eq!(last.template, "task.turn");
     assert_eq!(
@@ -291,29 +330,34 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
         "Bổ sung báo giá của ít nhất 3 nhà cung cấp"
     );
     assert_eq!(last.payload["roles"], serde_json::json!(["don_vi"]));
-    let task = w.store.task(&id).await.unwrap();
+    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(
         task.transition_counts.get("skhcn_de_nghi_hoan_thien"),
         Some(&1)
     );
     assert!(task.due_at.is_none());
-    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
 }
 
 async fn a_stale_version_is_a_conflict_naming_the_current_one(db: TestDb) {
     let w = world(&db).await;
     let o = w
         .store
-        .create_task(&new_task("Cổng thông tin"), &w.officer, None, t0())
+        .tasks()
+        .create_as(&w.officer, &new_task("Cổng thông tin"), None, t0())
         .await
         .unwrap();
     let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
-    r.expected_version = Some(1);
-    w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    r.expected_version = adapters::store::Expected::Version(1);
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &r, t0())
+        .await
+        .unwrap();
     let mut again = req(&o.task_id, "tam_hoan");
-    again.expected_version = Some(1);
+    again.expected_version = adapters::store::Expected::Version(1);
     again.comment = Some("Chuyển sang năm 2026".into());
-    match w.store.transition(&again, &w.ubnd, t0()).await {
+    match w.store.tasks().transition_as(&w.ubnd, &again, t0()).await {
         Err(StoreError::Conflict {
             expected: 1,
             current: 2,
@@ -326,7 +370,16 @@ async fn a_stale_version_is_a_conflict_naming_the_current_one(db: TestDb) {
     }
     .to_string();
     assert!(msg.contains("phiên bản hiện tại: 2"), "{msg}");
-    assert_eq!(w.store.task(&o.task_id).await.unwrap().version, 2);
+    assert_eq!(
+        w.store
+            .tasks()
+            .unscoped()
+            .get(&o.task_id)
+            .await
+            .unwrap()
+            .version,
+        2
+    );
 }
 
 async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
@@ -348,9 +401,9 @@ async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
         );
         r.document_ids = vec![opinion.clone()];
         r.comment = Some(format!("Ý kiến số {i}"));
-        r.expected_version = Some(4);
+        r.expected_version = adapters::store::Expected::Version(4);
         handles.push(tokio::spawn(async move {
-            store.transition(&r, &actor, t0()).await
+            store.tasks().transition_as(&actor, &r, t0()).await
         }));
     }
     let mut wins = 0;
@@ -370,8 +423,11 @@ async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
     }
     assert_eq!((wins, conflicts), (1, 15), "{}", db.backend);
     assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
-    assert_eq!(w.store.task(&id).await.unwrap().version, 5);
-    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    assert_eq!(
+        w.store.tasks().unscoped().get(&id).await.unwrap().version,
+        5
+    );
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
 }
 
 async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: TestDb) {
@@ -380,7 +436,8 @@ async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: Tes
     for i in 0..24 {
         ids.push(
             w.store
-                .create_task(&new_task(&format!("Nhiệm vụ {i}")), &w.officer, None, t0())
+                .tasks()
+                .create_as(&w.officer, &new_task(&format!("Nhiệm vụ {i}")), None, t0())
                 .await
                 .unwrap()
                 .task_id,
@@ -396,10 +453,10 @@ async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: Tes
             for round in 0..3 {
                 let mut r = req(&id, "tam_hoan");
                 r.comment = Some(format!("Vòng {round}"));
-                store.transition(&r, &ubnd, t0()).await.unwrap();
+                store.tasks().transition_as(&ubnd, &r, t0()).await.unwrap();
                 let mut r = req(&id, "dua_lai_ke_hoach");
                 r.comment = Some("Đưa lại vào kế hoạch".into());
-                store.transition(&r, &ubnd, t0()).await.unwrap();
+                store.tasks().transition_as(&ubnd, &r, t0()).await.unwrap();
             }
             let _ = officer;
         }));
@@ -409,12 +466,12 @@ async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: Tes
     }
     assert_eq!(w.store.count("audit_log").await.unwrap(), before + 24 * 6);
     for id in &ids {
-        let history = w.store.history(id).await.unwrap();
+        let history = w.store.audit().history(id).await.unwrap();
         let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
-        assert_eq!(w.store.task(id).await.unwrap().version, 7);
+        assert_eq!(w.store.tasks().unscoped().get(id).await.unwrap().version, 7);
     }
-    let report = w.store.verify_audit().await.unwrap();
+    let report = w.store.audit().verify().await.unwrap();
     assert!(report.broken.is_none(), "{report:?}");
     assert_eq!(
         report.entries as i64,
@@ -426,9 +483,10 @@ async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
     let w = world(&db).await;
     let o = w
         .store
-        .create_task(
-            &new_task("Phần mềm quản lý"),
+        .tasks()
+        .create_as(
             &w.officer,
+            &new_task("Phần mềm quản lý"),
             Some("tao-1"),
             t0(),
         )
@@ -436,9 +494,10 @@ async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
         .unwrap();
     let again = w
         .store
-        .create_task(
-            &new_task("Phần mềm quản lý"),
+        .tasks()
+        .create_as(
             &w.officer,
+            &new_task("Phần mềm quản lý"),
             Some("tao-1"),
             t0(),
         )
@@ -450,14 +509,20 @@ async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
 
     let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
     r.idempotency_key = Some("buoc-1".into());
-    let first = w.store.transition(&r, &w.officer, t0()).await.unwrap();
+    let first = w
+        .store
+        .tasks()
+        .transition_as(&w.officer, &r, t0())
+        .await
+        .unwrap();
     let audit = w.store.count("audit_log").await.unwrap();
     let outbox = w.store.count("outbox").await.unwrap();
     // A retry after the version moved on still returns the first outcome and changes nothing.
-    r.expected_version = Some(1);
+    r.expected_version = adapters::store::Expected::Version(1);
     let replay = w
         .store
-        .transition(&r, &w.officer, t0() + TimeDelta::hours(1))
+        .tasks()
+        .transition_as(&w.officer, &r, t0() + TimeDelta::hours(1))
         .await
         .unwrap();
     assert_eq!(
@@ -471,10 +536,13 @@ async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
     other.idempotency_key = Some("buoc-1".into());
     other.comment = Some("Khác".into());
     assert!(matches!(
-        w.store.transition(&other, &w.officer, t0()).await,
+        w.store
+            .tasks()
+            .transition_as(&w.officer, &other, t0())
+            .await,
         Err(StoreError::IdempotencyMismatch(_))
     ));
-    let history = w.store.history(&o.task_id).await.unwrap();
+    let history = w.store.audit().history(&o.task_id).await.unwrap();
     assert_eq!(
         history.last().unwrap().idempotency_key.as_deref(),
         Some("buoc-1")
@@ -485,7 +553,8 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
     let w = world(&db).await;
     let o = w
         .store
-        .create_task(&new_task("Cơ sở dữ liệu"), &w.officer, None, t0())
+        .tasks()
+        .create_as(&w.officer, &new_task("Cơ sở dữ liệu"), None, t0())
         .await
         .unwrap();
     let before = w.store.count("audit_log").await.unwrap();
@@ -496,7 +565,7 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
         let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
         r.idempotency_key = Some("mot-lan".into());
         handles.push(tokio::spawn(async move {
-            store.transition(&r, &actor, t0()).await
+            store.tasks().transition_as(&actor, &r, t0()).await
         }));
     }
     let mut outcomes = BTreeSet::new();
@@ -511,7 +580,7 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
 async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Số hóa hồ sơ").await;
-    let before = w.store.task(&id).await.unwrap();
+    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
     let counts = |s: Store| async move {
         (
             s.count("audit_log").await.unwrap(),
@@ -536,21 +605,40 @@ async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
     }
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![opinion.clone()];
-    let err = w.store.transition(&r, &w.skhcn, t0()).await.unwrap_err();
+    let err = w
+        .store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(err.to_string().contains("injected failure"), "{err}");
-    let after = w.store.task(&id).await.unwrap();
+    let after = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(after, before);
     assert_eq!(counts(w.store.clone()).await, snapshot);
-    assert_eq!(w.store.timers(&id, "pending").await.unwrap().len(), 5);
-    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    assert_eq!(
+        w.store
+            .tasks()
+            .unscoped()
+            .timers(&id, "pending")
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
     // Once the fault is gone the same transition goes through.
     if db.backend == "postgres" {
         db.exec("DROP TRIGGER fail_outbox ON outbox").await;
     } else {
         db.exec("DROP TRIGGER fail_outbox").await;
     }
-    let o = w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
+    let o = w
+        .store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
     assert_eq!(o.version, before.version + 1);
 }
 
@@ -558,7 +646,7 @@ async fn the_audit_log_is_append_only_and_tampering_is_found(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Triển khai chữ ký số").await;
     let other = task_at_skhcn(&w, "Tổng đài 1022").await;
-    assert!(w.store.verify_audit().await.unwrap().broken.is_none());
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
     let err = db
         .try_exec("UPDATE audit_log SET comment = 'sửa lén' WHERE seq = 2")
         .await
@@ -568,7 +656,7 @@ async fn the_audit_log_is_append_only_and_tampering_is_found(db: TestDb) {
     assert!(err.contains("append-only"), "{err}");
 
     // A privileged hand disables the triggers and rewrites one entry of the first task.
-    let target = w.store.history(&id).await.unwrap()[2].id;
+    let target = w.store.audit().history(&id).await.unwrap()[2].id;
     let edit = format!("UPDATE audit_log SET actor_user = 'nguoi.khac' WHERE id = {target}");
     if db.backend == "postgres" {
         db.exec(&format!("ALTER TABLE audit_log DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_log ENABLE TRIGGER USER;"))
@@ -580,7 +668,7 @@ async fn the_audit_log_is_append_only_and_tampering_is_found(db: TestDb) {
         ))
         .await;
     }
-    let report = w.store.verify_audit().await.unwrap();
+    let report = w.store.audit().verify().await.unwrap();
     let broken = report.broken.expect("tampering is found");
     assert_eq!(broken.audit_id, Some(target));
     assert_eq!(broken.task_id.as_deref(), Some(id.as_str()));
@@ -597,9 +685,9 @@ async fn seals_commit_to_every_chain(db: TestDb) {
     let w = world(&db).await;
     let a = task_at_skhcn(&w, "Nhiệm vụ A").await;
     let _b = task_at_skhcn(&w, "Nhiệm vụ B").await;
-    let s1 = w.store.seal_audit(t0()).await.unwrap();
+    let s1 = w.store.audit().seal(t0()).await.unwrap();
     assert_eq!(s1.task_count, 2);
-    let s2 = w.store.seal_audit(t0()).await.unwrap();
+    let s2 = w.store.audit().seal(t0()).await.unwrap();
     assert_eq!(
         (s2.task_count, s2.prev_hash.as_str()),
         (0, s1.hash.as_str())
@@ -607,10 +695,14 @@ async fn seals_commit_to_every_chain(db: TestDb) {
     let opinion = attach(&w, &a, "van_ban_y_kien", &w.skhcn).await;
     let mut r = req(&a, "skhcn_thong_nhat");
     r.document_ids = vec![opinion];
-    w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
-    let s3 = w.store.seal_audit(t0()).await.unwrap();
+    w.store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
+    let s3 = w.store.audit().seal(t0()).await.unwrap();
     assert_eq!(s3.task_count, 1);
-    let report = w.store.verify_audit().await.unwrap();
+    let report = w.store.audit().verify().await.unwrap();
     assert!(report.broken.is_none(), "{report:?}");
     assert_eq!(report.seals, 3);
     // Rewriting a sealed seal's digest is found.
@@ -624,7 +716,8 @@ async fn seals_commit_to_every_chain(db: TestDb) {
     }
     let broken = w
         .store
-        .verify_audit()
+        .audit()
+        .verify()
         .await
         .unwrap()
         .broken
@@ -635,12 +728,13 @@ async fn seals_commit_to_every_chain(db: TestDb) {
 async fn a_rejection_writes_nothing(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Nâng cấp mạng").await;
-    let before = w.store.task(&id).await.unwrap();
+    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
     let audit = w.store.count("audit_log").await.unwrap();
     // The unit officer cannot give SKHCN's opinion.
     let err = w
         .store
-        .transition(&req(&id, "skhcn_thong_nhat"), &w.officer, t0())
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "skhcn_thong_nhat"), t0())
         .await
         .unwrap_err();
     match &err {
@@ -651,7 +745,8 @@ async fn a_rejection_writes_nothing(db: TestDb) {
     // SKHCN without its opinion letter.
     let err = w
         .store
-        .transition(&req(&id, "skhcn_thong_nhat"), &w.skhcn, t0())
+        .tasks()
+        .transition_as(&w.skhcn, &req(&id, "skhcn_thong_nhat"), t0())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("van_ban_y_kien"), "{err}");
@@ -661,14 +756,15 @@ async fn a_rejection_writes_nothing(db: TestDb) {
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![foreign];
     assert!(matches!(
-        w.store.transition(&r, &w.skhcn, t0()).await,
+        w.store.tasks().transition_as(&w.skhcn, &r, t0()).await,
         Err(StoreError::Invalid(_))
     ));
-    assert_eq!(w.store.task(&id).await.unwrap(), before);
+    assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
     assert_eq!(w.store.count("audit_log").await.unwrap(), audit + 4);
     assert!(matches!(
         w.store
-            .transition(&req("khong-co", "x"), &w.skhcn, t0())
+            .tasks()
+            .transition_as(&w.skhcn, &req("khong-co", "x"), t0())
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -680,12 +776,20 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![opinion];
-    w.store.transition(&r, &w.skhcn, t0()).await.unwrap();
+    w.store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
     let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
     let mut r = req(&id, "gui_so_tai_chinh");
     r.document_ids = vec![dossier.clone()];
-    w.store.transition(&r, &w.head, t0()).await.unwrap();
-    let task = w.store.task(&id).await.unwrap();
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
+        .await
+        .unwrap();
+    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(task.state, "stc_tham_dinh");
     // 15 working days from Monday 02/03/2026: Monday 23/03/2026.
     assert_eq!(format_instant(task.due_at.unwrap()), "23/03/2026 23:59");
@@ -694,20 +798,22 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     let mut r = req(&id, "stc_yeu_cau_bo_sung");
     r.comment = Some("Thiếu chứng thư thẩm định giá".into());
     w.store
-        .transition(&r, &w.stc, at("2026-03-05T10:00:00+07:00"))
+        .tasks()
+        .transition_as(&w.stc, &r, at("2026-03-05T10:00:00+07:00"))
         .await
         .unwrap();
-    let paused = w.store.task(&id).await.unwrap();
+    let paused = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
     let supplement = attach(&w, &id, "ho_so_bo_sung", &w.officer).await;
     let mut r = req(&id, &paused_return_transition(&w, &paused));
     r.document_ids = vec![supplement];
     r.comment = Some("Đã bổ sung".into());
     w.store
-        .transition(&r, &w.head, at("2026-03-10T15:00:00+07:00"))
+        .tasks()
+        .transition_as(&w.head, &r, at("2026-03-10T15:00:00+07:00"))
         .await
         .unwrap();
-    let resumed = w.store.task(&id).await.unwrap();
+    let resumed = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert_eq!(resumed.state, "stc_tham_dinh");
     // Paused for the working days 06, 09 and 10/03: the deadline moves three working days out.
     assert_eq!(format_instant(resumed.due_at.unwrap()), "26/03/2026 23:59");
@@ -730,10 +836,12 @@ fn paused_return_transition(w: &World, task: &adapters::store::Task) -> String {
 async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
     let w = world(&db).await;
     w.store
+        .directory()
         .add_unit("so-ke-hoach-va-dau-tu", "Sở Kế hoạch và Đầu tư", None, t0())
         .await
         .unwrap();
     w.store
+        .directory()
         .add_user(
             NewUser {
                 username: "can.bo.khdt".into(),
@@ -746,12 +854,13 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         )
         .await
         .unwrap();
-    let old_officer = w.store.actor("can.bo.khdt").await.unwrap();
+    let old_officer = w.store.directory().actor("can.bo.khdt").await.unwrap();
     let mut t = new_task("Cơ sở dữ liệu kinh tế - xã hội");
     t.unit_id = "so-ke-hoach-va-dau-tu".into();
     let o = w
         .store
-        .create_task(&t, &old_officer, None, t0())
+        .tasks()
+        .create_as(&old_officer, &t, None, t0())
         .await
         .unwrap();
     let stc_officer = NewUser {
@@ -761,13 +870,19 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         unit_id: Some("so-tai-chinh".into()),
         roles: vec![Role::DonVi],
     };
-    w.store.add_user(stc_officer, t0()).await.unwrap();
-    let before_merge = w.store.actor("can.bo.stc").await.unwrap();
+    w.store
+        .directory()
+        .add_user(stc_officer, t0())
+        .await
+        .unwrap();
+    let before_merge = w.store.directory().actor("can.bo.stc").await.unwrap();
     assert_eq!(
         w.store
-            .transition(
-                &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+            .tasks()
+            .unscoped()
+            .transition_as(
                 &before_merge,
+                &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
                 t0()
             )
             .await
@@ -777,6 +892,7 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
     );
     // July 2025: Sở Kế hoạch và Đầu tư is merged into Sở Tài chính.
     w.store
+        .directory()
         .merge_unit(
             "so-ke-hoach-va-dau-tu",
             "so-tai-chinh",
@@ -784,26 +900,28 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         )
         .await
         .unwrap();
-    let after_merge = w.store.actor("can.bo.stc").await.unwrap();
+    let after_merge = w.store.directory().actor("can.bo.stc").await.unwrap();
     assert_eq!(
         after_merge.units,
         vec!["so-tai-chinh", "so-ke-hoach-va-dau-tu"]
     );
     w.store
-        .transition(
-            &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+        .tasks()
+        .transition_as(
             &after_merge,
+            &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
             t0(),
         )
         .await
         .unwrap();
-    let task = w.store.task(&o.task_id).await.unwrap();
+    let task = w.store.tasks().unscoped().get(&o.task_id).await.unwrap();
     assert_eq!(
         task.unit_id, "so-ke-hoach-va-dau-tu",
         "the task keeps its owner and history"
     );
     assert!(
         w.store
+            .directory()
             .merge_unit("so-tai-chinh", "so-ke-hoach-va-dau-tu", t0().date_naive())
             .await
             .is_err()
@@ -815,7 +933,8 @@ async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
     let a = task_at_skhcn(&w, "Nhiệm vụ đang thẩm định").await;
     let b = w
         .store
-        .create_task(&new_task("Nhiệm vụ mới"), &w.officer, None, t0())
+        .tasks()
+        .create_as(&w.officer, &new_task("Nhiệm vụ mới"), None, t0())
         .await
         .unwrap()
         .task_id;
@@ -825,33 +944,58 @@ async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
         ..TaskFilter::default()
     };
     assert_eq!(
-        ids(w.store.list_tasks(&all).await.unwrap()),
+        ids(w.store.tasks().unscoped().list(&all).await.unwrap()),
         vec![a.clone(), b.clone()]
     );
     let f = TaskFilter {
         phase: Some(Phase::Appraisal),
         ..TaskFilter::default()
     };
-    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![a.clone()]);
+    assert_eq!(
+        ids(w.store.tasks().unscoped().list(&f).await.unwrap()),
+        vec![a.clone()]
+    );
     let f = TaskFilter {
         state: Some("de_xuat".into()),
         unit: Some("so-y-te".into()),
         ..TaskFilter::default()
     };
-    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![b.clone()]);
+    assert_eq!(
+        ids(w.store.tasks().unscoped().list(&f).await.unwrap()),
+        vec![b.clone()]
+    );
     let f = TaskFilter {
         overdue_at: Some(at("2026-03-20T09:00:00+07:00")),
         ..TaskFilter::default()
     };
-    assert_eq!(ids(w.store.list_tasks(&f).await.unwrap()), vec![a.clone()]);
+    assert_eq!(
+        ids(w.store.tasks().unscoped().list(&f).await.unwrap()),
+        vec![a.clone()]
+    );
     let f = TaskFilter {
         overdue_at: Some(at("2026-03-10T09:00:00+07:00")),
         ..TaskFilter::default()
     };
-    assert!(w.store.list_tasks(&f).await.unwrap().is_empty());
+    assert!(
+        w.store
+            .tasks()
+            .unscoped()
+            .list(&f)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let f = TaskFilter {
         plan: Some("999/KH-UBND".into()),
         ..TaskFilter::default()
     };
-    assert!(w.store.list_tasks(&f).await.unwrap().is_empty());
+    assert!(
+        w.store
+            .tasks()
+            .unscoped()
+            .list(&f)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

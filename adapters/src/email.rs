@@ -218,6 +218,7 @@ impl Relay {
         loop {
             let jobs = self
                 .store
+                .scheduling()
                 .claim_outbox(&self.owner, now, self.cfg.batch, self.cfg.lease)
                 .await?;
             if jobs.is_empty() {
@@ -246,6 +247,7 @@ impl Relay {
                 report.skipped += 1;
                 return self
                     .store
+                    .scheduling()
                     .finish_outbox(
                         &job.id,
                         &self.owner,
@@ -269,6 +271,7 @@ impl Relay {
             Ok(()) => {
                 report.sent += 1;
                 self.store
+                    .scheduling()
                     .finish_outbox(
                         &job.id,
                         &self.owner,
@@ -298,6 +301,7 @@ impl Relay {
                     report.failed += 1;
                 }
                 self.store
+                    .scheduling()
                     .finish_outbox(
                         &job.id,
                         &self.owner,
@@ -349,6 +353,7 @@ impl Relay {
                 Message::UnitDigest {
                     unit_name: self
                         .store
+                        .directory()
                         .unit(&unit_id)
                         .await
                         .map(|u| u.name)
@@ -366,6 +371,7 @@ impl Relay {
                 for (unit_id, ids) in groups {
                     let name = self
                         .store
+                        .directory()
                         .unit(&unit_id)
                         .await
                         .map(|u| u.name)
@@ -405,6 +411,7 @@ impl Relay {
         for role in &roles {
             let users = self
                 .store
+                .directory()
                 .users_with_role(*role, unit.as_deref())
                 .await
                 .map_err(|e| Skip(format!("cannot resolve recipients: {e}")))?;
@@ -449,7 +456,7 @@ struct Skip(String);
 
 /// The task as a message shows it now: current step, deadline and time left in working days.
 pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) -> Option<TaskView> {
-    let task = store.task(id).await.ok()?;
+    let task = store.tasks().unscoped().get(id).await.ok()?;
     let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
     let state = wf.state(&task.state);
     let cal = &wf.calendar;

@@ -21,12 +21,11 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use engine::Role;
-use engine::decide::Actor;
 use engine::time::{Instant, local_date, vn};
 use serde_json::json;
 
 use crate::email::{ConfigError, Relay, RelayReport};
-use crate::store::{Backend, Store, StoreError, TaskFilter, TransitionRequest};
+use crate::store::{Backend, Store, StoreError, TaskFilter};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -208,6 +207,7 @@ impl Scheduler {
                 .max(TimeDelta::seconds(15));
             if !self
                 .store
+                .scheduling()
                 .acquire_lease("scheduler", &self.owner, now + hold, now)
                 .await?
             {
@@ -221,27 +221,19 @@ impl Scheduler {
         for _ in 0..1000 {
             let fired = self
                 .store
+                .scheduling()
                 .fire_due_timers(&self.owner, now, self.cfg.batch, self.cfg.lease)
                 .await?;
             r.timers_fired += fired.fired;
             r.notifications += fired.queued;
+            let scheduling = self.store.scheduling();
             for job in &fired.expiries {
-                let req = TransitionRequest {
-                    task_id: job.task_id.clone(),
-                    transition: job.transition.clone(),
-                    comment: Some("Tự động chuyển bước khi hết thời hạn".into()),
-                    document_ids: Vec::new(),
-                    expected_version: None,
-                    // A retry after a crash replays instead of acting twice.
-                    idempotency_key: Some(format!("expiry:{}", job.timer_id)),
-                    automatic: true,
-                };
-                match self.store.transition(&req, &Actor::system(), now).await {
+                match scheduling.expire(job, now).await {
                     Ok(_) => r.automatic_transitions += 1,
                     Err(StoreError::Rejected(_) | StoreError::Conflict { .. }) => {}
                     Err(e) => return Err(e),
                 }
-                self.store
+                scheduling
                     .finish_expiry(&job.timer_id, &self.owner, now)
                     .await?;
             }
@@ -257,6 +249,7 @@ impl Scheduler {
         {
             r.stalled = self
                 .store
+                .scheduling()
                 .alert_stalled(now, self.cfg.stall_working_days)
                 .await?;
             marks.last_stall_scan = Some(now);
@@ -285,7 +278,7 @@ impl Scheduler {
         if let Some(every) = self.cfg.seal_every
             && marks.last_seal.is_none_or(|t| now - t >= every)
         {
-            match self.store.seal_audit(now).await {
+            match self.store.audit().seal(now).await {
                 Ok(_) => r.sealed = true,
                 // Another instance sealed on the same head at the same moment.
                 Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {}
@@ -311,12 +304,14 @@ impl Scheduler {
             .unwrap_or(true);
         if self.cfg.digests_on_working_days_only && !working {
             self.store
+                .scheduling()
                 .claim_schedule_slot(name, slot, &self.owner, "skipped: ngày nghỉ", now)
                 .await?;
             return Ok(0);
         }
         if !self
             .store
+            .scheduling()
             .claim_schedule_slot(name, slot, &self.owner, "queued", now)
             .await?
         {
@@ -324,7 +319,9 @@ impl Scheduler {
         }
         let open: Vec<_> = self
             .store
-            .list_tasks(&TaskFilter::default())
+            .tasks()
+            .unscoped()
+            .list(&TaskFilter::default())
             .await?
             .into_iter()
             .filter(|t| !t.phase.is_terminal() && t.phase != engine::Phase::Postponed)
@@ -347,6 +344,7 @@ impl Scheduler {
             for (unit, ids) in by_unit {
                 let payload = json!({ "unit_id": unit, "task_ids": ids, "roles": [Role::DonVi, Role::ThuTruongDonVi], "slot": slot });
                 self.store
+                    .scheduling()
                     .enqueue(None, "digest.unit", &payload, now)
                     .await?;
                 queued += 1;
@@ -377,6 +375,7 @@ impl Scheduler {
                 let groups: Vec<(String, Vec<String>)> = groups.into_iter().collect();
                 let payload = json!({ "groups": groups, "roles": [Role::Ubnd], "slot": slot });
                 self.store
+                    .scheduling()
                     .enqueue(None, "digest.ubnd", &payload, now)
                     .await?;
                 queued += 1;

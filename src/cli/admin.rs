@@ -5,7 +5,7 @@ use chrono::Utc;
 use engine::Role;
 use engine::time::{format_date, format_instant, parse_date};
 
-use super::{Ctx, Failure};
+use super::{Ctx, Failure, typed, typed_opt};
 use adapters::store::{NewUser, Store};
 
 #[derive(Debug, clap::Subcommand)]
@@ -123,16 +123,18 @@ pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
 
 pub async fn unit(cmd: &UnitCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
+    let directory = store.directory();
     match cmd {
         UnitCmd::Add { id, name, parent } => {
-            let u = store
-                .add_unit(id, name, parent.as_deref(), Utc::now())
+            let name = typed("name", name, 300, false)?;
+            let u = directory
+                .add_unit(id, &name, parent.as_deref(), Utc::now())
                 .await?;
             Ok(format!("Đã thêm đơn vị {} — {}\n", u.id, u.name))
         }
         UnitCmd::List => {
             let mut out = String::new();
-            for u in store.units().await? {
+            for u in directory.units().await? {
                 let merged = match (&u.merged_into, u.merged_on) {
                     (Some(into), Some(on)) => {
                         format!(" (sáp nhập vào {into} từ {})", format_date(on))
@@ -145,7 +147,8 @@ pub async fn unit(cmd: &UnitCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             Ok(out)
         }
         UnitCmd::Rename { id, name, from } => {
-            let u = store.rename_unit(id, name, date(from)?).await?;
+            let name = typed("name", name, 300, false)?;
+            let u = directory.rename_unit(id, &name, date(from)?).await?;
             Ok(format!(
                 "Đơn vị {} mang tên «{name}» từ {}; tên hiện tại: {}\n",
                 u.id, from, u.name
@@ -153,7 +156,7 @@ pub async fn unit(cmd: &UnitCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         }
         UnitCmd::Merge { from, into, on } => {
             let on = date(on)?;
-            store.merge_unit(from, into, on).await?;
+            directory.merge_unit(from, into, on).await?;
             Ok(format!(
                 "Đã sáp nhập {from} vào {into} từ ngày {}\n",
                 format_date(on)
@@ -164,6 +167,7 @@ pub async fn unit(cmd: &UnitCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
 
 pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
+    let (directory, accounts) = (store.directory(), store.accounts());
     match cmd {
         UserCmd::Add {
             username,
@@ -174,9 +178,7 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             password_stdin,
         } => {
             let password = if *password_stdin {
-                let p = read_password()?;
-                adapters::store::check_password_policy(username, &p)?;
-                Some(p)
+                Some(read_password()?)
             } else {
                 None
             };
@@ -187,43 +189,43 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                         .map_err(|e| Failure::usage(format!("Vai trò không hợp lệ: {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let u = store
-                .add_user(
+            let u = directory
+                .add_user_with_password(
                     NewUser {
                         username: username.clone(),
-                        display_name: name.clone().unwrap_or_default(),
-                        email: email.clone(),
+                        display_name: typed_opt("--name", name.as_deref(), 200, false)?
+                            .unwrap_or_default(),
+                        email: typed_opt("--email", email.as_deref(), 254, false)?,
                         unit_id: unit.clone(),
                         roles,
                     },
+                    password.as_deref(),
                     Utc::now(),
                 )
                 .await?;
-            if let Some(p) = password {
-                store.set_password(&u.username, &p, Utc::now()).await?;
-            }
             Ok(format!("Đã thêm người dùng {}\n", describe_user(&u)))
         }
-        UserCmd::Show { username } => {
-            Ok(format!("{}\n", describe_user(&store.user(username).await?)))
-        }
+        UserCmd::Show { username } => Ok(format!(
+            "{}\n",
+            describe_user(&directory.user(username).await?)
+        )),
         UserCmd::Passwd { username } => {
-            store.user(username).await?;
+            directory.user(username).await?;
             let p = read_password()?;
-            store.set_password(username, &p, Utc::now()).await?;
+            accounts.set_password(username, &p, Utc::now()).await?;
             Ok(format!(
                 "Đã đặt mật khẩu mới cho {username}; mọi phiên đăng nhập của người dùng này đã bị thu hồi.\n"
             ))
         }
         UserCmd::Disable { username } => {
-            let u = store.disable_user(username, Utc::now()).await?;
+            let u = accounts.disable_user(username, Utc::now()).await?;
             Ok(format!(
                 "Đã khóa tài khoản {}; phiên đăng nhập và token API đã bị thu hồi.\n",
                 describe_user(&u)
             ))
         }
         UserCmd::Enable { username } => {
-            let u = store.enable_user(username).await?;
+            let u = accounts.enable_user(username).await?;
             Ok(format!("Đã mở khóa tài khoản {}\n", describe_user(&u)))
         }
     }
@@ -270,8 +272,11 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             issued,
         } => {
             let issued = issued.as_deref().map(date).transpose()?;
+            let number = typed("number", number, 100, false)?;
+            let title = typed("--title", title, 1000, false)?;
             let p = store
-                .add_plan(number, *year, title, issued, Utc::now())
+                .directory()
+                .add_plan(&number, *year, &title, issued, Utc::now())
                 .await?;
             Ok(format!(
                 "Đã thêm kế hoạch {} (năm {}): {}\n",
@@ -279,7 +284,7 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             ))
         }
         PlanCmd::Show { number } => {
-            let p = store.plan(number).await?;
+            let p = store.directory().plan(number).await?;
             Ok(format!(
                 "Kế hoạch {} (năm {}{}): {}\n",
                 p.number,
@@ -297,7 +302,7 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
     match cmd {
         AuditCmd::Verify => {
-            let r = store.verify_audit().await?;
+            let r = store.audit().verify().await?;
             match r.broken {
                 None => Ok(format!(
                     "OK: {} entries in {} task chains and {} seals verified\n",
@@ -326,7 +331,7 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             }
         }
         AuditCmd::Show { task } => {
-            let history = store.history(task).await?;
+            let history = store.audit().history(task).await?;
             let mut out = String::new();
             for e in history {
                 out.push_str(&format!(
@@ -347,7 +352,7 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         }
         AuditCmd::Seal { every } => {
             let Some(every) = every else {
-                return Ok(describe_seal(&store.seal_audit(Utc::now()).await?));
+                return Ok(describe_seal(&store.audit().seal(Utc::now()).await?));
             };
             let period = engine::time::IsoDuration::parse(every)
                 .ok()
@@ -362,7 +367,7 @@ pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {
-                        let s = store.seal_audit(Utc::now()).await?;
+                        let s = store.audit().seal(Utc::now()).await?;
                         print!("{}", describe_seal(&s));
                     }
                     _ = tokio::signal::ctrl_c() => return Ok(String::new()),

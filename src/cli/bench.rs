@@ -417,7 +417,7 @@ async fn bench_store(
     // Integrity: every transition left exactly one audit entry and every chain checks out.
     let seeded = 2 * a.tasks as u64;
     let counted = store.count("audit_log").await?;
-    let verify = store.verify_audit().await?;
+    let verify = store.audit().verify().await?;
     let expected = seeded + total;
     let ok = u64::try_from(counted).ok() == Some(expected) && verify.broken.is_none();
     let note = format!(
@@ -440,6 +440,7 @@ async fn bench_store(
 pub(crate) async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
     let now = Utc::now();
     store
+        .directory()
         .add_unit(UNIT_ID, "Trung tâm đo hiệu năng (thử nghiệm)", None, now)
         .await?;
     for (username, display, unit, role) in [
@@ -457,6 +458,7 @@ pub(crate) async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Fail
         ),
     ] {
         store
+            .directory()
             .add_user(
                 NewUser {
                     username: username.into(),
@@ -471,6 +473,7 @@ pub(crate) async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Fail
     }
     let year = engine::time::local_date(now).year().clamp(2000, 2100);
     store
+        .directory()
         .add_plan(
             PLAN_NUMBER,
             year,
@@ -479,7 +482,10 @@ pub(crate) async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Fail
             now,
         )
         .await?;
-    Ok((store.actor(DONVI_USER).await?, store.actor(STC_USER).await?))
+    Ok((
+        store.directory().actor(DONVI_USER).await?,
+        store.directory().actor(STC_USER).await?,
+    ))
 }
 
 /// Creates `n` tasks, `concurrency` at a time, and moves each to `soan_ho_so`.
@@ -516,11 +522,15 @@ pub(crate) async fn seed_tasks(
                         is_rental: false,
                         budget: Vec::new(),
                     };
-                    let created = store.create_task(&new, &donvi, None, Utc::now()).await?;
+                    let created = store
+                        .tasks()
+                        .create_as(&donvi, &new, None, Utc::now())
+                        .await?;
                     store
-                        .transition(
-                            &request(&created.task_id, "bat_dau", None),
+                        .tasks()
+                        .transition_as(
                             &donvi,
+                            &request(&created.task_id, "bat_dau", None),
                             Utc::now(),
                         )
                         .await?;
@@ -565,9 +575,8 @@ pub(crate) fn request(task_id: &str, transition: &str, comment: Option<&str>) ->
         transition: transition.to_string(),
         comment: comment.map(str::to_string),
         document_ids: Vec::new(),
-        expected_version: None,
+        expected_version: adapters::store::Expected::Any,
         idempotency_key: None,
-        automatic: false,
     }
 }
 
@@ -624,7 +633,12 @@ async fn writer(plan: Arc<Plan>, mut tasks: Vec<BenchTask>) -> Result<WriterRun,
         } else {
             (request(&t.id, "tra_lai", Some(RETURN_COMMENT)), &plan.stc)
         };
-        if let Err(e) = plan.store.transition(&req, actor, Utc::now()).await {
+        if let Err(e) = plan
+            .store
+            .tasks()
+            .transition_as(actor, &req, Utc::now())
+            .await
+        {
             plan.failed.store(true, Ordering::Relaxed);
             return Err(Failure::refused(format!(
                 "transition `{}` on task {} failed: {e}",

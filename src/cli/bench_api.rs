@@ -274,8 +274,8 @@ async fn bench_backend(
         let user = user.to_string();
         async move {
             let identity = Identity {
-                user: store.user(&user).await?,
-                actor: store.actor(&user).await?,
+                user: store.directory().user(&user).await?,
+                actor: store.directory().actor(&user).await?,
                 scope: Scope::Full,
                 credential: Credential::Session {
                     id_hash: String::new(),
@@ -283,7 +283,8 @@ async fn bench_backend(
             };
             Ok::<_, Failure>(
                 store
-                    .create_token(&identity, "bench", Scope::Full, None, Utc::now())
+                    .accounts()
+                    .create_token_as(&identity, "bench", Scope::Full, None, Utc::now())
                     .await?
                     .secret,
             )
@@ -314,7 +315,8 @@ async fn bench_backend(
             async move {
                 let (req, actor) = step(&t, &donvi, &stc);
                 let r = store
-                    .transition(&req, actor, Utc::now())
+                    .tasks()
+                    .transition_as(actor, &req, Utc::now())
                     .await
                     .map(|o| o.version)
                     .map_err(|e| format!("store: {e}"));
@@ -431,7 +433,7 @@ async fn bench_backend(
     );
     // How the server knew who was calling: from its token cache (PostgreSQL, while its
     // identity watcher is subscribed) or by a credential query per request (SQLite).
-    let cached = store.cached_identities();
+    let cached = store.accounts().cached_identities();
     let identity_note = if cached > 0 {
         format!(
             "{backend}: token identities: {cached} remembered by the server, forgotten on any identity change (NOTIFY tiendo_identity)"
@@ -445,7 +447,7 @@ async fn bench_backend(
     let _ = server.await;
 
     let counted = store.count("audit_log").await?;
-    let verify = store.verify_audit().await?;
+    let verify = store.audit().verify().await?;
     let note = format!(
         "{backend}: audit: {counted} entries; hash chains {}",
         match &verify.broken {
@@ -496,9 +498,8 @@ fn step<'a>(t: &BenchTask, donvi: &'a Actor, stc: &'a Actor) -> (TransitionReque
             transition: transition.into(),
             comment,
             document_ids: Vec::new(),
-            expected_version: Some(t.version),
+            expected_version: adapters::store::Expected::Version(t.version),
             idempotency_key: None,
-            automatic: false,
         },
         actor,
     )
@@ -507,6 +508,7 @@ fn step<'a>(t: &BenchTask, donvi: &'a Actor, stc: &'a Actor) -> (TransitionReque
 async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
     let now = Utc::now();
     store
+        .directory()
         .add_unit(
             UNIT_ID,
             "Trung tâm đo hiệu năng API (thử nghiệm)",
@@ -519,6 +521,7 @@ async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
         (STC_USER, None, Role::SoTaiChinh),
     ] {
         store
+            .directory()
             .add_user(
                 NewUser {
                     username: username.into(),
@@ -533,9 +536,13 @@ async fn seed_directory(store: &Store) -> Result<(Actor, Actor), Failure> {
     }
     let year = engine::time::local_date(now).year().clamp(2000, 2100);
     store
+        .directory()
         .add_plan(PLAN_NUMBER, year, "Kế hoạch đo hiệu năng API", None, now)
         .await?;
-    Ok((store.actor(DONVI_USER).await?, store.actor(STC_USER).await?))
+    Ok((
+        store.directory().actor(DONVI_USER).await?,
+        store.directory().actor(STC_USER).await?,
+    ))
 }
 
 /// Creates `n` tasks, 16 at a time, each moved to `soan_ho_so`.
@@ -564,19 +571,22 @@ async fn seed_tasks(store: &Store, n: usize, donvi: &Actor) -> Result<Vec<BenchT
                     is_rental: false,
                     budget: Vec::new(),
                 };
-                let created = store.create_task(&new, &donvi, None, Utc::now()).await?;
+                let created = store
+                    .tasks()
+                    .create_as(&donvi, &new, None, Utc::now())
+                    .await?;
                 let o = store
-                    .transition(
+                    .tasks()
+                    .transition_as(
+                        &donvi,
                         &TransitionRequest {
                             task_id: created.task_id.clone(),
                             transition: "bat_dau".into(),
                             comment: None,
                             document_ids: Vec::new(),
-                            expected_version: None,
+                            expected_version: adapters::store::Expected::Any,
                             idempotency_key: None,
-                            automatic: false,
                         },
-                        &donvi,
                         Utc::now(),
                     )
                     .await?;

@@ -92,7 +92,8 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
                     return Ok::<_, Failure>(());
                 };
                 store
-                    .transition(&request(id, "trinh", None), &donvi, Utc::now())
+                    .tasks()
+                    .transition_as(&donvi, &request(id, "trinh", None), Utc::now())
                     .await?;
             }
         }));
@@ -120,10 +121,11 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
             let mut batches: Vec<(Duration, usize)> = Vec::new();
             loop {
                 let r = store
+                    .scheduling()
                     .fire_due_timers(&owner, now, batch, TimeDelta::minutes(5))
                     .await?;
                 // An empty batch may only mean that another instance holds the due tasks.
-                if r.claimed == 0 && store.due_timers(now).await? == 0 {
+                if r.claimed == 0 && store.scheduling().due_timers(now).await? == 0 {
                     return Ok::<_, Failure>(batches);
                 }
                 if r.fired > 0 {

@@ -7,7 +7,9 @@
 
 use adapters::files::FileStore;
 use adapters::import;
-use adapters::store::{ImportPlan, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use adapters::store::{
+    Expected, ImportPlan, NewUser, Store, StoreError, TaskFilter, TransitionRequest,
+};
 use chrono::Utc;
 use engine::Role;
 use engine::decide::Actor;
@@ -75,7 +77,7 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
     let store = ctx.store().await?;
     let now = Utc::now();
     for (id, name) in UNITS {
-        ignore_duplicate(store.add_unit(id, name, None, now).await)?;
+        ignore_duplicate(store.directory().add_unit(id, name, None, now).await)?;
     }
     for (username, name, role, unit) in USERS {
         let user = NewUser {
@@ -85,7 +87,7 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
             unit_id: unit.map(str::to_string),
             roles: vec![*role],
         };
-        ignore_duplicate(store.add_user(user, now).await)?;
+        ignore_duplicate(store.directory().add_user(user, now).await)?;
     }
     // The plan, imported as SKHCN compiles it.
     let table = import::read_bytes(TASKS_CSV, "data/plan-215-2025/tasks.csv", None)
@@ -104,7 +106,9 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .map_err(|e| Failure::refused(e.to_string()))?;
     // One Sở Y tế task to SKHCN's appraisal, once.
     let syt = store
-        .list_tasks(&TaskFilter {
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
             plan: Some(PLAN.into()),
             unit: Some("so-y-te".into()),
             ..TaskFilter::default()
@@ -114,12 +118,14 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .iter()
         .find(|t| t.name.starts_with(WALKED_TASK) && t.audit_seq == 1)
     {
-        let officer = store.actor("canbo.syt").await?;
-        let head = store.actor("giamdoc.syt").await?;
+        let officer = store.directory().actor("canbo.syt").await?;
+        let head = store.directory().actor("giamdoc.syt").await?;
         walk(&store, &files, &officer, &head, &t.id, &t.workflow, WALK).await?;
     }
     let tasks = store
-        .list_tasks(&TaskFilter {
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
             plan: Some(PLAN.into()),
             unit: Some("so-y-te".into()),
             ..TaskFilter::default()
@@ -179,7 +185,7 @@ async fn walk(
 ) -> Result<(), Failure> {
     let now = Utc::now();
     let id = id.to_string();
-    let name = store.task(&id).await?.name;
+    let name = store.tasks().unscoped().get(&id).await?.name;
     let mut documents = Vec::new();
     for step in steps {
         // A step that needs a document (survey report, rental plan) gets a demo one.
@@ -200,7 +206,9 @@ async fn walk(
                 .put(text.as_bytes())
                 .map_err(|e| Failure::refused(format!("Không lưu được tài liệu mẫu: {e}")))?;
             let doc = store
-                .add_document(
+                .tasks()
+                .add_document_as(
+                    officer,
                     &adapters::store::NewDocument {
                         task_id: id.clone(),
                         doc_type: doc_type.clone(),
@@ -212,7 +220,6 @@ async fn walk(
                         sha256: stored.sha256,
                         stored_path: stored.path.display().to_string(),
                     },
-                    officer,
                     now,
                 )
                 .await?;
@@ -231,11 +238,10 @@ async fn walk(
             transition: (*step).into(),
             comment: None,
             document_ids: documents.clone(),
-            expected_version: None,
+            expected_version: Expected::Any,
             idempotency_key: None,
-            automatic: false,
         };
-        store.transition(&req, actor, now).await?;
+        store.tasks().transition_as(actor, &req, now).await?;
     }
     Ok(())
 }

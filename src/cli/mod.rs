@@ -132,6 +132,25 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// Text typed on the command line for `option`, held to the one rule for typed text
+/// ([`engine::input::clean_text`]): trimmed, not empty, at most `max` characters, no hidden
+/// characters (newlines and tabs allowed when `multiline`).
+pub fn typed(option: &str, value: &str, max: usize, multiline: bool) -> Result<String, Failure> {
+    engine::input::clean_text(value, max, multiline)
+        .map_err(|e| Failure::refused(e.describe(option)))
+}
+
+/// [`typed`] for an optional value: a blank one means absent.
+pub fn typed_opt(
+    option: &str,
+    value: Option<&str>,
+    max: usize,
+    multiline: bool,
+) -> Result<Option<String>, Failure> {
+    engine::input::clean_optional(value, max, multiline)
+        .map_err(|e| Failure::refused(e.describe(option)))
+}
+
 pub fn find_workflow<'a>(
     catalog: &'a Catalog,
     name: &str,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use adapters::files::FileStore;
 use adapters::store::{
-    BudgetLine, NewDocument, NewTask, Store, Task, TaskFilter, TransitionRequest,
+    BudgetLine, Deadline, Expected, NewDocument, NewTask, TaskDetail, TaskFilter, TaskItem,
+    TransitionRequest,
 };
 use chrono::Utc;
 use engine::Phase;
@@ -14,7 +15,7 @@ use engine::domain::FundingSource;
 use engine::money::{format_million_vnd, parse_million_vnd};
 use engine::time::{Instant, format_instant, parse_date};
 
-use super::{Ctx, Failure};
+use super::{Ctx, Failure, typed, typed_opt};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCmd {
@@ -147,19 +148,19 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
         .map_err(|e| Failure::refused(format!("cannot encode JSON: {e}")))
 }
 
-/// "còn 3 ngày làm việc" / "quá hạn 2 ngày làm việc" for a deadline seen at `now`.
-pub fn time_left(store: &Store, task: &Task, due: Instant, now: Instant) -> String {
-    let Some(wf) = store.catalog().get(&task.workflow, task.workflow_version) else {
-        return String::new();
-    };
-    match wf.calendar.working_days_between(now, due) {
-        Ok(n) => engine::notify::time_left(n, due < now),
-        Err(e) => format!("không tính được: {e}"),
+/// "còn 3 ngày làm việc" / "quá hạn 2 ngày làm việc" for a running deadline.
+fn time_left(d: &Deadline) -> String {
+    match &d.working_days_left {
+        None => String::new(),
+        Some(Ok(n)) => engine::notify::time_left(*n, d.overdue),
+        Some(Err(e)) => format!("không tính được: {e}"),
     }
 }
 
 pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
+    let tasks = store.tasks();
+    let directory = store.directory();
     let now = Utc::now();
     match cmd {
         TaskCmd::Create {
@@ -179,9 +180,9 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             idempotency_key,
             json,
         } => {
-            let actor = store.actor(as_user).await?;
+            let actor = directory.actor(as_user).await?;
             let funding_source: FundingSource = funding.parse().map_err(Failure::usage)?;
-            let plan_year = store.plan(plan).await?.year;
+            let plan_year = directory.plan(plan).await?.year;
             let line = BudgetLine {
                 year: budget_year.unwrap_or(plan_year),
                 need_total_vnd: money(need_total)?,
@@ -196,15 +197,15 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             let new = NewTask {
                 plan: plan.clone(),
                 unit_id: unit.clone(),
-                name: name.clone(),
+                name: typed("--name", name, 1000, false)?,
                 funding_source,
                 kind: kind.clone(),
-                period: period.clone(),
+                period: typed_opt("--period", period.as_deref(), 200, false)?,
                 is_rental: *rental,
                 budget: if has_money { vec![line] } else { Vec::new() },
             };
-            let o = store
-                .create_task(&new, &actor, idempotency_key.as_deref(), now)
+            let o = tasks
+                .create_as(&actor, &new, idempotency_key.as_deref(), now)
                 .await?;
             if *json {
                 return json_out(&o);
@@ -223,7 +224,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             overdue,
             json,
         } => {
-            let actor = store.actor(as_user).await?;
+            let actor = directory.actor(as_user).await?;
             let phase = phase
                 .as_deref()
                 .map(|p| {
@@ -239,24 +240,25 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 overdue_at: overdue.then_some(now),
                 ..TaskFilter::default()
             };
-            let tasks: Vec<Task> = store.list_tasks_for(&filter, &actor, now).await?;
+            let items = tasks.list_as(&actor, &filter, now).await?;
             if *json {
-                return json_out(&tasks);
+                return json_out(&items.iter().map(|i| &i.task).collect::<Vec<_>>());
             }
-            Ok(list_table(&store, &tasks, now))
+            Ok(list_table(&items, now))
         }
         TaskCmd::Show {
             task,
             as_user,
             json,
         } => {
-            let actor = store.actor(as_user).await?;
-            let t = store.task_for(task, &actor).await?;
+            let actor = directory.actor(as_user).await?;
+            let d = tasks.detail_as(&actor, task, now).await?;
             if *json {
-                let available = store.available(&t, &actor)?;
-                return json_out(&serde_json::json!({ "task": t, "available": available }));
+                return json_out(
+                    &serde_json::json!({ "task": d.item.task, "available": d.available }),
+                );
             }
-            show(&store, &t, &actor, now).await
+            show(&d, &actor)
         }
         TaskCmd::Transition {
             task,
@@ -268,34 +270,27 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             idempotency_key,
             json,
         } => {
-            let actor = store.actor(as_user).await?;
-            store.task_for(task, &actor).await?;
+            let actor = directory.actor(as_user).await?;
             let req = TransitionRequest {
                 task_id: task.clone(),
                 transition: transition.clone(),
-                comment: comment.clone(),
+                comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
                 document_ids: documents.clone(),
-                expected_version: *if_version,
+                expected_version: if_version.map_or(Expected::Any, Expected::Version),
                 idempotency_key: idempotency_key.clone(),
-                automatic: false,
             };
-            let o = store.transition(&req, &actor, now).await?;
+            let o = tasks.transition_as(&actor, &req, now).await?;
             if *json {
                 return json_out(&o);
             }
-            let t = store.task(&o.task_id).await?;
-            let title = store
-                .catalog()
-                .get(&t.workflow, t.workflow_version)
-                .and_then(|w| w.state(&t.state).map(|s| s.title.clone()))
-                .unwrap_or_default();
             Ok(format!(
-                "{}Nhiệm vụ chuyển sang bước «{title}» ({}), giai đoạn {}; phiên bản {}\n",
+                "{}Nhiệm vụ chuyển sang bước «{}» ({}), giai đoạn {}; phiên bản {}\n",
                 if o.replayed {
                     "(yêu cầu đã được thực hiện trước đó; không thay đổi gì)\n"
                 } else {
                     ""
                 },
+                o.state_title,
                 o.state,
                 o.phase.title(),
                 o.version
@@ -311,8 +306,17 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             issuer,
             data_dir,
         } => {
-            let actor = store.actor(as_user).await?;
-            store.task_for(task, &actor).await?;
+            let actor = directory.actor(as_user).await?;
+            let attachment = tasks.attach_as(&actor, task).await?;
+            attachment.check_type(doc_type)?;
+            let issued_on = date
+                .as_deref()
+                .map(|d| {
+                    parse_date(d).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}")))
+                })
+                .transpose()?;
+            let number = typed_opt("--number", number.as_deref(), 200, false)?;
+            let issuer = typed_opt("--issuer", issuer.as_deref(), 300, false)?;
             let bytes = std::fs::read(file).map_err(|e| {
                 Failure::refused(format!("Không đọc được tệp {}: {e}", file.display()))
             })?;
@@ -322,32 +326,21 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     data_dir.display()
                 ))
             })?;
-            let issued_on = date
-                .as_deref()
-                .map(|d| {
-                    parse_date(d).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}")))
-                })
-                .transpose()?;
-            let doc = store
-                .add_document(
-                    &NewDocument {
-                        task_id: task.clone(),
-                        doc_type: doc_type.clone(),
-                        number: number.clone(),
-                        issued_on,
-                        issuer: issuer.clone(),
-                        file_name: file
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        size_bytes: stored.size,
-                        sha256: stored.sha256,
-                        stored_path: stored.path.display().to_string(),
-                    },
-                    &actor,
-                    now,
-                )
-                .await?;
+            let new = NewDocument {
+                task_id: attachment.task().id.clone(),
+                doc_type: doc_type.clone(),
+                number,
+                issued_on,
+                issuer,
+                file_name: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                size_bytes: stored.size,
+                sha256: stored.sha256,
+                stored_path: stored.path.display().to_string(),
+            };
+            let doc = attachment.record(&new, now).await?;
             Ok(format!(
                 "{}\nĐã đính kèm {} ({} byte, sha256 {})\n",
                 doc.id, doc.file_name, doc.size_bytes, doc.sha256
@@ -356,15 +349,12 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     }
 }
 
-fn list_table(store: &Store, tasks: &[Task], now: Instant) -> String {
+fn list_table(items: &[TaskItem], now: Instant) -> String {
     let mut out = String::new();
-    for t in tasks {
-        let deadline = match t.due_at {
-            Some(due) => format!(
-                "hạn {} ({})",
-                format_instant(due),
-                time_left(store, t, due, now)
-            ),
+    for item in items {
+        let t = &item.task;
+        let deadline = match item.deadline(now).filter(|d| !d.paused) {
+            Some(d) => format!("hạn {} ({})", format_instant(d.clock.due_at), time_left(&d)),
             None => "—".into(),
         };
         out.push_str(&format!(
@@ -372,22 +362,20 @@ fn list_table(store: &Store, tasks: &[Task], now: Instant) -> String {
             t.id, t.workflow, t.state, t.unit_id, deadline, t.name
         ));
     }
-    if tasks.is_empty() {
+    if items.is_empty() {
         out.push_str("Không có nhiệm vụ nào.\n");
     }
     out
 }
 
-async fn show(store: &Store, t: &Task, actor: &Actor, now: Instant) -> Result<String, Failure> {
-    let wf = store
-        .catalog()
-        .get(&t.workflow, t.workflow_version)
-        .ok_or_else(|| {
-            Failure::refused(format!(
-                "Quy trình {} v{} không còn được nạp.",
-                t.workflow, t.workflow_version
-            ))
-        })?;
+fn show(d: &TaskDetail, actor: &Actor) -> Result<String, Failure> {
+    let t = &d.item.task;
+    let wf = d.item.workflow.as_deref().ok_or_else(|| {
+        Failure::refused(format!(
+            "Quy trình {} v{} không còn được nạp.",
+            t.workflow, t.workflow_version
+        ))
+    })?;
     let state = wf.state(&t.state);
     let mut out = format!(
         "{}\n{}\n",
@@ -414,21 +402,21 @@ async fn show(store: &Store, t: &Task, actor: &Actor, now: Instant) -> Result<St
         let roles: Vec<&str> = s.roles.iter().map(|r| r.title()).collect();
         out.push_str(&format!("Lượt xử lý:    {}\n", roles.join(", ")));
     }
-    match (&t.clock, &t.paused_clock) {
-        (Some(c), _) => out.push_str(&format!(
+    match &d.deadline {
+        Some(dl) if !dl.paused => out.push_str(&format!(
             "Thời hạn:      {} ({})\n",
-            format_instant(c.due_at),
-            time_left(store, t, c.due_at, now)
+            format_instant(dl.clock.due_at),
+            time_left(dl)
         )),
-        (None, Some(p)) => out.push_str(&format!(
+        Some(dl) => out.push_str(&format!(
             "Thời hạn:      tạm dừng từ {} (hạn của bước {} sẽ được lùi tương ứng)\n",
-            p.paused_at.map(format_instant).unwrap_or_default(),
-            p.state
+            dl.clock.paused_at.map(format_instant).unwrap_or_default(),
+            dl.clock.state
         )),
-        (None, None) => out.push_str("Thời hạn:      không có\n"),
+        None => out.push_str("Thời hạn:      không có\n"),
     }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
-    for b in store.budget(&t.id).await? {
+    for b in &d.budget {
         let m = |v: Option<i64>| {
             v.map(|x| format_million_vnd(x, 1))
                 .unwrap_or_else(|| "—".into())
@@ -442,25 +430,26 @@ async fn show(store: &Store, t: &Task, actor: &Actor, now: Instant) -> Result<St
             m(b.allocated_year_vnd)
         ));
     }
-    let docs = store.documents(&t.id).await?;
-    if !docs.is_empty() {
+    if !d.documents.is_empty() {
         out.push_str("Tài liệu:\n");
-        for d in docs {
+        for doc in &d.documents {
             out.push_str(&format!(
                 "  {}  {}  {}{}\n",
-                d.id,
-                d.doc_type,
-                d.file_name,
-                d.number.map(|n| format!(" (số {n})")).unwrap_or_default()
+                doc.id,
+                doc.doc_type,
+                doc.file_name,
+                doc.number
+                    .as_ref()
+                    .map(|n| format!(" (số {n})"))
+                    .unwrap_or_default()
             ));
         }
     }
-    let available = store.available(t, actor)?;
-    if available.is_empty() {
+    if d.available.is_empty() {
         out.push_str("Không còn bước chuyển nào (nhiệm vụ đã kết thúc).\n");
     } else {
         out.push_str(&format!("Các bước chuyển (với {}):\n", actor.user));
-        for a in available {
+        for a in &d.available {
             let needs: Vec<String> = a.unmet.iter().map(|u| u.to_string()).collect();
             out.push_str(&format!(
                 "  {} → {}: {}{}\n",

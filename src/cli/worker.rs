@@ -93,7 +93,7 @@ pub async fn outbox(cmd: &OutboxCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     "Trạng thái `{s}` không hợp lệ; dùng pending, sent, dead hoặc skipped."
                 )));
             }
-            let rows = store.outbox(status.as_deref(), *limit).await?;
+            let rows = store.scheduling().outbox(status.as_deref(), *limit).await?;
             let mut out = String::new();
             for r in &rows {
                 out.push_str(&format!(
@@ -127,7 +127,10 @@ pub async fn outbox(cmd: &OutboxCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     "Chỉ rõ mã thư cần gửi lại, hoặc --all để gửi lại mọi thư lỗi.",
                 ));
             }
-            let n = store.retry_outbox(id.as_deref(), Utc::now()).await?;
+            let n = store
+                .scheduling()
+                .retry_outbox(id.as_deref(), Utc::now())
+                .await?;
             if n == 0 && id.is_some() {
                 return Err(Failure::refused(format!(
                     "Không có thư lỗi nào mang mã `{}` (chỉ gửi lại được thư ở trạng thái dead hoặc skipped).",

@@ -74,6 +74,7 @@ async fn sessions_are_cookies_that_expire_and_can_be_revoked(db: TestDb) {
     let w = world(db).await;
     let app = &w.app;
     w.store()
+        .accounts()
         .set_password("can.bo", PASSWORD, Utc::now())
         .await
         .expect("password");
@@ -253,6 +254,7 @@ async fn failed_sign_ins_are_limited_per_user_and_address(db: TestDb) {
     let app = &w.app;
     for user in ["can.bo", "giam.doc"] {
         w.store()
+            .accounts()
             .set_password(user, PASSWORD, Utc::now())
             .await
             .expect("password");
@@ -394,6 +396,7 @@ async fn disabling_a_user_revokes_sessions_and_tokens(db: TestDb) {
     let w = world(db).await;
     let app = &w.app;
     w.store()
+        .accounts()
         .set_password("giam.doc", PASSWORD, Utc::now())
         .await
         .expect("password");
@@ -511,7 +514,7 @@ async fn the_user_commands_manage_the_same_accounts(db: TestDb) {
     assert_eq!(weak.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&weak.stderr).contains("Mật khẩu không hợp lệ"));
     assert!(
-        w.store().user("lanh.dao.khac").await.is_err(),
+        w.store().directory().user("lanh.dao.khac").await.is_err(),
         "no half-made user"
     );
     let empty = tiendo(db, &["user", "passwd", "lanh.dao.moi"], Some(""));
@@ -586,13 +589,13 @@ async fn warm(app: &crate::helpers::TestApp, token: &str) {
         assert_eq!(app.get("/api/v1/me", Some(token)).await.status(), 200);
         if app.db.backend == "sqlite" {
             assert_eq!(
-                app.store.cached_identities(),
+                app.store.accounts().cached_identities(),
                 0,
                 "SQLite keeps no token cache"
             );
             return;
         }
-        if app.store.is_token_cached(token) {
+        if app.store.accounts().is_token_cached(token) {
             return;
         }
         assert!(
@@ -628,6 +631,7 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
     // depth. (Adding a unit changes no identity and keeps the cache.)
     let merge_and_look = async |unit: &str, name: &str, into: &str| {
         app.store
+            .directory()
             .add_unit(unit, name, None, Utc::now())
             .await
             .expect("unit");

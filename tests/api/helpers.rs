@@ -108,8 +108,8 @@ impl TestApp {
 
     /// An API token for `username`, issued through the store (no password hashing needed).
     pub async fn token(&self, username: &str, scope: Scope) -> String {
-        let user = self.store.user(username).await.expect("user");
-        let actor = self.store.actor(username).await.expect("actor");
+        let user = self.store.directory().user(username).await.expect("user");
+        let actor = self.store.directory().actor(username).await.expect("actor");
         let identity = Identity {
             user,
             actor,
@@ -119,7 +119,8 @@ impl TestApp {
             },
         };
         self.store
-            .create_token(&identity, "test", scope, None, Utc::now())
+            .accounts()
+            .create_token_as(&identity, "test", scope, None, Utc::now())
             .await
             .expect("token")
             .secret
@@ -225,6 +226,7 @@ impl World {
     pub async fn actor(&self, who: Who) -> engine::decide::Actor {
         self.app
             .store
+            .directory()
             .actor(who.username().expect("a user"))
             .await
             .expect("actor")
@@ -234,7 +236,9 @@ impl World {
     pub async fn task(&self, name: &str) -> String {
         let officer = self.actor(Who::Officer).await;
         self.store()
-            .create_task(
+            .tasks()
+            .create_as(
+                &officer,
                 &NewTask {
                     plan: PLAN.into(),
                     unit_id: "so-y-te".into(),
@@ -245,7 +249,6 @@ impl World {
                     is_rental: false,
                     budget: Vec::new(),
                 },
-                &officer,
                 None,
                 Utc::now(),
             )
@@ -261,7 +264,9 @@ impl World {
             .put(format!("%PDF-1.4 {doc_type} {task}").as_bytes())
             .expect("store file");
         self.store()
-            .add_document(
+            .tasks()
+            .add_document_as(
+                &self.actor(who).await,
                 &NewDocument {
                     task_id: task.into(),
                     doc_type: doc_type.into(),
@@ -273,7 +278,6 @@ impl World {
                     sha256: file.sha256,
                     stored_path: file.path.display().to_string(),
                 },
-                &self.actor(who).await,
                 Utc::now(),
             )
             .await
@@ -284,17 +288,17 @@ impl World {
     pub async fn step(&self, task: &str, transition: &str, who: Who, docs: Vec<String>) {
         let comment = Some("Ý kiến kèm theo".to_string());
         self.store()
-            .transition(
+            .tasks()
+            .transition_as(
+                &self.actor(who).await,
                 &TransitionRequest {
                     task_id: task.into(),
                     transition: transition.into(),
                     comment,
                     document_ids: docs,
-                    expected_version: None,
+                    expected_version: adapters::store::Expected::Any,
                     idempotency_key: None,
-                    automatic: false,
                 },
-                &self.actor(who).await,
                 Utc::now(),
             )
             .await
@@ -331,7 +335,10 @@ pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> World 
         ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
         ("so-tai-chinh", "Sở Tài chính"),
     ] {
-        s.add_unit(id, name, None, now).await.expect("unit");
+        s.directory()
+            .add_unit(id, name, None, now)
+            .await
+            .expect("unit");
     }
     let people = [
         (Who::Officer, Role::DonVi, Some("so-y-te")),
@@ -345,29 +352,31 @@ pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> World 
     let mut tokens = Vec::new();
     for (who, role, unit) in people {
         let name = who.username().expect("a user");
-        s.add_user(
-            NewUser {
-                username: name.into(),
-                display_name: String::new(),
-                email: Some(format!("{name}@haiphong.gov.vn")),
-                unit_id: unit.map(str::to_string),
-                roles: vec![role],
-            },
+        s.directory()
+            .add_user(
+                NewUser {
+                    username: name.into(),
+                    display_name: String::new(),
+                    email: Some(format!("{name}@haiphong.gov.vn")),
+                    unit_id: unit.map(str::to_string),
+                    roles: vec![role],
+                },
+                now,
+            )
+            .await
+            .expect("user");
+        tokens.push((who, app.token(name, Scope::Full).await));
+    }
+    s.directory()
+        .add_plan(
+            PLAN,
+            2025,
+            "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
+            None,
             now,
         )
         .await
-        .expect("user");
-        tokens.push((who, app.token(name, Scope::Full).await));
-    }
-    s.add_plan(
-        PLAN,
-        2025,
-        "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
-        None,
-        now,
-    )
-    .await
-    .expect("plan");
+        .expect("plan");
     World { app, tokens }
 }
 
@@ -389,7 +398,9 @@ pub async fn snapshot(store: &Store) -> Vec<(String, i64)> {
         out.push((table.to_string(), store.count(table).await.expect("count")));
     }
     let tasks = store
-        .list_tasks(&adapters::store::TaskFilter::default())
+        .tasks()
+        .unscoped()
+        .list(&adapters::store::TaskFilter::default())
         .await
         .expect("tasks");
     for t in tasks {

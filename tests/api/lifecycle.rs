@@ -318,6 +318,6 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     let again = json(again).await;
     assert_eq!(again["task_id"], task.as_str());
     assert_eq!(again["replayed"], true);
-    let report = w.store().verify_audit().await.expect("verify");
+    let report = w.store().audit().verify().await.expect("verify");
     assert!(report.broken.is_none(), "{:?}", report.broken);
 }

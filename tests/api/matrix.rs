@@ -317,6 +317,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     m.row("POST /units/{id}/rename", admin_only(200), async |_, t| {
         let id = fresh("phuong-");
         w.store()
+            .directory()
             .add_unit(&id, "Phường cũ", None, chrono::Utc::now())
             .await
             .expect("unit");
@@ -331,6 +332,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     m.row("POST /units/{id}/merge", admin_only(200), async |_, t| {
         let id = fresh("so-cu-");
         w.store()
+            .directory()
             .add_unit(&id, "Sở cũ", None, chrono::Utc::now())
             .await
             .expect("unit");
@@ -366,6 +368,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     .await;
     let add_user = async |name: &str| {
         w.store()
+            .directory()
             .add_user(
                 adapters::store::NewUser {
                     username: name.into(),
@@ -463,6 +466,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     .await;
     let message = app
         .store
+        .scheduling()
         .outbox(None, 1)
         .await
         .expect("outbox")
@@ -613,6 +617,7 @@ async fn who_sees_which_tasks(db: TestDb) {
     );
     // A unit merged into Sở Nội vụ brings its tasks with it.
     w.store()
+        .directory()
         .merge_unit(
             "so-y-te",
             "so-noi-vu",

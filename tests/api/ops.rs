@@ -203,6 +203,7 @@ async fn metrics_count_transitions_timers_and_the_outbox(db: TestDb) {
     let later = Utc::now() + TimeDelta::days(40);
     let report = w
         .store()
+        .scheduling()
         .fire_due_timers("test", later, 100, TimeDelta::minutes(5))
         .await
         .expect("fire");

@@ -552,7 +552,9 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
     let head = w.actor(Who::Head).await;
     let old_task = async |name: &str| {
         w.store()
-            .create_task(
+            .tasks()
+            .create_as(
+                &officer,
                 &adapters::store::NewTask {
                     plan: PLAN.into(),
                     unit_id: "so-y-te".into(),
@@ -563,7 +565,6 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
                     is_rental: false,
                     budget: Vec::new(),
                 },
-                &officer,
                 None,
                 long_ago,
             )
@@ -582,17 +583,17 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
         ("gui_skhcn", &head, vec![tm]),
     ] {
         w.store()
-            .transition(
+            .tasks()
+            .transition_as(
+                actor,
                 &adapters::store::TransitionRequest {
                     task_id: waiting.clone(),
                     transition: transition.into(),
                     comment: None,
                     document_ids: docs,
-                    expected_version: None,
+                    expected_version: adapters::store::Expected::Any,
                     idempotency_key: None,
-                    automatic: false,
                 },
-                actor,
                 long_ago,
             )
             .await

@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
 use super::startup::AppState;
-use crate::store::Identity;
+use engine::input;
+
+use crate::store::{Expected, Identity};
 
 pub const SESSION_COOKIE: &str = "tiendo_session";
 
@@ -240,9 +242,10 @@ where
                     .map(|(_, t)| t.trim())
             });
         let identity = if let Some(token) = bearer {
-            app.store.identity_from_token(token, now).await?
+            app.store.accounts().identity_from_token(token, now).await?
         } else if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
             app.store
+                .accounts()
                 .identity_from_session(secret, &app.settings.auth, now)
                 .await?
         } else {
@@ -362,21 +365,15 @@ impl IfMatch {
         }
     }
 
-    /// The version the transition must find, given the task's current one; `Err` (412) when
-    /// the precondition can never hold.
-    pub fn expected(&self, current: i64) -> Result<Option<i64>, Problem> {
+    /// What the transition expects of the task's version; the store answers the precondition
+    /// once it knows the task is visible (a tag that can never match is a 412 naming the
+    /// current version; a version the task no longer has is a conflict, or the first outcome
+    /// when this is a retry carrying its Idempotency-Key).
+    pub fn into_expected(self) -> Expected {
         match self {
-            IfMatch::Absent | IfMatch::Any => Ok(None),
-            IfMatch::Unmatchable => Err(Problem::new(
-                axum::http::StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "Điều kiện If-Match không bao giờ khớp: phiên bản nhiệm vụ là thẻ mạnh dạng \"N\" (ví dụ \"3\"), không dùng thẻ yếu W/\"…\" hay giá trị khác.",
-            )
-            .with("current_version", current)),
-            IfMatch::Versions(v) if v.contains(&current) => Ok(Some(current)),
-            // Not the current version: the store answers, with the first outcome when this is
-            // a retry carrying its Idempotency-Key, and with a conflict otherwise.
-            IfMatch::Versions(v) => Ok(Some(v[0])),
+            IfMatch::Absent | IfMatch::Any => Expected::Any,
+            IfMatch::Unmatchable => Expected::Never,
+            IfMatch::Versions(v) => Expected::OneOf(v),
         }
     }
 }
@@ -396,71 +393,37 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
     Ok(Some(s.to_string()))
 }
 
-fn is_invisible_control(c: char) -> bool {
-    crate::store::is_hidden_char(c)
-}
-
-/// A user-supplied text: trimmed, non-empty, at most `max` characters, without control
-/// characters (newlines and tabs allowed when `multiline`) or invisible direction overrides.
+/// A user-supplied text: trimmed, non-empty, at most `max` characters, without hidden
+/// characters (newlines and tabs allowed when `multiline`): the rule of
+/// [`engine::input::clean_text`], refused with a 400 naming the field.
 pub fn text(field: &str, value: &str, max: usize, multiline: bool) -> Result<String, Problem> {
-    // Checked before trimming: a direction override or a NEL at the edge is no more welcome
-    // than one in the middle.
-    let v = value;
-    let n = v.trim().chars().count();
-    if n == 0 {
-        return Err(Problem::bad_request(
-            field,
-            format!("Trường `{field}` không được để trống."),
-        ));
-    }
-    if n > max {
-        return Err(Problem::bad_request(
-            field,
-            format!("Trường `{field}` dài {n} ký tự; tối đa {max} ký tự."),
-        ));
-    }
-    if let Some(c) = v
-        .chars()
-        .find(|&c| is_invisible_control(c) && !(multiline && matches!(c, '\n' | '\r' | '\t')))
-    {
-        return Err(Problem::bad_request(
-            field,
-            format!(
-                "Trường `{field}` chứa ký tự điều khiển hoặc ký tự ẩn không được phép (U+{:04X}).",
-                c as u32
-            ),
-        ));
-    }
-    Ok(v.trim().to_string())
+    input::clean_text(value, max, multiline)
+        .map_err(|e| Problem::bad_request(field, e.describe(field)))
 }
 
-/// [`text`] for an optional field.
+/// [`text`] for an optional field: a blank made of plain spaces means absent.
 pub fn opt_text(
     field: &str,
     value: Option<&str>,
     max: usize,
     multiline: bool,
 ) -> Result<Option<String>, Problem> {
-    match value {
-        None => Ok(None),
-        // Blank means absent, but only if the blank is made of plain spaces.
-        Some(v) if v.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => Ok(None),
-        Some(v) => text(field, v, max, multiline).map(Some),
-    }
+    input::clean_optional(value, max, multiline)
+        .map_err(|e| Problem::bad_request(field, e.describe(field)))
 }
 
 /// An identifier (task, document, unit, user name…) from a path or body: short and plain, so
-/// that a megabyte of Unicode never reaches a query.
+/// that a megabyte of Unicode never reaches a query ([`engine::input::clean_ident`]).
 pub fn ident(field: &str, value: &str) -> Result<String, Problem> {
-    let hidden = value.chars().any(is_invisible_control);
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > 200 || hidden {
-        return Err(Problem::bad_request(
+    input::clean_ident(value).ok_or_else(|| {
+        Problem::bad_request(
             field,
-            format!("`{field}` không hợp lệ: cần 1–200 ký tự, không chứa ký tự điều khiển."),
-        ));
-    }
-    Ok(v.to_string())
+            format!(
+                "`{field}` không hợp lệ: cần 1–{} ký tự, không chứa ký tự điều khiển.",
+                input::MAX_IDENT_CHARS
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -493,12 +456,13 @@ mod tests {
             let p = if_match(bad).unwrap_err();
             assert_eq!(p.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
         }
-        assert_eq!(IfMatch::Versions(vec![3]).expected(3).unwrap(), Some(3));
-        assert_eq!(IfMatch::Versions(vec![2]).expected(3).unwrap(), Some(2));
         assert_eq!(
-            IfMatch::Unmatchable.expected(3).unwrap_err().status,
-            axum::http::StatusCode::PRECONDITION_FAILED
+            IfMatch::Versions(vec![2, 3]).into_expected(),
+            Expected::OneOf(vec![2, 3])
         );
+        assert_eq!(IfMatch::Unmatchable.into_expected(), Expected::Never);
+        assert_eq!(IfMatch::Any.into_expected(), Expected::Any);
+        assert_eq!(IfMatch::Absent.into_expected(), Expected::Any);
     }
 
     #[test]

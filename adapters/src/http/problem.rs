@@ -5,8 +5,9 @@
 //! react: `code` always; `field` on 400; `rule` on 403; `current_version` on 409; `allowed` (the
 //! transitions with what each lacks) and `unmet` on 422; `retry_after` on 429.
 //!
-//! Store errors map here in one place. A database failure is a 500 whose detail says nothing
-//! about the database (the cause goes to the log with the request id).
+//! Store errors map here in one place. Input the user can correct is a 4xx saying what is wrong;
+//! a fault of ours (an internal error, a database failure) is a 500 whose detail names only the
+//! id the cause was logged with (`fault_id`).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::views::{AvailableView, NeedView};
-use crate::store::{SignInError, StoreError};
+use crate::store::{Fault, SignInError, StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -58,6 +59,8 @@ pub struct ProblemDoc {
     pub limit_bytes: Option<u64>,
     /// 429: seconds to wait (also in `Retry-After`).
     pub retry_after: Option<u64>,
+    /// 500: the id the fault was logged with, to quote to an administrator.
+    pub fault_id: Option<String>,
 }
 
 impl Problem {
@@ -133,6 +136,26 @@ impl Problem {
         )
     }
 
+    /// 500 for a fault of ours already logged under `id`: the answer names the id and nothing
+    /// else about the fault.
+    pub fn fault(id: &str) -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!(
+                "Lỗi hệ thống, mã {id}: yêu cầu chưa được thực hiện. Hãy báo quản trị viên kèm mã này."
+            ),
+        )
+        .with("fault_id", id)
+    }
+
+    /// 500 for a fault not yet logged: logs it under a new id, then answers [`Problem::fault`].
+    fn logged_fault(what: &str, error: &dyn std::fmt::Display) -> Problem {
+        let id = Fault::new_id();
+        tracing::error!(fault = %id, error = %error, "{what}");
+        Problem::fault(&id)
+    }
+
     /// A refusal of `decide`: who may not (403) or what is missing (422). `allowed` lists the
     /// transitions the caller could take instead.
     pub fn rejection(r: &Rejection, allowed: Option<Vec<AvailableView>>) -> Problem {
@@ -182,7 +205,21 @@ impl From<StoreError> for Problem {
                     .with("expected_version", expected)
                     .header(header::ETAG, &format!("\"{current}\""))
             }
-            StoreError::Rejected(r) => Problem::rejection(&r, None),
+            StoreError::PreconditionFailed { current } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "Điều kiện If-Match không bao giờ khớp: phiên bản nhiệm vụ là thẻ mạnh dạng \"N\" (ví dụ \"3\"), không dùng thẻ yếu W/\"…\" hay giá trị khác.",
+            )
+            .with("current_version", current),
+            StoreError::Rejected(r) => {
+                let wf = r.workflow.as_deref();
+                let allowed = r.available.as_ref().map(|list| {
+                    list.iter()
+                        .map(|a| AvailableView::new(a, wf))
+                        .collect::<Vec<_>>()
+                });
+                Problem::rejection(&r, allowed)
+            }
             StoreError::IdempotencyMismatch(_) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -195,14 +232,9 @@ impl From<StoreError> for Problem {
             StoreError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, d.rule, d.message).with("rule", d.rule)
             }
-            StoreError::Database(err) => {
-                tracing::error!(error = %err, "database error");
-                Problem::internal()
-            }
-            StoreError::Migrate(err) => {
-                tracing::error!(error = %err, "migration error");
-                Problem::internal()
-            }
+            StoreError::Internal(fault) => Problem::fault(&fault.id),
+            StoreError::Database(err) => Problem::logged_fault("database error", &err),
+            StoreError::Migrate(err) => Problem::logged_fault("migration error", &err),
         }
     }
 }

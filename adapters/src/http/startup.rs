@@ -265,7 +265,7 @@ impl Application {
             let _ = tcp.set_nodelay(true);
         });
         let store = self.store;
-        let watcher = tokio::spawn(async move { store.watch_identities().await });
+        let watcher = tokio::spawn(async move { store.accounts().watch_identities().await });
         let served = axum::serve(
             listener,
             self.router

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::store::{
     Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, OutboxEntry, Plan,
-    Task, TransitionOutcome, Unit, User,
+    TaskItem, TransitionOutcome, Unit, User,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -229,17 +229,10 @@ pub struct TaskSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What the caller's view of a task is computed from, besides the task.
-pub struct TaskContext<'a> {
-    pub workflow: Option<&'a Workflow>,
-    pub now: DateTime<Utc>,
-    pub stalled: bool,
-    pub my_turn: bool,
-}
-
 impl TaskSummary {
-    pub fn new(t: &Task, c: &TaskContext<'_>) -> TaskSummary {
-        let state = c.workflow.and_then(|w| w.state(&t.state));
+    /// The task as the caller sees it at `now`.
+    pub fn new(item: &TaskItem, now: DateTime<Utc>) -> TaskSummary {
+        let t = &item.task;
         TaskSummary {
             id: t.id.clone(),
             plan_id: t.plan_id.clone(),
@@ -252,7 +245,7 @@ impl TaskSummary {
             workflow: t.workflow.clone(),
             workflow_version: t.workflow_version,
             state: t.state.clone(),
-            state_title: state.map_or_else(|| t.state.clone(), |s| s.title.clone()),
+            state_title: item.state_title().to_string(),
             phase: t.phase.as_str().to_string(),
             phase_title: t.phase.title().to_string(),
             version: t.version,
@@ -260,12 +253,14 @@ impl TaskSummary {
             is_rental: t.is_rental,
             state_entered_at: t.state_entered_at,
             due_at: t.due_at,
-            overdue: t.due_at.is_some_and(|d| d < c.now),
-            stalled: c.stalled,
-            my_turn: c.my_turn,
-            turn_roles: state
-                .map(|s| s.roles.iter().map(|r| r.as_str().to_string()).collect())
-                .unwrap_or_default(),
+            overdue: t.due_at.is_some_and(|d| d < now),
+            stalled: item.stalled,
+            my_turn: item.my_turn,
+            turn_roles: item
+                .turn_roles()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -190,7 +190,7 @@ pub async fn progress(
     params: &ProgressParams,
     format: Format,
 ) -> Result<Report, ReportError> {
-    let plan = store.plan(&params.plan).await?;
+    let plan = store.directory().plan(&params.plan).await?;
     let rows = store
         .report_rows(Some(&plan.id), end_of_day(params.as_of))
         .await?;
@@ -223,7 +223,7 @@ pub async fn status(
     }
     let (scope, plan_id, stem) = match &params.plan {
         Some(p) => {
-            let plan = store.plan(p).await?;
+            let plan = store.directory().plan(p).await?;
             (
                 format!("Kế hoạch số {}", plan.number),
                 Some(plan.id),

@@ -26,8 +26,8 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::audit::{AuditRecord, insert_audit};
-use super::directory::{micros, new_id};
-use super::{BudgetLine, Store, StoreError, with_db};
+use super::sql::Conn;
+use super::{BudgetLine, Store, StoreError, micros, new_id, with_db};
 use crate::import::{CatalogueRow, placement};
 
 /// The plan a catalogue is imported into; created when missing.
@@ -738,7 +738,7 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                         }
-                        insert_audit!(&mut *tx, &u.audit)?;
+                        insert_audit(&mut Conn::from(&mut *tx), &u.audit).await?;
                     }
                     if sqlite {
                         sqlx::query("PRAGMA cache_size = -2000").execute(&mut *tx).await?;
@@ -774,7 +774,7 @@ impl Store {
             .get(&e.workflow, version)
             .map(|w| w.as_ref())
             .ok_or_else(|| {
-                StoreError::Invalid(format!(
+                StoreError::internal(format!(
                     "Nhiệm vụ `{}` chạy trên quy trình `{}` phiên bản {}, nhưng phiên bản này không còn trong thư mục quy trình.",
                     e.id, e.workflow, e.workflow_version
                 ))
@@ -782,7 +782,7 @@ impl Store {
         let current_phase: Phase = e
             .phase
             .parse()
-            .map_err(|err: engine::phase::UnknownPhase| StoreError::Invalid(err.to_string()))?;
+            .map_err(|err: engine::phase::UnknownPhase| StoreError::internal(err.to_string()))?;
         let stage_changed = e.stage.as_deref() != Some(r.stage.as_str());
         let placed_before = e
             .stage
@@ -912,7 +912,7 @@ impl Store {
     ) -> Result<Vec<ReportRow>, StoreError> {
         let cutoff = micros(cutoff);
         let plan_id = match plan {
-            Some(p) => Some(self.plan(p).await?.id),
+            Some(p) => Some(self.directory().plan(p).await?.id),
             None => None,
         };
         let sqlite = self.backend() == super::Backend::Sqlite;
@@ -1058,7 +1058,7 @@ impl Store {
     /// The importing user: must exist, be enabled and hold `skhcn`, `ubnd` or `admin` (those who
     /// compile the city's plan or administer the system); the entry records that role.
     pub async fn import_actor(&self, username: &str) -> Result<ImportActor, StoreError> {
-        let user = self.user(username).await?;
+        let user = self.directory().user(username).await?;
         if user.disabled {
             return Err(StoreError::Invalid(format!(
                 "Tài khoản `{username}` đã bị khóa."
@@ -1068,7 +1068,7 @@ impl Store {
             .into_iter()
             .find(|r| user.roles.contains(r))
             .ok_or_else(|| {
-                StoreError::Rejected(engine::decide::Rejection::WrongRole {
+                StoreError::from(engine::decide::Rejection::WrongRole {
                     transition: IMPORT_TRANSITION.into(),
                     allowed: vec![Role::Skhcn, Role::Ubnd, Role::Admin],
                     yours: user.roles.clone(),

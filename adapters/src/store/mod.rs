@@ -5,16 +5,39 @@
 //! and [`with_db!`] expands each operation once per backend, so no behaviour exists on one backend
 //! only. Every transition is one database transaction: compare-and-set on the task's `version`,
 //! new state, audit entry, timers and outbox, all or nothing.
+//!
+//! # Doors
+//!
+//! [`Store`] is the shared pool; each aggregate is a small door over it, one use case per method:
+//!
+//! - [`Store::tasks`] → [`Tasks`]: create, read, search, move a task, its history and documents;
+//! - [`Store::directory`] → [`Directory`]: units, plans, users as records, workflow checks;
+//! - [`Store::accounts`] → [`Accounts`]: sign-in, sessions, API tokens, passwords, accounts;
+//! - [`Store::scheduling`] → [`Scheduling`]: timers, automatic transitions, stall alerts,
+//!   leases, cron slots and the outbox;
+//! - [`Store::audit`] → [`Audit`]: the hash-chained log, its verification and seals;
+//! - [`Store::observe`] → [`Observe`]: readiness and metrics.
+//!
+//! A door acting for someone is spelled `…_as(&actor, …)` (or `&identity` where the credential
+//! matters), actor first: it asks [`engine::access`] and does the whole use case in one call —
+//! a task the actor may not see is not found, a stale version is a conflict, a refusal of
+//! `decide` carries what the actor may do instead. The command line, the API and the web pages
+//! call only these. The other doors act for nobody and apply no access rule: they are for the
+//! scheduler, the import, the operator at the shell (who holds the database anyway) and tests,
+//! and each says so; task reads without an actor sit apart, behind [`Tasks::unscoped`].
+//!
+//! Rows are decoded with `#[derive(sqlx::FromRow)]` ([`decode`] holds the column adapters);
+//! writes shared by several doors go through [`sql::Conn`].
 
+mod accounts;
 mod audit;
-mod auth;
+mod decode;
 mod directory;
-mod identities;
 mod import;
 mod observe;
 mod records;
 mod scheduling;
-mod scoped;
+mod sql;
 mod tasks;
 
 use std::path::Path;
@@ -22,22 +45,26 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::decide::Rejection;
-use engine::workflow::Catalog;
+use engine::decide::{Available, Rejection};
+use engine::workflow::{Catalog, Workflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use audit::{AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
-pub use auth::{
-    Account, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError, SignedIn,
-    TOKEN_PREFIX, check_password_policy, is_hidden_char,
+pub use accounts::{
+    Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError,
+    SignedIn, TOKEN_PREFIX,
 };
+pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
+pub use directory::Directory;
 pub use import::{ImportActor, ImportOutcome, ImportPlan, ImportUnit, ReportRow, TaskUpdate};
-pub use observe::{Metrics, Readiness};
+pub use observe::{Metrics, Observe, Readiness};
 pub use records::*;
-pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob};
-pub use scoped::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort, calendar_error_vi};
+pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
+pub use tasks::{
+    Attachment, DEFAULT_PAGE, Deadline, MAX_PAGE, TaskDetail, TaskItem, TaskPage, TaskQuery,
+    TaskSort, Tasks, Unscoped, calendar_error_vi,
+};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.
 /// The body is written once and compiled for both.
@@ -72,8 +99,8 @@ impl Backend {
     }
 }
 
-/// Why a store operation did not happen. Everything except `Database` is the user's to fix,
-/// and the message says how, in Vietnamese.
+/// Why a store operation did not happen. `Internal`, `Database` and `Migrate` are faults of
+/// ours; everything else is the user's to fix, and the message says how, in Vietnamese.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("Không tìm thấy {what} `{id}`.")]
@@ -82,12 +109,18 @@ pub enum StoreError {
         "Nhiệm vụ đã được cập nhật bởi người khác (phiên bản hiện tại: {current}, yêu cầu dựa trên phiên bản {expected}). Hãy tải lại và thử lại."
     )]
     Conflict { expected: i64, current: i64 },
+    /// The precondition can never hold ([`Expected::Never`]).
+    #[error(
+        "Điều kiện về phiên bản không bao giờ khớp (phiên bản hiện tại của nhiệm vụ: {current})."
+    )]
+    PreconditionFailed { current: i64 },
     #[error("{0}")]
-    Rejected(#[from] Rejection),
+    Rejected(Box<Refusal>),
     #[error(
         "Khóa Idempotency-Key `{0}` đã được dùng cho một yêu cầu khác; hãy dùng khóa mới cho yêu cầu mới."
     )]
     IdempotencyMismatch(String),
+    /// Input the user can correct; the message says what is wrong and what is allowed.
     #[error("{0}")]
     Invalid(String),
     #[error("{0} đã tồn tại.")]
@@ -95,10 +128,61 @@ pub enum StoreError {
     /// Refused by a rule of `engine::access` (who may see or manage what).
     #[error("{0}")]
     Forbidden(#[from] engine::access::Denied),
+    /// A fault of ours that the user cannot correct, logged with its id when it happened.
+    #[error("Lỗi hệ thống, mã {}: {}", .0.id, .0.detail)]
+    Internal(Fault),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A refusal of `decide`, with the transitions the actor may take instead from the task as it
+/// was when refused, and the task's workflow to name their target states (both `None` where
+/// there is no task yet, on creation). Dereferences to the [`Rejection`].
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub rejection: Rejection,
+    pub available: Option<Vec<Available>>,
+    pub workflow: Option<Arc<Workflow>>,
+}
+
+impl std::ops::Deref for Refusal {
+    type Target = Rejection;
+    fn deref(&self) -> &Rejection {
+        &self.rejection
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.rejection.fmt(f)
+    }
+}
+
+impl From<Rejection> for StoreError {
+    fn from(rejection: Rejection) -> Self {
+        StoreError::Rejected(Box::new(Refusal {
+            rejection,
+            available: None,
+            workflow: None,
+        }))
+    }
+}
+
+/// An internal fault: `id` names it in the log line written when it happened and in the answer
+/// the user gets; `detail` is for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub id: String,
+    pub detail: String,
+}
+
+impl Fault {
+    /// A new fault id: short enough to read out over the phone.
+    pub fn new_id() -> String {
+        uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+    }
 }
 
 impl StoreError {
@@ -108,6 +192,16 @@ impl StoreError {
             id: id.into(),
         }
     }
+
+    /// An internal fault, logged now with a fresh id.
+    pub(crate) fn internal(detail: impl Into<String>) -> StoreError {
+        let fault = Fault {
+            id: Fault::new_id(),
+            detail: detail.into(),
+        };
+        tracing::error!(fault = %fault.id, detail = %fault.detail, "internal fault");
+        StoreError::Internal(fault)
+    }
 }
 
 /// The store, with the catalog of workflows it runs tasks on.
@@ -115,8 +209,8 @@ impl StoreError {
 pub struct Store {
     pub(crate) db: Db,
     catalog: Arc<Catalog>,
-    /// Token identities remembered while a server watches for changes ([`identities`]).
-    identities: Arc<identities::IdentityCache>,
+    /// Token identities remembered while a server watches for changes ([`accounts`]).
+    identities: Arc<accounts::IdentityCache>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -189,6 +283,7 @@ impl Store {
     }
 
     /// Applies the pending migrations of this backend; returns how many were applied.
+    #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let before = self.applied_migrations().await.unwrap_or(0);
         match &self.db {
@@ -207,6 +302,14 @@ impl Store {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    /// How many migrations this build knows for the store's backend.
+    fn known_migrations(&self) -> usize {
+        match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS.iter().count(),
+            Backend::Postgres => POSTGRES_MIGRATIONS.iter().count(),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Postgres(_) => Backend::Postgres,
@@ -221,6 +324,96 @@ impl Store {
     pub async fn close(&self) {
         with_db!(self, |pool| pool.close().await)
     }
+
+    /// Tasks: create, read, search and move them, their history and documents.
+    pub fn tasks(&self) -> Tasks<'_> {
+        Tasks { store: self }
+    }
+
+    /// Units, plans and users as records; checking a workflow file.
+    pub fn directory(&self) -> Directory<'_> {
+        Directory { store: self }
+    }
+
+    /// Sign-in, sessions, API tokens, passwords and user accounts.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { store: self }
+    }
+
+    /// What the scheduler and the email relay need: timers, stall alerts, leases, the outbox.
+    pub fn scheduling(&self) -> Scheduling<'_> {
+        Scheduling { store: self }
+    }
+
+    /// The audit log: histories, verification, seals.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit { store: self }
+    }
+
+    /// Readiness and metrics, for operators.
+    pub fn observe(&self) -> Observe<'_> {
+        Observe { store: self }
+    }
+
+    /// The workflow version a task runs on. Its absence from the folder is a fault of the
+    /// installation, not of the user: an internal error naming what to restore.
+    pub(crate) fn workflow_of(&self, task: &Task) -> Result<&Arc<Workflow>, StoreError> {
+        self.catalog
+            .get(&task.workflow, task.workflow_version)
+            .ok_or_else(|| {
+                StoreError::internal(format!(
+                    "Nhiệm vụ `{}` chạy trên quy trình `{}` phiên bản {}, nhưng phiên bản này không còn trong thư mục quy trình. Khôi phục tệp quy trình đó trước khi thao tác.",
+                    task.id, task.workflow, task.workflow_version
+                ))
+            })
+    }
+
+    /// Counts rows of a table. System door, for operators and tests: `table` must be one of the
+    /// store's.
+    #[tracing::instrument(skip_all, fields(table = %table))]
+    pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
+        const TABLES: [&str; 9] = [
+            "tasks",
+            "audit_log",
+            "timers",
+            "outbox",
+            "documents",
+            "users",
+            "units",
+            "plans",
+            "audit_seals",
+        ];
+        if !TABLES.contains(&table) {
+            return Err(StoreError::internal(format!(
+                "Store::count: unknown table `{table}`"
+            )));
+        }
+        Ok(with_db!(self, |pool| {
+            // `table` is one of the constant names above.
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {table}"
+            )))
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+}
+
+/// A new row id: a UUID v7, so ids sort by creation.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Instants are kept to the microsecond, the precision PostgreSQL stores, so that a value read
+/// back is the value written and audit hashes recompute identically on both backends.
+pub(crate) fn micros(t: engine::time::Instant) -> engine::time::Instant {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// Whether a database error is a unique-constraint violation (a duplicate).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 /// The SQLite URL for a file path.

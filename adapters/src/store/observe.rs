@@ -9,11 +9,13 @@ use engine::access::{self, Scope};
 use engine::decide::Actor;
 use engine::time::Instant;
 
-use super::directory::micros;
-use super::{Backend, Store, StoreError, with_db};
+use super::{Backend, Store, StoreError, micros, with_db};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The operators' doors: see [`Store::observe`].
+#[derive(Clone, Copy)]
+pub struct Observe<'a> {
+    pub(super) store: &'a Store,
+}
 
 /// Whether the store can serve: the database answers and every migration is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,25 +73,26 @@ fn lag(now: Instant, oldest: Option<Instant>) -> f64 {
     })
 }
 
-impl Store {
+impl Observe<'_> {
+    /// Whether the database answers and every migration is applied. No access rule: load
+    /// balancers ask.
+    #[tracing::instrument(skip_all)]
     pub async fn readiness(&self) -> Result<Readiness, StoreError> {
-        let applied: i64 = with_db!(self, |pool| {
+        let applied: i64 = with_db!(self.store, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
                 .fetch_one(pool)
                 .await?
         });
-        let known = match self.backend() {
-            Backend::Sqlite => SQLITE_MIGRATIONS.iter().count(),
-            Backend::Postgres => POSTGRES_MIGRATIONS.iter().count(),
-        };
+        let known = self.store.known_migrations();
         Ok(Readiness {
-            backend: self.backend(),
+            backend: self.store.backend(),
             applied_migrations: applied,
             known_migrations: i64::try_from(known).unwrap_or(i64::MAX),
         })
     }
 
     /// The metrics, for an administrator or a metrics token ([`access::may_read_metrics`]).
+    #[tracing::instrument(skip_all, fields(actor = %actor.user))]
     pub async fn metrics_as(
         &self,
         actor: &Actor,
@@ -103,7 +106,7 @@ impl Store {
     async fn metrics(&self, now: Instant) -> Result<Metrics, StoreError> {
         let now = micros(now);
         let window = now - chrono::TimeDelta::minutes(15);
-        Ok(with_db!(self, |pool| {
+        Ok(with_db!(self.store, |pool| {
             let transitions: Vec<(String, String, i64)> = sqlx::query_as(
                 "SELECT kind, workflow, COUNT(*) FROM audit_log GROUP BY kind, workflow ORDER BY kind, workflow",
             )

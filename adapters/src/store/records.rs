@@ -1,4 +1,5 @@
-//! What the store holds and hands back: plain records, no behaviour.
+//! What the store holds and hands back: plain records, no behaviour. Records read from a row
+//! derive `sqlx::FromRow`; the column adapters are in [`super::decode`].
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use engine::domain::FundingSource;
 use engine::time::Instant;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+use super::decode::{Json, RawJson};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Unit {
     pub id: String,
     pub name: String,
@@ -19,13 +22,15 @@ pub struct Unit {
     pub merged_on: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A user. `roles` live in their own table and are read separately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: String,
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
     pub unit_id: Option<String>,
+    #[sqlx(skip)]
     pub roles: Vec<Role>,
     pub disabled: bool,
 }
@@ -39,18 +44,20 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Plan {
     pub id: String,
     pub number: String,
+    #[sqlx(try_from = "i64")]
     pub year: i32,
     pub title: String,
     pub issued_on: Option<NaiveDate>,
 }
 
 /// One year's money for a task, in đồng. `None` where the plan leaves the cell blank.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, sqlx::FromRow)]
 pub struct BudgetLine {
+    #[sqlx(try_from = "i64")]
     pub year: i32,
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
@@ -72,7 +79,8 @@ pub struct NewTask {
     pub budget: Vec<BudgetLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A task, as [`super::tasks`] selects it (with its plan's number and its unit's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Task {
     pub id: String,
     pub plan_id: String,
@@ -83,15 +91,20 @@ pub struct Task {
     pub funding_source: String,
     pub kind: String,
     pub workflow: String,
+    #[sqlx(try_from = "i64")]
     pub workflow_version: u32,
     pub state: String,
+    #[sqlx(try_from = "String")]
     pub phase: Phase,
     pub state_entered_at: Instant,
     pub version: i64,
     pub period: Option<String>,
     pub is_rental: bool,
+    #[sqlx(try_from = "Json<Option<Clock>>")]
     pub clock: Option<Clock>,
+    #[sqlx(try_from = "Json<Option<Clock>>")]
     pub paused_clock: Option<Clock>,
+    #[sqlx(try_from = "Json<Option<BTreeMap<String, u32>>>")]
     pub transition_counts: BTreeMap<String, u32>,
     pub due_at: Option<Instant>,
     pub audit_seq: i64,
@@ -112,7 +125,7 @@ pub struct TaskFilter {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Document {
     pub id: String,
     pub task_id: String,
@@ -141,18 +154,31 @@ pub struct NewDocument {
     pub stored_path: String,
 }
 
-/// A transition as requested by a user or the scheduler.
+/// A transition as requested by a user: see [`super::Tasks::transition_as`].
 #[derive(Debug, Clone)]
 pub struct TransitionRequest {
     pub task_id: String,
     pub transition: String,
     pub comment: Option<String>,
     pub document_ids: Vec<String>,
-    /// The version the caller saw (HTTP `If-Match`); `None` takes the current one.
-    pub expected_version: Option<i64>,
+    /// The version the caller saw (HTTP `If-Match`, the CLI's `--if-version`).
+    pub expected_version: Expected,
     pub idempotency_key: Option<String>,
-    /// Taken by the scheduler on expiry rather than by a user.
-    pub automatic: bool,
+}
+
+/// What a change expects of the task's version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Expected {
+    /// Whatever the current version is.
+    #[default]
+    Any,
+    /// This version, else a conflict naming the current one.
+    Version(i64),
+    /// One of these versions (an `If-Match` list), else a conflict naming the first.
+    OneOf(Vec<i64>),
+    /// A precondition no version can meet (a weak or non-numeric `If-Match` tag): refused
+    /// as [`super::StoreError::PreconditionFailed`] once the task is known to be visible.
+    Never,
 }
 
 /// What a transition produced; replaying an idempotency key returns the first one.
@@ -166,25 +192,31 @@ pub struct TransitionOutcome {
     pub audit_seq: i64,
     #[serde(default)]
     pub replayed: bool,
+    /// The title of the state the task is now in, for people (not kept with an idempotency
+    /// key: filled in from the workflow when answered).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state_title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TimerRecord {
     pub id: String,
     pub task_id: String,
     pub state: String,
     pub kind: String,
+    #[sqlx(try_from = "RawJson")]
     pub spec: serde_json::Value,
     pub fire_at: Instant,
     pub due_at: Instant,
     pub status: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct OutboxRecord {
     pub id: String,
     pub task_id: Option<String>,
     pub template: String,
+    #[sqlx(try_from = "RawJson")]
     pub payload: serde_json::Value,
     pub status: String,
     pub attempts: i64,

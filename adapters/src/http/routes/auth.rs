@@ -64,6 +64,7 @@ async fn sign_in(
 ) -> Result<Response, Problem> {
     let signed = app
         .store
+        .accounts()
         .sign_in(
             &body.username,
             &body.password,
@@ -100,7 +101,7 @@ async fn sign_out(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        app.store.sign_out(secret, Utc::now()).await?;
+        app.store.accounts().sign_out(secret, Utc::now()).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
@@ -134,7 +135,8 @@ async fn change_password(
     JsonBody(body): JsonBody<ChangePasswordBody>,
 ) -> Result<Response, Problem> {
     app.store
-        .change_own_password(&id, &body.current_password, &body.new_password, Utc::now())
+        .accounts()
+        .change_password_as(&id, &body.current_password, &body.new_password, Utc::now())
         .await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
@@ -151,7 +153,7 @@ async fn list_tokens(
     State(app): State<AppState>,
     Auth(id): Auth,
 ) -> Result<Json<Vec<TokenView>>, Problem> {
-    let tokens = app.store.tokens(&id).await?;
+    let tokens = app.store.accounts().tokens_as(&id).await?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
@@ -188,7 +190,8 @@ async fn create_token(
     };
     let issued = app
         .store
-        .create_token(&id, &name, scope, expires_at, now)
+        .accounts()
+        .create_token_as(&id, &name, scope, expires_at, now)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -215,6 +218,9 @@ async fn revoke_token(
     Path(token_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let token_id = ident("id", &token_id)?;
-    app.store.revoke_token(&id, &token_id, Utc::now()).await?;
+    app.store
+        .accounts()
+        .revoke_token_as(&id, &token_id, Utc::now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -135,7 +135,11 @@ async fn check_workflow(
         Some(f) => text("file_name", f, 200, false)?,
         None => "workflow.toml".into(),
     };
-    match app.store.check_workflow_as(&id.actor, &file, &body.text)? {
+    match app
+        .store
+        .directory()
+        .check_workflow_as(&id.actor, &file, &body.text)?
+    {
         Ok(w) => Ok(Json(WorkflowCheckView {
             ok: true,
             name: Some(w.name),

@@ -1,6 +1,6 @@
 //! Plans, units and users. Reading plans and units is open to every signed-in user (forms need
 //! them); adding and changing them, and everything about users, goes through the store's
-//! `*_as` methods, which ask `engine::access`.
+//! `…_as` doors, which ask `engine::access`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -62,6 +62,7 @@ async fn list_plans(
 ) -> Result<Json<Vec<PlanView>>, Problem> {
     Ok(Json(
         app.store
+            .directory()
             .plans()
             .await?
             .into_iter()
@@ -83,7 +84,7 @@ async fn get_plan(
     Path(plan): Path<String>,
 ) -> Result<Json<PlanView>, Problem> {
     let plan = ident("plan", &plan)?;
-    Ok(Json(app.store.plan(&plan).await?.into()))
+    Ok(Json(app.store.directory().plan(&plan).await?.into()))
 }
 
 /// Add a plan (administrators, SKHCN, UBND).
@@ -110,6 +111,7 @@ async fn add_plan(
         .transpose()?;
     let p = app
         .store
+        .directory()
         .add_plan_as(&id.actor, &number, body.year, &title, issued_on, Utc::now())
         .await?;
     Ok(created(
@@ -127,6 +129,7 @@ async fn list_units(
 ) -> Result<Json<Vec<UnitView>>, Problem> {
     Ok(Json(
         app.store
+            .directory()
             .units()
             .await?
             .into_iter()
@@ -147,7 +150,7 @@ async fn get_unit(
     Path(unit): Path<String>,
 ) -> Result<Json<UnitView>, Problem> {
     let unit = ident("id", &unit)?;
-    Ok(Json(app.store.unit(&unit).await?.into()))
+    Ok(Json(app.store.directory().unit(&unit).await?.into()))
 }
 
 /// Add a unit (administrators).
@@ -173,6 +176,7 @@ async fn add_unit(
         .transpose()?;
     let u = app
         .store
+        .directory()
         .add_unit_as(&id.actor, &unit_id, &name, parent.as_deref(), Utc::now())
         .await?;
     Ok(created(
@@ -201,6 +205,7 @@ async fn rename_unit(
     let from = date("valid_from", &body.valid_from)?;
     Ok(Json(
         app.store
+            .directory()
             .rename_unit_as(&id.actor, &unit, &name, from)
             .await?
             .into(),
@@ -229,6 +234,7 @@ async fn merge_unit(
     let on = date("on", &body.on)?;
     Ok(Json(
         app.store
+            .directory()
             .merge_unit_as(&id.actor, &unit, &into, on)
             .await?
             .into(),
@@ -247,6 +253,7 @@ async fn list_users(
 ) -> Result<Json<Vec<UserView>>, Problem> {
     Ok(Json(
         app.store
+            .accounts()
             .accounts_as(&id.actor)
             .await?
             .into_iter()
@@ -295,6 +302,7 @@ async fn add_user(
     };
     let u = app
         .store
+        .directory()
         .add_user_as(&id.actor, new, body.password.as_deref(), Utc::now())
         .await?;
     Ok(created(
@@ -317,7 +325,13 @@ async fn get_user(
     Path(username): Path<String>,
 ) -> Result<Json<UserView>, Problem> {
     let username = ident("username", &username)?;
-    Ok(Json(app.store.user_as(&id.actor, &username).await?.into()))
+    Ok(Json(
+        app.store
+            .directory()
+            .user_as(&id.actor, &username)
+            .await?
+            .into(),
+    ))
 }
 
 /// Set a user's password; their sessions are revoked (administrators).
@@ -338,6 +352,7 @@ async fn set_password(
 ) -> Result<StatusCode, Problem> {
     let username = ident("username", &username)?;
     app.store
+        .accounts()
         .set_password_as(&id.actor, &username, &body.password, Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -359,6 +374,7 @@ async fn disable_user(
     let username = ident("username", &username)?;
     Ok(Json(
         app.store
+            .accounts()
             .disable_user_as(&id.actor, &username, Utc::now())
             .await?
             .into(),
@@ -380,6 +396,10 @@ async fn enable_user(
 ) -> Result<Json<UserView>, Problem> {
     let username = ident("username", &username)?;
     Ok(Json(
-        app.store.enable_user_as(&id.actor, &username).await?.into(),
+        app.store
+            .accounts()
+            .enable_user_as(&id.actor, &username)
+            .await?
+            .into(),
     ))
 }

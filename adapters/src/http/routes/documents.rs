@@ -1,10 +1,11 @@
 //! Documents: upload (multipart), list and download.
 //!
 //! An upload is checked before a byte is stored: the caller must be allowed to attach to the
-//! task (the store asks `engine::access`), the file must be within the size limit (413) and of
-//! an accepted type, declared and confirmed by its first bytes (415). The file is stored
-//! content-addressed under the data directory ([`FileStore`](crate::files::FileStore)) with its
-//! sha256, and recorded by the store, which checks the document type against the workflow.
+//! task ([`Tasks::attach_as`](crate::store::Tasks::attach_as) asks `engine::access` before the
+//! body is read), the document type must be one the task's workflow declares, the file must be
+//! within the size limit (413) and of an accepted type, declared and confirmed by its first
+//! bytes (415). The file is stored content-addressed under the data directory
+//! ([`FileStore`](crate::files::FileStore)) with its sha256, then recorded.
 
 use axum::Json;
 use axum::body::Body;
@@ -174,7 +175,7 @@ async fn list_documents(
     Path(task_id): Path<String>,
 ) -> Result<Json<Vec<DocumentView>>, Problem> {
     let task_id = ident("id", &task_id)?;
-    let docs = app.store.documents_for(&task_id, &id.actor).await?;
+    let docs = app.store.tasks().documents_as(&id.actor, &task_id).await?;
     Ok(Json(docs.into_iter().map(DocumentView::from).collect()))
 }
 
@@ -206,8 +207,7 @@ async fn upload_document(
         )
     })?;
     // Refuse before reading a byte of the file.
-    let task = app.store.task_for(&task_id, &id.actor).await?;
-    app.store.check_attach(&task, &id.actor).await?;
+    let attachment = app.store.tasks().attach_as(&id.actor, &task_id).await?;
 
     let limit = app.settings.max_upload_bytes;
     const FIELD_LIMIT: usize = 4096;
@@ -283,7 +283,7 @@ async fn upload_document(
             .as_deref()
             .ok_or_else(|| Problem::bad_request("type", "Thiếu loại tài liệu (trường `type`)."))?,
     )?;
-    app.store.check_document_type(&task, &doc_type)?;
+    attachment.check_type(&doc_type)?;
     if bytes.is_empty() {
         return Err(Problem::bad_request("file", "Tệp rỗng."));
     }
@@ -317,24 +317,18 @@ async fn upload_document(
             tracing::error!(error = %e, "cannot store a document file");
             Problem::internal()
         })?;
-    let doc = app
-        .store
-        .add_document(
-            &NewDocument {
-                task_id: task.id.clone(),
-                doc_type,
-                number,
-                issued_on,
-                issuer,
-                file_name,
-                size_bytes: stored.size,
-                sha256: stored.sha256,
-                stored_path: stored.path.display().to_string(),
-            },
-            &id.actor,
-            Utc::now(),
-        )
-        .await?;
+    let new = NewDocument {
+        task_id: attachment.task().id.clone(),
+        doc_type,
+        number,
+        issued_on,
+        issuer,
+        file_name,
+        size_bytes: stored.size,
+        sha256: stored.sha256,
+        stored_path: stored.path.display().to_string(),
+    };
+    let doc = attachment.record(&new, Utc::now()).await?;
     let location = format!("/api/v1/documents/{}", doc.id);
     let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -382,7 +376,7 @@ async fn download_document(
     Path(doc_id): Path<String>,
 ) -> Result<Response, Problem> {
     let doc_id = ident("id", &doc_id)?;
-    let doc = app.store.document_for(&doc_id, &id.actor).await?;
+    let doc = app.store.tasks().document_as(&id.actor, &doc_id).await?;
     let files = app.files.clone();
     let (path, sha) = (
         std::path::PathBuf::from(&doc.stored_path),

@@ -54,7 +54,7 @@ async fn ready(State(app): State<AppState>) -> Result<Json<ReadyView>, Problem> 
             format!("Máy chủ chưa sẵn sàng: {why}."),
         )
     };
-    match app.store.readiness().await {
+    match app.store.observe().readiness().await {
         Ok(r) if r.ready() => Ok(Json(ReadyView {
             status: "ready".into(),
             backend: r.backend.as_str().into(),
@@ -196,6 +196,7 @@ pub fn prometheus(m: &Metrics) -> String {
 async fn metrics(State(app): State<AppState>, Auth(id): Auth) -> Result<Response, Problem> {
     let m = app
         .store
+        .observe()
         .metrics_as(&id.actor, id.scope, Utc::now())
         .await?;
     let mut res = prometheus(&m).into_response();
@@ -242,6 +243,7 @@ async fn outbox(
     }
     let rows = app
         .store
+        .scheduling()
         .outbox_as(&id.actor, status.as_deref(), limit)
         .await?;
     Ok(Json(rows.into_iter().map(OutboxView::from).collect()))
@@ -264,6 +266,7 @@ async fn retry_outbox(
     let msg = ident("id", &msg)?;
     let n = app
         .store
+        .scheduling()
         .retry_outbox_as(&id.actor, Some(&msg), Utc::now())
         .await?;
     Ok(Json(RetriedView { requeued: n }))

@@ -1,7 +1,8 @@
 //! `/tasks`: create, search, read, history and transitions.
 //!
-//! Handlers parse and check the input, call the store as the caller, and shape the answer; who
-//! may see or move a task is decided by the store (`engine::access`) and `decide`.
+//! Handlers parse and check the input, call one door of [`Tasks`](crate::store::Tasks) as the
+//! caller, and shape the answer; who may see or move a task is decided by the store
+//! (`engine::access`) and `decide`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use engine::Phase;
-use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::time::{Instant, format_instant, parse_instant};
 use serde::Deserialize;
@@ -23,11 +23,11 @@ use super::super::extract::{
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, NewTaskBody, TaskContext,
-    TaskDetail, TaskList, TaskSummary, TransitionBody, TransitionView,
+    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, NewTaskBody, TaskDetail,
+    TaskList, TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
-    BudgetLine, MAX_PAGE, NewTask, Store, StoreError, Task, TaskQuery, TaskSort, TransitionRequest,
+    BudgetLine, Deadline, MAX_PAGE, NewTask, TaskQuery, TaskSort, TransitionRequest,
     calendar_error_vi,
 };
 
@@ -180,18 +180,6 @@ impl ListQuery {
     }
 }
 
-fn context<'a>(store: &'a Store, t: &Task, actor: &Actor, now: Instant) -> TaskContext<'a> {
-    TaskContext {
-        workflow: store
-            .catalog()
-            .get(&t.workflow, t.workflow_version)
-            .map(|w| w.as_ref()),
-        now,
-        stalled: store.is_stalled(t, now),
-        my_turn: store.is_my_turn(t, actor),
-    }
-}
-
 /// Search the tasks the caller may see.
 #[utoipa::path(
     get, path = "/tasks", tag = "tasks",
@@ -208,11 +196,11 @@ async fn list_tasks(
 ) -> Result<Json<TaskList>, Problem> {
     let q = q.into_query()?;
     let now = Utc::now();
-    let page = app.store.search_tasks(&q, &id.actor, now).await?;
+    let page = app.store.tasks().search_as(&id.actor, &q, now).await?;
     let items = page
-        .tasks
+        .items
         .iter()
-        .map(|t| TaskSummary::new(t, &context(&app.store, t, &id.actor, now)))
+        .map(|t| TaskSummary::new(t, now))
         .collect();
     Ok(Json(TaskList {
         items,
@@ -301,7 +289,8 @@ async fn create_task(
     };
     let o = app
         .store
-        .create_task(&new, &id.actor, key.as_deref(), Utc::now())
+        .tasks()
+        .create_as(&id.actor, &new, key.as_deref(), Utc::now())
         .await?;
     let location = format!("/api/v1/tasks/{}", o.task_id);
     let version = o.version;
@@ -313,74 +302,44 @@ async fn create_task(
     Ok(res)
 }
 
-fn deadline(store: &Store, t: &Task, now: Instant) -> Option<DeadlineView> {
-    let wf = store.catalog().get(&t.workflow, t.workflow_version);
-    if let Some(c) = &t.clock {
-        let left = wf.map(|w| w.calendar.working_days_between(now, c.due_at));
-        let (days, text) = match left {
-            Some(Ok(n)) if c.due_at >= now && n > 0 => (Some(n), format!("còn {n} ngày làm việc")),
-            Some(Ok(n)) if c.due_at >= now => (
-                Some(n),
-                format!("hết hạn trong hôm nay ({})", format_instant(c.due_at)),
-            ),
-            Some(Ok(n)) if n < 0 => (Some(n), format!("quá hạn {} ngày làm việc", -n)),
-            Some(Ok(n)) => (Some(n), "quá hạn (trong hôm nay)".to_string()),
-            Some(Err(e)) => (None, format!("không tính được: {}", calendar_error_vi(&e))),
-            None => (
-                None,
-                "không tính được: quy trình không còn được nạp".to_string(),
-            ),
-        };
-        return Some(DeadlineView {
+/// The deadline as the API words it.
+fn deadline(d: &Deadline) -> DeadlineView {
+    let c = &d.clock;
+    if d.paused {
+        return DeadlineView {
             state: c.state.clone(),
             due_at: c.due_at,
             due_text: format_instant(c.due_at),
-            working_days_left: days,
-            time_left_text: text,
-            paused: false,
-        });
+            working_days_left: None,
+            time_left_text: format!(
+                "tạm dừng từ {} trong khi đơn vị bổ sung hồ sơ; hạn sẽ được lùi tương ứng",
+                c.paused_at.map(format_instant).unwrap_or_default()
+            ),
+            paused: true,
+        };
     }
-    t.paused_clock.as_ref().map(|p| DeadlineView {
-        state: p.state.clone(),
-        due_at: p.due_at,
-        due_text: format_instant(p.due_at),
-        working_days_left: None,
-        time_left_text: format!(
-            "tạm dừng từ {} trong khi đơn vị bổ sung hồ sơ; hạn sẽ được lùi tương ứng",
-            p.paused_at.map(format_instant).unwrap_or_default()
+    let (days, text) = match &d.working_days_left {
+        Some(Ok(n)) if !d.overdue && *n > 0 => (Some(*n), format!("còn {n} ngày làm việc")),
+        Some(Ok(n)) if !d.overdue => (
+            Some(*n),
+            format!("hết hạn trong hôm nay ({})", format_instant(c.due_at)),
         ),
-        paused: true,
-    })
-}
-
-async fn detail(store: &Store, t: &Task, actor: &Actor) -> Result<TaskDetail, Problem> {
-    let now = Utc::now();
-    let wf = store
-        .catalog()
-        .get(&t.workflow, t.workflow_version)
-        .map(|w| w.as_ref());
-    let available = store
-        .available(t, actor)?
-        .iter()
-        .map(|a| AvailableView::new(a, wf))
-        .collect();
-    Ok(TaskDetail {
-        summary: TaskSummary::new(t, &context(store, t, actor, now)),
-        deadline: deadline(store, t, now),
-        budget: store
-            .budget(&t.id)
-            .await?
-            .into_iter()
-            .map(BudgetView::from)
-            .collect(),
-        documents: store
-            .documents(&t.id)
-            .await?
-            .into_iter()
-            .map(DocumentView::from)
-            .collect(),
-        available,
-    })
+        Some(Ok(n)) if *n < 0 => (Some(*n), format!("quá hạn {} ngày làm việc", -n)),
+        Some(Ok(n)) => (Some(*n), "quá hạn (trong hôm nay)".to_string()),
+        Some(Err(e)) => (None, format!("không tính được: {}", calendar_error_vi(e))),
+        None => (
+            None,
+            "không tính được: quy trình không còn được nạp".to_string(),
+        ),
+    };
+    DeadlineView {
+        state: c.state.clone(),
+        due_at: c.due_at,
+        due_text: format_instant(c.due_at),
+        working_days_left: days,
+        time_left_text: text,
+        paused: false,
+    }
 }
 
 /// A task with its deadline, time left, documents and the transitions the caller may take.
@@ -398,10 +357,27 @@ async fn get_task(
     Path(task_id): Path<String>,
 ) -> Result<Response, Problem> {
     let task_id = ident("id", &task_id)?;
-    let t = app.store.task_for(&task_id, &id.actor).await?;
-    let d = detail(&app.store, &t, &id.actor).await?;
-    let mut res = Json(d).into_response();
-    res.headers_mut().insert(header::ETAG, etag(t.version));
+    let now = Utc::now();
+    let d = app
+        .store
+        .tasks()
+        .detail_as(&id.actor, &task_id, now)
+        .await?;
+    let version = d.item.task.version;
+    let wf = d.item.workflow.as_deref();
+    let view = TaskDetail {
+        summary: TaskSummary::new(&d.item, now),
+        deadline: d.deadline.as_ref().map(deadline),
+        budget: d.budget.into_iter().map(BudgetView::from).collect(),
+        documents: d.documents.into_iter().map(DocumentView::from).collect(),
+        available: d
+            .available
+            .iter()
+            .map(|a| AvailableView::new(a, wf))
+            .collect(),
+    };
+    let mut res = Json(view).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
     Ok(res)
 }
 
@@ -420,7 +396,7 @@ async fn task_history(
     Path(task_id): Path<String>,
 ) -> Result<Json<Vec<AuditView>>, Problem> {
     let task_id = ident("id", &task_id)?;
-    let h = app.store.history_for(&task_id, &id.actor).await?;
+    let h = app.store.tasks().history_as(&id.actor, &task_id).await?;
     Ok(Json(h.into_iter().map(AuditView::from).collect()))
 }
 
@@ -475,48 +451,21 @@ async fn take_transition(
         .enumerate()
         .map(|(i, d)| ident(&format!("documents[{i}]"), d))
         .collect::<Result<Vec<_>, _>>()?;
-    let task = app.store.task_for(&task_id, &id.actor).await?;
-    let expected = if_match.expected(task.version)?;
     let req = TransitionRequest {
-        task_id: task.id.clone(),
+        task_id,
         transition,
         comment,
         document_ids: documents,
-        expected_version: expected,
+        expected_version: if_match.into_expected(),
         idempotency_key: key,
-        automatic: false,
     };
-    let task_id = task.id.clone();
-    match app
+    let o = app
         .store
-        .transition_loaded(task, &req, &id.actor, Utc::now())
-        .await
-    {
-        Ok(o) => {
-            let version = o.version;
-            let mut res = Json(TransitionView::from(o)).into_response();
-            res.headers_mut().insert(header::ETAG, etag(version));
-            Ok(res)
-        }
-        Err(StoreError::Rejected(r)) if !r.is_authorization() => {
-            // Name what the caller could do instead, from the task as it is now.
-            let allowed = match app.store.task(&task_id).await {
-                Ok(now_task) => {
-                    let wf = app
-                        .store
-                        .catalog()
-                        .get(&now_task.workflow, now_task.workflow_version)
-                        .map(|w| w.as_ref());
-                    app.store.available(&now_task, &id.actor).ok().map(|list| {
-                        list.iter()
-                            .map(|a| AvailableView::new(a, wf))
-                            .collect::<Vec<_>>()
-                    })
-                }
-                Err(_) => None,
-            };
-            Err(Problem::rejection(&r, allowed))
-        }
-        Err(e) => Err(e.into()),
-    }
+        .tasks()
+        .transition_as(&id.actor, &req, Utc::now())
+        .await?;
+    let version = o.version;
+    let mut res = Json(TransitionView::from(o)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
 }

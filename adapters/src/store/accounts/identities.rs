@@ -3,7 +3,7 @@
 //!
 //! Serving a request starts by asking the store who is calling; for an API token that is one
 //! query, and on PostgreSQL that round trip costs a large share of a cheap request. So while a
-//! server runs on PostgreSQL, [`Store::identity_from_token`] keeps what a lookup found (the
+//! server runs on PostgreSQL, [`Accounts::identity_from_token`] keeps what a lookup found (the
 //! token, its user, roles and units) here and answers repeat uses from memory, with every check
 //! of a fresh lookup applied again on each use (revoked, disabled, expired, scope).
 //!
@@ -15,7 +15,7 @@
 //! - **anywhere else** (the CLI, another instance, SQL typed by an operator): triggers on
 //!   `users`, `user_roles`, `units` and `api_tokens` (migration `0005`) send
 //!   `NOTIFY tiendo_identity` with the transaction that commits the change, and the watcher
-//!   ([`Store::watch_identities`]) empties the cache when it arrives, within milliseconds.
+//!   ([`Accounts::watch_identities`]) empties the cache when it arrives, within milliseconds.
 //!
 //! The cache answers only while the watcher is listening: before it has subscribed, after its
 //! connection is lost and until it has subscribed again, every request is looked up (a
@@ -35,8 +35,8 @@ use std::time::{Duration, Instant as Monotonic};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 
-use super::auth::Found;
-use super::{Db, Store};
+use super::super::{Db, Store, sha256_hex};
+use super::{Accounts, Found};
 
 /// The channel the triggers of migration `0005` notify.
 const CHANNEL: &str = "tiendo_identity";
@@ -164,16 +164,19 @@ impl Store {
     pub(crate) fn identity_changed(&self) {
         self.identities.invalidate();
     }
+}
 
+impl Accounts<'_> {
     /// On PostgreSQL, listens for identity changes from any process and keeps the token cache
     /// on while subscribed; returns at once on SQLite, where the cache stays off. Runs until the
     /// store is closed or the future is dropped (the server runs it beside itself and drops it
     /// when it stops); a lost connection is re-established with back-off, the cache off meanwhile.
+    #[tracing::instrument(skip_all)]
     pub async fn watch_identities(&self) {
-        let Db::Postgres(main) = &self.db else {
+        let Db::Postgres(main) = &self.store.db else {
             return;
         };
-        let cache = &*self.identities;
+        let cache = &*self.store.identities;
         let _off = Off(cache);
         // A one-connection pool of its own, so that the `LISTEN` never holds a connection the
         // requests need.
@@ -190,14 +193,15 @@ impl Store {
 
     /// How many token identities are remembered now.
     pub fn cached_identities(&self) -> usize {
-        self.identities.len()
+        self.store.identities.len()
     }
 
     /// Whether the identity behind this API token secret is remembered now (tests use it to
     /// know that a change must be seen through the cache).
     pub fn is_token_cached(&self, secret: &str) -> bool {
-        self.identities
-            .contains(&super::sha256_hex(secret.as_bytes()))
+        self.store
+            .identities
+            .contains(&sha256_hex(secret.as_bytes()))
     }
 }
 

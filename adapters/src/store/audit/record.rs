@@ -1,0 +1,168 @@
+//! One audit entry: its record, its canonical hash, and the statement that appends it.
+
+use engine::Phase;
+use engine::Role;
+use engine::decide::AuditEntry;
+use engine::time::Instant;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::super::decode::RawJson;
+use super::super::micros;
+use super::super::sql::{Arg, Conn};
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub task_id: String,
+    pub seq: i64,
+    /// `create`, `transition`, `import` or `migrate`.
+    pub kind: String,
+    pub at: Instant,
+    pub actor_user: String,
+    pub actor_role: Option<String>,
+    pub transition: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub from_phase: Option<String>,
+    pub to_phase: String,
+    pub comment: Option<String>,
+    /// An unreadable list is itself tampering: its raw text is kept, so the hash fails.
+    #[sqlx(try_from = "RawJson")]
+    pub documents: Vec<String>,
+    pub workflow: String,
+    pub workflow_version: i64,
+    pub idempotency_key: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The fields that are hashed, in a fixed order. Changing this struct breaks every existing
+/// chain: add a new kind of entry instead.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    task_id: &'a str,
+    seq: i64,
+    kind: &'a str,
+    at: String,
+    actor_user: &'a str,
+    actor_role: Option<&'a str>,
+    transition: &'a str,
+    from_state: Option<&'a str>,
+    to_state: &'a str,
+    from_phase: Option<&'a str>,
+    to_phase: &'a str,
+    comment: Option<&'a str>,
+    documents: &'a [String],
+    workflow: &'a str,
+    workflow_version: i64,
+    idempotency_key: Option<&'a str>,
+    prev_hash: &'a str,
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+pub(super) fn canonical_instant(t: Instant) -> String {
+    micros(t).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl AuditRecord {
+    /// Builds the record for a decision's audit entry, computing its hash.
+    pub(crate) fn new(
+        task_id: &str,
+        seq: i64,
+        kind: &str,
+        entry: &AuditEntry,
+        idempotency_key: Option<&str>,
+        prev_hash: &str,
+    ) -> AuditRecord {
+        let mut r = AuditRecord {
+            id: 0,
+            task_id: task_id.to_string(),
+            seq,
+            kind: kind.to_string(),
+            at: micros(entry.at),
+            actor_user: entry.actor_user.clone(),
+            actor_role: entry.actor_role.map(|r: Role| r.as_str().to_string()),
+            transition: entry.transition.clone(),
+            from_state: entry.from_state.clone(),
+            to_state: entry.to_state.clone(),
+            from_phase: entry.from_phase.map(|p: Phase| p.as_str().to_string()),
+            to_phase: entry.to_phase.as_str().to_string(),
+            comment: entry.comment.clone(),
+            documents: entry.documents.clone(),
+            workflow: entry.workflow.clone(),
+            workflow_version: i64::from(entry.workflow_version),
+            idempotency_key: idempotency_key.map(str::to_string),
+            prev_hash: prev_hash.to_string(),
+            hash: String::new(),
+        };
+        r.hash = r.compute_hash();
+        r
+    }
+
+    pub fn compute_hash(&self) -> String {
+        let c = Canonical {
+            task_id: &self.task_id,
+            seq: self.seq,
+            kind: &self.kind,
+            at: canonical_instant(self.at),
+            actor_user: &self.actor_user,
+            actor_role: self.actor_role.as_deref(),
+            transition: &self.transition,
+            from_state: self.from_state.as_deref(),
+            to_state: &self.to_state,
+            from_phase: self.from_phase.as_deref(),
+            to_phase: &self.to_phase,
+            comment: self.comment.as_deref(),
+            documents: &self.documents,
+            workflow: &self.workflow,
+            workflow_version: self.workflow_version,
+            idempotency_key: self.idempotency_key.as_deref(),
+            prev_hash: &self.prev_hash,
+        };
+        sha256_hex(&serde_json::to_vec(&c).expect("plain data serialises"))
+    }
+}
+
+/// The columns of an entry, in the order [`AuditRecord`] reads them.
+pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash FROM audit_log";
+
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+
+/// Appends an entry; returns its id.
+pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result<i64, sqlx::Error> {
+    let documents = serde_json::to_string(&r.documents).expect("strings serialise");
+    conn.fetch_i64(
+        INSERT_AUDIT,
+        &[
+            Arg::Str(&r.task_id),
+            Arg::Int(r.seq),
+            Arg::Str(&r.kind),
+            Arg::Time(r.at),
+            Arg::Str(&r.actor_user),
+            Arg::OptStr(r.actor_role.as_deref()),
+            Arg::Str(&r.transition),
+            Arg::OptStr(r.from_state.as_deref()),
+            Arg::Str(&r.to_state),
+            Arg::OptStr(r.from_phase.as_deref()),
+            Arg::Str(&r.to_phase),
+            Arg::OptStr(r.comment.as_deref()),
+            Arg::Str(&documents),
+            Arg::Str(&r.workflow),
+            Arg::Int(r.workflow_version),
+            Arg::OptStr(r.idempotency_key.as_deref()),
+            Arg::Str(&r.prev_hash),
+            Arg::Str(&r.hash),
+        ],
+    )
+    .await
+}

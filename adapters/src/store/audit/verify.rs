@@ -1,0 +1,141 @@
+//! Verifying the audit log: every chain recomputed, every seal checked against the heads it
+//! lists and the seal before it.
+
+use std::collections::BTreeMap;
+
+use super::super::{StoreError, with_db};
+use super::record::SELECT_AUDIT;
+use super::{Audit, AuditRecord, Broken, Seal, VerifyReport, heads_digest, seal_hash};
+
+impl Audit<'_> {
+    /// Recomputes every chain and every seal; names the first entry that does not check out.
+    /// System door, for auditors and operators.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let entries: Vec<AuditRecord> = with_db!(self.store, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_AUDIT} ORDER BY task_id, seq"
+            )))
+            .fetch_all(pool)
+            .await?
+        });
+        let heads: Vec<(String, i64, String)> = with_db!(self.store, |pool| {
+            sqlx::query_as("SELECT id, audit_seq, audit_head FROM tasks ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        });
+        let mut report = VerifyReport {
+            tasks: heads.len(),
+            entries: entries.len(),
+            seals: 0,
+            broken: None,
+        };
+        let broken_entry = |e: &AuditRecord, reason: String| Broken {
+            task_id: Some(e.task_id.clone()),
+            seq: Some(e.seq),
+            audit_id: Some(e.id),
+            seal_id: None,
+            reason,
+        };
+        // Chains, task by task; remember each entry's hash for the seals.
+        let mut by_task: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+        let mut hashes: BTreeMap<(&str, i64), &str> = BTreeMap::new();
+        let mut first_broken: Option<Broken> = None;
+        for e in &entries {
+            let (prev_seq, prev_hash) = by_task.get(e.task_id.as_str()).copied().unwrap_or((0, ""));
+            let problem = if e.seq != prev_seq + 1 {
+                Some(format!(
+                    "expected entry {} of the chain, found entry {}",
+                    prev_seq + 1,
+                    e.seq
+                ))
+            } else if e.prev_hash != prev_hash {
+                Some("prev_hash does not match the previous entry's hash".to_string())
+            } else if e.compute_hash() != e.hash {
+                Some("the entry's content does not match its hash (it was changed after it was written)".to_string())
+            } else {
+                None
+            };
+            if let Some(reason) = problem
+                && first_broken
+                    .as_ref()
+                    .is_none_or(|b| b.audit_id.unwrap_or(i64::MAX) > e.id)
+            {
+                first_broken = Some(broken_entry(e, reason));
+            }
+            by_task.insert(&e.task_id, (e.seq, &e.hash));
+            hashes.insert((&e.task_id, e.seq), &e.hash);
+        }
+        for (task, seq, head) in &heads {
+            let (last_seq, last_hash) = by_task.get(task.as_str()).copied().unwrap_or((0, ""));
+            if (last_seq, last_hash) != (*seq, head.as_str()) && first_broken.is_none() {
+                first_broken = Some(Broken {
+                    task_id: Some(task.clone()),
+                    seq: Some(last_seq),
+                    audit_id: None,
+                    seal_id: None,
+                    reason: format!(
+                        "the task's chain ends at entry {last_seq} but the task records entry {seq} as its head (entries were removed or the head was changed)"
+                    ),
+                });
+            }
+        }
+        if first_broken.is_some() {
+            report.broken = first_broken;
+            return Ok(report);
+        }
+        // Seals: each commits to the heads listed with it, and chains to the seal before.
+        let seals: Vec<Seal> = with_db!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT id, at, task_count, heads_digest, prev_hash, hash FROM audit_seals ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        report.seals = seals.len();
+        let mut prev = String::new();
+        for s in &seals {
+            let id = &s.id;
+            let listed: Vec<(String, i64, String)> = with_db!(self.store, |pool| {
+                sqlx::query_as(
+                    "SELECT task_id, seq, hash FROM audit_seal_heads WHERE seal_id = $1 ORDER BY task_id",
+                )
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+            });
+            let bad = |reason: String| Broken {
+                task_id: None,
+                seq: None,
+                audit_id: None,
+                seal_id: Some(*id),
+                reason,
+            };
+            if s.prev_hash != prev {
+                report.broken = Some(bad("the seal does not chain to the previous seal".into()));
+                return Ok(report);
+            }
+            if heads_digest(&listed) != s.heads_digest
+                || seal_hash(s.at, s.task_count, &s.heads_digest, &s.prev_hash) != s.hash
+                || usize::try_from(s.task_count).ok() != Some(listed.len())
+            {
+                report.broken = Some(bad("the seal's content does not match its hash".into()));
+                return Ok(report);
+            }
+            for (task, seq, hash) in &listed {
+                if hashes.get(&(task.as_str(), *seq)) != Some(&hash.as_str()) {
+                    report.broken = Some(Broken {
+                        task_id: Some(task.clone()),
+                        seq: Some(*seq),
+                        audit_id: None,
+                        seal_id: Some(*id),
+                        reason: "the sealed head no longer matches the task's entry".into(),
+                    });
+                    return Ok(report);
+                }
+            }
+            prev = s.hash.clone();
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,207 @@
+//! Users as records: who they are, their roles, their unit, and the engine's actor for one.
+//! Passwords, sessions, tokens and disabling are [`Accounts`](super::super::Accounts)' doors.
+
+use engine::Role;
+use engine::access::{self, Area};
+use engine::decide::Actor;
+use engine::domain::Username;
+use engine::input::Password;
+use engine::time::Instant;
+
+use super::super::{NewUser, StoreError, User, is_unique_violation, micros, new_id, with_db};
+use super::Directory;
+use super::units::merged_units;
+
+impl Directory<'_> {
+    /// One user's record, for the user themself or an administrator.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, user = %username))]
+    pub async fn user_as(&self, actor: &Actor, username: &str) -> Result<User, StoreError> {
+        access::may_read_user(actor, username)?;
+        self.user(username).await
+    }
+
+    /// Adds a user, optionally with a first password, for an administrator. A password that
+    /// breaks the policy is refused before anything is written.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, user = %new.username))]
+    pub async fn add_user_as(
+        &self,
+        actor: &Actor,
+        new: NewUser,
+        password: Option<&str>,
+        now: Instant,
+    ) -> Result<User, StoreError> {
+        access::may_manage(actor, Area::Users)?;
+        self.add_user_with_password(new, password, now).await
+    }
+
+    /// Adds a user, optionally with a first password checked before anything is written.
+    /// System door: no access rule.
+    #[tracing::instrument(skip_all, fields(user = %new.username))]
+    pub async fn add_user_with_password(
+        &self,
+        new: NewUser,
+        password: Option<&str>,
+        now: Instant,
+    ) -> Result<User, StoreError> {
+        let password = password
+            .map(|p| Password::parse(&new.username, p))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let user = self.add_user(new, now).await?;
+        if let Some(p) = password {
+            self.store
+                .accounts()
+                .set_password(&user.username, p.expose(), now)
+                .await?;
+        }
+        Ok(user)
+    }
+
+    /// Adds a user without a password. System door: no access rule.
+    #[tracing::instrument(skip_all, fields(user = %new.username))]
+    pub async fn add_user(&self, new: NewUser, now: Instant) -> Result<User, StoreError> {
+        let username = Username::parse(&new.username).map_err(StoreError::Invalid)?;
+        if new.roles.is_empty() {
+            return Err(StoreError::Invalid(
+                "Người dùng cần ít nhất một vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.".into(),
+            ));
+        }
+        let needs_unit = new.roles.iter().any(|r| r.is_unit_role());
+        match &new.unit_id {
+            Some(u) => {
+                self.unit(u).await?;
+            }
+            None if needs_unit => {
+                return Err(StoreError::Invalid(
+                    "Vai trò don_vi và thu_truong_don_vi cần có đơn vị (--unit MÃ_ĐƠN_VỊ).".into(),
+                ));
+            }
+            None => {}
+        }
+        let id = new_id();
+        let now = micros(now);
+        let display = if new.display_name.trim().is_empty() {
+            username.as_str().to_string()
+        } else {
+            new.display_name.trim().to_string()
+        };
+        let result: Result<(), sqlx::Error> = with_db!(self.store, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO users (id, username, display_name, email, unit_id, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind(username.as_str())
+                .bind(&display)
+                .bind(&new.email)
+                .bind(&new.unit_id)
+                .bind(false)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                for r in &new.roles {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                        .bind(&id)
+                        .bind(r.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            }
+            .await
+        });
+        match result {
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Duplicate(format!("Người dùng `{username}`")))
+            }
+            Err(e) => Err(e.into()),
+            Ok(()) => self.user(username.as_str()).await,
+        }
+    }
+
+    /// A user by name, with their roles. System door: no access rule.
+    #[tracing::instrument(skip_all, fields(user = %username))]
+    pub async fn user(&self, username: &str) -> Result<User, StoreError> {
+        let found = with_db!(self.store, |pool| {
+            let user: Option<User> = sqlx::query_as(
+                "SELECT id, username, display_name, email, unit_id, disabled FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+            match user {
+                None => None,
+                Some(mut u) => {
+                    let roles: Vec<String> = sqlx::query_scalar(
+                        "SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role",
+                    )
+                    .bind(&u.id)
+                    .fetch_all(pool)
+                    .await?;
+                    u.roles = roles.iter().filter_map(|r| r.parse().ok()).collect();
+                    Some(u)
+                }
+            }
+        });
+        found.ok_or_else(|| StoreError::not_found("người dùng", username))
+    }
+
+    /// The engine's view of a user: roles, and the units they act for (their own and those
+    /// merged into it). A disabled user cannot act. System door: what the command line's
+    /// `--as USER` names.
+    #[tracing::instrument(skip_all, fields(user = %username))]
+    pub async fn actor(&self, username: &str) -> Result<Actor, StoreError> {
+        let user = self.user(username).await?;
+        if user.disabled {
+            return Err(StoreError::Invalid(format!(
+                "Tài khoản `{username}` đã bị khóa."
+            )));
+        }
+        let units = match &user.unit_id {
+            Some(u) => merged_units(self.store, u).await?,
+            None => Vec::new(),
+        };
+        Ok(Actor {
+            user: user.username,
+            roles: user.roles,
+            units,
+        })
+    }
+
+    /// Users holding `role`; for unit roles, only those of `unit` (or of the unit it was merged
+    /// into, who inherited its tasks). System door, for the email relay.
+    #[tracing::instrument(skip_all, fields(role = %role.as_str()))]
+    pub async fn users_with_role(
+        &self,
+        role: Role,
+        unit: Option<&str>,
+    ) -> Result<Vec<User>, StoreError> {
+        let names: Vec<String> = with_db!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT u.username FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND NOT u.disabled ORDER BY u.username",
+            )
+            .bind(role.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out = Vec::new();
+        for n in names {
+            let u = self.user(&n).await?;
+            match (unit, role.is_unit_role(), &u.unit_id) {
+                (Some(task_unit), true, Some(own)) => {
+                    if merged_units(self.store, own)
+                        .await?
+                        .iter()
+                        .any(|x| x == task_unit)
+                    {
+                        out.push(u);
+                    }
+                }
+                (_, true, _) => {}
+                _ => out.push(u),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,92 @@
+//! What the scheduler and the email relay need from the store: claiming due timers and queued
+//! mail with leases, firing timers in batches, automatic transitions on expiry, stall alerts,
+//! cron slots and named leases.
+//!
+//! Exactly-once across instances rests on the database: PostgreSQL claims rows with
+//! `FOR UPDATE SKIP LOCKED` inside the claiming `UPDATE`, so two instances never take the same
+//! row; a claim carries a lease, and a row whose lease expired (its instance died) is claimed
+//! again. SQLite has a single writer, so the same statement without the locking clause suffices.
+//!
+//! These doors act for nobody (the system), except the outbox's `…_as` doors for administrators.
+//!
+//! - [`timers`]: firing due timers, and the automatic transitions they ask for;
+//! - [`stalls`]: alerts about tasks that have not moved;
+//! - [`outbox`]: queueing, claiming and settling mail; the outbox for administrators;
+//! - [`leases`]: named leases and cron slots.
+
+mod leases;
+mod outbox;
+mod stalls;
+mod timers;
+
+use engine::time::Instant;
+
+use super::decode::RawJson;
+use super::{Backend, Store};
+
+/// The scheduling doors: see [`Store::scheduling`].
+#[derive(Clone, Copy)]
+pub struct Scheduling<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Scheduling<'_> {
+    /// The locking clause that lets instances claim rows side by side.
+    fn skip_locked(&self) -> &'static str {
+        match self.store.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+/// An automatic transition to take, claimed with a lease: [`Scheduling::expire`] takes it,
+/// [`Scheduling::finish_expiry`] settles its timer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryJob {
+    pub timer_id: String,
+    pub task_id: String,
+    pub transition: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FireReport {
+    /// Timers claimed by this batch; 0 when nothing was due (or another instance took it).
+    pub claimed: usize,
+    /// Timers marked fired (including those folded into another's message).
+    pub fired: usize,
+    /// Notifications queued.
+    pub queued: usize,
+    /// Timers cancelled because their task had already left their state.
+    pub stale: usize,
+    pub expiries: Vec<ExpiryJob>,
+}
+
+/// A queued message claimed for sending.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OutboxJob {
+    pub id: String,
+    pub task_id: Option<String>,
+    pub template: String,
+    /// The payload; text that is not JSON is kept as a JSON string.
+    #[sqlx(try_from = "RawJson")]
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+    pub created_at: Instant,
+}
+
+/// An outbox row, for operators.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub task_id: Option<String>,
+    pub template: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Instant,
+    pub last_error: Option<String>,
+    pub recipients: Option<String>,
+    pub message_id: Option<String>,
+    pub created_at: Instant,
+    pub sent_at: Option<Instant>,
+}

@@ -1,0 +1,257 @@
+//! Writes shared by several doors, written once for both backends.
+//!
+//! Most store queries are written once inside [`with_db!`](super::with_db) and compiled for each
+//! backend. The writes that several doors share (a decision's effects, the audit entry, the
+//! multi-row timer and outbox inserts) are functions instead: they take a [`Conn`] — a
+//! connection of either backend, usually inside a transaction — and plain [`Arg`] values, so the
+//! same function serves a transition, a creation, an import and the scheduler.
+
+use engine::time::Instant;
+use sqlx::postgres::PgRow;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Encode, FromRow, PgConnection, SqliteConnection, Type};
+
+/// A value for a placeholder, on either backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+    Time(Instant),
+    OptTime(Option<Instant>),
+}
+
+/// A connection of either backend (in a transaction or not).
+pub(crate) enum Conn<'c> {
+    Postgres(&'c mut PgConnection),
+    Sqlite(&'c mut SqliteConnection),
+}
+
+impl<'c> From<&'c mut PgConnection> for Conn<'c> {
+    fn from(c: &'c mut PgConnection) -> Self {
+        Conn::Postgres(c)
+    }
+}
+
+impl<'c> From<&'c mut SqliteConnection> for Conn<'c> {
+    fn from(c: &'c mut SqliteConnection) -> Self {
+        Conn::Sqlite(c)
+    }
+}
+
+/// Binds `args` to `q` in order.
+fn bind<'q, DB: Database>(
+    mut q: Query<'q, DB, DB::Arguments>,
+    args: &[Arg<'q>],
+) -> Query<'q, DB, DB::Arguments>
+where
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+    Instant: Encode<'q, DB> + Type<DB>,
+    Option<Instant>: Encode<'q, DB> + Type<DB>,
+{
+    for a in args {
+        q = match *a {
+            Arg::Str(v) => q.bind(v),
+            Arg::OptStr(v) => q.bind(v),
+            Arg::Int(v) => q.bind(v),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::Bool(v) => q.bind(v),
+            Arg::Time(v) => q.bind(v),
+            Arg::OptTime(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+impl Conn<'_> {
+    /// Runs a statement; returns the rows it affected.
+    pub(crate) async fn execute(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        // The text is built from constant pieces only; every value is a bound parameter.
+        let sql = sqlx::AssertSqlSafe(sql);
+        Ok(match self {
+            Conn::Postgres(c) => bind(sqlx::query(sql), args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+            Conn::Sqlite(c) => bind(sqlx::query(sql), args)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Runs a query and decodes every row it returns.
+    pub(crate) async fn fetch_all<T>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            Conn::Postgres(c) => {
+                bind(sqlx::query(sql), args)
+                    .try_map(|r| T::from_row(&r))
+                    .fetch_all(&mut **c)
+                    .await
+            }
+            Conn::Sqlite(c) => {
+                bind(sqlx::query(sql), args)
+                    .try_map(|r| T::from_row(&r))
+                    .fetch_all(&mut **c)
+                    .await
+            }
+        }
+    }
+
+    /// Runs a statement that returns one integer (`RETURNING id`).
+    pub(crate) async fn fetch_i64(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<i64, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        let (n,): (i64,) = match self {
+            Conn::Postgres(c) => {
+                bind(sqlx::query(sql), args)
+                    .try_map(|r| FromRow::from_row(&r))
+                    .fetch_one(&mut **c)
+                    .await?
+            }
+            Conn::Sqlite(c) => {
+                bind(sqlx::query(sql), args)
+                    .try_map(|r| FromRow::from_row(&r))
+                    .fetch_one(&mut **c)
+                    .await?
+            }
+        };
+        Ok(n)
+    }
+}
+
+/// `VALUES (…), (…)` for `rows` rows of `width` placeholders each; `shape` lays out one row
+/// from its placeholders (`$1`, `$2`, …), so that constant columns can sit between them.
+pub(crate) fn values(rows: usize, width: usize, shape: impl Fn(&[String]) -> String) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|i| {
+            let p: Vec<String> = (1..=width).map(|k| format!("${}", i * width + k)).collect();
+            format!("({})", shape(&p))
+        })
+        .collect();
+    rows.join(", ")
+}
+
+/// A timer to create.
+pub(crate) struct NewTimer<'a> {
+    pub id: &'a str,
+    pub task_id: &'a str,
+    pub state: &'a str,
+    /// `reminder`, `due`, `overdue`, `escalation` or `expiry`.
+    pub kind: &'a str,
+    /// The timer kind as JSON.
+    pub spec: &'a str,
+    pub fire_at: Instant,
+    pub due_at: Instant,
+}
+
+/// A message to queue.
+pub(crate) struct NewMessage<'a> {
+    pub id: &'a str,
+    pub task_id: Option<&'a str>,
+    pub template: &'a str,
+    pub payload: &'a str,
+}
+
+/// Rows a multi-row INSERT carries at most (well under both backends' parameter limits).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Creates pending timers, one INSERT per 200: a transition's round trips are what bounds its
+/// throughput.
+pub(crate) async fn insert_timers(
+    conn: &mut Conn<'_>,
+    timers: &[NewTimer<'_>],
+    now: Instant,
+) -> Result<(), sqlx::Error> {
+    for chunk in timers.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO timers (id, task_id, state, kind, spec, fire_at, due_at, status, created_at) VALUES {}",
+            values(chunk.len(), 8, |p| format!(
+                "{}, 'pending', {}",
+                p[..7].join(", "),
+                p[7]
+            ))
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 8);
+        for t in chunk {
+            args.extend([
+                Arg::Str(t.id),
+                Arg::Str(t.task_id),
+                Arg::Str(t.state),
+                Arg::Str(t.kind),
+                Arg::Str(t.spec),
+                Arg::Time(super::micros(t.fire_at)),
+                Arg::Time(super::micros(t.due_at)),
+                Arg::Time(now),
+            ]);
+        }
+        conn.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
+/// Queues messages for the relay, due now, one INSERT per 200.
+pub(crate) async fn insert_messages(
+    conn: &mut Conn<'_>,
+    messages: &[NewMessage<'_>],
+    now: Instant,
+) -> Result<(), sqlx::Error> {
+    for chunk in messages.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attempt_at, created_at) VALUES {}",
+            values(chunk.len(), 5, |p| format!(
+                "{}, 'pending', 0, {}, {}",
+                p[..4].join(", "),
+                p[4],
+                p[4]
+            ))
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 5);
+        for m in chunk {
+            args.extend([
+                Arg::Str(m.id),
+                Arg::OptStr(m.task_id),
+                Arg::Str(m.template),
+                Arg::Str(m.payload),
+                Arg::Time(now),
+            ]);
+        }
+        conn.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_number_the_placeholders_row_by_row() {
+        assert_eq!(
+            values(2, 3, |p| format!("{}, 'x', {}, {}", p[0], p[1], p[2])),
+            "($1, 'x', $2, $3), ($4, 'x', $5, $6)"
+        );
+    }
+}

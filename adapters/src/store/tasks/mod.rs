@@ -1,0 +1,413 @@
+//! Tasks, for an actor: create, read, search, move; their history and documents.
+//!
+//! Every door here acts for an [`Actor`] and does the whole use case in one call: a task the
+//! actor may not see is reported as not found (its existence does not leak), a stale version is a
+//! conflict naming the current one, a refusal of `decide` carries what the actor may do instead,
+//! and the answer carries what the front ends show (the task's workflow, whose turn it is,
+//! whether it stalled, its deadline), so they need not come back for it.
+//!
+//! - [`read`]: reading tasks and what hangs off them; [`Unscoped`], the reads for nobody;
+//! - [`search`]: the visibility rule and a search's conditions as SQL;
+//! - [`visibility`]: the facts `engine::access` rules on, looked up;
+//! - [`deadline`]: a task's current deadline as facts;
+//! - [`write`]: creation and transitions, each one audited transaction.
+
+mod deadline;
+mod read;
+mod search;
+mod visibility;
+mod write;
+
+use std::sync::Arc;
+
+use engine::Role;
+use engine::decide::{Actor, Available};
+use engine::time::Instant;
+use engine::workflow::Workflow;
+
+use super::audit::{self, AuditRecord};
+use super::{
+    BudgetLine, Document, Expected, NewDocument, Store, StoreError, Task, TaskFilter,
+    TransitionOutcome, TransitionRequest, micros, new_id, with_db,
+};
+use visibility::Facts;
+
+pub use deadline::{Deadline, calendar_error_vi};
+pub use read::Unscoped;
+pub use search::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort};
+pub(crate) use write::{Step, transition};
+
+/// The tasks' doors: see [`Store::tasks`].
+#[derive(Clone, Copy)]
+pub struct Tasks<'a> {
+    pub(super) store: &'a Store,
+}
+
+/// A task as an actor sees it in a list: the task, its workflow (`None` if that version is no
+/// longer loaded), and what depends on who looks and when.
+#[derive(Debug, Clone)]
+pub struct TaskItem {
+    pub task: Task,
+    pub workflow: Option<Arc<Workflow>>,
+    /// The current step is the actor's to take.
+    pub my_turn: bool,
+    /// Not moved for the workflow's stall period.
+    pub stalled: bool,
+}
+
+impl TaskItem {
+    /// The title of the current state, or its name when the workflow is not loaded.
+    pub fn state_title(&self) -> &str {
+        self.workflow
+            .as_ref()
+            .and_then(|w| w.state(&self.task.state))
+            .map_or(&self.task.state, |s| &s.title)
+    }
+
+    /// Whose turn it is in the current state.
+    pub fn turn_roles(&self) -> &[Role] {
+        self.workflow
+            .as_ref()
+            .and_then(|w| w.state(&self.task.state))
+            .map_or(&[], |s| &s.roles)
+    }
+
+    /// The current deadline, seen at `now`.
+    pub fn deadline(&self, now: Instant) -> Option<Deadline> {
+        deadline::deadline(&self.task, self.workflow.as_deref(), now)
+    }
+}
+
+/// A task with everything an actor needs to act on it, as of an instant.
+#[derive(Debug, Clone)]
+pub struct TaskDetail {
+    pub item: TaskItem,
+    pub deadline: Option<Deadline>,
+    pub budget: Vec<BudgetLine>,
+    pub documents: Vec<Document>,
+    /// The transitions from the current state, each with what the actor still lacks.
+    pub available: Vec<Available>,
+}
+
+/// Leave to attach a document to a task, granted by [`Tasks::attach_as`] before the file is
+/// read: the document type is checked against the task's workflow, then the stored file is
+/// recorded.
+pub struct Attachment<'a> {
+    store: &'a Store,
+    task: Task,
+    workflow: Arc<Workflow>,
+    uploaded_by: String,
+}
+
+impl Attachment<'_> {
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// Refuses a document type the task's workflow does not declare.
+    pub fn check_type(&self, doc_type: &str) -> Result<(), StoreError> {
+        let wf = &self.workflow;
+        if wf.document_types.contains_key(doc_type) {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(format!(
+            "Loại tài liệu `{}` không có trong quy trình `{}`; các loại: {}.",
+            doc_type,
+            wf.name,
+            wf.document_types
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
+    /// Records the document (its file already stored at `new.stored_path`).
+    #[tracing::instrument(skip_all, fields(actor = %self.uploaded_by, task = %self.task.id))]
+    pub async fn record(self, new: &NewDocument, now: Instant) -> Result<Document, StoreError> {
+        if new.task_id != self.task.id {
+            return Err(StoreError::internal(format!(
+                "an attachment to task `{}` was recorded for task `{}`",
+                self.task.id, new.task_id
+            )));
+        }
+        self.check_type(&new.doc_type)?;
+        let id = new_id();
+        let now = micros(now);
+        with_db!(self.store, |pool| {
+            sqlx::query(
+                "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&id)
+            .bind(&new.task_id)
+            .bind(&new.doc_type)
+            .bind(&new.number)
+            .bind(new.issued_on)
+            .bind(&new.issuer)
+            .bind(&new.file_name)
+            .bind(new.size_bytes)
+            .bind(&new.sha256)
+            .bind(&new.stored_path)
+            .bind(&self.uploaded_by)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(Document {
+            id,
+            task_id: new.task_id.clone(),
+            doc_type: new.doc_type.clone(),
+            number: new.number.clone(),
+            issued_on: new.issued_on,
+            issuer: new.issuer.clone(),
+            file_name: new.file_name.clone(),
+            size_bytes: new.size_bytes,
+            sha256: new.sha256.clone(),
+            stored_path: new.stored_path.clone(),
+            uploaded_by: self.uploaded_by,
+            uploaded_at: now,
+        })
+    }
+}
+
+/// The outcome with the title of the state it reached, for people.
+fn titled(workflow: Option<&Workflow>, mut o: TransitionOutcome) -> TransitionOutcome {
+    if let Some(s) = workflow.and_then(|w| w.state(&o.state)) {
+        o.state_title = s.title.clone();
+    }
+    o
+}
+
+impl<'a> Tasks<'a> {
+    /// Task reads that apply no access rule. System door, for the scheduler, the email relay,
+    /// operators and tests; the command line, the API and the pages read through the `_as`
+    /// doors.
+    pub fn unscoped(&self) -> Unscoped<'a> {
+        Unscoped { store: self.store }
+    }
+
+    /// The task, if `actor` may see it; otherwise not found, so that its existence does not
+    /// leak. Also returns the facts looked up, for the rules that follow.
+    async fn visible(&self, actor: &Actor, id: &str) -> Result<(Task, Facts), StoreError> {
+        let task = read::task(self.store, id).await?;
+        let facts = Facts::of(self.store, &task, actor).await?;
+        if facts.visible_to(actor) {
+            Ok((task, facts))
+        } else {
+            Err(StoreError::not_found("nhiệm vụ", id))
+        }
+    }
+
+    fn item(&self, task: Task, actor: &Actor, now: Instant) -> TaskItem {
+        TaskItem {
+            workflow: self
+                .store
+                .catalog()
+                .get(&task.workflow, task.workflow_version)
+                .cloned(),
+            my_turn: visibility::is_my_turn(self.store, &task, actor),
+            stalled: visibility::is_stalled(self.store, &task, now),
+            task,
+        }
+    }
+
+    /// Proposes a task in a plan, in its workflow's initial state. Who may propose for which
+    /// unit is `decide::start`'s rule. With an idempotency key, a retry returns the first
+    /// outcome.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, unit = %new.unit_id, kind = %new.kind))]
+    pub async fn create_as(
+        &self,
+        actor: &Actor,
+        new: &super::NewTask,
+        idempotency_key: Option<&str>,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let o = write::create(self.store, actor, new, idempotency_key, now).await?;
+        let workflow = self
+            .store
+            .catalog()
+            .for_date(&new.kind, engine::time::local_date(now));
+        Ok(titled(workflow.map(|w| &**w), o))
+    }
+
+    /// A task with its deadline at `now`, budget, documents, and the transitions `actor` may
+    /// take (each with what it still lacks).
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
+    pub async fn detail_as(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: Instant,
+    ) -> Result<TaskDetail, StoreError> {
+        let (task, _) = self.visible(actor, id).await?;
+        let wf = self.store.workflow_of(&task)?;
+        let available = engine::decide::available(wf, &write::snapshot(&task), actor);
+        let budget = read::budget(self.store, &task.id).await?;
+        let documents = read::documents(self.store, &task.id).await?;
+        let item = self.item(task, actor, now);
+        Ok(TaskDetail {
+            deadline: item.deadline(now),
+            item,
+            budget,
+            documents,
+            available,
+        })
+    }
+
+    /// One page of the tasks `actor` may see that match `q`, with how many match in all.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user))]
+    pub async fn search_as(
+        &self,
+        actor: &Actor,
+        q: &TaskQuery,
+        now: Instant,
+    ) -> Result<TaskPage, StoreError> {
+        let (tasks, total, limit, offset) = search::search(self.store, actor, q, now).await?;
+        Ok(TaskPage {
+            items: tasks
+                .into_iter()
+                .map(|t| self.item(t, actor, now))
+                .collect(),
+            total,
+            limit,
+            offset,
+        })
+    }
+
+    /// Every task `actor` may see that matches the command line's filter (page after page of
+    /// [`Tasks::search_as`]), oldest first.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user))]
+    pub async fn list_as(
+        &self,
+        actor: &Actor,
+        f: &TaskFilter,
+        now: Instant,
+    ) -> Result<Vec<TaskItem>, StoreError> {
+        let mut q = TaskQuery {
+            plan: f.plan.clone(),
+            unit: f.unit.clone(),
+            phase: f.phase,
+            state: f.state.clone(),
+            due_before: f.overdue_at,
+            limit: Some(MAX_PAGE),
+            offset: f.offset,
+            ..TaskQuery::default()
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.search_as(actor, &q, now).await?;
+            let n = page.items.len() as i64;
+            out.extend(page.items);
+            if n < page.limit || f.limit.is_some_and(|l| out.len() as i64 >= l) {
+                break;
+            }
+            q.offset = Some(page.offset + n);
+        }
+        if let Some(l) = f.limit {
+            out.truncate(usize::try_from(l.max(0)).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// Takes a transition as `actor`: visibility, the version precondition, `decide`, and the
+    /// write in one transaction (see [`write`]). A refusal carries the transitions the actor may
+    /// take instead; the outcome carries the new state's title.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %req.task_id, transition = %req.transition))]
+    pub async fn transition_as(
+        &self,
+        actor: &Actor,
+        req: &TransitionRequest,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let (task, _) = self.visible(actor, &req.task_id).await?;
+        if req.expected_version == Expected::Never {
+            return Err(StoreError::PreconditionFailed {
+                current: task.version,
+            });
+        }
+        let step = Step {
+            task_id: &req.task_id,
+            transition: &req.transition,
+            comment: req.comment.as_deref(),
+            document_ids: &req.document_ids,
+            expected: &req.expected_version,
+            idempotency_key: req.idempotency_key.as_deref(),
+            automatic: false,
+        };
+        let workflow = self.store.workflow_of(&task)?.clone();
+        let o = write::transition(self.store, Some(task), &step, actor, now).await?;
+        Ok(titled(Some(&workflow), o))
+    }
+
+    /// A task's audit entries, oldest first, for someone who may see the task.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
+    pub async fn history_as(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let (task, _) = self.visible(actor, id).await?;
+        audit::entries(self.store, &task.id).await
+    }
+
+    /// A task's documents, oldest first, for someone who may see the task.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn documents_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+    ) -> Result<Vec<Document>, StoreError> {
+        let (task, _) = self.visible(actor, task_id).await?;
+        read::documents(self.store, &task.id).await
+    }
+
+    /// One document (to download its file), for someone who may see its task; otherwise not
+    /// found.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, document = %id))]
+    pub async fn document_as(&self, actor: &Actor, id: &str) -> Result<Document, StoreError> {
+        let not_found = || StoreError::not_found("tài liệu", id);
+        let doc = read::document(self.store, id)
+            .await?
+            .ok_or_else(not_found)?;
+        match self.visible(actor, &doc.task_id).await {
+            Ok(_) => Ok(doc),
+            Err(StoreError::NotFound { .. }) => Err(not_found()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Leave for `actor` to attach a document to a task: they may see it
+    /// (`engine::access::may_see_task`, else not found) and attach to it
+    /// (`engine::access::may_attach_document`, else forbidden). Asked before an upload is read.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn attach_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+    ) -> Result<Attachment<'a>, StoreError> {
+        let (task, facts) = self.visible(actor, task_id).await?;
+        facts.may_attach(actor)?;
+        let workflow = self.store.workflow_of(&task)?.clone();
+        Ok(Attachment {
+            store: self.store,
+            task,
+            workflow,
+            uploaded_by: actor.user.clone(),
+        })
+    }
+
+    /// [`Tasks::attach_as`], the type check and [`Attachment::record`] in one call, for a file
+    /// already stored.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %new.task_id))]
+    pub async fn add_document_as(
+        &self,
+        actor: &Actor,
+        new: &NewDocument,
+        now: Instant,
+    ) -> Result<Document, StoreError> {
+        let attachment = self.attach_as(actor, &new.task_id).await?;
+        attachment.check_type(&new.doc_type)?;
+        attachment.record(new, now).await
+    }
+}

@@ -1,0 +1,214 @@
+//! Reading tasks and what hangs off them (budget lines, documents, timers, queued mail), for
+//! whoever has already been let in — and, behind [`Unscoped`], for nobody in particular.
+
+use engine::decide::Actor;
+use engine::time::Instant;
+
+use super::super::{
+    BudgetLine, Document, OutboxRecord, Store, StoreError, Task, TaskFilter, TimerRecord,
+    TransitionOutcome, TransitionRequest, micros, with_db,
+};
+use super::write::{Step, transition};
+
+/// The columns of a [`Task`], with its plan's number and its unit's current name.
+pub(super) const SELECT_TASK: &str = "SELECT t.id, t.plan_id, p.number AS plan_number, t.unit_id, u.name AS unit_name, t.name, \
+    t.funding_source, t.kind, t.workflow, t.workflow_version, t.state, t.phase, t.state_entered_at, t.version, \
+    t.period, t.is_rental, t.clock, t.paused_clock, t.transition_counts, t.due_at, t.audit_seq, t.audit_head, \
+    t.created_at, t.updated_at \
+    FROM tasks t JOIN plans p ON p.id = t.plan_id JOIN units u ON u.id = t.unit_id";
+
+const SELECT_DOCUMENT: &str = "SELECT id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at FROM documents";
+
+/// A task by id, or not found.
+pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
+    let found: Option<Task> = with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_TASK} WHERE t.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
+}
+
+pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(
+            "SELECT year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd FROM budget_lines WHERE task_id = $1 ORDER BY year",
+        )
+        .bind(task_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+pub(super) async fn documents(store: &Store, task_id: &str) -> Result<Vec<Document>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_DOCUMENT} WHERE task_id = $1 ORDER BY uploaded_at, id"
+        )))
+        .bind(task_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+pub(super) async fn document(store: &Store, id: &str) -> Result<Option<Document>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_DOCUMENT} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// The tasks matching a filter, without regard to who asks.
+async fn list(store: &Store, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
+    /// A bound value of the query below.
+    enum Param {
+        Text(String),
+        Time(Instant),
+        Int(i64),
+    }
+    let mut sql = format!("{SELECT_TASK} WHERE 1 = 1");
+    let mut params: Vec<Param> = Vec::new();
+    let mut push = |sql: &mut String, clause: &str, p: Param| {
+        params.push(p);
+        sql.push_str(&clause.replace("$?", &format!("${}", params.len())));
+    };
+    if let Some(plan) = &f.plan {
+        push(
+            &mut sql,
+            " AND (p.number = $? OR p.id = $?)",
+            Param::Text(plan.clone()),
+        );
+    }
+    if let Some(unit) = &f.unit {
+        push(&mut sql, " AND t.unit_id = $?", Param::Text(unit.clone()));
+    }
+    if let Some(phase) = f.phase {
+        push(
+            &mut sql,
+            " AND t.phase = $?",
+            Param::Text(phase.as_str().to_string()),
+        );
+    }
+    if let Some(state) = &f.state {
+        push(&mut sql, " AND t.state = $?", Param::Text(state.clone()));
+    }
+    if let Some(at) = f.overdue_at {
+        push(
+            &mut sql,
+            " AND t.due_at IS NOT NULL AND t.due_at < $?",
+            Param::Time(micros(at)),
+        );
+    }
+    sql.push_str(" ORDER BY t.created_at, t.id");
+    if let Some(limit) = f.limit {
+        push(&mut sql, " LIMIT $?", Param::Int(limit.clamp(0, 10_000)));
+    }
+    if let Some(offset) = f.offset {
+        push(&mut sql, " OFFSET $?", Param::Int(offset.max(0)));
+    }
+    Ok(with_db!(store, |pool| {
+        // Built from constant clauses only; every value is a bound parameter.
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for p in &params {
+            q = match p {
+                Param::Text(s) => q.bind(s),
+                Param::Time(t) => q.bind(*t),
+                Param::Int(i) => q.bind(*i),
+            };
+        }
+        q.fetch_all(pool).await?
+    }))
+}
+
+/// Task reads that apply no access rule: see [`Tasks::unscoped`](super::Tasks::unscoped).
+#[derive(Clone, Copy)]
+pub struct Unscoped<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Unscoped<'_> {
+    /// A task by id, whoever asks.
+    #[tracing::instrument(skip_all, fields(task = %id))]
+    pub async fn get(&self, id: &str) -> Result<Task, StoreError> {
+        task(self.store, id).await
+    }
+
+    /// Every task matching `f`, oldest first, whoever asks.
+    #[tracing::instrument(skip_all)]
+    pub async fn list(&self, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
+        list(self.store, f).await
+    }
+
+    /// A transition with `decide`'s rules (role, own unit, documents, rounds) but not the
+    /// visibility rule: an actor who may not see the task is refused by `decide` rather than
+    /// told it does not exist. For tests of `decide` through the store; front ends use
+    /// [`Tasks::transition_as`](super::Tasks::transition_as).
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %req.task_id, transition = %req.transition))]
+    pub async fn transition_as(
+        &self,
+        actor: &Actor,
+        req: &TransitionRequest,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let step = Step {
+            task_id: &req.task_id,
+            transition: &req.transition,
+            comment: req.comment.as_deref(),
+            document_ids: &req.document_ids,
+            expected: &req.expected_version,
+            idempotency_key: req.idempotency_key.as_deref(),
+            automatic: false,
+        };
+        transition(self.store, None, &step, actor, now).await
+    }
+
+    /// A task's budget lines, by year.
+    #[tracing::instrument(skip_all, fields(task = %task_id))]
+    pub async fn budget(&self, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
+        budget(self.store, task_id).await
+    }
+
+    /// A task's documents, oldest first.
+    #[tracing::instrument(skip_all, fields(task = %task_id))]
+    pub async fn documents(&self, task_id: &str) -> Result<Vec<Document>, StoreError> {
+        documents(self.store, task_id).await
+    }
+
+    /// A task's timers with the given status (`pending`, `cancelled`, `fired`), by fire time.
+    #[tracing::instrument(skip_all, fields(task = %task_id))]
+    pub async fn timers(
+        &self,
+        task_id: &str,
+        status: &str,
+    ) -> Result<Vec<TimerRecord>, StoreError> {
+        Ok(with_db!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT id, task_id, state, kind, spec, fire_at, due_at, status FROM timers WHERE task_id = $1 AND status = $2 ORDER BY fire_at, id",
+            )
+            .bind(task_id)
+            .bind(status)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// A task's queued notifications, oldest first.
+    #[tracing::instrument(skip_all, fields(task = %task_id))]
+    pub async fn outbox(&self, task_id: &str) -> Result<Vec<OutboxRecord>, StoreError> {
+        Ok(with_db!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT id, task_id, template, payload, status, attempts, created_at FROM outbox WHERE task_id = $1 ORDER BY created_at, id",
+            )
+            .bind(task_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
