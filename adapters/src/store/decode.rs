@@ -61,30 +61,9 @@ impl From<Json<Option<BTreeMap<String, u32>>>> for BTreeMap<String, u32> {
 }
 
 /// A JSON document kept in a TEXT column, read leniently: see the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
 pub(crate) struct RawJson(pub String);
-
-impl<DB: Database> Type<DB> for RawJson
-where
-    String: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <String as Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <String as Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: Database> Decode<'r, DB> for RawJson
-where
-    String: Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(RawJson(<String as Decode<DB>>::decode(value)?))
-    }
-}
 
 /// The parsed document, or the text as a JSON string when it does not parse.
 impl From<RawJson> for serde_json::Value {

@@ -416,6 +416,16 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// A database error as the store reports it: a unique-constraint violation is a duplicate of
+/// `what` (named lazily), anything else a database error.
+pub(crate) fn duplicate_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Duplicate(what())
+    } else {
+        e.into()
+    }
+}
+
 /// The SQLite URL for a file path.
 pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())

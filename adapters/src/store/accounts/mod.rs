@@ -31,6 +31,7 @@ use engine::time::Instant;
 use serde::Serialize;
 
 use super::audit::hex;
+use super::sql::{Arg, Conn};
 use super::{Store, StoreError, User, micros, with_db};
 
 pub(crate) use identities::IdentityCache;
@@ -189,6 +190,20 @@ fn random_secret() -> String {
     hex(&bytes)
 }
 
+/// Revokes every live session of a user (a password change, a disabled account).
+async fn revoke_sessions(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    now: Instant,
+) -> Result<(), sqlx::Error> {
+    conn.execute(
+        "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        &[Arg::Str(user_id), Arg::Time(now)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Runs CPU-heavy work (password hashing) off the async runtime.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
@@ -222,24 +237,17 @@ impl Accounts<'_> {
         let now = micros(now);
         with_db!(self.store, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
-                .bind(&user.id)
-                .bind(true)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            let mut conn = Conn::from(&mut *tx);
+            conn.execute(
+                "UPDATE users SET disabled = $2 WHERE id = $1",
+                &[Arg::Str(&user.id), Arg::Bool(true)],
             )
-            .bind(&user.id)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            revoke_sessions(&mut conn, &user.id, now).await?;
+            conn.execute(
                 "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                &[Arg::Str(&user.id), Arg::Time(now)],
             )
-            .bind(&user.id)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
             tx.commit().await?;
         });

@@ -11,8 +11,9 @@ use engine::decide::Actor;
 use engine::input::Password;
 use engine::time::Instant;
 
+use super::super::sql::{Arg, Conn};
 use super::super::{Store, StoreError, micros, with_db};
-use super::{Accounts, Identity, blocking, random_secret};
+use super::{Accounts, Identity, blocking, random_secret, revoke_sessions};
 
 fn hash(password: &str) -> Result<String, StoreError> {
     Argon2::default()
@@ -77,22 +78,14 @@ impl Accounts<'_> {
         let now = micros(now);
         with_db!(self.store, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
+            let mut conn = Conn::from(&mut *tx);
+            conn.execute(
                 "INSERT INTO user_passwords (user_id, hash, changed_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed_at = excluded.changed_at",
+                &[Arg::Str(&user.id), Arg::Str(&phc), Arg::Time(now)],
             )
-            .bind(&user.id)
-            .bind(&phc)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-            )
-            .bind(&user.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            revoke_sessions(&mut conn, &user.id, now).await?;
             tx.commit().await?;
         });
         Ok(())

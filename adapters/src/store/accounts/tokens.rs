@@ -5,7 +5,7 @@ use engine::Role;
 use engine::access::{self, Scope};
 use engine::time::Instant;
 
-use super::super::{StoreError, is_unique_violation, micros, new_id, sha256_hex, with_db};
+use super::super::{StoreError, duplicate_or, micros, new_id, sha256_hex, with_db};
 use super::{Accounts, ApiToken, Identity, IssuedToken, TOKEN_PREFIX, random_secret};
 
 impl Accounts<'_> {
@@ -66,13 +66,8 @@ impl Accounts<'_> {
             .await
             .map(|_| ())
         });
-        match result {
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Duplicate("Token trùng (hãy thử lại)".into()))
-            }
-            Err(e) => Err(e.into()),
-            Ok(()) => Ok(IssuedToken { token, secret }),
-        }
+        result.map_err(|e| duplicate_or(e, || "Token trùng (hãy thử lại)".into()))?;
+        Ok(IssuedToken { token, secret })
     }
 
     /// The identity's own tokens; an administrator sees everyone's.

@@ -5,17 +5,19 @@ use engine::access::{self, Area};
 use engine::decide::Actor;
 use engine::time::Instant;
 
-use super::super::{Plan, StoreError, is_unique_violation, micros, new_id, with_db};
+use super::super::{Plan, StoreError, duplicate_or, micros, new_id, with_db};
 use super::Directory;
+
+const SELECT_PLAN: &str = "SELECT id, number, year, title, issued_on FROM plans";
 
 impl Directory<'_> {
     /// Every plan, newest year first.
     #[tracing::instrument(skip_all)]
     pub async fn plans(&self) -> Result<Vec<Plan>, StoreError> {
         Ok(with_db!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT id, number, year, title, issued_on FROM plans ORDER BY year DESC, number",
-            )
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_PLAN} ORDER BY year DESC, number"
+            )))
             .fetch_all(pool)
             .await?
         }))
@@ -25,9 +27,9 @@ impl Directory<'_> {
     #[tracing::instrument(skip_all, fields(plan = %number))]
     pub async fn plan(&self, number: &str) -> Result<Plan, StoreError> {
         let found: Option<Plan> = with_db!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT id, number, year, title, issued_on FROM plans WHERE number = $1 OR id = $1",
-            )
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_PLAN} WHERE number = $1 OR id = $1"
+            )))
             .bind(number)
             .fetch_optional(pool)
             .await?
@@ -85,12 +87,7 @@ impl Directory<'_> {
                 .await
                 .map(|_| ())
         });
-        match result {
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Duplicate(format!("Kế hoạch `{number}`")))
-            }
-            Err(e) => Err(e.into()),
-            Ok(()) => self.plan(number).await,
-        }
+        result.map_err(|e| duplicate_or(e, || format!("Kế hoạch `{number}`")))?;
+        self.plan(number).await
     }
 }

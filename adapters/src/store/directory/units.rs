@@ -8,8 +8,10 @@ use engine::decide::Actor;
 use engine::domain::UnitId;
 use engine::time::Instant;
 
-use super::super::{Store, StoreError, Unit, is_unique_violation, micros, with_db};
+use super::super::{Store, StoreError, Unit, duplicate_or, micros, with_db};
 use super::Directory;
+
+const SELECT_UNIT: &str = "SELECT id, name, parent_id, merged_into, merged_on FROM units";
 
 fn check_name(name: &str) -> Result<&str, StoreError> {
     let name = name.trim();
@@ -37,12 +39,10 @@ impl Directory<'_> {
     #[tracing::instrument(skip_all, fields(unit = %id))]
     pub async fn unit(&self, id: &str) -> Result<Unit, StoreError> {
         let found: Option<Unit> = with_db!(self.store, |pool| {
-            sqlx::query_as(
-                "SELECT id, name, parent_id, merged_into, merged_on FROM units WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_UNIT} WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
         found.ok_or_else(|| StoreError::not_found("đơn vị", id))
     }
@@ -101,13 +101,8 @@ impl Directory<'_> {
             }
             .await
         });
-        match result {
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Duplicate(format!("Đơn vị `{id}`")))
-            }
-            Err(e) => Err(e.into()),
-            Ok(()) => self.unit(id.as_str()).await,
-        }
+        result.map_err(|e| duplicate_or(e, || format!("Đơn vị `{id}`")))?;
+        self.unit(id.as_str()).await
     }
 
     /// Renames a unit from `valid_from`, for an administrator.

@@ -8,7 +8,7 @@ use engine::domain::Username;
 use engine::input::Password;
 use engine::time::Instant;
 
-use super::super::{NewUser, StoreError, User, is_unique_violation, micros, new_id, with_db};
+use super::super::{NewUser, StoreError, User, duplicate_or, micros, new_id, with_db};
 use super::Directory;
 use super::units::merged_units;
 
@@ -111,13 +111,8 @@ impl Directory<'_> {
             }
             .await
         });
-        match result {
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Duplicate(format!("Người dùng `{username}`")))
-            }
-            Err(e) => Err(e.into()),
-            Ok(()) => self.user(username.as_str()).await,
-        }
+        result.map_err(|e| duplicate_or(e, || format!("Người dùng `{username}`")))?;
+        self.user(username.as_str()).await
     }
 
     /// A user by name, with their roles. System door: no access rule.

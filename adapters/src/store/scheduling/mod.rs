@@ -40,6 +40,33 @@ impl Scheduling<'_> {
     }
 }
 
+/// Where a task is now, as the scheduler's messages name it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Whereabouts {
+    id: String,
+    name: String,
+    #[sqlx(rename = "unit_id")]
+    unit: String,
+    state: String,
+    workflow: String,
+    workflow_version: i64,
+}
+
+impl Whereabouts {
+    /// The workflow version the task runs on, if still loaded.
+    fn workflow<'c>(
+        &self,
+        catalog: &'c engine::workflow::Catalog,
+    ) -> Option<&'c engine::workflow::Workflow> {
+        catalog
+            .get(
+                &self.workflow,
+                u32::try_from(self.workflow_version).unwrap_or_default(),
+            )
+            .map(|w| &**w)
+    }
+}
+
 /// An automatic transition to take, claimed with a lease: [`Scheduling::expire`] takes it,
 /// [`Scheduling::finish_expiry`] settles its timer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,19 +6,15 @@ use engine::Role;
 use engine::time::Instant;
 use serde_json::json;
 
+use super::super::sql::{Arg, Conn, NewMessage, insert_messages};
 use super::super::{StoreError, micros, new_id, with_db};
-use super::Scheduling;
+use super::{Scheduling, Whereabouts};
 
 /// A task that may have stalled.
 #[derive(sqlx::FromRow)]
 struct Idle {
-    id: String,
-    name: String,
-    #[sqlx(rename = "unit_id")]
-    unit: String,
-    state: String,
-    workflow: String,
-    workflow_version: i64,
+    #[sqlx(flatten)]
+    task: Whereabouts,
     version: i64,
     #[sqlx(rename = "state_entered_at")]
     entered: Instant,
@@ -35,6 +31,43 @@ impl Scheduling<'_> {
         default_days: u32,
     ) -> Result<usize, StoreError> {
         let now = micros(now);
+        let mut queued = 0;
+        for idle in self.idle_candidates(now, default_days).await? {
+            let Some(wf) = idle.task.workflow(self.store.catalog()) else {
+                continue;
+            };
+            let limit = wf.stall_after_working_days.unwrap_or(default_days);
+            let Ok(days) = wf.calendar.working_days_between(idle.entered, now) else {
+                continue;
+            };
+            if days < i64::from(limit) {
+                continue;
+            }
+            let t = &idle.task;
+            let turn: Vec<Role> = wf
+                .state(&t.state)
+                .map(|s| s.roles.clone())
+                .unwrap_or_default();
+            let payload = json!({
+                "task_id": t.id, "task_name": t.name, "unit_id": t.unit, "state": t.state,
+                "roles": [Role::Ubnd, Role::ThuTruongDonVi], "turn_roles": turn,
+                "idle_working_days": days, "since": idle.entered,
+            });
+            if self.alert(&idle, &payload.to_string(), now).await? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Running tasks that entered their state long enough ago to have stalled and were not yet
+    /// alerted at their version. N working days cannot pass in fewer than N calendar days: a
+    /// cheap filter, refined by each workflow's calendar.
+    async fn idle_candidates(
+        &self,
+        now: Instant,
+        default_days: u32,
+    ) -> Result<Vec<Idle>, StoreError> {
         let min_days = self
             .store
             .catalog()
@@ -43,9 +76,8 @@ impl Scheduling<'_> {
             .chain([default_days])
             .min()
             .unwrap_or(default_days);
-        // N working days cannot pass in fewer than N calendar days: a cheap filter first.
         let cutoff = now - TimeDelta::days(i64::from(min_days));
-        let candidates: Vec<Idle> = with_db!(self.store, |pool| {
+        Ok(with_db!(self.store, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.name, t.unit_id, t.state, t.workflow, t.workflow_version, t.version, t.state_entered_at FROM tasks t \
                  WHERE t.phase NOT IN ('completed', 'withdrawn', 'postponed') AND t.state_entered_at <= $1 \
@@ -54,69 +86,34 @@ impl Scheduling<'_> {
             .bind(cutoff)
             .fetch_all(pool)
             .await?
-        });
-        let mut queued = 0;
-        for Idle {
-            id,
-            name,
-            unit,
-            state,
-            workflow,
-            workflow_version,
-            version,
-            entered,
-        } in candidates
-        {
-            let Some(wf) = self.store.catalog().get(
-                &workflow,
-                u32::try_from(workflow_version).unwrap_or_default(),
-            ) else {
-                continue;
-            };
-            let limit = wf.stall_after_working_days.unwrap_or(default_days);
-            let Ok(idle) = wf.calendar.working_days_between(entered, now) else {
-                continue;
-            };
-            if idle < i64::from(limit) {
-                continue;
-            }
-            let turn: Vec<Role> = wf
-                .state(&state)
-                .map(|s| s.roles.clone())
-                .unwrap_or_default();
-            let payload = json!({
-                "task_id": id, "task_name": name, "unit_id": unit, "state": state,
-                "roles": [Role::Ubnd, Role::ThuTruongDonVi], "turn_roles": turn,
-                "idle_working_days": idle, "since": entered,
-            });
-            let inserted = with_db!(self.store, |pool| {
-                let mut tx = pool.begin().await?;
-                let n = sqlx::query(
+        }))
+    }
+
+    /// Records the alert for the task's version and queues its message, in one transaction;
+    /// false when another instance alerted first.
+    async fn alert(&self, idle: &Idle, payload: &str, now: Instant) -> Result<bool, StoreError> {
+        let id = new_id();
+        Ok(with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut conn = Conn::from(&mut *tx);
+            let first = conn
+                .execute(
                     "INSERT INTO stall_alerts (task_id, version, alerted_at) VALUES ($1, $2, $3) ON CONFLICT (task_id, version) DO NOTHING",
+                    &[Arg::Str(&idle.task.id), Arg::Int(idle.version), Arg::Time(now)],
                 )
-                .bind(&id)
-                .bind(version)
-                .bind(now)
-                .execute(&mut *tx)
                 .await?
-                .rows_affected();
-                if n == 1 {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, 'task.stalled', $3, 'pending', 0, $4, $4)",
-                    )
-                    .bind(new_id())
-                    .bind(&id)
-                    .bind(payload.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                n
-            });
-            queued += usize::try_from(inserted).unwrap_or(0);
-        }
-        Ok(queued)
+                == 1;
+            if first {
+                let message = NewMessage {
+                    id: &id,
+                    task_id: Some(&idle.task.id),
+                    template: "task.stalled",
+                    payload,
+                };
+                insert_messages(&mut conn, &[message], now).await?;
+            }
+            tx.commit().await?;
+            first
+        }))
     }
 }

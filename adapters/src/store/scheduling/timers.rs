@@ -20,7 +20,7 @@ use super::super::decode::Json;
 use super::super::sql::{Arg, Conn, NewMessage, NewTimer, insert_messages, insert_timers};
 use super::super::tasks::{Step, transition};
 use super::super::{Backend, Expected, StoreError, TransitionOutcome, micros, new_id, with_db};
-use super::{ExpiryJob, FireReport, Scheduling};
+use super::{ExpiryJob, FireReport, Scheduling, Whereabouts};
 
 /// A timer claimed by this instance.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -32,18 +32,6 @@ struct Claimed {
     kind: TimerKind,
     fire_at: Instant,
     due_at: Instant,
-}
-
-/// Where a task with claimed timers is now.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Whereabouts {
-    id: String,
-    name: String,
-    #[sqlx(rename = "unit_id")]
-    unit: String,
-    state: String,
-    workflow: String,
-    workflow_version: i64,
 }
 
 /// Severity order of the deadline messages that fold into one per task.
@@ -225,11 +213,7 @@ impl<'c> Firing<'c> {
             let Some(task) = tasks.get(task_id) else {
                 continue;
             };
-            let wf = catalog.get(
-                &task.workflow,
-                u32::try_from(task.workflow_version).unwrap_or_default(),
-            );
-            f.task(task, timers, wf.map(|w| &**w), now);
+            f.task(task, timers, task.workflow(catalog), now);
         }
         f
     }

@@ -326,15 +326,7 @@ impl<'a> Tasks<'a> {
                 current: task.version,
             });
         }
-        let step = Step {
-            task_id: &req.task_id,
-            transition: &req.transition,
-            comment: req.comment.as_deref(),
-            document_ids: &req.document_ids,
-            expected: &req.expected_version,
-            idempotency_key: req.idempotency_key.as_deref(),
-            automatic: false,
-        };
+        let step = Step::of(req);
         let workflow = self.store.workflow_of(&task)?.clone();
         let o = write::transition(self.store, Some(task), &step, actor, now).await?;
         Ok(titled(Some(&workflow), o))

@@ -157,15 +157,7 @@ impl Unscoped<'_> {
         req: &TransitionRequest,
         now: Instant,
     ) -> Result<TransitionOutcome, StoreError> {
-        let step = Step {
-            task_id: &req.task_id,
-            transition: &req.transition,
-            comment: req.comment.as_deref(),
-            document_ids: &req.document_ids,
-            expected: &req.expected_version,
-            idempotency_key: req.idempotency_key.as_deref(),
-            automatic: false,
-        };
+        let step = Step::of(req);
         transition(self.store, None, &step, actor, now).await
     }
 

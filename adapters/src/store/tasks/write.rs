@@ -16,8 +16,8 @@ use engine::workflow::Workflow;
 use super::super::audit::{AuditRecord, insert_audit, sha256_hex};
 use super::super::sql::{Arg, Conn, NewMessage, NewTimer, insert_messages, insert_timers};
 use super::super::{
-    Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome, micros, new_id,
-    with_db,
+    Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome,
+    TransitionRequest, micros, new_id, with_db,
 };
 use super::read;
 
@@ -356,7 +356,20 @@ pub(crate) struct Step<'a> {
     pub automatic: bool,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
+    /// A user's transition request.
+    pub fn of(req: &'a TransitionRequest) -> Step<'a> {
+        Step {
+            task_id: &req.task_id,
+            transition: &req.transition,
+            comment: req.comment.as_deref(),
+            document_ids: &req.document_ids,
+            expected: &req.expected_version,
+            idempotency_key: req.idempotency_key.as_deref(),
+            automatic: false,
+        }
+    }
+
     /// What an idempotency key is bound to.
     fn hash(&self) -> String {
         sha256_hex(
@@ -409,6 +422,8 @@ fn expected_version(expected: &Expected, task: &Task) -> Result<Option<i64>, Sto
     }
 }
 
+/// One attempt at a transition, in four steps: replay a known idempotency key; load the task
+/// and check the precondition; ask `decide`; write the decision ([`write_transition`]).
 async fn transition_once(
     store: &Store,
     loaded: Option<Task>,
@@ -437,8 +452,37 @@ async fn transition_once(
         });
     }
     let wf = store.workflow_of(&task)?;
-    let documents = resolve_documents(store, &task.id, step.document_ids).await?;
-    let command = if step.automatic {
+    let command = command(store, &task, step).await?;
+    let snapshot = snapshot(&task);
+    let d = decide::decide(wf, &snapshot, &command, actor, now)
+        .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
+    let idempotency = key.map(|key| Idempotency {
+        actor: &actor.user,
+        key,
+        request_hash: &request_hash,
+    });
+    match write_transition(store, &task, &d, idempotency, now).await? {
+        Written::Done(outcome) => Ok(outcome),
+        Written::Lost => {
+            // A concurrent request with the same key may have won; it is then the outcome.
+            if let Some(k) = key
+                && let Some(o) = replay(store, &actor.user, k, &request_hash).await?
+            {
+                return Ok(o);
+            }
+            let current = read::task(store, &task.id).await?.version;
+            Err(StoreError::Conflict {
+                expected: task.version,
+                current,
+            })
+        }
+    }
+}
+
+/// The command a step asks `decide` for: an expiry, or a user's transition with its comment
+/// and documents (each of which must belong to the task).
+async fn command(store: &Store, task: &Task, step: &Step<'_>) -> Result<Command, StoreError> {
+    Ok(if step.automatic {
         Command::Expire {
             transition: step.transition.to_string(),
         }
@@ -446,29 +490,41 @@ async fn transition_once(
         Command::Transition {
             name: step.transition.to_string(),
             comment: step.comment.map(str::to_string),
-            documents,
+            documents: resolve_documents(store, &task.id, step.document_ids).await?,
         }
-    };
-    let snapshot = snapshot(&task);
-    let d = decide::decide(wf, &snapshot, &command, actor, now)
-        .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
+    })
+}
+
+/// What writing a transition came to.
+enum Written {
+    Done(TransitionOutcome),
+    /// Nothing written: the version moved on, or a concurrent request took the idempotency key.
+    Lost,
+}
+
+/// Writes decision `d` on `task` in one transaction that starts with the compare-and-set on
+/// its version: the task row, then the [`Effects`].
+async fn write_transition(
+    store: &Store,
+    task: &Task,
+    d: &Decision,
+    idempotency: Option<Idempotency<'_>>,
+    now: Instant,
+) -> Result<Written, StoreError> {
     let seq = task.audit_seq + 1;
+    let key = idempotency.as_ref().map(|i| i.key);
     let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head);
     let mut counts: BTreeMap<String, u32> = task.transition_counts.clone();
     *counts.entry(d.audit.transition.clone()).or_default() += 1;
-    let new_version = task.version + 1;
+    let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
         task_name: &task.name,
         unit_id: &task.unit_id,
-        decision: &d,
+        decision: d,
         audit: &audit,
-        version: new_version,
-        idempotency: key.map(|key| Idempotency {
-            actor: &actor.user,
-            key,
-            request_hash: &request_hash,
-        }),
+        version,
+        idempotency,
         now,
     };
     let (clock, paused, counts) = (
@@ -476,9 +532,7 @@ async fn transition_once(
         d.paused_clock.as_ref().map(json),
         json(&counts),
     );
-    // Ok(Some(id)): written; Ok(None) with updated = 0: stale version; with updated = 1: the
-    // idempotency key was taken by a concurrent request.
-    let (updated, written): (u64, Option<i64>) = with_db!(store, |pool| {
+    let written: Option<i64> = with_db!(store, |pool| {
         let mut tx = pool.begin().await?;
         let mut conn = Conn::from(&mut *tx);
         let updated = conn
@@ -490,7 +544,7 @@ async fn transition_once(
                     Arg::Str(&d.state),
                     Arg::Str(d.phase.as_str()),
                     Arg::Time(now),
-                    Arg::Int(new_version),
+                    Arg::Int(version),
                     Arg::OptStr(clock.as_deref()),
                     Arg::OptStr(paused.as_deref()),
                     Arg::Str(&counts),
@@ -502,6 +556,7 @@ async fn transition_once(
                 ],
             )
             .await?;
+        // None: a stale version (nothing updated) or the key taken concurrently.
         let written = if updated == 0 {
             None
         } else {
@@ -512,34 +567,21 @@ async fn transition_once(
         } else {
             tx.rollback().await?;
         }
-        (updated, written)
+        written
     });
-    match (updated, written) {
-        (_, Some(audit_id)) => Ok(TransitionOutcome {
-            task_id: task.id,
-            version: new_version,
-            state: d.state,
+    Ok(match written {
+        Some(audit_id) => Written::Done(TransitionOutcome {
+            task_id: task.id.clone(),
+            version,
+            state: d.state.clone(),
             phase: d.phase,
             audit_id,
             audit_seq: seq,
             replayed: false,
             state_title: String::new(),
         }),
-        (updated, None) => {
-            // A concurrent request with the same key may have won; it is then the outcome.
-            if let Some(k) = key
-                && let Some(o) = replay(store, &actor.user, k, &request_hash).await?
-            {
-                return Ok(o);
-            }
-            debug_assert_eq!(updated, 0);
-            let current = read::task(store, &task.id).await?.version;
-            Err(StoreError::Conflict {
-                expected: task.version,
-                current,
-            })
-        }
-    }
+        None => Written::Lost,
+    })
 }
 
 /// A refusal of `decide`, with what `actor` may do instead from the same snapshot.
