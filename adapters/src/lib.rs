@@ -7,7 +7,7 @@
 //! - [`http`]: the HTTP API (axum): sign-in, role- and unit-scoped endpoints, OpenAPI.
 //! - [`email`]: SMTP (lettre) and the outbox relay.
 //! - [`scheduler`]: deadline timers, stall alerts, digests, seals; `tiendo worker`.
-//! - [`store`]: the SQLite/PostgreSQL store, where decisions become facts.
+//! - [`store`]: the SQLite/PostgreSQL store, where decisions become facts; one door per aggregate.
 //! - [`telemetry`]: logging for the long-running commands.
 
 pub mod definitions;

@@ -3,7 +3,7 @@
 //! `tiendo bench transitions` seeds a fresh database per backend (an SQLite file in a temporary
 //! folder; a `tiendo_bench_<random>` database created on the PostgreSQL server and dropped at the
 //! end) with tasks on the bench-only workflow `bench/bench-cycle.toml`, then has 1, 8 and 32
-//! concurrent writers move them through real [`Store::transition`] calls and prints
+//! concurrent writers move them through real `store.tasks().transition_as` calls and prints
 //! transitions/second and p50/p99 latency. Each writer owns a disjoint slice of the tasks, so the
 //! figures measure throughput, not version conflicts. At the end the audit log is counted and its
 //! hash chains verified: a benchmark that corrupts data is useless.

@@ -7,7 +7,7 @@
 //! two-state cycle `trinh` / `tra_lai` as `tiendo bench transitions`). Then, with the same number
 //! of concurrent clients over disjoint slices of the tasks:
 //!
-//! - **store**: `Store::transition` called directly, as `tiendo bench transitions` does;
+//! - **store**: `store.tasks().transition_as` called directly, as `tiendo bench transitions` does;
 //! - **api**: the real application on a loopback port, each client a loop of
 //!   `POST /api/v1/tasks/{id}/transitions` with `If-Match` and an API token (authentication,
 //!   visibility check, transition, JSON answer) over its own keep-alive HTTP/1.1 connection.

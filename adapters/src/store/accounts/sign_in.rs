@@ -43,7 +43,7 @@ struct CredentialRow {
 
 /// A credential lookup: the credential's columns (`$cred`), its user's, one row per role
 /// (`LEFT JOIN`: a user without roles still has a row), and whether any unit was merged into the
-/// user's. That last case is rare and sends [`Store::merged_units`] down the merge tree;
+/// user's. That last case is rare and sends [`Directory::merged_units`](super::super::Directory::merged_units) down the merge tree;
 /// otherwise the unit acted for is the user's own, and the lookup is one plain indexed query,
 /// cheap enough to run on every request.
 macro_rules! credential_lookup {
