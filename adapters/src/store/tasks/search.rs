@@ -192,21 +192,17 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-/// The tasks `actor` may see that match `q`: one page of them, and how many match in all.
-pub(super) async fn search(
-    store: &Store,
-    actor: &Actor,
-    q: &TaskQuery,
-    now: Instant,
-) -> Result<(Vec<Task>, i64, i64, i64), StoreError> {
-    let now = micros(now);
-    let mut w = Where::default();
-    // Visibility first: the same rule as `task_visible`, as SQL.
-    let scope = access::task_scope(actor);
-    if !scope.all {
+impl Where {
+    /// The visibility rule ([`access::task_scope`]) as SQL: the actor's units, the states in
+    /// their queue, the tasks their role has acted on.
+    fn visible_to(&mut self, store: &Store, actor: &Actor) {
+        let scope = access::task_scope(actor);
+        if scope.all {
+            return;
+        }
         let mut ors = Vec::new();
         if !scope.units.is_empty() {
-            let list = w.list(scope.units.iter().map(|u| text(u)));
+            let list = self.list(scope.units.iter().map(|u| text(u)));
             ors.push(format!("t.unit_id IN ({list})"));
         }
         if !scope.queue_roles.is_empty() {
@@ -218,52 +214,52 @@ pub(super) async fn search(
                     .map(|s| s.name.as_str())
                     .collect();
                 if !states.is_empty() {
-                    ors.push(states_clause(&mut w, wf, &states));
+                    ors.push(states_clause(self, wf, &states));
                 }
             }
         }
         if !scope.acted_roles.is_empty() {
-            let list = w.list(scope.acted_roles.iter().map(|r| text(r.as_str())));
+            let list = self.list(scope.acted_roles.iter().map(|r| text(r.as_str())));
             ors.push(format!(
                 "EXISTS (SELECT 1 FROM audit_log a WHERE a.task_id = t.id AND a.actor_role IN ({list}))"
             ));
         }
-        w.and(any_of(ors));
+        self.and(any_of(ors));
     }
-    if let Some(plan) = &q.plan {
-        let p = w.placeholder(text(plan));
-        w.and(format!("(p.number = {p} OR p.id = {p})"));
+
+    /// Equality conditions on plain columns: plan, year, funding source, kind, phase, state.
+    fn columns(&mut self, q: &TaskQuery) {
+        if let Some(plan) = &q.plan {
+            let p = self.placeholder(text(plan));
+            self.and(format!("(p.number = {p} OR p.id = {p})"));
+        }
+        if let Some(year) = q.year {
+            let p = self.placeholder(Param::Int(i64::from(year)));
+            self.and(format!("p.year = {p}"));
+        }
+        let equal: [(&str, Option<&str>); 4] = [
+            ("t.funding_source", q.funding_source.map(|f| f.as_str())),
+            ("t.kind", q.kind.as_deref()),
+            ("t.phase", q.phase.map(|p| p.as_str())),
+            ("t.state", q.state.as_deref()),
+        ];
+        for (column, value) in equal {
+            if let Some(v) = value {
+                let p = self.placeholder(text(v));
+                self.and(format!("{column} = {p}"));
+            }
+        }
     }
-    if let Some(year) = q.year {
-        let p = w.placeholder(Param::Int(i64::from(year)));
-        w.and(format!("p.year = {p}"));
+
+    /// Tasks of `units` (a unit and those merged into it).
+    fn of_units(&mut self, units: &[String]) {
+        let list = self.list(units.iter().map(|u| text(u)));
+        self.and(format!("t.unit_id IN ({list})"));
     }
-    if let Some(unit) = &q.unit {
-        let units = match store.directory().merged_units(unit).await {
-            Ok(u) => u,
-            Err(StoreError::NotFound { .. }) => vec![unit.clone()],
-            Err(e) => return Err(e),
-        };
-        let list = w.list(units.iter().map(|u| text(u)));
-        w.and(format!("t.unit_id IN ({list})"));
-    }
-    if let Some(f) = q.funding_source {
-        let p = w.placeholder(text(f.as_str()));
-        w.and(format!("t.funding_source = {p}"));
-    }
-    if let Some(kind) = &q.kind {
-        let p = w.placeholder(text(kind));
-        w.and(format!("t.kind = {p}"));
-    }
-    if let Some(phase) = q.phase {
-        let p = w.placeholder(text(phase.as_str()));
-        w.and(format!("t.phase = {p}"));
-    }
-    if let Some(state) = &q.state {
-        let p = w.placeholder(text(state));
-        w.and(format!("t.state = {p}"));
-    }
-    if q.my_turn {
+
+    /// Tasks whose current step is the actor's: states of a city-wide role of theirs anywhere,
+    /// states of a unit role only in their units.
+    fn my_turn(&mut self, store: &Store, actor: &Actor) {
         let mut ors = Vec::new();
         for wf in store.catalog().workflows() {
             let mut city = Vec::new();
@@ -280,57 +276,68 @@ pub(super) async fn search(
                 }
             }
             if !city.is_empty() {
-                ors.push(states_clause(&mut w, wf, &city));
+                ors.push(states_clause(self, wf, &city));
             }
             if !unit_bound.is_empty() {
-                let states = states_clause(&mut w, wf, &unit_bound);
-                let units = w.list(actor.units.iter().map(|u| text(u)));
+                let states = states_clause(self, wf, &unit_bound);
+                let units = self.list(actor.units.iter().map(|u| text(u)));
                 ors.push(format!("({states} AND t.unit_id IN ({units}))"));
             }
         }
-        w.and(any_of(ors));
+        self.and(any_of(ors));
     }
-    if q.overdue {
-        let p = w.placeholder(Param::Time(now));
-        w.and(format!("t.due_at IS NOT NULL AND t.due_at < {p}"));
-    }
-    if q.stalled {
+
+    /// Running tasks that entered their state before their workflow's stall cutoff.
+    fn stalled(&mut self, store: &Store, now: Instant) -> Result<(), StoreError> {
         let mut ors = Vec::new();
         for wf in store.catalog().workflows() {
             if let Some(n) = wf.stall_after_working_days {
                 let cutoff = stall_cutoff(wf, n, now)?;
-                let name = w.placeholder(text(&wf.name));
-                let version = w.placeholder(Param::Int(i64::from(wf.version)));
-                let c = w.placeholder(Param::Time(cutoff));
+                let name = self.placeholder(text(&wf.name));
+                let version = self.placeholder(Param::Int(i64::from(wf.version)));
+                let c = self.placeholder(Param::Time(cutoff));
                 ors.push(format!(
                     "(t.workflow = {name} AND t.workflow_version = {version} AND t.state_entered_at < {c})"
                 ));
             }
         }
-        w.and(any_of(ors));
+        self.and(any_of(ors));
         let still: Vec<Param> = Phase::ALL
             .into_iter()
             .filter(|p| p.is_terminal() || *p == Phase::Postponed)
             .map(|p| text(p.as_str()))
             .collect();
-        let list = w.list(still);
-        w.and(format!("t.phase NOT IN ({list})"));
-    }
-    if let Some(before) = q.due_before {
-        let p = w.placeholder(Param::Time(micros(before)));
-        w.and(format!("t.due_at IS NOT NULL AND t.due_at < {p}"));
-    }
-    if let Some(after) = q.due_after {
-        let p = w.placeholder(Param::Time(micros(after)));
-        w.and(format!("t.due_at IS NOT NULL AND t.due_at > {p}"));
-    }
-    if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let p = w.placeholder(Param::Text(escape_like(t)));
-        w.and(format!("LOWER(t.name) LIKE {p} ESCAPE '\\'"));
+        let list = self.list(still);
+        self.and(format!("t.phase NOT IN ({list})"));
+        Ok(())
     }
 
-    let dir = if q.descending { "DESC" } else { "ASC" };
-    let order = match q.sort {
+    /// Deadline conditions: overdue at `now`, due before or after an instant.
+    fn deadlines(&mut self, q: &TaskQuery, now: Instant) {
+        let bounds = [
+            (q.overdue.then_some(now), "<"),
+            (q.due_before.map(micros), "<"),
+            (q.due_after.map(micros), ">"),
+        ];
+        for (at, op) in bounds {
+            if let Some(at) = at {
+                let p = self.placeholder(Param::Time(at));
+                self.and(format!("t.due_at IS NOT NULL AND t.due_at {op} {p}"));
+            }
+        }
+    }
+
+    /// A piece of the task's name.
+    fn name_contains(&mut self, t: &str) {
+        let p = self.placeholder(Param::Text(escape_like(t)));
+        self.and(format!("LOWER(t.name) LIKE {p} ESCAPE '\\'"));
+    }
+}
+
+/// The ORDER BY of a search.
+fn order_by(sort: TaskSort, descending: bool) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    match sort {
         TaskSort::Created => format!("t.created_at {dir}, t.id {dir}"),
         TaskSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
         TaskSort::StateEntered => format!("t.state_entered_at {dir}, t.id {dir}"),
@@ -339,7 +346,40 @@ pub(super) async fn search(
         TaskSort::Due => {
             format!("CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at {dir}, t.id {dir}")
         }
-    };
+    }
+}
+
+/// The tasks `actor` may see that match `q`: one page of them, and how many match in all.
+/// Visibility first, then each condition of the query, then one count and one page query.
+pub(super) async fn search(
+    store: &Store,
+    actor: &Actor,
+    q: &TaskQuery,
+    now: Instant,
+) -> Result<(Vec<Task>, i64, i64, i64), StoreError> {
+    let now = micros(now);
+    let mut w = Where::default();
+    w.visible_to(store, actor);
+    w.columns(q);
+    if let Some(unit) = &q.unit {
+        let units = match store.directory().merged_units(unit).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound { .. }) => vec![unit.clone()],
+            Err(e) => return Err(e),
+        };
+        w.of_units(&units);
+    }
+    if q.my_turn {
+        w.my_turn(store, actor);
+    }
+    if q.stalled {
+        w.stalled(store, now)?;
+    }
+    w.deadlines(q, now);
+    if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        w.name_contains(t);
+    }
+    let order = order_by(q.sort, q.descending);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let offset = q.offset.unwrap_or(0).max(0);
     let filter = w.sql();

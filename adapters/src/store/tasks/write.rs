@@ -207,6 +207,89 @@ async fn check_new_task(store: &Store, t: &NewTask) -> Result<Plan, StoreError> 
     Ok(plan)
 }
 
+/// The workflow version a new task of `kind` starts on: the one that applies today.
+fn workflow_for<'c>(
+    store: &'c Store,
+    kind: &str,
+    now: Instant,
+) -> Result<&'c Workflow, StoreError> {
+    let catalog = store.catalog();
+    catalog
+        .for_date(kind, local_date(now))
+        .map(|w| &**w)
+        .ok_or_else(|| {
+            StoreError::Invalid(match catalog.latest(kind) {
+                Some(_) => format!(
+                    "Quy trình `{kind}` không có phiên bản áp dụng cho ngày {}.",
+                    format_date(local_date(now))
+                ),
+                None => format!(
+                    "Loại nhiệm vụ `{kind}` không có quy trình; các quy trình hiện có: {}.",
+                    catalog.names().join(", ")
+                ),
+            })
+        })
+}
+
+/// A new task's row and budget lines.
+struct NewRow<'a> {
+    id: &'a str,
+    plan_id: &'a str,
+    new: &'a NewTask,
+    workflow: &'a Workflow,
+    decision: &'a Decision,
+    audit_hash: &'a str,
+    now: Instant,
+}
+
+impl NewRow<'_> {
+    async fn insert(&self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        let (new, d) = (self.new, self.decision);
+        let clock = d.clock.as_ref().map(json);
+        conn.execute(
+            "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
+             state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11)",
+            &[
+                Arg::Str(self.id),
+                Arg::Str(self.plan_id),
+                Arg::Str(&new.unit_id),
+                Arg::Str(new.name.trim()),
+                Arg::Str(new.funding_source.as_str()),
+                Arg::Str(&new.kind),
+                Arg::Str(&self.workflow.name),
+                Arg::Int(i64::from(self.workflow.version)),
+                Arg::Str(&d.state),
+                Arg::Str(d.phase.as_str()),
+                Arg::Time(self.now),
+                Arg::OptStr(new.period.as_deref()),
+                Arg::Bool(new.is_rental),
+                Arg::OptStr(clock.as_deref()),
+                Arg::OptTime(d.clock.as_ref().map(|c| micros(c.due_at))),
+                Arg::Str(self.audit_hash),
+            ],
+        )
+        .await?;
+        for b in &new.budget {
+            conn.execute(
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    Arg::Str(self.id),
+                    Arg::Int(i64::from(b.year)),
+                    Arg::OptInt(b.need_total_vnd),
+                    Arg::OptInt(b.approved_estimate_vnd),
+                    Arg::OptInt(b.need_year_vnd),
+                    Arg::OptInt(b.allocated_year_vnd),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Creates a task in its workflow's initial state, as `actor`.
 pub(super) async fn create(
     store: &Store,
@@ -236,30 +319,13 @@ pub(super) async fn create(
         return Ok(o);
     }
     let plan = check_new_task(store, new).await?;
-    let catalog = store.catalog();
-    let wf = catalog
-        .for_date(&new.kind, local_date(now))
-        .ok_or_else(|| {
-            StoreError::Invalid(match catalog.latest(&new.kind) {
-                Some(_) => format!(
-                    "Quy trình `{}` không có phiên bản áp dụng cho ngày {}.",
-                    new.kind,
-                    format_date(local_date(now))
-                ),
-                None => format!(
-                    "Loại nhiệm vụ `{}` không có quy trình; các quy trình hiện có: {}.",
-                    new.kind,
-                    catalog.names().join(", ")
-                ),
-            })
-        })?;
+    let wf = workflow_for(store, &new.kind, now)?;
     let d = decide::start(wf, &new.unit_id, actor, now)?;
     let id = new_id();
-    let name = new.name.trim();
     let audit = AuditRecord::new(&id, 1, "create", &d.audit, idempotency_key, "");
     let effects = Effects {
         task_id: &id,
-        task_name: name,
+        task_name: new.name.trim(),
         unit_id: &new.unit_id,
         decision: &d,
         audit: &audit,
@@ -271,50 +337,19 @@ pub(super) async fn create(
         }),
         now,
     };
-    let clock = d.clock.as_ref().map(json);
+    let row = NewRow {
+        id: &id,
+        plan_id: &plan.id,
+        new,
+        workflow: wf,
+        decision: &d,
+        audit_hash: &audit.hash,
+        now,
+    };
     let written: Option<i64> = with_db!(store, |pool| {
         let mut tx = pool.begin().await?;
         let mut conn = Conn::from(&mut *tx);
-        conn.execute(
-            "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
-             state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11)",
-            &[
-                Arg::Str(&id),
-                Arg::Str(&plan.id),
-                Arg::Str(&new.unit_id),
-                Arg::Str(name),
-                Arg::Str(new.funding_source.as_str()),
-                Arg::Str(&new.kind),
-                Arg::Str(&wf.name),
-                Arg::Int(i64::from(wf.version)),
-                Arg::Str(&d.state),
-                Arg::Str(d.phase.as_str()),
-                Arg::Time(now),
-                Arg::OptStr(new.period.as_deref()),
-                Arg::Bool(new.is_rental),
-                Arg::OptStr(clock.as_deref()),
-                Arg::OptTime(d.clock.as_ref().map(|c| micros(c.due_at))),
-                Arg::Str(&audit.hash),
-            ],
-        )
-        .await?;
-        for b in &new.budget {
-            conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    Arg::Str(&id),
-                    Arg::Int(i64::from(b.year)),
-                    Arg::OptInt(b.need_total_vnd),
-                    Arg::OptInt(b.approved_estimate_vnd),
-                    Arg::OptInt(b.need_year_vnd),
-                    Arg::OptInt(b.allocated_year_vnd),
-                ],
-            )
-            .await?;
-        }
+        row.insert(&mut conn).await?;
         let w = effects.write(&mut conn).await?;
         if w.is_some() {
             tx.commit().await?;
