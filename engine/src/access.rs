@@ -15,7 +15,8 @@
 //!   returned dossier stays in sight while it is back with the unit;
 //! - `ubnd` reads everything;
 //! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
-//!   `decide` already ensures (no transition names the role), moves none.
+//!   `decide` already ensures (no transition names the role), moves none;
+//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`.
 //!
 //! A user holding several roles gets the union of what each allows.
 

@@ -157,3 +157,101 @@ impl Prepared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::table::RawRecord;
+    use crate::testing::catalog;
+
+    fn request(lines: &[&str], totals: Option<RawTable>, skip_invalid: bool) -> PlanImport {
+        let split = |l: &str| l.split(',').map(str::to_string).collect::<Vec<_>>();
+        PlanImport {
+            plan: ImportPlan {
+                number: "1/KH-TEST".into(),
+                year: 2025,
+                title: "Kế hoạch thử".into(),
+                issued_on: None,
+            },
+            rows: RawTable {
+                source: "t.csv".into(),
+                header: split("appendix,unit,name,funding_source,lifecycle_stage,need_year_mvnd"),
+                header_line: 1,
+                short_rows_ok: false,
+                records: lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| RawRecord {
+                        line: i + 2,
+                        cells: Ok(split(l)),
+                    })
+                    .collect(),
+            },
+            totals,
+            skip_invalid,
+        }
+    }
+
+    const ROWS: &[&str] = &[
+        "1,Sở Y tế,Mua máy chủ,thuong_xuyen,proposed,10",
+        "1,Sở Y Tế,Mua phần mềm,thuong_xuyen,proposed,5",
+        "1,Sở Y tế,Thuê đường truyền,thuong_xuyen,proposed,2",
+        "9,Sở Y tế,Sai phụ lục,thuong_xuyen,proposed,1",
+    ];
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()
+    }
+
+    #[test]
+    fn malformed_rows_stop_the_import_unless_skipped() {
+        match prepare(request(ROWS, None, false), &catalog(), today()) {
+            Err(CatalogueError::InvalidRows { file, invalid }) => {
+                assert_eq!(file, "t.csv");
+                assert_eq!(invalid.len(), 1);
+                assert_eq!(invalid[0].line, 5);
+            }
+            other => panic!("{other:?}"),
+        }
+        let p = prepare(request(ROWS, None, true), &catalog(), today()).unwrap();
+        assert_eq!(p.catalogue.rows.len(), 3);
+        // One unit, named as most rows spell it.
+        let units: Vec<(&UnitId, &str)> = p.units().collect();
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].1, "Sở Y tế");
+        let report = p.report(ImportOutcome::default());
+        assert_eq!((report.rows, report.skipped.len()), (3, 1));
+        assert!(report.mismatches.is_none());
+        assert!(
+            report
+                .render()
+                .contains("Đã bỏ qua 1 dòng lỗi (--skip-invalid)")
+        );
+    }
+
+    #[test]
+    fn the_plan_must_be_named_and_the_totals_well_formed() {
+        let mut r = request(&ROWS[..3], None, false);
+        r.plan.title = "  ".into();
+        assert!(matches!(
+            prepare(r, &catalog(), today()),
+            Err(CatalogueError::Plan(m)) if m.contains("--title")
+        ));
+        let mut r = request(&ROWS[..3], None, false);
+        r.plan.year = 1999;
+        assert!(matches!(
+            prepare(r, &catalog(), today()),
+            Err(CatalogueError::Plan(m)) if m.contains("1999")
+        ));
+        // A malformed totals file is refused before the rows are looked at.
+        let totals = RawTable {
+            source: "totals.csv".into(),
+            header: vec!["appendix".into()],
+            ..RawTable::default()
+        };
+        assert!(matches!(
+            prepare(request(ROWS, Some(totals), false), &catalog(), today()),
+            Err(CatalogueError::File(FileError(m))) if m.starts_with("totals.csv: thiếu cột")
+        ));
+    }
+}

@@ -588,3 +588,144 @@ fn summary(unit: &str, name: &str) -> String {
         (false, false) => format!("{unit} — «{name}»"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::catalog;
+
+    const HEADER: &str = "appendix,seq,unit,name,funding_source,period,is_rental,need_total_mvnd,approved_estimate_mvnd,need_2025_mvnd,allocated_2025_mvnd,progress_text,expected_completion,lifecycle_stage,notes";
+
+    /// A CSV-like table: `lines` split on commas (no quoting), numbered from line 2.
+    fn table(header: &str, lines: &[&str]) -> RawTable {
+        let split = |l: &str| l.split(',').map(str::to_string).collect::<Vec<_>>();
+        RawTable {
+            source: "t.csv".into(),
+            header: split(header),
+            header_line: 1,
+            short_rows_ok: false,
+            records: lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| RawRecord {
+                    line: i + 2,
+                    cells: Ok(split(l)),
+                })
+                .collect(),
+        }
+    }
+
+    fn parse(lines: &[&str]) -> Catalogue {
+        let today = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+        parse_rows(table(HEADER, lines), 2025, &catalog(), today).unwrap()
+    }
+
+    #[test]
+    fn a_row_gets_its_workflow_state_amounts_and_key() {
+        let c = parse(&[
+            "2,3,Uỷ ban nhân dân xã An Lão,Xây dựng phần mềm quản lý hộ tịch,hoan_thanh_2025_cntt,2025,false,1234.5,,526.2,,Đang lập thuyết minh,30/11/2025,explanation_and_estimate,",
+        ]);
+        assert!(c.invalid.is_empty(), "{:?}", c.invalid);
+        let r = &c.rows[0];
+        assert_eq!((r.line, r.appendix, r.seq.as_deref()), (2, 2, Some("3")));
+        assert_eq!(r.unit_id.as_str(), "uy-ban-nhan-dan-xa-an-lao");
+        assert_eq!((r.kind.as_str(), r.kind_rule), ("bao-cao-ktkt", Some(2)));
+        let wf = catalog();
+        let wf = wf.get(&r.kind, r.workflow_version).unwrap();
+        assert_eq!(
+            Some(r.state.as_str()),
+            placement(wf, Phase::ExplanationAndEstimate).map(|s| s.name.as_str())
+        );
+        assert_eq!(r.need_total, Some(1_234_500_000));
+        assert_eq!(r.need_year, Some(526_200_000));
+        assert_eq!(r.approved_estimate, None);
+        assert_eq!(
+            r.expected_completion_on,
+            NaiveDate::from_ymd_opt(2025, 11, 30)
+        );
+        assert_eq!(
+            r.key,
+            super::super::names::task_key(2, &r.unit_id, "xây dựng phần mềm quản lý hộ tịch")
+        );
+    }
+
+    #[test]
+    fn every_reason_of_a_bad_row_is_listed_in_column_order() {
+        let c = parse(&[
+            "7,1,Sở Y tế,Mua máy chủ,thuong_xuyen,2025,maybe,abc,,10,,,,done,",
+            "1,2,,,thuong_xuyen,2025,false,,,,,,,proposed,",
+            "1,3,Sở Y tế,Mua máy chủ,su_nghiep_cntt,2025,false,,,,,,,proposed,",
+        ]);
+        assert!(c.rows.is_empty());
+        let reasons: Vec<&Vec<String>> = c.invalid.iter().map(|i| &i.reasons).collect();
+        assert_eq!(reasons[0].len(), 4, "{:?}", reasons[0]);
+        assert!(reasons[0][0].starts_with("appendix `7`"));
+        assert!(reasons[0][1].starts_with("is_rental `maybe`"));
+        assert!(reasons[0][2].starts_with("nhu cầu kinh phí: số tiền `abc`"));
+        assert!(reasons[0][3].starts_with("lifecycle_stage `done`"));
+        assert_eq!(c.invalid[0].summary, "Sở Y tế — «Mua máy chủ»");
+        assert_eq!(
+            reasons[1],
+            &vec![
+                "thiếu tên đơn vị (cột unit)".to_string(),
+                "thiếu tên nhiệm vụ (cột name)".to_string()
+            ]
+        );
+        assert!(reasons[2][0].contains("thuộc phụ lục 3, nhưng dòng ghi phụ lục 1"));
+    }
+
+    #[test]
+    fn duplicates_short_rows_and_odd_dates() {
+        let c = parse(&[
+            "1,1,Sở Y tế,Mua máy chủ,thuong_xuyen,2025,false,,,,,,31/12/2045,proposed,",
+            "1,2,Sở Y Tế,mua  máy chủ!,thuong_xuyen,2025,false,,,,,,,proposed,",
+            "1,3,Sở Y tế,Thuê dịch vụ",
+        ]);
+        assert_eq!(c.rows.len(), 1);
+        assert_eq!(c.rows[0].expected_completion_on, None);
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].message.contains("31/12/2045"));
+        assert_eq!(
+            c.invalid[0].reasons,
+            vec!["trùng nhiệm vụ ở dòng 2 (cùng phụ lục, đơn vị và tên nhiệm vụ)".to_string()]
+        );
+        assert!(c.invalid[1].reasons[0].starts_with("dòng có 4 ô nhưng dòng tiêu đề có 15 cột"));
+    }
+
+    #[test]
+    fn an_unusable_header_is_a_file_error() {
+        let today = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+        let err = |header: &str| {
+            parse_rows(table(header, &[]), 2025, &catalog(), today)
+                .unwrap_err()
+                .0
+        };
+        assert!(
+            err("appendix,unit,name,funding_source,lifecycle_stage,need_2024_mvnd")
+                .contains("cột không được hỗ trợ: need_2024_mvnd (năm kế hoạch 2025)")
+        );
+        assert!(
+            err("appendix,unit,name,lifecycle_stage").contains("thiếu cột bắt buộc funding_source")
+        );
+        assert!(
+            err("appendix,unit,unit,name,funding_source,lifecycle_stage")
+                .contains("cột `unit` xuất hiện hai lần")
+        );
+        // The year-free names are accepted for any plan year.
+        assert!(
+            parse_rows(
+                table(
+                    "appendix,unit,name,funding_source,lifecycle_stage,need_year_mvnd,kind",
+                    &["1,Sở Y tế,Mua máy chủ,thuong_xuyen,proposed,5,thue-dich-vu"]
+                ),
+                2025,
+                &catalog(),
+                today
+            )
+            .unwrap()
+            .rows[0]
+                .kind_rule
+                .is_none()
+        );
+    }
+}
