@@ -161,11 +161,10 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::table::RawRecord;
+    use crate::catalogue::table::csv_table;
     use crate::testing::catalog;
 
     fn request(lines: &[&str], totals: Option<RawTable>, skip_invalid: bool) -> PlanImport {
-        let split = |l: &str| l.split(',').map(str::to_string).collect::<Vec<_>>();
         PlanImport {
             plan: ImportPlan {
                 number: "1/KH-TEST".into(),
@@ -173,20 +172,10 @@ mod tests {
                 title: "Kế hoạch thử".into(),
                 issued_on: None,
             },
-            rows: RawTable {
-                source: "t.csv".into(),
-                header: split("appendix,unit,name,funding_source,lifecycle_stage,need_year_mvnd"),
-                header_line: 1,
-                short_rows_ok: false,
-                records: lines
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| RawRecord {
-                        line: i + 2,
-                        cells: Ok(split(l)),
-                    })
-                    .collect(),
-            },
+            rows: csv_table(
+                "appendix,unit,name,funding_source,lifecycle_stage,need_year_mvnd",
+                lines,
+            ),
             totals,
             skip_invalid,
         }

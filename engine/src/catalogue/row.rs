@@ -592,28 +592,10 @@ fn summary(unit: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::table::csv_table as table;
     use crate::testing::catalog;
 
     const HEADER: &str = "appendix,seq,unit,name,funding_source,period,is_rental,need_total_mvnd,approved_estimate_mvnd,need_2025_mvnd,allocated_2025_mvnd,progress_text,expected_completion,lifecycle_stage,notes";
-
-    /// A CSV-like table: `lines` split on commas (no quoting), numbered from line 2.
-    fn table(header: &str, lines: &[&str]) -> RawTable {
-        let split = |l: &str| l.split(',').map(str::to_string).collect::<Vec<_>>();
-        RawTable {
-            source: "t.csv".into(),
-            header: split(header),
-            header_line: 1,
-            short_rows_ok: false,
-            records: lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| RawRecord {
-                    line: i + 2,
-                    cells: Ok(split(l)),
-                })
-                .collect(),
-        }
-    }
 
     fn parse(lines: &[&str]) -> Catalogue {
         let today = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();

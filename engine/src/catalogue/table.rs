@@ -29,3 +29,24 @@ pub struct RawTable {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct FileError(pub String);
+
+/// A table for tests: `header` and each of `lines` split on commas (no quoting), the records
+/// numbered from line 2, as a CSV file's.
+#[cfg(test)]
+pub(crate) fn csv_table(header: &str, lines: &[&str]) -> RawTable {
+    let split = |l: &str| l.split(',').map(str::to_string).collect::<Vec<_>>();
+    RawTable {
+        source: "t.csv".into(),
+        header: split(header),
+        header_line: 1,
+        short_rows_ok: false,
+        records: lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| RawRecord {
+                line: i + 2,
+                cells: Ok(split(l)),
+            })
+            .collect(),
+    }
+}
