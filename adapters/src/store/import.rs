@@ -12,8 +12,8 @@
 //! 2. [`add_missing_units`]: the units the file names that the directory lacks;
 //! 3. [`read_known`]: what earlier imports created in the plan, streamed into fingerprints, and
 //!    the rows matched against it ([`reimport::match_rows`]);
-//! 4. [`changes_of`]: for the rows whose fingerprint differs, what changed, and what each
-//!    changed row does to its task ([`reimport::decide_update`]);
+//! 4. [`changes_of`]: for the rows whose fingerprint differs, what changed; [`decide_updates`]:
+//!    what each changed row does to its task ([`reimport::decide_update`]);
 //! 5. [`insert_new_tasks`]: new tasks with multi-row `INSERT`s (500 rows a statement), each with
 //!    its budget line and its first audit entry (kind `import`). A 100,000-row plan is a few
 //!    hundred statements, not 300,000; the hash of each task's first entry is still computed one
@@ -38,6 +38,7 @@ use engine::catalogue::{
 };
 use engine::decide::Actor;
 use engine::time::{Instant, local_date};
+use engine::workflow::Catalog;
 use futures_util::TryStreamExt;
 use sqlx::{FromRow, Row};
 
@@ -145,24 +146,13 @@ impl Imports<'_> {
                 unchanged,
                 ..ImportOutcome::default()
             };
-            let mut updates = Vec::new();
-            for ((known, row), changes) in changed.into_iter().zip(changes) {
-                if changes.is_empty() {
-                    outcome.unchanged += 1;
-                    continue;
-                }
-                let update = decide_update(
-                    self.store.catalog(),
-                    known.on_record(),
-                    row,
-                    changes,
-                    importer,
-                    now,
-                )
-                .map_err(StoreError::Invalid)?;
-                outcome.updated.push(update.summary.clone());
-                updates.push(ChangedTask::new(known, row, update));
-            }
+            let updates = decide_updates(
+                self.store.catalog(),
+                changed.into_iter().zip(changes),
+                importer,
+                now,
+                &mut outcome,
+            )?;
             (outcome.created, outcome.by_workflow) =
                 insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, importer, now).await?;
             apply_updates(&mut tx, &updates, plan.year, now).await?;
@@ -474,6 +464,30 @@ async fn changes_of(
         );
     }
     Ok(out)
+}
+
+/// Step 4, continued: what each changed row does to its task ([`decide_update`]), chained to
+/// the task's audit log and listed in the outcome; a row whose values differ in nothing a
+/// person reads counts as unchanged.
+fn decide_updates<'a>(
+    catalog: &Catalog,
+    changed: impl Iterator<Item = ((&'a Known, &'a CatalogueRow), Vec<String>)>,
+    importer: &Importer,
+    now: Instant,
+    outcome: &mut ImportOutcome,
+) -> Result<Vec<ChangedTask<'a>>, StoreError> {
+    let mut updates = Vec::new();
+    for ((known, row), changes) in changed {
+        if changes.is_empty() {
+            outcome.unchanged += 1;
+            continue;
+        }
+        let update = decide_update(catalog, known.on_record(), row, changes, importer, now)
+            .map_err(StoreError::Invalid)?;
+        outcome.updated.push(update.summary.clone());
+        updates.push(ChangedTask::new(known, row, update));
+    }
+    Ok(updates)
 }
 
 /// The budget line a row gives its task for the plan's year; `None` when it gives no amount.

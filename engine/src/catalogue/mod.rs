@@ -6,7 +6,7 @@
 //! The steps of an import, in order:
 //!
 //! - [`table`]: a file's cells as read (the input).
-//! - [`prepare`]: the request ([`PlanImport`]), checked and parsed into what the store writes.
+//! - [`mod@prepare`]: the request ([`PlanImport`]), checked and parsed into what the store writes.
 //! - [`row`] parses and normalises records into [`CatalogueRow`]s, collecting every malformed
 //!   row with its line number and reason, reading cells with [`cell`], choosing each row's
 //!   workflow with [`kind`] and its state with [`place`].
@@ -14,7 +14,7 @@
 //!   spellings of a unit.
 //! - [`reimport`]: new, changed and unchanged rows; what changed; what a changed row does to its
 //!   task. [`entries`]: the audit entries an import writes.
-//! - [`reconcile`] reads the printed totals and compares them with the rows: every mismatch
+//! - [`mod@reconcile`] reads the printed totals and compares them with the rows: every mismatch
 //!   beyond the printed precision, as (appendix, group, unit, column, printed, computed).
 //! - [`summary`]: what the import did and found, as a person reads it.
 //! - [`layout`]: how a plan is printed (appendices, funding groups, Roman numerals), shared with
