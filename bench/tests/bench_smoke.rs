@@ -1,14 +1,14 @@
-//! End-to-end: `tiendo bench transitions` on SQLite with a handful of tasks prints the table with
-//! a row per writer count, and leaves a consistent, verified audit log. Behaviour, not speed.
+//! End-to-end: `tiendo-bench transitions` on SQLite with a handful of tasks prints the table with
+//! a row per writer count, and leaves a consistent, verified audit log; `tiendo-bench api` measures
+//! both paths on both backends. Behaviour, not speed.
 
 use std::process::Command;
 
-/// Runs `tiendo bench ARGS` in a fresh directory with no database or workflow settings from the
+/// Runs `tiendo-bench ARGS` in a fresh directory with no database or workflow settings from the
 /// environment; checks that it succeeds and leaves no database behind; returns what it printed.
 fn bench(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .arg("bench")
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
         .args(args)
         .current_dir(dir.path())
         .env_remove("TIENDO_WORKFLOWS")
@@ -81,7 +81,7 @@ fn bench_transitions_prints_a_row_per_writer_count() {
     );
 }
 
-/// `tiendo bench api` on both backends, a few clients for a second a round: the load generator
+/// `tiendo-bench api` on both backends, a few clients for a second a round: the load generator
 /// speaks HTTP to the real server, both paths and the `GET /me` floor get a row each, the ratio
 /// line is printed, and the audit log the run wrote is complete and verified.
 #[test]
