@@ -69,6 +69,15 @@ pub struct Args {
 }
 
 impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.clients == 0 || self.tasks < self.clients || self.seconds == 0 || self.rounds == 0 {
+            return Err(
+                "--clients must be ≥ 1, --tasks ≥ --clients, --seconds ≥ 1 and --rounds ≥ 1".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn window(&self) -> Window {
         Window {
             warmup: Duration::from_secs(self.warmup_seconds),
@@ -127,11 +136,6 @@ struct Report {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    if a.clients == 0 || a.tasks < a.clients || a.seconds == 0 || a.rounds == 0 {
-        return Err(Failure::usage(
-            "--clients must be ≥ 1, --tasks ≥ --clients, --seconds ≥ 1 and --rounds ≥ 1",
-        ));
-    }
     let catalog = seed::catalog()?;
     let mut reports = Vec::new();
     for &backend in a.backend.list() {
@@ -168,10 +172,8 @@ impl Server {
             store.clone(),
         )
         .await
-        .map_err(|e| Failure::refused(format!("cannot bind a loopback port: {e}")))?;
-        let addr = app
-            .local_addr()
-            .map_err(|e| Failure::refused(e.to_string()))?;
+        .map_err(|e| Failure::new(format!("cannot bind a loopback port: {e}")))?;
+        let addr = app.local_addr().map_err(|e| Failure::new(e.to_string()))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
@@ -232,15 +234,7 @@ async fn bench_backend(a: &Args, scratch: &Scratch, store: &Store) -> Result<Rep
         let (store, people) = (store.clone(), people.clone());
         move |(): (), t: BenchTask| {
             let (store, people) = (store.clone(), people.clone());
-            async move {
-                let (req, actor) = t.next_move(&people, true);
-                let r = store
-                    .transition(&req, actor, Utc::now())
-                    .await
-                    .map(|o| o.version)
-                    .map_err(|e| format!("store: {e}"));
-                ((), r)
-            }
+            async move { ((), t.move_in(&store, &people, true).await) }
         }
     };
     let bodies = Arc::new([
@@ -377,7 +371,7 @@ async fn bench_backend(a: &Args, scratch: &Scratch, store: &Store) -> Result<Rep
 async fn connect(addr: SocketAddr, clients: usize) -> Result<Vec<LoadConn>, Failure> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
-        conns.push(LoadConn::connect(addr).await.map_err(Failure::refused)?);
+        conns.push(LoadConn::connect(addr).await.map_err(Failure::new)?);
     }
     Ok(conns)
 }
@@ -394,7 +388,7 @@ async fn audit_note(store: &Store, backend: &str, expected: u64) -> Result<Strin
         }
     );
     if verify.broken.is_some() || u64::try_from(counted).ok() != Some(expected) {
-        return Err(Failure::refused(format!(
+        return Err(Failure::new(format!(
             "{note}\nThe benchmark left the store inconsistent: its figures are void."
         )));
     }

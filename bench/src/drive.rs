@@ -99,40 +99,55 @@ where
             failed: failed.clone(),
             taken: taken.clone(),
         };
-        handles.push(tokio::spawn(client.run(conn, slice, take.clone())));
+        let take = take.clone();
+        handles.push(tokio::spawn(async move {
+            client.run(conn, slice, take).await.map_err(Failure::new)
+        }));
     }
-    let mut back = Vec::new();
-    let mut round = Round::default();
-    let mut last_end: Option<Instant> = None;
-    let mut first_error = None;
-    for h in handles {
-        match h.await {
-            Ok(Ok(run)) => {
-                back.extend(run.tasks);
-                round.latencies.extend(run.latencies);
-                round.done += run.done;
-                last_end = last_end.max(run.last_end);
-            }
-            Ok(Err(e)) => {
-                first_error.get_or_insert(Failure::refused(e));
-            }
-            Err(e) => {
-                first_error.get_or_insert(Failure::refused(format!("client failed: {e}")));
-            }
-        }
-    }
+    let runs = join_all(handles, "client").await;
     if let Some((task, bar)) = ticker {
         task.abort();
         bar.finish_and_clear();
     }
-    if let Some(e) = first_error {
-        return Err(e);
+    let mut back = Vec::new();
+    let mut round = Round::default();
+    let mut last_end: Option<Instant> = None;
+    for run in runs? {
+        back.extend(run.tasks);
+        round.latencies.extend(run.latencies);
+        round.done += run.done;
+        last_end = last_end.max(run.last_end);
     }
     round.latencies.sort_unstable();
     round.seconds = last_end
         .map(|end| end.duration_since(measure_from).as_secs_f64())
         .unwrap_or(0.0);
     Ok((round, back))
+}
+
+/// Waits for every one of `handles`; the first failure (a task's own, or its panic) is the
+/// answer. `what` names the tasks in the message of a panic.
+pub async fn join_all<T>(
+    handles: Vec<tokio::task::JoinHandle<Result<T, Failure>>>,
+    what: &str,
+) -> Result<Vec<T>, Failure> {
+    let mut all = Vec::with_capacity(handles.len());
+    let mut first_error = None;
+    for h in handles {
+        match h.await {
+            Ok(Ok(t)) => all.push(t),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(Failure::new(format!("{what} failed: {e}")));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(all),
+    }
 }
 
 /// A bar over the round (its seconds, or its measured calls), moved by a ticker rather than by

@@ -1,35 +1,21 @@
-//! A benchmark that did not run to the end: the message for the operator and the exit code
-//! (2 for a usage error, 1 for anything else).
+//! A benchmark that did not run to the end (a database, a tool, a check of the data it left):
+//! the message for the operator; the exit code is 1. Flags that do not fit together are refused
+//! before any work, as clap's usage errors (exit code 2).
 
 use adapters::store::StoreError;
 
 #[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-    pub code: u8,
-}
+pub struct Failure(pub String);
 
 impl Failure {
-    /// The command line asked for something the benchmark cannot do.
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            code: 2,
-        }
-    }
-
-    /// The run failed (a database, a tool, a check of the data it left).
-    pub fn refused(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            code: 1,
-        }
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure(message.into())
     }
 }
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::refused(match e {
+        Failure(match e {
             StoreError::Database(e) => format!("database error: {e}"),
             StoreError::Migrate(e) => format!("migration error: {e}"),
             other => other.to_string(),

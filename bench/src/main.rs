@@ -30,7 +30,7 @@ mod transitions;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 pub use failure::Failure;
 
@@ -57,35 +57,44 @@ enum Command {
     Import(import::Args),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+impl Command {
+    /// Flags that do not fit together, before any work is done.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Command::Transitions(args) => args.check(),
+            Command::Api(args) => args.check(),
+            Command::Timers(args) => args.check(),
+            Command::Import(args) => args.check(),
         }
-    };
-    let outcome = runtime.block_on(async {
-        match &cli.command {
+    }
+
+    async fn run(&self) -> Result<String, Failure> {
+        match self {
             Command::Transitions(args) => transitions::run(args).await,
             Command::Api(args) => api::run(args).await,
             Command::Timers(args) => timers::run(args).await,
             Command::Import(args) => import::run(args).await,
         }
-    });
-    match outcome {
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(message) = cli.command.check() {
+        Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit();
+    }
+    match cli.command.run().await {
         Ok(out) => {
             // A closed pipe (`tiendo-bench … | head`) is not an error worth a panic.
             let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(f) => {
-            eprintln!("{}", f.message.trim_end());
-            ExitCode::from(f.code)
+        Err(Failure(message)) => {
+            eprintln!("{}", message.trim_end());
+            ExitCode::FAILURE
         }
     }
 }

@@ -28,7 +28,7 @@ pub async fn measure(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| Failure::refused(format!("cannot run {shown}: {e}")))?;
+        .map_err(|e| Failure::new(format!("cannot run {shown}: {e}")))?;
     let pid = child.id();
     let read_out = tokio::spawn(read_all(child.stdout.take()));
     let read_err = tokio::spawn(read_all(child.stderr.take()));
@@ -42,14 +42,12 @@ pub async fn measure(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     }
-    .map_err(|e| Failure::refused(format!("{shown} did not finish: {e}")))?;
+    .map_err(|e| Failure::new(format!("{shown} did not finish: {e}")))?;
     let seconds = t.elapsed().as_secs_f64();
     let stdout = read_out.await.unwrap_or_default();
     let stderr = read_err.await.unwrap_or_default();
     if !status.success() {
-        return Err(Failure::refused(format!(
-            "{shown} failed: {stdout}{stderr}"
-        )));
+        return Err(Failure::new(format!("{shown} failed: {stdout}{stderr}")));
     }
     Ok(Measured {
         seconds,

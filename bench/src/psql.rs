@@ -11,7 +11,7 @@ pub async fn psql(url: &str, sql: &str) -> Result<String, Failure> {
         .output()
         .await
         .map_err(|e| {
-            Failure::refused(format!(
+            Failure::new(format!(
                 "cannot run psql: {e}. The PostgreSQL benchmarks create and drop their database \
                  with the PostgreSQL client tools (psql, pgbench): install them or use --backend sqlite."
             ))
@@ -19,7 +19,7 @@ pub async fn psql(url: &str, sql: &str) -> Result<String, Failure> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(Failure::refused(format!(
+        Err(Failure::new(format!(
             "psql failed on `{sql}`: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
@@ -32,7 +32,7 @@ pub async fn checkpoint(url: &str) {
     if let Err(e) = psql(url, "CHECKPOINT").await {
         eprintln!(
             "postgres: CHECKPOINT failed, figures may include one: {}",
-            e.message
+            e.0
         );
     }
 }

@@ -61,7 +61,7 @@ impl Scratch {
         let dir = tempfile::Builder::new()
             .prefix(&format!("tiendo-bench-{kind}-"))
             .tempdir()
-            .map_err(|e| Failure::refused(format!("cannot create a temporary folder: {e}")))?;
+            .map_err(|e| Failure::new(format!("cannot create a temporary folder: {e}")))?;
         match backend {
             Backend::Sqlite => Ok(Scratch {
                 backend,
@@ -105,7 +105,7 @@ impl Scratch {
             .await
             {
                 Ok(_) => eprintln!("postgres: dropped database {name}"),
-                Err(e) => eprintln!("postgres: could not drop database {name}: {}", e.message),
+                Err(e) => eprintln!("postgres: could not drop database {name}: {}", e.0),
             }
         }
         let path = self.dir.path().to_path_buf();

@@ -16,7 +16,7 @@ use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::workflow::{Catalog, Source};
 
-use crate::{Failure, progress};
+use crate::{Failure, drive, progress};
 
 /// The bench-only workflow.
 const WORKFLOW: &str = include_str!("../bench-cycle.toml");
@@ -41,7 +41,7 @@ pub fn catalog() -> Result<Arc<Catalog>, Failure> {
     });
     Catalog::load(&sources).map(Arc::new).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        Failure::refused(format!(
+        Failure::new(format!(
             "the bench workflow does not load:\n{}",
             list.join("\n")
         ))
@@ -130,13 +130,30 @@ pub struct BenchTask {
 }
 
 impl BenchTask {
-    /// The task's next move in the cycle and who makes it; `if_match` sends the version last
-    /// seen, as the API's clients do.
-    pub fn next_move<'a>(
+    /// Makes the task's next move in the cycle through the store, as the person whose move it
+    /// is; `if_match` sends the version last seen, as the API's clients do. Returns the task's
+    /// new version.
+    pub async fn move_in(
         &self,
-        people: &'a People,
+        store: &Store,
+        people: &People,
         if_match: bool,
-    ) -> (TransitionRequest, &'a Actor) {
+    ) -> Result<i64, String> {
+        let (req, actor) = self.next_move(people, if_match);
+        store
+            .transition(&req, actor, Utc::now())
+            .await
+            .map(|o| o.version)
+            .map_err(|e| {
+                format!(
+                    "transition `{}` on task {} failed: {e}",
+                    req.transition, self.id
+                )
+            })
+    }
+
+    /// The task's next move in the cycle and who makes it.
+    fn next_move<'a>(&self, people: &'a People, if_match: bool) -> (TransitionRequest, &'a Actor) {
         let (transition, comment, actor) = if self.drafting {
             ("trinh", None, &people.donvi)
         } else {
@@ -149,7 +166,7 @@ impl BenchTask {
         (req, actor)
     }
 
-    /// Records that the move returned by [`BenchTask::next_move`] was taken.
+    /// Records that the task's next move was taken (by the store or through the API).
     pub fn moved(&mut self, version: i64) {
         self.version = version;
         self.drafting = !self.drafting;
@@ -210,23 +227,13 @@ pub async fn tasks(
             }
         }));
     }
-    let mut all = Vec::with_capacity(n);
-    let mut first_error = None;
-    for h in handles {
-        match h.await {
-            Ok(Ok(made)) => all.extend(made),
-            Ok(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                first_error.get_or_insert(Failure::refused(format!("seeding task failed: {e}")));
-            }
-        }
-    }
+    let made = drive::join_all(handles, "seeding task").await;
     bar.finish_and_clear();
-    if let Some(e) = first_error {
-        return Err(Failure::refused(format!("seeding failed: {}", e.message)));
-    }
+    let mut all: Vec<(usize, BenchTask)> = made
+        .map_err(|e| Failure::new(format!("seeding failed: {}", e.0)))?
+        .into_iter()
+        .flatten()
+        .collect();
     all.sort_by_key(|(i, _)| *i);
     Ok(all.into_iter().map(|(_, t)| t).collect())
 }

@@ -17,7 +17,7 @@ use chrono::{TimeDelta, Utc};
 
 use crate::scratch::{PgServer, Scratch};
 use crate::seed::{self, Stage};
-use crate::{Failure, progress};
+use crate::{Failure, drive, progress};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,12 +39,23 @@ pub struct Args {
 
 const TIMERS_PER_TASK: usize = 5;
 
-pub async fn run(a: &Args) -> Result<String, Failure> {
-    if a.timers < TIMERS_PER_TASK || a.instances == 0 || a.batch <= 0 || a.seed_concurrency == 0 {
-        return Err(Failure::usage(
-            "--timers must be at least 5, --instances, --batch and --seed-concurrency at least 1",
-        ));
+impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.timers < TIMERS_PER_TASK
+            || self.instances == 0
+            || self.batch <= 0
+            || self.seed_concurrency == 0
+        {
+            return Err(
+                "--timers must be at least 5, --instances, --batch and --seed-concurrency at least 1"
+                    .into(),
+            );
+        }
+        Ok(())
     }
+}
+
+pub async fn run(a: &Args) -> Result<String, Failure> {
     let catalog = seed::catalog()?;
     let scratch = Scratch::create(Backend::Postgres, "timers", &a.pg).await?;
     let result = async {
@@ -99,26 +110,13 @@ async fn measure(a: &Args, store: &Store) -> Result<String, Failure> {
             }
         }));
     }
+    let fired_by = drive::join_all(handles, "firing").await;
+    bar.finish_and_clear();
     let mut batches = Vec::new();
     let mut per_instance = Vec::new();
-    let mut first_error = None;
-    for h in handles {
-        match h.await {
-            Ok(Ok(b)) => {
-                per_instance.push(b.iter().map(|(_, n)| n).sum::<usize>());
-                batches.extend(b);
-            }
-            Ok(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                first_error.get_or_insert(Failure::refused(format!("firing failed: {e}")));
-            }
-        }
-    }
-    bar.finish_and_clear();
-    if let Some(e) = first_error {
-        return Err(e);
+    for b in fired_by? {
+        per_instance.push(b.iter().map(|(_, n)| n).sum::<usize>());
+        batches.extend(b);
     }
     let elapsed = batches.iter().map(|(t, _)| *t).max().unwrap_or_default();
     let fired: usize = batches.iter().map(|(_, n)| n).sum();
@@ -189,7 +187,7 @@ async fn measure(a: &Args, store: &Store) -> Result<String, Failure> {
         }
     );
     if !ok {
-        return Err(Failure::refused(out));
+        return Err(Failure::new(out));
     }
     Ok(out)
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapters::store::{Backend, Store};
-use chrono::Utc;
 use engine::workflow::Catalog;
 
 use crate::drive::{self, Round, Until, Window};
@@ -62,6 +61,32 @@ pub struct Args {
 }
 
 impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.writers.is_empty() || self.writers.contains(&0) {
+            return Err("--writers: give one or more writer counts above 0, e.g. 1,8,32".into());
+        }
+        let most = self.most_writers();
+        if self.tasks < most {
+            return Err(format!(
+                "--tasks {} is fewer than {most} writers: each writer needs tasks of its own",
+                self.tasks
+            ));
+        }
+        if self.transitions.is_none() && self.seconds == 0 {
+            return Err("--seconds must be at least 1".into());
+        }
+        if self.transitions == Some(0) {
+            return Err("--transitions must be at least 1".into());
+        }
+        if self.seed_concurrency == 0 {
+            return Err("--seed-concurrency must be at least 1".into());
+        }
+        if self.connections == Some(0) {
+            return Err("--connections must be at least 1".into());
+        }
+        Ok(())
+    }
+
     fn most_writers(&self) -> usize {
         self.writers.iter().copied().max().unwrap_or(1)
     }
@@ -121,7 +146,6 @@ struct BackendReport {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    check_args(a)?;
     let catalog = seed::catalog()?;
     let mut reports = Vec::new();
     for &backend in a.backend.list() {
@@ -132,34 +156,6 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
         reports.push(report?);
     }
     Ok(render(a, &reports))
-}
-
-fn check_args(a: &Args) -> Result<(), Failure> {
-    if a.writers.is_empty() || a.writers.contains(&0) {
-        return Err(Failure::usage(
-            "--writers: give one or more writer counts above 0, e.g. 1,8,32",
-        ));
-    }
-    let most = a.most_writers();
-    if a.tasks < most {
-        return Err(Failure::usage(format!(
-            "--tasks {} is fewer than {most} writers: each writer needs tasks of its own",
-            a.tasks
-        )));
-    }
-    if a.transitions.is_none() && a.seconds == 0 {
-        return Err(Failure::usage("--seconds must be at least 1"));
-    }
-    if a.transitions == Some(0) {
-        return Err(Failure::usage("--transitions must be at least 1"));
-    }
-    if a.seed_concurrency == 0 {
-        return Err(Failure::usage("--seed-concurrency must be at least 1"));
-    }
-    if a.connections == Some(0) {
-        return Err(Failure::usage("--connections must be at least 1"));
-    }
-    Ok(())
 }
 
 /// Seeds, measures every writer count, checks the audit log, then (PostgreSQL) replays with
@@ -263,7 +259,7 @@ async fn measure_store(
     );
     eprintln!("{note}");
     if !ok {
-        return Err(Failure::refused(format!(
+        return Err(Failure::new(format!(
             "{note}\nThe benchmark left the store inconsistent: its figures are void."
         )));
     }
@@ -283,20 +279,7 @@ async fn writers(
     let (store, people) = (store.clone(), Arc::new(people.clone()));
     let take = move |(): (), t: BenchTask| {
         let (store, people) = (store.clone(), people.clone());
-        async move {
-            let (req, actor) = t.next_move(&people, false);
-            let r = store
-                .transition(&req, actor, Utc::now())
-                .await
-                .map(|o| o.version)
-                .map_err(|e| {
-                    format!(
-                        "transition `{}` on task {} failed: {e}",
-                        req.transition, t.id
-                    )
-                });
-            ((), r)
-        }
+        async move { ((), t.move_in(&store, &people, false).await) }
     };
     drive::round(
         &format!("{backend}, {w} writer(s)"),

@@ -150,3 +150,18 @@ fn bench_api_measures_both_paths_on_both_backends() {
         assert_eq!(entries, number_after("; expected "), "{audit}");
     }
 }
+
+/// Flags that do not fit together are refused before any database is created: a usage error
+/// (exit code 2) that names the flag.
+#[test]
+fn bench_refuses_flags_that_do_not_fit() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
+        .args(["transitions", "--tasks", "4", "--writers", "1,8"])
+        .env_remove("TIENDO_BENCH_POSTGRES")
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tasks 4 is fewer than 8 writers"), "{err}");
+    assert!(o.stdout.is_empty());
+}
