@@ -1,17 +1,17 @@
--- The SQL statements of one `Store::transition` on PostgreSQL, for pgbench, so that
--- `tiendo bench transitions` can print tiendo's throughput beside the database's own ceiling for
+-- The SQL statements of one `store.tasks().transition_as` on PostgreSQL, for pgbench, so that
+-- `tiendo-bench transitions` can print tiendo's throughput beside the database's own ceiling for
 -- the same work. tiendo runs it itself after its measurement (against the same bench database,
 -- with as many clients as its largest writer count); by hand:
 --
 --   pgbench -n -M prepared -c 32 -j 2 -T 10 -D tasks=10000 -D clients=32 \
 --           -f bench/transition.pgbench.sql postgres://postgres@127.0.0.1:5432/tiendo_bench_…
 --
--- on a database seeded by `tiendo bench transitions --backend postgres --keep`, which also holds
+-- on a database seeded by `tiendo-bench transitions --backend postgres --keep`, which also holds
 -- the helper table bench_ids(n, task_id) numbering the bench tasks 1..tasks (it is not part of
 -- the schema).
 --
--- One run of this script is one transition, as the store issues it (adapters/src/store/tasks.rs,
--- `transition` and `write_effects!`), statement for statement and round trip for round trip,
+-- One run of this script is one transition, as the store issues it (adapters/src/store/tasks/,
+-- `Tasks::transition_as` and `Effects::write`), statement for statement and round trip for round trip,
 -- without an idempotency key (no idempotency SELECT or INSERT) and without documents (no
 -- documents SELECT):
 --   SELECT the task with its plan and unit;

@@ -80,6 +80,13 @@ impl FromStr for FundingSource {
     }
 }
 
+impl TryFrom<String> for FundingSource {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// A unit's canonical id: lowercase ASCII letters, digits and '-' (`so-khoa-hoc-va-cong-nghe`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UnitId(String);

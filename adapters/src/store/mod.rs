@@ -16,7 +16,9 @@
 //! - [`Store::scheduling`] → [`Scheduling`]: timers, automatic transitions, stall alerts,
 //!   leases, cron slots and the outbox;
 //! - [`Store::audit`] → [`Audit`]: the hash-chained log, its verification and seals;
-//! - [`Store::observe`] → [`Observe`]: readiness and metrics.
+//! - [`Store::observe`] → [`Observe`]: readiness and metrics;
+//! - [`Store::imports`] → [`Imports`]: plan import; [`Store::reports`] → [`Reports`]: what the
+//!   plan reports read.
 //!
 //! A door acting for someone is spelled `…_as(&actor, …)` (or `&identity` where the credential
 //! matters), actor first: it asks [`engine::access`] and does the whole use case in one call —
@@ -36,6 +38,7 @@ mod directory;
 mod import;
 mod observe;
 mod records;
+mod reports;
 mod scheduling;
 mod sql;
 mod tasks;
@@ -57,9 +60,10 @@ pub use accounts::{
 };
 pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
 pub use directory::Directory;
-pub use import::{ImportActor, ImportOutcome, ImportPlan, ImportUnit, ReportRow, TaskUpdate};
+pub use import::{ImportError, Imports};
 pub use observe::{Metrics, Observe, Readiness};
 pub use records::*;
+pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
 pub use tasks::{
     Attachment, DEFAULT_PAGE, Deadline, MAX_PAGE, TaskDetail, TaskItem, TaskPage, TaskQuery,
@@ -256,7 +260,7 @@ impl Store {
                     // SQLite has one writer; every extra connection's page cache is invalidated
                     // by the others' commits and its writers sleep in the busy handler. Four
                     // connections keep readers concurrent without that (measured with
-                    // `tiendo bench transitions --backend sqlite --connections N`).
+                    // `tiendo-bench transitions --backend sqlite --connections N`).
                     .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
