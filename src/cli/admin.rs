@@ -111,7 +111,7 @@ fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
 pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
         DbCmd::Migrate => {
-            let store = Store::connect(ctx.database_url, ctx.catalog()?, 2).await?;
+            let store = Store::connect(ctx.database_url(), ctx.catalog()?, 2).await?;
             let n = store.migrate().await?;
             Ok(format!(
                 "{}: {n} migration(s) applied\n",

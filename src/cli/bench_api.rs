@@ -31,7 +31,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use adapters::http::{Application, Settings};
+use adapters::files::FileStore;
+use adapters::http::{Application, HttpSettings};
 use adapters::store::{
     Credential, Identity, NewTask, NewUser, Store, TransitionRequest, sqlite_url,
 };
@@ -291,11 +292,9 @@ async fn bench_backend(
     };
     let tokens = Arc::new([token(DONVI_USER).await?, token(STC_USER).await?]);
     let app = Application::build(
-        Settings::new(
-            "127.0.0.1:0".parse().expect("a loopback address"),
-            data_dir.to_path_buf(),
-        ),
+        HttpSettings::new("127.0.0.1:0".parse().expect("a loopback address")),
         store.clone(),
+        FileStore::new(data_dir),
     )
     .await
     .map_err(|e| Failure::refused(format!("cannot bind a loopback port: {e}")))?;

@@ -127,7 +127,7 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .await?;
     let mut out = format!(
         "Cơ sở dữ liệu demo: {} ({})\n\nQuy trình:\n",
-        ctx.database_url,
+        ctx.database_shown(),
         store.backend().as_str()
     );
     out.push_str(&super::workflows::run(

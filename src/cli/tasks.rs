@@ -1,7 +1,7 @@
 //! `tiendo task …`: the engine, scriptable from the shell, acting as a named user whose roles
 //! and unit apply exactly as they will over HTTP.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use adapters::files::FileStore;
 use adapters::store::{
@@ -127,9 +127,9 @@ pub enum TaskCmd {
         date: Option<String>,
         #[arg(long)]
         issuer: Option<String>,
-        /// Where stored files go.
-        #[arg(long, env = "TIENDO_DATA_DIR", default_value = "tiendo-data")]
-        data_dir: PathBuf,
+        /// Where stored files go (default: TIENDO_DATA_DIR, else ./tiendo-data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -158,7 +158,7 @@ pub fn time_left(store: &Store, task: &Task, due: Instant, now: Instant) -> Stri
     }
 }
 
-pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String, Failure> {
     let store = ctx.store().await?;
     let now = Utc::now();
     match cmd {
@@ -309,7 +309,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             number,
             date,
             issuer,
-            data_dir,
+            data_dir: _,
         } => {
             let actor = store.actor(as_user).await?;
             store.task_for(task, &actor).await?;

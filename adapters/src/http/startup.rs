@@ -22,21 +22,22 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Response as OaResponse, ResponseBuilder, content::ContentBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::configuration::{MAX_JSON_BYTES, Settings};
+use super::MAX_JSON_BYTES;
 use super::extract::SESSION_COOKIE;
 use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
 use super::routes;
-use super::telemetry::{MakeRequestUuid, request_span};
 use super::unread::finish_unread_body;
+use crate::configuration::HttpSettings;
 use crate::files::FileStore;
 use crate::store::Store;
+use crate::telemetry::{MakeRequestUuid, drop_unacceptable_request_id, request_span};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub files: FileStore,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<HttpSettings>,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<String>,
 }
@@ -95,7 +96,7 @@ impl Modify for SecurityAddon {
     }
 }
 
-fn api_router(settings: &Settings) -> OpenApiRouter<AppState> {
+fn api_router(settings: &HttpSettings) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
@@ -154,7 +155,7 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 /// The OpenAPI 3.1 document of the API, as generated from the handlers.
-pub fn openapi_document(settings: &Settings) -> utoipa::openapi::OpenApi {
+pub fn openapi_document(settings: &HttpSettings) -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api_router(settings).split_for_parts();
     common_responses(&mut doc);
     doc
@@ -201,12 +202,12 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
-/// The application, with its state.
-pub fn router(settings: Settings, store: Store) -> Router {
+/// The application, with its state: the HTTP settings, the store, and the document files.
+pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router {
     let (api, mut doc) = api_router(&settings).split_for_parts();
     common_responses(&mut doc);
     let state = AppState {
-        files: FileStore::new(&settings.data_dir),
+        files,
         store,
         settings: Arc::new(settings),
         openapi: Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into())),
@@ -218,6 +219,7 @@ pub fn router(settings: Settings, store: Store) -> Router {
         .layer(axum::middleware::from_fn(finish_unread_body))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(drop_unacceptable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -238,11 +240,15 @@ pub struct Application {
 
 impl Application {
     /// Binds `settings.listen` (port 0 picks a free one) and builds the application.
-    pub async fn build(settings: Settings, store: Store) -> std::io::Result<Application> {
+    pub async fn build(
+        settings: HttpSettings,
+        store: Store,
+        files: FileStore,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
             listener,
-            router: router(settings, store.clone()),
+            router: router(settings, store.clone(), files),
             store,
         })
     }
