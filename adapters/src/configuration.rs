@@ -300,7 +300,7 @@ pub enum ConfigError {
     Unknown { path: PathBuf, key: String },
     /// A value that the setting does not accept.
     Invalid {
-        setting: Setting,
+        setting: &'static Setting,
         /// The value as given (`[REDACTED]` for a secret).
         value: String,
         origin: Origin,
@@ -310,7 +310,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The environment variable or file key the error is about, if it is about one setting.
-    pub fn setting(&self) -> Option<&Setting> {
+    pub fn setting(&self) -> Option<&'static Setting> {
         match self {
             ConfigError::Invalid { setting, .. } => Some(setting),
             _ => None,
@@ -420,7 +420,7 @@ impl Layers {
         key: &'static str,
         parse: impl FnOnce(&str) -> Result<T, Allowed>,
     ) -> Result<Option<T>, ConfigError> {
-        let setting = *find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
+        let setting = find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
         let Some(given) = self.0.get(key) else {
             return Ok(None);
         };
@@ -450,7 +450,7 @@ impl Layers {
 
     /// An error about `key` as it was given, for rules across settings.
     fn refuse(&self, key: &'static str, allowed: Allowed) -> ConfigError {
-        let setting = *find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
+        let setting = find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
         let (value, origin) = match self.0.get(key) {
             Some(g) if setting.secret => ("[REDACTED]".into(), g.origin.clone()),
             Some(g) => (redact_password(&g.text), g.origin.clone()),
