@@ -10,6 +10,7 @@
 //! - `fuzz`: malformed input at every endpoint gets a 4xx problem and changes nothing.
 //! - `connections`: what a refusal does to a keep-alive connection.
 //! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
+//! - `telemetry`: the request id in the response header and in every log line of the request.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -22,3 +23,4 @@ mod lifecycle;
 mod matrix;
 mod ops;
 mod tasks;
+mod telemetry;
