@@ -8,6 +8,7 @@ pub mod bench_import;
 pub mod bench_timers;
 pub mod calendar;
 pub mod demo;
+pub mod help;
 pub mod import;
 pub mod report;
 pub mod serve;
@@ -32,12 +33,12 @@ use engine::workflow::{Catalog, Workflow};
 pub struct Cli {
     /// Tệp cấu hình TOML (mặc định: biến TIENDO_CONFIG, nếu có); biến môi trường và tham số
     /// dòng lệnh được ưu tiên hơn tệp. Xem mục Configuration trong README.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "TỆP")]
     pub config: Option<PathBuf>,
 
     /// Thư mục quy trình và lịch làm việc (mặc định: TIENDO_WORKFLOWS, hoặc bản có sẵn trong
     /// tiendo).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "THƯ_MỤC")]
     pub workflows: Option<PathBuf>,
 
     /// Cơ sở dữ liệu: sqlite://TỆP (tạo khi chạy lần đầu) hoặc
@@ -63,22 +64,22 @@ pub enum Command {
     /// Units (departments, communes, hospitals…): add, list, rename, merge.
     #[command(subcommand)]
     Unit(admin::UnitCmd),
-    /// Users and their roles.
+    /// Người dùng và vai trò: thêm, xem, đặt mật khẩu, khóa, mở khóa.
     #[command(subcommand)]
     User(admin::UserCmd),
     /// Plans (kế hoạch) such as 215/KH-UBND.
     #[command(subcommand)]
     Plan(admin::PlanCmd),
-    /// Tasks: create, list, show, transition, attach documents.
+    /// Nhiệm vụ: đề xuất, liệt kê, xem, chuyển bước, đính kèm tài liệu.
     #[command(subcommand)]
     Task(tasks::TaskCmd),
     /// The audit log: verify the hash chains, show a task's history, seal.
     #[command(subcommand)]
     Audit(admin::AuditCmd),
-    /// Import a plan's task catalogue (CSV/XLSX) and reconcile its printed totals.
+    /// Nhập danh mục nhiệm vụ của kế hoạch (CSV/XLSX) và đối chiếu với số tổng đã in.
     #[command(subcommand)]
     Import(import::ImportCmd),
-    /// Reports: the progress report on a plan, the status report for leadership (xlsx/html/md).
+    /// Báo cáo: tiến độ thực hiện kế hoạch, tình hình cho lãnh đạo (xlsx/html/md).
     #[command(subcommand)]
     Report(report::ReportCmd),
     /// Run the scheduler alone: deadline timers, stall alerts, digests, audit seals, email.

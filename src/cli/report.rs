@@ -11,31 +11,36 @@ use super::{Ctx, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCmd {
-    /// The SKHCN progress report on a plan (body, funding table, the four appendices).
+    /// Báo cáo tiến độ của SKHCN về một kế hoạch (phần thuyết minh, bảng kinh phí, các phụ lục).
+    ///
+    /// Dựng lại báo cáo như bản Excel làm tay: số nhiệm vụ theo phụ lục, đơn vị, nguồn kinh phí
+    /// và tình trạng; bảng kinh phí (triệu đồng); mỗi phụ lục một bảng với dòng đơn vị đánh số La
+    /// Mã và dòng TỔNG. XLSX cần -o TỆP.xlsx; HTML và Markdown in ra màn hình nếu không có -o.
     Progress {
-        /// The plan's number, e.g. 215/KH-UBND.
-        #[arg(long)]
+        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: String,
-        /// "Tiến độ tính đến": tasks as of the end of this day (yyyy-mm-dd or dd/mm/yyyy; default today).
-        #[arg(long)]
+        /// «Tiến độ tính đến»: tình trạng các nhiệm vụ vào cuối ngày này (dd/mm/yyyy hoặc
+        /// yyyy-mm-dd; mặc định: hôm nay).
+        #[arg(long, value_name = "NGÀY")]
         as_of: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// The status report for leadership: per unit the four Government Office categories,
-    /// the overdue and the stalled tasks, over a date range.
+    /// Báo cáo tình hình cho lãnh đạo: theo từng đơn vị, bốn nhóm tình trạng của Văn phòng
+    /// Chính phủ, các nhiệm vụ quá hạn và chậm tiến độ, trong một khoảng thời gian.
     Status {
-        /// A plan's number (default: every plan).
-        #[arg(long)]
+        /// Số hiệu kế hoạch (mặc định: mọi kế hoạch).
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: Option<String>,
-        /// First day of the range (default: 1 January of --to's year).
-        #[arg(long)]
+        /// Ngày đầu của khoảng (mặc định: 1 tháng 1 của năm --to).
+        #[arg(long, value_name = "NGÀY")]
         from: Option<String>,
-        /// Last day of the range (default: today).
-        #[arg(long)]
+        /// Ngày cuối của khoảng (mặc định: hôm nay).
+        #[arg(long, value_name = "NGÀY")]
         to: Option<String>,
-        /// Working days without movement that make a task stalled (default: the workflow's, else 10).
-        #[arg(long)]
+        /// Số ngày làm việc không chuyển bước thì coi là chậm (mặc định: theo quy trình, hoặc 10).
+        #[arg(long, value_name = "SỐ_NGÀY")]
         stall_days: Option<u32>,
         #[command(flatten)]
         out: Output,
@@ -44,14 +49,14 @@ pub enum ReportCmd {
 
 #[derive(Debug, clap::Args)]
 pub struct Output {
-    /// xlsx | html | md (default: from the -o file's extension).
-    #[arg(long)]
+    /// Định dạng: xlsx | html | md (mặc định: theo đuôi của tệp -o).
+    #[arg(long, value_name = "ĐỊNH_DẠNG")]
     pub format: Option<String>,
-    /// Where to write the report; HTML and Markdown go to standard output without it.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Tệp ghi báo cáo; không có thì HTML và Markdown in ra màn hình.
+    #[arg(short = 'o', long = "output", value_name = "TỆP")]
     pub output: Option<PathBuf>,
-    /// Report as this user: a unit's officer sees only their unit's tasks.
-    #[arg(long = "as", value_name = "USERNAME")]
+    /// Lập báo cáo với tư cách người dùng này: cán bộ đơn vị chỉ thấy nhiệm vụ của đơn vị mình.
+    #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
     pub as_user: Option<String>,
 }
 
