@@ -132,6 +132,7 @@ fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
     parse_date(s).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}")))
 }
 
+#[tracing::instrument(name = "db", skip_all, fields(command = ?cmd))]
 pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
         DbCmd::Migrate => {
@@ -317,6 +318,7 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     }
 }
 
+#[tracing::instrument(name = "audit", skip_all, fields(command = ?cmd))]
 pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
     match cmd {

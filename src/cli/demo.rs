@@ -70,6 +70,7 @@ fn ignore_duplicate<T>(r: Result<T, StoreError>) -> Result<(), StoreError> {
     }
 }
 
+#[tracing::instrument(name = "demo", skip_all)]
 pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Failure> {
     let files = FileStore::new(data_dir);
     let store = ctx.store().await?;

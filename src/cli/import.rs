@@ -80,6 +80,7 @@ pub async fn run(cmd: &ImportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     }
 }
 
+#[tracing::instrument(name = "import.plan", skip_all, fields(plan = %a.plan, file = %a.file.display()))]
 async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let issued_on = a
         .issued

@@ -122,6 +122,7 @@ async fn scope(
     }
 }
 
+#[tracing::instrument(name = "report", skip_all, fields(command = ?cmd))]
 pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let today = local_date(Utc::now());
     match cmd {
