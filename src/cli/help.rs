@@ -3,6 +3,7 @@
 //! `task`, `user`, and the top level) are written in Vietnamese in their modules, while the
 //! operators' commands (`serve`, `worker`, `db`, …) keep their English texts.
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use super::Cli;
@@ -72,6 +73,63 @@ fn usage(mut cmd: Command) -> Command {
     cmd.override_usage(text).mut_subcommands(usage)
 }
 
+/// A command line clap refused, said in Vietnamese with the usage line; `None` for what clap
+/// prints itself (the help, the version, and rarer refusals, in English).
+pub fn refusal(e: &clap::Error) -> Option<String> {
+    let text = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        Some(ContextValue::StyledStr(s)) => Some(s.to_string()),
+        Some(ContextValue::StyledStrs(v)) => Some(
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg).unwrap_or_default();
+    let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    let suggestion = text(ContextKind::SuggestedArg)
+        .or_else(|| text(ContextKind::SuggestedSubcommand))
+        .or_else(|| text(ContextKind::SuggestedValue))
+        .map(|s| format!(" Có phải ý bạn là `{s}`?"))
+        .unwrap_or_default();
+    let message = match e.kind() {
+        ErrorKind::MissingRequiredArgument => format!("Thiếu tham số bắt buộc: {arg}."),
+        ErrorKind::UnknownArgument => format!("Không có tham số `{arg}`.{suggestion}"),
+        ErrorKind::InvalidSubcommand => format!(
+            "Không có lệnh `{}`.{suggestion}",
+            text(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::InvalidValue => format!(
+            "Giá trị `{value}` không hợp lệ cho {arg}.{}{suggestion}",
+            text(ContextKind::ValidValue)
+                .map(|v| format!(" Các giá trị được phép: {v}."))
+                .unwrap_or_default()
+        ),
+        ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            format!("Giá trị `{value}` không hợp lệ cho {arg}{why}.")
+        }
+        ErrorKind::ArgumentConflict => format!(
+            "Không dùng {arg} cùng với {}.",
+            text(ContextKind::PriorArg).unwrap_or_default()
+        ),
+        ErrorKind::NoEquals | ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues => {
+            format!("Tham số {arg} không đúng số giá trị.")
+        }
+        _ => return None,
+    };
+    let usage = text(ContextKind::Usage)
+        .map(|u| u.trim().trim_start_matches("Usage:").trim().to_string())
+        .map(|u| format!("\n\nCách dùng: {u}"))
+        .unwrap_or_default();
+    Some(format!("Lỗi: {message}{usage}\n\nXem thêm: --help\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +179,35 @@ mod tests {
             "not in Vietnamese:\n{}",
             problems.join("\n")
         );
+    }
+
+    #[test]
+    fn refusals_are_vietnamese_with_the_usage_line() {
+        let refused = |args: &[&str]| {
+            let e = command().try_get_matches_from(args).expect_err("refused");
+            refusal(&e).unwrap_or_else(|| panic!("not translated: {e}"))
+        };
+        let m = refused(&["tiendo", "task", "show", "T1"]);
+        assert!(
+            m.contains("Thiếu tham số bắt buộc: --as <TÊN_ĐĂNG_NHẬP>"),
+            "{m}"
+        );
+        assert!(m.contains("Cách dùng: tiendo task show"), "{m}");
+        let m = refused(&["tiendo", "task", "list", "--as", "a", "--overdu"]);
+        assert!(
+            m.contains("Không có tham số `--overdu`") && m.contains("--overdue"),
+            "{m}"
+        );
+        let m = refused(&["tiendo", "task", "lits"]);
+        assert!(
+            m.contains("Không có lệnh `lits`") && m.contains("`list`"),
+            "{m}"
+        );
+        let m = refused(&[
+            "tiendo", "import", "plan", "--plan", "p", "--year", "hai", "--title", "t", "f.csv",
+        ]);
+        assert!(m.contains("Giá trị `hai` không hợp lệ cho --year"), "{m}");
+        assert!(!m.contains("Usage:") && !m.contains("[OPTIONS]"), "{m}");
     }
 
     #[test]
