@@ -262,7 +262,7 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,
         Command::Bench(cmd) => bench::run(cmd, &ctx).await,
-        Command::Worker => worker::worker(&ctx, &settings).await,
+        Command::Worker => worker::worker(&ctx, &settings.scheduler, &settings.email).await,
         Command::Serve(args) => serve::run(args, &ctx, &settings).await,
         Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,
         Command::Demo { .. } => demo::run(&ctx, &settings.data_dir).await,

@@ -31,7 +31,11 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
     let scheduler = if args.no_scheduler {
         None
     } else {
-        Some(super::worker::scheduler(&store, settings)?)
+        Some(super::worker::scheduler(
+            &store,
+            &settings.scheduler,
+            &settings.email,
+        )?)
     };
     let http = settings.http.clone();
     let app = Application::build(

@@ -1,8 +1,8 @@
 //! `tiendo worker` and `tiendo outbox …`: the scheduler on its own, and the outbox for operators.
 
-use adapters::configuration::{EmailSettings, Settings};
+use adapters::configuration::EmailSettings;
 use adapters::email::{Mailer, Relay};
-use adapters::scheduler::Scheduler;
+use adapters::scheduler::{Scheduler, SchedulerConfig};
 use adapters::store::Store;
 use chrono::Utc;
 use engine::time::format_instant;
@@ -47,15 +47,19 @@ pub fn relay(store: &Store, email: &EmailSettings, owner: &str) -> Result<Option
 }
 
 /// The scheduler, with the relay when email is configured.
-pub fn scheduler(store: &Store, settings: &Settings) -> Result<Scheduler, Failure> {
+pub fn scheduler(
+    store: &Store,
+    cfg: &SchedulerConfig,
+    email: &EmailSettings,
+) -> Result<Scheduler, Failure> {
     let owner = Scheduler::default_owner();
-    let relay = relay(store, &settings.email, &owner)?;
+    let relay = relay(store, email, &owner)?;
     if relay.is_none() {
         tracing::warn!("TIENDO_SMTP_HOST is not set: notifications stay queued in the outbox");
     }
     Ok(Scheduler::new(
         store.clone(),
-        settings.scheduler.clone(),
+        cfg.clone(),
         relay,
         owner,
         Utc::now(),
@@ -63,9 +67,13 @@ pub fn scheduler(store: &Store, settings: &Settings) -> Result<Scheduler, Failur
 }
 
 #[tracing::instrument(name = "worker", skip_all)]
-pub async fn worker(ctx: &Ctx<'_>, settings: &Settings) -> Result<String, Failure> {
+pub async fn worker(
+    ctx: &Ctx<'_>,
+    cfg: &SchedulerConfig,
+    email: &EmailSettings,
+) -> Result<String, Failure> {
     let store = ctx.store().await?;
-    let scheduler = scheduler(&store, settings)?;
+    let scheduler = scheduler(&store, cfg, email)?;
     tracing::info!(
         backend = store.backend().as_str(),
         database = %ctx.database_shown(),
