@@ -9,24 +9,34 @@
 //! English; never silently the default. Secrets (the SMTP password, a password inside the
 //! database URL) never print through `Debug`.
 //!
+//! - this module: the tree, the list of settings, and how the sources make a tree;
+//! - `sources`: the layers (file, environment, flags) and where each value came from;
+//! - `values`: the parsers, one per kind of value, and the database URL that hides its password;
+//! - `error`: the refusal, naming the setting, its source and what is allowed.
+//!
 //! Adding a setting: one line in [`SETTINGS`], one field in its branch, one parse in
 //! [`Settings::from_sources`], one row in the README's Configuration table.
 
-use std::collections::BTreeMap;
-use std::fmt;
+mod error;
+mod sources;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use engine::time::IsoDuration;
-use lettre::message::Mailbox;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+pub use error::{Allowed, ConfigError};
+pub use sources::{Origin, Override};
+pub use values::{DatabaseUrl, redact_password};
 
 use crate::email::{RelayConfig, SmtpConfig, TlsMode};
 use crate::scheduler::SchedulerConfig;
-use crate::store::{AuthPolicy, DEFAULT_DATABASE_URL};
+use crate::store::AuthPolicy;
+use sources::Layers;
+use values::*;
 
 /// One setting: its key in the configuration file and its environment variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,82 +127,6 @@ pub struct DatabaseSettings {
     pub url: DatabaseUrl,
 }
 
-/// `sqlite://FILE` or `postgres://USER[:PASSWORD]@HOST:PORT/DB`. Its `Debug` hides the password.
-#[derive(Clone)]
-pub struct DatabaseUrl(SecretString);
-
-impl DatabaseUrl {
-    pub fn parse(text: &str) -> Result<DatabaseUrl, Allowed> {
-        let t = text.trim();
-        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|s| t.starts_with(s));
-        if !scheme_ok || t.len() <= "sqlite:".len() {
-            return Err(Allowed::new(
-                format!(
-                    "dùng sqlite://TỆP (ví dụ {DEFAULT_DATABASE_URL}) hoặc postgres://NGƯỜI_DÙNG@MÁY:CỔNG/CSDL"
-                ),
-                format!(
-                    "use sqlite://FILE (e.g. {DEFAULT_DATABASE_URL}) or postgres://USER@HOST:PORT/DB"
-                ),
-            ));
-        }
-        Ok(DatabaseUrl(SecretString::from(t.to_string())))
-    }
-
-    /// The URL itself, for connecting.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    /// The URL with any password replaced by `[REDACTED]`, for logs and messages.
-    pub fn redacted(&self) -> String {
-        redact_password(self.expose())
-    }
-}
-
-/// `url` with the password of its user info, and a `password=` query parameter, replaced by
-/// `[REDACTED]`; any other text unchanged.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:[REDACTED]@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    // libpq also takes the password as a query parameter.
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => {
-                        format!("{k}=[REDACTED]")
-                    }
-                    _ => p.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}://{authority}{tail}")
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("DatabaseUrl")
-            .field(&self.redacted())
-            .finish()
-    }
-}
-
 /// The HTTP server (`tiendo serve`).
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -224,288 +158,6 @@ impl HttpSettings {
 pub struct EmailSettings {
     pub smtp: Option<SmtpConfig>,
     pub relay: RelayConfig,
-}
-
-/// A command-line flag standing for a setting: it wins over the file and the environment.
-#[derive(Debug, Clone)]
-pub struct Override {
-    /// The setting's key, as in [`SETTINGS`].
-    pub key: &'static str,
-    /// The flag as typed, for messages: `--listen`.
-    pub flag: &'static str,
-    pub value: String,
-}
-
-impl Override {
-    pub fn new(key: &'static str, flag: &'static str, value: impl Into<String>) -> Override {
-        Override {
-            key,
-            flag,
-            value: value.into(),
-        }
-    }
-}
-
-/// What a setting accepts, said in both languages, for the error message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allowed {
-    pub vi: String,
-    pub en: String,
-}
-
-impl Allowed {
-    pub fn new(vi: impl Into<String>, en: impl Into<String>) -> Allowed {
-        Allowed {
-            vi: vi.into(),
-            en: en.into(),
-        }
-    }
-}
-
-/// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    File(PathBuf),
-    Env,
-    Flag(&'static str),
-}
-
-impl Origin {
-    fn vi(&self) -> String {
-        match self {
-            Origin::File(p) => format!("trong tệp {}", p.display()),
-            Origin::Env => "biến môi trường".into(),
-            Origin::Flag(f) => format!("tham số {f}"),
-        }
-    }
-
-    fn en(&self) -> String {
-        match self {
-            Origin::File(p) => format!("in file {}", p.display()),
-            Origin::Env => "environment".into(),
-            Origin::Flag(f) => format!("flag {f}"),
-        }
-    }
-}
-
-/// A configuration that cannot be used: which setting, where its value came from, what is
-/// allowed. Displayed as one Vietnamese line and one English line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigError {
-    /// The configuration file could not be read.
-    Read { path: PathBuf, error: String },
-    /// The file is not TOML, or a value has a type no setting takes (a list, a table…).
-    Syntax { path: PathBuf, message: String },
-    /// The file names a setting that does not exist.
-    Unknown { path: PathBuf, key: String },
-    /// A value that the setting does not accept.
-    Invalid {
-        setting: &'static Setting,
-        /// The value as given (`[REDACTED]` for a secret).
-        value: String,
-        origin: Origin,
-        allowed: Allowed,
-    },
-}
-
-impl ConfigError {
-    /// The environment variable or file key the error is about, if it is about one setting.
-    pub fn setting(&self) -> Option<&'static Setting> {
-        match self {
-            ConfigError::Invalid { setting, .. } => Some(setting),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Read { path, error } => write!(
-                f,
-                "Không đọc được tệp cấu hình {p}: {error}\nCannot read the configuration file {p}: {error}",
-                p = path.display()
-            ),
-            ConfigError::Syntax { path, message } => write!(
-                f,
-                "Tệp cấu hình {p} không hợp lệ (TOML): {message}\nThe configuration file {p} is not valid TOML: {message}",
-                p = path.display()
-            ),
-            ConfigError::Unknown { path, key } => {
-                let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-                write!(
-                    f,
-                    "Tệp cấu hình {p}: không có thiết lập `{key}`; các khóa hợp lệ: {k}\n\
-                     Configuration file {p}: there is no setting `{key}`; the keys are: {k}",
-                    p = path.display(),
-                    k = keys.join(", ")
-                )
-            }
-            ConfigError::Invalid {
-                setting,
-                value,
-                origin,
-                allowed,
-            } => write!(
-                f,
-                "Cấu hình không hợp lệ: {env} (khóa `{key}`) = `{value}` ({ovi}): {avi}\n\
-                 Invalid setting: {env} (key `{key}`) = `{value}` ({oen}): {aen}",
-                env = setting.env,
-                key = setting.key,
-                ovi = origin.vi(),
-                avi = allowed.vi,
-                oen = origin.en(),
-                aen = allowed.en,
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// A value as given, with where it came from.
-#[derive(Debug, Clone)]
-struct Given {
-    text: String,
-    origin: Origin,
-}
-
-/// The sources merged: at most one value per setting, the winning one.
-struct Layers(BTreeMap<&'static str, Given>);
-
-fn find(key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.key == key)
-}
-
-impl Layers {
-    fn merge(
-        file: Option<(&Path, &str)>,
-        env: &dyn Fn(&str) -> Option<String>,
-        overrides: &[Override],
-    ) -> Result<Layers, ConfigError> {
-        let mut values = BTreeMap::new();
-        if let Some((path, text)) = file {
-            for (key, text) in file_values(path, text)? {
-                let origin = Origin::File(path.to_path_buf());
-                values.insert(key, Given { text, origin });
-            }
-        }
-        for s in SETTINGS {
-            if let Some(text) = env(s.env).filter(|v| !v.trim().is_empty()) {
-                values.insert(
-                    s.key,
-                    Given {
-                        text,
-                        origin: Origin::Env,
-                    },
-                );
-            }
-        }
-        for o in overrides {
-            let s = find(o.key).unwrap_or_else(|| panic!("override of unknown setting {}", o.key));
-            values.insert(
-                s.key,
-                Given {
-                    text: o.value.clone(),
-                    origin: Origin::Flag(o.flag),
-                },
-            );
-        }
-        Ok(Layers(values))
-    }
-
-    /// The setting's value parsed, if given anywhere.
-    fn get<T>(
-        &self,
-        key: &'static str,
-        parse: impl FnOnce(&str) -> Result<T, Allowed>,
-    ) -> Result<Option<T>, ConfigError> {
-        let setting = find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
-        let Some(given) = self.0.get(key) else {
-            return Ok(None);
-        };
-        parse(given.text.trim()).map(Some).map_err(|allowed| {
-            let value = if setting.secret {
-                "[REDACTED]".to_string()
-            } else {
-                redact_password(&given.text)
-            };
-            ConfigError::Invalid {
-                setting,
-                value,
-                origin: given.origin.clone(),
-                allowed,
-            }
-        })
-    }
-
-    fn or<T>(
-        &self,
-        key: &'static str,
-        default: T,
-        parse: impl FnOnce(&str) -> Result<T, Allowed>,
-    ) -> Result<T, ConfigError> {
-        Ok(self.get(key, parse)?.unwrap_or(default))
-    }
-
-    /// An error about `key` as it was given, for rules across settings.
-    fn refuse(&self, key: &'static str, allowed: Allowed) -> ConfigError {
-        let setting = find(key).unwrap_or_else(|| panic!("unknown setting {key}"));
-        let (value, origin) = match self.0.get(key) {
-            Some(g) if setting.secret => ("[REDACTED]".into(), g.origin.clone()),
-            Some(g) => (redact_password(&g.text), g.origin.clone()),
-            None => ("(mặc định)".into(), Origin::Env),
-        };
-        ConfigError::Invalid {
-            setting,
-            value,
-            origin,
-            allowed,
-        }
-    }
-}
-
-/// The settings in a TOML file, flattened to `section.key` → text.
-fn file_values(path: &Path, text: &str) -> Result<Vec<(&'static str, String)>, ConfigError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
-    let mut out = Vec::new();
-    let mut flat: Vec<(String, toml::Value)> = Vec::new();
-    for (k, v) in table {
-        match v {
-            toml::Value::Table(section) => {
-                for (k2, v2) in section {
-                    flat.push((format!("{k}.{k2}"), v2));
-                }
-            }
-            other => flat.push((k, other)),
-        }
-    }
-    for (key, value) in flat {
-        let setting = find(&key).ok_or_else(|| ConfigError::Unknown {
-            path: path.to_path_buf(),
-            key: key.clone(),
-        })?;
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(n) => n.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            _ => {
-                return Err(ConfigError::Syntax {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "`{key}` phải là chuỗi, số nguyên hoặc true/false (`{key}` must be a string, an integer or true/false)"
-                    ),
-                });
-            }
-        };
-        out.push((setting.key, text));
-    }
-    Ok(out)
 }
 
 impl Settings {
@@ -544,11 +196,7 @@ impl Settings {
         let l = Layers::merge(file, &env, overrides)?;
 
         let database = DatabaseSettings {
-            url: l.or(
-                "database_url",
-                DatabaseUrl(SecretString::from(DEFAULT_DATABASE_URL)),
-                DatabaseUrl::parse,
-            )?,
+            url: l.or("database_url", DatabaseUrl::default(), DatabaseUrl::parse)?,
         };
         let workflows = l.get("workflows", path)?;
         let data_dir = l.or("data_dir", PathBuf::from(DEFAULT_DATA_DIR), path)?;
@@ -576,13 +224,23 @@ impl Settings {
             failure_window: l.or("http.signin_window", defaults.auth.failure_window, duration)?,
         };
         if auth.session_idle > auth.session_absolute {
-            return Err(l.refuse(
-                "http.session_idle",
-                Allowed::new(
-                    "không được dài hơn TIENDO_SESSION_MAX (http.session_max)",
-                    "must not be longer than TIENDO_SESSION_MAX (http.session_max)",
-                ),
-            ));
+            return Err(if l.is_given("http.session_idle") {
+                l.refuse(
+                    "http.session_idle",
+                    Allowed::new(
+                        "không được dài hơn TIENDO_SESSION_MAX (http.session_max)",
+                        "must not be longer than TIENDO_SESSION_MAX (http.session_max)",
+                    ),
+                )
+            } else {
+                l.refuse(
+                    "http.session_max",
+                    Allowed::new(
+                        "không được ngắn hơn TIENDO_SESSION_IDLE (http.session_idle, mặc định PT30M)",
+                        "must not be shorter than TIENDO_SESSION_IDLE (http.session_idle, default PT30M)",
+                    ),
+                )
+            });
         }
         let http = HttpSettings {
             listen,
@@ -700,149 +358,12 @@ fn scheduler_settings(l: &Layers) -> Result<SchedulerConfig, ConfigError> {
     })
 }
 
-// The parsers: text to value, or what is allowed.
-
-fn path(v: &str) -> Result<PathBuf, Allowed> {
-    Ok(PathBuf::from(v))
-}
-
-fn flag(v: &str) -> Result<bool, Allowed> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(Allowed::new("dùng true hoặc false", "use true or false")),
-    }
-}
-
-fn positive<T: FromStr + PartialOrd + Default>(v: &str) -> Result<T, Allowed> {
-    match v.parse::<T>() {
-        Ok(n) if n > T::default() => Ok(n),
-        _ => Err(Allowed::new(
-            "cần một số nguyên dương",
-            "use a positive whole number",
-        )),
-    }
-}
-
-fn seconds(v: &str) -> Result<u64, Allowed> {
-    v.parse().map_err(|_| {
-        Allowed::new(
-            "cần một số giây nguyên, không âm",
-            "use a whole, non-negative number of seconds",
-        )
-    })
-}
-
-fn port(v: &str) -> Result<u16, Allowed> {
-    positive(v).map_err(|_| Allowed::new("cần số cổng 1–65535", "use a port number 1-65535"))
-}
-
-fn duration(v: &str) -> Result<TimeDelta, Allowed> {
-    let bad = || {
-        Allowed::new(
-            "dùng thời lượng ISO-8601 như PT30M, PT12H hoặc P1D",
-            "use an ISO-8601 duration such as PT30M, PT12H or P1D",
-        )
-    };
-    let d = IsoDuration::parse(v).map_err(|_| bad())?;
-    if d.months > 0 {
-        return Err(bad());
-    }
-    let secs = d
-        .days
-        .checked_mul(86_400)
-        .and_then(|s| s.checked_add(d.seconds))
-        .and_then(|s| i64::try_from(s).ok())
-        .filter(|s| *s > 0)
-        .ok_or_else(bad)?;
-    TimeDelta::try_seconds(secs).ok_or_else(bad)
-}
-
-fn socket_addr(v: &str) -> Result<SocketAddr, Allowed> {
-    v.parse().map_err(|_| {
-        Allowed::new(
-            "dùng IP:CỔNG, ví dụ 127.0.0.1:8080 (cổng 0: một cổng trống bất kỳ)",
-            "use IP:PORT, e.g. 127.0.0.1:8080 (port 0: any free port)",
-        )
-    })
-}
-
-fn host(v: &str) -> Result<String, Allowed> {
-    if v.chars().any(|c| c.is_whitespace() || c == '/' || c == ':') {
-        return Err(Allowed::new(
-            "chỉ tên máy hoặc địa chỉ IP, không kèm cổng (cổng ở TIENDO_SMTP_PORT)",
-            "a host name or IP address only, without a port (the port is TIENDO_SMTP_PORT)",
-        ));
-    }
-    Ok(v.to_string())
-}
-
-fn tls_mode(v: &str) -> Result<TlsMode, Allowed> {
-    match v {
-        "none" => Ok(TlsMode::None),
-        "starttls" => Ok(TlsMode::StartTls),
-        "tls" => Ok(TlsMode::Tls),
-        _ => Err(Allowed::new(
-            "dùng none, starttls hoặc tls",
-            "use none, starttls or tls",
-        )),
-    }
-}
-
-fn mailbox(v: &str) -> Result<Mailbox, Allowed> {
-    v.parse().map_err(|_| {
-        Allowed::new(
-            "dùng một địa chỉ email, ví dụ: Tiến độ CNTT <tiendo@haiphong.gov.vn>",
-            "use one email address, e.g. Tiến độ CNTT <tiendo@haiphong.gov.vn>",
-        )
-    })
-}
-
-fn base_url(v: &str) -> Result<String, Allowed> {
-    let ok = (v.starts_with("https://") || v.starts_with("http://"))
-        && v.split_once("://")
-            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.chars().any(char::is_whitespace));
-    if ok {
-        Ok(v.trim_end_matches('/').to_string())
-    } else {
-        Err(Allowed::new(
-            "dùng địa chỉ web mà người dùng mở, ví dụ https://tiendo.haiphong.gov.vn",
-            "use the address users open, e.g. https://tiendo.haiphong.gov.vn",
-        ))
-    }
-}
-
-fn cron_or_off(v: &str) -> Result<Option<cron::Schedule>, Allowed> {
-    if v == "off" {
-        return Ok(None);
-    }
-    cron::Schedule::from_str(v).map(Some).map_err(|e| {
-        Allowed::new(
-            format!(
-                "cần biểu thức cron, giây đứng đầu, ví dụ \"0 0 7 * * Mon-Fri\", hoặc off ({e})"
-            ),
-            format!(
-                "use a cron expression, seconds first, e.g. \"0 0 7 * * Mon-Fri\", or off ({e})"
-            ),
-        )
-    })
-}
-
-fn log_filter(v: &str) -> Result<String, Allowed> {
-    tracing_subscriber::EnvFilter::builder()
-        .parse(v)
-        .map(|_| v.to_string())
-        .map_err(|e| {
-            Allowed::new(
-                format!("dùng bộ lọc nhật ký như info, warn hoặc info,sqlx=warn ({e})"),
-                format!("use a log filter such as info, warn or info,sqlx=warn ({e})"),
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
+    use crate::store::DEFAULT_DATABASE_URL;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
