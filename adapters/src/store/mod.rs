@@ -162,7 +162,7 @@ impl Store {
                     // SQLite has one writer; every extra connection's page cache is invalidated
                     // by the others' commits and its writers sleep in the busy handler. Four
                     // connections keep readers concurrent without that (measured with
-                    // `tiendo bench transitions --backend sqlite --connections N`).
+                    // `tiendo-bench transitions --backend sqlite --connections N`).
                     .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
