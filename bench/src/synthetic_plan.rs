@@ -193,7 +193,7 @@ mod tests {
         let table = import::read_bytes(text.as_bytes(), "synthetic.csv", None).unwrap();
         let catalog = adapters::definitions::load(None).unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
-        let c = import::parse_rows(table, 2025, &catalog, today).unwrap();
+        let c = engine::catalogue::parse_rows(table, 2025, &catalog, today).unwrap();
         assert!(c.invalid.is_empty(), "{:?}", c.invalid.first());
         assert_eq!(c.rows.len(), 500);
         assert_eq!(csv(500), text, "deterministic");

@@ -9,9 +9,11 @@
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
+//! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 
 pub mod access;
 pub mod calendar;
+pub mod catalogue;
 pub mod decide;
 pub mod domain;
 pub mod money;
