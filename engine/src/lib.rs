@@ -9,11 +9,13 @@
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
+//! - [`wording`]: the Vietnamese of deadlines and time left, for every front end alike.
 
 pub mod access;
 pub mod calendar;
 pub mod decide;
 pub mod domain;
+pub mod html;
 pub mod money;
 pub mod notify;
 pub mod phase;
@@ -21,6 +23,7 @@ pub mod role;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod wording;
 pub mod workflow;
 
 pub use phase::{Phase, backbone_allows};
