@@ -110,9 +110,8 @@ async fn scope(
     out: &Output,
 ) -> Result<Option<Vec<String>>, Failure> {
     match &out.as_user {
-        Some(u) => {
-            report::scope_for(&store.actor(u).await?).map_err(|d| Failure::refused(d.message))
-        }
+        Some(u) => engine::access::report_scope(&store.actor(u).await?)
+            .map_err(|d| Failure::refused(d.message)),
         None => Ok(None),
     }
 }

@@ -8,8 +8,8 @@
 //! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
 //! and [`markdown`] render it. Building and rendering are pure.
 //!
-//! Visibility: a caller acting for a unit passes `units` (see [`scope_for`]) and the report covers
-//! those units' tasks only; the city's roles see the whole plan.
+//! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
+//! the report covers those units' tasks only; the city's roles see the whole plan.
 
 pub mod html;
 pub mod markdown;
@@ -21,9 +21,6 @@ pub mod xlsx;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use engine::Role;
-use engine::access::Denied;
-use engine::decide::Actor;
 use engine::time::{end_of_day, format_date};
 
 use crate::store::{ReportRow, Store, StoreError};
@@ -121,31 +118,6 @@ pub struct StatusParams {
     /// The stall threshold in working days; default: the workflow's, else 10.
     pub stall_days: Option<u32>,
     pub units: Option<Vec<String>>,
-}
-
-/// The units an actor's report covers: `None` (the whole plan) for SKHCN, which compiles the
-/// city-wide progress report (domain.md, "Who uses it"), and for UBND, which receives it and reads
-/// everything; a unit's officers and heads get their own units (and those merged into them).
-/// Other roles (the Department of Finance's appraisers see their queue, the administrator reads
-/// no dossier: engine::access) are refused.
-pub fn scope_for(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
-    if actor
-        .roles
-        .iter()
-        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
-    {
-        Ok(None)
-    } else if actor.roles.iter().any(|r| r.is_unit_role()) {
-        Ok(Some(actor.units.clone()))
-    } else {
-        Err(Denied {
-            rule: "report_scope",
-            message: format!(
-                "Tài khoản `{}` không xem được báo cáo kế hoạch: báo cáo dành cho Sở Khoa học và Công nghệ, UBND thành phố và các đơn vị (phần việc của đơn vị mình).",
-                actor.user
-            ),
-        })
-    }
 }
 
 fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow> {
