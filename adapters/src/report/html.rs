@@ -194,6 +194,7 @@ mod tests {
             at.date_naive(),
             &catalog,
             &HashMap::new(),
+            &(),
         );
         let html = render(&doc);
         assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>"));

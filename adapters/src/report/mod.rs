@@ -65,6 +65,24 @@ impl FromStr for Format {
     }
 }
 
+/// Hears how far a report over many tasks has got, so that a person at a terminal sees it move:
+/// the CLI draws a bar on stderr from it; the HTTP API passes `&()`, which ignores it. Calls are
+/// few (a stage, then every thousand or so tasks), so a tracker costs nothing on a large plan.
+pub trait Tracker: Sync {
+    /// A stage begins: what is being done, in Vietnamese, over `total` tasks (0: not counted).
+    fn stage(&self, what: &str, total: usize) {
+        let _ = (what, total);
+    }
+
+    /// `done` of the stage's `total` tasks are through.
+    fn advance(&self, done: usize) {
+        let _ = done;
+    }
+}
+
+/// No one is watching.
+impl Tracker for () {}
+
 /// A rendered report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -143,7 +161,13 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-fn render(doc: &model::Document, format: Format, stem: String) -> Result<Report, ReportError> {
+fn render(
+    doc: &model::Document,
+    format: Format,
+    stem: String,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
+    tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
     let bytes = match format {
         Format::Xlsx => xlsx::render(doc).map_err(|e| ReportError::Render(e.to_string()))?,
         Format::Html => html::render(doc).into_bytes(),
@@ -162,13 +186,25 @@ pub async fn progress(
     params: &ProgressParams,
     format: Format,
 ) -> Result<Report, ReportError> {
+    progress_tracked(store, params, format, &()).await
+}
+
+/// [`progress()`], telling `tracker` how far it has got.
+pub async fn progress_tracked(
+    store: &Store,
+    params: &ProgressParams,
+    format: Format,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
     let plan = store.plan(&params.plan).await?;
+    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
     let rows = store
         .report_rows(Some(&plan.id), end_of_day(params.as_of))
         .await?;
     let rows = in_scope(rows, &params.units);
     let names = store.unit_names_on(params.as_of).await?;
-    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names);
+    tracker.stage("Lập báo cáo tiến độ", rows.len());
+    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
     render(
         &doc,
         format,
@@ -177,6 +213,7 @@ pub async fn progress(
             slug(&plan.number),
             params.as_of.format("%Y-%m-%d")
         ),
+        tracker,
     )
 }
 
@@ -185,6 +222,16 @@ pub async fn status(
     store: &Store,
     params: &StatusParams,
     format: Format,
+) -> Result<Report, ReportError> {
+    status_tracked(store, params, format, &()).await
+}
+
+/// [`status()`], telling `tracker` how far it has got.
+pub async fn status_tracked(
+    store: &Store,
+    params: &StatusParams,
+    format: Format,
+    tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
     if params.from > params.to {
         return Err(ReportError::Invalid(format!(
@@ -204,17 +251,19 @@ pub async fn status(
         }
         None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
     };
+    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
     let rows = store
         .report_rows(plan_id.as_deref(), end_of_day(params.to))
         .await?;
     let rows = in_scope(rows, &params.units);
     let names = store.unit_names_on(params.to).await?;
+    tracker.stage("Lập báo cáo tình hình", rows.len());
     let opts = status::StatusOptions {
         from: params.from,
         to: params.to,
         stall_days: params.stall_days,
     };
-    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names)?;
+    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
     render(
         &doc,
         format,
@@ -223,6 +272,7 @@ pub async fn status(
             params.from.format("%Y-%m-%d"),
             params.to.format("%Y-%m-%d")
         ),
+        tracker,
     )
 }
 
