@@ -18,6 +18,7 @@ pub mod progress;
 pub mod status;
 pub mod xlsx;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -138,6 +139,32 @@ pub struct StatusParams {
     pub units: Option<Vec<String>>,
 }
 
+/// A row's unit as a report names it: its name on the report's date (`names`), else as the plan
+/// printed it, else its id.
+fn unit_name(names: &HashMap<String, String>, r: &ReportRow) -> String {
+    names
+        .get(&r.unit_id)
+        .cloned()
+        .or_else(|| r.unit_printed.clone())
+        .unwrap_or_else(|| r.unit_id.clone())
+}
+
+/// The rows a report covers, as of the end of `date` (of `plan`, else of every plan; of `units`,
+/// else of all), with the units' names on that date.
+async fn read_rows(
+    store: &Store,
+    plan: Option<&str>,
+    date: NaiveDate,
+    units: &Option<Vec<String>>,
+    tracker: &dyn Tracker,
+) -> Result<(Vec<ReportRow>, HashMap<String, String>), ReportError> {
+    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
+    let rows = store.report_rows(plan, end_of_day(date)).await?;
+    let rows = in_scope(rows, units);
+    let names = store.unit_names_on(date).await?;
+    Ok((rows, names))
+}
+
 fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow> {
     match units {
         None => rows,
@@ -197,12 +224,8 @@ pub async fn progress_tracked(
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
     let plan = store.plan(&params.plan).await?;
-    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
-    let rows = store
-        .report_rows(Some(&plan.id), end_of_day(params.as_of))
-        .await?;
-    let rows = in_scope(rows, &params.units);
-    let names = store.unit_names_on(params.as_of).await?;
+    let (rows, names) =
+        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
     let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
     render(
@@ -251,12 +274,8 @@ pub async fn status_tracked(
         }
         None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
     };
-    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
-    let rows = store
-        .report_rows(plan_id.as_deref(), end_of_day(params.to))
-        .await?;
-    let rows = in_scope(rows, &params.units);
-    let names = store.unit_names_on(params.to).await?;
+    let (rows, names) =
+        read_rows(store, plan_id.as_deref(), params.to, &params.units, tracker).await?;
     tracker.stage("Lập báo cáo tình hình", rows.len());
     let opts = status::StatusOptions {
         from: params.from,

@@ -164,13 +164,9 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The unit's name on the report date, else as printed, else its id.
+    /// The unit's name on the report date.
     fn unit_name(&self, r: &ReportRow) -> String {
-        self.unit_names
-            .get(&r.unit_id)
-            .cloned()
-            .or_else(|| r.unit_printed.clone())
-            .unwrap_or_else(|| r.unit_id.clone())
+        super::unit_name(self.unit_names, r)
     }
 }
 

@@ -194,13 +194,9 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The unit's name at the end of the range, else as printed, else its id.
+    /// The unit's name at the end of the range.
     fn unit_name(&self, r: &ReportRow) -> String {
-        self.unit_names
-            .get(&r.unit_id)
-            .cloned()
-            .or_else(|| r.unit_printed.clone())
-            .unwrap_or_else(|| r.unit_id.clone())
+        super::unit_name(self.unit_names, r)
     }
 
     /// The title of the task's current step and whose turn it is there.
