@@ -453,10 +453,14 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
     let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
     let state = wf.state(&task.state);
     let cal = &wf.calendar;
+    // A message leaves out days it cannot count (the calendar lacks a year): the subject then
+    // says "sắp đến hạn" or "quá hạn" without a number, and operators see the calendar error
+    // in the CLI and API.
     let time_left = task
         .clock
         .as_ref()
-        .map(|c| engine::wording::time_left(Some(wf), c, now));
+        .map(|c| engine::wording::time_left(Some(wf), c, now))
+        .filter(|l| !matches!(l, engine::wording::TimeLeft::Unknown { .. }));
     Some(TaskView {
         id: task.id.clone(),
         name: task.name.clone(),
