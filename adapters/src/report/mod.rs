@@ -3,7 +3,7 @@
 //! XLSX, HTML or Markdown bytes with their content type, for the CLI (`tiendo report …`) and the
 //! HTTP API alike.
 //!
-//! How it fits: [`crate::store::Store::report_rows`] reads every task of the plan with the audit
+//! How it fits: [`crate::store::Reports::report_rows`] reads every task of the plan with the audit
 //! entry that describes it on the report date, in one query; [`progress::build`] and
 //! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
 //! and [`markdown`] render it. Building and rendering are pure.
@@ -159,9 +159,9 @@ async fn read_rows(
     tracker: &dyn Tracker,
 ) -> Result<(Vec<ReportRow>, HashMap<String, String>), ReportError> {
     tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
-    let rows = store.report_rows(plan, end_of_day(date)).await?;
+    let rows = store.reports().report_rows(plan, end_of_day(date)).await?;
     let rows = in_scope(rows, units);
-    let names = store.unit_names_on(date).await?;
+    let names = store.reports().unit_names_on(date).await?;
     Ok((rows, names))
 }
 

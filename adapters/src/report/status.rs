@@ -139,7 +139,7 @@ fn who_holds_the_ball(roles: &[Role], unit: &str) -> String {
     names.join("; ")
 }
 
-/// Builds the status report. `rows` are those of [`crate::store::Store::report_rows`] at the end of
+/// Builds the status report. `rows` are those of [`crate::store::Reports::report_rows`] at the end of
 /// `to`; `scope` names the plan (or "tất cả kế hoạch"). `tracker` hears how many rows have been
 /// sorted into categories.
 ///
