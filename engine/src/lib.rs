@@ -9,6 +9,7 @@
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
+//! - [`urgency`]: how pressing a deadline is (trong hạn / sắp đến hạn / quá hạn).
 
 pub mod access;
 pub mod calendar;
@@ -21,6 +22,7 @@ pub mod role;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod urgency;
 pub mod workflow;
 
 pub use phase::{Phase, backbone_allows};

@@ -11,9 +11,9 @@
 //! the command line.
 
 pub mod configuration;
-mod extract;
+pub(crate) mod extract;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod startup;
 pub mod telemetry;
 mod unread;

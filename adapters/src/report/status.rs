@@ -139,15 +139,87 @@ fn who_holds_the_ball(roles: &[Role], unit: &str) -> String {
     names.join("; ")
 }
 
-/// Builds the status report. `rows` are those of [`crate::store::Store::report_rows`] at the end of
-/// `to`; `scope` names the plan (or "tất cả kế hoạch").
-pub fn build(
-    scope: &str,
-    rows: &[ReportRow],
+/// One unit's line of the status table: its tasks per [`Category::COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitCounts {
+    pub unit_id: String,
+    pub unit_name: String,
+    pub counts: [i64; 6],
+}
+
+/// An overdue task: its deadline, which deadline that is, and how many working days late it is
+/// at the end of the range (when the calendar covers the dates).
+#[derive(Debug, Clone)]
+pub struct OverdueTask<'a> {
+    pub row: &'a ReportRow,
+    pub due: Instant,
+    pub which: &'static str,
+    pub working_days_late: Option<i64>,
+}
+
+/// A stalled task: working days without movement since its describing entry, and who holds
+/// the ball (the roles of its current step).
+#[derive(Debug, Clone)]
+pub struct StalledTask<'a> {
+    pub row: &'a ReportRow,
+    pub working_days: i64,
+    pub threshold: u32,
+    pub holders: String,
+}
+
+/// The figures of the status report before they are laid out: what the report prints and what
+/// the overview page draws, computed once.
+#[derive(Debug, Clone)]
+pub struct Summary<'a> {
+    /// Units in the order their first task appears.
+    pub units: Vec<UnitCounts>,
+    /// Tasks completed before the range (left out of the table).
+    pub completed_before: usize,
+    /// Overdue tasks, earliest deadline first.
+    pub overdue: Vec<OverdueTask<'a>>,
+    /// Stalled tasks, longest still first.
+    pub stalled: Vec<StalledTask<'a>>,
+}
+
+impl Summary<'_> {
+    /// Tasks of a category over every unit.
+    pub fn total(&self, c: Category) -> i64 {
+        let i = Category::COLUMNS.iter().position(|x| *x == c).unwrap_or(0);
+        self.units.iter().map(|u| u.counts[i]).sum()
+    }
+
+    /// Tasks in the table.
+    pub fn tasks(&self) -> i64 {
+        self.units.iter().map(|u| u.counts.iter().sum::<i64>()).sum()
+    }
+}
+
+/// The step a row is at, and whose turn it is there.
+fn step_of(r: &ReportRow, catalog: &Catalog) -> (String, Vec<Role>) {
+    catalog
+        .get(&r.workflow, r.workflow_version)
+        .and_then(|w| w.state(&r.state))
+        .map(|st| (st.title.clone(), st.roles.clone()))
+        .unwrap_or_else(|| (r.phase.title().to_string(), Vec::new()))
+}
+
+/// A row's unit as named on the report date.
+fn unit_name_of(r: &ReportRow, unit_names: &HashMap<String, String>) -> String {
+    unit_names
+        .get(&r.unit_id)
+        .cloned()
+        .or_else(|| r.unit_printed.clone())
+        .unwrap_or_else(|| r.unit_id.clone())
+}
+
+/// Counts, overdue and stalled tasks of `rows` (those of [`crate::store::Store::report_rows`] at
+/// the end of `opts.to`). See the module documentation for the definitions.
+pub fn summarize<'a>(
+    rows: &'a [ReportRow],
     opts: &StatusOptions,
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
-) -> Result<Document, ReportError> {
+) -> Result<Summary<'a>, ReportError> {
     if opts.from > opts.to {
         return Err(ReportError::Invalid(format!(
             "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
@@ -156,38 +228,49 @@ pub fn build(
         )));
     }
     let end = end_of_day(opts.to);
-    let unit_name = |r: &ReportRow| -> String {
-        unit_names
-            .get(&r.unit_id)
-            .cloned()
-            .or_else(|| r.unit_printed.clone())
-            .unwrap_or_else(|| r.unit_id.clone())
-    };
-    let mut order: Vec<String> = Vec::new();
-    let mut counts: HashMap<String, [i64; 6]> = HashMap::new();
-    let mut before = 0usize;
-    let mut overdue: Vec<(&ReportRow, Instant, &'static str)> = Vec::new();
-    let mut stalled: Vec<(&ReportRow, i64, u32)> = Vec::new();
+    let mut units: Vec<UnitCounts> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut completed_before = 0usize;
+    let mut overdue = Vec::new();
+    let mut stalled = Vec::new();
     for r in rows {
         let cat = categorize(r, opts.from, opts.to);
         if cat == Category::CompletedBefore {
-            before += 1;
+            completed_before += 1;
             continue;
         }
-        let c = counts.entry(r.unit_id.clone()).or_insert_with(|| {
-            order.push(r.unit_id.clone());
-            [0; 6]
+        let i = *index.entry(r.unit_id.as_str()).or_insert_with(|| {
+            units.push(UnitCounts {
+                unit_id: r.unit_id.clone(),
+                unit_name: unit_name_of(r, unit_names),
+                counts: [0; 6],
+            });
+            units.len() - 1
         });
-        if let Some(i) = Category::COLUMNS.iter().position(|x| *x == cat) {
-            c[i] += 1;
+        if let Some(c) = Category::COLUMNS.iter().position(|x| *x == cat) {
+            units[i].counts[c] += 1;
         }
+        let wf = catalog.get(&r.workflow, r.workflow_version);
         if cat == Category::Overdue
             && let Some((due, which)) = deadline(r)
         {
-            overdue.push((r, due, which));
+            let working_days_late = wf
+                .map(|w| w.calendar.working_days_between(due, end))
+                .transpose()
+                .map_err(|e| {
+                    ReportError::Invalid(format!(
+                        "Không tính được số ngày quá hạn của nhiệm vụ «{}»: {e}",
+                        r.name
+                    ))
+                })?;
+            overdue.push(OverdueTask {
+                row: r,
+                due,
+                which,
+                working_days_late,
+            });
         }
         if matches!(cat, Category::InProgress | Category::Overdue) && r.entry_at <= end {
-            let wf = catalog.get(&r.workflow, r.workflow_version);
             let threshold = opts
                 .stall_days
                 .or_else(|| wf.and_then(|w| w.stall_after_working_days))
@@ -203,14 +286,38 @@ pub fn build(
                         ))
                     })?;
                 if days >= i64::from(threshold) {
-                    stalled.push((r, days, threshold));
+                    let (_, roles) = step_of(r, catalog);
+                    stalled.push(StalledTask {
+                        row: r,
+                        working_days: days,
+                        threshold,
+                        holders: who_holds_the_ball(&roles, &unit_name_of(r, unit_names)),
+                    });
                 }
             }
         }
     }
-    stalled.sort_by_key(|s| std::cmp::Reverse(s.1));
-    overdue.sort_by_key(|o| o.1);
+    stalled.sort_by_key(|s| std::cmp::Reverse(s.working_days));
+    overdue.sort_by_key(|o| o.due);
+    Ok(Summary {
+        units,
+        completed_before,
+        overdue,
+        stalled,
+    })
+}
 
+/// Builds the status report. `rows` are those of [`crate::store::Store::report_rows`] at the end of
+/// `to`; `scope` names the plan (or "tất cả kế hoạch").
+pub fn build(
+    scope: &str,
+    rows: &[ReportRow],
+    opts: &StatusOptions,
+    catalog: &Catalog,
+    unit_names: &HashMap<String, String>,
+) -> Result<Document, ReportError> {
+    let summary_data = summarize(rows, opts, catalog, unit_names)?;
+    let before = summary_data.completed_before;
     let range = format!(
         "từ ngày {} đến ngày {}",
         format_date(opts.from),
@@ -224,20 +331,17 @@ pub fn build(
     let s = &mut summary.blocks;
     s.push(Block::Title("BÁO CÁO TÌNH HÌNH THỰC HIỆN NHIỆM VỤ".into()));
     s.push(Block::Subtitle(format!("{scope} — {range}")));
-    let n = |c: Category| -> i64 {
-        let i = Category::COLUMNS.iter().position(|x| *x == c).unwrap_or(0);
-        counts.values().map(|v| v[i]).sum()
-    };
+    let n = |c: Category| summary_data.total(c);
     s.push(Block::Paragraph(format!(
         "Tổng số {} nhiệm vụ: {} hoàn thành đúng hạn, {} hoàn thành quá hạn, {} đang thực hiện trong hạn, {} quá hạn; {} tạm hoãn, {} rút khỏi kế hoạch. {} nhiệm vụ không chuyển bước từ ngưỡng đình trệ trở lên.",
-        counts.values().map(|v| v.iter().sum::<i64>()).sum::<i64>(),
+        summary_data.tasks(),
         n(Category::CompletedOnTime),
         n(Category::CompletedLate),
         n(Category::InProgress),
         n(Category::Overdue),
         n(Category::Postponed),
         n(Category::Withdrawn),
-        stalled.len()
+        summary_data.stalled.len()
     )));
     s.push(Block::Paragraph(
         "Cách tính: hạn của nhiệm vụ là thời hạn của bước đang xử lý (nếu đang chạy) hoặc ngày dự kiến hoàn thành, lấy ngày sớm hơn. Nhiệm vụ hoàn thành trong kỳ là đúng hạn nếu hoàn thành chậm nhất vào ngày dự kiến hoàn thành; nhiệm vụ được nhập từ kế hoạch ở trạng thái đã hoàn thành được tính là đúng hạn. Nhiệm vụ chưa hoàn thành là quá hạn nếu hạn đã qua trước khi hết ngày cuối kỳ.".into(),
@@ -268,14 +372,12 @@ pub fn build(
         rows: Vec::new(),
     };
     let mut total = [0i64; 6];
-    for (i, u) in order.iter().enumerate() {
-        let c = counts[u];
-        let name = rows
-            .iter()
-            .find(|r| &r.unit_id == u)
-            .map(unit_name)
-            .unwrap_or_else(|| u.clone());
-        let mut cells = vec![Cell::text((i + 1).to_string()), Cell::text(name)];
+    for (i, u) in summary_data.units.iter().enumerate() {
+        let c = u.counts;
+        let mut cells = vec![
+            Cell::text((i + 1).to_string()),
+            Cell::text(u.unit_name.clone()),
+        ];
         cells.extend(c.iter().map(|v| Cell::Count(*v)));
         cells.push(Cell::Count(c.iter().sum()));
         for k in 0..6 {
@@ -295,13 +397,8 @@ pub fn build(
     });
     s.push(Block::Table(table));
 
-    let state_title = |r: &ReportRow| -> (String, Vec<Role>) {
-        catalog
-            .get(&r.workflow, r.workflow_version)
-            .and_then(|w| w.state(&r.state))
-            .map(|st| (st.title.clone(), st.roles.clone()))
-            .unwrap_or_else(|| (r.phase.title().to_string(), Vec::new()))
-    };
+    let state_title = |r: &ReportRow| step_of(r, catalog);
+    let unit_name = |r: &ReportRow| unit_name_of(r, unit_names);
 
     let mut late = Section {
         sheet: "Quá hạn".into(),
@@ -327,17 +424,8 @@ pub fn build(
         header_groups: Vec::new(),
         rows: Vec::new(),
     };
-    for (i, (r, due, which)) in overdue.iter().enumerate() {
-        let wf = catalog.get(&r.workflow, r.workflow_version);
-        let days = wf
-            .map(|w| w.calendar.working_days_between(*due, end))
-            .transpose()
-            .map_err(|e| {
-                ReportError::Invalid(format!(
-                    "Không tính được số ngày quá hạn của nhiệm vụ «{}»: {e}",
-                    r.name
-                ))
-            })?;
+    for (i, o) in summary_data.overdue.iter().enumerate() {
+        let (r, due, which, days) = (o.row, &o.due, o.which, o.working_days_late);
         t.rows.push(Row {
             style: RowStyle::Normal,
             cells: vec![
@@ -346,12 +434,12 @@ pub fn build(
                 Cell::text(unit_name(r)),
                 Cell::text(state_title(r).0),
                 Cell::text(format_instant(*due)),
-                Cell::text(*which),
+                Cell::text(which),
                 days.map(Cell::Count).unwrap_or(Cell::Empty),
             ],
         });
     }
-    if overdue.is_empty() {
+    if summary_data.overdue.is_empty() {
         late.blocks
             .push(Block::Paragraph("Không có nhiệm vụ quá hạn.".into()));
     } else {
@@ -391,8 +479,9 @@ pub fn build(
         header_groups: Vec::new(),
         rows: Vec::new(),
     };
-    for (i, (r, days, _)) in stalled.iter().enumerate() {
-        let (title, roles) = state_title(r);
+    for (i, st) in summary_data.stalled.iter().enumerate() {
+        let (r, days) = (st.row, &st.working_days);
+        let (title, _) = state_title(r);
         let unit = unit_name(r);
         t.rows.push(Row {
             style: RowStyle::Normal,
@@ -403,11 +492,11 @@ pub fn build(
                 Cell::text(title),
                 Cell::Count(*days),
                 Cell::text(format_instant(r.entry_at)),
-                Cell::text(who_holds_the_ball(&roles, &unit)),
+                Cell::text(st.holders.clone()),
             ],
         });
     }
-    if stalled.is_empty() {
+    if summary_data.stalled.is_empty() {
         stall
             .blocks
             .push(Block::Paragraph("Không có nhiệm vụ đình trệ.".into()));

@@ -564,7 +564,7 @@ impl Store {
                             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
                              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
                              created_at, updated_at, source_key, source_seq, unit_printed, progress_text, expected_completion, \
-                             expected_completion_on, source_stage, notes, position) ",
+                             expected_completion_on, source_stage, notes, position, name_search) ",
                         );
                         q.push_values(&batch, |mut b, n| {
                             let r = n.row;
@@ -594,7 +594,8 @@ impl Store {
                                 .push_bind(r.expected_completion_on)
                                 .push_bind(r.stage.as_str())
                                 .push_bind(&r.notes)
-                                .push_bind(n.position);
+                                .push_bind(n.position)
+                                .push_bind(engine::domain::search_key(&r.name));
                         });
                         q.build().execute(&mut *tx).await?;
                         let lines: Vec<(&str, BudgetLine)> = batch
@@ -653,7 +654,7 @@ impl Store {
                                  source_seq = $6, expected_completion = $7, expected_completion_on = $8, source_stage = $9, \
                                  progress_text = $10, notes = $11, version = version + 1, audit_seq = $12, audit_head = $13, \
                                  updated_at = $14, state = $15, phase = $16, state_entered_at = $14, clock = NULL, \
-                                 paused_clock = NULL, due_at = NULL WHERE id = $17 AND version = $18",
+                                 paused_clock = NULL, due_at = NULL, name_search = $19 WHERE id = $17 AND version = $18",
                             )
                             .bind(&r.name)
                             .bind(&r.unit)
@@ -673,6 +674,7 @@ impl Store {
                             .bind(u.phase.as_str())
                             .bind(&e.id)
                             .bind(e.version)
+                            .bind(engine::domain::search_key(&r.name))
                             .execute(&mut *tx)
                             .await?
                             .rows_affected()
@@ -681,7 +683,7 @@ impl Store {
                                 "UPDATE tasks SET name = $1, unit_printed = $2, funding_source = $3, period = $4, is_rental = $5, \
                                  source_seq = $6, expected_completion = $7, expected_completion_on = $8, source_stage = $9, \
                                  progress_text = $10, notes = $11, version = version + 1, audit_seq = $12, audit_head = $13, \
-                                 updated_at = $14 WHERE id = $15 AND version = $16",
+                                 updated_at = $14, name_search = $17 WHERE id = $15 AND version = $16",
                             )
                             .bind(&r.name)
                             .bind(&r.unit)
@@ -699,6 +701,7 @@ impl Store {
                             .bind(now)
                             .bind(&e.id)
                             .bind(e.version)
+                            .bind(engine::domain::search_key(&r.name))
                             .execute(&mut *tx)
                             .await?
                             .rows_affected()

@@ -122,7 +122,7 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> &'static str {
 
 /// Checks that `declared` (the part's Content-Type) is accepted and that the bytes are what it
 /// says. `application/octet-stream` or no type: the bytes decide.
-fn check_type(declared: Option<&str>, bytes: &[u8], file_name: &str) -> Result<(), Problem> {
+pub(crate) fn check_type(declared: Option<&str>, bytes: &[u8], file_name: &str) -> Result<(), Problem> {
     let declared = declared
         .and_then(|d| d.split(';').next())
         .map(|d| d.trim().to_ascii_lowercase())
@@ -344,7 +344,7 @@ async fn upload_document(
 }
 
 /// RFC 6266 / 8187 `Content-Disposition` for a Vietnamese file name.
-fn disposition(file_name: &str) -> String {
+pub(crate) fn disposition(file_name: &str) -> String {
     let ascii: String = file_name
         .chars()
         .map(|c| {
