@@ -366,6 +366,21 @@ impl Browser {
     pub async fn screenshots(&self, name: &str) {
         for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
             self.client.set_window_size(w, h).await.expect("resize");
+            // The top of the page; on a desktop, the whole page (up to 3,000 pixels).
+            let full = self
+                .client
+                .execute(
+                    "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+                    vec![],
+                )
+                .await
+                .expect("height")
+                .as_u64()
+                .unwrap_or(u64::from(h));
+            if label == "desktop" {
+                let tall = u32::try_from(full).unwrap_or(h).clamp(h, 3000);
+                self.client.set_window_size(w, tall + 90).await.expect("resize");
+            }
             tokio::time::sleep(Duration::from_millis(150)).await;
             let png = self.client.screenshot().await.expect("screenshot");
             std::fs::write(self.shots.join(format!("{name}-{label}.png")), png)

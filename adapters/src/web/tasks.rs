@@ -141,6 +141,8 @@ struct TasksPage {
     overdue: bool,
     stalled: bool,
     mine: bool,
+    /// How many filters besides the search are in use (the filter panel opens when any is).
+    active: usize,
     problems: Vec<String>,
     rows: Vec<TaskRow>,
     total: i64,
@@ -233,6 +235,21 @@ pub async fn page(
             SORTS.iter().map(|(v, l)| (v.to_string(), l.to_string())),
             Some(get("sort").unwrap_or("due")),
         ),
+        active: [
+            "plan",
+            "year",
+            "unit",
+            "funding_source",
+            "kind",
+            "phase",
+            "state",
+            "overdue",
+            "stalled",
+            "mine",
+        ]
+        .iter()
+        .filter(|n| get(n).is_some())
+        .count(),
         overdue: f.query.overdue,
         stalled: f.query.stalled,
         mine: f.query.my_turn,
