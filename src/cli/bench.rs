@@ -52,6 +52,9 @@ pub enum BenchCmd {
     Timers(super::bench_timers::TimersArgs),
     /// Plan import and the progress report over a synthetic plan (default 100,000 tasks).
     Import(super::bench_import::ImportArgs),
+    /// The web pages (task list, my turn, task page) against the API, p50/p95, over the
+    /// synthetic plan (default 100,000 tasks).
+    Ui(super::bench_ui::UiArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -110,6 +113,7 @@ pub async fn run(cmd: &BenchCmd, _ctx: &Ctx<'_>) -> Result<String, Failure> {
         BenchCmd::Api(args) => super::bench_api::run(args).await,
         BenchCmd::Timers(args) => super::bench_timers::timers(args).await,
         BenchCmd::Import(args) => super::bench_import::run(args).await,
+        BenchCmd::Ui(args) => super::bench_ui::run(args).await,
     }
 }
 

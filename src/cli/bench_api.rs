@@ -216,7 +216,7 @@ pub async fn run(a: &ApiArgs) -> Result<String, Failure> {
     Ok(render(a, &reports))
 }
 
-fn suffix() -> String {
+pub(super) fn suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -224,7 +224,7 @@ fn suffix() -> String {
     format!("{:x}_{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
-async fn psql(url: &str, sql: &str) -> Result<(), Failure> {
+pub(super) async fn psql(url: &str, sql: &str) -> Result<(), Failure> {
     let out = tokio::process::Command::new("psql")
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         .output()
@@ -704,13 +704,13 @@ struct Taken {
 /// as a client can — each request written whole, each answer read by its `Content-Length` — so
 /// that on a machine the clients share with the server, the figure is the server's cost rather
 /// than a client library's.
-struct LoadConn {
+pub(super) struct LoadConn {
     stream: tokio::net::TcpStream,
     buf: Vec<u8>,
 }
 
 impl LoadConn {
-    async fn connect(addr: std::net::SocketAddr) -> Result<LoadConn, String> {
+    pub(super) async fn connect(addr: std::net::SocketAddr) -> Result<LoadConn, String> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
@@ -724,7 +724,7 @@ impl LoadConn {
     }
 
     /// Sends one request and reads its answer: the status and the body.
-    async fn send(&mut self, request: &[u8]) -> Result<(u16, &[u8]), String> {
+    pub(super) async fn send(&mut self, request: &[u8]) -> Result<(u16, &[u8]), String> {
         use tokio::io::AsyncWriteExt;
         self.stream
             .write_all(request)

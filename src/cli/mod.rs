@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_import;
+pub mod bench_ui;
 pub mod bench_timers;
 pub mod calendar;
 pub mod demo;

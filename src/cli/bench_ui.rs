@@ -1,0 +1,349 @@
+//! `tiendo bench ui`: the web pages against the API, in the same run, over the import
+//! benchmark's synthetic plan (default 100,000 tasks).
+//!
+//! For each backend a scratch database is filled by importing the synthetic plan (the same
+//! catalogue as `tiendo bench import`), a unit officer (of the unit with the most tasks) and a
+//! UBND leader sign in, and the application is served on a loopback port. Then three views are
+//! requested alternately as a page and as the API calls that carry the same data, with the same
+//! session cookie, one request at a time (a person waiting for a page), and p50/p95 are printed:
+//!
+//! | view | page | API |
+//! |---|---|---|
+//! | task list (UBND: every task) | `GET /tasks` (first page, 50, by deadline) | `GET /api/v1/tasks?sort=due&limit=50` |
+//! | my turn (the officer) | `GET /` | `GET /api/v1/tasks?my_turn=true&sort=due&limit=100` |
+//! | task page (the officer) | `GET /tasks/{id}` | `GET /api/v1/tasks/{id}` then `GET /api/v1/tasks/{id}/history` |
+//!
+//! Targets (issue 12): p95 ≤ 150 ms per page, and each page within 1.5× of its API call.
+//!
+//! This module moves to the `bench/` crate (`tiendo-bench ui`) with the other benchmarks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adapters::http::{Application, Settings};
+use adapters::import;
+use adapters::store::{ImportPlan, NewUser, Store, TaskQuery, sqlite_url};
+use chrono::Utc;
+use engine::Role;
+use engine::workflow::Catalog;
+
+use super::Failure;
+use super::bench_api::{LoadConn, psql, suffix};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UiBackend {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UiArgs {
+    /// Tasks in the synthetic plan.
+    #[arg(long, default_value_t = 100_000)]
+    pub tasks: usize,
+    /// Measured requests per view and side (after a warm-up of 10).
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: UiBackend,
+    /// The PostgreSQL server; a scratch database is created on it and dropped at the end.
+    #[arg(
+        long,
+        env = "TIENDO_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub pg_url: String,
+}
+
+const PLAN: &str = "900/KH-BENCH-UI";
+const OFFICER: &str = "bench.canbo";
+const LEADER: &str = "bench.lanhdao";
+const PASSWORD: &str = "mat-khau-do-hieu-nang";
+
+/// One view measured both ways.
+struct Line {
+    backend: &'static str,
+    view: &'static str,
+    page: Vec<Duration>,
+    api: Vec<Duration>,
+    page_bytes: usize,
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+impl Line {
+    fn figures(&self) -> (f64, f64, f64, f64) {
+        let mut p = self.page.clone();
+        let mut a = self.api.clone();
+        p.sort();
+        a.sort();
+        (
+            quantile(&p, 0.5),
+            quantile(&p, 0.95),
+            quantile(&a, 0.5),
+            quantile(&a, 0.95),
+        )
+    }
+}
+
+fn get(path: &str, session: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tiendo_session={session}\r\nAccept: text/html,application/json\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Requests `paths` one after another on `conn`; the time of the whole sequence.
+async fn timed(conn: &mut LoadConn, paths: &[Vec<u8>]) -> Result<(Duration, usize), Failure> {
+    let started = Instant::now();
+    let mut bytes = 0;
+    for p in paths {
+        let (status, body) = conn.send(p).await.map_err(Failure::refused)?;
+        if status != 200 {
+            return Err(Failure::refused(format!(
+                "{} answered {status}: {}",
+                String::from_utf8_lossy(&p[..p.iter().position(|b| *b == b'\r').unwrap_or(0)]),
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            )));
+        }
+        bytes += body.len();
+    }
+    Ok((started.elapsed(), bytes))
+}
+
+async fn bench_backend(
+    a: &UiArgs,
+    backend: &'static str,
+    url: &str,
+    catalog: Arc<Catalog>,
+    data_dir: &std::path::Path,
+) -> Result<Vec<Line>, Failure> {
+    let store = Store::connect(url, catalog, 16).await?;
+    store.migrate().await?;
+    let now = Utc::now();
+    // The plan first (it creates the units), then the people.
+    store
+        .add_user(
+            NewUser {
+                username: LEADER.into(),
+                display_name: "Lãnh đạo UBND (đo hiệu năng)".into(),
+                email: None,
+                unit_id: None,
+                roles: vec![Role::Ubnd],
+            },
+            now,
+        )
+        .await?;
+    let started = Instant::now();
+    let csv = super::bench_import::synthetic_csv(a.tasks);
+    let table = import::read_bytes(csv.as_bytes(), "synthetic.csv", None)
+        .map_err(|e| Failure::refused(e.0))?;
+    let importer = store.import_actor(LEADER).await?;
+    let plan = ImportPlan {
+        number: PLAN.into(),
+        year: 2025,
+        title: "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)".into(),
+        issued_on: None,
+    };
+    import::import(&store, table, None, &plan, false, &importer, now)
+        .await
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    eprintln!(
+        "{backend}: imported {} tasks in {:.1} s",
+        a.tasks,
+        started.elapsed().as_secs_f64()
+    );
+    let leader = store.actor(LEADER).await?;
+    // The unit with the most tasks: its officer's lists are the longest a unit has.
+    let mut best = (String::new(), -1i64);
+    for u in store.units().await? {
+        let q = TaskQuery {
+            unit: Some(u.id.clone()),
+            limit: Some(1),
+            ..TaskQuery::default()
+        };
+        let n = store.search_tasks(&q, &leader, now).await?.total;
+        if n > best.1 {
+            best = (u.id, n);
+        }
+    }
+    store
+        .add_user(
+            NewUser {
+                username: OFFICER.into(),
+                display_name: "Cán bộ đơn vị (đo hiệu năng)".into(),
+                email: None,
+                unit_id: Some(best.0.clone()),
+                roles: vec![Role::DonVi],
+            },
+            now,
+        )
+        .await?;
+    let officer = store.actor(OFFICER).await?;
+    let settings = Settings::new(
+        "127.0.0.1:0".parse().expect("a loopback address"),
+        data_dir.to_path_buf(),
+    );
+    let mut session = Vec::new();
+    for user in [OFFICER, LEADER] {
+        store.set_password(user, PASSWORD, now).await?;
+        let signed = store
+            .sign_in(user, PASSWORD, "127.0.0.1", &settings.auth, Utc::now())
+            .await
+            .map_err(|e| Failure::refused(e.to_string()))?;
+        session.push(signed.secret);
+    }
+    let (officer_s, leader_s) = (session[0].clone(), session[1].clone());
+    let mine = store
+        .search_tasks(
+            &TaskQuery {
+                my_turn: true,
+                limit: Some(1),
+                ..TaskQuery::default()
+            },
+            &officer,
+            now,
+        )
+        .await?;
+    let task = mine
+        .tasks
+        .first()
+        .map(|t| t.id.clone())
+        .ok_or_else(|| Failure::refused("the officer has no task in their turn".to_string()))?;
+    eprintln!(
+        "{backend}: officer of `{}` ({} tasks, {} in their turn)",
+        best.0, best.1, mine.total
+    );
+
+    let app = Application::build(settings, store.clone())
+        .await
+        .map_err(|e| Failure::refused(format!("cannot bind: {e}")))?;
+    let addr = app
+        .local_addr()
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let views: [(&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>); 3] = [
+        (
+            "task list (UBND, every task)",
+            vec![get("/tasks", &leader_s)],
+            vec![get("/api/v1/tasks?sort=due&limit=50", &leader_s)],
+        ),
+        (
+            "my turn (unit officer)",
+            vec![get("/", &officer_s)],
+            vec![get(
+                "/api/v1/tasks?my_turn=true&sort=due&limit=100",
+                &officer_s,
+            )],
+        ),
+        (
+            "task page (unit officer)",
+            vec![get(&format!("/tasks/{task}"), &officer_s)],
+            vec![
+                get(&format!("/api/v1/tasks/{task}"), &officer_s),
+                get(&format!("/api/v1/tasks/{task}/history"), &officer_s),
+            ],
+        ),
+    ];
+    let mut conn = LoadConn::connect(addr).await.map_err(Failure::refused)?;
+    let mut lines = Vec::new();
+    for (view, page, api) in views {
+        for _ in 0..10 {
+            timed(&mut conn, &page).await?;
+            timed(&mut conn, &api).await?;
+        }
+        let mut line = Line {
+            backend,
+            view,
+            page: Vec::with_capacity(a.requests),
+            api: Vec::with_capacity(a.requests),
+            page_bytes: 0,
+        };
+        // Alternating, so that both sides meet the same machine.
+        for _ in 0..a.requests {
+            let (t, bytes) = timed(&mut conn, &page).await?;
+            line.page.push(t);
+            line.page_bytes = bytes;
+            line.api.push(timed(&mut conn, &api).await?.0);
+        }
+        lines.push(line);
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    store.close().await;
+    Ok(lines)
+}
+
+pub async fn run(a: &UiArgs) -> Result<String, Failure> {
+    if a.tasks == 0 || a.requests == 0 {
+        return Err(Failure::usage("--tasks và --requests phải ≥ 1"));
+    }
+    let catalog = Arc::new(
+        Catalog::load(&adapters::definitions::embedded())
+            .map_err(|e| Failure::refused(format!("the shipped workflows do not load: {e:?}")))?,
+    );
+    let mut lines = Vec::new();
+    if matches!(a.backend, UiBackend::Sqlite | UiBackend::Both) {
+        let dir = std::env::temp_dir().join(format!("tiendo-bench-ui-{}", suffix()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
+        let url = sqlite_url(&dir.join("bench.db"));
+        let r = bench_backend(a, "sqlite", &url, catalog.clone(), &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        lines.extend(r?);
+    }
+    if matches!(a.backend, UiBackend::Postgres | UiBackend::Both) {
+        let name = format!("tiendo_bench_ui_{}", suffix());
+        let server = a.pg_url.trim_end_matches('/');
+        let scheme_end = server.find("://").map_or(0, |i| i + 3);
+        let base = match server[scheme_end..].find('/') {
+            Some(i) => &server[..scheme_end + i],
+            None => server,
+        };
+        let admin = format!("{base}/postgres");
+        let url = format!("{base}/{name}");
+        psql(&admin, &format!("CREATE DATABASE {name}")).await?;
+        let dir = std::env::temp_dir().join(format!("tiendo-bench-ui-{}", suffix()));
+        let r = bench_backend(a, "postgres", &url, catalog.clone(), &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+        {
+            eprintln!("postgres: could not drop {name}: {}", e.message);
+        }
+        lines.extend(r?);
+    }
+    Ok(render(a, &lines))
+}
+
+fn render(a: &UiArgs, lines: &[Line]) -> String {
+    let mut out = format!(
+        "Web pages against the API: {} tasks, {} requests per view and side, one at a time, same session\n\
+         target: page p95 ≤ 150 ms and ≤ 1.5 × the API's p95\n\n\
+         | backend | view | page p50 / p95 | API p50 / p95 | page/API (p95) | page size | target |\n\
+         |---|---|---|---|---|---|---|\n",
+        a.tasks, a.requests
+    );
+    for l in lines {
+        let (p50, p95, a50, a95) = l.figures();
+        let ratio = p95 / a95;
+        let met = p95 <= 150.0 && ratio <= 1.5;
+        out.push_str(&format!(
+            "| {} | {} | {p50:.1} / {p95:.1} ms | {a50:.1} / {a95:.1} ms | {ratio:.2} | {:.0} kB | {} |\n",
+            l.backend,
+            l.view,
+            l.page_bytes as f64 / 1024.0,
+            if met { "met" } else { "NOT MET" }
+        ));
+    }
+    out
+}
