@@ -24,14 +24,6 @@ use crate::http::extract::{ident, opt_text};
 use crate::http::problem::Problem;
 use crate::store::{NewUser, StoreError};
 
-const ROLES: [Role; 6] = [
-    Role::DonVi,
-    Role::ThuTruongDonVi,
-    Role::Skhcn,
-    Role::SoTaiChinh,
-    Role::Ubnd,
-    Role::Admin,
-];
 
 fn manage(viewer: &Viewer, area: Area) -> Result<(), PageError> {
     access::may_manage(&viewer.identity.actor, area).map_err(|d| StoreError::from(d).into())
@@ -85,7 +77,7 @@ pub struct RoleBox {
 }
 
 fn role_boxes(chosen: &[Role]) -> Vec<RoleBox> {
-    ROLES
+    Role::ALL
         .iter()
         .map(|r| RoleBox {
             value: r.as_str(),

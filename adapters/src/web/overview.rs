@@ -93,6 +93,15 @@ fn step_title(app: &AppState, r: &crate::store::ReportRow) -> String {
         .map_or_else(|| r.phase.title().to_string(), |s| s.title.clone())
 }
 
+/// A chart's figures as text ("Thẩm định: 3; …"), its accessible name.
+fn in_words(items: &[(String, i64, &'static str)]) -> String {
+    items
+        .iter()
+        .map(|(l, n, _)| format!("{l}: {n}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub async fn page(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -145,11 +154,7 @@ pub async fn page(
             (p.title().to_string(), n, "phase")
         })
         .collect();
-    let phases_text = phase_counts
-        .iter()
-        .map(|(l, n, _)| format!("{l}: {n}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let phases_text = in_words(&phase_counts);
     let status_items: Vec<(String, i64, &'static str)> = [
         (Category::CompletedOnTime, "on_time"),
         (Category::CompletedLate, "late"),
@@ -161,11 +166,13 @@ pub async fn page(
     .iter()
     .map(|(c, class)| (c.title().to_string(), summary.total(*c), *class))
     .collect();
-    let status_text = status_items
-        .iter()
-        .map(|(l, n, _)| format!("{l}: {n}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let status_text = in_words(&status_items);
+    let unit_name = |r: &crate::store::ReportRow| {
+        data.unit_names
+            .get(&r.unit_id)
+            .cloned()
+            .unwrap_or_else(|| r.unit_id.clone())
+    };
     let plan_q = encode(&data.plan.number);
     let range = format!(
         "from={}&to={}",
@@ -208,11 +215,7 @@ pub async fn page(
             .map(|o| LateLine {
                 href: format!("/tasks/{}", o.row.task_id),
                 name: o.row.name.clone(),
-                unit: data
-                    .unit_names
-                    .get(&o.row.unit_id)
-                    .cloned()
-                    .unwrap_or_else(|| o.row.unit_id.clone()),
+                unit: unit_name(o.row),
                 step: step_title(&app, o.row),
                 due: view::instant(o.due),
                 late: o
@@ -227,11 +230,7 @@ pub async fn page(
             .map(|s| StallLine {
                 href: format!("/tasks/{}", s.row.task_id),
                 name: s.row.name.clone(),
-                unit: data
-                    .unit_names
-                    .get(&s.row.unit_id)
-                    .cloned()
-                    .unwrap_or_else(|| s.row.unit_id.clone()),
+                unit: unit_name(s.row),
                 step: step_title(&app, s.row),
                 days: s.working_days,
                 since: view::instant(s.row.entry_at),

@@ -8,9 +8,8 @@
 //! task as it is now. The engine's refusal is shown in its own words next to the form.
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use engine::decide::Unmet;
@@ -23,10 +22,10 @@ use super::session::Viewer;
 use super::tasks::Opt;
 use super::view::{self, Deadline, can_take};
 use crate::http::AppState;
-use crate::http::extract::{ident, opt_text, text};
+use crate::http::extract::{ident, opt_text};
 use crate::http::problem::Problem;
-use crate::http::routes::documents::{check_type, disposition, sniff};
-use crate::store::{Dossier, NewDocument, StoreError, TransitionRequest};
+use crate::http::routes::documents::{Upload, document_file, store_upload};
+use crate::store::{Dossier, StoreError, TransitionRequest};
 
 /// One required document of a transition form.
 pub struct DocNeed {
@@ -462,58 +461,53 @@ async fn read_parts(mut m: Multipart, file_limit: usize) -> Result<Parts, PageEr
     Ok(Parts(out))
 }
 
-/// Stores an uploaded file as a document of `doc_type` of the task, for the viewer.
+/// Stores an uploaded file as a document of `doc_type` of the task, for the viewer: the store
+/// checks first that they may attach to it (not found when they may not see it).
 async fn store_document(
     app: &AppState,
     viewer: &Viewer,
     task_id: &str,
+    upload: Upload<'_>,
+) -> Result<String, Problem> {
+    let actor = &viewer.identity.actor;
+    let task = app.store.may_attach_as(actor, task_id, &upload.doc_type).await?;
+    Ok(store_upload(app, actor, &task.id, upload).await?.id)
+}
+
+/// An upload of `part` as a document of `doc_type`.
+fn upload_of<'a>(
+    part: &'a Part,
     doc_type: &str,
-    part: &Part,
     number: Option<String>,
     issued_on: Option<chrono::NaiveDate>,
     issuer: Option<String>,
-) -> Result<String, Problem> {
-    let actor = &viewer.identity.actor;
-    let task = app.store.may_attach_as(actor, task_id, doc_type).await?;
-    if part.bytes.is_empty() {
-        return Err(Problem::bad_request("file", "Tệp rỗng."));
+) -> Upload<'a> {
+    Upload {
+        doc_type: doc_type.to_string(),
+        bytes: part.bytes.clone(),
+        file_name: part.file_name.as_deref(),
+        content_type: part.content_type.as_deref(),
+        number,
+        issued_on,
+        issuer,
     }
-    let file_name = part
-        .file_name
-        .as_deref()
-        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "tai-lieu".into());
-    let file_name = text("file_name", &file_name, 255, false)?;
-    check_type(part.content_type.as_deref(), &part.bytes, &file_name)?;
-    let files = app.files.clone();
-    let bytes = part.bytes.clone();
-    let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot store a document file");
-            Problem::internal()
-        })?;
-    let doc = app
-        .store
-        .add_document(
-            &NewDocument {
-                task_id: task.id.clone(),
-                doc_type: doc_type.to_string(),
-                number,
-                issued_on,
-                issuer,
-                file_name,
-                size_bytes: stored.size,
-                sha256: stored.sha256,
-                stored_path: stored.path.display().to_string(),
-            },
-            actor,
-            Utc::now(),
-        )
-        .await?;
-    Ok(doc.id)
+}
+
+/// The multipart form of a task page's command, read and checked for its CSRF token before
+/// anything else happens.
+async fn command_form(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(String, Parts), PageError> {
+    let id = ident("id", id).map_err(|_| PageError::not_found())?;
+    let multipart = multipart.map_err(|_| {
+        PageError::bad_request("Biểu mẫu phải được gửi từ trang nhiệm vụ (multipart/form-data).")
+    })?;
+    let parts = read_parts(multipart, app.settings.max_upload_bytes).await?;
+    viewer.check_csrf(parts.text("csrf").as_deref())?;
+    Ok((id, parts))
 }
 
 /// Re-renders the task page after a refused command, or the error page when the task cannot be
@@ -543,12 +537,7 @@ pub async fn transition(
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let id = ident("id", &id).map_err(|_| PageError::not_found())?;
-    let multipart = multipart.map_err(|_| {
-        PageError::bad_request("Biểu mẫu phải được gửi từ trang nhiệm vụ (multipart/form-data).")
-    })?;
-    let parts = read_parts(multipart, app.settings.max_upload_bytes).await?;
-    viewer.check_csrf(parts.text("csrf").as_deref())?;
+    let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
     let name = parts.text("transition").unwrap_or_default();
     let comment_typed = parts.text("comment").unwrap_or_default();
     let fail = |status: StatusCode, reason: String| Notice {
@@ -590,7 +579,9 @@ pub async fn transition(
         if part.file_name.as_deref().is_none_or(|n| n.is_empty()) && part.bytes.is_empty() {
             continue; // no file chosen for this document
         }
-        match store_document(&app, &viewer, &id, doc_type, part, None, None, None).await {
+        match store_document(&app, &viewer, &id, upload_of(part, doc_type, None, None, None))
+            .await
+        {
             Ok(doc) => documents.push(doc),
             Err(p) if p.status == StatusCode::NOT_FOUND => return Err(PageError::not_found()),
             Err(p) => return Ok(fail(p.status, p.detail).await),
@@ -657,12 +648,7 @@ pub async fn upload(
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let id = ident("id", &id).map_err(|_| PageError::not_found())?;
-    let multipart = multipart.map_err(|_| {
-        PageError::bad_request("Biểu mẫu phải được gửi từ trang nhiệm vụ (multipart/form-data).")
-    })?;
-    let parts = read_parts(multipart, app.settings.max_upload_bytes).await?;
-    viewer.check_csrf(parts.text("csrf").as_deref())?;
+    let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
     let refuse = |status: StatusCode, reason: String| Notice {
         flash: Some(("error", format!("Chưa tải lên được tài liệu: {reason}"))),
         failed: None,
@@ -701,11 +687,7 @@ pub async fn upload(
         &app,
         &viewer,
         &id,
-        doc_type.trim(),
-        file,
-        number,
-        issued_on,
-        issuer,
+        upload_of(file, doc_type.trim(), number, issued_on, issuer),
     )
     .await
     {
@@ -719,7 +701,7 @@ pub async fn upload(
 }
 
 /// `GET /documents/{id}`: the file, for whoever may see its task (404 otherwise), checked
-/// against its recorded sha256.
+/// against its recorded sha256 (as the API's download).
 pub async fn download(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -730,27 +712,5 @@ pub async fn download(
         .store
         .document_for(&id, &viewer.identity.actor)
         .await?;
-    let files = app.files.clone();
-    let (path, sha) = (
-        std::path::PathBuf::from(&doc.stored_path),
-        doc.sha256.clone(),
-    );
-    let bytes = tokio::task::spawn_blocking(move || files.get(&path, &sha))
-        .await
-        .map_err(|_| PageError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, document = %doc.id, "cannot read a stored document");
-            PageError::new(
-                StatusCode::GONE,
-                "Tệp của tài liệu này không đọc được hoặc không khớp mã sha256 đã ghi nhận; báo quản trị viên để khôi phục từ bản sao lưu.",
-            )
-        })?;
-    let content_type = sniff(&bytes, &doc.file_name);
-    let mut res = Response::new(Body::from(bytes));
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&disposition(&doc.file_name)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    document_file(&app, &doc).await.map_err(PageError::from)
 }
