@@ -74,9 +74,18 @@ mod tests {
         let later = now + TimeDelta::days(10);
         assert_eq!(Urgency::of(None, false, None, now), Urgency::NoDeadline);
         assert_eq!(Urgency::of(Some(later), true, None, now), Urgency::Paused);
-        assert_eq!(Urgency::of(Some(later), false, Some(8), now), Urgency::OnTime);
-        assert_eq!(Urgency::of(Some(later), false, Some(2), now), Urgency::DueSoon);
-        assert_eq!(Urgency::of(Some(later), false, Some(0), now), Urgency::DueSoon);
+        assert_eq!(
+            Urgency::of(Some(later), false, Some(8), now),
+            Urgency::OnTime
+        );
+        assert_eq!(
+            Urgency::of(Some(later), false, Some(2), now),
+            Urgency::DueSoon
+        );
+        assert_eq!(
+            Urgency::of(Some(later), false, Some(0), now),
+            Urgency::DueSoon
+        );
         assert_eq!(
             Urgency::of(Some(now - TimeDelta::hours(1)), false, Some(0), now),
             Urgency::Overdue

@@ -316,7 +316,11 @@ pub async fn run(a: &UiArgs) -> Result<String, Failure> {
         let dir = std::env::temp_dir().join(format!("tiendo-bench-ui-{}", suffix()));
         let r = bench_backend(a, "postgres", &url, catalog.clone(), &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+        if let Err(e) = psql(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await
         {
             eprintln!("postgres: could not drop {name}: {}", e.message);
         }

@@ -56,7 +56,10 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens one headless Chromium session with
     /// a fresh profile; this machine's network is closed, so everything that phones home is off.
     pub async fn start() -> Browser {
-        let chromium = find("chromium", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+        let chromium = find(
+            "chromium",
+            &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        );
         let chromedriver = find(
             "chromedriver",
             &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
@@ -143,10 +146,7 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.el(css).await
-            .text()
-            .await
-            .expect("text")
+        self.el(css).await.text().await.expect("text")
     }
 
     pub async fn has(&self, css: &str) -> bool {
@@ -183,10 +183,7 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.el(css).await
-            .click()
-            .await
-            .expect("click");
+        self.el(css).await.click().await.expect("click");
     }
 
     /// Waits until the page's path (with its query) contains `part`.
@@ -229,7 +226,10 @@ impl Browser {
         self.type_into("#username", username).await;
         self.press("#username", '\u{E004}').await; // Tab
         let active = self.client.active_element().await.expect("focus");
-        assert_eq!(active.attr("id").await.expect("id").as_deref(), Some("password"));
+        assert_eq!(
+            active.attr("id").await.expect("id").as_deref(),
+            Some("password")
+        );
         active.send_keys(password).await.expect("password");
         active.send_keys("\u{E007}").await.expect("Enter");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -265,7 +265,10 @@ impl Browser {
             .await
             .expect("script");
         if loaded != Value::Bool(true) {
-            self.client.execute(AXE, vec![]).await.expect("inject axe-core");
+            self.client
+                .execute(AXE, vec![])
+                .await
+                .expect("inject axe-core");
         }
         let result = self
             .client
@@ -379,7 +382,10 @@ impl Browser {
                 .unwrap_or(u64::from(h));
             if label == "desktop" {
                 let tall = u32::try_from(full).unwrap_or(h).clamp(h, 3000);
-                self.client.set_window_size(w, tall + 90).await.expect("resize");
+                self.client
+                    .set_window_size(w, tall + 90)
+                    .await
+                    .expect("resize");
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
             let png = self.client.screenshot().await.expect("screenshot");

@@ -75,12 +75,7 @@ async fn task_id(b: &Browser) -> String {
 
 /// Opens the form of `transition` on the task page with the keyboard, fills what it asks for
 /// and submits it; the page must then confirm the step.
-async fn take(
-    b: &Browser,
-    transition: &str,
-    comment: Option<&str>,
-    uploads: &[(&str, &Path)],
-) {
+async fn take(b: &Browser, transition: &str, comment: Option<&str>, uploads: &[(&str, &Path)]) {
     let details = format!("details#hanh-dong-{transition}");
     assert!(
         b.has(&details).await,
@@ -137,10 +132,14 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     b.select("#kind", "mua-sam").await;
     b.select("#funding_source", "thuong_xuyen").await;
     b.type_into("#need_total", "1.234,5").await;
-    b.click("form[action='/tasks/new'] button[type=submit]").await;
+    b.click("form[action='/tasks/new'] button[type=submit]")
+        .await;
     b.wait_path("moi=1").await;
     let id = task_id(b).await;
-    assert!(b.body().await.contains("1.234,5"), "the budget line, Vietnamese style");
+    assert!(
+        b.body().await.contains("1.234,5"),
+        "the budget line, Vietnamese style"
+    );
     take(b, "bat_dau_lap_thuyet_minh", None, &[]).await;
     let tm = files.pdf("thuyet-minh-du-toan.pdf");
     take(b, "trinh_thu_truong", None, &[("thuyet_minh_du_toan", &tm)]).await;
@@ -174,7 +173,13 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
         "the officer reads SKHCN's comment in the timeline"
     );
     let tm2 = files.pdf("thuyet-minh-du-toan-sua.pdf");
-    take(b, "trinh_thu_truong", None, &[("thuyet_minh_du_toan", &tm2)]).await;
+    take(
+        b,
+        "trinh_thu_truong",
+        None,
+        &[("thuyet_minh_du_toan", &tm2)],
+    )
+    .await;
     b.sign_out().await;
     from_my_turn(b, w, Who::Head, &id).await;
     take(b, "gui_skhcn", None, &[]).await;
@@ -202,7 +207,13 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     assert!(before.contains("Lựa chọn nhà thầu: 0"), "{before}");
     from_my_turn_signed_in(b, w, &id).await;
     let qd = files.pdf("quyet-dinh-phe-duyet.pdf");
-    take(b, "phe_duyet_nhiem_vu", None, &[("quyet_dinh_phe_duyet", &qd)]).await;
+    take(
+        b,
+        "phe_duyet_nhiem_vu",
+        None,
+        &[("quyet_dinh_phe_duyet", &qd)],
+    )
+    .await;
     b.goto(&format!("{base}/overview")).await;
     let after = b.text("#c-giai-doan").await;
     assert!(after.contains("Thẩm định: 0"), "{after}");
@@ -335,10 +346,16 @@ async fn csrf(b: &Browser, w: &World) {
     for (path, body) in [
         (
             "/tasks/new".to_string(),
-            format!("csrf=forged&plan={PLAN}&unit=so-y-te&kind=mua-sam&funding_source=thuong_xuyen&name=X"),
+            format!(
+                "csrf=forged&plan={PLAN}&unit=so-y-te&kind=mua-sam&funding_source=thuong_xuyen&name=X"
+            ),
         ),
         ("/sign-out".to_string(), String::new()),
-        ("/account/password".to_string(), "current_password=a&new_password=bbbbbbbbbbbb&confirm_password=bbbbbbbbbbbb".to_string()),
+        (
+            "/account/password".to_string(),
+            "current_password=a&new_password=bbbbbbbbbbbb&confirm_password=bbbbbbbbbbbb"
+                .to_string(),
+        ),
     ] {
         let r = client
             .post(w.app.url(&path))
@@ -367,7 +384,8 @@ async fn script_name(b: &Browser, w: &World) -> String {
     b.select("#plan", PLAN).await;
     b.select("#kind", "mua-sam").await;
     b.select("#funding_source", "thuong_xuyen").await;
-    b.click("form[action='/tasks/new'] button[type=submit]").await;
+    b.click("form[action='/tasks/new'] button[type=submit]")
+        .await;
     b.wait_path("moi=1").await;
     let id = task_id(b).await;
     for path in [
@@ -380,7 +398,10 @@ async fn script_name(b: &Browser, w: &World) -> String {
             b.client.get_alert_text().await.is_err(),
             "{path}: a script ran"
         );
-        assert!(b.body().await.contains(name), "{path}: the name is shown as text");
+        assert!(
+            b.body().await.contains(name),
+            "{path}: the name is shown as text"
+        );
         let html = b.client.source().await.expect("source");
         assert!(!html.contains(name), "{path}: the name is never raw HTML");
     }
@@ -389,7 +410,10 @@ async fn script_name(b: &Browser, w: &World) -> String {
     b.goto(&format!("{base}/tasks/{id}")).await;
     let scripts = b
         .client
-        .execute("return document.querySelectorAll('script:not([src])').length;", vec![])
+        .execute(
+            "return document.querySelectorAll('script:not([src])').length;",
+            vec![],
+        )
         .await
         .expect("count");
     assert_eq!(scripts, 0, "no inline script on the page");
@@ -411,7 +435,8 @@ async fn stale(b: &Browser, w: &World) {
     let details = "details#hanh-dong-bat_dau_lap_thuyet_minh";
     b.press(&format!("{details} > summary"), '\u{E007}').await;
     // Meanwhile a colleague moves the task (through the store, as another session would).
-    w.step(&id, "bat_dau_lap_thuyet_minh", Who::Officer, vec![]).await;
+    w.step(&id, "bat_dau_lap_thuyet_minh", Who::Officer, vec![])
+        .await;
     let version = w.store().task(&id).await.expect("task").version;
     b.type_into(&format!("{details} textarea[name=comment]"), "Bắt đầu")
         .await;
@@ -424,7 +449,10 @@ async fn stale(b: &Browser, w: &World) {
     // The page now shows the task as it is: the next step's form, the new version.
     assert!(b.has("details#hanh-dong-trinh_thu_truong").await);
     let t = w.store().task(&id).await.expect("task");
-    assert_eq!(t.version, version, "nothing applied to a version the user did not see");
+    assert_eq!(
+        t.version, version,
+        "nothing applied to a version the user did not see"
+    );
     assert_eq!(t.state, "lap_thuyet_minh");
     b.sign_out().await;
 }

@@ -173,20 +173,21 @@ async fn finish(res: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
-        let (code, detail) = generic_detail(status);
-        let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
-            .into_iter()
-            .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
-            .collect();
-        let mut p = Problem::new(status, code, detail).into_response();
-        for (h, v) in keep {
-            p.headers_mut().insert(h, v);
-        }
-        p
-    } else {
-        res
-    };
+    let mut res =
+        if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
+            let (code, detail) = generic_detail(status);
+            let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
+                .into_iter()
+                .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
+                .collect();
+            let mut p = Problem::new(status, code, detail).into_response();
+            for (h, v) in keep {
+                p.headers_mut().insert(h, v);
+            }
+            p
+        } else {
+            res
+        };
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

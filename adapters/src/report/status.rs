@@ -190,7 +190,10 @@ impl Summary<'_> {
 
     /// Tasks in the table.
     pub fn tasks(&self) -> i64 {
-        self.units.iter().map(|u| u.counts.iter().sum::<i64>()).sum()
+        self.units
+            .iter()
+            .map(|u| u.counts.iter().sum::<i64>())
+            .sum()
     }
 }
 

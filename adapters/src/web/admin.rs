@@ -24,7 +24,6 @@ use crate::http::extract::{ident, opt_text};
 use crate::http::problem::Problem;
 use crate::store::{NewUser, StoreError};
 
-
 fn manage(viewer: &Viewer, area: Area) -> Result<(), PageError> {
     access::may_manage(&viewer.identity.actor, area).map_err(|d| StoreError::from(d).into())
 }
@@ -147,7 +146,11 @@ async fn users_page(
             })
             .unwrap_or_default()
     };
-    let chosen_roles = f.map(roles_of).transpose().unwrap_or_default().unwrap_or_default();
+    let chosen_roles = f
+        .map(roles_of)
+        .transpose()
+        .unwrap_or_default()
+        .unwrap_or_default();
     let mut l = layout("Người dùng", viewer);
     if let Some(m) = flash {
         l = l.with_flash("ok", m);
@@ -222,7 +225,10 @@ pub async fn add_user(
             .map_err(Problem::from)
     };
     match attempt.await {
-        Ok(u) => Ok(see_other(&format!("/admin/users?xong={}", encode(&u.username)))),
+        Ok(u) => Ok(see_other(&format!(
+            "/admin/users?xong={}",
+            encode(&u.username)
+        ))),
         Err(p) if p.status.is_server_error() => Err(p.into()),
         Err(p) => users_page(&app, &viewer, p.status, Some(&f), Some(p.detail), None).await,
     }
@@ -305,7 +311,13 @@ pub async fn change_user(
         Some("roles") => {
             let roles = roles_of(&f)?;
             app.store
-                .change_user_as(actor, &username, &roles, f.get("unit"), f.get("display_name"))
+                .change_user_as(
+                    actor,
+                    &username,
+                    &roles,
+                    f.get("unit"),
+                    f.get("display_name"),
+                )
                 .await
                 .map(|_| "vai-tro")
         }
@@ -423,9 +435,8 @@ pub async fn units(
 }
 
 fn date_field(f: &Fields, name: &str) -> Result<NaiveDate, Problem> {
-    parse_date(f.get(name).unwrap_or("")).map_err(|_| {
-        Problem::bad_request(name, "Ngày không hợp lệ: nhập theo dạng dd/mm/yyyy.")
-    })
+    parse_date(f.get(name).unwrap_or(""))
+        .map_err(|_| Problem::bad_request(name, "Ngày không hợp lệ: nhập theo dạng dd/mm/yyyy."))
 }
 
 /// `POST /admin/units`: `action` = add | rename | merge.
@@ -447,7 +458,9 @@ pub async fn change_units(
                 let name = field("name", "tên đơn vị")?;
                 let id = match f.get("id") {
                     Some(id) => id.to_string(),
-                    None => engine::domain::UnitId::from_name(&name).as_str().to_string(),
+                    None => engine::domain::UnitId::from_name(&name)
+                        .as_str()
+                        .to_string(),
                 };
                 engine::domain::UnitId::parse(&id).map_err(|e| Problem::bad_request("id", e))?;
                 app.store
@@ -503,10 +516,7 @@ struct CalendarsPage {
     calendars: Vec<CalendarLine>,
 }
 
-pub async fn calendars(
-    State(app): State<AppState>,
-    viewer: Viewer,
-) -> Result<Response, PageError> {
+pub async fn calendars(State(app): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     manage(&viewer, Area::Calendars)?;
     let calendars = app
         .store
@@ -663,19 +673,12 @@ struct WorkflowsPage {
 
 fn applies(w: &Workflow) -> String {
     match w.applies_until {
-        Some(u) => format!(
-            "từ {} đến {}",
-            view::date(w.applies_from),
-            view::date(u)
-        ),
+        Some(u) => format!("từ {} đến {}", view::date(w.applies_from), view::date(u)),
         None => format!("từ {}", view::date(w.applies_from)),
     }
 }
 
-pub async fn workflows(
-    State(app): State<AppState>,
-    viewer: Viewer,
-) -> Result<Response, PageError> {
+pub async fn workflows(State(app): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     manage(&viewer, Area::WorkflowVersions)?;
     let workflows = app
         .store
@@ -798,7 +801,12 @@ pub async fn workflow(
                     let mut n: Vec<String> = t
                         .documents
                         .iter()
-                        .map(|d| w.document_types.get(d).cloned().unwrap_or_else(|| d.clone()))
+                        .map(|d| {
+                            w.document_types
+                                .get(d)
+                                .cloned()
+                                .unwrap_or_else(|| d.clone())
+                        })
                         .collect();
                     if t.comment_required {
                         n.push("ý kiến".into());
@@ -858,7 +866,9 @@ pub async fn check_workflow(
             .await
             .map_err(|_| PageError::bad_request("Không đọc được biểu mẫu gửi lên."))?;
         if bytes.len() > 1024 * 1024 {
-            return Err(PageError::bad_request("Tệp quy trình quá lớn (tối đa 1 MB)."));
+            return Err(PageError::bad_request(
+                "Tệp quy trình quá lớn (tối đa 1 MB).",
+            ));
         }
         let value = String::from_utf8(bytes.to_vec())
             .map_err(|_| PageError::bad_request("Tệp quy trình phải là văn bản UTF-8."))?;
@@ -878,24 +888,25 @@ pub async fn check_workflow(
     } else {
         file_name.clone()
     };
-    let (ok_summary, errors) = match app
-        .store
-        .check_workflow_as(&viewer.identity.actor, &file, &text)?
-    {
-        Ok(w) => (
-            Some(format!(
-                "Hợp lệ: quy trình «{}» ({}), phiên bản {}, {} bước, {} thao tác, áp dụng {}.",
-                w.title,
-                w.name,
-                w.version,
-                w.states.len(),
-                w.transitions.len(),
-                applies(&w)
-            )),
-            Vec::new(),
-        ),
-        Err(errs) => (None, errs.iter().map(|e| e.to_string()).collect()),
-    };
+    let (ok_summary, errors) =
+        match app
+            .store
+            .check_workflow_as(&viewer.identity.actor, &file, &text)?
+        {
+            Ok(w) => (
+                Some(format!(
+                    "Hợp lệ: quy trình «{}» ({}), phiên bản {}, {} bước, {} thao tác, áp dụng {}.",
+                    w.title,
+                    w.name,
+                    w.version,
+                    w.states.len(),
+                    w.transitions.len(),
+                    applies(&w)
+                )),
+                Vec::new(),
+            ),
+            Err(errs) => (None, errs.iter().map(|e| e.to_string()).collect()),
+        };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {

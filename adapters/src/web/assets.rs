@@ -74,7 +74,10 @@ pub async fn serve(Path(file): Path<String>) -> Response {
         Some((_, a)) => {
             let mut res = a.bytes.into_response();
             let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(a.content_type),
+            );
             h.insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -97,7 +100,10 @@ mod tests {
     #[test]
     fn urls_carry_a_content_hash() {
         let css = url("app.css");
-        assert!(css.starts_with("/assets/app.") && css.ends_with(".css"), "{css}");
+        assert!(
+            css.starts_with("/assets/app.") && css.ends_with(".css"),
+            "{css}"
+        );
         assert_eq!(css.len(), "/assets/app..css".len() + 12);
         assert!(url("htmx.min.js").ends_with(".min.js"));
         assert_ne!(url("app.css"), url("app.js"));

@@ -41,9 +41,15 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     let upload = DefaultBodyLimit::max(max_upload_bytes.saturating_add(256 * 1024));
     Router::new()
         .route("/", get(home::page))
-        .route("/sign-in", get(session::sign_in_page).post(session::sign_in))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
         .route("/sign-out", post(session::sign_out))
-        .route("/account/password", get(account::page).post(account::change))
+        .route(
+            "/account/password",
+            get(account::page).post(account::change),
+        )
         .route("/tasks", get(tasks::page))
         .route("/tasks/export.xlsx", get(tasks::export))
         .route("/tasks/new", get(propose::page).post(propose::submit))
@@ -70,7 +76,10 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
             get(admin::check_page).post(admin::check_workflow),
         )
         .route("/admin/workflows/{name}", get(admin::workflow))
-        .route("/admin/outbox", get(admin::outbox).post(admin::retry_outbox))
+        .route(
+            "/admin/outbox",
+            get(admin::outbox).post(admin::retry_outbox),
+        )
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(page::security_headers))
 }

@@ -144,8 +144,8 @@ pub async fn page(
         to: today,
         stall_days: None,
     };
-    let summary = summarize(&data.rows, &opts, app.store.catalog(), &data.unit_names)
-        .map_err(page_error)?;
+    let summary =
+        summarize(&data.rows, &opts, app.store.catalog(), &data.unit_names).map_err(page_error)?;
 
     let phase_counts: Vec<(String, i64, &'static str)> = Phase::ALL
         .iter()
@@ -237,12 +237,8 @@ pub async fn page(
                 holders: s.holders.clone(),
             })
             .collect(),
-        progress_xlsx: format!(
-            "/api/v1/reports/progress?plan={plan_q}&as_of={as_of}&format=xlsx"
-        ),
-        progress_html: format!(
-            "/api/v1/reports/progress?plan={plan_q}&as_of={as_of}&format=html"
-        ),
+        progress_xlsx: format!("/api/v1/reports/progress?plan={plan_q}&as_of={as_of}&format=xlsx"),
+        progress_html: format!("/api/v1/reports/progress?plan={plan_q}&as_of={as_of}&format=html"),
         status_xlsx: format!("/api/v1/reports/status?plan={plan_q}&{range}&format=xlsx"),
         status_html: format!("/api/v1/reports/status?plan={plan_q}&{range}&format=html"),
     };

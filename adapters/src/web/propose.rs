@@ -89,7 +89,12 @@ async fn form(
         plans: mark(
             plans
                 .iter()
-                .map(|p| (p.number.clone(), format!("{} — {} (năm {})", p.number, p.title, p.year)))
+                .map(|p| {
+                    (
+                        p.number.clone(),
+                        format!("{} — {} (năm {})", p.number, p.title, p.year),
+                    )
+                })
                 .collect(),
             get("plan"),
         ),
@@ -147,12 +152,18 @@ fn read(f: &Fields, year: Option<i32>) -> Result<NewTask, Problem> {
         .parse::<FundingSource>()
         .map_err(|e| Problem::bad_request("funding_source", e))?;
     let name = text("name", f.raw("name"), 1000, false).map_err(|mut p| {
-        p.detail = "Tên nhiệm vụ không được để trống, tối đa 1.000 ký tự, không chứa ký tự điều khiển.".into();
+        p.detail =
+            "Tên nhiệm vụ không được để trống, tối đa 1.000 ký tự, không chứa ký tự điều khiển."
+                .into();
         p
     })?;
     let period = opt_text("period", f.get("period"), 200, false)?;
     let need_total = amount("need_total", "Tổng nhu cầu kinh phí", f.get("need_total"))?;
-    let need_year = amount("need_year", "Nhu cầu kinh phí năm kế hoạch", f.get("need_year"))?;
+    let need_year = amount(
+        "need_year",
+        "Nhu cầu kinh phí năm kế hoạch",
+        f.get("need_year"),
+    )?;
     let budget = match year {
         Some(year) if need_total.is_some() || need_year.is_some() => vec![BudgetLine {
             year,
@@ -208,4 +219,3 @@ pub async fn submit(
         }
     }
 }
-

@@ -210,8 +210,10 @@ pub async fn sign_in(
 ) -> Response {
     let next = form.get("next").unwrap_or("").to_string();
     let username = form.get("username").unwrap_or("").to_string();
-    let bound = cookie(&headers, SIGN_IN_COOKIE)
-        .is_some_and(|nonce| form.get("csrf").is_some_and(|t| same(t, &token_for("signin", nonce))));
+    let bound = cookie(&headers, SIGN_IN_COOKIE).is_some_and(|nonce| {
+        form.get("csrf")
+            .is_some_and(|t| same(t, &token_for("signin", nonce)))
+    });
     if !bound {
         return sign_in_form(
             &app,
@@ -302,7 +304,12 @@ mod tests {
 
     #[test]
     fn only_paths_of_this_site_are_return_paths() {
-        for good in ["/", "/tasks/0193a", "/tasks?q=benh%20an&page=2", "/overview"] {
+        for good in [
+            "/",
+            "/tasks/0193a",
+            "/tasks?q=benh%20an&page=2",
+            "/overview",
+        ] {
             assert_eq!(safe_return_path(good), Some(good), "{good}");
         }
         for bad in [

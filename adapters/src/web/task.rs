@@ -149,7 +149,10 @@ fn render(app: &AppState, viewer: &Viewer, d: Dossier, status: StatusCode, n: No
         .iter()
         .filter(|a| can_take(a))
         .map(|a| {
-            let failed = n.failed.as_ref().filter(|(name, _, _)| *name == a.transition);
+            let failed = n
+                .failed
+                .as_ref()
+                .filter(|(name, _, _)| *name == a.transition);
             let docs = a
                 .unmet
                 .iter()
@@ -231,7 +234,11 @@ fn render(app: &AppState, viewer: &Viewer, d: Dossier, status: StatusCode, n: No
         .rev()
         .map(|a| HistoryRow {
             at: view::instant(a.at),
-            who: match a.actor_role.as_deref().and_then(|r| r.parse::<engine::Role>().ok()) {
+            who: match a
+                .actor_role
+                .as_deref()
+                .and_then(|r| r.parse::<engine::Role>().ok())
+            {
                 Some(r) => format!("{} ({})", a.actor_user, r.title()),
                 None => a.actor_user.clone(),
             },
@@ -470,7 +477,10 @@ async fn store_document(
     upload: Upload<'_>,
 ) -> Result<String, Problem> {
     let actor = &viewer.identity.actor;
-    let task = app.store.may_attach_as(actor, task_id, &upload.doc_type).await?;
+    let task = app
+        .store
+        .may_attach_as(actor, task_id, &upload.doc_type)
+        .await?;
     Ok(store_upload(app, actor, &task.id, upload).await?.id)
 }
 
@@ -540,15 +550,20 @@ pub async fn transition(
     let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
     let name = parts.text("transition").unwrap_or_default();
     let comment_typed = parts.text("comment").unwrap_or_default();
-    let fail = |status: StatusCode, reason: String| Notice {
-        flash: Some((
-            "error",
-            "Chưa thực hiện được thao tác; xem lý do ở biểu mẫu bên dưới.".into(),
-        )),
-        failed: Some((name.clone(), reason, comment_typed.clone())),
-    }
-    .into_response_with(&app, &viewer, &id, status);
-    let version = match parts.text("version").and_then(|v| v.trim().parse::<i64>().ok()) {
+    let fail = |status: StatusCode, reason: String| {
+        Notice {
+            flash: Some((
+                "error",
+                "Chưa thực hiện được thao tác; xem lý do ở biểu mẫu bên dưới.".into(),
+            )),
+            failed: Some((name.clone(), reason, comment_typed.clone())),
+        }
+        .into_response_with(&app, &viewer, &id, status)
+    };
+    let version = match parts
+        .text("version")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
         Some(v) => v,
         None => {
             return Ok(fail(
@@ -579,8 +594,13 @@ pub async fn transition(
         if part.file_name.as_deref().is_none_or(|n| n.is_empty()) && part.bytes.is_empty() {
             continue; // no file chosen for this document
         }
-        match store_document(&app, &viewer, &id, upload_of(part, doc_type, None, None, None))
-            .await
+        match store_document(
+            &app,
+            &viewer,
+            &id,
+            upload_of(part, doc_type, None, None, None),
+        )
+        .await
         {
             Ok(doc) => documents.push(doc),
             Err(p) if p.status == StatusCode::NOT_FOUND => return Err(PageError::not_found()),
@@ -649,11 +669,13 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
     let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
-    let refuse = |status: StatusCode, reason: String| Notice {
-        flash: Some(("error", format!("Chưa tải lên được tài liệu: {reason}"))),
-        failed: None,
-    }
-    .into_response_with(&app, &viewer, &id, status);
+    let refuse = |status: StatusCode, reason: String| {
+        Notice {
+            flash: Some(("error", format!("Chưa tải lên được tài liệu: {reason}"))),
+            failed: None,
+        }
+        .into_response_with(&app, &viewer, &id, status)
+    };
     let Some(file) = parts
         .0
         .iter()
@@ -708,9 +730,6 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = ident("id", &id).map_err(|_| PageError::not_found())?;
-    let doc = app
-        .store
-        .document_for(&id, &viewer.identity.actor)
-        .await?;
+    let doc = app.store.document_for(&id, &viewer.identity.actor).await?;
     document_file(&app, &doc).await.map_err(PageError::from)
 }

@@ -61,7 +61,11 @@ fn read_filters(raw: Option<&str>) -> Filters {
     let fields = Fields::parse(raw.unwrap_or("").as_bytes());
     let mut problems = Vec::new();
     let mut q = TaskQuery::default();
-    let text = |name: &str| fields.get(name).map(|s| s.chars().take(200).collect::<String>());
+    let text = |name: &str| {
+        fields
+            .get(name)
+            .map(|s| s.chars().take(200).collect::<String>())
+    };
     q.plan = text("plan");
     q.unit = text("unit");
     q.kind = text("kind");
@@ -70,7 +74,9 @@ fn read_filters(raw: Option<&str>) -> Filters {
     if let Some(y) = fields.get("year") {
         match y.parse::<i32>() {
             Ok(y) if (2000..=2100).contains(&y) => q.year = Some(y),
-            _ => problems.push(format!("Năm «{y}» không hợp lệ: nhập một năm từ 2000 đến 2100.")),
+            _ => problems.push(format!(
+                "Năm «{y}» không hợp lệ: nhập một năm từ 2000 đến 2100."
+            )),
         }
     }
     if let Some(f) = fields.get("funding_source") {
@@ -323,7 +329,10 @@ fn workbook(rows: &[TaskRow], total: i64) -> Result<Vec<u8>, rust_xlsxwriter::Xl
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("Nhiệm vụ")?;
-    let head = Format::new().set_bold().set_text_wrap().set_background_color("D9E2F3");
+    let head = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_background_color("D9E2F3");
     let wrap = Format::new().set_text_wrap();
     let columns: [(&str, f64); 10] = [
         ("TT", 6.0),

@@ -30,7 +30,10 @@ pub fn money(dong: Option<i64>) -> String {
 /// A file size in words.
 pub fn size(bytes: i64) -> String {
     if bytes >= 1024 * 1024 {
-        format!("{} MB", format_million_vnd(bytes * 10 / 1024 / 1024 * 100_000, 1))
+        format!(
+            "{} MB",
+            format_million_vnd(bytes * 10 / 1024 / 1024 * 100_000, 1)
+        )
     } else if bytes >= 1024 {
         format!("{} KB", (bytes + 512) / 1024)
     } else {
