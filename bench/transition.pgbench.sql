@@ -1,12 +1,12 @@
 -- The SQL statements of one `Store::transition` on PostgreSQL, for pgbench, so that
--- `tiendo bench transitions` can print tiendo's throughput beside the database's own ceiling for
+-- `tiendo-bench transitions` can print tiendo's throughput beside the database's own ceiling for
 -- the same work. tiendo runs it itself after its measurement (against the same bench database,
 -- with as many clients as its largest writer count); by hand:
 --
 --   pgbench -n -M prepared -c 32 -j 2 -T 10 -D tasks=10000 -D clients=32 \
 --           -f bench/transition.pgbench.sql postgres://postgres@127.0.0.1:5432/tiendo_bench_…
 --
--- on a database seeded by `tiendo bench transitions --backend postgres --keep`, which also holds
+-- on a database seeded by `tiendo-bench transitions --backend postgres --keep`, which also holds
 -- the helper table bench_ids(n, task_id) numbering the bench tasks 1..tasks (it is not part of
 -- the schema).
 --

@@ -9,13 +9,14 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use adapters::import::{self, MismatchColumn};
+use adapters::import;
 use adapters::report::{self, Format, ProgressParams, StatusParams};
-use adapters::store::{ImportActor, ImportPlan, NewDocument, NewUser, Store, TaskFilter};
+use adapters::store::{NewDocument, NewUser, Store, TaskFilter};
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::NaiveDate;
 use common::TestDb;
 use engine::Role;
+use engine::catalogue::{self, ImportPlan, MismatchColumn, PlanImport};
 use engine::decide::Actor;
 use engine::domain::UnitId;
 use engine::time::{Instant, end_of_day, parse_instant};
@@ -290,11 +291,12 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
     let catalog = adapters::definitions::load(None).unwrap();
     let today = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
     let table = import::read_file(&data("tasks.csv"), None).unwrap();
-    let rows = import::parse_rows(table, 2025, &catalog, today).unwrap();
+    let rows = catalogue::parse_rows(table, 2025, &catalog, today).unwrap();
     assert!(rows.invalid.is_empty(), "{:?}", rows.invalid);
     assert_eq!(rows.rows.len(), 63);
     let totals =
-        import::parse_totals(&import::read_file(&data("totals.csv"), None).unwrap(), 2025).unwrap();
+        catalogue::parse_totals(&import::read_file(&data("totals.csv"), None).unwrap(), 2025)
+            .unwrap();
     /// (appendix, group, unit, column, printed, computed)
     type Found = (
         Option<u8>,
@@ -304,7 +306,7 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
         Option<i64>,
         Option<i64>,
     );
-    let found: Vec<Found> = import::reconcile(&rows.rows, &totals)
+    let found: Vec<Found> = catalogue::reconcile(&rows.rows, &totals)
         .into_iter()
         .map(|m| {
             (
@@ -496,7 +498,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         .find(|t| t.name.starts_with("Tổ chức Đoàn công tác của Ban chỉ đạo"))
         .unwrap();
     assert_eq!(t.state, "lap_thuyet_minh");
-    let skhcn = store.import_actor("cli-check").await.err();
+    let skhcn = store.actor("cli-check").await.err();
     assert!(skhcn.is_some(), "an unknown user cannot import");
     store
         .add_user(
@@ -993,17 +995,20 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
     )
     .unwrap();
     let t0 = at("2025-09-01T09:00:00+07:00");
-    let plan = ImportPlan {
-        number: "9/KH-TEST".into(),
-        year: 2025,
-        title: "Kịch bản kiểm thử".into(),
-        issued_on: None,
+    let request = PlanImport {
+        plan: ImportPlan {
+            number: "9/KH-TEST".into(),
+            year: 2025,
+            title: "Kịch bản kiểm thử".into(),
+            issued_on: None,
+        },
+        rows: table,
+        totals: None,
+        skip_invalid: false,
     };
-    let importer = ImportActor {
-        user: "cli:tester".into(),
-        role: None,
-    };
-    let r = import::import(&store, table, None, &plan, false, &importer, t0)
+    let r = store
+        .imports()
+        .import_plan("cli:tester", request, t0)
         .await
         .unwrap();
     assert_eq!(r.outcome.created, 9);

@@ -15,7 +15,8 @@
 //!   returned dossier stays in sight while it is back with the unit;
 //! - `ubnd` reads everything;
 //! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
-//!   `decide` already ensures (no transition names the role), moves none.
+//!   `decide` already ensures (no transition names the role), moves none;
+//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`.
 //!
 //! A user holding several roles gets the union of what each allows.
 
@@ -240,6 +241,28 @@ pub fn may_read_overview(actor: &Actor) -> Result<(), Denied> {
     }
 }
 
+/// The roles that may import a plan's catalogue, in the order the role recorded in the audit log
+/// is chosen: the same roles as [`Area::Plans`] (SKHCN compiles the city's plan, UBND issues it,
+/// the administrator may load it).
+pub const IMPORTERS: [Role; 3] = [Role::Skhcn, Role::Ubnd, Role::Admin];
+
+/// Importing a plan's catalogue (creating the plan, its units and its tasks): the role the
+/// import is recorded in, the first of [`IMPORTERS`] the actor holds.
+pub fn may_import(actor: &Actor) -> Result<Role, Denied> {
+    IMPORTERS
+        .into_iter()
+        .find(|r| actor.roles.contains(r))
+        .ok_or_else(|| Denied {
+            rule: "role_not_allowed",
+            message: crate::decide::Rejection::WrongRole {
+                transition: crate::catalogue::IMPORT_TRANSITION.into(),
+                allowed: IMPORTERS.to_vec(),
+                yours: actor.roles.clone(),
+            }
+            .to_string(),
+        })
+}
+
 /// Reading a user's record (roles, unit, e-mail): the user themself, or an administrator.
 pub fn may_read_user(actor: &Actor, username: &str) -> Result<(), Denied> {
     if actor.user == username || actor.roles.contains(&Role::Admin) {
@@ -431,6 +454,26 @@ mod tests {
             may_manage(&head, Area::Plans).unwrap_err().rule,
             "role_not_allowed"
         );
+    }
+
+    #[test]
+    fn plans_are_imported_by_those_who_enter_plans() {
+        let mut importers = IMPORTERS.to_vec();
+        let mut plans = Area::Plans.roles().to_vec();
+        importers.sort();
+        plans.sort();
+        assert_eq!(importers, plans);
+        // The recorded role: SKHCN before UBND before admin.
+        assert_eq!(
+            may_import(&actor(&[Role::Admin, Role::Skhcn], &[])),
+            Ok(Role::Skhcn)
+        );
+        assert_eq!(may_import(&actor(&[Role::Ubnd], &[])), Ok(Role::Ubnd));
+        let officer = actor(&[Role::DonVi], &["so-khoa-hoc-va-cong-nghe"]);
+        let d = may_import(&officer).unwrap_err();
+        assert_eq!(d.rule, "role_not_allowed");
+        assert!(d.message.contains("nhap_tu_ke_hoach"), "{}", d.message);
+        assert!(d.message.contains("(skhcn)"), "{}", d.message);
     }
 
     #[test]

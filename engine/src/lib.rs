@@ -10,9 +10,11 @@
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
 //! - [`urgency`]: how pressing a deadline is (trong hạn / sắp đến hạn / quá hạn).
+//! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 
 pub mod access;
 pub mod calendar;
+pub mod catalogue;
 pub mod decide;
 pub mod domain;
 pub mod money;

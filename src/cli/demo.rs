@@ -7,9 +7,10 @@
 
 use adapters::files::FileStore;
 use adapters::import;
-use adapters::store::{ImportPlan, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use adapters::store::{NewUser, Store, StoreError, TaskFilter, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
+use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
 
 use super::{Ctx, Failure};
@@ -123,14 +124,21 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .map_err(|e| Failure::refused(e.0))?;
     let totals = import::read_bytes(TOTALS_CSV, "data/plan-215-2025/totals.csv", None)
         .map_err(|e| Failure::refused(e.0))?;
-    let plan = ImportPlan {
-        number: PLAN.into(),
-        year: 2025,
-        title: PLAN_TITLE.into(),
-        issued_on: chrono::NaiveDate::from_ymd_opt(2025, 8, 25),
+    let request = PlanImport {
+        plan: ImportPlan {
+            number: PLAN.into(),
+            year: 2025,
+            title: PLAN_TITLE.into(),
+            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 8, 25),
+        },
+        rows: table,
+        totals: Some(totals),
+        skip_invalid: false,
     };
-    let importer = store.import_actor("chuyenvien.skhcn").await?;
-    let imported = import::import(&store, table, Some(&totals), &plan, false, &importer, now)
+    let importer = store.actor("chuyenvien.skhcn").await?;
+    let imported = store
+        .imports()
+        .import_plan_as(&importer, request, now)
         .await
         .map_err(|e| Failure::refused(e.to_string()))?;
     // One Sở Y tế task to SKHCN's appraisal, once.

@@ -1,12 +1,14 @@
 //! `tiendo import plan …`: a plan's task catalogue (CSV or XLSX) into the store, reconciled with
-//! the totals as printed. The work is `adapters::import::import`; this module parses arguments,
-//! resolves who imports, and prints the summary.
+//! the totals as printed. This module parses arguments, reads the files
+//! ([`adapters::import::read_file`]), calls the door ([`adapters::store::Imports`]) as the user
+//! named by `--as` or as the operator at the shell, and prints the summary.
 
 use std::path::PathBuf;
 
-use adapters::import::{self, ImportError, read_file};
-use adapters::store::{ImportActor, ImportPlan};
+use adapters::import::read_file;
+use adapters::store::ImportError;
 use chrono::Utc;
+use engine::catalogue::{ImportPlan, PlanImport};
 use engine::time::parse_date;
 
 use super::{Ctx, Failure};
@@ -60,16 +62,13 @@ pub struct PlanArgs {
     pub file: PathBuf,
 }
 
-/// Who the shell operator is, for the audit log when no `--as` is given.
-pub fn shell_actor() -> ImportActor {
+/// Who the shell operator is, for the audit log when no `--as` is given: `cli:LOGIN`.
+pub fn shell_operator() -> String {
     let login = std::env::var("USER")
         .ok()
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| "cli".into());
-    ImportActor {
-        user: format!("cli:{login}"),
-        role: None,
-    }
+    format!("cli:{login}")
 }
 
 pub async fn run(cmd: &ImportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
@@ -93,32 +92,41 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         .transpose()
         .map_err(|e| Failure::refused(e.0))?;
     let store = ctx.store().await?;
-    let actor = match &a.as_user {
-        Some(u) => store.import_actor(u).await?,
-        None => shell_actor(),
+    let request = PlanImport {
+        plan: ImportPlan {
+            number: a.plan.trim().to_string(),
+            year: a.year,
+            title: a.title.clone(),
+            issued_on,
+        },
+        rows: table,
+        totals,
+        skip_invalid: a.skip_invalid,
     };
-    let plan = ImportPlan {
-        number: a.plan.trim().to_string(),
-        year: a.year,
-        title: a.title.clone(),
-        issued_on,
+    let (imported, importer) = match &a.as_user {
+        Some(u) => {
+            let actor = store.actor(u).await?;
+            let imported = store
+                .imports()
+                .import_plan_as(&actor, request, Utc::now())
+                .await;
+            (imported, actor.user)
+        }
+        None => {
+            let operator = shell_operator();
+            let imported = store
+                .imports()
+                .import_plan(&operator, request, Utc::now())
+                .await;
+            (imported, operator)
+        }
     };
-    let report = import::import(
-        &store,
-        table,
-        totals.as_ref(),
-        &plan,
-        a.skip_invalid,
-        &actor,
-        Utc::now(),
-    )
-    .await
-    .map_err(|e| match e {
+    let report = imported.map_err(|e| match e {
         ImportError::Store(s) => Failure::from(s),
         other => Failure::refused(other.to_string()),
     })?;
     let mut out = report.render();
-    out.push_str(&format!("Người nhập (ghi vào nhật ký): {}\n", actor.user));
+    out.push_str(&format!("Người nhập (ghi vào nhật ký): {importer}\n"));
     Ok(out)
 }
 
@@ -128,7 +136,7 @@ mod tests {
 
     #[test]
     fn the_help_prints_the_rule_the_importer_applies() {
-        for (i, r) in adapters::import::KIND_RULES.iter().enumerate() {
+        for (i, r) in engine::catalogue::KIND_RULES.iter().enumerate() {
             let line = format!("{}. {} → {}", i + 1, r.when, r.kind);
             assert!(PLAN_LONG_ABOUT.contains(&line), "{line}");
         }

@@ -2,11 +2,6 @@
 //! [`Failure`] that `main` prints and turns into a non-zero exit code.
 
 pub mod admin;
-pub mod bench;
-pub mod bench_api;
-pub mod bench_import;
-pub mod bench_timers;
-pub mod bench_ui;
 pub mod calendar;
 pub mod demo;
 pub mod import;
@@ -81,9 +76,6 @@ pub enum Command {
     /// The email outbox, for operators.
     #[command(subcommand)]
     Outbox(worker::OutboxCmd),
-    /// Benchmarks that print measured figures.
-    #[command(subcommand)]
-    Bench(bench::BenchCmd),
     /// Create (or reuse) the demo database with demo units, users and tasks.
     Demo {
         /// Where document files go.
@@ -197,7 +189,6 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Task(cmd) => tasks::run(cmd, &ctx).await,
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,
-        Command::Bench(cmd) => bench::run(cmd, &ctx).await,
         Command::Worker => worker::worker(&ctx).await,
         Command::Serve(args) => serve::run(args, &ctx).await,
         Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,

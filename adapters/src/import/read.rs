@@ -1,5 +1,5 @@
-//! Reading a catalogue file into a header and raw records, each with the line (CSV) or row
-//! (XLSX) number a person would look for in their editor or spreadsheet.
+//! Reading a catalogue file into a header and raw records ([`RawTable`]), each with the line
+//! (CSV) or row (XLSX) number a person would look for in their editor or spreadsheet.
 //!
 //! The format is recognised by content, not by name: an XLSX workbook is a ZIP archive. CSV is
 //! UTF-8 (a byte-order mark is allowed), comma-separated, or semicolon-separated when the header
@@ -9,29 +9,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
-
-use super::FileError;
-
-/// One record as read: its cells, or why it could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawRecord {
-    /// 1-based line (CSV: where the record starts) or row (XLSX).
-    pub line: usize,
-    pub cells: Result<Vec<String>, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RawTable {
-    /// For messages: the file name.
-    pub source: String,
-    pub header: Vec<String>,
-    /// The header's line (normally 1).
-    pub header_line: usize,
-    /// Spreadsheets drop empty trailing cells, so a short row is not a broken one there; in a
-    /// CSV file it is.
-    pub short_rows_ok: bool,
-    pub records: Vec<RawRecord>,
-}
+use engine::catalogue::{FileError, RawRecord, RawTable};
 
 /// Reads `path` (CSV or XLSX; `sheet` chooses an XLSX sheet, default the first).
 pub fn read_file(path: &Path, sheet: Option<&str>) -> Result<RawTable, FileError> {

@@ -3,7 +3,7 @@
 //! XLSX, HTML or Markdown bytes with their content type, for the CLI (`tiendo report …`) and the
 //! HTTP API alike.
 //!
-//! How it fits: [`crate::store::Store::report_rows`] reads every task of the plan with the audit
+//! How it fits: [`crate::store::Reports::report_rows`] reads every task of the plan with the audit
 //! entry that describes it on the report date, in one query; [`progress::build`] and
 //! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
 //! and [`markdown`] render it. Building and rendering are pure.
@@ -192,10 +192,11 @@ pub async fn progress(
 ) -> Result<Report, ReportError> {
     let plan = store.plan(&params.plan).await?;
     let rows = store
+        .reports()
         .report_rows(Some(&plan.id), end_of_day(params.as_of))
         .await?;
     let rows = in_scope(rows, &params.units);
-    let names = store.unit_names_on(params.as_of).await?;
+    let names = store.reports().unit_names_on(params.as_of).await?;
     let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names);
     render(
         &doc,
@@ -234,8 +235,11 @@ pub async fn overview(
     let Some(plan) = chosen else {
         return Ok(None);
     };
-    let rows = store.report_rows(Some(&plan.id), end_of_day(as_of)).await?;
-    let unit_names = store.unit_names_on(as_of).await?;
+    let rows = store
+        .reports()
+        .report_rows(Some(&plan.id), end_of_day(as_of))
+        .await?;
+    let unit_names = store.reports().unit_names_on(as_of).await?;
     Ok(Some(OverviewData {
         plan,
         plans,
@@ -269,10 +273,11 @@ pub async fn status(
         None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
     };
     let rows = store
+        .reports()
         .report_rows(plan_id.as_deref(), end_of_day(params.to))
         .await?;
     let rows = in_scope(rows, &params.units);
-    let names = store.unit_names_on(params.to).await?;
+    let names = store.reports().unit_names_on(params.to).await?;
     let opts = status::StatusOptions {
         from: params.from,
         to: params.to,

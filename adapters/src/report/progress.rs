@@ -17,6 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use engine::Phase;
+use engine::catalogue::layout::{
+    appendix_groups, appendix_sources, appendix_title, roman, source_label,
+};
 use engine::money::format_million_vnd;
 use engine::role::Role;
 use engine::time::{format_date, format_instant};
@@ -24,9 +27,6 @@ use engine::workflow::Catalog;
 
 use super::model::{
     Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table, sum_opt,
-};
-use crate::import::layout::{
-    appendix_groups, appendix_sources, appendix_title, roman, source_label,
 };
 use crate::store::{Plan, ReportRow};
 
@@ -150,7 +150,7 @@ fn group_index(r: &ReportRow) -> usize {
         .unwrap_or(0)
 }
 
-/// Builds the progress report. `rows` are those of [`crate::store::Store::report_rows`]
+/// Builds the progress report. `rows` are those of [`crate::store::Reports::report_rows`]
 /// (in printed order); they are moved into the document, so a large plan is held once.
 pub fn build(
     plan: &Plan,

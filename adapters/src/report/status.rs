@@ -215,7 +215,7 @@ fn unit_name_of(r: &ReportRow, unit_names: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| r.unit_id.clone())
 }
 
-/// Counts, overdue and stalled tasks of `rows` (those of [`crate::store::Store::report_rows`] at
+/// Counts, overdue and stalled tasks of `rows` (those of [`crate::store::Reports::report_rows`] at
 /// the end of `opts.to`). See the module documentation for the definitions.
 pub fn summarize<'a>(
     rows: &'a [ReportRow],
@@ -310,7 +310,7 @@ pub fn summarize<'a>(
     })
 }
 
-/// Builds the status report. `rows` are those of [`crate::store::Store::report_rows`] at the end of
+/// Builds the status report. `rows` are those of [`crate::store::Reports::report_rows`] at the end of
 /// `to`; `scope` names the plan (or "tất cả kế hoạch").
 pub fn build(
     scope: &str,

@@ -15,6 +15,7 @@ mod identities;
 mod import;
 mod observe;
 mod records;
+mod reports;
 mod scheduling;
 mod scoped;
 mod tasks;
@@ -36,9 +37,10 @@ pub use auth::{
     TOKEN_PREFIX, check_password_policy, is_hidden_char,
 };
 pub use dossier::Dossier;
-pub use import::{ImportActor, ImportOutcome, ImportPlan, ImportUnit, ReportRow, TaskUpdate};
+pub use import::{ImportError, Imports};
 pub use observe::{Metrics, Readiness};
 pub use records::*;
+pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob};
 pub use scoped::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort, calendar_error_vi};
 
@@ -165,7 +167,7 @@ impl Store {
                     // SQLite has one writer; every extra connection's page cache is invalidated
                     // by the others' commits and its writers sleep in the busy handler. Four
                     // connections keep readers concurrent without that (measured with
-                    // `tiendo bench transitions --backend sqlite --connections N`).
+                    // `tiendo-bench transitions --backend sqlite --connections N`).
                     .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))

@@ -11,13 +11,12 @@
 
 use std::collections::HashMap;
 
-use engine::domain::{FundingSource, UnitId};
-use engine::money::format_million_vnd;
-
-use super::FileError;
+use super::cell::parse_amount;
 use super::layout::{appendix_groups, parse_roman, roman};
-use super::read::RawTable;
-use super::rows::{CatalogueRow, parse_amount};
+use super::row::CatalogueRow;
+use super::table::{FileError, RawTable};
+use crate::domain::{FundingSource, UnitId};
+use crate::money::format_million_vnd;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotalsLevel {

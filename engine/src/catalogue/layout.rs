@@ -2,7 +2,7 @@
 //! four appendices by funding source, funding groups A/B inside appendix 2, units numbered in
 //! Roman numerals. Shared by the reconciliation of printed totals and by the reports. Pure.
 
-use engine::domain::FundingSource;
+use crate::domain::FundingSource;
 
 /// The title of an appendix, for a plan of `year`.
 pub fn appendix_title(appendix: u8, year: i32) -> String {

@@ -1,14 +1,14 @@
-//! End-to-end: `tiendo bench transitions` on SQLite with a handful of tasks prints the table with
-//! a row per writer count, and leaves a consistent, verified audit log. Behaviour, not speed.
+//! End-to-end: `tiendo-bench transitions` on SQLite with a handful of tasks prints the table with
+//! a row per writer count, and leaves a consistent, verified audit log; `tiendo-bench api` measures
+//! both paths on both backends. Behaviour, not speed.
 
 use std::process::Command;
 
-/// Runs `tiendo bench ARGS` in a fresh directory with no database or workflow settings from the
+/// Runs `tiendo-bench ARGS` in a fresh directory with no database or workflow settings from the
 /// environment; checks that it succeeds and leaves no database behind; returns what it printed.
 fn bench(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .arg("bench")
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
         .args(args)
         .current_dir(dir.path())
         .env_remove("TIENDO_WORKFLOWS")
@@ -81,7 +81,7 @@ fn bench_transitions_prints_a_row_per_writer_count() {
     );
 }
 
-/// `tiendo bench api` on both backends, a few clients for a second a round: the load generator
+/// `tiendo-bench api` on both backends, a few clients for a second a round: the load generator
 /// speaks HTTP to the real server, both paths and the `GET /me` floor get a row each, the ratio
 /// line is printed, and the audit log the run wrote is complete and verified.
 #[test]
@@ -149,4 +149,19 @@ fn bench_api_measures_both_paths_on_both_backends() {
         assert!(entries > 2 * 12, "{audit}");
         assert_eq!(entries, number_after("; expected "), "{audit}");
     }
+}
+
+/// Flags that do not fit together are refused before any database is created: a usage error
+/// (exit code 2) that names the flag.
+#[test]
+fn bench_refuses_flags_that_do_not_fit() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
+        .args(["transitions", "--tasks", "4", "--writers", "1,8"])
+        .env_remove("TIENDO_BENCH_POSTGRES")
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tasks 4 is fewer than 8 writers"), "{err}");
+    assert!(o.stdout.is_empty());
 }

@@ -1,28 +1,26 @@
-//! `tiendo bench timers`: how fast due deadline timers are fired into the outbox on PostgreSQL.
+//! `tiendo-bench timers`: how fast due deadline timers are fired into the outbox on PostgreSQL.
 //!
-//! Seeds a fresh `tiendo_bench_<random>` database with tasks on the bench workflow, each moved
-//! into its 15-working-day appraisal so that it carries five timers (reminders at 50 % and 75 %,
-//! the due notice, the first overdue repeat and the escalation). Then it fires them all as of a
-//! moment when every one is due, the backlog a scheduler finds after downtime, with several
-//! scheduler instances side by side, and prints timers per second and the due-to-fired lag
-//! (every timer is due when firing starts, so its lag is the time until its batch committed).
-//! Finally it checks that every timer fired exactly once and every task got exactly one deadline
-//! message and one escalation.
+//! Seeds a scratch database with tasks on the bench workflow, each moved into its
+//! 15-working-day appraisal so that it carries five timers (reminders at 50 % and 75 %, the due
+//! notice, the first overdue repeat and the escalation). Then it fires them all as of a moment
+//! when every one is due, the backlog a scheduler finds after downtime, with several scheduler
+//! instances side by side, and prints timers per second and the due-to-fired lag (every timer is
+//! due when firing starts, so its lag is the time until its batch committed). Finally it checks
+//! that every timer fired exactly once and every task got exactly one deadline message and one
+//! escalation.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::store::Store;
+use adapters::store::{Backend, Store};
 use chrono::{TimeDelta, Utc};
 
-use super::Failure;
-use super::bench::{
-    bench_catalog, pg_urls, psql, request, seed_directory, seed_tasks, unique_suffix,
-};
+use crate::scratch::{PgServer, Scratch};
+use crate::seed::{self, Stage};
+use crate::{Failure, drive, progress};
 
 #[derive(Debug, clap::Args)]
-pub struct TimersArgs {
+pub struct Args {
     /// How many timers to fire (five per task).
     #[arg(long, default_value_t = 100_000)]
     pub timers: usize,
@@ -32,75 +30,53 @@ pub struct TimersArgs {
     /// Tasks claimed per batch.
     #[arg(long, default_value_t = 200)]
     pub batch: i64,
-    /// The PostgreSQL server to create the bench database on.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-    pub pg_url: String,
+    #[command(flatten)]
+    pub pg: PgServer,
     /// Concurrent writers while seeding.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = seed::DEFAULT_CONCURRENCY)]
     pub seed_concurrency: usize,
 }
 
 const TIMERS_PER_TASK: usize = 5;
 
-pub async fn timers(a: &TimersArgs) -> Result<String, Failure> {
-    if a.timers < TIMERS_PER_TASK || a.instances == 0 || a.batch <= 0 {
-        return Err(Failure::usage(
-            "--timers must be at least 5, --instances and --batch at least 1",
-        ));
+impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.timers < TIMERS_PER_TASK
+            || self.instances == 0
+            || self.batch <= 0
+            || self.seed_concurrency == 0
+        {
+            return Err(
+                "--timers must be at least 5, --instances, --batch and --seed-concurrency at least 1"
+                    .into(),
+            );
+        }
+        Ok(())
     }
-    let catalog = Arc::new(bench_catalog()?);
-    let name = format!("tiendo_bench_{}", unique_suffix());
-    let (admin, url) = pg_urls(&a.pg_url, &name);
-    psql(&admin, &format!("CREATE DATABASE {name}")).await?;
-    eprintln!("postgres: created database {name}");
+}
+
+pub async fn run(a: &Args) -> Result<String, Failure> {
+    let catalog = seed::catalog()?;
+    let scratch = Scratch::create(Backend::Postgres, "timers", &a.pg).await?;
     let result = async {
         let pool = u32::try_from(a.instances.max(a.seed_concurrency) + 4).unwrap_or(64);
-        let store = Store::connect(&url, catalog, pool).await?;
+        let store = Store::connect(&scratch.url, catalog, pool).await?;
         store.migrate().await?;
         let out = measure(a, &store).await;
         store.close().await;
         out
     }
     .await;
-    match psql(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await
-    {
-        Ok(_) => eprintln!("postgres: dropped database {name}"),
-        Err(e) => eprintln!("postgres: could not drop database {name}: {}", e.message),
-    }
+    scratch.finish(false).await;
     result
 }
 
-async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
+async fn measure(a: &Args, store: &Store) -> Result<String, Failure> {
     let tasks = a.timers / TIMERS_PER_TASK;
-    let (donvi, _stc) = seed_directory(store).await?;
+    let people = seed::directory(store).await?;
     let seeding = Instant::now();
-    let seeded = seed_tasks(store, tasks, a.seed_concurrency, &donvi).await?;
     // Into the appraisal: each `trinh` creates the task's five timers.
-    let ids: Arc<Vec<String>> = Arc::new(seeded.into_iter().map(|t| t.id).collect());
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..a.seed_concurrency.min(tasks) {
-        let (store, donvi, ids, next) = (store.clone(), donvi.clone(), ids.clone(), next.clone());
-        handles.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(id) = ids.get(i) else {
-                    return Ok::<_, Failure>(());
-                };
-                store
-                    .transition(&request(id, "trinh", None), &donvi, Utc::now())
-                    .await?;
-            }
-        }));
-    }
-    for h in handles {
-        h.await
-            .map_err(|e| Failure::refused(format!("seeding failed: {e}")))??;
-    }
+    seed::tasks(store, &people, tasks, a.seed_concurrency, Stage::Appraisal).await?;
     let seed_secs = seeding.elapsed().as_secs_f64();
     eprintln!(
         "postgres: seeded {tasks} tasks with {} timers in {seed_secs:.1} s",
@@ -110,10 +86,11 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
 
     // Every timer is due 60 days from now (15 working days, then overdue and escalation).
     let now = Utc::now() + TimeDelta::days(60);
+    let bar = progress::counter((tasks * TIMERS_PER_TASK) as u64, "firing timers");
     let start = Instant::now();
     let mut handles = Vec::new();
     for i in 0..a.instances {
-        let store = store.clone();
+        let (store, bar) = (store.clone(), bar.clone());
         let batch = a.batch;
         handles.push(tokio::spawn(async move {
             let owner = format!("bench-instance-{i}");
@@ -128,16 +105,16 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
                 }
                 if r.fired > 0 {
                     batches.push((start.elapsed(), r.fired));
+                    bar.inc(r.fired as u64);
                 }
             }
         }));
     }
+    let fired_by = drive::join_all(handles, "firing").await;
+    bar.finish_and_clear();
     let mut batches = Vec::new();
     let mut per_instance = Vec::new();
-    for h in handles {
-        let b = h
-            .await
-            .map_err(|e| Failure::refused(format!("firing failed: {e}")))??;
+    for b in fired_by? {
         per_instance.push(b.iter().map(|(_, n)| n).sum::<usize>());
         batches.extend(b);
     }
@@ -160,7 +137,7 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "tiendo bench timers (PostgreSQL, {} instances, {} tasks per batch)",
+        "tiendo-bench timers (PostgreSQL, {} instances, {} tasks per batch)",
         a.instances, a.batch
     );
     let _ = writeln!(
@@ -210,7 +187,7 @@ async fn measure(a: &TimersArgs, store: &Store) -> Result<String, Failure> {
         }
     );
     if !ok {
-        return Err(Failure::refused(out));
+        return Err(Failure::new(out));
     }
     Ok(out)
 }

@@ -8,9 +8,9 @@
 
 use std::sync::OnceLock;
 
-use engine::domain::FundingSource;
+use crate::domain::FundingSource;
 
-use super::rows::folded_name;
+use super::names::folded_name;
 
 /// One line of the rule, as an administrator reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

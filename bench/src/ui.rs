@@ -1,4 +1,4 @@
-//! `tiendo bench ui`: the web pages against the API, in the same run, over the import
+//! `tiendo-bench ui`: the web pages against the API, in the same run, over the import
 //! benchmark's synthetic plan (default 100,000 tasks).
 //!
 //! For each backend a scratch database is filled by importing the synthetic plan (the same
@@ -14,31 +14,25 @@
 //! | task page (the officer) | `GET /tasks/{id}` | `GET /api/v1/tasks/{id}` then `GET /api/v1/tasks/{id}/history` |
 //!
 //! Targets (issue 12): p95 ≤ 150 ms per page, and each page within 1.5× of its API call.
-//!
-//! This module moves to the `bench/` crate (`tiendo-bench ui`) with the other benchmarks.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapters::http::{Application, Settings};
 use adapters::import;
-use adapters::store::{ImportPlan, NewUser, Store, TaskQuery, sqlite_url};
+use adapters::store::{Backend, NewUser, Store, TaskQuery};
 use chrono::Utc;
 use engine::Role;
+use engine::catalogue::{ImportPlan, PlanImport};
 use engine::workflow::Catalog;
 
-use super::Failure;
-use super::bench_api::{LoadConn, psql, suffix};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UiBackend {
-    Sqlite,
-    Postgres,
-    Both,
-}
+use crate::http_load::LoadConn;
+use crate::scratch::{Backends, PgServer, Scratch};
+use crate::stats::percentile_ms;
+use crate::{Failure, seed, synthetic_plan};
 
 #[derive(Debug, clap::Args)]
-pub struct UiArgs {
+pub struct Args {
     /// Tasks in the synthetic plan.
     #[arg(long, default_value_t = 100_000)]
     pub tasks: usize,
@@ -46,14 +40,18 @@ pub struct UiArgs {
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
     #[arg(long, value_enum, default_value = "both")]
-    pub backend: UiBackend,
-    /// The PostgreSQL server; a scratch database is created on it and dropped at the end.
-    #[arg(
-        long,
-        env = "TIENDO_BENCH_POSTGRES",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pub pg_url: String,
+    pub backend: Backends,
+    #[command(flatten)]
+    pub pg: PgServer,
+}
+
+impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.tasks == 0 || self.requests == 0 {
+            return Err("--tasks and --requests must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 const PLAN: &str = "900/KH-BENCH-UI";
@@ -71,11 +69,7 @@ struct Line {
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+    percentile_ms(sorted, q).unwrap_or(f64::NAN)
 }
 
 impl Line {
@@ -105,9 +99,9 @@ async fn timed(conn: &mut LoadConn, paths: &[Vec<u8>]) -> Result<(Duration, usiz
     let started = Instant::now();
     let mut bytes = 0;
     for p in paths {
-        let (status, body) = conn.send(p).await.map_err(Failure::refused)?;
+        let (status, body) = conn.send(p).await.map_err(Failure::new)?;
         if status != 200 {
-            return Err(Failure::refused(format!(
+            return Err(Failure::new(format!(
                 "{} answered {status}: {}",
                 String::from_utf8_lossy(&p[..p.iter().position(|b| *b == b'\r').unwrap_or(0)]),
                 String::from_utf8_lossy(&body[..body.len().min(300)])
@@ -119,7 +113,7 @@ async fn timed(conn: &mut LoadConn, paths: &[Vec<u8>]) -> Result<(Duration, usiz
 }
 
 async fn bench_backend(
-    a: &UiArgs,
+    a: &Args,
     backend: &'static str,
     url: &str,
     catalog: Arc<Catalog>,
@@ -142,25 +136,31 @@ async fn bench_backend(
         )
         .await?;
     let started = Instant::now();
-    let csv = super::bench_import::synthetic_csv(a.tasks);
-    let table = import::read_bytes(csv.as_bytes(), "synthetic.csv", None)
-        .map_err(|e| Failure::refused(e.0))?;
-    let importer = store.import_actor(LEADER).await?;
-    let plan = ImportPlan {
-        number: PLAN.into(),
-        year: 2025,
-        title: "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)".into(),
-        issued_on: None,
+    let csv = synthetic_plan::csv(a.tasks);
+    let rows = import::read_bytes(csv.as_bytes(), "synthetic.csv", None)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let request = PlanImport {
+        plan: ImportPlan {
+            number: PLAN.into(),
+            year: 2025,
+            title: "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)".into(),
+            issued_on: None,
+        },
+        rows,
+        totals: None,
+        skip_invalid: false,
     };
-    import::import(&store, table, None, &plan, false, &importer, now)
+    let leader = store.actor(LEADER).await?;
+    store
+        .imports()
+        .import_plan_as(&leader, request, now)
         .await
-        .map_err(|e| Failure::refused(e.to_string()))?;
+        .map_err(|e| Failure::new(e.to_string()))?;
     eprintln!(
         "{backend}: imported {} tasks in {:.1} s",
         a.tasks,
         started.elapsed().as_secs_f64()
     );
-    let leader = store.actor(LEADER).await?;
     // The unit with the most tasks: its officer's lists are the longest a unit has.
     let mut best = (String::new(), -1i64);
     for u in store.units().await? {
@@ -197,7 +197,7 @@ async fn bench_backend(
         let signed = store
             .sign_in(user, PASSWORD, "127.0.0.1", &settings.auth, Utc::now())
             .await
-            .map_err(|e| Failure::refused(e.to_string()))?;
+            .map_err(|e| Failure::new(e.to_string()))?;
         session.push(signed.secret);
     }
     let (officer_s, leader_s) = (session[0].clone(), session[1].clone());
@@ -216,7 +216,7 @@ async fn bench_backend(
         .tasks
         .first()
         .map(|t| t.id.clone())
-        .ok_or_else(|| Failure::refused("the officer has no task in their turn".to_string()))?;
+        .ok_or_else(|| Failure::new("the officer has no task in their turn".to_string()))?;
     eprintln!(
         "{backend}: officer of `{}` ({} tasks, {} in their turn)",
         best.0, best.1, mine.total
@@ -224,10 +224,8 @@ async fn bench_backend(
 
     let app = Application::build(settings, store.clone())
         .await
-        .map_err(|e| Failure::refused(format!("cannot bind: {e}")))?;
-    let addr = app
-        .local_addr()
-        .map_err(|e| Failure::refused(e.to_string()))?;
+        .map_err(|e| Failure::new(format!("cannot bind: {e}")))?;
+    let addr = app.local_addr().map_err(|e| Failure::new(e.to_string()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -255,7 +253,7 @@ async fn bench_backend(
             ],
         ),
     ];
-    let mut conn = LoadConn::connect(addr).await.map_err(Failure::refused)?;
+    let mut conn = LoadConn::connect(addr).await.map_err(Failure::new)?;
     let mut lines = Vec::new();
     for (view, page, api) in views {
         for _ in 0..10 {
@@ -284,52 +282,23 @@ async fn bench_backend(
     Ok(lines)
 }
 
-pub async fn run(a: &UiArgs) -> Result<String, Failure> {
-    if a.tasks == 0 || a.requests == 0 {
-        return Err(Failure::usage("--tasks và --requests phải ≥ 1"));
-    }
-    let catalog = Arc::new(
-        Catalog::load(&adapters::definitions::embedded())
-            .map_err(|e| Failure::refused(format!("the shipped workflows do not load: {e:?}")))?,
-    );
+pub async fn run(a: &Args) -> Result<String, Failure> {
+    let catalog: Arc<Catalog> = seed::catalog()?;
     let mut lines = Vec::new();
-    if matches!(a.backend, UiBackend::Sqlite | UiBackend::Both) {
-        let dir = std::env::temp_dir().join(format!("tiendo-bench-ui-{}", suffix()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::refused(format!("cannot create {}: {e}", dir.display())))?;
-        let url = sqlite_url(&dir.join("bench.db"));
-        let r = bench_backend(a, "sqlite", &url, catalog.clone(), &dir).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        lines.extend(r?);
-    }
-    if matches!(a.backend, UiBackend::Postgres | UiBackend::Both) {
-        let name = format!("tiendo_bench_ui_{}", suffix());
-        let server = a.pg_url.trim_end_matches('/');
-        let scheme_end = server.find("://").map_or(0, |i| i + 3);
-        let base = match server[scheme_end..].find('/') {
-            Some(i) => &server[..scheme_end + i],
-            None => server,
+    for &backend in a.backend.list() {
+        let scratch = Scratch::create(backend, "ui", &a.pg).await?;
+        let name = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
         };
-        let admin = format!("{base}/postgres");
-        let url = format!("{base}/{name}");
-        psql(&admin, &format!("CREATE DATABASE {name}")).await?;
-        let dir = std::env::temp_dir().join(format!("tiendo-bench-ui-{}", suffix()));
-        let r = bench_backend(a, "postgres", &url, catalog.clone(), &dir).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = psql(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await
-        {
-            eprintln!("postgres: could not drop {name}: {}", e.message);
-        }
+        let r = bench_backend(a, name, &scratch.url, catalog.clone(), scratch.dir()).await;
+        scratch.finish(false).await;
         lines.extend(r?);
     }
     Ok(render(a, &lines))
 }
 
-fn render(a: &UiArgs, lines: &[Line]) -> String {
+fn render(a: &Args, lines: &[Line]) -> String {
     let mut out = format!(
         "Web pages against the API: {} tasks, {} requests per view and side, one at a time, same session\n\
          target: page p95 ≤ 150 ms and ≤ 1.5 × the API's p95\n\n\

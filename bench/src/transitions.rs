@@ -1,0 +1,378 @@
+//! `tiendo-bench transitions`: store transitions per second and latency, SQLite and PostgreSQL.
+//!
+//! Per backend, a scratch database is seeded with tasks on the bench-only workflow
+//! `bench/bench-cycle.toml`; then 1, 8 and 32 concurrent writers move them through real
+//! [`Store::transition`] calls, and it prints transitions/second and p50/p99 latency. Each writer
+//! owns a disjoint slice of the tasks, so the figures measure throughput, not version conflicts.
+//! At the end the audit log is counted and its hash chains verified: a benchmark that corrupts
+//! data is useless.
+//!
+//! On PostgreSQL the same SQL statements one transition issues are then replayed by `pgbench`
+//! ([`crate::pgbench`]) with as many clients as the largest writer count, against the same
+//! database, so that the ratio tiendo/pgbench is taken in one run.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adapters::store::{Backend, Store};
+use engine::workflow::Catalog;
+
+use crate::drive::{self, Round, Until, Window};
+use crate::scratch::{Backends, PgServer, Scratch};
+use crate::seed::{self, BenchTask, People, Stage};
+use crate::{Failure, pgbench, psql, stats};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which backend(s) to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: Backends,
+    /// How many tasks to seed (each writer count shares them out in disjoint slices).
+    #[arg(long, default_value_t = 10_000)]
+    pub tasks: usize,
+    /// Writer counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub writers: Vec<usize>,
+    /// Measured seconds per writer count (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Instead of a duration: measure this many transitions per writer count.
+    #[arg(long)]
+    pub transitions: Option<u64>,
+    /// Unmeasured warm-up before each writer count, in seconds.
+    #[arg(long, default_value_t = 1)]
+    pub warmup_seconds: u64,
+    #[command(flatten)]
+    pub pg: PgServer,
+    /// Do not replay the statements with pgbench.
+    #[arg(long)]
+    pub no_pgbench: bool,
+    /// How many tasks are created at once while seeding.
+    #[arg(long, default_value_t = seed::DEFAULT_CONCURRENCY)]
+    pub seed_concurrency: usize,
+    /// Keep the bench database (PostgreSQL) or file (SQLite) for inspection; prints where.
+    #[arg(long)]
+    pub keep: bool,
+    /// Connections in the store's pool (default: the largest writer count + 8, so that no
+    /// writer waits for a connection).
+    #[arg(long)]
+    pub connections: Option<u32>,
+}
+
+impl Args {
+    pub fn check(&self) -> Result<(), String> {
+        if self.writers.is_empty() || self.writers.contains(&0) {
+            return Err("--writers: give one or more writer counts above 0, e.g. 1,8,32".into());
+        }
+        let most = self.most_writers();
+        if self.tasks < most {
+            return Err(format!(
+                "--tasks {} is fewer than {most} writers: each writer needs tasks of its own",
+                self.tasks
+            ));
+        }
+        if self.transitions.is_none() && self.seconds == 0 {
+            return Err("--seconds must be at least 1".into());
+        }
+        if self.transitions == Some(0) {
+            return Err("--transitions must be at least 1".into());
+        }
+        if self.seed_concurrency == 0 {
+            return Err("--seed-concurrency must be at least 1".into());
+        }
+        if self.connections == Some(0) {
+            return Err("--connections must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn most_writers(&self) -> usize {
+        self.writers.iter().copied().max().unwrap_or(1)
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            warmup: Duration::from_secs(self.warmup_seconds),
+            until: match self.transitions {
+                Some(n) => Until::Calls(n),
+                None => Until::Seconds(self.seconds),
+            },
+        }
+    }
+
+    fn pool_size(&self) -> u32 {
+        if let Some(n) = self.connections {
+            return n;
+        }
+        u32::try_from(self.most_writers().max(self.seed_concurrency) + 8).unwrap_or(u32::MAX)
+    }
+}
+
+/// One measured writer count.
+#[derive(Debug, Clone)]
+struct Row {
+    backend: &'static str,
+    writers: usize,
+    transitions: u64,
+    seconds: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+impl Row {
+    fn new(backend: &'static str, writers: usize, r: &Round) -> Row {
+        Row {
+            backend,
+            writers,
+            transitions: r.calls(),
+            seconds: r.seconds,
+            p50_ms: r.ms(0.50),
+            p99_ms: r.ms(0.99),
+        }
+    }
+
+    fn tps(&self) -> f64 {
+        stats::per_second(self.transitions, self.seconds)
+    }
+}
+
+/// What one backend's run produced, for the table and the notes under it.
+#[derive(Debug, Default)]
+struct BackendReport {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    pgbench: Option<Row>,
+}
+
+pub async fn run(a: &Args) -> Result<String, Failure> {
+    let catalog = seed::catalog()?;
+    let mut reports = Vec::new();
+    for &backend in a.backend.list() {
+        eprintln!("== {}", backend.as_str());
+        let scratch = Scratch::create(backend, "transitions", &a.pg).await?;
+        let report = bench_backend(a, &scratch, catalog.clone()).await;
+        scratch.finish(a.keep).await;
+        reports.push(report?);
+    }
+    Ok(render(a, &reports))
+}
+
+/// Seeds, measures every writer count, checks the audit log, then (PostgreSQL) replays with
+/// pgbench once the store is closed.
+async fn bench_backend(
+    a: &Args,
+    scratch: &Scratch,
+    catalog: Arc<Catalog>,
+) -> Result<BackendReport, Failure> {
+    let store = Store::connect(&scratch.url, catalog, a.pool_size()).await?;
+    store.migrate().await?;
+    let mut report = BackendReport::default();
+    let measured = measure_store(a, scratch, &store, &mut report).await;
+    store.close().await;
+    measured?;
+    if scratch.backend == Backend::Postgres {
+        if a.no_pgbench {
+            report
+                .notes
+                .push("pgbench: not run (--no-pgbench)".to_string());
+        } else {
+            let replay = pgbench::Replay {
+                tasks: a.tasks,
+                clients: a.most_writers(),
+                seconds: a.seconds,
+                warmup_seconds: a.warmup_seconds,
+                transactions: a.transitions,
+            };
+            match pgbench::replay(&replay, &scratch.url).await {
+                Ok(run) => {
+                    report.notes.push(format!(
+                        "pgbench: its own summary over warm-up and measurement: {} transactions, \
+                         tps = {:.1} (without initial connection time)",
+                        run.own_processed, run.own_tps
+                    ));
+                    report.pgbench = Some(Row::new("pgbench", replay.clients, &run.round));
+                }
+                Err(note) => report.notes.push(format!("pgbench: {note}")),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The measurement, the same on both backends.
+async fn measure_store(
+    a: &Args,
+    scratch: &Scratch,
+    store: &Store,
+    report: &mut BackendReport,
+) -> Result<(), Failure> {
+    let backend = scratch.backend.as_str();
+    let pg_url = (scratch.backend == Backend::Postgres).then_some(scratch.url.as_str());
+    let people = seed::directory(store).await?;
+    let started = Instant::now();
+    let mut tasks =
+        seed::tasks(store, &people, a.tasks, a.seed_concurrency, Stage::Drafting).await?;
+    let took = started.elapsed().as_secs_f64();
+    let seed_note = format!(
+        "{backend}: seeded {} tasks (create + bat_dau, {} at a time) in {took:.1} s ({:.0} tasks/s)",
+        a.tasks,
+        a.seed_concurrency,
+        a.tasks as f64 / took.max(f64::EPSILON)
+    );
+    eprintln!("{seed_note}");
+    report.notes.push(seed_note);
+    if let Some(url) = pg_url {
+        pgbench::prepare(url).await?;
+    }
+    let mut total: u64 = 0;
+    for &w in &a.writers {
+        if let Some(url) = pg_url {
+            psql::checkpoint(url).await;
+        }
+        let (round, back) = writers(a, store, &people, tasks, w, backend).await?;
+        tasks = back;
+        total += round.done;
+        let row = Row::new(backend, w, &round);
+        eprintln!(
+            "{backend}: {w} writer(s): {} transitions in {:.2} s = {:.0}/s, p50 {} ms, p99 {} ms",
+            row.transitions,
+            row.seconds,
+            row.tps(),
+            ms(row.p50_ms),
+            ms(row.p99_ms)
+        );
+        report.rows.push(row);
+    }
+    // Integrity: every transition left exactly one audit entry and every chain checks out.
+    let seeded = 2 * a.tasks as u64;
+    let counted = store.count("audit_log").await?;
+    let verify = store.verify_audit().await?;
+    let expected = seeded + total;
+    let ok = u64::try_from(counted).ok() == Some(expected) && verify.broken.is_none();
+    let note = format!(
+        "{backend}: audit: {seeded} seed entries + {total} transitions = {expected} expected, {counted} counted; hash chains: {}",
+        match &verify.broken {
+            None => format!("OK ({} tasks, {} entries)", verify.tasks, verify.entries),
+            Some(b) => format!("BROKEN: {b:?}"),
+        }
+    );
+    eprintln!("{note}");
+    if !ok {
+        return Err(Failure::new(format!(
+            "{note}\nThe benchmark left the store inconsistent: its figures are void."
+        )));
+    }
+    report.notes.push(note);
+    Ok(())
+}
+
+/// `w` writers, each a loop of store transitions over its slice of the tasks.
+async fn writers(
+    a: &Args,
+    store: &Store,
+    people: &People,
+    tasks: Vec<BenchTask>,
+    w: usize,
+    backend: &str,
+) -> Result<(Round, Vec<BenchTask>), Failure> {
+    let (store, people) = (store.clone(), Arc::new(people.clone()));
+    let take = move |(): (), t: BenchTask| {
+        let (store, people) = (store.clone(), people.clone());
+        async move { ((), t.move_in(&store, &people, false).await) }
+    };
+    drive::round(
+        &format!("{backend}, {w} writer(s)"),
+        tasks,
+        vec![(); w],
+        a.window(),
+        take,
+    )
+    .await
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
+}
+
+fn render(a: &Args, reports: &[BackendReport]) -> String {
+    let mut out = String::new();
+    let writers: Vec<String> = a.writers.iter().map(usize::to_string).collect();
+    let _ = writeln!(
+        out,
+        "tiendo-bench transitions: {} tasks, writers {}, {} (after {} s warm-up each)",
+        a.tasks,
+        writers.join(","),
+        match a.transitions {
+            Some(n) => format!("{n} transitions per writer count"),
+            None => format!("{} s per writer count", a.seconds),
+        },
+        a.warmup_seconds
+    );
+    let _ = writeln!(
+        out,
+        "workflow bench-cycle: trinh writes the task, 1 audit entry, 5 timers, 2 notifications; \
+         tra_lai writes the task, 1 audit entry, cancels the timers, 1 notification"
+    );
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<9} {:>7} {:>12} {:>8} {:>9} {:>7} {:>7}",
+        "backend", "writers", "transitions", "seconds", "tps", "p50 ms", "p99 ms"
+    );
+    for r in reports
+        .iter()
+        .flat_map(|rep| rep.rows.iter().chain(rep.pgbench.iter()))
+    {
+        let _ = writeln!(
+            out,
+            "{:<9} {:>7} {:>12} {:>8.2} {:>9.1} {:>7} {:>7}",
+            r.backend,
+            r.writers,
+            r.transitions,
+            r.seconds,
+            r.tps(),
+            ms(r.p50_ms),
+            ms(r.p99_ms)
+        );
+    }
+    out.push('\n');
+    for rep in reports {
+        for n in &rep.notes {
+            let _ = writeln!(out, "{n}");
+        }
+        if let Some(pg) = &rep.pgbench
+            && let Some(tiendo) = rep.rows.iter().find(|r| r.writers == pg.writers)
+        {
+            let ratio = tiendo.tps() / pg.tps().max(f64::EPSILON);
+            let _ = writeln!(
+                out,
+                "postgres: tiendo/pgbench at {} writers = {:.1}/{:.1} tps = {ratio:.2} (target ≥ 0.50: {})",
+                pg.writers,
+                tiendo.tps(),
+                pg.tps(),
+                if ratio >= 0.5 { "met" } else { "NOT met" }
+            );
+        }
+    }
+    targets(&mut out, reports);
+    out
+}
+
+fn targets(out: &mut String, reports: &[BackendReport]) {
+    for r in reports.iter().flat_map(|rep| rep.rows.iter()) {
+        let target = match (r.backend, r.writers) {
+            ("postgres", 32) => 2000.0,
+            ("sqlite", _) => 1000.0,
+            _ => continue,
+        };
+        let _ = writeln!(
+            out,
+            "target: {} at {} writers ≥ {target:.0} tps: {} ({:.0})",
+            r.backend,
+            r.writers,
+            if r.tps() >= target { "met" } else { "NOT met" },
+            r.tps()
+        );
+    }
+}
