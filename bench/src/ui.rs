@@ -59,6 +59,9 @@ const OFFICER: &str = "bench.canbo";
 const LEADER: &str = "bench.lanhdao";
 const PASSWORD: &str = "mat-khau-do-hieu-nang";
 
+/// A view: its name, the page's requests and the API's requests that carry the same data.
+type View = (&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// One view measured both ways.
 struct Line {
     backend: &'static str,
@@ -230,7 +233,7 @@ async fn bench_backend(
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let views: [(&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>); 3] = [
+    let views: [View; 3] = [
         (
             "task list (UBND, every task)",
             vec![get("/tasks", &leader_s)],

@@ -370,7 +370,7 @@ async fn csrf(b: &Browser, w: &World) {
     assert_eq!(crate::helpers::snapshot(w.store()).await, before);
     // The session was not ended by the forged sign-out.
     b.goto(&format!("{base}/tasks/{id}")).await;
-    assert!(b.has(&"details#hanh-dong-bat_dau_lap_thuyet_minh").await);
+    assert!(b.has("details#hanh-dong-bat_dau_lap_thuyet_minh").await);
     b.sign_out().await;
 }
 
