@@ -46,9 +46,7 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         scheduler = scheduler.is_some(),
         "tiendo serve: listening"
     );
-    eprintln!(
-        "tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C để dừng)"
-    );
+    eprintln!("tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C để dừng)");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler_task = scheduler.map(|s| {
