@@ -447,15 +447,20 @@ impl Relay {
 /// A message that will not be sent, and why (recorded on the outbox row).
 struct Skip(String);
 
-/// The task as a message shows it now: current step, deadline and time left in working days.
+/// The task as a message shows it now: current step, deadline and time left.
 pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) -> Option<TaskView> {
     let task = store.task(id).await.ok()?;
     let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
     let state = wf.state(&task.state);
     let cal = &wf.calendar;
-    let working_days_left = task
-        .due_at
-        .and_then(|due| cal.working_days_between(now, due).ok());
+    // A message leaves out days it cannot count (the calendar lacks a year): the subject then
+    // says "sắp đến hạn" or "quá hạn" without a number, and operators see the calendar error
+    // in the CLI and API.
+    let time_left = task
+        .clock
+        .as_ref()
+        .map(|c| engine::wording::time_left(Some(wf), c, now))
+        .filter(|l| !matches!(l, engine::wording::TimeLeft::Unknown { .. }));
     Some(TaskView {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -466,7 +471,7 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
         phase_title: task.phase.title().to_string(),
         turn_roles: state.map(|s| s.roles.clone()).unwrap_or_default(),
         due_at: task.due_at,
-        working_days_left,
+        time_left,
         overdue: task.due_at.is_some_and(|due| due < now),
         idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
         link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),

@@ -16,7 +16,9 @@
 //! - `ubnd` reads everything;
 //! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
 //!   `decide` already ensures (no transition names the role), moves none;
-//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`.
+//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`;
+//! - plan reports ([`report_scope`]) cover the whole city for `skhcn` and `ubnd`, a unit's own
+//!   tasks for its users, and nothing for the other roles.
 //!
 //! A user holding several roles gets the union of what each allows.
 
@@ -365,10 +367,60 @@ pub fn may_read_metrics(actor: &Actor, credential: Scope) -> Result<(), Denied> 
     }
 }
 
+/// The units whose tasks a plan report read by `actor` covers: `None` (the whole plan) for SKHCN,
+/// which compiles the city-wide progress report (domain.md, "Who uses it"), and for UBND, which
+/// receives it and reads everything; a unit's officers and heads get their own units (and those
+/// merged into them). Other roles (the Department of Finance's appraisers see their queue, the
+/// administrator reads no dossier) are refused.
+pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
+    if actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
+    {
+        Ok(None)
+    } else if actor.roles.iter().any(|r| r.is_unit_role()) {
+        Ok(Some(actor.units.clone()))
+    } else {
+        Err(Denied {
+            rule: "report_scope",
+            message: format!(
+                "Tài khoản `{}` không xem được báo cáo kế hoạch: báo cáo dành cho Sở Khoa học và Công nghệ, UBND thành phố và các đơn vị (phần việc của đơn vị mình).",
+                actor.user
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn reports_cover_the_city_for_skhcn_and_ubnd_and_a_units_own_tasks_for_it() {
+        let units = ["so-tai-chinh", "so-ke-hoach-va-dau-tu"];
+        for r in [Role::Skhcn, Role::Ubnd] {
+            assert_eq!(report_scope(&actor(&[r], &["x"])), Ok(None), "{r:?}");
+        }
+        for r in [Role::DonVi, Role::ThuTruongDonVi] {
+            assert_eq!(
+                report_scope(&actor(&[r], &units)),
+                Ok(Some(units.iter().map(|u| u.to_string()).collect())),
+                "{r:?}"
+            );
+        }
+        // The city's view wins over a unit role held beside it.
+        assert_eq!(
+            report_scope(&actor(&[Role::DonVi, Role::Ubnd], &units)),
+            Ok(None)
+        );
+        for r in [Role::SoTaiChinh, Role::Admin] {
+            let d = report_scope(&actor(&[r], &units)).unwrap_err();
+            assert_eq!(d.rule, "report_scope");
+            assert!(d.message.contains("không xem được báo cáo"), "{d}");
+        }
+    }
 
     fn actor(roles: &[Role], units: &[&str]) -> Actor {
         Actor {

@@ -9,7 +9,7 @@
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
-//! - [`urgency`]: how pressing a deadline is (trong hạn / sắp đến hạn / quá hạn).
+//! - [`wording`]: the Vietnamese of deadlines and time left, for every front end alike.
 //! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 
 pub mod access;
@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod decide;
 pub mod domain;
+pub mod html;
 pub mod money;
 pub mod notify;
 pub mod phase;
@@ -24,7 +25,7 @@ pub mod role;
 #[cfg(test)]
 mod testing;
 pub mod time;
-pub mod urgency;
+pub mod wording;
 pub mod workflow;
 
 pub use phase::{Phase, backbone_allows};

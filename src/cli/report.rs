@@ -2,10 +2,12 @@
 //! for HTML and Markdown, to standard output).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams};
+use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams, Tracker};
 use chrono::{Datelike, NaiveDate, Utc};
 use engine::time::{local_date, parse_date};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Ctx, Failure};
 
@@ -110,10 +112,49 @@ async fn scope(
     out: &Output,
 ) -> Result<Option<Vec<String>>, Failure> {
     match &out.as_user {
-        Some(u) => {
-            report::scope_for(&store.actor(u).await?).map_err(|d| Failure::refused(d.message))
-        }
+        Some(u) => engine::access::report_scope(&store.actor(u).await?)
+            .map_err(|d| Failure::refused(d.message)),
         None => Ok(None),
+    }
+}
+
+/// How far a report has got, as a bar (a spinner while the stage is not counted) on stderr.
+/// indicatif draws nothing when stderr is not a terminal, so scripts and the bench see no bar.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let bar = ProgressBar::new_spinner();
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Bar(bar)
+    }
+}
+
+impl Tracker for Bar {
+    fn stage(&self, what: &str, total: usize) {
+        let template = if total > 0 {
+            "{msg} [{bar:30}] {pos}/{len} nhiệm vụ ({elapsed})"
+        } else {
+            "{spinner} {msg} ({elapsed})"
+        };
+        self.0.set_message(what.to_string());
+        self.0.set_length(total as u64);
+        self.0.set_position(0);
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+    }
+
+    fn advance(&self, done: usize) {
+        self.0.set_position(done as u64);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 
@@ -132,7 +173,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 as_of,
                 units: scope(&store, out).await?,
             };
-            let r = report::progress(&store, &params, format)
+            let r = report::progress_tracked(&store, &params, format, &Bar::new())
                 .await
                 .map_err(failure)?;
             deliver(r, format, out, "báo cáo tiến độ")
@@ -161,7 +202,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 stall_days: *stall_days,
                 units: scope(&store, out).await?,
             };
-            let r = report::status(&store, &params, format)
+            let r = report::status_tracked(&store, &params, format, &Bar::new())
                 .await
                 .map_err(failure)?;
             deliver(r, format, out, "báo cáo tình hình")

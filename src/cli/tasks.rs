@@ -13,6 +13,7 @@ use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::money::{format_million_vnd, parse_million_vnd};
 use engine::time::{Instant, format_instant, parse_date};
+use engine::wording::TimeLeft;
 
 use super::{Ctx, Failure};
 
@@ -147,15 +148,15 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
         .map_err(|e| Failure::refused(format!("cannot encode JSON: {e}")))
 }
 
-/// "còn 3 ngày làm việc" / "quá hạn 2 ngày làm việc" for a deadline seen at `now`.
-pub fn time_left(store: &Store, task: &Task, due: Instant, now: Instant) -> String {
-    let Some(wf) = store.catalog().get(&task.workflow, task.workflow_version) else {
-        return String::new();
-    };
-    match wf.calendar.working_days_between(now, due) {
-        Ok(n) => engine::notify::time_left(n, due < now),
-        Err(e) => format!("không tính được: {e}"),
-    }
+/// Where a task's deadline stands at `now`, in the words of `engine::wording`.
+fn time_left(store: &Store, task: &Task, now: Instant) -> Option<TimeLeft> {
+    let clock = task.clock.as_ref().or(task.paused_clock.as_ref())?;
+    let wf = store.catalog().get(&task.workflow, task.workflow_version);
+    Some(engine::wording::time_left(
+        wf.map(|w| w.as_ref()),
+        clock,
+        now,
+    ))
 }
 
 pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
@@ -359,13 +360,9 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
 fn list_table(store: &Store, tasks: &[Task], now: Instant) -> String {
     let mut out = String::new();
     for t in tasks {
-        let deadline = match t.due_at {
-            Some(due) => format!(
-                "hạn {} ({})",
-                format_instant(due),
-                time_left(store, t, due, now)
-            ),
-            None => "—".into(),
+        let deadline = match (t.due_at, time_left(store, t, now)) {
+            (Some(due), Some(left)) => format!("hạn {} ({left})", format_instant(due)),
+            _ => "—".into(),
         };
         out.push_str(&format!(
             "{}  {:<12} {:<26} {:<34} {}\n    {}\n",
@@ -414,18 +411,13 @@ async fn show(store: &Store, t: &Task, actor: &Actor, now: Instant) -> Result<St
         let roles: Vec<&str> = s.roles.iter().map(|r| r.title()).collect();
         out.push_str(&format!("Lượt xử lý:    {}\n", roles.join(", ")));
     }
-    match (&t.clock, &t.paused_clock) {
-        (Some(c), _) => out.push_str(&format!(
-            "Thời hạn:      {} ({})\n",
-            format_instant(c.due_at),
-            time_left(store, t, c.due_at, now)
+    match (&t.clock, time_left(store, t, now)) {
+        (Some(c), Some(left)) => out.push_str(&format!(
+            "Thời hạn:      {} ({left})\n",
+            format_instant(c.due_at)
         )),
-        (None, Some(p)) => out.push_str(&format!(
-            "Thời hạn:      tạm dừng từ {} (hạn của bước {} sẽ được lùi tương ứng)\n",
-            p.paused_at.map(format_instant).unwrap_or_default(),
-            p.state
-        )),
-        (None, None) => out.push_str("Thời hạn:      không có\n"),
+        (None, Some(left)) => out.push_str(&format!("Thời hạn:      {left}\n")),
+        (_, None) => out.push_str("Thời hạn:      không có\n"),
     }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
     for b in store.budget(&t.id).await? {

@@ -48,13 +48,23 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 
 /// Starts the application with the default settings changed by `tweak`.
 pub async fn spawn_app_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(db, &[], tweak).await
+}
+
+/// Starts the application with the shipped workflows plus test workflows from
+/// `tests/fixtures/`, with the default settings changed by `tweak`.
+pub async fn spawn_app_on(
+    db: TestDb,
+    fixtures: &[&str],
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::new(
         "127.0.0.1:0".parse().expect("loopback"),
         data_dir.path().to_path_buf(),
     );
     tweak(&mut settings);
-    let store = db.store().await;
+    let store = db.store_with(fixtures).await;
     let app = Application::build(settings, store.clone())
         .await
         .expect("bind a loopback port");
@@ -322,7 +332,12 @@ pub async fn world(db: TestDb) -> World {
 }
 
 pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> World {
-    let app = spawn_app_with(db, tweak).await;
+    world_on(db, &[], tweak).await
+}
+
+/// The world on the shipped workflows plus test workflows from `tests/fixtures/`.
+pub async fn world_on(db: TestDb, fixtures: &[&str], tweak: impl FnOnce(&mut Settings)) -> World {
+    let app = spawn_app_on(db, fixtures, tweak).await;
     let s = &app.store;
     let now = Utc::now();
     for (id, name) in [

@@ -9,6 +9,7 @@
 //! - `auth`: sessions, the sign-in rate limit, tokens, disabling users, the user commands.
 //! - `fuzz`: malformed input at every endpoint gets a 4xx problem and changes nothing.
 //! - `connections`: what a refusal does to a keep-alive connection.
+//! - `wording`: one deadline reads the same through the API, the command line and email.
 //! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
 
 #[path = "../common/mod.rs"]
@@ -22,3 +23,4 @@ mod lifecycle;
 mod matrix;
 mod ops;
 mod tasks;
+mod wording;

@@ -42,7 +42,7 @@ pub use observe::{Metrics, Readiness};
 pub use records::*;
 pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob};
-pub use scoped::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort, calendar_error_vi};
+pub use scoped::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.
 /// The body is written once and compiled for both.

@@ -12,14 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Days, NaiveTime};
+use chrono::{Days, NaiveTime};
 use engine::Phase;
 use engine::Role;
 use engine::access::{self, Area, TaskFacts};
-use engine::calendar::CalendarError;
 use engine::decide::Actor;
 use engine::domain::FundingSource;
-use engine::time::{Instant, at_local, format_date, local_date};
+use engine::time::{Instant, at_local, local_date};
 use engine::workflow::{LoadError, Workflow, parse_workflow};
 use sqlx::Row;
 
@@ -174,7 +173,7 @@ fn stall_cutoff(wf: &Workflow, n: u32, now: Instant) -> Result<Instant, StoreErr
         if wf.calendar.is_working_day(day).map_err(|e| {
             StoreError::Invalid(format!(
                 "Không xác định được nhiệm vụ đình trệ: {}",
-                calendar_error_vi(&e)
+                engine::wording::calendar_error(&e)
             ))
         })? {
             counted += 1;
@@ -188,30 +187,6 @@ fn stall_cutoff(wf: &Workflow, n: u32, now: Instant) -> Result<Instant, StoreErr
         .checked_add_days(Days::new(1))
         .ok_or_else(|| StoreError::Invalid("ngày ngoài phạm vi".into()))?;
     Ok(at_local(next, NaiveTime::MIN))
-}
-
-/// A calendar error as users read it.
-pub fn calendar_error_vi(e: &CalendarError) -> String {
-    match e {
-        CalendarError::OutOfRange {
-            calendar,
-            date,
-            loaded,
-        } => format!(
-            "Lịch làm việc `{calendar}` chưa có dữ liệu cho ngày {} (các năm đã có: {}). Quản trị viên cần bổ sung tệp lịch năm {}.",
-            format_date(*date),
-            loaded
-                .iter()
-                .map(i32::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            date.year()
-        ),
-        CalendarError::Overflow => {
-            "Thời hạn quá dài: vượt quá phạm vi ngày có thể tính.".to_string()
-        }
-        other => format!("Lịch làm việc không hợp lệ: {other}"),
-    }
 }
 
 fn escape_like(s: &str) -> String {

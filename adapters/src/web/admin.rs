@@ -779,7 +779,7 @@ pub async fn workflow(
                 deadline: s
                     .deadline
                     .as_ref()
-                    .map(|d| d.amount.describe())
+                    .map(|d| engine::wording::period(&d.amount))
                     .unwrap_or_default(),
             })
             .collect(),

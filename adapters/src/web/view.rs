@@ -1,14 +1,13 @@
 //! What people read on the pages: dates dd/mm/yyyy, amounts in million đồng written 1.234,5,
 //! a task's deadline with its working days left and its status in words (trong hạn / sắp đến
 //! hạn / quá hạn, never colour alone), and a task as a row of a list. The words come from the
-//! engine ([`engine::urgency`], [`engine::notify::time_left`]); this module only assembles them.
+//! engine ([`engine::wording`], as in emails and the API); this module only assembles them.
 
 use chrono::NaiveDate;
 use engine::decide::{Actor, Available, Unmet};
 use engine::money::format_million_vnd;
-use engine::notify::time_left;
 use engine::time::{Instant, format_date, format_instant, local_date};
-use engine::urgency::Urgency;
+use engine::wording::time_left;
 use engine::workflow::Workflow;
 
 use crate::store::{Store, Task};
@@ -56,36 +55,28 @@ pub struct Deadline {
     pub class: &'static str,
 }
 
-/// The deadline of `t`'s current step at `now`, counted on its workflow's calendar.
+/// The deadline of `t`'s current step at `now`, counted on its workflow's calendar, worded as
+/// everywhere else ([`engine::wording::time_left`]).
 pub fn deadline(wf: Option<&Workflow>, t: &Task, now: Instant) -> Deadline {
-    if let Some(c) = &t.clock {
-        let days = wf.and_then(|w| w.calendar.working_days_between(now, c.due_at).ok());
-        let urgency = Urgency::of(Some(c.due_at), false, days, now);
-        return Deadline {
-            date: format_date(local_date(c.due_at)),
-            at: format_instant(c.due_at),
-            left: days
-                .map(|d| time_left(d, c.due_at < now))
-                .unwrap_or_default(),
-            label: urgency.label(),
-            class: urgency.as_str(),
-        };
-    }
-    if let Some(p) = &t.paused_clock {
-        return Deadline {
-            date: format_date(local_date(p.due_at)),
-            at: format_instant(p.due_at),
-            left: "tạm dừng trong khi đơn vị bổ sung hồ sơ".into(),
-            label: Urgency::Paused.label(),
-            class: Urgency::Paused.as_str(),
-        };
-    }
-    Deadline {
-        date: "—".into(),
-        at: String::new(),
-        left: String::new(),
-        label: Urgency::NoDeadline.label(),
-        class: Urgency::NoDeadline.as_str(),
+    match t.clock.as_ref().or(t.paused_clock.as_ref()) {
+        Some(c) => {
+            let left = time_left(wf, c, now);
+            let status = left.status();
+            Deadline {
+                date: format_date(local_date(c.due_at)),
+                at: format_instant(c.due_at),
+                left: left.to_string(),
+                label: status.label(),
+                class: status.as_str(),
+            }
+        }
+        None => Deadline {
+            date: "—".into(),
+            at: String::new(),
+            left: String::new(),
+            label: "không có thời hạn",
+            class: "none",
+        },
     }
 }
 

@@ -28,7 +28,6 @@ use super::super::views::{
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, Store, StoreError, Task, TaskQuery, TaskSort, TransitionRequest,
-    calendar_error_vi,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -314,42 +313,17 @@ async fn create_task(
 }
 
 fn deadline(store: &Store, t: &Task, now: Instant) -> Option<DeadlineView> {
+    let clock = t.clock.as_ref().or(t.paused_clock.as_ref())?;
     let wf = store.catalog().get(&t.workflow, t.workflow_version);
-    if let Some(c) = &t.clock {
-        let left = wf.map(|w| w.calendar.working_days_between(now, c.due_at));
-        let (days, text) = match left {
-            Some(Ok(n)) if c.due_at >= now && n > 0 => (Some(n), format!("còn {n} ngày làm việc")),
-            Some(Ok(n)) if c.due_at >= now => (
-                Some(n),
-                format!("hết hạn trong hôm nay ({})", format_instant(c.due_at)),
-            ),
-            Some(Ok(n)) if n < 0 => (Some(n), format!("quá hạn {} ngày làm việc", -n)),
-            Some(Ok(n)) => (Some(n), "quá hạn (trong hôm nay)".to_string()),
-            Some(Err(e)) => (None, format!("không tính được: {}", calendar_error_vi(&e))),
-            None => (
-                None,
-                "không tính được: quy trình không còn được nạp".to_string(),
-            ),
-        };
-        return Some(DeadlineView {
-            state: c.state.clone(),
-            due_at: c.due_at,
-            due_text: format_instant(c.due_at),
-            working_days_left: days,
-            time_left_text: text,
-            paused: false,
-        });
-    }
-    t.paused_clock.as_ref().map(|p| DeadlineView {
-        state: p.state.clone(),
-        due_at: p.due_at,
-        due_text: format_instant(p.due_at),
-        working_days_left: None,
-        time_left_text: format!(
-            "tạm dừng từ {} trong khi đơn vị bổ sung hồ sơ; hạn sẽ được lùi tương ứng",
-            p.paused_at.map(format_instant).unwrap_or_default()
-        ),
-        paused: true,
+    let left = engine::wording::time_left(wf.map(|w| w.as_ref()), clock, now);
+    Some(DeadlineView {
+        state: clock.state.clone(),
+        due_at: clock.due_at,
+        due_text: format_instant(clock.due_at),
+        working_days_left: left.working_days(),
+        time_left_text: left.to_string(),
+        status: left.status().as_str().to_string(),
+        paused: matches!(left, engine::wording::TimeLeft::Paused { .. }),
     })
 }
 
