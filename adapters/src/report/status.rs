@@ -139,6 +139,18 @@ fn who_holds_the_ball(roles: &[Role], unit: &str) -> String {
     names.join("; ")
 }
 
+/// Refuses a range that ends before it starts.
+fn check_range(opts: &StatusOptions) -> Result<(), ReportError> {
+    if opts.from > opts.to {
+        return Err(ReportError::Invalid(format!(
+            "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
+            format_date(opts.from),
+            format_date(opts.to)
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the status report. `rows` are those of [`crate::store::Reports::report_rows`] at the end of
 /// `to`; `scope` names the plan (or "tất cả kế hoạch"). `tracker` hears how many rows have been
 /// sorted into categories.
@@ -153,13 +165,7 @@ pub fn build(
     unit_names: &HashMap<String, String>,
     tracker: &dyn Tracker,
 ) -> Result<Document, ReportError> {
-    if opts.from > opts.to {
-        return Err(ReportError::Invalid(format!(
-            "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
-            format_date(opts.from),
-            format_date(opts.to)
-        )));
-    }
+    check_range(opts)?;
     let ctx = Context {
         scope,
         opts,
@@ -238,13 +244,7 @@ pub fn summarize<'a>(
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
 ) -> Result<Summary<'a>, ReportError> {
-    if opts.from > opts.to {
-        return Err(ReportError::Invalid(format!(
-            "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
-            format_date(opts.from),
-            format_date(opts.to)
-        )));
-    }
+    check_range(opts)?;
     let ctx = Context {
         scope: "",
         opts,
