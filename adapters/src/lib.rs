@@ -9,6 +9,7 @@
 //! - [`email`]: SMTP (lettre) and the outbox relay.
 //! - [`scheduler`]: deadline timers, stall alerts, digests, seals; `tiendo worker`.
 //! - [`store`]: the SQLite/PostgreSQL store, where decisions become facts.
+//! - [`web`]: the web pages (askama, server-rendered) served beside the API.
 //! - [`telemetry`]: logs, spans and the request id.
 
 pub mod configuration;
@@ -21,3 +22,4 @@ pub mod report;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod web;

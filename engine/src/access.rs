@@ -222,6 +222,27 @@ pub fn may_manage(actor: &Actor, area: Area) -> Result<(), Denied> {
     })
 }
 
+/// The city-wide overview (counts by phase and unit, the Government Office's four statuses,
+/// stalled and overdue tasks): UBND, which receives it, and SKHCN, which compiles the city's
+/// progress reports (domain.md, "Who uses it").
+pub fn may_read_overview(actor: &Actor) -> Result<(), Denied> {
+    if actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Ubnd | Role::Skhcn))
+    {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "overview_roles",
+            message: format!(
+                "Trang tổng quan dành cho UBND thành phố và Sở Khoa học và Công nghệ; vai trò của bạn: {}.",
+                roles_text(&actor.roles)
+            ),
+        })
+    }
+}
+
 /// The roles that may import a plan's catalogue, in the order the role recorded in the audit log
 /// is chosen: the same roles as [`Area::Plans`] (SKHCN compiles the city's plan, UBND issues it,
 /// the administrator may load it).

@@ -1,6 +1,6 @@
-//! `tiendo serve`: the HTTP API, with the deadline scheduler and the email relay running in the
-//! same process (as `tiendo worker` runs them alone). Settings come from the configuration tree
-//! (`adapters::configuration`); `--listen` and `--data-dir` override theirs.
+//! `tiendo serve`: the web pages and the HTTP API, with the deadline scheduler and the email relay
+//! running in the same process (as `tiendo worker` runs them alone). Settings come from the
+//! configuration tree (`adapters::configuration`); `--listen` and `--data-dir` override theirs.
 
 use std::path::PathBuf;
 
@@ -57,7 +57,7 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
         scheduler = scheduler.is_some(),
         "tiendo serve: listening"
     );
-    eprintln!("tiendo: http://{addr}/api/v1 (Ctrl-C để dừng)");
+    eprintln!("tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C để dừng)");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler_task = scheduler.map(|s| {

@@ -10,9 +10,9 @@
 //! who may do what: the store asks `engine::access` and `engine::decide`, exactly as it does for
 //! the command line.
 
-mod extract;
+pub(crate) mod extract;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod startup;
 mod unread;
 mod views;

@@ -169,20 +169,26 @@ async fn finish(res: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let (code, detail) = generic_detail(status);
-        let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
-            .into_iter()
-            .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
-            .collect();
-        let mut p = Problem::new(status, code, detail).into_response();
-        for (h, v) in keep {
-            p.headers_mut().insert(h, v);
-        }
-        p
-    } else {
-        res
-    };
+    // The web pages answer errors with an HTML page of their own.
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let mut res =
+        if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
+            let (code, detail) = generic_detail(status);
+            let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
+                .into_iter()
+                .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
+                .collect();
+            let mut p = Problem::new(status, code, detail).into_response();
+            for (h, v) in keep {
+                p.headers_mut().insert(h, v);
+            }
+            p
+        } else {
+            res
+        };
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -193,8 +199,14 @@ async fn finish(res: Response) -> Response {
     res
 }
 
-async fn no_route() -> Response {
-    StatusCode::NOT_FOUND.into_response()
+/// An unknown path: a problem under `/api/`, the web's not-found page elsewhere.
+async fn no_route(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        StatusCode::NOT_FOUND.into_response()
+    } else {
+        crate::web::page::security_headers(crate::web::page::PageError::not_found().into_response())
+            .await
+    }
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -212,7 +224,9 @@ pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router 
         settings: Arc::new(settings),
         openapi: Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into())),
     };
-    api.fallback(no_route)
+    let max_upload = state.settings.max_upload_bytes;
+    api.merge(crate::web::router(max_upload))
+        .fallback(no_route)
         .layer(axum::middleware::map_response(finish))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(on_panic))

@@ -240,6 +240,45 @@ pub async fn progress_tracked(
     )
 }
 
+/// What the overview page reads: a plan's tasks as of the end of `as_of`, with the units'
+/// names then, for an actor who may read the city-wide overview
+/// (`engine::access::may_read_overview`). `plan`: a plan's number or id, else the newest plan.
+pub struct OverviewData {
+    pub plan: crate::store::Plan,
+    pub plans: Vec<crate::store::Plan>,
+    pub rows: Vec<ReportRow>,
+    pub unit_names: std::collections::HashMap<String, String>,
+}
+
+/// Reads [`OverviewData`] for `actor`; `None` when there is no plan yet.
+pub async fn overview(
+    store: &Store,
+    actor: &engine::decide::Actor,
+    plan: Option<&str>,
+    as_of: NaiveDate,
+) -> Result<Option<OverviewData>, ReportError> {
+    engine::access::may_read_overview(actor).map_err(StoreError::from)?;
+    let plans = store.plans().await?;
+    let chosen = match plan {
+        Some(p) => Some(store.plan(p).await?),
+        None => plans.first().cloned(),
+    };
+    let Some(plan) = chosen else {
+        return Ok(None);
+    };
+    let rows = store
+        .reports()
+        .report_rows(Some(&plan.id), end_of_day(as_of))
+        .await?;
+    let unit_names = store.reports().unit_names_on(as_of).await?;
+    Ok(Some(OverviewData {
+        plan,
+        plans,
+        rows,
+        unit_names,
+    }))
+}
+
 /// The status report over a date range. See [`status`].
 pub async fn status(
     store: &Store,

@@ -139,6 +139,18 @@ fn who_holds_the_ball(roles: &[Role], unit: &str) -> String {
     names.join("; ")
 }
 
+/// Refuses a range that ends before it starts.
+fn check_range(opts: &StatusOptions) -> Result<(), ReportError> {
+    if opts.from > opts.to {
+        return Err(ReportError::Invalid(format!(
+            "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
+            format_date(opts.from),
+            format_date(opts.to)
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the status report. `rows` are those of [`crate::store::Reports::report_rows`] at the end of
 /// `to`; `scope` names the plan (or "tất cả kế hoạch"). `tracker` hears how many rows have been
 /// sorted into categories.
@@ -153,13 +165,7 @@ pub fn build(
     unit_names: &HashMap<String, String>,
     tracker: &dyn Tracker,
 ) -> Result<Document, ReportError> {
-    if opts.from > opts.to {
-        return Err(ReportError::Invalid(format!(
-            "Khoảng thời gian không hợp lệ: từ ngày {} sau đến ngày {}.",
-            format_date(opts.from),
-            format_date(opts.to)
-        )));
-    }
+    check_range(opts)?;
     let ctx = Context {
         scope,
         opts,
@@ -180,6 +186,110 @@ pub fn build(
             overdue_section(&ctx, &tally.overdue)?,
             stalled_section(&ctx, &tally.stalled),
         ],
+    })
+}
+
+/// One unit's line of the status table: its tasks per [`Category::COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitCounts {
+    pub unit_id: String,
+    pub unit_name: String,
+    pub counts: [i64; 6],
+}
+
+/// An overdue task: its deadline, which deadline that is, and how many working days late it is
+/// at the end of the range (when the calendar covers the dates).
+#[derive(Debug, Clone)]
+pub struct OverdueTask<'a> {
+    pub row: &'a ReportRow,
+    pub due: Instant,
+    pub which: &'static str,
+    pub working_days_late: Option<i64>,
+}
+
+/// A stalled task: working days without movement since its describing entry, and who holds
+/// the ball (the roles of its current step).
+#[derive(Debug, Clone)]
+pub struct StalledTask<'a> {
+    pub row: &'a ReportRow,
+    pub working_days: i64,
+    pub holders: String,
+}
+
+/// The report's figures before they are laid out, for the overview page: the same tally the
+/// report prints, so that the page and the report never disagree.
+#[derive(Debug, Clone)]
+pub struct Summary<'a> {
+    /// Units in the order their first task appears.
+    pub units: Vec<UnitCounts>,
+    /// Overdue tasks, earliest deadline first.
+    pub overdue: Vec<OverdueTask<'a>>,
+    /// Stalled tasks, longest still first.
+    pub stalled: Vec<StalledTask<'a>>,
+}
+
+impl Summary<'_> {
+    /// Tasks of a category over every unit.
+    pub fn total(&self, c: Category) -> i64 {
+        let i = Category::COLUMNS.iter().position(|x| *x == c).unwrap_or(0);
+        self.units.iter().map(|u| u.counts[i]).sum()
+    }
+}
+
+/// The figures of the status report over `rows` (those of
+/// [`crate::store::Reports::report_rows`] at the end of `opts.to`), as [`build`] counts them.
+pub fn summarize<'a>(
+    rows: &'a [ReportRow],
+    opts: &StatusOptions,
+    catalog: &Catalog,
+    unit_names: &HashMap<String, String>,
+) -> Result<Summary<'a>, ReportError> {
+    check_range(opts)?;
+    let ctx = Context {
+        scope: "",
+        opts,
+        end: end_of_day(opts.to),
+        catalog,
+        unit_names,
+    };
+    let tally = Tally::of(&ctx, rows, &())?;
+    let units = tally
+        .order
+        .iter()
+        .map(|u| UnitCounts {
+            unit_id: u.clone(),
+            unit_name: rows
+                .iter()
+                .find(|r| &r.unit_id == u)
+                .map_or_else(|| u.clone(), |r| ctx.unit_name(r)),
+            counts: tally.counts[u],
+        })
+        .collect();
+    let overdue = tally
+        .overdue
+        .iter()
+        .map(|&(row, due, which)| OverdueTask {
+            row,
+            due,
+            which,
+            working_days_late: catalog
+                .get(&row.workflow, row.workflow_version)
+                .and_then(|w| w.calendar.working_days_between(due, ctx.end).ok()),
+        })
+        .collect();
+    let stalled = tally
+        .stalled
+        .iter()
+        .map(|&(row, working_days, _)| StalledTask {
+            row,
+            working_days,
+            holders: who_holds_the_ball(&ctx.step(row).1, &ctx.unit_name(row)),
+        })
+        .collect();
+    Ok(Summary {
+        units,
+        overdue,
+        stalled,
     })
 }
 

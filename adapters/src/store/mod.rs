@@ -6,9 +6,11 @@
 //! only. Every transition is one database transaction: compare-and-set on the task's `version`,
 //! new state, audit entry, timers and outbox, all or nothing.
 
+mod accounts;
 mod audit;
 mod auth;
 mod directory;
+mod dossier;
 mod identities;
 mod import;
 mod observe;
@@ -34,6 +36,7 @@ pub use auth::{
     Account, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError, SignedIn,
     TOKEN_PREFIX, check_password_policy, is_hidden_char,
 };
+pub use dossier::Dossier;
 pub use import::{ImportError, Imports};
 pub use observe::{Metrics, Readiness};
 pub use records::*;
@@ -197,7 +200,35 @@ impl Store {
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
             Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
         }
-        Ok(self.applied_migrations().await?.saturating_sub(before))
+        let applied = self.applied_migrations().await?.saturating_sub(before);
+        self.fill_name_search().await?;
+        Ok(applied)
+    }
+
+    /// Writes the search fold of the names of tasks stored before `name_search` existed (or by
+    /// an older binary), a batch at a time.
+    async fn fill_name_search(&self) -> Result<(), StoreError> {
+        loop {
+            let rows: Vec<(String, String)> = with_db!(self, |pool| {
+                sqlx::query_as("SELECT id, name FROM tasks WHERE name_search IS NULL LIMIT 1000")
+                    .fetch_all(pool)
+                    .await?
+            });
+            if rows.is_empty() {
+                return Ok(());
+            }
+            with_db!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for (id, name) in &rows {
+                    sqlx::query("UPDATE tasks SET name_search = $1 WHERE id = $2")
+                        .bind(engine::domain::search_key(name))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            });
+        }
     }
 
     async fn applied_migrations(&self) -> Result<usize, StoreError> {

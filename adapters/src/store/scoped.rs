@@ -86,7 +86,7 @@ pub struct TaskQuery {
     pub stalled: bool,
     pub due_before: Option<Instant>,
     pub due_after: Option<Instant>,
-    /// A piece of the task's name (case-insensitive for ASCII on SQLite, fully on PostgreSQL).
+    /// Words of the task's name, in order, with or without diacritics and in any case.
     pub text: Option<String>,
     pub sort: TaskSort,
     pub descending: bool,
@@ -462,9 +462,11 @@ impl Store {
             let p = w.placeholder(Param::Time(micros(after)));
             w.and(format!("t.due_at IS NOT NULL AND t.due_at > {p}"));
         }
-        if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        // Folded on both sides (engine::domain::search_key): "benh an" finds "bệnh án".
+        let folded = q.text.as_deref().map(engine::domain::search_key);
+        if let Some(t) = folded.as_deref().filter(|t| !t.is_empty()) {
             let p = w.placeholder(Param::Text(escape_like(t)));
-            w.and(format!("LOWER(t.name) LIKE {p} ESCAPE '\\'"));
+            w.and(format!("t.name_search LIKE {p} ESCAPE '\\'"));
         }
 
         let dir = if q.descending { "DESC" } else { "ASC" };

@@ -426,8 +426,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
                  state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11)",
+                 created_at, updated_at, name_search) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17)",
             )
             .bind(&id)
             .bind(&plan.id)
@@ -445,6 +445,7 @@ impl Store {
             .bind(clock_json(&d.clock))
             .bind(due_at)
             .bind(&audit.hash)
+            .bind(engine::domain::search_key(&new.name))
             .execute(&mut *tx)
             .await?;
             for b in &new.budget {

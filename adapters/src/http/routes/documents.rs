@@ -107,7 +107,7 @@ fn extension(name: &str) -> Option<String> {
 
 /// The content type of stored bytes: from their first bytes, told apart by the file name's
 /// extension where several types share a signature (the ZIP-based office formats).
-pub fn sniff(bytes: &[u8], file_name: &str) -> &'static str {
+fn sniff(bytes: &[u8], file_name: &str) -> &'static str {
     let ext = extension(file_name);
     let matching: Vec<&(&str, &[u8], &[&str])> = ACCEPTED
         .iter()
@@ -284,17 +284,6 @@ async fn upload_document(
             .ok_or_else(|| Problem::bad_request("type", "Thiếu loại tài liệu (trường `type`)."))?,
     )?;
     app.store.check_document_type(&task, &doc_type)?;
-    if bytes.is_empty() {
-        return Err(Problem::bad_request("file", "Tệp rỗng."));
-    }
-    // Only the base name: a path in the name says nothing about the document.
-    let file_name = file_name
-        .as_deref()
-        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "tai-lieu".into());
-    let file_name = text("file_name", &file_name, 255, false)?;
-    check_type(content_type.as_deref(), &bytes, &file_name)?;
     let issued_on = date
         .as_deref()
         .filter(|d| !d.trim().is_empty())
@@ -309,7 +298,64 @@ async fn upload_document(
         .transpose()?;
     let number = opt_text("number", number.as_deref(), 200, false)?;
     let issuer = opt_text("issuer", issuer.as_deref(), 300, false)?;
+    let doc = store_upload(
+        &app,
+        &id.actor,
+        &task.id,
+        Upload {
+            doc_type,
+            bytes,
+            file_name: file_name.as_deref(),
+            content_type: content_type.as_deref(),
+            number,
+            issued_on,
+            issuer,
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/documents/{}", doc.id);
+    let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// An uploaded file with what is said about it, checked by [`store_upload`].
+pub(crate) struct Upload<'a> {
+    pub doc_type: String,
+    pub bytes: Vec<u8>,
+    /// As the browser sent it (a path is cut to its base name).
+    pub file_name: Option<&'a str>,
+    /// The part's declared content type.
+    pub content_type: Option<&'a str>,
+    pub number: Option<String>,
+    pub issued_on: Option<chrono::NaiveDate>,
+    pub issuer: Option<String>,
+}
+
+/// Checks an upload (not empty, a plain name, an accepted type confirmed by its bytes), stores
+/// the file content-addressed and records the document, for the API and the task page alike.
+/// The caller has checked that `actor` may attach to the task.
+pub(crate) async fn store_upload(
+    app: &AppState,
+    actor: &engine::decide::Actor,
+    task_id: &str,
+    u: Upload<'_>,
+) -> Result<crate::store::Document, Problem> {
+    if u.bytes.is_empty() {
+        return Err(Problem::bad_request("file", "Tệp rỗng."));
+    }
+    // Only the base name: a path in the name says nothing about the document.
+    let file_name = u
+        .file_name
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "tai-lieu".into());
+    let file_name = text("file_name", &file_name, 255, false)?;
+    check_type(u.content_type, &u.bytes, &file_name)?;
     let files = app.files.clone();
+    let bytes = u.bytes;
     let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
         .await
         .map_err(|_| Problem::internal())?
@@ -317,30 +363,24 @@ async fn upload_document(
             tracing::error!(error = %e, "cannot store a document file");
             Problem::internal()
         })?;
-    let doc = app
+    Ok(app
         .store
         .add_document(
             &NewDocument {
-                task_id: task.id.clone(),
-                doc_type,
-                number,
-                issued_on,
-                issuer,
+                task_id: task_id.to_string(),
+                doc_type: u.doc_type,
+                number: u.number,
+                issued_on: u.issued_on,
+                issuer: u.issuer,
                 file_name,
                 size_bytes: stored.size,
                 sha256: stored.sha256,
                 stored_path: stored.path.display().to_string(),
             },
-            &id.actor,
+            actor,
             Utc::now(),
         )
-        .await?;
-    let location = format!("/api/v1/documents/{}", doc.id);
-    let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+        .await?)
 }
 
 /// RFC 6266 / 8187 `Content-Disposition` for a Vietnamese file name.
@@ -366,23 +406,12 @@ fn disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Download a document's file (checked against its recorded sha256).
-#[utoipa::path(
-    get, path = "/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "Document id")),
-    responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream",
-            headers(("Content-Disposition" = String), ("Digest" = String, description = "sha-256 of the file"))),
-        (status = 404, description = "No such document, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
-    )
-)]
-async fn download_document(
-    State(app): State<AppState>,
-    Auth(id): Auth,
-    Path(doc_id): Path<String>,
+/// A stored document's file as a download, checked against its recorded sha256: for the API
+/// and the pages alike. The caller has checked that the document may be read.
+pub(crate) async fn document_file(
+    app: &AppState,
+    doc: &crate::store::Document,
 ) -> Result<Response, Problem> {
-    let doc_id = ident("id", &doc_id)?;
-    let doc = app.store.document_for(&doc_id, &id.actor).await?;
     let files = app.files.clone();
     let (path, sha) = (
         std::path::PathBuf::from(&doc.stored_path),
@@ -418,6 +447,26 @@ async fn download_document(
         h.insert(header::ETAG, v);
     }
     Ok(res)
+}
+
+/// Download a document's file (checked against its recorded sha256).
+#[utoipa::path(
+    get, path = "/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String), ("Digest" = String, description = "sha-256 of the file"))),
+        (status = 404, description = "No such document, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn download_document(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Path(doc_id): Path<String>,
+) -> Result<Response, Problem> {
+    let doc_id = ident("id", &doc_id)?;
+    let doc = app.store.document_for(&doc_id, &id.actor).await?;
+    document_file(&app, &doc).await
 }
 
 #[cfg(test)]
