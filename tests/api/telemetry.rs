@@ -108,12 +108,12 @@ async fn every_log_line_of_a_request_names_its_request_id(db: TestDb) {
         lines: rx,
         seen: Vec::new(),
     };
-    let ready = server.wait_for(|l| l.contains("tiendo: http://"));
+    let ready = server.wait_for(|l| l.starts_with("tiendo: ") && l.contains("http://"));
     let base = ready
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .expect("the URL")
-        .trim_end_matches("/api/v1")
+        .trim_end_matches('/')
         .to_string();
     let client = reqwest::Client::new();
 
