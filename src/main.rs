@@ -6,10 +6,22 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let parsed = cli::help::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let args = match parsed {
+        Ok(args) => args,
+        Err(e) => match cli::help::refusal(&e) {
+            Some(message) => {
+                eprint!("{message}");
+                return ExitCode::from(2);
+            }
+            None => e.exit(),
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

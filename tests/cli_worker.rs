@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::TestDb;
 use common::smtp::SmtpServer;
+use common::{TestDb, workflows_with_fixture};
 
 on_both_backends!(the_worker_process_sends_reminders_and_operators_see_the_outbox);
 
@@ -19,27 +19,6 @@ fn tiendo(db: &TestDb, workflows: &Path, args: &[&str]) -> std::process::Output 
         .env("TIENDO_WORKFLOWS", workflows)
         .output()
         .expect("the binary runs")
-}
-
-/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
-fn workflows_with_fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::create_dir(dir.path().join("calendars")).unwrap();
-    for sub in ["", "calendars"] {
-        for e in std::fs::read_dir(root.join("workflows").join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    std::fs::copy(
-        root.join("tests/fixtures/thu-nghiem-nhac-han.toml"),
-        dir.path().join("thu-nghiem-nhac-han.toml"),
-    )
-    .unwrap();
-    dir
 }
 
 async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: TestDb) {

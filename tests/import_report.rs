@@ -1221,7 +1221,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
     );
     // A unit officer sees only their unit.
     let alpha_only = StatusParams {
-        units: report::scope_for(&actors["alpha.canbo"]).unwrap(),
+        units: engine::access::report_scope(&actors["alpha.canbo"]).unwrap(),
         ..params.clone()
     };
     let md3 = String::from_utf8(

@@ -18,6 +18,7 @@ use engine::time::{Instant, local_date};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::store::{OutboxJob, Store, StoreError};
 
@@ -32,76 +33,17 @@ pub enum TlsMode {
     Tls,
 }
 
+/// The SMTP server, from `configuration` (`email.smtp_*`).
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
     pub username: Option<String>,
-    pub password: Option<String>,
+    /// Never printed: `Debug` shows `[REDACTED]`.
+    pub password: Option<SecretString>,
     pub from: Mailbox,
     pub timeout: Duration,
-}
-
-/// A setting that could not be read; names the variable and what it accepts.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub message: String,
-}
-
-fn env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
-impl SmtpConfig {
-    /// Reads `TIENDO_SMTP_HOST` (no host: email is off), `TIENDO_SMTP_PORT`,
-    /// `TIENDO_SMTP_TLS` (none | starttls | tls), `TIENDO_SMTP_USERNAME`, `TIENDO_SMTP_PASSWORD`,
-    /// `TIENDO_MAIL_FROM`.
-    pub fn from_env() -> Result<Option<SmtpConfig>, ConfigError> {
-        let Some(host) = env("TIENDO_SMTP_HOST") else {
-            return Ok(None);
-        };
-        let tls = match env("TIENDO_SMTP_TLS").as_deref().unwrap_or("starttls") {
-            "none" => TlsMode::None,
-            "starttls" => TlsMode::StartTls,
-            "tls" => TlsMode::Tls,
-            other => {
-                return Err(ConfigError {
-                    var: "TIENDO_SMTP_TLS",
-                    message: format!("`{other}` is not one of: none, starttls, tls"),
-                });
-            }
-        };
-        let default_port = match tls {
-            TlsMode::None => 25,
-            TlsMode::StartTls => 587,
-            TlsMode::Tls => 465,
-        };
-        let port = match env("TIENDO_SMTP_PORT") {
-            Some(p) => p.parse().map_err(|_| ConfigError {
-                var: "TIENDO_SMTP_PORT",
-                message: format!("`{p}` is not a port number"),
-            })?,
-            None => default_port,
-        };
-        let from_text =
-            env("TIENDO_MAIL_FROM").unwrap_or_else(|| "tiendo <tiendo@localhost>".into());
-        let from = from_text.parse().map_err(|e| ConfigError {
-            var: "TIENDO_MAIL_FROM",
-            message: format!("`{from_text}` is not an address ({e}); example: Tiến độ CNTT <tiendo@haiphong.gov.vn>"),
-        })?;
-        Ok(Some(SmtpConfig {
-            host,
-            port,
-            tls,
-            username: env("TIENDO_SMTP_USERNAME"),
-            password: env("TIENDO_SMTP_PASSWORD"),
-            from,
-            timeout: Duration::from_secs(20),
-        }))
-    }
 }
 
 /// Sends rendered messages over SMTP.
@@ -112,22 +54,19 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(cfg: &SmtpConfig) -> Result<Mailer, ConfigError> {
-        let bad = |e: lettre::transport::smtp::Error| ConfigError {
-            var: "TIENDO_SMTP_HOST",
-            message: e.to_string(),
-        };
+    /// The transport for `cfg`; fails only for a host that cannot be a TLS server name, which
+    /// `configuration` already refuses. Needs a Tokio runtime (the connection pool starts).
+    pub fn new(cfg: &SmtpConfig) -> Result<Mailer, lettre::transport::smtp::Error> {
         let mut builder = match cfg.tls {
             TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host),
-            TlsMode::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host).map_err(bad)?
-            }
-            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host).map_err(bad)?,
+            TlsMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host)?,
+            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host)?,
         }
         .port(cfg.port)
         .timeout(Some(cfg.timeout));
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+            builder =
+                builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));
         }
         Ok(Mailer {
             transport: builder.build(),
@@ -213,6 +152,7 @@ impl Relay {
     }
 
     /// Sends what is due now, batch by batch, until nothing is due.
+    #[tracing::instrument(name = "outbox.send", skip_all, fields(owner = %self.owner))]
     pub async fn run_once(&self, now: Instant) -> Result<RelayReport, StoreError> {
         let mut report = RelayReport::default();
         loop {
@@ -234,6 +174,11 @@ impl Relay {
         }
     }
 
+    #[tracing::instrument(
+        name = "outbox.deliver",
+        skip_all,
+        fields(outbox = %job.id, template = %job.template, attempt = job.attempts + 1)
+    )]
     async fn deliver(
         &self,
         job: &OutboxJob,
@@ -244,6 +189,7 @@ impl Relay {
         let prepared = match self.prepare(job, now).await {
             Ok(p) => p,
             Err(Skip(reason)) => {
+                tracing::warn!(%reason, "message skipped");
                 report.skipped += 1;
                 return self
                     .store
@@ -269,6 +215,7 @@ impl Relay {
             .join(", ");
         match self.mailer.send(&to, &message_id, &rendered).await {
             Ok(()) => {
+                tracing::debug!(%message_id, "message sent");
                 report.sent += 1;
                 self.store
                     .scheduling()
@@ -296,8 +243,10 @@ impl Relay {
                     .min(Duration::from_secs(3600));
                 let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
                 if dead {
+                    tracing::error!(error = %e, attempts, "message dead: waits for `tiendo outbox retry`");
                     report.dead += 1;
                 } else {
+                    tracing::warn!(error = %e, attempts, retry_at = %next, "message not sent");
                     report.failed += 1;
                 }
                 self.store
@@ -454,15 +403,20 @@ impl Relay {
 /// A message that will not be sent, and why (recorded on the outbox row).
 struct Skip(String);
 
-/// The task as a message shows it now: current step, deadline and time left in working days.
+/// The task as a message shows it now: current step, deadline and time left.
 pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) -> Option<TaskView> {
     let task = store.tasks().unscoped().get(id).await.ok()?;
     let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
     let state = wf.state(&task.state);
     let cal = &wf.calendar;
-    let working_days_left = task
-        .due_at
-        .and_then(|due| cal.working_days_between(now, due).ok());
+    // A message leaves out days it cannot count (the calendar lacks a year): the subject then
+    // says "sắp đến hạn" or "quá hạn" without a number, and operators see the calendar error
+    // in the CLI and API.
+    let time_left = task
+        .clock
+        .as_ref()
+        .map(|c| engine::wording::time_left(Some(wf), c, now))
+        .filter(|l| !matches!(l, engine::wording::TimeLeft::Unknown { .. }));
     Some(TaskView {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -473,7 +427,7 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
         phase_title: task.phase.title().to_string(),
         turn_roles: state.map(|s| s.roles.clone()).unwrap_or_default(),
         due_at: task.due_at,
-        working_days_left,
+        time_left,
         overdue: task.due_at.is_some_and(|due| due < now),
         idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
         link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),

@@ -24,9 +24,10 @@ use engine::Role;
 use engine::time::{Instant, local_date, vn};
 use serde_json::json;
 
-use crate::email::{ConfigError, Relay, RelayReport};
-use crate::store::{Backend, Store, StoreError, TaskFilter};
+use crate::email::{Relay, RelayReport};
+use crate::store::{Backend, ExpiryJob, Store, StoreError, Task, TaskFilter};
 
+/// How the scheduler runs, from `configuration` (`scheduler.*`).
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// How often a tick runs.
@@ -60,84 +61,6 @@ impl Default for SchedulerConfig {
             ubnd_digest: cron::Schedule::from_str("0 0 8 * * Mon").ok(),
             digests_on_working_days_only: true,
         }
-    }
-}
-
-fn env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn seconds(var: &'static str) -> Result<Option<u64>, ConfigError> {
-    env(var)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| ConfigError {
-                var,
-                message: format!("`{v}` is not a whole number of seconds"),
-            })
-        })
-        .transpose()
-}
-
-fn schedule(
-    var: &'static str,
-    default: Option<cron::Schedule>,
-) -> Result<Option<cron::Schedule>, ConfigError> {
-    match env(var).as_deref() {
-        None => Ok(default),
-        Some("off") => Ok(None),
-        Some(expr) => cron::Schedule::from_str(expr).map(Some).map_err(|e| ConfigError {
-            var,
-            message: format!("`{expr}` is not a cron expression ({e}); example: \"0 0 7 * * Mon-Fri\" (seconds first), or off"),
-        }),
-    }
-}
-
-impl SchedulerConfig {
-    /// Reads `TIENDO_SCHEDULER_POLL_SECONDS`, `TIENDO_STALL_WORKING_DAYS`,
-    /// `TIENDO_STALL_SCAN_SECONDS`, `TIENDO_SEAL_SECONDS` (0: off), `TIENDO_DIGEST_UNIT_CRON`,
-    /// `TIENDO_DIGEST_UBND_CRON` (`off` disables), `TIENDO_DIGEST_WORKING_DAYS_ONLY`.
-    pub fn from_env() -> Result<SchedulerConfig, ConfigError> {
-        let d = SchedulerConfig::default();
-        let stall = match env("TIENDO_STALL_WORKING_DAYS") {
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError {
-                    var: "TIENDO_STALL_WORKING_DAYS",
-                    message: format!("`{v}` is not a positive number of working days"),
-                })?,
-            None => d.stall_working_days,
-        };
-        let working_only = match env("TIENDO_DIGEST_WORKING_DAYS_ONLY").as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "TIENDO_DIGEST_WORKING_DAYS_ONLY",
-                    message: format!("`{other}` is not true or false"),
-                });
-            }
-        };
-        let secs = |n: u64| TimeDelta::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1000));
-        Ok(SchedulerConfig {
-            poll: seconds("TIENDO_SCHEDULER_POLL_SECONDS")?
-                .map(Duration::from_secs)
-                .unwrap_or(d.poll),
-            stall_working_days: stall,
-            stall_scan_every: seconds("TIENDO_STALL_SCAN_SECONDS")?
-                .map(secs)
-                .unwrap_or(d.stall_scan_every),
-            seal_every: match seconds("TIENDO_SEAL_SECONDS")? {
-                Some(0) => None,
-                Some(n) => Some(secs(n)),
-                None => d.seal_every,
-            },
-            unit_digest: schedule("TIENDO_DIGEST_UNIT_CRON", d.unit_digest)?,
-            ubnd_digest: schedule("TIENDO_DIGEST_UBND_CRON", d.ubnd_digest)?,
-            digests_on_working_days_only: working_only,
-            ..d
-        })
     }
 }
 
@@ -199,25 +122,61 @@ impl Scheduler {
     }
 
     /// One pass of everything the scheduler does, as of `now`.
+    #[tracing::instrument(name = "scheduler.tick", skip_all, fields(owner = %self.owner, %now))]
     pub async fn tick(&self, now: Instant) -> Result<TickReport, StoreError> {
         let mut r = TickReport::default();
-        if self.store.backend() == Backend::Sqlite {
-            let hold = TimeDelta::from_std(self.cfg.poll * 3)
-                .unwrap_or(TimeDelta::seconds(15))
-                .max(TimeDelta::seconds(15));
-            if !self
-                .store
-                .scheduling()
-                .acquire_lease("scheduler", &self.owner, now + hold, now)
-                .await?
-            {
-                return Ok(r);
-            }
+        if !self.lead(now).await? {
+            return Ok(r);
         }
         r.leader = true;
         let mut marks = self.marks.lock().await;
 
-        // 1. Timers, batch after batch while they keep coming.
+        self.fire_timers(now, &mut r).await?;
+
+        if marks
+            .last_stall_scan
+            .is_none_or(|t| now - t >= self.cfg.stall_scan_every)
+        {
+            r.stalled = self.scan_stalled(now).await?;
+            marks.last_stall_scan = Some(now);
+        }
+
+        r.digests = self.queue_digests(marks.last_cron, now).await?;
+        marks.last_cron = now;
+
+        if let Some(every) = self.cfg.seal_every
+            && marks.last_seal.is_none_or(|t| now - t >= every)
+        {
+            r.sealed = self.seal(now).await?;
+            marks.last_seal = Some(now);
+        }
+        drop(marks);
+
+        if let Some(relay) = &self.relay {
+            r.mail = relay.run_once(now).await?;
+        }
+        Ok(r)
+    }
+
+    /// On SQLite, one instance at a time holds the `scheduler` lease and ticks; on PostgreSQL
+    /// every instance ticks (rows are claimed one by one).
+    async fn lead(&self, now: Instant) -> Result<bool, StoreError> {
+        if self.store.backend() != Backend::Sqlite {
+            return Ok(true);
+        }
+        let hold = TimeDelta::from_std(self.cfg.poll * 3)
+            .unwrap_or(TimeDelta::seconds(15))
+            .max(TimeDelta::seconds(15));
+        self.store
+            .scheduling()
+            .acquire_lease("scheduler", &self.owner, now + hold, now)
+            .await
+    }
+
+    /// Due timers into the outbox, batch after batch while they keep coming, and the automatic
+    /// transitions of those that expire a step.
+    #[tracing::instrument(name = "scheduler.timers", skip_all)]
+    async fn fire_timers(&self, now: Instant, r: &mut TickReport) -> Result<(), StoreError> {
         for _ in 0..1000 {
             let fired = self
                 .store
@@ -226,37 +185,55 @@ impl Scheduler {
                 .await?;
             r.timers_fired += fired.fired;
             r.notifications += fired.queued;
-            let scheduling = self.store.scheduling();
             for job in &fired.expiries {
-                match scheduling.expire(job, now).await {
-                    Ok(_) => r.automatic_transitions += 1,
-                    Err(StoreError::Rejected(_) | StoreError::Conflict { .. }) => {}
-                    Err(e) => return Err(e),
+                if self.expire(job, now).await? {
+                    r.automatic_transitions += 1;
                 }
-                scheduling
-                    .finish_expiry(&job.timer_id, &self.owner, now)
-                    .await?;
             }
             if fired.claimed == 0 {
                 break;
             }
         }
+        Ok(())
+    }
 
-        // 2. Stalled tasks.
-        if marks
-            .last_stall_scan
-            .is_none_or(|t| now - t >= self.cfg.stall_scan_every)
-        {
-            r.stalled = self
-                .store
-                .scheduling()
-                .alert_stalled(now, self.cfg.stall_working_days)
-                .await?;
-            marks.last_stall_scan = Some(now);
-        }
+    /// Takes the automatic transition of an expired timer through `decide`, like any other;
+    /// true if it was taken (false: the task had moved on).
+    #[tracing::instrument(
+        name = "scheduler.expiry",
+        skip_all,
+        fields(timer = %job.timer_id, task = %job.task_id, transition = %job.transition)
+    )]
+    async fn expire(&self, job: &ExpiryJob, now: Instant) -> Result<bool, StoreError> {
+        let scheduling = self.store.scheduling();
+        // A retry after a crash replays instead of acting twice (the timer is the key).
+        let taken = match scheduling.expire(job, now).await {
+            Ok(_) => true,
+            Err(e @ (StoreError::Rejected(_) | StoreError::Conflict { .. })) => {
+                tracing::info!(reason = %e, "automatic transition not taken");
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        scheduling
+            .finish_expiry(&job.timer_id, &self.owner, now)
+            .await?;
+        Ok(taken)
+    }
 
-        // 3. Digests: every slot between the last check and now, once across instances.
-        let since = marks.last_cron;
+    /// Alerts `ubnd` and the unit head about tasks that have not moved for N working days.
+    #[tracing::instrument(name = "scheduler.stall_scan", skip_all)]
+    async fn scan_stalled(&self, now: Instant) -> Result<usize, StoreError> {
+        self.store
+            .scheduling()
+            .alert_stalled(now, self.cfg.stall_working_days)
+            .await
+    }
+
+    /// Every digest slot between `since` and `now`, once across instances.
+    #[tracing::instrument(name = "scheduler.digests", skip_all)]
+    async fn queue_digests(&self, since: Instant, now: Instant) -> Result<usize, StoreError> {
+        let mut queued = 0;
         for (name, schedule) in [
             ("digest.unit", &self.cfg.unit_digest),
             ("digest.ubnd", &self.cfg.ubnd_digest),
@@ -269,33 +246,27 @@ impl Scheduler {
                 .take(10)
                 .collect();
             for slot in slots {
-                r.digests += self.digest(name, slot, now).await?;
+                queued += self.digest(name, slot, now).await?;
             }
         }
-        marks.last_cron = now;
+        Ok(queued)
+    }
 
-        // 4. Seal.
-        if let Some(every) = self.cfg.seal_every
-            && marks.last_seal.is_none_or(|t| now - t >= every)
-        {
-            match self.store.audit().seal(now).await {
-                Ok(_) => r.sealed = true,
-                // Another instance sealed on the same head at the same moment.
-                Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {}
-                Err(e) => return Err(e),
+    /// Seals the audit log; true if this instance sealed.
+    #[tracing::instrument(name = "scheduler.seal", skip_all)]
+    async fn seal(&self, now: Instant) -> Result<bool, StoreError> {
+        match self.store.audit().seal(now).await {
+            Ok(_) => Ok(true),
+            // Another instance sealed on the same head at the same moment.
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                Ok(false)
             }
-            marks.last_seal = Some(now);
+            Err(e) => Err(e),
         }
-        drop(marks);
-
-        // 5. Mail.
-        if let Some(relay) = &self.relay {
-            r.mail = relay.run_once(now).await?;
-        }
-        Ok(r)
     }
 
     /// Queues the digests of one slot, unless another instance already did; returns how many.
+    #[tracing::instrument(name = "scheduler.digest", skip_all, fields(digest = name, %slot))]
     async fn digest(&self, name: &str, slot: Instant, now: Instant) -> Result<usize, StoreError> {
         let calendar = self.store.catalog().calendar("vn").cloned();
         let working = calendar
@@ -317,7 +288,7 @@ impl Scheduler {
         {
             return Ok(0);
         }
-        let open: Vec<_> = self
+        let open: Vec<Task> = self
             .store
             .tasks()
             .unscoped()
@@ -326,62 +297,82 @@ impl Scheduler {
             .into_iter()
             .filter(|t| !t.phase.is_terminal() && t.phase != engine::Phase::Postponed)
             .collect();
-        let mut queued = 0;
         if name == "digest.unit" {
-            let mut by_unit: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for t in &open {
-                let wf = self.store.catalog().get(&t.workflow, t.workflow_version);
-                let unit_turn = wf
-                    .and_then(|w| w.state(&t.state))
-                    .is_some_and(|s| s.roles.iter().any(|r| r.is_unit_role()));
-                if unit_turn {
-                    by_unit
-                        .entry(t.unit_id.clone())
-                        .or_default()
-                        .push(t.id.clone());
-                }
-            }
-            for (unit, ids) in by_unit {
-                let payload = json!({ "unit_id": unit, "task_ids": ids, "roles": [Role::DonVi, Role::ThuTruongDonVi], "slot": slot });
-                self.store
-                    .scheduling()
-                    .enqueue(None, "digest.unit", &payload, now)
-                    .await?;
-                queued += 1;
-            }
+            self.unit_digests(&open, slot, now).await
         } else {
-            let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for t in &open {
-                let Some(wf) = self.store.catalog().get(&t.workflow, t.workflow_version) else {
-                    continue;
-                };
-                let overdue = t.due_at.is_some_and(|d| d < now);
-                let limit = i64::from(
-                    wf.stall_after_working_days
-                        .unwrap_or(self.cfg.stall_working_days),
-                );
-                let stalled = wf
-                    .calendar
-                    .working_days_between(t.state_entered_at, now)
-                    .is_ok_and(|n| n >= limit);
-                if overdue || stalled {
-                    groups
-                        .entry(t.unit_id.clone())
-                        .or_default()
-                        .push(t.id.clone());
-                }
-            }
-            if !groups.is_empty() {
-                let groups: Vec<(String, Vec<String>)> = groups.into_iter().collect();
-                let payload = json!({ "groups": groups, "roles": [Role::Ubnd], "slot": slot });
-                self.store
-                    .scheduling()
-                    .enqueue(None, "digest.ubnd", &payload, now)
-                    .await?;
-                queued += 1;
+            self.ubnd_digest(&open, slot, now).await
+        }
+    }
+
+    /// One morning list per unit of the tasks waiting for that unit.
+    async fn unit_digests(
+        &self,
+        open: &[Task],
+        slot: Instant,
+        now: Instant,
+    ) -> Result<usize, StoreError> {
+        let mut by_unit: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in open {
+            let wf = self.store.catalog().get(&t.workflow, t.workflow_version);
+            let unit_turn = wf
+                .and_then(|w| w.state(&t.state))
+                .is_some_and(|s| s.roles.iter().any(|r| r.is_unit_role()));
+            if unit_turn {
+                by_unit
+                    .entry(t.unit_id.clone())
+                    .or_default()
+                    .push(t.id.clone());
             }
         }
+        let queued = by_unit.len();
+        for (unit, ids) in by_unit {
+            let payload = json!({ "unit_id": unit, "task_ids": ids, "roles": [Role::DonVi, Role::ThuTruongDonVi], "slot": slot });
+            self.store
+                .scheduling()
+                .enqueue(None, "digest.unit", &payload, now)
+                .await?;
+        }
         Ok(queued)
+    }
+
+    /// UBND's list of the stalled and overdue tasks, grouped by unit (none if there are none).
+    async fn ubnd_digest(
+        &self,
+        open: &[Task],
+        slot: Instant,
+        now: Instant,
+    ) -> Result<usize, StoreError> {
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in open {
+            let Some(wf) = self.store.catalog().get(&t.workflow, t.workflow_version) else {
+                continue;
+            };
+            let overdue = t.due_at.is_some_and(|d| d < now);
+            let limit = i64::from(
+                wf.stall_after_working_days
+                    .unwrap_or(self.cfg.stall_working_days),
+            );
+            let stalled = wf
+                .calendar
+                .working_days_between(t.state_entered_at, now)
+                .is_ok_and(|n| n >= limit);
+            if overdue || stalled {
+                groups
+                    .entry(t.unit_id.clone())
+                    .or_default()
+                    .push(t.id.clone());
+            }
+        }
+        if groups.is_empty() {
+            return Ok(0);
+        }
+        let groups: Vec<(String, Vec<String>)> = groups.into_iter().collect();
+        let payload = json!({ "groups": groups, "roles": [Role::Ubnd], "slot": slot });
+        self.store
+            .scheduling()
+            .enqueue(None, "digest.ubnd", &payload, now)
+            .await?;
+        Ok(1)
     }
 
     /// Ticks every `poll` until `shutdown` completes. A failed tick is logged and retried on the

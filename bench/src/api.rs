@@ -28,7 +28,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::http::{Application, Settings};
+use adapters::files::FileStore;
+use adapters::http::{Application, HttpSettings};
 use adapters::store::{Backend, Credential, Identity, Store};
 use chrono::Utc;
 use engine::access::Scope;
@@ -165,11 +166,9 @@ struct Server {
 impl Server {
     async fn start(store: &Store, data_dir: &std::path::Path) -> Result<Server, Failure> {
         let app = Application::build(
-            Settings::new(
-                "127.0.0.1:0".parse().expect("a loopback address"),
-                data_dir.to_path_buf(),
-            ),
+            HttpSettings::new("127.0.0.1:0".parse().expect("a loopback address")),
             store.clone(),
+            FileStore::new(data_dir),
         )
         .await
         .map_err(|e| Failure::new(format!("cannot bind a loopback port: {e}")))?;

@@ -6,7 +6,8 @@
 //! - `transitions`: store transitions per second and latency, with pgbench replaying the same SQL;
 //! - `timers`: due deadline timers fired into the outbox per second (PostgreSQL);
 //! - `api`: transitions through the HTTP API against the store figure, in the same run;
-//! - `import`: plan import and the reports over a synthetic plan, each a `tiendo` process.
+//! - `import`: plan import and the reports over a synthetic plan, each a `tiendo` process;
+//! - `ui`: the web pages against the API calls that carry the same data, over the synthetic plan.
 //!
 //! It uses the library crates (`engine`, `adapters`) and, for `import`, the `tiendo` binary as a
 //! user runs it; nothing of the binary's own code.
@@ -26,6 +27,7 @@ mod stats;
 mod synthetic_plan;
 mod timers;
 mod transitions;
+mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ enum Command {
     Timers(timers::Args),
     /// Plan import and the progress report over a synthetic plan (default 100,000 tasks).
     Import(import::Args),
+    /// The web pages (task list, my turn, task page) against the API, p50/p95, over the
+    /// synthetic plan (default 100,000 tasks).
+    Ui(ui::Args),
 }
 
 impl Command {
@@ -65,6 +70,7 @@ impl Command {
             Command::Api(args) => args.check(),
             Command::Timers(args) => args.check(),
             Command::Import(args) => args.check(),
+            Command::Ui(args) => args.check(),
         }
     }
 
@@ -74,6 +80,7 @@ impl Command {
             Command::Api(args) => api::run(args).await,
             Command::Timers(args) => timers::run(args).await,
             Command::Import(args) => import::run(args).await,
+            Command::Ui(args) => ui::run(args).await,
         }
     }
 }

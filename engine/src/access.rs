@@ -16,7 +16,9 @@
 //! - `ubnd` reads everything;
 //! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
 //!   `decide` already ensures (no transition names the role), moves none;
-//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`.
+//! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`;
+//! - plan reports ([`report_scope`]) cover the whole city for `skhcn` and `ubnd`, a unit's own
+//!   tasks for its users, and nothing for the other roles.
 //!
 //! A user holding several roles gets the union of what each allows.
 
@@ -220,6 +222,27 @@ pub fn may_manage(actor: &Actor, area: Area) -> Result<(), Denied> {
     })
 }
 
+/// The city-wide overview (counts by phase and unit, the Government Office's four statuses,
+/// stalled and overdue tasks): UBND, which receives it, and SKHCN, which compiles the city's
+/// progress reports (domain.md, "Who uses it").
+pub fn may_read_overview(actor: &Actor) -> Result<(), Denied> {
+    if actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Ubnd | Role::Skhcn))
+    {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "overview_roles",
+            message: format!(
+                "Trang tổng quan dành cho UBND thành phố và Sở Khoa học và Công nghệ; vai trò của bạn: {}.",
+                roles_text(&actor.roles)
+            ),
+        })
+    }
+}
+
 /// The roles that may import a plan's catalogue, in the order the role recorded in the audit log
 /// is chosen: the same roles as [`Area::Plans`] (SKHCN compiles the city's plan, UBND issues it,
 /// the administrator may load it).
@@ -254,25 +277,47 @@ pub fn may_read_user(actor: &Actor, username: &str) -> Result<(), Denied> {
     }
 }
 
-/// An administrator's change that would lock themself out: disabling their own account (someone
-/// must be left who can undo it). It refuses the request, not the requester, so the store answers
-/// it as invalid input rather than as a denial.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnAccount;
+/// An administrator's change to their own account that would lock them out: disabling it, or
+/// giving up the administrator role (someone must be left who can undo it). It refuses the
+/// request, not the requester, so the store answers it as invalid input rather than as a
+/// denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnAccount {
+    Disable,
+    DropAdmin,
+}
 
 impl fmt::Display for OwnAccount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Không thể tự khóa tài khoản của chính mình; hãy nhờ một quản trị viên khác.")
+        f.write_str(match self {
+            OwnAccount::Disable => {
+                "Không thể tự khóa tài khoản của chính mình; hãy nhờ một quản trị viên khác."
+            }
+            OwnAccount::DropAdmin => {
+                "Không thể tự bỏ vai trò quản trị của chính mình; hãy nhờ một quản trị viên khác."
+            }
+        })
     }
 }
 
 impl std::error::Error for OwnAccount {}
 
-/// Refuses disabling one's own account ([`OwnAccount`]); who may disable at all is
+/// Refuses disabling one's own account ([`OwnAccount::Disable`]); who may disable at all is
 /// [`may_manage`] of [`Area::Users`].
 pub fn may_disable_user(actor: &Actor, username: &str) -> Result<(), OwnAccount> {
     if actor.user == username {
-        Err(OwnAccount)
+        Err(OwnAccount::Disable)
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses giving `username` the roles `roles` when that takes the administrator role from the
+/// actor themself ([`OwnAccount::DropAdmin`]); who may change roles at all is [`may_manage`] of
+/// [`Area::Users`].
+pub fn may_change_roles(actor: &Actor, username: &str, roles: &[Role]) -> Result<(), OwnAccount> {
+    if actor.user == username && !roles.contains(&Role::Admin) {
+        Err(OwnAccount::DropAdmin)
     } else {
         Ok(())
     }
@@ -368,10 +413,60 @@ pub fn may_read_metrics(actor: &Actor, credential: Scope) -> Result<(), Denied> 
     }
 }
 
+/// The units whose tasks a plan report read by `actor` covers: `None` (the whole plan) for SKHCN,
+/// which compiles the city-wide progress report (domain.md, "Who uses it"), and for UBND, which
+/// receives it and reads everything; a unit's officers and heads get their own units (and those
+/// merged into them). Other roles (the Department of Finance's appraisers see their queue, the
+/// administrator reads no dossier) are refused.
+pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
+    if actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
+    {
+        Ok(None)
+    } else if actor.roles.iter().any(|r| r.is_unit_role()) {
+        Ok(Some(actor.units.clone()))
+    } else {
+        Err(Denied {
+            rule: "report_scope",
+            message: format!(
+                "Tài khoản `{}` không xem được báo cáo kế hoạch: báo cáo dành cho Sở Khoa học và Công nghệ, UBND thành phố và các đơn vị (phần việc của đơn vị mình).",
+                actor.user
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn reports_cover_the_city_for_skhcn_and_ubnd_and_a_units_own_tasks_for_it() {
+        let units = ["so-tai-chinh", "so-ke-hoach-va-dau-tu"];
+        for r in [Role::Skhcn, Role::Ubnd] {
+            assert_eq!(report_scope(&actor(&[r], &["x"])), Ok(None), "{r:?}");
+        }
+        for r in [Role::DonVi, Role::ThuTruongDonVi] {
+            assert_eq!(
+                report_scope(&actor(&[r], &units)),
+                Ok(Some(units.iter().map(|u| u.to_string()).collect())),
+                "{r:?}"
+            );
+        }
+        // The city's view wins over a unit role held beside it.
+        assert_eq!(
+            report_scope(&actor(&[Role::DonVi, Role::Ubnd], &units)),
+            Ok(None)
+        );
+        for r in [Role::SoTaiChinh, Role::Admin] {
+            let d = report_scope(&actor(&[r], &units)).unwrap_err();
+            assert_eq!(d.rule, "report_scope");
+            assert!(d.message.contains("không xem được báo cáo"), "{d}");
+        }
+    }
 
     fn actor(roles: &[Role], units: &[&str]) -> Actor {
         Actor {
@@ -392,9 +487,21 @@ mod tests {
     #[test]
     fn an_administrator_may_not_disable_themself() {
         let admin = actor(&[Role::Admin], &[]);
-        assert_eq!(may_disable_user(&admin, "nguoi.dung"), Err(OwnAccount));
-        assert!(OwnAccount.to_string().contains("chính mình"));
+        assert_eq!(
+            may_disable_user(&admin, "nguoi.dung"),
+            Err(OwnAccount::Disable)
+        );
+        assert!(OwnAccount::Disable.to_string().contains("chính mình"));
         assert_eq!(may_disable_user(&admin, "giam.doc"), Ok(()));
+        assert_eq!(
+            may_change_roles(&admin, "nguoi.dung", &[Role::Skhcn]),
+            Err(OwnAccount::DropAdmin)
+        );
+        assert_eq!(
+            may_change_roles(&admin, "nguoi.dung", &[Role::Admin, Role::Skhcn]),
+            Ok(())
+        );
+        assert_eq!(may_change_roles(&admin, "giam.doc", &[Role::Skhcn]), Ok(()));
     }
 
     #[test]

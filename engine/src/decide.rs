@@ -651,6 +651,35 @@ pub fn decide(
     })
 }
 
+/// Whether `actor` may propose a task of workflow `wf` for `unit`: whoever drafts in the
+/// initial state, for their own unit; SKHCN and UBND, who compile the city's plan, on any unit's
+/// behalf. [`start`] applies it; the proposal form offers what it allows.
+pub fn may_propose(wf: &Workflow, unit: &str, actor: &Actor) -> Result<(), Rejection> {
+    let initial = wf.state(&wf.initial).expect("the loader checked `initial`");
+    let may_draft = initial.roles.iter().any(|r| actor.roles.contains(r))
+        && (initial.roles.iter().all(|r| !r.is_unit_role()) || actor.belongs_to(unit));
+    let compiles_plan = actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
+    if may_draft || compiles_plan {
+        return Ok(());
+    }
+    let mut allowed = initial.roles.clone();
+    allowed.extend([Role::Skhcn, Role::Ubnd]);
+    Err(if initial.roles.iter().any(|r| actor.roles.contains(r)) {
+        Rejection::NotYourUnit {
+            transition: "tao_nhiem_vu".into(),
+        }
+    } else {
+        Rejection::WrongRole {
+            transition: "tao_nhiem_vu".into(),
+            allowed,
+            yours: actor.roles.clone(),
+        }
+    })
+}
+
 /// The decision that creates a task in the workflow's initial state.
 pub fn start(
     wf: &Workflow,
@@ -659,29 +688,7 @@ pub fn start(
     now: Instant,
 ) -> Result<Decision, Rejection> {
     let initial = wf.state(&wf.initial).expect("the loader checked `initial`");
-    // Whoever drafts in the initial state may propose, for their own unit; SKHCN and UBND
-    // compile the city's plan and may enter a proposal on a unit's behalf.
-    let may_draft = initial.roles.iter().any(|r| actor.roles.contains(r))
-        && (initial.roles.iter().all(|r| !r.is_unit_role()) || actor.belongs_to(unit));
-    let compiles_plan = actor
-        .roles
-        .iter()
-        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
-    if !may_draft && !compiles_plan {
-        let mut allowed = initial.roles.clone();
-        allowed.extend([Role::Skhcn, Role::Ubnd]);
-        return Err(if initial.roles.iter().any(|r| actor.roles.contains(r)) {
-            Rejection::NotYourUnit {
-                transition: "tao_nhiem_vu".into(),
-            }
-        } else {
-            Rejection::WrongRole {
-                transition: "tao_nhiem_vu".into(),
-                allowed,
-                yours: actor.roles.clone(),
-            }
-        });
-    }
+    may_propose(wf, unit, actor)?;
     let clock = match &initial.deadline {
         Some(d) => Some(Clock {
             state: initial.name.clone(),

@@ -144,6 +144,28 @@ impl fmt::Display for UnitId {
     }
 }
 
+/// A text folded for searching: lowercase, without diacritics, letters and digits separated by
+/// single spaces ("Hồ sơ BỆNH ÁN điện tử" → "ho so benh an dien tu"). A search folds the query
+/// the same way, so "benh an" and "bệnh án" both find "Bệnh án điện tử". The store keeps this
+/// fold of every task name (`tasks.name_search`).
+pub fn search_key(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let Some(base) = fold_vietnamese(c) else {
+            continue;
+        };
+        if base.is_alphanumeric() {
+            out.push(base);
+        } else if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
 /// The ASCII letter under a lowercase Vietnamese letter; `None` for a combining accent, which
 /// belongs to the letter before it.
 fn fold_vietnamese(c: char) -> Option<char> {
@@ -221,6 +243,18 @@ mod tests {
             "vien-thong"
         );
         assert!(UnitId::parse(UnitId::from_name("Sở Y tế").as_str()).is_ok());
+    }
+
+    #[test]
+    fn search_keys_fold_case_diacritics_and_punctuation() {
+        assert_eq!(
+            search_key("Thuê dịch vụ triển khai hồ sơ BỆNH ÁN điện tử"),
+            "thue dich vu trien khai ho so benh an dien tu"
+        );
+        assert_eq!(search_key("  Đường—truyền (WAN)  "), "duong truyen wan");
+        assert_eq!(search_key("be\u{323}\u{302}nh a\u{301}n"), "benh an");
+        assert!(search_key("Hồ sơ bệnh án").contains(&search_key("benh an")));
+        assert_eq!(search_key(""), "");
     }
 
     #[test]

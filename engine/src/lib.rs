@@ -10,6 +10,7 @@
 //! - [`calendar`]: Vietnamese civil-service working days, loaded from yearly data files.
 //! - [`workflow`]: declared workflows, their loader and validator, and their renderings.
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
+//! - [`wording`]: the Vietnamese of deadlines and time left, for every front end alike.
 //! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 
 pub mod access;
@@ -17,6 +18,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod decide;
 pub mod domain;
+pub mod html;
 pub mod input;
 pub mod money;
 pub mod notify;
@@ -25,6 +27,7 @@ pub mod role;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod wording;
 pub mod workflow;
 
 pub use phase::{Phase, backbone_allows};

@@ -5,8 +5,10 @@
 
 use std::fmt::Write as _;
 
+use crate::html::escape;
 use crate::role::Role;
 use crate::time::{Instant, format_date, local_date, vn};
+use crate::wording::TimeLeft;
 
 /// A task as a message shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +21,9 @@ pub struct TaskView {
     /// Whose turn it is.
     pub turn_roles: Vec<Role>,
     pub due_at: Option<Instant>,
-    /// Working days until the deadline; negative once whole working days have passed since.
-    pub working_days_left: Option<i64>,
+    /// Where the deadline stands at sending time, worded by [`crate::wording`]; `None` when
+    /// there is none.
+    pub time_left: Option<TimeLeft>,
     /// The deadline has passed (possibly by less than a working day).
     pub overdue: bool,
     /// Working days since the task last moved.
@@ -84,41 +87,16 @@ pub struct Rendered {
     pub html: String,
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 fn roles(r: &[Role]) -> String {
     r.iter().map(|r| r.title()).collect::<Vec<_>>().join(", ")
-}
-
-/// "còn 3 ngày làm việc", "đến hạn trong ngày làm việc này", "quá hạn 2 ngày làm việc",
-/// "đã quá hạn" (by less than a working day).
-pub fn time_left(days: i64, overdue: bool) -> String {
-    match days {
-        d if d < 0 => format!("quá hạn {} ngày làm việc", -d),
-        _ if overdue => "đã quá hạn".to_string(),
-        0 => "đến hạn trong ngày làm việc này".to_string(),
-        d => format!("còn {d} ngày làm việc"),
-    }
 }
 
 fn deadline_line(t: &TaskView) -> Option<String> {
     let due = t.due_at?;
     let left = t
-        .working_days_left
-        .map(|d| format!(" ({})", time_left(d, t.overdue)))
+        .time_left
+        .as_ref()
+        .map(|l| format!(" ({l})"))
         .unwrap_or_default();
     let time = due.with_timezone(&vn()).format("%H:%M");
     Some(format!(
@@ -216,13 +194,8 @@ fn missed_line(missed: u32) -> Option<String> {
 
 fn digest_item(t: &TaskView) -> String {
     let mut s = format!("{} — {} — {}", t.name, t.unit_name, t.state_title);
-    if let (Some(due), Some(left)) = (t.due_at, t.working_days_left) {
-        let _ = write!(
-            s,
-            " — hạn {} ({})",
-            format_date(local_date(due)),
-            time_left(left, t.overdue)
-        );
+    if let (Some(due), Some(left)) = (t.due_at, &t.time_left) {
+        let _ = write!(s, " — hạn {} ({left})", format_date(local_date(due)));
     }
     if let Some(idle) = t.idle_working_days {
         let _ = write!(s, " — {idle} ngày làm việc chưa chuyển bước");
@@ -282,8 +255,9 @@ pub fn render(message: &Message) -> Rendered {
         }
         Message::Reminder { task, missed } => {
             let left = task
-                .working_days_left
-                .map(|d| time_left(d, task.overdue))
+                .time_left
+                .as_ref()
+                .map(TimeLeft::to_string)
                 .unwrap_or_else(|| "sắp đến hạn".into());
             let mut lines = task_lines(task);
             lines.extend(missed_line(*missed));
@@ -303,8 +277,9 @@ pub fn render(message: &Message) -> Rendered {
         Message::Due { task, missed } | Message::Overdue { task, missed } => {
             let late = task.overdue;
             let left = task
-                .working_days_left
-                .map(|d| time_left(d, task.overdue))
+                .time_left
+                .as_ref()
+                .map(TimeLeft::to_string)
                 .unwrap_or_else(|| "đã đến hạn".into());
             let mut lines = task_lines(task);
             lines.extend(missed_line(*missed));
@@ -337,8 +312,9 @@ pub fn render(message: &Message) -> Rendered {
         }
         Message::Escalation { task } => {
             let left = task
-                .working_days_left
-                .map(|d| time_left(d, task.overdue))
+                .time_left
+                .as_ref()
+                .map(TimeLeft::to_string)
                 .unwrap_or_else(|| "quá hạn".into());
             Doc {
                 subject: format!("[tiendo] Báo cáo chậm tiến độ ({left}): {}", task.name),
@@ -437,7 +413,13 @@ mod tests {
             phase_title: "Thẩm định".into(),
             turn_roles: vec![Role::SoTaiChinh],
             due_at: Some(parse_instant("2026-03-23T23:59:59+07:00").unwrap()),
-            working_days_left: Some(-2),
+            time_left: Some(TimeLeft::Running {
+                working_days: -2,
+                days: -2,
+                counting: crate::wording::Counting::WorkingDays,
+                passed: true,
+                today: false,
+            }),
             overdue: true,
             idle_working_days: Some(12),
             link: "https://tiendo.haiphong.gov.vn/tasks/t1".into(),
@@ -467,6 +449,28 @@ mod tests {
         );
         assert!(r.text.contains("https://tiendo.haiphong.gov.vn/tasks/t1"));
         assert!(r.html.contains("Triển khai &lt;Cổng&gt; thông tin") && !r.html.contains("<Cổng>"));
+    }
+
+    #[test]
+    fn a_script_in_a_task_name_is_escaped_in_the_html() {
+        let mut task = view();
+        task.name = "<script>alert('x')</script>".into();
+        let r = render(&Message::Turn {
+            task,
+            comment: Some("<img src=x onerror=alert(1)>".into()),
+            actor: None,
+        });
+        assert!(
+            !r.html.contains("<script>") && !r.html.contains("<img"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html
+                .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;")
+        );
+        // Plain text stays as written.
+        assert!(r.text.contains("Nhiệm vụ: <script>alert('x')</script>"));
     }
 
     #[test]

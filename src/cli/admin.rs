@@ -45,33 +45,57 @@ pub enum UnitCmd {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCmd {
-    /// Add a user: `tiendo user add nguyenvana --role don_vi --unit so-y-te`.
+    /// Thêm người dùng: `tiendo user add nguyenvana --role don_vi --unit so-y-te`.
     Add {
+        /// Tên đăng nhập (chữ thường không dấu, số, dấu chấm, gạch ngang).
+        #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
         username: String,
-        /// One or more of: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.
-        #[arg(long = "role", required = true)]
+        /// Một hoặc nhiều vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin
+        /// (lặp lại --role cho nhiều vai trò).
+        #[arg(long = "role", required = true, value_name = "VAI_TRÒ")]
         roles: Vec<String>,
-        #[arg(long)]
+        /// Mã đơn vị của người dùng (bắt buộc với don_vi và thu_truong_don_vi).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
         unit: Option<String>,
-        #[arg(long)]
+        /// Họ và tên hiển thị.
+        #[arg(long, value_name = "HỌ_TÊN")]
         name: Option<String>,
-        #[arg(long)]
+        /// Địa chỉ email nhận thông báo.
+        #[arg(long, value_name = "EMAIL")]
         email: Option<String>,
-        /// Read the user's first password from standard input (one line), for scripts:
-        /// `printf '%s\n' "$PW" | tiendo user add … --password-stdin`. A password is never taken
-        /// as an argument, where it would be visible to other users of the machine.
+        /// Đọc mật khẩu đầu tiên từ đầu vào chuẩn (một dòng), cho kịch bản:
+        /// `printf '%s\n' "$PW" | tiendo user add … --password-stdin`. Mật khẩu không bao giờ
+        /// được truyền như một tham số, nơi người dùng khác trên máy có thể thấy.
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Show a user.
-    Show { username: String },
-    /// Set a user's password, read from standard input (one line):
-    /// `printf '%s\n' "$PW" | tiendo user passwd nguyenvana`. Signs the user out everywhere.
-    Passwd { username: String },
-    /// Disable a user: no sign-in, no action; their sessions and API tokens are revoked.
-    Disable { username: String },
-    /// Enable a disabled user again (revoked sessions and tokens stay revoked).
-    Enable { username: String },
+    /// Xem một người dùng.
+    Show {
+        /// Tên đăng nhập.
+        #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
+        username: String,
+    },
+    /// Đặt mật khẩu cho người dùng, đọc từ đầu vào chuẩn (một dòng).
+    ///
+    /// `printf '%s\n' "$PW" | tiendo user passwd nguyenvana`. Người dùng bị đăng xuất khỏi mọi
+    /// phiên.
+    Passwd {
+        /// Tên đăng nhập.
+        #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
+        username: String,
+    },
+    /// Khóa người dùng: không đăng nhập, không thao tác được; các phiên và mã API bị thu hồi.
+    Disable {
+        /// Tên đăng nhập.
+        #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
+        username: String,
+    },
+    /// Mở khóa người dùng (các phiên và mã API đã thu hồi vẫn bị thu hồi).
+    Enable {
+        /// Tên đăng nhập.
+        #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
+        username: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -108,10 +132,11 @@ fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
     parse_date(s).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}")))
 }
 
+#[tracing::instrument(name = "db", skip_all, fields(command = ?cmd))]
 pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
         DbCmd::Migrate => {
-            let store = Store::connect(ctx.database_url, ctx.catalog()?, 2).await?;
+            let store = Store::connect(ctx.database_url(), ctx.catalog()?, 2).await?;
             let n = store.migrate().await?;
             Ok(format!(
                 "{}: {n} migration(s) applied\n",
@@ -298,6 +323,7 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     }
 }
 
+#[tracing::instrument(name = "audit", skip_all, fields(command = ?cmd))]
 pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let store = ctx.store().await?;
     match cmd {

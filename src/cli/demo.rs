@@ -53,6 +53,26 @@ const USERS: &[(&str, &str, Role, Option<&str>)] = &[
     ("quantri", "Quản trị hệ thống", Role::Admin, None),
 ];
 
+/// Where `tiendo serve` answers by default.
+const WEB_URL: &str = "http://127.0.0.1:8080/";
+
+/// The demo password of a demo user: printed by the demo, known to anyone who reads it, so
+/// only ever set on the demo database.
+fn demo_password(username: &str) -> String {
+    let role = USERS
+        .iter()
+        .find(|u| u.0 == username)
+        .map_or("user", |u| match u.2 {
+            Role::DonVi => "donvi",
+            Role::ThuTruongDonVi => "thutruong",
+            Role::Skhcn => "skhcn",
+            Role::SoTaiChinh => "stc",
+            Role::Ubnd => "ubnd",
+            Role::Admin => "admin",
+        });
+    format!("demo-{role}-2025")
+}
+
 const PLAN: &str = "215/KH-UBND";
 const PLAN_TITLE: &str =
     "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
@@ -71,6 +91,7 @@ fn ignore_duplicate<T>(r: Result<T, StoreError>) -> Result<(), StoreError> {
     }
 }
 
+#[tracing::instrument(name = "demo", skip_all)]
 pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Failure> {
     let files = FileStore::new(data_dir);
     let store = ctx.store().await?;
@@ -87,6 +108,18 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
             roles: vec![*role],
         };
         ignore_duplicate(store.directory().add_user(user, now).await)?;
+    }
+    // A password for every demo user that has none yet (a password someone changed stays).
+    let admin = store.directory().actor("quantri").await?;
+    for account in store.accounts().accounts_as(&admin).await? {
+        if !account.has_password
+            && let Some((username, ..)) = USERS.iter().find(|u| u.0 == account.user.username)
+        {
+            store
+                .accounts()
+                .set_password(username, &demo_password(username), now)
+                .await?;
+        }
     }
     // The plan, imported as SKHCN compiles it.
     let table = import::read_bytes(TASKS_CSV, "data/plan-215-2025/tasks.csv", None)
@@ -139,17 +172,18 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .await?;
     let mut out = format!(
         "Cơ sở dữ liệu demo: {} ({})\n\nQuy trình:\n",
-        ctx.database_url,
+        ctx.database_shown(),
         store.backend().as_str()
     );
     out.push_str(&super::workflows::run(
         &super::workflows::WorkflowsCmd::List,
         ctx.workflows,
     )?);
-    out.push_str("\nNgười dùng demo (--as):\n");
+    out.push_str("\nNgười dùng demo (--as, và đăng nhập trên trang web với mật khẩu bên cạnh):\n");
     for (username, name, role, unit) in USERS {
         out.push_str(&format!(
-            "  {username:<18} {name:<20} {:<18} {}\n",
+            "  {username:<18} {:<22} {name:<20} {:<18} {}\n",
+            demo_password(username),
             role.as_str(),
             unit.unwrap_or("")
         ));
@@ -171,8 +205,9 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .or(tasks.first());
     if let Some(t) = walked {
         out.push_str(&format!(
-            "\nThử tiếp:\n  tiendo task show {id} --as chuyenvien.skhcn\n  tiendo task list --as lanhdao.ubnd --plan {PLAN}\n  tiendo audit show {id}\n  tiendo audit verify\n  tiendo report progress --plan {PLAN} --as-of 2025-11-05 --format xlsx -o bao-cao-tien-do.xlsx\n  tiendo report status --plan {PLAN} --format html -o tinh-hinh.html\n",
-            id = t.id
+            "\nMở trang web: chạy `tiendo serve` rồi mở {WEB_URL} và đăng nhập, ví dụ canbo.syt / {pw} (mật khẩu demo ở bảng trên, nếu chưa đổi).\n\nThử tiếp:\n  tiendo task show {id} --as chuyenvien.skhcn\n  tiendo task list --as lanhdao.ubnd --plan {PLAN}\n  tiendo audit show {id}\n  tiendo audit verify\n  tiendo report progress --plan {PLAN} --as-of 2025-11-05 --format xlsx -o bao-cao-tien-do.xlsx\n  tiendo report status --plan {PLAN} --format html -o tinh-hinh.html\n",
+            id = t.id,
+            pw = demo_password("canbo.syt"),
         ));
     }
     Ok(out)

@@ -27,38 +27,40 @@ Dòng lỗi được báo kèm số dòng và lý do; khi có dòng lỗi, khôn
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ImportCmd {
-    /// Import a plan's task catalogue (CSV or XLSX), optionally reconciling printed totals.
+    /// Nhập danh mục nhiệm vụ của một kế hoạch (CSV hoặc XLSX), đối chiếu với số tổng đã in.
     #[command(long_about = PLAN_LONG_ABOUT)]
     Plan(PlanArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// The plan's number, e.g. 215/KH-UBND (created when missing).
-    #[arg(long)]
+    /// Số hiệu kế hoạch, ví dụ 215/KH-UBND (tạo mới nếu chưa có).
+    #[arg(long, value_name = "SỐ_HIỆU")]
     pub plan: String,
-    /// The plan's year: the budget year of the need/allocation columns.
-    #[arg(long)]
+    /// Năm của kế hoạch: năm ngân sách của các cột nhu cầu và phân bổ.
+    #[arg(long, value_name = "NĂM")]
     pub year: i32,
-    /// The plan's title (used when the plan is created).
-    #[arg(long)]
+    /// Tên kế hoạch (dùng khi tạo kế hoạch mới).
+    #[arg(long, value_name = "TÊN")]
     pub title: String,
-    /// Date the plan was issued (yyyy-mm-dd or dd/mm/yyyy), when the plan is created.
-    #[arg(long)]
+    /// Ngày ban hành kế hoạch (dd/mm/yyyy hoặc yyyy-mm-dd), khi tạo kế hoạch mới.
+    #[arg(long, value_name = "NGÀY")]
     pub issued: Option<String>,
-    /// The totals as printed (totals.csv) to reconcile the rows against.
-    #[arg(long, value_name = "FILE")]
+    /// Tệp số tổng như đã in (totals.csv) để đối chiếu với các dòng.
+    #[arg(long, value_name = "TỆP")]
     pub totals: Option<PathBuf>,
-    /// Import the valid rows of a file with malformed rows, listing the skipped ones.
+    /// Nhập các dòng hợp lệ của tệp có dòng lỗi, liệt kê các dòng bị bỏ qua.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Import as this user (must hold skhcn, ubnd or admin); default: the shell login, as cli:LOGIN.
-    #[arg(long = "as", value_name = "USERNAME")]
+    /// Nhập với tư cách người dùng này (phải có vai trò skhcn, ubnd hoặc admin); mặc định:
+    /// tên đăng nhập máy, ghi là cli:TÊN.
+    #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
     pub as_user: Option<String>,
-    /// The XLSX sheet to read (default: the first).
-    #[arg(long)]
+    /// Trang tính XLSX cần đọc (mặc định: trang đầu tiên).
+    #[arg(long, value_name = "TRANG")]
     pub sheet: Option<String>,
-    /// The catalogue: CSV (UTF-8) or XLSX.
+    /// Tệp danh mục: CSV (UTF-8) hoặc XLSX.
+    #[arg(value_name = "TỆP")]
     pub file: PathBuf,
 }
 
@@ -77,6 +79,7 @@ pub async fn run(cmd: &ImportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     }
 }
 
+#[tracing::instrument(name = "import.plan", skip_all, fields(plan = %a.plan, file = %a.file.display()))]
 async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let issued_on = a
         .issued

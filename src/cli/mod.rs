@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod calendar;
 pub mod demo;
+pub mod help;
 pub mod import;
 pub mod report;
 pub mod serve;
@@ -11,10 +12,11 @@ pub mod tasks;
 pub mod worker;
 pub mod workflows;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use adapters::store::{DEFAULT_DATABASE_URL, Store, StoreError};
+use adapters::configuration::{DatabaseSettings, Override, Settings};
+use adapters::store::{Store, StoreError};
 use clap::{Parser, Subcommand};
 use engine::workflow::{Catalog, Workflow};
 
@@ -25,13 +27,20 @@ use engine::workflow::{Catalog, Workflow};
     about = "Theo dõi tiến độ nhiệm vụ CNTT sử dụng ngân sách nhà nước — Hải Phòng"
 )]
 pub struct Cli {
-    /// Folder of workflow files and calendars (default: the copy built into tiendo).
-    #[arg(long, global = true, env = "TIENDO_WORKFLOWS", value_name = "DIR")]
+    /// Tệp cấu hình TOML (mặc định: biến TIENDO_CONFIG, nếu có); biến môi trường và tham số
+    /// dòng lệnh được ưu tiên hơn tệp. Xem mục Configuration trong README.
+    #[arg(long, global = true, value_name = "TỆP")]
+    pub config: Option<PathBuf>,
+
+    /// Thư mục quy trình và lịch làm việc (mặc định: TIENDO_WORKFLOWS, hoặc bản có sẵn trong
+    /// tiendo).
+    #[arg(long, global = true, value_name = "THƯ_MỤC")]
     pub workflows: Option<PathBuf>,
 
-    /// The database: sqlite://FILE (created on first run) or postgres://USER@HOST:PORT/DB.
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
-    pub database_url: String,
+    /// Cơ sở dữ liệu: sqlite://TỆP (tạo khi chạy lần đầu) hoặc
+    /// postgres://NGƯỜI_DÙNG@MÁY:CỔNG/CSDL (mặc định: DATABASE_URL, hoặc sqlite://tiendo.db).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -51,22 +60,22 @@ pub enum Command {
     /// Units (departments, communes, hospitals…): add, list, rename, merge.
     #[command(subcommand)]
     Unit(admin::UnitCmd),
-    /// Users and their roles.
+    /// Người dùng và vai trò: thêm, xem, đặt mật khẩu, khóa, mở khóa.
     #[command(subcommand)]
     User(admin::UserCmd),
     /// Plans (kế hoạch) such as 215/KH-UBND.
     #[command(subcommand)]
     Plan(admin::PlanCmd),
-    /// Tasks: create, list, show, transition, attach documents.
+    /// Nhiệm vụ: đề xuất, liệt kê, xem, chuyển bước, đính kèm tài liệu.
     #[command(subcommand)]
     Task(tasks::TaskCmd),
     /// The audit log: verify the hash chains, show a task's history, seal.
     #[command(subcommand)]
     Audit(admin::AuditCmd),
-    /// Import a plan's task catalogue (CSV/XLSX) and reconcile its printed totals.
+    /// Nhập danh mục nhiệm vụ của kế hoạch (CSV/XLSX) và đối chiếu với số tổng đã in.
     #[command(subcommand)]
     Import(import::ImportCmd),
-    /// Reports: the progress report on a plan, the status report for leadership (xlsx/html/md).
+    /// Báo cáo: tiến độ thực hiện kế hoạch, tình hình cho lãnh đạo (xlsx/html/md).
     #[command(subcommand)]
     Report(report::ReportCmd),
     /// Run the scheduler alone: deadline timers, stall alerts, digests, audit seals, email.
@@ -78,10 +87,47 @@ pub enum Command {
     Outbox(worker::OutboxCmd),
     /// Create (or reuse) the demo database with demo units, users and tasks.
     Demo {
-        /// Where document files go.
-        #[arg(long, env = "TIENDO_DATA_DIR", default_value = "tiendo-data")]
-        data_dir: PathBuf,
+        /// Where document files go (default: TIENDO_DATA_DIR, else ./tiendo-data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
+}
+
+impl Cli {
+    /// The flags that stand for settings; they win over the file and the environment.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut o = Vec::new();
+        if let Some(w) = &self.workflows {
+            o.push(Override::new("workflows", "--workflows", path_text(w)));
+        }
+        if let Some(url) = &self.database_url {
+            o.push(Override::new("database_url", "--database-url", url.clone()));
+        }
+        let data_dir = match &self.command {
+            Command::Serve(a) => {
+                if let Some(l) = &a.listen {
+                    o.push(Override::new("http.listen", "--listen", l.clone()));
+                }
+                a.data_dir.as_ref()
+            }
+            Command::Demo { data_dir } => data_dir.as_ref(),
+            Command::Task(tasks::TaskCmd::Attach { data_dir, .. }) => data_dir.as_ref(),
+            _ => None,
+        };
+        if let Some(d) = data_dir {
+            o.push(Override::new("data_dir", "--data-dir", path_text(d)));
+        }
+        o
+    }
+
+    /// Whether the command runs until stopped (its logs default to `info`, else `warn`).
+    fn long_running(&self) -> bool {
+        matches!(self.command, Command::Serve(_) | Command::Worker)
+    }
+}
+
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
 }
 
 /// A command that did not succeed: the message for the user and the exit code.
@@ -164,10 +210,11 @@ pub fn find_workflow<'a>(
     })
 }
 
-/// What every store command needs: where the definitions and the database are.
+/// What every store command needs: where the definitions and the database are (its part of
+/// [`Settings`]).
 pub struct Ctx<'a> {
-    pub workflows: Option<&'a std::path::Path>,
-    pub database_url: &'a str,
+    pub workflows: Option<&'a Path>,
+    pub database: &'a DatabaseSettings,
 }
 
 impl Ctx<'_> {
@@ -175,16 +222,34 @@ impl Ctx<'_> {
         Ok(Arc::new(adapters::definitions::load(self.workflows)?))
     }
 
+    /// The database URL, for connecting (never for printing: see [`Ctx::database_shown`]).
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose()
+    }
+
+    /// The database URL as it may be printed: without its password.
+    pub fn database_shown(&self) -> String {
+        self.database.url.redacted()
+    }
+
     /// Opens the store, applying pending migrations first.
     pub async fn store(&self) -> Result<Store, Failure> {
-        Ok(Store::open(self.database_url, self.catalog()?).await?)
+        Ok(Store::open(self.database_url(), self.catalog()?).await?)
     }
 }
 
+/// Reads and validates the configuration once, starts the logs, and runs the command with its
+/// part of the settings.
 pub async fn run(cli: &Cli) -> Result<String, Failure> {
+    let settings = Settings::load(cli.config.as_deref(), &cli.overrides())
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    adapters::telemetry::init(
+        settings.log.as_deref(),
+        if cli.long_running() { "info" } else { "warn" },
+    );
     let ctx = Ctx {
-        workflows: cli.workflows.as_deref(),
-        database_url: &cli.database_url,
+        workflows: settings.workflows.as_deref(),
+        database: &settings.database,
     };
     match &cli.command {
         Command::Workflows(cmd) => workflows::run(cmd, ctx.workflows),
@@ -205,12 +270,12 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::User(cmd) => admin::user(cmd, &ctx).await,
         Command::Plan(cmd) => admin::plan(cmd, &ctx).await,
         Command::Audit(cmd) => admin::audit(cmd, &ctx).await,
-        Command::Task(cmd) => tasks::run(cmd, &ctx).await,
+        Command::Task(cmd) => tasks::run(cmd, &ctx, &settings.data_dir).await,
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,
-        Command::Worker => worker::worker(&ctx).await,
-        Command::Serve(args) => serve::run(args, &ctx).await,
+        Command::Worker => worker::worker(&ctx, &settings.scheduler, &settings.email).await,
+        Command::Serve(args) => serve::run(args, &ctx, &settings).await,
         Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,
-        Command::Demo { data_dir } => demo::run(&ctx, data_dir).await,
+        Command::Demo { .. } => demo::run(&ctx, &settings.data_dir).await,
     }
 }

@@ -2,40 +2,47 @@
 //! for HTML and Markdown, to standard output).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams};
+use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams, Tracker};
 use chrono::{Datelike, NaiveDate, Utc};
 use engine::time::{local_date, parse_date};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Ctx, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCmd {
-    /// The SKHCN progress report on a plan (body, funding table, the four appendices).
+    /// Báo cáo tiến độ của SKHCN về một kế hoạch (phần thuyết minh, bảng kinh phí, các phụ lục).
+    ///
+    /// Dựng lại báo cáo như bản Excel làm tay: số nhiệm vụ theo phụ lục, đơn vị, nguồn kinh phí
+    /// và tình trạng; bảng kinh phí (triệu đồng); mỗi phụ lục một bảng với dòng đơn vị đánh số La
+    /// Mã và dòng TỔNG. XLSX cần -o TỆP.xlsx; HTML và Markdown in ra màn hình nếu không có -o.
     Progress {
-        /// The plan's number, e.g. 215/KH-UBND.
-        #[arg(long)]
+        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: String,
-        /// "Tiến độ tính đến": tasks as of the end of this day (yyyy-mm-dd or dd/mm/yyyy; default today).
-        #[arg(long)]
+        /// «Tiến độ tính đến»: tình trạng các nhiệm vụ vào cuối ngày này (dd/mm/yyyy hoặc
+        /// yyyy-mm-dd; mặc định: hôm nay).
+        #[arg(long, value_name = "NGÀY")]
         as_of: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// The status report for leadership: per unit the four Government Office categories,
-    /// the overdue and the stalled tasks, over a date range.
+    /// Báo cáo tình hình cho lãnh đạo: theo từng đơn vị, bốn nhóm tình trạng của Văn phòng
+    /// Chính phủ, các nhiệm vụ quá hạn và chậm tiến độ, trong một khoảng thời gian.
     Status {
-        /// A plan's number (default: every plan).
-        #[arg(long)]
+        /// Số hiệu kế hoạch (mặc định: mọi kế hoạch).
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: Option<String>,
-        /// First day of the range (default: 1 January of --to's year).
-        #[arg(long)]
+        /// Ngày đầu của khoảng (mặc định: 1 tháng 1 của năm --to).
+        #[arg(long, value_name = "NGÀY")]
         from: Option<String>,
-        /// Last day of the range (default: today).
-        #[arg(long)]
+        /// Ngày cuối của khoảng (mặc định: hôm nay).
+        #[arg(long, value_name = "NGÀY")]
         to: Option<String>,
-        /// Working days without movement that make a task stalled (default: the workflow's, else 10).
-        #[arg(long)]
+        /// Số ngày làm việc không chuyển bước thì coi là chậm (mặc định: theo quy trình, hoặc 10).
+        #[arg(long, value_name = "SỐ_NGÀY")]
         stall_days: Option<u32>,
         #[command(flatten)]
         out: Output,
@@ -44,14 +51,14 @@ pub enum ReportCmd {
 
 #[derive(Debug, clap::Args)]
 pub struct Output {
-    /// xlsx | html | md (default: from the -o file's extension).
-    #[arg(long)]
+    /// Định dạng: xlsx | html | md (mặc định: theo đuôi của tệp -o).
+    #[arg(long, value_name = "ĐỊNH_DẠNG")]
     pub format: Option<String>,
-    /// Where to write the report; HTML and Markdown go to standard output without it.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Tệp ghi báo cáo; không có thì HTML và Markdown in ra màn hình.
+    #[arg(short = 'o', long = "output", value_name = "TỆP")]
     pub output: Option<PathBuf>,
-    /// Report as this user: a unit's officer sees only their unit's tasks.
-    #[arg(long = "as", value_name = "USERNAME")]
+    /// Lập báo cáo với tư cách người dùng này: cán bộ đơn vị chỉ thấy nhiệm vụ của đơn vị mình.
+    #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
     pub as_user: Option<String>,
 }
 
@@ -110,12 +117,53 @@ async fn scope(
     out: &Output,
 ) -> Result<Option<Vec<String>>, Failure> {
     match &out.as_user {
-        Some(u) => report::scope_for(&store.directory().actor(u).await?)
+        Some(u) => engine::access::report_scope(&store.directory().actor(u).await?)
             .map_err(|d| Failure::refused(d.message)),
         None => Ok(None),
     }
 }
 
+/// How far a report has got, as a bar (a spinner while the stage is not counted) on stderr.
+/// indicatif draws nothing when stderr is not a terminal, so scripts and the bench see no bar.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let bar = ProgressBar::new_spinner();
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Bar(bar)
+    }
+}
+
+impl Tracker for Bar {
+    fn stage(&self, what: &str, total: usize) {
+        let template = if total > 0 {
+            "{msg} [{bar:30}] {pos}/{len} nhiệm vụ ({elapsed})"
+        } else {
+            "{spinner} {msg} ({elapsed})"
+        };
+        self.0.set_message(what.to_string());
+        self.0.set_length(total as u64);
+        self.0.set_position(0);
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+    }
+
+    fn advance(&self, done: usize) {
+        self.0.set_position(done as u64);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+#[tracing::instrument(name = "report", skip_all, fields(command = ?cmd))]
 pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let today = local_date(Utc::now());
     match cmd {
@@ -131,7 +179,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 as_of,
                 units: scope(&store, out).await?,
             };
-            let r = report::progress(&store, &params, format)
+            let r = report::progress_tracked(&store, &params, format, &Bar::new())
                 .await
                 .map_err(failure)?;
             deliver(r, format, out, "báo cáo tiến độ")
@@ -160,7 +208,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 stall_days: *stall_days,
                 units: scope(&store, out).await?,
             };
-            let r = report::status(&store, &params, format)
+            let r = report::status_tracked(&store, &params, format, &Bar::new())
                 .await
                 .map_err(failure)?;
             deliver(r, format, out, "báo cáo tình hình")

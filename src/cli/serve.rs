@@ -1,52 +1,63 @@
-//! `tiendo serve`: the HTTP API, with the deadline scheduler and the email relay running in the
-//! same process (as `tiendo worker` runs them alone). Settings come from the environment (see
-//! `adapters::http::configuration`); `--listen` and `--data-dir` override theirs.
+//! `tiendo serve`: the web pages and the HTTP API, with the deadline scheduler and the email relay
+//! running in the same process (as `tiendo worker` runs them alone). Settings come from the
+//! configuration tree (`adapters::configuration`); `--listen` and `--data-dir` override theirs.
 
 use std::path::PathBuf;
 
-use adapters::http::{Application, Settings, telemetry};
+use adapters::configuration::Settings;
+use adapters::files::FileStore;
+use adapters::http::Application;
 
 use super::{Ctx, Failure};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on (IP:PORT). Port 0 picks a free one.
-    #[arg(long, env = "TIENDO_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: String,
-    /// Where document files are stored.
-    #[arg(long, env = "TIENDO_DATA_DIR", default_value = "tiendo-data")]
-    pub data_dir: PathBuf,
+    /// Address to listen on (IP:PORT; port 0 picks a free one). Default: TIENDO_LISTEN, else
+    /// 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Where document files are stored. Default: TIENDO_DATA_DIR, else ./tiendo-data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Do not run the deadline scheduler and email relay in this process (run `tiendo worker`
     /// elsewhere instead).
     #[arg(long)]
     pub no_scheduler: bool,
 }
 
-pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
-    telemetry::init_subscriber();
-    let settings = Settings::from_env(Some(&args.listen), Some(args.data_dir.clone()))
-        .map_err(|e| Failure::usage(format!("Cấu hình không hợp lệ: {e}")))?;
+#[tracing::instrument(name = "serve", skip_all)]
+pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result<String, Failure> {
     let store = ctx.store().await?;
     let scheduler = if args.no_scheduler {
         None
     } else {
-        Some(super::worker::scheduler_from_env(&store)?)
+        Some(super::worker::scheduler(
+            &store,
+            &settings.scheduler,
+            &settings.email,
+        )?)
     };
-    let app = Application::build(settings.clone(), store.clone())
-        .await
-        .map_err(|e| Failure::refused(format!("Không mở được cổng {}: {e}", args.listen)))?;
+    let http = settings.http.clone();
+    let app = Application::build(
+        http.clone(),
+        store.clone(),
+        FileStore::new(&settings.data_dir),
+    )
+    .await
+    .map_err(|e| Failure::refused(format!("Không mở được cổng {}: {e}", http.listen)))?;
     let addr = app
         .local_addr()
         .map_err(|e| Failure::refused(format!("Không đọc được địa chỉ đang lắng nghe: {e}")))?;
     tracing::info!(
         %addr,
         backend = store.backend().as_str(),
+        database = %ctx.database_shown(),
         data_dir = %settings.data_dir.display(),
-        cookie_secure = settings.cookie_secure,
+        cookie_secure = http.cookie_secure,
         scheduler = scheduler.is_some(),
         "tiendo serve: listening"
     );
-    eprintln!("tiendo: http://{addr}/api/v1 (Ctrl-C để dừng)");
+    eprintln!("tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C để dừng)");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler_task = scheduler.map(|s| {

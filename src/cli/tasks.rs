@@ -1,12 +1,11 @@
 //! `tiendo task …`: the engine, scriptable from the shell, acting as a named user whose roles
 //! and unit apply exactly as they will over HTTP.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use adapters::files::FileStore;
 use adapters::store::{
-    BudgetLine, Deadline, Expected, NewDocument, NewTask, TaskDetail, TaskFilter, TaskItem,
-    TransitionRequest,
+    BudgetLine, Expected, NewDocument, NewTask, TaskDetail, TaskFilter, TaskItem, TransitionRequest,
 };
 use chrono::Utc;
 use engine::Phase;
@@ -19,118 +18,156 @@ use super::{Ctx, Failure, typed, typed_opt};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCmd {
-    /// Propose a task in a plan.
+    /// Đề xuất một nhiệm vụ mới trong kế hoạch.
+    ///
+    /// Nhiệm vụ bắt đầu ở bước đầu tiên của quy trình (--kind), thuộc đơn vị --unit; người
+    /// tạo (--as) phải là cán bộ của chính đơn vị đó hoặc quản trị viên. Số tiền tính bằng
+    /// triệu đồng, viết như trên văn bản: 6500, 526,2 hoặc 1.234,5.
     Create {
-        #[arg(long = "as", value_name = "USERNAME")]
+        /// Tên đăng nhập của người thực hiện (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
-        /// The plan's number, such as 215/KH-UBND.
-        #[arg(long)]
+        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: String,
-        /// The owning unit's id.
-        #[arg(long)]
+        /// Mã đơn vị chủ trì, ví dụ so-y-te.
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
         unit: String,
-        #[arg(long)]
+        /// Tên nhiệm vụ.
+        #[arg(long, value_name = "TÊN")]
         name: String,
-        /// thuong_xuyen | hoan_thanh_2025_cntt | hoan_thanh_2025_quy_phat_trien | su_nghiep_cntt | dau_tu_cong
-        #[arg(long)]
+        /// Nguồn kinh phí: thuong_xuyen | hoan_thanh_2025_cntt | hoan_thanh_2025_quy_phat_trien |
+        /// su_nghiep_cntt | dau_tu_cong.
+        #[arg(long, value_name = "NGUỒN")]
         funding: String,
-        /// The workflow: mua-sam | thue-dich-vu | bao-cao-ktkt | dau-tu-cong (or a city's own).
-        #[arg(long)]
+        /// Quy trình: mua-sam | thue-dich-vu | bao-cao-ktkt | dau-tu-cong (hoặc quy trình riêng
+        /// của thành phố).
+        #[arg(long, value_name = "QUY_TRÌNH")]
         kind: String,
-        /// Implementation period as printed, e.g. "2025-2026" or "Thuê dịch vụ 03 năm (2024-2026)".
-        #[arg(long)]
+        /// Thời gian thực hiện như trên văn bản, ví dụ "2025-2026" hoặc
+        /// "Thuê dịch vụ 03 năm (2024-2026)".
+        #[arg(long, value_name = "THỜI_GIAN")]
         period: Option<String>,
-        /// The task rents an IT service.
+        /// Nhiệm vụ thuê dịch vụ CNTT.
         #[arg(long)]
         rental: bool,
-        /// Budget year of the amounts below (default: the plan's year).
-        #[arg(long)]
+        /// Năm ngân sách của các số tiền dưới đây (mặc định: năm của kế hoạch).
+        #[arg(long, value_name = "NĂM")]
         budget_year: Option<i32>,
-        /// Total need, million VND (6500, 526,2 or 1.234,5).
-        #[arg(long)]
+        /// Tổng nhu cầu kinh phí, triệu đồng (6500, 526,2 hoặc 1.234,5).
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         need_total: Option<String>,
-        /// Approved estimate, million VND.
-        #[arg(long)]
+        /// Dự toán được duyệt, triệu đồng.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         approved_estimate: Option<String>,
-        /// Need for the budget year, million VND.
-        #[arg(long)]
+        /// Nhu cầu kinh phí của năm ngân sách, triệu đồng.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         need_year: Option<String>,
-        /// Allocated for the budget year, million VND.
-        #[arg(long)]
+        /// Kinh phí đã phân bổ trong năm ngân sách, triệu đồng.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         allocated_year: Option<String>,
-        #[arg(long)]
+        /// Khóa chống lặp: chạy lại với cùng khóa trả về kết quả lần đầu, không tạo thêm.
+        #[arg(long, value_name = "KHÓA")]
         idempotency_key: Option<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
         #[arg(long)]
         json: bool,
     },
-    /// List tasks the user may see.
+    /// Liệt kê các nhiệm vụ người dùng được xem.
+    ///
+    /// Cán bộ đơn vị chỉ thấy nhiệm vụ của đơn vị mình; SKHCN, Sở Tài chính, UBND và quản trị
+    /// viên thấy tất cả.
     List {
-        #[arg(long = "as", value_name = "USERNAME")]
+        /// Tên đăng nhập của người xem (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
-        #[arg(long)]
+        /// Chỉ nhiệm vụ của kế hoạch này, ví dụ 215/KH-UBND.
+        #[arg(long, value_name = "SỐ_HIỆU")]
         plan: Option<String>,
-        #[arg(long)]
+        /// Chỉ nhiệm vụ của đơn vị này (mã đơn vị).
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
         unit: Option<String>,
-        /// A backbone phase, e.g. appraisal.
-        #[arg(long)]
+        /// Chỉ nhiệm vụ đang ở giai đoạn này, ví dụ appraisal (thẩm định).
+        #[arg(long, value_name = "GIAI_ĐOẠN")]
         phase: Option<String>,
-        #[arg(long)]
+        /// Chỉ nhiệm vụ đang ở bước này của quy trình (mã bước).
+        #[arg(long, value_name = "BƯỚC")]
         state: Option<String>,
-        /// Only tasks whose current deadline has passed.
+        /// Chỉ nhiệm vụ đã quá hạn của bước hiện tại.
         #[arg(long)]
         overdue: bool,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
         #[arg(long)]
         json: bool,
     },
-    /// Show a task: current step, deadline, and the transitions available to the user.
+    /// Xem một nhiệm vụ: bước hiện tại, thời hạn, và các thao tác người dùng được làm.
     Show {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
         task: String,
-        #[arg(long = "as", value_name = "USERNAME")]
+        /// Tên đăng nhập của người xem (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
         #[arg(long)]
         json: bool,
     },
-    /// Take a transition.
+    /// Chuyển bước một nhiệm vụ (gửi, trả lại, phê duyệt…).
+    ///
+    /// Chỉ người có vai trò ở bước hiện tại mới chuyển được; lý do từ chối được in ra bằng
+    /// tiếng Việt. Mỗi lần chuyển bước được ghi vào nhật ký kiểm tra.
     Transition {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
         task: String,
+        /// Mã thao tác, như «task show» liệt kê, ví dụ gui_tham_dinh.
+        #[arg(value_name = "THAO_TÁC")]
         transition: String,
-        #[arg(long = "as", value_name = "USERNAME")]
+        /// Tên đăng nhập của người thực hiện (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
-        #[arg(long)]
+        /// Ý kiến kèm theo (ghi vào nhật ký và thư thông báo).
+        #[arg(long, value_name = "Ý_KIẾN")]
         comment: Option<String>,
-        /// Ids of the task's documents to attach (repeat for several).
-        #[arg(long = "document")]
+        /// Mã tài liệu của nhiệm vụ được viện dẫn (lặp lại cho nhiều tài liệu).
+        #[arg(long = "document", value_name = "MÃ_TÀI_LIỆU")]
         documents: Vec<String>,
-        /// Refuse if the task is no longer at this version (like HTTP If-Match).
-        #[arg(long)]
+        /// Từ chối nếu nhiệm vụ không còn ở phiên bản này (như If-Match của HTTP).
+        #[arg(long, value_name = "PHIÊN_BẢN")]
         if_version: Option<i64>,
-        /// Replaying the same key returns the first outcome and changes nothing.
-        #[arg(long)]
+        /// Khóa chống lặp: chạy lại với cùng khóa trả về kết quả lần đầu, không làm lại.
+        #[arg(long, value_name = "KHÓA")]
         idempotency_key: Option<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
         #[arg(long)]
         json: bool,
     },
-    /// Attach a document file to a task (stored under the data directory, sha256 recorded).
+    /// Đính kèm một tệp tài liệu vào nhiệm vụ (lưu trong thư mục dữ liệu, ghi mã sha256).
     Attach {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
         task: String,
-        #[arg(long = "as", value_name = "USERNAME")]
+        /// Tên đăng nhập của người thực hiện (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
-        /// The document type, as declared by the task's workflow (e.g. thuyet_minh_du_toan).
-        #[arg(long = "type")]
+        /// Loại tài liệu, như quy trình của nhiệm vụ khai báo, ví dụ thuyet_minh_du_toan.
+        #[arg(long = "type", value_name = "LOẠI")]
         doc_type: String,
-        #[arg(long)]
+        /// Tệp cần đính kèm (PDF, ảnh, văn bản…).
+        #[arg(long, value_name = "TỆP")]
         file: PathBuf,
-        /// Number/symbol, e.g. "240/CCTĐC-QLĐL".
-        #[arg(long)]
+        /// Số, ký hiệu văn bản, ví dụ "240/CCTĐC-QLĐL".
+        #[arg(long, value_name = "SỐ_KÝ_HIỆU")]
         number: Option<String>,
-        /// Date of the document.
-        #[arg(long)]
+        /// Ngày ban hành (dd/mm/yyyy hoặc yyyy-mm-dd).
+        #[arg(long, value_name = "NGÀY")]
         date: Option<String>,
-        #[arg(long)]
+        /// Cơ quan ban hành.
+        #[arg(long, value_name = "CƠ_QUAN")]
         issuer: Option<String>,
-        /// Where stored files go.
-        #[arg(long, env = "TIENDO_DATA_DIR", default_value = "tiendo-data")]
-        data_dir: PathBuf,
+        /// Thư mục lưu tệp (mặc định: TIENDO_DATA_DIR, hoặc ./tiendo-data).
+        #[arg(long, value_name = "THƯ_MỤC")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -148,16 +185,7 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
         .map_err(|e| Failure::refused(format!("cannot encode JSON: {e}")))
 }
 
-/// "còn 3 ngày làm việc" / "quá hạn 2 ngày làm việc" for a running deadline.
-fn time_left(d: &Deadline) -> String {
-    match &d.working_days_left {
-        None => String::new(),
-        Some(Ok(n)) => engine::notify::time_left(*n, d.overdue),
-        Some(Err(e)) => format!("không tính được: {e}"),
-    }
-}
-
-pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String, Failure> {
     let store = ctx.store().await?;
     let tasks = store.tasks();
     let directory = store.directory();
@@ -258,7 +286,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     &serde_json::json!({ "task": d.item.task, "available": d.available }),
                 );
             }
-            show(&d, &actor)
+            show(&d, &actor, now)
         }
         TaskCmd::Transition {
             task,
@@ -304,7 +332,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             number,
             date,
             issuer,
-            data_dir,
+            data_dir: _,
         } => {
             let actor = directory.actor(as_user).await?;
             let attachment = tasks.attach_as(&actor, task).await?;
@@ -353,9 +381,9 @@ fn list_table(items: &[TaskItem], now: Instant) -> String {
     let mut out = String::new();
     for item in items {
         let t = &item.task;
-        let deadline = match item.deadline(now).filter(|d| !d.paused) {
-            Some(d) => format!("hạn {} ({})", format_instant(d.clock.due_at), time_left(&d)),
-            None => "—".into(),
+        let deadline = match (t.due_at, item.time_left(now)) {
+            (Some(due), Some(left)) => format!("hạn {} ({left})", format_instant(due)),
+            _ => "—".into(),
         };
         out.push_str(&format!(
             "{}  {:<12} {:<26} {:<34} {}\n    {}\n",
@@ -368,7 +396,7 @@ fn list_table(items: &[TaskItem], now: Instant) -> String {
     out
 }
 
-fn show(d: &TaskDetail, actor: &Actor) -> Result<String, Failure> {
+fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> {
     let t = &d.item.task;
     let wf = d.item.workflow.as_deref().ok_or_else(|| {
         Failure::refused(format!(
@@ -402,18 +430,13 @@ fn show(d: &TaskDetail, actor: &Actor) -> Result<String, Failure> {
         let roles: Vec<&str> = s.roles.iter().map(|r| r.title()).collect();
         out.push_str(&format!("Lượt xử lý:    {}\n", roles.join(", ")));
     }
-    match &d.deadline {
-        Some(dl) if !dl.paused => out.push_str(&format!(
-            "Thời hạn:      {} ({})\n",
-            format_instant(dl.clock.due_at),
-            time_left(dl)
+    match (&t.clock, d.item.time_left(now)) {
+        (Some(c), Some(left)) => out.push_str(&format!(
+            "Thời hạn:      {} ({left})\n",
+            format_instant(c.due_at)
         )),
-        Some(dl) => out.push_str(&format!(
-            "Thời hạn:      tạm dừng từ {} (hạn của bước {} sẽ được lùi tương ứng)\n",
-            dl.clock.paused_at.map(format_instant).unwrap_or_default(),
-            dl.clock.state
-        )),
-        None => out.push_str("Thời hạn:      không có\n"),
+        (None, Some(left)) => out.push_str(&format!("Thời hạn:      {left}\n")),
+        (_, None) => out.push_str("Thời hạn:      không có\n"),
     }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
     for b in &d.budget {

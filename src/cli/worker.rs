@@ -1,6 +1,7 @@
 //! `tiendo worker` and `tiendo outbox …`: the scheduler on its own, and the outbox for operators.
 
-use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig};
+use adapters::configuration::EmailSettings;
+use adapters::email::{Mailer, Relay};
 use adapters::scheduler::{Scheduler, SchedulerConfig};
 use adapters::store::Store;
 use chrono::Utc;
@@ -26,53 +27,58 @@ pub enum OutboxCmd {
     },
 }
 
-fn config_failure(e: adapters::email::ConfigError) -> Failure {
-    Failure::usage(format!("Cấu hình không hợp lệ: {e}"))
-}
-
-/// The relay configured from the environment, if email is configured.
-pub fn relay_from_env(store: &Store, owner: &str) -> Result<Option<Relay>, Failure> {
-    let Some(smtp) = SmtpConfig::from_env().map_err(config_failure)? else {
+/// The relay for the configured SMTP server, if email is configured.
+pub fn relay(store: &Store, email: &EmailSettings, owner: &str) -> Result<Option<Relay>, Failure> {
+    let Some(smtp) = &email.smtp else {
         return Ok(None);
     };
-    let mailer = Mailer::new(&smtp).map_err(config_failure)?;
-    let mut cfg = RelayConfig::default();
-    if let Ok(url) = std::env::var("TIENDO_BASE_URL") {
-        cfg.base_url = url;
-    }
-    if let Ok(n) = std::env::var("TIENDO_OUTBOX_MAX_ATTEMPTS") {
-        cfg.max_attempts = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-            Failure::usage(format!(
-                "TIENDO_OUTBOX_MAX_ATTEMPTS: `{n}` không phải số lần hợp lệ"
-            ))
-        })?;
-    }
-    if let Ok(s) = std::env::var("TIENDO_OUTBOX_RETRY_SECONDS") {
-        cfg.retry_base = s.parse().map(std::time::Duration::from_secs).map_err(|_| {
-            Failure::usage(format!(
-                "TIENDO_OUTBOX_RETRY_SECONDS: `{s}` không phải số giây"
-            ))
-        })?;
-    }
-    Ok(Some(Relay::new(store.clone(), mailer, owner, cfg)))
+    let mailer = Mailer::new(smtp).map_err(|e| {
+        Failure::usage(format!(
+            "Không dùng được máy chủ SMTP {} (TIENDO_SMTP_HOST): {e}",
+            smtp.host
+        ))
+    })?;
+    Ok(Some(Relay::new(
+        store.clone(),
+        mailer,
+        owner,
+        email.relay.clone(),
+    )))
 }
 
-/// The scheduler configured from the environment.
-pub fn scheduler_from_env(store: &Store) -> Result<Scheduler, Failure> {
-    let cfg = SchedulerConfig::from_env().map_err(config_failure)?;
+/// The scheduler, with the relay when email is configured.
+pub fn scheduler(
+    store: &Store,
+    cfg: &SchedulerConfig,
+    email: &EmailSettings,
+) -> Result<Scheduler, Failure> {
     let owner = Scheduler::default_owner();
-    let relay = relay_from_env(store, &owner)?;
+    let relay = relay(store, email, &owner)?;
     if relay.is_none() {
         tracing::warn!("TIENDO_SMTP_HOST is not set: notifications stay queued in the outbox");
     }
-    Ok(Scheduler::new(store.clone(), cfg, relay, owner, Utc::now()))
+    Ok(Scheduler::new(
+        store.clone(),
+        cfg.clone(),
+        relay,
+        owner,
+        Utc::now(),
+    ))
 }
 
-pub async fn worker(ctx: &Ctx<'_>) -> Result<String, Failure> {
-    adapters::telemetry::init();
+#[tracing::instrument(name = "worker", skip_all)]
+pub async fn worker(
+    ctx: &Ctx<'_>,
+    cfg: &SchedulerConfig,
+    email: &EmailSettings,
+) -> Result<String, Failure> {
     let store = ctx.store().await?;
-    let scheduler = scheduler_from_env(&store)?;
-    tracing::info!(backend = store.backend().as_str(), "worker started");
+    let scheduler = scheduler(&store, cfg, email)?;
+    tracing::info!(
+        backend = store.backend().as_str(),
+        database = %ctx.database_shown(),
+        "worker started"
+    );
     scheduler
         .run(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -53,14 +53,12 @@ async fn with_cookie(app: &crate::helpers::TestApp, path: &str, cookie: &str) ->
 /// Another instance of the application on the same database, with other settings.
 async fn instance(
     w: &crate::helpers::World,
-    tweak: impl FnOnce(&mut adapters::http::Settings),
+    tweak: impl FnOnce(&mut adapters::http::HttpSettings),
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let mut s = adapters::http::Settings::new(
-        "127.0.0.1:0".parse().expect("addr"),
-        w.app.data_dir.path().to_path_buf(),
-    );
+    let mut s = adapters::http::HttpSettings::new("127.0.0.1:0".parse().expect("addr"));
     tweak(&mut s);
-    let app = Application::build(s, w.store().clone())
+    let files = adapters::files::FileStore::new(w.app.data_dir.path());
+    let app = Application::build(s, w.store().clone(), files)
         .await
         .expect("bind");
     let base = format!("http://{}", app.local_addr().expect("addr"));

@@ -8,7 +8,8 @@
 
 #![allow(dead_code)]
 
-use adapters::http::{Application, Settings};
+use adapters::files::FileStore;
+use adapters::http::{Application, HttpSettings};
 use adapters::store::{
     Credential, Identity, NewDocument, NewTask, NewUser, Store, TransitionRequest,
 };
@@ -47,15 +48,22 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 }
 
 /// Starts the application with the default settings changed by `tweak`.
-pub async fn spawn_app_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn spawn_app_with(db: TestDb, tweak: impl FnOnce(&mut HttpSettings)) -> TestApp {
+    spawn_app_on(db, &[], tweak).await
+}
+
+/// Starts the application with the shipped workflows plus test workflows from
+/// `tests/fixtures/`, with the default settings changed by `tweak`.
+pub async fn spawn_app_on(
+    db: TestDb,
+    fixtures: &[&str],
+    tweak: impl FnOnce(&mut HttpSettings),
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::new(
-        "127.0.0.1:0".parse().expect("loopback"),
-        data_dir.path().to_path_buf(),
-    );
+    let mut settings = HttpSettings::new("127.0.0.1:0".parse().expect("loopback"));
     tweak(&mut settings);
-    let store = db.store().await;
-    let app = Application::build(settings, store.clone())
+    let store = db.store_with(fixtures).await;
+    let app = Application::build(settings, store.clone(), FileStore::new(data_dir.path()))
         .await
         .expect("bind a loopback port");
     let addr = app.local_addr().expect("local address");
@@ -325,8 +333,17 @@ pub async fn world(db: TestDb) -> World {
     world_with(db, |_| {}).await
 }
 
-pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> World {
-    let app = spawn_app_with(db, tweak).await;
+pub async fn world_with(db: TestDb, tweak: impl FnOnce(&mut HttpSettings)) -> World {
+    world_on(db, &[], tweak).await
+}
+
+/// The world on the shipped workflows plus test workflows from `tests/fixtures/`.
+pub async fn world_on(
+    db: TestDb,
+    fixtures: &[&str],
+    tweak: impl FnOnce(&mut HttpSettings),
+) -> World {
+    let app = spawn_app_on(db, fixtures, tweak).await;
     let s = &app.store;
     let now = Utc::now();
     for (id, name) in [

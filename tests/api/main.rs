@@ -9,7 +9,9 @@
 //! - `auth`: sessions, the sign-in rate limit, tokens, disabling users, the user commands.
 //! - `fuzz`: malformed input at every endpoint gets a 4xx problem and changes nothing.
 //! - `connections`: what a refusal does to a keep-alive connection.
+//! - `wording`: one deadline reads the same through the API, the command line and email.
 //! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
+//! - `telemetry`: the request id in the response header and in every log line of the request.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -22,3 +24,5 @@ mod lifecycle;
 mod matrix;
 mod ops;
 mod tasks;
+mod telemetry;
+mod wording;

@@ -126,7 +126,18 @@ async fn unknown_routes_and_methods_are_problems_too(db: TestDb) {
     )
     .await;
     assert!(p["detail"].as_str().expect("d").contains("openapi.json"));
-    problem(app.get("/", None).await, StatusCode::NOT_FOUND).await;
+    // Outside /api/ the paths are the web pages': `/` sends a visitor to sign in, and an
+    // unknown page is the pages' own 404 (HTML, not a problem).
+    let r = app.get("/", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/sign-in");
+    let r = app.get("/khong-co-trang-nay", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/html"))
+    );
     let r = app
         .req(Method::PUT, "/api/v1/tasks", w.token(Who::Officer))
         .send()

@@ -182,6 +182,27 @@ fn uuid_like() -> String {
     )
 }
 
+/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
+pub fn workflows_with_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir(dir.path().join("calendars")).unwrap();
+    for sub in ["", "calendars"] {
+        for e in std::fs::read_dir(root.join("workflows").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    std::fs::copy(
+        root.join("tests/fixtures/thu-nghiem-nhac-han.toml"),
+        dir.path().join("thu-nghiem-nhac-han.toml"),
+    )
+    .unwrap();
+    dir
+}
+
 /// Runs each named async test function (taking a `TestDb`) once per backend.
 #[macro_export]
 macro_rules! on_both_backends {

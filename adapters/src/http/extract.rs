@@ -132,7 +132,7 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::too_large(super::configuration::MAX_JSON_BYTES)
+                Problem::too_large(super::MAX_JSON_BYTES)
             } else {
                 Problem::bad_request("body", "Không đọc được nội dung yêu cầu.")
             }

@@ -22,21 +22,22 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Response as OaResponse, ResponseBuilder, content::ContentBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::configuration::{MAX_JSON_BYTES, Settings};
+use super::MAX_JSON_BYTES;
 use super::extract::SESSION_COOKIE;
 use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
 use super::routes;
-use super::telemetry::{MakeRequestUuid, request_span};
 use super::unread::finish_unread_body;
+use crate::configuration::HttpSettings;
 use crate::files::FileStore;
 use crate::store::Store;
+use crate::telemetry::{MakeRequestUuid, drop_unacceptable_request_id, request_span};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub files: FileStore,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<HttpSettings>,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<String>,
 }
@@ -95,7 +96,7 @@ impl Modify for SecurityAddon {
     }
 }
 
-fn api_router(settings: &Settings) -> OpenApiRouter<AppState> {
+fn api_router(settings: &HttpSettings) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
@@ -154,7 +155,7 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 /// The OpenAPI 3.1 document of the API, as generated from the handlers.
-pub fn openapi_document(settings: &Settings) -> utoipa::openapi::OpenApi {
+pub fn openapi_document(settings: &HttpSettings) -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api_router(settings).split_for_parts();
     common_responses(&mut doc);
     doc
@@ -168,20 +169,26 @@ async fn finish(res: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let (code, detail) = generic_detail(status);
-        let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
-            .into_iter()
-            .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
-            .collect();
-        let mut p = Problem::new(status, code, detail).into_response();
-        for (h, v) in keep {
-            p.headers_mut().insert(h, v);
-        }
-        p
-    } else {
-        res
-    };
+    // The web pages answer errors with an HTML page of their own.
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let mut res =
+        if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
+            let (code, detail) = generic_detail(status);
+            let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE]
+                .into_iter()
+                .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
+                .collect();
+            let mut p = Problem::new(status, code, detail).into_response();
+            for (h, v) in keep {
+                p.headers_mut().insert(h, v);
+            }
+            p
+        } else {
+            res
+        };
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -192,8 +199,14 @@ async fn finish(res: Response) -> Response {
     res
 }
 
-async fn no_route() -> Response {
-    StatusCode::NOT_FOUND.into_response()
+/// An unknown path: a problem under `/api/`, the web's not-found page elsewhere.
+async fn no_route(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        StatusCode::NOT_FOUND.into_response()
+    } else {
+        crate::web::page::security_headers(crate::web::page::PageError::not_found().into_response())
+            .await
+    }
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -201,23 +214,26 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
-/// The application, with its state.
-pub fn router(settings: Settings, store: Store) -> Router {
+/// The application, with its state: the HTTP settings, the store, and the document files.
+pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router {
     let (api, mut doc) = api_router(&settings).split_for_parts();
     common_responses(&mut doc);
     let state = AppState {
-        files: FileStore::new(&settings.data_dir),
+        files,
         store,
         settings: Arc::new(settings),
         openapi: Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into())),
     };
-    api.fallback(no_route)
+    let max_upload = state.settings.max_upload_bytes;
+    api.merge(crate::web::router(max_upload))
+        .fallback(no_route)
         .layer(axum::middleware::map_response(finish))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn(finish_unread_body))
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(drop_unacceptable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -238,11 +254,15 @@ pub struct Application {
 
 impl Application {
     /// Binds `settings.listen` (port 0 picks a free one) and builds the application.
-    pub async fn build(settings: Settings, store: Store) -> std::io::Result<Application> {
+    pub async fn build(
+        settings: HttpSettings,
+        store: Store,
+        files: FileStore,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
             listener,
-            router: router(settings, store.clone()),
+            router: router(settings, store.clone(), files),
             store,
         })
     }

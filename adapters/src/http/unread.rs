@@ -26,7 +26,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 
-use super::configuration::MAX_JSON_BYTES;
+use super::MAX_JSON_BYTES;
 
 /// The most of an unread body read to keep its connection: above the largest JSON body
 /// (`MAX_JSON_BYTES`), so that a JSON request refused for its size still keeps its connection.

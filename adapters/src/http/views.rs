@@ -287,8 +287,11 @@ pub struct DeadlineView {
     /// Working days left (negative: overdue by that many); absent while paused or when the
     /// calendar does not cover the dates.
     pub working_days_left: Option<i64>,
-    /// "còn 3 ngày làm việc", "quá hạn 2 ngày làm việc", "tạm dừng…".
+    /// "còn 3 ngày làm việc", "hạn hôm nay", "quá hạn 2 ngày làm việc", "tạm dừng…"
+    /// (`engine::wording`, as in email and on the command line).
     pub time_left_text: String,
+    /// `on_time`, `due_soon` (within 2 working days), `overdue` or `paused`.
+    pub status: String,
     /// The clock is stopped while the dossier is back with the unit.
     pub paused: bool,
 }
@@ -600,7 +603,10 @@ impl From<&Workflow> for WorkflowDetail {
                     phase: s.phase.as_str().to_string(),
                     title: s.title.clone(),
                     roles: roles(&s.roles),
-                    deadline: s.deadline.as_ref().map(|d| d.amount.describe()),
+                    deadline: s
+                        .deadline
+                        .as_ref()
+                        .map(|d| engine::wording::period(&d.amount)),
                 })
                 .collect(),
             transitions: w

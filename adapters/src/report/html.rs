@@ -1,27 +1,12 @@
 //! A [`Document`] as one self-contained HTML page (UTF-8, inline CSS, printable): merged
 //! headers as `colspan`/`rowspan`, amounts right-aligned in the Vietnamese format, unit, group
-//! and total rows bold. Every text is escaped.
+//! and total rows bold. Every text is escaped by [`engine::html`], line breaks kept as `<br>`.
 
 use std::fmt::Write as _;
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Table};
+use engine::html::escape_lines as escape;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Table};
 
 const STYLE: &str = "body{font-family:'Times New Roman',serif;font-size:13pt;margin:2em auto;max-width:1400px;padding:0 1em;color:#000}\
 h1,.title{font-size:14pt;font-weight:bold;text-align:center;margin:.3em 0}\
@@ -152,5 +137,68 @@ mod tests {
             escape("<b>\"Thanh niên\" & 'x'\n"),
             "&lt;b&gt;&quot;Thanh niên&quot; &amp; &#39;x&#39;<br>"
         );
+    }
+
+    #[test]
+    fn a_script_in_a_task_name_is_escaped_in_the_report() {
+        use std::collections::HashMap;
+
+        use engine::Phase;
+        use engine::domain::FundingSource;
+        use engine::workflow::Catalog;
+
+        use crate::store::{Plan, ReportRow};
+
+        let at = engine::time::parse_instant("2025-11-05T09:00:00+07:00").unwrap();
+        let name = "<script>alert('x')</script>";
+        let row = ReportRow {
+            task_id: "t1".into(),
+            unit_id: "so-y-te".into(),
+            unit_printed: Some("Sở Y tế <b>".into()),
+            name: name.into(),
+            funding_source: FundingSource::ThuongXuyen,
+            period: Some("2025".into()),
+            is_rental: false,
+            budget: [Some(1_000_000_000), None, None, None],
+            expected_completion: None,
+            expected_completion_on: None,
+            progress_text: Some("<img src=x onerror=alert(1)>".into()),
+            position: Some(1),
+            created_at: at,
+            clock: None,
+            paused: false,
+            entry_seq: 1,
+            is_latest: true,
+            entry_kind: "import".into(),
+            entry_at: at,
+            actor_user: "nhap.lieu".into(),
+            actor_name: None,
+            actor_role: None,
+            state: "de_xuat".into(),
+            phase: Phase::Proposed,
+            comment: None,
+            workflow: "mua-sam".into(),
+            workflow_version: 1,
+        };
+        let plan = Plan {
+            id: "p1".into(),
+            number: "215/KH-UBND".into(),
+            year: 2025,
+            title: "Kế hoạch năm 2025".into(),
+            issued_on: None,
+        };
+        let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
+        let doc = super::super::progress::build(
+            &plan,
+            vec![row],
+            at.date_naive(),
+            &catalog,
+            &HashMap::new(),
+            &(),
+        );
+        let html = render(&doc);
+        assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>"));
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
     }
 }

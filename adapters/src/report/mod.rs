@@ -8,8 +8,8 @@
 //! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
 //! and [`markdown`] render it. Building and rendering are pure.
 //!
-//! Visibility: a caller acting for a unit passes `units` (see [`scope_for`]) and the report covers
-//! those units' tasks only; the city's roles see the whole plan.
+//! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
+//! the report covers those units' tasks only; the city's roles see the whole plan.
 
 pub mod html;
 pub mod markdown;
@@ -18,12 +18,10 @@ pub mod progress;
 pub mod status;
 pub mod xlsx;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use engine::Role;
-use engine::access::Denied;
-use engine::decide::Actor;
 use engine::time::{end_of_day, format_date};
 
 use crate::store::{ReportRow, Store, StoreError};
@@ -67,6 +65,24 @@ impl FromStr for Format {
         }
     }
 }
+
+/// Hears how far a report over many tasks has got, so that a person at a terminal sees it move:
+/// the CLI draws a bar on stderr from it; the HTTP API passes `&()`, which ignores it. Calls are
+/// few (a stage, then every thousand or so tasks), so a tracker costs nothing on a large plan.
+pub trait Tracker: Sync {
+    /// A stage begins: what is being done, in Vietnamese, over `total` tasks (0: not counted).
+    fn stage(&self, what: &str, total: usize) {
+        let _ = (what, total);
+    }
+
+    /// `done` of the stage's `total` tasks are through.
+    fn advance(&self, done: usize) {
+        let _ = done;
+    }
+}
+
+/// No one is watching.
+impl Tracker for () {}
 
 /// A rendered report.
 #[derive(Debug, Clone)]
@@ -123,29 +139,30 @@ pub struct StatusParams {
     pub units: Option<Vec<String>>,
 }
 
-/// The units an actor's report covers: `None` (the whole plan) for SKHCN, which compiles the
-/// city-wide progress report (domain.md, "Who uses it"), and for UBND, which receives it and reads
-/// everything; a unit's officers and heads get their own units (and those merged into them).
-/// Other roles (the Department of Finance's appraisers see their queue, the administrator reads
-/// no dossier: engine::access) are refused.
-pub fn scope_for(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
-    if actor
-        .roles
-        .iter()
-        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
-    {
-        Ok(None)
-    } else if actor.roles.iter().any(|r| r.is_unit_role()) {
-        Ok(Some(actor.units.clone()))
-    } else {
-        Err(Denied {
-            rule: "report_scope",
-            message: format!(
-                "Tài khoản `{}` không xem được báo cáo kế hoạch: báo cáo dành cho Sở Khoa học và Công nghệ, UBND thành phố và các đơn vị (phần việc của đơn vị mình).",
-                actor.user
-            ),
-        })
-    }
+/// A row's unit as a report names it: its name on the report's date (`names`), else as the plan
+/// printed it, else its id.
+fn unit_name(names: &HashMap<String, String>, r: &ReportRow) -> String {
+    names
+        .get(&r.unit_id)
+        .cloned()
+        .or_else(|| r.unit_printed.clone())
+        .unwrap_or_else(|| r.unit_id.clone())
+}
+
+/// The rows a report covers, as of the end of `date` (of `plan`, else of every plan; of `units`,
+/// else of all), with the units' names on that date.
+async fn read_rows(
+    store: &Store,
+    plan: Option<&str>,
+    date: NaiveDate,
+    units: &Option<Vec<String>>,
+    tracker: &dyn Tracker,
+) -> Result<(Vec<ReportRow>, HashMap<String, String>), ReportError> {
+    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
+    let rows = store.reports().report_rows(plan, end_of_day(date)).await?;
+    let rows = in_scope(rows, units);
+    let names = store.reports().unit_names_on(date).await?;
+    Ok((rows, names))
 }
 
 fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow> {
@@ -171,7 +188,13 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-fn render(doc: &model::Document, format: Format, stem: String) -> Result<Report, ReportError> {
+fn render(
+    doc: &model::Document,
+    format: Format,
+    stem: String,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
+    tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
     let bytes = match format {
         Format::Xlsx => xlsx::render(doc).map_err(|e| ReportError::Render(e.to_string()))?,
         Format::Html => html::render(doc).into_bytes(),
@@ -190,14 +213,21 @@ pub async fn progress(
     params: &ProgressParams,
     format: Format,
 ) -> Result<Report, ReportError> {
+    progress_tracked(store, params, format, &()).await
+}
+
+/// [`progress()`], telling `tracker` how far it has got.
+pub async fn progress_tracked(
+    store: &Store,
+    params: &ProgressParams,
+    format: Format,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
     let plan = store.directory().plan(&params.plan).await?;
-    let rows = store
-        .reports()
-        .report_rows(Some(&plan.id), end_of_day(params.as_of))
-        .await?;
-    let rows = in_scope(rows, &params.units);
-    let names = store.reports().unit_names_on(params.as_of).await?;
-    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names);
+    let (rows, names) =
+        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
+    tracker.stage("Lập báo cáo tiến độ", rows.len());
+    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
     render(
         &doc,
         format,
@@ -206,7 +236,47 @@ pub async fn progress(
             slug(&plan.number),
             params.as_of.format("%Y-%m-%d")
         ),
+        tracker,
     )
+}
+
+/// What the overview page reads: a plan's tasks as of the end of `as_of`, with the units'
+/// names then, for an actor who may read the city-wide overview
+/// (`engine::access::may_read_overview`). `plan`: a plan's number or id, else the newest plan.
+pub struct OverviewData {
+    pub plan: crate::store::Plan,
+    pub plans: Vec<crate::store::Plan>,
+    pub rows: Vec<ReportRow>,
+    pub unit_names: std::collections::HashMap<String, String>,
+}
+
+/// Reads [`OverviewData`] for `actor`; `None` when there is no plan yet.
+pub async fn overview(
+    store: &Store,
+    actor: &engine::decide::Actor,
+    plan: Option<&str>,
+    as_of: NaiveDate,
+) -> Result<Option<OverviewData>, ReportError> {
+    engine::access::may_read_overview(actor).map_err(StoreError::from)?;
+    let plans = store.directory().plans().await?;
+    let chosen = match plan {
+        Some(p) => Some(store.directory().plan(p).await?),
+        None => plans.first().cloned(),
+    };
+    let Some(plan) = chosen else {
+        return Ok(None);
+    };
+    let rows = store
+        .reports()
+        .report_rows(Some(&plan.id), end_of_day(as_of))
+        .await?;
+    let unit_names = store.reports().unit_names_on(as_of).await?;
+    Ok(Some(OverviewData {
+        plan,
+        plans,
+        rows,
+        unit_names,
+    }))
 }
 
 /// The status report over a date range. See [`status`].
@@ -214,6 +284,16 @@ pub async fn status(
     store: &Store,
     params: &StatusParams,
     format: Format,
+) -> Result<Report, ReportError> {
+    status_tracked(store, params, format, &()).await
+}
+
+/// [`status()`], telling `tracker` how far it has got.
+pub async fn status_tracked(
+    store: &Store,
+    params: &StatusParams,
+    format: Format,
+    tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
     if params.from > params.to {
         return Err(ReportError::Invalid(format!(
@@ -233,18 +313,15 @@ pub async fn status(
         }
         None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
     };
-    let rows = store
-        .reports()
-        .report_rows(plan_id.as_deref(), end_of_day(params.to))
-        .await?;
-    let rows = in_scope(rows, &params.units);
-    let names = store.reports().unit_names_on(params.to).await?;
+    let (rows, names) =
+        read_rows(store, plan_id.as_deref(), params.to, &params.units, tracker).await?;
+    tracker.stage("Lập báo cáo tình hình", rows.len());
     let opts = status::StatusOptions {
         from: params.from,
         to: params.to,
         stall_days: params.stall_days,
     };
-    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names)?;
+    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
     render(
         &doc,
         format,
@@ -253,6 +330,7 @@ pub async fn status(
             params.from.format("%Y-%m-%d"),
             params.to.format("%Y-%m-%d")
         ),
+        tracker,
     )
 }
 

@@ -25,6 +25,7 @@ use engine::role::Role;
 use engine::time::{format_date, format_instant};
 use engine::workflow::Catalog;
 
+use super::Tracker;
 use super::model::{
     Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table, sum_opt,
 };
@@ -150,25 +151,75 @@ fn group_index(r: &ReportRow) -> usize {
         .unwrap_or(0)
 }
 
+/// The four amounts of a set of rows, as [`totals`] returns them.
+type Amounts = [Option<i64>; 4];
+
+/// What every step of the report reads: the plan, the date, the workflows and the unit names.
+struct Context<'a> {
+    plan: &'a Plan,
+    year: i32,
+    as_of: NaiveDate,
+    catalog: &'a Catalog,
+    unit_names: &'a HashMap<String, String>,
+}
+
+impl Context<'_> {
+    /// The unit's name on the report date.
+    fn unit_name(&self, r: &ReportRow) -> String {
+        super::unit_name(self.unit_names, r)
+    }
+}
+
 /// Builds the progress report. `rows` are those of [`crate::store::Reports::report_rows`]
 /// (in printed order); they are moved into the document, so a large plan is held once.
+/// `tracker` hears how many task rows have been placed in the appendices.
+///
+/// The steps: put the rows in table order; write the body (overall figures, the funding table,
+/// a summary per appendix); add up every funding group and unit; write the appendix tables.
 pub fn build(
     plan: &Plan,
-    mut rows: Vec<ReportRow>,
+    rows: Vec<ReportRow>,
     as_of: NaiveDate,
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
+    tracker: &dyn Tracker,
 ) -> Document {
-    let year = plan.year;
-    let unit_name = |r: &ReportRow| -> String {
-        unit_names
-            .get(&r.unit_id)
-            .cloned()
-            .or_else(|| r.unit_printed.clone())
-            .unwrap_or_else(|| r.unit_id.clone())
+    let ctx = Context {
+        plan,
+        year: plan.year,
+        as_of,
+        catalog,
+        unit_names,
     };
-    // The table order: appendix, funding group, units in order of first appearance, then the
-    // rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+    let rows = in_table_order(rows);
+    let appendices = appendix_numbers(&rows);
+    let appendix_totals: HashMap<u8, Amounts> = appendices
+        .iter()
+        .map(|a| (*a, totals(of_appendix(&rows, *a))))
+        .collect();
+    let body = body_section(&ctx, &rows, &appendices, &appendix_totals);
+    let mut doc = Document {
+        title: format!(
+            "Báo cáo tiến độ thực hiện Kế hoạch số {} (tính đến {})",
+            plan.number,
+            format_date(as_of)
+        ),
+        sections: vec![body],
+    };
+    let subtotals = Subtotals::of(&rows);
+    doc.sections.extend(appendix_sections(
+        &ctx,
+        rows,
+        subtotals,
+        &appendix_totals,
+        tracker,
+    ));
+    doc
+}
+
+/// Sorts the rows in table order: appendix, funding group, units in order of first appearance,
+/// then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+fn in_table_order(mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
     let mut unit_rank: HashMap<(u8, usize, String), usize> = HashMap::new();
     for r in &rows {
         let next = unit_rank.len();
@@ -184,45 +235,85 @@ pub fn build(
         let (a, g) = (r.funding_source.appendix(), group_index(r));
         (a, g, unit_rank[&(a, g, r.unit_id.clone())])
     });
-    drop(unit_rank);
-    let appendices: Vec<u8> = {
-        let mut v: Vec<u8> = rows.iter().map(|r| r.funding_source.appendix()).collect();
-        v.dedup();
-        v
-    };
-    let of = |a: u8| {
-        rows.iter()
-            .filter(move |r| r.funding_source.appendix() == a)
-    };
-    let task_count = rows.len();
+    rows
+}
+
+/// The appendices present, in order (the rows are in table order).
+fn appendix_numbers(rows: &[ReportRow]) -> Vec<u8> {
+    let mut v: Vec<u8> = rows.iter().map(|r| r.funding_source.appendix()).collect();
+    v.dedup();
+    v
+}
+
+/// The rows of appendix `a`.
+fn of_appendix(rows: &[ReportRow], a: u8) -> impl Iterator<Item = &ReportRow> + Clone {
+    rows.iter()
+        .filter(move |r| r.funding_source.appendix() == a)
+}
+
+/// The body: title, overall figures, the funding table, then a summary per appendix.
+fn body_section(
+    ctx: &Context<'_>,
+    rows: &[ReportRow],
+    appendices: &[u8],
+    appendix_totals: &HashMap<u8, Amounts>,
+) -> Section {
+    let (year, as_of) = (ctx.year, ctx.as_of);
     let need_year_total: i64 = rows.iter().filter_map(|r| r.budget[2]).sum();
-    let issued = plan
+    let issued = ctx
+        .plan
         .issued_on
         .map(|d| format!(" ngày {}", d.format("%-d/%-m/%Y")))
         .unwrap_or_default();
-
-    // The body.
-    let mut body = Section {
-        sheet: "Báo cáo".into(),
-        ..Section::default()
-    };
-    let b = &mut body.blocks;
-    b.push(Block::Title("BÁO CÁO".into()));
-    b.push(Block::Title(format!(
-        "Tiến độ thực hiện Kế hoạch số {}{issued}",
-        plan.number
-    )));
-    b.push(Block::Subtitle(plan.title.clone()));
-    b.push(Block::Subtitle(format!(
-        "(Số liệu tính đến ngày {})",
+    let mut b = vec![
+        Block::Title("BÁO CÁO".into()),
+        Block::Title(format!(
+            "Tiến độ thực hiện Kế hoạch số {}{issued}",
+            ctx.plan.number
+        )),
+        Block::Subtitle(ctx.plan.title.clone()),
+        Block::Subtitle(format!("(Số liệu tính đến ngày {})", format_date(as_of))),
+        Block::Heading("I. TÌNH HÌNH CHUNG".into()),
+        Block::Paragraph(format!(
+            "Kế hoạch được phê duyệt có tổng số {} nhiệm vụ trong {} phụ lục, với tổng nhu cầu kinh phí năm {year} là: {} tỷ đồng.",
+            rows.len(),
+            appendices.len(),
+            billions(need_year_total)
+        )),
+        Block::Table(funding_table(year, rows, appendices, appendix_totals)),
+        Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()),
+    ];
+    for (i, a) in appendices.iter().enumerate() {
+        b.push(Block::Heading(format!(
+            "{}. Phụ lục {a}: {}",
+            i + 1,
+            appendix_title(*a, year)
+        )));
+        b.extend(appendix_summary(
+            ctx,
+            of_appendix(rows, *a),
+            *a,
+            appendix_totals[a],
+        ));
+    }
+    b.push(Block::Paragraph(format!(
+        "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}.",
         format_date(as_of)
     )));
-    b.push(Block::Heading("I. TÌNH HÌNH CHUNG".into()));
-    b.push(Block::Paragraph(format!(
-        "Kế hoạch được phê duyệt có tổng số {task_count} nhiệm vụ trong {} phụ lục, với tổng nhu cầu kinh phí năm {year} là: {} tỷ đồng.",
-        appendices.len(),
-        billions(need_year_total)
-    )));
+    Section {
+        sheet: "Báo cáo".into(),
+        blocks: b,
+        ..Section::default()
+    }
+}
+
+/// The 4-figure funding table of the body: one row per appendix and the total.
+fn funding_table(
+    year: i32,
+    rows: &[ReportRow],
+    appendices: &[u8],
+    appendix_totals: &HashMap<u8, Amounts>,
+) -> Table {
     let mut funding = Table {
         unit_note: Some("Đơn vị tính: Triệu đồng".into()),
         columns: vec![
@@ -244,152 +335,170 @@ pub fn build(
         header_groups: Vec::new(),
         rows: Vec::new(),
     };
-    let mut appendix_totals: HashMap<u8, [Option<i64>; 4]> = HashMap::new();
-    for a in &appendices {
-        let t = totals(of(*a));
-        appendix_totals.insert(*a, t);
+    for a in appendices {
         let mut cells = vec![
             Cell::text(format!("Phụ lục {a}: {}", appendix_title(*a, year))),
-            Cell::Count(of(*a).count() as i64),
+            Cell::Count(of_appendix(rows, *a).count() as i64),
         ];
-        cells.extend(money_cells(t));
+        cells.extend(money_cells(appendix_totals[a]));
         funding.rows.push(Row {
             style: RowStyle::Normal,
             cells,
         });
     }
-    let mut cells = vec![Cell::text("Tổng cộng"), Cell::Count(task_count as i64)];
+    let mut cells = vec![Cell::text("Tổng cộng"), Cell::Count(rows.len() as i64)];
     cells.extend(money_cells(totals(rows.iter())));
     funding.rows.push(Row {
         style: RowStyle::Total,
         cells,
     });
-    b.push(Block::Table(funding));
-    b.push(Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()));
-    for (i, a) in appendices.iter().enumerate() {
-        b.push(Block::Heading(format!(
-            "{}. Phụ lục {a}: {}",
-            i + 1,
-            appendix_title(*a, year)
-        )));
-        let mut units: Vec<&str> = of(*a).map(|r| r.unit_id.as_str()).collect();
-        units.sort_unstable();
-        units.dedup();
-        b.push(Block::Bullet(format!(
+    funding
+}
+
+/// An appendix in the body: counts by unit, by funding source and by status, the postponed and
+/// withdrawn tasks named, and its funding.
+fn appendix_summary<'r>(
+    ctx: &Context<'_>,
+    rows: impl Iterator<Item = &'r ReportRow> + Clone,
+    a: u8,
+    t: Amounts,
+) -> Vec<Block> {
+    let year = ctx.year;
+    let mut units: Vec<&str> = rows.clone().map(|r| r.unit_id.as_str()).collect();
+    units.sort_unstable();
+    units.dedup();
+    let mut out = vec![
+        Block::Bullet(format!(
             "Tổng số {} nhiệm vụ của {} cơ quan, đơn vị.",
-            of(*a).count(),
+            rows.clone().count(),
             units.len()
-        )));
-        let sources: Vec<String> = appendix_sources(*a)
-            .into_iter()
-            .filter_map(|s| {
-                let n = of(*a).filter(|r| r.funding_source == s).count();
-                if n == 0 {
-                    return None;
-                }
-                let mut u: Vec<&str> = of(*a)
-                    .filter(|r| r.funding_source == s)
-                    .map(|r| r.unit_id.as_str())
-                    .collect();
-                u.sort_unstable();
-                u.dedup();
-                Some(format!(
-                    "{}: {n} nhiệm vụ của {} đơn vị, nhu cầu kinh phí năm {year} {}",
-                    source_label(s),
-                    u.len(),
-                    money_text(sum_opt(
-                        of(*a)
-                            .filter(|r| r.funding_source == s)
-                            .map(|r| r.budget[2])
-                    ))
-                ))
-            })
-            .collect();
-        b.push(Block::Bullet(format!(
+        )),
+        Block::Bullet(format!(
             "Theo nguồn kinh phí: {}.",
-            sources.join("; ")
-        )));
-        let mut by_phase: BTreeMap<Phase, usize> = BTreeMap::new();
-        for r in of(*a) {
-            *by_phase.entry(r.phase).or_default() += 1;
-        }
-        let statuses: Vec<String> = Phase::ALL
-            .into_iter()
-            .filter_map(|p| {
-                by_phase
-                    .get(&p)
-                    .map(|n| format!("{n} nhiệm vụ {}", status_phrase(p)))
-            })
-            .collect();
-        b.push(Block::Bullet(format!(
+            by_source(year, rows.clone(), a).join("; ")
+        )),
+        Block::Bullet(format!(
             "Theo tình trạng: {}.",
-            statuses.join("; ")
-        )));
-        for (phase, label) in [
-            (Phase::Postponed, "Tạm hoãn, đề xuất chuyển sang năm sau"),
-            (Phase::Withdrawn, "Rút khỏi kế hoạch"),
-        ] {
-            let count = of(*a).filter(|r| r.phase == phase).count();
-            if count == 0 {
-                continue;
-            }
-            let mut named: Vec<String> = of(*a)
-                .filter(|r| r.phase == phase)
-                .take(NAMED_IN_BODY)
-                .map(|r| {
-                    format!(
-                        "«{}» ({}): nhu cầu kinh phí {}, năm {year}: {}",
-                        r.name,
-                        unit_name(r),
-                        money_text(r.budget[0]),
-                        money_text(r.budget[2])
-                    )
-                })
-                .collect();
-            if count > NAMED_IN_BODY {
-                let t = totals(of(*a).filter(|r| r.phase == phase));
-                named.push(format!(
-                    "và {} nhiệm vụ khác (chi tiết tại Phụ lục {a}); cả {count} nhiệm vụ: nhu cầu kinh phí {}, năm {year}: {}",
-                    count - NAMED_IN_BODY,
-                    money_text(t[0]),
-                    money_text(t[2])
-                ));
-            }
-            b.push(Block::Bullet(format!(
-                "{label} ({count} nhiệm vụ): {}.",
-                named.join("; ")
-            )));
-        }
-        let t = appendix_totals[a];
-        b.push(Block::Bullet(format!(
-            "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}; đã phân bổ năm {year} {}.",
-            money_text(t[0]),
-            money_text(t[1]),
-            money_text(t[2]),
-            money_text(t[3])
-        )));
+            by_status(rows.clone()).join("; ")
+        )),
+    ];
+    for (phase, label) in [
+        (Phase::Postponed, "Tạm hoãn, đề xuất chuyển sang năm sau"),
+        (Phase::Withdrawn, "Rút khỏi kế hoạch"),
+    ] {
+        out.extend(named_exits(ctx, rows.clone(), a, phase, label));
     }
-    b.push(Block::Paragraph(format!(
-        "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}.",
-        format_date(as_of)
+    out.push(Block::Bullet(format!(
+        "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}; đã phân bổ năm {year} {}.",
+        money_text(t[0]),
+        money_text(t[1]),
+        money_text(t[2]),
+        money_text(t[3])
     )));
+    out
+}
 
-    let mut doc = Document {
-        title: format!(
-            "Báo cáo tiến độ thực hiện Kế hoạch số {} (tính đến {})",
-            plan.number,
-            format_date(as_of)
-        ),
-        sections: vec![body],
-    };
+/// "Kinh phí chi thường xuyên: 12 nhiệm vụ của 8 đơn vị, nhu cầu kinh phí năm 2025 …", per
+/// funding source of appendix `a` that has tasks.
+fn by_source<'r>(
+    year: i32,
+    rows: impl Iterator<Item = &'r ReportRow> + Clone,
+    a: u8,
+) -> Vec<String> {
+    appendix_sources(a)
+        .into_iter()
+        .filter_map(|s| {
+            let of_source = rows.clone().filter(move |r| r.funding_source == s);
+            let n = of_source.clone().count();
+            if n == 0 {
+                return None;
+            }
+            let mut u: Vec<&str> = of_source.clone().map(|r| r.unit_id.as_str()).collect();
+            u.sort_unstable();
+            u.dedup();
+            Some(format!(
+                "{}: {n} nhiệm vụ của {} đơn vị, nhu cầu kinh phí năm {year} {}",
+                source_label(s),
+                u.len(),
+                money_text(sum_opt(of_source.map(|r| r.budget[2])))
+            ))
+        })
+        .collect()
+}
 
-    // Subtotals of every funding group and unit, in table order (the rows are sorted).
-    let mut group_totals: Vec<[Option<i64>; 4]> = Vec::new();
-    let mut unit_totals: Vec<[Option<i64>; 4]> = Vec::new();
-    {
+/// "12 nhiệm vụ đang thẩm định, phê duyệt", per phase present, in backbone order.
+fn by_status<'r>(rows: impl Iterator<Item = &'r ReportRow>) -> Vec<String> {
+    let mut by_phase: BTreeMap<Phase, usize> = BTreeMap::new();
+    for r in rows {
+        *by_phase.entry(r.phase).or_default() += 1;
+    }
+    Phase::ALL
+        .into_iter()
+        .filter_map(|p| {
+            by_phase
+                .get(&p)
+                .map(|n| format!("{n} nhiệm vụ {}", status_phrase(p)))
+        })
+        .collect()
+}
+
+/// The bullet naming an appendix's tasks in `phase` (postponed or withdrawn) with their
+/// amounts, the first [`NAMED_IN_BODY`] by name and the rest counted; none when there are none.
+fn named_exits<'r>(
+    ctx: &Context<'_>,
+    rows: impl Iterator<Item = &'r ReportRow> + Clone,
+    a: u8,
+    phase: Phase,
+    label: &str,
+) -> Option<Block> {
+    let year = ctx.year;
+    let in_phase = rows.filter(move |r| r.phase == phase);
+    let count = in_phase.clone().count();
+    if count == 0 {
+        return None;
+    }
+    let mut named: Vec<String> = in_phase
+        .clone()
+        .take(NAMED_IN_BODY)
+        .map(|r| {
+            format!(
+                "«{}» ({}): nhu cầu kinh phí {}, năm {year}: {}",
+                r.name,
+                ctx.unit_name(r),
+                money_text(r.budget[0]),
+                money_text(r.budget[2])
+            )
+        })
+        .collect();
+    if count > NAMED_IN_BODY {
+        let t = totals(in_phase);
+        named.push(format!(
+            "và {} nhiệm vụ khác (chi tiết tại Phụ lục {a}); cả {count} nhiệm vụ: nhu cầu kinh phí {}, năm {year}: {}",
+            count - NAMED_IN_BODY,
+            money_text(t[0]),
+            money_text(t[2])
+        ));
+    }
+    Some(Block::Bullet(format!(
+        "{label} ({count} nhiệm vụ): {}.",
+        named.join("; ")
+    )))
+}
+
+/// The subtotals of every funding group and every unit, in table order.
+struct Subtotals {
+    groups: std::vec::IntoIter<Amounts>,
+    units: std::vec::IntoIter<Amounts>,
+}
+
+impl Subtotals {
+    /// Adds up `rows` (in table order) per funding group and per unit within it.
+    fn of(rows: &[ReportRow]) -> Subtotals {
+        let mut group_totals: Vec<Amounts> = Vec::new();
+        let mut unit_totals: Vec<Amounts> = Vec::new();
         let mut last_group: Option<(u8, usize)> = None;
         let mut last_unit: Option<(u8, usize, &str)> = None;
-        for r in &rows {
+        for r in rows {
             let (a, g) = (r.funding_source.appendix(), group_index(r));
             if last_group != Some((a, g)) {
                 group_totals.push([None; 4]);
@@ -411,55 +520,42 @@ pub fn build(
                 }
             }
         }
-    }
-
-    // The appendices, one table each, built by moving each row's text into its cells.
-    let close = |doc: &mut Document, a: u8, mut table: Table| {
-        let mut cells = vec![Cell::Empty, Cell::text("TỔNG"), Cell::Empty];
-        cells.extend(money_cells(
-            appendix_totals.get(&a).copied().unwrap_or([None; 4]),
-        ));
-        cells.extend([Cell::Empty, Cell::Empty]);
-        table.rows.push(Row {
-            style: RowStyle::Total,
-            cells,
-        });
-        doc.sections.push(Section {
-            sheet: format!("Phụ lục {a}"),
-            blocks: vec![
-                Block::Title(format!("PHỤ LỤC {a}")),
-                Block::Title(appendix_title(a, year).to_uppercase()),
-                Block::Subtitle(format!(
-                    "(Kèm theo Báo cáo tiến độ thực hiện Kế hoạch số {}; số liệu tính đến ngày {})",
-                    plan.number,
-                    format_date(as_of)
-                )),
-                Block::Table(table),
-            ],
-            freeze_header: true,
-        });
-    };
-    let new_table = || {
-        let (columns, header_groups) = appendix_columns(year, as_of);
-        Table {
-            unit_note: Some("Đơn vị tính: Triệu đồng".into()),
-            columns,
-            header_groups,
-            rows: Vec::new(),
+        Subtotals {
+            groups: group_totals.into_iter(),
+            units: unit_totals.into_iter(),
         }
-    };
+    }
+}
+
+/// How often the tracker hears of the rows placed: often enough for a bar, rarely enough to
+/// cost nothing on a 100,000-task plan.
+const TRACK_EVERY: usize = 1024;
+
+/// The appendices, one section each, built by moving each row's text into its cells: group rows
+/// (A, B) and Roman-numbered unit rows with their subtotals above their tasks, a TỔNG row last.
+fn appendix_sections(
+    ctx: &Context<'_>,
+    rows: Vec<ReportRow>,
+    mut subtotals: Subtotals,
+    appendix_totals: &HashMap<u8, Amounts>,
+    tracker: &dyn Tracker,
+) -> Vec<Section> {
+    let total = rows.len();
+    let mut sections = Vec::new();
     let mut current: Option<(u8, Table)> = None;
-    let (mut group_no, mut unit_no_total) = (0usize, 0usize);
     let (mut unit_no, mut task_no) = (0usize, 0usize);
     let mut last_group: Option<(u8, usize)> = None;
     let mut last_unit: Option<(u8, usize, String)> = None;
-    for r in rows {
+    for (done, r) in rows.into_iter().enumerate() {
+        if done % TRACK_EVERY == 0 {
+            tracker.advance(done);
+        }
         let (a, g) = (r.funding_source.appendix(), group_index(&r));
         if current.as_ref().map(|(x, _)| *x) != Some(a) {
             if let Some((x, t)) = current.take() {
-                close(&mut doc, x, t);
+                sections.push(close_appendix(ctx, x, t, appendix_totals));
             }
-            current = Some((a, new_table()));
+            current = Some((a, appendix_table(ctx.year, ctx.as_of)));
             unit_no = 0;
         }
         let Some((_, table)) = current.as_mut() else {
@@ -468,61 +564,116 @@ pub fn build(
         if last_group != Some((a, g)) {
             last_group = Some((a, g));
             task_no = 0;
-            let totals = group_totals.get(group_no).copied().unwrap_or([None; 4]);
-            group_no += 1;
-            if let Some((letter, source)) = appendix_groups(a).get(g).copied() {
-                let mut cells = vec![
-                    Cell::text(letter.to_string()),
-                    Cell::text(source_label(source)),
-                    Cell::Empty,
-                ];
-                cells.extend(money_cells(totals));
-                cells.extend([Cell::Empty, Cell::Empty]);
-                table.rows.push(Row {
-                    style: RowStyle::Group,
-                    cells,
-                });
-            }
+            let totals = subtotals.groups.next().unwrap_or([None; 4]);
+            table.rows.extend(group_row(a, g, totals));
         }
         if last_unit
             .as_ref()
             .is_none_or(|(x, y, u)| (*x, *y, u.as_str()) != (a, g, r.unit_id.as_str()))
         {
             last_unit = Some((a, g, r.unit_id.clone()));
-            let totals = unit_totals.get(unit_no_total).copied().unwrap_or([None; 4]);
-            unit_no_total += 1;
+            let totals = subtotals.units.next().unwrap_or([None; 4]);
             unit_no += 1;
-            let mut cells = vec![
-                Cell::text(roman(unit_no)),
-                Cell::text(unit_name(&r)),
-                Cell::Empty,
-            ];
-            cells.extend(money_cells(totals));
-            cells.extend([Cell::Empty, Cell::Empty]);
-            table.rows.push(Row {
-                style: RowStyle::Unit,
-                cells,
-            });
+            table
+                .rows
+                .push(unit_row(unit_no, ctx.unit_name(&r), totals));
         }
         task_no += 1;
-        let progress = progress_text(&r, catalog);
-        let expected = expected_text(&r);
-        let mut cells = Vec::with_capacity(9);
-        cells.push(Cell::text(task_no.to_string()));
-        cells.push(Cell::Text(r.name));
-        cells.push(Cell::Text(r.period.unwrap_or_default()));
-        cells.extend(money_cells(r.budget));
-        cells.push(Cell::Text(progress));
-        cells.push(Cell::Text(expected));
-        table.rows.push(Row {
-            style: RowStyle::Normal,
-            cells,
-        });
+        table.rows.push(task_row(ctx, task_no, r));
     }
     if let Some((x, t)) = current.take() {
-        close(&mut doc, x, t);
+        sections.push(close_appendix(ctx, x, t, appendix_totals));
     }
-    doc
+    tracker.advance(total);
+    sections
+}
+
+/// An empty appendix table with its columns and header groups.
+fn appendix_table(year: i32, as_of: NaiveDate) -> Table {
+    let (columns, header_groups) = appendix_columns(year, as_of);
+    Table {
+        unit_note: Some("Đơn vị tính: Triệu đồng".into()),
+        columns,
+        header_groups,
+        rows: Vec::new(),
+    }
+}
+
+/// The row of funding group `g` of appendix `a` ("A | Nguồn CNTT | … subtotal"), if the
+/// appendix has groups.
+fn group_row(a: u8, g: usize, totals: Amounts) -> Option<Row> {
+    let (letter, source) = appendix_groups(a).get(g).copied()?;
+    let mut cells = vec![
+        Cell::text(letter.to_string()),
+        Cell::text(source_label(source)),
+        Cell::Empty,
+    ];
+    cells.extend(money_cells(totals));
+    cells.extend([Cell::Empty, Cell::Empty]);
+    Some(Row {
+        style: RowStyle::Group,
+        cells,
+    })
+}
+
+/// A unit's row: its Roman number, its name and its subtotal.
+fn unit_row(unit_no: usize, name: String, totals: Amounts) -> Row {
+    let mut cells = vec![Cell::text(roman(unit_no)), Cell::text(name), Cell::Empty];
+    cells.extend(money_cells(totals));
+    cells.extend([Cell::Empty, Cell::Empty]);
+    Row {
+        style: RowStyle::Unit,
+        cells,
+    }
+}
+
+/// A task's row, its text moved into the cells.
+fn task_row(ctx: &Context<'_>, task_no: usize, r: ReportRow) -> Row {
+    let progress = progress_text(&r, ctx.catalog);
+    let expected = expected_text(&r);
+    let mut cells = Vec::with_capacity(9);
+    cells.push(Cell::text(task_no.to_string()));
+    cells.push(Cell::Text(r.name));
+    cells.push(Cell::Text(r.period.unwrap_or_default()));
+    cells.extend(money_cells(r.budget));
+    cells.push(Cell::Text(progress));
+    cells.push(Cell::Text(expected));
+    Row {
+        style: RowStyle::Normal,
+        cells,
+    }
+}
+
+/// Closes appendix `a`'s table with its TỔNG row, as a section with its titles.
+fn close_appendix(
+    ctx: &Context<'_>,
+    a: u8,
+    mut table: Table,
+    appendix_totals: &HashMap<u8, Amounts>,
+) -> Section {
+    let mut cells = vec![Cell::Empty, Cell::text("TỔNG"), Cell::Empty];
+    cells.extend(money_cells(
+        appendix_totals.get(&a).copied().unwrap_or([None; 4]),
+    ));
+    cells.extend([Cell::Empty, Cell::Empty]);
+    table.rows.push(Row {
+        style: RowStyle::Total,
+        cells,
+    });
+    Section {
+        sheet: format!("Phụ lục {a}"),
+        blocks: vec![
+            Block::Title(format!("PHỤ LỤC {a}")),
+            Block::Title(appendix_title(a, ctx.year).to_uppercase()),
+            Block::Subtitle(format!(
+                "(Kèm theo Báo cáo tiến độ thực hiện Kế hoạch số {}; số liệu tính đến ngày {})",
+                ctx.plan.number,
+                format_date(ctx.as_of)
+            )),
+            Block::Table(table),
+        ],
+        freeze_header: true,
+    }
 }
 
 #[cfg(test)]

@@ -567,7 +567,7 @@ async fn insert_tasks(
             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
              created_at, updated_at, source_key, source_seq, unit_printed, progress_text, expected_completion, \
-             expected_completion_on, source_stage, notes, position) ",
+             expected_completion_on, source_stage, notes, position, name_search) ",
         );
         q.push_values(batch, |mut b, n| {
             let r = n.row;
@@ -597,7 +597,8 @@ async fn insert_tasks(
                 .push_bind(r.expected_completion_on)
                 .push_bind(r.stage.as_str())
                 .push_bind(&r.notes)
-                .push_bind(n.position);
+                .push_bind(n.position)
+                .push_bind(engine::domain::search_key(&r.name));
         });
         q.build().execute(&mut **c).await.map(drop)
     })
@@ -708,18 +709,19 @@ async fn apply_updates(
 async fn update_task(tx: &mut Tx, u: &ChangedTask<'_>, now: Instant) -> Result<(), StoreError> {
     let (k, r) = (u.known, u.row);
     let moved = u.update.to.moved;
-    // The columns every update sets ($1–$14), then the placement when the task moves.
+    // The columns every update sets ($1–$14, and `name_search` last), then the placement when
+    // the task moves.
     let sql = if moved {
         "UPDATE tasks SET name = $1, unit_printed = $2, funding_source = $3, period = $4, is_rental = $5, \
          source_seq = $6, expected_completion = $7, expected_completion_on = $8, source_stage = $9, \
          progress_text = $10, notes = $11, version = version + 1, audit_seq = $12, audit_head = $13, \
          updated_at = $14, state = $15, phase = $16, state_entered_at = $14, clock = NULL, \
-         paused_clock = NULL, due_at = NULL WHERE id = $17 AND version = $18"
+         paused_clock = NULL, due_at = NULL, name_search = $19 WHERE id = $17 AND version = $18"
     } else {
         "UPDATE tasks SET name = $1, unit_printed = $2, funding_source = $3, period = $4, is_rental = $5, \
          source_seq = $6, expected_completion = $7, expected_completion_on = $8, source_stage = $9, \
          progress_text = $10, notes = $11, version = version + 1, audit_seq = $12, audit_head = $13, \
-         updated_at = $14 WHERE id = $15 AND version = $16"
+         updated_at = $14, name_search = $17 WHERE id = $15 AND version = $16"
     };
     on_tx!(tx, |c| {
         let q = sqlx::query(sql)
@@ -745,6 +747,7 @@ async fn update_task(tx: &mut Tx, u: &ChangedTask<'_>, now: Instant) -> Result<(
         let updated = q
             .bind(&k.id)
             .bind(k.version)
+            .bind(engine::domain::search_key(&r.name))
             .execute(&mut **c)
             .await?
             .rows_affected();

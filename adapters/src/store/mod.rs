@@ -66,8 +66,8 @@ pub use records::*;
 pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
 pub use tasks::{
-    Attachment, DEFAULT_PAGE, Deadline, MAX_PAGE, TaskDetail, TaskItem, TaskPage, TaskQuery,
-    TaskSort, Tasks, Unscoped, calendar_error_vi,
+    Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, TaskDetail, TaskItem, TaskPage, TaskQuery,
+    TaskSort, Tasks, Unscoped,
 };
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.
@@ -294,7 +294,35 @@ impl Store {
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
             Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
         }
-        Ok(self.applied_migrations().await?.saturating_sub(before))
+        let applied = self.applied_migrations().await?.saturating_sub(before);
+        self.fill_name_search().await?;
+        Ok(applied)
+    }
+
+    /// Writes the search fold of the names of tasks stored before `name_search` existed (or by
+    /// an older binary), a batch at a time.
+    async fn fill_name_search(&self) -> Result<(), StoreError> {
+        loop {
+            let rows: Vec<(String, String)> = with_db!(self, |pool| {
+                sqlx::query_as("SELECT id, name FROM tasks WHERE name_search IS NULL LIMIT 1000")
+                    .fetch_all(pool)
+                    .await?
+            });
+            if rows.is_empty() {
+                return Ok(());
+            }
+            with_db!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for (id, name) in &rows {
+                    sqlx::query("UPDATE tasks SET name_search = $1 WHERE id = $2")
+                        .bind(engine::domain::search_key(name))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            });
+        }
     }
 
     async fn applied_migrations(&self) -> Result<usize, StoreError> {

@@ -177,6 +177,10 @@ fn toml_date(d: &toml::value::Datetime) -> Option<NaiveDate> {
 
 /// Parses and checks one workflow file. `calendars` are the loaded calendars by name; the file's
 /// `calendar` must be one of them. Returns every problem found, each with its line.
+///
+/// The steps, each collecting its problems and going on: read the TOML; check the file as a whole
+/// (names, dates, calendar); the states; the transitions between them; what deadlines name; the
+/// graph (initial state, reachability, ways out). Problems are listed by line.
 pub fn parse_workflow(
     file: &str,
     text: &str,
@@ -195,8 +199,48 @@ pub fn parse_workflow(
             return Err(errs.list);
         }
     };
+    let header = check_header(&raw, calendars, &mut errs);
+    let (states, unphased) = parse_states(&raw.states, &mut errs);
+    let known = KnownStates::new(&states, &unphased);
+    let transitions = parse_transitions(&raw, &known, &mut errs);
+    check_deadline_references(&states, &transitions, &known, &mut errs);
+    check_graph(&raw.initial, &states, &transitions, &known, &mut errs);
 
-    // --- the file as a whole ---
+    if !errs.list.is_empty() {
+        errs.list.sort_by_key(|e| e.line);
+        return Err(errs.list);
+    }
+    Ok(Workflow {
+        name: raw.name.into_inner(),
+        title: raw.title.into_inner(),
+        version: raw.version.into_inner(),
+        legal_basis: raw.legal_basis.into_inner(),
+        applies_from: header.applies_from.expect("checked above"),
+        applies_until: header.applies_until,
+        calendar: header.calendar.expect("checked above"),
+        initial: raw.initial.into_inner(),
+        stall_after_working_days: raw.stall_after_working_days.map(Spanned::into_inner),
+        document_types: raw.document_types,
+        states: states.into_iter().map(|(_, s)| s).collect(),
+        transitions: transitions.into_iter().map(|(_, t)| t).collect(),
+        file: file.to_string(),
+    })
+}
+
+/// What the file as a whole declares, once checked: `None` where it was refused.
+struct Header {
+    applies_from: Option<NaiveDate>,
+    applies_until: Option<NaiveDate>,
+    calendar: Option<Arc<Calendar>>,
+}
+
+/// Checks the file as a whole: name, title, version, legal basis, the dates it applies between,
+/// its calendar, the stall threshold and the document types.
+fn check_header(
+    raw: &RawWorkflow,
+    calendars: &BTreeMap<String, Arc<Calendar>>,
+    errs: &mut Errors<'_>,
+) -> Header {
     if !is_ident(raw.name.get_ref(), '-') {
         errs.push(
             &raw.name.span(),
@@ -220,30 +264,7 @@ pub fn parse_workflow(
             "legal_basis must list at least one document",
         );
     }
-    let applies_from = toml_date(raw.applies_from.get_ref());
-    if applies_from.is_none() {
-        errs.push(
-            &raw.applies_from.span(),
-            None,
-            "applies_from must be a date such as 2025-05-06",
-        );
-    }
-    let applies_until = raw.applies_until.as_ref().and_then(|u| {
-        let d = toml_date(u.get_ref());
-        if d.is_none() {
-            errs.push(
-                &u.span(),
-                None,
-                "applies_until must be a date such as 2026-12-31",
-            );
-        }
-        if let (Some(from), Some(until)) = (applies_from, d)
-            && until < from
-        {
-            errs.push(&u.span(), None, "applies_until is before applies_from");
-        }
-        d
-    });
+    let (applies_from, applies_until) = check_dates(raw, errs);
     let calendar = calendars.get(raw.calendar.get_ref()).cloned();
     if calendar.is_none() {
         let known: Vec<&str> = calendars.keys().map(String::as_str).collect();
@@ -280,12 +301,53 @@ pub fn parse_workflow(
             );
         }
     }
+    Header {
+        applies_from,
+        applies_until,
+        calendar,
+    }
+}
 
-    // --- states ---
+/// Reads `applies_from` and `applies_until` as dates, the second not before the first.
+fn check_dates(raw: &RawWorkflow, errs: &mut Errors<'_>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let applies_from = toml_date(raw.applies_from.get_ref());
+    if applies_from.is_none() {
+        errs.push(
+            &raw.applies_from.span(),
+            None,
+            "applies_from must be a date such as 2025-05-06",
+        );
+    }
+    let applies_until = raw.applies_until.as_ref().and_then(|u| {
+        let d = toml_date(u.get_ref());
+        if d.is_none() {
+            errs.push(
+                &u.span(),
+                None,
+                "applies_until must be a date such as 2026-12-31",
+            );
+        }
+        if let (Some(from), Some(until)) = (applies_from, d)
+            && until < from
+        {
+            errs.push(&u.span(), None, "applies_until is before applies_from");
+        }
+        d
+    });
+    (applies_from, applies_until)
+}
+
+/// Parses the states, each with the span it was declared at. Also returns the names of states
+/// whose phase did not parse: they stay known by name, so that transitions naming them are not
+/// reported too.
+fn parse_states(
+    raw: &[Spanned<RawState>],
+    errs: &mut Errors<'_>,
+) -> (Vec<(Range<usize>, State)>, BTreeSet<String>) {
     let mut states = Vec::new();
     let mut state_spans: HashMap<String, Range<usize>> = HashMap::new();
     let mut unphased: BTreeSet<String> = BTreeSet::new();
-    for s in &raw.states {
+    for s in raw {
         let span = s.span();
         let rs = s.get_ref();
         let subject = Some(format!("state `{}`", rs.name));
@@ -310,11 +372,10 @@ pub fn parse_workflow(
         if rs.title.trim().is_empty() {
             errs.push(&span, subject.clone(), "title must not be empty");
         }
-        let roles = parse_roles(&rs.roles, &mut errs, &span, &subject);
+        let roles = parse_roles(&rs.roles, errs, &span, &subject);
         let phase = match phase {
             Ok(p) => p,
             Err(e) => {
-                // Keep the name known, so that transitions naming it are not reported too.
                 errs.push(&span, subject.clone(), e.to_string());
                 unphased.insert(rs.name.clone());
                 continue;
@@ -337,7 +398,7 @@ pub fn parse_workflow(
                 );
                 return None;
             }
-            parse_deadline(d.get_ref(), &mut errs, &dspan, &subject)
+            parse_deadline(d.get_ref(), errs, &dspan, &subject)
         });
         states.push((
             span,
@@ -350,22 +411,56 @@ pub fn parse_workflow(
             },
         ));
     }
+    (states, unphased)
+}
 
-    // --- transitions ---
-    let mut transitions = Vec::new();
-    let mut transition_spans: HashMap<String, Range<usize>> = HashMap::new();
-    let phase_of: HashMap<&str, Phase> = states
-        .iter()
-        .map(|(_, s)| (s.name.as_str(), s.phase))
-        .collect();
-    let unknown_state = |name: &str| {
-        let mut known: Vec<&str> = phase_of.keys().copied().collect();
+/// The declared state names, for checking what names a state.
+struct KnownStates<'a> {
+    phase_of: HashMap<&'a str, Phase>,
+    /// Declared, but with a phase that did not parse (already reported).
+    unphased: &'a BTreeSet<String>,
+}
+
+impl<'a> KnownStates<'a> {
+    fn new(states: &'a [(Range<usize>, State)], unphased: &'a BTreeSet<String>) -> Self {
+        KnownStates {
+            phase_of: states
+                .iter()
+                .map(|(_, s)| (s.name.as_str(), s.phase))
+                .collect(),
+            unphased,
+        }
+    }
+
+    fn phase(&self, name: &str) -> Option<Phase> {
+        self.phase_of.get(name).copied()
+    }
+
+    /// Whether `name` is declared, with or without a valid phase.
+    fn declares(&self, name: &str) -> bool {
+        self.phase_of.contains_key(name) || self.unphased.contains(name)
+    }
+
+    /// "unknown state `x`; the states are: …".
+    fn unknown(&self, name: &str) -> String {
+        let mut known: Vec<&str> = self.phase_of.keys().copied().collect();
         known.sort_unstable();
         format!(
             "unknown state `{name}`; the states are: {}",
             known.join(", ")
         )
-    };
+    }
+}
+
+/// Parses the transitions, each with the span it was declared at: names, the states they join
+/// (known, and a move the legal backbone allows), roles, documents and rounds.
+fn parse_transitions(
+    raw: &RawWorkflow,
+    known: &KnownStates<'_>,
+    errs: &mut Errors<'_>,
+) -> Vec<(Range<usize>, Transition)> {
+    let mut transitions = Vec::new();
+    let mut transition_spans: HashMap<String, Range<usize>> = HashMap::new();
     for t in &raw.transitions {
         let span = t.span();
         let rt = t.get_ref();
@@ -390,65 +485,8 @@ pub fn parse_workflow(
         if rt.title.trim().is_empty() {
             errs.push(&span, subject.clone(), "title must not be empty");
         }
-        let from = match &rt.from {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        };
-        if from.is_empty() {
-            errs.push(
-                &span,
-                subject.clone(),
-                "`from` must name at least one state",
-            );
-        }
-        let mut seen = BTreeSet::new();
-        for f in &from {
-            if !seen.insert(f) {
-                errs.push(&span, subject.clone(), format!("`from` lists `{f}` twice"));
-            }
-        }
-        let to_phase = phase_of.get(rt.to.as_str()).copied();
-        if to_phase.is_none() && !unphased.contains(&rt.to) {
-            errs.push(
-                &span,
-                subject.clone(),
-                format!("`to`: {}", unknown_state(&rt.to)),
-            );
-        }
-        for f in &from {
-            match (phase_of.get(f.as_str()), to_phase) {
-                (None, _) if !unphased.contains(f) => errs.push(
-                    &span,
-                    subject.clone(),
-                    format!("`from`: {}", unknown_state(f)),
-                ),
-                (Some(&fp), Some(tp)) if !backbone_allows(fp, tp) => {
-                    let allowed: Vec<&str> = BACKBONE_MOVES
-                        .iter()
-                        .filter(|(a, _)| *a == fp)
-                        .map(|(_, b)| b.as_str())
-                        .collect();
-                    let allowed = if fp.is_terminal() {
-                        format!("{fp} is terminal: nothing leaves it")
-                    } else {
-                        format!(
-                            "from {fp} the backbone allows: {fp} (same phase), {}",
-                            allowed.join(", ")
-                        )
-                    };
-                    errs.push(
-                        &span,
-                        subject.clone(),
-                        format!(
-                            "moves `{f}` ({fp}) to `{}` ({tp}), which the legal backbone forbids; {allowed}",
-                            rt.to
-                        ),
-                    );
-                }
-                _ => {}
-            }
-        }
-        let roles = parse_roles(&rt.roles, &mut errs, &span, &subject);
+        let from = check_ends(rt, known, errs, &span, &subject);
+        let roles = parse_roles(&rt.roles, errs, &span, &subject);
         if roles.is_empty() {
             errs.push(
                 &span,
@@ -458,13 +496,13 @@ pub fn parse_workflow(
         }
         for d in &rt.documents {
             if !raw.document_types.contains_key(d) {
-                let known: Vec<&str> = raw.document_types.keys().map(String::as_str).collect();
+                let declared: Vec<&str> = raw.document_types.keys().map(String::as_str).collect();
                 errs.push(
                     &span,
                     subject.clone(),
                     format!(
                         "unknown document type `{d}`; declare it under [document_types] (declared: {})",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
                     ),
                 );
             }
@@ -491,9 +529,82 @@ pub fn parse_workflow(
             },
         ));
     }
+    transitions
+}
 
-    // --- references from deadlines ---
-    for (span, s) in &states {
+/// Checks the states a transition joins: `from` lists known states once each, `to` is known,
+/// and every move is one the legal backbone allows. Returns `from` as a list.
+fn check_ends(
+    rt: &RawTransition,
+    known: &KnownStates<'_>,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Vec<String> {
+    let from = match &rt.from {
+        OneOrMany::One(s) => vec![s.clone()],
+        OneOrMany::Many(v) => v.clone(),
+    };
+    if from.is_empty() {
+        errs.push(span, subject.clone(), "`from` must name at least one state");
+    }
+    let mut seen = BTreeSet::new();
+    for f in &from {
+        if !seen.insert(f) {
+            errs.push(span, subject.clone(), format!("`from` lists `{f}` twice"));
+        }
+    }
+    let to_phase = known.phase(&rt.to);
+    if to_phase.is_none() && !known.unphased.contains(&rt.to) {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("`to`: {}", known.unknown(&rt.to)),
+        );
+    }
+    for f in &from {
+        match (known.phase(f), to_phase) {
+            (None, _) if !known.unphased.contains(f) => errs.push(
+                span,
+                subject.clone(),
+                format!("`from`: {}", known.unknown(f)),
+            ),
+            (Some(fp), Some(tp)) if !backbone_allows(fp, tp) => {
+                errs.push(span, subject.clone(), backbone_refusal(f, fp, &rt.to, tp))
+            }
+            _ => {}
+        }
+    }
+    from
+}
+
+/// Why the backbone forbids moving `from` (phase `fp`) to `to` (phase `tp`), and what it allows.
+fn backbone_refusal(from: &str, fp: Phase, to: &str, tp: Phase) -> String {
+    let allowed: Vec<&str> = BACKBONE_MOVES
+        .iter()
+        .filter(|(a, _)| *a == fp)
+        .map(|(_, b)| b.as_str())
+        .collect();
+    let allowed = if fp.is_terminal() {
+        format!("{fp} is terminal: nothing leaves it")
+    } else {
+        format!(
+            "from {fp} the backbone allows: {fp} (same phase), {}",
+            allowed.join(", ")
+        )
+    };
+    format!("moves `{from}` ({fp}) to `{to}` ({tp}), which the legal backbone forbids; {allowed}")
+}
+
+/// Checks what deadlines name: `pause_in` states (declared, not the state itself) and the
+/// `on_expiry` transition (declared, and leaving this state).
+fn check_deadline_references(
+    states: &[(Range<usize>, State)],
+    transitions: &[(Range<usize>, Transition)],
+    known: &KnownStates<'_>,
+    errs: &mut Errors<'_>,
+) {
+    for (span, s) in states {
         let Some(d) = &s.deadline else { continue };
         let subject = Some(format!("state `{}`", s.name));
         for p in &d.pause_in {
@@ -503,11 +614,11 @@ pub fn parse_workflow(
                     subject.clone(),
                     "pause_in cannot name the state itself",
                 );
-            } else if !phase_of.contains_key(p.as_str()) && !unphased.contains(p) {
+            } else if !known.declares(p) {
                 errs.push(
                     span,
                     subject.clone(),
-                    format!("pause_in: {}", unknown_state(p)),
+                    format!("pause_in: {}", known.unknown(p)),
                 );
             }
         }
@@ -527,21 +638,28 @@ pub fn parse_workflow(
             }
         }
     }
+}
 
-    // --- the graph: initial state, reachability, ways out ---
-    let initial = raw.initial.get_ref();
-    match phase_of.get(initial.as_str()) {
+/// Checks the graph: the initial state is a declared proposal, every state is reachable from it,
+/// and every state that is not terminal has a way out that can lead to an end.
+fn check_graph(
+    initial: &Spanned<String>,
+    states: &[(Range<usize>, State)],
+    transitions: &[(Range<usize>, Transition)],
+    known: &KnownStates<'_>,
+    errs: &mut Errors<'_>,
+) {
+    let name = initial.get_ref();
+    match known.phase(name) {
         None => errs.push(
-            &raw.initial.span(),
+            &initial.span(),
             None,
-            format!("initial: {}", unknown_state(initial)),
+            format!("initial: {}", known.unknown(name)),
         ),
-        Some(&p) if p != Phase::Proposed => errs.push(
-            &raw.initial.span(),
+        Some(p) if p != Phase::Proposed => errs.push(
+            &initial.span(),
             None,
-            format!(
-                "initial state `{initial}` is in phase {p}; a new task starts in phase proposed"
-            ),
+            format!("initial state `{name}` is in phase {p}; a new task starts in phase proposed"),
         ),
         _ => {}
     }
@@ -549,24 +667,35 @@ pub fn parse_workflow(
         .iter()
         .flat_map(|(_, t)| t.from.iter().map(move |f| (f.as_str(), t.to.as_str())))
         .collect();
-    if phase_of.contains_key(initial.as_str()) {
-        let reachable = closure([initial.as_str()], &edges, false);
-        for (span, s) in &states {
+    if known.phase(name).is_some() {
+        let reachable = closure([name.as_str()], &edges, false);
+        for (span, s) in states {
             if !reachable.contains(s.name.as_str()) {
                 errs.push(
                     span,
                     Some(format!("state `{}`", s.name)),
-                    format!("unreachable from the initial state `{initial}`"),
+                    format!("unreachable from the initial state `{name}`"),
                 );
             }
         }
     }
+    check_ways_out(states, transitions, &edges, errs);
+}
+
+/// Checks that every state that is not terminal has a transition out, not only ones whose
+/// rounds run out, and some sequence of them to a completed or withdrawn state.
+fn check_ways_out(
+    states: &[(Range<usize>, State)],
+    transitions: &[(Range<usize>, Transition)],
+    edges: &[(&str, &str)],
+    errs: &mut Errors<'_>,
+) {
     let terminals = states
         .iter()
         .filter(|(_, s)| s.phase.is_terminal())
         .map(|(_, s)| s.name.as_str());
-    let can_finish = closure(terminals, &edges, true);
-    for (span, s) in &states {
+    let can_finish = closure(terminals, edges, true);
+    for (span, s) in states {
         if s.phase.is_terminal() {
             continue;
         }
@@ -598,26 +727,6 @@ pub fn parse_workflow(
             );
         }
     }
-
-    if !errs.list.is_empty() {
-        errs.list.sort_by_key(|e| e.line);
-        return Err(errs.list);
-    }
-    Ok(Workflow {
-        name: raw.name.into_inner(),
-        title: raw.title.into_inner(),
-        version: raw.version.into_inner(),
-        legal_basis: raw.legal_basis.into_inner(),
-        applies_from: applies_from.expect("checked above"),
-        applies_until,
-        calendar: calendar.expect("checked above"),
-        initial: raw.initial.into_inner(),
-        stall_after_working_days: raw.stall_after_working_days.map(Spanned::into_inner),
-        document_types: raw.document_types,
-        states: states.into_iter().map(|(_, s)| s).collect(),
-        transitions: transitions.into_iter().map(|(_, t)| t).collect(),
-        file: file.to_string(),
-    })
 }
 
 /// The states reachable from `start` along `edges` (or, `backwards`, the states from which

@@ -109,15 +109,6 @@ impl Amount {
             Amount::Iso(d) => d.after(start).ok_or(CalendarError::Overflow),
         }
     }
-
-    /// Vietnamese, as shown to users: "15 ngày làm việc", "20 ngày", "PT2H".
-    pub fn describe(&self) -> String {
-        match self {
-            Amount::WorkingDays(n) => format!("{n} ngày làm việc"),
-            Amount::Days(n) => format!("{n} ngày"),
-            Amount::Iso(d) => d.describe(),
-        }
-    }
 }
 
 impl Workflow {

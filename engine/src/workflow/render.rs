@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Deadline, Workflow};
 use crate::time::format_date;
+use crate::wording::period;
 
 /// The widest a cell may be before it wraps onto more lines.
 const MAX_CELL: usize = 44;
@@ -71,7 +72,7 @@ fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn describe_deadline(d: &Deadline) -> String {
-    let mut s = d.amount.describe();
+    let mut s = period(&d.amount);
     if !d.pause_in.is_empty() {
         let _ = write!(s, "; dừng đếm khi ở: {}", d.pause_in.join(", "));
     }
@@ -82,14 +83,14 @@ fn describe_deadline(d: &Deadline) -> String {
         .collect();
     let _ = write!(s, "; nhắc ở {}", fractions.join(", "));
     if let Some(r) = &d.repeat_overdue_every {
-        let _ = write!(s, "; quá hạn nhắc lại mỗi {}", r.describe());
+        let _ = write!(s, "; quá hạn nhắc lại mỗi {}", period(r));
     }
     if let Some(e) = &d.escalate_after {
         let roles: Vec<&str> = e.to.iter().map(|r| r.as_str()).collect();
         let _ = write!(
             s,
             "; quá hạn {} báo cáo {}",
-            e.after.describe(),
+            period(&e.after),
             roles.join(", ")
         );
     }
@@ -192,7 +193,7 @@ pub fn mermaid(w: &Workflow) -> String {
         let deadline = s
             .deadline
             .as_ref()
-            .map(|d| format!(" ({})", d.amount.describe()))
+            .map(|d| format!(" ({})", period(&d.amount)))
             .unwrap_or_default();
         let _ = writeln!(
             out,

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_token))
 }
 
-fn session_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn session_cookie(app: &AppState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if app.settings.cookie_secure {
         "; Secure"
     } else {

@@ -21,7 +21,7 @@ use super::super::views::{
     BetweenView, CalendarView, CalendarYearView, DayView, DeadlineCalcView, LoadErrorView,
     NamedDay, WorkflowCheckBody, WorkflowCheckView, WorkflowDetail, WorkflowSummary,
 };
-use crate::store::calendar_error_vi;
+use engine::wording::calendar_error;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -266,7 +266,7 @@ fn calendar_problem(e: &engine::calendar::CalendarError) -> Problem {
     Problem::new(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         "calendar_missing",
-        calendar_error_vi(e),
+        calendar_error(e),
     )
 }
 

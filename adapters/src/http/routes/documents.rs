@@ -1,11 +1,10 @@
 //! Documents: upload (multipart), list and download.
 //!
 //! An upload is checked before a byte is stored: the caller must be allowed to attach to the
-//! task ([`Tasks::attach_as`](crate::store::Tasks::attach_as) asks `engine::access` before the
-//! body is read), the document type must be one the task's workflow declares, the file must be
-//! within the size limit (413) and of an accepted type, declared and confirmed by its first
-//! bytes (415). The file is stored content-addressed under the data directory
-//! ([`FileStore`](crate::files::FileStore)) with its sha256, then recorded.
+//! task (the store asks `engine::access`), the file must be within the size limit (413) and of
+//! an accepted type, declared and confirmed by its first bytes (415). The file is stored
+//! content-addressed under the data directory ([`FileStore`](crate::files::FileStore)) with its
+//! sha256, and recorded by the store, which checks the document type against the workflow.
 
 use axum::Json;
 use axum::body::Body;
@@ -23,7 +22,7 @@ use super::super::extract::{Auth, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::DocumentView;
-use crate::store::NewDocument;
+use crate::store::{Attachment, NewDocument};
 
 pub fn router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
     let (schemas, paths, upload_route) = routes!(list_documents, upload_document);
@@ -108,7 +107,7 @@ fn extension(name: &str) -> Option<String> {
 
 /// The content type of stored bytes: from their first bytes, told apart by the file name's
 /// extension where several types share a signature (the ZIP-based office formats).
-pub fn sniff(bytes: &[u8], file_name: &str) -> &'static str {
+fn sniff(bytes: &[u8], file_name: &str) -> &'static str {
     let ext = extension(file_name);
     let matching: Vec<&(&str, &[u8], &[&str])> = ACCEPTED
         .iter()
@@ -284,17 +283,6 @@ async fn upload_document(
             .ok_or_else(|| Problem::bad_request("type", "Thiếu loại tài liệu (trường `type`)."))?,
     )?;
     attachment.check_type(&doc_type)?;
-    if bytes.is_empty() {
-        return Err(Problem::bad_request("file", "Tệp rỗng."));
-    }
-    // Only the base name: a path in the name says nothing about the document.
-    let file_name = file_name
-        .as_deref()
-        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "tai-lieu".into());
-    let file_name = text("file_name", &file_name, 255, false)?;
-    check_type(content_type.as_deref(), &bytes, &file_name)?;
     let issued_on = date
         .as_deref()
         .filter(|d| !d.trim().is_empty())
@@ -309,7 +297,62 @@ async fn upload_document(
         .transpose()?;
     let number = opt_text("number", number.as_deref(), 200, false)?;
     let issuer = opt_text("issuer", issuer.as_deref(), 300, false)?;
+    let doc = store_upload(
+        &app,
+        attachment,
+        Upload {
+            doc_type,
+            bytes,
+            file_name: file_name.as_deref(),
+            content_type: content_type.as_deref(),
+            number,
+            issued_on,
+            issuer,
+        },
+    )
+    .await?;
+    let location = format!("/api/v1/documents/{}", doc.id);
+    let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// An uploaded file with what is said about it, checked by [`store_upload`].
+pub(crate) struct Upload<'a> {
+    pub doc_type: String,
+    pub bytes: Vec<u8>,
+    /// As the browser sent it (a path is cut to its base name).
+    pub file_name: Option<&'a str>,
+    /// The part's declared content type.
+    pub content_type: Option<&'a str>,
+    pub number: Option<String>,
+    pub issued_on: Option<chrono::NaiveDate>,
+    pub issuer: Option<String>,
+}
+
+/// Checks an upload (not empty, a plain name, an accepted type confirmed by its bytes), stores
+/// the file content-addressed and records the document through the leave to attach granted
+/// by [`Tasks::attach_as`](crate::store::Tasks::attach_as), for the API and the task page alike.
+pub(crate) async fn store_upload(
+    app: &AppState,
+    attachment: Attachment<'_>,
+    u: Upload<'_>,
+) -> Result<crate::store::Document, Problem> {
+    if u.bytes.is_empty() {
+        return Err(Problem::bad_request("file", "Tệp rỗng."));
+    }
+    // Only the base name: a path in the name says nothing about the document.
+    let file_name = u
+        .file_name
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "tai-lieu".into());
+    let file_name = text("file_name", &file_name, 255, false)?;
+    check_type(u.content_type, &u.bytes, &file_name)?;
     let files = app.files.clone();
+    let bytes = u.bytes;
     let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
         .await
         .map_err(|_| Problem::internal())?
@@ -319,22 +362,16 @@ async fn upload_document(
         })?;
     let new = NewDocument {
         task_id: attachment.task().id.clone(),
-        doc_type,
-        number,
-        issued_on,
-        issuer,
+        doc_type: u.doc_type,
+        number: u.number,
+        issued_on: u.issued_on,
+        issuer: u.issuer,
         file_name,
         size_bytes: stored.size,
         sha256: stored.sha256,
         stored_path: stored.path.display().to_string(),
     };
-    let doc = attachment.record(&new, Utc::now()).await?;
-    let location = format!("/api/v1/documents/{}", doc.id);
-    let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(attachment.record(&new, Utc::now()).await?)
 }
 
 /// RFC 6266 / 8187 `Content-Disposition` for a Vietnamese file name.
@@ -360,23 +397,12 @@ fn disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Download a document's file (checked against its recorded sha256).
-#[utoipa::path(
-    get, path = "/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "Document id")),
-    responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream",
-            headers(("Content-Disposition" = String), ("Digest" = String, description = "sha-256 of the file"))),
-        (status = 404, description = "No such document, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
-    )
-)]
-async fn download_document(
-    State(app): State<AppState>,
-    Auth(id): Auth,
-    Path(doc_id): Path<String>,
+/// A stored document's file as a download, checked against its recorded sha256: for the API
+/// and the pages alike. The caller has checked that the document may be read.
+pub(crate) async fn document_file(
+    app: &AppState,
+    doc: &crate::store::Document,
 ) -> Result<Response, Problem> {
-    let doc_id = ident("id", &doc_id)?;
-    let doc = app.store.tasks().document_as(&id.actor, &doc_id).await?;
     let files = app.files.clone();
     let (path, sha) = (
         std::path::PathBuf::from(&doc.stored_path),
@@ -412,6 +438,26 @@ async fn download_document(
         h.insert(header::ETAG, v);
     }
     Ok(res)
+}
+
+/// Download a document's file (checked against its recorded sha256).
+#[utoipa::path(
+    get, path = "/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream",
+            headers(("Content-Disposition" = String), ("Digest" = String, description = "sha-256 of the file"))),
+        (status = 404, description = "No such document, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn download_document(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Path(doc_id): Path<String>,
+) -> Result<Response, Problem> {
+    let doc_id = ident("id", &doc_id)?;
+    let doc = app.store.tasks().document_as(&id.actor, &doc_id).await?;
+    document_file(&app, &doc).await
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `/reports`: the progress report on a plan and the status report (issue 6), as XLSX, HTML or
-//! Markdown. Which tasks a caller's report covers is decided by [`crate::report::scope_for`]
+//! Markdown. Which tasks a caller's report covers is decided by [`engine::access::report_scope`]
 //! (SKHCN and UBND the whole plan, a unit its own tasks, the others nothing), not here.
 
 use axum::body::Body;
@@ -90,7 +90,7 @@ async fn progress_report(
     Auth(id): Auth,
     Params(q): Params<ProgressQuery>,
 ) -> Result<Response, Problem> {
-    let units = report::scope_for(&id.actor).map_err(crate::store::StoreError::from)?;
+    let units = engine::access::report_scope(&id.actor).map_err(crate::store::StoreError::from)?;
     let params = ProgressParams {
         plan: ident("plan", &q.plan)?,
         as_of: match q.as_of.as_deref() {
@@ -136,7 +136,7 @@ async fn status_report(
     Auth(id): Auth,
     Params(q): Params<StatusQuery>,
 ) -> Result<Response, Problem> {
-    let units = report::scope_for(&id.actor).map_err(crate::store::StoreError::from)?;
+    let units = engine::access::report_scope(&id.actor).map_err(crate::store::StoreError::from)?;
     if q.stall_days.is_some_and(|d| d == 0 || d > 365) {
         return Err(Problem::bad_request(
             "stall_days",

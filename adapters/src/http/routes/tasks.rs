@@ -27,8 +27,7 @@ use super::super::views::{
     TaskList, TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
-    BudgetLine, Deadline, MAX_PAGE, NewTask, TaskQuery, TaskSort, TransitionRequest,
-    calendar_error_vi,
+    BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -302,44 +301,19 @@ async fn create_task(
     Ok(res)
 }
 
-/// The deadline as the API words it.
-fn deadline(d: &Deadline) -> DeadlineView {
-    let c = &d.clock;
-    if d.paused {
-        return DeadlineView {
-            state: c.state.clone(),
-            due_at: c.due_at,
-            due_text: format_instant(c.due_at),
-            working_days_left: None,
-            time_left_text: format!(
-                "tạm dừng từ {} trong khi đơn vị bổ sung hồ sơ; hạn sẽ được lùi tương ứng",
-                c.paused_at.map(format_instant).unwrap_or_default()
-            ),
-            paused: true,
-        };
-    }
-    let (days, text) = match &d.working_days_left {
-        Some(Ok(n)) if !d.overdue && *n > 0 => (Some(*n), format!("còn {n} ngày làm việc")),
-        Some(Ok(n)) if !d.overdue => (
-            Some(*n),
-            format!("hết hạn trong hôm nay ({})", format_instant(c.due_at)),
-        ),
-        Some(Ok(n)) if *n < 0 => (Some(*n), format!("quá hạn {} ngày làm việc", -n)),
-        Some(Ok(n)) => (Some(*n), "quá hạn (trong hôm nay)".to_string()),
-        Some(Err(e)) => (None, format!("không tính được: {}", calendar_error_vi(e))),
-        None => (
-            None,
-            "không tính được: quy trình không còn được nạp".to_string(),
-        ),
-    };
-    DeadlineView {
-        state: c.state.clone(),
-        due_at: c.due_at,
-        due_text: format_instant(c.due_at),
-        working_days_left: days,
-        time_left_text: text,
-        paused: false,
-    }
+/// The current deadline and the time left at `now`, worded by `engine::wording`.
+fn deadline(item: &TaskItem, now: Instant) -> Option<DeadlineView> {
+    let clock = item.clock()?;
+    let left = item.time_left(now)?;
+    Some(DeadlineView {
+        state: clock.state.clone(),
+        due_at: clock.due_at,
+        due_text: format_instant(clock.due_at),
+        working_days_left: left.working_days(),
+        time_left_text: left.to_string(),
+        status: left.status().as_str().to_string(),
+        paused: matches!(left, engine::wording::TimeLeft::Paused { .. }),
+    })
 }
 
 /// A task with its deadline, time left, documents and the transitions the caller may take.
@@ -367,7 +341,7 @@ async fn get_task(
     let wf = d.item.workflow.as_deref();
     let view = TaskDetail {
         summary: TaskSummary::new(&d.item, now),
-        deadline: d.deadline.as_ref().map(deadline),
+        deadline: deadline(&d.item, now),
         budget: d.budget.into_iter().map(BudgetView::from).collect(),
         documents: d.documents.into_iter().map(DocumentView::from).collect(),
         available: d

@@ -12,6 +12,21 @@ use super::super::{NewUser, StoreError, User, duplicate_or, micros, new_id, with
 use super::Directory;
 use super::units::merged_units;
 
+/// A user's roles: at least one, and a unit for the unit roles.
+fn check_roles(roles: &[Role], unit_id: Option<&str>) -> Result<(), StoreError> {
+    if roles.is_empty() {
+        return Err(StoreError::Invalid(
+            "Người dùng cần ít nhất một vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.".into(),
+        ));
+    }
+    if unit_id.is_none() && roles.iter().any(|r| r.is_unit_role()) {
+        return Err(StoreError::Invalid(
+            "Vai trò don_vi và thu_truong_don_vi cần có đơn vị (--unit MÃ_ĐƠN_VỊ).".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Directory<'_> {
     /// One user's record, for the user themself or an administrator.
     #[tracing::instrument(skip_all, fields(actor = %actor.user, user = %username))]
@@ -57,26 +72,64 @@ impl Directory<'_> {
         Ok(user)
     }
 
+    /// Replaces a user's roles, unit and display name, for an administrator. The same rules as
+    /// adding a user: at least one role, and a unit for the unit roles; an administrator cannot
+    /// take the administrator role from themself ([`access::may_change_roles`]). The user's
+    /// sessions stay valid and act with the new roles from their next request.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, user = %username))]
+    pub async fn change_user_as(
+        &self,
+        actor: &Actor,
+        username: &str,
+        roles: &[Role],
+        unit_id: Option<&str>,
+        display_name: Option<&str>,
+    ) -> Result<User, StoreError> {
+        access::may_manage(actor, Area::Users)?;
+        let user = self.user(username).await?;
+        check_roles(roles, unit_id)?;
+        access::may_change_roles(actor, username, roles)
+            .map_err(|refused| StoreError::Invalid(refused.to_string()))?;
+        if let Some(u) = unit_id {
+            self.unit(u).await?;
+        }
+        let display = display_name
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&user.display_name)
+            .to_string();
+        with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET unit_id = $2, display_name = $3 WHERE id = $1")
+                .bind(&user.id)
+                .bind(unit_id)
+                .bind(&display)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+            for r in roles {
+                sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                    .bind(&user.id)
+                    .bind(r.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        self.store.identity_changed();
+        self.user(username).await
+    }
+
     /// Adds a user without a password. System door: no access rule.
     #[tracing::instrument(skip_all, fields(user = %new.username))]
     pub async fn add_user(&self, new: NewUser, now: Instant) -> Result<User, StoreError> {
         let username = Username::parse(&new.username).map_err(StoreError::Invalid)?;
-        if new.roles.is_empty() {
-            return Err(StoreError::Invalid(
-                "Người dùng cần ít nhất một vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.".into(),
-            ));
-        }
-        let needs_unit = new.roles.iter().any(|r| r.is_unit_role());
-        match &new.unit_id {
-            Some(u) => {
-                self.unit(u).await?;
-            }
-            None if needs_unit => {
-                return Err(StoreError::Invalid(
-                    "Vai trò don_vi và thu_truong_don_vi cần có đơn vị (--unit MÃ_ĐƠN_VỊ).".into(),
-                ));
-            }
-            None => {}
+        check_roles(&new.roles, new.unit_id.as_deref())?;
+        if let Some(u) = &new.unit_id {
+            self.unit(u).await?;
         }
         let id = new_id();
         let now = micros(now);

@@ -9,10 +9,8 @@
 //! - [`read`]: reading tasks and what hangs off them; [`Unscoped`], the reads for nobody;
 //! - [`search`]: the visibility rule and a search's conditions as SQL;
 //! - [`visibility`]: the facts `engine::access` rules on, looked up;
-//! - [`deadline`]: a task's current deadline as facts;
 //! - [`write`]: creation and transitions, each one audited transaction.
 
-mod deadline;
 mod read;
 mod search;
 mod visibility;
@@ -21,8 +19,9 @@ mod write;
 use std::sync::Arc;
 
 use engine::Role;
-use engine::decide::{Actor, Available};
+use engine::decide::{Actor, Available, Clock};
 use engine::time::Instant;
+use engine::wording::TimeLeft;
 use engine::workflow::Workflow;
 
 use super::audit::{self, AuditRecord};
@@ -32,7 +31,6 @@ use super::{
 };
 use visibility::Facts;
 
-pub use deadline::{Deadline, calendar_error_vi};
 pub use read::Unscoped;
 pub use search::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort};
 pub(crate) use write::{Step, transition};
@@ -72,21 +70,49 @@ impl TaskItem {
             .map_or(&[], |s| &s.roles)
     }
 
-    /// The current deadline, seen at `now`.
-    pub fn deadline(&self, now: Instant) -> Option<Deadline> {
-        deadline::deadline(&self.task, self.workflow.as_deref(), now)
+    /// The transitions from the current state, each with what `actor` still lacks (none when
+    /// the workflow is no longer loaded).
+    pub fn available(&self, actor: &Actor) -> Vec<Available> {
+        self.workflow.as_ref().map_or_else(Vec::new, |w| {
+            engine::decide::available(w, &write::snapshot(&self.task), actor)
+        })
+    }
+
+    /// The current deadline: the running clock, else the one paused while the dossier is back
+    /// with the unit.
+    pub fn clock(&self) -> Option<&Clock> {
+        self.task.clock.as_ref().or(self.task.paused_clock.as_ref())
+    }
+
+    /// The time left on the current deadline at `now` ([`engine::wording::time_left`]).
+    pub fn time_left(&self, now: Instant) -> Option<TimeLeft> {
+        let clock = self.clock()?;
+        Some(engine::wording::time_left(
+            self.workflow.as_deref(),
+            clock,
+            now,
+        ))
     }
 }
 
-/// A task with everything an actor needs to act on it, as of an instant.
+/// A task with everything an actor needs to act on it.
 #[derive(Debug, Clone)]
 pub struct TaskDetail {
     pub item: TaskItem,
-    pub deadline: Option<Deadline>,
     pub budget: Vec<BudgetLine>,
     pub documents: Vec<Document>,
     /// The transitions from the current state, each with what the actor still lacks.
     pub available: Vec<Available>,
+    /// Whether the actor may attach documents (`engine::access::may_attach_document`).
+    pub may_attach: bool,
+}
+
+/// A task's whole file as the task page shows it: the detail and the audit log.
+#[derive(Debug, Clone)]
+pub struct Dossier {
+    pub detail: TaskDetail,
+    /// The audit log, oldest first.
+    pub history: Vec<AuditRecord>,
 }
 
 /// Leave to attach a document to a task, granted by [`Tasks::attach_as`] before the file is
@@ -231,8 +257,8 @@ impl<'a> Tasks<'a> {
         Ok(titled(workflow.map(|w| &**w), o))
     }
 
-    /// A task with its deadline at `now`, budget, documents, and the transitions `actor` may
-    /// take (each with what it still lacks).
+    /// A task with its budget, documents, the transitions `actor` may take (each with what it
+    /// still lacks) and whether they may attach documents; `now` decides whether it stalled.
     #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
     pub async fn detail_as(
         &self,
@@ -240,19 +266,36 @@ impl<'a> Tasks<'a> {
         id: &str,
         now: Instant,
     ) -> Result<TaskDetail, StoreError> {
-        let (task, _) = self.visible(actor, id).await?;
+        let (task, facts) = self.visible(actor, id).await?;
         let wf = self.store.workflow_of(&task)?;
         let available = engine::decide::available(wf, &write::snapshot(&task), actor);
+        let may_attach = match facts.may_attach(actor) {
+            Ok(()) => true,
+            Err(StoreError::Forbidden(_)) => false,
+            Err(e) => return Err(e),
+        };
         let budget = read::budget(self.store, &task.id).await?;
         let documents = read::documents(self.store, &task.id).await?;
-        let item = self.item(task, actor, now);
         Ok(TaskDetail {
-            deadline: item.deadline(now),
-            item,
+            item: self.item(task, actor, now),
             budget,
             documents,
             available,
+            may_attach,
         })
+    }
+
+    /// [`Tasks::detail_as`] with the task's audit log: the task page's file.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
+    pub async fn dossier_as(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: Instant,
+    ) -> Result<Dossier, StoreError> {
+        let detail = self.detail_as(actor, id, now).await?;
+        let history = audit::entries(self.store, &detail.item.task.id).await?;
+        Ok(Dossier { detail, history })
     }
 
     /// One page of the tasks `actor` may see that match `q`, with how many match in all.

@@ -13,7 +13,6 @@ use engine::workflow::Workflow;
 
 use super::super::{Store, StoreError, Task, micros, with_db};
 use super::TaskItem;
-use super::deadline::calendar_error_vi;
 use super::read::SELECT_TASK;
 
 /// How a task list is ordered.
@@ -75,7 +74,7 @@ pub struct TaskQuery {
     pub stalled: bool,
     pub due_before: Option<Instant>,
     pub due_after: Option<Instant>,
-    /// A piece of the task's name (case-insensitive for ASCII on SQLite, fully on PostgreSQL).
+    /// Words of the task's name, in order, with or without diacritics and in any case.
     pub text: Option<String>,
     pub sort: TaskSort,
     pub descending: bool,
@@ -163,7 +162,7 @@ fn stall_cutoff(wf: &Workflow, n: u32, now: Instant) -> Result<Instant, StoreErr
         if wf.calendar.is_working_day(day).map_err(|e| {
             StoreError::internal(format!(
                 "Không xác định được nhiệm vụ đình trệ: {}",
-                calendar_error_vi(&e)
+                engine::wording::calendar_error(&e)
             ))
         })? {
             counted += 1;
@@ -327,10 +326,11 @@ impl Where {
         }
     }
 
-    /// A piece of the task's name.
-    fn name_contains(&mut self, t: &str) {
-        let p = self.placeholder(Param::Text(escape_like(t)));
-        self.and(format!("LOWER(t.name) LIKE {p} ESCAPE '\\'"));
+    /// Words of the task's name, folded on both sides ([`engine::domain::search_key`]):
+    /// "benh an" finds "bệnh án".
+    fn name_contains(&mut self, folded: &str) {
+        let p = self.placeholder(Param::Text(escape_like(folded)));
+        self.and(format!("t.name_search LIKE {p} ESCAPE '\\'"));
     }
 }
 
@@ -376,7 +376,8 @@ pub(super) async fn search(
         w.stalled(store, now)?;
     }
     w.deadlines(q, now);
-    if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let folded = q.text.as_deref().map(engine::domain::search_key);
+    if let Some(t) = folded.as_deref().filter(|t| !t.is_empty()) {
         w.name_contains(t);
     }
     let order = order_by(q.sort, q.descending);

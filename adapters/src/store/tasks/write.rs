@@ -249,8 +249,8 @@ impl NewRow<'_> {
         conn.execute(
             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11)",
+             created_at, updated_at, name_search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17)",
             &[
                 Arg::Str(self.id),
                 Arg::Str(self.plan_id),
@@ -268,6 +268,7 @@ impl NewRow<'_> {
                 Arg::OptStr(clock.as_deref()),
                 Arg::OptTime(d.clock.as_ref().map(|c| micros(c.due_at))),
                 Arg::Str(self.audit_hash),
+                Arg::Str(&engine::domain::search_key(&new.name)),
             ],
         )
         .await?;

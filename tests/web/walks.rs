@@ -1,0 +1,535 @@
+//! The walks of the browser suite (see `main.rs`), run once per backend.
+
+use std::path::{Path, PathBuf};
+
+use adapters::store::TaskFilter;
+use chrono::Utc;
+
+use crate::browser::Browser;
+use crate::common::TestDb;
+use crate::helpers::{PLAN, Who, World, world};
+
+pub const PASSWORD: &str = "mat-khau-thu-nghiem";
+
+fn user(who: Who) -> &'static str {
+    who.username().expect("a user")
+}
+
+/// Files to upload, as a user would pick them.
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Files {
+        Files {
+            dir: tempfile::tempdir().expect("dir"),
+        }
+    }
+
+    fn pdf(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("%PDF-1.4\n% {name}\n%%EOF\n")).expect("write");
+        p
+    }
+}
+
+pub async fn run_all(b: &Browser, db: TestDb, audit_pages: bool) {
+    let backend = db.backend;
+    let w = world(db).await;
+    let now = Utc::now();
+    for who in Who::ALL.iter().filter(|w| w.username().is_some()) {
+        w.store()
+            .accounts()
+            .set_password(user(*who), PASSWORD, now)
+            .await
+            .expect("password");
+    }
+    let files = Files::new();
+    eprintln!("[{backend}] lifecycle");
+    let task = lifecycle(b, &w, &files).await;
+    eprintln!("[{backend}] email link");
+    email_link(b, &w, &task).await;
+    eprintln!("[{backend}] isolation");
+    isolation(b, &w, &task).await;
+    eprintln!("[{backend}] csrf");
+    csrf(b, &w).await;
+    eprintln!("[{backend}] script name");
+    let script_task = script_name(b, &w).await;
+    eprintln!("[{backend}] stale form");
+    stale(b, &w).await;
+    if audit_pages {
+        eprintln!("[{backend}] every page: axe-core, keyboard, screenshots");
+        pages(b, &w, &task, &script_task).await;
+    }
+}
+
+/// The task id in the current page's path (`/tasks/{id}…`).
+async fn task_id(b: &Browser) -> String {
+    let p = b.path().await;
+    p.trim_start_matches("/tasks/")
+        .split(['?', '#'])
+        .next()
+        .expect("an id")
+        .to_string()
+}
+
+/// Opens the form of `transition` on the task page with the keyboard, fills what it asks for
+/// and submits it; the page must then confirm the step.
+async fn take(b: &Browser, transition: &str, comment: Option<&str>, uploads: &[(&str, &Path)]) {
+    let details = format!("details#hanh-dong-{transition}");
+    assert!(
+        b.has(&details).await,
+        "no form for {transition} on {}: {}",
+        b.path().await,
+        b.body().await
+    );
+    b.press(&format!("{details} > summary"), '\u{E007}').await; // Enter opens it
+    for (doc_type, path) in uploads {
+        b.type_into(
+            &format!("{details} input[name=file_{doc_type}]"),
+            &path.display().to_string(),
+        )
+        .await;
+    }
+    if let Some(c) = comment {
+        b.type_into(&format!("{details} textarea[name=comment]"), c)
+            .await;
+    }
+    b.press(&format!("{details} button[type=submit]"), '\u{E007}')
+        .await;
+    b.wait_path(&format!("xong={transition}")).await;
+    let flash = b.text(".flash").await;
+    assert!(flash.starts_with("Đã thực hiện"), "{flash}");
+}
+
+/// Signs in as `who` and opens the task from their "my turn" page.
+async fn from_my_turn(b: &Browser, w: &World, who: Who, task: &str) {
+    b.goto(&format!("{}/sign-in", w.app.base)).await;
+    b.sign_in(&w.app.base, user(who), PASSWORD).await;
+    assert_eq!(b.path().await, "/", "{who:?} lands on their list");
+    let link = format!("a.task-link[href='/tasks/{task}']");
+    assert!(
+        b.has(&link).await,
+        "{who:?} should find the task in their turn: {}",
+        b.body().await
+    );
+    b.click(&link).await;
+    b.wait_path(&format!("/tasks/{task}")).await;
+}
+
+async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
+    let base = &w.app.base;
+    // Anyone who is not signed in is sent to the sign-in page.
+    b.goto(&format!("{base}/")).await;
+    b.wait_path("/sign-in").await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+
+    // The unit officer proposes.
+    b.goto(&format!("{base}/tasks/new")).await;
+    b.type_into("#name", "Mua sắm máy chủ lưu trữ hồ sơ bệnh án điện tử")
+        .await;
+    b.select("#plan", PLAN).await;
+    b.select("#kind", "mua-sam").await;
+    b.select("#funding_source", "thuong_xuyen").await;
+    b.type_into("#need_total", "1.234,5").await;
+    b.click("form[action='/tasks/new'] button[type=submit]")
+        .await;
+    b.wait_path("moi=1").await;
+    let id = task_id(b).await;
+    assert!(
+        b.body().await.contains("1.234,5"),
+        "the budget line, Vietnamese style"
+    );
+    take(b, "bat_dau_lap_thuyet_minh", None, &[]).await;
+    let tm = files.pdf("thuyet-minh-du-toan.pdf");
+    take(b, "trinh_thu_truong", None, &[("thuyet_minh_du_toan", &tm)]).await;
+    assert!(b.body().await.contains("thuyet-minh-du-toan.pdf"));
+    assert!(b.body().await.contains("sha256:"));
+    b.sign_out().await;
+
+    // The head signs and sends it to SKHCN (the dossier already attached is offered).
+    from_my_turn(b, w, Who::Head, &id).await;
+    take(b, "gui_skhcn", None, &[]).await;
+    b.sign_out().await;
+
+    // SKHCN returns it with a comment.
+    from_my_turn(b, w, Who::Skhcn, &id).await;
+    let yk = files.pdf("van-ban-y-kien-lan-1.pdf");
+    take(
+        b,
+        "skhcn_de_nghi_hoan_thien",
+        Some("Đề nghị bổ sung báo giá của ít nhất ba nhà cung cấp."),
+        &[("van_ban_y_kien", &yk)],
+    )
+    .await;
+    b.sign_out().await;
+
+    // The unit revises and resubmits.
+    from_my_turn(b, w, Who::Officer, &id).await;
+    assert!(
+        b.body()
+            .await
+            .contains("Đề nghị bổ sung báo giá của ít nhất ba nhà cung cấp."),
+        "the officer reads SKHCN's comment in the timeline"
+    );
+    let tm2 = files.pdf("thuyet-minh-du-toan-sua.pdf");
+    take(
+        b,
+        "trinh_thu_truong",
+        None,
+        &[("thuyet_minh_du_toan", &tm2)],
+    )
+    .await;
+    b.sign_out().await;
+    from_my_turn(b, w, Who::Head, &id).await;
+    take(b, "gui_skhcn", None, &[]).await;
+    b.sign_out().await;
+    from_my_turn(b, w, Who::Skhcn, &id).await;
+    let yk2 = files.pdf("van-ban-y-kien-lan-2.pdf");
+    take(b, "skhcn_thong_nhat", None, &[("van_ban_y_kien", &yk2)]).await;
+    b.sign_out().await;
+    from_my_turn(b, w, Who::Head, &id).await;
+    take(b, "gui_so_tai_chinh", None, &[]).await;
+    b.sign_out().await;
+
+    // Sở Tài chính appraises.
+    from_my_turn(b, w, Who::Stc, &id).await;
+    let kq = files.pdf("ket-qua-tham-dinh.pdf");
+    take(b, "stc_thong_qua", None, &[("ket_qua_tham_dinh", &kq)]).await;
+    b.sign_out().await;
+
+    // UBND sees it waiting in appraisal, approves it, and the overview shows it moved.
+    b.goto(&format!("{base}/sign-in?next=/overview")).await;
+    b.sign_in(base, user(Who::Ubnd), PASSWORD).await;
+    b.wait_path("/overview").await;
+    let before = b.text("#c-giai-doan").await;
+    assert!(before.contains("Thẩm định: 1"), "{before}");
+    assert!(before.contains("Lựa chọn nhà thầu: 0"), "{before}");
+    from_my_turn_signed_in(b, w, &id).await;
+    let qd = files.pdf("quyet-dinh-phe-duyet.pdf");
+    take(
+        b,
+        "phe_duyet_nhiem_vu",
+        None,
+        &[("quyet_dinh_phe_duyet", &qd)],
+    )
+    .await;
+    b.goto(&format!("{base}/overview")).await;
+    let after = b.text("#c-giai-doan").await;
+    assert!(after.contains("Thẩm định: 0"), "{after}");
+    assert!(after.contains("Lựa chọn nhà thầu: 1"), "{after}");
+    b.sign_out().await;
+
+    let t = w.store().tasks().unscoped().get(&id).await.expect("task");
+    assert_eq!(t.state, "lap_khlcnt");
+    let history = w.store().audit().history(&id).await.expect("history");
+    let who: Vec<&str> = history.iter().map(|a| a.actor_user.as_str()).collect();
+    assert_eq!(
+        who,
+        [
+            "can.bo",
+            "can.bo",
+            "can.bo",
+            "giam.doc",
+            "chuyen.vien.khcn",
+            "can.bo",
+            "giam.doc",
+            "chuyen.vien.khcn",
+            "giam.doc",
+            "tham.dinh.stc",
+            "pho.chu.tich"
+        ]
+    );
+    id
+}
+
+/// UBND, already signed in, opens the task from their list.
+async fn from_my_turn_signed_in(b: &Browser, w: &World, task: &str) {
+    b.goto(&format!("{}/", w.app.base)).await;
+    b.click(&format!("a.task-link[href='/tasks/{task}']")).await;
+    b.wait_path(&format!("/tasks/{task}")).await;
+}
+
+async fn email_link(b: &Browser, w: &World, task: &str) {
+    let base = &w.app.base;
+    // The link of every reminder email: TIENDO_BASE_URL/tasks/{id}.
+    b.goto(&format!("{base}/tasks/{task}")).await;
+    b.wait_path("/sign-in?next=").await;
+    b.sign_in(base, user(Who::Skhcn), PASSWORD).await;
+    assert_eq!(b.path().await, format!("/tasks/{task}"));
+    assert!(b.has("h1").await);
+    b.sign_out().await;
+    // A crafted return path to another site is not followed.
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/%5Cevil.example",
+        "%2F%2Fevil.example",
+    ] {
+        b.goto(&format!("{base}/sign-in?next={evil}")).await;
+        b.sign_in(base, user(Who::Skhcn), PASSWORD).await;
+        let u = b.client.current_url().await.expect("url");
+        assert_eq!(
+            u.host_str(),
+            Some("127.0.0.1"),
+            "next={evil} must not leave the site"
+        );
+        assert_eq!(u.path(), "/", "next={evil} lands on the home page");
+        b.sign_out().await;
+    }
+}
+
+async fn isolation(b: &Browser, w: &World, task: &str) {
+    let base = &w.app.base;
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::OtherOfficer), PASSWORD).await;
+    b.goto(&format!("{base}/tasks/{task}")).await;
+    assert!(b.text("h1").await.contains("Không tìm thấy"));
+    assert!(!b.body().await.contains("Mua sắm máy chủ"));
+    let doc = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(task)
+        .await
+        .expect("docs")[0]
+        .id
+        .clone();
+    b.goto(&format!("{base}/documents/{doc}")).await;
+    assert!(b.text("h1").await.contains("Không tìm thấy"));
+    b.goto(&format!("{base}/tasks?q=may+chu")).await;
+    assert!(!b.body().await.contains("Mua sắm máy chủ"));
+    // The same 404 as the API, for the page, the document and the API itself.
+    let session = b.cookie("tiendo_session").await.expect("session cookie");
+    let client = &w.app.client;
+    for path in [
+        format!("/tasks/{task}"),
+        format!("/documents/{doc}"),
+        format!("/api/v1/tasks/{task}"),
+        format!("/api/v1/documents/{doc}"),
+    ] {
+        let r = client
+            .get(w.app.url(&path))
+            .header("cookie", format!("tiendo_session={session}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // A task that does not exist answers the same.
+    let r = client
+        .get(w.app.url("/tasks/khong-co-nhiem-vu-nay"))
+        .header("cookie", format!("tiendo_session={session}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 404);
+    b.sign_out().await;
+}
+
+async fn csrf(b: &Browser, w: &World) {
+    let base = &w.app.base;
+    let id = w.task("Nhiệm vụ kiểm tra CSRF").await;
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    b.goto(&format!("{base}/tasks/{id}")).await;
+    let before = crate::helpers::snapshot(w.store()).await;
+    // The same request the page's form sends, without its token, from the signed-in browser.
+    let status = b
+        .client
+        .execute_async(
+            "const [id, done] = arguments;
+             const f = new FormData();
+             f.append('version', '1'); f.append('transition', 'bat_dau_lap_thuyet_minh');
+             fetch('/tasks/' + id + '/transitions', { method: 'POST', body: f, credentials: 'same-origin' })
+               .then(r => done(r.status)).catch(e => done(String(e)));",
+            vec![serde_json::json!(id)],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(status, 403);
+    // With a wrong token, and on the other forms: refused the same way.
+    let session = b.cookie("tiendo_session").await.expect("session");
+    let client = &w.app.client;
+    for (path, body) in [
+        (
+            "/tasks/new".to_string(),
+            format!(
+                "csrf=forged&plan={PLAN}&unit=so-y-te&kind=mua-sam&funding_source=thuong_xuyen&name=X"
+            ),
+        ),
+        ("/sign-out".to_string(), String::new()),
+        (
+            "/account/password".to_string(),
+            "current_password=a&new_password=bbbbbbbbbbbb&confirm_password=bbbbbbbbbbbb"
+                .to_string(),
+        ),
+    ] {
+        let r = client
+            .post(w.app.url(&path))
+            .header("cookie", format!("tiendo_session={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    assert_eq!(crate::helpers::snapshot(w.store()).await, before);
+    // The session was not ended by the forged sign-out.
+    b.goto(&format!("{base}/tasks/{id}")).await;
+    assert!(b.has("details#hanh-dong-bat_dau_lap_thuyet_minh").await);
+    b.sign_out().await;
+}
+
+async fn script_name(b: &Browser, w: &World) -> String {
+    let base = &w.app.base;
+    let name = "<script>alert(1)</script>";
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    b.goto(&format!("{base}/tasks/new")).await;
+    b.type_into("#name", name).await;
+    b.select("#plan", PLAN).await;
+    b.select("#kind", "mua-sam").await;
+    b.select("#funding_source", "thuong_xuyen").await;
+    b.click("form[action='/tasks/new'] button[type=submit]")
+        .await;
+    b.wait_path("moi=1").await;
+    let id = task_id(b).await;
+    for path in [
+        format!("/tasks/{id}"),
+        "/".to_string(),
+        "/tasks?q=script".to_string(),
+    ] {
+        b.goto(&format!("{base}{path}")).await;
+        assert!(
+            b.client.get_alert_text().await.is_err(),
+            "{path}: a script ran"
+        );
+        assert!(
+            b.body().await.contains(name),
+            "{path}: the name is shown as text"
+        );
+        let html = b.client.source().await.expect("source");
+        assert!(!html.contains(name), "{path}: the name is never raw HTML");
+    }
+    // In the workflow drawing, too: the SVG's title names the task's step, and the step and
+    // task names are text nodes.
+    b.goto(&format!("{base}/tasks/{id}")).await;
+    let scripts = b
+        .client
+        .execute(
+            "return document.querySelectorAll('script:not([src])').length;",
+            vec![],
+        )
+        .await
+        .expect("count");
+    assert_eq!(scripts, 0, "no inline script on the page");
+    b.sign_out().await;
+    // Leadership's overview lists it among the plan's tasks, as text.
+    b.goto(&format!("{base}/sign-in?next=/overview")).await;
+    b.sign_in(base, user(Who::Ubnd), PASSWORD).await;
+    assert!(b.client.get_alert_text().await.is_err());
+    b.sign_out().await;
+    id
+}
+
+async fn stale(b: &Browser, w: &World) {
+    let base = &w.app.base;
+    let id = w.task("Nhiệm vụ kiểm tra xung đột phiên bản").await;
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    b.goto(&format!("{base}/tasks/{id}")).await;
+    let details = "details#hanh-dong-bat_dau_lap_thuyet_minh";
+    b.press(&format!("{details} > summary"), '\u{E007}').await;
+    // Meanwhile a colleague moves the task (through the store, as another session would).
+    w.step(&id, "bat_dau_lap_thuyet_minh", Who::Officer, vec![])
+        .await;
+    let version = w
+        .store()
+        .tasks()
+        .unscoped()
+        .get(&id)
+        .await
+        .expect("task")
+        .version;
+    b.type_into(&format!("{details} textarea[name=comment]"), "Bắt đầu")
+        .await;
+    b.press(&format!("{details} button[type=submit]"), '\u{E007}')
+        .await;
+    b.wait_for(".flash-error").await;
+    let flash = b.text(".flash-error").await;
+    assert!(flash.contains("đã được người khác cập nhật"), "{flash}");
+    assert!(flash.contains("chưa được thực hiện"), "{flash}");
+    // The page now shows the task as it is: the next step's form, the new version.
+    assert!(b.has("details#hanh-dong-trinh_thu_truong").await);
+    let t = w.store().tasks().unscoped().get(&id).await.expect("task");
+    assert_eq!(
+        t.version, version,
+        "nothing applied to a version the user did not see"
+    );
+    assert_eq!(t.state, "lap_thuyet_minh");
+    b.sign_out().await;
+}
+
+/// Every page, audited.
+async fn pages(b: &Browser, w: &World, task: &str, script_task: &str) {
+    let base = &w.app.base;
+    b.goto(&format!("{base}/sign-in")).await;
+    b.audit("sign-in").await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    let tasks = w
+        .store()
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter::default())
+        .await
+        .expect("tasks");
+    assert!(tasks.len() >= 3);
+    for (name, path) in [
+        ("my-turn", "/".to_string()),
+        ("tasks", "/tasks".to_string()),
+        ("tasks-search", "/tasks?q=benh+an".to_string()),
+        ("task", format!("/tasks/{task}")),
+        ("task-script-name", format!("/tasks/{script_task}")),
+        ("propose", "/tasks/new".to_string()),
+        ("account-password", "/account/password".to_string()),
+        ("not-found", "/tasks/khong-co".to_string()),
+    ] {
+        b.goto(&format!("{base}{path}")).await;
+        b.audit(name).await;
+    }
+    // Diacritic-free search finds the task.
+    b.goto(&format!("{base}/tasks?q=benh+an")).await;
+    assert!(b.body().await.contains("bệnh án"), "benh an finds bệnh án");
+    b.sign_out().await;
+
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Ubnd), PASSWORD).await;
+    b.goto(&format!("{base}/overview")).await;
+    b.audit("overview").await;
+    b.goto(&format!("{base}/tasks?stalled=1&overdue=1")).await;
+    b.audit("tasks-filtered").await;
+    b.sign_out().await;
+
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Admin), PASSWORD).await;
+    assert_eq!(b.path().await, "/admin");
+    for (name, path) in [
+        ("admin", "/admin"),
+        ("admin-users", "/admin/users"),
+        ("admin-user", "/admin/users/can.bo"),
+        ("admin-units", "/admin/units"),
+        ("admin-calendars", "/admin/calendars"),
+        ("admin-calendar-2026", "/admin/calendars/vn/2026"),
+        ("admin-workflows", "/admin/workflows"),
+        ("admin-workflow", "/admin/workflows/mua-sam"),
+        ("admin-workflow-check", "/admin/workflows/check"),
+        ("admin-outbox", "/admin/outbox"),
+    ] {
+        b.goto(&format!("{base}{path}")).await;
+        b.audit(name).await;
+    }
+    b.sign_out().await;
+}
