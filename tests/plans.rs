@@ -76,13 +76,23 @@ async fn previous_release(db: &TestDb) {
     db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
 }
 
+/// A budget line: task, year and the four amounts.
+type BudgetRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// What must survive a migration: every task with its state and audit head, every audit entry,
 /// every budget line.
 #[derive(Debug, PartialEq, Eq)]
 struct Kept {
     tasks: Vec<(String, String, String, String, i64, String)>,
     audit: Vec<(String, i64, String)>,
-    budget: Vec<(String, i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>)>,
+    budget: Vec<BudgetRow>,
 }
 
 async fn kept(db: &TestDb) -> Kept {
@@ -140,7 +150,11 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
     assert_eq!(before.budget.len(), 63);
 
     let store = db.store().await;
-    assert_eq!(kept(&db).await, before, "tasks, audit entries, budget lines");
+    assert_eq!(
+        kept(&db).await,
+        before,
+        "tasks, audit entries, budget lines"
+    );
     let verified = store.audit().verify().await.unwrap();
     assert!(verified.broken.is_none(), "{verified:?}");
     assert_eq!((verified.tasks, verified.entries), (63, 66));
@@ -173,7 +187,11 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
     // row the printer omitted (restored in data/plan-215-2025) is the one new task.
     let report = store
         .imports()
-        .import_plan("cli:tester", plan_215("tasks.csv"), at("2026-01-05T09:00:00+07:00"))
+        .import_plan(
+            "cli:tester",
+            plan_215("tasks.csv"),
+            at("2026-01-05T09:00:00+07:00"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -193,7 +211,11 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
     let store = db.store().await;
     store
         .imports()
-        .import_plan("cli:tester", plan_215("tasks.csv"), at("2025-09-01T09:00:00+07:00"))
+        .import_plan(
+            "cli:tester",
+            plan_215("tasks.csv"),
+            at("2025-09-01T09:00:00+07:00"),
+        )
         .await
         .unwrap();
     assert_eq!(store.count("tasks").await.unwrap(), 64);
@@ -210,7 +232,12 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
     );
     let b = ls[0].budget.unwrap();
     assert_eq!(
-        (b.year, b.need_year_vnd, b.allocated_year_vnd, b.need_total_vnd),
+        (
+            b.year,
+            b.need_year_vnd,
+            b.allocated_year_vnd,
+            b.need_total_vnd
+        ),
         (2025, Some(500_000_000), Some(500_000_000), None)
     );
     // The figures are in the history, known from the import's day.
@@ -234,17 +261,32 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
     let store = db.store().await;
     store
         .imports()
-        .import_plan("cli:tester", plan_215("tasks.csv"), at("2025-09-01T09:00:00+07:00"))
+        .import_plan(
+            "cli:tester",
+            plan_215("tasks.csv"),
+            at("2025-09-01T09:00:00+07:00"),
+        )
         .await
         .unwrap();
     // A 5-year rental (2024-2029): "Hoàn thành" for 2025 while its lifecycle goes on.
-    let rental = task_named(&store, "Thuê dịch vụ công nghệ thông tin “Triển khai hệ thống").await;
+    let rental = task_named(
+        &store,
+        "Thuê dịch vụ công nghệ thông tin “Triển khai hệ thống",
+    )
+    .await;
     let skhcn = actor("chuyenvien.skhcn", Role::Skhcn, &[]);
     let officer = actor("canbo.syt", Role::DonVi, &["so-y-te"]);
     let now = at("2025-12-31T16:00:00+07:00");
     let refused = store
         .plans()
-        .set_year_status_as(&officer, PLAN, &rental, Some(YearStatus::HoanThanhNam), None, now)
+        .set_year_status_as(
+            &officer,
+            PLAN,
+            &rental,
+            Some(YearStatus::HoanThanhNam),
+            None,
+            now,
+        )
         .await;
     assert!(refused.is_err());
     let before = store.tasks().unscoped().get(&rental).await.unwrap();
@@ -270,8 +312,20 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
     // A plan that does not list the task is refused with the reason.
     let other = store
         .plans()
-        .set_year_status_as(&skhcn, "359/KH-UBND", &rental, Some(YearStatus::Cham), None, now)
+        .set_year_status_as(
+            &skhcn,
+            "359/KH-UBND",
+            &rental,
+            Some(YearStatus::Cham),
+            None,
+            now,
+        )
         .await
         .unwrap_err();
-    assert!(other.to_string().contains("không có trong kế hoạch 359/KH-UBND"), "{other}");
+    assert!(
+        other
+            .to_string()
+            .contains("không có trong kế hoạch 359/KH-UBND"),
+        "{other}"
+    );
 }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::store::{
-    Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, Listing, OutboxEntry, Plan,
-    TaskItem, TransitionOutcome, Unit, User,
+    Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, Listing,
+    OutboxEntry, Plan, TaskItem, TransitionOutcome, Unit, User,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -159,9 +159,10 @@ impl Imports<'_> {
                 now,
                 &mut outcome,
             )?;
-            (outcome.created, outcome.by_workflow) =
-                insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, importer, known_from, now)
-                    .await?;
+            (outcome.created, outcome.by_workflow) = insert_new_tasks(
+                &mut tx, &plan_id, plan.year, fresh, importer, known_from, now,
+            )
+            .await?;
             apply_updates(&mut tx, &plan_id, &updates, plan.year, &importer.user, now).await?;
             tx.narrow_cache().await?;
             tx.commit().await?;

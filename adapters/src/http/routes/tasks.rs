@@ -23,8 +23,8 @@ use super::super::extract::{
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, ListingView, NewTaskBody, TaskDetail,
-    TaskList, TaskSummary, TransitionBody, TransitionView,
+    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, ListingView, NewTaskBody,
+    TaskDetail, TaskList, TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
