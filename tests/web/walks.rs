@@ -334,7 +334,10 @@ async fn isolation(b: &Browser, w: &World, task: &str) {
     b.goto(&format!("{base}/tasks/{task}")).await;
     assert!(b.body().await.contains("Mua sắm máy chủ"));
     b.goto(&format!("{base}/overview")).await;
-    assert!(!b.text("h1").await.contains("Không"), "overview for lanh_dao_so");
+    assert!(
+        !b.text("h1").await.contains("Không"),
+        "overview for lanh_dao_so"
+    );
     b.sign_out().await;
 }
 

@@ -772,7 +772,16 @@ fn a_request_for_more_documents_after_its_window_is_refused_with_the_reason() {
     let task = apply(&snapshot("thuyet_minh", t0), &d);
     let ask = take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]);
     // On the fifth working day the request is still allowed.
-    assert!(decide(&wf, &task, &ask, &appraiser(), at("2026-03-09T16:00:00+07:00")).is_ok());
+    assert!(
+        decide(
+            &wf,
+            &task,
+            &ask,
+            &appraiser(),
+            at("2026-03-09T16:00:00+07:00")
+        )
+        .is_ok()
+    );
     let late = at("2026-03-10T08:30:00+07:00");
     let err = decide(&wf, &task, &ask, &appraiser(), late).unwrap_err();
     assert_eq!(err.code(), "request_window_closed");
@@ -846,14 +855,26 @@ fn shipped_deadlines_declare_their_kind_and_the_laws_windows() {
         }
     }
     let rental = cat.latest("thue-dich-vu").unwrap();
-    let d = rental.state("tham_dinh_ke_hoach_thue").and_then(|s| s.deadline.clone());
+    let d = rental
+        .state("tham_dinh_ke_hoach_thue")
+        .and_then(|s| s.deadline.clone());
     let d = d.expect("the rental plan's appraisal has a deadline");
     assert_eq!(d.on_return, crate::workflow::OnReturn::Restart);
     assert_eq!(d.request_within, Some(Amount::WorkingDays(3)));
     let buy = cat.latest("mua-sam").unwrap();
-    let d = buy.state("stc_tham_dinh").unwrap().deadline.clone().unwrap();
+    let d = buy
+        .state("stc_tham_dinh")
+        .unwrap()
+        .deadline
+        .clone()
+        .unwrap();
     assert_eq!(d.request_within, Some(Amount::WorkingDays(5)));
     assert_eq!(d.on_return, crate::workflow::OnReturn::Resume);
-    let opinion = buy.state("skhcn_cho_y_kien").unwrap().deadline.clone().unwrap();
+    let opinion = buy
+        .state("skhcn_cho_y_kien")
+        .unwrap()
+        .deadline
+        .clone()
+        .unwrap();
     assert_eq!(opinion.escalate_after.unwrap().to, vec![Role::LanhDaoSo]);
 }

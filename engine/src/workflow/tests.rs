@@ -386,12 +386,20 @@ fn a_deadline_declares_its_kind_and_a_statutory_one_its_source() {
     let errors = refused(&VALID.replace(statutory, ""));
     assert_one(
         &errors,
-        &["state `tham_dinh`", "declares its kind", "statutory", "internal"],
+        &[
+            "state `tham_dinh`",
+            "declares its kind",
+            "statutory",
+            "internal",
+        ],
     );
     let errors = refused(&VALID.replace(statutory, "kind = \"statutory\"\n"));
     assert_one(&errors, &["state `tham_dinh`", "needs its legal source"]);
     let errors = refused(&VALID.replace(statutory, "kind = \"luat\"\n"));
-    assert_one(&errors, &["state `tham_dinh`", "\"statutory\" or \"internal\"", "luat"]);
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "\"statutory\" or \"internal\"", "luat"],
+    );
     let w = load(&VALID.replace(statutory, "kind = \"internal\"\n")).unwrap();
     let d = w.state("tham_dinh").unwrap().deadline.clone().unwrap();
     assert_eq!(d.kind, DeadlineKind::Internal { source: None });
@@ -403,23 +411,36 @@ fn a_deadline_declares_its_kind_and_a_statutory_one_its_source() {
         "thời hạn luật định: Thông tư 03/2020/TT-BTTTT"
     );
     assert_eq!(d.on_return, OnReturn::Resume);
-    assert!(super::render::describe_deadline(&d).contains("thời hạn luật định: Thông tư 03/2020/TT-BTTTT"));
+    assert!(
+        super::render::describe_deadline(&d)
+            .contains("thời hạn luật định: Thông tư 03/2020/TT-BTTTT")
+    );
 }
 
 #[test]
 fn on_return_and_request_within_are_checked() {
     let pause = "pause_in = [\"bo_sung\"]";
-    let errors = refused(&VALID.replace(pause, "pause_in = [\"bo_sung\"]\n  on_return = \"reset\""));
-    assert_one(&errors, &["state `tham_dinh`", "\"resume\" or \"restart\"", "reset"]);
+    let errors =
+        refused(&VALID.replace(pause, "pause_in = [\"bo_sung\"]\n  on_return = \"reset\""));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "\"resume\" or \"restart\"", "reset"],
+    );
     let errors = refused(&VALID.replace(pause, "on_return = \"restart\""));
     assert_one(&errors, &["state `tham_dinh`", "on_return", "pause_in"]);
     let errors = refused(&VALID.replace(pause, "request_within = { working_days = 5 }"));
-    assert_one(&errors, &["state `tham_dinh`", "request_within", "pause_in"]);
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "request_within", "pause_in"],
+    );
     let errors = refused(&VALID.replace(
         pause,
         "pause_in = [\"bo_sung\"]\n  request_within = { working_days = 15 }",
     ));
-    assert_one(&errors, &["state `tham_dinh`", "request_within must be shorter"]);
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "request_within must be shorter"],
+    );
     let w = load(&VALID.replace(
         pause,
         "pause_in = [\"bo_sung\"]\n  on_return = \"restart\"\n  request_within = { working_days = 5 }",
@@ -430,7 +451,8 @@ fn on_return_and_request_within_are_checked() {
     assert_eq!(d.request_within, Some(Amount::WorkingDays(5)));
     let shown = super::render::describe_deadline(&d);
     assert!(
-        shown.contains("tính lại từ đầu") && shown.contains("đề nghị bổ sung trong 5 ngày làm việc đầu"),
+        shown.contains("tính lại từ đầu")
+            && shown.contains("đề nghị bổ sung trong 5 ngày làm việc đầu"),
         "{shown}"
     );
 }
