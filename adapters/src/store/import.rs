@@ -46,17 +46,29 @@ use super::audit::{AuditRecord, insert_audit};
 use super::sql::Conn;
 use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
 use super::{micros, new_id};
+use crate::progress::Tracker;
 
 /// Importing plans.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Imports<'a> {
     store: &'a Store,
+    /// Hears how far an import has got (`&()` unless [`Imports::tracked`]).
+    tracker: &'a dyn Tracker,
+}
+
+impl std::fmt::Debug for Imports<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imports").finish_non_exhaustive()
+    }
 }
 
 impl Store {
     /// Importing plans: see [`Imports`].
     pub fn imports(&self) -> Imports<'_> {
-        Imports { store: self }
+        Imports {
+            store: self,
+            tracker: &(),
+        }
     }
 }
 
@@ -70,7 +82,14 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl Imports<'_> {
+impl<'a> Imports<'a> {
+    /// The same doors, telling `tracker` how far an import has got: checking the file, reading
+    /// what earlier imports wrote, the new tasks written (counted), the changed tasks updated
+    /// (counted).
+    pub fn tracked(self, tracker: &'a dyn Tracker) -> Imports<'a> {
+        Imports { tracker, ..self }
+    }
+
     /// Imports a catalogue into its plan as `actor`, who must be allowed to
     /// ([`access::may_import`]); the audit log records the role they imported in.
     #[tracing::instrument(name = "import_plan", skip_all, fields(user = %actor.user, plan = %request.plan.number))]
@@ -110,6 +129,7 @@ impl Imports<'_> {
         request: PlanImport,
         now: Instant,
     ) -> Result<ImportReport, ImportError> {
+        self.tracker.stage("Kiểm tra tệp", 0);
         let prepared = catalogue::prepare(request, self.store.catalog(), local_date(now))?;
         let outcome = self.write(&prepared, importer, now).await?;
         Ok(prepared.report(outcome))
@@ -131,6 +151,7 @@ impl Imports<'_> {
             tx.widen_cache().await?;
             let (plan_id, plan_created) = ensure_plan(&mut tx, plan, now).await?;
             let units_created = add_missing_units(&mut tx, prepared, now).await?;
+            self.tracker.stage("Đọc các nhiệm vụ đã nhập", 0);
             let known = read_known(&mut tx, &plan_id, plan.year).await?;
             let matched =
                 reimport::match_rows(rows, |key| known.get(key).map(|k| (k, &k.fingerprint)));
@@ -154,9 +175,17 @@ impl Imports<'_> {
                 now,
                 &mut outcome,
             )?;
-            (outcome.created, outcome.by_workflow) =
-                insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, importer, now).await?;
-            apply_updates(&mut tx, &updates, plan.year, now).await?;
+            (outcome.created, outcome.by_workflow) = insert_new_tasks(
+                &mut tx,
+                &plan_id,
+                plan.year,
+                fresh,
+                importer,
+                now,
+                self.tracker,
+            )
+            .await?;
+            apply_updates(&mut tx, &updates, plan.year, now, self.tracker).await?;
             tx.narrow_cache().await?;
             tx.commit().await?;
             Ok::<_, StoreError>(outcome)
@@ -525,9 +554,12 @@ async fn insert_new_tasks(
     mut fresh: Vec<(usize, &CatalogueRow)>,
     importer: &Importer,
     now: Instant,
+    tracker: &dyn Tracker,
 ) -> Result<(usize, BTreeMap<String, usize>), StoreError> {
     fresh.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key));
     let mut by_workflow: BTreeMap<String, usize> = BTreeMap::new();
+    tracker.stage("Ghi các nhiệm vụ mới", fresh.len());
+    let mut done = 0;
     for chunk in fresh.chunks(CHUNK) {
         let batch: Vec<NewTask<'_>> = chunk
             .iter()
@@ -551,6 +583,8 @@ async fn insert_new_tasks(
             .collect();
         insert_budget_lines(tx, &lines).await?;
         insert_first_entries(tx, &batch).await?;
+        done += batch.len();
+        tracker.advance(done);
     }
     Ok((fresh.len(), by_workflow))
 }
@@ -691,8 +725,10 @@ async fn apply_updates(
     updates: &[ChangedTask<'_>],
     year: i32,
     now: Instant,
+    tracker: &dyn Tracker,
 ) -> Result<(), StoreError> {
-    for u in updates {
+    tracker.stage("Cập nhật các nhiệm vụ đã sửa", updates.len());
+    for (done, u) in updates.iter().enumerate() {
         update_task(tx, u, now).await?;
         replace_budget_line(tx, &u.known.id, budget_of(u.row, year), year).await?;
         on_tx!(&mut *tx, |c| insert_audit(
@@ -700,6 +736,7 @@ async fn apply_updates(
             &u.audit
         )
         .await)?;
+        tracker.advance(done + 1);
     }
     Ok(())
 }
