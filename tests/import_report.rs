@@ -123,14 +123,14 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         &["--totals", &data("totals.csv").display().to_string()],
     ));
     assert!(
-        out.contains("63 mới, 0 cập nhật, 0 không thay đổi"),
+        out.contains("64 mới, 0 cập nhật, 0 không thay đổi"),
         "{out}"
     );
     assert!(
         out.contains("Người nhập (ghi vào nhật ký): cli:tester"),
         "{out}"
     );
-    assert!(out.contains("7 điểm không khớp"), "{out}");
+    assert!(out.contains("2 điểm không khớp"), "{out}");
     let store = db.store().await;
     let tasks = store
         .tasks()
@@ -141,7 +141,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         })
         .await
         .unwrap();
-    assert_eq!(tasks.len(), 63);
+    assert_eq!(tasks.len(), 64);
 
     // Spellings of one unit are one unit; the printed spelling stays on each task's row.
     let units = store.directory().units().await.unwrap();
@@ -278,7 +278,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     }
 
     // One audited import entry per task, by the importing user, carrying the printed progress.
-    assert_eq!(store.count("audit_log").await.unwrap(), 63);
+    assert_eq!(store.count("audit_log").await.unwrap(), 64);
     assert_eq!(store.count("outbox").await.unwrap(), 0);
     let t = find("Mua bản quyền phần mềm MS Office");
     let h = store.audit().history(&t.id).await.unwrap();
@@ -293,7 +293,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     );
     let v = store.audit().verify().await.unwrap();
     assert!(v.broken.is_none(), "{v:?}");
-    assert_eq!((v.tasks, v.entries), (63, 63));
+    assert_eq!((v.tasks, v.entries), (64, 64));
 }
 
 /// The reconciliation alone (pure): exactly the printed defects of Plan 215 are reported.
@@ -304,7 +304,7 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
     let table = import::read_file(&data("tasks.csv"), None).unwrap();
     let rows = catalogue::parse_rows(table, 2025, &catalog, today).unwrap();
     assert!(rows.invalid.is_empty(), "{:?}", rows.invalid);
-    assert_eq!(rows.rows.len(), 63);
+    assert_eq!(rows.rows.len(), 64);
     let totals =
         catalogue::parse_totals(&import::read_file(&data("totals.csv"), None).unwrap(), 2025)
             .unwrap();
@@ -332,18 +332,10 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
         .collect();
     const M: i64 = 1_000_000;
     use MismatchColumn::*;
+    // With the row the printer omitted from Phụ lục 3 restored (recovered from Plan 359's
+    // Phụ lục I), the declared counts (24; 64) and the 2025 figures (39.852; 348.548) agree with
+    // the rows: only the two printed defects of the total need remain.
     let expected = vec![
-        // The plan's own line adds the appendices as printed, so it inherits appendix 3's defects:
-        // 64 = 19 + 20 + 24 + 1 declared tasks, and a 2025 need 500,4 above the rows.
-        (None, None, None, TaskCount, Some(64), Some(63)),
-        (
-            None,
-            None,
-            None,
-            NeedYear,
-            Some(348_548 * M),
-            Some(348_047_600_000),
-        ),
         (
             Some(2),
             None,
@@ -352,7 +344,6 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
             Some(82_927 * M),
             Some(88_687 * M),
         ),
-        (Some(3), None, None, TaskCount, Some(24), Some(23)),
         (
             Some(3),
             None,
@@ -360,22 +351,6 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
             NeedTotal,
             Some(95_210 * M),
             Some(96_710 * M),
-        ),
-        (
-            Some(3),
-            None,
-            None,
-            NeedYear,
-            Some(39_852 * M),
-            Some(39_352 * M),
-        ),
-        (
-            Some(3),
-            None,
-            None,
-            AllocatedYear,
-            Some(39_852 * M),
-            Some(39_352 * M),
         ),
     ];
     assert_eq!(found, expected);
@@ -408,7 +383,7 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
         &["--totals", &data("totals.csv").display().to_string()],
     ));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
     assert_eq!(
@@ -470,7 +445,8 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
         .import_plan("cli:tester", request_of(&data("tasks.csv")), t0)
         .await
         .unwrap();
-    assert_eq!(r.outcome.created, 63);
+    let n = csv_rows().len();
+    assert_eq!(r.outcome.created, n);
     let stage = |what: &str, total| (format!("stage {what}"), total);
     let advance = |done| ("advance".to_string(), done);
     assert_eq!(
@@ -478,8 +454,8 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
         vec![
             stage("Kiểm tra tệp", 0),
             stage("Đọc các nhiệm vụ đã nhập", 0),
-            stage("Ghi các nhiệm vụ mới", 63),
-            advance(63),
+            stage("Ghi các nhiệm vụ mới", n),
+            advance(n),
             stage("Cập nhật các nhiệm vụ đã sửa", 0),
         ]
     );
@@ -506,7 +482,8 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
     );
     // Piped (as here), the binary draws no bar: stderr stays empty, stdout is the summary.
     let o = import_plan(&db, dir.path(), &corrected, &[]);
-    assert!(ok(&o).contains("0 mới, 0 cập nhật, 63 không thay đổi"));
+    let summary = format!("0 mới, 0 cập nhật, {n} không thay đổi");
+    assert!(ok(&o).contains(&summary));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
 
@@ -544,7 +521,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
     assert!(
-        out.contains("0 mới, 1 cập nhật, 62 không thay đổi"),
+        out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
     );
     let after = store.tasks().unscoped().list(&all).await.unwrap();
@@ -588,11 +565,11 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         "{comment}"
     );
     assert!(!comment.contains("dự toán"), "{comment}");
-    assert_eq!(store.count("audit_log").await.unwrap(), 64);
+    assert_eq!(store.count("audit_log").await.unwrap(), 65);
     // The same corrected file again: nothing.
     let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
 
@@ -673,7 +650,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &later, &[]));
     assert!(
-        out.contains("0 mới, 1 cập nhật, 62 không thay đổi"),
+        out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
     );
     assert!(out.contains("giữ nguyên bước hiện tại"), "{out}");
@@ -696,10 +673,10 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &renamed, &[]));
     assert!(
-        out.contains("1 mới, 0 cập nhật, 62 không thay đổi"),
+        out.contains("1 mới, 0 cập nhật, 63 không thay đổi"),
         "{out}"
     );
-    assert_eq!(store.tasks().unscoped().list(&all).await.unwrap().len(), 64);
+    assert_eq!(store.tasks().unscoped().list(&all).await.unwrap().len(), 65);
     assert!(store.audit().verify().await.unwrap().broken.is_none());
 }
 
@@ -839,13 +816,13 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     let body = book.worksheet_range("Báo cáo").unwrap();
     assert!(find_cell(
         &body,
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng."
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng."
     )
     .is_some());
     let total = find_cell(&body, "Tổng cộng").unwrap();
-    assert_eq!(number(&body, (total.0, total.1 + 1)), 63.0);
+    assert_eq!(number(&body, (total.0, total.1 + 1)), 64.0);
     assert_eq!(number(&body, (total.0, total.1 + 2)), 917_473.0);
-    assert!((number(&body, (total.0, total.1 + 4)) - 348_047.6).abs() < 1e-6);
+    assert!((number(&body, (total.0, total.1 + 4)) - 348_547.6).abs() < 1e-6);
 
     let a1 = book.worksheet_range("Phụ lục 1").unwrap();
     let head = find_cell(&a1, "Tiến độ tính đến 05/11/2025").expect("progress header");
@@ -957,7 +934,7 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ));
     for text in [
         "<html lang=\"vi\">",
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng.",
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng.",
         "Tổng số 19 nhiệm vụ của 10 cơ quan, đơn vị.",
         "Tổng số 20 nhiệm vụ của 14 cơ quan, đơn vị.",
         "Theo nguồn kinh phí: Nguồn CNTT: 18 nhiệm vụ",
@@ -990,8 +967,8 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ));
     let md = std::fs::read_to_string(&md_file).unwrap();
     for text in [
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng.",
-        "- Tổng số 23 nhiệm vụ của 1 cơ quan, đơn vị.",
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng.",
+        "- Tổng số 24 nhiệm vụ của 1 cơ quan, đơn vị.",
         "*Đơn vị tính: Triệu đồng*",
         "| **I** | **Sở Khoa học và Công nghệ** |  | **107.542** | **39.542** | **21.454** | **11.834** |",
         "|  | **TỔNG** |  | **700.840** | **223.361** | **207.311,6** | **37.193,4** |",
@@ -1488,12 +1465,12 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
             &data("totals.csv").display().to_string(),
         ],
     ));
-    assert!(out.contains("63 mới"), "{out}");
-    assert!(out.contains("7 điểm không khớp"), "{out}");
+    assert!(out.contains("64 mới"), "{out}");
+    assert!(out.contains("2 điểm không khớp"), "{out}");
     // The same catalogue as the CSV: the CSV import finds every row unchanged.
     let out = ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
     let store = db.store().await;
