@@ -350,7 +350,7 @@ fn order_by(sort: TaskSort, descending: bool) -> String {
         TaskSort::StateEntered => format!("t.state_entered_at {dir}, t.id {dir}"),
         TaskSort::Name => format!("t.name {dir}, t.id {dir}"),
         // Tasks without a deadline last, whichever the direction and the backend; ascending,
-        // the order of the index `tasks_due` (migration 0008), so a page is read, not sorted.
+        // the order of the index `tasks_due` (migration 0009), so a page is read, not sorted.
         TaskSort::Due => format!("(t.due_at IS NULL), t.due_at {dir}, t.id {dir}"),
     }
 }

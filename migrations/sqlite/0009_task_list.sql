@@ -1,4 +1,4 @@
--- The task list (issue 12's numbers), sqlite. Mirrors the other backend's 0008_task_list.sql.
+-- The task list (issue 12's numbers), sqlite. Mirrors the other backend's 0009_task_list.sql.
 --
 -- tasks_due      the search's deadline order (nearest first, tasks without a deadline last:
 --                ORDER BY (due_at IS NULL), due_at, id), so that the first page of the task list
