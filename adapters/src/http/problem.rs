@@ -149,6 +149,61 @@ impl Problem {
         .with("fault_id", id)
     }
 
+    /// 503: the database cannot be reached (or went away mid-request). Nothing was changed that
+    /// the client was told about; it may retry after `Retry-After` seconds, with the same
+    /// `Idempotency-Key` for a write.
+    pub fn database_unavailable() -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            format!(
+                "Cơ sở dữ liệu tạm thời không truy cập được. Hãy thử lại sau {DATABASE_RETRY_AFTER_SECS} giây; \
+                 một yêu cầu ghi có Idempotency-Key gửi lại với cùng khóa sẽ không bị thực hiện hai lần."
+            ),
+        )
+        .with("dependency", "database")
+        .with("retry_after", DATABASE_RETRY_AFTER_SECS)
+        .header(header::RETRY_AFTER, &DATABASE_RETRY_AFTER_SECS.to_string())
+    }
+
+    /// A document file could not be stored: 507 when the disk is full, else 503 naming the
+    /// cause (the document folder is missing, not writable, or on a read-only file system).
+    /// Nothing was recorded; the upload may be sent again once an administrator has fixed it.
+    pub fn storage(e: &std::io::Error) -> Problem {
+        use std::io::ErrorKind;
+        tracing::error!(error = %e, "cannot store a document file");
+        let (status, code, cause) = match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "ổ đĩa của thư mục tài liệu đã đầy",
+            ),
+            ErrorKind::PermissionDenied => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "máy chủ không có quyền ghi vào thư mục tài liệu",
+            ),
+            ErrorKind::ReadOnlyFilesystem => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "thư mục tài liệu nằm trên hệ thống tệp chỉ đọc",
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "không ghi được vào thư mục tài liệu",
+            ),
+        };
+        Problem::new(
+            status,
+            code,
+            format!(
+                "Chưa lưu được tài liệu: {cause}. Tài liệu chưa được ghi nhận; hãy báo quản trị viên rồi tải lên lại."
+            ),
+        )
+        .with("dependency", "storage")
+    }
+
     /// 500 for a fault not yet logged: logs it under a new id, then answers [`Problem::fault`].
     fn logged_fault(what: &str, error: &dyn std::fmt::Display) -> Problem {
         let id = Fault::new_id();
@@ -195,8 +250,15 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The `Retry-After` of a 503 for an unavailable database, in seconds.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable: answering 503");
+            return Problem::database_unavailable();
+        }
         match e {
             StoreError::NotFound { .. } => Problem::not_found(e.to_string()),
             StoreError::Conflict { expected, current } => {
