@@ -8,6 +8,7 @@ pub mod help;
 pub mod import;
 pub mod report;
 pub mod serve;
+pub mod shutdown;
 pub mod tasks;
 pub mod worker;
 pub mod workflows;
