@@ -15,6 +15,8 @@
 //!   it is back, none is dead, the worker keeps firing timers meanwhile;
 //! - `shutdown`: SIGTERM drains `serve` (the request in flight is answered) and `worker`; both
 //!   exit 0;
+//! - `restore`: `deploy/tiendo-backup` then `deploy/tiendo-restore` into a fresh database: the
+//!   restored city passes `audit verify` with the same tasks, audit entries and document files;
 //! - `storage`: an empty SQLite file is refused unless `db migrate --init`; a document folder
 //!   that cannot take a file stops `serve` at start and turns `/ready` 503 with the cause.
 //!
@@ -26,6 +28,7 @@ mod harness;
 mod pg;
 
 mod postgres_restart;
+mod restore;
 mod serve_kill;
 mod shutdown;
 mod smtp_down;
