@@ -9,7 +9,9 @@ use crate::common::TestDb;
 use crate::harness;
 
 fn script(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -28,7 +30,11 @@ async fn a_backup_restored_into_a_fresh_database_passes_audit_verify() {
         .env("TIENDO_DATA_DIR", data.path())
         .output()
         .unwrap();
-    assert!(o.status.success(), "backup: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "backup: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let dir = String::from_utf8_lossy(&o.stdout).trim().to_string();
 
     let fresh = TestDb::postgres().await;
@@ -69,11 +75,16 @@ async fn a_backup_restored_into_a_fresh_database_passes_audit_verify() {
     let back = adapters::files::FileStore::new(restored.path().join("tiendo"));
     let copy = stored.path.strip_prefix(data.path()).unwrap();
     assert_eq!(
-        back.get(&restored.path().join("tiendo").join(copy), &stored.sha256).unwrap(),
+        back.get(&restored.path().join("tiendo").join(copy), &stored.sha256)
+            .unwrap(),
         "Tờ trình kèm dự toán".as_bytes()
     );
     // A database in use is not overwritten.
     let o = restore(&db.url, &tempfile::tempdir().unwrap().path().join("x"));
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already has"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already has"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
