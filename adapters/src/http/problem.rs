@@ -378,3 +378,42 @@ pub fn generic_detail(status: StatusCode) -> (&'static str, &'static str) {
         _ => ("error", "Yêu cầu không thực hiện được."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_fault_names_its_cause_and_a_full_disk_is_507() {
+        use std::io::{Error, ErrorKind};
+        let full = Problem::storage(&Error::from(ErrorKind::StorageFull));
+        assert_eq!(
+            (full.status, full.code.as_str()),
+            (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
+        );
+        assert!(full.detail.contains("ổ đĩa"), "{}", full.detail);
+        let denied = Problem::storage(&Error::from(ErrorKind::PermissionDenied));
+        assert_eq!(denied.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(denied.detail.contains("không có quyền ghi"), "{}", denied.detail);
+        assert_eq!(denied.extensions["dependency"], "storage");
+    }
+
+    #[test]
+    fn a_database_that_went_away_is_503_with_retry_after() {
+        let p = Problem::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (p.status, p.code.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+        );
+        assert!(p.headers.iter().any(|(h, v)| h == header::RETRY_AFTER && v == "5"));
+        assert_eq!(p.extensions["dependency"], "database");
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            Problem::from(StoreError::Database(sqlx::Error::Io(io))).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // A fault of ours stays a 500.
+        let p = Problem::from(StoreError::Database(sqlx::Error::RowNotFound));
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
