@@ -397,7 +397,11 @@ mod tests {
         assert!(full.detail.contains("ổ đĩa"), "{}", full.detail);
         let denied = Problem::storage(&Error::from(ErrorKind::PermissionDenied));
         assert_eq!(denied.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(denied.detail.contains("không có quyền ghi"), "{}", denied.detail);
+        assert!(
+            denied.detail.contains("không có quyền ghi"),
+            "{}",
+            denied.detail
+        );
         assert_eq!(denied.extensions["dependency"], "storage");
     }
 
@@ -408,7 +412,11 @@ mod tests {
             (p.status, p.code.as_str()),
             (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
         );
-        assert!(p.headers.iter().any(|(h, v)| h == header::RETRY_AFTER && v == "5"));
+        assert!(
+            p.headers
+                .iter()
+                .any(|(h, v)| h == header::RETRY_AFTER && v == "5")
+        );
         assert_eq!(p.extensions["dependency"], "database");
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert_eq!(
