@@ -7,14 +7,17 @@ use std::path::Path;
 use std::{env, fs};
 
 fn main() {
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    // Read when the script runs, not when it was compiled: a build script binary reused from
+    // another checkout's target/ would otherwise embed that checkout's workflows.
+    let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let migrations = Path::new(&manifest).join("../migrations");
     for backend in ["", "sqlite", "postgres"] {
         println!(
             "cargo:rerun-if-changed={}",
             migrations.join(backend).display()
         );
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+    let root = Path::new(&manifest).join("../workflows");
     let mut files = Vec::new();
     for sub in ["", "calendars"] {
         let dir = root.join(sub);

@@ -29,6 +29,9 @@ on_both_backends!(
     digests_are_queued_once_per_slot_and_skip_days_off,
     an_automatic_transition_on_expiry_goes_through_decide,
     on_sqlite_one_scheduler_runs_at_a_time,
+    two_transitions_in_one_pass_each_mail_names_its_own_step,
+    after_downtime_an_automatic_move_cancels_the_escalation_meant_for_later,
+    a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them,
 );
 
 mod postgres_only {
@@ -980,4 +983,250 @@ async fn two_schedulers_fire_every_timer_exactly_once(db: TestDb) {
             "{task}"
         );
     }
+}
+
+/// Issue 13, fault 1: messages queued by two transitions and sent in one pass each name the
+/// step their transition entered, and say where the task is now.
+async fn two_transitions_in_one_pass_each_mail_names_its_own_step(db: TestDb) {
+    let w = world(&db).await;
+    let smtp = SmtpServer::start();
+    let t0 = at("2026-03-02T09:00:00+07:00");
+    let id = in_appraisal(&w, "Nâng cấp Cổng dịch vụ công", t0).await;
+    let mut back = req(&id, "tra_lai");
+    back.comment = Some("Bổ sung dự toán chi tiết".into());
+    w.store
+        .tasks()
+        .transition_as(&w.stc, &back, t0 + TimeDelta::seconds(1))
+        .await
+        .unwrap();
+    let s = Scheduler::new(
+        w.store.clone(),
+        quiet(),
+        Some(relay(&w.store, smtp.port, RelayConfig::default())),
+        "one-pass",
+        t0,
+    );
+    let report = s.tick(t0 + TimeDelta::seconds(1)).await.unwrap();
+    assert_eq!(report.mail.sent, 4, "{report:?}");
+    let mails = smtp.mails();
+    let turn_to = |who: &str| {
+        mails
+            .iter()
+            .find(|m| {
+                m.subject.starts_with("[tiendo] Đến lượt xử lý")
+                    && m.to == vec![who.to_string()]
+                    && m.text.contains("Sở Tài chính") == (who == "tham.dinh@haiphong.gov.vn")
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no turn mail to {who}: {:?}",
+                    mails
+                        .iter()
+                        .map(|m| (&m.to, &m.subject))
+                        .collect::<Vec<_>>()
+                )
+            })
+    };
+    let appraiser = turn_to("tham.dinh@haiphong.gov.vn");
+    for needle in [
+        "đã chuyển sang bước «Sở Tài chính thẩm định»",
+        "Bước: Sở Tài chính thẩm định",
+        "Việc cần làm: xử lý bước «Sở Tài chính thẩm định»",
+        "hiện đã chuyển sang bước «Đơn vị bổ sung hồ sơ»",
+    ] {
+        assert!(
+            appraiser.text.contains(needle),
+            "missing {needle} in:\n{}",
+            appraiser.text
+        );
+    }
+    // The unit's own turn (back for more documents) is where the task is: no note.
+    let unit_turns: Vec<&common::smtp::Mail> = mails
+        .iter()
+        .filter(|m| {
+            m.subject.starts_with("[tiendo] Đến lượt xử lý")
+                && m.to == vec!["can.bo@haiphong.gov.vn".to_string()]
+        })
+        .collect();
+    assert_eq!(unit_turns.len(), 2, "creation and return");
+    let returned = unit_turns
+        .iter()
+        .find(|m| !m.text.contains("«Đơn vị đề xuất»"))
+        .expect("the return's mail");
+    assert!(
+        returned
+            .text
+            .contains("Bước hiện tại: Đơn vị bổ sung hồ sơ"),
+        "{}",
+        returned.text
+    );
+    assert!(
+        !returned.text.contains("hiện đã chuyển sang"),
+        "{}",
+        returned.text
+    );
+    assert!(returned.text.contains("Bổ sung dự toán chi tiết"));
+    let created = unit_turns
+        .iter()
+        .find(|m| m.text.contains("đã chuyển sang bước «Đơn vị đề xuất»"))
+        .expect("the creation's mail names its own step");
+    assert!(
+        created
+            .text
+            .contains("hiện đã chuyển sang bước «Đơn vị bổ sung hồ sơ»")
+    );
+    // No mail tells the unit it is their turn at a step that is not theirs.
+    for m in &mails {
+        assert!(
+            !(m.to == vec!["can.bo@haiphong.gov.vn".to_string()]
+                && m.subject.starts_with("[tiendo] Đến lượt")
+                && m.text.contains("«Sở Tài chính thẩm định»")),
+            "{}",
+            m.text
+        );
+    }
+}
+
+/// Issue 13, fault 2: after scheduler downtime, tasks whose step expired are moved by their
+/// automatic transition, and the escalation that transition would have cancelled is not sent;
+/// the deadline mail names the expired step, not the one the task moved to.
+async fn after_downtime_an_automatic_move_cancels_the_escalation_meant_for_later(db: TestDb) {
+    let w = world(&db).await;
+    let smtp = SmtpServer::start();
+    let t0 = at("2026-03-02T09:00:00+07:00");
+    const N: usize = 12;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let id = w
+            .store
+            .tasks()
+            .create_as(
+                &w.officer,
+                &task("thu-nghiem-nhac-han", &format!("Ý kiến gấp {i}")),
+                None,
+                t0,
+            )
+            .await
+            .unwrap()
+            .task_id;
+        w.store
+            .tasks()
+            .transition_as(&w.officer, &req(&id, "xin_y_kien_gap"), t0)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // The scheduler was down for a minute: the deadline (t0+2 s), the expiry (t0+2 s) and the
+    // escalation (t0+4 s) are all due at once.
+    let s = Scheduler::new(
+        w.store.clone(),
+        SchedulerConfig {
+            batch: 5,
+            ..quiet()
+        },
+        Some(relay(&w.store, smtp.port, RelayConfig::default())),
+        "catch-up",
+        t0,
+    );
+    let report = s.tick(t0 + TimeDelta::seconds(60)).await.unwrap();
+    assert_eq!(report.automatic_transitions, N, "{report:?}");
+    for id in &ids {
+        let t = w.store.tasks().unscoped().get(id).await.unwrap();
+        assert_eq!(t.state, "rut");
+        let templates = outbox_templates(&w.store, id).await;
+        assert_eq!(templates, vec!["deadline.due"], "{id}: no escalation");
+    }
+    let mails = smtp.mails();
+    assert!(
+        mails
+            .iter()
+            .all(|m| !m.to.contains(&"pho.chu.tich@haiphong.gov.vn".to_string())),
+        "nothing escalated to UBND: {:?}",
+        mails
+            .iter()
+            .map(|m| (&m.to, &m.subject))
+            .collect::<Vec<_>>()
+    );
+    let due: Vec<&common::smtp::Mail> = mails
+        .iter()
+        .filter(|m| {
+            m.subject.starts_with("[tiendo] Quá hạn") || m.subject.starts_with("[tiendo] Đến hạn")
+        })
+        .collect();
+    assert_eq!(due.len(), N);
+    for m in due {
+        assert!(m.text.contains("Bước: Chờ ý kiến gấp"), "{}", m.text);
+        assert!(
+            m.text
+                .contains("hiện đã chuyển sang bước «Rút khỏi kế hoạch»"),
+            "{}",
+            m.text
+        );
+    }
+    // Nothing left to fire later.
+    let again = s.tick(t0 + TimeDelta::seconds(600)).await.unwrap();
+    assert_eq!((again.timers_fired, again.mail.sent), (0, 0), "{again:?}");
+}
+
+/// Issue 13, fault 5: a running scheduler renews its claims (a heartbeat), and a stopping one
+/// gives them back at once, so another instance does not wait out a lease.
+async fn a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them(db: TestDb) {
+    let w = world(&db).await;
+    let t0 = Utc::now();
+    let id = in_appraisal(&w, "Nhiệm vụ có bản nhận", t0).await;
+    // Claim the timers as an instance that then dies, and one that stops.
+    let sched = w.store.scheduling();
+    let later = t0 + TimeDelta::seconds(60);
+    let fired = sched
+        .fire_due_timers("dies", later, 10, TimeDelta::seconds(15))
+        .await
+        .unwrap();
+    assert!(fired.claimed > 0);
+    // A live instance extends what it holds; nothing of another's.
+    assert_eq!(
+        sched
+            .renew_claims("someone-else", later + TimeDelta::seconds(15), later)
+            .await
+            .unwrap(),
+        0
+    );
+    let n = sched
+        .enqueue(
+            Some(&id),
+            "task.progress",
+            &serde_json::json!({"task_id": id, "roles": []}),
+            t0,
+        )
+        .await;
+    assert!(n.is_ok());
+    let jobs = sched
+        .claim_outbox("stops", later, 10, TimeDelta::seconds(15))
+        .await
+        .unwrap();
+    assert!(!jobs.is_empty());
+    assert!(
+        sched
+            .renew_claims("stops", later + TimeDelta::seconds(30), later)
+            .await
+            .unwrap()
+            >= 1
+    );
+    // Renewed: another instance a little after the first lease would have run out gets nothing.
+    let other = sched
+        .claim_outbox(
+            "other",
+            later + TimeDelta::seconds(20),
+            10,
+            TimeDelta::seconds(15),
+        )
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "renewed claims stay with their owner");
+    // Released on stop: another instance takes them at once.
+    assert!(sched.release_claims("stops", later).await.unwrap() >= 1);
+    let other = sched
+        .claim_outbox("other", later, 10, TimeDelta::seconds(15))
+        .await
+        .unwrap();
+    assert_eq!(other.len(), jobs.len());
 }

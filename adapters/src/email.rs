@@ -119,8 +119,10 @@ impl Default for RelayConfig {
             base_url: "http://127.0.0.1:8080".into(),
             max_attempts: 8,
             retry_base: Duration::from_secs(30),
-            batch: 100,
-            lease: TimeDelta::minutes(5),
+            // Claimed a few at a time: what a killed instance held waits out its lease.
+            batch: 25,
+            // Renewed by the scheduler's heartbeat while the message is being sent.
+            lease: TimeDelta::seconds(10),
         }
     }
 }
@@ -155,18 +157,22 @@ impl Relay {
     #[tracing::instrument(name = "outbox.send", skip_all, fields(owner = %self.owner))]
     pub async fn run_once(&self, now: Instant) -> Result<RelayReport, StoreError> {
         let mut report = RelayReport::default();
+        // `now` advanced by the time this pass has taken: a message's `sent_at` is when the SMTP
+        // server accepted it, not when the pass began.
+        let started = std::time::Instant::now();
+        let clock = move || now + TimeDelta::from_std(started.elapsed()).unwrap_or_default();
         loop {
             let jobs = self
                 .store
                 .scheduling()
-                .claim_outbox(&self.owner, now, self.cfg.batch, self.cfg.lease)
+                .claim_outbox(&self.owner, clock(), self.cfg.batch, self.cfg.lease)
                 .await?;
             if jobs.is_empty() {
                 return Ok(report);
             }
             let claimed = jobs.len();
             for job in jobs {
-                self.deliver(&job, now, &mut report).await?;
+                self.deliver(&job, &clock, &mut report).await?;
             }
             if i64::try_from(claimed).unwrap_or(i64::MAX) < self.cfg.batch {
                 return Ok(report);
@@ -182,9 +188,10 @@ impl Relay {
     async fn deliver(
         &self,
         job: &OutboxJob,
-        now: Instant,
+        clock: &impl Fn() -> Instant,
         report: &mut RelayReport,
     ) -> Result<(), StoreError> {
+        let now = clock();
         let message_id = self.mailer.message_id(&job.id);
         let prepared = match self.prepare(job, now).await {
             Ok(p) => p,
@@ -213,7 +220,9 @@ impl Relay {
             .map(|m| m.email.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        match self.mailer.send(&to, &message_id, &rendered).await {
+        let sent = self.mailer.send(&to, &message_id, &rendered).await;
+        let now = clock();
+        match sent {
             Ok(()) => {
                 tracing::debug!(%message_id, "message sent");
                 report.sent += 1;
@@ -334,9 +343,29 @@ impl Relay {
                     .task_id
                     .clone()
                     .ok_or_else(|| Skip(format!("{template} without a task")))?;
-                let task = task_view(&self.store, &task_id, now, &self.cfg.base_url)
-                    .await
-                    .ok_or_else(|| Skip(format!("task {task_id} no longer exists")))?;
+                // The step the event recorded: the state a transition entered, the state whose
+                // deadline fired or that stalled.
+                let recorded = Recorded {
+                    state: text(
+                        if template.starts_with("task.turn") || template == "task.progress" {
+                            "to_state"
+                        } else {
+                            "state"
+                        },
+                    ),
+                    due_at: p
+                        .get("due_at")
+                        .and_then(|v| serde_json::from_value::<Instant>(v.clone()).ok()),
+                };
+                let task = task_view_as_recorded(
+                    &self.store,
+                    &task_id,
+                    now,
+                    &self.cfg.base_url,
+                    &recorded,
+                )
+                .await
+                .ok_or_else(|| Skip(format!("task {task_id} no longer exists")))?;
                 match template {
                     "task.turn" => Message::Turn {
                         task,
@@ -410,6 +439,52 @@ impl Relay {
 /// A message that will not be sent, and why (recorded on the outbox row).
 struct Skip(String);
 
+/// What a queued message recorded about its task when it was queued.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// The step the message is about.
+    pub state: Option<String>,
+    /// That step's deadline, if it had one.
+    pub due_at: Option<Instant>,
+}
+
+/// The task as a message about `recorded` shows it: that step, with its deadline. When the task
+/// has left that step since, its roles and deadline are the recorded step's and
+/// [`TaskView::moved_to`] names the step the task is at now.
+pub async fn task_view_as_recorded(
+    store: &Store,
+    id: &str,
+    now: Instant,
+    base_url: &str,
+    recorded: &Recorded,
+) -> Option<TaskView> {
+    let mut view = task_view(store, id, now, base_url).await?;
+    let Some(state) = recorded.state.as_deref() else {
+        return Some(view);
+    };
+    let task = store.tasks().unscoped().get(id).await.ok()?;
+    if task.state == state {
+        return Some(view);
+    }
+    let wf = store.catalog().get(&task.workflow, task.workflow_version)?;
+    let step = wf.state(state);
+    view.moved_to = Some(std::mem::replace(
+        &mut view.state_title,
+        step.map(|s| s.title.clone())
+            .unwrap_or_else(|| state.to_string()),
+    ));
+    if let Some(s) = step {
+        view.phase_title = s.phase.title().to_string();
+        view.turn_roles = s.roles.clone();
+    }
+    view.due_at = recorded
+        .due_at
+        .filter(|_| step.is_some_and(|s| s.deadline.is_some()));
+    view.time_left = None;
+    view.overdue = view.due_at.is_some_and(|due| due < now);
+    Some(view)
+}
+
 /// The task as a message shows it now: current step, deadline and time left.
 pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) -> Option<TaskView> {
     let task = store.tasks().unscoped().get(id).await.ok()?;
@@ -450,5 +525,6 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
             .map(|d| d.kind.describe()),
         idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
         link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),
+        moved_to: None,
     })
 }

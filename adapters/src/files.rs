@@ -28,13 +28,19 @@ impl FileStore {
     }
 
     /// Stores `bytes`, returning their sha256 and where they are. Writes to a temporary name
-    /// first and renames, so a crash never leaves a half-written file under a valid hash.
+    /// first and renames, so a crash never leaves a half-written file under a valid hash. A file
+    /// already stored under that hash is kept only if it still has it: a damaged copy (a disk
+    /// fault, a truncated restore) is replaced by the good one being stored.
     pub fn put(&self, bytes: &[u8]) -> io::Result<StoredFile> {
         let sha256 = crate::store::sha256_hex(bytes);
         let dir = self.root.join("documents").join(&sha256[..2]);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(&sha256);
-        if !path.exists() {
+        let intact = std::fs::read(&path).is_ok_and(|old| crate::store::sha256_hex(&old) == sha256);
+        if !intact {
+            if path.exists() {
+                tracing::warn!(path = %path.display(), "stored file damaged: replaced by the copy being stored");
+            }
             let tmp = dir.join(format!(".{sha256}.{}", std::process::id()));
             std::fs::write(&tmp, bytes)?;
             std::fs::rename(&tmp, &path)?;
@@ -44,6 +50,22 @@ impl FileStore {
             path,
             size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
         })
+    }
+
+    /// Whether a document can be stored now: creates `root/documents/` if needed and writes,
+    /// syncs and removes a probe file there. The error says why not (permission, full disk,
+    /// read-only file system); `serve` checks it at start and `/ready` on every call.
+    pub fn writable(&self) -> io::Result<()> {
+        use std::io::Write as _;
+        let dir = self.root.join("documents");
+        std::fs::create_dir_all(&dir)?;
+        let probe = dir.join(format!(".probe.{}", std::process::id()));
+        let written = std::fs::File::create(&probe).and_then(|mut f| {
+            f.write_all(b"tiendo")?;
+            f.sync_all()
+        });
+        let _ = std::fs::remove_file(&probe);
+        written
     }
 
     /// Reads a stored file back, checking that it still has the recorded hash.
@@ -80,5 +102,33 @@ mod tests {
             fs.get(&a.path, &a.sha256).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    #[test]
+    fn storing_a_good_copy_replaces_a_damaged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FileStore::new(dir.path());
+        let text = "Tờ trình phê duyệt".as_bytes();
+        let a = fs.put(text).unwrap();
+        for damage in [&b"hong"[..], &b""[..]] {
+            std::fs::write(&a.path, damage).unwrap();
+            let again = fs.put(text).unwrap();
+            assert_eq!(again, a);
+            assert_eq!(
+                fs.get(&a.path, &a.sha256).unwrap(),
+                text,
+                "repaired after {damage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn writable_checks_the_folder_can_take_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FileStore::new(dir.path().join("du-lieu"));
+        fs.writable().unwrap();
+        let blocked = FileStore::new(dir.path().join("tep"));
+        std::fs::write(dir.path().join("tep"), b"not a folder").unwrap();
+        assert!(blocked.writable().is_err());
     }
 }

@@ -34,7 +34,8 @@ pub struct SchedulerConfig {
     pub poll: Duration,
     /// Tasks whose due timers are fired per batch.
     pub batch: i64,
-    /// How long a claim lasts if its instance dies.
+    /// How long a claim lasts if its instance dies: a running instance renews its claims every
+    /// third of this (a heartbeat), so another instance takes over within it after a crash.
     pub lease: TimeDelta,
     /// A task not moved for this many working days is stalled (unless its workflow says).
     pub stall_working_days: u32,
@@ -53,7 +54,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             poll: Duration::from_secs(5),
             batch: 200,
-            lease: TimeDelta::minutes(5),
+            lease: TimeDelta::seconds(10),
             stall_working_days: 10,
             stall_scan_every: TimeDelta::minutes(15),
             seal_every: Some(TimeDelta::hours(1)),
@@ -121,9 +122,21 @@ impl Scheduler {
         format!("{}:{}", host.trim(), std::process::id())
     }
 
-    /// One pass of everything the scheduler does, as of `now`.
+    /// One pass of everything the scheduler does, as of `now`: [`Scheduler::pass`], then the
+    /// outbox.
     #[tracing::instrument(name = "scheduler.tick", skip_all, fields(owner = %self.owner, %now))]
     pub async fn tick(&self, now: Instant) -> Result<TickReport, StoreError> {
+        let mut r = self.pass(now).await?;
+        if r.leader
+            && let Some(relay) = &self.relay
+        {
+            r.mail = relay.run_once(now).await?;
+        }
+        Ok(r)
+    }
+
+    /// Timers, stall scan, digests and seal as of `now` (everything but sending).
+    pub async fn pass(&self, now: Instant) -> Result<TickReport, StoreError> {
         let mut r = TickReport::default();
         if !self.lead(now).await? {
             return Ok(r);
@@ -151,10 +164,6 @@ impl Scheduler {
             marks.last_seal = Some(now);
         }
         drop(marks);
-
-        if let Some(relay) = &self.relay {
-            r.mail = relay.run_once(now).await?;
-        }
         Ok(r)
     }
 
@@ -165,8 +174,8 @@ impl Scheduler {
             return Ok(true);
         }
         let hold = TimeDelta::from_std(self.cfg.poll * 3)
-            .unwrap_or(TimeDelta::seconds(15))
-            .max(TimeDelta::seconds(15));
+            .unwrap_or(self.cfg.lease)
+            .max(self.cfg.lease);
         self.store
             .scheduling()
             .acquire_lease("scheduler", &self.owner, now + hold, now)
@@ -375,29 +384,105 @@ impl Scheduler {
         Ok(1)
     }
 
-    /// Ticks every `poll` until `shutdown` completes. A failed tick is logged and retried on the
-    /// next one: a database that is briefly away must not stop reminders for good.
+    /// Runs until `shutdown` completes: the timers, scans, digests and seals every `poll`; the
+    /// outbox every `poll` on its own (a long sending pass never delays a timer); and a heartbeat
+    /// renewing this instance's claims. A failed pass is logged and retried on the next one: a
+    /// database that is briefly away must not stop reminders for good. On shutdown the current
+    /// passes finish, then this instance's claims and leases are released for the others.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        tokio::join!(
+            signal,
+            self.timer_loop(stop_rx.clone()),
+            self.mail_loop(stop_rx.clone()),
+            self.heartbeat(stop_rx.clone()),
+        );
+        match self
+            .store
+            .scheduling()
+            .release_claims(&self.owner, Utc::now())
+            .await
+        {
+            Ok(n) => tracing::info!(released = n, "scheduler stopped: claims released"),
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduler stopped; claims not released (they expire)")
+            }
+        }
+    }
+
+    /// Every `poll`: one [`Scheduler::pass`].
+    async fn timer_loop(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut interval = tokio::time::interval(self.cfg.poll);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = stopped(&mut stop) => return,
                 _ = interval.tick() => {
-                    match self.tick(Utc::now()).await {
-                        Ok(r) if r.timers_fired + r.stalled + r.digests + r.mail.sent + r.mail.failed + r.mail.dead > 0 => {
+                    match self.pass(Utc::now()).await {
+                        Ok(r) if r.timers_fired + r.stalled + r.digests > 0 => {
                             tracing::info!(
                                 timers = r.timers_fired, notifications = r.notifications, automatic = r.automatic_transitions,
-                                stalled = r.stalled, digests = r.digests, sent = r.mail.sent, failed = r.mail.failed,
-                                dead = r.mail.dead, skipped = r.mail.skipped, "scheduler tick"
+                                stalled = r.stalled, digests = r.digests, "scheduler pass"
                             );
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
+                        Err(e) => tracing::error!(error = %e, "scheduler pass failed"),
                     }
                 }
             }
         }
     }
+
+    /// Every `poll`: the outbox through SMTP, when this instance has a relay.
+    async fn mail_loop(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(relay) = &self.relay else { return };
+        let mut interval = tokio::time::interval(self.cfg.poll);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => return,
+                _ = interval.tick() => {
+                    match relay.run_once(Utc::now()).await {
+                        Ok(m) if m.sent + m.failed + m.dead > 0 => {
+                            tracing::info!(sent = m.sent, failed = m.failed, dead = m.dead, skipped = m.skipped, "outbox pass");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "outbox pass failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every third of the lease: renews this instance's claims (timers, messages, the SQLite
+    /// `scheduler` lease), so that a live instance keeps them and a dead one loses them within
+    /// one lease.
+    async fn heartbeat(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let every = (self.cfg.lease / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(5))
+            .max(Duration::from_millis(200));
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => return,
+                _ = interval.tick() => {
+                    let now = Utc::now();
+                    if let Err(e) = self.store.scheduling().renew_claims(&self.owner, now + self.cfg.lease, now).await {
+                        tracing::warn!(error = %e, "heartbeat: claims not renewed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Completes once `stop` says so (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

@@ -1,7 +1,10 @@
 //! The words of every email tiendo sends, in Vietnamese: subject, plain text and HTML.
 //!
-//! Pure: the relay (adapters) gathers a [`TaskView`] per task at sending time, so a message says
-//! where the task is now, not where it was when the notification was queued, and hands it here.
+//! Pure: the relay (adapters) gathers a [`TaskView`] per task at sending time and hands it here.
+//! A message names the step its event recorded (the state a transition entered, the state whose
+//! deadline fired), not wherever the task happens to be when the message leaves: a message sent
+//! late (a backlog, an SMTP outage, two transitions in one pass) says so in a separate line,
+//! "hiện đã chuyển sang bước X" ([`TaskView::moved_to`]).
 
 use std::fmt::Write as _;
 
@@ -34,6 +37,9 @@ pub struct TaskView {
     /// Working days since the task last moved.
     pub idle_working_days: Option<i64>,
     pub link: String,
+    /// The step the task is at when the message is sent, when it has left the step the
+    /// message is about (`state_title`).
+    pub moved_to: Option<String>,
 }
 
 /// What happened, by template.
@@ -116,7 +122,12 @@ fn task_lines(t: &TaskView) -> Vec<String> {
         format!("Nhiệm vụ: {}", t.name),
         format!("Đơn vị chủ trì: {}", t.unit_name),
         format!(
-            "Bước hiện tại: {}{} (giai đoạn {})",
+            "{}: {}{} (giai đoạn {})",
+            if t.moved_to.is_some() {
+                "Bước"
+            } else {
+                "Bước hiện tại"
+            },
             t.state_title,
             crate::decide::round_label(t.round)
                 .map(|l| format!(", {l}"))
@@ -130,8 +141,14 @@ fn task_lines(t: &TaskView) -> Vec<String> {
             lines.push(format!("Loại thời hạn: {k}"));
         }
     }
-    if !t.turn_roles.is_empty() {
-        lines.push(format!("Đang chờ: {}", roles(&t.turn_roles)));
+    match &t.moved_to {
+        None if !t.turn_roles.is_empty() => {
+            lines.push(format!("Đang chờ: {}", roles(&t.turn_roles)));
+        }
+        None => {}
+        Some(now_at) => lines.push(format!(
+            "Nhiệm vụ hiện đã chuyển sang bước «{now_at}» (thư này được gửi sau khi nhiệm vụ chuyển tiếp)."
+        )),
     }
     lines
 }
@@ -440,7 +457,43 @@ mod tests {
             deadline_kind: Some("thời hạn luật định: Thông tư 03/2020/TT-BTTTT".into()),
             idle_working_days: Some(12),
             link: "https://tiendo.haiphong.gov.vn/tasks/t1".into(),
+            moved_to: None,
         }
+    }
+
+    #[test]
+    fn a_late_message_names_its_own_step_and_where_the_task_is_now() {
+        let task = TaskView {
+            moved_to: Some("Đơn vị bổ sung hồ sơ".into()),
+            ..view()
+        };
+        let r = render(&Message::Turn {
+            task,
+            comment: None,
+            actor: None,
+        });
+        assert!(
+            r.text.contains("chuyển sang bước «Sở Tài chính thẩm định»"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("Bước: Sở Tài chính thẩm định"),
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains("Bước hiện tại"), "{}", r.text);
+        assert!(!r.text.contains("Đang chờ"), "{}", r.text);
+        assert!(
+            r.text
+                .contains("hiện đã chuyển sang bước «Đơn vị bổ sung hồ sơ»"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.html
+                .contains("hiện đã chuyển sang bước «Đơn vị bổ sung hồ sơ»")
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ use adapters::store::{NewUser, Store};
 #[derive(Debug, clap::Subcommand)]
 pub enum DbCmd {
     /// Apply pending migrations (also done automatically by every command).
-    Migrate,
+    Migrate {
+        /// Accept an existing empty (0-byte) SQLite file as a new database. Without it such a
+        /// file is refused: it is usually a failed backup or an unfinished restore.
+        #[arg(long)]
+        init: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -157,8 +162,12 @@ fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
 #[tracing::instrument(name = "db", skip_all, fields(command = ?cmd))]
 pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
-        DbCmd::Migrate => {
-            let store = Store::connect(ctx.database_url(), ctx.catalog()?, 2).await?;
+        DbCmd::Migrate { init } => {
+            let store = if *init {
+                Store::connect_initialising(ctx.database_url(), ctx.catalog()?, 2).await?
+            } else {
+                Store::connect(ctx.database_url(), ctx.catalog()?, 2).await?
+            };
             let n = store.migrate().await?;
             Ok(format!(
                 "{}: {n} migration(s) applied\n",

@@ -9,6 +9,7 @@ pub mod import;
 pub mod progress;
 pub mod report;
 pub mod serve;
+pub mod shutdown;
 pub mod tasks;
 pub mod worker;
 pub mod workflows;

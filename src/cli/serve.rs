@@ -8,7 +8,7 @@ use adapters::configuration::Settings;
 use adapters::files::FileStore;
 use adapters::http::Application;
 
-use super::{Ctx, Failure};
+use super::{Ctx, Failure, shutdown};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -37,14 +37,17 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
             &settings.email,
         )?)
     };
+    let files = FileStore::new(&settings.data_dir);
+    files.writable().map_err(|e| {
+        Failure::refused(format!(
+            "Không ghi được vào thư mục tài liệu {} ({e}): hãy tạo thư mục và cấp quyền ghi cho người dùng chạy tiendo (TIENDO_DATA_DIR, --data-dir).",
+            settings.data_dir.join("documents").display()
+        ))
+    })?;
     let http = settings.http.clone();
-    let app = Application::build(
-        http.clone(),
-        store.clone(),
-        FileStore::new(&settings.data_dir),
-    )
-    .await
-    .map_err(|e| Failure::refused(format!("Không mở được cổng {}: {e}", http.listen)))?;
+    let app = Application::build(http.clone(), store.clone(), files)
+        .await
+        .map_err(|e| Failure::refused(format!("Không mở được cổng {}: {e}", http.listen)))?;
     let addr = app
         .local_addr()
         .map_err(|e| Failure::refused(format!("Không đọc được địa chỉ đang lắng nghe: {e}")))?;
@@ -57,7 +60,9 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
         scheduler = scheduler.is_some(),
         "tiendo serve: listening"
     );
-    eprintln!("tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C để dừng)");
+    eprintln!(
+        "tiendo: trang web http://{addr}/ — API http://{addr}/api/v1 (Ctrl-C hoặc SIGTERM để dừng)"
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler_task = scheduler.map(|s| {
@@ -71,18 +76,29 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
         let _ = rx.changed().await;
     });
     tokio::pin!(server);
+    // SIGINT or SIGTERM: stop accepting, finish the requests in flight and the scheduler's
+    // current pass (each within `DRAIN`), release the scheduler's leases, exit 0.
     let served = tokio::select! {
         r = &mut server => r,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("stopping: finishing requests in flight");
+        signal = shutdown::signal() => {
+            tracing::info!(signal, "stopping: finishing requests in flight");
             let _ = stop_tx.send(true);
-            (&mut server).await
+            match tokio::time::timeout(shutdown::DRAIN, &mut server).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(seconds = shutdown::DRAIN.as_secs(), "requests still in flight after the drain: abandoned");
+                    Ok(())
+                }
+            }
         }
     };
     let _ = stop_tx.send(true);
-    if let Some(t) = scheduler_task {
-        let _ = t.await;
+    if let Some(t) = scheduler_task
+        && tokio::time::timeout(shutdown::DRAIN, t).await.is_err()
+    {
+        tracing::warn!("the scheduler's pass did not finish within the drain: abandoned");
     }
+    tracing::info!("tiendo serve stopped");
     store.close().await;
     served.map_err(|e| Failure::refused(format!("Máy chủ HTTP dừng vì lỗi: {e}")))?;
     Ok(String::new())

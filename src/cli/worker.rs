@@ -7,7 +7,7 @@ use adapters::store::Store;
 use chrono::Utc;
 use engine::time::format_instant;
 
-use super::{Ctx, Failure};
+use super::{Ctx, Failure, shutdown};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OutboxCmd {
@@ -79,11 +79,23 @@ pub async fn worker(
         database = %ctx.database_shown(),
         "worker started"
     );
-    scheduler
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    // SIGINT or SIGTERM: the current pass finishes (within `DRAIN`), the leases are released.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(scheduler.run(async move {
+        let _ = stop_rx.changed().await;
+    }));
+    tokio::pin!(running);
+    tokio::select! {
+        _ = &mut running => {}
+        signal = shutdown::signal() => {
+            tracing::info!(signal, "stopping: finishing the scheduler's pass");
+            let _ = stop_tx.send(true);
+            if tokio::time::timeout(shutdown::DRAIN, &mut running).await.is_err() {
+                tracing::warn!("the scheduler's pass did not finish within the drain: abandoned");
+            }
+        }
+    }
+    store.close().await;
     tracing::info!("worker stopped");
     Ok(String::new())
 }

@@ -63,6 +63,16 @@ impl TestDb {
         }
     }
 
+    /// A PostgreSQL database that something else made and drops (a private cluster).
+    pub fn postgres_at(url: String) -> TestDb {
+        TestDb {
+            url,
+            backend: "postgres",
+            pg_name: None,
+            _dir: None,
+        }
+    }
+
     /// The store on this database with the shipped workflows, migrated.
     pub async fn store(&self) -> Store {
         self.store_with(&[]).await

@@ -149,6 +149,61 @@ impl Problem {
         .with("fault_id", id)
     }
 
+    /// 503: the database cannot be reached (or went away mid-request). Nothing was changed that
+    /// the client was told about; it may retry after `Retry-After` seconds, with the same
+    /// `Idempotency-Key` for a write.
+    pub fn database_unavailable() -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            format!(
+                "Cơ sở dữ liệu tạm thời không truy cập được. Hãy thử lại sau {DATABASE_RETRY_AFTER_SECS} giây; \
+                 một yêu cầu ghi có Idempotency-Key gửi lại với cùng khóa sẽ không bị thực hiện hai lần."
+            ),
+        )
+        .with("dependency", "database")
+        .with("retry_after", DATABASE_RETRY_AFTER_SECS)
+        .header(header::RETRY_AFTER, &DATABASE_RETRY_AFTER_SECS.to_string())
+    }
+
+    /// A document file could not be stored: 507 when the disk is full, else 503 naming the
+    /// cause (the document folder is missing, not writable, or on a read-only file system).
+    /// Nothing was recorded; the upload may be sent again once an administrator has fixed it.
+    pub fn storage(e: &std::io::Error) -> Problem {
+        use std::io::ErrorKind;
+        tracing::error!(error = %e, "cannot store a document file");
+        let (status, code, cause) = match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "ổ đĩa của thư mục tài liệu đã đầy",
+            ),
+            ErrorKind::PermissionDenied => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "máy chủ không có quyền ghi vào thư mục tài liệu",
+            ),
+            ErrorKind::ReadOnlyFilesystem => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "thư mục tài liệu nằm trên hệ thống tệp chỉ đọc",
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "không ghi được vào thư mục tài liệu",
+            ),
+        };
+        Problem::new(
+            status,
+            code,
+            format!(
+                "Chưa lưu được tài liệu: {cause}. Tài liệu chưa được ghi nhận; hãy báo quản trị viên rồi tải lên lại."
+            ),
+        )
+        .with("dependency", "storage")
+    }
+
     /// 500 for a fault not yet logged: logs it under a new id, then answers [`Problem::fault`].
     fn logged_fault(what: &str, error: &dyn std::fmt::Display) -> Problem {
         let id = Fault::new_id();
@@ -198,8 +253,15 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The `Retry-After` of a 503 for an unavailable database, in seconds.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable: answering 503");
+            return Problem::database_unavailable();
+        }
         match e {
             StoreError::NotFound { .. } => Problem::not_found(e.to_string()),
             StoreError::Conflict { expected, current } => {
@@ -317,5 +379,52 @@ pub fn generic_detail(status: StatusCode) -> (&'static str, &'static str) {
             "Lỗi máy chủ: yêu cầu chưa được thực hiện. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên kèm mã yêu cầu (x-request-id).",
         ),
         _ => ("error", "Yêu cầu không thực hiện được."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_fault_names_its_cause_and_a_full_disk_is_507() {
+        use std::io::{Error, ErrorKind};
+        let full = Problem::storage(&Error::from(ErrorKind::StorageFull));
+        assert_eq!(
+            (full.status, full.code.as_str()),
+            (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
+        );
+        assert!(full.detail.contains("ổ đĩa"), "{}", full.detail);
+        let denied = Problem::storage(&Error::from(ErrorKind::PermissionDenied));
+        assert_eq!(denied.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            denied.detail.contains("không có quyền ghi"),
+            "{}",
+            denied.detail
+        );
+        assert_eq!(denied.extensions["dependency"], "storage");
+    }
+
+    #[test]
+    fn a_database_that_went_away_is_503_with_retry_after() {
+        let p = Problem::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (p.status, p.code.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+        );
+        assert!(
+            p.headers
+                .iter()
+                .any(|(h, v)| h == header::RETRY_AFTER && v == "5")
+        );
+        assert_eq!(p.extensions["dependency"], "database");
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            Problem::from(StoreError::Database(sqlx::Error::Io(io))).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // A fault of ours stays a 500.
+        let p = Problem::from(StoreError::Database(sqlx::Error::RowNotFound));
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

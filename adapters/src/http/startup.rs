@@ -121,7 +121,7 @@ fn problem_response(description: &str) -> OaResponse {
 }
 
 /// Adds the answers every operation can give to every operation: 401 where an identity is
-/// required, 400 for malformed input, 500.
+/// required, 400 for malformed input, 500, and 503 while the database is unavailable.
 fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
         for op in [
@@ -150,6 +150,13 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
             responses
                 .entry("500".into())
                 .or_insert_with(|| problem_response("Server error; nothing was changed").into());
+            responses.entry("503".into()).or_insert_with(|| {
+                problem_response(
+                    "A dependency is unavailable (`dependency`: the database, or the document \
+                     folder); nothing was changed, retry after `Retry-After` seconds",
+                )
+                .into()
+            });
         }
     }
 }

@@ -192,7 +192,32 @@ impl Fault {
     }
 }
 
+/// How long a request waits for a database connection before it is answered "the database is
+/// unavailable" (HTTP 503) instead of hanging: the pool opens connections on demand, so while
+/// the server is away every wait ends here, and the pool reconnects once it answers again.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl StoreError {
+    /// True when the database could not be reached or went away mid-request (refused or broken
+    /// connection, no connection within [`ACQUIRE_TIMEOUT`], the server shutting down or
+    /// starting): a dependency that is down, not a fault of ours. Nothing was acknowledged, and
+    /// a retry (with the same `Idempotency-Key`) is safe.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+            // Class 08: connection exception; 57P01-57P03: the server is shutting down,
+            // crashed or is starting.
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
     fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
         StoreError::NotFound {
             what,
@@ -232,10 +257,33 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tiendo.db";
 impl Store {
     /// Connects to `url` (`sqlite://FILE` or `postgres://…`), creating an SQLite file on first
     /// run. Does not migrate: call [`Store::migrate`].
+    ///
+    /// An existing SQLite file of 0 bytes is refused: it is what a failed copy or an
+    /// interrupted restore leaves, and initialising it would answer "OK, 0 entries" over lost
+    /// data. [`Store::connect_initialising`] (`tiendo db migrate --init`) accepts it.
     pub async fn connect(
         url: &str,
         catalog: Arc<Catalog>,
         max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        Store::connect_to(url, catalog, max_connections, false).await
+    }
+
+    /// [`Store::connect`], accepting an empty SQLite file as a new database (the operator said
+    /// so: `tiendo db migrate --init`).
+    pub async fn connect_initialising(
+        url: &str,
+        catalog: Arc<Catalog>,
+        max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        Store::connect_to(url, catalog, max_connections, true).await
+    }
+
+    async fn connect_to(
+        url: &str,
+        catalog: Arc<Catalog>,
+        max_connections: u32,
+        empty_file_is_new: bool,
     ) -> Result<Store, StoreError> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
@@ -245,12 +293,24 @@ impl Store {
                     // A ping before every checkout costs a round trip per use; a broken
                     // connection fails its query instead, and the pool replaces it.
                     .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(opts)
                     .await?,
             )
         } else if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
+            let opts = SqliteConnectOptions::from_str(url)?;
+            let file = opts.get_filename();
+            if !empty_file_is_new
+                && std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == 0)
+            {
+                return Err(StoreError::Invalid(format!(
+                    "Tệp cơ sở dữ liệu {} có nhưng rỗng (0 byte): thường là bản sao lưu hỏng hoặc khôi phục chưa xong. \
+                     tiendo không tự khởi tạo lại để khỏi che mất dữ liệu: hãy khôi phục lại từ bản sao lưu, \
+                     hoặc nếu đúng là muốn một cơ sở dữ liệu mới tại đây, chạy `tiendo db migrate --init`.",
+                    file.display()
+                )));
+            }
+            let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 // NORMAL is durable in WAL mode except for the last transactions before a power
@@ -266,6 +326,8 @@ impl Store {
                     // `tiendo-bench transitions --backend sqlite --connections N`).
                     .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
                     .test_before_acquire(false)
+                    // One file on this machine: a wait here is the other connections' work, not an
+                    // outage.
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?,

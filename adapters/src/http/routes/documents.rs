@@ -191,6 +191,7 @@ async fn list_documents(
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than the limit (`limit_bytes`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file type not accepted", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 507, description = "The document folder's disk is full; nothing was recorded", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn upload_document(
@@ -356,10 +357,7 @@ pub(crate) async fn store_upload(
     let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
         .await
         .map_err(|_| Problem::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot store a document file");
-            Problem::internal()
-        })?;
+        .map_err(|e| Problem::storage(&e))?;
     let new = NewDocument {
         task_id: attachment.task().id.clone(),
         doc_type: u.doc_type,

@@ -16,10 +16,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::extract::{Auth, Params, ident};
-use super::super::problem::{Problem, ProblemDoc};
+use super::super::problem::{DATABASE_RETRY_AFTER_SECS, Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{HealthView, OutboxView, ReadyView, RetriedView};
-use crate::store::Metrics;
+use crate::store::{Metrics, StoreError};
+
+/// How long `/ready` waits for the database before answering 503.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,7 +43,7 @@ async fn health() -> Json<HealthView> {
     })
 }
 
-/// The database answers and every migration is applied.
+/// The database answers, every migration is applied, and the document folder takes a file.
 #[utoipa::path(get, path = "/ready", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready", body = ReadyView),
@@ -54,22 +57,43 @@ async fn ready(State(app): State<AppState>) -> Result<Json<ReadyView>, Problem> 
             format!("Máy chủ chưa sẵn sàng: {why}."),
         )
     };
-    match app.store.observe().readiness().await {
-        Ok(r) if r.ready() => Ok(Json(ReadyView {
-            status: "ready".into(),
-            backend: r.backend.as_str().into(),
-            applied_migrations: r.applied_migrations,
-            known_migrations: r.known_migrations,
-        })),
-        Ok(r) => Err(not_ready(&format!(
-            "cơ sở dữ liệu mới áp dụng {}/{} bản cập nhật cấu trúc",
-            r.applied_migrations, r.known_migrations
-        ))),
+    // At once: a database that does not answer within a second is down for a load balancer.
+    let checked = tokio::time::timeout(READY_WITHIN, app.store.observe().readiness())
+        .await
+        .unwrap_or(Err(StoreError::Database(sqlx::Error::PoolTimedOut)));
+    let readiness = match checked {
+        Ok(r) if r.ready() => r,
+        Ok(r) => {
+            return Err(not_ready(&format!(
+                "cơ sở dữ liệu mới áp dụng {}/{} bản cập nhật cấu trúc",
+                r.applied_migrations, r.known_migrations
+            )));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Err(not_ready("không kết nối được cơ sở dữ liệu"))
+            return Err(not_ready("không kết nối được cơ sở dữ liệu")
+                .with("dependency", "database")
+                .header(header::RETRY_AFTER, &DATABASE_RETRY_AFTER_SECS.to_string()));
         }
+    };
+    // A document folder that cannot take a file would fail every upload.
+    let files = app.files.clone();
+    let writable = tokio::task::spawn_blocking(move || files.writable())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    if let Err(e) = writable {
+        tracing::warn!(error = %e, "readiness: the document folder is not writable");
+        return Err(
+            not_ready(&format!("không ghi được vào thư mục tài liệu ({e})"))
+                .with("dependency", "storage"),
+        );
     }
+    Ok(Json(ReadyView {
+        status: "ready".into(),
+        backend: readiness.backend.as_str().into(),
+        applied_migrations: readiness.applied_migrations,
+        known_migrations: readiness.known_migrations,
+    }))
 }
 
 fn label(v: &str) -> String {

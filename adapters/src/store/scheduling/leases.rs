@@ -59,4 +59,62 @@ impl Scheduling<'_> {
         });
         Ok(n == 1)
     }
+
+    /// The heartbeat of a running instance: extends to `until` every claim `owner` still holds
+    /// (due timers and automatic transitions being worked on, messages being sent, named
+    /// leases). A claim that already ran out is not revived: another instance may have it.
+    /// Returns how many were extended.
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    pub async fn renew_claims(
+        &self,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> Result<u64, StoreError> {
+        let (until, now) = (micros(until), micros(now));
+        Ok(with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut n = 0;
+            for sql in [
+                "UPDATE timers SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until >= $3",
+                "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until >= $3",
+                "UPDATE leases SET until = $1 WHERE owner = $2 AND until >= $3",
+            ] {
+                n += sqlx::query(sql)
+                    .bind(until)
+                    .bind(owner)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            n
+        }))
+    }
+
+    /// An instance stopping: gives back every claim `owner` holds, so that another instance
+    /// takes the work at once instead of after the lease. Returns how many were released.
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    pub async fn release_claims(&self, owner: &str, now: Instant) -> Result<u64, StoreError> {
+        let now = micros(now);
+        Ok(with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut n = 0;
+            for sql in [
+                "UPDATE timers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'pending' AND lease_until >= $2",
+                "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'pending' AND lease_until >= $2",
+                "UPDATE leases SET until = $2 WHERE owner = $1 AND until >= $2",
+            ] {
+                n += sqlx::query(sql)
+                    .bind(owner)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            n
+        }))
+    }
 }

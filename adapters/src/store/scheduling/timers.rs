@@ -230,6 +230,18 @@ impl<'c> Firing<'c> {
         let (current, left): (Vec<&Claimed>, Vec<&Claimed>) =
             timers.into_iter().partition(|c| c.state == task.state);
         self.stale.extend(left.iter().map(|c| c.id.as_str()));
+        // After downtime, an automatic transition on expiry and the timers meant to fire after
+        // it can be due together: had the scheduler been running, the transition would have
+        // cancelled those (it leaves the state). Cancel them now, before anything is sent.
+        let expires_at = current
+            .iter()
+            .filter(|c| matches!(c.kind, TimerKind::Expiry { .. }))
+            .map(|c| c.fire_at)
+            .min();
+        let (current, after): (Vec<&Claimed>, Vec<&Claimed>) = current.into_iter().partition(|c| {
+            expires_at.is_none_or(|e| c.fire_at <= e || matches!(c.kind, TimerKind::Expiry { .. }))
+        });
+        self.stale.extend(after.iter().map(|c| c.id.as_str()));
         let turn_roles: Vec<Role> = wf
             .and_then(|w| w.state(&task.state))
             .map(|s| s.roles.clone())
