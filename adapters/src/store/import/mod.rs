@@ -50,6 +50,7 @@ use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
 use super::{micros, new_id};
 
+
 /// Importing plans.
 #[derive(Debug, Clone, Copy)]
 pub struct Imports<'a> {
@@ -135,7 +136,7 @@ impl Imports<'_> {
             let mut tx = Tx::begin(self.store).await?;
             tx.widen_cache().await?;
             let (plan_id, plan_created) = ensure_plan(&mut tx, plan, now).await?;
-            let units_created = add_missing_units(&mut tx, prepared, now).await?;
+            let units_created = add_missing_units(&mut tx, &prepared.spellings, now).await?;
             let known = read_known(&mut tx, &plan_id, plan.year).await?;
             let matched =
                 reimport::match_rows(rows, |key| known.get(key).map(|k| (k, &k.fingerprint)));
@@ -160,7 +161,7 @@ impl Imports<'_> {
                 &mut outcome,
             )?;
             (outcome.created, outcome.by_workflow) = insert_new_tasks(
-                &mut tx, &plan_id, plan.year, fresh, importer, known_from, now,
+                &mut tx, &plan_id, plan.year, fresh, importer, known_from, None, now,
             )
             .await?;
             apply_updates(&mut tx, &plan_id, &updates, plan.year, &importer.user, now).await?;
@@ -196,6 +197,11 @@ macro_rules! on_tx {
         }
     };
 }
+
+// After `on_tx!`: the printed import uses it.
+mod printed;
+
+pub use printed::PrintedReport;
 
 impl Tx {
     async fn begin(store: &Store) -> Result<Tx, sqlx::Error> {
@@ -275,7 +281,7 @@ async fn ensure_plan(
 /// spelling from today; the ids of those created. An existing unit keeps its name.
 async fn add_missing_units(
     tx: &mut Tx,
-    prepared: &Prepared,
+    spellings: &[(engine::domain::UnitId, Vec<(String, usize)>)],
     now: Instant,
 ) -> Result<Vec<String>, StoreError> {
     let today: NaiveDate = local_date(now);
@@ -285,7 +291,13 @@ async fn add_missing_units(
             .await?;
         let known: HashSet<String> = known.into_iter().collect();
         let mut created = Vec::new();
-        for (id, name) in prepared.units() {
+        let units = spellings.iter().map(|(id, names)| {
+            (
+                id,
+                names.first().map(|(n, _)| n.as_str()).unwrap_or_default(),
+            )
+        });
+        for (id, name) in units {
             if known.contains(id.as_str()) {
                 continue;
             }
@@ -533,6 +545,7 @@ async fn insert_new_tasks(
     mut fresh: Vec<(usize, &CatalogueRow)>,
     importer: &Importer,
     known_from: NaiveDate,
+    listing: Option<(&str, &str)>,
     now: Instant,
 ) -> Result<(usize, BTreeMap<String, usize>), StoreError> {
     fresh.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key));
@@ -554,7 +567,7 @@ async fn insert_new_tasks(
             })
             .collect();
         insert_tasks(tx, plan_id, &batch, now).await?;
-        insert_listings(tx, plan_id, &batch, now).await?;
+        insert_listings(tx, plan_id, &batch, listing, now).await?;
         let lines: Vec<(&str, BudgetLine)> = batch
             .iter()
             .filter_map(|n| budget_of(n.row, year).map(|b| (n.id.as_str(), b)))
@@ -689,6 +702,7 @@ async fn insert_listings(
     tx: &mut Tx,
     plan_id: &str,
     batch: &[NewTask<'_>],
+    listing: Option<(&str, &str)>,
     now: Instant,
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, |c| {
@@ -698,7 +712,10 @@ async fn insert_listings(
         );
         q.push_values(batch, |mut b, n| {
             let r = n.row;
-            let (section, category) = engine::plan::default_listing(r.funding_source);
+            let (section, category) = match listing {
+                Some((s, c)) => (s.to_string(), c),
+                None => engine::plan::default_listing(r.funding_source),
+            };
             b.push_bind(plan_id)
                 .push_bind(&n.id)
                 .push_bind(section)
