@@ -50,7 +50,7 @@ pub enum UserCmd {
         /// Tên đăng nhập (chữ thường không dấu, số, dấu chấm, gạch ngang).
         #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
         username: String,
-        /// Một hoặc nhiều vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin
+        /// Một hoặc nhiều vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin
         /// (lặp lại --role cho nhiều vai trò).
         #[arg(long = "role", required = true, value_name = "VAI_TRÒ")]
         roles: Vec<String>,

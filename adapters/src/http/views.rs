@@ -934,7 +934,7 @@ pub struct NewUserBody {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub unit: Option<String>,
-    /// One or more of don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.
+    /// One or more of don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin.
     pub roles: Vec<String>,
     /// A first password; without one the user cannot sign in until an administrator sets it.
     pub password: Option<String>,
