@@ -105,10 +105,11 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         .transpose()?;
     // Read both files before touching the database: a missing file changes nothing.
     let table = read_file(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
-    let normalized = table
-        .header
-        .iter()
-        .any(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case("appendix"));
+    let normalized = table.header.iter().any(|h| {
+        h.trim()
+            .trim_start_matches('\u{feff}')
+            .eq_ignore_ascii_case("appendix")
+    });
     if !normalized {
         return printed(a, issued_on, ctx).await;
     }
@@ -189,8 +190,8 @@ async fn printed(
             layout_path.display()
         ))
     })?;
-    let layout = parse_layout(&layout_text, &layout_path.display().to_string())
-        .map_err(Failure::refused)?;
+    let layout =
+        parse_layout(&layout_text, &layout_path.display().to_string()).map_err(Failure::refused)?;
     let mode = match (&a.links, a.auto_link) {
         (Some(p), _) => {
             let t = read_file(p, None).map_err(|e| Failure::refused(e.0))?;
@@ -242,7 +243,10 @@ async fn printed(
     let mut out = report.render();
     if let Some(path) = &a.review {
         std::fs::write(path, report.review_csv()).map_err(|e| {
-            Failure::refused(format!("Không ghi được tệp đề xuất {}: {e}", path.display()))
+            Failure::refused(format!(
+                "Không ghi được tệp đề xuất {}: {e}",
+                path.display()
+            ))
         })?;
         out.push_str(&format!(
             "Đã ghi đề xuất ({} dòng) vào {}: sửa cột task_id (trống: tạo mới) rồi nhập lại với --links {}.\n",

@@ -138,6 +138,16 @@ pub fn read_grids(path: &Path, sheet: Option<&str>) -> Result<Vec<Grid>, FileErr
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
+    read_grids_bytes(bytes, &name, sheet)
+}
+
+/// [`read_grids`] from bytes; `name` is used in messages.
+pub fn read_grids_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    sheet: Option<&str>,
+) -> Result<Vec<Grid>, FileError> {
+    let name = name.to_string();
     if !bytes.starts_with(b"PK\x03\x04") {
         // A CSV file: its header is just its first row here.
         let t = read_bytes(&bytes, &name, sheet)?;
@@ -164,7 +174,10 @@ pub fn read_grids(path: &Path, sheet: Option<&str>) -> Result<Vec<Grid>, FileErr
         )));
     }
     let mut out = Vec::new();
-    for sheet_name in names.iter().filter(|n| sheet.is_none_or(|s| s == n.as_str())) {
+    for sheet_name in names
+        .iter()
+        .filter(|n| sheet.is_none_or(|s| s == n.as_str()))
+    {
         let range = book
             .worksheet_range(sheet_name)
             .map_err(|e| FileError(format!("Tệp {name}, trang «{sheet_name}»: {e}")))?;

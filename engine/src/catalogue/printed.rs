@@ -111,7 +111,11 @@ pub const SYNONYMS: &[(PrintedColumn, &[&str])] = &[
     (PrintedColumn::Period, &["Thời gian thực hiện"]),
     (
         PrintedColumn::NeedTotal,
-        &["Nhu cầu kinh phí", "Tổng nhu cầu kinh phí", "Tổng mức đầu tư"],
+        &[
+            "Nhu cầu kinh phí",
+            "Tổng nhu cầu kinh phí",
+            "Tổng mức đầu tư",
+        ],
     ),
     (
         PrintedColumn::ApprovedEstimate,
@@ -143,7 +147,10 @@ pub const SYNONYMS: &[(PrintedColumn, &[&str])] = &[
     ),
     (
         PrintedColumn::SpentPrevious,
-        &["Kinh phí đã sử dụng năm {p}", "Kinh phí đã giải ngân năm {p}"],
+        &[
+            "Kinh phí đã sử dụng năm {p}",
+            "Kinh phí đã giải ngân năm {p}",
+        ],
     ),
     (
         PrintedColumn::CarriedOver,
@@ -278,7 +285,9 @@ pub fn parse_printed_amount(text: &str) -> Result<Option<i64>, String> {
             return Err(bad());
         }
         (i.replace('.', ""), f.to_string())
-    } else if grouped(&t) && t.matches('.').count() >= 1 && t.rsplit('.').next().map(str::len) == Some(3)
+    } else if grouped(&t)
+        && t.matches('.').count() >= 1
+        && t.rsplit('.').next().map(str::len) == Some(3)
     {
         // "28.080": a printed thousands group, never three decimals of a million.
         (t.replace('.', ""), String::new())
@@ -438,7 +447,9 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
         }
         if cells.iter().all(|c| {
             let t = c.trim().trim_start_matches('(').trim_end_matches(')');
-            t.is_empty() || t.chars().all(|ch| ch.is_ascii_digit() || ch == '=' || ch == '+')
+            t.is_empty()
+                || t.chars()
+                    .all(|ch| ch.is_ascii_digit() || ch == '=' || ch == '+')
         }) && cells.iter().any(|c| c.trim().starts_with('('))
         {
             continue; // "(1) (2) (3) …"
@@ -450,7 +461,9 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
             let text = col(&at, &cells, *c);
             match parse_printed_amount(&text) {
                 Ok(v) => amounts[k] = v,
-                Err(e) => out.warnings.push(format!("dòng {line}, {}: {e}", c.title(year))),
+                Err(e) => out
+                    .warnings
+                    .push(format!("dòng {line}, {}: {e}", c.title(year))),
             }
         }
         let kind = classify(&seq, &name);
@@ -717,7 +730,11 @@ mod tests {
             ("Dự toán kinh phí", 2026, ApprovedEstimate),
             ("Nhu cầu kinh phí năm 2026", 2026, NeedYear),
             ("Đơn vị đề xuất bố trí năm 2026", 2026, NeedYear),
-            ("Dự kiến phân bổ kinh phí năm 2024 (đợt 1)", 2024, AllocatedYear),
+            (
+                "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
+                2024,
+                AllocatedYear,
+            ),
             ("Dự kiến phân bổ năm 2026", 2026, AllocatedYear),
             ("Kinh phí đã sử dụng năm 2023", 2024, SpentPrevious),
             ("Chuyển nguồn từ 2023 sang 2024", 2024, CarriedOver),
@@ -735,12 +752,24 @@ mod tests {
         let g = grid(&[
             &["DANH MỤC NHIỆM VỤ CHUYỂN TIẾP NĂM 2026"],
             &["Đơn vị tính: Triệu đồng"],
-            &["TT", "Tên nhiệm vụ", "Thời gian thực hiện", "Dự toán", "Nhu cầu kinh phí năm 2026"],
+            &[
+                "TT",
+                "Tên nhiệm vụ",
+                "Thời gian thực hiện",
+                "Dự toán",
+                "Nhu cầu kinh phí năm 2026",
+            ],
             &["(1)", "(2)", "(3)", "(4)", "(5)"],
             &["I", "Sở Y tế", "", "1.500", "300"],
             &["1", "Thuê phần mềm A", "2025-2027", "1000", "200"],
             &["2", "Thuê phần mềm B", "2025-2027", "500", "100"],
-            &["TT", "Tên nhiệm vụ", "Thời gian thực hiện", "Dự toán", "Nhu cầu kinh phí năm 2026"],
+            &[
+                "TT",
+                "Tên nhiệm vụ",
+                "Thời gian thực hiện",
+                "Dự toán",
+                "Nhu cầu kinh phí năm 2026",
+            ],
             &["II", "Nhiệm vụ mới", "", "", ""],
             &["", "Sở Tư pháp", "", "20", "10,5"],
             &["1", "Mua máy chủ", "2026", "20", "9,5"],
@@ -787,7 +816,10 @@ mod tests {
                 .iter()
                 .map(|(k, t, _)| (k.as_str(), t.as_str()))
                 .collect::<Vec<_>>(),
-            vec![("A", "Nhiệm vụ thường xuyên"), ("B", "Nhiệm vụ chuyển tiếp")]
+            vec![
+                ("A", "Nhiệm vụ thường xuyên"),
+                ("B", "Nhiệm vụ chuyển tiếp")
+            ]
         );
         assert_eq!(s.rows[1].section.as_deref(), Some("B"));
         assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);

@@ -1,12 +1,12 @@
 //! Carry-over without duplicates (issue 14): for each row of a new plan, the existing task it
 //! continues, with a score in 0–1 and the reason, and the review file a person checks.
 //!
-//! **Score** = 0,7 × name similarity (Dice coefficient of the folded words of the two names)
-//! + 0,2 × same unit (same id, one merged into the other, or the same name once "UBND", "HĐND",
-//! "TP" are spelled out) + 0,1 × same money or period (the approved estimate agrees within 1
-//! million, or the period prints the same years; half when the periods overlap). A row is proposed
-//! the best-scoring task at or above [`PROPOSAL_FLOOR`]; each task is proposed to one row at most
-//! (the best-scoring pairs first).
+//! **Score**: 0,7 × name similarity (Dice coefficient of the folded words of the two names),
+//! plus 0,2 × same unit (same id, one merged into the other, or the same name once "UBND",
+//! "HĐND", "TP" are spelled out), plus 0,1 × same money or period (the approved estimate agrees
+//! within 1 million, or the period prints the same years; half when the periods overlap). A row
+//! is proposed the best-scoring task at or above [`PROPOSAL_FLOOR`]; each task is proposed to one
+//! row at most (the best-scoring pairs first).
 //!
 //! **The review file** and the links file are one CSV shape, header
 //! `row,unit,name,task_id,score,reason`: one line per incoming task row (`row` is its line in
@@ -143,7 +143,11 @@ pub fn score(row: &Incoming, task: &Candidate, row_words: &BTreeSet<String>) -> 
     } else if period > 0.0 {
         reason.push(format!(
             "thời gian {} ({})",
-            if period >= 1.0 { "như nhau" } else { "giao nhau" },
+            if period >= 1.0 {
+                "như nhau"
+            } else {
+                "giao nhau"
+            },
             task.period.as_deref().unwrap_or_default()
         ));
     }
@@ -332,26 +336,68 @@ mod tests {
     fn the_continuing_task_is_proposed_with_its_reason_and_a_new_one_is_not() {
         let m = 1_000_000;
         let tasks = vec![
-            cand("a", "Sở Khoa học và Công nghệ", "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu", "2025-2028", None),
-            cand("b", "Sở Khoa học và Công nghệ", "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu", "Thuê dịch vụ 3 năm", None),
-            cand("c", "Văn phòng Ủy ban nhân dân thành phố", "Tổng đài 1022", "Thuê dịch vụ 03 năm (2023-2025)", Some(5696 * m)),
+            cand(
+                "a",
+                "Sở Khoa học và Công nghệ",
+                "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu",
+                "2025-2028",
+                None,
+            ),
+            cand(
+                "b",
+                "Sở Khoa học và Công nghệ",
+                "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu",
+                "Thuê dịch vụ 3 năm",
+                None,
+            ),
+            cand(
+                "c",
+                "Văn phòng Ủy ban nhân dân thành phố",
+                "Tổng đài 1022",
+                "Thuê dịch vụ 03 năm (2023-2025)",
+                Some(5696 * m),
+            ),
         ];
         let rows = vec![
-            inc(6, "Sở Khoa học và Công nghệ", "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã (phòng hội trường)", "2025-2028", Some(61000 * m)),
-            inc(16, "Văn phòng UBND thành phố", "Tổng đài 1022", "", Some(1585 * m)),
-            inc(28, "Sở Nông nghiệp và Môi trường", "Thuê phần mềm quản lý dữ liệu sản phẩm Ocop", "2026", Some(380 * m)),
+            inc(
+                6,
+                "Sở Khoa học và Công nghệ",
+                "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã (phòng hội trường)",
+                "2025-2028",
+                Some(61000 * m),
+            ),
+            inc(
+                16,
+                "Văn phòng UBND thành phố",
+                "Tổng đài 1022",
+                "",
+                Some(1585 * m),
+            ),
+            inc(
+                28,
+                "Sở Nông nghiệp và Môi trường",
+                "Thuê phần mềm quản lý dữ liệu sản phẩm Ocop",
+                "2026",
+                Some(380 * m),
+            ),
         ];
         let p = propose(&rows, &tasks);
         assert_eq!(p[0].task_id.as_deref(), Some("a"), "{p:?}");
         assert!(p[0].score >= 0.8, "{p:?}");
         assert!(p[0].reason.contains("cùng đơn vị"), "{}", p[0].reason);
         assert_eq!(p[1].task_id.as_deref(), Some("c"));
-        assert!(p[1].reason.contains("cùng đơn vị"), "UBND spelled out: {}", p[1].reason);
+        assert!(
+            p[1].reason.contains("cùng đơn vị"),
+            "UBND spelled out: {}",
+            p[1].reason
+        );
         assert_eq!(p[2].task_id, None);
         assert!(p[2].reason.ends_with("tạo mới"), "{}", p[2].reason);
         let csv = review_csv(&p);
         assert!(csv.starts_with("row,unit,name,task_id,score,reason\n6,Sở Khoa học và Công nghệ,"));
-        assert!(csv.contains("\n28,Sở Nông nghiệp và Môi trường,Thuê phần mềm quản lý dữ liệu sản phẩm Ocop,,0.00,"));
+        assert!(csv.contains(
+            "\n28,Sở Nông nghiệp và Môi trường,Thuê phần mềm quản lý dữ liệu sản phẩm Ocop,,0.00,"
+        ));
     }
 
     #[test]
@@ -368,14 +414,28 @@ mod tests {
 
     #[test]
     fn a_links_file_must_have_the_review_header() {
-        let t = crate::catalogue::table::csv_table("row,unit,name,task_id,score,reason", &["6,A,B,x,0.9,r", "7,A,C,,0.1,r"]);
+        let t = crate::catalogue::table::csv_table(
+            "row,unit,name,task_id,score,reason",
+            &["6,A,B,x,0.9,r", "7,A,C,,0.1,r"],
+        );
         let l = parse_links(&t).unwrap();
         assert_eq!(l[0].task_id.as_deref(), Some("x"));
         assert_eq!(l[1].task_id, None);
         let t = crate::catalogue::table::csv_table("row,task", &[]);
-        assert!(parse_links(&t).unwrap_err().0.contains("row,unit,name,task_id,score,reason"));
-        let t = crate::catalogue::table::csv_table("row,unit,name,task_id,score,reason", &["x,A,B,,0,r", "6,A,B,,0,r", "6,A,B,,0,r"]);
+        assert!(
+            parse_links(&t)
+                .unwrap_err()
+                .0
+                .contains("row,unit,name,task_id,score,reason")
+        );
+        let t = crate::catalogue::table::csv_table(
+            "row,unit,name,task_id,score,reason",
+            &["x,A,B,,0,r", "6,A,B,,0,r", "6,A,B,,0,r"],
+        );
         let e = parse_links(&t).unwrap_err().0;
-        assert!(e.contains("không phải số dòng") && e.contains("hai lần"), "{e}");
+        assert!(
+            e.contains("không phải số dòng") && e.contains("hai lần"),
+            "{e}"
+        );
     }
 }

@@ -183,10 +183,7 @@ pub fn prepare_printed(
     // Every row as the normalized import would read it: the section's funding source and the
     // stage its new tasks start in.
     let table = RawTable {
-        source: sheets
-            .first()
-            .map(|g| g.source.clone())
-            .unwrap_or_default(),
+        source: sheets.first().map(|g| g.source.clone()).unwrap_or_default(),
         header: NORMALIZED.iter().map(|s| s.to_string()).collect(),
         header_line: 0,
         short_rows_ok: false,
@@ -227,8 +224,12 @@ pub fn prepare_printed(
             invalid: catalogue.invalid,
         });
     }
-    out.warnings
-        .extend(catalogue.warnings.iter().map(|w| format!("dòng {}: {}", w.line, w.message)));
+    out.warnings.extend(
+        catalogue
+            .warnings
+            .iter()
+            .map(|w| format!("dòng {}: {}", w.line, w.message)),
+    );
     out.spellings = unit_spellings(&catalogue.rows);
     let mut by_row: HashMap<usize, CatalogueRow> =
         catalogue.rows.into_iter().map(|r| (r.line, r)).collect();
@@ -385,7 +386,11 @@ impl PreparedPrinted {
         }
         s.push_str(&format!(
             "  Kế hoạch: {}\n",
-            if o.plan_created { "tạo mới" } else { "đã có, giữ nguyên" }
+            if o.plan_created {
+                "tạo mới"
+            } else {
+                "đã có, giữ nguyên"
+            }
         ));
         if !o.units_created.is_empty() {
             s.push_str(&format!("  Đơn vị mới: {}\n", o.units_created.join(", ")));

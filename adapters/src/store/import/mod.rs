@@ -50,7 +50,6 @@ use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
 use super::{micros, new_id};
 
-
 /// Importing plans.
 #[derive(Debug, Clone, Copy)]
 pub struct Imports<'a> {
@@ -538,6 +537,7 @@ struct NewTask<'a> {
 /// Step 5: the new tasks, in chunks, in key order: task ids (UUIDv7, increasing) and the
 /// unique key index then both grow at their right edge instead of splitting pages all over the
 /// index. The file order is kept in `position`. Answers how many were created, per workflow.
+#[allow(clippy::too_many_arguments)]
 async fn insert_new_tasks(
     tx: &mut Tx,
     plan_id: &str,

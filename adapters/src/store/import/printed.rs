@@ -120,13 +120,9 @@ impl Imports<'_> {
             .collect();
         let proposals = carry::propose(&incoming, &candidates);
         let linkable: HashSet<&str> = candidates.iter().map(|c| c.task_id.as_str()).collect();
-        let decisions = decide(
-            &prepared.rows,
-            &proposals,
-            &prepared.mode,
-            &listed,
-            |t| linkable.contains(t),
-        )
+        let decisions = decide(&prepared.rows, &proposals, &prepared.mode, &listed, |t| {
+            linkable.contains(t)
+        })
         .map_err(|e| {
             StoreError::Invalid(format!(
                 "Tệp liên kết không áp dụng được; chưa ghi gì: {e}."
@@ -154,7 +150,11 @@ impl Imports<'_> {
                     outcome.linked.push((
                         r.row,
                         task.clone(),
-                        names.get(task.as_str()).copied().unwrap_or_default().to_string(),
+                        names
+                            .get(task.as_str())
+                            .copied()
+                            .unwrap_or_default()
+                            .to_string(),
                     ));
                 }
                 RowDecision::Create => fresh.push((r.row, r)),
@@ -164,22 +164,16 @@ impl Imports<'_> {
         // The units of the new tasks that the directory lacks (a linked row's task keeps its
         // unit, however the new plan spells it).
         let new_rows: Vec<CatalogueRow> = fresh.iter().map(|(_, r)| r.task.clone()).collect();
-        outcome.units_created = add_missing_units(
-            &mut tx,
-            &engine::catalogue::unit_spellings(&new_rows),
-            now,
-        )
-        .await?;
+        outcome.units_created =
+            add_missing_units(&mut tx, &engine::catalogue::unit_spellings(&new_rows), now).await?;
         // New tasks, by section: each listed in its own section and category.
-        let mut by_section: Vec<(&str, &str, Vec<(usize, &CatalogueRow)>)> = Vec::new();
+        let mut by_section: Vec<SectionRows<'_>> = Vec::new();
         for (row, r) in &fresh {
             match by_section.iter_mut().find(|(k, _, _)| *k == r.section.key) {
                 Some((_, _, rows)) => rows.push((*row, &r.task)),
-                None => by_section.push((
-                    &r.section.key,
-                    &r.section.category,
-                    vec![(*row, &r.task)],
-                )),
+                None => {
+                    by_section.push((&r.section.key, &r.section.category, vec![(*row, &r.task)]))
+                }
             }
         }
         for (key, category, rows) in by_section {
@@ -200,6 +194,18 @@ impl Imports<'_> {
         Ok(outcome)
     }
 }
+
+/// A section's key and category, and its new tasks (row, task).
+type SectionRows<'a> = (&'a str, &'a str, Vec<(usize, &'a CatalogueRow)>);
+
+/// A budget line's four amounts and its carry-over, as stored.
+type Amounts5 = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The rows the plan already lists: key → task.
 async fn listed_keys(tx: &mut Tx, plan_id: &str) -> Result<HashMap<String, String>, StoreError> {
@@ -304,9 +310,8 @@ async fn write_budget(
         return Ok(());
     };
     let carried = r.printed.amounts[5];
-    let current: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
-        on_tx!(&mut *tx, |c| {
-            sqlx::query_as(
+    let current: Option<Amounts5> = on_tx!(&mut *tx, |c| {
+        sqlx::query_as(
                 "SELECT need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, carried_over_vnd \
                  FROM budget_lines WHERE task_id = $1 AND year = $2",
             )
@@ -314,7 +319,7 @@ async fn write_budget(
             .bind(i64::from(year))
             .fetch_optional(&mut **c)
             .await?
-        });
+    });
     let wanted = (
         line.need_total_vnd,
         line.approved_estimate_vnd,
@@ -330,14 +335,22 @@ async fn write_budget(
         let mut conn = Conn::from(&mut **c);
         conn.execute(
             "UPDATE budget_lines SET carried_over_vnd = $1 WHERE task_id = $2 AND year = $3",
-            &[Arg::OptInt(carried), Arg::Str(task), Arg::Int(i64::from(year))],
+            &[
+                Arg::OptInt(carried),
+                Arg::Str(task),
+                Arg::Int(i64::from(year)),
+            ],
         )
         .await?;
         // The previous year's spending, where the section prints it.
         if let Some(spent) = r.printed.amounts[4] {
             conn.execute(
                 "UPDATE budget_lines SET spent_vnd = $1 WHERE task_id = $2 AND year = $3",
-                &[Arg::Int(spent), Arg::Str(task), Arg::Int(i64::from(year - 1))],
+                &[
+                    Arg::Int(spent),
+                    Arg::Str(task),
+                    Arg::Int(i64::from(year - 1)),
+                ],
             )
             .await?;
         }
@@ -380,7 +393,9 @@ async fn link(
                 task_id: task,
                 section: &r.section.key,
                 category: Some(&r.section.category),
-                printed_seq: Some(&r.printed.seq).filter(|s| !s.is_empty()).map(|s| s.as_str()),
+                printed_seq: Some(&r.printed.seq)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.as_str()),
                 unit_printed: Some(&r.printed.unit),
                 name_printed: Some(&r.printed.name),
                 source_key: Some(&r.task.key),
