@@ -110,8 +110,18 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
             .trim_start_matches('\u{feff}')
             .eq_ignore_ascii_case("appendix")
     });
+    // Not the normalized catalogue: the printed form, when a sheet has a printed header row (TT
+    // and the task's name); otherwise the normalized reading's own refusal says what is wrong.
     if !normalized {
-        return printed(a, issued_on, ctx).await;
+        let sheets = read_grids(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
+        // Sheets without a header row (a cover, notes) are not part of the plan's tables.
+        let sheets: Vec<_> = sheets
+            .into_iter()
+            .filter(|g| engine::catalogue::printed::parse_printed(g, a.year).is_ok())
+            .collect();
+        if !sheets.is_empty() {
+            return printed(a, issued_on, sheets, ctx).await;
+        }
     }
     if a.review.is_some() || a.links.is_some() || a.auto_link.is_some() || a.layout.is_some() {
         return Err(Failure::usage(format!(
@@ -168,6 +178,7 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
 async fn printed(
     a: &PlanArgs,
     issued_on: Option<chrono::NaiveDate>,
+    sheets: Vec<engine::catalogue::printed::Grid>,
     ctx: &Ctx<'_>,
 ) -> Result<String, Failure> {
     if a.totals.is_some() {
@@ -205,7 +216,6 @@ async fn printed(
         }
         (None, None) => LinkMode::Propose,
     };
-    let sheets = read_grids(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
     let store = ctx.store().await?;
     let request = PrintedImport {
         plan: ImportPlan {
