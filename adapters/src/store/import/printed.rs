@@ -177,15 +177,19 @@ impl Imports<'_> {
             }
         }
         for (key, category, rows) in by_section {
+            let writer = Writer {
+                importer,
+                now,
+                tracker: self.tracker,
+            };
             let (created, _) = insert_new_tasks(
                 &mut tx,
                 &plan_id,
                 plan.year,
                 rows,
-                importer,
                 known_from,
                 Some((key, category)),
-                now,
+                writer,
             )
             .await?;
             outcome.created += created;
