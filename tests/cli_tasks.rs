@@ -341,9 +341,20 @@ async fn the_demo_database_is_created_and_reused(db: TestDb) {
         "{first}"
     );
     assert!(first.contains("2 điểm không khớp"), "{first}");
+    // Then Plan 359's carry-over list: 13 rows continue Plan 215 tasks, one is new.
+    assert!(
+        first.contains("Nhiệm vụ: 13 liên kết với nhiệm vụ đã có, 1 tạo mới, 0 để xem xét, 0 đã có trong kế hoạch"),
+        "{first}"
+    );
     let second = cli.ok(&["demo"]);
     assert!(
         second.contains("Nhiệm vụ: 0 mới, 0 cập nhật, 64 không thay đổi"),
+        "{second}"
+    );
+    assert!(
+        second.contains(
+            "0 liên kết với nhiệm vụ đã có, 0 tạo mới, 0 để xem xét, 14 đã có trong kế hoạch"
+        ),
         "{second}"
     );
     let tasks = |s: &str| {
@@ -361,6 +372,6 @@ async fn the_demo_database_is_created_and_reused(db: TestDb) {
     assert!(second.contains("tham_dinh_ke_hoach_thue"), "{second}");
     assert!(
         cli.ok(&["audit", "verify"])
-            .starts_with("OK: 67 entries in 64 task chains")
+            .starts_with("OK: 81 entries in 65 task chains")
     );
 }

@@ -13,6 +13,9 @@ use engine::Role;
 use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
 use engine::plan::YearStatus;
+use engine::plan::carry::parse_links;
+use engine::plan::import::{LinkMode, PrintedImport};
+use engine::plan::layout::parse_layout;
 use engine::time::{Instant, parse_instant};
 use sqlx::Connection;
 
@@ -20,6 +23,11 @@ on_both_backends!(
     a_database_of_the_previous_release_migrates_keeping_everything,
     a_task_shows_every_plan_it_is_listed_in_with_the_years_budget,
     the_year_status_is_recorded_apart_from_the_lifecycle_and_audited,
+    plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicates,
+    auto_link_links_the_confident_matches_and_creates_the_rest,
+    a_links_file_is_applied_as_it_stands_or_refused_whole,
+    a_third_layout_with_sections_of_their_own_columns_imports_and_reconciles,
+    the_command_line_reviews_links_and_lists_every_plan_of_a_task,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -328,4 +336,685 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
             .contains("không có trong kế hoạch 359/KH-UBND"),
         "{other}"
     );
+}
+
+const PLAN_359: &str = "359/KH-UBND";
+
+fn plan_359(mode: LinkMode) -> PrintedImport {
+    let dir = root().join("data/plan-359-2026");
+    PrintedImport {
+        plan: ImportPlan {
+            number: PLAN_359.into(),
+            year: 2026,
+            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
+            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
+        },
+        layout: parse_layout(
+            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
+            "layout.toml",
+        )
+        .unwrap(),
+        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
+            .unwrap(),
+        mode,
+    }
+}
+
+async fn with_plan_215(db: &TestDb) -> Store {
+    let store = db.store().await;
+    store
+        .imports()
+        .import_plan(
+            "cli:tester",
+            plan_215("tasks.csv"),
+            at("2025-09-01T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    store
+}
+
+/// The Plan 359 rows (their lines in the sheet) and the Plan 215 task each continues.
+const CONTINUES: [(usize, &str); 13] = [
+    (
+        6,
+        "Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu",
+    ),
+    (7, "Ứng dụng công nghệ viễn thám, GIS và trí tuệ nhân tạo"),
+    (
+        8,
+        "Thuê dịch vụ công nghệ thông tin “Bảo đảm an toàn hệ thống thông tin cấp độ 3",
+    ),
+    (
+        10,
+        "Triển khai phần mềm “Chuyên ngành tổ chức xây dựng Đảng”",
+    ),
+    (12, "Thuê dịch vụ công nghệ thông tin phần mềm giám sát"),
+    (14, "Kỳ họp số di động"),
+    (16, "Tổng đài 1022"),
+    (
+        18,
+        "Nâng cao năng lực trung tâm quản lý điều hành giao thông",
+    ),
+    (20, "Thuê dịch vụ triển khai hồ sơ bệnh án điện tử"),
+    (22, "Triển khai CSDL tuyển sinh đầu cấp"),
+    (
+        23,
+        "Triển khai hệ thống Cổng thông tin điện tử ngành Giáo dục",
+    ),
+    (24, "Triển khai đề án ký số ngành giáo dục"),
+    (26, "Triển khai hệ thống thông tin nguồn"),
+];
+
+async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicates(db: TestDb) {
+    let store = with_plan_215(&db).await;
+    let t1 = at("2026-01-05T09:00:00+07:00");
+    // 1. Proposals only: the 13 rows with a proposal wait for review, nothing is linked
+    // silently; the OCOP software, like no existing task, is created.
+    let r = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::Propose), t1)
+        .await
+        .unwrap();
+    assert!(r.prepared.mismatches.is_empty(), "{}", r.render());
+    assert_eq!(r.prepared.sheets[0].4, 11, "10 unit subtotals and TỔNG");
+    assert_eq!(
+        (
+            r.outcome.linked.len(),
+            r.outcome.created,
+            r.outcome.review.len()
+        ),
+        (0, 1, 13),
+        "{}",
+        r.render()
+    );
+    assert!(
+        r.render()
+            .contains("Nhiệm vụ: 0 liên kết với nhiệm vụ đã có, 1 tạo mới, 13 để xem xét, 0 đã có trong kế hoạch"),
+        "{}",
+        r.render()
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), 65);
+    let review = r.review_csv();
+    assert!(
+        review.starts_with("row,unit,name,task_id,score,reason\n"),
+        "{review}"
+    );
+    let names = task_names(&store).await;
+    for (row, prefix) in CONTINUES {
+        let p = r.outcome.proposals.iter().find(|p| p.row == row).unwrap();
+        let id = p
+            .task_id
+            .as_deref()
+            .unwrap_or_else(|| panic!("row {row}: {p:?}"));
+        assert!(
+            names[id].starts_with(prefix),
+            "row {row}: {} ({p:?})",
+            names[id]
+        );
+        assert!(p.score >= 0.8, "row {row}: {p:?}");
+    }
+    let ocop = r.outcome.proposals.iter().find(|p| p.row == 28).unwrap();
+    assert_eq!(ocop.task_id, None, "{ocop:?}");
+
+    // 2. The review file applied as it stands: 13 rows continue their tasks, the OCOP row is
+    // already listed, nothing is duplicated.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("de-xuat.csv");
+    std::fs::write(&file, &review).unwrap();
+    let links = parse_links(&adapters::import::read_file(&file, None).unwrap()).unwrap();
+    let r = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::Links(links)), t1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.outcome.linked.len(),
+            r.outcome.created,
+            r.outcome.review.len(),
+            r.outcome.listed
+        ),
+        (13, 0, 0, 1),
+        "{}",
+        r.render()
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), 65);
+    assert_eq!(store.count("plan_listings").await.unwrap(), 64 + 14);
+    // The 2026 budget lines land on the existing tasks, beside their 2025 lines.
+    let hop = task_named(&store, "Kỳ họp số di động").await;
+    let ls = store.plans().listings(&hop).await.unwrap();
+    assert_eq!(
+        ls.iter()
+            .map(|l| (l.plan_number.as_str(), l.section.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(PLAN, "1"), (PLAN_359, "II")]
+    );
+    let b = ls[1].budget.unwrap();
+    const M: i64 = 1_000_000;
+    assert_eq!(
+        (
+            b.year,
+            b.approved_estimate_vnd,
+            b.need_year_vnd,
+            b.allocated_year_vnd
+        ),
+        (2026, Some(9_417 * M), Some(753 * M), Some(753 * M))
+    );
+    assert_eq!(ls[1].category.as_deref(), Some("chuyen_tiep"));
+    assert_eq!(ls[1].printed_seq.as_deref(), Some("1"));
+    assert_eq!(ls[0].budget.unwrap().year, 2025);
+    // Every 2026 line of the plan adds up to the printed TỔNG.
+    let mut sums = [0i64; 3];
+    // (`names` was read after the first import, which created the OCOP task.)
+    for id in names.keys() {
+        for l in store.plans().listings(id).await.unwrap() {
+            if l.plan_number == PLAN_359 {
+                let b = l.budget.unwrap();
+                sums[0] += b.approved_estimate_vnd.unwrap_or(0);
+                sums[1] += b.need_year_vnd.unwrap_or(0);
+                sums[2] += b.allocated_year_vnd.unwrap_or(0);
+            }
+        }
+    }
+    assert_eq!(sums, [647_620 * M, 184_439 * M, 169_439 * M]);
+    // The link is audited in the task's own chain, which still verifies.
+    let h = store.audit().history(&hop).await.unwrap();
+    let last = h.last().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.actor_user.as_str()),
+        ("plan_listing", "cli:tester")
+    );
+    assert!(
+        last.comment
+            .as_deref()
+            .unwrap()
+            .starts_with("Tiếp tục trong kế hoạch 359/KH-UBND (năm 2026), mục II"),
+        "{last:?}"
+    );
+    let v = store.audit().verify().await.unwrap();
+    assert!(v.broken.is_none(), "{v:?}");
+    // The task list --json / GET /tasks/{id} view: a task the plan lists is found by it.
+    let listed = store
+        .tasks()
+        .unscoped()
+        .list(&adapters::store::TaskFilter {
+            plan: Some(PLAN_359.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 14);
+
+    // 3. The same sheet again: every row is already listed; nothing changes.
+    let r = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::AutoLink(0.8)), t1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome.linked.len(), r.outcome.created, r.outcome.listed),
+        (0, 0, 14)
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), 65);
+}
+
+async fn task_names(store: &Store) -> std::collections::HashMap<String, String> {
+    store
+        .tasks()
+        .unscoped()
+        .list(&adapters::store::TaskFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect()
+}
+
+async fn auto_link_links_the_confident_matches_and_creates_the_rest(db: TestDb) {
+    let store = with_plan_215(&db).await;
+    let r = store
+        .imports()
+        .import_printed(
+            "cli:tester",
+            plan_359(LinkMode::AutoLink(0.8)),
+            at("2026-01-05T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.outcome.linked.len(),
+            r.outcome.created,
+            r.outcome.review.len()
+        ),
+        (13, 1, 0),
+        "{}",
+        r.render()
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), 65);
+    // The new task is listed in Phụ lục II as carried over; its unit is Plan 215's; the units
+    // the sheet spells differently ("Văn phòng UBND thành phố") are not added for linked rows.
+    let ocop = task_named(&store, "Thuê phần mềm quản lý dữ liệu sản phẩm Ocop").await;
+    let l = store.plans().listings(&ocop).await.unwrap();
+    assert_eq!((l[0].section.as_str(), l[0].plan_year), ("II", 2026));
+    assert!(
+        r.outcome.units_created.is_empty(),
+        "{:?}",
+        r.outcome.units_created
+    );
+    assert_eq!(
+        store.tasks().unscoped().get(&ocop).await.unwrap().unit_id,
+        "so-nong-nghiep-va-moi-truong"
+    );
+}
+
+async fn a_links_file_is_applied_as_it_stands_or_refused_whole(db: TestDb) {
+    let store = with_plan_215(&db).await;
+    let t1 = at("2026-01-05T09:00:00+07:00");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("links.csv");
+    // Two rows only: the others are not in the file, so nothing is written.
+    let hop = task_named(&store, "Kỳ họp số di động").await;
+    std::fs::write(
+        &file,
+        format!("row,unit,name,task_id,score,reason\n14,,Kỳ họp số di động HĐND thành phố,{hop},1,\n28,,,,0,\n"),
+    )
+    .unwrap();
+    let links = parse_links(&adapters::import::read_file(&file, None).unwrap()).unwrap();
+    let e = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::Links(links)), t1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("dòng 6 («Thuê hệ thống Hội nghị truyền hình"),
+        "{e}"
+    );
+    assert!(e.contains("không có trong tệp liên kết"), "{e}");
+    assert_eq!(store.count("tasks").await.unwrap(), 64);
+    assert_eq!(store.count("plan_listings").await.unwrap(), 64);
+    // A task that does not exist, and one task for two rows, are refused too.
+    let mut lines = vec!["row,unit,name,task_id,score,reason".to_string()];
+    for (row, _) in CONTINUES {
+        lines.push(format!(
+            "{row},,,{},1,",
+            if row == 6 { "khong-co" } else { &hop }
+        ));
+    }
+    lines.push("28,,,,0,".into());
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let links = parse_links(&adapters::import::read_file(&file, None).unwrap()).unwrap();
+    let e = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::Links(links)), t1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dòng 6: nhiệm vụ khong-co không có"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "nhiệm vụ {hop} được liên kết cho cả dòng 7 và dòng 8"
+        )),
+        "{e}"
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), 64);
+    // A person's choice stands: a blank task id creates a new task even where one was proposed.
+    let mut lines = vec!["row,unit,name,task_id,score,reason".to_string()];
+    for (row, _) in CONTINUES {
+        lines.push(format!("{row},,,,0,"));
+    }
+    lines.push("28,,,,0,".into());
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let links = parse_links(&adapters::import::read_file(&file, None).unwrap()).unwrap();
+    let r = store
+        .imports()
+        .import_printed("cli:tester", plan_359(LinkMode::Links(links)), t1)
+        .await
+        .unwrap();
+    assert_eq!((r.outcome.linked.len(), r.outcome.created), (0, 14));
+}
+
+/// A plan in a third layout, shaped like the 2024 plan: one sheet, sections A–C each printed
+/// with its own header row and column set, unit rows with and without numerals, a unit column in
+/// section C, numbers as text the Vietnamese way, "Cộng" per section and a closing TỔNG CỘNG.
+fn plan_325_workbook(path: &Path) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let s = book.add_worksheet();
+    s.set_name("Kế hoạch 2024").unwrap();
+    let rows: Vec<Vec<&str>> = vec![
+        vec!["KẾ HOẠCH ỨNG DỤNG CÔNG NGHỆ THÔNG TIN NĂM 2024"],
+        vec!["Đơn vị tính: Triệu đồng"],
+        vec![
+            "TT",
+            "Tên nhiệm vụ",
+            "Dự toán",
+            "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
+        ],
+        vec!["A", "NHIỆM VỤ THƯỜNG XUYÊN", "28.080", "1.500"],
+        vec!["I", "Sở Y tế", "28.000", "1.000"],
+        vec!["1", "Mua bản quyền phần mềm diệt virus", "28.000", "1.000"],
+        vec!["II", "Sở Tư pháp", "80", "500"],
+        vec!["1", "Duy trì cổng thông tin điện tử", "80", "500"],
+        vec![
+            "TT",
+            "Tên nhiệm vụ",
+            "Dự toán",
+            "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
+        ],
+        vec!["", "Cộng", "28.080", "1.500"],
+        vec!["", "B. NHIỆM VỤ CHUYỂN TIẾP TỪ NĂM 2023"],
+        vec![
+            "TT",
+            "Tên nhiệm vụ",
+            "Thời gian thực hiện",
+            "Dự toán được duyệt",
+            "Kinh phí đã sử dụng năm 2023",
+            "Chuyển nguồn từ 2023 sang 2024",
+            "Nhu cầu kinh phí năm 2024",
+        ],
+        vec![
+            "I",
+            "Nhiệm vụ thuê dịch vụ",
+            "",
+            "12.000",
+            "4.000",
+            "329,7",
+            "4.000",
+        ],
+        vec![
+            "",
+            "Sở Giáo dục và Đào tạo",
+            "",
+            "12.000",
+            "4.000",
+            "329,7",
+            "4.000",
+        ],
+        vec![
+            "1",
+            "Thuê phần mềm quản lý trường học",
+            "2023-2025",
+            "12.000",
+            "4.000",
+            "329,7",
+            "4.000",
+        ],
+        vec!["", "Cộng", "", "12.000", "4.000", "330", "4.000"],
+        vec!["", "C. NHIỆM VỤ ĐỀ XUẤT MỚI"],
+        vec![
+            "TT",
+            "Tên nhiệm vụ",
+            "Đơn vị chủ trì",
+            "Đơn vị đề xuất bố trí năm 2024",
+            "Tỷ lệ bố trí vốn",
+        ],
+        vec![
+            "1",
+            "Xây dựng phần mềm quản lý hồ sơ công chức",
+            "Sở Nội vụ",
+            "600",
+            "1,0%",
+        ],
+        vec!["2", "Mua máy chủ dự phòng", "Sở Nội vụ", "-", ""],
+        vec!["", "Cộng", "", "600"],
+        vec!["", "TỔNG CỘNG", "", ""],
+    ];
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, v) in cells.iter().enumerate() {
+            if !v.is_empty() {
+                s.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+    }
+    // A numeric cell, as most sheets hold amounts.
+    s.write_number(5, 2, 28_000.0).unwrap();
+    book.save(path).unwrap();
+}
+
+async fn a_third_layout_with_sections_of_their_own_columns_imports_and_reconciles(db: TestDb) {
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("ke-hoach-325.xlsx");
+    plan_325_workbook(&xlsx);
+    let layout = parse_layout(
+        &std::fs::read_to_string(root().join("tests/fixtures/plan-325-2024/layout.toml")).unwrap(),
+        "layout.toml",
+    )
+    .unwrap();
+    let request = PrintedImport {
+        plan: ImportPlan {
+            number: "325/KH-UBND".into(),
+            year: 2024,
+            title: "Kế hoạch ứng dụng công nghệ thông tin năm 2024".into(),
+            issued_on: None,
+        },
+        layout,
+        sheets: adapters::import::read_grids(&xlsx, None).unwrap(),
+        mode: LinkMode::AutoLink(0.8),
+    };
+    let r = store
+        .imports()
+        .import_printed("cli:tester", request, at("2025-09-01T09:00:00+07:00"))
+        .await
+        .unwrap();
+    let text = r.render();
+    assert!(r.prepared.mismatches.is_empty(), "{text}");
+    assert!(
+        text.contains("Đối chiếu các dòng tổng và tiểu cộng đã in: khớp."),
+        "{text}"
+    );
+    // A: section, 2 units, Cộng; B: group, unit, Cộng; C: Cộng; TỔNG CỘNG (no figures).
+    assert_eq!(r.prepared.sheets[0].4, 9, "{text}");
+    assert_eq!(
+        (r.outcome.created, r.outcome.linked.len()),
+        (5, 0),
+        "{text}"
+    );
+    let by_section: Vec<(String, String, Option<String>)> = {
+        let names = task_names(&store).await;
+        let ids: Vec<&str> = names.keys().map(String::as_str).collect();
+        let mut v: Vec<(String, String, Option<String>)> = store
+            .plans()
+            .listings_of(&ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, l)| {
+                (
+                    l[0].section.clone(),
+                    names[&id].clone(),
+                    l[0].category.clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        by_section
+            .iter()
+            .map(|(s, n, c)| (s.as_str(), n.as_str(), c.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>(),
+        vec![
+            ("A", "Duy trì cổng thông tin điện tử", "thuong_xuyen"),
+            ("A", "Mua bản quyền phần mềm diệt virus", "thuong_xuyen"),
+            ("B", "Thuê phần mềm quản lý trường học", "chuyen_tiep"),
+            ("C", "Mua máy chủ dự phòng", "moi"),
+            ("C", "Xây dựng phần mềm quản lý hồ sơ công chức", "moi"),
+        ]
+    );
+    // Amounts read from text the Vietnamese way, per the section's own columns.
+    let school = task_named(&store, "Thuê phần mềm quản lý trường học").await;
+    let b = store.plans().listings(&school).await.unwrap()[0]
+        .budget
+        .unwrap();
+    assert_eq!(
+        (b.approved_estimate_vnd, b.need_year_vnd),
+        (Some(12_000_000_000), Some(4_000_000_000))
+    );
+    let hr = task_named(&store, "Xây dựng phần mềm quản lý hồ sơ công chức").await;
+    let t = store.tasks().unscoped().get(&hr).await.unwrap();
+    assert_eq!(
+        (t.unit_id.as_str(), t.workflow.as_str()),
+        ("so-noi-vu", "bao-cao-ktkt")
+    );
+}
+
+fn tiendo(db: &TestDb, dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("USER", "tester")
+        .env_remove("TIENDO_WORKFLOWS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = |p: &str| root().join(p).display().to_string();
+    ok(&tiendo(
+        &db,
+        d,
+        &[
+            "import",
+            "plan",
+            "--plan",
+            PLAN,
+            "--year",
+            "2025",
+            "--title",
+            TITLE,
+            "--totals",
+            &file("data/plan-215-2025/totals.csv"),
+            &file("data/plan-215-2025/tasks.csv"),
+        ],
+    ));
+    let review = d.join("de-xuat.csv").display().to_string();
+    let xlsx = file("data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx");
+    let base = [
+        "import",
+        "plan",
+        "--plan",
+        PLAN_359,
+        "--year",
+        "2026",
+        "--title",
+        "Kế hoạch năm 2026",
+    ];
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--review", &review, &xlsx]);
+    let out = ok(&tiendo(&db, d, &args));
+    assert!(
+        out.contains("mục II «DANH MỤC NHIỆM VỤ CHUYỂN ĐỔI SỐ CHUYỂN TIẾP NĂM 2026»"),
+        "{out}"
+    );
+    assert!(
+        out.contains("0 liên kết với nhiệm vụ đã có, 1 tạo mới, 13 để xem xét"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Đối chiếu các dòng tổng và tiểu cộng đã in: khớp."),
+        "{out}"
+    );
+    let csv = std::fs::read_to_string(&review).unwrap();
+    assert!(
+        csv.starts_with("row,unit,name,task_id,score,reason\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 14, "one line per task row: {csv}");
+    assert!(
+        csv.contains(
+            "\n28,Sở Nông nghiệp và Môi trường,Thuê phần mềm quản lý dữ liệu sản phẩm Ocop,,0.00,"
+        ),
+        "{csv}"
+    );
+    // The reviewed file, applied as it stands.
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--links", &review, &xlsx]);
+    let out = ok(&tiendo(&db, d, &args));
+    assert!(
+        out.contains(
+            "13 liên kết với nhiệm vụ đã có, 0 tạo mới, 0 để xem xét, 1 đã có trong kế hoạch"
+        ),
+        "{out}"
+    );
+    // Every plan a task is listed in, with that year's budget line.
+    let store = db.store().await;
+    let hop = task_named(&store, "Kỳ họp số di động").await;
+    ok(&tiendo(
+        &db,
+        d,
+        &[
+            "user",
+            "add",
+            "lanhdao",
+            "--role",
+            "ubnd",
+            "--name",
+            "Lãnh đạo",
+        ],
+    ));
+    let json = ok(&tiendo(
+        &db,
+        d,
+        &["task", "list", "--as", "lanhdao", "--json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let t = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == hop.as_str())
+        .unwrap();
+    let plans: Vec<(&str, i64, i64)> = t["listings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["plan_number"].as_str().unwrap(),
+                l["plan_year"].as_i64().unwrap(),
+                l["budget"]["need_year_vnd"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        plans,
+        vec![(PLAN, 2025, 753_000_000), (PLAN_359, 2026, 753_000_000)]
+    );
+    // Flags that belong to the printed form are refused on a normalized file, with the reason.
+    let o = tiendo(
+        &db,
+        d,
+        &[
+            "import",
+            "plan",
+            "--plan",
+            PLAN,
+            "--year",
+            "2025",
+            "--title",
+            TITLE,
+            "--auto-link",
+            "0.8",
+            &file("data/plan-215-2025/tasks.csv"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("chỉ dùng với bảng in"));
 }

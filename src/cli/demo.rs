@@ -1,7 +1,9 @@
 //! `tiendo demo`: a ready-to-try SQLite database: the city's roles as demo users, and Plan
 //! 215/KH-UBND imported from its printed catalogue (`data/plan-215-2025/tasks.csv`, embedded in
 //! the binary so the demo runs from any directory) exactly as `tiendo import plan` imports it,
-//! reconciled with the printed totals. One Sở Y tế task is then walked to SKHCN's appraisal so that
+//! reconciled with the printed totals, then Plan 359/KH-UBND's Phụ lục II (the 2026 carry-over
+//! list, in its printed form) with `--auto-link 0.8`: its rows continue the Plan 215 tasks. One
+//! Sở Y tế task is then walked to SKHCN's appraisal so that
 //! a demo user has a task with a running deadline. Running it again reuses what is there: the
 //! re-import changes nothing and the walk is not repeated.
 
@@ -85,6 +87,12 @@ const PLAN_TITLE: &str =
     "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
 const TASKS_CSV: &[u8] = include_bytes!("../../data/plan-215-2025/tasks.csv");
 const TOTALS_CSV: &[u8] = include_bytes!("../../data/plan-215-2025/totals.csv");
+/// Plan 359/KH-UBND (2026), Phụ lục II in its printed form, and the plan's layout.
+const PLAN_359_XLSX: &[u8] = include_bytes!("../../data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx");
+const PLAN_359_LAYOUT: &str = include_str!("../../data/plan-359-2026/layout.toml");
+const PLAN_359: &str = "359/KH-UBND";
+/// Proposals at or above this score continue their Plan 215 task in the demo.
+const DEMO_AUTO_LINK: f64 = 0.8;
 
 /// The task walked to SKHCN's appraisal (appendix 1, Sở Y tế, imported at the rental survey),
 /// and the steps that take it there.
@@ -168,6 +176,35 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         let head = store.directory().actor("giamdoc.syt").await?;
         walk(&store, &files, &officer, &head, &t.id, &t.workflow, WALK).await?;
     }
+    // The 2026 plan's carry-over list, linked to the Plan 215 tasks it continues.
+    let layout =
+        engine::plan::layout::parse_layout(PLAN_359_LAYOUT, "data/plan-359-2026/layout.toml")
+            .map_err(Failure::refused)?;
+    let sheets = import::read_grids_bytes(
+        PLAN_359_XLSX.to_vec(),
+        "data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx",
+        None,
+    )
+    .map_err(|e| Failure::refused(e.0))?;
+    let carried = store
+        .imports()
+        .import_printed_as(
+            &importer,
+            engine::plan::import::PrintedImport {
+                plan: ImportPlan {
+                    number: PLAN_359.into(),
+                    year: 2026,
+                    title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
+                    issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
+                },
+                layout,
+                sheets,
+                mode: engine::plan::import::LinkMode::AutoLink(DEMO_AUTO_LINK),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| Failure::refused(e.to_string()))?;
     let tasks = store
         .tasks()
         .unscoped()
@@ -197,6 +234,8 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
     }
     out.push('\n');
     out.push_str(&imported.render());
+    out.push('\n');
+    out.push_str(&carried.render());
     out.push_str(&format!(
         "\nNhiệm vụ của Sở Y tế trong kế hoạch {PLAN} (đơn vị của canbo.syt, giamdoc.syt):\n"
     ));

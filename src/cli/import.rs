@@ -5,10 +5,13 @@
 
 use std::path::PathBuf;
 
-use adapters::import::read_file;
+use adapters::import::{read_file, read_grids};
 use adapters::store::ImportError;
 use chrono::Utc;
 use engine::catalogue::{ImportPlan, PlanImport};
+use engine::plan::carry::parse_links;
+use engine::plan::import::{LinkMode, PrintedImport};
+use engine::plan::layout::parse_layout;
 use engine::time::parse_date;
 
 use super::progress::Bar;
@@ -57,9 +60,23 @@ pub struct PlanArgs {
     /// tên đăng nhập máy, ghi là cli:TÊN.
     #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
     pub as_user: Option<String>,
-    /// Trang tính XLSX cần đọc (mặc định: trang đầu tiên).
+    /// Trang tính XLSX cần đọc (mặc định: trang đầu tiên; với bảng in: mọi trang).
     #[arg(long, value_name = "TRANG")]
     pub sheet: Option<String>,
+    /// Bảng in: tệp bố cục của kế hoạch (mặc định: layout.toml cạnh tệp nhập).
+    #[arg(long, value_name = "TỆP")]
+    pub layout: Option<PathBuf>,
+    /// Bảng in: ghi đề xuất nhiệm vụ chuyển tiếp ra tệp CSV (row,unit,name,task_id,score,reason)
+    /// để người xem xét.
+    #[arg(long, value_name = "TỆP")]
+    pub review: Option<PathBuf>,
+    /// Bảng in: áp dụng đúng tệp liên kết đã xem xét (cùng dạng với --review; task_id trống:
+    /// tạo mới).
+    #[arg(long, value_name = "TỆP", conflicts_with = "auto_link")]
+    pub links: Option<PathBuf>,
+    /// Bảng in: tự liên kết các đề xuất có điểm từ mức này (0–1), tạo mới các dòng còn lại.
+    #[arg(long, value_name = "ĐIỂM")]
+    pub auto_link: Option<f64>,
     /// Tệp danh mục: CSV (UTF-8) hoặc XLSX.
     #[arg(value_name = "TỆP")]
     pub file: PathBuf,
@@ -89,6 +106,30 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         .transpose()?;
     // Read both files before touching the database: a missing file changes nothing.
     let table = read_file(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
+    let normalized = table.header.iter().any(|h| {
+        h.trim()
+            .trim_start_matches('\u{feff}')
+            .eq_ignore_ascii_case("appendix")
+    });
+    // Not the normalized catalogue: the printed form, when a sheet has a printed header row (TT
+    // and the task's name); otherwise the normalized reading's own refusal says what is wrong.
+    if !normalized {
+        let sheets = read_grids(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
+        // Sheets without a header row (a cover, notes) are not part of the plan's tables.
+        let sheets: Vec<_> = sheets
+            .into_iter()
+            .filter(|g| engine::catalogue::printed::parse_printed(g, a.year).is_ok())
+            .collect();
+        if !sheets.is_empty() {
+            return printed(a, issued_on, sheets, ctx).await;
+        }
+    }
+    if a.review.is_some() || a.links.is_some() || a.auto_link.is_some() || a.layout.is_some() {
+        return Err(Failure::usage(format!(
+            "{} là danh mục dạng chuẩn hóa (có cột appendix): --layout, --review, --links và --auto-link chỉ dùng với bảng in của kế hoạch (xem README, mục The printed form).",
+            a.file.display()
+        )));
+    }
     let totals = a
         .totals
         .as_deref()
@@ -127,6 +168,101 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         other => Failure::refused(other.to_string()),
     })?;
     let mut out = report.render();
+    out.push_str(&format!("Người nhập (ghi vào nhật ký): {importer}\n"));
+    Ok(out)
+}
+
+/// The printed form: the plan's layout, the sheets, how rows are linked; the review file.
+async fn printed(
+    a: &PlanArgs,
+    issued_on: Option<chrono::NaiveDate>,
+    sheets: Vec<engine::catalogue::printed::Grid>,
+    ctx: &Ctx<'_>,
+) -> Result<String, Failure> {
+    if a.totals.is_some() {
+        return Err(Failure::usage(
+            "Bảng in đã có các dòng tổng và tiểu cộng, được đối chiếu khi nhập: bỏ --totals (chỉ dùng với tệp CSV chuẩn hóa).",
+        ));
+    }
+    let layout_path = match &a.layout {
+        Some(p) => p.clone(),
+        None => a
+            .file
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."))
+            .join("layout.toml"),
+    };
+    let layout_text = std::fs::read_to_string(&layout_path).map_err(|e| {
+        Failure::refused(format!(
+            "{} không phải danh mục dạng chuẩn hóa (không có cột appendix), nên được đọc như bảng in của kế hoạch; cần tệp bố cục {} ({e}). Chỉ định bằng --layout TỆP.",
+            a.file.display(),
+            layout_path.display()
+        ))
+    })?;
+    let layout =
+        parse_layout(&layout_text, &layout_path.display().to_string()).map_err(Failure::refused)?;
+    let mode = match (&a.links, a.auto_link) {
+        (Some(p), _) => {
+            let t = read_file(p, None).map_err(|e| Failure::refused(e.0))?;
+            LinkMode::Links(parse_links(&t).map_err(|e| Failure::refused(e.0))?)
+        }
+        (None, Some(s)) if (0.0..=1.0).contains(&s) => LinkMode::AutoLink(s),
+        (None, Some(s)) => {
+            return Err(Failure::usage(format!(
+                "--auto-link {s}: điểm phải trong khoảng 0–1 (ví dụ 0.8)."
+            )));
+        }
+        (None, None) => LinkMode::Propose,
+    };
+    let store = ctx.store().await?;
+    let request = PrintedImport {
+        plan: ImportPlan {
+            number: a.plan.trim().to_string(),
+            year: a.year,
+            title: a.title.clone(),
+            issued_on,
+        },
+        layout,
+        sheets,
+        mode,
+    };
+    let (imported, importer) = match &a.as_user {
+        Some(u) => {
+            let actor = store.directory().actor(u).await?;
+            let r = store
+                .imports()
+                .import_printed_as(&actor, request, Utc::now())
+                .await;
+            (r, actor.user)
+        }
+        None => {
+            let operator = shell_operator();
+            let r = store
+                .imports()
+                .import_printed(&operator, request, Utc::now())
+                .await;
+            (r, operator)
+        }
+    };
+    let report = imported.map_err(|e| match e {
+        ImportError::Store(s) => Failure::from(s),
+        other => Failure::refused(other.to_string()),
+    })?;
+    let mut out = report.render();
+    if let Some(path) = &a.review {
+        std::fs::write(path, report.review_csv()).map_err(|e| {
+            Failure::refused(format!(
+                "Không ghi được tệp đề xuất {}: {e}",
+                path.display()
+            ))
+        })?;
+        out.push_str(&format!(
+            "Đã ghi đề xuất ({} dòng) vào {}: sửa cột task_id (trống: tạo mới) rồi nhập lại với --links {}.\n",
+            report.outcome.proposals.len(),
+            path.display(),
+            path.display()
+        ));
+    }
     out.push_str(&format!("Người nhập (ghi vào nhật ký): {importer}\n"));
     Ok(out)
 }

@@ -12,4 +12,4 @@
 
 pub mod read;
 
-pub use read::{read_bytes, read_file};
+pub use read::{read_bytes, read_file, read_grids, read_grids_bytes};

@@ -9,6 +9,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use engine::catalogue::printed::Grid;
 use engine::catalogue::{FileError, RawRecord, RawTable};
 
 /// Reads `path` (CSV or XLSX; `sheet` chooses an XLSX sheet, default the first).
@@ -126,6 +127,76 @@ fn read_csv(bytes: &[u8], name: &str) -> Result<RawTable, FileError> {
         )));
     }
     Ok(table)
+}
+
+/// Reads `path` as printed sheets: every sheet of an XLSX workbook (or only `sheet`), or the
+/// one table of a CSV file, each row with its row (line) number, nothing skipped.
+pub fn read_grids(path: &Path, sheet: Option<&str>) -> Result<Vec<Grid>, FileError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| FileError(format!("Không đọc được tệp {}: {e}", path.display())))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    read_grids_bytes(bytes, &name, sheet)
+}
+
+/// [`read_grids`] from bytes; `name` is used in messages.
+pub fn read_grids_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    sheet: Option<&str>,
+) -> Result<Vec<Grid>, FileError> {
+    let name = name.to_string();
+    if !bytes.starts_with(b"PK\x03\x04") {
+        // A CSV file: its header is just its first row here.
+        let t = read_bytes(&bytes, &name, sheet)?;
+        let mut rows = vec![RawRecord {
+            line: t.header_line,
+            cells: Ok(t.header),
+        }];
+        rows.extend(t.records);
+        return Ok(vec![Grid {
+            source: name,
+            sheet: None,
+            rows,
+        }]);
+    }
+    let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes))
+        .map_err(|e| FileError(format!("Tệp {name} không phải bảng tính .xlsx hợp lệ: {e}")))?;
+    let names = book.sheet_names();
+    if let Some(s) = sheet
+        && !names.iter().any(|n| n == s)
+    {
+        return Err(FileError(format!(
+            "Tệp {name} không có trang tính «{s}»; các trang tính: {}.",
+            names.join(", ")
+        )));
+    }
+    let mut out = Vec::new();
+    for sheet_name in names
+        .iter()
+        .filter(|n| sheet.is_none_or(|s| s == n.as_str()))
+    {
+        let range = book
+            .worksheet_range(sheet_name)
+            .map_err(|e| FileError(format!("Tệp {name}, trang «{sheet_name}»: {e}")))?;
+        let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+        let rows = range
+            .rows()
+            .enumerate()
+            .map(|(i, row)| RawRecord {
+                line: first_row + i + 1,
+                cells: row.iter().map(cell_text).collect(),
+            })
+            .collect();
+        out.push(Grid {
+            source: format!("{name} (trang «{sheet_name}»)"),
+            sheet: Some(sheet_name.clone()),
+            rows,
+        });
+    }
+    Ok(out)
 }
 
 /// A cell as the text a person sees in it, with numbers written plainly (`526.2`, `6500`).

@@ -62,7 +62,7 @@ pub use accounts::{
 };
 pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
 pub use directory::Directory;
-pub use import::{ImportError, Imports};
+pub use import::{ImportError, Imports, PrintedReport};
 pub use observe::{Metrics, Observe, Readiness};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;

@@ -30,6 +30,7 @@ pub mod layout;
 pub mod names;
 pub mod place;
 pub mod prepare;
+pub mod printed;
 pub mod reconcile;
 pub mod reimport;
 pub mod row;

@@ -155,7 +155,7 @@ impl<'a> Imports<'a> {
             let mut tx = Tx::begin(self.store).await?;
             tx.widen_cache().await?;
             let (plan_id, plan_created) = ensure_plan(&mut tx, plan, now).await?;
-            let units_created = add_missing_units(&mut tx, prepared, now).await?;
+            let units_created = add_missing_units(&mut tx, &prepared.spellings, now).await?;
             self.tracker.stage("Đọc các nhiệm vụ đã nhập", 0);
             let known = read_known(&mut tx, &plan_id, plan.year).await?;
             let matched =
@@ -185,8 +185,10 @@ impl<'a> Imports<'a> {
                 now,
                 tracker: self.tracker,
             };
-            (outcome.created, outcome.by_workflow) =
-                insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, known_from, writer).await?;
+            (outcome.created, outcome.by_workflow) = insert_new_tasks(
+                &mut tx, &plan_id, plan.year, fresh, known_from, None, writer,
+            )
+            .await?;
             apply_updates(&mut tx, &plan_id, &updates, plan.year, writer).await?;
             tx.narrow_cache().await?;
             tx.commit().await?;
@@ -220,6 +222,11 @@ macro_rules! on_tx {
         }
     };
 }
+
+// After `on_tx!`: the printed import uses it.
+mod printed;
+
+pub use printed::PrintedReport;
 
 impl Tx {
     async fn begin(store: &Store) -> Result<Tx, sqlx::Error> {
@@ -307,7 +314,7 @@ async fn ensure_plan(
 /// spelling from today; the ids of those created. An existing unit keeps its name.
 async fn add_missing_units(
     tx: &mut Tx,
-    prepared: &Prepared,
+    spellings: &[(engine::domain::UnitId, Vec<(String, usize)>)],
     now: Instant,
 ) -> Result<Vec<String>, StoreError> {
     let today: NaiveDate = local_date(now);
@@ -317,7 +324,13 @@ async fn add_missing_units(
             .await?;
         let known: HashSet<String> = known.into_iter().collect();
         let mut created = Vec::new();
-        for (id, name) in prepared.units() {
+        let units = spellings.iter().map(|(id, names)| {
+            (
+                id,
+                names.first().map(|(n, _)| n.as_str()).unwrap_or_default(),
+            )
+        });
+        for (id, name) in units {
             if known.contains(id.as_str()) {
                 continue;
             }
@@ -558,12 +571,14 @@ struct NewTask<'a> {
 /// Step 5: the new tasks, in chunks, in key order: task ids (UUIDv7, increasing) and the
 /// unique key index then both grow at their right edge instead of splitting pages all over the
 /// index. The file order is kept in `position`. Answers how many were created, per workflow.
+#[allow(clippy::too_many_arguments)]
 async fn insert_new_tasks(
     tx: &mut Tx,
     plan_id: &str,
     year: i32,
     mut fresh: Vec<(usize, &CatalogueRow)>,
     known_from: NaiveDate,
+    listing: Option<(&str, &str)>,
     Writer {
         importer,
         now,
@@ -591,7 +606,7 @@ async fn insert_new_tasks(
             })
             .collect();
         insert_tasks(tx, plan_id, &batch, now).await?;
-        insert_listings(tx, plan_id, &batch, now).await?;
+        insert_listings(tx, plan_id, &batch, listing, now).await?;
         let lines: Vec<(&str, BudgetLine)> = batch
             .iter()
             .filter_map(|n| budget_of(n.row, year).map(|b| (n.id.as_str(), b)))
@@ -728,6 +743,7 @@ async fn insert_listings(
     tx: &mut Tx,
     plan_id: &str,
     batch: &[NewTask<'_>],
+    listing: Option<(&str, &str)>,
     now: Instant,
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, |c| {
@@ -737,7 +753,10 @@ async fn insert_listings(
         );
         q.push_values(batch, |mut b, n| {
             let r = n.row;
-            let (section, category) = engine::plan::default_listing(r.funding_source);
+            let (section, category) = match listing {
+                Some((s, c)) => (s.to_string(), c),
+                None => engine::plan::default_listing(r.funding_source),
+            };
             b.push_bind(plan_id)
                 .push_bind(&n.id)
                 .push_bind(section)

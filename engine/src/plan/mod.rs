@@ -2,6 +2,14 @@
 //! listing has its section, its category there and the year's budget line, and says how the
 //! task did in that plan year ([`YearStatus`]), apart from its lifecycle. Tasks are linked
 //! across plans by [`Relation`]s. Pure.
+//!
+//! - [`layout`]: a plan's sections as data (`data/plan-*/layout.toml`);
+//! - [`carry`]: which existing task a row of a new plan continues, and the review file;
+//! - [`mod@import`]: a plan imported from its printed form, row by row: link, create or review.
+
+pub mod carry;
+pub mod import;
+pub mod layout;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,232 @@
+//! A plan's layout as data (issue 14): the sections a plan prints (title as printed, order,
+//! category, the funding source and the lifecycle stage of the tasks it brings, the column set
+//! printed for it), declared in a TOML file an administrator edits — `data/plan-*/layout.toml`.
+//! Plan 215's four appendices, the 2024 plan's sections A–D, the 2026 plan's Phụ lục I–III are
+//! three declarations, not code. Pure: the adapters read the file.
+//!
+//! ```toml
+//! number = "359/KH-UBND"
+//! year = 2026
+//! title = "Kế hoạch chuyển đổi số năm 2026"
+//!
+//! [[sections]]
+//! key = "II"                       # how the plan numbers the section (Phụ lục II, mục B …)
+//! title = "DANH MỤC NHIỆM VỤ CHUYỂN ĐỔI SỐ CHUYỂN TIẾP NĂM 2026"   # as printed
+//! category = "chuyen_tiep"         # thuong_xuyen, chuyen_tiep, moi, dau_tu_cong …
+//! funding_source = "su_nghiep_cntt" # of the tasks this section creates
+//! stage = "proposed"               # where the tasks this section creates start
+//! sheet = "Phụ lục II"             # optional: the workbook sheet that prints it
+//! columns = ["TT", "Tên nhiệm vụ", "Thời gian thực hiện", "Dự toán được duyệt",
+//!            "Nhu cầu kinh phí năm 2026", "Dự kiến phân bổ năm 2026", "Ghi chú"]
+//! ```
+
+use serde::Deserialize;
+
+use crate::Phase;
+use crate::catalogue::names::folded_name;
+use crate::catalogue::printed::{PrintedColumn, recognise};
+use crate::domain::FundingSource;
+
+/// A plan's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanLayout {
+    pub number: Option<String>,
+    pub year: Option<i32>,
+    pub title: Option<String>,
+    /// In print order.
+    pub sections: Vec<Section>,
+}
+
+/// One section (appendix) of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub key: String,
+    pub title: String,
+    pub order: usize,
+    pub category: String,
+    pub funding_source: FundingSource,
+    pub stage: Phase,
+    pub sheet: Option<String>,
+    /// The printed titles of its columns, as declared.
+    pub columns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayout {
+    number: Option<String>,
+    year: Option<i32>,
+    title: Option<String>,
+    #[serde(default)]
+    sections: Vec<RawSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSection {
+    key: String,
+    title: String,
+    order: Option<usize>,
+    category: String,
+    funding_source: String,
+    stage: Option<String>,
+    sheet: Option<String>,
+    #[serde(default)]
+    columns: Vec<String>,
+}
+
+/// Parses a layout file (`source` names it in messages). Every problem is listed, in Vietnamese.
+pub fn parse_layout(text: &str, source: &str) -> Result<PlanLayout, String> {
+    let raw: RawLayout =
+        toml::from_str(text).map_err(|e| format!("{source}: {}", e.message().trim()))?;
+    let mut problems = Vec::new();
+    if raw.sections.is_empty() {
+        problems.push("không khai báo mục nào ([[sections]])".to_string());
+    }
+    let year = raw.year.unwrap_or(0);
+    let mut sections = Vec::new();
+    for (i, s) in raw.sections.into_iter().enumerate() {
+        let at = format!("mục {} («{}»)", i + 1, s.key);
+        if s.key.trim().is_empty() || s.title.trim().is_empty() {
+            problems.push(format!("{at}: cần key và title"));
+        }
+        if sections.iter().any(|x: &Section| x.key == s.key) {
+            problems.push(format!("{at}: key «{}» trùng", s.key));
+        }
+        let funding = s
+            .funding_source
+            .parse::<FundingSource>()
+            .map_err(|e| problems.push(format!("{at}: {e}")))
+            .ok();
+        let stage = match s.stage.as_deref() {
+            None => Some(Phase::Proposed),
+            Some(t) => crate::catalogue::cell::parse_stage(t)
+                .map_err(|e| problems.push(format!("{at}: {e}")))
+                .ok(),
+        };
+        if year != 0 {
+            for c in &s.columns {
+                if recognise(c, year).is_none() {
+                    problems.push(format!(
+                        "{at}: cột «{c}» không có trong danh sách tên cột được nhận ra (năm {year})"
+                    ));
+                }
+            }
+        }
+        if let (Some(funding_source), Some(stage)) = (funding, stage) {
+            sections.push(Section {
+                key: s.key.trim().to_string(),
+                title: s.title.trim().to_string(),
+                order: s.order.unwrap_or(i + 1),
+                category: s.category.trim().to_string(),
+                funding_source,
+                stage,
+                sheet: s.sheet,
+                columns: s.columns,
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(format!("{source}: {}", problems.join("; ")));
+    }
+    sections.sort_by_key(|s| s.order);
+    Ok(PlanLayout {
+        number: raw.number,
+        year: raw.year,
+        title: raw.title,
+        sections,
+    })
+}
+
+impl PlanLayout {
+    /// The section a sheet prints: the one naming the sheet, else the one whose title the
+    /// sheet's title rows print, else the only one.
+    pub fn section_for(&self, sheet: Option<&str>, titles: &[String]) -> Option<&Section> {
+        if let Some(name) = sheet
+            && let Some(s) = self
+                .sections
+                .iter()
+                .find(|s| s.sheet.as_deref().is_some_and(|x| x.trim() == name.trim()))
+        {
+            return Some(s);
+        }
+        let folded: Vec<String> = titles.iter().map(|t| folded_name(t)).collect();
+        if let Some(s) = self.sections.iter().find(|s| {
+            let t = folded_name(&s.title);
+            !t.is_empty() && folded.iter().any(|f| f.contains(&t))
+        }) {
+            return Some(s);
+        }
+        (self.sections.len() == 1).then(|| &self.sections[0])
+    }
+
+    /// A section by its key.
+    pub fn section(&self, key: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.key == key)
+    }
+
+    /// The columns a section prints, recognised (for reports).
+    pub fn columns_of(&self, key: &str, year: i32) -> Vec<PrintedColumn> {
+        self.section(key)
+            .map(|s| {
+                s.columns
+                    .iter()
+                    .filter_map(|c| recognise(c, year))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAYOUT: &str = r#"
+number = "325/KH-UBND"
+year = 2024
+[[sections]]
+key = "A"
+title = "Nhiệm vụ thường xuyên"
+category = "thuong_xuyen"
+funding_source = "thuong_xuyen"
+stage = "contract"
+columns = ["TT", "Tên nhiệm vụ", "Dự toán"]
+[[sections]]
+key = "B"
+title = "Nhiệm vụ chuyển tiếp từ năm 2023"
+category = "chuyen_tiep"
+funding_source = "su_nghiep_cntt"
+columns = ["TT", "Tên nhiệm vụ", "Kinh phí đã sử dụng năm 2023", "Chuyển nguồn từ 2023 sang 2024"]
+"#;
+
+    #[test]
+    fn a_layout_declares_sections_and_their_columns() {
+        let l = parse_layout(LAYOUT, "layout.toml").unwrap();
+        assert_eq!(l.sections.len(), 2);
+        assert_eq!(l.sections[0].stage, Phase::Contract);
+        assert_eq!(l.sections[1].stage, Phase::Proposed);
+        assert_eq!(
+            l.columns_of("B", 2024),
+            vec![
+                PrintedColumn::Seq,
+                PrintedColumn::Name,
+                PrintedColumn::SpentPrevious,
+                PrintedColumn::CarriedOver
+            ]
+        );
+        let titles = vec!["B. NHIỆM VỤ CHUYỂN TIẾP TỪ NĂM 2023".to_string()];
+        assert_eq!(l.section_for(None, &titles).unwrap().key, "B");
+    }
+
+    #[test]
+    fn a_bad_layout_lists_every_problem() {
+        let bad = LAYOUT
+            .replace("\"su_nghiep_cntt\"", "\"ngan_sach\"")
+            .replace("\"Dự toán\"", "\"Số tiền\"");
+        let e = parse_layout(&bad, "layout.toml").unwrap_err();
+        assert!(e.contains("nguồn kinh phí `ngan_sach`"), "{e}");
+        assert!(e.contains("cột «Số tiền»"), "{e}");
+        assert!(parse_layout("sections = 3", "x.toml").is_err());
+    }
+}
