@@ -29,6 +29,7 @@ on_both_backends!(
     the_progress_report_regenerates_the_skhcn_report,
     the_status_report_sorts_tasks_into_the_four_categories,
     an_xlsx_catalogue_imports_like_the_csv,
+    the_import_tells_its_tracker_each_stage_and_the_rows_written,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -392,6 +393,98 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
     assert_eq!(store.count("audit_log").await.unwrap(), audit_before);
     assert_eq!(store.count("units").await.unwrap(), units_before);
     assert_eq!(store.count("plans").await.unwrap(), 1);
+}
+
+/// What a tracker heard, in order.
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<(String, usize)>>);
+
+impl adapters::progress::Tracker for Heard {
+    fn stage(&self, what: &str, total: usize) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((format!("stage {what}"), total));
+    }
+
+    fn advance(&self, done: usize) {
+        self.0.lock().unwrap().push(("advance".into(), done));
+    }
+}
+
+impl Heard {
+    fn take(&self) -> Vec<(String, usize)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn request_of(file: &Path) -> PlanImport {
+    PlanImport {
+        plan: ImportPlan {
+            number: PLAN.into(),
+            year: 2025,
+            title: TITLE.into(),
+            issued_on: None,
+        },
+        rows: import::read_file(file, None).unwrap(),
+        totals: None,
+        skip_invalid: false,
+    }
+}
+
+/// The bar of `tiendo import plan` is drawn from what the door tells its tracker: each stage,
+/// then the count of tasks written so far (after every chunk of new tasks, after every updated
+/// task).
+async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = db.store().await;
+    let heard = Heard::default();
+    let t0 = at("2025-11-05T09:00:00+07:00");
+    let imports = store.imports().tracked(&heard);
+    let r = imports
+        .import_plan("cli:tester", request_of(&data("tasks.csv")), t0)
+        .await
+        .unwrap();
+    let n = csv_rows().len();
+    assert_eq!(r.outcome.created, n);
+    let stage = |what: &str, total| (format!("stage {what}"), total);
+    let advance = |done| ("advance".to_string(), done);
+    assert_eq!(
+        heard.take(),
+        vec![
+            stage("Kiểm tra tệp", 0),
+            stage("Đọc các nhiệm vụ đã nhập", 0),
+            stage("Ghi các nhiệm vụ mới", n),
+            advance(n),
+            stage("Cập nhật các nhiệm vụ đã sửa", 0),
+        ]
+    );
+    let corrected = edited_copy(dir.path(), "corrected.csv", |i, f| {
+        if i < 2 {
+            f[9] = format!("{}", 7001 + i);
+        }
+    });
+    let r = imports
+        .import_plan("cli:tester", request_of(&corrected), t0)
+        .await
+        .unwrap();
+    assert_eq!((r.outcome.created, r.outcome.updated.len()), (0, 2));
+    assert_eq!(
+        heard.take(),
+        vec![
+            stage("Kiểm tra tệp", 0),
+            stage("Đọc các nhiệm vụ đã nhập", 0),
+            stage("Ghi các nhiệm vụ mới", 0),
+            stage("Cập nhật các nhiệm vụ đã sửa", 2),
+            advance(1),
+            advance(2),
+        ]
+    );
+    // Piped (as here), the binary draws no bar: stderr stays empty, stdout is the summary.
+    let o = import_plan(&db, dir.path(), &corrected, &[]);
+    let summary = format!("0 mới, 0 cập nhật, {n} không thay đổi");
+    assert!(ok(&o).contains(&summary));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
 
 /// tasks.csv with `edit` applied to its records.

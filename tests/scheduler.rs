@@ -930,17 +930,37 @@ async fn two_schedulers_fire_every_timer_exactly_once(db: TestDb) {
     };
     // Two instances on separate pools, as two processes would be.
     let other = db.store_with(&[FIXTURE]).await;
+    let now = t0 + TimeDelta::seconds(60);
+    // The property is "every due timer fires exactly once, whichever instance claims it", and
+    // the race is only worth testing if both instances really claim. Two whole ticks racing
+    // cannot promise that: under load one tick may drain all 200 tasks before the other starts
+    // (the old "both instances worked" assertion then failed). So the instances first claim
+    // one batch each, at the same time: a batch is at most 25 of the 200 due tasks, so however
+    // the two interleave (side by side with SKIP LOCKED, or one after the other) each finds
+    // work, and both claiming is certain. Then two whole ticks race over the remaining 150
+    // tasks, and the totals and the per-task messages below check that no timer fired twice
+    // or not at all across the four claimers.
+    let (sa, sb) = (w.store.scheduling(), other.scheduling());
+    let (fa, fb) = tokio::join!(
+        sa.fire_due_timers("instance-a", now, cfg.batch, cfg.lease),
+        sb.fire_due_timers("instance-b", now, cfg.batch, cfg.lease),
+    );
+    let (fa, fb) = (fa.unwrap(), fb.unwrap());
+    assert!(
+        fa.fired > 0 && fb.fired > 0,
+        "both instances claimed: {fa:?} {fb:?}"
+    );
+    assert!(fa.expiries.is_empty() && fb.expiries.is_empty());
     let a = Scheduler::new(w.store.clone(), cfg.clone(), None, "instance-a", t0);
     let b = Scheduler::new(other, cfg, None, "instance-b", t0);
-    let now = t0 + TimeDelta::seconds(60);
     let (ra, rb) = tokio::join!(a.tick(now), b.tick(now));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
-    assert!(
-        ra.timers_fired > 0 && rb.timers_fired > 0,
-        "both instances worked: {ra:?} {rb:?}"
-    );
     // Every due timer fired exactly once: 4 per task (reminder, due, overdue, escalation).
-    assert_eq!((ra.timers_fired + rb.timers_fired) as i64, 4 * 200);
+    assert_eq!(
+        (fa.fired + fb.fired + ra.timers_fired + rb.timers_fired) as i64,
+        4 * 200,
+        "{fa:?} {fb:?} {ra:?} {rb:?}"
+    );
     assert_eq!(due, 4 * 200);
     let mut per_task: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for o in w.store.scheduling().outbox(None, 10_000).await.unwrap() {

@@ -44,6 +44,10 @@ pub struct Args {
     pub backend: Backends,
     #[command(flatten)]
     pub pg: PgServer,
+    /// Keep the bench database (PostgreSQL) or file (SQLite) for inspection (e.g. EXPLAIN);
+    /// prints where.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 impl Args {
@@ -301,7 +305,7 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
             Backend::Postgres => "postgres",
         };
         let r = bench_backend(a, name, &scratch.url, catalog.clone(), scratch.dir()).await;
-        scratch.finish(false).await;
+        scratch.finish(a.keep).await;
         lines.extend(r?);
     }
     Ok(render(a, &lines))

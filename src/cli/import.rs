@@ -11,6 +11,7 @@ use chrono::Utc;
 use engine::catalogue::{ImportPlan, PlanImport};
 use engine::time::parse_date;
 
+use super::progress::Bar;
 use super::{Ctx, Failure};
 
 const PLAN_LONG_ABOUT: &str = "Nhập danh mục nhiệm vụ của một kế hoạch (CSV hoặc trang tính XLSX có cùng dòng tiêu đề với data/plan-215-2025/tasks.csv).
@@ -95,6 +96,8 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         .transpose()
         .map_err(|e| Failure::refused(e.0))?;
     let store = ctx.store().await?;
+    let bar = Bar::new();
+    let imports = store.imports().tracked(&bar);
     let request = PlanImport {
         plan: ImportPlan {
             number: a.plan.trim().to_string(),
@@ -109,21 +112,16 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let (imported, importer) = match &a.as_user {
         Some(u) => {
             let actor = store.directory().actor(u).await?;
-            let imported = store
-                .imports()
-                .import_plan_as(&actor, request, Utc::now())
-                .await;
+            let imported = imports.import_plan_as(&actor, request, Utc::now()).await;
             (imported, actor.user)
         }
         None => {
             let operator = shell_operator();
-            let imported = store
-                .imports()
-                .import_plan(&operator, request, Utc::now())
-                .await;
+            let imported = imports.import_plan(&operator, request, Utc::now()).await;
             (imported, operator)
         }
     };
+    drop(bar);
     let report = imported.map_err(|e| match e {
         ImportError::Store(s) => Failure::from(s),
         other => Failure::refused(other.to_string()),

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod demo;
 pub mod help;
 pub mod import;
+pub mod progress;
 pub mod report;
 pub mod serve;
 pub mod tasks;

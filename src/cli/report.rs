@@ -2,13 +2,12 @@
 //! for HTML and Markdown, to standard output).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams, Tracker};
+use adapters::report::{self, Format, ProgressParams, Report, ReportError, StatusParams};
 use chrono::{Datelike, NaiveDate, Utc};
 use engine::time::{local_date, parse_date};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::Bar;
 use super::{Ctx, Failure};
 
 #[derive(Debug, clap::Subcommand)]
@@ -120,46 +119,6 @@ async fn scope(
         Some(u) => engine::access::report_scope(&store.directory().actor(u).await?)
             .map_err(|d| Failure::refused(d.message)),
         None => Ok(None),
-    }
-}
-
-/// How far a report has got, as a bar (a spinner while the stage is not counted) on stderr.
-/// indicatif draws nothing when stderr is not a terminal, so scripts and the bench see no bar.
-struct Bar(ProgressBar);
-
-impl Bar {
-    fn new() -> Bar {
-        let bar = ProgressBar::new_spinner();
-        if !bar.is_hidden() {
-            bar.enable_steady_tick(Duration::from_millis(120));
-        }
-        Bar(bar)
-    }
-}
-
-impl Tracker for Bar {
-    fn stage(&self, what: &str, total: usize) {
-        let template = if total > 0 {
-            "{msg} [{bar:30}] {pos}/{len} nhiệm vụ ({elapsed})"
-        } else {
-            "{spinner} {msg} ({elapsed})"
-        };
-        self.0.set_message(what.to_string());
-        self.0.set_length(total as u64);
-        self.0.set_position(0);
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            self.0.set_style(style.progress_chars("=> "));
-        }
-    }
-
-    fn advance(&self, done: usize) {
-        self.0.set_position(done as u64);
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        self.0.finish_and_clear();
     }
 }
 

@@ -24,6 +24,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use engine::time::{end_of_day, format_date};
 
+use crate::progress::Tracker;
 use crate::store::{ReportRow, Store, StoreError};
 
 /// An output format.
@@ -65,24 +66,6 @@ impl FromStr for Format {
         }
     }
 }
-
-/// Hears how far a report over many tasks has got, so that a person at a terminal sees it move:
-/// the CLI draws a bar on stderr from it; the HTTP API passes `&()`, which ignores it. Calls are
-/// few (a stage, then every thousand or so tasks), so a tracker costs nothing on a large plan.
-pub trait Tracker: Sync {
-    /// A stage begins: what is being done, in Vietnamese, over `total` tasks (0: not counted).
-    fn stage(&self, what: &str, total: usize) {
-        let _ = (what, total);
-    }
-
-    /// `done` of the stage's `total` tasks are through.
-    fn advance(&self, done: usize) {
-        let _ = done;
-    }
-}
-
-/// No one is watching.
-impl Tracker for () {}
 
 /// A rendered report.
 #[derive(Debug, Clone)]

@@ -25,10 +25,10 @@ use engine::role::Role;
 use engine::time::{format_date, format_instant};
 use engine::workflow::Catalog;
 
-use super::Tracker;
 use super::model::{
     Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table, sum_opt,
 };
+use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::{Plan, ReportRow};
 
 /// The four amounts of a set of rows: need, approved estimate, need of the year, allocated.
@@ -534,10 +534,6 @@ impl Subtotals {
         }
     }
 }
-
-/// How often the tracker hears of the rows placed: often enough for a bar, rarely enough to
-/// cost nothing on a 100,000-task plan.
-const TRACK_EVERY: usize = 1024;
 
 /// The appendices, one section each, built by moving each row's text into its cells: group rows
 /// (A, B) and Roman-numbered unit rows with their subtotals above their tasks, a TỔNG row last.

@@ -28,10 +28,11 @@ use engine::role::Role;
 use engine::time::{Instant, at_local, end_of_day, format_date, format_instant};
 use engine::workflow::Catalog;
 
+use super::ReportError;
 use super::model::{
     Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table,
 };
-use super::{ReportError, Tracker};
+use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::ReportRow;
 
 /// The default stall threshold, when neither the request nor the workflow sets one.
@@ -329,9 +330,6 @@ struct Tally<'r> {
     overdue: Vec<(&'r ReportRow, Instant, &'static str)>,
     stalled: Vec<(&'r ReportRow, i64, u32)>,
 }
-
-/// How often the tracker hears of the rows sorted.
-const TRACK_EVERY: usize = 1024;
 
 impl<'r> Tally<'r> {
     fn of(

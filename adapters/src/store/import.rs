@@ -49,17 +49,29 @@ use super::plans::{Recorded, record_budget};
 use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
 use super::{micros, new_id};
+use crate::progress::Tracker;
 
 /// Importing plans.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Imports<'a> {
     store: &'a Store,
+    /// Hears how far an import has got (`&()` unless [`Imports::tracked`]).
+    tracker: &'a dyn Tracker,
+}
+
+impl std::fmt::Debug for Imports<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imports").finish_non_exhaustive()
+    }
 }
 
 impl Store {
     /// Importing plans: see [`Imports`].
     pub fn imports(&self) -> Imports<'_> {
-        Imports { store: self }
+        Imports {
+            store: self,
+            tracker: &(),
+        }
     }
 }
 
@@ -73,7 +85,14 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl Imports<'_> {
+impl<'a> Imports<'a> {
+    /// The same doors, telling `tracker` how far an import has got: checking the file, reading
+    /// what earlier imports wrote, the new tasks written (counted), the changed tasks updated
+    /// (counted).
+    pub fn tracked(self, tracker: &'a dyn Tracker) -> Imports<'a> {
+        Imports { tracker, ..self }
+    }
+
     /// Imports a catalogue into its plan as `actor`, who must be allowed to
     /// ([`access::may_import`]); the audit log records the role they imported in.
     #[tracing::instrument(name = "import_plan", skip_all, fields(user = %actor.user, plan = %request.plan.number))]
@@ -113,6 +132,7 @@ impl Imports<'_> {
         request: PlanImport,
         now: Instant,
     ) -> Result<ImportReport, ImportError> {
+        self.tracker.stage("Kiểm tra tệp", 0);
         let prepared = catalogue::prepare(request, self.store.catalog(), local_date(now))?;
         let outcome = self.write(&prepared, importer, now).await?;
         Ok(prepared.report(outcome))
@@ -136,6 +156,7 @@ impl Imports<'_> {
             tx.widen_cache().await?;
             let (plan_id, plan_created) = ensure_plan(&mut tx, plan, now).await?;
             let units_created = add_missing_units(&mut tx, prepared, now).await?;
+            self.tracker.stage("Đọc các nhiệm vụ đã nhập", 0);
             let known = read_known(&mut tx, &plan_id, plan.year).await?;
             let matched =
                 reimport::match_rows(rows, |key| known.get(key).map(|k| (k, &k.fingerprint)));
@@ -159,11 +180,14 @@ impl Imports<'_> {
                 now,
                 &mut outcome,
             )?;
-            (outcome.created, outcome.by_workflow) = insert_new_tasks(
-                &mut tx, &plan_id, plan.year, fresh, importer, known_from, now,
-            )
-            .await?;
-            apply_updates(&mut tx, &plan_id, &updates, plan.year, &importer.user, now).await?;
+            let writer = Writer {
+                importer,
+                now,
+                tracker: self.tracker,
+            };
+            (outcome.created, outcome.by_workflow) =
+                insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, known_from, writer).await?;
+            apply_updates(&mut tx, &plan_id, &updates, plan.year, writer).await?;
             tx.narrow_cache().await?;
             tx.commit().await?;
             Ok::<_, StoreError>(outcome)
@@ -229,6 +253,14 @@ impl Tx {
     async fn commit(self) -> Result<(), sqlx::Error> {
         on_tx!(self, |c| c.commit().await)
     }
+}
+
+/// Who writes an import and when, and who hears how far the writing has got.
+#[derive(Clone, Copy)]
+struct Writer<'a> {
+    importer: &'a Importer,
+    now: Instant,
+    tracker: &'a dyn Tracker,
 }
 
 /// New tasks per multi-row INSERT: 25 parameters a row stays well under SQLite's 32,766.
@@ -531,12 +563,17 @@ async fn insert_new_tasks(
     plan_id: &str,
     year: i32,
     mut fresh: Vec<(usize, &CatalogueRow)>,
-    importer: &Importer,
     known_from: NaiveDate,
-    now: Instant,
+    Writer {
+        importer,
+        now,
+        tracker,
+    }: Writer<'_>,
 ) -> Result<(usize, BTreeMap<String, usize>), StoreError> {
     fresh.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key));
     let mut by_workflow: BTreeMap<String, usize> = BTreeMap::new();
+    tracker.stage("Ghi các nhiệm vụ mới", fresh.len());
+    let mut done = 0;
     for chunk in fresh.chunks(CHUNK) {
         let batch: Vec<NewTask<'_>> = chunk
             .iter()
@@ -572,6 +609,8 @@ async fn insert_new_tasks(
         )
         .await?;
         insert_first_entries(tx, &batch).await?;
+        done += batch.len();
+        tracker.advance(done);
     }
     Ok((fresh.len(), by_workflow))
 }
@@ -780,10 +819,15 @@ async fn apply_updates(
     plan_id: &str,
     updates: &[ChangedTask<'_>],
     year: i32,
-    by: &str,
-    now: Instant,
+    Writer {
+        importer,
+        now,
+        tracker,
+    }: Writer<'_>,
 ) -> Result<(), StoreError> {
-    for u in updates {
+    let by = importer.user.as_str();
+    tracker.stage("Cập nhật các nhiệm vụ đã sửa", updates.len());
+    for (done, u) in updates.iter().enumerate() {
         update_task(tx, u, now).await?;
         let line = budget_of(u.row, year);
         replace_budget_line(tx, plan_id, &u.known.id, line, year).await?;
@@ -821,6 +865,7 @@ async fn apply_updates(
             &u.audit
         )
         .await)?;
+        tracker.advance(done + 1);
     }
     Ok(())
 }

@@ -349,10 +349,9 @@ fn order_by(sort: TaskSort, descending: bool) -> String {
         TaskSort::Updated => format!("t.updated_at {dir}, t.id {dir}"),
         TaskSort::StateEntered => format!("t.state_entered_at {dir}, t.id {dir}"),
         TaskSort::Name => format!("t.name {dir}, t.id {dir}"),
-        // Tasks without a deadline last, whichever the direction and the backend.
-        TaskSort::Due => {
-            format!("CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at {dir}, t.id {dir}")
-        }
+        // Tasks without a deadline last, whichever the direction and the backend; ascending,
+        // the order of the index `tasks_due` (migration 0009), so a page is read, not sorted.
+        TaskSort::Due => format!("(t.due_at IS NULL), t.due_at {dir}, t.id {dir}"),
     }
 }
 
@@ -391,8 +390,14 @@ pub(super) async fn search(
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let offset = q.offset.unwrap_or(0).max(0);
     let filter = w.sql();
-    let count_sql =
-        format!("SELECT COUNT(*) FROM tasks t JOIN plans p ON p.id = t.plan_id WHERE {filter}");
+    // The count joins the plans only when a condition reads them (plan, year): over every
+    // visible task, counting one table's index is what keeps the list fast.
+    let plans = if q.plan.is_some() || q.year.is_some() {
+        " JOIN plans p ON p.id = t.plan_id"
+    } else {
+        ""
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM tasks t{plans} WHERE {filter}");
     let page_sql =
         format!("{SELECT_TASK} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
     let (total, tasks): (i64, Vec<Task>) = with_db!(store, |pool| {
