@@ -176,7 +176,8 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         ],
     );
     assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
-    // SKHCN sees a task only once it reaches its queue (engine::access), as over HTTP.
+    // SKHCN coordinates the plan and reads every task (engine::access), as over HTTP, but a
+    // unit's step is not its to take.
     let err = cli.fails(
         1,
         &[
@@ -188,7 +189,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
             "chuyen.vien",
         ],
     );
-    assert!(err.contains("Không tìm thấy nhiệm vụ"), "{err}");
+    assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
     let out = cli.ok(&[
         "task",
         "transition",

@@ -10,9 +10,10 @@
 //! The rules (domain.md, "Who uses it"; issue 5):
 //! - a unit's users (`don_vi`, `thu_truong_don_vi`) see their unit's tasks, including the tasks
 //!   of units merged into it;
-//! - appraisers (`skhcn`, `so_tai_chinh`) see the tasks in their queue (the current step is
-//!   theirs) and the tasks their department has acted on (an audit entry in that role), so a
-//!   returned dossier stays in sight while it is back with the unit;
+//! - `so_tai_chinh` sees the tasks in its queue (the current step is theirs) and the tasks its
+//!   department has acted on (an audit entry in that role), so a returned dossier stays in sight
+//!   while it is back with the unit; `skhcn`, which coordinates the plans and writes their
+//!   progress report, reads every task (its write rights are its steps' only);
 //! - `ubnd` reads everything; so does `lanh_dao_so` (the leadership of SKHCN and Sở Tài chính),
 //!   which hears of its department's late steps and must be able to open them; it moves nothing
 //!   a workflow does not give it;
@@ -98,7 +99,11 @@ pub fn task_scope(actor: &Actor) -> TaskScope {
                     }
                 }
             }
-            Role::Skhcn | Role::SoTaiChinh => {
+            // SKHCN coordinates the city's IT plans and writes their progress report: it reads
+            // every task, as UBND does (issue 15, item 7); its write rights stay those of its
+            // steps.
+            Role::Skhcn => scope.all = true,
+            Role::SoTaiChinh => {
                 scope.queue_roles.push(r);
                 scope.acted_roles.push(r);
             }
@@ -520,21 +525,36 @@ mod tests {
     }
 
     #[test]
-    fn appraisers_see_their_queue_and_what_they_acted_on_only() {
-        let skhcn = actor(&[Role::Skhcn], &["so-khoa-hoc-va-cong-nghe"]);
-        assert!(may_see_task(&skhcn, &facts("so-y-te", &[Role::Skhcn], &[])));
+    fn the_finance_appraisers_see_their_queue_and_what_they_acted_on_only() {
+        let stc = actor(&[Role::SoTaiChinh], &["so-tai-chinh"]);
         assert!(may_see_task(
-            &skhcn,
-            &facts("so-y-te", &[Role::DonVi], &[Role::DonVi, Role::Skhcn])
+            &stc,
+            &facts("so-y-te", &[Role::SoTaiChinh], &[])
+        ));
+        assert!(may_see_task(
+            &stc,
+            &facts("so-y-te", &[Role::DonVi], &[Role::DonVi, Role::SoTaiChinh])
         ));
         assert!(!may_see_task(
-            &skhcn,
-            &facts("so-y-te", &[Role::SoTaiChinh], &[Role::DonVi])
+            &stc,
+            &facts("so-y-te", &[Role::Skhcn], &[Role::DonVi])
         ));
-        assert!(needs_acted_roles(&skhcn, "so-y-te", &[Role::DonVi]));
-        assert!(!needs_acted_roles(&skhcn, "so-y-te", &[Role::Skhcn]));
+        assert!(needs_acted_roles(&stc, "so-y-te", &[Role::DonVi]));
+        assert!(!needs_acted_roles(&stc, "so-y-te", &[Role::SoTaiChinh]));
         let officer = actor(&[Role::DonVi], &["so-y-te"]);
         assert!(!needs_acted_roles(&officer, "so-noi-vu", &[Role::DonVi]));
+    }
+
+    #[test]
+    fn skhcn_coordinates_the_plans_and_reads_every_task_but_moves_only_its_steps() {
+        let skhcn = actor(&[Role::Skhcn], &["so-khoa-hoc-va-cong-nghe"]);
+        // A task it never handled, waiting for Sở Tài chính.
+        let f = facts("so-y-te", &[Role::SoTaiChinh], &[Role::DonVi]);
+        assert!(may_see_task(&skhcn, &f));
+        assert!(task_scope(&skhcn).all);
+        assert!(!needs_acted_roles(&skhcn, "so-y-te", &[Role::DonVi]));
+        // Reading is not acting: it is not SKHCN's turn there.
+        assert!(!is_my_turn(&skhcn, "so-y-te", &[Role::SoTaiChinh]));
     }
 
     #[test]
