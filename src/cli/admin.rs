@@ -237,9 +237,10 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         UserCmd::Passwd { username } => {
             directory.user(username).await?;
             let p = read_password()?;
-            accounts.set_password(username, &p, Utc::now()).await?;
+            let changed = accounts.set_password(username, &p, Utc::now()).await?;
             Ok(format!(
-                "Đã đặt mật khẩu mới cho {username}; mọi phiên đăng nhập của người dùng này đã bị thu hồi.\n"
+                "Đã đặt mật khẩu mới cho {username}; đã thu hồi {} phiên đăng nhập và {} token API của người dùng này.\n",
+                changed.revoked_sessions, changed.revoked_tokens
             ))
         }
         UserCmd::Disable { username } => {

@@ -1,6 +1,7 @@
 //! Building the application: the routes under `/api/v1`, the OpenAPI document generated from
 //! them, and the layers every request goes through — request id, trace span, what is left of
-//! an unread request body (`unread`), panic catcher, body limit, and a last step that turns any
+//! an unread request body (`unread`), panic catcher, body limit, the refusal of cross-site
+//! requests carrying the session cookie (`same_origin`), and a last step that turns any
 //! error response still without a problem body (unknown route, wrong method, a body refused by
 //! the framework) into problem+json.
 
@@ -26,6 +27,7 @@ use super::MAX_JSON_BYTES;
 use super::extract::SESSION_COOKIE;
 use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
 use super::routes;
+use super::same_origin::refuse_cross_site;
 use super::unread::finish_unread_body;
 use crate::configuration::HttpSettings;
 use crate::files::FileStore;
@@ -227,6 +229,7 @@ pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router 
     let max_upload = state.settings.max_upload_bytes;
     api.merge(crate::web::router(max_upload))
         .fallback(no_route)
+        .layer(axum::middleware::from_fn(refuse_cross_site))
         .layer(axum::middleware::map_response(finish))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(on_panic))

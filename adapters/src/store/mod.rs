@@ -55,8 +55,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::{
-    Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError,
-    SignedIn, TOKEN_PREFIX,
+    Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, PasswordChanged,
+    SignInError, SignedIn, TOKEN_PREFIX,
 };
 pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
 pub use directory::Directory;
