@@ -124,6 +124,15 @@ fn show_and_graph_render_the_workflow() {
         out.contains("TRẠNG THÁI") && out.contains("CHUYỂN BƯỚC") && out.contains("20 ngày"),
         "{out}"
     );
+    // Each deadline with its kind and source, what a return does, and the request window.
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "20 ngày (thời hạn luật định: Nghị định 73/2019/NĐ-CP Điều 56)",
+        "khi nhận lại hồ sơ: tính lại từ đầu",
+        "đề nghị bổ sung trong 3 ngày làm việc đầu",
+    ] {
+        assert!(flat.contains(needle), "{needle} in {out}");
+    }
     let o = tiendo(here.path(), &["workflows", "graph", "mua-sam"]);
     let (out, _) = text(&o);
     assert!(out.starts_with("stateDiagram-v2\n"), "{out}");

@@ -122,14 +122,14 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         &["--totals", &data("totals.csv").display().to_string()],
     ));
     assert!(
-        out.contains("63 mới, 0 cập nhật, 0 không thay đổi"),
+        out.contains("64 mới, 0 cập nhật, 0 không thay đổi"),
         "{out}"
     );
     assert!(
         out.contains("Người nhập (ghi vào nhật ký): cli:tester"),
         "{out}"
     );
-    assert!(out.contains("7 điểm không khớp"), "{out}");
+    assert!(out.contains("2 điểm không khớp"), "{out}");
     let store = db.store().await;
     let tasks = store
         .tasks()
@@ -140,7 +140,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         })
         .await
         .unwrap();
-    assert_eq!(tasks.len(), 63);
+    assert_eq!(tasks.len(), 64);
 
     // Spellings of one unit are one unit; the printed spelling stays on each task's row.
     let units = store.directory().units().await.unwrap();
@@ -277,7 +277,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     }
 
     // One audited import entry per task, by the importing user, carrying the printed progress.
-    assert_eq!(store.count("audit_log").await.unwrap(), 63);
+    assert_eq!(store.count("audit_log").await.unwrap(), 64);
     assert_eq!(store.count("outbox").await.unwrap(), 0);
     let t = find("Mua bản quyền phần mềm MS Office");
     let h = store.audit().history(&t.id).await.unwrap();
@@ -292,7 +292,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     );
     let v = store.audit().verify().await.unwrap();
     assert!(v.broken.is_none(), "{v:?}");
-    assert_eq!((v.tasks, v.entries), (63, 63));
+    assert_eq!((v.tasks, v.entries), (64, 64));
 }
 
 /// The reconciliation alone (pure): exactly the printed defects of Plan 215 are reported.
@@ -303,7 +303,7 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
     let table = import::read_file(&data("tasks.csv"), None).unwrap();
     let rows = catalogue::parse_rows(table, 2025, &catalog, today).unwrap();
     assert!(rows.invalid.is_empty(), "{:?}", rows.invalid);
-    assert_eq!(rows.rows.len(), 63);
+    assert_eq!(rows.rows.len(), 64);
     let totals =
         catalogue::parse_totals(&import::read_file(&data("totals.csv"), None).unwrap(), 2025)
             .unwrap();
@@ -331,18 +331,10 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
         .collect();
     const M: i64 = 1_000_000;
     use MismatchColumn::*;
+    // With the row the printer omitted from Phụ lục 3 restored (recovered from Plan 359's
+    // Phụ lục I), the declared counts (24; 64) and the 2025 figures (39.852; 348.548) agree with
+    // the rows: only the two printed defects of the total need remain.
     let expected = vec![
-        // The plan's own line adds the appendices as printed, so it inherits appendix 3's defects:
-        // 64 = 19 + 20 + 24 + 1 declared tasks, and a 2025 need 500,4 above the rows.
-        (None, None, None, TaskCount, Some(64), Some(63)),
-        (
-            None,
-            None,
-            None,
-            NeedYear,
-            Some(348_548 * M),
-            Some(348_047_600_000),
-        ),
         (
             Some(2),
             None,
@@ -351,7 +343,6 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
             Some(82_927 * M),
             Some(88_687 * M),
         ),
-        (Some(3), None, None, TaskCount, Some(24), Some(23)),
         (
             Some(3),
             None,
@@ -359,22 +350,6 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
             NeedTotal,
             Some(95_210 * M),
             Some(96_710 * M),
-        ),
-        (
-            Some(3),
-            None,
-            None,
-            NeedYear,
-            Some(39_852 * M),
-            Some(39_352 * M),
-        ),
-        (
-            Some(3),
-            None,
-            None,
-            AllocatedYear,
-            Some(39_852 * M),
-            Some(39_352 * M),
         ),
     ];
     assert_eq!(found, expected);
@@ -407,7 +382,7 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
         &["--totals", &data("totals.csv").display().to_string()],
     ));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
     assert_eq!(
@@ -453,7 +428,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
     assert!(
-        out.contains("0 mới, 1 cập nhật, 62 không thay đổi"),
+        out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
     );
     let after = store.tasks().unscoped().list(&all).await.unwrap();
@@ -497,11 +472,11 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         "{comment}"
     );
     assert!(!comment.contains("dự toán"), "{comment}");
-    assert_eq!(store.count("audit_log").await.unwrap(), 64);
+    assert_eq!(store.count("audit_log").await.unwrap(), 65);
     // The same corrected file again: nothing.
     let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
 
@@ -582,7 +557,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &later, &[]));
     assert!(
-        out.contains("0 mới, 1 cập nhật, 62 không thay đổi"),
+        out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
     );
     assert!(out.contains("giữ nguyên bước hiện tại"), "{out}");
@@ -605,10 +580,10 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     });
     let out = ok(&import_plan(&db, dir.path(), &renamed, &[]));
     assert!(
-        out.contains("1 mới, 0 cập nhật, 62 không thay đổi"),
+        out.contains("1 mới, 0 cập nhật, 63 không thay đổi"),
         "{out}"
     );
-    assert_eq!(store.tasks().unscoped().list(&all).await.unwrap().len(), 64);
+    assert_eq!(store.tasks().unscoped().list(&all).await.unwrap().len(), 65);
     assert!(store.audit().verify().await.unwrap().broken.is_none());
 }
 
@@ -748,13 +723,13 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     let body = book.worksheet_range("Báo cáo").unwrap();
     assert!(find_cell(
         &body,
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng."
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng."
     )
     .is_some());
     let total = find_cell(&body, "Tổng cộng").unwrap();
-    assert_eq!(number(&body, (total.0, total.1 + 1)), 63.0);
+    assert_eq!(number(&body, (total.0, total.1 + 1)), 64.0);
     assert_eq!(number(&body, (total.0, total.1 + 2)), 917_473.0);
-    assert!((number(&body, (total.0, total.1 + 4)) - 348_047.6).abs() < 1e-6);
+    assert!((number(&body, (total.0, total.1 + 4)) - 348_547.6).abs() < 1e-6);
 
     let a1 = book.worksheet_range("Phụ lục 1").unwrap();
     let head = find_cell(&a1, "Tiến độ tính đến 05/11/2025").expect("progress header");
@@ -866,7 +841,7 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ));
     for text in [
         "<html lang=\"vi\">",
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng.",
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng.",
         "Tổng số 19 nhiệm vụ của 10 cơ quan, đơn vị.",
         "Tổng số 20 nhiệm vụ của 14 cơ quan, đơn vị.",
         "Theo nguồn kinh phí: Nguồn CNTT: 18 nhiệm vụ",
@@ -899,8 +874,8 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ));
     let md = std::fs::read_to_string(&md_file).unwrap();
     for text in [
-        "Kế hoạch được phê duyệt có tổng số 63 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,048 tỷ đồng.",
-        "- Tổng số 23 nhiệm vụ của 1 cơ quan, đơn vị.",
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục, với tổng nhu cầu kinh phí năm 2025 là: 348,548 tỷ đồng.",
+        "- Tổng số 24 nhiệm vụ của 1 cơ quan, đơn vị.",
         "*Đơn vị tính: Triệu đồng*",
         "| **I** | **Sở Khoa học và Công nghệ** |  | **107.542** | **39.542** | **21.454** | **11.834** |",
         "|  | **TỔNG** |  | **700.840** | **223.361** | **207.311,6** | **37.193,4** |",
@@ -1397,12 +1372,12 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
             &data("totals.csv").display().to_string(),
         ],
     ));
-    assert!(out.contains("63 mới"), "{out}");
-    assert!(out.contains("7 điểm không khớp"), "{out}");
+    assert!(out.contains("64 mới"), "{out}");
+    assert!(out.contains("2 điểm không khớp"), "{out}");
     // The same catalogue as the CSV: the CSV import finds every row unchanged.
     let out = ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
     assert!(
-        out.contains("0 mới, 0 cập nhật, 63 không thay đổi"),
+        out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
     );
     let store = db.store().await;

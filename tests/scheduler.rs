@@ -70,7 +70,12 @@ async fn world(db: &TestDb) -> World {
         .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
         .await
         .unwrap();
-    let users: [(&str, &str, Role, Option<&str>); 6] = [
+    store
+        .directory()
+        .add_unit("so-khcn", "Sở Khoa học và Công nghệ", None, now)
+        .await
+        .unwrap();
+    let users: [(&str, &str, Role, Option<&str>); 8] = [
         ("can.bo", "Nguyễn Văn An", Role::DonVi, Some("so-y-te")),
         (
             "giam.doc",
@@ -91,7 +96,19 @@ async fn world(db: &TestDb) -> World {
             Some("so-tai-chinh"),
         ),
         ("pho.chu.tich", "Hoàng Thu Hà", Role::Ubnd, None),
-        ("chuyen.vien", "Đỗ Minh Khoa", Role::Skhcn, None),
+        ("chuyen.vien", "Đỗ Minh Khoa", Role::Skhcn, Some("so-khcn")),
+        (
+            "giam.doc.stc",
+            "Vũ Thị Lan",
+            Role::LanhDaoSo,
+            Some("so-tai-chinh"),
+        ),
+        (
+            "giam.doc.skhcn",
+            "Ngô Văn Minh",
+            Role::LanhDaoSo,
+            Some("so-khcn"),
+        ),
     ];
     for (name, display, role, unit) in users {
         store
@@ -454,10 +471,20 @@ async fn escalation_reaches_leadership_and_the_units_head(db: TestDb) {
         .find(|m| m.subject.starts_with("[tiendo] Báo cáo chậm tiến độ"))
         .expect("escalation mail");
     let to: BTreeSet<&str> = esc.to.iter().map(String::as_str).collect();
-    // Leadership and the head of the task's own unit, not the head of another unit.
+    // Leadership, the late department's own director (not another department's), and the head
+    // of the task's own unit (not the head of another unit).
     assert_eq!(
         to,
-        BTreeSet::from(["giam.doc@haiphong.gov.vn", "pho.chu.tich@haiphong.gov.vn"])
+        BTreeSet::from([
+            "giam.doc@haiphong.gov.vn",
+            "giam.doc.stc@haiphong.gov.vn",
+            "pho.chu.tich@haiphong.gov.vn"
+        ])
+    );
+    assert!(
+        esc.text.contains("Loại thời hạn: mục tiêu nội bộ"),
+        "{}",
+        esc.text
     );
     assert!(
         esc.text

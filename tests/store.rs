@@ -26,6 +26,7 @@ on_both_backends!(
     seals_commit_to_every_chain,
     a_rejection_writes_nothing,
     the_returned_dossier_pauses_the_appraisal_clock,
+    a_late_request_for_more_documents_is_refused_and_writes_nothing,
     a_merged_units_users_act_on_its_tasks,
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
 );
@@ -817,6 +818,63 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     assert_eq!(resumed.state, "stc_tham_dinh");
     // Paused for the working days 06, 09 and 10/03: the deadline moves three working days out.
     assert_eq!(format_instant(resumed.due_at.unwrap()), "26/03/2026 23:59");
+}
+
+/// A `mua-sam` task entered into Sở Tài chính's appraisal at [`t0`].
+async fn task_at_stc(w: &World, name: &str) -> String {
+    let id = task_at_skhcn(w, name).await;
+    let opinion = attach(w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&id, "skhcn_thong_nhat");
+    r.document_ids = vec![opinion];
+    w.store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
+    let dossier = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;
+    let mut r = req(&id, "gui_so_tai_chinh");
+    r.document_ids = vec![dossier];
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
+        .await
+        .unwrap();
+    id
+}
+
+async fn a_late_request_for_more_documents_is_refused_and_writes_nothing(db: TestDb) {
+    let w = world(&db).await;
+    // TT 03/2020: a request for more documents within the first 5 working days of the 15.
+    let id = task_at_stc(&w, "Hồ sơ bệnh án điện tử").await;
+    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let audit = w.store.count("audit_log").await.unwrap();
+    let mut r = req(&id, "stc_yeu_cau_bo_sung");
+    r.comment = Some("Thiếu chứng thư thẩm định giá".into());
+    // Tuesday 10/03 is the sixth working day after Monday 02/03: too late.
+    let refused = w
+        .store
+        .tasks()
+        .transition_as(&w.stc, &r, at("2026-03-10T08:30:00+07:00"))
+        .await;
+    let Err(StoreError::Rejected(refusal)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(refusal.rejection.code(), "request_window_closed");
+    assert!(
+        refusal.rejection.to_string().contains("5 ngày làm việc"),
+        "{}",
+        refusal.rejection
+    );
+    assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
+    assert_eq!(w.store.count("audit_log").await.unwrap(), audit);
+    // On Monday 09/03, the fifth working day, the same request pauses the clock.
+    w.store
+        .tasks()
+        .transition_as(&w.stc, &r, at("2026-03-09T16:00:00+07:00"))
+        .await
+        .unwrap();
+    let paused = w.store.tasks().unscoped().get(&id).await.unwrap();
+    assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
 }
 
 /// The transition that sends the supplemented dossier back to the appraiser.

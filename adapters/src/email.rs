@@ -356,14 +356,21 @@ impl Relay {
                 }
             }
         };
+        let departments: Vec<Role> = p
+            .get("departments")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default();
         let mut to = BTreeSet::new();
         for role in &roles {
-            let users = self
-                .store
-                .directory()
-                .users_with_role(*role, unit.as_deref())
-                .await
-                .map_err(|e| Skip(format!("cannot resolve recipients: {e}")))?;
+            let users = if role.is_department_lead() {
+                self.store.directory().department_leads(&departments).await
+            } else {
+                self.store
+                    .directory()
+                    .users_with_role(*role, unit.as_deref())
+                    .await
+            }
+            .map_err(|e| Skip(format!("cannot resolve recipients: {e}")))?;
             for u in users {
                 if let Some(email) = u
                     .email
@@ -429,6 +436,12 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
         due_at: task.due_at,
         time_left,
         overdue: task.due_at.is_some_and(|due| due < now),
+        deadline_kind: task
+            .clock
+            .as_ref()
+            .and_then(|c| wf.state(&c.state))
+            .and_then(|s| s.deadline.as_ref())
+            .map(|d| d.kind.describe()),
         idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
         link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),
     })

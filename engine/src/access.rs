@@ -13,7 +13,9 @@
 //! - appraisers (`skhcn`, `so_tai_chinh`) see the tasks in their queue (the current step is
 //!   theirs) and the tasks their department has acted on (an audit entry in that role), so a
 //!   returned dossier stays in sight while it is back with the unit;
-//! - `ubnd` reads everything;
+//! - `ubnd` reads everything; so does `lanh_dao_so` (the leadership of SKHCN and Sở Tài chính),
+//!   which hears of its department's late steps and must be able to open them; it moves nothing
+//!   a workflow does not give it;
 //! - `admin` manages users, units, calendars and workflow versions but reads no dossier and, as
 //!   `decide` already ensures (no transition names the role), moves none;
 //! - plans are entered, and their catalogues imported, by `skhcn`, `ubnd` and `admin`;
@@ -88,7 +90,7 @@ pub fn task_scope(actor: &Actor) -> TaskScope {
     let mut scope = TaskScope::default();
     for &r in &actor.roles {
         match r {
-            Role::Ubnd => scope.all = true,
+            Role::Ubnd | Role::LanhDaoSo => scope.all = true,
             Role::DonVi | Role::ThuTruongDonVi => {
                 for u in &actor.units {
                     if !scope.units.contains(u) {
@@ -223,20 +225,20 @@ pub fn may_manage(actor: &Actor, area: Area) -> Result<(), Denied> {
 }
 
 /// The city-wide overview (counts by phase and unit, the Government Office's four statuses,
-/// stalled and overdue tasks): UBND, which receives it, and SKHCN, which compiles the city's
-/// progress reports (domain.md, "Who uses it").
+/// stalled and overdue tasks): UBND, which receives it, SKHCN, which compiles the city's
+/// progress reports (domain.md, "Who uses it"), and the appraising departments' leadership.
 pub fn may_read_overview(actor: &Actor) -> Result<(), Denied> {
     if actor
         .roles
         .iter()
-        .any(|r| matches!(r, Role::Ubnd | Role::Skhcn))
+        .any(|r| matches!(r, Role::Ubnd | Role::Skhcn | Role::LanhDaoSo))
     {
         Ok(())
     } else {
         Err(Denied {
             rule: "overview_roles",
             message: format!(
-                "Trang tổng quan dành cho UBND thành phố và Sở Khoa học và Công nghệ; vai trò của bạn: {}.",
+                "Trang tổng quan dành cho UBND thành phố, Sở Khoa học và Công nghệ và lãnh đạo các Sở thẩm định; vai trò của bạn: {}.",
                 roles_text(&actor.roles)
             ),
         })
@@ -497,14 +499,14 @@ pub fn may_read_metrics(actor: &Actor, credential: Scope) -> Result<(), Denied> 
 
 /// The units whose tasks a plan report read by `actor` covers: `None` (the whole plan) for SKHCN,
 /// which compiles the city-wide progress report (domain.md, "Who uses it"), and for UBND, which
-/// receives it and reads everything; a unit's officers and heads get their own units (and those
+/// receives it and reads everything, and for the appraising departments' leadership; a unit's officers and heads get their own units (and those
 /// merged into them). Other roles (the Department of Finance's appraisers see their queue, the
 /// administrator reads no dossier) are refused.
 pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
     if actor
         .roles
         .iter()
-        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd | Role::LanhDaoSo))
     {
         Ok(None)
     } else if actor.roles.iter().any(|r| r.is_unit_role()) {
@@ -528,7 +530,7 @@ mod tests {
     #[test]
     fn reports_cover_the_city_for_skhcn_and_ubnd_and_a_units_own_tasks_for_it() {
         let units = ["so-tai-chinh", "so-ke-hoach-va-dau-tu"];
-        for r in [Role::Skhcn, Role::Ubnd] {
+        for r in [Role::Skhcn, Role::Ubnd, Role::LanhDaoSo] {
             assert_eq!(report_scope(&actor(&[r], &["x"])), Ok(None), "{r:?}");
         }
         for r in [Role::DonVi, Role::ThuTruongDonVi] {

@@ -13,7 +13,7 @@ use crate::calendar::{Calendar, CalendarError};
 use crate::phase::{Phase, backbone_allows};
 use crate::role::Role;
 use crate::time::{Instant, format_instant};
-use crate::workflow::{Amount, Deadline, Transition, Workflow};
+use crate::workflow::{Amount, Deadline, OnReturn, Transition, Workflow};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +273,14 @@ pub enum Rejection {
         transition: String,
         due: Option<Instant>,
     },
+    /// A request for more documents after the deadline's `request_within` window.
+    RequestWindowClosed {
+        transition: String,
+        /// The window as declared ("5 ngày làm việc").
+        window: String,
+        /// When the window ended.
+        ended_at: Instant,
+    },
     /// A deadline falls outside every loaded calendar year.
     Calendar(String),
 }
@@ -296,6 +304,7 @@ impl Rejection {
                 _ => "requirements_unmet",
             },
             Rejection::NotDue { .. } => "not_due",
+            Rejection::RequestWindowClosed { .. } => "request_window_closed",
             Rejection::Calendar(_) => "calendar_missing",
         }
     }
@@ -373,6 +382,15 @@ impl fmt::Display for Rejection {
                     "Bước `{transition}` không phải bước tự động khi hết hạn của bước hiện tại."
                 ),
             },
+            Rejection::RequestWindowClosed {
+                transition,
+                window,
+                ended_at,
+            } => write!(
+                f,
+                "Không thể thực hiện bước `{transition}`: việc đề nghị bổ sung hồ sơ chỉ được thực hiện trong {window} đầu của thời hạn (đã hết lúc {}). Hãy xử lý hồ sơ trong thời hạn đang chạy.",
+                format_instant(*ended_at)
+            ),
             Rejection::Calendar(msg) => write!(f, "Không tính được thời hạn: {msg}"),
         }
     }
@@ -570,10 +588,23 @@ pub fn decide(
     let mut paused_clock = None;
     let mut clock = None;
 
-    // The current state's clock stops if the target pauses it, and ends otherwise.
+    // The current state's clock stops if the target pauses it, and ends otherwise. A request for
+    // more documents (the move that pauses it) may be limited to the start of the period.
     if let Some(c) = &task.clock {
         cancel_timers_of.push(c.state.clone());
-        if wf.pausing_deadline(&target.name, &c.state).is_some() && target.name != c.state {
+        if let Some(d) = wf.pausing_deadline(&target.name, &c.state)
+            && target.name != c.state
+        {
+            if let Some(window) = d.request_within {
+                let ended_at = window.after(calendar, c.started_at)?;
+                if now > ended_at {
+                    return Err(Rejection::RequestWindowClosed {
+                        transition: t.name.clone(),
+                        window: crate::wording::period(&window),
+                        ended_at,
+                    });
+                }
+            }
             paused_clock = Some(Clock {
                 paused_at: Some(now),
                 ..c.clone()
@@ -585,13 +616,23 @@ pub fn decide(
     if let Some(p) = &task.paused_clock {
         let deadline = wf.state(&p.state).and_then(|s| s.deadline.as_ref());
         if target.name == p.state {
-            let paused_at = p.paused_at.unwrap_or(now);
-            let due_at = extend_for_pause(calendar, deadline, p.due_at, paused_at, now)?;
-            clock = Some(Clock {
-                state: p.state.clone(),
-                started_at: p.started_at,
-                due_at,
-                paused_at: None,
+            clock = Some(match deadline {
+                // "Kể từ ngày nhận đủ hồ sơ hợp lệ": a fresh full period from the return.
+                Some(d) if d.on_return == OnReturn::Restart => Clock {
+                    state: p.state.clone(),
+                    started_at: now,
+                    due_at: d.amount.after(calendar, now)?,
+                    paused_at: None,
+                },
+                _ => {
+                    let paused_at = p.paused_at.unwrap_or(now);
+                    Clock {
+                        state: p.state.clone(),
+                        started_at: p.started_at,
+                        due_at: extend_for_pause(calendar, deadline, p.due_at, paused_at, now)?,
+                        paused_at: None,
+                    }
+                }
             });
         } else if deadline.is_some_and(|d| d.pause_in.contains(&target.name))
             && paused_clock.is_none()
@@ -737,8 +778,10 @@ fn command_name(c: &Command) -> &str {
     }
 }
 
-/// Pushes a paused deadline out by the time spent paused: working days for day-counted
-/// deadlines (the law stops the clock on working days), exact elapsed time for ISO durations.
+/// Pushes a paused deadline out by the time spent paused, in the deadline's own unit: working
+/// days for a working-day period, calendar days for a calendar-day period (ending, like any
+/// such period, at the end of the next working day when it lands on a day off), exact elapsed
+/// time for ISO durations.
 fn extend_for_pause(
     calendar: &Calendar,
     deadline: Option<&Deadline>,
@@ -748,6 +791,16 @@ fn extend_for_pause(
 ) -> Result<Instant, CalendarError> {
     match deadline.map(|d| d.amount) {
         Some(Amount::Iso(_)) => Ok(due_at + (now - paused_at).max(chrono::TimeDelta::zero())),
+        Some(Amount::Days(_)) => {
+            let n = (crate::time::local_date(now) - crate::time::local_date(paused_at))
+                .num_days()
+                .max(0);
+            if n == 0 {
+                Ok(due_at)
+            } else {
+                calendar.calendar_days_after(due_at, u32::try_from(n).unwrap_or(u32::MAX))
+            }
+        }
         _ => {
             let n = calendar.working_days_between(paused_at, now)?.max(0);
             if n == 0 {

@@ -12,6 +12,7 @@
 //! - [`decide`]: the one function that turns a command on a task into effects or a rejection.
 //! - [`wording`]: the Vietnamese of deadlines and time left, for every front end alike.
 //! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
+//! - [`plan`]: plans that span years: listings, year-level status, lineage between tasks.
 
 pub mod access;
 pub mod calendar;
@@ -23,6 +24,7 @@ pub mod input;
 pub mod money;
 pub mod notify;
 pub mod phase;
+pub mod plan;
 pub mod role;
 #[cfg(test)]
 mod testing;

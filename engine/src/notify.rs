@@ -26,6 +26,9 @@ pub struct TaskView {
     pub time_left: Option<TimeLeft>,
     /// The deadline has passed (possibly by less than a working day).
     pub overdue: bool,
+    /// Whose limit the deadline is ("thời hạn luật định: Thông tư 03/2020/TT-BTTTT", "mục tiêu
+    /// nội bộ"), from the step's declared deadline; `None` without one.
+    pub deadline_kind: Option<String>,
     /// Working days since the task last moved.
     pub idle_working_days: Option<i64>,
     pub link: String,
@@ -117,6 +120,9 @@ fn task_lines(t: &TaskView) -> Vec<String> {
     ];
     if let Some(d) = deadline_line(t) {
         lines.push(d);
+        if let Some(k) = &t.deadline_kind {
+            lines.push(format!("Loại thời hạn: {k}"));
+        }
     }
     if !t.turn_roles.is_empty() {
         lines.push(format!("Đang chờ: {}", roles(&t.turn_roles)));
@@ -421,6 +427,7 @@ mod tests {
                 today: false,
             }),
             overdue: true,
+            deadline_kind: Some("thời hạn luật định: Thông tư 03/2020/TT-BTTTT".into()),
             idle_working_days: Some(12),
             link: "https://tiendo.haiphong.gov.vn/tasks/t1".into(),
         }

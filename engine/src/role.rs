@@ -19,16 +19,20 @@ pub enum Role {
     SoTaiChinh,
     /// City People's Committee leadership and office.
     Ubnd,
+    /// Leadership of an appraising department (director and deputies of SKHCN or Sở Tài chính):
+    /// hears first when their department misses one of the city's own (internal) deadlines.
+    LanhDaoSo,
     /// System administrator.
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::DonVi,
         Role::ThuTruongDonVi,
         Role::Skhcn,
         Role::SoTaiChinh,
+        Role::LanhDaoSo,
         Role::Ubnd,
         Role::Admin,
     ];
@@ -39,6 +43,7 @@ impl Role {
             Role::ThuTruongDonVi => "thu_truong_don_vi",
             Role::Skhcn => "skhcn",
             Role::SoTaiChinh => "so_tai_chinh",
+            Role::LanhDaoSo => "lanh_dao_so",
             Role::Ubnd => "ubnd",
             Role::Admin => "admin",
         }
@@ -51,6 +56,7 @@ impl Role {
             Role::ThuTruongDonVi => "Thủ trưởng đơn vị",
             Role::Skhcn => "Sở Khoa học và Công nghệ",
             Role::SoTaiChinh => "Sở Tài chính",
+            Role::LanhDaoSo => "Lãnh đạo Sở (KH&CN, Tài chính)",
             Role::Ubnd => "UBND thành phố",
             Role::Admin => "Quản trị hệ thống",
         }
@@ -60,6 +66,17 @@ impl Role {
     /// only on their own unit's tasks.
     pub fn is_unit_role(self) -> bool {
         matches!(self, Role::DonVi | Role::ThuTruongDonVi)
+    }
+
+    /// Roles that lead a department and are reached within it: a `lanh_dao_so` user hears of
+    /// the steps of their own department (the unit they belong to), not of every department's.
+    pub fn is_department_lead(self) -> bool {
+        matches!(self, Role::LanhDaoSo)
+    }
+
+    /// The appraising departments' reviewer roles, whose steps a department's leadership oversees.
+    pub fn is_appraiser(self) -> bool {
+        matches!(self, Role::Skhcn | Role::SoTaiChinh)
     }
 }
 
@@ -71,7 +88,7 @@ impl fmt::Display for Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role `{0}`; the roles are: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin"
+    "unknown role `{0}`; the roles are: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin"
 )]
 pub struct UnknownRole(pub String);
 

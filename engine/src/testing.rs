@@ -75,6 +75,8 @@ title = "Thẩm định"
 roles = ["so_tai_chinh"]
   [states.deadline]
   working_days = 15
+  kind = "statutory"
+  source = "Thông tư 03/2020/TT-BTTTT"
   pause_in = ["bo_sung"]
 
 [[states]]

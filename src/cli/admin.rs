@@ -50,7 +50,7 @@ pub enum UserCmd {
         /// Tên đăng nhập (chữ thường không dấu, số, dấu chấm, gạch ngang).
         #[arg(value_name = "TÊN_ĐĂNG_NHẬP")]
         username: String,
-        /// Một hoặc nhiều vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin
+        /// Một hoặc nhiều vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin
         /// (lặp lại --role cho nhiều vai trò).
         #[arg(long = "role", required = true, value_name = "VAI_TRÒ")]
         roles: Vec<String>,
@@ -112,6 +112,28 @@ pub enum PlanCmd {
     },
     /// Show a plan.
     Show { number: String },
+    /// Tình trạng của một nhiệm vụ trong năm của kế hoạch (khác với giai đoạn của nhiệm vụ):
+    /// hoan_thanh_nam, theo_tien_do, cham, chua_trien_khai, dung_thuc_hien; --clear để xóa.
+    YearStatus {
+        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
+        #[arg(long)]
+        plan: String,
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+        /// hoan_thanh_nam | theo_tien_do | cham | chua_trien_khai | dung_thuc_hien
+        #[arg(long, required_unless_present = "clear")]
+        status: Option<String>,
+        /// Ghi chú (ví dụ: đã thanh toán năm 2025).
+        #[arg(long)]
+        note: Option<String>,
+        /// Xóa tình trạng năm đã ghi.
+        #[arg(long, conflicts_with = "status")]
+        clear: bool,
+        /// Người ghi (vai trò skhcn, ubnd hoặc admin).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -307,6 +329,35 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             Ok(format!(
                 "Đã thêm kế hoạch {} (năm {}): {}\n",
                 p.number, p.year, p.title
+            ))
+        }
+        PlanCmd::YearStatus {
+            plan,
+            task,
+            status,
+            note,
+            clear: _,
+            as_user,
+        } => {
+            let status = status
+                .as_deref()
+                .map(|s| s.parse::<engine::plan::YearStatus>())
+                .transpose()
+                .map_err(Failure::usage)?;
+            let note = note
+                .as_deref()
+                .map(|n| typed("--note", n, 2000, true))
+                .transpose()?;
+            let actor = store.directory().actor(as_user).await?;
+            let l = store
+                .plans()
+                .set_year_status_as(&actor, plan, task, status, note.as_deref(), Utc::now())
+                .await?;
+            Ok(format!(
+                "Nhiệm vụ {task}, kế hoạch {} (năm {}): tình trạng năm {}\n",
+                l.plan_number,
+                l.plan_year,
+                l.year_status_title.as_deref().unwrap_or("(chưa ghi)")
             ))
         }
         PlanCmd::Show { number } => {

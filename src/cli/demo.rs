@@ -45,6 +45,12 @@ const USERS: &[(&str, &str, Role, Option<&str>)] = &[
         Some("so-tai-chinh"),
     ),
     (
+        "lanhdao.skhcn",
+        "Vũ Đức Giang",
+        Role::LanhDaoSo,
+        Some("so-khoa-hoc-va-cong-nghe"),
+    ),
+    (
         "lanhdao.ubnd",
         "Hoàng Thu Hà",
         Role::Ubnd,
@@ -67,6 +73,7 @@ fn demo_password(username: &str) -> String {
             Role::ThuTruongDonVi => "thutruong",
             Role::Skhcn => "skhcn",
             Role::SoTaiChinh => "stc",
+            Role::LanhDaoSo => "lanhdaoso",
             Role::Ubnd => "ubnd",
             Role::Admin => "admin",
         });

@@ -179,6 +179,14 @@ fn money(s: &Option<String>) -> Result<Option<i64>, Failure> {
         .transpose()
 }
 
+/// A task in `task list --json`, with every plan it is listed in.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    task: &'a adapters::store::Task,
+    listings: Vec<adapters::store::Listing>,
+}
+
 fn json_out<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
     serde_json::to_string_pretty(v)
         .map(|s| s + "\n")
@@ -270,7 +278,17 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
             };
             let items = tasks.list_as(&actor, &filter, now).await?;
             if *json {
-                return json_out(&items.iter().map(|i| &i.task).collect::<Vec<_>>());
+                let ids: Vec<&str> = items.iter().map(|i| i.task.id.as_str()).collect();
+                let mut listings = store.plans().listings_of(&ids).await?;
+                return json_out(
+                    &items
+                        .iter()
+                        .map(|i| Listed {
+                            task: &i.task,
+                            listings: listings.remove(&i.task.id).unwrap_or_default(),
+                        })
+                        .collect::<Vec<_>>(),
+                );
             }
             Ok(list_table(&items, now))
         }
@@ -282,9 +300,11 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
             let actor = directory.actor(as_user).await?;
             let d = tasks.detail_as(&actor, task, now).await?;
             if *json {
-                return json_out(
-                    &serde_json::json!({ "task": d.item.task, "available": d.available }),
-                );
+                return json_out(&serde_json::json!({
+                    "task": d.item.task,
+                    "listings": d.listings,
+                    "available": d.available
+                }));
             }
             show(&d, &actor, now)
         }
@@ -452,6 +472,30 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
             m(b.need_year_vnd),
             m(b.allocated_year_vnd)
         ));
+    }
+    if !d.listings.is_empty() {
+        out.push_str("Kế hoạch:\n");
+        for l in &d.listings {
+            out.push_str(&format!(
+                "  {} (năm {}): {} {}{}{}\n",
+                l.plan_number,
+                l.plan_year,
+                if l.section.chars().all(|c| c.is_ascii_digit()) {
+                    "phụ lục"
+                } else {
+                    "mục"
+                },
+                l.section,
+                l.category_title
+                    .as_ref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                l.year_status_title
+                    .as_ref()
+                    .map(|y| format!("; tình trạng năm: {y}"))
+                    .unwrap_or_default(),
+            ));
+        }
     }
     if !d.documents.is_empty() {
         out.push_str("Tài liệu:\n");

@@ -170,18 +170,21 @@ pub enum Who {
     Head,
     Skhcn,
     Stc,
+    /// `lanh_dao_so` of Sở Tài chính.
+    LanhDaoSo,
     Ubnd,
     Admin,
     Anonymous,
 }
 
 impl Who {
-    pub const ALL: [Who; 8] = [
+    pub const ALL: [Who; 9] = [
         Who::Officer,
         Who::OtherOfficer,
         Who::Head,
         Who::Skhcn,
         Who::Stc,
+        Who::LanhDaoSo,
         Who::Ubnd,
         Who::Admin,
         Who::Anonymous,
@@ -194,6 +197,7 @@ impl Who {
             Who::Head => Some("giam.doc"),
             Who::Skhcn => Some("chuyen.vien.khcn"),
             Who::Stc => Some("tham.dinh.stc"),
+            Who::LanhDaoSo => Some("giam.doc.stc"),
             Who::Ubnd => Some("pho.chu.tich"),
             Who::Admin => Some("quan.tri"),
             Who::Anonymous => None,
@@ -283,6 +287,18 @@ impl World {
     }
 
     pub async fn step(&self, task: &str, transition: &str, who: Who, docs: Vec<String>) {
+        self.step_at(task, transition, who, docs, Utc::now()).await
+    }
+
+    /// [`World::step`] at a chosen moment (a clock that started days ago).
+    pub async fn step_at(
+        &self,
+        task: &str,
+        transition: &str,
+        who: Who,
+        docs: Vec<String>,
+        at: engine::time::Instant,
+    ) {
         let comment = Some("Ý kiến kèm theo".to_string());
         self.store()
             .tasks()
@@ -296,7 +312,7 @@ impl World {
                     expected_version: adapters::store::Expected::Any,
                     idempotency_key: None,
                 },
-                Utc::now(),
+                at,
             )
             .await
             .unwrap_or_else(|e| panic!("{transition}: {e}"));
@@ -352,6 +368,7 @@ pub async fn world_on(
         (Who::Head, Role::ThuTruongDonVi, Some("so-y-te")),
         (Who::Skhcn, Role::Skhcn, Some("so-khoa-hoc-va-cong-nghe")),
         (Who::Stc, Role::SoTaiChinh, Some("so-tai-chinh")),
+        (Who::LanhDaoSo, Role::LanhDaoSo, Some("so-tai-chinh")),
         (Who::Ubnd, Role::Ubnd, None),
         (Who::Admin, Role::Admin, None),
     ];

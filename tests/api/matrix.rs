@@ -16,22 +16,23 @@ crate::on_both_backends!(
 );
 
 /// Expected statuses, in the order of [`Who::ALL`]:
-/// officer, other unit's officer, head, SKHCN, Sở Tài chính, UBND, admin, anonymous.
-type Row = [u16; 8];
+/// officer, other unit's officer, head, SKHCN, Sở Tài chính, a department's leadership
+/// (`lanh_dao_so`), UBND, admin, anonymous.
+type Row = [u16; 9];
 
 /// Every signed-in caller gets `ok`; nobody else gets in.
 fn everyone(ok: u16) -> Row {
-    [ok, ok, ok, ok, ok, ok, ok, 401]
+    [ok, ok, ok, ok, ok, ok, ok, ok, 401]
 }
 
 fn admin_only(ok: u16) -> Row {
-    [403, 403, 403, 403, 403, 403, ok, 401]
+    [403, 403, 403, 403, 403, 403, 403, ok, 401]
 }
 
-/// Readers of Sở Y tế's task waiting for SKHCN: its unit, SKHCN (its queue) and UBND; the
-/// others do not learn it exists.
+/// Readers of Sở Y tế's task waiting for SKHCN: its unit, SKHCN (its queue), the departments'
+/// leadership and UBND; the others do not learn it exists.
 fn task_readers(ok: u16) -> Row {
-    [ok, 404, ok, ok, 404, ok, 404, 401]
+    [ok, 404, ok, ok, 404, ok, ok, 404, 401]
 }
 
 struct Matrix<'a> {
@@ -105,11 +106,11 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     };
 
     // --- public and identity ---------------------------------------------------------------
-    m.row("GET /health", [200; 8], async |_, t| {
+    m.row("GET /health", [200; 9], async |_, t| {
         app.get("/api/v1/health", t).await
     })
     .await;
-    m.row("GET /ready", [200; 8], async |_, t| {
+    m.row("GET /ready", [200; 9], async |_, t| {
         app.get("/api/v1/ready", t).await
     })
     .await;
@@ -170,7 +171,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     // it does not exist.
     m.row(
         "DELETE /tokens/{officer's}",
-        [204, 404, 404, 404, 404, 404, 204, 401],
+        [204, 404, 404, 404, 404, 404, 404, 204, 401],
         async |_, t| {
             let own = app
                 .store
@@ -195,7 +196,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     // Unit officers propose for their own unit; SKHCN and UBND compile the plan.
     m.row(
         "POST /tasks (Sở Y tế)",
-        [201, 403, 403, 201, 403, 201, 403, 401],
+        [201, 403, 403, 201, 403, 403, 201, 403, 401],
         async |_, t| {
             app.post(
                 "/api/v1/tasks",
@@ -249,7 +250,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     // wrong role (403 naming the rule); the others cannot see it (404).
     m.row(
         "POST /tasks/{id}/transitions skhcn_thong_nhat",
-        [403, 404, 403, 200, 404, 403, 404, 401],
+        [403, 404, 403, 200, 404, 403, 403, 404, 401],
         async |who, t| {
             let id = w.task_at_skhcn(&format!("Nhiệm vụ cho {who:?}")).await;
             let doc = w.document(&id, "van_ban_y_kien", Who::Skhcn).await;
@@ -265,7 +266,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     // The unit's first step: its officer only.
     m.row(
         "POST /tasks/{id}/transitions bat_dau_lap_thuyet_minh",
-        [200, 404, 403, 404, 404, 403, 404, 401],
+        [200, 404, 403, 404, 404, 403, 403, 404, 401],
         async |who, t| {
             let id = w.task(&format!("Nhiệm vụ mới cho {who:?}")).await;
             app.post(
@@ -289,7 +290,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     .await;
     m.row(
         "POST /plans",
-        [403, 403, 403, 201, 403, 201, 201, 401],
+        [403, 403, 403, 201, 403, 403, 201, 201, 401],
         async |_, t| {
             let number = fresh("3");
             app.post(
@@ -367,7 +368,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     .await;
     m.row(
         "GET /users/can.bo (themself or admin)",
-        [200, 403, 403, 403, 403, 403, 200, 401],
+        [200, 403, 403, 403, 403, 403, 403, 200, 401],
         async |_, t| app.get("/api/v1/users/can.bo", t).await,
     )
     .await;
@@ -458,7 +459,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     ] {
         m.row(
             &format!("GET {path}"),
-            [200, 200, 200, 200, 403, 200, 403, 401],
+            [200, 200, 200, 200, 403, 200, 200, 403, 401],
             async |_, t| app.get(path, t).await,
         )
         .await;
@@ -571,6 +572,8 @@ async fn who_sees_which_tasks(db: TestDb) {
     assert_eq!(ids(Who::Officer).await, all);
     assert_eq!(ids(Who::Head).await, all);
     assert_eq!(ids(Who::Ubnd).await, all);
+    // The appraising departments' leadership reads every task, as UBND does.
+    assert_eq!(ids(Who::LanhDaoSo).await, all);
     assert!(ids(Who::OtherOfficer).await.is_empty());
     assert!(ids(Who::Admin).await.is_empty());
     // SKHCN: its queue and the one it agreed on.

@@ -13,7 +13,36 @@ crate::on_both_backends!(
     if_match_and_idempotency_key_rules,
     uploads_are_limited_typed_and_hashed,
     tasks_are_searched_filtered_sorted_and_paged,
+    a_request_for_more_documents_after_its_window_is_a_422_naming_it,
 );
+
+async fn a_request_for_more_documents_after_its_window_is_a_422_naming_it(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task_at_skhcn("Nâng cấp hệ thống thư điện tử").await;
+    // Sở Tài chính's appraisal started a month ago: TT 03/2020's 5 working days are long over.
+    let past = chrono::Utc::now() - chrono::TimeDelta::days(30);
+    let opinion = w.document(&task, "van_ban_y_kien", Who::Skhcn).await;
+    w.step_at(&task, "skhcn_thong_nhat", Who::Skhcn, vec![opinion], past)
+        .await;
+    let dossier = w.document(&task, "thuyet_minh_du_toan", Who::Officer).await;
+    w.step_at(&task, "gui_so_tai_chinh", Who::Head, vec![dossier], past)
+        .await;
+    let before = snapshot(w.store()).await;
+    let r = w
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/transitions"),
+            w.token(Who::Stc),
+            &json!({"transition": "stc_yeu_cau_bo_sung", "comment": "Thiếu chứng thư thẩm định giá"}),
+        )
+        .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["code"], "request_window_closed", "{p}");
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("5 ngày làm việc đầu"), "{detail}");
+    assert!(p["window_ended_at"].is_string(), "{p}");
+    assert_eq!(snapshot(w.store()).await, before);
+}
 
 async fn concurrent_if_match_exactly_one_wins(db: TestDb) {
     let w = world(db).await;

@@ -326,6 +326,19 @@ async fn isolation(b: &Browser, w: &World, task: &str) {
         .expect("request");
     assert_eq!(r.status(), 404);
     b.sign_out().await;
+
+    // A department's leadership (`lanh_dao_so`) reads any task and the overview, and is offered
+    // no step of someone else's.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::LanhDaoSo), PASSWORD).await;
+    b.goto(&format!("{base}/tasks/{task}")).await;
+    assert!(b.body().await.contains("Mua sắm máy chủ"));
+    b.goto(&format!("{base}/overview")).await;
+    assert!(
+        !b.text("h1").await.contains("Không"),
+        "overview for lanh_dao_so"
+    );
+    b.sign_out().await;
 }
 
 async fn csrf(b: &Browser, w: &World) {

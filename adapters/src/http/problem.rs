@@ -176,6 +176,9 @@ impl Problem {
                     .collect();
                 p = p.with("allowed", list);
             }
+            Rejection::RequestWindowClosed { ended_at, .. } => {
+                p = p.with("window_ended_at", ended_at);
+            }
             _ => {}
         }
         if let Some(a) = allowed {

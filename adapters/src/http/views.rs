@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::store::{
-    Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, OutboxEntry, Plan,
-    TaskItem, TransitionOutcome, Unit, User,
+    Account, ApiToken, AuditRecord, BudgetLine, Credential, Document, Identity, Listing,
+    OutboxEntry, Plan, TaskItem, TransitionOutcome, Unit, User,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +339,73 @@ impl From<BudgetLine> for BudgetView {
     }
 }
 
+/// One plan a task is listed in (a task continues across yearly plans).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingView {
+    pub plan_id: String,
+    pub plan_number: String,
+    pub plan_year: i32,
+    pub plan_title: String,
+    /// The section (appendix) the task is printed in, as the plan's layout names it.
+    pub section: String,
+    /// `thuong_xuyen`, `chuyen_tiep`, `moi`, `dau_tu_cong` …
+    pub category: Option<String>,
+    pub category_title: Option<String>,
+    /// TT as printed.
+    pub printed_seq: Option<String>,
+    pub unit_printed: Option<String>,
+    pub name_printed: Option<String>,
+    /// How the task did in that plan year (`hoan_thanh_nam`, `theo_tien_do`, `cham`,
+    /// `chua_trien_khai`, `dung_thuc_hien`), apart from its lifecycle.
+    pub year_status: Option<String>,
+    pub year_status_title: Option<String>,
+    pub year_status_note: Option<String>,
+    /// That year's budget line, in đồng.
+    pub budget: Option<ListingBudgetView>,
+}
+
+/// A listing's budget line, in đồng.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingBudgetView {
+    pub year: i32,
+    pub need_total_vnd: Option<i64>,
+    pub approved_estimate_vnd: Option<i64>,
+    pub need_year_vnd: Option<i64>,
+    pub allocated_year_vnd: Option<i64>,
+    /// Carried over from the previous year (chuyển nguồn).
+    pub carried_over_vnd: Option<i64>,
+    pub spent_vnd: Option<i64>,
+}
+
+impl From<Listing> for ListingView {
+    fn from(l: Listing) -> Self {
+        ListingView {
+            plan_id: l.plan_id,
+            plan_number: l.plan_number,
+            plan_year: l.plan_year,
+            plan_title: l.plan_title,
+            section: l.section,
+            category: l.category,
+            category_title: l.category_title,
+            printed_seq: l.printed_seq,
+            unit_printed: l.unit_printed,
+            name_printed: l.name_printed,
+            year_status: l.year_status.map(|y| y.as_str().to_string()),
+            year_status_title: l.year_status_title,
+            year_status_note: l.year_status_note,
+            budget: l.budget.map(|b| ListingBudgetView {
+                year: b.year,
+                need_total_vnd: b.need_total_vnd,
+                approved_estimate_vnd: b.approved_estimate_vnd,
+                need_year_vnd: b.need_year_vnd,
+                allocated_year_vnd: b.allocated_year_vnd,
+                carried_over_vnd: b.carried_over_vnd,
+                spent_vnd: b.spent_vnd,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
     pub id: String,
@@ -459,6 +526,8 @@ pub struct TaskDetail {
     pub summary: TaskSummary,
     pub deadline: Option<DeadlineView>,
     pub budget: Vec<BudgetView>,
+    /// Every plan the task is listed in, oldest year first, with that year's budget line.
+    pub listings: Vec<ListingView>,
     pub documents: Vec<DocumentView>,
     /// The transitions from the current state, each with what the caller still lacks.
     pub available: Vec<AvailableView>,
@@ -890,7 +959,7 @@ pub struct NewUserBody {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub unit: Option<String>,
-    /// One or more of don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.
+    /// One or more of don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin.
     pub roles: Vec<String>,
     /// A first password; without one the user cannot sign in until an administrator sets it.
     pub password: Option<String>,

@@ -15,7 +15,9 @@
 //! 4. [`changes_of`]: for the rows whose fingerprint differs, what changed; [`decide_updates`]:
 //!    what each changed row does to its task ([`reimport::decide_update`]);
 //! 5. [`insert_new_tasks`]: new tasks with multi-row `INSERT`s (500 rows a statement), each with
-//!    its budget line and its first audit entry (kind `import`). A 100,000-row plan is a few
+//!    its listing in the plan (`plan_listings`, which later imports find it by), its budget
+//!    line (and the line's first entry in `budget_history`) and its first audit entry (kind
+//!    `import`). A 100,000-row plan is a few
 //!    hundred statements, not 300,000; the hash of each task's first entry is still computed one
 //!    by one, so the per-task chains verify like any other;
 //! 6. [`apply_updates`]: each changed task updated (compare-and-set on its version) with an
@@ -43,7 +45,8 @@ use futures_util::TryStreamExt;
 use sqlx::{FromRow, Row};
 
 use super::audit::{AuditRecord, insert_audit};
-use super::sql::Conn;
+use super::plans::{Recorded, record_budget};
+use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
 use super::{micros, new_id};
 
@@ -124,6 +127,8 @@ impl Imports<'_> {
     ) -> Result<ImportOutcome, StoreError> {
         let now = micros(now);
         let plan = &prepared.plan;
+        // The figures of a plan's first import are known from the day it was issued.
+        let known_from = plan.issued_on.unwrap_or_else(|| local_date(now));
         let number = plan.number.trim();
         let rows = &prepared.catalogue.rows;
         let written = async {
@@ -154,9 +159,11 @@ impl Imports<'_> {
                 now,
                 &mut outcome,
             )?;
-            (outcome.created, outcome.by_workflow) =
-                insert_new_tasks(&mut tx, &plan_id, plan.year, fresh, importer, now).await?;
-            apply_updates(&mut tx, &updates, plan.year, now).await?;
+            (outcome.created, outcome.by_workflow) = insert_new_tasks(
+                &mut tx, &plan_id, plan.year, fresh, importer, known_from, now,
+            )
+            .await?;
+            apply_updates(&mut tx, &plan_id, &updates, plan.year, &importer.user, now).await?;
             tx.narrow_cache().await?;
             tx.commit().await?;
             Ok::<_, StoreError>(outcome)
@@ -388,7 +395,7 @@ macro_rules! stored_columns {
     };
 }
 
-/// Step 3: every task an earlier import created in the plan, by key, streamed into
+/// Step 3: every task an earlier import listed in the plan, by the key of its listing, streamed into
 /// fingerprints: unchanged rows (the common case) are recognised by the fingerprint alone, so a
 /// 100,000-task plan is not held in memory twice to be compared.
 async fn read_known(
@@ -397,11 +404,12 @@ async fn read_known(
     year: i32,
 ) -> Result<HashMap<String, Known>, StoreError> {
     const SQL: &str = concat!(
-        "SELECT t.id, t.source_key, t.workflow, t.workflow_version, t.state, t.phase, t.version, \
+        "SELECT t.id, l.source_key, t.workflow, t.workflow_version, t.state, t.phase, t.version, \
          t.audit_seq, t.audit_head, ",
         stored_columns!(),
-        " FROM tasks t LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = $2 \
-         WHERE t.plan_id = $1 AND t.source_key IS NOT NULL"
+        " FROM plan_listings l JOIN tasks t ON t.id = l.task_id \
+         LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = $2 \
+         WHERE l.plan_id = $1 AND l.source_key IS NOT NULL"
     );
     let mut known: HashMap<String, Known> = HashMap::new();
     on_tx!(tx, |c| {
@@ -524,6 +532,7 @@ async fn insert_new_tasks(
     year: i32,
     mut fresh: Vec<(usize, &CatalogueRow)>,
     importer: &Importer,
+    known_from: NaiveDate,
     now: Instant,
 ) -> Result<(usize, BTreeMap<String, usize>), StoreError> {
     fresh.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key));
@@ -545,11 +554,23 @@ async fn insert_new_tasks(
             })
             .collect();
         insert_tasks(tx, plan_id, &batch, now).await?;
+        insert_listings(tx, plan_id, &batch, now).await?;
         let lines: Vec<(&str, BudgetLine)> = batch
             .iter()
             .filter_map(|n| budget_of(n.row, year).map(|b| (n.id.as_str(), b)))
             .collect();
-        insert_budget_lines(tx, &lines).await?;
+        insert_budget_lines(tx, plan_id, &lines).await?;
+        insert_budget_history(
+            tx,
+            &lines,
+            Recorded {
+                plan_id: Some(plan_id),
+                known_from,
+                at: now,
+                by: &importer.user,
+            },
+        )
+        .await?;
         insert_first_entries(tx, &batch).await?;
     }
     Ok((fresh.len(), by_workflow))
@@ -605,13 +626,17 @@ async fn insert_tasks(
 }
 
 /// One multi-row INSERT of budget lines (none: nothing to do).
-async fn insert_budget_lines(tx: &mut Tx, lines: &[(&str, BudgetLine)]) -> Result<(), sqlx::Error> {
+async fn insert_budget_lines(
+    tx: &mut Tx,
+    plan_id: &str,
+    lines: &[(&str, BudgetLine)],
+) -> Result<(), sqlx::Error> {
     if lines.is_empty() {
         return Ok(());
     }
     on_tx!(tx, |c| {
         let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd) ",
+            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) ",
         );
         q.push_values(lines, |mut b, (id, l)| {
             b.push_bind(*id)
@@ -619,7 +644,71 @@ async fn insert_budget_lines(tx: &mut Tx, lines: &[(&str, BudgetLine)]) -> Resul
                 .push_bind(l.need_total_vnd)
                 .push_bind(l.approved_estimate_vnd)
                 .push_bind(l.need_year_vnd)
-                .push_bind(l.allocated_year_vnd);
+                .push_bind(l.allocated_year_vnd)
+                .push_bind(plan_id);
+        });
+        q.build().execute(&mut **c).await.map(drop)
+    })
+}
+
+/// One multi-row INSERT of the same lines into the budget history.
+async fn insert_budget_history(
+    tx: &mut Tx,
+    lines: &[(&str, BudgetLine)],
+    rec: Recorded<'_>,
+) -> Result<(), sqlx::Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    on_tx!(tx, |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+             allocated_year_vnd, removed, known_from, recorded_at, recorded_by) ",
+        );
+        q.push_values(lines, |mut b, (id, l)| {
+            b.push_bind(*id)
+                .push_bind(i64::from(l.year))
+                .push_bind(rec.plan_id)
+                .push_bind(l.need_total_vnd)
+                .push_bind(l.approved_estimate_vnd)
+                .push_bind(l.need_year_vnd)
+                .push_bind(l.allocated_year_vnd)
+                .push_bind(false)
+                .push_bind(rec.known_from)
+                .push_bind(rec.at)
+                .push_bind(rec.by);
+        });
+        q.build().execute(&mut **c).await.map(drop)
+    })
+}
+
+/// One multi-row INSERT of the new tasks' listings in the plan: the section and category of
+/// Plan 215's layout ([`engine::plan::default_listing`]), the TT, unit and name as printed, the
+/// row's key and place in the file.
+async fn insert_listings(
+    tx: &mut Tx,
+    plan_id: &str,
+    batch: &[NewTask<'_>],
+    now: Instant,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
+             source_key, position, created_at) ",
+        );
+        q.push_values(batch, |mut b, n| {
+            let r = n.row;
+            let (section, category) = engine::plan::default_listing(r.funding_source);
+            b.push_bind(plan_id)
+                .push_bind(&n.id)
+                .push_bind(section)
+                .push_bind(category)
+                .push_bind(&r.seq)
+                .push_bind(&r.unit)
+                .push_bind(&r.name)
+                .push_bind(&r.key)
+                .push_bind(n.position)
+                .push_bind(now);
         });
         q.build().execute(&mut **c).await.map(drop)
     })
@@ -688,13 +777,45 @@ impl<'a> ChangedTask<'a> {
 /// moved since it was read is a conflict: nothing is written.
 async fn apply_updates(
     tx: &mut Tx,
+    plan_id: &str,
     updates: &[ChangedTask<'_>],
     year: i32,
+    by: &str,
     now: Instant,
 ) -> Result<(), StoreError> {
     for u in updates {
         update_task(tx, u, now).await?;
-        replace_budget_line(tx, &u.known.id, budget_of(u.row, year), year).await?;
+        let line = budget_of(u.row, year);
+        replace_budget_line(tx, plan_id, &u.known.id, line, year).await?;
+        let r = u.row;
+        on_tx!(&mut *tx, |c| {
+            let mut conn = Conn::from(&mut **c);
+            conn.execute(
+                "UPDATE plan_listings SET printed_seq = $1, unit_printed = $2, name_printed = $3 \
+                 WHERE plan_id = $4 AND task_id = $5",
+                &[
+                    Arg::OptStr(r.seq.as_deref()),
+                    Arg::Str(&r.unit),
+                    Arg::Str(&r.name),
+                    Arg::Str(plan_id),
+                    Arg::Str(&u.known.id),
+                ],
+            )
+            .await?;
+            record_budget(
+                &mut conn,
+                &u.known.id,
+                year,
+                line.as_ref(),
+                Recorded {
+                    plan_id: Some(plan_id),
+                    known_from: local_date(now),
+                    at: now,
+                    by,
+                },
+            )
+            .await
+        })?;
         on_tx!(&mut *tx, |c| insert_audit(
             &mut Conn::from(&mut **c),
             &u.audit
@@ -776,6 +897,7 @@ async fn update_task(tx: &mut Tx, u: &ChangedTask<'_>, now: Instant) -> Result<(
 /// The task's budget line for `year`, replaced by `line` (or removed).
 async fn replace_budget_line(
     tx: &mut Tx,
+    plan_id: &str,
     task_id: &str,
     line: Option<BudgetLine>,
     year: i32,
@@ -788,8 +910,8 @@ async fn replace_budget_line(
             .await?;
         if let Some(l) = line {
             sqlx::query(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(task_id)
             .bind(i64::from(l.year))
@@ -797,6 +919,7 @@ async fn replace_budget_line(
             .bind(l.approved_estimate_vnd)
             .bind(l.need_year_vnd)
             .bind(l.allocated_year_vnd)
+            .bind(plan_id)
             .execute(&mut **c)
             .await?;
         }

@@ -17,6 +17,7 @@
 //!   leases, cron slots and the outbox;
 //! - [`Store::audit`] → [`Audit`]: the hash-chained log, its verification and seals;
 //! - [`Store::observe`] → [`Observe`]: readiness and metrics;
+//! - [`Store::plans`] → [`Plans`]: the plans a task is listed in, year-level status;
 //! - [`Store::imports`] → [`Imports`]: plan import; [`Store::reports`] → [`Reports`]: what the
 //!   plan reports read.
 //!
@@ -37,6 +38,7 @@ mod decode;
 mod directory;
 mod import;
 mod observe;
+mod plans;
 mod records;
 mod reports;
 mod scheduling;
@@ -62,6 +64,7 @@ pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
 pub use directory::Directory;
 pub use import::{ImportError, Imports};
 pub use observe::{Metrics, Observe, Readiness};
+pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
 pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
@@ -404,8 +407,10 @@ impl Store {
     /// store's.
     #[tracing::instrument(skip_all, fields(table = %table))]
     pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 9] = [
+        const TABLES: [&str; 11] = [
             "tasks",
+            "plan_listings",
+            "budget_history",
             "audit_log",
             "timers",
             "outbox",

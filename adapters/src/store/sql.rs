@@ -22,6 +22,7 @@ pub(crate) enum Arg<'a> {
     Bool(bool),
     Time(Instant),
     OptTime(Option<Instant>),
+    Date(chrono::NaiveDate),
 }
 
 /// A connection of either backend (in a transaction or not).
@@ -55,6 +56,7 @@ where
     bool: Encode<'q, DB> + Type<DB>,
     Instant: Encode<'q, DB> + Type<DB>,
     Option<Instant>: Encode<'q, DB> + Type<DB>,
+    chrono::NaiveDate: Encode<'q, DB> + Type<DB>,
 {
     for a in args {
         q = match *a {
@@ -65,6 +67,7 @@ where
             Arg::Bool(v) => q.bind(v),
             Arg::Time(v) => q.bind(v),
             Arg::OptTime(v) => q.bind(v),
+            Arg::Date(v) => q.bind(v),
         };
     }
     q

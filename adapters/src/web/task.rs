@@ -141,6 +141,7 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
                 documents,
                 available,
                 may_attach,
+                ..
             },
         history: log,
     } = d;

@@ -343,9 +343,9 @@ fn leaving_for_any_other_state_ends_the_clock() {
 #[test]
 fn iso_deadlines_count_exact_time_with_escalation_and_expiry() {
     let wf = small_with(|s| {
-        s.replace(
-            "working_days = 15\n  pause_in = [\"bo_sung\"]",
-            "duration = \"PT2H\"\n  pause_in = [\"bo_sung\"]\n  repeat_overdue_every = { duration = \"PT30M\" }\n  escalate_after = { duration = \"PT1H\", to = [\"ubnd\", \"thu_truong_don_vi\"] }\n  on_expiry = \"ket_thuc\"",
+        s.replace("working_days = 15\n", "duration = \"PT2H\"\n").replace(
+            "pause_in = [\"bo_sung\"]",
+            "pause_in = [\"bo_sung\"]\n  repeat_overdue_every = { duration = \"PT30M\" }\n  escalate_after = { duration = \"PT1H\", to = [\"ubnd\", \"thu_truong_don_vi\"] }\n  on_expiry = \"ket_thuc\"",
         )
     });
     // Saturday evening: ISO durations ignore the calendar.
@@ -695,4 +695,186 @@ fn decide_reaches_every_state_of_every_shipped_workflow() {
             wf.name
         );
     }
+}
+
+/// Submits at `t0`, returns the dossier at `t1` and resubmits at `t2` on `wf`; the decisions.
+fn pause_and_return(wf: &Workflow, t0: Instant, t1: Instant, t2: Instant) -> (Decision, Decision) {
+    let first = decide(
+        wf,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
+    let task = apply(&snapshot("thuyet_minh", t0), &first);
+    let d = decide(
+        wf,
+        &task,
+        &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]),
+        &appraiser(),
+        t1,
+    )
+    .unwrap();
+    let task = apply(&task, &d);
+    let back = decide(
+        wf,
+        &task,
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t2,
+    )
+    .unwrap();
+    (first, back)
+}
+
+#[test]
+fn a_restarting_deadline_gives_a_fresh_full_period_from_the_complete_dossier() {
+    let wf = small_with(|s| {
+        s.replace(
+            "pause_in = [\"bo_sung\"]",
+            "pause_in = [\"bo_sung\"]\n  on_return = \"restart\"",
+        )
+    });
+    let t0 = at("2026-03-02T09:00:00+07:00"); // Monday
+    let t1 = at("2026-03-05T10:00:00+07:00");
+    let t2 = at("2026-03-10T15:00:00+07:00"); // Tuesday
+    let (_, back) = pause_and_return(&wf, t0, t1, t2);
+    let clock = back.clock.unwrap();
+    // "Kể từ ngày nhận đủ hồ sơ hợp lệ": 15 working days from 10/03, not what was left.
+    assert_eq!(clock.started_at, t2);
+    assert_eq!(format_instant(clock.due_at), "31/03/2026 23:59");
+    assert!(back.create_timers.iter().all(|t| t.due_at == clock.due_at));
+    // `resume` (the default) keeps the old start and pushes the end by the paused working days.
+    let (_, resumed) = pause_and_return(&small_with(str::to_string), t0, t1, t2);
+    let resumed = resumed.clock.unwrap();
+    assert_eq!(resumed.started_at, t0);
+    assert_eq!(format_instant(resumed.due_at), "26/03/2026 23:59");
+}
+
+#[test]
+fn a_request_for_more_documents_after_its_window_is_refused_with_the_reason() {
+    let wf = small_with(|s| {
+        s.replace(
+            "pause_in = [\"bo_sung\"]",
+            "pause_in = [\"bo_sung\"]\n  request_within = { working_days = 5 }",
+        )
+    });
+    let t0 = at("2026-03-02T09:00:00+07:00"); // Monday: the window ends Monday 09/03, 23:59
+    let d = decide(
+        &wf,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
+    let task = apply(&snapshot("thuyet_minh", t0), &d);
+    let ask = take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]);
+    // On the fifth working day the request is still allowed.
+    assert!(
+        decide(
+            &wf,
+            &task,
+            &ask,
+            &appraiser(),
+            at("2026-03-09T16:00:00+07:00")
+        )
+        .is_ok()
+    );
+    let late = at("2026-03-10T08:30:00+07:00");
+    let err = decide(&wf, &task, &ask, &appraiser(), late).unwrap_err();
+    assert_eq!(err.code(), "request_window_closed");
+    assert!(!err.is_authorization());
+    let text = err.to_string();
+    assert!(
+        text.contains("5 ngày làm việc") && text.contains("09/03/2026"),
+        "{text}"
+    );
+    // Other moves out of the step are not limited by the window.
+    assert!(decide(&wf, &task, &take("dat", None, &[]), &appraiser(), late).is_ok());
+}
+
+#[test]
+fn a_calendar_day_period_paused_is_pushed_out_by_calendar_days() {
+    let wf = small_with(|s| s.replace("working_days = 15\n", "days = 20\n"));
+    let t0 = at("2026-03-02T09:00:00+07:00"); // Monday: 20 days end Sunday 22/03 → Monday 23/03
+    let t1 = at("2026-03-05T10:00:00+07:00"); // Thursday
+    let t2 = at("2026-03-10T15:00:00+07:00"); // Tuesday: 5 calendar days paused (3 working)
+    let (first, back) = pause_and_return(&wf, t0, t1, t2);
+    assert_eq!(
+        format_instant(first.clock.unwrap().due_at),
+        "23/03/2026 23:59"
+    );
+    // 23/03 + 5 calendar days = Saturday 28/03, which ends on the next working day.
+    assert_eq!(
+        format_instant(back.clock.unwrap().due_at),
+        "30/03/2026 23:59"
+    );
+}
+
+#[test]
+fn escalation_defaults_follow_the_deadline_kind() {
+    let esc = |kind: &str, roles: &str| {
+        let wf = small_with(|s| {
+            s.replace(
+                "kind = \"statutory\"\n  source = \"Thông tư 03/2020/TT-BTTTT\"",
+                kind,
+            )
+            .replace(
+                "pause_in = [\"bo_sung\"]",
+                "pause_in = [\"bo_sung\"]\n  escalate_after = { working_days = 2 }",
+            )
+            .replace(
+                "title = \"Thẩm định\"\nroles = [\"so_tai_chinh\"]",
+                &format!("title = \"Thẩm định\"\nroles = {roles}"),
+            )
+        });
+        let d = wf.state("tham_dinh").unwrap().deadline.clone().unwrap();
+        d.escalate_after.unwrap().to
+    };
+    let statutory = "kind = \"statutory\"\n  source = \"Thông tư 03/2020/TT-BTTTT\"";
+    let internal = "kind = \"internal\"";
+    assert_eq!(esc(statutory, "[\"so_tai_chinh\"]"), vec![Role::Ubnd]);
+    // The city's own target: the late appraiser's own director hears first.
+    assert_eq!(esc(internal, "[\"so_tai_chinh\"]"), vec![Role::LanhDaoSo]);
+    assert_eq!(esc(internal, "[\"don_vi\"]"), vec![Role::ThuTruongDonVi]);
+    assert_eq!(esc(internal, "[\"ubnd\"]"), vec![Role::Ubnd]);
+}
+
+#[test]
+fn shipped_deadlines_declare_their_kind_and_the_laws_windows() {
+    let cat = catalog();
+    for wf in cat.workflows() {
+        for s in &wf.states {
+            if let Some(d) = &s.deadline
+                && let crate::workflow::DeadlineKind::Statutory { source } = &d.kind
+            {
+                assert!(!source.trim().is_empty(), "{}: {}", wf.name, s.name);
+            }
+        }
+    }
+    let rental = cat.latest("thue-dich-vu").unwrap();
+    let d = rental
+        .state("tham_dinh_ke_hoach_thue")
+        .and_then(|s| s.deadline.clone());
+    let d = d.expect("the rental plan's appraisal has a deadline");
+    assert_eq!(d.on_return, crate::workflow::OnReturn::Restart);
+    assert_eq!(d.request_within, Some(Amount::WorkingDays(3)));
+    let buy = cat.latest("mua-sam").unwrap();
+    let d = buy
+        .state("stc_tham_dinh")
+        .unwrap()
+        .deadline
+        .clone()
+        .unwrap();
+    assert_eq!(d.request_within, Some(Amount::WorkingDays(5)));
+    assert_eq!(d.on_return, crate::workflow::OnReturn::Resume);
+    let opinion = buy
+        .state("skhcn_cho_y_kien")
+        .unwrap()
+        .deadline
+        .clone()
+        .unwrap();
+    assert_eq!(opinion.escalate_after.unwrap().to, vec![Role::LanhDaoSo]);
 }

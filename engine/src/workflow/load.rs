@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Amount, Deadline, Escalation, State, Transition, Workflow};
+use super::{Amount, Deadline, DeadlineKind, Escalation, OnReturn, State, Transition, Workflow};
 use crate::calendar::Calendar;
 use crate::phase::{BACKBONE_MOVES, Phase, backbone_allows};
 use crate::role::Role;
@@ -110,8 +110,12 @@ struct RawAmount {
 struct RawDeadline {
     #[serde(flatten)]
     amount: RawAmount,
+    kind: Option<String>,
+    source: Option<String>,
     #[serde(default)]
     pause_in: Vec<String>,
+    on_return: Option<String>,
+    request_within: Option<RawAmount>,
     remind_at: Option<Vec<f64>>,
     repeat_overdue_every: Option<RawAmount>,
     escalate_after: Option<RawEscalation>,
@@ -443,7 +447,7 @@ fn parse_states(
                 );
                 return None;
             }
-            parse_deadline(d.get_ref(), errs, &dspan, &subject)
+            parse_deadline(d.get_ref(), &roles, errs, &dspan, &subject)
         });
         states.push((
             span,
@@ -864,6 +868,7 @@ fn parse_amount(
 
 fn parse_deadline(
     raw: &RawDeadline,
+    turn: &[Role],
     errs: &mut Errors<'_>,
     span: &Range<usize>,
     subject: &Option<String>,
@@ -897,14 +902,18 @@ fn parse_deadline(
         }
         None => None,
     };
+    let kind = parse_kind(raw, errs, span, subject);
+    ok &= kind.is_some();
     let escalate = match &raw.escalate_after {
         Some(e) => {
             let after = parse_amount(&e.amount, "escalate_after", errs, span, subject);
-            let to = parse_roles(&e.to, errs, span, subject);
-            if to.is_empty() {
-                errs.push(span, subject.clone(), "escalate_after needs `to` = [roles]");
-                ok = false;
+            let mut to = parse_roles(&e.to, errs, span, subject);
+            if e.to.is_empty()
+                && let Some(k) = &kind
+            {
+                to = k.default_escalation(turn);
             }
+            ok &= !to.is_empty() || !e.to.is_empty();
             after.map(|after| Escalation { after, to })
         }
         None => None,
@@ -916,13 +925,121 @@ fn parse_deadline(
     if pause_in.len() != before {
         errs.push(span, subject.clone(), "pause_in lists a state twice");
     }
+    let on_return = match raw.on_return.as_deref() {
+        None | Some("resume") => OnReturn::Resume,
+        Some("restart") => OnReturn::Restart,
+        Some(other) => {
+            errs.push(
+                span,
+                subject.clone(),
+                format!("on_return must be \"resume\" or \"restart\"; got \"{other}\""),
+            );
+            ok = false;
+            OnReturn::Resume
+        }
+    };
+    if raw.on_return.is_some() && raw.pause_in.is_empty() {
+        errs.push(
+            span,
+            subject.clone(),
+            "on_return says what a return from a pause_in state does; list those states in pause_in",
+        );
+        ok = false;
+    }
+    let request_within = match &raw.request_within {
+        Some(r) => {
+            let a = parse_amount(r, "request_within", errs, span, subject);
+            ok &= a.is_some();
+            if raw.pause_in.is_empty() {
+                errs.push(
+                    span,
+                    subject.clone(),
+                    "request_within limits a request for more documents (a move into a pause_in state); list those states in pause_in",
+                );
+                ok = false;
+            }
+            if let (Some(w), Some(total)) = (a, amount)
+                && not_shorter(w, total)
+            {
+                errs.push(
+                    span,
+                    subject.clone(),
+                    "request_within must be shorter than the deadline itself",
+                );
+                ok = false;
+            }
+            a
+        }
+        None => None,
+    };
     Some(Deadline {
         amount: amount?,
+        kind: kind?,
         pause_in: raw.pause_in.clone(),
+        on_return,
+        request_within,
         remind_at,
         repeat_overdue_every: repeat,
         escalate_after: escalate,
         on_expiry: raw.on_expiry.clone(),
     })
     .filter(|_| ok)
+}
+
+/// Whether `window` is at least as long as `total`, when both count the same way.
+fn not_shorter(window: Amount, total: Amount) -> bool {
+    match (window, total) {
+        (Amount::WorkingDays(w), Amount::WorkingDays(t)) | (Amount::Days(w), Amount::Days(t)) => {
+            w >= t
+        }
+        (Amount::Iso(w), Amount::Iso(t)) => {
+            (w.months, w.days, w.seconds) >= (t.months, t.days, t.seconds)
+        }
+        _ => false,
+    }
+}
+
+/// `kind = "statutory"` with a `source`, or `kind = "internal"` (a `source` optional).
+fn parse_kind(
+    raw: &RawDeadline,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Option<DeadlineKind> {
+    let source = raw
+        .source
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    match raw.kind.as_deref() {
+        Some("statutory") => match source {
+            Some(source) => Some(DeadlineKind::Statutory { source }),
+            None => {
+                errs.push(
+                    span,
+                    subject.clone(),
+                    "a statutory deadline needs its legal source: source = \"Thông tư 03/2020/TT-BTTTT\"",
+                );
+                None
+            }
+        },
+        Some("internal") => Some(DeadlineKind::Internal { source }),
+        Some(other) => {
+            errs.push(
+                span,
+                subject.clone(),
+                format!("deadline kind must be \"statutory\" or \"internal\"; got \"{other}\""),
+            );
+            None
+        }
+        None => {
+            errs.push(
+                span,
+                subject.clone(),
+                "a deadline declares its kind: kind = \"statutory\" (with source = \"...\") or kind = \"internal\" (a target the city set)",
+            );
+            None
+        }
+    }
 }

@@ -79,14 +79,101 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deadline {
     pub amount: Amount,
+    /// A limit the law sets (with its source) or a target the city set itself.
+    pub kind: DeadlineKind,
     /// States in which this clock stops.
     pub pause_in: Vec<String>,
+    /// What the dossier's return from a `pause_in` state does to the clock.
+    pub on_return: OnReturn,
+    /// A request for more documents (a move into a `pause_in` state) is allowed only within
+    /// this much of the start of the period (TT 03/2020: 5 working days; NĐ 73/2019 Điều 56: 3).
+    pub request_within: Option<Amount>,
     /// Fractions of the period at which to remind; 1.0 is the due notice.
     pub remind_at: Vec<f64>,
     pub repeat_overdue_every: Option<Amount>,
     pub escalate_after: Option<Escalation>,
     /// A transition taken automatically when the deadline passes.
     pub on_expiry: Option<String>,
+}
+
+/// Whose limit a deadline is: the law's, or the city's own target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadlineKind {
+    /// Set by law; `source` names the article ("Thông tư 03/2020/TT-BTTTT").
+    Statutory { source: String },
+    /// A target the city set for itself; `source` optionally names the decision that set it.
+    Internal { source: Option<String> },
+}
+
+impl DeadlineKind {
+    /// `statutory` or `internal`, as written in the file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeadlineKind::Statutory { .. } => "statutory",
+            DeadlineKind::Internal { .. } => "internal",
+        }
+    }
+
+    /// The Vietnamese label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DeadlineKind::Statutory { .. } => "thời hạn luật định",
+            DeadlineKind::Internal { .. } => "mục tiêu nội bộ",
+        }
+    }
+
+    /// "thời hạn luật định: Thông tư 03/2020/TT-BTTTT", "mục tiêu nội bộ": how messages and
+    /// pages name it.
+    pub fn describe(&self) -> String {
+        match self.source() {
+            Some(src) => format!("{}: {src}", self.label()),
+            None => self.label().to_string(),
+        }
+    }
+
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            DeadlineKind::Statutory { source } => Some(source),
+            DeadlineKind::Internal { source } => source.as_deref(),
+        }
+    }
+
+    /// Who hears of a missed deadline when `escalate_after` names nobody, for a state whose turn
+    /// is `turn`: UBND for the law's limits; for the city's own targets, the leadership of whoever
+    /// holds the ball, so that a late appraiser's own director hears first (`lanh_dao_so` for an
+    /// appraising department's step, the head of the unit for a unit's step, UBND otherwise).
+    pub fn default_escalation(&self, turn: &[Role]) -> Vec<Role> {
+        match self {
+            DeadlineKind::Statutory { .. } => vec![Role::Ubnd],
+            DeadlineKind::Internal { .. } if turn.iter().any(|r| r.is_appraiser()) => {
+                vec![Role::LanhDaoSo]
+            }
+            DeadlineKind::Internal { .. } if turn.iter().any(|r| r.is_unit_role()) => {
+                vec![Role::ThuTruongDonVi]
+            }
+            DeadlineKind::Internal { .. } => vec![Role::Ubnd],
+        }
+    }
+}
+
+/// What a dossier coming back from a pause does to the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnReturn {
+    /// The clock goes on where it stopped; the deadline moves out by the time spent paused.
+    #[default]
+    Resume,
+    /// A fresh full period from the day the complete dossier comes back ("kể từ ngày nhận đủ hồ
+    /// sơ hợp lệ").
+    Restart,
+}
+
+impl OnReturn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnReturn::Resume => "resume",
+            OnReturn::Restart => "restart",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

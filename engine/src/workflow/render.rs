@@ -71,10 +71,26 @@ fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn describe_deadline(d: &Deadline) -> String {
+pub(super) fn describe_deadline(d: &Deadline) -> String {
     let mut s = period(&d.amount);
+    let _ = write!(s, " ({}", d.kind.label());
+    if let Some(src) = d.kind.source() {
+        let _ = write!(s, ": {src}");
+    }
+    s.push(')');
     if !d.pause_in.is_empty() {
         let _ = write!(s, "; dừng đếm khi ở: {}", d.pause_in.join(", "));
+        let _ = write!(
+            s,
+            "; khi nhận lại hồ sơ: {}",
+            match d.on_return {
+                super::OnReturn::Resume => "đếm tiếp",
+                super::OnReturn::Restart => "tính lại từ đầu",
+            }
+        );
+    }
+    if let Some(w) = &d.request_within {
+        let _ = write!(s, "; đề nghị bổ sung trong {} đầu", period(w));
     }
     let fractions: Vec<String> = d
         .remind_at

@@ -379,3 +379,80 @@ fn a_state_whose_every_way_out_is_round_limited() {
         ],
     );
 }
+
+#[test]
+fn a_deadline_declares_its_kind_and_a_statutory_one_its_source() {
+    let statutory = "kind = \"statutory\"\n  source = \"Thông tư 03/2020/TT-BTTTT\"\n";
+    let errors = refused(&VALID.replace(statutory, ""));
+    assert_one(
+        &errors,
+        &[
+            "state `tham_dinh`",
+            "declares its kind",
+            "statutory",
+            "internal",
+        ],
+    );
+    let errors = refused(&VALID.replace(statutory, "kind = \"statutory\"\n"));
+    assert_one(&errors, &["state `tham_dinh`", "needs its legal source"]);
+    let errors = refused(&VALID.replace(statutory, "kind = \"luat\"\n"));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "\"statutory\" or \"internal\"", "luat"],
+    );
+    let w = load(&VALID.replace(statutory, "kind = \"internal\"\n")).unwrap();
+    let d = w.state("tham_dinh").unwrap().deadline.clone().unwrap();
+    assert_eq!(d.kind, DeadlineKind::Internal { source: None });
+    assert_eq!(d.kind.describe(), "mục tiêu nội bộ");
+    let w = load(VALID).unwrap();
+    let d = w.state("tham_dinh").unwrap().deadline.clone().unwrap();
+    assert_eq!(
+        d.kind.describe(),
+        "thời hạn luật định: Thông tư 03/2020/TT-BTTTT"
+    );
+    assert_eq!(d.on_return, OnReturn::Resume);
+    assert!(
+        super::render::describe_deadline(&d)
+            .contains("thời hạn luật định: Thông tư 03/2020/TT-BTTTT")
+    );
+}
+
+#[test]
+fn on_return_and_request_within_are_checked() {
+    let pause = "pause_in = [\"bo_sung\"]";
+    let errors =
+        refused(&VALID.replace(pause, "pause_in = [\"bo_sung\"]\n  on_return = \"reset\""));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "\"resume\" or \"restart\"", "reset"],
+    );
+    let errors = refused(&VALID.replace(pause, "on_return = \"restart\""));
+    assert_one(&errors, &["state `tham_dinh`", "on_return", "pause_in"]);
+    let errors = refused(&VALID.replace(pause, "request_within = { working_days = 5 }"));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "request_within", "pause_in"],
+    );
+    let errors = refused(&VALID.replace(
+        pause,
+        "pause_in = [\"bo_sung\"]\n  request_within = { working_days = 15 }",
+    ));
+    assert_one(
+        &errors,
+        &["state `tham_dinh`", "request_within must be shorter"],
+    );
+    let w = load(&VALID.replace(
+        pause,
+        "pause_in = [\"bo_sung\"]\n  on_return = \"restart\"\n  request_within = { working_days = 5 }",
+    ))
+    .unwrap();
+    let d = w.state("tham_dinh").unwrap().deadline.clone().unwrap();
+    assert_eq!(d.on_return, OnReturn::Restart);
+    assert_eq!(d.request_within, Some(Amount::WorkingDays(5)));
+    let shown = super::render::describe_deadline(&d);
+    assert!(
+        shown.contains("tính lại từ đầu")
+            && shown.contains("đề nghị bổ sung trong 5 ngày làm việc đầu"),
+        "{shown}"
+    );
+}

@@ -287,7 +287,7 @@ async fn add_user(
             r.parse::<Role>().map_err(|_| {
                 Problem::bad_request(
                     &format!("roles[{i}]"),
-                    "Vai trò không hợp lệ; các vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.",
+                    "Vai trò không hợp lệ; các vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin.",
                 )
             })
         })

@@ -23,8 +23,8 @@ use super::super::extract::{
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, NewTaskBody, TaskDetail,
-    TaskList, TaskSummary, TransitionBody, TransitionView,
+    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, ListingView, NewTaskBody,
+    TaskDetail, TaskList, TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
@@ -343,6 +343,7 @@ async fn get_task(
         summary: TaskSummary::new(&d.item, now),
         deadline: deadline(&d.item, now),
         budget: d.budget.into_iter().map(BudgetView::from).collect(),
+        listings: d.listings.into_iter().map(ListingView::from).collect(),
         documents: d.documents.into_iter().map(DocumentView::from).collect(),
         available: d
             .available

@@ -16,12 +16,17 @@ use super::units::merged_units;
 fn check_roles(roles: &[Role], unit_id: Option<&str>) -> Result<(), StoreError> {
     if roles.is_empty() {
         return Err(StoreError::Invalid(
-            "Người dùng cần ít nhất một vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, ubnd, admin.".into(),
+            "Người dùng cần ít nhất một vai trò: don_vi, thu_truong_don_vi, skhcn, so_tai_chinh, lanh_dao_so, ubnd, admin.".into(),
         ));
     }
     if unit_id.is_none() && roles.iter().any(|r| r.is_unit_role()) {
         return Err(StoreError::Invalid(
             "Vai trò don_vi và thu_truong_don_vi cần có đơn vị (--unit MÃ_ĐƠN_VỊ).".into(),
+        ));
+    }
+    if unit_id.is_none() && roles.iter().any(|r| r.is_department_lead()) {
+        return Err(StoreError::Invalid(
+            "Vai trò lanh_dao_so cần có đơn vị: Sở mà người dùng lãnh đạo (--unit MÃ_ĐƠN_VỊ, ví dụ Sở Khoa học và Công nghệ).".into(),
         ));
     }
     Ok(())
@@ -251,5 +256,33 @@ impl Directory<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The leadership (`lanh_dao_so`) of the departments whose reviewers hold one of
+    /// `departments` (`skhcn`, `so_tai_chinh`): the leaders whose unit is the unit of such a
+    /// reviewer. With no department named, every department's leadership. System door, for the
+    /// email relay: a late appraiser's own director hears first, not every director.
+    #[tracing::instrument(skip_all)]
+    pub async fn department_leads(&self, departments: &[Role]) -> Result<Vec<User>, StoreError> {
+        let leads = self.users_with_role(Role::LanhDaoSo, None).await?;
+        if departments.is_empty() {
+            return Ok(leads);
+        }
+        let mut units: Vec<String> = Vec::new();
+        for d in departments {
+            let found: Vec<String> = with_db!(self.store, |pool| {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT u.unit_id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.unit_id IS NOT NULL",
+                )
+                .bind(d.as_str())
+                .fetch_all(pool)
+                .await?
+            });
+            units.extend(found);
+        }
+        Ok(leads
+            .into_iter()
+            .filter(|u| u.unit_id.as_ref().is_some_and(|own| units.contains(own)))
+            .collect())
     }
 }

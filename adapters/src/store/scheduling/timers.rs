@@ -238,12 +238,19 @@ impl<'c> Firing<'c> {
         for c in &current {
             match &c.kind {
                 TimerKind::Escalation { to } => {
+                    // The departments holding the ball: their leadership (`lanh_dao_so`) hears.
+                    let departments: Vec<Role> = turn_roles
+                        .iter()
+                        .copied()
+                        .filter(|r| r.is_appraiser())
+                        .collect();
                     self.messages.push(Message {
                         task_id: task.id.clone(),
                         template: "deadline.escalation",
                         payload: json!({
                             "task_id": task.id, "task_name": task.name, "unit_id": task.unit, "state": task.state,
-                            "roles": to, "timer": c.kind, "fire_at": c.fire_at, "due_at": c.due_at, "fired_at": now,
+                            "roles": to, "departments": departments, "timer": c.kind, "fire_at": c.fire_at,
+                            "due_at": c.due_at, "fired_at": now,
                         }),
                     });
                     self.fired.push(&c.id);

@@ -101,6 +101,8 @@ impl TaskItem {
 pub struct TaskDetail {
     pub item: TaskItem,
     pub budget: Vec<BudgetLine>,
+    /// Every plan the task is listed in, oldest year first, with that year's budget line.
+    pub listings: Vec<super::Listing>,
     pub documents: Vec<Document>,
     /// The transitions from the current state, each with what the actor still lacks.
     pub available: Vec<Available>,
@@ -284,10 +286,12 @@ impl<'a> Tasks<'a> {
             Err(e) => return Err(e),
         };
         let budget = read::budget(self.store, &task.id).await?;
+        let listings = self.store.plans().listings(&task.id).await?;
         let documents = read::documents(self.store, &task.id).await?;
         Ok(TaskDetail {
             item: self.item(task, actor, now),
             budget,
+            listings,
             documents,
             available,
             may_attach,

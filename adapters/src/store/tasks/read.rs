@@ -82,7 +82,9 @@ async fn list(store: &Store, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
     if let Some(plan) = &f.plan {
         push(
             &mut sql,
-            " AND (p.number = $? OR p.id = $?)",
+            // Every task the plan lists, not only those it created.
+            " AND EXISTS (SELECT 1 FROM plan_listings pl JOIN plans pp ON pp.id = pl.plan_id \
+             WHERE pl.task_id = t.id AND (pp.number = $? OR pp.id = $?))",
             Param::Text(plan.clone()),
         );
     }

@@ -230,11 +230,18 @@ impl Where {
     fn columns(&mut self, q: &TaskQuery) {
         if let Some(plan) = &q.plan {
             let p = self.placeholder(text(plan));
-            self.and(format!("(p.number = {p} OR p.id = {p})"));
+            // Every task the plan lists, not only those it created.
+            self.and(format!(
+                "EXISTS (SELECT 1 FROM plan_listings pl JOIN plans pp ON pp.id = pl.plan_id \
+                 WHERE pl.task_id = t.id AND (pp.number = {p} OR pp.id = {p}))"
+            ));
         }
         if let Some(year) = q.year {
             let p = self.placeholder(Param::Int(i64::from(year)));
-            self.and(format!("p.year = {p}"));
+            self.and(format!(
+                "EXISTS (SELECT 1 FROM plan_listings pl JOIN plans pp ON pp.id = pl.plan_id \
+                 WHERE pl.task_id = t.id AND pp.year = {p})"
+            ));
         }
         let equal: [(&str, Option<&str>); 4] = [
             ("t.funding_source", q.funding_source.map(|f| f.as_str())),

@@ -14,6 +14,7 @@ use engine::time::{Instant, format_date, local_date};
 use engine::workflow::Workflow;
 
 use super::super::audit::{AuditRecord, insert_audit, sha256_hex};
+use super::super::plans::{NewListing, Recorded, insert_listing, record_budget};
 use super::super::sql::{Arg, Conn, NewMessage, NewTimer, insert_messages, insert_timers};
 use super::super::{
     Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome,
@@ -239,6 +240,8 @@ struct NewRow<'a> {
     workflow: &'a Workflow,
     decision: &'a Decision,
     audit_hash: &'a str,
+    /// Who creates it, for the budget history.
+    actor: &'a str,
     now: Instant,
 }
 
@@ -272,10 +275,40 @@ impl NewRow<'_> {
             ],
         )
         .await?;
+        let (section, category) = engine::plan::default_listing(new.funding_source);
+        insert_listing(
+            conn,
+            &NewListing {
+                plan_id: self.plan_id,
+                task_id: self.id,
+                section: &section,
+                category: Some(category),
+                printed_seq: None,
+                unit_printed: None,
+                name_printed: Some(new.name.trim()),
+                source_key: None,
+                position: None,
+            },
+            self.now,
+        )
+        .await?;
         for b in &new.budget {
+            record_budget(
+                conn,
+                self.id,
+                b.year,
+                Some(b),
+                Recorded {
+                    plan_id: Some(self.plan_id),
+                    known_from: local_date(self.now),
+                    at: self.now,
+                    by: self.actor,
+                },
+            )
+            .await?;
             conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     Arg::Str(self.id),
                     Arg::Int(i64::from(b.year)),
@@ -283,6 +316,7 @@ impl NewRow<'_> {
                     Arg::OptInt(b.approved_estimate_vnd),
                     Arg::OptInt(b.need_year_vnd),
                     Arg::OptInt(b.allocated_year_vnd),
+                    Arg::Str(self.plan_id),
                 ],
             )
             .await?;
@@ -345,6 +379,7 @@ pub(super) async fn create(
         workflow: wf,
         decision: &d,
         audit_hash: &audit.hash,
+        actor: &actor.user,
         now,
     };
     let written: Option<i64> = with_db!(store, |pool| {
