@@ -73,8 +73,17 @@ impl<'a> Matrix<'a> {
     }
 }
 
-fn pdf(name: &str) -> Form {
-    Form::new().text("type", "thuyet_minh_du_toan").part(
+/// A PDF of a type `who` issues: the unit its dossier, the departments and UBND their comments.
+fn pdf_by(who: Who, name: &str) -> Form {
+    let doc_type = match who {
+        Who::Officer | Who::OtherOfficer | Who::Head => "thuyet_minh_du_toan",
+        _ => "van_ban_y_kien",
+    };
+    pdf_of(doc_type, name)
+}
+
+fn pdf_of(doc_type: &'static str, name: &str) -> Form {
+    Form::new().text("type", doc_type).part(
         "file",
         Part::bytes(format!("%PDF-1.4 {name}").into_bytes())
             .file_name(format!("{name}.pdf"))
@@ -239,7 +248,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
                 &format!("/api/v1/tasks/{task_a}/documents"),
                 t,
             )
-            .multipart(pdf(&format!("{who:?}")))
+            .multipart(pdf_by(who, &format!("{who:?}")))
             .send()
             .await
             .expect("request")

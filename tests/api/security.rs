@@ -8,7 +8,10 @@ use reqwest::multipart::{Form, Part};
 use crate::common::TestDb;
 use crate::helpers::{Who, World, problem, world};
 
-crate::on_both_backends!(documents_are_uploaded_by_their_issuers);
+crate::on_both_backends!(
+    documents_are_uploaded_by_their_issuers,
+    a_stored_path_outside_the_data_directory_is_not_served,
+);
 
 fn pdf(doc_type: &str, body: &str) -> Form {
     Form::new().text("type", doc_type.to_string()).part(
@@ -88,4 +91,29 @@ async fn documents_are_uploaded_by_their_issuers(db: TestDb) {
         "{}",
         r.text().await.unwrap_or_default()
     );
+}
+
+/// Security 3: an absolute `stored_path` outside the data directory was served. A forged row
+/// naming any file on the server now gets a 500 problem naming the fault, never the file.
+async fn a_stored_path_outside_the_data_directory_is_not_served(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Hệ thống họp trực tuyến").await;
+    let secret = w.app.data_dir.path().join("bi-mat.txt");
+    std::fs::write(&secret, b"%PDF-1.4 bi mat cua may chu").expect("write");
+    let sha = adapters::store::sha256_hex(b"%PDF-1.4 bi mat cua may chu");
+    w.app
+        .db
+        .exec(&format!(
+            "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
+             VALUES ('gia-mao', '{task}', 'thuyet_minh_du_toan', NULL, NULL, NULL, 'x.pdf', 27, '{sha}', '{}', 'can.bo', '2026-03-02T02:00:00.000000Z')",
+            secret.display()
+        ))
+        .await;
+    let r = w
+        .app
+        .get("/api/v1/documents/gia-mao", w.token(Who::Officer))
+        .await;
+    let p = problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(p["code"], "file_outside_store", "{p}");
+    assert!(!p.to_string().contains("bi mat"), "{p}");
 }

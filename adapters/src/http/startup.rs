@@ -123,9 +123,13 @@ fn problem_response(description: &str) -> OaResponse {
 }
 
 /// Adds the answers every operation can give to every operation: 401 where an identity is
-/// required, 400 for malformed input, 500.
+/// required, 400 for malformed input, 404 where the path names a resource, 415 where there is a
+/// request body, 500.
 fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // A path with an identifier in it names something that may not exist (or not for
+        // this caller): 404.
+        let names_something = path.contains('{');
         for op in [
             &mut item.get,
             &mut item.post,
@@ -149,6 +153,17 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
             responses
                 .entry("400".into())
                 .or_insert_with(|| problem_response("Malformed input (`field` names it)").into());
+            if names_something {
+                responses.entry("404".into()).or_insert_with(|| {
+                    problem_response("No such resource, or not one the caller may see").into()
+                });
+            }
+            // A body of another media type than the one documented is refused before it is read.
+            if op.request_body.is_some() {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem_response("The body is not of the documented media type").into()
+                });
+            }
             responses
                 .entry("500".into())
                 .or_insert_with(|| problem_response("Server error; nothing was changed").into());
