@@ -27,6 +27,7 @@ on_both_backends!(
     a_rejection_writes_nothing,
     the_returned_dossier_pauses_the_appraisal_clock,
     a_late_request_for_more_documents_is_refused_and_writes_nothing,
+    the_round_of_a_review_is_kept_on_the_audit_entry,
     a_merged_units_users_act_on_its_tasks,
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
     documents_are_append_only_and_their_files_are_verified,
@@ -876,6 +877,61 @@ async fn a_late_request_for_more_documents_is_refused_and_writes_nothing(db: Tes
         .unwrap();
     let paused = w.store.tasks().unscoped().get(&id).await.unwrap();
     assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
+}
+
+async fn the_round_of_a_review_is_kept_on_the_audit_entry(db: TestDb) {
+    let w = world(&db).await;
+    let id = task_at_skhcn(&w, "Hồ sơ bệnh án điện tử").await;
+    // SKHCN asks for a better dossier; the unit revises and sends it again: "lần 2".
+    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    let mut r = req(&id, "skhcn_de_nghi_hoan_thien");
+    r.document_ids = vec![opinion];
+    r.comment = Some("Đề nghị bổ sung phương án kỹ thuật".into());
+    w.store
+        .tasks()
+        .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
+    let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
+    let mut r = req(&id, "trinh_thu_truong");
+    r.document_ids = vec![dossier.clone()];
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &r, t0())
+        .await
+        .unwrap();
+    let mut r = req(&id, "gui_skhcn");
+    r.document_ids = vec![dossier];
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
+        .await
+        .unwrap();
+    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
+    assert_eq!(task.state, "skhcn_cho_y_kien");
+    assert_eq!(task.review, 1);
+    assert_eq!(task.state_entries.get("skhcn_cho_y_kien"), Some(&2));
+    let history = w.store.audit().history(&id).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((last.review, last.round), (Some(1), Some(2)));
+    assert_eq!(last.round_label().as_deref(), Some("lần 2"));
+    let first = history
+        .iter()
+        .find(|e| e.to_state == "skhcn_cho_y_kien")
+        .unwrap();
+    assert_eq!((first.round, first.round_label()), (Some(1), None));
+    // The round is part of the entry's hash: the chain still verifies.
+    assert!(w.store.audit().verify().await.unwrap().broken.is_none());
+    // The progress report says which round the step is in.
+    let rows = w
+        .store
+        .reports()
+        .report_rows(None, at("2026-12-31T00:00:00+07:00"))
+        .await
+        .unwrap();
+    let row = rows.iter().find(|r| r.task_id == id).unwrap();
+    let text = adapters::report::progress::progress_text(row, w.store.catalog());
+    assert!(text.contains("(lần 2, từ"), "{text}");
 }
 
 /// The transition that sends the supplemented dossier back to the appraiser.

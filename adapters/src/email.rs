@@ -431,6 +431,12 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
         state_title: state
             .map(|s| s.title.clone())
             .unwrap_or_else(|| task.state.clone()),
+        round: task
+            .state_entries
+            .get(&task.state)
+            .copied()
+            .unwrap_or(1)
+            .max(1),
         phase_title: task.phase.title().to_string(),
         turn_roles: state.map(|s| s.roles.clone()).unwrap_or_default(),
         due_at: task.due_at,

@@ -394,6 +394,7 @@ fn placeholders(clients: usize) -> Vec<BenchTask> {
             id: i.to_string(),
             version: 0,
             drafting: true,
+            walk: None,
         })
         .collect()
 }

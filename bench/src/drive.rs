@@ -1,7 +1,8 @@
 //! One measured round: concurrent clients, each over a disjoint slice of the seeded tasks (so
 //! the figures measure throughput, not version conflicts), each moving its next task through
 //! the cycle as soon as the previous move is answered. Calls started during the warm-up are not
-//! measured; the round ends after its measured seconds, or once its measured calls are taken.
+//! measured; the round ends after its measured seconds, or once its measured calls are taken, or
+//! (a walk, such as the peers' six-step approval chain) once every task has reached its end.
 //!
 //! What a "move" is belongs to the caller: a store call, an HTTP request on the client's own
 //! connection, or a read that moves nothing.
@@ -21,6 +22,9 @@ pub enum Until {
     Seconds(u64),
     /// Once this many measured calls have been taken, all clients together.
     Calls(u64),
+    /// Once every task has finished its walk ([`BenchTask::finished`]); the number is the moves
+    /// that takes, for the progress bar. Use it with no warm-up: every move is measured.
+    Finished(u64),
 }
 
 /// A round's warm-up and length.
@@ -77,11 +81,11 @@ where
     let measure_from = started + window.warmup;
     let stop_at = match window.until {
         Until::Seconds(s) => Some(measure_from + Duration::from_secs(s)),
-        Until::Calls(_) => None,
+        Until::Calls(_) | Until::Finished(_) => None,
     };
     let budget = match window.until {
         Until::Calls(n) => Some(Arc::new(AtomicU64::new(n))),
-        Until::Seconds(_) => None,
+        Until::Seconds(_) | Until::Finished(_) => None,
     };
     let failed = Arc::new(AtomicBool::new(false));
     let taken = Arc::new(AtomicU64::new(0));
@@ -161,7 +165,7 @@ fn show_progress(
 ) -> Option<(tokio::task::JoinHandle<()>, indicatif::ProgressBar)> {
     let bar = match window.until {
         Until::Seconds(s) => progress::clock(window.warmup.as_secs() + s, label),
-        Until::Calls(n) => progress::counter(n, label),
+        Until::Calls(n) | Until::Finished(n) => progress::counter(n, label),
     };
     if bar.is_hidden() {
         return None;
@@ -173,6 +177,7 @@ fn show_progress(
                 (Until::Calls(n), Some(left)) => {
                     shown.set_position(n - left.load(Ordering::Relaxed));
                 }
+                (Until::Finished(_), _) => shown.set_position(taken.load(Ordering::Relaxed)),
                 _ => {
                     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     shown.set_position(ms.min(shown.length().unwrap_or(ms)));
@@ -235,9 +240,16 @@ impl Client {
             {
                 break;
             }
+            // The next task round-robin that has a move left (a cycle's tasks always have).
             let len = tasks.len();
-            let t = &mut tasks[next];
-            next = (next + 1) % len;
+            let Some(k) = (0..len)
+                .map(|d| (next + d) % len)
+                .find(|&k| !tasks[k].finished())
+            else {
+                break;
+            };
+            let t = &mut tasks[k];
+            next = (k + 1) % len;
             let (back, result) = take(conn, t.clone()).await;
             conn = back;
             match result {

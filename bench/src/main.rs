@@ -3,7 +3,8 @@
 //! product's own doors ([`seed`]), measures, checks that the data it left is consistent, and
 //! prints a table on standard output; progress and notes go to standard error.
 //!
-//! - `transitions`: store transitions per second and latency, with pgbench replaying the same SQL;
+//! - `transitions`: store transitions per second and latency, with pgbench replaying the same SQL
+//!   (`--scenario approval`: the peers' six-step approval chain instead, see bench/peers/);
 //! - `timers`: due deadline timers fired into the outbox per second (PostgreSQL);
 //! - `api`: transitions through the HTTP API against the store figure, in the same run;
 //! - `import`: plan import and the reports over a synthetic plan, each a `tiendo` process;

@@ -10,6 +10,12 @@
 //! On PostgreSQL the same SQL statements one transition issues are then replayed by `pgbench`
 //! ([`crate::pgbench`]) with as many clients as the largest writer count, against the same
 //! database, so that the ratio tiendo/pgbench is taken in one run.
+//!
+//! `--scenario approval` runs the peers' scenario instead (bench/peers/README.md): for each
+//! writer count, `--tasks` fresh tasks on the six-step approval chain
+//! `bench/peers/six-step-approval.toml`, each walked once to its end (one in ten returned for
+//! revision once at step 3, back to step 2), every move measured; SpiffWorkflow runs the same chain from the
+//! BPMN beside it.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -20,11 +26,24 @@ use engine::workflow::Catalog;
 
 use crate::drive::{self, Round, Until, Window};
 use crate::scratch::{Backends, PgServer, Scratch};
-use crate::seed::{self, BenchTask, People, Stage};
+use crate::seed::{self, BenchTask, People, Stage, Walk};
 use crate::{Failure, pgbench, psql, stats};
+
+/// `--scenario`: what the writers do with the tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The two-state cycle `bench/bench-cycle.toml`, for the measured seconds (or transitions).
+    Cycle,
+    /// The peers' six-step approval chain `bench/peers/six-step-approval.toml`: `--tasks` fresh
+    /// tasks per writer count, each walked once to its end, one in ten returned once at step 3.
+    Approval,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// What the writers do: the bench cycle, or the peers' six-step approval chain.
+    #[arg(long, value_enum, default_value = "cycle")]
+    pub scenario: Scenario,
     /// Which backend(s) to measure.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: Backends,
@@ -78,6 +97,12 @@ impl Args {
         if self.transitions == Some(0) {
             return Err("--transitions must be at least 1".into());
         }
+        if self.scenario == Scenario::Approval && self.transitions.is_some() {
+            return Err(
+                "--transitions does not fit --scenario approval: every task is walked to its end"
+                    .into(),
+            );
+        }
         if self.seed_concurrency == 0 {
             return Err("--seed-concurrency must be at least 1".into());
         }
@@ -92,6 +117,12 @@ impl Args {
     }
 
     fn window(&self) -> Window {
+        if self.scenario == Scenario::Approval {
+            return Window {
+                warmup: Duration::ZERO,
+                until: Until::Finished(Walk::total_moves(self.tasks)),
+            };
+        }
         Window {
             warmup: Duration::from_secs(self.warmup_seconds),
             until: match self.transitions {
@@ -172,7 +203,12 @@ async fn bench_backend(
     store.close().await;
     measured?;
     if scratch.backend == Backend::Postgres {
-        if a.no_pgbench {
+        if a.scenario == Scenario::Approval {
+            report.notes.push(
+                "pgbench: not run (its script replays the bench cycle, not the approval chain)"
+                    .to_string(),
+            );
+        } else if a.no_pgbench {
             report
                 .notes
                 .push("pgbench: not run (--no-pgbench)".to_string());
@@ -210,29 +246,39 @@ async fn measure_store(
     let backend = scratch.backend.as_str();
     let pg_url = (scratch.backend == Backend::Postgres).then_some(scratch.url.as_str());
     let people = seed::directory(store).await?;
-    let started = Instant::now();
-    let mut tasks =
-        seed::tasks(store, &people, a.tasks, a.seed_concurrency, Stage::Drafting).await?;
-    let took = started.elapsed().as_secs_f64();
-    let seed_note = format!(
-        "{backend}: seeded {} tasks (create + bat_dau, {} at a time) in {took:.1} s ({:.0} tasks/s)",
-        a.tasks,
-        a.seed_concurrency,
-        a.tasks as f64 / took.max(f64::EPSILON)
-    );
-    eprintln!("{seed_note}");
-    report.notes.push(seed_note);
-    if let Some(url) = pg_url {
-        pgbench::prepare(url).await?;
+    let approval = a.scenario == Scenario::Approval;
+    let mut tasks = Vec::new();
+    let mut seeded: u64 = 0;
+    if !approval {
+        tasks = seed_tasks(a, store, &people, backend, report).await?;
+        // Each task: its creation and `bat_dau`.
+        seeded = 2 * a.tasks as u64;
+        if let Some(url) = pg_url {
+            pgbench::prepare(url).await?;
+        }
     }
     let mut total: u64 = 0;
     for &w in &a.writers {
+        if approval {
+            // Fresh tasks at the chain's first step for every writer count: each walk is taken once.
+            tasks = seed_tasks(a, store, &people, backend, report).await?;
+            seeded += a.tasks as u64;
+        }
         if let Some(url) = pg_url {
             psql::checkpoint(url).await;
         }
         let (round, back) = writers(a, store, &people, tasks, w, backend).await?;
         tasks = back;
         total += round.done;
+        if approval
+            && (round.calls() != Walk::total_moves(a.tasks) || tasks.iter().any(|t| !t.finished()))
+        {
+            return Err(Failure::new(format!(
+                "{backend}, {w} writer(s): {} moves measured, {} expected, and every task at its end: the walk went wrong",
+                round.calls(),
+                Walk::total_moves(a.tasks)
+            )));
+        }
         let row = Row::new(backend, w, &round);
         eprintln!(
             "{backend}: {w} writer(s): {} transitions in {:.2} s = {:.0}/s, p50 {} ms, p99 {} ms",
@@ -245,7 +291,6 @@ async fn measure_store(
         report.rows.push(row);
     }
     // Integrity: every transition left exactly one audit entry and every chain checks out.
-    let seeded = 2 * a.tasks as u64;
     let counted = store.count("audit_log").await?;
     let verify = store.audit().verify().await?;
     let expected = seeded + total;
@@ -265,6 +310,32 @@ async fn measure_store(
     }
     report.notes.push(note);
     Ok(())
+}
+
+/// Seeds `--tasks` tasks for the scenario, with a note of how long it took.
+async fn seed_tasks(
+    a: &Args,
+    store: &Store,
+    people: &People,
+    backend: &str,
+    report: &mut BackendReport,
+) -> Result<Vec<BenchTask>, Failure> {
+    let (stage, what) = match a.scenario {
+        Scenario::Cycle => (Stage::Drafting, "create + bat_dau"),
+        Scenario::Approval => (Stage::Approval, "create, on the six-step approval chain"),
+    };
+    let started = Instant::now();
+    let tasks = seed::tasks(store, people, a.tasks, a.seed_concurrency, stage).await?;
+    let took = started.elapsed().as_secs_f64();
+    let seed_note = format!(
+        "{backend}: seeded {} tasks ({what}, {} at a time) in {took:.1} s ({:.0} tasks/s)",
+        a.tasks,
+        a.seed_concurrency,
+        a.tasks as f64 / took.max(f64::EPSILON)
+    );
+    eprintln!("{seed_note}");
+    report.notes.push(seed_note);
+    Ok(tasks)
 }
 
 /// `w` writers, each a loop of store transitions over its slice of the tasks.
@@ -298,22 +369,42 @@ fn ms(v: Option<f64>) -> String {
 fn render(a: &Args, reports: &[BackendReport]) -> String {
     let mut out = String::new();
     let writers: Vec<String> = a.writers.iter().map(usize::to_string).collect();
-    let _ = writeln!(
-        out,
-        "tiendo-bench transitions: {} tasks, writers {}, {} (after {} s warm-up each)",
-        a.tasks,
-        writers.join(","),
-        match a.transitions {
-            Some(n) => format!("{n} transitions per writer count"),
-            None => format!("{} s per writer count", a.seconds),
-        },
-        a.warmup_seconds
-    );
-    let _ = writeln!(
-        out,
-        "workflow bench-cycle: trinh writes the task, 1 audit entry, 5 timers, 2 notifications; \
-         tra_lai writes the task, 1 audit entry, cancels the timers, 1 notification"
-    );
+    match a.scenario {
+        Scenario::Cycle => {
+            let _ = writeln!(
+                out,
+                "tiendo-bench transitions: {} tasks, writers {}, {} (after {} s warm-up each)",
+                a.tasks,
+                writers.join(","),
+                match a.transitions {
+                    Some(n) => format!("{n} transitions per writer count"),
+                    None => format!("{} s per writer count", a.seconds),
+                },
+                a.warmup_seconds
+            );
+            let _ = writeln!(
+                out,
+                "workflow bench-cycle: trinh writes the task, 1 audit entry, 5 timers, 2 notifications; \
+                 tra_lai writes the task, 1 audit entry, cancels the timers, 1 notification"
+            );
+        }
+        Scenario::Approval => {
+            let _ = writeln!(
+                out,
+                "tiendo-bench transitions --scenario approval: {} fresh tasks per writer count, writers {}, \
+                 each walked to its end ({} moves: six steps, one return for revision in {}), no warm-up",
+                a.tasks,
+                writers.join(","),
+                Walk::total_moves(a.tasks),
+                Walk::RETURN_EVERY
+            );
+            let _ = writeln!(
+                out,
+                "workflow phe-duyet-sau-buoc (bench/peers/six-step-approval.toml): every move writes the task, \
+                 1 audit entry, 1 or 2 notifications; no deadlines, no timers"
+            );
+        }
+    }
     out.push('\n');
     let _ = writeln!(
         out,

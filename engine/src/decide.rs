@@ -60,8 +60,46 @@ pub struct TaskSnapshot {
     pub clock: Option<Clock>,
     /// A deadline stopped while the dossier is back with the unit.
     pub paused_clock: Option<Clock>,
-    /// How many times each transition has been taken on this task.
+    /// How many times each transition has been taken in the current review.
     pub transition_counts: BTreeMap<String, u32>,
+    /// Which review the dossier is in: 1 at the start, one more each time a transition marked
+    /// `opens_review` re-opens it (a new scale, a new year).
+    pub review: u32,
+    /// How many times each state has been entered in the current review: the round of a step
+    /// ("cho ý kiến lần 2").
+    pub state_entries: BTreeMap<String, u32>,
+}
+
+impl TaskSnapshot {
+    /// The round of the step the task is in: how many times it entered its current state in the
+    /// current review (at least 1).
+    pub fn round(&self) -> u32 {
+        self.state_entries
+            .get(&self.state)
+            .copied()
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
+/// Where a transition leaves the dossier's review: which review, and the round of the step it
+/// enters. Kept on the audit entry and shown as "lần N".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Round {
+    pub review: u32,
+    pub round: u32,
+}
+
+impl Round {
+    /// "lần 2" from the second round on; nothing for a first.
+    pub fn label(self) -> Option<String> {
+        round_label(self.round)
+    }
+}
+
+/// "lần N" for a round after the first.
+pub fn round_label(round: u32) -> Option<String> {
+    (round >= 2).then(|| format!("lần {round}"))
 }
 
 /// A document attached to a command, already resolved by the store to its type.
@@ -194,6 +232,12 @@ pub struct Decision {
     pub clock: Option<Clock>,
     pub paused_clock: Option<Clock>,
     pub notifications: Vec<Notification>,
+    /// The review and the round of the step entered.
+    pub round: Round,
+    /// The transition counts and state entries once this decision is written (reset when the
+    /// transition opens a new review).
+    pub transition_counts: BTreeMap<String, u32>,
+    pub state_entries: BTreeMap<String, u32>,
 }
 
 /// One thing a transition still needs before this actor can take it.
@@ -667,7 +711,29 @@ pub fn decide(
     }
     notifications.retain(|n| !n.roles.is_empty());
 
+    // A transition that re-opens the dossier (a new scale, a new year) starts a new review: the
+    // round limits count again from zero.
+    let (review, mut transition_counts, mut state_entries) = if t.opens_review {
+        (task.review.max(1) + 1, BTreeMap::new(), BTreeMap::new())
+    } else {
+        (
+            task.review.max(1),
+            task.transition_counts.clone(),
+            task.state_entries.clone(),
+        )
+    };
+    *transition_counts.entry(t.name.clone()).or_default() += 1;
+    let entered = state_entries.entry(target.name.clone()).or_default();
+    *entered += 1;
+    let round = Round {
+        review,
+        round: *entered,
+    };
+
     Ok(Decision {
+        round,
+        transition_counts,
+        state_entries,
         state: target.name.clone(),
         phase: target.phase,
         audit: AuditEntry {
@@ -768,6 +834,12 @@ pub fn start(
             template: "task.turn".into(),
             roles: initial.roles.clone(),
         }],
+        round: Round {
+            review: 1,
+            round: 1,
+        },
+        transition_counts: BTreeMap::new(),
+        state_entries: BTreeMap::from([(initial.name.clone(), 1)]),
     })
 }
 

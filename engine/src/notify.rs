@@ -17,6 +17,8 @@ pub struct TaskView {
     pub name: String,
     pub unit_name: String,
     pub state_title: String,
+    /// The round of the current step within the current review (1 for the first).
+    pub round: u32,
     pub phase_title: String,
     /// Whose turn it is.
     pub turn_roles: Vec<Role>,
@@ -114,8 +116,12 @@ fn task_lines(t: &TaskView) -> Vec<String> {
         format!("Nhiệm vụ: {}", t.name),
         format!("Đơn vị chủ trì: {}", t.unit_name),
         format!(
-            "Bước hiện tại: {} (giai đoạn {})",
-            t.state_title, t.phase_title
+            "Bước hiện tại: {}{} (giai đoạn {})",
+            t.state_title,
+            crate::decide::round_label(t.round)
+                .map(|l| format!(", {l}"))
+                .unwrap_or_default(),
+            t.phase_title
         ),
     ];
     if let Some(d) = deadline_line(t) {
@@ -228,10 +234,13 @@ pub fn render(message: &Message) -> Rendered {
                         .unwrap_or_default()
                 ));
             }
+            let round = crate::decide::round_label(task.round)
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
             Doc {
-                subject: format!("[tiendo] Đến lượt xử lý: {}", task.name),
+                subject: format!("[tiendo] Đến lượt xử lý{round}: {}", task.name),
                 intro: format!(
-                    "Nhiệm vụ «{}» đã chuyển sang bước «{}».",
+                    "Nhiệm vụ «{}» đã chuyển sang bước «{}»{round}.",
                     task.name, task.state_title
                 ),
                 lines,
@@ -416,6 +425,7 @@ mod tests {
             name: "Triển khai <Cổng> thông tin".into(),
             unit_name: "Sở Y tế".into(),
             state_title: "Sở Tài chính thẩm định".into(),
+            round: 2,
             phase_title: "Thẩm định".into(),
             turn_roles: vec![Role::SoTaiChinh],
             due_at: Some(parse_instant("2026-03-23T23:59:59+07:00").unwrap()),
@@ -478,6 +488,29 @@ mod tests {
         );
         // Plain text stays as written.
         assert!(r.text.contains("Nhiệm vụ: <script>alert('x')</script>"));
+    }
+
+    #[test]
+    fn a_second_round_is_named_in_the_turn_message() {
+        let mut task = view();
+        let r = render(&Message::Turn {
+            task: task.clone(),
+            comment: None,
+            actor: None,
+        });
+        assert!(r.subject.contains("(lần 2)"), "{}", r.subject);
+        assert!(
+            r.text.contains("Sở Tài chính thẩm định, lần 2"),
+            "{}",
+            r.text
+        );
+        task.round = 1;
+        let r = render(&Message::Turn {
+            task,
+            comment: None,
+            actor: None,
+        });
+        assert!(!r.subject.contains("lần"), "{}", r.subject);
     }
 
     #[test]

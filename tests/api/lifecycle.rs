@@ -280,6 +280,14 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     for pair in h.windows(2) {
         assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
     }
+    // SKHCN's opinion was asked twice: the second entry into its step is "lần 2".
+    let rounds: Vec<(i64, Option<&str>)> = h
+        .iter()
+        .filter(|e| e["to_state"] == "skhcn_cho_y_kien")
+        .map(|e| (e["round"].as_i64().unwrap_or(0), e["round_text"].as_str()))
+        .collect();
+    assert_eq!(rounds, vec![(1, None), (2, Some("lần 2"))], "{h:?}");
+    assert!(h.iter().all(|e| e["review"] == 1), "one review");
     let by: Vec<&str> = h.iter().filter_map(|e| e["actor_role"].as_str()).collect();
     for role in [
         "don_vi",

@@ -556,11 +556,20 @@ pub struct AuditView {
     pub workflow_version: i64,
     pub prev_hash: String,
     pub hash: String,
+    /// The review the dossier was in (1, then one more per re-opening), when kept.
+    pub review: Option<i64>,
+    /// The round of the step entered (2 for "lần 2"), when kept.
+    pub round: Option<i64>,
+    /// "lần 2" from a step's second round on.
+    pub round_text: Option<String>,
 }
 
 impl From<AuditRecord> for AuditView {
     fn from(a: AuditRecord) -> Self {
         AuditView {
+            round_text: a.round_label(),
+            review: a.review,
+            round: a.round,
             id: a.id,
             seq: a.seq,
             kind: a.kind,

@@ -179,6 +179,7 @@ mod tests {
             comment: None,
             workflow: "mua-sam".into(),
             workflow_version: 1,
+            round: None,
         };
         let plan = Plan {
             id: "p1".into(),

@@ -91,7 +91,15 @@ pub fn progress_text(r: &ReportRow, catalog: &Catalog) -> String {
         .and_then(|x| x.parse::<Role>().ok())
         .map(|x| format!(", {}", x.title()))
         .unwrap_or_default();
-    let mut out = format!("{title} (từ {}; {who}{role})", format_instant(r.entry_at));
+    let round = r
+        .round
+        .and_then(engine::decide::round_label)
+        .map(|l| format!("{l}, "))
+        .unwrap_or_default();
+    let mut out = format!(
+        "{title} ({round}từ {}; {who}{role})",
+        format_instant(r.entry_at)
+    );
     if let Some(c) = r.comment.as_deref().filter(|c| !c.trim().is_empty()) {
         out.push_str(&format!(": {c}"));
     }

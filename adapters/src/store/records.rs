@@ -106,6 +106,12 @@ pub struct Task {
     pub paused_clock: Option<Clock>,
     #[sqlx(try_from = "Json<Option<BTreeMap<String, u32>>>")]
     pub transition_counts: BTreeMap<String, u32>,
+    /// Which review the dossier is in (1, then one more per re-opening).
+    #[sqlx(try_from = "i64")]
+    pub review: u32,
+    /// How many times each state was entered in the current review.
+    #[sqlx(try_from = "Json<Option<BTreeMap<String, u32>>>")]
+    pub state_entries: BTreeMap<String, u32>,
     pub due_at: Option<Instant>,
     pub audit_seq: i64,
     pub audit_head: String,

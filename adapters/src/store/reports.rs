@@ -65,6 +65,8 @@ pub struct ReportRow {
     pub comment: Option<String>,
     pub workflow: String,
     pub workflow_version: u32,
+    /// The round of the step the describing entry entered ("lần 2"), when it was kept.
+    pub round: Option<u32>,
 }
 
 /// One row of [`Reports::report_rows`]'s query, as the columns name it.
@@ -106,6 +108,7 @@ struct Described {
     workflow: String,
     #[sqlx(rename = "entry_workflow_version", try_from = "i64")]
     workflow_version: u32,
+    entry_round: Option<i64>,
 }
 
 impl From<Described> for ReportRow {
@@ -148,6 +151,7 @@ impl From<Described> for ReportRow {
             comment: r.comment,
             workflow: r.workflow,
             workflow_version: r.workflow_version,
+            round: r.entry_round.and_then(|n| u32::try_from(n).ok()),
         }
     }
 }
@@ -195,7 +199,7 @@ impl Reports<'_> {
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
                  a.to_phase, a.comment, a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, \
-                 us.display_name AS actor_name \
+                 a.round AS entry_round, us.display_name AS actor_name \
                  FROM tasks t \
                  JOIN plans p ON p.id = t.plan_id \
                  LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = p.year \

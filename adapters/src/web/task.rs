@@ -259,7 +259,10 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
                 .as_deref()
                 .map(|s| state_title(wf, s))
                 .unwrap_or_default(),
-            to: state_title(wf, &a.to_state),
+            to: match a.round_label() {
+                Some(l) => format!("{} ({l})", state_title(wf, &a.to_state)),
+                None => state_title(wf, &a.to_state),
+            },
             comment: a.comment.clone(),
             docs: a.documents.iter().map(|x| doc_name(x)).collect(),
         })
@@ -281,7 +284,16 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
             .map_or_else(|_| t.funding_source.clone(), |f| f.title().to_string()),
         period: t.period.clone().unwrap_or_else(|| "—".into()),
         phase: t.phase.title().to_string(),
-        step: state_title(wf, &t.state),
+        // The round of the current step ("lần 2"), counted within the current review.
+        step: match t
+            .state_entries
+            .get(&t.state)
+            .copied()
+            .and_then(engine::decide::round_label)
+        {
+            Some(l) => format!("{} ({l})", state_title(wf, &t.state)),
+            None => state_title(wf, &t.state),
+        },
         version: t.version,
         created: view::instant(t.created_at),
         deadline: view::deadline(wf, t, now),

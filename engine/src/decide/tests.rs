@@ -33,6 +33,8 @@ fn snapshot(state: &str, entered: Instant) -> TaskSnapshot {
         clock: None,
         paused_clock: None,
         transition_counts: BTreeMap::new(),
+        review: 1,
+        state_entries: BTreeMap::from([(state.to_string(), 1)]),
     }
 }
 
@@ -58,10 +60,9 @@ fn apply(task: &TaskSnapshot, d: &Decision) -> TaskSnapshot {
     next.state_entered_at = d.audit.at;
     next.clock = d.clock.clone();
     next.paused_clock = d.paused_clock.clone();
-    *next
-        .transition_counts
-        .entry(d.audit.transition.clone())
-        .or_default() += 1;
+    next.transition_counts = d.transition_counts.clone();
+    next.state_entries = d.state_entries.clone();
+    next.review = d.round.review;
     next
 }
 
@@ -515,7 +516,9 @@ mod properties {
             state_entered_at: now,
             clock: d.clock.clone(),
             paused_clock: None,
-            transition_counts: BTreeMap::new(),
+            transition_counts: d.transition_counts.clone(),
+            review: d.round.review,
+            state_entries: d.state_entries.clone(),
         };
         for s in steps {
             now += chrono::TimeDelta::minutes(s.minutes_later);
@@ -568,6 +571,11 @@ mod properties {
                     for t in &d.create_timers {
                         prop_assert!(t.fire_at > now);
                     }
+                    // Rounds: a review only grows, and the round is the entries into the step
+                    // within it.
+                    prop_assert!(d.round.review >= task.review);
+                    prop_assert!(d.round.round >= 1);
+                    prop_assert_eq!(d.state_entries.get(&d.state).copied(), Some(d.round.round));
                     task = apply(&task, &d);
                 }
                 Err(e) => {
@@ -877,4 +885,55 @@ fn shipped_deadlines_declare_their_kind_and_the_laws_windows() {
         .clone()
         .unwrap();
     assert_eq!(opinion.escalate_after.unwrap().to, vec![Role::LanhDaoSo]);
+}
+
+#[test]
+fn rounds_count_within_one_review_and_start_again_when_the_dossier_is_reopened() {
+    let wf = small_with(|s| {
+        format!(
+            "{s}\n[[transitions]]\nname = \"dieu_chinh_quy_mo\"\ntitle = \"Điều chỉnh quy mô\"\nfrom = \"hop_dong\"\nto = \"thuyet_minh\"\nroles = [\"thu_truong_don_vi\"]\nopens_review = true\n"
+        )
+    });
+    let head = Actor {
+        user: "giam_doc".into(),
+        roles: vec![Role::ThuTruongDonVi],
+        units: vec!["so-y-te".into()],
+    };
+    let mut now = at("2026-03-02T09:00:00+07:00");
+    let mut task = snapshot("thuyet_minh", now);
+    let mut go = |task: &mut TaskSnapshot, name: &str, who: &Actor| -> Result<Round, Rejection> {
+        now += chrono::TimeDelta::hours(1);
+        let docs: &[&str] = match name {
+            "trinh" => &["thuyet_minh_du_toan"],
+            "tra_lai" => &["van_ban_y_kien"],
+            _ => &[],
+        };
+        let d = decide(&wf, task, &take(name, Some("Lý do"), docs), who, now)?;
+        *task = apply(task, &d);
+        Ok(d.round)
+    };
+    let first = go(&mut task, "trinh", &officer()).unwrap();
+    assert_eq!((first.review, first.round), (1, 1));
+    assert_eq!(first.label(), None);
+    go(&mut task, "tra_lai", &appraiser()).unwrap();
+    // The dossier comes back: the appraisal's second round ("lần 2"), then its third.
+    let second = go(&mut task, "trinh", &officer()).unwrap();
+    assert_eq!((second.review, second.round), (1, 2));
+    assert_eq!(second.label().as_deref(), Some("lần 2"));
+    assert_eq!(task.round(), 2);
+    go(&mut task, "tra_lai", &appraiser()).unwrap();
+    go(&mut task, "trinh", &officer()).unwrap();
+    // Two returns are allowed in one review.
+    let err = go(&mut task, "tra_lai", &appraiser()).unwrap_err();
+    assert_eq!(err.code(), "round_limit_reached");
+    go(&mut task, "dat", &appraiser()).unwrap();
+    go(&mut task, "ky_hop_dong", &officer()).unwrap();
+    // A scale adjustment re-opens the dossier: a new review, whose rounds count from one.
+    let reopened = go(&mut task, "dieu_chinh_quy_mo", &head).unwrap();
+    assert_eq!((reopened.review, reopened.round), (2, 1));
+    assert_eq!(task.review, 2);
+    let again = go(&mut task, "trinh", &officer()).unwrap();
+    assert_eq!((again.review, again.round), (2, 1));
+    go(&mut task, "tra_lai", &appraiser()).unwrap();
+    assert_eq!(go(&mut task, "trinh", &officer()).unwrap().round, 2);
 }

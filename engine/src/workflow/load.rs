@@ -154,6 +154,8 @@ struct RawTransition {
     #[serde(default)]
     comment_required: bool,
     max_repeats: Option<u32>,
+    #[serde(default)]
+    opens_review: bool,
 }
 
 /// Collects errors against one file, turning byte spans into line numbers.
@@ -575,6 +577,7 @@ fn parse_transitions(
                 documents: rt.documents.clone(),
                 comment_required: rt.comment_required,
                 max_repeats: rt.max_repeats,
+                opens_review: rt.opens_review,
             },
         ));
     }

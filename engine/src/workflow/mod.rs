@@ -71,8 +71,12 @@ pub struct Transition {
     /// Document types that must be attached.
     pub documents: Vec<String>,
     pub comment_required: bool,
-    /// How many times this transition may be taken on one task (revision rounds).
+    /// How many times this transition may be taken in one review of the dossier (revision
+    /// rounds).
     pub max_repeats: Option<u32>,
+    /// Taking it re-opens the dossier for a new review (a scale adjustment, a new year's plan):
+    /// the round counts, and so every `max_repeats`, start again.
+    pub opens_review: bool,
 }
 
 /// A time limit on a state, measured from entry into it.

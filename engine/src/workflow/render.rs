@@ -178,7 +178,10 @@ pub fn table(w: &Workflow) -> String {
                 needs.push(format!("tài liệu: {}", t.documents.join(", ")));
             }
             if let Some(n) = t.max_repeats {
-                needs.push(format!("tối đa {n} lần"));
+                needs.push(format!("tối đa {n} lần mỗi lần xem xét"));
+            }
+            if t.opens_review {
+                needs.push("mở lần xem xét mới (đếm lại số vòng)".to_string());
             }
             vec![
                 t.name.clone(),

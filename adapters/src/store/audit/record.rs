@@ -36,6 +36,10 @@ pub struct AuditRecord {
     pub idempotency_key: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// The review the dossier was in and the round of the step entered ("lần 2"); `None` on
+    /// entries written before rounds were kept and on imports.
+    pub review: Option<i64>,
+    pub round: Option<i64>,
 }
 
 /// The fields that are hashed, in a fixed order. Changing this struct breaks every existing
@@ -59,6 +63,11 @@ struct Canonical<'a> {
     workflow_version: i64,
     idempotency_key: Option<&'a str>,
     prev_hash: &'a str,
+    /// Hashed when present: entries written before rounds were kept hash as they always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    round: Option<i64>,
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -103,9 +112,26 @@ impl AuditRecord {
             idempotency_key: idempotency_key.map(str::to_string),
             prev_hash: prev_hash.to_string(),
             hash: String::new(),
+            review: None,
+            round: None,
         };
         r.hash = r.compute_hash();
         r
+    }
+
+    /// The same entry with the review and round of the step it enters, hash and all.
+    pub(crate) fn with_round(mut self, round: engine::decide::Round) -> AuditRecord {
+        self.review = Some(i64::from(round.review));
+        self.round = Some(i64::from(round.round));
+        self.hash = self.compute_hash();
+        self
+    }
+
+    /// "lần 2" for an entry into a step's second round or later.
+    pub fn round_label(&self) -> Option<String> {
+        self.round
+            .and_then(|r| u32::try_from(r).ok())
+            .and_then(engine::decide::round_label)
     }
 
     pub fn compute_hash(&self) -> String {
@@ -127,16 +153,18 @@ impl AuditRecord {
             workflow_version: self.workflow_version,
             idempotency_key: self.idempotency_key.as_deref(),
             prev_hash: &self.prev_hash,
+            review: self.review,
+            round: self.round,
         };
         sha256_hex(&serde_json::to_vec(&c).expect("plain data serialises"))
     }
 }
 
 /// The columns of an entry, in the order [`AuditRecord`] reads them.
-pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash FROM audit_log";
+pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round FROM audit_log";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
 
 /// Appends an entry; returns its id.
 pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result<i64, sqlx::Error> {
@@ -162,6 +190,8 @@ pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result
             Arg::OptStr(r.idempotency_key.as_deref()),
             Arg::Str(&r.prev_hash),
             Arg::Str(&r.hash),
+            Arg::OptInt(r.review),
+            Arg::OptInt(r.round),
         ],
     )
     .await

@@ -13,7 +13,7 @@ use super::write::{Step, transition};
 /// The columns of a [`Task`], with its plan's number and its unit's current name.
 pub(super) const SELECT_TASK: &str = "SELECT t.id, t.plan_id, p.number AS plan_number, t.unit_id, u.name AS unit_name, t.name, \
     t.funding_source, t.kind, t.workflow, t.workflow_version, t.state, t.phase, t.state_entered_at, t.version, \
-    t.period, t.is_rental, t.clock, t.paused_clock, t.transition_counts, t.due_at, t.audit_seq, t.audit_head, \
+    t.period, t.is_rental, t.clock, t.paused_clock, t.transition_counts, t.review, t.state_entries, t.due_at, t.audit_seq, t.audit_head, \
     t.created_at, t.updated_at \
     FROM tasks t JOIN plans p ON p.id = t.plan_id JOIN units u ON u.id = t.unit_id";
 

@@ -6,7 +6,6 @@
 //! (the audit entry, timers, notifications, the idempotency record). An idempotency key makes a
 //! retry return the first outcome instead of acting twice.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use engine::decide::{self, Actor, AttachedDocument, Command, Decision, TaskSnapshot, TimerKind};
@@ -45,6 +44,8 @@ pub(super) fn snapshot(task: &Task) -> TaskSnapshot {
         clock: task.clock.clone(),
         paused_clock: task.paused_clock.clone(),
         transition_counts: task.transition_counts.clone(),
+        review: task.review,
+        state_entries: task.state_entries.clone(),
     }
 }
 
@@ -252,8 +253,8 @@ impl NewRow<'_> {
         conn.execute(
             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-             created_at, updated_at, name_search) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17)",
+             created_at, updated_at, name_search, review, state_entries) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17, 1, $18)",
             &[
                 Arg::Str(self.id),
                 Arg::Str(self.plan_id),
@@ -272,6 +273,7 @@ impl NewRow<'_> {
                 Arg::OptTime(d.clock.as_ref().map(|c| micros(c.due_at))),
                 Arg::Str(self.audit_hash),
                 Arg::Str(&engine::domain::search_key(&new.name)),
+                Arg::Str(&json(&d.state_entries)),
             ],
         )
         .await?;
@@ -357,7 +359,8 @@ pub(super) async fn create(
     let wf = workflow_for(store, &new.kind, now)?;
     let d = decide::start(wf, &new.unit_id, actor, now)?;
     let id = new_id();
-    let audit = AuditRecord::new(&id, 1, "create", &d.audit, idempotency_key, "");
+    let audit =
+        AuditRecord::new(&id, 1, "create", &d.audit, idempotency_key, "").with_round(d.round);
     let effects = Effects {
         task_id: &id,
         task_name: new.name.trim(),
@@ -584,9 +587,8 @@ async fn write_transition(
 ) -> Result<Written, StoreError> {
     let seq = task.audit_seq + 1;
     let key = idempotency.as_ref().map(|i| i.key);
-    let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head);
-    let mut counts: BTreeMap<String, u32> = task.transition_counts.clone();
-    *counts.entry(d.audit.transition.clone()).or_default() += 1;
+    let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head)
+        .with_round(d.round);
     let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
@@ -598,10 +600,11 @@ async fn write_transition(
         idempotency,
         now,
     };
-    let (clock, paused, counts) = (
+    let (clock, paused, counts, entries) = (
         d.clock.as_ref().map(json),
         d.paused_clock.as_ref().map(json),
-        json(&counts),
+        json(&d.transition_counts),
+        json(&d.state_entries),
     );
     let written: Option<i64> = with_db!(store, |pool| {
         let mut tx = pool.begin().await?;
@@ -609,7 +612,8 @@ async fn write_transition(
         let updated = conn
             .execute(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
-                 transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3 \
+                 transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
+                 review = $13, state_entries = $14 \
                  WHERE id = $11 AND version = $12",
                 &[
                     Arg::Str(&d.state),
@@ -624,6 +628,8 @@ async fn write_transition(
                     Arg::Str(&audit.hash),
                     Arg::Str(&task.id),
                     Arg::Int(task.version),
+                    Arg::Int(i64::from(d.round.review)),
+                    Arg::Str(&entries),
                 ],
             )
             .await?;
