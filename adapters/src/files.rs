@@ -50,9 +50,10 @@ impl FileStore {
     /// and symbolic links); otherwise `PermissionDenied`. A recorded path is data, and data can
     /// be forged: a row naming `/etc/passwd` must not be served.
     pub fn confined(&self, path: &Path) -> io::Result<PathBuf> {
-        let folder = self.root.join("documents").canonicalize()?;
         let real = path.canonicalize()?;
-        if real.starts_with(&folder) && real.is_file() {
+        // No document folder yet: nothing can be inside it.
+        let folder = self.root.join("documents").canonicalize().ok();
+        if folder.as_ref().is_some_and(|f| real.starts_with(f)) && real.is_file() {
             Ok(real)
         } else {
             Err(io::Error::new(
@@ -60,7 +61,7 @@ impl FileStore {
                 format!(
                     "{} is outside the document folder {}",
                     path.display(),
-                    folder.display()
+                    self.root.join("documents").display()
                 ),
             ))
         }
