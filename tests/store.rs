@@ -30,6 +30,7 @@ on_both_backends!(
     the_round_of_a_review_is_kept_on_the_audit_entry,
     a_merged_units_users_act_on_its_tasks,
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
+    documents_are_append_only_and_their_files_are_verified,
 );
 
 fn at(s: &str) -> Instant {
@@ -1112,4 +1113,138 @@ async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Issue 13, security 3: the `documents` table could be updated, a swapped file and row passed
+/// `audit verify`, and an absolute `stored_path` outside the data directory was served. Now the
+/// table is append-only by trigger, and `verify_documents` (run by `tiendo audit verify`) checks
+/// that every cited document is recorded and that every file lies in the document folder with its
+/// recorded sha256 and size.
+async fn documents_are_append_only_and_their_files_are_verified(db: TestDb) {
+    let w = world(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = adapters::files::FileStore::new(dir.path());
+    let id = w
+        .store
+        .tasks()
+        .create_as(&w.officer, &new_task("Số hóa lưu trữ"), None, t0())
+        .await
+        .unwrap()
+        .task_id;
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
+        .await
+        .unwrap();
+    let stored = files.put(b"%PDF-1.4 thuyet minh that").unwrap();
+    let doc = w
+        .store
+        .tasks()
+        .add_document_as(
+            &w.officer,
+            &adapters::store::NewDocument {
+                task_id: id.clone(),
+                doc_type: "thuyet_minh_du_toan".into(),
+                number: Some("12/SYT-KHTC".into()),
+                issued_on: None,
+                issuer: Some("Sở Y tế".into()),
+                file_name: "tm.pdf".into(),
+                size_bytes: stored.size,
+                sha256: stored.sha256.clone(),
+                stored_path: stored.path.display().to_string(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut r = req(&id, "trinh_thu_truong");
+    r.document_ids = vec![doc.clone()];
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &r, t0())
+        .await
+        .unwrap();
+    let ok = w.store.audit().verify_documents(&files).await.unwrap();
+    assert_eq!(
+        (ok.documents, ok.cited, ok.broken.clone()),
+        (1, 1, None),
+        "{ok:?}"
+    );
+
+    // The row cannot be swapped or removed.
+    for sql in [
+        format!(
+            "UPDATE documents SET sha256 = '{}' WHERE id = '{doc}'",
+            "1".repeat(64)
+        ),
+        format!("UPDATE documents SET stored_path = '/etc/passwd' WHERE id = '{doc}'"),
+        format!("DELETE FROM documents WHERE id = '{doc}'"),
+        "DELETE FROM documents".to_string(),
+    ] {
+        let err = db.try_exec(&sql).await.unwrap_err();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    if db.backend == "postgres" {
+        let err = db.try_exec("TRUNCATE documents CASCADE").await.unwrap_err();
+        assert!(err.contains("append-only"), "{err}");
+    }
+
+    // A forged row naming a file outside the document folder is found.
+    let outside = dir.path().join("ngoai-kho.pdf");
+    std::fs::write(&outside, b"%PDF-1.4 khong phai ho so").unwrap();
+    let sha = adapters::store::sha256_hex(b"%PDF-1.4 khong phai ho so");
+    db.exec(&format!(
+        "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
+         VALUES ('zz-gia-mao', '{id}', 'thuyet_minh_du_toan', NULL, NULL, NULL, 'x.pdf', 25, '{sha}', '{}', 'can.bo', '{}')",
+        outside.display(),
+        t0().format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+    ))
+    .await;
+    let report = w.store.audit().verify_documents(&files).await.unwrap();
+    let (bad, why) = report.broken.expect("the forged row is found");
+    assert_eq!(bad, "zz-gia-mao");
+    assert!(why.contains("outside the document folder"), "{why}");
+    assert!(files.get(&outside, &sha).is_err(), "and it is not served");
+
+    // A swapped file is found (on a database without the forged row).
+    let db2 = if db.backend == "postgres" {
+        TestDb::postgres().await
+    } else {
+        TestDb::sqlite().await
+    };
+    let w2 = world(&db2).await;
+    let id2 = w2
+        .store
+        .tasks()
+        .create_as(&w2.officer, &new_task("Số hóa lưu trữ"), None, t0())
+        .await
+        .unwrap()
+        .task_id;
+    let doc2 = w2
+        .store
+        .tasks()
+        .add_document_as(
+            &w2.officer,
+            &adapters::store::NewDocument {
+                task_id: id2,
+                doc_type: "thuyet_minh_du_toan".into(),
+                number: None,
+                issued_on: None,
+                issuer: None,
+                file_name: "tm.pdf".into(),
+                size_bytes: stored.size,
+                sha256: stored.sha256.clone(),
+                stored_path: stored.path.display().to_string(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap()
+        .id;
+    std::fs::write(&stored.path, b"%PDF-1.4 ho so bi tron").unwrap();
+    let report = w2.store.audit().verify_documents(&files).await.unwrap();
+    let (bad, why) = report.broken.expect("the swapped file is found");
+    assert_eq!(bad, doc2);
+    assert!(why.contains("sha256"), "{why}");
 }

@@ -68,9 +68,32 @@ impl FileStore {
         written
     }
 
-    /// Reads a stored file back, checking that it still has the recorded hash.
+    /// `path` if it names a file inside this store's `documents/` folder (after resolving `..`
+    /// and symbolic links); otherwise `PermissionDenied`. A recorded path is data, and data can
+    /// be forged: a row naming `/etc/passwd` must not be served.
+    pub fn confined(&self, path: &Path) -> io::Result<PathBuf> {
+        let real = path.canonicalize()?;
+        // No document folder yet: nothing can be inside it.
+        let folder = self.root.join("documents").canonicalize().ok();
+        if folder.as_ref().is_some_and(|f| real.starts_with(f)) && real.is_file() {
+            Ok(real)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is outside the document folder {}",
+                    path.display(),
+                    self.root.join("documents").display()
+                ),
+            ))
+        }
+    }
+
+    /// Reads a stored file back, checking that it lies inside the document folder
+    /// ([`FileStore::confined`]) and still has the recorded hash.
     pub fn get(&self, path: &Path, sha256: &str) -> io::Result<Vec<u8>> {
-        let bytes = std::fs::read(path)?;
+        let path = self.confined(path)?;
+        let bytes = std::fs::read(&path)?;
         if crate::store::sha256_hex(&bytes) != sha256 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -102,6 +125,21 @@ mod tests {
             fs.get(&a.path, &a.sha256).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+        // A path outside the document folder is not served, however it is written.
+        let outside = dir.path().join("secret.txt");
+        std::fs::write(&outside, b"secret").unwrap();
+        let sha = crate::store::sha256_hex(b"secret");
+        for p in [
+            outside.clone(),
+            dir.path().join("documents").join("..").join("secret.txt"),
+        ] {
+            assert_eq!(
+                fs.get(&p, &sha).unwrap_err().kind(),
+                io::ErrorKind::PermissionDenied,
+                "{}",
+                p.display()
+            );
+        }
     }
 
     #[test]

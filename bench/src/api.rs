@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use adapters::files::FileStore;
 use adapters::http::{Application, HttpSettings};
-use adapters::store::{Backend, Credential, Identity, Store};
+use adapters::store::{Backend, Store};
 use chrono::Utc;
 use engine::access::Scope;
 
@@ -188,17 +188,9 @@ impl Server {
 
 /// An API token for `username`, as `tiendo serve` would issue one.
 async fn token(store: &Store, username: &str) -> Result<String, Failure> {
-    let identity = Identity {
-        user: store.directory().user(username).await?,
-        actor: store.directory().actor(username).await?,
-        scope: Scope::Full,
-        credential: Credential::Session {
-            id_hash: String::new(),
-        },
-    };
     Ok(store
         .accounts()
-        .create_token_as(&identity, "bench", Scope::Full, None, Utc::now())
+        .issue_token(username, "bench", Scope::Full, None, Utc::now())
         .await?
         .secret)
 }

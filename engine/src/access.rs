@@ -367,10 +367,40 @@ pub fn effective_roles(roles: &[Role], scope: Scope) -> Vec<Role> {
     }
 }
 
-/// Issuing an API token for oneself. A full token may be issued by any user holding a full
-/// credential; a metrics token only by an administrator (it reads city-wide counts). A metrics
-/// token issues nothing.
-pub fn may_issue_token(actor: &Actor, credential: Scope, wanted: Scope) -> Result<(), Denied> {
+/// How long after signing in with the password a session may still issue API tokens: a token
+/// is a credential of its own, so issuing one asks for a recent proof of the password (a stolen
+/// cookie or token cannot mint itself a lasting successor).
+pub const TOKEN_REAUTH_WINDOW_MINUTES: i64 = 10;
+/// The lifetime of a token issued without one (days).
+pub const DEFAULT_TOKEN_DAYS: u32 = 90;
+
+/// How the caller proved who they are, for the rules that need a recent password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// A session, signed in with the password this long ago.
+    Session { signed_in_ago: chrono::TimeDelta },
+    /// An API token (no password was typed).
+    Token,
+}
+
+/// Whether a token being issued expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    Expires,
+    /// No expiry: for an integration an administrator sets up.
+    Never,
+}
+
+/// Issuing an API token for oneself. It needs a full credential that is a session signed in
+/// with the password within [`TOKEN_REAUTH_WINDOW_MINUTES`] (not a token, not an old session);
+/// a metrics token, and a token without expiry, only for an administrator.
+pub fn may_issue_token(
+    actor: &Actor,
+    credential: Scope,
+    proof: Proof,
+    wanted: Scope,
+    lifetime: Lifetime,
+) -> Result<(), Denied> {
     if credential != Scope::Full {
         return Err(Denied {
             rule: "full_credential_required",
@@ -379,10 +409,62 @@ pub fn may_issue_token(actor: &Actor, credential: Scope, wanted: Scope) -> Resul
                     .into(),
         });
     }
+    match proof {
+        Proof::Token => {
+            return Err(Denied {
+                rule: "password_required",
+                message: "Không thể dùng token API để tạo token mới; hãy đăng nhập bằng mật khẩu rồi tạo token.".into(),
+            });
+        }
+        Proof::Session { signed_in_ago }
+            if signed_in_ago > chrono::TimeDelta::minutes(TOKEN_REAUTH_WINDOW_MINUTES) =>
+        {
+            return Err(Denied {
+                rule: "recent_sign_in_required",
+                message: format!(
+                    "Tạo token cần xác nhận lại mật khẩu: phiên này đăng nhập đã quá {TOKEN_REAUTH_WINDOW_MINUTES} phút; hãy đăng xuất, đăng nhập lại rồi tạo token."
+                ),
+            });
+        }
+        Proof::Session { .. } => {}
+    }
+    if lifetime == Lifetime::Never && !actor.roles.contains(&Role::Admin) {
+        return Err(Denied {
+            rule: "admin_only",
+            message: format!(
+                "Chỉ quản trị hệ thống (admin) được tạo token không hết hạn; hãy ghi số ngày hiệu lực (mặc định {DEFAULT_TOKEN_DAYS} ngày)."
+            ),
+        });
+    }
     if wanted == Scope::Metrics {
         return may_manage(actor, Area::Metrics);
     }
     Ok(())
+}
+
+/// Uploading a document of a type whose workflow declares who issues it (`issued_by`): the actor
+/// must hold one of those roles (a unit does not upload an appraisal result in SKHCN's name).
+/// `issuers: None`: the type is anyone's who may attach to the task.
+pub fn may_issue_document(
+    actor: &Actor,
+    doc_type: &str,
+    title: &str,
+    issuers: Option<&[Role]>,
+) -> Result<(), Denied> {
+    match issuers {
+        Some(roles) if !roles.iter().any(|r| actor.roles.contains(r)) => Err(Denied {
+            rule: "document_issuer",
+            message: format!(
+                "Tài liệu loại «{title}» (`{doc_type}`) chỉ do {} ban hành và tải lên.",
+                roles
+                    .iter()
+                    .map(|r| format!("{} ({})", r.title(), r.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Revoking a token: its owner, or an administrator. A metrics token revokes nothing.
@@ -620,10 +702,29 @@ mod tests {
     fn tokens_and_metrics() {
         let admin = actor(&[Role::Admin], &[]);
         let officer = actor(&[Role::DonVi], &["so-y-te"]);
-        assert!(may_issue_token(&officer, Scope::Full, Scope::Full).is_ok());
-        assert!(may_issue_token(&officer, Scope::Full, Scope::Metrics).is_err());
-        assert!(may_issue_token(&admin, Scope::Full, Scope::Metrics).is_ok());
-        assert!(may_issue_token(&admin, Scope::Metrics, Scope::Metrics).is_err());
+        let fresh = Proof::Session {
+            signed_in_ago: chrono::TimeDelta::minutes(2),
+        };
+        let stale = Proof::Session {
+            signed_in_ago: chrono::TimeDelta::minutes(11),
+        };
+        let issue = |a: &Actor, c, p, w, l| may_issue_token(a, c, p, w, l).map_err(|d| d.rule);
+        let (full, metrics) = (Scope::Full, Scope::Metrics);
+        let (exp, never) = (Lifetime::Expires, Lifetime::Never);
+        assert_eq!(issue(&officer, full, fresh, full, exp), Ok(()));
+        assert!(issue(&officer, full, fresh, metrics, exp).is_err());
+        assert_eq!(issue(&admin, full, fresh, metrics, exp), Ok(()));
+        assert!(issue(&admin, metrics, fresh, metrics, exp).is_err());
+        assert_eq!(
+            issue(&officer, full, Proof::Token, full, exp),
+            Err("password_required")
+        );
+        assert_eq!(
+            issue(&admin, full, stale, full, exp),
+            Err("recent_sign_in_required")
+        );
+        assert_eq!(issue(&officer, full, fresh, full, never), Err("admin_only"));
+        assert_eq!(issue(&admin, full, fresh, metrics, never), Ok(()));
         assert!(may_read_metrics(&officer, Scope::Full).is_err());
         assert!(may_read_metrics(&actor(&[], &[]), Scope::Metrics).is_ok());
         assert!(effective_roles(&[Role::Admin], Scope::Metrics).is_empty());
@@ -633,6 +734,28 @@ mod tests {
         assert!(may_change_own_password(Scope::Metrics).is_err());
         assert_eq!(Scope::parse("metrics"), Ok(Scope::Metrics));
         assert!(Scope::parse("root").unwrap_err().contains("full, metrics"));
+    }
+
+    #[test]
+    fn documents_are_uploaded_by_their_issuers() {
+        let officer = actor(&[Role::DonVi], &["so-y-te"]);
+        let skhcn = actor(&[Role::Skhcn], &["so-khoa-hoc-va-cong-nghe"]);
+        let issuers = [Role::Skhcn, Role::SoTaiChinh];
+        let d = may_issue_document(
+            &officer,
+            "ket_qua_tham_dinh",
+            "Kết quả thẩm định",
+            Some(&issuers),
+        )
+        .unwrap_err();
+        assert_eq!(d.rule, "document_issuer");
+        assert!(
+            d.message.contains("(skhcn)") && d.message.contains("Kết quả thẩm định"),
+            "{}",
+            d.message
+        );
+        assert!(may_issue_document(&skhcn, "ket_qua_tham_dinh", "x", Some(&issuers)).is_ok());
+        assert!(may_issue_document(&officer, "thuyet_minh", "x", None).is_ok());
     }
 
     #[test]

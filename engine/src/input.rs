@@ -102,9 +102,47 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// And at most this many bytes: argon2 takes any length, but a megabyte "password" is an attack.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// Passwords too common to guess slowly: see the file's head.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// Lower case, without Vietnamese diacritics (đ is d), without spaces and punctuation: the form
+/// in which a password is compared with names and the common list.
+fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'đ' { 'd' } else { c })
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Whether `folded` is on the common list (after [`fold`]).
+fn is_common(raw: &str) -> bool {
+    let lower = raw.to_lowercase();
+    let folded = fold(raw);
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l.to_lowercase() == lower || fold(l) == folded)
+}
+
+/// Whether the characters only climb or only fall one step at a time (`0123456789`,
+/// `9876543210`, `abcdefghij`).
+fn is_run(raw: &str) -> bool {
+    let cs: Vec<u32> = raw.chars().map(u32::from).collect();
+    let steps: Vec<i64> = cs
+        .windows(2)
+        .map(|w| i64::from(w[1]) - i64::from(w[0]))
+        .collect();
+    !steps.is_empty() && (steps.iter().all(|&d| d == 1) || steps.iter().all(|&d| d == -1))
+}
+
 /// A password that meets the policy: at least [`MIN_PASSWORD_CHARS`] characters, at most
-/// [`MAX_PASSWORD_BYTES`] bytes, no hidden characters, not containing the user name, not one
-/// character repeated. `Debug` does not show it.
+/// [`MAX_PASSWORD_BYTES`] bytes, no hidden characters, not containing the user name or (with
+/// [`Password::parse_for`]) the person's name, not one character repeated, not a run such as
+/// `1234567890`, not on the list of common passwords. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -118,7 +156,7 @@ impl fmt::Display for PasswordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Mật khẩu không hợp lệ: {}. Mật khẩu cần từ {MIN_PASSWORD_CHARS} ký tự trở lên (tối đa {MAX_PASSWORD_BYTES} byte), không chứa tên đăng nhập và không chứa ký tự điều khiển.",
+            "Mật khẩu không hợp lệ: {}. Mật khẩu cần từ {MIN_PASSWORD_CHARS} ký tự trở lên (tối đa {MAX_PASSWORD_BYTES} byte), không chứa tên đăng nhập hay họ tên, không phải mật khẩu phổ biến (như 1234567890) và không chứa ký tự điều khiển.",
             self.why
         )
     }
@@ -127,6 +165,28 @@ impl fmt::Display for PasswordError {
 impl std::error::Error for PasswordError {}
 
 impl Password {
+    /// [`Password::parse`], also refusing a password made of the person's own name
+    /// (`display_name`, compared without diacritics, spaces or case).
+    pub fn parse_for(
+        username: &str,
+        display_name: &str,
+        raw: &str,
+    ) -> Result<Password, PasswordError> {
+        let password = Password::parse(username, raw)?;
+        let name = fold(display_name);
+        let folded = fold(raw);
+        // The whole name, or its given name when that is long enough to mean something.
+        let given = display_name.split_whitespace().last().map(fold);
+        let mentions = (name.chars().count() >= 4 && folded.contains(&name))
+            || given.is_some_and(|g| g.chars().count() >= 4 && folded.contains(&g));
+        if mentions {
+            return Err(PasswordError {
+                why: "chứa họ tên của người dùng".into(),
+            });
+        }
+        Ok(password)
+    }
+
     /// Checks `raw` against the policy for the user `username`.
     pub fn parse(username: &str, raw: &str) -> Result<Password, PasswordError> {
         let refuse = |why: String| Err(PasswordError { why });
@@ -146,6 +206,16 @@ impl Password {
         let first = raw.chars().next();
         if raw.chars().all(|c| Some(c) == first) {
             return refuse("chỉ lặp lại một ký tự".into());
+        }
+        if is_run(raw) {
+            return refuse("là một dãy ký tự liên tiếp".into());
+        }
+        let folded_user = fold(username);
+        if folded_user.chars().count() >= 4 && fold(raw).contains(&folded_user) {
+            return refuse("chứa tên đăng nhập".into());
+        }
+        if is_common(raw) {
+            return refuse("nằm trong danh sách mật khẩu phổ biến, dễ bị đoán".into());
         }
         Ok(Password(raw.to_string()))
     }
@@ -214,6 +284,29 @@ mod tests {
         );
         assert!(Password::parse("can.bo", "mat\u{0}khau-dai-du").is_err());
         assert!(Password::parse("can.bo", &"x".repeat(2000)).is_err());
+        for common in [
+            "1234567890",
+            "0987654321",
+            "Password123",
+            "matkhau123",
+            "abcdefghij",
+        ] {
+            let e = Password::parse("can.bo", common).unwrap_err().to_string();
+            assert!(
+                e.contains("phổ biến") || e.contains("liên tiếp"),
+                "{common}: {e}"
+            );
+        }
+        let e = Password::parse_for("can.bo", "Nguyễn Văn Cường", "nguyenvancuong2026")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("họ tên"), "{e}");
+        assert!(Password::parse_for("can.bo", "Nguyễn Văn Cường", "CUONG-hai-phong-26").is_err());
+        assert!(Password::parse_for("can.bo", "Nguyễn Văn An", "ban-an-toan-2026").is_ok());
+        assert!(
+            Password::parse("can.bo", "canbo-2026-hp").is_err(),
+            "user name without its dot"
+        );
         let p = Password::parse("can.bo", "mật khẩu đủ dài 2026").unwrap();
         assert_eq!(p.expose(), "mật khẩu đủ dài 2026");
         assert_eq!(format!("{p:?}"), "Password(***)");

@@ -143,7 +143,9 @@ pub enum PlanCmd {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCmd {
-    /// Recompute every task's hash chain and every seal; exit 1 naming the first broken entry.
+    /// Recompute every task's hash chain and every seal, and check every document's file
+    /// (inside the data directory, with its recorded sha256); exit 1 naming the first broken
+    /// entry or document.
     Verify,
     /// A task's history.
     Show { task: String },
@@ -268,9 +270,10 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         UserCmd::Passwd { username } => {
             directory.user(username).await?;
             let p = read_password()?;
-            accounts.set_password(username, &p, Utc::now()).await?;
+            let changed = accounts.set_password(username, &p, Utc::now()).await?;
             Ok(format!(
-                "Đã đặt mật khẩu mới cho {username}; mọi phiên đăng nhập của người dùng này đã bị thu hồi.\n"
+                "Đã đặt mật khẩu mới cho {username}; đã thu hồi {} phiên đăng nhập và {} token API của người dùng này.\n",
+                changed.revoked_sessions, changed.revoked_tokens
             ))
         }
         UserCmd::Disable { username } => {
@@ -384,16 +387,30 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
 }
 
 #[tracing::instrument(name = "audit", skip_all, fields(command = ?cmd))]
-pub async fn audit(cmd: &AuditCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
+pub async fn audit(
+    cmd: &AuditCmd,
+    ctx: &Ctx<'_>,
+    data_dir: &std::path::Path,
+) -> Result<String, Failure> {
     let store = ctx.store().await?;
     match cmd {
         AuditCmd::Verify => {
             let r = store.audit().verify().await?;
             match r.broken {
-                None => Ok(format!(
-                    "OK: {} entries in {} task chains and {} seals verified\n",
-                    r.entries, r.tasks, r.seals
-                )),
+                None => {
+                    let files = adapters::files::FileStore::new(data_dir);
+                    let d = store.audit().verify_documents(&files).await?;
+                    if let Some((id, why)) = d.broken {
+                        return Err(Failure::refused(format!(
+                            "DOCUMENT BROKEN: document {id}: {why} (data directory {})",
+                            data_dir.display()
+                        )));
+                    }
+                    Ok(format!(
+                        "OK: {} entries in {} task chains and {} seals verified; {} documents ({} cited by the log) match their sha256\n",
+                        r.entries, r.tasks, r.seals, d.documents, d.cited
+                    ))
+                }
                 Some(b) => {
                     let mut where_ = Vec::new();
                     if let Some(id) = b.audit_id {

@@ -271,7 +271,7 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Unit(cmd) => admin::unit(cmd, &ctx).await,
         Command::User(cmd) => admin::user(cmd, &ctx).await,
         Command::Plan(cmd) => admin::plan(cmd, &ctx).await,
-        Command::Audit(cmd) => admin::audit(cmd, &ctx).await,
+        Command::Audit(cmd) => admin::audit(cmd, &ctx, &settings.data_dir).await,
         Command::Task(cmd) => tasks::run(cmd, &ctx, &settings.data_dir).await,
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,

@@ -21,6 +21,10 @@ crate::on_both_backends!(
     the_user_commands_manage_the_same_accounts,
     token_identities_follow_changes_made_anywhere,
     a_lost_identity_watcher_turns_the_token_cache_off,
+    a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in,
+    wrong_current_passwords_count_as_failed_sign_ins,
+    cross_site_requests_with_the_session_cookie_are_refused,
+    lockouts_are_no_weapon,
 );
 
 const PASSWORD: &str = "Hai-Phong-2026!";
@@ -208,7 +212,7 @@ async fn sessions_are_cookies_that_expire_and_can_be_revoked(db: TestDb) {
     assert!(p["detail"].as_str().expect("d").contains("10 ký tự"), "{p}");
     assert_eq!(
         change(PASSWORD, "mat-khau-moi-2026").await.status(),
-        StatusCode::NO_CONTENT
+        StatusCode::OK
     );
     problem(
         with_cookie(app, "/api/v1/me", &other).await,
@@ -314,17 +318,40 @@ async fn failed_sign_ins_are_limited_per_user_and_address(db: TestDb) {
     assert!(m.contains("tiendo_sign_in_failures_recent 6"), "{m}");
 }
 
+/// POSTs `body` to `path` with a session cookie.
+async fn post_with_cookie(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    cookie: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.req(Method::POST, path, None)
+        .header("cookie", cookie)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn tokens_are_shown_once_scoped_to_a_user_and_revocable(db: TestDb) {
     let w = world(db).await;
     let app = &w.app;
-    let officer = w.token(Who::Officer);
-    let r = app
-        .post(
-            "/api/v1/tokens",
-            officer,
-            &json!({"name": "Cổng dịch vụ công", "expires_in_days": 30}),
-        )
-        .await;
+    w.store()
+        .accounts()
+        .set_password("can.bo", PASSWORD, Utc::now())
+        .await
+        .expect("password");
+    // Setting the password revoked the officer's tokens: a new one.
+    let officer = &app.token("can.bo", engine::access::Scope::Full).await;
+    let officer = Some(officer.as_str());
+    let session = session_cookie(&sign_in(app, "can.bo", PASSWORD).await);
+    let r = post_with_cookie(
+        app,
+        "/api/v1/tokens",
+        &session,
+        &json!({"name": "Cổng dịch vụ công", "expires_in_days": 30}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let issued = json(r).await;
     let secret = issued["secret"].as_str().expect("secret").to_string();
@@ -380,9 +407,13 @@ async fn tokens_are_shown_once_scoped_to_a_user_and_revocable(db: TestDb) {
         (json!({"name": "x", "scope": "root"}), "scope"),
         (json!({"name": ""}), "name"),
         (json!({"name": "x", "owner": "admin"}), "owner"),
+        (
+            json!({"name": "x", "expires_in_days": 5, "no_expiry": true}),
+            "no_expiry",
+        ),
     ] {
         let p = problem(
-            app.post("/api/v1/tokens", officer, &body).await,
+            post_with_cookie(app, "/api/v1/tokens", &session, &body).await,
             StatusCode::BAD_REQUEST,
         )
         .await;
@@ -650,19 +681,19 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
     assert_eq!(units, json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]));
 
     // Revoking a token through the API: refused at once, even though it was remembered.
-    let issued = json(
-        app.post(
-            "/api/v1/tokens",
-            Some(officer),
-            &json!({"name": "tích hợp"}),
+    let issued = app
+        .store
+        .accounts()
+        .issue_token(
+            "can.bo",
+            "tích hợp",
+            engine::access::Scope::Full,
+            None,
+            Utc::now(),
         )
-        .await,
-    )
-    .await;
-    let (id, secret) = (
-        issued["token"]["id"].as_str().expect("id").to_string(),
-        issued["secret"].as_str().expect("secret").to_string(),
-    );
+        .await
+        .expect("token");
+    let (id, secret) = (issued.token.id, issued.secret);
     warm(app, &secret).await;
     let r = app
         .req(
@@ -745,4 +776,424 @@ async fn a_lost_identity_watcher_turns_the_token_cache_off(db: TestDb) {
         };
         assert_eq!(listening, 1, "one watcher, subscribed again");
     }
+}
+
+/// Issue 13, security 1: credentials outlive a password change; a token mints further tokens;
+/// tokens never expire. Now: a password change (own, an administrator's, `tiendo user passwd`)
+/// revokes every token of the user and says so; issuing a token needs a session signed in with
+/// the password in the last 10 minutes; tokens expire after 90 days unless an administrator
+/// asks for none; signing out with a token revokes it.
+async fn a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    for user in ["can.bo", "quan.tri"] {
+        w.store()
+            .accounts()
+            .set_password(user, PASSWORD, Utc::now())
+            .await
+            .expect("password");
+    }
+    let session = session_cookie(&sign_in(app, "can.bo", PASSWORD).await);
+
+    // Issued from a fresh session: 90 days by default.
+    let issued = json(
+        post_with_cookie(
+            app,
+            "/api/v1/tokens",
+            &session,
+            &json!({"name": "Tích hợp"}),
+        )
+        .await,
+    )
+    .await;
+    let secret = issued["secret"].as_str().expect("secret").to_string();
+    let expires: chrono::DateTime<Utc> = issued["token"]["expires_at"]
+        .as_str()
+        .expect("an expiry by default")
+        .parse()
+        .expect("time");
+    let days = (expires - Utc::now()).num_hours() as f64 / 24.0;
+    assert!((89.9..=90.1).contains(&days), "{days} days");
+
+    // A token mints nothing, not even with the password's owner behind it.
+    let p = problem(
+        app.post("/api/v1/tokens", Some(&secret), &json!({"name": "con"}))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().expect("d").contains("đăng nhập"),
+        "{p}"
+    );
+
+    // No expiry: administrators only.
+    let p = problem(
+        post_with_cookie(
+            app,
+            "/api/v1/tokens",
+            &session,
+            &json!({"name": "Mãi mãi", "no_expiry": true}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("d").contains("admin"), "{p}");
+    let admin_session = session_cookie(&sign_in(app, "quan.tri", PASSWORD).await);
+    let r = post_with_cookie(
+        app,
+        "/api/v1/tokens",
+        &admin_session,
+        &json!({"name": "Cổng dịch vụ công", "no_expiry": true}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(json(r).await["token"]["expires_at"].is_null());
+
+    // A session signed in more than 10 minutes ago must sign in again.
+    app.db
+        .exec(&format!(
+            "UPDATE sessions SET created_at = '{}' WHERE user_id = (SELECT id FROM users WHERE username = 'can.bo')",
+            (Utc::now() - TimeDelta::minutes(11)).format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        ))
+        .await;
+    let p = problem(
+        post_with_cookie(app, "/api/v1/tokens", &session, &json!({"name": "muộn"})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("d").contains("10 phút"), "{p}");
+
+    // The user changes their password: the token dies with the sessions, and the answer says so.
+    assert_eq!(app.get("/api/v1/me", Some(&secret)).await.status(), 200);
+    let r = post_with_cookie(
+        app,
+        "/api/v1/me/password",
+        &session,
+        &json!({"current_password": PASSWORD, "new_password": "doi-mat-khau-2026"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed = json(r).await;
+    assert_eq!(changed["revoked_tokens"], 1, "{changed}");
+    assert!(changed["revoked_sessions"].as_u64().expect("n") >= 1);
+    assert!(
+        changed["detail"].as_str().expect("d").contains("token"),
+        "{changed}"
+    );
+    problem(
+        app.get("/api/v1/me", Some(&secret)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // An administrator's reset does the same.
+    let token = app.token("can.bo", engine::access::Scope::Full).await;
+    let admin = &app.token("quan.tri", engine::access::Scope::Full).await;
+    let admin = Some(admin.as_str());
+    let r = app
+        .post(
+            "/api/v1/users/can.bo/password",
+            admin,
+            &json!({"password": "dat-lai-boi-quan-tri"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json(r).await["revoked_tokens"], 1);
+    problem(
+        app.get("/api/v1/me", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // And so does `tiendo user passwd`, which says so.
+    let token = app.token("can.bo", engine::access::Scope::Full).await;
+    let out = tiendo(
+        &app.db,
+        &["user", "passwd", "can.bo"],
+        Some("mat-khau-tu-dong-lenh\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("1 token API"), "{said}");
+    problem(
+        app.get("/api/v1/me", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // Signing out with a token revokes that token (and no other).
+    let token = app.token("can.bo", engine::access::Scope::Full).await;
+    let other = app.token("can.bo", engine::access::Scope::Full).await;
+    let r = app
+        .post("/api/v1/auth/sign-out", Some(&token), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    problem(
+        app.get("/api/v1/me", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(app.get("/api/v1/me", Some(&other)).await.status(), 200);
+
+    // The common-password list and the user's own name are refused.
+    for weak in ["1234567890", "Password123", "canbo-hai-phong"] {
+        let p = problem(
+            app.post(
+                "/api/v1/users/can.bo/password",
+                admin,
+                &json!({"password": weak}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(
+            p["detail"]
+                .as_str()
+                .expect("d")
+                .contains("Mật khẩu không hợp lệ"),
+            "{weak}: {p}"
+        );
+    }
+}
+
+/// Issue 13, security 2: `/me/password` was an unlimited password oracle. Wrong current
+/// passwords now count with the user's failed sign-ins: past the limit, 429 with
+/// `Retry-After`, even for the right password, and sign-in is refused too.
+async fn wrong_current_passwords_count_as_failed_sign_ins(db: TestDb) {
+    let w = world_with(db, |s| {
+        s.auth.failures_per_user = 3;
+    })
+    .await;
+    let app = &w.app;
+    w.store()
+        .accounts()
+        .set_password("can.bo", PASSWORD, Utc::now())
+        .await
+        .expect("password");
+    let officer = &app.token("can.bo", engine::access::Scope::Full).await;
+    let officer = Some(officer.as_str());
+    let change = async |current: &str| {
+        app.post(
+            "/api/v1/me/password",
+            officer,
+            &json!({"current_password": current, "new_password": "mat-khau-moi-2026"}),
+        )
+        .await
+    };
+    for i in 0..3 {
+        let p = problem(
+            change(&format!("doan-lan-{i}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(p["field"], "current_password", "{p}");
+    }
+    let r = change(PASSWORD).await;
+    assert!(r.headers().contains_key("retry-after"));
+    let p = problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(p["detail"].as_str().expect("d").contains("thử lại"), "{p}");
+    problem(
+        sign_in(app, "can.bo", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+}
+
+/// Issue 13, security 5: body-less POSTs and multipart uploads accepted a cookie-authenticated
+/// request from a foreign `Origin`. Now every unsafe request with the session cookie whose
+/// `Origin` or `Sec-Fetch-Site` is not this server is refused (403, problem+json), the API and
+/// the pages alike; tokens are not concerned.
+async fn cross_site_requests_with_the_session_cookie_are_refused(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    w.store()
+        .accounts()
+        .set_password("can.bo", PASSWORD, Utc::now())
+        .await
+        .expect("password");
+    let cookie = session_cookie(&sign_in(app, "can.bo", PASSWORD).await);
+    let task = w.task("Số hóa hồ sơ bệnh án").await;
+    let host = app.base.trim_start_matches("http://").to_string();
+    let upload = || {
+        reqwest::multipart::Form::new()
+            .text("type", "thuyet_minh_du_toan")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"%PDF-1.4 thuyet minh".to_vec())
+                    .file_name("tm.pdf")
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            )
+    };
+    let docs = format!("/api/v1/tasks/{task}/documents");
+    for (header, value) in [
+        ("origin", "https://ke-gia-mao.example".to_string()),
+        ("origin", "null".to_string()),
+        ("sec-fetch-site", "cross-site".to_string()),
+        ("sec-fetch-site", "same-site".to_string()),
+    ] {
+        // A multipart upload…
+        let r = app
+            .req(Method::POST, &docs, None)
+            .header("cookie", &cookie)
+            .header(header, &value)
+            .multipart(upload())
+            .send()
+            .await
+            .expect("upload");
+        let p = problem(r, StatusCode::FORBIDDEN).await;
+        assert_eq!(p["code"], "cross_site_request", "{header}: {value}: {p}");
+        assert!(p["detail"].as_str().expect("d").contains("trang web khác"));
+        // …a body-less POST…
+        let r = app
+            .req(Method::POST, "/api/v1/auth/sign-out", None)
+            .header("cookie", &cookie)
+            .header(header, &value)
+            .send()
+            .await
+            .expect("sign out");
+        problem(r, StatusCode::FORBIDDEN).await;
+        // …and a page's form.
+        let r = app
+            .req(Method::POST, "/sign-out", None)
+            .header("cookie", &cookie)
+            .header(header, &value)
+            .send()
+            .await
+            .expect("sign out page");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
+    let listed = json(with_cookie(app, &docs, &cookie).await).await;
+    assert_eq!(listed, json!([]), "nothing was uploaded");
+    assert_eq!(
+        with_cookie(app, "/api/v1/me", &cookie).await.status(),
+        200,
+        "still signed in"
+    );
+    // From our own page: accepted.
+    let r = app
+        .req(Method::POST, &docs, None)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(upload())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // A token is not a browser's credential: a foreign Origin does not matter.
+    let officer = app.token("can.bo", engine::access::Scope::Full).await;
+    let r = app
+        .req(Method::POST, &docs, Some(&officer))
+        .header("origin", "https://ke-gia-mao.example")
+        .multipart(upload())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// Issue 13, security 4: 20 failures from one address locked every user behind it (the TLS
+/// proxy of the README's deployment), and 5 locked any named account, administrator included.
+/// Now failures count per (address, user), with a far higher per-address ceiling; the account
+/// itself gets a progressive delay of seconds; `X-Forwarded-For` is believed from the configured
+/// proxies only.
+async fn lockouts_are_no_weapon(db: TestDb) {
+    let w = world_with(db, |s| {
+        s.trusted_proxies = vec![
+            "127.0.0.1/32".parse().expect("net"),
+            "::1/128".parse().expect("net"),
+        ];
+    })
+    .await;
+    let app = &w.app;
+    for user in ["quan.tri", "can.bo", "giam.doc"] {
+        w.store()
+            .accounts()
+            .set_password(user, PASSWORD, Utc::now())
+            .await
+            .expect("password");
+    }
+    let from = async |address: &str, user: &str, password: &str| {
+        app.req(Method::POST, "/api/v1/auth/sign-in", None)
+            .header("x-forwarded-for", address)
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .expect("sign in")
+    };
+    let attacker = "203.0.113.66";
+    // Five wrong guesses at the administrator from one address lock that address out of the
+    // account, with the right password too…
+    for _ in 0..5 {
+        problem(
+            from(attacker, "quan.tri", "doan-bua-mat-khau").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    let r = from(attacker, "quan.tri", PASSWORD).await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("a")
+        .parse()
+        .expect("n");
+    assert!(retry > 60, "the pair stays locked for the window: {retry}");
+    problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    // …but the administrator, from their own address, waits a second at most.
+    let admin = "198.51.100.7";
+    let r = from(admin, "quan.tri", PASSWORD).await;
+    if r.status() == StatusCode::TOO_MANY_REQUESTS {
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .expect("a")
+            .parse()
+            .expect("n");
+        assert!(retry <= 2, "a progressive delay, not a lock: {retry}");
+        tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+        assert_eq!(from(admin, "quan.tri", PASSWORD).await.status(), 200);
+    } else {
+        assert_eq!(r.status(), 200);
+    }
+    // Twenty-one failures from one address, over as many names, lock no one else behind it.
+    let office = "192.0.2.10";
+    for i in 0..21 {
+        problem(
+            from(office, &format!("khong.co.{i}"), "sai-mat-khau-roi").await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    }
+    assert_eq!(from(office, "can.bo", PASSWORD).await.status(), 200);
+    // A forged X-Forwarded-For from a peer that is not a trusted proxy is ignored: that peer's
+    // own address is counted, so changing the header buys no new tries.
+    let (direct, server) = instance(&w, |s| s.trusted_proxies = Vec::new()).await;
+    for i in 0..5 {
+        let r = app
+            .client
+            .post(format!("{direct}/api/v1/auth/sign-in"))
+            .header("x-forwarded-for", format!("10.9.9.{i}"))
+            .json(&json!({"username": "giam.doc", "password": "doan-bua-mat-khau"}))
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app
+        .client
+        .post(format!("{direct}/api/v1/auth/sign-in"))
+        .header("x-forwarded-for", "10.9.9.99")
+        .json(&json!({"username": "giam.doc", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    server.abort();
 }

@@ -10,9 +10,7 @@
 
 use adapters::files::FileStore;
 use adapters::http::{Application, HttpSettings};
-use adapters::store::{
-    Credential, Identity, NewDocument, NewTask, NewUser, Store, TransitionRequest,
-};
+use adapters::store::{NewDocument, NewTask, NewUser, Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
@@ -114,21 +112,12 @@ impl TestApp {
             .expect("request")
     }
 
-    /// An API token for `username`, issued through the store (no password hashing needed).
+    /// An API token for `username`, issued through the store's system door (no password
+    /// hashing needed).
     pub async fn token(&self, username: &str, scope: Scope) -> String {
-        let user = self.store.directory().user(username).await.expect("user");
-        let actor = self.store.directory().actor(username).await.expect("actor");
-        let identity = Identity {
-            user,
-            actor,
-            scope: Scope::Full,
-            credential: Credential::Session {
-                id_hash: String::new(),
-            },
-        };
         self.store
             .accounts()
-            .create_token_as(&identity, "test", scope, None, Utc::now())
+            .issue_token(username, "test", scope, None, Utc::now())
             .await
             .expect("token")
             .secret

@@ -72,8 +72,9 @@ pub const SETTINGS: &[Setting] = &[
         "TIENDO_SIGNIN_MAX_FAILURES_PER_ADDRESS",
     ),
     setting("http.signin_window", "TIENDO_SIGNIN_WINDOW"),
+    setting("http.signin_max_delay", "TIENDO_SIGNIN_MAX_DELAY"),
     setting("http.max_upload_bytes", "TIENDO_MAX_UPLOAD_BYTES"),
-    setting("http.trust_forwarded_for", "TIENDO_TRUST_FORWARDED_FOR"),
+    setting("http.trusted_proxies", "TIENDO_TRUSTED_PROXIES"),
     setting("email.smtp_host", "TIENDO_SMTP_HOST"),
     setting("email.smtp_port", "TIENDO_SMTP_PORT"),
     setting("email.smtp_tls", "TIENDO_SMTP_TLS"),
@@ -135,8 +136,10 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     pub auth: AuthPolicy,
     pub max_upload_bytes: usize,
-    /// Take the client address from `X-Forwarded-For` (behind a reverse proxy).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` names the client: a request from one of
+    /// these addresses is taken to come from the last address in that header that is not one of
+    /// them. Empty: the header is ignored, the peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl HttpSettings {
@@ -148,7 +151,7 @@ impl HttpSettings {
             cookie_secure: !listen.ip().is_loopback(),
             auth: AuthPolicy::default(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -222,6 +225,7 @@ impl Settings {
                 positive,
             )?,
             failure_window: l.or("http.signin_window", defaults.auth.failure_window, duration)?,
+            max_delay: l.or("http.signin_max_delay", defaults.auth.max_delay, duration)?,
         };
         if auth.session_idle > auth.session_absolute {
             return Err(if l.is_given("http.session_idle") {
@@ -247,11 +251,7 @@ impl Settings {
             cookie_secure: l.or("http.cookie_secure", defaults.cookie_secure, flag)?,
             auth,
             max_upload_bytes: l.or("http.max_upload_bytes", defaults.max_upload_bytes, positive)?,
-            trust_forwarded_for: l.or(
-                "http.trust_forwarded_for",
-                defaults.trust_forwarded_for,
-                flag,
-            )?,
+            trusted_proxies: l.or("http.trusted_proxies", Vec::new(), ip_networks)?,
         };
 
         let email = email_settings(&l)?;
@@ -525,12 +525,38 @@ seal_seconds = 0
         );
         assert!(e.to_string().contains("http.listen"), "lists the keys: {e}");
         let e = Settings::from_sources(
-            Some((Path::new("t.toml"), "data_dir = [\"a\"]\n")),
+            Some((Path::new("t.toml"), "data_dir = [1]\n")),
             |_| None,
             &[],
         )
         .unwrap_err();
         assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+        // A list of strings is a list setting's value, as a comma-separated one is in the
+        // environment.
+        let s = Settings::from_sources(
+            Some((
+                Path::new("t.toml"),
+                "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+            )),
+            |_| None,
+            &[],
+        )
+        .expect("a list");
+        assert_eq!(s.http.trusted_proxies.len(), 2);
+        let env = Settings::from_sources(
+            None,
+            |k| (k == "TIENDO_TRUSTED_PROXIES").then(|| "127.0.0.1, ::1".to_string()),
+            &[],
+        )
+        .expect("a list");
+        assert_eq!(env.http.trusted_proxies.len(), 2);
+        let e = Settings::from_sources(
+            None,
+            |k| (k == "TIENDO_TRUSTED_PROXIES").then(|| "127.0.0.1,proxy".to_string()),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`proxy`"), "{e}");
         let e = Settings::from_sources(Some((Path::new("t.toml"), "[http\n")), |_| None, &[])
             .unwrap_err();
         assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");

@@ -193,11 +193,18 @@ fn file_values(path: &Path, text: &str) -> Result<Vec<(&'static str, String)>, C
             toml::Value::String(s) => s,
             toml::Value::Integer(n) => n.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            // A list of strings (`trusted_proxies = ["127.0.0.1", "::1"]`) reads as the same
+            // list separated by commas in an environment variable.
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             _ => {
                 return Err(ConfigError::Syntax {
                     path: path.to_path_buf(),
                     message: format!(
-                        "`{key}` phải là chuỗi, số nguyên hoặc true/false (`{key}` must be a string, an integer or true/false)"
+                        "`{key}` phải là chuỗi, số nguyên, true/false hoặc danh sách chuỗi (`{key}` must be a string, an integer, true/false or a list of strings)"
                     ),
                 });
             }

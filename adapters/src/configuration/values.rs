@@ -154,6 +154,25 @@ pub(super) fn duration(v: &str) -> Result<TimeDelta, Allowed> {
     TimeDelta::try_seconds(secs).ok_or_else(bad)
 }
 
+/// A list of IP addresses and networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), separated by commas;
+/// empty: none.
+pub(super) fn ip_networks(v: &str) -> Result<Vec<ipnet::IpNet>, Allowed> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    Allowed::new(
+                        format!("`{s}` không phải địa chỉ IP hay mạng; dùng danh sách cách nhau bởi dấu phẩy, ví dụ 127.0.0.1,::1,10.0.0.0/8"),
+                        format!("`{s}` is not an IP address or network; use a comma-separated list such as 127.0.0.1,::1,10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
 pub(super) fn socket_addr(v: &str) -> Result<SocketAddr, Allowed> {
     v.parse().map_err(|_| {
         Allowed::new(

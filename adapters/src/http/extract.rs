@@ -255,9 +255,36 @@ where
     }
 }
 
-/// The client's address: the peer, or the last hop of `X-Forwarded-For` when the server is
-/// configured to trust its proxy.
+/// The client's address: the peer, or, when the peer is one of the configured
+/// `trusted_proxies`, the last address of `X-Forwarded-For` that is not a trusted proxy (each
+/// proxy appends the address it received from; only the hops added by our own proxies can be
+/// believed).
 pub struct ClientAddress(pub String);
+
+/// The client behind `peer`: see [`ClientAddress`].
+pub(crate) fn client_address(
+    peer: Option<std::net::IpAddr>,
+    forwarded: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> String {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    let mut client = peer.to_string();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip.to_string(),
+            Ok(ip) => return ip.to_string(),
+            // Not an address: whatever sent it is the client as far as we can tell.
+            Err(_) => return hop.chars().take(64).collect(),
+        }
+    }
+    client
+}
 
 impl<S> FromRequestParts<S> for ClientAddress
 where
@@ -268,24 +295,24 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
-        if app.settings.trust_forwarded_for
-            && let Some(last) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .rfind(|s| !s.is_empty())
-        {
-            return Ok(ClientAddress(last.to_string()));
-        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddress(peer))
+            .map(|c| c.0.ip().to_canonical());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        Ok(ClientAddress(client_address(
+            peer,
+            &forwarded,
+            &app.settings.trusted_proxies,
+        )))
     }
 }
 
@@ -435,6 +462,35 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
         IfMatch::parse(&h)
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+        let proxies: Vec<ipnet::IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        // Not behind a trusted proxy: the header is anyone's to write.
+        assert_eq!(
+            client_address(ip("203.0.113.5"), &["1.2.3.4"], &proxies),
+            "203.0.113.5"
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["1.2.3.4"], &[]),
+            "127.0.0.1"
+        );
+        // Behind ours: the last hop that is not ours; what the client wrote before it is not.
+        assert_eq!(
+            client_address(
+                ip("127.0.0.1"),
+                &["6.6.6.6", "198.51.100.7", "10.1.2.3"],
+                &proxies
+            ),
+            "198.51.100.7"
+        );
+        assert_eq!(client_address(ip("127.0.0.1"), &[], &proxies), "127.0.0.1");
+        assert_eq!(client_address(None, &[], &proxies), "unknown");
     }
 
     #[test]

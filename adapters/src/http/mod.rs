@@ -13,6 +13,7 @@
 pub(crate) mod extract;
 pub mod problem;
 pub(crate) mod routes;
+mod same_origin;
 pub mod startup;
 mod unread;
 mod views;

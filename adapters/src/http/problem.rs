@@ -317,6 +317,12 @@ impl From<SignInError> for Problem {
             )
             .with("retry_after", retry_after_secs)
             .header(header::RETRY_AFTER, &retry_after_secs.to_string()),
+            SignInError::WrongCurrentPassword => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "wrong_current_password",
+                e.to_string(),
+            )
+            .with("field", "current_password"),
             SignInError::Store(s) => s.into(),
         }
     }

@@ -1,6 +1,7 @@
 //! Building the application: the routes under `/api/v1`, the OpenAPI document generated from
 //! them, and the layers every request goes through — request id, trace span, what is left of
-//! an unread request body (`unread`), panic catcher, body limit, and a last step that turns any
+//! an unread request body (`unread`), panic catcher, body limit, the refusal of cross-site
+//! requests carrying the session cookie (`same_origin`), and a last step that turns any
 //! error response still without a problem body (unknown route, wrong method, a body refused by
 //! the framework) into problem+json.
 
@@ -26,6 +27,7 @@ use super::MAX_JSON_BYTES;
 use super::extract::SESSION_COOKIE;
 use super::problem::{PROBLEM_JSON, Problem, ProblemDoc, generic_detail};
 use super::routes;
+use super::same_origin::refuse_cross_site;
 use super::unread::finish_unread_body;
 use crate::configuration::HttpSettings;
 use crate::files::FileStore;
@@ -121,9 +123,13 @@ fn problem_response(description: &str) -> OaResponse {
 }
 
 /// Adds the answers every operation can give to every operation: 401 where an identity is
-/// required, 400 for malformed input, 500, and 503 while the database is unavailable.
+/// required, 400 for malformed input, 404 where the path names a resource, 415 where there is a
+/// request body, 500, and 503 while the database is unavailable.
 fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // A path with an identifier in it names something that may not exist (or not for
+        // this caller): 404.
+        let names_something = path.contains('{');
         for op in [
             &mut item.get,
             &mut item.post,
@@ -147,6 +153,17 @@ fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
             responses
                 .entry("400".into())
                 .or_insert_with(|| problem_response("Malformed input (`field` names it)").into());
+            if names_something {
+                responses.entry("404".into()).or_insert_with(|| {
+                    problem_response("No such resource, or not one the caller may see").into()
+                });
+            }
+            // A body of another media type than the one documented is refused before it is read.
+            if op.request_body.is_some() {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem_response("The body is not of the documented media type").into()
+                });
+            }
             responses
                 .entry("500".into())
                 .or_insert_with(|| problem_response("Server error; nothing was changed").into());
@@ -234,6 +251,7 @@ pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router 
     let max_upload = state.settings.max_upload_bytes;
     api.merge(crate::web::router(max_upload))
         .fallback(no_route)
+        .layer(axum::middleware::from_fn(refuse_cross_site))
         .layer(axum::middleware::map_response(finish))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(on_panic))

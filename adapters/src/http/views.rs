@@ -69,6 +69,27 @@ pub struct SignedInView {
     pub absolute_until: DateTime<Utc>,
 }
 
+/// What a password change revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangedView {
+    /// Sessions revoked (the caller's own included: sign in again).
+    pub revoked_sessions: u64,
+    /// API tokens revoked: integrations need new tokens.
+    pub revoked_tokens: u64,
+    /// The same, in a sentence.
+    pub detail: String,
+}
+
+impl From<crate::store::PasswordChanged> for PasswordChangedView {
+    fn from(c: crate::store::PasswordChanged) -> Self {
+        PasswordChangedView {
+            revoked_sessions: c.revoked_sessions,
+            revoked_tokens: c.revoked_tokens,
+            detail: c.message(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: String,
@@ -859,8 +880,12 @@ pub struct NewTokenBody {
     pub name: String,
     /// `full` (default) or `metrics`.
     pub scope: Option<String>,
-    /// Days until it expires (1–3650); never, if absent.
+    /// Days until it expires (1–3650); 90 if absent.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
+    /// `true`: the token never expires (administrators only, for an integration; not with
+    /// `expires_in_days`).
+    pub no_expiry: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -57,10 +57,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::{
-    Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, SignInError,
-    SignedIn, TOKEN_PREFIX,
+    Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, PasswordChanged,
+    SignInError, SignedIn, TOKEN_PREFIX,
 };
-pub use audit::{Audit, AuditRecord, Broken, Seal, VerifyReport, sha256_hex};
+pub use audit::{Audit, AuditRecord, Broken, DocumentsReport, Seal, VerifyReport, sha256_hex};
 pub use directory::Directory;
 pub use import::{ImportError, Imports, PrintedReport};
 pub use observe::{Metrics, Observe, Readiness};

@@ -1,6 +1,7 @@
 //! `/account/password` — Đổi mật khẩu: the viewer changes their own password (the current one
-//! is required, the store's password rules apply). Every session of the user is then revoked,
-//! this one included: they sign in again with the new password.
+//! is required, the store's password rules apply; wrong ones count as failed sign-ins). Every
+//! session and API token of the user is then revoked, this one included: they sign in again
+//! with the new password.
 
 use askama::Template;
 use axum::extract::State;
@@ -11,6 +12,7 @@ use chrono::Utc;
 use super::page::{Fields, Layout, PageError, html, see_other};
 use super::session::Viewer;
 use crate::http::AppState;
+use crate::http::extract::ClientAddress;
 use crate::http::problem::Problem;
 use crate::http::routes::auth::session_cookie;
 
@@ -41,6 +43,7 @@ pub async fn page(viewer: Viewer) -> Response {
 
 pub async fn change(
     State(app): State<AppState>,
+    ClientAddress(address): ClientAddress,
     viewer: Viewer,
     f: Fields,
 ) -> Result<Response, PageError> {
@@ -56,10 +59,17 @@ pub async fn change(
     match app
         .store
         .accounts()
-        .change_password_as(&viewer.identity, f.raw("current_password"), new, Utc::now())
+        .change_password_as(
+            &viewer.identity,
+            f.raw("current_password"),
+            new,
+            &address,
+            &app.settings.auth,
+            Utc::now(),
+        )
         .await
     {
-        Ok(()) => {
+        Ok(_) => {
             let mut res = see_other("/sign-in?doi-mat-khau=1");
             res.headers_mut()
                 .insert(header::SET_COOKIE, session_cookie(&app, "", 0));

@@ -302,7 +302,9 @@ pub async fn user(
         "vai-tro" => "Đã lưu vai trò và đơn vị.",
         "khoa" => "Đã khóa tài khoản; mọi phiên đăng nhập và token của người dùng đã bị thu hồi.",
         "mo-khoa" => "Đã mở khóa tài khoản.",
-        "mat-khau" => "Đã đặt mật khẩu mới; các phiên đăng nhập cũ của người dùng đã bị thu hồi.",
+        "mat-khau" => {
+            "Đã đặt mật khẩu mới; mọi phiên đăng nhập và token API của người dùng đã bị thu hồi."
+        }
         _ => "Đã lưu.",
     });
     user_page(&app, &viewer, &username, StatusCode::OK, None, flash).await

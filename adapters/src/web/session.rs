@@ -260,7 +260,7 @@ pub async fn sign_in(
             }
             res
         }
-        Err(e @ SignInError::BadCredentials) => sign_in_form(
+        Err(e @ (SignInError::BadCredentials | SignInError::WrongCurrentPassword)) => sign_in_form(
             &app,
             StatusCode::UNAUTHORIZED,
             &next,

@@ -54,11 +54,36 @@ struct RawWorkflow {
     initial: Spanned<String>,
     stall_after_working_days: Option<Spanned<u32>>,
     #[serde(default)]
-    document_types: BTreeMap<String, String>,
+    document_types: BTreeMap<String, Spanned<RawDocumentType>>,
     #[serde(default)]
     states: Vec<Spanned<RawState>>,
     #[serde(default)]
     transitions: Vec<Spanned<RawTransition>>,
+}
+
+/// A document type: its title alone (`id = "Title"`: anyone who may attach to the task may
+/// upload it), or `id = { title = "…", issued_by = ["skhcn"] }`: only those roles may.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDocumentType {
+    Title(String),
+    Declared(RawDeclaredType),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeclaredType {
+    title: String,
+    issued_by: Vec<String>,
+}
+
+impl RawDocumentType {
+    fn title(&self) -> &str {
+        match self {
+            RawDocumentType::Title(t) => t,
+            RawDocumentType::Declared(d) => &d.title,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -226,7 +251,12 @@ pub fn parse_workflow(
         calendar: header.calendar.expect("checked above"),
         initial: raw.initial.into_inner(),
         stall_after_working_days: raw.stall_after_working_days.map(Spanned::into_inner),
-        document_types: raw.document_types,
+        document_types: raw
+            .document_types
+            .iter()
+            .map(|(id, d)| (id.clone(), d.get_ref().title().to_string()))
+            .collect(),
+        document_issuers: header.document_issuers,
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
         file: file.to_string(),
@@ -238,6 +268,7 @@ struct Header {
     applies_from: Option<NaiveDate>,
     applies_until: Option<NaiveDate>,
     calendar: Option<Arc<Calendar>>,
+    document_issuers: BTreeMap<String, Vec<Role>>,
 }
 
 /// Checks the file as a whole: name, title, version, legal basis, the dates it applies between,
@@ -297,20 +328,34 @@ fn check_header(
             "stall_after_working_days must be 1 or more",
         );
     }
-    for (id, title) in &raw.document_types {
-        if !is_ident(id, '_') || title.trim().is_empty() {
-            let span = raw.name.span();
+    let mut document_issuers = BTreeMap::new();
+    for (id, declared) in &raw.document_types {
+        let span = declared.span();
+        let subject = Some(format!("document type `{id}`"));
+        if !is_ident(id, '_') || declared.get_ref().title().trim().is_empty() {
             errs.push(
                 &span,
-                Some(format!("document type `{id}`")),
+                subject.clone(),
                 "document type ids are lowercase letters, digits and '_', each with a Vietnamese title",
             );
+        }
+        if let RawDocumentType::Declared(d) = declared.get_ref() {
+            if d.issued_by.is_empty() {
+                errs.push(
+                    &span,
+                    subject.clone(),
+                    "issued_by must name at least one role (or write the title alone: anyone who may attach)",
+                );
+            }
+            let roles = parse_roles(&d.issued_by, errs, &span, &subject);
+            document_issuers.insert(id.clone(), roles);
         }
     }
     Header {
         applies_from,
         applies_until,
         calendar,
+        document_issuers,
     }
 }
 

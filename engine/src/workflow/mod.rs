@@ -40,6 +40,9 @@ pub struct Workflow {
     pub stall_after_working_days: Option<u32>,
     /// Document type id → Vietnamese title.
     pub document_types: BTreeMap<String, String>,
+    /// Document type id → the roles that may issue (upload) it; a type not listed may be
+    /// uploaded by anyone who may attach to the task.
+    pub document_issuers: BTreeMap<String, Vec<Role>>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
     /// The file it was read from, for messages.

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{TimeDelta, Utc};
-use engine::access::Scope;
+use engine::access::{DEFAULT_TOKEN_DAYS, Scope};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,8 +18,10 @@ use super::super::extract::{Auth, ClientAddress, JsonBody, SESSION_COOKIE, cooki
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    ChangePasswordBody, IssuedTokenView, MeView, NewTokenBody, SignInBody, SignedInView, TokenView,
+    ChangePasswordBody, IssuedTokenView, MeView, NewTokenBody, PasswordChangedView, SignInBody,
+    SignedInView, TokenView,
 };
+use crate::store::Credential;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -90,18 +92,22 @@ async fn sign_in(
     Ok(res)
 }
 
-/// Sign out: revokes the session and clears the cookie.
+/// Sign out: revokes the credential used (the session, or the API token) and clears the
+/// cookie.
 #[utoipa::path(
     post, path = "/auth/sign-out", tag = "auth",
-    responses((status = 204, description = "Signed out", headers(("Set-Cookie" = String))))
+    responses((status = 204, description = "Signed out; a token used to sign out is revoked", headers(("Set-Cookie" = String))))
 )]
 async fn sign_out(
     State(app): State<AppState>,
-    Auth(_id): Auth,
+    Auth(id): Auth,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        app.store.accounts().sign_out(secret, Utc::now()).await?;
+    let now = Utc::now();
+    if let Credential::Token { id: token } = &id.credential {
+        app.store.accounts().sign_out_token(token, now).await?;
+    } else if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        app.store.accounts().sign_out(secret, now).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
@@ -118,27 +124,39 @@ async fn me(Auth(id): Auth) -> Json<MeView> {
     Json(MeView::from(&id))
 }
 
-/// Change one's own password (the current one is required). Every session of the user is
-/// revoked: sign in again.
+/// Change one's own password (the current one is required; wrong ones count as failed
+/// sign-ins of the user). Every session and every API token of the user is revoked: sign in
+/// again, issue new tokens.
 #[utoipa::path(
     post, path = "/me/password", tag = "auth",
     request_body = ChangePasswordBody,
     responses(
-        (status = 204, description = "Changed; signed out everywhere"),
+        (status = 200, description = "Changed; every session and token of the user revoked", body = PasswordChangedView),
         (status = 400, description = "Wrong current password, or a new one breaking the rules", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "A metrics token cannot change passwords", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this user (`Retry-After`)", body = ProblemDoc, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
     )
 )]
 async fn change_password(
     State(app): State<AppState>,
     Auth(id): Auth,
+    ClientAddress(address): ClientAddress,
     JsonBody(body): JsonBody<ChangePasswordBody>,
 ) -> Result<Response, Problem> {
-    app.store
+    let changed = app
+        .store
         .accounts()
-        .change_password_as(&id, &body.current_password, &body.new_password, Utc::now())
+        .change_password_as(
+            &id,
+            &body.current_password,
+            &body.new_password,
+            &address,
+            &app.settings.auth,
+            Utc::now(),
+        )
         .await?;
-    let mut res = StatusCode::NO_CONTENT.into_response();
+    let mut res = Json(PasswordChangedView::from(changed)).into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&app, "", 0));
     Ok(res)
@@ -157,14 +175,16 @@ async fn list_tokens(
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
-/// Issue an API token for the caller's own user. The secret is in this answer only.
+/// Issue an API token for the caller's own user. The secret is in this answer only. Needs a
+/// session signed in with the password within the last 10 minutes (not a token); expires after
+/// `expires_in_days` (default 90); `no_expiry` for administrators only.
 #[utoipa::path(
     post, path = "/tokens", tag = "auth",
     request_body = NewTokenBody,
     responses(
         (status = 201, description = "Issued", body = IssuedTokenView),
         (status = 400, description = "Malformed body", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "Metrics tokens are issued by administrators only; a metrics token issues nothing", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Not a session signed in within the last 10 minutes; metrics tokens and tokens without expiry are issued by administrators only", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn create_token(
@@ -178,10 +198,17 @@ async fn create_token(
         Some(s) => Scope::parse(s).map_err(|e| Problem::bad_request("scope", e))?,
     };
     let now = Utc::now();
-    let expires_at = match body.expires_in_days {
-        None => None,
-        Some(d) if (1..=3650).contains(&d) => Some(now + TimeDelta::days(i64::from(d))),
-        Some(_) => {
+    let expires_at = match (body.expires_in_days, body.no_expiry.unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(Problem::bad_request(
+                "no_expiry",
+                "Chọn một trong hai: `expires_in_days` (số ngày hiệu lực) hoặc `no_expiry`.",
+            ));
+        }
+        (None, true) => None,
+        (None, false) => Some(now + TimeDelta::days(i64::from(DEFAULT_TOKEN_DAYS))),
+        (Some(d), false) if (1..=3650).contains(&d) => Some(now + TimeDelta::days(i64::from(d))),
+        (Some(_), false) => {
             return Err(Problem::bad_request(
                 "expires_in_days",
                 "Số ngày hiệu lực phải từ 1 đến 3650.",

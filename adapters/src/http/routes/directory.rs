@@ -16,8 +16,8 @@ use super::super::extract::{Auth, JsonBody, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    MergeUnitBody, NewPlanBody, NewUnitBody, NewUserBody, PlanView, RenameUnitBody,
-    SetPasswordBody, UnitView, UserView,
+    MergeUnitBody, NewPlanBody, NewUnitBody, NewUserBody, PasswordChangedView, PlanView,
+    RenameUnitBody, SetPasswordBody, UnitView, UserView,
 };
 use crate::store::NewUser;
 
@@ -334,12 +334,12 @@ async fn get_user(
     ))
 }
 
-/// Set a user's password; their sessions are revoked (administrators).
+/// Set a user's password; their sessions and API tokens are revoked (administrators).
 #[utoipa::path(post, path = "/users/{username}/password", tag = "users",
     params(("username" = String, Path, description = "User name")),
     request_body = SetPasswordBody,
     responses(
-        (status = 204, description = "Set"),
+        (status = 200, description = "Set; every session and token of the user revoked", body = PasswordChangedView),
         (status = 400, description = "A password breaking the rules", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = ProblemDoc, content_type = "application/problem+json"),
@@ -349,13 +349,14 @@ async fn set_password(
     Auth(id): Auth,
     Path(username): Path<String>,
     JsonBody(body): JsonBody<SetPasswordBody>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Json<PasswordChangedView>, Problem> {
     let username = ident("username", &username)?;
-    app.store
+    let changed = app
+        .store
         .accounts()
         .set_password_as(&id.actor, &username, &body.password, Utc::now())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(changed.into()))
 }
 
 /// Disable a user: no sign-in, no action; sessions and tokens revoked (administrators).

@@ -411,7 +411,13 @@ pub(crate) async fn document_file(
         .map_err(|_| Problem::internal())?
         .map_err(|e| {
             tracing::error!(error = %e, document = %doc.id, "cannot read a stored document");
-            if e.kind() == std::io::ErrorKind::NotFound {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "file_outside_store",
+                    "Đường dẫn tệp của tài liệu này nằm ngoài kho lưu trữ tài liệu nên không được phục vụ; báo quản trị viên.",
+                )
+            } else if e.kind() == std::io::ErrorKind::NotFound {
                 Problem::new(
                     StatusCode::GONE,
                     "file_missing",

@@ -8,7 +8,8 @@
 //! the policy says (each use slides `expires_at` forward, never past `absolute_until`) and is
 //! revoked by signing out, by a password change and by disabling the user, who also loses their
 //! tokens. Failed sign-ins are recorded in the database, so the limit holds across restarts and
-//! across instances, and counted per user name and per client address over a sliding window.
+//! across instances, and counted per (address, user name), per address and per user name over a
+//! sliding window (see [`AuthPolicy`]).
 //!
 //! Who may manage users, issue or revoke tokens is asked of [`engine::access`]; this module only
 //! applies the answers.
@@ -43,18 +44,34 @@ pub struct Accounts<'a> {
 }
 
 /// How long sessions live and how many failed sign-ins are tolerated.
+///
+/// Failed sign-ins (and wrong current passwords on a password change) are counted three ways
+/// over a sliding `failure_window`, so that the limit protects accounts without becoming a
+/// weapon against them:
+///
+/// - per **(address, user name)**: `failures_per_user` failures lock that user name *from that
+///   address* until the oldest leaves the window; whoever else shares the address (an office
+///   behind its gateway, every user behind the TLS proxy) is not concerned;
+/// - per **address**, whatever the user names: `failures_per_address`, a much higher ceiling
+///   against one address trying many names;
+/// - per **user name**, from every address: past `failures_per_user` failures, each further try
+///   must wait a delay that doubles from one second with each failure, up to `max_delay`: a
+///   distributed guesser is slowed to a crawl, and the account's owner, from their own address,
+///   waits seconds rather than being locked out for a quarter of an hour.
 #[derive(Debug, Clone)]
 pub struct AuthPolicy {
     /// A session unused for this long has expired.
     pub session_idle: TimeDelta,
     /// No session outlives this, however busy.
     pub session_absolute: TimeDelta,
-    /// Failed sign-ins for one user name within `failure_window` before sign-in is refused.
+    /// Failed sign-ins for one user name from one address within `failure_window` before that
+    /// pair is refused; also where the account's progressive delay starts.
     pub failures_per_user: u32,
-    /// Failed sign-ins from one address within `failure_window` (higher: offices share an
-    /// address behind their gateway).
+    /// Failed sign-ins from one address within `failure_window`, whatever the user names.
     pub failures_per_address: u32,
     pub failure_window: TimeDelta,
+    /// The longest progressive delay of an account tried from many addresses.
+    pub max_delay: TimeDelta,
 }
 
 impl Default for AuthPolicy {
@@ -63,9 +80,22 @@ impl Default for AuthPolicy {
             session_idle: TimeDelta::minutes(30),
             session_absolute: TimeDelta::hours(12),
             failures_per_user: 5,
-            failures_per_address: 20,
+            failures_per_address: 100,
             failure_window: TimeDelta::minutes(15),
+            max_delay: TimeDelta::minutes(1),
         }
+    }
+}
+
+impl AuthPolicy {
+    /// The wait an account owes after `failures` failed sign-ins from all addresses within the
+    /// window: none up to `failures_per_user`, then 1 s, 2 s, 4 s… up to `max_delay`.
+    pub fn account_delay(&self, failures: u32) -> TimeDelta {
+        let Some(over) = failures.checked_sub(self.failures_per_user.max(1)) else {
+            return TimeDelta::zero();
+        };
+        let secs = 1i64.checked_shl(over.min(40)).unwrap_or(i64::MAX);
+        TimeDelta::seconds(secs).min(self.max_delay)
     }
 }
 
@@ -108,6 +138,9 @@ pub enum SignInError {
         retry_after_secs
     )]
     RateLimited { retry_after_secs: u64 },
+    /// A password change whose current password is wrong (counted as a failed sign-in).
+    #[error("Mật khẩu hiện tại không đúng.")]
+    WrongCurrentPassword,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -190,18 +223,49 @@ fn random_secret() -> String {
     hex(&bytes)
 }
 
-/// Revokes every live session of a user (a password change, a disabled account).
+/// Revokes every live session of a user (a password change, a disabled account); returns how
+/// many.
 async fn revoke_sessions(
     conn: &mut Conn<'_>,
     user_id: &str,
     now: Instant,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     conn.execute(
         "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         &[Arg::Str(user_id), Arg::Time(now)],
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Revokes every live API token of a user (a password change, a disabled account); returns how
+/// many. The caller calls [`Store::identity_changed`] once committed.
+async fn revoke_tokens(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    now: Instant,
+) -> Result<u64, sqlx::Error> {
+    conn.execute(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        &[Arg::Str(user_id), Arg::Time(now)],
+    )
+    .await
+}
+
+/// What a password change revoked: every session and every API token of the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PasswordChanged {
+    pub revoked_sessions: u64,
+    pub revoked_tokens: u64,
+}
+
+impl PasswordChanged {
+    /// The Vietnamese sentence telling the user what was revoked.
+    pub fn message(&self) -> String {
+        format!(
+            "Đã đổi mật khẩu; đã thu hồi {} phiên đăng nhập và {} token API của người dùng này (cần đăng nhập lại, tạo token mới cho các hệ thống tích hợp).",
+            self.revoked_sessions, self.revoked_tokens
+        )
+    }
 }
 
 /// Runs CPU-heavy work (password hashing) off the async runtime.
@@ -244,11 +308,7 @@ impl Accounts<'_> {
             )
             .await?;
             revoke_sessions(&mut conn, &user.id, now).await?;
-            conn.execute(
-                "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-                &[Arg::Str(&user.id), Arg::Time(now)],
-            )
-            .await?;
+            revoke_tokens(&mut conn, &user.id, now).await?;
             tx.commit().await?;
         });
         self.store.identity_changed();
@@ -309,5 +369,19 @@ impl Accounts<'_> {
                 a
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_delay_doubles_from_the_limit_up_to_its_ceiling() {
+        let p = AuthPolicy::default();
+        let secs = |n| p.account_delay(n).num_seconds();
+        assert_eq!((secs(0), secs(4)), (0, 0));
+        assert_eq!((secs(5), secs(6), secs(7), secs(10)), (1, 2, 4, 32));
+        assert_eq!((secs(11), secs(1000), secs(u32::MAX)), (60, 60, 60));
     }
 }

@@ -13,7 +13,10 @@ use engine::time::Instant;
 
 use super::super::sql::{Arg, Conn};
 use super::super::{Store, StoreError, micros, with_db};
-use super::{Accounts, Identity, blocking, random_secret, revoke_sessions};
+use super::{
+    Accounts, AuthPolicy, Identity, PasswordChanged, SignInError, blocking, random_secret,
+    revoke_sessions, revoke_tokens,
+};
 
 fn hash(password: &str) -> Result<String, StoreError> {
     Argon2::default()
@@ -49,7 +52,7 @@ pub(super) async fn hash_of(store: &Store, user_id: &str) -> Result<Option<Strin
 }
 
 impl Accounts<'_> {
-    /// An administrator sets another user's password; their sessions are revoked.
+    /// An administrator sets another user's password; their sessions and tokens are revoked.
     #[tracing::instrument(skip_all, fields(actor = %actor.user, user = %username))]
     pub async fn set_password_as(
         &self,
@@ -57,26 +60,27 @@ impl Accounts<'_> {
         username: &str,
         password: &str,
         now: Instant,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PasswordChanged, StoreError> {
         access::may_manage(actor, Area::Users)?;
         self.set_password(username, password, now).await
     }
 
-    /// Sets (or replaces) a user's password and revokes their sessions. System door, for the
-    /// shell's `tiendo user passwd`: no access rule, the policy still applies.
+    /// Sets (or replaces) a user's password and revokes their sessions and API tokens: whoever
+    /// held a credential of the old password holds nothing now. System door, for the shell's
+    /// `tiendo user passwd`: no access rule, the policy still applies.
     #[tracing::instrument(skip_all, fields(user = %username))]
     pub async fn set_password(
         &self,
         username: &str,
         password: &str,
         now: Instant,
-    ) -> Result<(), StoreError> {
+    ) -> Result<PasswordChanged, StoreError> {
         let user = self.store.directory().user(username).await?;
-        let password = Password::parse(&user.username, password)
+        let password = Password::parse_for(&user.username, &user.display_name, password)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let phc = blocking(move || hash(password.expose())).await??;
         let now = micros(now);
-        with_db!(self.store, |pool| {
+        let changed = with_db!(self.store, |pool| {
             let mut tx = pool.begin().await?;
             let mut conn = Conn::from(&mut *tx);
             conn.execute(
@@ -85,13 +89,21 @@ impl Accounts<'_> {
                 &[Arg::Str(&user.id), Arg::Str(&phc), Arg::Time(now)],
             )
             .await?;
-            revoke_sessions(&mut conn, &user.id, now).await?;
+            let revoked_sessions = revoke_sessions(&mut conn, &user.id, now).await?;
+            let revoked_tokens = revoke_tokens(&mut conn, &user.id, now).await?;
             tx.commit().await?;
+            PasswordChanged {
+                revoked_sessions,
+                revoked_tokens,
+            }
         });
-        Ok(())
+        self.store.identity_changed();
+        Ok(changed)
     }
 
-    /// A user changes their own password, proving the current one. Their sessions are revoked
+    /// A user changes their own password, proving the current one. A wrong current password
+    /// counts as a failed sign-in of that user from `address`, under the same limit
+    /// ([`AuthPolicy`]): the form is no password oracle. Their sessions and tokens are revoked
     /// (the caller signs in again).
     #[tracing::instrument(skip_all, fields(actor = %identity.actor.user))]
     pub async fn change_password_as(
@@ -99,9 +111,16 @@ impl Accounts<'_> {
         identity: &Identity,
         current: &str,
         new: &str,
+        address: &str,
+        policy: &AuthPolicy,
         now: Instant,
-    ) -> Result<(), StoreError> {
-        access::may_change_own_password(identity.scope)?;
+    ) -> Result<PasswordChanged, SignInError> {
+        access::may_change_own_password(identity.scope).map_err(StoreError::from)?;
+        let username = identity.user.username.as_str();
+        if let Some(retry_after_secs) = self.sign_in_blocked(username, address, policy, now).await?
+        {
+            return Err(SignInError::RateLimited { retry_after_secs });
+        }
         let phc = hash_of(self.store, &identity.user.id).await?;
         let cur = current.to_string();
         let ok = match phc {
@@ -109,8 +128,9 @@ impl Accounts<'_> {
             None => false,
         };
         if !ok {
-            return Err(StoreError::Invalid("Mật khẩu hiện tại không đúng.".into()));
+            self.record_failure(username, address, policy, now).await?;
+            return Err(SignInError::WrongCurrentPassword);
         }
-        self.set_password(&identity.user.username, new, now).await
+        Ok(self.set_password(username, new, now).await?)
     }
 }

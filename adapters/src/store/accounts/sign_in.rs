@@ -152,8 +152,9 @@ impl Accounts<'_> {
         })
     }
 
-    /// Seconds until sign-in is allowed again for this user name or address, if it is blocked.
-    async fn sign_in_blocked(
+    /// Seconds until sign-in is allowed again for this user name from this address, if it is
+    /// blocked: see [`AuthPolicy`].
+    pub(super) async fn sign_in_blocked(
         &self,
         username: &str,
         address: &str,
@@ -161,35 +162,56 @@ impl Accounts<'_> {
         now: Instant,
     ) -> Result<Option<u64>, StoreError> {
         let since = now - policy.failure_window;
-        let mut wait: Option<i64> = None;
-        for (column, value, limit) in [
-            ("username", username, policy.failures_per_user),
-            ("address", address, policy.failures_per_address),
-        ] {
-            let limit = i64::from(limit.max(1));
-            // The limit-th most recent failure in the window: when it leaves the window, the
-            // count drops below the limit again.
-            let sql = format!(
-                "SELECT at FROM sign_in_failures WHERE {column} = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3"
-            );
-            let at: Option<Instant> = with_db!(self.store, |pool| {
-                // `column` is one of the two constant names above.
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(value)
-                    .bind(since)
-                    .bind(limit - 1)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            if let Some(at) = at {
-                let secs = (at + policy.failure_window - now).num_seconds().max(1);
-                wait = Some(wait.map_or(secs, |w| w.max(secs)));
-            }
+        let mut wait = TimeDelta::zero();
+        // Hard limits: the pair, and the address. The limit-th most recent failure in the
+        // window: when it leaves the window, the count drops below the limit again.
+        let pair: Option<Instant> = with_db!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT at FROM sign_in_failures WHERE username = $1 AND address = $2 AND at > $3 ORDER BY at DESC LIMIT 1 OFFSET $4",
+            )
+            .bind(username)
+            .bind(address)
+            .bind(since)
+            .bind(i64::from(policy.failures_per_user.max(1)) - 1)
+            .fetch_optional(pool)
+            .await?
+        });
+        let from_address: Option<Instant> = with_db!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT at FROM sign_in_failures WHERE address = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(address)
+            .bind(since)
+            .bind(i64::from(policy.failures_per_address.max(1)) - 1)
+            .fetch_optional(pool)
+            .await?
+        });
+        for at in [pair, from_address].into_iter().flatten() {
+            wait = wait.max(at + policy.failure_window - now);
         }
-        Ok(wait.map(|w| u64::try_from(w).unwrap_or(1)))
+        // The account, from everywhere: a progressive delay after the last failure.
+        let (count, last): (i64, Option<Instant>) = with_db!(self.store, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), MAX(at) FROM sign_in_failures WHERE username = $1 AND at > $2",
+            )
+            .bind(username)
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        });
+        if let Some(last) = last {
+            let delay = policy.account_delay(u32::try_from(count).unwrap_or(u32::MAX));
+            wait = wait.max(last + delay - now);
+        }
+        if wait <= TimeDelta::zero() {
+            return Ok(None);
+        }
+        // Round up: a client that waits what it is told is let in.
+        let secs = (wait.num_milliseconds() + 999) / 1000;
+        Ok(Some(u64::try_from(secs.max(1)).unwrap_or(1)))
     }
 
-    async fn record_failure(
+    pub(super) async fn record_failure(
         &self,
         username: &str,
         address: &str,
@@ -231,6 +253,23 @@ impl Accounts<'_> {
             .execute(pool)
             .await?;
         });
+        Ok(())
+    }
+
+    /// Revokes the API token a client signed out with (its own credential: no access rule
+    /// beyond holding it).
+    #[tracing::instrument(skip_all, fields(token = %token_id))]
+    pub async fn sign_out_token(&self, token_id: &str, now: Instant) -> Result<(), StoreError> {
+        with_db!(self.store, |pool| {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(token_id)
+            .bind(micros(now))
+            .execute(pool)
+            .await?;
+        });
+        self.store.identity_changed();
         Ok(())
     }
 

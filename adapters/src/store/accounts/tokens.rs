@@ -1,15 +1,18 @@
 //! API tokens: issued to a user for integrations and scrapers, listed without their secrets,
 //! revoked by their owner or an administrator.
 
+use chrono::TimeDelta;
 use engine::Role;
-use engine::access::{self, Scope};
+use engine::access::{self, Lifetime, Proof, Scope};
 use engine::time::Instant;
 
-use super::super::{StoreError, duplicate_or, micros, new_id, sha256_hex, with_db};
-use super::{Accounts, ApiToken, Identity, IssuedToken, TOKEN_PREFIX, random_secret};
+use super::super::{StoreError, User, duplicate_or, micros, new_id, sha256_hex, with_db};
+use super::{Accounts, ApiToken, Credential, Identity, IssuedToken, TOKEN_PREFIX, random_secret};
 
 impl Accounts<'_> {
     /// Issues an API token to the identity's own user. The secret is returned once.
+    /// `expires_at: None` is a token without expiry. [`access::may_issue_token`] rules: the
+    /// identity must be a session signed in with the password within the last minutes.
     #[tracing::instrument(skip_all, fields(actor = %identity.actor.user))]
     pub async fn create_token_as(
         &self,
@@ -19,7 +22,53 @@ impl Accounts<'_> {
         expires_at: Option<Instant>,
         now: Instant,
     ) -> Result<IssuedToken, StoreError> {
-        access::may_issue_token(&identity.actor, identity.scope, scope)?;
+        let proof = match &identity.credential {
+            Credential::Token { .. } => Proof::Token,
+            Credential::Session { id_hash } => {
+                let created: Option<Instant> = with_db!(self.store, |pool| {
+                    sqlx::query_scalar("SELECT created_at FROM sessions WHERE id_hash = $1")
+                        .bind(id_hash)
+                        .fetch_optional(pool)
+                        .await?
+                });
+                Proof::Session {
+                    // No such session: as old as can be.
+                    signed_in_ago: created.map_or(TimeDelta::MAX, |c| now - c),
+                }
+            }
+        };
+        let lifetime = match expires_at {
+            Some(_) => Lifetime::Expires,
+            None => Lifetime::Never,
+        };
+        access::may_issue_token(&identity.actor, identity.scope, proof, scope, lifetime)?;
+        self.insert_token(&identity.user, name, scope, expires_at, now)
+            .await
+    }
+
+    /// Issues an API token to `username`. System door, for the shell, tests and benchmarks: no
+    /// access rule.
+    #[tracing::instrument(skip_all, fields(user = %username))]
+    pub async fn issue_token(
+        &self,
+        username: &str,
+        name: &str,
+        scope: Scope,
+        expires_at: Option<Instant>,
+        now: Instant,
+    ) -> Result<IssuedToken, StoreError> {
+        let user = self.store.directory().user(username).await?;
+        self.insert_token(&user, name, scope, expires_at, now).await
+    }
+
+    async fn insert_token(
+        &self,
+        user: &User,
+        name: &str,
+        scope: Scope,
+        expires_at: Option<Instant>,
+        now: Instant,
+    ) -> Result<IssuedToken, StoreError> {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > 100
@@ -40,7 +89,7 @@ impl Accounts<'_> {
         let secret = format!("{TOKEN_PREFIX}{}", random_secret());
         let token = ApiToken {
             id: new_id(),
-            username: identity.user.username.clone(),
+            username: user.username.clone(),
             name: name.to_string(),
             prefix: secret.chars().take(12).collect(),
             scope: scope.as_str().to_string(),
@@ -55,7 +104,7 @@ impl Accounts<'_> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL)",
             )
             .bind(&token.id)
-            .bind(&identity.user.id)
+            .bind(&user.id)
             .bind(&token.name)
             .bind(sha256_hex(secret.as_bytes()))
             .bind(&token.prefix)

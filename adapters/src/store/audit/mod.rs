@@ -24,6 +24,7 @@ use record::{SELECT_AUDIT, canonical_instant};
 
 pub use record::{AuditRecord, sha256_hex};
 pub(crate) use record::{hex, insert_audit};
+pub use verify::DocumentsReport;
 
 /// The audit log's doors: see [`Store::audit`].
 #[derive(Clone, Copy)]

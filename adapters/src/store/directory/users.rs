@@ -64,7 +64,7 @@ impl Directory<'_> {
         now: Instant,
     ) -> Result<User, StoreError> {
         let password = password
-            .map(|p| Password::parse(&new.username, p))
+            .map(|p| Password::parse_for(&new.username, &new.display_name, p))
             .transpose()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let user = self.add_user(new, now).await?;

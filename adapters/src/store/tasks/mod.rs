@@ -19,6 +19,7 @@ mod write;
 use std::sync::Arc;
 
 use engine::Role;
+use engine::access;
 use engine::decide::{Actor, Available, Clock};
 use engine::time::Instant;
 use engine::wording::TimeLeft;
@@ -125,6 +126,7 @@ pub struct Attachment<'a> {
     task: Task,
     workflow: Arc<Workflow>,
     uploaded_by: String,
+    actor: Actor,
 }
 
 impl Attachment<'_> {
@@ -132,10 +134,17 @@ impl Attachment<'_> {
         &self.task
     }
 
-    /// Refuses a document type the task's workflow does not declare.
+    /// Refuses a document type the task's workflow does not declare (400), and one the
+    /// uploader may not issue ([`access::may_issue_document`], 403).
     pub fn check_type(&self, doc_type: &str) -> Result<(), StoreError> {
         let wf = &self.workflow;
-        if wf.document_types.contains_key(doc_type) {
+        if let Some(title) = wf.document_types.get(doc_type) {
+            access::may_issue_document(
+                &self.actor,
+                doc_type,
+                title,
+                wf.document_issuers.get(doc_type).map(Vec::as_slice),
+            )?;
             return Ok(());
         }
         Err(StoreError::Invalid(format!(
@@ -433,6 +442,7 @@ impl<'a> Tasks<'a> {
             task,
             workflow,
             uploaded_by: actor.user.clone(),
+            actor: actor.clone(),
         })
     }
 

@@ -1,0 +1,119 @@
+//! Issue 13's attacks on documents, each written before its fix: who may upload which document
+//! type (security 6); the tamper evidence of documents (security 3); streamed uploads and the
+//! per-unit quota (security 7).
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+
+use crate::common::TestDb;
+use crate::helpers::{Who, World, problem, world};
+
+crate::on_both_backends!(
+    documents_are_uploaded_by_their_issuers,
+    a_stored_path_outside_the_data_directory_is_not_served,
+);
+
+fn pdf(doc_type: &str, body: &str) -> Form {
+    Form::new().text("type", doc_type.to_string()).part(
+        "file",
+        Part::bytes(format!("%PDF-1.4 {body}").into_bytes())
+            .file_name(format!("{doc_type}.pdf"))
+            .mime_str("application/pdf")
+            .expect("mime"),
+    )
+}
+
+async fn upload(w: &World, task: &str, who: Who, form: Form) -> reqwest::Response {
+    w.app
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/v1/tasks/{task}/documents"),
+            w.token(who),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+/// Security 6: a unit uploaded an "appraisal result" with SKHCN as issuer, and SKHCN's approval
+/// accepted it. Document types now declare who issues them (`issued_by`); others get 403.
+async fn documents_are_uploaded_by_their_issuers(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task_at_skhcn("Nâng cấp phần mềm quản lý bệnh viện").await;
+    let r = upload(
+        &w,
+        &task,
+        Who::Officer,
+        pdf("ket_qua_tham_dinh", "Kết quả thẩm định giả mạo"),
+    )
+    .await;
+    let p = problem(r, StatusCode::FORBIDDEN).await;
+    let detail = p["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("(skhcn)") && detail.contains("(so_tai_chinh)"),
+        "{p}"
+    );
+    assert!(detail.contains("Kết quả thẩm định"), "{p}");
+    // The same through the store door (the CLI and the pages use it).
+    let forged = w
+        .store()
+        .tasks()
+        .attach_as(&w.actor(Who::Officer).await, &task)
+        .await
+        .expect("may attach")
+        .check_type("ket_qua_tham_dinh");
+    assert!(
+        matches!(forged, Err(adapters::store::StoreError::Forbidden(_))),
+        "{forged:?}"
+    );
+    // Nothing was recorded.
+    let docs = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(&task)
+        .await
+        .expect("documents");
+    assert!(docs.iter().all(|d| d.doc_type != "ket_qua_tham_dinh"));
+    // SKHCN issues its comments; the unit its own dossier.
+    let r = upload(&w, &task, Who::Skhcn, pdf("van_ban_y_kien", "Ý kiến SKHCN")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let r = upload(&w, &task, Who::Officer, pdf("ho_so_bo_sung", "Giải trình")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+/// Security 3: an absolute `stored_path` outside the data directory was served. A forged row
+/// naming any file on the server now gets a 500 problem naming the fault, never the file.
+async fn a_stored_path_outside_the_data_directory_is_not_served(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Hệ thống họp trực tuyến").await;
+    let secret = w.app.data_dir.path().join("bi-mat.txt");
+    std::fs::write(&secret, b"%PDF-1.4 bi mat cua may chu").expect("write");
+    let sha = adapters::store::sha256_hex(b"%PDF-1.4 bi mat cua may chu");
+    w.app
+        .db
+        .exec(&format!(
+            "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
+             VALUES ('gia-mao', '{task}', 'thuyet_minh_du_toan', NULL, NULL, NULL, 'x.pdf', 27, '{sha}', '{}', 'can.bo', '2026-03-02T02:00:00.000000Z')",
+            secret.display()
+        ))
+        .await;
+    let r = w
+        .app
+        .get("/api/v1/documents/gia-mao", w.token(Who::Officer))
+        .await;
+    let p = problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(p["code"], "file_outside_store", "{p}");
+    assert!(!p.to_string().contains("bi mat"), "{p}");
+}
