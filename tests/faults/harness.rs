@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adapters::store::{Credential, Identity, NewTask, NewUser, Store, TransitionRequest};
+use adapters::store::{NewTask, NewUser, Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
@@ -244,19 +244,9 @@ fn req(id: &str, transition: &str, comment: Option<&str>) -> TransitionRequest {
 }
 
 async fn token(store: &Store, username: &str) -> String {
-    let user = store.directory().user(username).await.expect("user");
-    let actor = store.directory().actor(username).await.expect("actor");
-    let identity = Identity {
-        user,
-        actor,
-        scope: Scope::Full,
-        credential: Credential::Session {
-            id_hash: String::new(),
-        },
-    };
     store
         .accounts()
-        .create_token_as(&identity, "fault suite", Scope::Full, None, Utc::now())
+        .issue_token(username, "fault suite", Scope::Full, None, Utc::now())
         .await
         .expect("token")
         .secret
