@@ -23,6 +23,10 @@
 //! - plan reports ([`report_scope`]) cover the whole city for `skhcn` and `ubnd`, a unit's own
 //!   tasks for its users, and nothing for the other roles.
 //!
+//! - the pages' navigation asks here too: who handles dossiers ([`handles_dossiers`]), whose home
+//!   is the administration ([`administers_only`]), who is offered the proposal form
+//!   ([`offers_proposal`]); and who sees every API token ([`sees_all_tokens`]).
+//!
 //! A user holding several roles gets the union of what each allows.
 
 use std::fmt;
@@ -248,6 +252,41 @@ pub fn may_read_overview(actor: &Actor) -> Result<(), Denied> {
             ),
         })
     }
+}
+
+/// Whether `actor` works on dossiers at all: any role but `admin` (an administrator reads no
+/// dossier). The pages offer "my turn" and the task list to such users only.
+pub fn handles_dossiers(actor: &Actor) -> bool {
+    actor.roles.iter().any(|r| *r != Role::Admin)
+}
+
+/// Whether `actor` holds roles and every one of them is `admin`: their work is in the
+/// administration pages, where the home page sends them. A user with no role is neither this nor
+/// [`handles_dossiers`].
+pub fn administers_only(actor: &Actor) -> bool {
+    !actor.roles.is_empty() && !handles_dossiers(actor)
+}
+
+/// Whether `actor` compiles the city's plan (SKHCN, which coordinates it, and UBND, which issues
+/// it): they may propose a task on any unit's behalf ([`crate::decide::may_propose`]).
+pub fn compiles_plan(actor: &Actor) -> bool {
+    actor
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd))
+}
+
+/// Whether the pages offer `actor` the proposal form ("Đề xuất nhiệm vụ"): a unit's users, who
+/// draft their own unit's proposals, and whoever [`compiles_plan`]. Which units and kinds the form
+/// then offers is [`crate::decide::may_propose`]'s to say, per workflow.
+pub fn offers_proposal(actor: &Actor) -> bool {
+    actor.roles.iter().any(|r| r.is_unit_role()) || compiles_plan(actor)
+}
+
+/// Whether a token listing shows everyone's tokens: an administrator signed in with a full
+/// credential. Everybody else (and any metrics token) sees only the identity's own tokens.
+pub fn sees_all_tokens(actor: &Actor, credential: Scope) -> bool {
+    credential == Scope::Full && actor.roles.contains(&Role::Admin)
 }
 
 /// The roles that may import a plan's catalogue, in the order the role recorded in the audit log
@@ -554,6 +593,50 @@ mod tests {
             let d = report_scope(&actor(&[r], &units)).unwrap_err();
             assert_eq!(d.rule, "report_scope");
             assert!(d.message.contains("không xem được báo cáo"), "{d}");
+        }
+    }
+
+    #[test]
+    fn dossiers_are_for_every_role_but_admin_and_admins_alone_go_to_administration() {
+        for r in Role::ALL {
+            let a = actor(&[r], &["u"]);
+            assert_eq!(handles_dossiers(&a), r != Role::Admin, "{r:?}");
+            assert_eq!(administers_only(&a), r == Role::Admin, "{r:?}");
+        }
+        // An administrator who also holds another role handles dossiers too.
+        let both = actor(&[Role::Admin, Role::Skhcn], &[]);
+        assert!(handles_dossiers(&both));
+        assert!(!administers_only(&both));
+        // No role: neither.
+        let none = actor(&[], &[]);
+        assert!(!handles_dossiers(&none));
+        assert!(!administers_only(&none));
+    }
+
+    #[test]
+    fn the_proposal_form_is_offered_to_units_and_to_those_who_compile_the_plan() {
+        for r in Role::ALL {
+            let offered = matches!(
+                r,
+                Role::DonVi | Role::ThuTruongDonVi | Role::Skhcn | Role::Ubnd
+            );
+            assert_eq!(offers_proposal(&actor(&[r], &["u"])), offered, "{r:?}");
+            assert_eq!(
+                compiles_plan(&actor(&[r], &[])),
+                matches!(r, Role::Skhcn | Role::Ubnd),
+                "{r:?}"
+            );
+        }
+        assert!(offers_proposal(&actor(&[Role::Admin, Role::DonVi], &["u"])));
+        assert!(!offers_proposal(&actor(&[], &[])));
+    }
+
+    #[test]
+    fn only_an_administrator_with_a_full_credential_sees_all_tokens() {
+        for r in Role::ALL {
+            let a = actor(&[r], &[]);
+            assert_eq!(sees_all_tokens(&a, Scope::Full), r == Role::Admin, "{r:?}");
+            assert!(!sees_all_tokens(&a, Scope::Metrics), "{r:?}");
         }
     }
 

@@ -765,11 +765,7 @@ pub fn may_propose(wf: &Workflow, unit: &str, actor: &Actor) -> Result<(), Rejec
     let initial = wf.state(&wf.initial).expect("the loader checked `initial`");
     let may_draft = initial.roles.iter().any(|r| actor.roles.contains(r))
         && (initial.roles.iter().all(|r| !r.is_unit_role()) || actor.belongs_to(unit));
-    let compiles_plan = actor
-        .roles
-        .iter()
-        .any(|r| matches!(r, Role::Skhcn | Role::Ubnd));
-    if may_draft || compiles_plan {
+    if may_draft || crate::access::compiles_plan(actor) {
         return Ok(());
     }
     let mut allowed = initial.roles.clone();

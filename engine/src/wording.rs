@@ -34,7 +34,8 @@ impl Counting {
         }
     }
 
-    fn unit(self) -> &'static str {
+    /// The counting's unit as people read it: "ngày làm việc", "ngày".
+    pub fn unit(self) -> &'static str {
         match self {
             Counting::WorkingDays => "ngày làm việc",
             Counting::Days => "ngày",

@@ -785,7 +785,7 @@ pub async fn workflow(
         legal: w.legal_basis.clone(),
         stall: w
             .stall_after_working_days
-            .map(|n| format!("{n} ngày làm việc"))
+            .map(|n| engine::wording::period(&engine::workflow::Amount::WorkingDays(n)))
             .unwrap_or_else(|| "không đặt".into()),
         graph: graph::workflow(w, &w.initial, &[]),
         states: w

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
-use engine::Role;
+use engine::access;
 
 use super::page::{Layout, PageError, ok, see_other};
 use super::session::Viewer;
@@ -28,7 +28,7 @@ struct HomePage {
 
 pub async fn page(State(app): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     let actor = &viewer.identity.actor;
-    if actor.roles.iter().all(|r| *r == Role::Admin) && !actor.roles.is_empty() {
+    if access::administers_only(actor) {
         // An administrator handles no dossier: their work is in the administration pages.
         return Ok(see_other("/admin"));
     }

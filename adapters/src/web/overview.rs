@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::{NaiveDate, Utc};
 use engine::Phase;
 use engine::time::local_date;
+use engine::wording::Counting;
 
 use super::graph::{self, BarChart};
 use super::page::{Layout, PageError, encode, ok};
@@ -220,7 +221,7 @@ pub async fn page(
                 due: view::instant(o.due),
                 late: o
                     .working_days_late
-                    .map(|d| format!("{d} ngày làm việc ({})", o.which))
+                    .map(|d| format!("{d} {} ({})", Counting::WorkingDays.unit(), o.which))
                     .unwrap_or_else(|| o.which.to_string()),
             })
             .collect(),

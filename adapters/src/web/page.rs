@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use engine::Role;
 use engine::access::{self, Area};
 
 use super::assets;
@@ -76,7 +75,6 @@ impl Layout {
         let mut nav = Vec::new();
         if let Some(v) = viewer {
             let a = &v.identity.actor;
-            let handles_tasks = a.roles.iter().any(|r| *r != Role::Admin);
             let mut push = |href: &'static str, label: &'static str| {
                 nav.push(NavItem {
                     href,
@@ -84,17 +82,14 @@ impl Layout {
                     current: href == current,
                 })
             };
-            if handles_tasks {
+            if access::handles_dossiers(a) {
                 push("/", "Việc cần xử lý");
                 push("/tasks", "Danh sách nhiệm vụ");
             }
             if access::may_read_overview(a).is_ok() {
                 push("/overview", "Tổng quan");
             }
-            if a.roles
-                .iter()
-                .any(|r| r.is_unit_role() || matches!(r, Role::Skhcn | Role::Ubnd))
-            {
+            if access::offers_proposal(a) {
                 push("/tasks/new", "Đề xuất nhiệm vụ");
             }
             if access::may_manage(a, Area::Users).is_ok() {

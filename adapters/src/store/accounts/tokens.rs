@@ -2,7 +2,6 @@
 //! revoked by their owner or an administrator.
 
 use chrono::TimeDelta;
-use engine::Role;
 use engine::access::{self, Lifetime, Proof, Scope};
 use engine::time::Instant;
 
@@ -122,7 +121,7 @@ impl Accounts<'_> {
     /// The identity's own tokens; an administrator sees everyone's.
     #[tracing::instrument(skip_all, fields(actor = %identity.actor.user))]
     pub async fn tokens_as(&self, identity: &Identity) -> Result<Vec<ApiToken>, StoreError> {
-        let all = identity.scope == Scope::Full && identity.actor.roles.contains(&Role::Admin);
+        let all = access::sees_all_tokens(&identity.actor, identity.scope);
         Ok(with_db!(self.store, |pool| {
             sqlx::query_as(
                 "SELECT t.id, u.username, t.name, t.prefix, t.scope, t.created_at, t.expires_at, t.last_used_at, t.revoked_at \
