@@ -584,13 +584,12 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     store
         .directory()
         .add_user(
-            NewUser {
-                username: "canbo.skhcn".into(),
-                display_name: "Cán bộ SKHCN".into(),
-                email: None,
-                unit_id: Some("so-khoa-hoc-va-cong-nghe".into()),
-                roles: vec![Role::DonVi],
-            },
+            NewUser::with_role(
+                "canbo.skhcn",
+                "Cán bộ SKHCN",
+                Role::DonVi,
+                Some("so-khoa-hoc-va-cong-nghe"),
+            ),
             chrono::Utc::now(),
         )
         .await
@@ -626,14 +625,8 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         .tasks()
         .transition_as(
             &officer,
-            &adapters::store::TransitionRequest {
-                task_id: t.id.clone(),
-                transition: "trinh_thu_truong".into(),
-                comment: None,
-                document_ids: vec![doc.id],
-                expected_version: adapters::store::Expected::Any,
-                idempotency_key: None,
-            },
+            &adapters::store::TransitionRequest::new(&t.id, "trinh_thu_truong")
+                .citing(vec![doc.id]),
             chrono::Utc::now(),
         )
         .await
@@ -1035,14 +1028,7 @@ async fn take(
         .tasks()
         .transition_as(
             actor,
-            &adapters::store::TransitionRequest {
-                task_id: task.into(),
-                transition: transition.into(),
-                comment: None,
-                document_ids: ids,
-                expected_version: adapters::store::Expected::Any,
-                idempotency_key: None,
-            },
+            &adapters::store::TransitionRequest::new(task, transition).citing(ids),
             now,
         )
         .await
@@ -1106,13 +1092,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         store
             .directory()
             .add_user(
-                NewUser {
-                    username: user.into(),
-                    display_name: format!("Người dùng {user}"),
-                    email: None,
-                    unit_id: Some(unit.into()),
-                    roles: vec![role],
-                },
+                NewUser::with_role(user, &format!("Người dùng {user}"), role, Some(unit)),
                 t0,
             )
             .await

@@ -15,7 +15,6 @@ use common::TestDb;
 use common::smtp::{SmtpServer, free_port};
 use engine::Role;
 use engine::decide::Actor;
-use engine::domain::FundingSource;
 use engine::time::{Instant, parse_instant};
 
 on_both_backends!(
@@ -117,13 +116,8 @@ async fn world(db: &TestDb) -> World {
         store
             .directory()
             .add_user(
-                NewUser {
-                    username: name.into(),
-                    display_name: display.into(),
-                    email: Some(format!("{name}@haiphong.gov.vn")),
-                    unit_id: unit.map(str::to_string),
-                    roles: vec![role],
-                },
+                NewUser::with_role(name, display, role, unit)
+                    .mailed_at(format!("{name}@haiphong.gov.vn")),
                 now,
             )
             .await
@@ -149,27 +143,11 @@ async fn world(db: &TestDb) -> World {
 }
 
 fn task(kind: &str, name: &str) -> NewTask {
-    NewTask {
-        plan: "215/KH-UBND".into(),
-        unit_id: "so-y-te".into(),
-        name: name.into(),
-        funding_source: FundingSource::ThuongXuyen,
-        kind: kind.into(),
-        period: None,
-        is_rental: false,
-        budget: Vec::new(),
-    }
+    common::new_task("215/KH-UBND", "so-y-te", name, kind)
 }
 
 fn req(task: &str, transition: &str) -> TransitionRequest {
-    TransitionRequest {
-        task_id: task.into(),
-        transition: transition.into(),
-        comment: None,
-        document_ids: Vec::new(),
-        expected_version: adapters::store::Expected::Any,
-        idempotency_key: None,
-    }
+    TransitionRequest::new(task, transition)
 }
 
 /// A test-workflow task in its 4-second appraisal, entered at `now`.

@@ -9,7 +9,6 @@ use adapters::store::{NewTask, NewUser, Store, StoreError, TaskFilter, Transitio
 use chrono::TimeDelta;
 use common::TestDb;
 use engine::decide::Actor;
-use engine::domain::FundingSource;
 use engine::time::{Instant, format_instant, parse_instant};
 use engine::{Phase, Role};
 
@@ -89,13 +88,8 @@ async fn world(db: &TestDb) -> World {
         store
             .directory()
             .add_user(
-                NewUser {
-                    username: name.into(),
-                    display_name: String::new(),
-                    email: Some(format!("{name}@haiphong.gov.vn")),
-                    unit_id: unit.map(str::to_string),
-                    roles: vec![role],
-                },
+                NewUser::with_role(name, "", role, unit)
+                    .mailed_at(format!("{name}@haiphong.gov.vn")),
                 now,
             )
             .await
@@ -124,13 +118,7 @@ async fn world(db: &TestDb) -> World {
 
 fn new_task(name: &str) -> NewTask {
     NewTask {
-        plan: "215/KH-UBND".into(),
-        unit_id: "so-y-te".into(),
-        name: name.into(),
-        funding_source: FundingSource::ThuongXuyen,
-        kind: "mua-sam".into(),
         period: Some("2025".into()),
-        is_rental: false,
         budget: vec![adapters::store::BudgetLine {
             year: 2025,
             need_total_vnd: Some(6_500_000_000),
@@ -138,18 +126,12 @@ fn new_task(name: &str) -> NewTask {
             need_year_vnd: Some(6_500_000_000),
             allocated_year_vnd: None,
         }],
+        ..common::new_task("215/KH-UBND", "so-y-te", name, "mua-sam")
     }
 }
 
 fn req(task: &str, transition: &str) -> TransitionRequest {
-    TransitionRequest {
-        task_id: task.into(),
-        transition: transition.into(),
-        comment: None,
-        document_ids: Vec::new(),
-        expected_version: adapters::store::Expected::Any,
-        idempotency_key: None,
-    }
+    TransitionRequest::new(task, transition)
 }
 
 async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String {
@@ -226,17 +208,7 @@ async fn migrations_apply_from_empty_and_only_once(db: TestDb) {
     .count();
     assert_eq!(store.migrate().await.unwrap(), files, "{}", db.backend);
     assert_eq!(store.migrate().await.unwrap(), 0);
-    for table in [
-        "tasks",
-        "audit_log",
-        "timers",
-        "outbox",
-        "documents",
-        "users",
-        "units",
-        "plans",
-        "audit_seals",
-    ] {
+    for table in Store::COUNTED_TABLES {
         assert_eq!(store.count(table).await.unwrap(), 0, "{table}");
     }
     assert!(store.count("pg_class").await.is_err());
@@ -958,13 +930,12 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
     w.store
         .directory()
         .add_user(
-            NewUser {
-                username: "can.bo.khdt".into(),
-                display_name: String::new(),
-                email: None,
-                unit_id: Some("so-ke-hoach-va-dau-tu".into()),
-                roles: vec![Role::DonVi],
-            },
+            NewUser::with_role(
+                "can.bo.khdt",
+                "",
+                Role::DonVi,
+                Some("so-ke-hoach-va-dau-tu"),
+            ),
             t0(),
         )
         .await
@@ -978,13 +949,7 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         .create_as(&old_officer, &t, None, t0())
         .await
         .unwrap();
-    let stc_officer = NewUser {
-        username: "can.bo.stc".into(),
-        display_name: String::new(),
-        email: None,
-        unit_id: Some("so-tai-chinh".into()),
-        roles: vec![Role::DonVi],
-    };
+    let stc_officer = NewUser::with_role("can.bo.stc", "", Role::DonVi, Some("so-tai-chinh"));
     w.store
         .directory()
         .add_user(stc_officer, t0())

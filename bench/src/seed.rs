@@ -105,13 +105,8 @@ pub async fn directory(store: &Store) -> Result<People, Failure> {
         store
             .directory()
             .add_user(
-                NewUser {
-                    username: username.into(),
-                    display_name: display.into(),
-                    email: Some(format!("{username}@haiphong.gov.vn")),
-                    unit_id: unit.map(str::to_string),
-                    roles: vec![role],
-                },
+                NewUser::with_role(username, display, role, unit)
+                    .mailed_at(format!("{username}@haiphong.gov.vn")),
                 now,
             )
             .await?;
@@ -301,14 +296,7 @@ impl BenchTask {
 
 /// A transition request with nothing but the task, the transition and the comment.
 fn request(task_id: &str, transition: &str, comment: Option<&str>) -> TransitionRequest {
-    TransitionRequest {
-        task_id: task_id.to_string(),
-        transition: transition.to_string(),
-        comment: comment.map(str::to_string),
-        document_ids: Vec::new(),
-        expected_version: adapters::store::Expected::Any,
-        idempotency_key: None,
-    }
+    TransitionRequest::new(task_id, transition).commented(comment)
 }
 
 /// Creates `n` tasks, `concurrency` at a time, each moved by the unit's officer to `stage`;

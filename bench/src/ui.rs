@@ -134,13 +134,7 @@ async fn bench_backend(
     store
         .directory()
         .add_user(
-            NewUser {
-                username: LEADER.into(),
-                display_name: "Lãnh đạo UBND (đo hiệu năng)".into(),
-                email: None,
-                unit_id: None,
-                roles: vec![Role::Ubnd],
-            },
+            NewUser::with_role(LEADER, "Lãnh đạo UBND (đo hiệu năng)", Role::Ubnd, None),
             now,
         )
         .await?;
@@ -186,13 +180,12 @@ async fn bench_backend(
     store
         .directory()
         .add_user(
-            NewUser {
-                username: OFFICER.into(),
-                display_name: "Cán bộ đơn vị (đo hiệu năng)".into(),
-                email: None,
-                unit_id: Some(best.0.clone()),
-                roles: vec![Role::DonVi],
-            },
+            NewUser::with_role(
+                OFFICER,
+                "Cán bộ đơn vị (đo hiệu năng)",
+                Role::DonVi,
+                Some(&best.0),
+            ),
             now,
         )
         .await?;

@@ -9,7 +9,7 @@
 
 use adapters::files::FileStore;
 use adapters::import;
-use adapters::store::{Expected, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use adapters::store::{NewUser, Store, StoreError, TaskFilter, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::catalogue::{ImportPlan, PlanImport};
@@ -115,13 +115,8 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         ignore_duplicate(store.directory().add_unit(id, name, None, now).await)?;
     }
     for (username, name, role, unit) in USERS {
-        let user = NewUser {
-            username: (*username).into(),
-            display_name: (*name).into(),
-            email: Some(format!("{username}@demo.tiendo.local")),
-            unit_id: unit.map(str::to_string),
-            roles: vec![*role],
-        };
+        let user = NewUser::with_role(username, name, *role, *unit)
+            .mailed_at(format!("{username}@demo.tiendo.local"));
         ignore_duplicate(store.directory().add_user(user, now).await)?;
     }
     // A password for every demo user that has none yet (a password someone changed stays).
@@ -320,14 +315,7 @@ async fn walk(
         } else {
             head
         };
-        let req = TransitionRequest {
-            task_id: id.clone(),
-            transition: (*step).into(),
-            comment: None,
-            document_ids: documents.clone(),
-            expected_version: Expected::Any,
-            idempotency_key: None,
-        };
+        let req = TransitionRequest::new(&id, step).citing(documents.clone());
         store.tasks().transition_as(actor, &req, now).await?;
     }
     Ok(())

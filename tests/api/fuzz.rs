@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, TestApp, Who, snapshot, world};
+use crate::helpers::{PLAN, TestApp, Who, content_type, snapshot, world};
 
 crate::on_both_backends!(malformed_input_gets_a_4xx_problem_and_changes_nothing);
 
@@ -652,12 +652,7 @@ async fn malformed_input_gets_a_4xx_problem_and_changes_nothing(db: TestDb) {
                     .await
                     .map_err(|e| TestCaseError::fail(format!("{m:?}: transport error {e}")))?;
                 let status = r.status();
-                let ct = r
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let ct = content_type(&r);
                 let body = r.text().await.unwrap_or_default();
                 let shown = body.chars().take(300).collect::<String>();
                 prop_assert!(

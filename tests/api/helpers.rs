@@ -14,7 +14,6 @@ use adapters::store::{NewDocument, NewTask, NewUser, Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
-use engine::domain::FundingSource;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -131,15 +130,19 @@ pub async fn json(r: Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"))
 }
 
-/// Checks that a response is an RFC 9457 problem with `status`, and returns its body.
-pub async fn problem(r: Response, status: StatusCode) -> Value {
-    let got = r.status();
-    let ct = r
-        .headers()
+/// A response's content type, or "" without one.
+pub fn content_type(r: &Response) -> String {
+    r.headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_string();
+        .to_string()
+}
+
+/// Checks that a response is an RFC 9457 problem with `status`, and returns its body.
+pub async fn problem(r: Response, status: StatusCode) -> Value {
+    let got = r.status();
+    let ct = content_type(&r);
     let body = r.text().await.expect("body");
     assert_eq!(got, status, "{body}");
     assert!(
@@ -241,14 +244,8 @@ impl World {
             .create_as(
                 &officer,
                 &NewTask {
-                    plan: PLAN.into(),
-                    unit_id: "so-y-te".into(),
-                    name: name.into(),
-                    funding_source: FundingSource::ThuongXuyen,
-                    kind: "mua-sam".into(),
                     period: Some("2025".into()),
-                    is_rental: false,
-                    budget: Vec::new(),
+                    ..crate::common::new_task(PLAN, "so-y-te", name, "mua-sam")
                 },
                 None,
                 Utc::now(),
@@ -299,19 +296,13 @@ impl World {
         docs: Vec<String>,
         at: engine::time::Instant,
     ) {
-        let comment = Some("Ý kiến kèm theo".to_string());
         self.store()
             .tasks()
             .transition_as(
                 &self.actor(who).await,
-                &TransitionRequest {
-                    task_id: task.into(),
-                    transition: transition.into(),
-                    comment,
-                    document_ids: docs,
-                    expected_version: adapters::store::Expected::Any,
-                    idempotency_key: None,
-                },
+                &TransitionRequest::new(task, transition)
+                    .commented(Some("Ý kiến kèm theo"))
+                    .citing(docs),
                 at,
             )
             .await
@@ -377,13 +368,8 @@ pub async fn world_on(
         let name = who.username().expect("a user");
         s.directory()
             .add_user(
-                NewUser {
-                    username: name.into(),
-                    display_name: String::new(),
-                    email: Some(format!("{name}@haiphong.gov.vn")),
-                    unit_id: unit.map(str::to_string),
-                    roles: vec![role],
-                },
+                NewUser::with_role(name, "", role, unit)
+                    .mailed_at(format!("{name}@haiphong.gov.vn")),
                 now,
             )
             .await
@@ -407,17 +393,7 @@ pub async fn world_on(
 /// tables and every task's version.
 pub async fn snapshot(store: &Store) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for table in [
-        "tasks",
-        "audit_log",
-        "timers",
-        "outbox",
-        "documents",
-        "users",
-        "units",
-        "plans",
-        "audit_seals",
-    ] {
+    for table in Store::COUNTED_TABLES {
         out.push((table.to_string(), store.count(table).await.expect("count")));
     }
     let tasks = store

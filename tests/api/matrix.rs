@@ -8,7 +8,7 @@ use reqwest::{Method, Response};
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, Who, World, json, world};
+use crate::helpers::{PLAN, Who, World, content_type, json, world};
 
 crate::on_both_backends!(
     every_endpoint_refuses_and_allows_by_role,
@@ -52,12 +52,7 @@ impl<'a> Matrix<'a> {
             let r = f(who, self.w.token(who)).await;
             self.checked += 1;
             let status = r.status().as_u16();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let ct = content_type(&r);
             let body = r.text().await.unwrap_or_default();
             if status != expected[i] {
                 self.failures.push(format!(
@@ -385,13 +380,7 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
         w.store()
             .directory()
             .add_user(
-                adapters::store::NewUser {
-                    username: name.into(),
-                    display_name: String::new(),
-                    email: None,
-                    unit_id: None,
-                    roles: vec![engine::Role::Ubnd],
-                },
+                adapters::store::NewUser::with_role(name, "", engine::Role::Ubnd, None),
                 chrono::Utc::now(),
             )
             .await

@@ -584,16 +584,7 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
             .tasks()
             .create_as(
                 &officer,
-                &adapters::store::NewTask {
-                    plan: PLAN.into(),
-                    unit_id: "so-y-te".into(),
-                    name: name.into(),
-                    funding_source: engine::domain::FundingSource::ThuongXuyen,
-                    kind: "mua-sam".into(),
-                    period: None,
-                    is_rental: false,
-                    budget: Vec::new(),
-                },
+                &crate::common::new_task(PLAN, "so-y-te", name, "mua-sam"),
                 None,
                 long_ago,
             )
@@ -615,14 +606,7 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
             .tasks()
             .transition_as(
                 actor,
-                &adapters::store::TransitionRequest {
-                    task_id: waiting.clone(),
-                    transition: transition.into(),
-                    comment: None,
-                    document_ids: docs,
-                    expected_version: adapters::store::Expected::Any,
-                    idempotency_key: None,
-                },
+                &adapters::store::TransitionRequest::new(&waiting, transition).citing(docs),
                 long_ago,
             )
             .await

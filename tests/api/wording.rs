@@ -3,9 +3,8 @@
 
 use std::process::Command;
 
-use adapters::store::{NewTask, TransitionRequest};
+use adapters::store::TransitionRequest;
 use chrono::{TimeDelta, Utc};
-use engine::domain::FundingSource;
 use engine::notify::{Message, render};
 use engine::time::local_date;
 
@@ -44,16 +43,7 @@ async fn api_cli_and_email_word_one_deadline_alike(db: TestDb) {
         .tasks()
         .create_as(
             &officer,
-            &NewTask {
-                plan: PLAN.into(),
-                unit_id: "so-y-te".into(),
-                name: "Tổng đài 1022".into(),
-                funding_source: FundingSource::ThuongXuyen,
-                kind: "thu-nghiem-nhac-han".into(),
-                period: None,
-                is_rental: false,
-                budget: Vec::new(),
-            },
+            &crate::common::new_task(PLAN, "so-y-te", "Tổng đài 1022", "thu-nghiem-nhac-han"),
             None,
             entered - TimeDelta::seconds(1),
         )
@@ -64,14 +54,7 @@ async fn api_cli_and_email_word_one_deadline_alike(db: TestDb) {
         .tasks()
         .transition_as(
             &officer,
-            &TransitionRequest {
-                task_id: id.clone(),
-                transition: "gui_tham_dinh".into(),
-                comment: None,
-                document_ids: Vec::new(),
-                expected_version: adapters::store::Expected::Any,
-                idempotency_key: None,
-            },
+            &TransitionRequest::new(&id, "gui_tham_dinh"),
             entered,
         )
         .await

@@ -9,7 +9,8 @@ pub mod smtp;
 
 use std::sync::Arc;
 
-use adapters::store::Store;
+use adapters::store::{NewTask, Store};
+use engine::domain::FundingSource;
 use sqlx::Connection;
 
 /// The server the PostgreSQL tests create their databases on. Overridable for machines whose
@@ -234,4 +235,18 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// A task of workflow `kind` proposed by `unit` in `plan`: regular funding, no period, no budget.
+pub fn new_task(plan: &str, unit: &str, name: &str, kind: &str) -> NewTask {
+    NewTask {
+        plan: plan.into(),
+        unit_id: unit.into(),
+        name: name.into(),
+        funding_source: FundingSource::ThuongXuyen,
+        kind: kind.into(),
+        period: None,
+        is_rental: false,
+        budget: Vec::new(),
+    }
 }

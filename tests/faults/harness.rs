@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adapters::store::{NewTask, NewUser, Store, TransitionRequest};
+use adapters::store::{NewUser, Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
-use engine::domain::FundingSource;
 use serde_json::{Value, json};
 
 use crate::common::TestDb;
@@ -223,6 +222,7 @@ pub struct Tracked {
 
 /// The seeded world: a unit, its officer, an appraiser, tasks half in each state of the cycle,
 /// and an API token for each person.
+#[derive(Clone)]
 pub struct World {
     pub store: Store,
     pub tasks: Vec<Tracked>,
@@ -233,14 +233,7 @@ pub struct World {
 }
 
 fn req(id: &str, transition: &str, comment: Option<&str>) -> TransitionRequest {
-    TransitionRequest {
-        task_id: id.into(),
-        transition: transition.into(),
-        comment: comment.map(str::to_string),
-        document_ids: Vec::new(),
-        expected_version: adapters::store::Expected::Any,
-        idempotency_key: None,
-    }
+    TransitionRequest::new(id, transition).commented(comment)
 }
 
 async fn token(store: &Store, username: &str) -> String {
@@ -281,13 +274,8 @@ pub async fn seed(store: Store, n: usize) -> World {
         ),
     ] {
         d.add_user(
-            NewUser {
-                username: username.into(),
-                display_name: display.into(),
-                email: Some(format!("{username}@haiphong.gov.vn")),
-                unit_id: unit.map(str::to_string),
-                roles: vec![role],
-            },
+            NewUser::with_role(username, display, role, unit)
+                .mailed_at(format!("{username}@haiphong.gov.vn")),
             now,
         )
         .await
@@ -300,16 +288,12 @@ pub async fn seed(store: Store, n: usize) -> World {
     let mut tasks = Vec::new();
     let mut last_audit = 0;
     for i in 0..n {
-        let new = NewTask {
-            plan: "998/KH-THULOI".into(),
-            unit_id: UNIT.into(),
-            name: format!("Nhiệm vụ thử lỗi số {i}"),
-            funding_source: FundingSource::ThuongXuyen,
-            kind: "bench-cycle".into(),
-            period: None,
-            is_rental: false,
-            budget: Vec::new(),
-        };
+        let new = crate::common::new_task(
+            "998/KH-THULOI",
+            UNIT,
+            &format!("Nhiệm vụ thử lỗi số {i}"),
+            "bench-cycle",
+        );
         let id = store
             .tasks()
             .create_as(&donvi, &new, None, now)
@@ -373,6 +357,18 @@ pub struct Load {
 /// its tasks in turn, until `stop`. Every request carries a fresh `Idempotency-Key`; one that
 /// gets no answer (or a 503) is sent again with the same key until it is answered, within
 /// `give_up`. Even-numbered clients also send `If-Match`.
+/// [`drive`] on a task of its own until `stop` is set (giving up after a minute without an
+/// answer): what the fault scenarios run while they break something.
+pub fn drive_in_background(
+    base: &str,
+    world: &World,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Load> {
+    let (base, world, stop) = (base.to_string(), world.clone(), stop.clone());
+    tokio::spawn(async move { drive(&base, &world, clients, stop, Duration::from_secs(60)).await })
+}
+
 pub async fn drive(
     base: &str,
     world: &World,

@@ -41,19 +41,7 @@ async fn postgres_restarted_under_load_answers_503_then_recovers_and_loses_nothi
     };
 
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = {
-        let (base, stop) = (server.base.clone(), stop.clone());
-        let world = harness::World {
-            store: world.store.clone(),
-            tasks: world.tasks.clone(),
-            donvi_token: world.donvi_token.clone(),
-            stc_token: world.stc_token.clone(),
-            seeded_through: world.seeded_through,
-        };
-        tokio::spawn(async move {
-            harness::drive(&base, &world, CLIENTS, stop, Duration::from_secs(60)).await
-        })
-    };
+    let clients = harness::drive_in_background(&server.base, &world, CLIENTS, &stop);
     tokio::time::sleep(Duration::from_secs(2)).await;
     pg.stop();
     let down = Instant::now();

@@ -21,19 +21,7 @@ async fn killed_under_load_five_times_loses_and_doubles_nothing(db: TestDb) {
     server.start().await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = {
-        let (base, stop) = (server.base.clone(), stop.clone());
-        let world = harness::World {
-            store: world.store.clone(),
-            tasks: world.tasks.clone(),
-            donvi_token: world.donvi_token.clone(),
-            stc_token: world.stc_token.clone(),
-            seeded_through: world.seeded_through,
-        };
-        tokio::spawn(async move {
-            harness::drive(&base, &world, CLIENTS, stop, Duration::from_secs(60)).await
-        })
-    };
+    let clients = harness::drive_in_background(&server.base, &world, CLIENTS, &stop);
     for round in 0..ROUNDS {
         // Between 1.5 and 2.4 s of load, so the kill lands at different points of requests.
         tokio::time::sleep(Duration::from_millis(

@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use adapters::store::{NewTask, TransitionRequest};
+use adapters::store::TransitionRequest;
 use chrono::Utc;
-use engine::domain::FundingSource;
 
 use crate::common::TestDb;
 use crate::common::smtp::{SmtpServer, free_port};
@@ -48,16 +47,12 @@ async fn smtp_down(db: impl Future<Output = TestDb>) -> String {
     let mut wave = 0;
     while down.elapsed() < DOWN {
         for i in 0..5 {
-            let new = NewTask {
-                plan: "998/KH-THULOI".into(),
-                unit_id: "don-vi-thu-loi".into(),
-                name: format!("Xin ý kiến đợt {wave} số {i}"),
-                funding_source: FundingSource::ThuongXuyen,
-                kind: "thu-nghiem-nhac-han".into(),
-                period: None,
-                is_rental: false,
-                budget: Vec::new(),
-            };
+            let new = crate::common::new_task(
+                "998/KH-THULOI",
+                "don-vi-thu-loi",
+                &format!("Xin ý kiến đợt {wave} số {i}"),
+                "thu-nghiem-nhac-han",
+            );
             let id = store
                 .tasks()
                 .create_as(&officer, &new, None, Utc::now())
@@ -68,14 +63,7 @@ async fn smtp_down(db: impl Future<Output = TestDb>) -> String {
                 .tasks()
                 .transition_as(
                     &officer,
-                    &TransitionRequest {
-                        task_id: id.clone(),
-                        transition: "gui_y_kien".into(),
-                        comment: None,
-                        document_ids: Vec::new(),
-                        expected_version: adapters::store::Expected::Any,
-                        idempotency_key: None,
-                    },
+                    &TransitionRequest::new(&id, "gui_y_kien"),
                     Utc::now(),
                 )
                 .await

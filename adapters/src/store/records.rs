@@ -44,6 +44,27 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
+impl NewUser {
+    /// A user holding one `role`, belonging to `unit` (or to none), with no e-mail address.
+    pub fn with_role(username: &str, display_name: &str, role: Role, unit: Option<&str>) -> Self {
+        NewUser {
+            username: username.into(),
+            display_name: display_name.into(),
+            email: None,
+            unit_id: unit.map(str::to_string),
+            roles: vec![role],
+        }
+    }
+
+    /// The same user, mailed at `email`.
+    pub fn mailed_at(self, email: String) -> Self {
+        NewUser {
+            email: Some(email),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Plan {
     pub id: String,
@@ -170,6 +191,37 @@ pub struct TransitionRequest {
     /// The version the caller saw (HTTP `If-Match`, the CLI's `--if-version`).
     pub expected_version: Expected,
     pub idempotency_key: Option<String>,
+}
+
+impl TransitionRequest {
+    /// `transition` on `task_id`, at whatever version, with no comment, document or idempotency
+    /// key.
+    pub fn new(task_id: &str, transition: &str) -> Self {
+        TransitionRequest {
+            task_id: task_id.into(),
+            transition: transition.into(),
+            comment: None,
+            document_ids: Vec::new(),
+            expected_version: Expected::Any,
+            idempotency_key: None,
+        }
+    }
+
+    /// The same request with `comment`.
+    pub fn commented(self, comment: Option<&str>) -> Self {
+        TransitionRequest {
+            comment: comment.map(str::to_string),
+            ..self
+        }
+    }
+
+    /// The same request citing `document_ids`.
+    pub fn citing(self, document_ids: Vec<String>) -> Self {
+        TransitionRequest {
+            document_ids,
+            ..self
+        }
+    }
 }
 
 /// What a change expects of the task's version.
