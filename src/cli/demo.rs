@@ -9,7 +9,7 @@
 
 use adapters::files::FileStore;
 use adapters::import;
-use adapters::store::{NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use adapters::store::{NewUser, Store, StoreError, Task, TaskFilter, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::catalogue::{ImportPlan, PlanImport};
@@ -99,6 +99,19 @@ const DEMO_AUTO_LINK: f64 = 0.8;
 const WALKED_TASK: &str = "Thuê dịch vụ triển khai hồ sơ bệnh án điện tử";
 const WALK: &[&str] = &["hoan_thanh_khao_sat", "trinh_thu_truong", "gui_tham_dinh"];
 
+/// The demo plan's Sở Y tế tasks.
+async fn syt_tasks(store: &Store) -> Result<Vec<Task>, StoreError> {
+    store
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter {
+            plan: Some(PLAN.into()),
+            unit: Some("so-y-te".into()),
+            ..TaskFilter::default()
+        })
+        .await
+}
+
 fn ignore_duplicate<T>(r: Result<T, StoreError>) -> Result<(), StoreError> {
     match r {
         Ok(_) | Err(StoreError::Duplicate(_)) => Ok(()),
@@ -154,15 +167,7 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         .await
         .map_err(|e| Failure::refused(e.to_string()))?;
     // One Sở Y tế task to SKHCN's appraisal, once.
-    let syt = store
-        .tasks()
-        .unscoped()
-        .list(&TaskFilter {
-            plan: Some(PLAN.into()),
-            unit: Some("so-y-te".into()),
-            ..TaskFilter::default()
-        })
-        .await?;
+    let syt = syt_tasks(&store).await?;
     if let Some(t) = syt
         .iter()
         .find(|t| t.name.starts_with(WALKED_TASK) && t.audit_seq == 1)
@@ -200,15 +205,7 @@ pub async fn run(ctx: &Ctx<'_>, data_dir: &std::path::Path) -> Result<String, Fa
         )
         .await
         .map_err(|e| Failure::refused(e.to_string()))?;
-    let tasks = store
-        .tasks()
-        .unscoped()
-        .list(&TaskFilter {
-            plan: Some(PLAN.into()),
-            unit: Some("so-y-te".into()),
-            ..TaskFilter::default()
-        })
-        .await?;
+    let tasks = syt_tasks(&store).await?;
     let mut out = format!(
         "Cơ sở dữ liệu demo: {} ({})\n\nQuy trình:\n",
         ctx.database_shown(),

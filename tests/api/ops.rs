@@ -72,26 +72,22 @@ async fn the_openapi_document_describes_what_answers_and_only_sign_in_and_health
             }
             // Without an identity, only the public operations answer.
             let url = filled(path);
-            let r = app
-                .req(m.clone(), &url, None)
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .expect("request");
+            let send = async |m: Method, token| {
+                app.req(m, &url, token)
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .expect("request")
+            };
+            let r = send(m.clone(), None).await;
             let status = r.status();
             let body: Value = r.json().await.expect("problem or JSON");
             if !is_public {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
             }
             // With one, the documented route exists (whatever the resource).
-            let r = app
-                .req(m, &url, w.token(Who::Admin))
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .expect("request");
+            let r = send(m, w.token(Who::Admin)).await;
             let status = r.status();
             let body = r.text().await.expect("body");
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

@@ -71,42 +71,55 @@ impl Scheduling<'_> {
         until: Instant,
         now: Instant,
     ) -> Result<u64, StoreError> {
-        let (until, now) = (micros(until), micros(now));
-        Ok(with_db!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut n = 0;
-            for sql in [
+        self.update_claims(
+            [
                 "UPDATE timers SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until >= $3",
                 "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until >= $3",
                 "UPDATE leases SET until = $1 WHERE owner = $2 AND until >= $3",
-            ] {
-                n += sqlx::query(sql)
-                    .bind(until)
-                    .bind(owner)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
-            tx.commit().await?;
-            n
-        }))
+            ],
+            Some(micros(until)),
+            owner,
+            micros(now),
+        )
+        .await
     }
 
     /// An instance stopping: gives back every claim `owner` holds, so that another instance
     /// takes the work at once instead of after the lease. Returns how many were released.
     #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn release_claims(&self, owner: &str, now: Instant) -> Result<u64, StoreError> {
-        let now = micros(now);
-        Ok(with_db!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut n = 0;
-            for sql in [
+        self.update_claims(
+            [
                 "UPDATE timers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'pending' AND lease_until >= $2",
                 "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND status = 'pending' AND lease_until >= $2",
                 "UPDATE leases SET until = $2 WHERE owner = $1 AND until >= $2",
-            ] {
-                n += sqlx::query(sql)
+            ],
+            None,
+            owner,
+            micros(now),
+        )
+        .await
+    }
+
+    /// Runs the three statements on `owner`'s live claims (timers, outbox, leases) in one
+    /// transaction, each bound to `until` (when given), `owner` and `now` in that order; returns
+    /// how many rows they changed.
+    async fn update_claims(
+        &self,
+        statements: [&'static str; 3],
+        until: Option<Instant>,
+        owner: &str,
+        now: Instant,
+    ) -> Result<u64, StoreError> {
+        Ok(with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut n = 0;
+            for sql in statements {
+                let mut q = sqlx::query(sql);
+                if let Some(until) = until {
+                    q = q.bind(until);
+                }
+                n += q
                     .bind(owner)
                     .bind(now)
                     .execute(&mut *tx)
