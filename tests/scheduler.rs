@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
 use adapters::scheduler::{Scheduler, SchedulerConfig};
-use adapters::store::{NewTask, NewUser, Store, TransitionRequest};
+use adapters::store::{NewTask, Store, TransitionRequest};
 use chrono::{TimeDelta, Utc};
 use common::TestDb;
 use common::smtp::{SmtpServer, free_port};
@@ -57,27 +57,7 @@ struct World {
 async fn world(db: &TestDb) -> World {
     let store = db.store_with(&[FIXTURE]).await;
     let now = at("2026-03-02T08:00:00+07:00");
-    store
-        .directory()
-        .add_unit("so-y-te", "Sở Y tế", None, now)
-        .await
-        .unwrap();
-    store
-        .directory()
-        .add_unit("so-xay-dung", "Sở Xây dựng", None, now)
-        .await
-        .unwrap();
-    store
-        .directory()
-        .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
-        .await
-        .unwrap();
-    store
-        .directory()
-        .add_unit("so-khcn", "Sở Khoa học và Công nghệ", None, now)
-        .await
-        .unwrap();
-    let users: [(&str, &str, Role, Option<&str>); 8] = [
+    let users: [common::Person; 8] = [
         ("can.bo", "Nguyễn Văn An", Role::DonVi, Some("so-y-te")),
         (
             "giam.doc",
@@ -112,28 +92,19 @@ async fn world(db: &TestDb) -> World {
             Some("so-khcn"),
         ),
     ];
-    for (name, display, role, unit) in users {
-        store
-            .directory()
-            .add_user(
-                NewUser::with_role(name, display, role, unit)
-                    .mailed_at(format!("{name}@haiphong.gov.vn")),
-                now,
-            )
-            .await
-            .unwrap();
-    }
-    store
-        .directory()
-        .add_plan(
-            "215/KH-UBND",
-            2025,
-            "Kế hoạch ứng dụng CNTT năm 2025",
-            None,
-            now,
-        )
-        .await
-        .unwrap();
+    common::seed_directory(
+        &store,
+        &[
+            ("so-y-te", "Sở Y tế"),
+            ("so-xay-dung", "Sở Xây dựng"),
+            ("so-tai-chinh", "Sở Tài chính"),
+            ("so-khcn", "Sở Khoa học và Công nghệ"),
+        ],
+        &users,
+        ("215/KH-UBND", 2025, "Kế hoạch ứng dụng CNTT năm 2025"),
+        now,
+    )
+    .await;
     World {
         officer: store.directory().actor("can.bo").await.unwrap(),
         stc: store.directory().actor("tham.dinh").await.unwrap(),

@@ -53,59 +53,33 @@ struct World {
 async fn world(db: &TestDb) -> World {
     let store = db.store().await;
     let now = t0();
-    store
-        .directory()
-        .add_unit("so-y-te", "Sở Y tế", None, now)
-        .await
-        .unwrap();
-    store
-        .directory()
-        .add_unit(
-            "so-khoa-hoc-va-cong-nghe",
-            "Sở Khoa học và Công nghệ",
-            None,
-            now,
-        )
-        .await
-        .unwrap();
-    store
-        .directory()
-        .add_unit("so-tai-chinh", "Sở Tài chính", None, now)
-        .await
-        .unwrap();
-    let users = [
-        ("can.bo", Role::DonVi, Some("so-y-te")),
-        ("giam.doc", Role::ThuTruongDonVi, Some("so-y-te")),
+    common::seed_directory(
+        &store,
+        &[
+            ("so-y-te", "Sở Y tế"),
+            ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
+            ("so-tai-chinh", "Sở Tài chính"),
+        ],
+        &[
+            ("can.bo", "", Role::DonVi, Some("so-y-te")),
+            ("giam.doc", "", Role::ThuTruongDonVi, Some("so-y-te")),
+            (
+                "chuyen.vien.khcn",
+                "",
+                Role::Skhcn,
+                Some("so-khoa-hoc-va-cong-nghe"),
+            ),
+            ("tham.dinh.stc", "", Role::SoTaiChinh, Some("so-tai-chinh")),
+            ("pho.chu.tich", "", Role::Ubnd, None),
+        ],
         (
-            "chuyen.vien.khcn",
-            Role::Skhcn,
-            Some("so-khoa-hoc-va-cong-nghe"),
-        ),
-        ("tham.dinh.stc", Role::SoTaiChinh, Some("so-tai-chinh")),
-        ("pho.chu.tich", Role::Ubnd, None),
-    ];
-    for (name, role, unit) in users {
-        store
-            .directory()
-            .add_user(
-                NewUser::with_role(name, "", role, unit)
-                    .mailed_at(format!("{name}@haiphong.gov.vn")),
-                now,
-            )
-            .await
-            .unwrap();
-    }
-    store
-        .directory()
-        .add_plan(
             "215/KH-UBND",
             2025,
             "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
-            None,
-            now,
-        )
-        .await
-        .unwrap();
+        ),
+        now,
+    )
+    .await;
     World {
         officer: store.directory().actor("can.bo").await.unwrap(),
         head: store.directory().actor("giam.doc").await.unwrap(),

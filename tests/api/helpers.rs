@@ -10,14 +10,14 @@
 
 use adapters::files::FileStore;
 use adapters::http::{Application, HttpSettings};
-use adapters::store::{NewDocument, NewTask, NewUser, Store, TransitionRequest};
+use adapters::store::{NewDocument, NewTask, Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use crate::common::TestDb;
+use crate::common::{Person, TestDb, seed_directory};
 
 pub struct TestApp {
     pub base: String,
@@ -342,17 +342,6 @@ pub async fn world_on(
     let app = spawn_app_on(db, fixtures, tweak).await;
     let s = &app.store;
     let now = Utc::now();
-    for (id, name) in [
-        ("so-y-te", "Sở Y tế"),
-        ("so-noi-vu", "Sở Nội vụ"),
-        ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
-        ("so-tai-chinh", "Sở Tài chính"),
-    ] {
-        s.directory()
-            .add_unit(id, name, None, now)
-            .await
-            .expect("unit");
-    }
     let people = [
         (Who::Officer, Role::DonVi, Some("so-y-te")),
         (Who::OtherOfficer, Role::DonVi, Some("so-noi-vu")),
@@ -363,29 +352,28 @@ pub async fn world_on(
         (Who::Ubnd, Role::Ubnd, None),
         (Who::Admin, Role::Admin, None),
     ];
+    let directory: Vec<Person> = people
+        .iter()
+        .map(|&(who, role, unit)| (who.username().expect("a user"), "", role, unit))
+        .collect();
+    seed_directory(
+        s,
+        &[
+            ("so-y-te", "Sở Y tế"),
+            ("so-noi-vu", "Sở Nội vụ"),
+            ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
+            ("so-tai-chinh", "Sở Tài chính"),
+        ],
+        &directory,
+        (PLAN, 2025, "Kế hoạch ứng dụng công nghệ thông tin năm 2025"),
+        now,
+    )
+    .await;
     let mut tokens = Vec::new();
-    for (who, role, unit) in people {
+    for (who, ..) in people {
         let name = who.username().expect("a user");
-        s.directory()
-            .add_user(
-                NewUser::with_role(name, "", role, unit)
-                    .mailed_at(format!("{name}@haiphong.gov.vn")),
-                now,
-            )
-            .await
-            .expect("user");
         tokens.push((who, app.token(name, Scope::Full).await));
     }
-    s.directory()
-        .add_plan(
-            PLAN,
-            2025,
-            "Kế hoạch ứng dụng công nghệ thông tin năm 2025",
-            None,
-            now,
-        )
-        .await
-        .expect("plan");
     World { app, tokens }
 }
 

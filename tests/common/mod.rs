@@ -9,8 +9,10 @@ pub mod smtp;
 
 use std::sync::Arc;
 
-use adapters::store::{NewTask, Store};
+use adapters::store::{NewTask, NewUser, Store};
+use engine::Role;
 use engine::domain::FundingSource;
+use engine::time::Instant;
 use sqlx::Connection;
 
 /// The server the PostgreSQL tests create their databases on. Overridable for machines whose
@@ -249,4 +251,35 @@ pub fn new_task(plan: &str, unit: &str, name: &str, kind: &str) -> NewTask {
         is_rental: false,
         budget: Vec::new(),
     }
+}
+
+/// A person of a test's directory: username, display name, role, unit.
+pub type Person<'a> = (&'a str, &'a str, Role, Option<&'a str>);
+
+/// Fills a test's directory through the store's system doors: `units` (id, name), then `people`
+/// (each mailed at `username@haiphong.gov.vn`), then the plan (number, year, title).
+pub async fn seed_directory(
+    store: &Store,
+    units: &[(&str, &str)],
+    people: &[Person<'_>],
+    plan: (&str, i32, &str),
+    now: Instant,
+) {
+    let d = store.directory();
+    for (id, name) in units {
+        d.add_unit(id, name, None, now).await.expect("unit");
+    }
+    for &(name, display, role, unit) in people {
+        d.add_user(
+            NewUser::with_role(name, display, role, unit)
+                .mailed_at(format!("{name}@haiphong.gov.vn")),
+            now,
+        )
+        .await
+        .expect("user");
+    }
+    let (number, year, title) = plan;
+    d.add_plan(number, year, title, None, now)
+        .await
+        .expect("plan");
 }

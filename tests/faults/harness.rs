@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adapters::store::{NewUser, Store, TransitionRequest};
+use adapters::store::{Store, TransitionRequest};
 use chrono::Utc;
 use engine::Role;
 use engine::access::Scope;
@@ -249,41 +249,34 @@ async fn token(store: &Store, username: &str) -> String {
 pub async fn seed(store: Store, n: usize) -> World {
     let now = Utc::now();
     let d = store.directory();
-    d.add_unit(UNIT, "Trung tâm thử lỗi", None, now)
-        .await
-        .unwrap();
-    for (username, display, unit, role) in [
-        (DONVI, "Cán bộ thử lỗi", Some(UNIT), Role::DonVi),
-        (
-            STC,
-            "Chuyên viên Sở Tài chính thử lỗi",
-            None,
-            Role::SoTaiChinh,
-        ),
-        (
-            "lanh.dao.thu.loi",
-            "Lãnh đạo UBND thử lỗi",
-            None,
-            Role::Ubnd,
-        ),
-        (
-            "chuyen.vien.thu.loi",
-            "Chuyên viên Sở KH&CN thử lỗi",
-            None,
-            Role::Skhcn,
-        ),
-    ] {
-        d.add_user(
-            NewUser::with_role(username, display, role, unit)
-                .mailed_at(format!("{username}@haiphong.gov.vn")),
-            now,
-        )
-        .await
-        .unwrap();
-    }
-    d.add_plan("998/KH-THULOI", 2026, "Kế hoạch thử lỗi", None, now)
-        .await
-        .unwrap();
+    crate::common::seed_directory(
+        &store,
+        &[(UNIT, "Trung tâm thử lỗi")],
+        &[
+            (DONVI, "Cán bộ thử lỗi", Role::DonVi, Some(UNIT)),
+            (
+                STC,
+                "Chuyên viên Sở Tài chính thử lỗi",
+                Role::SoTaiChinh,
+                None,
+            ),
+            (
+                "lanh.dao.thu.loi",
+                "Lãnh đạo UBND thử lỗi",
+                Role::Ubnd,
+                None,
+            ),
+            (
+                "chuyen.vien.thu.loi",
+                "Chuyên viên Sở KH&CN thử lỗi",
+                Role::Skhcn,
+                None,
+            ),
+        ],
+        ("998/KH-THULOI", 2026, "Kế hoạch thử lỗi"),
+        now,
+    )
+    .await;
     let donvi = d.actor(DONVI).await.unwrap();
     let mut tasks = Vec::new();
     let mut last_audit = 0;
