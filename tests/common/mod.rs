@@ -112,22 +112,8 @@ impl TestDb {
 
     /// Runs raw SQL on this database, outside the store (to tamper, or to inject faults).
     pub async fn exec(&self, sql: &str) {
-        if self.backend == "postgres" {
-            let mut c = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-                .execute(&mut c)
-                .await
-                .expect(sql);
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-                .execute(&mut c)
-                .await
-                .expect(sql);
+        if let Err(e) = self.try_exec(sql).await {
+            panic!("{sql}: {e}");
         }
     }
 
