@@ -306,13 +306,15 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         serde_json::from_str(&cli.ok(&["task", "show", &id, "--as", "can.bo", "--json"])).unwrap();
     assert_eq!(json["task"]["version"], 4);
 
+    // Three moves and the creation (the version counts them) and the upload.
     let history = cli.ok(&["audit", "show", &id]);
     assert_eq!(
         history.lines().filter(|l| l.starts_with('#')).count(),
-        4,
+        5,
         "{history}"
     );
-    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 4 entries"));
+    assert!(history.contains("Tài liệu: Tải lên tài liệu"), "{history}");
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 5 entries"));
     assert!(cli.ok(&["audit", "seal"]).contains("1 task head(s)"));
     assert!(
         cli.fails(1, &["task", "show", "khong-ton-tai", "--as", "can.bo"])
@@ -373,6 +375,6 @@ async fn the_demo_database_is_created_and_reused(db: TestDb) {
     assert!(second.contains("tham_dinh_ke_hoach_thue"), "{second}");
     assert!(
         cli.ok(&["audit", "verify"])
-            .starts_with("OK: 81 entries in 65 task chains")
+            .starts_with("OK: 84 entries in 65 task chains")
     );
 }

@@ -30,6 +30,7 @@ on_both_backends!(
     a_merged_units_users_act_on_its_tasks,
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
     documents_are_append_only_and_their_files_are_verified,
+    uploads_are_audit_entries_and_transitions_carry_document_hashes,
 );
 
 fn at(s: &str) -> Instant {
@@ -1186,4 +1187,169 @@ async fn documents_are_append_only_and_their_files_are_verified(db: TestDb) {
     let (bad, why) = report.broken.expect("the swapped file is found");
     assert_eq!(bad, doc2);
     assert!(why.contains("sha256"), "{why}");
+}
+
+/// Issue 13, security 3: each upload is an audit entry with the document's sha256, type,
+/// number, issuer and uploader; a transition's entry carries the sha256 of each document it
+/// cites, hashed into the chain. A document row rewritten by a privileged hand no longer matches
+/// the entries, and `verify_documents` names it; rewriting the evidence breaks the chain. Uploads
+/// leave the task's version alone (an upload is no move), and concurrent uploads and a
+/// transition on one task all land on one unbroken chain.
+async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: TestDb) {
+    use adapters::store::Evidence;
+    let w = world(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = adapters::files::FileStore::new(dir.path());
+    let id = w
+        .store
+        .tasks()
+        .create_as(&w.officer, &new_task("Số hóa lưu trữ"), None, t0())
+        .await
+        .unwrap()
+        .task_id;
+    w.store
+        .tasks()
+        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
+        .await
+        .unwrap();
+    let version = w.store.tasks().unscoped().get(&id).await.unwrap().version;
+    let new_doc = |text: &[u8], number: &str| {
+        let stored = files.put(text).unwrap();
+        adapters::store::NewDocument {
+            task_id: id.clone(),
+            doc_type: "thuyet_minh_du_toan".into(),
+            number: Some(number.into()),
+            issued_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 1),
+            issuer: Some("Sở Y tế".into()),
+            file_name: "tm.pdf".into(),
+            size_bytes: stored.size,
+            sha256: stored.sha256,
+            stored_path: stored.path.display().to_string(),
+        }
+    };
+    let first = new_doc(b"%PDF-1.4 thuyet minh 1", "12/SYT-KHTC");
+    let doc = w
+        .store
+        .tasks()
+        .add_document_as(&w.officer, &first, t0())
+        .await
+        .unwrap();
+    let history = w.store.audit().history(&id).await.unwrap();
+    let entry = history.last().unwrap();
+    assert_eq!(entry.kind, "document");
+    assert_eq!(entry.actor_user, w.officer.user);
+    assert_eq!(entry.documents, vec![doc.id.clone()]);
+    let evidence: Evidence = serde_json::from_str(entry.evidence.as_deref().unwrap()).unwrap();
+    let up = evidence.document.clone().unwrap();
+    assert_eq!(
+        (
+            up.id.as_str(),
+            up.sha256.as_str(),
+            up.doc_type.as_str(),
+            up.number.as_deref(),
+            up.issuer.as_deref(),
+            up.uploaded_by.as_str(),
+            up.issued_on.as_deref()
+        ),
+        (
+            doc.id.as_str(),
+            first.sha256.as_str(),
+            "thuyet_minh_du_toan",
+            Some("12/SYT-KHTC"),
+            Some("Sở Y tế"),
+            w.officer.user.as_str(),
+            Some("2026-03-01")
+        )
+    );
+    assert_eq!(
+        w.store.tasks().unscoped().get(&id).await.unwrap().version,
+        version,
+        "an upload is no move"
+    );
+
+    // Concurrent uploads and a transition citing the first document: one chain, all written.
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        let store = w.store.clone();
+        let officer = w.officer.clone();
+        let d = new_doc(
+            format!("%PDF-1.4 phu luc {i}").as_bytes(),
+            &format!("{i}/PL"),
+        );
+        jobs.push(tokio::spawn(async move {
+            store
+                .tasks()
+                .add_document_as(&officer, &d, t0())
+                .await
+                .map(|_| ())
+        }));
+    }
+    let mut r = req(&id, "trinh_thu_truong");
+    r.document_ids = vec![doc.id.clone()];
+    let moved = w.store.tasks().transition_as(&w.officer, &r, t0()).await;
+    for j in jobs {
+        j.await.unwrap().unwrap();
+    }
+    let moved = moved.unwrap();
+    assert_eq!(moved.version, version + 1);
+    let history = w.store.audit().history(&id).await.unwrap();
+    assert_eq!(
+        history.iter().filter(|e| e.kind == "document").count(),
+        7,
+        "every upload is an entry"
+    );
+    let cited = history
+        .iter()
+        .find(|e| e.transition == "trinh_thu_truong")
+        .unwrap();
+    let evidence: Evidence = serde_json::from_str(cited.evidence.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        evidence.hashes(),
+        vec![(doc.id.as_str(), first.sha256.as_str())]
+    );
+    let report = w.store.audit().verify().await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    let ok = w.store.audit().verify_documents(&files).await.unwrap();
+    assert!(ok.broken.is_none(), "{ok:?}");
+
+    // A privileged hand swaps the row's hash and file for another file: the entries' hashes
+    // give it away.
+    let forged = files.put(b"%PDF-1.4 ho so khac").unwrap();
+    let edit = format!(
+        "UPDATE documents SET sha256 = '{}', size_bytes = {}, stored_path = '{}' WHERE id = '{}'",
+        forged.sha256,
+        forged.size,
+        forged.path.display(),
+        doc.id
+    );
+    if db.backend == "postgres" {
+        db.exec(&format!(
+            "ALTER TABLE documents DISABLE TRIGGER USER; {edit}; ALTER TABLE documents ENABLE TRIGGER USER;"
+        ))
+        .await;
+    } else {
+        db.exec(&format!("DROP TRIGGER documents_no_update; {edit};"))
+            .await;
+    }
+    let report = w.store.audit().verify_documents(&files).await.unwrap();
+    let (bad, why) = report.broken.expect("the swapped row is found");
+    assert_eq!(bad, doc.id);
+    assert!(why.contains("recorded sha256"), "{why}");
+
+    // Rewriting the evidence instead breaks the chain.
+    let edit = format!(
+        "UPDATE audit_log SET evidence = REPLACE(evidence, '{}', '{}') WHERE id = {}",
+        first.sha256, forged.sha256, cited.id
+    );
+    if db.backend == "postgres" {
+        db.exec(&format!(
+            "ALTER TABLE audit_log DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_log ENABLE TRIGGER USER;"
+        ))
+        .await;
+    } else {
+        db.exec(&format!("DROP TRIGGER audit_log_no_update; {edit};"))
+            .await;
+    }
+    let broken = w.store.audit().verify().await.unwrap().broken.unwrap();
+    assert_eq!(broken.audit_id, Some(cited.id));
 }

@@ -437,6 +437,11 @@ pub async fn audit(
             let history = store.audit().history(task).await?;
             let mut out = String::new();
             for e in history {
+                let label = if e.kind == "document" {
+                    "Tài liệu"
+                } else {
+                    "Ý kiến"
+                };
                 out.push_str(&format!(
                     "#{:<3} {}  {:<24} {} → {}  bởi {}{}{}\n",
                     e.seq,
@@ -447,7 +452,7 @@ pub async fn audit(
                     e.actor_user,
                     e.actor_role.map(|r| format!(" ({r})")).unwrap_or_default(),
                     e.comment
-                        .map(|c| format!("\n      Ý kiến: {c}"))
+                        .map(|c| format!("\n      {label}: {c}"))
                         .unwrap_or_default(),
                 ));
             }

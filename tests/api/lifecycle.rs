@@ -274,7 +274,16 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     )
     .await;
     let h = h.as_array().expect("history");
-    assert_eq!(h.len() as i64, d.version);
+    // Every move is an entry (the version counts them), and so is every upload.
+    let uploads = h.iter().filter(|e| e["kind"] == "document").count();
+    assert_eq!((h.len() - uploads) as i64, d.version);
+    assert_eq!(uploads, 12, "each upload is an entry");
+    assert!(
+        h.iter()
+            .filter(|e| e["kind"] == "document")
+            .all(|e| e["evidence"]["document"]["sha256"].is_string()),
+        "{h:?}"
+    );
     assert_eq!(h[0]["kind"], "create");
     assert_eq!(h.last().expect("last")["to_state"], "hoan_thanh");
     for pair in h.windows(2) {
@@ -283,11 +292,16 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     // SKHCN's opinion was asked twice: the second entry into its step is "lần 2".
     let rounds: Vec<(i64, Option<&str>)> = h
         .iter()
-        .filter(|e| e["to_state"] == "skhcn_cho_y_kien")
+        .filter(|e| e["to_state"] == "skhcn_cho_y_kien" && e["kind"] != "document")
         .map(|e| (e["round"].as_i64().unwrap_or(0), e["round_text"].as_str()))
         .collect();
     assert_eq!(rounds, vec![(1, None), (2, Some("lần 2"))], "{h:?}");
-    assert!(h.iter().all(|e| e["review"] == 1), "one review");
+    assert!(
+        h.iter()
+            .filter(|e| e["kind"] != "document")
+            .all(|e| e["review"] == 1),
+        "one review"
+    );
     let by: Vec<&str> = h.iter().filter_map(|e| e["actor_role"].as_str()).collect();
     for role in [
         "don_vi",

@@ -11,6 +11,7 @@ use crate::helpers::{Who, World, problem, world};
 crate::on_both_backends!(
     documents_are_uploaded_by_their_issuers,
     a_stored_path_outside_the_data_directory_is_not_served,
+    a_download_rehashes_and_refuses_a_changed_file,
 );
 
 fn pdf(doc_type: &str, body: &str) -> Form {
@@ -116,4 +117,52 @@ async fn a_stored_path_outside_the_data_directory_is_not_served(db: TestDb) {
     let p = problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
     assert_eq!(p["code"], "file_outside_store", "{p}");
     assert!(!p.to_string().contains("bi mat"), "{p}");
+}
+
+/// Security 3: downloads re-hash the file and refuse one that no longer has the sha256 its
+/// upload recorded (in the document row and in the upload's audit entry).
+async fn a_download_rehashes_and_refuses_a_changed_file(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Hệ thống họp trực tuyến").await;
+    let r = upload(
+        &w,
+        &task,
+        Who::Officer,
+        pdf("thuyet_minh_du_toan", "Thuyết minh gốc"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let doc: serde_json::Value = r.json().await.expect("json");
+    let (id, sha) = (
+        doc["id"].as_str().expect("id").to_string(),
+        doc["sha256"].as_str().expect("sha256").to_string(),
+    );
+    let r = w
+        .app
+        .get(&format!("/api/v1/documents/{id}"), w.token(Who::Officer))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The upload is an audit entry of the task, with the file's sha256.
+    let history = w.store().audit().history(&task).await.expect("history");
+    let entry = history.last().expect("an entry");
+    assert_eq!(entry.kind, "document");
+    assert!(
+        entry.evidence.as_deref().is_some_and(|e| e.contains(&sha)),
+        "{entry:?}"
+    );
+    let path = w
+        .app
+        .data_dir
+        .path()
+        .join("documents")
+        .join(&sha[..2])
+        .join(&sha);
+    std::fs::write(&path, b"%PDF-1.4 Thuyet minh da bi sua").expect("write");
+    let r = w
+        .app
+        .get(&format!("/api/v1/documents/{id}"), w.token(Who::Officer))
+        .await;
+    let p = problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(p["code"], "file_corrupt", "{p}");
+    assert!(!p.to_string().contains("da bi sua"), "{p}");
 }

@@ -538,7 +538,7 @@ pub struct TaskDetail {
 pub struct AuditView {
     pub id: i64,
     pub seq: i64,
-    /// `create`, `transition`, …
+    /// `create`, `transition`, `document` (an upload), `import`, …
     pub kind: String,
     pub at: DateTime<Utc>,
     /// `dd/mm/yyyy HH:MM`.
@@ -562,12 +562,20 @@ pub struct AuditView {
     pub round: Option<i64>,
     /// "lần 2" from a step's second round on.
     pub round_text: Option<String>,
+    /// The documents' evidence hashed with the entry: an upload's document (`document`, with
+    /// its sha256, type, number, issuer and uploader) or the sha256 of each document a
+    /// transition cites (`documents`).
+    pub evidence: Option<crate::store::Evidence>,
 }
 
 impl From<AuditRecord> for AuditView {
     fn from(a: AuditRecord) -> Self {
         AuditView {
             round_text: a.round_label(),
+            evidence: a
+                .evidence
+                .as_deref()
+                .and_then(|e| serde_json::from_str(e).ok()),
             review: a.review,
             round: a.round,
             id: a.id,

@@ -60,7 +60,10 @@ pub use accounts::{
     Account, Accounts, ApiToken, AuthPolicy, Credential, Identity, IssuedToken, PasswordChanged,
     SignInError, SignedIn, TOKEN_PREFIX,
 };
-pub use audit::{Audit, AuditRecord, Broken, DocumentsReport, Seal, VerifyReport, sha256_hex};
+pub use audit::{
+    Audit, AuditRecord, Broken, CitedDocument, DocumentsReport, Evidence, Seal, UploadedDocument,
+    VerifyReport, sha256_hex,
+};
 pub use directory::Directory;
 pub use import::{ImportError, Imports, PrintedReport};
 pub use observe::{Metrics, Observe, Readiness};

@@ -245,13 +245,13 @@ impl Plans<'_> {
             append_note(
                 &mut conn,
                 task_id,
-                NoteEntry {
-                    kind: "year_status",
-                    transition: "tinh_trang_nam",
+                NoteEntry::new(
+                    "year_status",
+                    "tinh_trang_nam",
                     comment,
-                    actor_user: &actor.user,
-                    actor_role: Some(role),
-                },
+                    &actor.user,
+                    Some(role),
+                ),
                 now,
             )
             .await?;
@@ -272,15 +272,57 @@ pub(crate) struct NoteEntry<'a> {
     pub comment: String,
     pub actor_user: &'a str,
     pub actor_role: Option<engine::Role>,
+    /// The documents the entry concerns, and their evidence ([`AuditRecord::evidence`]).
+    pub documents: Vec<String>,
+    pub evidence: Option<String>,
 }
 
-/// Appends `note` to the task's audit chain (its state stays), moving the chain's head.
+impl<'a> NoteEntry<'a> {
+    /// A note about no document.
+    pub fn new(
+        kind: &'a str,
+        transition: &'a str,
+        comment: String,
+        actor_user: &'a str,
+        actor_role: Option<engine::Role>,
+    ) -> NoteEntry<'a> {
+        NoteEntry {
+            kind,
+            transition,
+            comment,
+            actor_user,
+            actor_role,
+            documents: Vec::new(),
+            evidence: None,
+        }
+    }
+}
+
+/// Appends `note` to the task's audit chain (its state stays), moving the chain's head. A
+/// concurrent change of the chain is refused as a conflict to retry.
 pub(crate) async fn append_note(
     conn: &mut Conn<'_>,
     task_id: &str,
     note: NoteEntry<'_>,
     now: Instant,
 ) -> Result<(), StoreError> {
+    if try_append_note(conn, task_id, note, now).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "Nhiệm vụ vừa được người khác cập nhật; hãy thử lại.".into(),
+        ))
+    }
+}
+
+/// [`append_note`], telling a lost race (`false`: the chain moved since it was read, nothing
+/// written) from success, for callers that retry.
+pub(crate) async fn try_append_note(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    note: NoteEntry<'_>,
+    now: Instant,
+) -> Result<bool, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Head {
         state: String,
@@ -313,7 +355,7 @@ pub(crate) async fn append_note(
         from_phase: Some(phase),
         to_phase: phase,
         comment: Some(note.comment),
-        documents: Vec::new(),
+        documents: note.documents,
         workflow: head.workflow,
         workflow_version: u32::try_from(head.workflow_version).unwrap_or_default(),
         at: micros(now),
@@ -325,7 +367,8 @@ pub(crate) async fn append_note(
         &entry,
         None,
         &head.audit_head,
-    );
+    )
+    .with_evidence(note.evidence);
     let moved = conn
         .execute(
             "UPDATE tasks SET audit_seq = $1, audit_head = $2 WHERE id = $3 AND audit_seq = $4",
@@ -338,12 +381,10 @@ pub(crate) async fn append_note(
         )
         .await?;
     if moved == 0 {
-        return Err(StoreError::Invalid(
-            "Nhiệm vụ vừa được người khác cập nhật; hãy thử lại.".into(),
-        ));
+        return Ok(false);
     }
     insert_audit(conn, &record).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// A listing to write.

@@ -250,6 +250,7 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
                 "create" => "Tạo nhiệm vụ (đề xuất)".to_string(),
                 "import" => "Nhập từ kế hoạch".to_string(),
                 "import_update" => "Cập nhật từ kế hoạch".to_string(),
+                "document" => "Tải lên tài liệu".to_string(),
                 _ => wf
                     .and_then(|w| w.transition(&a.transition))
                     .map_or_else(|| a.transition.clone(), |tr| tr.title.clone()),

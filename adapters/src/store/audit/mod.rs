@@ -13,6 +13,7 @@
 //! The doors here act for nobody: the history of a task for an actor is
 //! [`Tasks::history_as`](super::Tasks::history_as).
 
+mod evidence;
 mod record;
 mod verify;
 
@@ -22,6 +23,7 @@ use serde::Serialize;
 use super::{Store, StoreError, micros, with_db};
 use record::{SELECT_AUDIT, canonical_instant};
 
+pub use evidence::{CitedDocument, Evidence, UploadedDocument};
 pub use record::{AuditRecord, sha256_hex};
 pub(crate) use record::{hex, insert_audit};
 pub use verify::DocumentsReport;

@@ -40,6 +40,11 @@ pub struct AuditRecord {
     /// entries written before rounds were kept and on imports.
     pub review: Option<i64>,
     pub round: Option<i64>,
+    /// What the entry saw of the documents it concerns, as JSON text hashed with the entry:
+    /// an upload's document (`{"document": {…, "sha256": …}}`) or the sha256 of each document
+    /// a transition cites (`{"documents": [{"id": …, "sha256": …}]}`). `None` on entries
+    /// without documents and on those written before documents were evidence.
+    pub evidence: Option<String>,
 }
 
 /// The fields that are hashed, in a fixed order. Changing this struct breaks every existing
@@ -68,6 +73,9 @@ struct Canonical<'a> {
     review: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     round: Option<i64>,
+    /// Hashed when present, as stored text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<&'a str>,
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -114,9 +122,18 @@ impl AuditRecord {
             hash: String::new(),
             review: None,
             round: None,
+            evidence: None,
         };
         r.hash = r.compute_hash();
         r
+    }
+
+    /// The same entry with the evidence of its documents ([`AuditRecord::evidence`]), hash
+    /// and all.
+    pub(crate) fn with_evidence(mut self, evidence: Option<String>) -> AuditRecord {
+        self.evidence = evidence;
+        self.hash = self.compute_hash();
+        self
     }
 
     /// The same entry with the review and round of the step it enters, hash and all.
@@ -155,16 +172,17 @@ impl AuditRecord {
             prev_hash: &self.prev_hash,
             review: self.review,
             round: self.round,
+            evidence: self.evidence.as_deref(),
         };
         sha256_hex(&serde_json::to_vec(&c).expect("plain data serialises"))
     }
 }
 
 /// The columns of an entry, in the order [`AuditRecord`] reads them.
-pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round FROM audit_log";
+pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round, evidence FROM audit_log";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round, evidence) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id";
 
 /// Appends an entry; returns its id.
 pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result<i64, sqlx::Error> {
@@ -192,6 +210,7 @@ pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result
             Arg::Str(&r.hash),
             Arg::OptInt(r.review),
             Arg::OptInt(r.round),
+            Arg::OptStr(r.evidence.as_deref()),
         ],
     )
     .await

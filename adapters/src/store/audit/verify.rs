@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::super::{StoreError, with_db};
 use super::record::SELECT_AUDIT;
-use super::{Audit, AuditRecord, Broken, Seal, VerifyReport, heads_digest, seal_hash};
+use super::{Audit, AuditRecord, Broken, Evidence, Seal, VerifyReport, heads_digest, seal_hash};
 use crate::files::FileStore;
 
 impl Audit<'_> {
@@ -172,7 +172,8 @@ impl Audit<'_> {
             .fetch_all(pool)
             .await?
         });
-        let known: BTreeMap<&str, ()> = docs.iter().map(|d| (d.0.as_str(), ())).collect();
+        let known: BTreeMap<&str, &str> =
+            docs.iter().map(|d| (d.0.as_str(), d.1.as_str())).collect();
         let mut report = DocumentsReport {
             documents: docs.len(),
             cited: 0,
@@ -190,6 +191,36 @@ impl Audit<'_> {
                             e.id, e.task_id
                         ),
                     ));
+                }
+            }
+            // The sha256 the entry vouches for (hashed into the chain) is the one recorded, and
+            // so the file checked below is the one uploaded and cited.
+            let evidence = e.evidence.as_deref().map(serde_json::from_str::<Evidence>);
+            if let Some(Err(err)) = &evidence
+                && report.broken.is_none()
+            {
+                report.broken = Some((
+                    e.documents.first().cloned().unwrap_or_default(),
+                    format!(
+                        "audit entry #{} (task {}) has unreadable document evidence: {err}",
+                        e.id, e.task_id
+                    ),
+                ));
+            }
+            if let Some(Ok(evidence)) = &evidence {
+                for (id, sha) in evidence.hashes() {
+                    if let Some(recorded) = known.get(id)
+                        && *recorded != sha
+                        && report.broken.is_none()
+                    {
+                        report.broken = Some((
+                            id.to_string(),
+                            format!(
+                                "audit entry #{} (task {}) recorded sha256 {sha}, the document row now says {recorded} (the row was changed)",
+                                e.id, e.task_id
+                            ),
+                        ));
+                    }
                 }
             }
         }

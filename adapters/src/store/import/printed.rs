@@ -460,13 +460,13 @@ async fn link(
         append_note(
             &mut conn,
             task,
-            NoteEntry {
-                kind: "plan_listing",
-                transition: "liet_ke_trong_ke_hoach",
+            NoteEntry::new(
+                "plan_listing",
+                "liet_ke_trong_ke_hoach",
                 comment,
-                actor_user: &importer.user,
-                actor_role: importer.role,
-            },
+                &importer.user,
+                importer.role,
+            ),
             now,
         )
         .await

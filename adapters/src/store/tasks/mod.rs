@@ -25,7 +25,9 @@ use engine::time::Instant;
 use engine::wording::TimeLeft;
 use engine::workflow::Workflow;
 
-use super::audit::{self, AuditRecord};
+use super::audit::{self, AuditRecord, Evidence};
+use super::plans::{NoteEntry, try_append_note};
+use super::sql::{Arg, Conn};
 use super::{
     BudgetLine, Document, Expected, NewDocument, Store, StoreError, Task, TaskFilter,
     TransitionOutcome, TransitionRequest, micros, new_id, with_db,
@@ -169,30 +171,9 @@ impl Attachment<'_> {
             )));
         }
         self.check_type(&new.doc_type)?;
-        let id = new_id();
         let now = micros(now);
-        with_db!(self.store, |pool| {
-            sqlx::query(
-                "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&id)
-            .bind(&new.task_id)
-            .bind(&new.doc_type)
-            .bind(&new.number)
-            .bind(new.issued_on)
-            .bind(&new.issuer)
-            .bind(&new.file_name)
-            .bind(new.size_bytes)
-            .bind(&new.sha256)
-            .bind(&new.stored_path)
-            .bind(&self.uploaded_by)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        });
-        Ok(Document {
-            id,
+        let doc = Document {
+            id: new_id(),
             task_id: new.task_id.clone(),
             doc_type: new.doc_type.clone(),
             number: new.number.clone(),
@@ -202,9 +183,86 @@ impl Attachment<'_> {
             size_bytes: new.size_bytes,
             sha256: new.sha256.clone(),
             stored_path: new.stored_path.clone(),
-            uploaded_by: self.uploaded_by,
+            uploaded_by: self.uploaded_by.clone(),
             uploaded_at: now,
-        })
+        };
+        // The role the upload is made in: one the workflow lets issue this type, else the
+        // uploader's first.
+        let role = self
+            .workflow
+            .document_issuers
+            .get(&doc.doc_type)
+            .and_then(|issuers| self.actor.roles.iter().find(|r| issuers.contains(r)))
+            .or(self.actor.roles.first())
+            .copied();
+        let title = self
+            .workflow
+            .document_types
+            .get(&doc.doc_type)
+            .cloned()
+            .unwrap_or_else(|| doc.doc_type.clone());
+        let comment = format!(
+            "Tải lên tài liệu «{title}»{}: {} (sha256 {})",
+            doc.number
+                .as_deref()
+                .map(|n| format!(" số {n}"))
+                .unwrap_or_default(),
+            doc.file_name,
+            doc.sha256
+        );
+        let evidence = Evidence::upload(&doc).text();
+        // The document and its audit entry in one transaction; the entry goes on the task's
+        // chain, which a concurrent transition or upload may move: then try again.
+        for _ in 0..20 {
+            let written = with_db!(self.store, |pool| {
+                let mut tx = pool.begin().await?;
+                let mut conn = Conn::from(&mut *tx);
+                conn.execute(
+                    "INSERT INTO documents (id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    &[
+                        Arg::Str(&doc.id),
+                        Arg::Str(&doc.task_id),
+                        Arg::Str(&doc.doc_type),
+                        Arg::OptStr(doc.number.as_deref()),
+                        Arg::OptDate(doc.issued_on),
+                        Arg::OptStr(doc.issuer.as_deref()),
+                        Arg::Str(&doc.file_name),
+                        Arg::Int(doc.size_bytes),
+                        Arg::Str(&doc.sha256),
+                        Arg::Str(&doc.stored_path),
+                        Arg::Str(&doc.uploaded_by),
+                        Arg::Time(now),
+                    ],
+                )
+                .await?;
+                let note = NoteEntry {
+                    documents: vec![doc.id.clone()],
+                    evidence: Some(evidence.clone()),
+                    ..NoteEntry::new(
+                        "document",
+                        "tai_len_tai_lieu",
+                        comment.clone(),
+                        &doc.uploaded_by,
+                        role,
+                    )
+                };
+                let written = try_append_note(&mut conn, &doc.task_id, note, now).await?;
+                if written {
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                written
+            });
+            if written {
+                return Ok(doc);
+            }
+            tokio::task::yield_now().await;
+        }
+        Err(StoreError::Invalid(
+            "Nhiệm vụ đang được cập nhật liên tục; hãy tải tài liệu lên lại.".into(),
+        ))
     }
 }
 

@@ -12,7 +12,7 @@ use engine::decide::{self, Actor, AttachedDocument, Command, Decision, TaskSnaps
 use engine::time::{Instant, format_date, local_date};
 use engine::workflow::Workflow;
 
-use super::super::audit::{AuditRecord, insert_audit, sha256_hex};
+use super::super::audit::{AuditRecord, CitedDocument, Evidence, insert_audit, sha256_hex};
 use super::super::plans::{NewListing, Recorded, insert_listing, record_budget};
 use super::super::sql::{Arg, Conn, NewMessage, NewTimer, insert_messages, insert_timers};
 use super::super::{
@@ -513,59 +513,82 @@ async fn transition_once(
     {
         return Ok(o);
     }
-    let task = match loaded {
+    let mut task = match loaded {
         Some(t) if t.id == step.task_id => t,
         _ => read::task(store, step.task_id).await?,
     };
-    if let Some(expected) = expected_version(step.expected, &task)?
-        && expected != task.version
-    {
-        return Err(StoreError::Conflict {
-            expected,
-            current: task.version,
+    // An upload or a note moves the task's audit chain without changing its version: the
+    // write then finds the chain moved and is tried again on the fresh task.
+    let mut attempts = 0;
+    loop {
+        if let Some(expected) = expected_version(step.expected, &task)?
+            && expected != task.version
+        {
+            return Err(StoreError::Conflict {
+                expected,
+                current: task.version,
+            });
+        }
+        let wf = store.workflow_of(&task)?;
+        let (command, evidence) = command(store, &task, step).await?;
+        let snapshot = snapshot(&task);
+        let d = decide::decide(wf, &snapshot, &command, actor, now)
+            .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
+        let idempotency = key.map(|key| Idempotency {
+            actor: &actor.user,
+            key,
+            request_hash: &request_hash,
         });
-    }
-    let wf = store.workflow_of(&task)?;
-    let command = command(store, &task, step).await?;
-    let snapshot = snapshot(&task);
-    let d = decide::decide(wf, &snapshot, &command, actor, now)
-        .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
-    let idempotency = key.map(|key| Idempotency {
-        actor: &actor.user,
-        key,
-        request_hash: &request_hash,
-    });
-    match write_transition(store, &task, &d, idempotency, now).await? {
-        Written::Done(outcome) => Ok(outcome),
-        Written::Lost => {
-            // A concurrent request with the same key may have won; it is then the outcome.
-            if let Some(k) = key
-                && let Some(o) = replay(store, &actor.user, k, &request_hash).await?
-            {
-                return Ok(o);
+        match write_transition(store, &task, &d, evidence, idempotency, now).await? {
+            Written::Done(outcome) => return Ok(outcome),
+            Written::Lost => {
+                // A concurrent request with the same key may have won; it is then the outcome.
+                if let Some(k) = key
+                    && let Some(o) = replay(store, &actor.user, k, &request_hash).await?
+                {
+                    return Ok(o);
+                }
+                let current = read::task(store, &task.id).await?;
+                attempts += 1;
+                if current.version == task.version && attempts < 20 {
+                    task = current;
+                    continue;
+                }
+                return Err(StoreError::Conflict {
+                    expected: task.version,
+                    current: current.version,
+                });
             }
-            let current = read::task(store, &task.id).await?.version;
-            Err(StoreError::Conflict {
-                expected: task.version,
-                current,
-            })
         }
     }
 }
 
 /// The command a step asks `decide` for: an expiry, or a user's transition with its comment
 /// and documents (each of which must belong to the task).
-async fn command(store: &Store, task: &Task, step: &Step<'_>) -> Result<Command, StoreError> {
+/// With the command, the evidence of the documents it cites (their sha256 as recorded now),
+/// hashed into the transition's audit entry.
+async fn command(
+    store: &Store,
+    task: &Task,
+    step: &Step<'_>,
+) -> Result<(Command, Option<String>), StoreError> {
     Ok(if step.automatic {
-        Command::Expire {
-            transition: step.transition.to_string(),
-        }
+        (
+            Command::Expire {
+                transition: step.transition.to_string(),
+            },
+            None,
+        )
     } else {
-        Command::Transition {
-            name: step.transition.to_string(),
-            comment: step.comment.map(str::to_string),
-            documents: resolve_documents(store, &task.id, step.document_ids).await?,
-        }
+        let (documents, cited) = resolve_documents(store, &task.id, step.document_ids).await?;
+        (
+            Command::Transition {
+                name: step.transition.to_string(),
+                comment: step.comment.map(str::to_string),
+                documents,
+            },
+            Evidence::cited(cited).map(|e| e.text()),
+        )
     })
 }
 
@@ -582,13 +605,15 @@ async fn write_transition(
     store: &Store,
     task: &Task,
     d: &Decision,
+    evidence: Option<String>,
     idempotency: Option<Idempotency<'_>>,
     now: Instant,
 ) -> Result<Written, StoreError> {
     let seq = task.audit_seq + 1;
     let key = idempotency.as_ref().map(|i| i.key);
     let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head)
-        .with_round(d.round);
+        .with_round(d.round)
+        .with_evidence(evidence);
     let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
@@ -614,7 +639,7 @@ async fn write_transition(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
                  transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
                  review = $13, state_entries = $14 \
-                 WHERE id = $11 AND version = $12",
+                 WHERE id = $11 AND version = $12 AND audit_seq = $15",
                 &[
                     Arg::Str(&d.state),
                     Arg::Str(d.phase.as_str()),
@@ -630,6 +655,7 @@ async fn write_transition(
                     Arg::Int(task.version),
                     Arg::Int(i64::from(d.round.review)),
                     Arg::Str(&entries),
+                    Arg::Int(task.audit_seq),
                 ],
             )
             .await?;
@@ -680,21 +706,28 @@ async fn resolve_documents(
     store: &Store,
     task_id: &str,
     ids: &[String],
-) -> Result<Vec<AttachedDocument>, StoreError> {
+) -> Result<(Vec<AttachedDocument>, Vec<CitedDocument>), StoreError> {
     let mut out = Vec::with_capacity(ids.len());
+    let mut cited = Vec::with_capacity(ids.len());
     for id in ids {
-        let doc_type: Option<String> = with_db!(store, |pool| {
-            sqlx::query_scalar("SELECT doc_type FROM documents WHERE id = $1 AND task_id = $2")
+        let found: Option<(String, String)> = with_db!(store, |pool| {
+            sqlx::query_as("SELECT doc_type, sha256 FROM documents WHERE id = $1 AND task_id = $2")
                 .bind(id)
                 .bind(task_id)
                 .fetch_optional(pool)
                 .await?
         });
-        match doc_type {
-            Some(doc_type) => out.push(AttachedDocument {
-                id: id.clone(),
-                doc_type,
-            }),
+        match found {
+            Some((doc_type, sha256)) => {
+                out.push(AttachedDocument {
+                    id: id.clone(),
+                    doc_type,
+                });
+                cited.push(CitedDocument {
+                    id: id.clone(),
+                    sha256,
+                });
+            }
             None => {
                 return Err(StoreError::Invalid(format!(
                     "Tài liệu `{id}` không tồn tại hoặc không thuộc nhiệm vụ `{task_id}`."
@@ -702,5 +735,5 @@ async fn resolve_documents(
             }
         }
     }
-    Ok(out)
+    Ok((out, cited))
 }
