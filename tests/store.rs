@@ -31,6 +31,7 @@ on_both_backends!(
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
     documents_are_append_only_and_their_files_are_verified,
     uploads_are_audit_entries_and_transitions_carry_document_hashes,
+    a_new_sqlite_database_is_the_owners_only,
 );
 
 fn at(s: &str) -> Instant {
@@ -224,19 +225,21 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
         vec![
             ("tao_nhiem_vu", "de_xuat"),
             ("bat_dau_lap_thuyet_minh", "lap_thuyet_minh"),
+            // The explanation's upload is an entry too (issue 13, security 3).
+            ("tai_len_tai_lieu", "lap_thuyet_minh"),
             ("trinh_thu_truong", "thu_truong_ky"),
             ("gui_skhcn", "skhcn_cho_y_kien"),
         ]
     );
-    assert_eq!(history[3].actor_user, "giam.doc");
-    assert_eq!(history[3].actor_role.as_deref(), Some("thu_truong_don_vi"));
+    assert_eq!(history[4].actor_user, "giam.doc");
+    assert_eq!(history[4].actor_role.as_deref(), Some("thu_truong_don_vi"));
     assert_eq!(
-        history[3].from_phase.as_deref(),
+        history[4].from_phase.as_deref(),
         Some("explanation_and_estimate")
     );
-    assert_eq!(history[3].documents.len(), 1);
-    assert_eq!(history[3].workflow_version, 1);
-    assert_eq!(history[3].prev_hash, history[2].hash);
+    assert_eq!(history[4].documents.len(), 1);
+    assert_eq!(history[4].workflow_version, 1);
+    assert_eq!(history[4].prev_hash, history[3].hash);
 
     // SKHCN returns the dossier for revision: its timers are cancelled, the unit is told.
     let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
@@ -249,9 +252,10 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
         .transition_as(&w.skhcn, &r, t0() + TimeDelta::days(2))
         .await
         .unwrap();
+    // The version counts moves; the chain also holds the two uploads.
     assert_eq!(
         (o.state.as_str(), o.version, o.audit_seq),
-        ("lap_thuyet_minh", 5, 5)
+        ("lap_thuyet_minh", 5, 7)
     );
     assert!(
         w.store
@@ -530,7 +534,6 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
 async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Số hóa hồ sơ").await;
-    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
     let counts = |s: Store| async move {
         (
             s.count("audit_log").await.unwrap(),
@@ -540,6 +543,8 @@ async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
         )
     };
     let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
+    // The upload moved the audit chain (not the version).
+    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
     let snapshot = counts(w.store.clone()).await;
     // The database refuses the last write of the transaction (the outbox insert), after the
     // task, the audit entry and the timers were written in it.
@@ -710,7 +715,8 @@ async fn a_rejection_writes_nothing(db: TestDb) {
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
-    assert_eq!(w.store.count("audit_log").await.unwrap(), audit + 4);
+    // The other task's creation, three moves and upload, and the foreign document's upload.
+    assert_eq!(w.store.count("audit_log").await.unwrap(), audit + 6);
     assert!(matches!(
         w.store
             .tasks()
@@ -1352,4 +1358,24 @@ async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: Tes
     }
     let broken = w.store.audit().verify().await.unwrap().broken.unwrap();
     assert_eq!(broken.audit_id, Some(cited.id));
+}
+
+/// Issue 13, security 7: the database and its WAL were created readable by everyone (umask).
+/// A new SQLite file is now created 0600, and SQLite gives its -wal and -shm files the same.
+async fn a_new_sqlite_database_is_the_owners_only(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    if db.backend != "sqlite" {
+        return;
+    }
+    let w = world(&db).await;
+    w.store
+        .tasks()
+        .create_as(&w.officer, &new_task("Số hóa lưu trữ"), None, t0())
+        .await
+        .unwrap();
+    let file = db.url.trim_start_matches("sqlite://").to_string();
+    for f in [file.clone(), format!("{file}-wal"), format!("{file}-shm")] {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
 }

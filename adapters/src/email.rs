@@ -401,12 +401,24 @@ impl Relay {
             }
             .map_err(|e| Skip(format!("cannot resolve recipients: {e}")))?;
             for u in users {
-                if let Some(email) = u
-                    .email
-                    .as_deref()
+                let Some(raw) = u.email.as_deref() else {
+                    continue;
+                };
+                // Addresses are checked when recorded (engine::input::email); one recorded
+                // before that, or by hand, that is not one address is dropped here, and said.
+                match engine::input::email("email", raw)
+                    .ok()
                     .and_then(|e| e.parse::<lettre::Address>().ok())
                 {
-                    to.insert((email.to_string(), u.display_name.clone()));
+                    Some(email) => {
+                        to.insert((email.to_string(), u.display_name.clone()));
+                    }
+                    None => tracing::warn!(
+                        user = %u.username,
+                        address = %raw.escape_debug(),
+                        outbox = %job.id,
+                        "recipient dropped: the user's email is not one valid address"
+                    ),
                 }
             }
         }

@@ -1,8 +1,101 @@
 //! Stored document files: content-addressed under a data directory, so that the sha256 recorded
 //! with a document is also its file name, and the same file attached twice is stored once.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Creates `dir` and its missing parents readable by the owner only (0700).
+pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Options that create a new file readable by the owner only (0600).
+pub(crate) fn private_file() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sha256 of a file, read in pieces.
+fn hash_file(path: &Path) -> io::Result<String> {
+    use std::io::Read as _;
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// How many first bytes of a file are kept to tell its type.
+pub const HEAD_BYTES: usize = 16;
+
+/// A file being received: written as it arrives to a temporary file (0600) inside the document
+/// folder and hashed on the way, so that an upload is never held whole in memory. Dropped
+/// without [`Staging::finish`], or its [`StagedFile`] without [`FileStore::put_staged`], the
+/// temporary file is removed.
+pub struct Staging {
+    file: tempfile::NamedTempFile,
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+}
+
+/// A received file, hashed, waiting to be stored under its hash.
+pub struct StagedFile {
+    path: tempfile::TempPath,
+    pub sha256: String,
+    pub size: i64,
+    /// Its first [`HEAD_BYTES`] bytes, to tell its type.
+    pub head: Vec<u8>,
+}
+
+impl Staging {
+    /// Appends a piece of the file.
+    pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        self.file.write_all(chunk)
+    }
+
+    /// Bytes received so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The whole file received: synced to disk, with its hash.
+    pub fn finish(mut self) -> io::Result<StagedFile> {
+        self.file.flush()?;
+        self.file.as_file().sync_all()?;
+        Ok(StagedFile {
+            sha256: hex(&self.hasher.finalize()),
+            size: i64::try_from(self.size).unwrap_or(i64::MAX),
+            head: self.head,
+            path: self.file.into_temp_path(),
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -32,23 +125,46 @@ impl FileStore {
     /// already stored under that hash is kept only if it still has it: a damaged copy (a disk
     /// fault, a truncated restore) is replaced by the good one being stored.
     pub fn put(&self, bytes: &[u8]) -> io::Result<StoredFile> {
-        let sha256 = crate::store::sha256_hex(bytes);
-        let dir = self.root.join("documents").join(&sha256[..2]);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(&sha256);
-        let intact = std::fs::read(&path).is_ok_and(|old| crate::store::sha256_hex(&old) == sha256);
+        let mut staging = self.stage()?;
+        staging.write(bytes)?;
+        self.put_staged(staging.finish()?)
+    }
+
+    /// Starts receiving a file: a temporary file (0600) in `root/documents/.staging/` (0700),
+    /// on the same file system as the stored files so that storing it is a rename.
+    pub fn stage(&self) -> io::Result<Staging> {
+        let dir = self.root.join("documents").join(".staging");
+        private_dir(&dir)?;
+        // tempfile creates the file 0600 and removes it when dropped.
+        let file = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&dir)?;
+        Ok(Staging {
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+            head: Vec::with_capacity(HEAD_BYTES),
+        })
+    }
+
+    /// Stores a received file under its hash (`documents/ab/abcd…`, folders 0700, file 0600).
+    /// A file already stored under that hash is kept only if it still has it: a damaged copy
+    /// (a disk fault, a truncated restore) is replaced by the good one being stored.
+    pub fn put_staged(&self, f: StagedFile) -> io::Result<StoredFile> {
+        let dir = self.root.join("documents").join(&f.sha256[..2]);
+        private_dir(&dir)?;
+        let path = dir.join(&f.sha256);
+        let intact = hash_file(&path).is_ok_and(|h| h == f.sha256);
         if !intact {
             if path.exists() {
                 tracing::warn!(path = %path.display(), "stored file damaged: replaced by the copy being stored");
             }
-            let tmp = dir.join(format!(".{sha256}.{}", std::process::id()));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
+            f.path.persist(&path).map_err(|e| e.error)?;
         }
         Ok(StoredFile {
-            sha256,
+            sha256: f.sha256,
             path,
-            size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            size: f.size,
         })
     }
 
@@ -58,7 +174,7 @@ impl FileStore {
     pub fn writable(&self) -> io::Result<()> {
         use std::io::Write as _;
         let dir = self.root.join("documents");
-        std::fs::create_dir_all(&dir)?;
+        private_dir(&dir)?;
         let probe = dir.join(format!(".probe.{}", std::process::id()));
         let written = std::fs::File::create(&probe).and_then(|mut f| {
             f.write_all(b"tiendo")?;

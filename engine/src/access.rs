@@ -566,6 +566,49 @@ pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
     }
 }
 
+/// A unit's stored documents would pass its storage quota (`http.unit_quota_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// Bytes the unit's documents take now.
+    pub used: u64,
+    /// Bytes the upload would add.
+    pub adding: u64,
+    pub quota: u64,
+}
+
+impl QuotaExceeded {
+    /// The refusal in Vietnamese.
+    pub fn message(&self) -> String {
+        let mib = |n: u64| format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)).replace('.', ",");
+        format!(
+            "Đơn vị đã dùng {} trên hạn mức lưu trữ tài liệu {}; tệp này ({}) vượt hạn mức. Báo quản trị viên nếu cần nâng hạn mức.",
+            mib(self.used),
+            mib(self.quota),
+            mib(self.adding)
+        )
+    }
+}
+
+/// Whether a unit that stores `used` bytes of documents may add `adding` more under `quota`.
+/// Checked before an upload is read (`adding` 0: is there any room left?) and once its size
+/// is known.
+pub fn within_quota(used: u64, adding: u64, quota: u64) -> Result<(), QuotaExceeded> {
+    let full = if adding == 0 {
+        used >= quota
+    } else {
+        used.saturating_add(adding) > quota
+    };
+    if full {
+        Err(QuotaExceeded {
+            used,
+            adding,
+            quota,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -876,5 +919,16 @@ mod tests {
                 prop_assert_eq!(multi, may_see_task(&actor(&roles, units), &facts(unit, &turn, &[])));
             }
         }
+    }
+
+    #[test]
+    fn uploads_stay_within_the_units_quota() {
+        assert!(within_quota(0, 100, 100).is_ok());
+        assert!(within_quota(50, 50, 100).is_ok());
+        let e = within_quota(60, 50, 100).unwrap_err();
+        assert_eq!((e.used, e.adding, e.quota), (60, 50, 100));
+        assert!(e.message().contains("hạn mức"), "{}", e.message());
+        assert!(within_quota(99, 0, 100).is_ok());
+        assert!(within_quota(100, 0, 100).is_err(), "no room left at all");
     }
 }

@@ -64,13 +64,19 @@ pub fn clean_text(value: &str, max: usize, multiline: bool) -> Result<String, Te
     if chars > max {
         return Err(TextError::TooLong { chars, max });
     }
-    if let Some(c) = value
-        .chars()
-        .find(|&c| is_hidden_char(c) && !(multiline && matches!(c, '\n' | '\r' | '\t')))
-    {
+    if let Some(c) = hidden_char(value, multiline) {
         return Err(TextError::Hidden(c));
     }
     Ok(trimmed.to_string())
+}
+
+/// The first hidden character of `value` ([`is_hidden_char`]; newlines and tabs allowed when
+/// `multiline`): the rule [`clean_text`] applies to what is typed, and the import to every cell
+/// of a file, so that a name refused by the API is refused in a spreadsheet too.
+pub fn hidden_char(value: &str, multiline: bool) -> Option<char> {
+    value
+        .chars()
+        .find(|&c| is_hidden_char(c) && !(multiline && matches!(c, '\n' | '\r' | '\t')))
 }
 
 /// [`clean_text`] for an optional field: a blank made of plain spaces means absent.
@@ -83,6 +89,51 @@ pub fn clean_optional(
         None => Ok(None),
         Some(v) if v.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => Ok(None),
         Some(v) => clean_text(v, max, multiline).map(Some),
+    }
+}
+
+/// The longest email address accepted (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// An email address a notification may be sent to: exactly one RFC 5322 `addr-spec`
+/// (`ten@don-vi.haiphong.gov.vn`), checked by the `email_address` crate, with a domain that has
+/// a dot, no display name (`Tên <…>`), no list, no `[IP]` domain, no hidden character, at most
+/// [`MAX_EMAIL_CHARS`] characters. Trimmed. The refusal is Vietnamese, naming `field`.
+pub fn email(field: &str, value: &str) -> Result<String, String> {
+    use email_address::{EmailAddress, Options};
+    let v = value.trim();
+    let refuse = |why: &str| {
+        Err(format!(
+            "Trường `{field}` không phải một địa chỉ email hợp lệ ({why}); ghi đúng một địa chỉ, ví dụ ten@donvi.haiphong.gov.vn."
+        ))
+    };
+    if v.is_empty() {
+        return refuse("để trống");
+    }
+    if v.chars().count() > MAX_EMAIL_CHARS {
+        return refuse("quá dài");
+    }
+    if hidden_char(v, false).is_some() || v.chars().any(char::is_whitespace) {
+        return refuse("chứa khoảng trắng hoặc ký tự điều khiển");
+    }
+    if v.contains([',', ';']) {
+        return refuse("chỉ được một địa chỉ");
+    }
+    let options = Options::default()
+        .with_required_tld()
+        .without_domain_literal()
+        .without_display_text();
+    match EmailAddress::parse_with_options(v, options) {
+        Ok(a) => Ok(a.as_str().to_string()),
+        Err(_) => refuse("sai cú pháp"),
+    }
+}
+
+/// [`email`] for an optional field: blank means none.
+pub fn optional_email(field: &str, value: Option<&str>) -> Result<Option<String>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => email(field, v).map(Some),
     }
 }
 
@@ -270,6 +321,34 @@ mod tests {
         assert_eq!(clean_ident(" so-y-te "), Some("so-y-te".into()));
         assert_eq!(clean_ident("so\u{0}"), None);
         assert_eq!(clean_ident(&"x".repeat(201)), None);
+    }
+
+    #[test]
+    fn emails_are_one_address() {
+        assert_eq!(
+            email("email", " can.bo@syt.haiphong.gov.vn ").unwrap(),
+            "can.bo@syt.haiphong.gov.vn"
+        );
+        for bad in [
+            "can.bo",
+            "can.bo@localhost",
+            "a@b.vn, c@d.vn",
+            "a@b.vn;c@d.vn",
+            "Cán bộ <a@b.vn>",
+            "a b@c.vn",
+            "a@[127.0.0.1]",
+            "a\u{202E}@b.vn",
+            "a@@b.vn",
+            "a@b.vn\r\nBcc: x@y.vn",
+        ] {
+            let e = email("email", bad).unwrap_err();
+            assert!(
+                e.contains("`email`") && e.contains("một địa chỉ"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(email("email", &format!("{}@b.vn", "a".repeat(260))).is_err());
+        assert_eq!(optional_email("email", Some("  ")), Ok(None));
     }
 
     #[test]

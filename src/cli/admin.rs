@@ -5,7 +5,7 @@ use chrono::Utc;
 use engine::Role;
 use engine::time::{format_date, format_instant, parse_date};
 
-use super::{Ctx, Failure, typed, typed_opt};
+use super::{Ctx, Failure, typed, typed_email, typed_opt};
 use adapters::store::{NewUser, Store};
 
 #[derive(Debug, clap::Subcommand)]
@@ -253,7 +253,7 @@ pub async fn user(cmd: &UserCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                         username: username.clone(),
                         display_name: typed_opt("--name", name.as_deref(), 200, false)?
                             .unwrap_or_default(),
-                        email: typed_opt("--email", email.as_deref(), 254, false)?,
+                        email: typed_email("--email", email.as_deref())?,
                         unit_id: unit.clone(),
                         roles,
                     },

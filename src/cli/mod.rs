@@ -192,6 +192,11 @@ pub fn typed_opt(
         .map_err(|e| Failure::refused(e.describe(option)))
 }
 
+/// An optional `--email`: one RFC 5322 address ([`engine::input::optional_email`]).
+pub fn typed_email(option: &str, value: Option<&str>) -> Result<Option<String>, Failure> {
+    engine::input::optional_email(option, value).map_err(Failure::refused)
+}
+
 pub fn find_workflow<'a>(
     catalog: &'a Catalog,
     name: &str,

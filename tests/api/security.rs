@@ -6,12 +6,14 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, World, problem, world};
+use crate::helpers::{Who, World, problem, world, world_with};
 
 crate::on_both_backends!(
     documents_are_uploaded_by_their_issuers,
     a_stored_path_outside_the_data_directory_is_not_served,
     a_download_rehashes_and_refuses_a_changed_file,
+    user_emails_are_one_address,
+    uploads_are_streamed_private_and_within_the_units_quota,
 );
 
 fn pdf(doc_type: &str, body: &str) -> Form {
@@ -165,4 +167,104 @@ async fn a_download_rehashes_and_refuses_a_changed_file(db: TestDb) {
     let p = problem(r, StatusCode::INTERNAL_SERVER_ERROR).await;
     assert_eq!(p["code"], "file_corrupt", "{p}");
     assert!(!p.to_string().contains("da bi sua"), "{p}");
+}
+
+/// Security 7: user emails were stored as typed. One RFC 5322 address is now required
+/// (engine::input::email, the API, the pages and `tiendo user add` alike).
+async fn user_emails_are_one_address(db: TestDb) {
+    let w = world(db).await;
+    for bad in [
+        "a@b.vn, c@d.vn",
+        "Cán bộ <canbo@syt.vn>",
+        "canbo@localhost",
+        "canbo@syt.vn\r\nBcc: x@y.vn",
+    ] {
+        let r = w
+            .app
+            .post(
+                "/api/v1/users",
+                w.token(Who::Admin),
+                &serde_json::json!({"username": "moi.nguoi", "display_name": "Người mới", "email": bad, "roles": ["don_vi"], "unit": "so-y-te"}),
+            )
+            .await;
+        let p = problem(r, StatusCode::BAD_REQUEST).await;
+        assert_eq!(p["field"], "email", "{bad}: {p}");
+    }
+    let r = w
+        .app
+        .post(
+            "/api/v1/users",
+            w.token(Who::Admin),
+            &serde_json::json!({"username": "moi.nguoi", "display_name": "Người mới", "email": " moi.nguoi@syt.haiphong.gov.vn ", "roles": ["don_vi"], "unit": "so-y-te"}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+/// Security 7: uploads were buffered whole in memory and a unit could fill the disk. Uploads
+/// are now streamed to a temporary file (0600) and hashed on the way, stored 0600 in folders
+/// 0700, and a unit's documents stay within `http.unit_quota_bytes` (507 `quota_exceeded`,
+/// nothing recorded).
+async fn uploads_are_streamed_private_and_within_the_units_quota(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world_with(db, |s| s.unit_quota_bytes = 200).await;
+    let task = w.task("Hệ thống họp trực tuyến").await;
+    let big = |n: usize| {
+        Form::new().text("type", "thuyet_minh_du_toan").part(
+            "file",
+            Part::bytes([b"%PDF-1.4 ".as_slice(), &vec![b'x'; n]].concat())
+                .file_name("tm.pdf")
+                .mime_str("application/pdf")
+                .expect("mime"),
+        )
+    };
+    let r = upload(&w, &task, Who::Officer, big(100)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let doc: serde_json::Value = r.json().await.expect("json");
+    let sha = doc["sha256"].as_str().expect("sha256");
+    let docs = w.app.data_dir.path().join("documents");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&docs.join(&sha[..2]).join(sha)), 0o600);
+    assert_eq!(mode(&docs.join(&sha[..2])), 0o700);
+    assert_eq!(mode(&docs.join(".staging")), 0o700);
+    assert_eq!(
+        std::fs::read_dir(docs.join(".staging"))
+            .expect("staging")
+            .count(),
+        0,
+        "no temporary file is left behind"
+    );
+    // 109 bytes stored; 109 more would pass the 200-byte quota.
+    let r = upload(&w, &task, Who::Officer, big(100)).await;
+    let p = problem(r, StatusCode::INSUFFICIENT_STORAGE).await;
+    assert_eq!(p["code"], "quota_exceeded", "{p}");
+    assert_eq!(p["quota_bytes"], 200, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or("").contains("hạn mức"),
+        "{p}"
+    );
+    let docs_now = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(&task)
+        .await
+        .expect("documents");
+    assert_eq!(docs_now.len(), 1, "nothing recorded");
+    assert_eq!(
+        std::fs::read_dir(docs.join(".staging"))
+            .expect("staging")
+            .count(),
+        0,
+        "the refused upload's temporary file is gone"
+    );
+    // A small one still fits.
+    let r = upload(&w, &task, Who::Officer, big(50)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
 }

@@ -74,6 +74,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("http.signin_window", "TIENDO_SIGNIN_WINDOW"),
     setting("http.signin_max_delay", "TIENDO_SIGNIN_MAX_DELAY"),
     setting("http.max_upload_bytes", "TIENDO_MAX_UPLOAD_BYTES"),
+    setting("http.unit_quota_bytes", "TIENDO_UNIT_QUOTA_BYTES"),
     setting("http.trusted_proxies", "TIENDO_TRUSTED_PROXIES"),
     setting("email.smtp_host", "TIENDO_SMTP_HOST"),
     setting("email.smtp_port", "TIENDO_SMTP_PORT"),
@@ -107,6 +108,8 @@ pub const CONFIG_ENV: &str = "TIENDO_CONFIG";
 pub const DEFAULT_DATA_DIR: &str = "tiendo-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
+/// The documents one unit may store, all tasks together: 10 GiB.
+pub const DEFAULT_UNIT_QUOTA_BYTES: usize = 10 * 1024 * 1024 * 1024;
 
 /// Everything tiendo is configured with.
 #[derive(Debug, Clone)]
@@ -136,6 +139,8 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     pub auth: AuthPolicy,
     pub max_upload_bytes: usize,
+    /// The bytes of documents one unit may store (507 `quota_exceeded` beyond).
+    pub unit_quota_bytes: usize,
     /// The reverse proxies whose `X-Forwarded-For` names the client: a request from one of
     /// these addresses is taken to come from the last address in that header that is not one of
     /// them. Empty: the header is ignored, the peer is the client.
@@ -151,6 +156,7 @@ impl HttpSettings {
             cookie_secure: !listen.ip().is_loopback(),
             auth: AuthPolicy::default(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            unit_quota_bytes: DEFAULT_UNIT_QUOTA_BYTES,
             trusted_proxies: Vec::new(),
         }
     }
@@ -251,6 +257,7 @@ impl Settings {
             cookie_secure: l.or("http.cookie_secure", defaults.cookie_secure, flag)?,
             auth,
             max_upload_bytes: l.or("http.max_upload_bytes", defaults.max_upload_bytes, positive)?,
+            unit_quota_bytes: l.or("http.unit_quota_bytes", defaults.unit_quota_bytes, positive)?,
             trusted_proxies: l.or("http.trusted_proxies", Vec::new(), ip_networks)?,
         };
 

@@ -439,6 +439,11 @@ pub fn opt_text(
         .map_err(|e| Problem::bad_request(field, e.describe(field)))
 }
 
+/// An optional email address: one RFC 5322 address ([`engine::input::optional_email`]).
+pub fn opt_email(field: &str, value: Option<&str>) -> Result<Option<String>, Problem> {
+    input::optional_email(field, value).map_err(|e| Problem::bad_request(field, e))
+}
+
 /// An identifier (task, document, unit, user name…) from a path or body: short and plain, so
 /// that a megabyte of Unicode never reaches a query ([`engine::input::clean_ident`]).
 pub fn ident(field: &str, value: &str) -> Result<String, Problem> {

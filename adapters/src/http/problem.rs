@@ -169,6 +169,17 @@ impl Problem {
     /// A document file could not be stored: 507 when the disk is full, else 503 naming the
     /// cause (the document folder is missing, not writable, or on a read-only file system).
     /// Nothing was recorded; the upload may be sent again once an administrator has fixed it.
+    /// 507 `quota_exceeded`: the unit's documents would pass `http.unit_quota_bytes`.
+    pub fn quota_exceeded(q: &engine::access::QuotaExceeded) -> Problem {
+        Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota_exceeded",
+            q.message(),
+        )
+        .with("used_bytes", q.used)
+        .with("quota_bytes", q.quota)
+    }
+
     pub fn storage(e: &std::io::Error) -> Problem {
         use std::io::ErrorKind;
         tracing::error!(error = %e, "cannot store a document file");
@@ -297,6 +308,7 @@ impl From<StoreError> for Problem {
             StoreError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, d.rule, d.message).with("rule", d.rule)
             }
+            StoreError::QuotaExceeded(q) => Problem::quota_exceeded(&q),
             StoreError::Internal(fault) => Problem::fault(&fault.id),
             StoreError::Database(err) => Problem::logged_fault("database error", &err),
             StoreError::Migrate(err) => Problem::logged_fault("migration error", &err),

@@ -138,6 +138,9 @@ pub enum StoreError {
     /// Refused by a rule of `engine::access` (who may see or manage what).
     #[error("{0}")]
     Forbidden(#[from] engine::access::Denied),
+    /// An upload would pass its unit's storage quota (`engine::access::within_quota`).
+    #[error("{}", .0.message())]
+    QuotaExceeded(engine::access::QuotaExceeded),
     /// A fault of ours that the user cannot correct, logged with its id when it happened.
     #[error("Lỗi hệ thống, mã {}: {}", .0.id, .0.detail)]
     Internal(Fault),
@@ -312,6 +315,21 @@ impl Store {
                      hoặc nếu đúng là muốn một cơ sở dữ liệu mới tại đây, chạy `tiendo db migrate --init`.",
                     file.display()
                 )));
+            }
+            // A new database file is the owner's only (0600); SQLite gives its -wal and -shm
+            // files the database file's permissions.
+            let in_memory = file.as_os_str() == ":memory:" || url.contains("mode=memory");
+            if !in_memory && !file.exists() {
+                match crate::files::private_file().open(file) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(StoreError::Invalid(format!(
+                            "Không tạo được tệp cơ sở dữ liệu {}: {e}",
+                            file.display()
+                        )));
+                    }
+                }
             }
             let opts = opts
                 .create_if_missing(true)

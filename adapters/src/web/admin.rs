@@ -20,7 +20,7 @@ use super::session::Viewer;
 use super::tasks::Opt;
 use super::view;
 use crate::http::AppState;
-use crate::http::extract::{ident, opt_text};
+use crate::http::extract::{ident, opt_email, opt_text};
 use crate::http::problem::Problem;
 use crate::store::{NewUser, StoreError};
 
@@ -220,7 +220,7 @@ pub async fn add_user(
                 .map_err(|_| Problem::bad_request("username", "Hãy nhập tên đăng nhập."))?,
             display_name: opt_text("display_name", f.get("display_name"), 200, false)?
                 .unwrap_or_default(),
-            email: opt_text("email", f.get("email"), 254, false)?,
+            email: opt_email("email", f.get("email"))?,
             unit_id: f.get("unit").map(str::to_string),
             roles,
         };

@@ -21,6 +21,7 @@ use super::page::{Layout, PageError, html, see_other};
 use super::session::Viewer;
 use super::tasks::Opt;
 use super::view::{self, Deadline, can_take};
+use crate::files::StagedFile;
 use crate::http::AppState;
 use crate::http::extract::{ident, opt_text};
 use crate::http::problem::Problem;
@@ -398,12 +399,22 @@ pub async fn page(
     Ok(render(&viewer, d, StatusCode::OK, notice))
 }
 
-/// A part of a multipart form.
+/// A part of a multipart form: a text in `bytes`, or a file in `file` (streamed to a
+/// temporary file and hashed as it arrived).
 struct Part {
     name: String,
     file_name: Option<String>,
     content_type: Option<String>,
     bytes: Vec<u8>,
+    file: Option<StagedFile>,
+}
+
+impl Part {
+    /// Whether a file was chosen for this part (a name or some bytes).
+    fn has_file(&self) -> bool {
+        self.file_name.as_deref().is_some_and(|n| !n.is_empty())
+            || self.file.as_ref().is_some_and(|f| f.size > 0)
+    }
 }
 
 struct Parts(Vec<Part>);
@@ -425,9 +436,13 @@ impl Parts {
     }
 }
 
-/// Reads a multipart form into memory: at most 40 parts, each text part 20 kB, each file the
-/// configured upload limit.
-async fn read_parts(mut m: Multipart, file_limit: usize) -> Result<Parts, PageError> {
+/// Reads a multipart form: at most 40 parts, each text part 20 kB in memory, each file at most
+/// the configured upload limit, streamed to a temporary file of `files`.
+async fn read_parts(
+    mut m: Multipart,
+    file_limit: usize,
+    files: &crate::files::FileStore,
+) -> Result<Parts, PageError> {
     let mut out = Vec::new();
     let too_large = || {
         PageError::new(
@@ -451,11 +466,26 @@ async fn read_parts(mut m: Multipart, file_limit: usize) -> Result<Parts, PageEr
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(str::to_string);
         let content_type = field.content_type().map(str::to_string);
-        let cap = if file_name.is_some() {
-            file_limit
-        } else {
-            20_000
-        };
+        let unreadable = || PageError::bad_request("Không đọc được biểu mẫu gửi lên.");
+        if file_name.is_some() {
+            let storage = |e: std::io::Error| PageError::from(Problem::storage(&e));
+            let mut staging = files.stage().map_err(storage)?;
+            while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+                if staging.size() + chunk.len() as u64 > file_limit as u64 {
+                    return Err(too_large());
+                }
+                staging.write(&chunk).map_err(storage)?;
+            }
+            out.push(Part {
+                name,
+                file_name,
+                content_type,
+                bytes: Vec::new(),
+                file: Some(staging.finish().map_err(storage)?),
+            });
+            continue;
+        }
+        let cap = 20_000;
         let mut bytes = Vec::new();
         while let Some(chunk) = field
             .chunk()
@@ -463,11 +493,7 @@ async fn read_parts(mut m: Multipart, file_limit: usize) -> Result<Parts, PageEr
             .map_err(|_| PageError::bad_request("Không đọc được biểu mẫu gửi lên."))?
         {
             if bytes.len() + chunk.len() > cap {
-                return Err(if file_name.is_some() {
-                    too_large()
-                } else {
-                    PageError::bad_request(format!("Trường «{name}» quá dài."))
-                });
+                return Err(PageError::bad_request(format!("Trường «{name}» quá dài.")));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -476,6 +502,7 @@ async fn read_parts(mut m: Multipart, file_limit: usize) -> Result<Parts, PageEr
             file_name,
             content_type,
             bytes,
+            file: None,
         });
     }
     Ok(Parts(out))
@@ -498,23 +525,23 @@ async fn store_document(
     Ok(store_upload(app, attachment, upload).await?.id)
 }
 
-/// An upload of `part` as a document of `doc_type`.
+/// An upload of `part`'s file as a document of `doc_type` (`None`: the part holds no file).
 fn upload_of<'a>(
-    part: &'a Part,
+    part: &'a mut Part,
     doc_type: &str,
     number: Option<String>,
     issued_on: Option<chrono::NaiveDate>,
     issuer: Option<String>,
-) -> Upload<'a> {
-    Upload {
+) -> Option<Upload<'a>> {
+    Some(Upload {
         doc_type: doc_type.to_string(),
-        bytes: part.bytes.clone(),
+        file: part.file.take()?,
         file_name: part.file_name.as_deref(),
         content_type: part.content_type.as_deref(),
         number,
         issued_on,
         issuer,
-    }
+    })
 }
 
 /// The multipart form of a task page's command, read and checked for its CSRF token before
@@ -529,7 +556,7 @@ async fn command_form(
     let multipart = multipart.map_err(|_| {
         PageError::bad_request("Biểu mẫu phải được gửi từ trang nhiệm vụ (multipart/form-data).")
     })?;
-    let parts = read_parts(multipart, app.settings.max_upload_bytes).await?;
+    let parts = read_parts(multipart, app.settings.max_upload_bytes, &app.files).await?;
     viewer.check_csrf(parts.text("csrf").as_deref())?;
     Ok((id, parts))
 }
@@ -562,7 +589,7 @@ pub async fn transition(
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
+    let (id, mut parts) = command_form(&app, &viewer, &id, multipart).await?;
     let name = parts.text("transition").unwrap_or_default();
     let comment_typed = parts.text("comment").unwrap_or_default();
     let fail = |status: StatusCode, reason: String| {
@@ -602,21 +629,17 @@ pub async fn transition(
         .filter(|d| !d.trim().is_empty())
         .map(|d| d.trim().to_string())
         .collect();
-    for part in &parts.0 {
-        let Some(doc_type) = part.name.strip_prefix("file_") else {
+    for part in parts.0.iter_mut() {
+        let Some(doc_type) = part.name.strip_prefix("file_").map(str::to_string) else {
             continue;
         };
-        if part.file_name.as_deref().is_none_or(|n| n.is_empty()) && part.bytes.is_empty() {
+        if !part.has_file() {
             continue; // no file chosen for this document
         }
-        match store_document(
-            &app,
-            &viewer,
-            &id,
-            upload_of(part, doc_type, None, None, None),
-        )
-        .await
-        {
+        let Some(upload) = upload_of(part, &doc_type, None, None, None) else {
+            continue;
+        };
+        match store_document(&app, &viewer, &id, upload).await {
             Ok(doc) => documents.push(doc),
             Err(p) if p.status == StatusCode::NOT_FOUND => return Err(PageError::not_found()),
             Err(p) => return Ok(fail(p.status, p.detail).await),
@@ -683,7 +706,7 @@ pub async fn upload(
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let (id, parts) = command_form(&app, &viewer, &id, multipart).await?;
+    let (id, mut parts) = command_form(&app, &viewer, &id, multipart).await?;
     let refuse = |status: StatusCode, reason: String| {
         Notice {
             flash: Some(("error", format!("Chưa tải lên được tài liệu: {reason}"))),
@@ -691,13 +714,11 @@ pub async fn upload(
         }
         .into_response_with(&app, &viewer, &id, status)
     };
-    let Some(file) = parts
-        .0
-        .iter()
-        .find(|p| p.name == "file" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()))
-    else {
+    let chosen =
+        |p: &Part| p.name == "file" && p.file_name.as_deref().is_some_and(|n| !n.is_empty());
+    if !parts.0.iter().any(chosen) {
         return Ok(refuse(StatusCode::BAD_REQUEST, "chưa chọn tệp.".into()).await);
-    };
+    }
     let Some(doc_type) = parts.text("type").filter(|t| !t.trim().is_empty()) else {
         return Ok(refuse(StatusCode::BAD_REQUEST, "chưa chọn loại tài liệu.".into()).await);
     };
@@ -720,14 +741,15 @@ pub async fn upload(
         (Ok(n), Ok(i)) => (n, i),
         (Err(p), _) | (_, Err(p)) => return Ok(refuse(p.status, p.detail).await),
     };
-    match store_document(
-        &app,
-        &viewer,
-        &id,
-        upload_of(file, doc_type.trim(), number, issued_on, issuer),
-    )
-    .await
-    {
+    let Some(upload) = parts
+        .0
+        .iter_mut()
+        .find(|p| chosen(p))
+        .and_then(|f| upload_of(f, doc_type.trim(), number, issued_on, issuer))
+    else {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "chưa chọn tệp.".into()).await);
+    };
+    match store_document(&app, &viewer, &id, upload).await {
         Ok(_) => Ok(see_other(&format!(
             "/tasks/{}?tai-lieu=1#tai-lieu",
             super::page::encode(&id)

@@ -422,6 +422,17 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
+        // The rule the API applies to typed text (engine::input): a hidden character would
+        // reach names, pages, mails and terminals, so the file is refused until it is fixed.
+        if let Some(c) = cells
+            .iter()
+            .find_map(|cell| crate::input::hidden_char(cell, true))
+        {
+            return Err(FileError(format!(
+                "{}, dòng {line}: một ô chứa ký tự điều khiển hoặc ký tự ẩn không được phép (U+{:04X}); sửa tệp rồi nhập lại.",
+                grid.source, c as u32
+            )));
+        }
         let folded: Vec<String> = cells.iter().map(|c| folded_name(c)).collect();
         if folded
             .iter()
@@ -825,6 +836,17 @@ mod tests {
         assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);
         // A, unit, Cộng (A); unit, Cộng (B); TỔNG CỘNG.
         assert_eq!(s.checked, 6);
+    }
+
+    #[test]
+    fn hidden_characters_refuse_the_file() {
+        let g = grid(&[
+            &["TT", "Tên nhiệm vụ", "Tổng nhu cầu kinh phí"],
+            &["1", "Sở Y tế", ""],
+            &["", "Mua máy\u{202E}chủ", "100"],
+        ]);
+        let e = parse_printed(&g, 2025).unwrap_err().0;
+        assert!(e.contains("U+202E") && e.contains("dòng 3"), "{e}");
     }
 
     #[test]

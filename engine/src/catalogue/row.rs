@@ -226,6 +226,7 @@ pub fn parse_rows(
         sheet: Sheet {
             columns: Columns::from_header(&table, plan_year)?,
             width: table.header.len(),
+            header: table.header.clone(),
             short_rows_ok: table.short_rows_ok,
             plan_year,
             catalog,
@@ -261,6 +262,8 @@ struct Sheet<'a> {
     columns: Columns,
     /// The header's width.
     width: usize,
+    /// The header's cells, to name a column.
+    header: Vec<String>,
     short_rows_ok: bool,
     plan_year: i32,
     catalog: &'a Catalog,
@@ -321,6 +324,22 @@ impl RowReader<'_> {
             reasons.push(format!(
                 "một ô dài {} ký tự (tối đa {MAX_CELL_CHARS})",
                 long.chars().count()
+            ));
+        }
+        // The rule the API applies to typed text (engine::input): no control, direction or
+        // zero-width characters; names and units on one line.
+        let single_line = [Col::Name, Col::Unit].map(|c| sheet.columns.0.get(&c).copied());
+        if let Some((i, c)) = cells.iter().enumerate().find_map(|(i, cell)| {
+            crate::input::hidden_char(cell, !single_line.contains(&Some(i))).map(|c| (i, c))
+        }) {
+            reasons.push(format!(
+                "ô cột `{}` chứa ký tự điều khiển hoặc ký tự ẩn không được phép (U+{:04X})",
+                sheet
+                    .header
+                    .get(i)
+                    .map(|h| h.trim().trim_start_matches('\u{feff}'))
+                    .unwrap_or("?"),
+                c as u32
             ));
         }
         let f = sheet.fields(&cells, &mut self.unit_ids, &mut reasons);
@@ -637,6 +656,27 @@ mod tests {
             r.key,
             super::super::names::task_key(2, &r.unit_id, "xây dựng phần mềm quản lý hộ tịch")
         );
+    }
+
+    #[test]
+    fn hidden_characters_are_refused_as_the_api_refuses_them() {
+        // Issue 13, security 7: the CLI import stored control and bidi characters the API
+        // refuses. One rule (engine::input) now holds for both.
+        let c = parse(&[
+            "1,1,Sở Y tế,Mua máy\u{202E}chủ,thuong_xuyen,2025,false,,,,,,,proposed,",
+            "1,2,Sở Y\u{7}tế,Mua máy quét,thuong_xuyen,2025,false,,,,,,,proposed,",
+            "1,3,Sở Y tế,Mua máy in,thuong_xuyen,2025,false,,,,,,\u{200B}ghi chú,proposed,",
+            "1,4,Sở Y tế,\"Mua máy\nchiếu\",thuong_xuyen,2025,false,,,,,,,proposed,",
+            "1,5,Sở Y tế,Mua máy tính,thuong_xuyen,2025,false,,,,,\"Dòng 1\nDòng 2\",,proposed,",
+        ]);
+        let reasons: Vec<String> = c.invalid.iter().map(|i| i.reasons.join("; ")).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        for (r, code) in reasons.iter().zip(["U+202E", "U+0007", "U+200B", "U+000A"]) {
+            assert!(r.contains("ký tự điều khiển") && r.contains(code), "{r}");
+        }
+        assert!(reasons[0].contains("cột `name`"), "{}", reasons[0]);
+        // A note may hold several lines.
+        assert_eq!(c.rows.len(), 1);
     }
 
     #[test]

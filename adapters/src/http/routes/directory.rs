@@ -12,7 +12,7 @@ use engine::time::parse_date;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, JsonBody, ident, opt_text, text};
+use super::super::extract::{Auth, JsonBody, ident, opt_email, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
@@ -296,7 +296,7 @@ async fn add_user(
         username: ident("username", &body.username)?,
         display_name: opt_text("display_name", body.display_name.as_deref(), 200, false)?
             .unwrap_or_default(),
-        email: opt_text("email", body.email.as_deref(), 254, false)?,
+        email: opt_email("email", body.email.as_deref())?,
         unit_id: body.unit.as_deref().map(|u| ident("unit", u)).transpose()?,
         roles,
     };

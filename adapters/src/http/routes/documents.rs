@@ -22,6 +22,7 @@ use super::super::extract::{Auth, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::DocumentView;
+use crate::files::StagedFile;
 use crate::store::{Attachment, NewDocument};
 
 pub fn router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
@@ -191,7 +192,7 @@ async fn list_documents(
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than the limit (`limit_bytes`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file type not accepted", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 507, description = "The document folder's disk is full; nothing was recorded", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 507, description = "The document folder's disk is full (`storage_full`), or the unit's documents would pass its quota `http.unit_quota_bytes` (`quota_exceeded`, with `used_bytes` and `quota_bytes`); nothing was recorded", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn upload_document(
@@ -206,12 +207,15 @@ async fn upload_document(
             "Tải tệp lên cần Content-Type: multipart/form-data với các trường `file` và `type`.",
         )
     })?;
-    // Refuse before reading a byte of the file.
+    // Refuse before reading a byte of the file: the caller may not attach, or the unit has no
+    // room left.
     let attachment = app.store.tasks().attach_as(&id.actor, &task_id).await?;
+    let quota = app.settings.unit_quota_bytes as u64;
+    attachment.check_quota(0, quota).await?;
 
     let limit = app.settings.max_upload_bytes;
     const FIELD_LIMIT: usize = 4096;
-    let mut file: Option<(Vec<u8>, Option<String>, Option<String>)> = None;
+    let mut file: Option<(StagedFile, Option<String>, Option<String>)> = None;
     let (mut doc_type, mut number, mut date, mut issuer) = (None, None, None, None);
     let mut fields = 0;
     while let Some(mut field) = multipart
@@ -227,34 +231,35 @@ async fn upload_document(
             ));
         }
         let name = field.name().unwrap_or("").to_string();
-        let is_file = name == "file";
-        let cap = if is_file { limit } else { FIELD_LIMIT };
-        let file_name = field.file_name().map(str::to_string);
-        let content_type = field.content_type().map(str::to_string);
+        if name == "file" {
+            if file.is_some() {
+                return Err(Problem::bad_request("file", "Chỉ gửi một tệp mỗi lần."));
+            }
+            let file_name = field.file_name().map(str::to_string);
+            let content_type = field.content_type().map(str::to_string);
+            // Streamed to a temporary file (0600) and hashed on the way, never held whole.
+            let mut staging = app.files.stage().map_err(|e| Problem::storage(&e))?;
+            while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+                if staging.size() + chunk.len() as u64 > limit as u64 {
+                    return Err(Problem::too_large(limit));
+                }
+                staging.write(&chunk).map_err(|e| Problem::storage(&e))?;
+            }
+            let staged = staging.finish().map_err(|e| Problem::storage(&e))?;
+            file = Some((staged, file_name, content_type));
+            continue;
+        }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
-            if bytes.len() + chunk.len() > cap {
-                return Err(if is_file {
-                    Problem::too_large(limit)
-                } else {
-                    Problem::bad_request(&name, format!("Trường `{name}` quá dài."))
-                });
+            if bytes.len() + chunk.len() > FIELD_LIMIT {
+                return Err(Problem::bad_request(
+                    &name,
+                    format!("Trường `{name}` quá dài."),
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
-        let value = || {
-            String::from_utf8(bytes.clone()).map_err(|_| {
-                Problem::bad_request(&name, format!("Trường `{name}` không phải văn bản UTF-8."))
-            })
-        };
         let slot = match name.as_str() {
-            "file" => {
-                if file.is_some() {
-                    return Err(Problem::bad_request("file", "Chỉ gửi một tệp mỗi lần."));
-                }
-                file = Some((bytes, file_name, content_type));
-                continue;
-            }
             "type" => &mut doc_type,
             "number" => &mut number,
             "date" => &mut date,
@@ -272,9 +277,11 @@ async fn upload_document(
                 format!("Trường `{name}` bị lặp lại."),
             ));
         }
-        *slot = Some(value()?);
+        *slot = Some(String::from_utf8(bytes).map_err(|_| {
+            Problem::bad_request(&name, format!("Trường `{name}` không phải văn bản UTF-8."))
+        })?);
     }
-    let Some((bytes, file_name, content_type)) = file else {
+    let Some((staged, file_name, content_type)) = file else {
         return Err(Problem::bad_request("file", "Thiếu tệp (trường `file`)."));
     };
     let doc_type = ident(
@@ -303,7 +310,7 @@ async fn upload_document(
         attachment,
         Upload {
             doc_type,
-            bytes,
+            file: staged,
             file_name: file_name.as_deref(),
             content_type: content_type.as_deref(),
             number,
@@ -323,7 +330,8 @@ async fn upload_document(
 /// An uploaded file with what is said about it, checked by [`store_upload`].
 pub(crate) struct Upload<'a> {
     pub doc_type: String,
-    pub bytes: Vec<u8>,
+    /// The file as received ([`FileStore::stage`](crate::files::FileStore::stage)).
+    pub file: StagedFile,
     /// As the browser sent it (a path is cut to its base name).
     pub file_name: Option<&'a str>,
     /// The part's declared content type.
@@ -333,15 +341,16 @@ pub(crate) struct Upload<'a> {
     pub issuer: Option<String>,
 }
 
-/// Checks an upload (not empty, a plain name, an accepted type confirmed by its bytes), stores
-/// the file content-addressed and records the document through the leave to attach granted
-/// by [`Tasks::attach_as`](crate::store::Tasks::attach_as), for the API and the task page alike.
+/// Checks an upload (not empty, a plain name, an accepted type confirmed by its first bytes,
+/// within the unit's quota), stores the file content-addressed and records the document
+/// through the leave to attach granted by [`Tasks::attach_as`](crate::store::Tasks::attach_as),
+/// for the API and the task page alike.
 pub(crate) async fn store_upload(
     app: &AppState,
     attachment: Attachment<'_>,
     u: Upload<'_>,
 ) -> Result<crate::store::Document, Problem> {
-    if u.bytes.is_empty() {
+    if u.file.size == 0 {
         return Err(Problem::bad_request("file", "Tệp rỗng."));
     }
     // Only the base name: a path in the name says nothing about the document.
@@ -351,10 +360,16 @@ pub(crate) async fn store_upload(
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "tai-lieu".into());
     let file_name = text("file_name", &file_name, 255, false)?;
-    check_type(u.content_type, &u.bytes, &file_name)?;
+    check_type(u.content_type, &u.file.head, &file_name)?;
+    attachment
+        .check_quota(
+            u64::try_from(u.file.size).unwrap_or(u64::MAX),
+            app.settings.unit_quota_bytes as u64,
+        )
+        .await?;
     let files = app.files.clone();
-    let bytes = u.bytes;
-    let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
+    let staged = u.file;
+    let stored = tokio::task::spawn_blocking(move || files.put_staged(staged))
         .await
         .map_err(|_| Problem::internal())?
         .map_err(|e| Problem::storage(&e))?;

@@ -161,6 +161,23 @@ impl Attachment<'_> {
         )))
     }
 
+    /// Refuses an upload of `adding` bytes (0: before its size is known) that would take the
+    /// documents of the task's unit past `quota` bytes ([`access::within_quota`]).
+    pub async fn check_quota(&self, adding: u64, quota: u64) -> Result<(), StoreError> {
+        let unit = &self.task.unit_id;
+        let used: i64 = with_db!(self.store, |pool| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(d.size_bytes), 0) AS BIGINT) FROM documents d \
+                 JOIN tasks t ON t.id = d.task_id WHERE t.unit_id = $1",
+            )
+            .bind(unit)
+            .fetch_one(pool)
+            .await?
+        });
+        access::within_quota(u64::try_from(used).unwrap_or(0), adding, quota)
+            .map_err(StoreError::QuotaExceeded)
+    }
+
     /// Records the document (its file already stored at `new.stored_path`).
     #[tracing::instrument(skip_all, fields(actor = %self.uploaded_by, task = %self.task.id))]
     pub async fn record(self, new: &NewDocument, now: Instant) -> Result<Document, StoreError> {
