@@ -319,7 +319,13 @@ fn every_shipped_workflow_loads_and_renders() {
     let catalog = crate::testing::catalog();
     assert_eq!(
         catalog.names(),
-        vec!["bao-cao-ktkt", "dau-tu-cong", "mua-sam", "thue-dich-vu"]
+        vec![
+            "bao-cao-ktkt",
+            "dau-tu-cong",
+            "hoat-dong",
+            "mua-sam",
+            "thue-dich-vu"
+        ]
     );
     for w in catalog.workflows() {
         let t = table(w);
