@@ -382,7 +382,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.ok(&["task", "show", &id, "--as", "can.bo"])
             .contains("Thời hạn giao: không có (nhiệm vụ thường xuyên)")
     );
-    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 6 entries"));
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 7 entries"));
 }
 
 async fn the_demo_database_is_created_and_reused(db: TestDb) {

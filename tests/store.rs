@@ -980,6 +980,34 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         task.unit_id, "so-ke-hoach-va-dau-tu",
         "the task keeps its owner and history"
     );
+    // Issue 13, security 7: the merged unit's own users read what they had and act on
+    // nothing of it any more: no step, no document, no new proposal for it.
+    let old_officer = w.store.directory().actor("can.bo.khdt").await.unwrap();
+    assert!(old_officer.units.is_empty(), "{old_officer:?}");
+    assert_eq!(old_officer.read_units, vec!["so-ke-hoach-va-dau-tu"]);
+    w.store
+        .tasks()
+        .detail_as(&old_officer, &o.task_id, t0())
+        .await
+        .expect("still readable");
+    assert!(
+        w.store
+            .tasks()
+            .transition_as(&old_officer, &req(&o.task_id, "trinh_thu_truong"), t0())
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        w.store.tasks().attach_as(&old_officer, &o.task_id).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    assert!(
+        w.store
+            .tasks()
+            .create_as(&old_officer, &t, None, t0())
+            .await
+            .is_err()
+    );
     assert!(
         w.store
             .directory()

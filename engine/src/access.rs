@@ -97,7 +97,7 @@ pub fn task_scope(actor: &Actor) -> TaskScope {
         match r {
             Role::Ubnd | Role::LanhDaoSo => scope.all = true,
             Role::DonVi | Role::ThuTruongDonVi => {
-                for u in &actor.units {
+                for u in actor.units.iter().chain(&actor.read_units) {
                     if !scope.units.contains(u) {
                         scope.units.push(u.clone());
                     }
@@ -137,7 +137,12 @@ pub fn needs_acted_roles(actor: &Actor, unit: &str, turn: &[Role]) -> bool {
 /// Attaching a document to a task: whoever may read the task and acts in a role that handles
 /// dossiers (every role but `admin`, which reads no dossier anyway).
 pub fn may_attach_document(actor: &Actor, t: &TaskFacts<'_>) -> Result<(), Denied> {
-    if may_see_task(actor, t) && actor.roles.iter().any(|r| *r != Role::Admin) {
+    // What is only read (a merged unit's tasks, for its former users) takes no document.
+    let acting = Actor {
+        read_units: Vec::new(),
+        ..actor.clone()
+    };
+    if may_see_task(&acting, t) && actor.roles.iter().any(|r| *r != Role::Admin) {
         Ok(())
     } else {
         Err(Denied {
@@ -575,7 +580,14 @@ pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
     {
         Ok(None)
     } else if actor.roles.iter().any(|r| r.is_unit_role()) {
-        Ok(Some(actor.units.clone()))
+        Ok(Some(
+            actor
+                .units
+                .iter()
+                .chain(&actor.read_units)
+                .cloned()
+                .collect(),
+        ))
     } else {
         Err(Denied {
             rule: "report_scope",
@@ -732,6 +744,7 @@ mod tests {
             user: "nguoi.dung".into(),
             roles: roles.to_vec(),
             units: units.iter().map(|u| u.to_string()).collect(),
+            read_units: Vec::new(),
         }
     }
 
@@ -974,5 +987,26 @@ mod tests {
         assert!(e.message().contains("hạn mức"), "{}", e.message());
         assert!(within_quota(99, 0, 100).is_ok());
         assert!(within_quota(100, 0, 100).is_err(), "no room left at all");
+    }
+
+    #[test]
+    fn users_of_a_merged_unit_read_what_they_had_and_act_on_nothing() {
+        // Issue 13, security 7: so-y-te was merged into another unit; its officer keeps
+        // reading its tasks but may no longer attach, take its steps or propose for it.
+        let mut officer = actor(&[Role::DonVi, Role::ThuTruongDonVi], &[]);
+        officer.read_units = vec!["so-y-te".into()];
+        let f = facts("so-y-te", &[Role::DonVi], &[]);
+        assert!(may_see_task(&officer, &f));
+        assert!(may_attach_document(&officer, &f).is_err());
+        assert!(!is_my_turn(&officer, "so-y-te", &[Role::DonVi]));
+        assert_eq!(
+            report_scope(&officer),
+            Ok(Some(vec!["so-y-te".to_string()]))
+        );
+        let mut current = officer.clone();
+        current.units = vec!["so-y-te".into()];
+        current.read_units = Vec::new();
+        assert!(may_attach_document(&current, &f).is_ok());
+        assert!(is_my_turn(&current, "so-y-te", &[Role::DonVi]));
     }
 }

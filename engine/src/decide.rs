@@ -22,6 +22,10 @@ pub struct Actor {
     pub roles: Vec<Role>,
     /// The units this user acts for: their own unit first, then the units merged into it.
     pub units: Vec<String>,
+    /// Units whose tasks this user may still read but no longer act on: when the user's own
+    /// unit was merged into another, its users keep reading what they had (their unit and
+    /// those merged into it) and lose write access to it; `units` is then empty.
+    pub read_units: Vec<String>,
 }
 
 impl Actor {
@@ -31,6 +35,7 @@ impl Actor {
             user: "system".into(),
             roles: Vec::new(),
             units: Vec::new(),
+            read_units: Vec::new(),
         }
     }
 

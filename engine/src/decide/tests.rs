@@ -14,6 +14,7 @@ fn officer() -> Actor {
         user: "can_bo".into(),
         roles: vec![Role::DonVi],
         units: vec!["so-y-te".into()],
+        read_units: Vec::new(),
     }
 }
 
@@ -22,6 +23,7 @@ fn appraiser() -> Actor {
         user: "tham_dinh_vien".into(),
         roles: vec![Role::SoTaiChinh],
         units: vec!["so-tai-chinh".into()],
+        read_units: Vec::new(),
     }
 }
 
@@ -458,6 +460,7 @@ fn starting_a_task_needs_a_drafting_role_in_the_unit_or_a_plan_compiler() {
         user: "vp".into(),
         roles: vec![Role::Ubnd],
         units: vec![],
+        read_units: Vec::new(),
     };
     assert!(start(&wf, "so-y-te", &ubnd, now).is_ok());
     let _ = SMALL;
@@ -508,6 +511,7 @@ mod properties {
             user: "u".into(),
             roles: vec![Role::DonVi],
             units: vec!["unit".into()],
+            read_units: Vec::new(),
         };
         let d = start(wf, "unit", &creator, now).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut task = TaskSnapshot {
@@ -552,6 +556,7 @@ mod properties {
                 user: "a".into(),
                 roles,
                 units: vec![if s.own_unit { "unit" } else { "other" }.into()],
+                read_units: Vec::new(),
             };
             let cmd = Command::Transition {
                 name,
@@ -591,6 +596,7 @@ mod properties {
                     user: "x".into(),
                     roles: Role::ALL.to_vec(),
                     units: vec!["unit".into()],
+                    read_units: Vec::new(),
                 };
                 let open = available(wf, &task, &anyone)
                     .into_iter()
@@ -637,6 +643,7 @@ fn own_unit_binds_unit_roles_only() {
         user: "vp".into(),
         roles: vec![Role::Ubnd],
         units: vec![],
+        read_units: Vec::new(),
     };
     assert!(
         decide(
@@ -672,6 +679,7 @@ fn decide_reaches_every_state_of_every_shipped_workflow() {
         user: "x".into(),
         roles: Role::ALL.to_vec(),
         units: vec!["unit".into()],
+        read_units: Vec::new(),
     };
     for wf in catalog().workflows() {
         let now = at("2026-03-02T09:00:00+07:00");
@@ -898,6 +906,7 @@ fn rounds_count_within_one_review_and_start_again_when_the_dossier_is_reopened()
         user: "giam_doc".into(),
         roles: vec![Role::ThuTruongDonVi],
         units: vec!["so-y-te".into()],
+        read_units: Vec::new(),
     };
     let mut now = at("2026-03-02T09:00:00+07:00");
     let mut task = snapshot("thuyet_minh", now);

@@ -265,6 +265,7 @@ mod tests {
                 disabled: false,
             },
             units: Vec::new(),
+            read_units: Vec::new(),
         }
     }
 

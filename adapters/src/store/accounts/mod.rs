@@ -193,6 +193,8 @@ pub(crate) struct Found {
     pub(crate) revoked: Option<Instant>,
     pub(crate) user: User,
     pub(crate) units: Vec<String>,
+    /// Units only read (the user's unit was merged into another).
+    pub(crate) read_units: Vec<String>,
 }
 
 impl Found {
@@ -201,6 +203,7 @@ impl Found {
             user: self.user.username.clone(),
             roles: access::effective_roles(&self.user.roles, scope),
             units: self.units,
+            read_units: self.read_units,
         };
         Identity {
             user: self.user,

@@ -39,6 +39,7 @@ struct CredentialRow {
     user: User,
     role: Option<String>,
     absorbed: bool,
+    merged_away: bool,
 }
 
 /// A credential lookup: the credential's columns (`$cred`), its user's, one row per role
@@ -52,7 +53,8 @@ macro_rules! credential_lookup {
             "SELECT ",
             $cred,
             ", u.id, u.username, u.display_name, u.email, u.unit_id, u.disabled, r.role, \
-             EXISTS (SELECT 1 FROM units m WHERE m.merged_into = u.unit_id) AS absorbed \
+             EXISTS (SELECT 1 FROM units m WHERE m.merged_into = u.unit_id) AS absorbed, \
+             EXISTS (SELECT 1 FROM units a WHERE a.id = u.unit_id AND a.merged_into IS NOT NULL) AS merged_away \
              FROM ",
             $from,
             " LEFT JOIN user_roles r ON r.user_id = u.id ORDER BY r.role"
@@ -374,6 +376,7 @@ impl Accounts<'_> {
             sqlx::query_as(sql).bind(hash).fetch_all(pool).await?
         });
         let absorbed = rows.first().is_some_and(|r| r.absorbed);
+        let merged_away = rows.first().is_some_and(|r| r.merged_away);
         let mut found: Option<Found> = None;
         for r in rows {
             let role = r.role.as_deref().and_then(|v| v.parse::<Role>().ok());
@@ -386,6 +389,7 @@ impl Accounts<'_> {
                 revoked: r.revoked_at,
                 user: r.user,
                 units: Vec::new(),
+                read_units: Vec::new(),
             });
             if let Some(role) = role {
                 f.user.roles.push(role);
@@ -394,11 +398,17 @@ impl Accounts<'_> {
         let Some(mut found) = found else {
             return Ok(None);
         };
-        found.units = match &found.user.unit_id {
+        let units = match &found.user.unit_id {
             Some(unit) if absorbed => self.store.directory().merged_units(unit).await?,
             Some(unit) => vec![unit.clone()],
             None => Vec::new(),
         };
+        // A unit merged into another: its users read what they had and act on nothing.
+        if merged_away {
+            found.read_units = units;
+        } else {
+            found.units = units;
+        }
         Ok(Some(found))
     }
 
@@ -408,14 +418,15 @@ impl Accounts<'_> {
         scope: Scope,
         credential: Credential,
     ) -> Result<Identity, StoreError> {
-        let units = match &user.unit_id {
-            Some(u) => self.store.directory().merged_units(u).await?,
-            None => Vec::new(),
+        let (units, read_units) = match &user.unit_id {
+            Some(u) => crate::store::directory::units_of_user(self.store, u).await?,
+            None => (Vec::new(), Vec::new()),
         };
         let actor = Actor {
             user: user.username.clone(),
             roles: access::effective_roles(&user.roles, scope),
             units,
+            read_units,
         };
         Ok(Identity {
             user,

@@ -11,6 +11,7 @@
 
 mod plans;
 mod units;
+pub(crate) use units::units_of_user;
 mod users;
 
 use std::collections::BTreeMap;

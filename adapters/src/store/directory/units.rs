@@ -257,3 +257,24 @@ pub(crate) async fn merged_units(store: &Store, unit: &str) -> Result<Vec<String
     }
     Ok(all)
 }
+
+/// The units a user of `unit` acts for and those they only read: their unit and those merged
+/// into it, acted for while their unit stands; only read once it was merged into another (its
+/// users lose write access to it and keep reading what they had).
+pub(crate) async fn units_of_user(
+    store: &Store,
+    unit: &str,
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let merged_away: Option<Option<String>> = with_db!(store, |pool| {
+        sqlx::query_scalar("SELECT merged_into FROM units WHERE id = $1")
+            .bind(unit)
+            .fetch_optional(pool)
+            .await?
+    });
+    let all = merged_units(store, unit).await?;
+    Ok(if merged_away.flatten().is_some() {
+        (Vec::new(), all)
+    } else {
+        (all, Vec::new())
+    })
+}

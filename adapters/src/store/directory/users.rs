@@ -211,14 +211,15 @@ impl Directory<'_> {
                 "Tài khoản `{username}` đã bị khóa."
             )));
         }
-        let units = match &user.unit_id {
-            Some(u) => merged_units(self.store, u).await?,
-            None => Vec::new(),
+        let (units, read_units) = match &user.unit_id {
+            Some(u) => super::units::units_of_user(self.store, u).await?,
+            None => (Vec::new(), Vec::new()),
         };
         Ok(Actor {
             user: user.username,
             roles: user.roles,
             units,
+            read_units,
         })
     }
 
