@@ -89,8 +89,20 @@ pub fn deadline(r: &ReportRow) -> Option<(Instant, &'static str)> {
     }
 }
 
-/// The category of a task over `[from, to]` (local dates).
+/// The category of a task over `[from, to]` (local dates). A task whose listing has a
+/// year-level status (known by `to`) is judged by it in its plan year
+/// ([`engine::plan::categorize_in_year`]), not by its lifecycle: a 5-year rental "hoàn thành
+/// năm" counts as completed for the year.
 pub fn categorize(r: &ReportRow, from: NaiveDate, to: NaiveDate) -> Category {
+    if let Some(y) = r.year_status {
+        use engine::plan::YearJudgement;
+        return match engine::plan::categorize_in_year(y, r.plan_year, to) {
+            YearJudgement::Completed => Category::CompletedOnTime,
+            YearJudgement::OnTrack => Category::InProgress,
+            YearJudgement::Late => Category::Overdue,
+            YearJudgement::Stopped => Category::Withdrawn,
+        };
+    }
     let start = at_local(from, chrono::NaiveTime::MIN);
     let end = end_of_day(to);
     match r.phase {
@@ -187,6 +199,7 @@ pub fn build(
             overdue_section(&ctx, &tally.overdue)?,
             stalled_section(&ctx, &tally.stalled),
         ],
+        as_of: Some(opts.to),
     })
 }
 
