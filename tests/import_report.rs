@@ -131,6 +131,13 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
         "{out}"
     );
     assert!(out.contains("2 điểm không khớp"), "{out}");
+    // The kind rule reads the progress text first (engine/src/catalogue/kind.rs).
+    assert!(
+        out.contains(
+            "Quy trình của nhiệm vụ mới: bao-cao-ktkt 7, dau-tu-cong 1, hoat-dong 7, mua-sam 20, thue-dich-vu 29"
+        ),
+        "{out}"
+    );
     let store = db.store().await;
     let tasks = store
         .tasks()
@@ -265,6 +272,20 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+    // The light workflow: a training in its contract phase, a study trip drafting its estimate.
+    let t = find("Tập huấn cho cán bộ, công chức, viên chức");
+    assert_eq!(
+        (t.workflow.as_str(), t.state.as_str()),
+        ("hoat-dong", "to_chuc_thuc_hien")
+    );
+    let t = find("Tổ chức Đoàn công tác của Ban chỉ đạo chuyển đổi số");
+    assert_eq!(
+        (t.workflow.as_str(), t.state.as_str()),
+        ("hoat-dong", "lap_du_toan")
+    );
+    // A rental whose unit wrote "đã lập thuyết minh và dự toán" runs on the NĐ 98 dossier.
+    let t = find("Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu (phòng");
+    assert_eq!(t.workflow, "mua-sam");
     let t = find("Hệ thống giao dịch công nghệ, thiết bị");
     assert_eq!(t.state, "da_tam_hoan");
     let t = find("Xây dựng Đề án di sản số Quần đảo Cát Bà");
@@ -578,7 +599,10 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         .iter()
         .find(|t| t.name.starts_with("Tổ chức Đoàn công tác của Ban chỉ đạo"))
         .unwrap();
-    assert_eq!(t.state, "lap_thuyet_minh");
+    assert_eq!(
+        (t.workflow.as_str(), t.state.as_str()),
+        ("hoat-dong", "lap_du_toan")
+    );
     let skhcn = store.directory().actor("cli-check").await.err();
     assert!(skhcn.is_some(), "an unknown user cannot import");
     store
@@ -601,14 +625,14 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     assert!(refused.contains("skhcn"), "{refused}");
     let officer = store.directory().actor("canbo.skhcn").await.unwrap();
     let files = adapters::files::FileStore::new(dir.path().join("files"));
-    let stored = files.put(b"thuyet minh").unwrap();
+    let stored = files.put(b"du toan").unwrap();
     let doc = store
         .tasks()
         .add_document_as(
             &officer,
             &NewDocument {
                 task_id: t.id.clone(),
-                doc_type: "thuyet_minh_du_toan".into(),
+                doc_type: "du_toan".into(),
                 number: None,
                 issued_on: None,
                 issuer: None,
@@ -648,7 +672,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     );
     assert!(out.contains("giữ nguyên bước hiện tại"), "{out}");
     let t2 = store.tasks().unscoped().get(&t.id).await.unwrap();
-    assert_eq!(t2.state, "thu_truong_ky");
+    assert_eq!(t2.state, "thu_truong_phe_duyet");
 
     // A renamed row is a new task; the old one stays.
     let renamed = edited_copy(dir.path(), "renamed.csv", |i, f| {

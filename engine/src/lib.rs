@@ -19,6 +19,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod decide;
 pub mod domain;
+pub mod forecast;
 pub mod html;
 pub mod input;
 pub mod money;

@@ -21,6 +21,7 @@ pub fn shipped_sources() -> Vec<Source> {
         "thue-dich-vu.toml",
         "bao-cao-ktkt.toml",
         "dau-tu-cong.toml",
+        "hoat-dong.toml",
     ]
 }
 

@@ -59,6 +59,10 @@ struct RawWorkflow {
     states: Vec<Spanned<RawState>>,
     #[serde(default)]
     transitions: Vec<Spanned<RawTransition>>,
+    #[serde(default)]
+    durations: BTreeMap<String, Spanned<super::durations::RawStateDurations>>,
+    #[serde(default)]
+    selection_methods: BTreeMap<String, Spanned<super::durations::RawMethod>>,
 }
 
 /// A document type: its title alone (`id = "Title"`: anyone who may attach to the task may
@@ -159,7 +163,7 @@ struct RawTransition {
 }
 
 /// Collects errors against one file, turning byte spans into line numbers.
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     file: &'a str,
     text: &'a str,
     list: Vec<LoadError>,
@@ -175,7 +179,12 @@ impl Errors<'_> {
             + 1
     }
 
-    fn push(&mut self, span: &Range<usize>, subject: Option<String>, message: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        span: &Range<usize>,
+        subject: Option<String>,
+        message: impl Into<String>,
+    ) {
         let line = self.line_of(span);
         self.list.push(LoadError {
             file: self.file.to_string(),
@@ -188,7 +197,7 @@ impl Errors<'_> {
 
 const DEFAULT_REMIND_AT: [f64; 3] = [0.5, 0.75, 1.0];
 
-fn is_ident(s: &str, extra: char) -> bool {
+pub(super) fn is_ident(s: &str, extra: char) -> bool {
     !s.is_empty()
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
@@ -236,6 +245,13 @@ pub fn parse_workflow(
     let transitions = parse_transitions(&raw, &known, &mut errs);
     check_deadline_references(&states, &transitions, &known, &mut errs);
     check_graph(&raw.initial, &states, &transitions, &known, &mut errs);
+    let durations = super::durations::parse(
+        &raw.durations,
+        &raw.selection_methods,
+        &states,
+        &transitions,
+        &mut errs,
+    );
 
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
@@ -259,6 +275,7 @@ pub fn parse_workflow(
         document_issuers: header.document_issuers,
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
+        durations,
         file: file.to_string(),
     })
 }

@@ -7,6 +7,7 @@
 //! [`decide`]: crate::decide::decide
 
 mod catalog;
+mod durations;
 mod load;
 mod render;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use crate::role::Role;
 use crate::time::{Instant, IsoDuration};
 
 pub use catalog::{Catalog, Source};
+pub use durations::{Durations, Figure, FigureKind, SelectionMethod, StateDurations, StepDuration};
 pub use load::{LoadError, parse_workflow};
 pub use render::{mermaid, table};
 
@@ -45,6 +47,8 @@ pub struct Workflow {
     pub document_issuers: BTreeMap<String, Vec<Role>>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+    /// How long steps take, for the year-end forecast (`[durations.*]`, `[selection_methods.*]`).
+    pub durations: Durations,
     /// The file it was read from, for messages.
     pub file: String,
 }
