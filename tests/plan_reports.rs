@@ -66,6 +66,7 @@ fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
         user: user.into(),
         roles: vec![role],
         units: units.iter().map(|u| u.to_string()).collect(),
+        read_units: Vec::new(),
     }
 }
 

@@ -384,6 +384,8 @@ impl Plans<'_> {
                     comment: describe_budget(year, &b, known_from),
                     actor_user: &actor.user,
                     actor_role: Some(role),
+                    documents: Vec::new(),
+                    evidence: None,
                 },
                 now,
             )
@@ -471,6 +473,8 @@ impl Plans<'_> {
                         comment,
                         actor_user: &actor.user,
                         actor_role: Some(role),
+                        documents: Vec::new(),
+                        evidence: None,
                     },
                     now,
                 )
@@ -630,6 +634,8 @@ impl Plans<'_> {
                     comment,
                     actor_user: &actor.user,
                     actor_role: Some(role),
+                    documents: Vec::new(),
+                    evidence: None,
                 },
                 now,
             )
