@@ -15,6 +15,7 @@ pub mod html;
 pub mod markdown;
 pub mod model;
 pub mod progress;
+pub mod proposals;
 pub mod status;
 pub mod xlsx;
 
@@ -210,7 +211,15 @@ pub async fn progress_tracked(
     let (rows, names) =
         read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
-    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
+    let pending = store.reports().pending_proposals().await?;
+    let pending = proposals::of_report(&rows, &pending, params.as_of);
+    let bullets = proposals::body_blocks(&rows, &pending, &names);
+    let sheet = proposals::section(&rows, &pending, store.catalog(), &names);
+    let mut doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
+    if let Some(body) = doc.sections.first_mut() {
+        body.blocks.extend(bullets);
+    }
+    doc.sections.extend(sheet);
     render(
         &doc,
         format,
@@ -304,7 +313,11 @@ pub async fn status_tracked(
         to: params.to,
         stall_days: params.stall_days,
     };
-    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
+    let mut doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
+    let pending = store.reports().pending_proposals().await?;
+    let pending = proposals::of_report(&rows, &pending, params.to);
+    doc.sections
+        .extend(proposals::section(&rows, &pending, store.catalog(), &names));
     render(
         &doc,
         format,
