@@ -44,10 +44,16 @@ fn the_embedded_workflows_work_from_any_directory() {
     let o = tiendo(anywhere.path(), &["workflows", "check"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert!(out.contains("OK: 4 workflow(s) valid"), "{out}");
+    assert!(out.contains("OK: 5 workflow(s) valid"), "{out}");
     let o = tiendo(anywhere.path(), &["workflows", "list"]);
     let (out, _) = text(&o);
-    for name in ["mua-sam", "thue-dich-vu", "bao-cao-ktkt", "dau-tu-cong"] {
+    for name in [
+        "mua-sam",
+        "thue-dich-vu",
+        "bao-cao-ktkt",
+        "dau-tu-cong",
+        "hoat-dong",
+    ] {
         assert!(out.contains(name), "{out}");
     }
 }

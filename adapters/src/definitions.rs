@@ -125,7 +125,13 @@ mod tests {
     #[test]
     fn the_embedded_definitions_load() {
         let catalog = load(None).expect("shipped workflows are valid");
-        for name in ["mua-sam", "thue-dich-vu", "bao-cao-ktkt", "dau-tu-cong"] {
+        for name in [
+            "mua-sam",
+            "thue-dich-vu",
+            "bao-cao-ktkt",
+            "dau-tu-cong",
+            "hoat-dong",
+        ] {
             assert!(catalog.latest(name).is_some(), "{name} is shipped");
         }
         assert!(catalog.calendar("vn").is_some());

@@ -21,11 +21,17 @@ const PLAN_LONG_ABOUT: &str = "Nhập danh mục nhiệm vụ của một kế h
 
 Tạo các đơn vị còn thiếu (mã chuẩn hóa: «Ủy»/«Uỷ», «hóa»/«hoá» là một đơn vị), kế hoạch, các nhiệm vụ với dòng kinh phí, và đặt mỗi nhiệm vụ vào bước đầu tiên của giai đoạn ghi ở cột lifecycle_stage; nhật ký ghi một mục «import» cho mỗi nhiệm vụ. Nhập lại cùng tệp không thay đổi gì; tệp đã sửa chỉ cập nhật các dòng thay đổi (mục nhật ký «import_update»). Một dòng được nhận ra qua kế hoạch + phụ lục + mã đơn vị + tên nhiệm vụ đã chuẩn hóa: đổi tên là một nhiệm vụ mới.
 
-Quy trình của mỗi nhiệm vụ (cột kind, nếu có, được ưu tiên), theo thứ tự:
-  1. nguồn kinh phí đầu tư công (dau_tu_cong) → dau-tu-cong
-  2. nhiệm vụ thuê dịch vụ (is_rental = true) → thue-dich-vu
-  3. tên nhiệm vụ có «xây dựng phần mềm», «xây dựng cơ sở dữ liệu», «xây dựng CSDL» hoặc «xây dựng hệ thống» → bao-cao-ktkt
-  4. các nhiệm vụ còn lại (mua sắm, nâng cấp, triển khai, vận hành…) → mua-sam
+Quy trình của mỗi nhiệm vụ (cột kind, nếu có, được ưu tiên): trước hết theo nội dung cột tiến độ (progress_text), sau đó theo nguồn kinh phí, cột is_rental và tên nhiệm vụ; so sánh không phân biệt hoa thường và dấu, theo nguyên từ; quy tắc đầu tiên khớp được áp dụng:
+  1. tiến độ nhắc «báo cáo KTKT», «báo cáo kinh tế kỹ thuật» hoặc «BCKTKT» → bao-cao-ktkt
+  2. tiến độ nhắc «kế hoạch thuê» (NĐ 73/2019) → thue-dich-vu
+  3. tiến độ nhắc «nghiên cứu khả thi», «chủ trương đầu tư» hoặc «báo cáo NCKT» → dau-tu-cong
+  4. tiến độ nhắc «thuyết minh» (thuyết minh nhiệm vụ và dự toán theo NĐ 98/2025; «dự toán» đơn thuần không quyết định) → mua-sam
+  5. tiến độ nhắc tập huấn, bồi dưỡng, đoàn công tác, học tập kinh nghiệm, diễn đàn, hội thảo, sự kiện, «tổ chức ngày», kiểm toán, «quản trị, vận hành», truyền thông, tuyên truyền → hoat-dong
+  6. nguồn kinh phí đầu tư công (dau_tu_cong) → dau-tu-cong
+  7. nhiệm vụ thuê dịch vụ (is_rental = true) → thue-dich-vu
+  8. tên nhiệm vụ nhắc các hoạt động ở dòng 5 (tập huấn, sự kiện, đoàn công tác, kiểm toán, vận hành, truyền thông…) → hoat-dong
+  9. tên nhiệm vụ có «xây dựng phần mềm», «xây dựng cơ sở dữ liệu», «xây dựng CSDL» hoặc «xây dựng hệ thống» → bao-cao-ktkt
+  10. các nhiệm vụ còn lại (mua sắm, nâng cấp, triển khai…) → mua-sam
 
 Dòng lỗi được báo kèm số dòng và lý do; khi có dòng lỗi, không nhập gì trừ khi có --skip-invalid. Các điểm không khớp với --totals là phát hiện cho người đọc, không làm lệnh thất bại.";
 

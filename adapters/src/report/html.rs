@@ -162,6 +162,7 @@ mod tests {
             budget: [Some(1_000_000_000), None, None, None],
             expected_completion: None,
             expected_completion_on: None,
+            assigned_deadline_on: None,
             progress_text: Some("<img src=x onerror=alert(1)>".into()),
             position: Some(1),
             created_at: at,

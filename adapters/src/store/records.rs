@@ -147,6 +147,21 @@ pub struct Task {
     /// approval thresholds compare.
     #[sqlx(default)]
     pub amount_vnd: Option<i64>,
+    /// The plan's expected completion ("Thời gian dự kiến hoàn thành"), when it is a date.
+    pub expected_completion_on: Option<NaiveDate>,
+    /// A deadline a leader set, replacing the plan's expected completion
+    /// (`engine::assigned::assigned_deadline`).
+    pub assigned_deadline_on: Option<NaiveDate>,
+    /// The document that decided the last change of the assigned deadline.
+    pub deadline_doc_number: Option<String>,
+    pub deadline_doc_date: Option<NaiveDate>,
+}
+
+impl Task {
+    /// The deadline the task was assigned (thời hạn giao), if any.
+    pub fn assigned_deadline(&self) -> Option<NaiveDate> {
+        engine::assigned::assigned_deadline(self.expected_completion_on, self.assigned_deadline_on)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -263,6 +278,25 @@ pub struct TransitionOutcome {
     /// key: filled in from the workflow when answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_title: String,
+}
+
+/// What a change of a task's assigned deadline produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineOutcome {
+    pub task_id: String,
+    pub version: i64,
+    /// The plan's expected completion, unchanged.
+    pub expected_completion_on: Option<NaiveDate>,
+    /// The leader's deadline now set (`None`: cleared).
+    pub assigned_deadline_on: Option<NaiveDate>,
+    /// The deadline the reports now judge.
+    pub assigned_deadline: Option<NaiveDate>,
+    pub doc_number: String,
+    pub doc_date: NaiveDate,
+    pub audit_id: i64,
+    pub audit_seq: i64,
+    /// The audit entry's comment: what changed, in Vietnamese.
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

@@ -45,6 +45,8 @@ pub struct ReportRow {
     pub budget: [Option<i64>; 4],
     pub expected_completion: Option<String>,
     pub expected_completion_on: Option<NaiveDate>,
+    /// A deadline a leader set, replacing the expected completion (`engine::assigned`).
+    pub assigned_deadline_on: Option<NaiveDate>,
     /// The printed progress text as last imported.
     pub progress_text: Option<String>,
     pub position: Option<i64>,
@@ -87,6 +89,7 @@ struct Described {
     allocated_year_vnd: Option<i64>,
     expected_completion: Option<String>,
     expected_completion_on: Option<NaiveDate>,
+    assigned_deadline_on: Option<NaiveDate>,
     progress_text: Option<String>,
     position: Option<i64>,
     created_at: Instant,
@@ -131,6 +134,7 @@ impl From<Described> for ReportRow {
             ],
             expected_completion: r.expected_completion,
             expected_completion_on: r.expected_completion_on,
+            assigned_deadline_on: r.assigned_deadline_on,
             progress_text: r.progress_text,
             position: r.position,
             created_at: r.created_at,
@@ -199,7 +203,7 @@ impl Reports<'_> {
                     .await?;
             let mut rows = sqlx::query(
                 "SELECT t.id, t.unit_id, t.unit_printed, t.name, t.funding_source, \
-                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.progress_text, \
+                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
                  t.position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \

@@ -38,7 +38,7 @@ pub mod summary;
 pub mod table;
 
 pub use entries::{IMPORT_TRANSITION, IMPORT_UPDATE_TRANSITION, Importer};
-pub use kind::{KIND_RULES, KindRule, choose_kind};
+pub use kind::{KIND_RULES, KindRule, KindTest, choose_kind};
 pub use names::{folded_name, task_key, unit_spellings};
 pub use place::placement;
 pub use prepare::{CatalogueError, ImportPlan, PlanImport, Prepared, prepare};

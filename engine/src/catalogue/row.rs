@@ -345,7 +345,14 @@ impl RowReader<'_> {
         let expected_completion = non_empty(get(Col::ExpectedCompletion));
         let expected_completion_on = sheet.completion_date(&expected_completion, line, warnings);
         let chosen = f.funding.and_then(|funding| {
-            sheet.workflow(funding, &f, non_empty(get(Col::Kind)), &mut reasons)
+            let progress = folded_name(get(Col::ProgressText));
+            sheet.workflow(
+                funding,
+                &f,
+                &progress,
+                non_empty(get(Col::Kind)),
+                &mut reasons,
+            )
         });
         let state = match (&chosen, f.stage) {
             (Some(c), Some(stage)) => place(c, stage, &mut reasons),
@@ -546,13 +553,14 @@ impl<'a> Sheet<'a> {
         &self,
         funding: FundingSource,
         f: &Fields,
+        folded_progress: &str,
         explicit_kind: Option<String>,
         reasons: &mut Vec<String>,
     ) -> Option<Chosen<'a>> {
         let (kind, rule) = match explicit_kind {
             Some(k) => (k, None),
             None => {
-                let (k, i) = choose_kind_folded(funding, f.is_rental, &f.folded);
+                let (k, i) = choose_kind_folded(funding, f.is_rental, &f.folded, folded_progress);
                 (k.to_string(), Some(i))
             }
         };
@@ -624,13 +632,13 @@ mod tests {
     #[test]
     fn a_row_gets_its_workflow_state_amounts_and_key() {
         let c = parse(&[
-            "2,3,Uỷ ban nhân dân xã An Lão,Xây dựng phần mềm quản lý hộ tịch,hoan_thanh_2025_cntt,2025,false,1234.5,,526.2,,Đang lập thuyết minh,30/11/2025,explanation_and_estimate,",
+            "2,3,Uỷ ban nhân dân xã An Lão,Xây dựng phần mềm quản lý hộ tịch,hoan_thanh_2025_cntt,2025,false,1234.5,,526.2,,Đang khảo sát hiện trạng,30/11/2025,explanation_and_estimate,",
         ]);
         assert!(c.invalid.is_empty(), "{:?}", c.invalid);
         let r = &c.rows[0];
         assert_eq!((r.line, r.appendix, r.seq.as_deref()), (2, 2, Some("3")));
         assert_eq!(r.unit_id.as_str(), "uy-ban-nhan-dan-xa-an-lao");
-        assert_eq!((r.kind.as_str(), r.kind_rule), ("bao-cao-ktkt", Some(2)));
+        assert_eq!((r.kind.as_str(), r.kind_rule), ("bao-cao-ktkt", Some(8)));
         let wf = catalog();
         let wf = wf.get(&r.kind, r.workflow_version).unwrap();
         assert_eq!(

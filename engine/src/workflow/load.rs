@@ -65,6 +65,10 @@ struct RawWorkflow {
     states: Vec<Spanned<RawState>>,
     #[serde(default)]
     transitions: Vec<Spanned<RawTransition>>,
+    #[serde(default)]
+    durations: BTreeMap<String, Spanned<super::durations::RawStateDurations>>,
+    #[serde(default)]
+    selection_methods: BTreeMap<String, Spanned<super::durations::RawMethod>>,
 }
 
 /// A document type: its title alone (`id = "Title"`: anyone who may attach to the task may
@@ -198,7 +202,7 @@ struct RawTransition {
 }
 
 /// Collects errors against one file, turning byte spans into line numbers.
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     file: &'a str,
     text: &'a str,
     list: Vec<LoadError>,
@@ -214,7 +218,12 @@ impl Errors<'_> {
             + 1
     }
 
-    fn push(&mut self, span: &Range<usize>, subject: Option<String>, message: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        span: &Range<usize>,
+        subject: Option<String>,
+        message: impl Into<String>,
+    ) {
         let line = self.line_of(span);
         self.list.push(LoadError {
             file: self.file.to_string(),
@@ -227,7 +236,7 @@ impl Errors<'_> {
 
 const DEFAULT_REMIND_AT: [f64; 3] = [0.5, 0.75, 1.0];
 
-fn is_ident(s: &str, extra: char) -> bool {
+pub(super) fn is_ident(s: &str, extra: char) -> bool {
     !s.is_empty()
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
@@ -276,6 +285,13 @@ pub fn parse_workflow(
     let transitions = parse_transitions(&raw, &approvals, &known, &mut errs);
     check_deadline_references(&states, &transitions, &known, &mut errs);
     check_graph(&raw.initial, &states, &transitions, &known, &mut errs);
+    let durations = super::durations::parse(
+        &raw.durations,
+        &raw.selection_methods,
+        &states,
+        &transitions,
+        &mut errs,
+    );
 
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
@@ -300,6 +316,7 @@ pub fn parse_workflow(
         approvals,
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
+        durations,
         file: file.to_string(),
     })
 }

@@ -8,6 +8,7 @@
 
 mod approval;
 mod catalog;
+mod durations;
 mod load;
 mod render;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use crate::time::{Instant, IsoDuration};
 
 pub use approval::{Approval, ApprovalFacts, ApprovalRule, Authority, AuthorityUnit, Resolved};
 pub use catalog::{Catalog, Source};
+pub use durations::{Durations, Figure, FigureKind, SelectionMethod, StateDurations, StepDuration};
 pub use load::{LoadError, parse_workflow};
 pub use render::{mermaid, table};
 
@@ -49,6 +51,8 @@ pub struct Workflow {
     pub approvals: BTreeMap<String, Approval>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+    /// How long steps take, for the year-end forecast (`[durations.*]`, `[selection_methods.*]`).
+    pub durations: Durations,
     /// The file it was read from, for messages.
     pub file: String,
 }

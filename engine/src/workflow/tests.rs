@@ -319,7 +319,13 @@ fn every_shipped_workflow_loads_and_renders() {
     let catalog = crate::testing::catalog();
     assert_eq!(
         catalog.names(),
-        vec!["bao-cao-ktkt", "dau-tu-cong", "mua-sam", "thue-dich-vu"]
+        vec![
+            "bao-cao-ktkt",
+            "dau-tu-cong",
+            "hoat-dong",
+            "mua-sam",
+            "thue-dich-vu"
+        ]
     );
     for w in catalog.workflows() {
         let t = table(w);
@@ -523,4 +529,135 @@ fn a_bad_approval_is_refused_with_every_reason() {
         &["approval `a` rule 2", "unknown funding source `ngan_sach`"],
     );
     assert_one(&rules, &["approval `a` rule 2", "must be \"own\""]);
+}
+
+/// `[durations.*]` and `[selection_methods.*]`, appended to the fixture.
+const DURATIONS: &str = r#"
+[selection_methods.dau_thau]
+title = "đấu thầu rộng rãi"
+
+[selection_methods.chao_hang]
+title = "chào hàng cạnh tranh"
+max_value = 10_000_000_000
+
+[durations.lua_chon]
+step = "chuẩn bị hồ sơ dự thầu"
+minimum = { days = 18, kind = "statutory", source = "Nghị định 214/2025/NĐ-CP Điều 28.2" }
+typical = { days = 30, kind = "estimate" }
+  [durations.lua_chon.methods.chao_hang]
+  minimum = { working_days = 7, kind = "statutory", source = "Nghị định 214/2025/NĐ-CP Điều 81" }
+  typical = { working_days = 12, kind = "estimate" }
+
+[durations.tham_dinh]
+minimum = { working_days = 5, kind = "estimate" }
+typical = { working_days = 15, kind = "statutory", source = "Thông tư 03/2020/TT-BTTTT" }
+maximum = { working_days = 15, kind = "statutory", source = "Thông tư 03/2020/TT-BTTTT" }
+"#;
+
+#[test]
+fn durations_and_selection_methods_are_read() {
+    let w = load(&format!("{VALID}{DURATIONS}")).unwrap();
+    let d = &w.durations;
+    assert_eq!(
+        d.methods
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>(),
+        ["dau_thau", "chao_hang"],
+        "methods keep their declaration order: the first is the default"
+    );
+    assert_eq!(d.methods[1].max_value, Some(10_000_000_000));
+    let lc = &d.states["lua_chon"];
+    assert_eq!(lc.base.minimum.amount, Amount::Days(18));
+    assert_eq!(lc.base.minimum.kind, FigureKind::Statutory);
+    assert_eq!(lc.base.typical.kind, FigureKind::Estimate);
+    assert_eq!(
+        lc.for_method(Some("chao_hang")).minimum.amount,
+        Amount::WorkingDays(7)
+    );
+    assert_eq!(
+        lc.for_method(Some("dau_thau")).minimum.amount,
+        Amount::Days(18)
+    );
+    assert!(d.states["tham_dinh"].base.maximum.is_some());
+}
+
+#[test]
+fn durations_naming_an_unknown_state_or_method_point_at_their_line() {
+    let text = format!(
+        "{VALID}{}",
+        DURATIONS.replace("[durations.lua_chon]", "[durations.lua_chonn]")
+    );
+    let errors = refused(&text);
+    let line = line_of(&text, "[durations.lua_chonn]");
+    assert_one(
+        &errors,
+        &[
+            &format!("thu-nghiem.toml:{line}:"),
+            "durations of state `lua_chonn`",
+            "unknown state `lua_chonn`",
+        ],
+    );
+    let text = format!(
+        "{VALID}{}",
+        DURATIONS.replace(
+            "lua_chon.methods.chao_hang]",
+            "lua_chon.methods.chao_hangg]"
+        )
+    );
+    assert_one(
+        &refused(&text),
+        &[
+            "unknown selection method `chao_hangg`",
+            "declared: dau_thau, chao_hang",
+        ],
+    );
+    let text = format!(
+        "{VALID}{DURATIONS}[durations.hoan_thanh]\nminimum = {{ days = 1, kind = \"estimate\" }}\ntypical = {{ days = 1, kind = \"estimate\" }}\n"
+    );
+    assert_one(&refused(&text), &["terminal state", "takes no time"]);
+}
+
+#[test]
+fn malformed_duration_figures_are_refused() {
+    let with = |from: &str, to: &str| refused(&format!("{VALID}{}", DURATIONS.replace(from, to)));
+    assert_one(
+        &with(
+            "days = 18, kind = \"statutory\", source = \"Nghị định 214/2025/NĐ-CP Điều 28.2\"",
+            "days = 18, kind = \"statutory\"",
+        ),
+        &["minimum: a statutory figure needs its legal source"],
+    );
+    assert_one(
+        &with(
+            "typical = { days = 30, kind = \"estimate\" }",
+            "typical = { days = 30, kind = \"guess\" }",
+        ),
+        &["kind must be \"statutory\", \"internal\" or \"estimate\""],
+    );
+    assert_one(
+        &with(
+            "typical = { days = 30, kind = \"estimate\" }",
+            "typical = { days = 10, kind = \"estimate\" }",
+        ),
+        &["minimum is longer than typical"],
+    );
+    assert_one(
+        &with("typical = { days = 30, kind = \"estimate\" }", ""),
+        &["typical is required"],
+    );
+    assert_one(
+        &with(
+            "typical = { days = 30, kind = \"estimate\" }",
+            "typical = { days = 30, working_days = 2, kind = \"estimate\" }",
+        ),
+        &["typical needs exactly one of"],
+    );
+    assert_one(
+        &with(
+            "title = \"chào hàng cạnh tranh\"",
+            "title = \"chào hàng cạnh tranh\"\nvia = \"khong_co\"",
+        ),
+        &["via names unknown transition `khong_co`"],
+    );
 }

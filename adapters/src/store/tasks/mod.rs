@@ -395,6 +395,23 @@ impl<'a> Tasks<'a> {
         Ok(titled(Some(&workflow), o))
     }
 
+    /// Sets (`req.on = Some`) or clears a task's assigned deadline (thời hạn giao) as `actor`,
+    /// with its deciding document: [`access::may_set_deadline`], then
+    /// `engine::assigned::check_change`, then one transaction that writes the task (a
+    /// compare-and-set on its version) and an audit entry of kind `deadline`.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn set_deadline_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+        req: &engine::assigned::DeadlineRequest,
+        now: Instant,
+    ) -> Result<super::DeadlineOutcome, StoreError> {
+        let (task, facts) = self.visible(actor, task_id).await?;
+        let role = facts.may_set_deadline(actor)?;
+        write::set_deadline(self.store, &task, req, &actor.user, role, now).await
+    }
+
     /// A task's audit entries, oldest first, for someone who may see the task.
     #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
     pub async fn history_as(
