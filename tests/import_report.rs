@@ -1305,6 +1305,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
     let to = NaiveDate::from_ymd_opt(2025, 11, 5).unwrap();
     let params = StatusParams {
         plan: Some("9/KH-TEST".into()),
+        year: None,
         from,
         to,
         stall_days: None,
@@ -1445,6 +1446,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         async move {
             let p = ProgressParams {
                 plan: "9/KH-TEST".into(),
+                year: None,
                 as_of,
                 units: None,
             };

@@ -58,8 +58,20 @@ pub fn deadline(r: &ReportRow) -> Option<(Instant, &'static str)> {
     }
 }
 
-/// The category of a task over `[from, to]` (local dates): `engine::assigned::categorize`.
+/// The category of a task over `[from, to]` (local dates): `engine::assigned::categorize`. A
+/// task whose listing has a year-level status (known by `to`) is judged by it in its plan year
+/// ([`engine::plan::categorize_in_year`]), not by its lifecycle: a 5-year rental "hoàn thành
+/// năm" counts as completed for the year.
 pub fn categorize(r: &ReportRow, from: NaiveDate, to: NaiveDate) -> Category {
+    if let Some(y) = r.year_status {
+        use engine::plan::YearJudgement;
+        return match engine::plan::categorize_in_year(y, r.plan_year, to) {
+            YearJudgement::Completed => Category::CompletedOnTime,
+            YearJudgement::OnTrack => Category::InProgress,
+            YearJudgement::Late => Category::Overdue,
+            YearJudgement::Stopped => Category::Withdrawn,
+        };
+    }
     engine::assigned::categorize(
         &engine::assigned::Seen {
             phase: r.phase,
@@ -148,6 +160,7 @@ pub fn build(
             step_late_section(&ctx, &tally.step_late)?,
             stalled_section(&ctx, &tally.stalled),
         ],
+        as_of: Some(opts.to),
     })
 }
 

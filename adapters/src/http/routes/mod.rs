@@ -7,6 +7,7 @@ pub mod definitions;
 pub mod directory;
 pub mod documents;
 pub mod ops;
+pub mod plan_years;
 pub mod procedure;
 pub mod reports;
 pub mod tasks;

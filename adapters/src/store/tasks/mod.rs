@@ -12,7 +12,7 @@
 //! - [`write`]: creation and transitions, each one audited transaction.
 
 mod proposals;
-mod read;
+pub(crate) mod read;
 mod search;
 mod transfers;
 mod visibility;
@@ -227,6 +227,11 @@ impl<'a> Tasks<'a> {
     /// doors.
     pub fn unscoped(&self) -> Unscoped<'a> {
         Unscoped { store: self.store }
+    }
+
+    /// The task, if `actor` may see it; otherwise not found (for the other aggregates' doors).
+    pub(crate) async fn visible_task(&self, actor: &Actor, id: &str) -> Result<Task, StoreError> {
+        Ok(self.visible(actor, id).await?.0)
     }
 
     /// The task, if `actor` may see it; otherwise not found, so that its existence does not
