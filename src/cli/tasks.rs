@@ -12,7 +12,7 @@ use engine::Phase;
 use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::money::{format_million_vnd, parse_million_vnd};
-use engine::time::{Instant, format_instant, parse_date};
+use engine::time::{Instant, format_date, format_instant, parse_date};
 
 use super::{Ctx, Failure, typed, typed_opt};
 
@@ -303,7 +303,8 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 return json_out(&serde_json::json!({
                     "task": d.item.task,
                     "listings": d.listings,
-                    "available": d.available
+                    "available": d.available,
+                    "forecast": d.forecast.as_ref().and_then(|f| f.as_ref().ok()),
                 }));
             }
             show(&d, &actor, now)
@@ -457,6 +458,22 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
         )),
         (None, Some(left)) => out.push_str(&format!("Thời hạn:      {left}\n")),
         (_, None) => out.push_str("Thời hạn:      không có\n"),
+    }
+    match &d.forecast {
+        Some(Ok(f)) => {
+            out.push_str(&format!("Dự báo:        {}\n", f.summary()));
+            if let (Some(due), Some(why)) = (f.due, &f.due_reason) {
+                out.push_str(&format!("  Hạn:         {} ({why})\n", format_date(due)));
+            }
+            for line in f.path_lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if let Some(note) = f.shorter_path_note() {
+                out.push_str(&format!("  {note}\n"));
+            }
+        }
+        Some(Err(e)) => out.push_str(&format!("Dự báo:        không tính được: {e}\n")),
+        None => {}
     }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
     for b in &d.budget {

@@ -52,6 +52,8 @@ pub struct ReportRow {
     /// The task's current deadline clock, if the entry below is its latest.
     pub clock: Option<Clock>,
     pub paused: bool,
+    /// The clock stopped while the dossier is back with the unit, if the entry is the latest.
+    pub paused_clock: Option<Clock>,
     /// The describing entry.
     pub entry_seq: i64,
     pub is_latest: bool,
@@ -139,6 +141,10 @@ impl From<Described> for ReportRow {
                 .filter(|_| is_latest)
                 .and_then(|c| serde_json::from_str(&c).ok()),
             paused: is_latest && r.paused_clock.is_some(),
+            paused_clock: r
+                .paused_clock
+                .filter(|_| is_latest)
+                .and_then(|c| serde_json::from_str(&c).ok()),
             entry_seq: r.entry_seq,
             is_latest,
             entry_kind: r.entry_kind,

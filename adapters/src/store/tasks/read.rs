@@ -43,6 +43,23 @@ pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLin
     }))
 }
 
+/// What a task's forecast needs beyond the task row: its assigned deadline (the plan's expected
+/// completion date) and its plan's year.
+pub(super) async fn forecast_facts(
+    store: &Store,
+    task_id: &str,
+) -> Result<(Option<chrono::NaiveDate>, i32), StoreError> {
+    let (due, year): (Option<chrono::NaiveDate>, i64) = with_db!(store, |pool| {
+        sqlx::query_as(
+            "SELECT t.expected_completion_on, p.year FROM tasks t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
+        )
+        .bind(task_id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok((due, i32::try_from(year).unwrap_or(i32::MAX)))
+}
+
 pub(super) async fn documents(store: &Store, task_id: &str) -> Result<Vec<Document>, StoreError> {
     Ok(with_db!(store, |pool| {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
