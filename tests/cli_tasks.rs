@@ -322,6 +322,65 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(1, &["task", "show", &id, "--as", "ai.do"])
             .contains("Không tìm thấy người dùng")
     );
+
+    // The assigned deadline: UBND sets it with its deciding document; the unit may not.
+    cli.ok(&["user", "add", "pho.chu.tich", "--role", "ubnd"]);
+    let set = |who: &str, extra: &[&str]| {
+        let mut args = vec!["task", "deadline", id.as_str(), "--as", who];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let args = set(
+        "pho.chu.tich",
+        &[
+            "--on",
+            "30/06/2026",
+            "--doc",
+            "620/TB-VP",
+            "--doc-date",
+            "05/11/2025",
+        ],
+    );
+    let out = cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.contains("Đặt thời hạn giao: không có (thường xuyên) → 30/06/2026 (theo văn bản số 620/TB-VP ngày 05/11/2025)"),
+        "{out}"
+    );
+    let shown = cli.ok(&["task", "show", &id, "--as", "can.bo"]);
+    assert!(
+        shown.contains(
+            "Thời hạn giao: 30/06/2026 (lãnh đạo đặt, văn bản số 620/TB-VP ngày 05/11/2025)"
+        ),
+        "{shown}"
+    );
+    let args = set(
+        "giam.doc",
+        &["--clear", "--doc", "1/SYT", "--doc-date", "05/11/2025"],
+    );
+    let err = cli.fails(1, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("Chỉ UBND"), "{err}");
+    // Neither --on nor --clear: a usage error.
+    let args = set(
+        "pho.chu.tich",
+        &["--doc", "1/QĐ", "--doc-date", "05/11/2025"],
+    );
+    cli.fails(2, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = set(
+        "pho.chu.tich",
+        &[
+            "--clear",
+            "--doc",
+            "700/QĐ-UBND",
+            "--doc-date",
+            "06/11/2025",
+        ],
+    );
+    cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        cli.ok(&["task", "show", &id, "--as", "can.bo"])
+            .contains("Thời hạn giao: không có (nhiệm vụ thường xuyên)")
+    );
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK: 6 entries"));
 }
 
 async fn the_demo_database_is_created_and_reused(db: TestDb) {

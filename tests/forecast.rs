@@ -44,7 +44,7 @@ async fn the_plan_215_demo_forecast_names_the_tasks_that_cannot_finish(db: TestD
     );
     assert!(md.contains("tính đến ngày 05/11/2025"), "{md}");
     assert!(
-        md.contains("Trong 57 nhiệm vụ đang thực hiện: 14 nhiệm vụ không thể hoàn thành đúng hạn, 11 nhiệm vụ có nguy cơ"),
+        md.contains("Trong 57 nhiệm vụ đang thực hiện: 14 nhiệm vụ không thể hoàn thành đúng hạn, 15 nhiệm vụ có nguy cơ"),
         "{md}"
     );
     assert!(

@@ -1080,7 +1080,9 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         "1,6,Sở Beta,B2 đã hoàn thành khi nhập,thuong_xuyen,2025,false,10,,10,,Hoàn thành,Hoàn thành,completed,",
         "1,7,Sở Beta,B3 tạm hoãn,thuong_xuyen,2025,false,10,,10,,Dừng,Chuyển 2026,postponed,",
         "1,8,Sở Beta,B4 rút khỏi kế hoạch,thuong_xuyen,2025,false,10,,10,,Rút,Rút,withdrawn,",
-        "1,9,Sở Beta,B5 quá hạn theo thời hạn bước,thuong_xuyen,2025,false,10,,10,,Đang lập thuyết minh,31/12/2025,explanation_and_estimate,",
+        "1,9,Sở Beta,B5 chậm ở bước cho ý kiến,thuong_xuyen,2025,false,10,,10,,Đang lập thuyết minh,31/12/2025,explanation_and_estimate,",
+        "1,10,Sở Beta,B6 thường xuyên,thuong_xuyen,2025,false,10,,10,,Đang thực hiện hợp đồng,Thường xuyên,contract,",
+        "1,11,Sở Beta,B7 quá thời hạn lãnh đạo đặt,thuong_xuyen,2025,false,10,,10,,Đang thực hiện hợp đồng,31/12/2025,contract,",
     ];
     let table = import::read_bytes(
         format!("{header}\n{}\n", rows.join("\n")).as_bytes(),
@@ -1105,18 +1107,24 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         .import_plan("cli:tester", request, t0)
         .await
         .unwrap();
-    assert_eq!(r.outcome.created, 9);
+    assert_eq!(r.outcome.created, 11);
     let mut actors = BTreeMap::new();
     for (user, role, unit) in [
         ("alpha.canbo", Role::DonVi, "so-alpha"),
         ("alpha.giamdoc", Role::ThuTruongDonVi, "so-alpha"),
         ("beta.canbo", Role::DonVi, "so-beta"),
         ("beta.giamdoc", Role::ThuTruongDonVi, "so-beta"),
+        ("lanhdao.ubnd", Role::Ubnd, ""),
     ] {
         store
             .directory()
             .add_user(
-                NewUser::with_role(user, &format!("Người dùng {user}"), role, Some(unit)),
+                NewUser::with_role(
+                    user,
+                    &format!("Người dùng {user}"),
+                    role,
+                    Some(unit).filter(|u| !u.is_empty()),
+                ),
                 t0,
             )
             .await
@@ -1219,11 +1227,59 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         .due_at
         .unwrap();
     assert!(due < end_of_day(NaiveDate::from_ymd_opt(2025, 11, 5).unwrap()));
+    // B7: UBND shortens its assigned deadline to 20/10/2025 by a notice; the unit may not.
+    let b7 = id("B7");
+    let shorten = engine::assigned::DeadlineRequest {
+        on: NaiveDate::from_ymd_opt(2025, 10, 20),
+        doc_number: "620/TB-VP".into(),
+        doc_date: NaiveDate::from_ymd_opt(2025, 10, 9).unwrap(),
+    };
+    let refused = store
+        .tasks()
+        .set_deadline_as(
+            &actors["beta.giamdoc"],
+            &b7,
+            &shorten,
+            at("2025-10-10T09:00:00+07:00"),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("thời hạn giao"), "{refused}");
+    let set = store
+        .tasks()
+        .set_deadline_as(
+            &actors["lanhdao.ubnd"],
+            &b7,
+            &shorten,
+            at("2025-10-10T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        set.comment,
+        "Đặt thời hạn giao: 31/12/2025 → 20/10/2025 (theo văn bản số 620/TB-VP ngày 09/10/2025)"
+    );
+    let t7 = store.tasks().unscoped().get(&b7).await.unwrap();
+    assert_eq!(
+        (t7.assigned_deadline(), t7.deadline_doc_number.as_deref()),
+        (NaiveDate::from_ymd_opt(2025, 10, 20), Some("620/TB-VP"))
+    );
+    let h = store.audit().history(&b7).await.unwrap();
+    assert_eq!(
+        (
+            h[1].kind.as_str(),
+            h[1].actor_user.as_str(),
+            h[1].actor_role.as_deref()
+        ),
+        ("deadline", "lanhdao.ubnd", Some("ubnd"))
+    );
+    assert!(store.audit().verify().await.unwrap().broken.is_none());
 
     let from = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
     let to = NaiveDate::from_ymd_opt(2025, 11, 5).unwrap();
     let params = StatusParams {
         plan: Some("9/KH-TEST".into()),
+        year: None,
         from,
         to,
         stall_days: None,
@@ -1236,27 +1292,48 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
             .bytes,
     )
     .unwrap();
-    // TT | unit | on time | late | within deadline | overdue | postponed | withdrawn | total
+    // TT | unit | on time | late | within deadline | overdue | standing | postponed | withdrawn |
+    // total: the categories judge the assigned deadline, never a step's.
     assert!(
-        md.contains("| 1 | Sở Alpha | 1 | 0 | 1 | 1 | 0 | 0 | 3 |"),
+        md.contains("| 1 | Sở Alpha | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 3 |"),
         "{md}"
     );
     assert!(
-        md.contains("| 2 | Sở Beta | 1 | 1 | 0 | 1 | 1 | 1 | 5 |"),
+        md.contains("| 2 | Sở Beta | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 7 |"),
         "{md}"
     );
     assert!(
-        md.contains("| **TỔNG** | **2** | **1** | **1** | **2** | **1** | **1** | **8** |"),
+        md.contains(
+            "| **TỔNG** | **2** | **1** | **2** | **2** | **1** | **1** | **1** | **10** |"
+        ),
         "{md}"
     );
     assert!(
         md.contains("1 nhiệm vụ đã hoàn thành trước kỳ báo cáo"),
         "{md}"
     );
-    // Overdue: A1 by its expected completion, B5 by SKHCN's step deadline.
+    // Overdue: A1 by its expected completion, B7 by the deadline UBND set; B5, whose SKHCN step
+    // is late but whose assigned deadline is ahead, is not overdue but "chậm xử lý".
     assert!(md.contains("| A1 quá hạn theo ngày dự kiến | Sở Alpha | Thực hiện hợp đồng: giao hàng, lắp đặt; thanh toán theo khối lượng thực tế | 31/10/2025 23:59 | thời gian dự kiến hoàn thành |"), "{md}");
-    assert!(md.contains("| B5 quá hạn theo thời hạn bước | Sở Beta | Sở Khoa học và Công nghệ cho ý kiến chuyên môn |"), "{md}");
-    assert!(md.contains("| thời hạn của bước |"), "{md}");
+    assert!(md.contains("| B7 quá thời hạn lãnh đạo đặt | Sở Beta | Thực hiện hợp đồng: giao hàng, lắp đặt; thanh toán theo khối lượng thực tế | 20/10/2025 23:59 | thời hạn giao (lãnh đạo đặt) |"), "{md}");
+    let (overdue_part, rest) = md.split_once("NHIỆM VỤ CHẬM XỬ LÝ").unwrap();
+    assert!(!overdue_part.contains("| B5 "), "{md}");
+    let slow = rest.split("NHIỆM VỤ ĐÌNH TRỆ").next().unwrap();
+    assert!(
+        slow.contains("**Đang chờ: Sở Khoa học và Công nghệ (1 nhiệm vụ)**"),
+        "{slow}"
+    );
+    assert!(
+        slow.contains(&format!(
+            "| 1 | B5 chậm ở bước cho ý kiến | Sở Beta | Sở Khoa học và Công nghệ cho ý kiến chuyên môn | {} |",
+            engine::time::format_instant(due)
+        )),
+        "{slow}"
+    );
+    assert!(
+        md.contains("1 thường xuyên (không có thời hạn giao)"),
+        "{md}"
+    );
     // Stalled: A1 and A2 have not moved since the import on 01/09/2025, B5 since 01/10/2025.
     let cal = store.catalog().latest("mua-sam").unwrap().calendar.clone();
     let end = end_of_day(to);
@@ -1268,7 +1345,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         "| A2 trong hạn | Sở Alpha | Thực hiện hợp đồng: giao hàng, lắp đặt; thanh toán theo khối lượng thực tế | {since_import} | 01/09/2025 09:00 | Cán bộ đơn vị (Sở Alpha) |"
     )), "{md}");
     assert!(md.contains(&format!(
-        "| B5 quá hạn theo thời hạn bước | Sở Beta | Sở Khoa học và Công nghệ cho ý kiến chuyên môn | {since_b5} | 01/10/2025 09:00 | Sở Khoa học và Công nghệ |"
+        "| B5 chậm ở bước cho ý kiến | Sở Beta | Sở Khoa học và Công nghệ cho ý kiến chuyên môn | {since_b5} | 01/10/2025 09:00 | Sở Khoa học và Công nghệ |"
     )), "{md}");
     assert!(
         !md.contains("| A3 hoàn thành đúng hạn | Sở Alpha | Thanh lý"),
@@ -1317,12 +1394,12 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
     let mut book = open_xlsx(&x.bytes);
     assert_eq!(
         book.sheet_names(),
-        vec!["Theo đơn vị", "Quá hạn", "Đình trệ"]
+        vec!["Theo đơn vị", "Quá hạn", "Chậm xử lý", "Đình trệ"]
     );
     let s = book.worksheet_range("Theo đơn vị").unwrap();
     let beta = find_cell(&s, "Sở Beta").unwrap();
-    let counts: Vec<f64> = (2..=8).map(|c| number(&s, (beta.0, c))).collect();
-    assert_eq!(counts, vec![1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 5.0]);
+    let counts: Vec<f64> = (2..=9).map(|c| number(&s, (beta.0, c))).collect();
+    assert_eq!(counts, vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 7.0]);
     assert!(find_cell(&s, "Phân loại theo Văn phòng Chính phủ").is_some());
     let html = String::from_utf8(
         report::status(&store, &params, Format::Html)
@@ -1343,6 +1420,7 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         async move {
             let p = ProgressParams {
                 plan: "9/KH-TEST".into(),
+                year: None,
                 as_of,
                 units: None,
             };

@@ -311,6 +311,27 @@ pub fn may_import(actor: &Actor) -> Result<Role, Denied> {
         })
 }
 
+/// The roles that may set or change a task's assigned deadline (thời hạn giao), in the order the
+/// role recorded in the audit log is chosen: UBND assigns deadlines (a leader's decision or
+/// notice), SKHCN keeps the plan's expected completions (it compiles the plan and imports its
+/// catalogue). A unit cannot move its own deadline; the administrator reads no dossier.
+pub const DEADLINE_SETTERS: [Role; 2] = [Role::Ubnd, Role::Skhcn];
+
+/// Setting, changing or clearing a task's assigned deadline (issue 15, item 6): who may see the
+/// task and holds one of [`DEADLINE_SETTERS`]; the role recorded in the audit log.
+pub fn may_set_deadline(actor: &Actor, t: &TaskFacts<'_>) -> Result<Role, Denied> {
+    let role = DEADLINE_SETTERS
+        .into_iter()
+        .find(|r| actor.roles.contains(r));
+    match role {
+        Some(r) if may_see_task(actor, t) => Ok(r),
+        _ => Err(Denied {
+            rule: "deadline_not_allowed",
+            message: "Chỉ UBND thành phố (ubnd) hoặc Sở Khoa học và Công nghệ (skhcn) được đặt, thay đổi thời hạn giao của nhiệm vụ.".into(),
+        }),
+    }
+}
+
 /// Reading a user's record (roles, unit, e-mail): the user themself, or an administrator.
 pub fn may_read_user(actor: &Actor, username: &str) -> Result<(), Denied> {
     if actor.user == username || actor.roles.contains(&Role::Admin) {
@@ -637,6 +658,29 @@ mod tests {
             let a = actor(&[r], &[]);
             assert_eq!(sees_all_tokens(&a, Scope::Full), r == Role::Admin, "{r:?}");
             assert!(!sees_all_tokens(&a, Scope::Metrics), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn ubnd_and_skhcn_set_the_assigned_deadline_a_unit_does_not() {
+        let t = facts("so-y-te", &[Role::DonVi], &[]);
+        assert_eq!(
+            may_set_deadline(&actor(&[Role::Ubnd], &[]), &t),
+            Ok(Role::Ubnd)
+        );
+        assert_eq!(
+            may_set_deadline(&actor(&[Role::Skhcn], &["so-khcn"]), &t),
+            Ok(Role::Skhcn)
+        );
+        for roles in [
+            &[Role::DonVi][..],
+            &[Role::ThuTruongDonVi],
+            &[Role::SoTaiChinh],
+            &[Role::LanhDaoSo],
+            &[Role::Admin],
+        ] {
+            let e = may_set_deadline(&actor(roles, &["so-y-te"]), &t).unwrap_err();
+            assert_eq!(e.rule, "deadline_not_allowed", "{roles:?}");
         }
     }
 

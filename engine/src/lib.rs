@@ -13,8 +13,10 @@
 //! - [`wording`]: the Vietnamese of deadlines and time left, for every front end alike.
 //! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 //! - [`plan`]: plans that span years: listings, year-level status, lineage between tasks.
+//! - [`assigned`]: the assigned deadline (thời hạn giao) and the Government Office's categories.
 
 pub mod access;
+pub mod assigned;
 pub mod calendar;
 pub mod catalogue;
 pub mod decide;

@@ -139,6 +139,122 @@ pub enum PlanCmd {
         #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
     },
+    /// Kinh phí của một nhiệm vụ trong một năm: xem (show) hoặc ghi (set) dự toán, nhu cầu,
+    /// phân bổ theo đợt, giải ngân, chuyển nguồn; mọi lần ghi được lưu lại để báo cáo «tính đến»
+    /// một ngày thấy đúng số liệu đã biết vào ngày đó.
+    #[command(subcommand)]
+    Budget(BudgetCmd),
+    /// Liên kết nhiệm vụ với một nhiệm vụ khác: continues (tiếp tục), replaces (thay thế),
+    /// reproposed_from (đề xuất lại từ); ghi vào nhật ký của cả hai nhiệm vụ (ai, khi nào, lý do).
+    Link {
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+        /// continues | replaces | reproposed_from
+        #[arg(long)]
+        relation: String,
+        /// Mã nhiệm vụ kia.
+        #[arg(long)]
+        other: String,
+        /// Lý do.
+        #[arg(long)]
+        reason: String,
+        /// Người ghi (vai trò skhcn, ubnd hoặc admin).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+    },
+    /// Các liên kết (tiếp tục, thay thế, đề xuất lại) của một nhiệm vụ.
+    Lineage {
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+    },
+    /// Đổi tên hoặc loại của nhiệm vụ qua các năm: vẫn là nhiệm vụ đó, ghi vào nhật ký.
+    Rename {
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+        /// Tên mới.
+        #[arg(long)]
+        name: Option<String>,
+        /// Loại mới (tên quy trình, ví dụ thue-dich-vu).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Lý do.
+        #[arg(long)]
+        reason: String,
+        /// Người ghi (vai trò skhcn, ubnd hoặc admin).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+    },
+    /// Gán tệp bố cục (layout.toml) cho kế hoạch: các mục, tiêu đề và cột mà báo cáo in ra.
+    Layout {
+        /// Số hiệu kế hoạch.
+        #[arg(long)]
+        plan: String,
+        /// Tệp bố cục.
+        file: std::path::PathBuf,
+        /// Người ghi (vai trò skhcn, ubnd hoặc admin).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BudgetCmd {
+    /// Xem kinh phí năm của nhiệm vụ (tính đến --as-of nếu có) và lịch sử ghi.
+    Show {
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+        /// Năm.
+        #[arg(long)]
+        year: i32,
+        /// Số liệu đã biết đến hết ngày này (dd/mm/yyyy).
+        #[arg(long, value_name = "NGÀY")]
+        as_of: Option<String>,
+        /// In JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ghi kinh phí năm của nhiệm vụ (triệu đồng, ví dụ 28.080 hoặc 329,7); số liệu không ghi
+    /// giữ như hiện tại. Kinh phí phân bổ là tổng các đợt khi có --tranche.
+    Set {
+        /// Mã nhiệm vụ.
+        #[arg(long)]
+        task: String,
+        /// Năm.
+        #[arg(long)]
+        year: i32,
+        /// Nhu cầu kinh phí (tổng).
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        need_total: Option<String>,
+        /// Dự toán được duyệt.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        estimate: Option<String>,
+        /// Nhu cầu kinh phí của năm.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        need_year: Option<String>,
+        /// Kinh phí phân bổ của năm (dự kiến hoặc đã phân bổ).
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        allocated: Option<String>,
+        /// Kinh phí chuyển nguồn từ năm trước.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        carried_over: Option<String>,
+        /// Kinh phí đã giải ngân.
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        spent: Option<String>,
+        /// Một đợt phân bổ: SỐ_ĐỢT:SỐ_TIỀN[:SỐ_QUYẾT_ĐỊNH[:NGÀY]], ví dụ
+        /// 1:2.000:1234/QĐ-UBND:15/03/2025 (lặp lại cho nhiều đợt; thay đợt cùng số).
+        #[arg(long = "tranche", value_name = "ĐỢT")]
+        tranches: Vec<String>,
+        /// Số liệu có hiệu lực từ ngày (mặc định: hôm nay).
+        #[arg(long, value_name = "NGÀY")]
+        known_from: Option<String>,
+        /// Người ghi (vai trò skhcn, ubnd hoặc admin).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -371,6 +487,94 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 l.year_status_title.as_deref().unwrap_or("(chưa ghi)")
             ))
         }
+        PlanCmd::Budget(b) => budget(&store, b).await,
+        PlanCmd::Link {
+            task,
+            relation,
+            other,
+            reason,
+            as_user,
+        } => {
+            let relation = relation
+                .parse::<engine::plan::Relation>()
+                .map_err(Failure::usage)?;
+            let reason = typed("--reason", reason, 2000, true)?;
+            let actor = store.directory().actor(as_user).await?;
+            let links = store
+                .plans()
+                .link_as(&actor, task, relation, other, &reason, Utc::now())
+                .await?;
+            Ok(format!(
+                "Đã ghi: nhiệm vụ {task} — {} — nhiệm vụ {other}.\n{}",
+                relation.title(),
+                describe_lineage(&links)
+            ))
+        }
+        PlanCmd::Lineage { task } => {
+            store.tasks().unscoped().get(task).await?;
+            let links = store.plans().lineage_of(&[task.as_str()]).await?;
+            if links.is_empty() {
+                return Ok(format!("Nhiệm vụ {task} chưa có liên kết nào.\n"));
+            }
+            Ok(describe_lineage(&links))
+        }
+        PlanCmd::Rename {
+            task,
+            name,
+            kind,
+            reason,
+            as_user,
+        } => {
+            let name = name
+                .as_deref()
+                .map(|n| typed("--name", n, 1000, false))
+                .transpose()?;
+            let reason = typed("--reason", reason, 2000, true)?;
+            let actor = store.directory().actor(as_user).await?;
+            let r = store
+                .plans()
+                .rename_as(
+                    &actor,
+                    task,
+                    name.as_deref(),
+                    kind.as_deref(),
+                    &reason,
+                    Utc::now(),
+                )
+                .await?;
+            Ok(format!(
+                "Nhiệm vụ {}: «{}» → «{}»; loại {} → {} ({}).\n",
+                r.task_id,
+                r.old_name,
+                r.new_name,
+                r.old_kind.as_deref().unwrap_or("—"),
+                r.new_kind.as_deref().unwrap_or("—"),
+                r.reason
+            ))
+        }
+        PlanCmd::Layout {
+            plan,
+            file,
+            as_user,
+        } => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Failure::refused(format!("Không đọc được tệp {}: {e}", file.display()))
+            })?;
+            let layout = engine::plan::layout::parse_layout(&text, &file.display().to_string())
+                .map_err(Failure::refused)?;
+            let actor = store.directory().actor(as_user).await?;
+            store.plans().set_layout_as(&actor, plan, &layout).await?;
+            Ok(format!(
+                "Kế hoạch {plan}: bố cục {} mục ({}).\n",
+                layout.sections.len(),
+                layout
+                    .sections
+                    .iter()
+                    .map(|s| s.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
         PlanCmd::Show { number } => {
             let p = store.directory().plan(number).await?;
             Ok(format!(
@@ -382,6 +586,160 @@ pub async fn plan(cmd: &PlanCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                     .unwrap_or_default(),
                 p.title
             ))
+        }
+    }
+}
+
+fn describe_lineage(links: &[adapters::store::LineageLink]) -> String {
+    links
+        .iter()
+        .map(|l| {
+            format!(
+                "{} «{}» — {} — {} «{}»: {} ({}, {})\n",
+                l.task_id,
+                l.task_name,
+                l.relation_title,
+                l.other_task_id,
+                l.other_task_name,
+                l.reason,
+                l.actor_user,
+                format_instant(l.at)
+            )
+        })
+        .collect()
+}
+
+fn million(flag: &str, v: &Option<String>) -> Result<Option<Option<i64>>, Failure> {
+    v.as_deref()
+        .map(|s| {
+            if s.trim().is_empty() || s.trim() == "-" {
+                return Ok(None);
+            }
+            engine::money::parse_million_vnd(s)
+                .map(Some)
+                .map_err(|e| Failure::usage(format!("{flag}: {e}")))
+        })
+        .transpose()
+}
+
+fn describe_budget(r: &adapters::store::BudgetRecord) -> String {
+    let m = |v: Option<i64>| {
+        v.map(|d| engine::money::format_million_vnd(d, 3))
+            .unwrap_or_else(|| "—".into())
+    };
+    let b = &r.budget;
+    let mut s = format!(
+        "Nhiệm vụ {}, kinh phí năm {}{} (triệu đồng){}:\n  Nhu cầu kinh phí: {}\n  Dự toán được duyệt: {}\n  Nhu cầu kinh phí năm: {}\n  Phân bổ năm: {}\n  Chuyển nguồn từ năm trước: {}\n  Đã giải ngân: {}\n",
+        r.task_id,
+        r.year,
+        r.as_of
+            .map(|d| format!(", tính đến {}", format_date(d)))
+            .unwrap_or_default(),
+        r.known_from
+            .map(|d| format!(", số liệu từ {}", format_date(d)))
+            .unwrap_or_else(|| ", chưa có số liệu".into()),
+        m(b.need_total_vnd),
+        m(b.approved_estimate_vnd),
+        m(b.need_year_vnd),
+        m(b.allocated_year_vnd),
+        m(b.carried_over_vnd),
+        m(b.spent_vnd)
+    );
+    for t in &b.tranches {
+        s.push_str(&format!(
+            "  Đợt {}: {}{}{}\n",
+            t.tranche,
+            engine::money::format_million_vnd(t.amount_vnd, 3),
+            t.decision_number
+                .as_deref()
+                .map(|n| format!(", quyết định {n}"))
+                .unwrap_or_default(),
+            t.decision_on
+                .map(|d| format!(" ngày {}", format_date(d)))
+                .unwrap_or_default()
+        ));
+    }
+    s.push_str(&format!("  Lịch sử: {} lần ghi\n", r.history.len()));
+    for e in &r.history {
+        s.push_str(&format!(
+            "    từ {} (ghi {} bởi {}){}: phân bổ {}, giải ngân {}\n",
+            format_date(e.known_from),
+            format_instant(e.recorded_at),
+            e.recorded_by,
+            if e.removed { ", xóa dòng" } else { "" },
+            m(e.budget.allocated_year_vnd),
+            m(e.budget.spent_vnd)
+        ));
+    }
+    s
+}
+
+async fn budget(store: &Store, cmd: &BudgetCmd) -> Result<String, Failure> {
+    match cmd {
+        BudgetCmd::Show {
+            task,
+            year,
+            as_of,
+            json,
+        } => {
+            let as_of = as_of.as_deref().map(date).transpose()?;
+            let r = store.plans().budget_of(task, *year, as_of).await?;
+            if *json {
+                return serde_json::to_string_pretty(&r)
+                    .map(|s| s + "\n")
+                    .map_err(|e| Failure::refused(e.to_string()));
+            }
+            Ok(describe_budget(&r))
+        }
+        BudgetCmd::Set {
+            task,
+            year,
+            need_total,
+            estimate,
+            need_year,
+            allocated,
+            carried_over,
+            spent,
+            tranches,
+            known_from,
+            as_user,
+        } => {
+            let known_from = known_from.as_deref().map(date).transpose()?;
+            let current = store.plans().budget_of(task, *year, None).await?;
+            let mut b = current.budget;
+            let set = |slot: &mut Option<i64>, v: Option<Option<i64>>| {
+                if let Some(v) = v {
+                    *slot = v;
+                }
+            };
+            set(&mut b.need_total_vnd, million("--need-total", need_total)?);
+            set(
+                &mut b.approved_estimate_vnd,
+                million("--estimate", estimate)?,
+            );
+            set(&mut b.need_year_vnd, million("--need-year", need_year)?);
+            let allocated = million("--allocated", allocated)?;
+            set(
+                &mut b.carried_over_vnd,
+                million("--carried-over", carried_over)?,
+            );
+            set(&mut b.spent_vnd, million("--spent", spent)?);
+            if !tranches.is_empty() {
+                for t in tranches {
+                    let t = engine::plan::budget::parse_tranche(t).map_err(Failure::usage)?;
+                    b.tranches.retain(|x| x.tranche != t.tranche);
+                    b.tranches.push(t);
+                }
+                // The allocation follows the tranches unless given.
+                b.allocated_year_vnd = None;
+            }
+            set(&mut b.allocated_year_vnd, allocated);
+            let actor = store.directory().actor(as_user).await?;
+            let r = store
+                .plans()
+                .set_budget_as(&actor, task, *year, b, known_from, Utc::now())
+                .await?;
+            Ok(describe_budget(&r))
         }
     }
 }

@@ -18,9 +18,12 @@ pub enum ReportCmd {
     /// và tình trạng; bảng kinh phí (triệu đồng); mỗi phụ lục một bảng với dòng đơn vị đánh số La
     /// Mã và dòng TỔNG. XLSX cần -o TỆP.xlsx; HTML và Markdown in ra màn hình nếu không có -o.
     Progress {
-        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
-        #[arg(long, value_name = "SỐ_HIỆU")]
-        plan: String,
+        /// Số hiệu kế hoạch, ví dụ 215/KH-UBND (hoặc chỉ --year khi năm đó có một kế hoạch).
+        #[arg(long, value_name = "SỐ_HIỆU", required_unless_present = "year")]
+        plan: Option<String>,
+        /// Năm của kế hoạch: chọn kế hoạch duy nhất của năm khi không có --plan.
+        #[arg(long, value_name = "NĂM")]
+        year: Option<i32>,
         /// «Tiến độ tính đến»: tình trạng các nhiệm vụ vào cuối ngày này (dd/mm/yyyy hoặc
         /// yyyy-mm-dd; mặc định: hôm nay).
         #[arg(long, value_name = "NGÀY")]
@@ -31,15 +34,22 @@ pub enum ReportCmd {
     /// Báo cáo tình hình cho lãnh đạo: theo từng đơn vị, bốn nhóm tình trạng của Văn phòng
     /// Chính phủ, các nhiệm vụ quá hạn và chậm tiến độ, trong một khoảng thời gian.
     Status {
-        /// Số hiệu kế hoạch (mặc định: mọi kế hoạch).
+        /// Số hiệu kế hoạch (mặc định: mọi kế hoạch, hoặc kế hoạch của --year).
         #[arg(long, value_name = "SỐ_HIỆU")]
         plan: Option<String>,
+        /// Năm kế hoạch: chọn kế hoạch duy nhất của năm khi không có --plan. Nhiệm vụ có tình
+        /// trạng năm (tiendo plan year-status) được đánh giá theo tình trạng đó.
+        #[arg(long, value_name = "NĂM")]
+        year: Option<i32>,
         /// Ngày đầu của khoảng (mặc định: 1 tháng 1 của năm --to).
         #[arg(long, value_name = "NGÀY")]
         from: Option<String>,
         /// Ngày cuối của khoảng (mặc định: hôm nay).
-        #[arg(long, value_name = "NGÀY")]
+        #[arg(long, value_name = "NGÀY", conflicts_with = "as_of")]
         to: Option<String>,
+        /// Số liệu tính đến ngày này: như --to.
+        #[arg(long, value_name = "NGÀY")]
+        as_of: Option<String>,
         /// Số ngày làm việc không chuyển bước thì coi là chậm (mặc định: theo quy trình, hoặc 10).
         #[arg(long, value_name = "SỐ_NGÀY")]
         stall_days: Option<u32>,
@@ -126,7 +136,12 @@ async fn scope(
 pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let today = local_date(Utc::now());
     match cmd {
-        ReportCmd::Progress { plan, as_of, out } => {
+        ReportCmd::Progress {
+            plan,
+            year,
+            as_of,
+            out,
+        } => {
             let format = format_of(out)?;
             let as_of = match as_of {
                 Some(d) => date(d, "Ngày --as-of")?,
@@ -134,7 +149,8 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             };
             let store = ctx.store().await?;
             let params = ProgressParams {
-                plan: plan.clone(),
+                plan: plan.clone().unwrap_or_default(),
+                year: *year,
                 as_of,
                 units: scope(&store, out).await?,
             };
@@ -145,15 +161,18 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         }
         ReportCmd::Status {
             plan,
+            year,
             from,
             to,
+            as_of,
             stall_days,
             out,
         } => {
             let format = format_of(out)?;
-            let to = match to {
-                Some(d) => date(d, "Ngày --to")?,
-                None => today,
+            let to = match (to, as_of) {
+                (Some(d), _) => date(d, "Ngày --to")?,
+                (None, Some(d)) => date(d, "Ngày --as-of")?,
+                (None, None) => today,
             };
             let from = match from {
                 Some(d) => date(d, "Ngày --from")?,
@@ -162,6 +181,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             let store = ctx.store().await?;
             let params = StatusParams {
                 plan: plan.clone(),
+                year: *year,
                 from,
                 to,
                 stall_days: *stall_days,

@@ -142,6 +142,41 @@ pub enum TaskCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Đặt, thay đổi hoặc bỏ thời hạn giao của nhiệm vụ theo văn bản của lãnh đạo.
+    ///
+    /// Thời hạn giao là thời hạn báo cáo tình hình thực hiện dùng để xếp loại đúng hạn / quá
+    /// hạn (QĐ 42/2014/QĐ-TTg): thời hạn do lãnh đạo đặt, nếu có, nếu không là thời gian dự
+    /// kiến hoàn thành trong kế hoạch. Chỉ UBND (ubnd) và Sở KH&CN (skhcn) được đặt; mỗi lần
+    /// đặt ghi vào nhật ký kèm số, ngày văn bản quyết định. --clear bỏ thời hạn do lãnh đạo đặt
+    /// (trở về thời gian dự kiến hoàn thành của kế hoạch).
+    Deadline {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
+        task: String,
+        /// Thời hạn giao mới (dd/mm/yyyy hoặc yyyy-mm-dd).
+        #[arg(
+            long,
+            value_name = "NGÀY",
+            required_unless_present = "clear",
+            conflicts_with = "clear"
+        )]
+        on: Option<String>,
+        /// Bỏ thời hạn do lãnh đạo đặt.
+        #[arg(long)]
+        clear: bool,
+        /// Số, ký hiệu văn bản quyết định, ví dụ "620/TB-VP".
+        #[arg(long, value_name = "SỐ_KÝ_HIỆU")]
+        doc: String,
+        /// Ngày văn bản (dd/mm/yyyy hoặc yyyy-mm-dd).
+        #[arg(long, value_name = "NGÀY")]
+        doc_date: String,
+        /// Tên đăng nhập của người thực hiện (quyền và đơn vị của người đó được áp dụng).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
+        #[arg(long)]
+        json: bool,
+    },
     /// Đính kèm một tệp tài liệu vào nhiệm vụ (lưu trong thư mục dữ liệu, ghi mã sha256).
     Attach {
         /// Mã nhiệm vụ.
@@ -345,6 +380,40 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 o.version
             ))
         }
+        TaskCmd::Deadline {
+            task,
+            on,
+            clear: _,
+            doc,
+            doc_date,
+            as_user,
+            json,
+        } => {
+            let actor = directory.actor(as_user).await?;
+            let date = |flag: &str, d: &str| {
+                parse_date(d).map_err(|e| Failure::usage(format!("{flag}: ngày không hợp lệ: {e}")))
+            };
+            let req = engine::assigned::DeadlineRequest {
+                on: on.as_deref().map(|d| date("--on", d)).transpose()?,
+                doc_number: doc.clone(),
+                doc_date: date("--doc-date", doc_date)?,
+            };
+            let o = tasks.set_deadline_as(&actor, task, &req, now).await?;
+            if *json {
+                return json_out(&serde_json::json!({
+                    "task_id": o.task_id,
+                    "version": o.version,
+                    "assigned_deadline": o.assigned_deadline,
+                    "assigned_deadline_on": o.assigned_deadline_on,
+                    "expected_completion_on": o.expected_completion_on,
+                    "doc_number": o.doc_number,
+                    "doc_date": o.doc_date,
+                    "audit_id": o.audit_id,
+                    "comment": o.comment,
+                }));
+            }
+            Ok(format!("{}\nPhiên bản {}\n", o.comment, o.version))
+        }
         TaskCmd::Attach {
             task,
             as_user,
@@ -459,6 +528,26 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
         (None, Some(left)) => out.push_str(&format!("Thời hạn:      {left}\n")),
         (_, None) => out.push_str("Thời hạn:      không có\n"),
     }
+    out.push_str(&format!(
+        "Thời hạn giao: {}\n",
+        match (t.assigned_deadline_on, t.expected_completion_on) {
+            (Some(d), _) => format!(
+                "{} (lãnh đạo đặt{})",
+                format_date(d),
+                t.deadline_doc_number
+                    .as_ref()
+                    .map(|n| format!(
+                        ", văn bản số {n}{}",
+                        t.deadline_doc_date
+                            .map(|d| format!(" ngày {}", format_date(d)))
+                            .unwrap_or_default()
+                    ))
+                    .unwrap_or_default()
+            ),
+            (None, Some(d)) => format!("{} (thời gian dự kiến hoàn thành)", format_date(d)),
+            (None, None) => "không có (nhiệm vụ thường xuyên)".into(),
+        }
+    ));
     match &d.forecast {
         Some(Ok(f)) => {
             out.push_str(&format!("Dự báo:        {}\n", f.summary()));

@@ -283,6 +283,22 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     )
     .await;
 
+    // The assigned deadline: UBND and SKHCN set it; the unit and Sở Tài chính's leadership see
+    // the task but may not (403); who cannot see the task gets 404.
+    m.row(
+        "PUT /tasks/{id}/deadline",
+        [403, 404, 403, 200, 404, 403, 200, 404, 401],
+        async |who, t| {
+            let id = w.task(&format!("Thời hạn giao cho {who:?}")).await;
+            app.req(Method::PUT, &format!("/api/v1/tasks/{id}/deadline"), t)
+                .json(&json!({"on": "31/12/2026", "doc_number": "620/TB-VP", "doc_date": "2025-11-05"}))
+                .send()
+                .await
+                .expect("request")
+        },
+    )
+    .await;
+
     // --- plans, units ----------------------------------------------------------------------
     m.row("GET /plans", everyone(200), async |_, t| {
         app.get("/api/v1/plans", t).await

@@ -14,7 +14,129 @@ crate::on_both_backends!(
     uploads_are_limited_typed_and_hashed,
     tasks_are_searched_filtered_sorted_and_paged,
     a_request_for_more_documents_after_its_window_is_a_422_naming_it,
+    the_assigned_deadline_is_set_changed_and_cleared_with_its_document,
 );
+
+async fn the_assigned_deadline_is_set_changed_and_cleared_with_its_document(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Nhiệm vụ được giao thời hạn").await;
+    let url = format!("/api/v1/tasks/{task}/deadline");
+    let put = async |who: Who, body: serde_json::Value| {
+        w.app
+            .req(Method::PUT, &url, w.token(who))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    };
+    let detail = json(
+        w.app
+            .get(&format!("/api/v1/tasks/{task}"), w.token(Who::Ubnd))
+            .await,
+    )
+    .await;
+    assert_eq!(detail["assigned_deadline"]["source"], "none", "{detail}");
+    assert_eq!(
+        detail["assigned_deadline"]["text"],
+        "không có (nhiệm vụ thường xuyên)"
+    );
+    // Bad input changes nothing: no document number, a document dated tomorrow, a bad date.
+    let before = snapshot(w.store()).await;
+    let tomorrow = (chrono::Utc::now() + chrono::TimeDelta::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (body, needle) in [
+        (
+            json!({"on": "2026-06-30", "doc_number": " ", "doc_date": "2025-11-05"}),
+            "doc_number",
+        ),
+        (
+            json!({"on": "2026-06-30", "doc_number": "1/QĐ", "doc_date": tomorrow}),
+            "sau ngày hôm nay",
+        ),
+        (
+            json!({"on": "30/02/2026", "doc_number": "1/QĐ", "doc_date": "2025-11-05"}),
+            "`on`",
+        ),
+        (
+            json!({"on": null, "doc_number": "1/QĐ", "doc_date": "2025-11-05"}),
+            "không có gì để bỏ",
+        ),
+    ] {
+        let p = problem(put(Who::Ubnd, body).await, StatusCode::BAD_REQUEST).await;
+        assert!(p["detail"].as_str().unwrap().contains(needle), "{p}");
+    }
+    assert_eq!(snapshot(w.store()).await, before);
+    // UBND sets it by a notice; the task shows it and its document; the history records it.
+    let r = put(
+        Who::Ubnd,
+        json!({"on": "2026-06-30", "doc_number": "620/TB-VP", "doc_date": "05/11/2025"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = json(r).await;
+    assert_eq!(v["assigned_deadline"]["on"], "2026-06-30", "{v}");
+    assert_eq!(v["assigned_deadline"]["source"], "leader");
+    assert_eq!(
+        v["comment"],
+        "Đặt thời hạn giao: không có (thường xuyên) → 30/06/2026 (theo văn bản số 620/TB-VP ngày 05/11/2025)"
+    );
+    let detail = json(
+        w.app
+            .get(&format!("/api/v1/tasks/{task}"), w.token(Who::Officer))
+            .await,
+    )
+    .await;
+    assert_eq!(detail["assigned_deadline"]["text"], "30/06/2026");
+    assert_eq!(detail["assigned_deadline"]["doc_number"], "620/TB-VP");
+    assert_eq!(detail["version"], v["version"]);
+    // SKHCN moves it; then clears it: the task is a standing one again.
+    let r = put(
+        Who::Skhcn,
+        json!({"on": "2026-09-30", "doc_number": "88/SKHCN-KHTC", "doc_date": "2025-11-06"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = put(
+        Who::Ubnd,
+        json!({"on": null, "doc_number": "700/QĐ-UBND", "doc_date": "2025-11-07"}),
+    )
+    .await;
+    let v = json(r).await;
+    assert_eq!(v["assigned_deadline"]["source"], "none", "{v}");
+    let history = json(
+        w.app
+            .get(&format!("/api/v1/tasks/{task}/history"), w.token(Who::Ubnd))
+            .await,
+    )
+    .await;
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["create", "deadline", "deadline", "deadline"]);
+    let last = &history[3];
+    assert_eq!(last["actor_user"], "pho.chu.tich");
+    assert!(
+        last["comment"].as_str().unwrap().contains(
+            "30/09/2026 → không có (thường xuyên) (theo văn bản số 700/QĐ-UBND ngày 07/11/2025)"
+        ),
+        "{last}"
+    );
+    // A unit cannot move its own deadline.
+    let p = problem(
+        put(
+            Who::Head,
+            json!({"on": "2027-01-31", "doc_number": "1/SYT", "doc_date": "2025-11-05"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(p["rule"], "deadline_not_allowed", "{p}");
+}
 
 async fn a_request_for_more_documents_after_its_window_is_a_422_naming_it(db: TestDb) {
     let w = world(db).await;

@@ -519,12 +519,95 @@ impl AvailableView {
     }
 }
 
+/// The deadline the task was assigned (thời hạn giao), which the status report judges: a
+/// leader's deadline, else the plan's expected completion, else none (a standing task).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignedDeadlineView {
+    /// yyyy-mm-dd; absent for a standing task ("Thường xuyên").
+    #[schema(value_type = Option<String>, format = Date)]
+    pub on: Option<NaiveDate>,
+    /// dd/mm/yyyy, or "không có (nhiệm vụ thường xuyên)".
+    pub text: String,
+    /// `leader` (set by `PUT /tasks/{id}/deadline`), `plan` (the plan's expected completion) or
+    /// `none`.
+    pub source: String,
+    /// The plan's expected completion, yyyy-mm-dd.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub expected_completion_on: Option<NaiveDate>,
+    /// The document that decided the last change.
+    pub doc_number: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub doc_date: Option<NaiveDate>,
+}
+
+impl AssignedDeadlineView {
+    /// The view of a leader's deadline (if set) over the plan's expected completion.
+    pub fn new(
+        leader: Option<NaiveDate>,
+        plan: Option<NaiveDate>,
+        doc_number: Option<String>,
+        doc_date: Option<NaiveDate>,
+    ) -> AssignedDeadlineView {
+        let on = engine::assigned::assigned_deadline(plan, leader);
+        AssignedDeadlineView {
+            on,
+            text: on
+                .map(engine::time::format_date)
+                .unwrap_or_else(|| "không có (nhiệm vụ thường xuyên)".into()),
+            source: match (leader, plan) {
+                (Some(_), _) => "leader",
+                (None, Some(_)) => "plan",
+                (None, None) => "none",
+            }
+            .into(),
+            expected_completion_on: plan,
+            doc_number,
+            doc_date,
+        }
+    }
+
+    pub fn of(t: &crate::store::Task) -> AssignedDeadlineView {
+        Self::new(
+            t.assigned_deadline_on,
+            t.expected_completion_on,
+            t.deadline_doc_number.clone(),
+            t.deadline_doc_date,
+        )
+    }
+}
+
+/// `PUT /tasks/{id}/deadline`: the new assigned deadline and the document that decided it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineBody {
+    /// yyyy-mm-dd or dd/mm/yyyy; `null` clears the leader's deadline (the plan's expected
+    /// completion applies again).
+    pub on: Option<String>,
+    /// The deciding document's number, e.g. "620/TB-VP".
+    pub doc_number: String,
+    /// The deciding document's date, yyyy-mm-dd or dd/mm/yyyy; not in the future.
+    pub doc_date: String,
+}
+
+/// What a change of the assigned deadline produced.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineSetView {
+    pub task_id: String,
+    /// The task's new version.
+    pub version: i64,
+    pub assigned_deadline: AssignedDeadlineView,
+    pub audit_id: i64,
+    /// The audit entry's comment (Vietnamese).
+    pub comment: String,
+}
+
 /// A task with everything the caller needs to act on it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskDetail {
     #[serde(flatten)]
     pub summary: TaskSummary,
     pub deadline: Option<DeadlineView>,
+    pub assigned_deadline: AssignedDeadlineView,
     pub budget: Vec<BudgetView>,
     /// Every plan the task is listed in, oldest year first, with that year's budget line.
     pub listings: Vec<ListingView>,

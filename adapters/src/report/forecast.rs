@@ -5,8 +5,8 @@
 //!
 //! A task's inputs, from its report row as of the report date: its current state and when it
 //! entered it (a task imported after the date counts as entering its step on the date), its stopped
-//! clock, its package value (approved estimate, else need), its assigned deadline (the plan's
-//! "Thời gian dự kiến hoàn thành" when it is a date) and, for a task of the plan's year only, the
+//! clock, its package value (approved estimate, else need), its assigned deadline (a leader's
+//! deadline, else the plan's "Thời gian dự kiến hoàn thành" when it is a date) and, for a task of the plan's year only, the
 //! end of that budget year.
 
 use std::collections::HashMap;
@@ -46,7 +46,10 @@ pub fn forecast_row(
         entered_at: r.entry_at,
         paused: r.paused_clock.as_ref(),
         value: package_value(r.budget[1], r.budget[0], r.budget[2]),
-        deadline: r.expected_completion_on,
+        deadline: engine::assigned::assigned_deadline(
+            r.expected_completion_on,
+            r.assigned_deadline_on,
+        ),
         budget_year: budget_year_of(r.period.as_deref(), plan_year),
     };
     Some(many.forecast(wf, &input, as_of).map_err(|e| e.to_string()))
@@ -188,6 +191,7 @@ pub fn build(
             blocks,
             freeze_header: false,
         }],
+        as_of: Some(as_of),
     }
 }
 

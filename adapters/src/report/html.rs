@@ -162,6 +162,7 @@ mod tests {
             budget: [Some(1_000_000_000), None, None, None],
             expected_completion: None,
             expected_completion_on: None,
+            assigned_deadline_on: None,
             progress_text: Some("<img src=x onerror=alert(1)>".into()),
             position: Some(1),
             created_at: at,
@@ -181,6 +182,14 @@ mod tests {
             workflow: "mua-sam".into(),
             workflow_version: 1,
             round: None,
+            plan_year: 2025,
+            section: "1".into(),
+            category: None,
+            carried_over: None,
+            spent: None,
+            spent_previous: None,
+            year_status: None,
+            continuing: false,
         };
         let plan = Plan {
             id: "p1".into(),
@@ -192,6 +201,7 @@ mod tests {
         let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
         let doc = super::super::progress::build(
             &plan,
+            &engine::plan::layout::default_layout(2025),
             vec![row],
             at.date_naive(),
             &catalog,

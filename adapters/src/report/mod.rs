@@ -103,8 +103,10 @@ impl From<StoreError> for ReportError {
 /// What the progress report covers.
 #[derive(Debug, Clone)]
 pub struct ProgressParams {
-    /// The plan's number (215/KH-UBND) or id.
+    /// The plan's number (215/KH-UBND) or id; empty: the plan of `year`.
     pub plan: String,
+    /// The plan's year: names the plan when `plan` is empty, else must be the plan's.
+    pub year: Option<i32>,
     /// "Tiến độ tính đến": tasks are described as of the end of this day.
     pub as_of: NaiveDate,
     /// Only these units' tasks (a unit user's view); `None` for the whole plan.
@@ -116,6 +118,9 @@ pub struct ProgressParams {
 pub struct StatusParams {
     /// A plan, or every plan.
     pub plan: Option<String>,
+    /// A plan year: names the plan when `plan` is not given, else must be the plan's. With a
+    /// plan, tasks with a year-level status are judged by it.
+    pub year: Option<i32>,
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// The stall threshold in working days; default: the workflow's, else 10.
@@ -156,6 +161,54 @@ fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow>
             .into_iter()
             .filter(|r| u.contains(&r.unit_id))
             .collect(),
+    }
+}
+
+/// The plan a report names: by number or id (of `year`, when given), else the only plan of
+/// `year`; `None` when neither is given.
+pub async fn resolve_plan(
+    store: &Store,
+    plan: Option<&str>,
+    year: Option<i32>,
+) -> Result<Option<crate::store::Plan>, ReportError> {
+    match (plan.filter(|p| !p.trim().is_empty()), year) {
+        (Some(p), y) => {
+            let plan = store.directory().plan(p).await?;
+            if let Some(y) = y
+                && y != plan.year
+            {
+                return Err(ReportError::Invalid(format!(
+                    "Kế hoạch {} là kế hoạch năm {}, không phải năm {y}.",
+                    plan.number, plan.year
+                )));
+            }
+            Ok(Some(plan))
+        }
+        (None, Some(y)) => {
+            let of_year: Vec<crate::store::Plan> = store
+                .directory()
+                .plans()
+                .await?
+                .into_iter()
+                .filter(|p| p.year == y)
+                .collect();
+            match of_year.len() {
+                1 => Ok(of_year.into_iter().next()),
+                0 => Err(ReportError::NotFound(format!(
+                    "Không có kế hoạch nào của năm {y}."
+                ))),
+                _ => Err(ReportError::Invalid(format!(
+                    "Năm {y} có {} kế hoạch ({}): chọn một bằng --plan.",
+                    of_year.len(),
+                    of_year
+                        .iter()
+                        .map(|p| p.number.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -207,11 +260,26 @@ pub async fn progress_tracked(
     format: Format,
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
-    let plan = store.directory().plan(&params.plan).await?;
-    let (rows, names) =
+    let plan = resolve_plan(store, Some(&params.plan), params.year)
+        .await?
+        .ok_or_else(|| ReportError::Invalid("Cần --plan hoặc --year.".into()))?;
+    let (mut rows, names) =
         read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
+    store
+        .reports()
+        .as_of(&mut rows, &plan, params.as_of)
+        .await?;
+    let layout = store.plans().layout(&plan.id, plan.year).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
-    let doc = progress::build(&plan, rows, params.as_of, store.catalog(), &names, tracker);
+    let doc = progress::build(
+        &plan,
+        &layout,
+        rows,
+        params.as_of,
+        store.catalog(),
+        &names,
+        tracker,
+    );
     render(
         &doc,
         format,
@@ -286,19 +354,20 @@ pub async fn status_tracked(
             format_date(params.to)
         )));
     }
-    let (scope, plan_id, stem) = match &params.plan {
-        Some(p) => {
-            let plan = store.directory().plan(p).await?;
-            (
-                format!("Kế hoạch số {}", plan.number),
-                Some(plan.id),
-                slug(&plan.number),
-            )
-        }
+    let plan = resolve_plan(store, params.plan.as_deref(), params.year).await?;
+    let (scope, plan_id, stem) = match &plan {
+        Some(plan) => (
+            format!("Kế hoạch số {} (năm {})", plan.number, plan.year),
+            Some(plan.id.clone()),
+            slug(&plan.number),
+        ),
         None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
     };
-    let (rows, names) =
+    let (mut rows, names) =
         read_rows(store, plan_id.as_deref(), params.to, &params.units, tracker).await?;
+    if let Some(plan) = &plan {
+        store.reports().as_of(&mut rows, plan, params.to).await?;
+    }
     tracker.stage("Lập báo cáo tình hình", rows.len());
     let opts = status::StatusOptions {
         from: params.from,

@@ -10,6 +10,9 @@ pub struct Document {
     /// The document's title (HTML `<title>`, XLSX properties).
     pub title: String,
     pub sections: Vec<Section>,
+    /// The date the report's figures are as of: also its XLSX creation date, so that the same
+    /// report of the same date is the same bytes whenever it is made.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Default)]

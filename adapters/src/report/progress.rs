@@ -2,12 +2,19 @@
 //! built from the store's rows as a [`Document`]. Pure: the rows, the plan, the unit names and
 //! the workflows come in; the document goes out.
 //!
+//! The plan's layout ([`PlanLayout`], issue 14) gives the sections, their printed titles and
+//! order, and the column set each section prints; a plan without one is laid out as Plan 215
+//! (four appendices by funding source, [`engine::plan::layout::default_layout`]).
+//!
 //! - Body: the task count and the total need of the plan's year in billion VND ("348,548 tỷ
-//!   đồng", comma decimal); per appendix the counts by unit, by funding source and by status,
-//!   naming the postponed and withdrawn tasks with their amounts; the 4-figure funding table.
-//! - One table per appendix: TT | Tên nhiệm vụ | Thời gian thực hiện | the four amounts |
-//!   Tiến độ tính đến dd/mm/yyyy | Thời gian dự kiến hoàn thành, with funding-group rows (A, B) in
-//!   appendix 2, Roman-numbered unit rows with subtotals, and a closing TỔNG row.
+//!   đồng", comma decimal), the tasks that continue from earlier years and those that start in
+//!   the plan's year, counted and named apart; per section the counts by unit, by funding source
+//!   and by status, naming the postponed and withdrawn tasks with their amounts; the 4-figure
+//!   funding table.
+//! - One table per section with the section's columns (for Plan 215: TT | Tên nhiệm vụ | Thời
+//!   gian thực hiện | the four amounts | Tiến độ tính đến dd/mm/yyyy | Thời gian dự kiến hoàn
+//!   thành), funding-group rows (A, B) where a section holds several funding sources,
+//!   Roman-numbered unit rows with subtotals, and a closing TỔNG row.
 //!
 //! "Tiến độ" is written from the audit entry that describes the task on the report date: the
 //! printed progress text when that entry is the import (so a regenerated report reads like the
@@ -17,10 +24,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use engine::Phase;
-use engine::catalogue::layout::{
-    appendix_groups, appendix_sources, appendix_title, roman, source_label,
-};
+use engine::catalogue::layout::{roman, source_label};
+use engine::catalogue::printed::{PrintedColumn, recognise};
+use engine::domain::FundingSource;
 use engine::money::format_million_vnd;
+use engine::plan::layout::PlanLayout;
 use engine::role::Role;
 use engine::time::{format_date, format_instant};
 use engine::workflow::Catalog;
@@ -31,13 +39,27 @@ use super::model::{
 use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::{Plan, ReportRow};
 
-/// The four amounts of a set of rows: need, approved estimate, need of the year, allocated.
-fn totals<'a>(rows: impl Iterator<Item = &'a ReportRow> + Clone) -> [Option<i64>; 4] {
-    [0, 1, 2, 3].map(|k| sum_opt(rows.clone().map(|r| r.budget[k])))
+/// The amounts a row carries: need, approved estimate, need of the year, allocated, carried
+/// over into the year, spent the year before.
+fn amounts(r: &ReportRow) -> Amounts {
+    [
+        r.budget[0],
+        r.budget[1],
+        r.budget[2],
+        r.budget[3],
+        r.carried_over,
+        r.spent_previous,
+    ]
 }
 
-fn money_cells(t: [Option<i64>; 4]) -> Vec<Cell> {
-    t.into_iter().map(Cell::money).collect()
+/// The amounts of a set of rows, added up.
+fn totals<'a>(rows: impl Iterator<Item = &'a ReportRow> + Clone) -> Amounts {
+    [0, 1, 2, 3, 4, 5].map(|k| sum_opt(rows.clone().map(|r| amounts(r)[k])))
+}
+
+/// The four amounts of the funding table.
+fn money_cells(t: Amounts) -> Vec<Cell> {
+    t[..4].iter().copied().map(Cell::money).collect()
 }
 
 /// đồng → billion VND with a comma decimal, as the body writes it: 348_548_000_000 → "348,548".
@@ -114,36 +136,155 @@ fn expected_text(r: &ReportRow) -> String {
     }
 }
 
-/// The columns of an appendix table.
-fn appendix_columns(year: i32, as_of: NaiveDate) -> (Vec<Column>, Vec<HeaderGroup>) {
-    let columns = vec![
-        Column::new("TT", ColumnKind::Center, 6.0),
-        Column::new("Tên nhiệm vụ", ColumnKind::Text, 55.0),
-        Column::new("Thời gian thực hiện", ColumnKind::Center, 18.0),
-        Column::new("Nhu cầu kinh phí", ColumnKind::Money, 14.0),
-        Column::new("Dự toán được duyệt", ColumnKind::Money, 14.0),
-        Column::new(
-            format!("Nhu cầu kinh phí năm {year}"),
-            ColumnKind::Money,
-            14.0,
-        ),
-        Column::new(
-            format!("Kinh phí năm {year} đã phân bổ"),
-            ColumnKind::Money,
-            14.0,
-        ),
-        Column::new(
-            format!("Tiến độ tính đến {}", format_date(as_of)),
-            ColumnKind::Text,
-            55.0,
-        ),
-        Column::new("Thời gian dự kiến hoàn thành", ColumnKind::Center, 16.0),
-    ];
-    let groups = vec![HeaderGroup {
-        title: "Kinh phí".into(),
-        first: 3,
-        last: 6,
-    }];
+/// Where an amount column reads its figure in [`Amounts`].
+fn amount_index(c: PrintedColumn) -> Option<usize> {
+    match c {
+        PrintedColumn::NeedTotal => Some(0),
+        PrintedColumn::ApprovedEstimate => Some(1),
+        PrintedColumn::NeedYear => Some(2),
+        PrintedColumn::AllocatedYear => Some(3),
+        PrintedColumn::CarriedOver => Some(4),
+        PrintedColumn::SpentPrevious => Some(5),
+        _ => None,
+    }
+}
+
+/// A section of the report as the plan's layout declares it, with the funding sources its rows
+/// hold (several make funding-group rows A, B …).
+struct SectionInfo {
+    key: String,
+    /// As printed.
+    title: String,
+    /// "Phụ lục 1", or the sheet the layout names.
+    label: String,
+    /// The printed column kinds with their titles as declared.
+    columns: Vec<(PrintedColumn, String)>,
+    sources: Vec<FundingSource>,
+}
+
+impl SectionInfo {
+    /// The funding group of a row within the section: 0 where the section has one source.
+    fn group_index(&self, r: &ReportRow) -> usize {
+        if self.sources.len() < 2 {
+            return 0;
+        }
+        self.sources
+            .iter()
+            .position(|s| *s == r.funding_source)
+            .unwrap_or(0)
+    }
+
+    fn position_of(&self, c: PrintedColumn) -> Option<usize> {
+        self.columns.iter().position(|(k, _)| *k == c)
+    }
+}
+
+/// The sections the rows are listed in, in the layout's order (sections the layout does not
+/// declare come last, in order of appearance), with their columns.
+fn sections_of(layout: &PlanLayout, year: i32, rows: &[ReportRow]) -> Vec<SectionInfo> {
+    let mut keys: Vec<&str> = Vec::new();
+    for r in rows {
+        if !keys.contains(&r.section.as_str()) {
+            keys.push(&r.section);
+        }
+    }
+    let rank = |k: &str| {
+        layout
+            .sections
+            .iter()
+            .position(|s| s.key == k)
+            .unwrap_or(usize::MAX)
+    };
+    let mut ordered: Vec<(usize, usize, &str)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (rank(k), i, *k))
+        .collect();
+    ordered.sort();
+    let default = engine::plan::layout::default_layout(year);
+    let fallback = &default.sections[0].columns;
+    ordered
+        .into_iter()
+        .map(|(_, _, key)| {
+            let declared = layout.section(key);
+            let mut sources: Vec<FundingSource> = FundingSource::ALL
+                .into_iter()
+                .filter(|f| {
+                    rows.iter()
+                        .any(|r| r.section == key && r.funding_source == *f)
+                })
+                .collect();
+            sources.dedup();
+            let titles = declared
+                .map(|s| &s.columns)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(fallback);
+            let mut columns: Vec<(PrintedColumn, String)> = titles
+                .iter()
+                .filter_map(|t| recognise(t, year).map(|c| (c, t.trim().to_string())))
+                .collect();
+            for must in [PrintedColumn::Seq, PrintedColumn::Name] {
+                if !columns.iter().any(|(c, _)| *c == must) {
+                    columns.insert(
+                        usize::from(must == PrintedColumn::Name),
+                        (must, must.title(year)),
+                    );
+                }
+            }
+            SectionInfo {
+                key: key.to_string(),
+                title: declared
+                    .map(|s| s.title.clone())
+                    .unwrap_or_else(|| format!("Mục {key}")),
+                label: declared
+                    .and_then(|s| s.sheet.clone())
+                    .unwrap_or_else(|| format!("Phụ lục {key}")),
+                columns,
+                sources,
+            }
+        })
+        .collect()
+}
+
+/// The columns of a section's table, and "Kinh phí" over its amounts when they stand together.
+fn section_columns(sec: &SectionInfo, as_of: NaiveDate) -> (Vec<Column>, Vec<HeaderGroup>) {
+    let columns: Vec<Column> = sec
+        .columns
+        .iter()
+        .map(|(c, title)| match c {
+            PrintedColumn::Seq => Column::new("TT", ColumnKind::Center, 6.0),
+            PrintedColumn::Name => Column::new(title.clone(), ColumnKind::Text, 55.0),
+            PrintedColumn::Unit => Column::new(title.clone(), ColumnKind::Text, 35.0),
+            PrintedColumn::Period => Column::new(title.clone(), ColumnKind::Center, 18.0),
+            PrintedColumn::Progress => Column::new(
+                format!("Tiến độ tính đến {}", format_date(as_of)),
+                ColumnKind::Text,
+                55.0,
+            ),
+            PrintedColumn::ExpectedCompletion => {
+                Column::new(title.clone(), ColumnKind::Center, 16.0)
+            }
+            PrintedColumn::Ratio => Column::new(title.clone(), ColumnKind::Center, 12.0),
+            PrintedColumn::Notes => Column::new(title.clone(), ColumnKind::Text, 30.0),
+            _ => Column::new(title.clone(), ColumnKind::Money, 14.0),
+        })
+        .collect();
+    let money: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == ColumnKind::Money)
+        .map(|(i, _)| i)
+        .collect();
+    let groups = match (money.first(), money.last()) {
+        (Some(&first), Some(&last)) if last > first && last - first + 1 == money.len() => {
+            vec![HeaderGroup {
+                title: "Kinh phí".into(),
+                first,
+                last,
+            }]
+        }
+        _ => Vec::new(),
+    };
     (columns, groups)
 }
 
@@ -151,24 +292,19 @@ fn appendix_columns(year: i32, as_of: NaiveDate) -> (Vec<Column>, Vec<HeaderGrou
 /// counts them (a city-sized plan would otherwise print pages of names in one paragraph).
 const NAMED_IN_BODY: usize = 30;
 
-/// The group (0 = A, 1 = B …) of a row within its appendix; 0 where the appendix has none.
-fn group_index(r: &ReportRow) -> usize {
-    appendix_groups(r.funding_source.appendix())
-        .iter()
-        .position(|g| g.1 == r.funding_source)
-        .unwrap_or(0)
-}
+/// The amounts of a row or a set of rows: need, approved estimate, need of the year, allocated,
+/// carried over into the year, spent the year before.
+type Amounts = [Option<i64>; 6];
 
-/// The four amounts of a set of rows, as [`totals`] returns them.
-type Amounts = [Option<i64>; 4];
-
-/// What every step of the report reads: the plan, the date, the workflows and the unit names.
+/// What every step of the report reads: the plan, its sections, the date, the workflows and the
+/// unit names.
 struct Context<'a> {
     plan: &'a Plan,
     year: i32,
     as_of: NaiveDate,
     catalog: &'a Catalog,
     unit_names: &'a HashMap<String, String>,
+    sections: Vec<SectionInfo>,
 }
 
 impl Context<'_> {
@@ -176,36 +312,55 @@ impl Context<'_> {
     fn unit_name(&self, r: &ReportRow) -> String {
         super::unit_name(self.unit_names, r)
     }
+
+    fn section(&self, key: &str) -> &SectionInfo {
+        self.sections
+            .iter()
+            .find(|s| s.key == key)
+            .unwrap_or(&self.sections[0])
+    }
+
+    fn section_rank(&self, key: &str) -> usize {
+        self.sections
+            .iter()
+            .position(|s| s.key == key)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// Builds the progress report. `rows` are those of [`crate::store::Reports::report_rows`]
-/// (in printed order); they are moved into the document, so a large plan is held once.
-/// `tracker` hears how many task rows have been placed in the appendices.
+/// (in printed order) described as of the report date ([`crate::store::Reports::as_of`]); they
+/// are moved into the document, so a large plan is held once. `layout` is the plan's.
+/// `tracker` hears how many task rows have been placed in the sections.
 ///
 /// The steps: put the rows in table order; write the body (overall figures, the funding table,
-/// a summary per appendix); add up every funding group and unit; write the appendix tables.
+/// a summary per section); add up every funding group and unit; write the section tables.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     plan: &Plan,
+    layout: &PlanLayout,
     rows: Vec<ReportRow>,
     as_of: NaiveDate,
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
     tracker: &dyn Tracker,
 ) -> Document {
-    let ctx = Context {
+    let mut ctx = Context {
         plan,
         year: plan.year,
         as_of,
         catalog,
         unit_names,
+        sections: Vec::new(),
     };
-    let rows = in_table_order(rows);
-    let appendices = appendix_numbers(&rows);
-    let appendix_totals: HashMap<u8, Amounts> = appendices
+    ctx.sections = sections_of(layout, plan.year, &rows);
+    let rows = in_table_order(&ctx, rows);
+    let keys: Vec<String> = ctx.sections.iter().map(|s| s.key.clone()).collect();
+    let section_totals: HashMap<String, Amounts> = keys
         .iter()
-        .map(|a| (*a, totals(of_appendix(&rows, *a))))
+        .map(|k| (k.clone(), totals(of_section(&rows, k))))
         .collect();
-    let body = body_section(&ctx, &rows, &appendices, &appendix_totals);
+    let body = body_section(&ctx, &rows, &section_totals);
     let mut doc = Document {
         title: format!(
             "Báo cáo tiến độ thực hiện Kế hoạch số {} (tính đến {})",
@@ -213,58 +368,89 @@ pub fn build(
             format_date(as_of)
         ),
         sections: vec![body],
+        as_of: Some(as_of),
     };
-    let subtotals = Subtotals::of(&rows);
+    let subtotals = Subtotals::of(&ctx, &rows);
     doc.sections.extend(appendix_sections(
         &ctx,
         rows,
         subtotals,
-        &appendix_totals,
+        &section_totals,
         tracker,
     ));
     doc
 }
 
-/// Sorts the rows in table order: appendix, funding group, units in order of first appearance,
+/// Sorts the rows in table order: section, funding group, units in order of first appearance,
 /// then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
-fn in_table_order(mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
-    let mut unit_rank: HashMap<(u8, usize, String), usize> = HashMap::new();
+fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
+    let mut unit_rank: HashMap<(usize, usize, String), usize> = HashMap::new();
     for r in &rows {
         let next = unit_rank.len();
-        unit_rank
-            .entry((
-                r.funding_source.appendix(),
-                group_index(r),
-                r.unit_id.clone(),
-            ))
-            .or_insert(next);
+        let s = ctx.section_rank(&r.section);
+        let g = ctx.section(&r.section).group_index(r);
+        unit_rank.entry((s, g, r.unit_id.clone())).or_insert(next);
     }
     rows.sort_by_cached_key(|r| {
-        let (a, g) = (r.funding_source.appendix(), group_index(r));
-        (a, g, unit_rank[&(a, g, r.unit_id.clone())])
+        let s = ctx.section_rank(&r.section);
+        let g = ctx.section(&r.section).group_index(r);
+        (s, g, unit_rank[&(s, g, r.unit_id.clone())])
     });
     rows
 }
 
-/// The appendices present, in order (the rows are in table order).
-fn appendix_numbers(rows: &[ReportRow]) -> Vec<u8> {
-    let mut v: Vec<u8> = rows.iter().map(|r| r.funding_source.appendix()).collect();
-    v.dedup();
-    v
+/// The rows of section `key`.
+fn of_section<'a>(
+    rows: &'a [ReportRow],
+    key: &'a str,
+) -> impl Iterator<Item = &'a ReportRow> + Clone {
+    rows.iter().filter(move |r| r.section == key)
 }
 
-/// The rows of appendix `a`.
-fn of_appendix(rows: &[ReportRow], a: u8) -> impl Iterator<Item = &ReportRow> + Clone {
-    rows.iter()
-        .filter(move |r| r.funding_source.appendix() == a)
+/// "N nhiệm vụ tiếp tục triển khai theo kế hoạch (thuê) đã được phê duyệt từ những năm trước
+/// …; M nhiệm vụ bắt đầu năm Y …": the continuing and the new tasks of `rows`, counted apart,
+/// named when `named` (the first [`NAMED_IN_BODY`] of each).
+fn continuing_and_new<'r>(
+    ctx: &Context<'_>,
+    rows: impl Iterator<Item = &'r ReportRow> + Clone,
+    named: bool,
+) -> String {
+    let (cont, new): (Vec<&ReportRow>, Vec<&ReportRow>) = rows.partition(|r| r.continuing);
+    let names = |v: &[&ReportRow]| -> String {
+        if !named || v.is_empty() {
+            return String::new();
+        }
+        let mut n: Vec<String> = v
+            .iter()
+            .take(NAMED_IN_BODY)
+            .map(|r| format!("«{}» ({})", r.name, ctx.unit_name(r)))
+            .collect();
+        if v.len() > NAMED_IN_BODY {
+            n.push(format!("và {} nhiệm vụ khác", v.len() - NAMED_IN_BODY));
+        }
+        format!(": {}", n.join("; "))
+    };
+    let rental = !cont.is_empty() && cont.iter().all(|r| r.is_rental);
+    format!(
+        "{} nhiệm vụ tiếp tục triển khai theo {} đã được phê duyệt từ những năm trước{}; {} nhiệm vụ bắt đầu năm {}{}",
+        cont.len(),
+        if rental {
+            "kế hoạch thuê"
+        } else {
+            "kế hoạch"
+        },
+        names(&cont),
+        new.len(),
+        ctx.year,
+        names(&new)
+    )
 }
 
-/// The body: title, overall figures, the funding table, then a summary per appendix.
+/// The body: title, overall figures, the funding table, then a summary per section.
 fn body_section(
     ctx: &Context<'_>,
     rows: &[ReportRow],
-    appendices: &[u8],
-    appendix_totals: &HashMap<u8, Amounts>,
+    section_totals: &HashMap<String, Amounts>,
 ) -> Section {
     let (year, as_of) = (ctx.year, ctx.as_of);
     let need_year_total: i64 = rows.iter().filter_map(|r| r.budget[2]).sum();
@@ -285,27 +471,32 @@ fn body_section(
         Block::Paragraph(format!(
             "Kế hoạch được phê duyệt có tổng số {} nhiệm vụ trong {} phụ lục, với tổng nhu cầu kinh phí năm {year} là: {} tỷ đồng.",
             rows.len(),
-            appendices.len(),
+            ctx.sections.len(),
             billions(need_year_total)
         )),
-        Block::Table(funding_table(year, rows, appendices, appendix_totals)),
+        Block::Paragraph(format!(
+            "Trong đó: {}.",
+            continuing_and_new(ctx, rows.iter(), false)
+        )),
+        Block::Table(funding_table(ctx, rows, section_totals)),
         Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()),
     ];
-    for (i, a) in appendices.iter().enumerate() {
+    for (i, sec) in ctx.sections.iter().enumerate() {
         b.push(Block::Heading(format!(
-            "{}. Phụ lục {a}: {}",
+            "{}. {}: {}",
             i + 1,
-            appendix_title(*a, year)
+            sec.label,
+            sec.title
         )));
         b.extend(appendix_summary(
             ctx,
-            of_appendix(rows, *a),
-            *a,
-            appendix_totals[a],
+            of_section(rows, &sec.key),
+            sec,
+            section_totals[&sec.key],
         ));
     }
     b.push(Block::Paragraph(format!(
-        "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}.",
+        "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}; kinh phí và tình trạng năm theo số liệu đã biết đến hết ngày đó.",
         format_date(as_of)
     )));
     Section {
@@ -315,13 +506,13 @@ fn body_section(
     }
 }
 
-/// The 4-figure funding table of the body: one row per appendix and the total.
+/// The 4-figure funding table of the body: one row per section and the total.
 fn funding_table(
-    year: i32,
+    ctx: &Context<'_>,
     rows: &[ReportRow],
-    appendices: &[u8],
-    appendix_totals: &HashMap<u8, Amounts>,
+    section_totals: &HashMap<String, Amounts>,
 ) -> Table {
+    let year = ctx.year;
     let mut funding = Table {
         unit_note: Some("Đơn vị tính: Triệu đồng".into()),
         columns: vec![
@@ -343,12 +534,12 @@ fn funding_table(
         header_groups: Vec::new(),
         rows: Vec::new(),
     };
-    for a in appendices {
+    for sec in &ctx.sections {
         let mut cells = vec![
-            Cell::text(format!("Phụ lục {a}: {}", appendix_title(*a, year))),
-            Cell::Count(of_appendix(rows, *a).count() as i64),
+            Cell::text(format!("{}: {}", sec.label, sec.title)),
+            Cell::Count(of_section(rows, &sec.key).count() as i64),
         ];
-        cells.extend(money_cells(appendix_totals[a]));
+        cells.extend(money_cells(section_totals[&sec.key]));
         funding.rows.push(Row {
             style: RowStyle::Normal,
             cells,
@@ -363,12 +554,12 @@ fn funding_table(
     funding
 }
 
-/// An appendix in the body: counts by unit, by funding source and by status, the postponed and
-/// withdrawn tasks named, and its funding.
+/// A section in the body: counts by unit, the continuing and the new tasks, by funding source
+/// and by status, the postponed and withdrawn tasks named, and its funding.
 fn appendix_summary<'r>(
     ctx: &Context<'_>,
     rows: impl Iterator<Item = &'r ReportRow> + Clone,
-    a: u8,
+    sec: &SectionInfo,
     t: Amounts,
 ) -> Vec<Block> {
     let year = ctx.year;
@@ -382,19 +573,30 @@ fn appendix_summary<'r>(
             units.len()
         )),
         Block::Bullet(format!(
+            "Trong đó: {}.",
+            continuing_and_new(ctx, rows.clone(), true)
+        )),
+        Block::Bullet(format!(
             "Theo nguồn kinh phí: {}.",
-            by_source(year, rows.clone(), a).join("; ")
+            by_source(year, rows.clone(), &sec.sources).join("; ")
         )),
         Block::Bullet(format!(
             "Theo tình trạng: {}.",
             by_status(rows.clone()).join("; ")
         )),
     ];
+    let by_year = by_year_status(rows.clone());
+    if !by_year.is_empty() {
+        out.push(Block::Bullet(format!(
+            "Tình trạng năm {year}: {}.",
+            by_year.join("; ")
+        )));
+    }
     for (phase, label) in [
         (Phase::Postponed, "Tạm hoãn, đề xuất chuyển sang năm sau"),
         (Phase::Withdrawn, "Rút khỏi kế hoạch"),
     ] {
-        out.extend(named_exits(ctx, rows.clone(), a, phase, label));
+        out.extend(named_exits(ctx, rows.clone(), &sec.label, phase, label));
     }
     out.push(Block::Bullet(format!(
         "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}; đã phân bổ năm {year} {}.",
@@ -407,15 +609,15 @@ fn appendix_summary<'r>(
 }
 
 /// "Kinh phí chi thường xuyên: 12 nhiệm vụ của 8 đơn vị, nhu cầu kinh phí năm 2025 …", per
-/// funding source of appendix `a` that has tasks.
+/// funding source of the section that has tasks.
 fn by_source<'r>(
     year: i32,
     rows: impl Iterator<Item = &'r ReportRow> + Clone,
-    a: u8,
+    sources: &[FundingSource],
 ) -> Vec<String> {
-    appendix_sources(a)
-        .into_iter()
-        .filter_map(|s| {
+    sources
+        .iter()
+        .filter_map(|&s| {
             let of_source = rows.clone().filter(move |r| r.funding_source == s);
             let n = of_source.clone().count();
             if n == 0 {
@@ -450,12 +652,29 @@ fn by_status<'r>(rows: impl Iterator<Item = &'r ReportRow>) -> Vec<String> {
         .collect()
 }
 
-/// The bullet naming an appendix's tasks in `phase` (postponed or withdrawn) with their
+/// "3 nhiệm vụ hoàn thành năm", per year-level status recorded, in their order.
+fn by_year_status<'r>(rows: impl Iterator<Item = &'r ReportRow>) -> Vec<String> {
+    let mut n: HashMap<engine::plan::YearStatus, usize> = HashMap::new();
+    for r in rows {
+        if let Some(y) = r.year_status {
+            *n.entry(y).or_default() += 1;
+        }
+    }
+    engine::plan::YearStatus::ALL
+        .into_iter()
+        .filter_map(|y| {
+            n.get(&y)
+                .map(|c| format!("{c} nhiệm vụ {}", y.title().to_lowercase()))
+        })
+        .collect()
+}
+
+/// The bullet naming a section's tasks in `phase` (postponed or withdrawn) with their
 /// amounts, the first [`NAMED_IN_BODY`] by name and the rest counted; none when there are none.
 fn named_exits<'r>(
     ctx: &Context<'_>,
     rows: impl Iterator<Item = &'r ReportRow> + Clone,
-    a: u8,
+    label_of_section: &str,
     phase: Phase,
     label: &str,
 ) -> Option<Block> {
@@ -481,7 +700,7 @@ fn named_exits<'r>(
     if count > NAMED_IN_BODY {
         let t = totals(in_phase);
         named.push(format!(
-            "và {} nhiệm vụ khác (chi tiết tại Phụ lục {a}); cả {count} nhiệm vụ: nhu cầu kinh phí {}, năm {year}: {}",
+            "và {} nhiệm vụ khác (chi tiết tại {label_of_section}); cả {count} nhiệm vụ: nhu cầu kinh phí {}, năm {year}: {}",
             count - NAMED_IN_BODY,
             money_text(t[0]),
             money_text(t[2])
@@ -501,22 +720,22 @@ struct Subtotals {
 
 impl Subtotals {
     /// Adds up `rows` (in table order) per funding group and per unit within it.
-    fn of(rows: &[ReportRow]) -> Subtotals {
+    fn of(ctx: &Context<'_>, rows: &[ReportRow]) -> Subtotals {
         let mut group_totals: Vec<Amounts> = Vec::new();
         let mut unit_totals: Vec<Amounts> = Vec::new();
-        let mut last_group: Option<(u8, usize)> = None;
-        let mut last_unit: Option<(u8, usize, &str)> = None;
+        let mut last_group: Option<(&str, usize)> = None;
+        let mut last_unit: Option<(&str, usize, &str)> = None;
         for r in rows {
-            let (a, g) = (r.funding_source.appendix(), group_index(r));
+            let (a, g) = (r.section.as_str(), ctx.section(&r.section).group_index(r));
             if last_group != Some((a, g)) {
-                group_totals.push([None; 4]);
+                group_totals.push([None; 6]);
                 last_group = Some((a, g));
             }
             if last_unit != Some((a, g, r.unit_id.as_str())) {
-                unit_totals.push([None; 4]);
+                unit_totals.push([None; 6]);
                 last_unit = Some((a, g, r.unit_id.as_str()));
             }
-            for (k, v) in r.budget.iter().enumerate() {
+            for (k, v) in amounts(r).iter().enumerate() {
                 for t in [
                     group_totals.last_mut().map(|t| &mut t[k]),
                     unit_totals.last_mut().map(|t| &mut t[k]),
@@ -535,66 +754,70 @@ impl Subtotals {
     }
 }
 
-/// The appendices, one section each, built by moving each row's text into its cells: group rows
-/// (A, B) and Roman-numbered unit rows with their subtotals above their tasks, a TỔNG row last.
+/// The section tables, one section each, built by moving each row's text into its cells: group
+/// rows (A, B) and Roman-numbered unit rows with their subtotals above their tasks, a TỔNG row
+/// last.
 fn appendix_sections(
     ctx: &Context<'_>,
     rows: Vec<ReportRow>,
     mut subtotals: Subtotals,
-    appendix_totals: &HashMap<u8, Amounts>,
+    section_totals: &HashMap<String, Amounts>,
     tracker: &dyn Tracker,
 ) -> Vec<Section> {
     let total = rows.len();
     let mut sections = Vec::new();
-    let mut current: Option<(u8, Table)> = None;
+    let mut current: Option<(String, Table)> = None;
     let (mut unit_no, mut task_no) = (0usize, 0usize);
-    let mut last_group: Option<(u8, usize)> = None;
-    let mut last_unit: Option<(u8, usize, String)> = None;
+    let mut last_group: Option<(String, usize)> = None;
+    let mut last_unit: Option<(String, usize, String)> = None;
     for (done, r) in rows.into_iter().enumerate() {
         if done % TRACK_EVERY == 0 {
             tracker.advance(done);
         }
-        let (a, g) = (r.funding_source.appendix(), group_index(&r));
-        if current.as_ref().map(|(x, _)| *x) != Some(a) {
+        let sec = ctx.section(&r.section);
+        let g = sec.group_index(&r);
+        if current.as_ref().map(|(x, _)| x.as_str()) != Some(sec.key.as_str()) {
             if let Some((x, t)) = current.take() {
-                sections.push(close_appendix(ctx, x, t, appendix_totals));
+                sections.push(close_appendix(ctx, ctx.section(&x), t, section_totals));
             }
-            current = Some((a, appendix_table(ctx.year, ctx.as_of)));
+            current = Some((sec.key.clone(), appendix_table(sec, ctx.as_of)));
             unit_no = 0;
         }
         let Some((_, table)) = current.as_mut() else {
             continue;
         };
-        if last_group != Some((a, g)) {
-            last_group = Some((a, g));
-            task_no = 0;
-            let totals = subtotals.groups.next().unwrap_or([None; 4]);
-            table.rows.extend(group_row(a, g, totals));
-        }
-        if last_unit
+        if last_group
             .as_ref()
-            .is_none_or(|(x, y, u)| (*x, *y, u.as_str()) != (a, g, r.unit_id.as_str()))
+            .is_none_or(|(x, y)| (x.as_str(), *y) != (sec.key.as_str(), g))
         {
-            last_unit = Some((a, g, r.unit_id.clone()));
-            let totals = subtotals.units.next().unwrap_or([None; 4]);
+            last_group = Some((sec.key.clone(), g));
+            task_no = 0;
+            let totals = subtotals.groups.next().unwrap_or([None; 6]);
+            table.rows.extend(group_row(sec, g, totals));
+        }
+        if last_unit.as_ref().is_none_or(|(x, y, u)| {
+            (x.as_str(), *y, u.as_str()) != (sec.key.as_str(), g, r.unit_id.as_str())
+        }) {
+            last_unit = Some((sec.key.clone(), g, r.unit_id.clone()));
+            let totals = subtotals.units.next().unwrap_or([None; 6]);
             unit_no += 1;
             table
                 .rows
-                .push(unit_row(unit_no, ctx.unit_name(&r), totals));
+                .push(unit_row(sec, unit_no, ctx.unit_name(&r), totals));
         }
         task_no += 1;
-        table.rows.push(task_row(ctx, task_no, r));
+        table.rows.push(task_row(ctx, sec, task_no, r));
     }
     if let Some((x, t)) = current.take() {
-        sections.push(close_appendix(ctx, x, t, appendix_totals));
+        sections.push(close_appendix(ctx, ctx.section(&x), t, section_totals));
     }
     tracker.advance(total);
     sections
 }
 
-/// An empty appendix table with its columns and header groups.
-fn appendix_table(year: i32, as_of: NaiveDate) -> Table {
-    let (columns, header_groups) = appendix_columns(year, as_of);
+/// An empty section table with its columns and header groups.
+fn appendix_table(sec: &SectionInfo, as_of: NaiveDate) -> Table {
+    let (columns, header_groups) = section_columns(sec, as_of);
     Table {
         unit_note: Some("Đơn vị tính: Triệu đồng".into()),
         columns,
@@ -603,72 +826,115 @@ fn appendix_table(year: i32, as_of: NaiveDate) -> Table {
     }
 }
 
-/// The row of funding group `g` of appendix `a` ("A | Nguồn CNTT | … subtotal"), if the
-/// appendix has groups.
-fn group_row(a: u8, g: usize, totals: Amounts) -> Option<Row> {
-    let (letter, source) = appendix_groups(a).get(g).copied()?;
-    let mut cells = vec![
-        Cell::text(letter.to_string()),
-        Cell::text(source_label(source)),
-        Cell::Empty,
-    ];
-    cells.extend(money_cells(totals));
-    cells.extend([Cell::Empty, Cell::Empty]);
+/// A row of the section's columns: `first` in TT, `name` in the name column, the amounts in
+/// theirs, the rest empty.
+fn summary_cells(sec: &SectionInfo, first: String, name: String, totals: Amounts) -> Vec<Cell> {
+    let mut name = Some(name);
+    sec.columns
+        .iter()
+        .map(|(c, _)| match c {
+            PrintedColumn::Seq if first.is_empty() => Cell::Empty,
+            PrintedColumn::Seq => Cell::text(first.clone()),
+            PrintedColumn::Name => name.take().map(Cell::Text).unwrap_or(Cell::Empty),
+            c => amount_index(*c)
+                .map(|k| Cell::money(totals[k]))
+                .unwrap_or(Cell::Empty),
+        })
+        .collect()
+}
+
+/// The row of funding group `g` of a section ("A | Nguồn CNTT | … subtotal"), if the section
+/// has groups.
+fn group_row(sec: &SectionInfo, g: usize, totals: Amounts) -> Option<Row> {
+    if sec.sources.len() < 2 {
+        return None;
+    }
+    let source = *sec.sources.get(g)?;
+    let letter = char::from(b'A' + u8::try_from(g).ok()?);
     Some(Row {
         style: RowStyle::Group,
-        cells,
+        cells: summary_cells(
+            sec,
+            letter.to_string(),
+            source_label(source).to_string(),
+            totals,
+        ),
     })
 }
 
 /// A unit's row: its Roman number, its name and its subtotal.
-fn unit_row(unit_no: usize, name: String, totals: Amounts) -> Row {
-    let mut cells = vec![Cell::text(roman(unit_no)), Cell::text(name), Cell::Empty];
-    cells.extend(money_cells(totals));
-    cells.extend([Cell::Empty, Cell::Empty]);
+fn unit_row(sec: &SectionInfo, unit_no: usize, name: String, totals: Amounts) -> Row {
     Row {
         style: RowStyle::Unit,
-        cells,
+        cells: summary_cells(sec, roman(unit_no), name, totals),
     }
 }
 
-/// A task's row, its text moved into the cells.
-fn task_row(ctx: &Context<'_>, task_no: usize, r: ReportRow) -> Row {
-    let progress = progress_text(&r, ctx.catalog);
+/// "1,0%": the allocation as a share of the year's need.
+fn ratio_text(r: &ReportRow) -> String {
+    match (r.budget[3], r.budget[2]) {
+        (Some(a), Some(n)) if n > 0 => {
+            let tenths = (a as i128 * 1000 + n as i128 / 2) / n as i128;
+            format!("{},{}%", tenths / 10, tenths % 10)
+        }
+        _ => String::new(),
+    }
+}
+
+/// A task's row, its text moved into the cells of the section's columns.
+fn task_row(ctx: &Context<'_>, sec: &SectionInfo, task_no: usize, r: ReportRow) -> Row {
+    let progress = sec
+        .position_of(PrintedColumn::Progress)
+        .map(|_| progress_text(&r, ctx.catalog));
     let expected = expected_text(&r);
-    let mut cells = Vec::with_capacity(9);
-    cells.push(Cell::text(task_no.to_string()));
-    cells.push(Cell::Text(r.name));
-    cells.push(Cell::Text(r.period.unwrap_or_default()));
-    cells.extend(money_cells(r.budget));
-    cells.push(Cell::Text(progress));
-    cells.push(Cell::Text(expected));
+    let unit = ctx.unit_name(&r);
+    let ratio = ratio_text(&r);
+    let notes = r
+        .year_status
+        .map(|y| format!("Tình trạng năm {}: {}", ctx.year, y.title()))
+        .unwrap_or_default();
+    let a = amounts(&r);
+    let (mut name, mut period, mut progress) = (Some(r.name), r.period, progress);
+    let cells = sec
+        .columns
+        .iter()
+        .map(|(c, _)| match c {
+            PrintedColumn::Seq => Cell::text(task_no.to_string()),
+            PrintedColumn::Name => Cell::Text(name.take().unwrap_or_default()),
+            PrintedColumn::Unit => Cell::text(unit.clone()),
+            PrintedColumn::Period => Cell::Text(period.take().unwrap_or_default()),
+            PrintedColumn::Progress => Cell::Text(progress.take().unwrap_or_default()),
+            PrintedColumn::ExpectedCompletion => Cell::text(expected.clone()),
+            PrintedColumn::Ratio => Cell::text(ratio.clone()),
+            PrintedColumn::Notes => Cell::text(notes.clone()),
+            c => amount_index(*c)
+                .map(|k| Cell::money(a[k]))
+                .unwrap_or(Cell::Empty),
+        })
+        .collect();
     Row {
         style: RowStyle::Normal,
         cells,
     }
 }
 
-/// Closes appendix `a`'s table with its TỔNG row, as a section with its titles.
+/// Closes a section's table with its TỔNG row, as a section with its titles.
 fn close_appendix(
     ctx: &Context<'_>,
-    a: u8,
+    sec: &SectionInfo,
     mut table: Table,
-    appendix_totals: &HashMap<u8, Amounts>,
+    section_totals: &HashMap<String, Amounts>,
 ) -> Section {
-    let mut cells = vec![Cell::Empty, Cell::text("TỔNG"), Cell::Empty];
-    cells.extend(money_cells(
-        appendix_totals.get(&a).copied().unwrap_or([None; 4]),
-    ));
-    cells.extend([Cell::Empty, Cell::Empty]);
+    let totals = section_totals.get(&sec.key).copied().unwrap_or([None; 6]);
     table.rows.push(Row {
         style: RowStyle::Total,
-        cells,
+        cells: summary_cells(sec, String::new(), "TỔNG".into(), totals),
     });
     Section {
-        sheet: format!("Phụ lục {a}"),
+        sheet: sec.label.chars().take(31).collect(),
         blocks: vec![
-            Block::Title(format!("PHỤ LỤC {a}")),
-            Block::Title(appendix_title(a, ctx.year).to_uppercase()),
+            Block::Title(sec.label.to_uppercase()),
+            Block::Title(sec.title.to_uppercase()),
             Block::Subtitle(format!(
                 "(Kèm theo Báo cáo tiến độ thực hiện Kế hoạch số {}; số liệu tính đến ngày {})",
                 ctx.plan.number,

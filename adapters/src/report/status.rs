@@ -3,19 +3,25 @@
 //! the deadline, overdue — for a date range, then the overdue tasks and the stalled ones (task,
 //! unit, step, working days without movement, who holds the ball). Pure, like the progress report.
 //!
-//! Definitions (also printed in the report, and in README):
+//! Definitions (also printed in the report, and in README); the categories are
+//! `engine::assigned`'s:
 //!
 //! - A task is seen as of the end of the range (`to`), described by its audit entry then.
-//! - Its **deadline** is the earlier of the running deadline of its current step (the workflow's
-//!   clock, not while paused because the dossier is back with the unit) and the end of its
-//!   expected completion date ("Thời gian dự kiến hoàn thành", when it is a date).
+//! - Its **assigned deadline** (thời hạn giao) is a deadline a leader set (`tiendo task deadline`,
+//!   `PUT /api/v1/tasks/{id}/deadline`), else the plan's expected completion date ("Thời gian dự
+//!   kiến hoàn thành", when it is a date). A step's own deadline (an appraiser's service level)
+//!   never makes a task overdue: a late step is listed on the sheet "Chậm xử lý", grouped by who
+//!   holds the ball.
 //! - **Completed** tasks count when they were completed within the range; on time when completed
-//!   by the end of the expected completion date (or when there is none), late otherwise. A task
-//!   imported as completed has no known completion date: it counts as completed on time.
-//!   Tasks completed before the range are left out.
-//! - **In progress** tasks (not completed, postponed or withdrawn) are overdue when their deadline
-//!   passed before the end of `to`, within the deadline otherwise. Postponed and withdrawn tasks are
-//!   shown in their own columns, outside the four categories.
+//!   by the end of the assigned deadline (or when there is none), late otherwise. A task imported
+//!   as completed has no known completion date: it counts as completed on time. Tasks completed
+//!   before the range are left out.
+//! - **In progress** tasks (not completed, postponed or withdrawn) are overdue when their assigned
+//!   deadline ended before the end of `to`, within the deadline otherwise; without an assigned
+//!   deadline they are **standing** ("Thường xuyên"), their own column. Postponed and withdrawn
+//!   tasks are shown in their own columns.
+//! - **Chậm xử lý**: an open task whose current step's running deadline passed before the end of
+//!   `to`, grouped by the roles whose turn it is.
 //! - **Stalled**: an open task whose describing entry is at least N working days (engine calendar)
 //!   before the end of `to`; N is `--stall-days`, else the workflow's `stall_after_working_days`,
 //!   else 10. The ball is with the roles of the task's current step.
@@ -25,7 +31,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use engine::Phase;
 use engine::role::Role;
-use engine::time::{Instant, at_local, end_of_day, format_date, format_instant};
+use engine::time::{Instant, end_of_day, format_date, format_instant};
 use engine::workflow::Catalog;
 
 use super::ReportError;
@@ -38,81 +44,47 @@ use crate::store::ReportRow;
 /// The default stall threshold, when neither the request nor the workflow sets one.
 pub const DEFAULT_STALL_WORKING_DAYS: u32 = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    CompletedOnTime,
-    CompletedLate,
-    InProgress,
-    Overdue,
-    Postponed,
-    Withdrawn,
-    /// Completed before the range: not in this report.
-    CompletedBefore,
-}
+pub use engine::assigned::Category;
 
-impl Category {
-    pub const COLUMNS: [Category; 6] = [
-        Category::CompletedOnTime,
-        Category::CompletedLate,
-        Category::InProgress,
-        Category::Overdue,
-        Category::Postponed,
-        Category::Withdrawn,
-    ];
+/// The number of the report's category columns.
+const COLUMN_COUNT: usize = Category::COLUMNS.len();
 
-    pub fn title(self) -> &'static str {
-        match self {
-            Category::CompletedOnTime => "Hoàn thành đúng hạn",
-            Category::CompletedLate => "Hoàn thành quá hạn",
-            Category::InProgress => "Đang thực hiện trong hạn",
-            Category::Overdue => "Quá hạn",
-            Category::Postponed => "Tạm hoãn",
-            Category::Withdrawn => "Rút khỏi kế hoạch",
-            Category::CompletedBefore => "Hoàn thành trước kỳ báo cáo",
-        }
-    }
-}
-
-/// A task's deadline as this report defines it, and which one it is.
+/// A task's assigned deadline (the end of its day) and where it comes from.
 pub fn deadline(r: &ReportRow) -> Option<(Instant, &'static str)> {
-    let step = r
-        .clock
-        .as_ref()
-        .filter(|c| c.paused_at.is_none() && !r.paused)
-        .map(|c| (c.due_at, "thời hạn của bước"));
-    let plan = r
-        .expected_completion_on
-        .map(|d| (end_of_day(d), "thời gian dự kiến hoàn thành"));
-    match (step, plan) {
-        (Some(s), Some(p)) => Some(if s.0 <= p.0 { s } else { p }),
-        (s, p) => s.or(p),
+    match (r.assigned_deadline_on, r.expected_completion_on) {
+        (Some(d), _) => Some((end_of_day(d), "thời hạn giao (lãnh đạo đặt)")),
+        (None, Some(d)) => Some((end_of_day(d), "thời gian dự kiến hoàn thành")),
+        (None, None) => None,
     }
 }
 
-/// The category of a task over `[from, to]` (local dates).
+/// The category of a task over `[from, to]` (local dates): `engine::assigned::categorize`. A
+/// task whose listing has a year-level status (known by `to`) is judged by it in its plan year
+/// ([`engine::plan::categorize_in_year`]), not by its lifecycle: a 5-year rental "hoàn thành
+/// năm" counts as completed for the year.
 pub fn categorize(r: &ReportRow, from: NaiveDate, to: NaiveDate) -> Category {
-    let start = at_local(from, chrono::NaiveTime::MIN);
-    let end = end_of_day(to);
-    match r.phase {
-        Phase::Postponed => Category::Postponed,
-        Phase::Withdrawn => Category::Withdrawn,
-        Phase::Completed => {
-            if r.entry_kind.starts_with("import") {
-                return Category::CompletedOnTime;
-            }
-            if r.entry_at < start {
-                return Category::CompletedBefore;
-            }
-            match r.expected_completion_on.map(end_of_day) {
-                Some(due) if r.entry_at > due => Category::CompletedLate,
-                _ => Category::CompletedOnTime,
-            }
-        }
-        _ => match deadline(r) {
-            Some((due, _)) if due < end => Category::Overdue,
-            _ => Category::InProgress,
-        },
+    if let Some(y) = r.year_status {
+        use engine::plan::YearJudgement;
+        return match engine::plan::categorize_in_year(y, r.plan_year, to) {
+            YearJudgement::Completed => Category::CompletedOnTime,
+            YearJudgement::OnTrack => Category::InProgress,
+            YearJudgement::Late => Category::Overdue,
+            YearJudgement::Stopped => Category::Withdrawn,
+        };
     }
+    engine::assigned::categorize(
+        &engine::assigned::Seen {
+            phase: r.phase,
+            since: r.entry_at,
+            imported: r.phase == Phase::Completed && r.entry_kind.starts_with("import"),
+            deadline: engine::assigned::assigned_deadline(
+                r.expected_completion_on,
+                r.assigned_deadline_on,
+            ),
+        },
+        from,
+        to,
+    )
 }
 
 /// Parameters of the status report.
@@ -185,8 +157,10 @@ pub fn build(
         sections: vec![
             summary_section(&ctx, &range, rows, &tally),
             overdue_section(&ctx, &tally.overdue)?,
+            step_late_section(&ctx, &tally.step_late)?,
             stalled_section(&ctx, &tally.stalled),
         ],
+        as_of: Some(opts.to),
     })
 }
 
@@ -195,7 +169,7 @@ pub fn build(
 pub struct UnitCounts {
     pub unit_id: String,
     pub unit_name: String,
-    pub counts: [i64; 6],
+    pub counts: [i64; COLUMN_COUNT],
 }
 
 /// An overdue task: its deadline, which deadline that is, and how many working days late it is
@@ -325,9 +299,11 @@ impl Context<'_> {
 /// still first).
 struct Tally<'r> {
     order: Vec<String>,
-    counts: HashMap<String, [i64; 6]>,
+    counts: HashMap<String, [i64; COLUMN_COUNT]>,
     before: usize,
     overdue: Vec<(&'r ReportRow, Instant, &'static str)>,
+    /// Open tasks whose current step's own deadline passed ("chậm xử lý"), with that deadline.
+    step_late: Vec<(&'r ReportRow, Instant)>,
     stalled: Vec<(&'r ReportRow, i64, u32)>,
 }
 
@@ -342,6 +318,7 @@ impl<'r> Tally<'r> {
             counts: HashMap::new(),
             before: 0,
             overdue: Vec::new(),
+            step_late: Vec::new(),
             stalled: Vec::new(),
         };
         for (done, r) in rows.iter().enumerate() {
@@ -355,7 +332,7 @@ impl<'r> Tally<'r> {
             }
             let c = t.counts.entry(r.unit_id.clone()).or_insert_with(|| {
                 t.order.push(r.unit_id.clone());
-                [0; 6]
+                [0; COLUMN_COUNT]
             });
             if let Some(i) = Category::COLUMNS.iter().position(|x| *x == cat) {
                 c[i] += 1;
@@ -365,7 +342,18 @@ impl<'r> Tally<'r> {
             {
                 t.overdue.push((r, due, which));
             }
-            if matches!(cat, Category::InProgress | Category::Overdue)
+            let open = matches!(
+                cat,
+                Category::InProgress | Category::Overdue | Category::Standing
+            );
+            if open
+                && r.is_latest
+                && let Some(due) =
+                    engine::assigned::step_late_since(r.clock.as_ref(), r.paused, ctx.end)
+            {
+                t.step_late.push((r, due));
+            }
+            if open
                 && r.entry_at <= ctx.end
                 && let Some(s) = stalled(ctx, r)?
             {
@@ -375,6 +363,7 @@ impl<'r> Tally<'r> {
         tracker.advance(rows.len());
         t.stalled.sort_by_key(|s| std::cmp::Reverse(s.1));
         t.overdue.sort_by_key(|o| o.1);
+        t.step_late.sort_by_key(|o| o.1);
         Ok(t)
     }
 
@@ -429,18 +418,20 @@ fn summary_section(
     s.push(Block::Title("BÁO CÁO TÌNH HÌNH THỰC HIỆN NHIỆM VỤ".into()));
     s.push(Block::Subtitle(format!("{scope} — {range}")));
     s.push(Block::Paragraph(format!(
-        "Tổng số {} nhiệm vụ: {} hoàn thành đúng hạn, {} hoàn thành quá hạn, {} đang thực hiện trong hạn, {} quá hạn; {} tạm hoãn, {} rút khỏi kế hoạch. {} nhiệm vụ không chuyển bước từ ngưỡng đình trệ trở lên.",
+        "Tổng số {} nhiệm vụ: {} hoàn thành đúng hạn, {} hoàn thành quá hạn, {} đang thực hiện trong hạn, {} quá hạn; {} thường xuyên (không có thời hạn giao); {} tạm hoãn, {} rút khỏi kế hoạch. {} nhiệm vụ chậm xử lý ở bước hiện tại; {} nhiệm vụ không chuyển bước từ ngưỡng đình trệ trở lên.",
         tally.counts.values().map(|v| v.iter().sum::<i64>()).sum::<i64>(),
         tally.count(Category::CompletedOnTime),
         tally.count(Category::CompletedLate),
         tally.count(Category::InProgress),
         tally.count(Category::Overdue),
+        tally.count(Category::Standing),
         tally.count(Category::Postponed),
         tally.count(Category::Withdrawn),
+        tally.step_late.len(),
         tally.stalled.len()
     )));
     s.push(Block::Paragraph(
-        "Cách tính: hạn của nhiệm vụ là thời hạn của bước đang xử lý (nếu đang chạy) hoặc ngày dự kiến hoàn thành, lấy ngày sớm hơn. Nhiệm vụ hoàn thành trong kỳ là đúng hạn nếu hoàn thành chậm nhất vào ngày dự kiến hoàn thành; nhiệm vụ được nhập từ kế hoạch ở trạng thái đã hoàn thành được tính là đúng hạn. Nhiệm vụ chưa hoàn thành là quá hạn nếu hạn đã qua trước khi hết ngày cuối kỳ.".into(),
+        "Cách tính (QĐ 42/2014/QĐ-TTg, QĐ 23/2018/QĐ-TTg): hạn của nhiệm vụ là thời hạn giao — thời hạn do lãnh đạo đặt, nếu có, nếu không là thời gian dự kiến hoàn thành trong kế hoạch. Nhiệm vụ hoàn thành trong kỳ là đúng hạn nếu hoàn thành chậm nhất vào ngày của thời hạn giao; nhiệm vụ được nhập từ kế hoạch ở trạng thái đã hoàn thành được tính là đúng hạn. Nhiệm vụ chưa hoàn thành là quá hạn nếu thời hạn giao đã qua trước khi hết ngày cuối kỳ; nhiệm vụ không có thời hạn giao là nhiệm vụ thường xuyên. Thời hạn của từng bước xử lý (thẩm định, cho ý kiến…) không làm nhiệm vụ quá hạn: bước quá thời hạn được liệt kê ở trang «Chậm xử lý».".into(),
     ));
     if tally.before > 0 {
         s.push(Block::Paragraph(format!(
@@ -474,7 +465,7 @@ fn by_unit_table(ctx: &Context<'_>, rows: &[ReportRow], tally: &Tally<'_>) -> Ta
         }],
         rows: Vec::new(),
     };
-    let mut total = [0i64; 6];
+    let mut total = [0i64; COLUMN_COUNT];
     for (i, u) in tally.order.iter().enumerate() {
         let c = tally.counts[u];
         let name = rows
@@ -485,7 +476,7 @@ fn by_unit_table(ctx: &Context<'_>, rows: &[ReportRow], tally: &Tally<'_>) -> Ta
         let mut cells = vec![Cell::text((i + 1).to_string()), Cell::text(name)];
         cells.extend(c.iter().map(|v| Cell::Count(*v)));
         cells.push(Cell::Count(c.iter().sum()));
-        for k in 0..6 {
+        for k in 0..COLUMN_COUNT {
             total[k] += c[k];
         }
         table.rows.push(Row {
@@ -564,6 +555,99 @@ fn overdue_section(
     }
     late.blocks.push(Block::Table(t));
     Ok(late)
+}
+
+/// The open tasks whose current step is past its own deadline ("chậm xử lý"), grouped by who
+/// holds the ball, each group latest deadline last.
+fn step_late_section(
+    ctx: &Context<'_>,
+    late: &[(&ReportRow, Instant)],
+) -> Result<Section, ReportError> {
+    let mut sheet = Section {
+        sheet: "Chậm xử lý".into(),
+        freeze_header: true,
+        ..Section::default()
+    };
+    sheet
+        .blocks
+        .push(Block::Title("NHIỆM VỤ CHẬM XỬ LÝ Ở BƯỚC HIỆN TẠI".into()));
+    sheet.blocks.push(Block::Subtitle(format!(
+        "{} — bước đang xử lý đã quá thời hạn của bước, tính đến hết ngày {}; theo nơi đang giữ hồ sơ",
+        ctx.scope,
+        format_date(ctx.opts.to)
+    )));
+    if late.is_empty() {
+        sheet
+            .blocks
+            .push(Block::Paragraph("Không có nhiệm vụ chậm xử lý.".into()));
+        return Ok(sheet);
+    }
+    let mut t = Table {
+        unit_note: None,
+        columns: vec![
+            Column::new("TT", ColumnKind::Center, 6.0),
+            Column::new("Nhiệm vụ", ColumnKind::Text, 55.0),
+            Column::new("Đơn vị", ColumnKind::Text, 35.0),
+            Column::new("Bước hiện tại", ColumnKind::Text, 40.0),
+            Column::new("Thời hạn của bước", ColumnKind::Center, 18.0),
+            Column::new("Số ngày làm việc chậm", ColumnKind::Count, 12.0),
+        ],
+        header_groups: Vec::new(),
+        rows: Vec::new(),
+    };
+    // Groups in order of their earliest late step.
+    /// A late task: its row, its step's deadline and its step's title.
+    type Late<'r> = (&'r ReportRow, Instant, String);
+    let mut groups: Vec<(String, Vec<Late<'_>>)> = Vec::new();
+    for (r, due) in late {
+        let (title, roles) = ctx.step(r);
+        let holder = who_holds_the_ball(&roles, &ctx.unit_name(r));
+        match groups.iter_mut().find(|(h, _)| *h == holder) {
+            Some((_, v)) => v.push((r, *due, title)),
+            None => groups.push((holder, vec![(r, *due, title)])),
+        }
+    }
+    let mut n = 0;
+    for (holder, tasks) in &groups {
+        t.rows.push(Row {
+            style: RowStyle::Group,
+            cells: vec![
+                Cell::Empty,
+                Cell::text(format!("Đang chờ: {holder} ({} nhiệm vụ)", tasks.len())),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+            ],
+        });
+        for (r, due, title) in tasks {
+            n += 1;
+            let days = ctx
+                .catalog
+                .get(&r.workflow, r.workflow_version)
+                .map(|w| w.calendar.working_days_between(*due, ctx.end))
+                .transpose()
+                .map_err(|e| {
+                    ReportError::Invalid(format!(
+                        "Không tính được số ngày chậm của nhiệm vụ «{}»: {e}",
+                        r.name
+                    ))
+                })?;
+            t.rows.push(Row {
+                style: RowStyle::Normal,
+                cells: vec![
+                    Cell::text(n.to_string()),
+                    Cell::text(r.name.clone()),
+                    Cell::text(ctx.unit_name(r)),
+                    Cell::text(title.clone()),
+                    Cell::text(format_instant(*due)),
+                    days.map(Cell::Count).unwrap_or(Cell::Empty),
+                ],
+            });
+        }
+    }
+    sheet.blocks.push(Block::Table(t));
+    Ok(sheet)
 }
 
 /// The stalled tasks, longest still first: since when, and whose turn it is.

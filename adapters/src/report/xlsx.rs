@@ -371,9 +371,19 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, XlsxError> {
         ws.set_name(sheet_name(&s.sheet))?;
         write_section(ws, &f, s)?;
     }
-    let props = rust_xlsxwriter::DocProperties::new()
+    let mut props = rust_xlsxwriter::DocProperties::new()
         .set_title(&doc.title)
         .set_author("tiendo");
+    if let Some(d) = doc.as_of {
+        use chrono::Datelike;
+        if let Ok(created) = rust_xlsxwriter::ExcelDateTime::from_ymd(
+            u16::try_from(d.year()).unwrap_or(2000),
+            u8::try_from(d.month()).unwrap_or(1),
+            u8::try_from(d.day()).unwrap_or(1),
+        ) {
+            props = props.set_creation_datetime(&created);
+        }
+    }
     book.set_properties(&props);
     // The fastest deflate level: a 100,000-task report is mostly text and compresses well
     // anyway, and the default level costs a third of the rendering time.

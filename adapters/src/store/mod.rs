@@ -38,6 +38,7 @@ mod decode;
 mod directory;
 mod import;
 mod observe;
+mod plan_years;
 mod plans;
 mod records;
 mod reports;
@@ -64,6 +65,7 @@ pub use audit::{Audit, AuditRecord, Broken, DocumentsReport, Seal, VerifyReport,
 pub use directory::Directory;
 pub use import::{ImportError, Imports, PrintedReport};
 pub use observe::{Metrics, Observe, Readiness};
+pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
 pub use reports::{ReportRow, Reports};

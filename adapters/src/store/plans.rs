@@ -38,6 +38,12 @@ impl Store {
     }
 }
 
+impl<'a> Plans<'a> {
+    pub(crate) fn store(&self) -> &'a Store {
+        self.store
+    }
+}
+
 /// One plan a task is listed in, with that year's budget line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listing {
@@ -230,6 +236,19 @@ impl Plans<'_> {
                 ],
             )
             .await?;
+            conn.execute(
+                "INSERT INTO year_status_history (plan_id, task_id, year_status, note, recorded_at, recorded_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    Arg::Str(&plan_id),
+                    Arg::Str(task_id),
+                    Arg::OptStr(status.map(YearStatus::as_str)),
+                    Arg::OptStr(note),
+                    Arg::Time(micros(now)),
+                    Arg::Str(&actor.user),
+                ],
+            )
+            .await?;
             let comment = match status {
                 Some(s) => format!(
                     "Tình trạng năm {year} (kế hoạch {}): {}{}",
@@ -406,8 +425,10 @@ pub(crate) async fn record_budget(
     let l = line.copied().unwrap_or_default();
     conn.execute(
         "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-         allocated_year_vnd, removed, known_from, recorded_at, recorded_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, carried_over_vnd, spent_vnd) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         (SELECT c.carried_over_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2), \
+         (SELECT c.spent_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2))",
         &[
             Arg::Str(task_id),
             Arg::Int(i64::from(year)),

@@ -138,6 +138,21 @@ pub struct Task {
     pub audit_head: String,
     pub created_at: Instant,
     pub updated_at: Instant,
+    /// The plan's expected completion ("Thời gian dự kiến hoàn thành"), when it is a date.
+    pub expected_completion_on: Option<NaiveDate>,
+    /// A deadline a leader set, replacing the plan's expected completion
+    /// (`engine::assigned::assigned_deadline`).
+    pub assigned_deadline_on: Option<NaiveDate>,
+    /// The document that decided the last change of the assigned deadline.
+    pub deadline_doc_number: Option<String>,
+    pub deadline_doc_date: Option<NaiveDate>,
+}
+
+impl Task {
+    /// The deadline the task was assigned (thời hạn giao), if any.
+    pub fn assigned_deadline(&self) -> Option<NaiveDate> {
+        engine::assigned::assigned_deadline(self.expected_completion_on, self.assigned_deadline_on)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -254,6 +269,42 @@ pub struct TransitionOutcome {
     /// key: filled in from the workflow when answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_title: String,
+}
+
+/// Which tasks `tiendo workflows migrate` moves: one task, or every task of a version in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationSelection {
+    Task(String),
+    State { state: String, from_version: u32 },
+}
+
+/// One task moved onto a new workflow version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    pub task_id: String,
+    pub task_name: String,
+    pub from_version: u32,
+    pub from_state: String,
+    pub outcome: TransitionOutcome,
+}
+
+/// What a change of a task's assigned deadline produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineOutcome {
+    pub task_id: String,
+    pub version: i64,
+    /// The plan's expected completion, unchanged.
+    pub expected_completion_on: Option<NaiveDate>,
+    /// The leader's deadline now set (`None`: cleared).
+    pub assigned_deadline_on: Option<NaiveDate>,
+    /// The deadline the reports now judge.
+    pub assigned_deadline: Option<NaiveDate>,
+    pub doc_number: String,
+    pub doc_date: NaiveDate,
+    pub audit_id: i64,
+    pub audit_seq: i64,
+    /// The audit entry's comment: what changed, in Vietnamese.
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

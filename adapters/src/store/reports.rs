@@ -45,6 +45,8 @@ pub struct ReportRow {
     pub budget: [Option<i64>; 4],
     pub expected_completion: Option<String>,
     pub expected_completion_on: Option<NaiveDate>,
+    /// A deadline a leader set, replacing the expected completion (`engine::assigned`).
+    pub assigned_deadline_on: Option<NaiveDate>,
     /// The printed progress text as last imported.
     pub progress_text: Option<String>,
     pub position: Option<i64>,
@@ -69,6 +71,23 @@ pub struct ReportRow {
     pub workflow_version: u32,
     /// The round of the step the describing entry entered ("lần 2"), when it was kept.
     pub round: Option<u32>,
+    /// The year of the plan the row lists the task in.
+    pub plan_year: i32,
+    /// The section (appendix) of the plan the task is listed in, as the plan's layout keys it.
+    pub section: String,
+    /// Its category there (`thuong_xuyen`, `chuyen_tiep`, `moi` …).
+    pub category: Option<String>,
+    /// Funds carried over into the plan's year (chuyển nguồn), spent in it, and spent in the
+    /// year before, in đồng.
+    pub carried_over: Option<i64>,
+    pub spent: Option<i64>,
+    pub spent_previous: Option<i64>,
+    /// How the task did in the plan's year, as recorded by the report date
+    /// ([`Reports::as_of`]).
+    pub year_status: Option<engine::plan::YearStatus>,
+    /// The task continues from earlier years rather than starting in the plan's year
+    /// ([`engine::plan::is_continuing`], by [`Reports::as_of`]).
+    pub continuing: bool,
 }
 
 /// One row of [`Reports::report_rows`]'s query, as the columns name it.
@@ -89,6 +108,7 @@ struct Described {
     allocated_year_vnd: Option<i64>,
     expected_completion: Option<String>,
     expected_completion_on: Option<NaiveDate>,
+    assigned_deadline_on: Option<NaiveDate>,
     progress_text: Option<String>,
     position: Option<i64>,
     created_at: Instant,
@@ -111,6 +131,12 @@ struct Described {
     #[sqlx(rename = "entry_workflow_version", try_from = "i64")]
     workflow_version: u32,
     entry_round: Option<i64>,
+    #[sqlx(try_from = "i64")]
+    plan_year: i32,
+    listing_section: String,
+    listing_category: Option<String>,
+    carried_over_vnd: Option<i64>,
+    spent_vnd: Option<i64>,
 }
 
 impl From<Described> for ReportRow {
@@ -133,6 +159,7 @@ impl From<Described> for ReportRow {
             ],
             expected_completion: r.expected_completion,
             expected_completion_on: r.expected_completion_on,
+            assigned_deadline_on: r.assigned_deadline_on,
             progress_text: r.progress_text,
             position: r.position,
             created_at: r.created_at,
@@ -158,6 +185,14 @@ impl From<Described> for ReportRow {
             workflow: r.workflow,
             workflow_version: r.workflow_version,
             round: r.entry_round.and_then(|n| u32::try_from(n).ok()),
+            plan_year: r.plan_year,
+            section: r.listing_section,
+            category: r.listing_category,
+            carried_over: r.carried_over_vnd,
+            spent: r.spent_vnd,
+            spent_previous: None,
+            year_status: None,
+            continuing: false,
         }
     }
 }
@@ -194,27 +229,31 @@ impl Reports<'_> {
             let result: Result<Vec<ReportRow>, sqlx::Error> = async {
             // Sized up front: growing a vector of 100,000 records by doubling would hold two.
             let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE ($1 = '' OR plan_id = $1)")
+                sqlx::query_scalar("SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id \
+                    WHERE ($1 = '' AND pl.plan_id = t.plan_id) OR pl.plan_id = $1")
                     .bind(plan_id.clone().unwrap_or_default())
                     .fetch_one(&mut *conn)
                     .await?;
             let mut rows = sqlx::query(
-                "SELECT t.id, t.unit_id, t.unit_printed, t.name, t.funding_source, \
-                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.progress_text, \
-                 t.position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
+                "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
+                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
+                 COALESCE(pl.position, t.position) AS position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
+                 p.year AS plan_year, pl.section AS listing_section, pl.category AS listing_category, \
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
+                 b.carried_over_vnd, b.spent_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
                  a.to_phase, a.comment, a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, \
                  a.round AS entry_round, us.display_name AS actor_name \
-                 FROM tasks t \
-                 JOIN plans p ON p.id = t.plan_id \
+                 FROM plan_listings pl \
+                 JOIN tasks t ON t.id = pl.task_id \
+                 JOIN plans p ON p.id = pl.plan_id \
                  LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = p.year \
                  JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq \
                  JOIN audit_log a ON a.task_id = t.id AND a.seq = CASE WHEN l.at <= $1 OR (l.seq = 1 AND l.kind = 'import') THEN l.seq ELSE COALESCE( \
                      (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
                      (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import')) END \
                  LEFT JOIN users us ON us.username = a.actor_user \
-                 WHERE ($2 = '' OR t.plan_id = $2)",
+                 WHERE ($2 = '' AND pl.plan_id = t.plan_id) OR pl.plan_id = $2",
             )
             .bind(cutoff)
             .bind(plan_id.clone().unwrap_or_default())
@@ -245,6 +284,103 @@ impl Reports<'_> {
             ))
         });
         Ok(rows)
+    }
+
+    /// Describes `rows` (those of [`Reports::report_rows`] for `plan`) as known at the end of
+    /// `as_of`, so that a report of that date reads the same whenever it is made: each budget
+    /// line as its history knew it then (`budget_history`: the last figures known from that date
+    /// and recorded by its end), the year-level status recorded by then, the task's name then
+    /// (`task_renames`), the previous year's spending, and whether the task continues from
+    /// earlier years (listed in an earlier plan, linked to another task, a "chuyển tiếp"
+    /// category or a period that starts before the plan's year).
+    #[tracing::instrument(skip_all, fields(plan = %plan.number, rows = rows.len()))]
+    pub async fn as_of(
+        &self,
+        rows: &mut [ReportRow],
+        plan: &super::Plan,
+        as_of: NaiveDate,
+    ) -> Result<(), StoreError> {
+        use engine::plan::YearStatus;
+        let cutoff = micros(engine::time::end_of_day(as_of));
+        let ids: Vec<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
+        let plans = self.store.plans();
+        let this_year = plans.budget_entries(&ids, plan.year).await?;
+        let last_year = plans.budget_entries(&ids, plan.year - 1).await?;
+        let renames = plans.renames_of(&ids).await?;
+        let lineage = plans.lineage_of(&ids).await?;
+        type StatusRow = (String, Option<String>, Instant);
+        let (earlier, statuses): (Vec<(String,)>, Vec<StatusRow>) = with_db!(self.store, |pool| {
+            let earlier = sqlx::query_as(
+                    "SELECT DISTINCT l.task_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
+                     JOIN plan_listings m ON m.task_id = l.task_id AND m.plan_id = $1 WHERE p.year < $2",
+                )
+                .bind(&plan.id)
+                .bind(i64::from(plan.year))
+                .fetch_all(pool)
+                .await?;
+            let statuses = sqlx::query_as(
+                "SELECT task_id, year_status, recorded_at FROM year_status_history \
+                     WHERE plan_id = $1 AND recorded_at <= $2 ORDER BY recorded_at, id",
+            )
+            .bind(&plan.id)
+            .bind(cutoff)
+            .fetch_all(pool)
+            .await?;
+            (earlier, statuses)
+        });
+        let earlier: std::collections::HashSet<String> = earlier.into_iter().map(|e| e.0).collect();
+        let linked: std::collections::HashSet<&str> = lineage
+            .iter()
+            .filter(|l| l.at <= cutoff)
+            .map(|l| l.task_id.as_str())
+            .collect();
+        let mut status_of: HashMap<String, Option<YearStatus>> = HashMap::new();
+        for (task, status, _) in statuses {
+            status_of.insert(task, status.and_then(|s| s.parse().ok()));
+        }
+        let mut name_of: HashMap<&str, &str> = HashMap::new();
+        // The earliest rename after the cutoff names the task as it was then.
+        for r in renames.iter().rev().filter(|r| r.at > cutoff) {
+            name_of.insert(r.task_id.as_str(), r.old_name.as_str());
+        }
+        for r in rows.iter_mut() {
+            if let Some(entries) = this_year.get(&r.task_id) {
+                match super::plan_years::known_on(entries, Some(as_of)) {
+                    Some(e) if !e.removed => {
+                        let b = &e.budget;
+                        r.budget = [
+                            b.need_total_vnd,
+                            b.approved_estimate_vnd,
+                            b.need_year_vnd,
+                            b.allocated_year_vnd,
+                        ];
+                        r.carried_over = b.carried_over_vnd;
+                        r.spent = b.spent_vnd;
+                    }
+                    Some(_) => {
+                        r.budget = [None; 4];
+                        (r.carried_over, r.spent) = (None, None);
+                    }
+                    None => {}
+                }
+            }
+            r.spent_previous = last_year
+                .get(&r.task_id)
+                .and_then(|e| super::plan_years::known_on(e, Some(as_of)))
+                .filter(|e| !e.removed)
+                .and_then(|e| e.budget.spent_vnd);
+            r.year_status = status_of.get(&r.task_id).copied().flatten();
+            if let Some(n) = name_of.get(r.task_id.as_str()) {
+                r.name = n.to_string();
+            }
+            r.continuing = engine::plan::is_continuing(
+                plan.year,
+                earlier.contains(&r.task_id) || linked.contains(r.task_id.as_str()),
+                r.category.as_deref(),
+                r.period.as_deref(),
+            );
+        }
+        Ok(())
     }
 
     /// Unit id → the unit's name on `date` (names are effective-dated), for every unit.

@@ -161,6 +161,7 @@ pub async fn page(
         (Category::CompletedLate, "late"),
         (Category::InProgress, "in_progress"),
         (Category::Overdue, "overdue"),
+        (Category::Standing, "other"),
         (Category::Postponed, "other"),
         (Category::Withdrawn, "other"),
     ]

@@ -61,6 +61,8 @@ pub struct PlannedRow {
 #[derive(Debug, Clone)]
 pub struct PreparedPrinted {
     pub plan: ImportPlan,
+    /// The plan's layout, kept with the plan for its reports.
+    pub layout: PlanLayout,
     pub mode: LinkMode,
     /// Per sheet: its source, its section's key and title, its task rows and subtotals checked.
     pub sheets: Vec<(String, String, String, usize, usize)>,
@@ -117,6 +119,7 @@ pub fn prepare_printed(
     let many = sheets.len() > 1;
     let mut out = PreparedPrinted {
         plan: plan.clone(),
+        layout: layout.clone(),
         mode,
         sheets: Vec::new(),
         rows: Vec::new(),

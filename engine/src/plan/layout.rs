@@ -20,7 +20,7 @@
 //!            "Nhu cầu kinh phí năm 2026", "Dự kiến phân bổ năm 2026", "Ghi chú"]
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Phase;
 use crate::catalogue::names::folded_name;
@@ -51,7 +51,7 @@ pub struct Section {
     pub columns: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawLayout {
     number: Option<String>,
@@ -61,7 +61,7 @@ struct RawLayout {
     sections: Vec<RawSection>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawSection {
     key: String,
@@ -73,6 +73,65 @@ struct RawSection {
     sheet: Option<String>,
     #[serde(default)]
     columns: Vec<String>,
+}
+
+/// Plan 215's four appendices by funding source, for a plan of `year` that declares no layout
+/// (a plan imported from the normalized CSV): the titles as Plan 215 prints them (its Phụ lục 1
+/// is "DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN", recurring tasks) and the progress report's columns.
+pub fn default_layout(year: i32) -> PlanLayout {
+    let columns: Vec<String> = [
+        "TT".to_string(),
+        "Tên nhiệm vụ".into(),
+        "Thời gian thực hiện".into(),
+        "Nhu cầu kinh phí".into(),
+        "Dự toán được duyệt".into(),
+        format!("Nhu cầu kinh phí năm {year}"),
+        format!("Kinh phí năm {year} đã phân bổ"),
+        "Tiến độ".into(),
+        "Thời gian dự kiến hoàn thành".into(),
+    ]
+    .into();
+    let section = |key: &str, title: String, category: &str, funding_source| Section {
+        key: key.into(),
+        title,
+        order: key.parse().unwrap_or(0),
+        category: category.into(),
+        funding_source,
+        stage: Phase::Proposed,
+        sheet: None,
+        columns: columns.clone(),
+    };
+    PlanLayout {
+        number: None,
+        year: Some(year),
+        title: None,
+        sections: vec![
+            section(
+                "1",
+                "DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN".into(),
+                "thuong_xuyen",
+                FundingSource::ThuongXuyen,
+            ),
+            section(
+                "2",
+                format!("DANH MỤC NHIỆM VỤ CẦN HOÀN THÀNH TRONG NĂM {year}"),
+                "hoan_thanh_trong_nam",
+                FundingSource::HoanThanh2025Cntt,
+            ),
+            section(
+                "3",
+                "DANH MỤC NHIỆM VỤ SỬ DỤNG KINH PHÍ SỰ NGHIỆP CÔNG NGHỆ THÔNG TIN".into(),
+                "su_nghiep_cntt",
+                FundingSource::SuNghiepCntt,
+            ),
+            section(
+                "4",
+                "DANH MỤC DỰ ÁN ĐẦU TƯ CÔNG".into(),
+                "dau_tu_cong",
+                FundingSource::DauTuCong,
+            ),
+        ],
+    }
 }
 
 /// Parses a layout file (`source` names it in messages). Every problem is listed, in Vietnamese.
@@ -160,6 +219,31 @@ impl PlanLayout {
         (self.sections.len() == 1).then(|| &self.sections[0])
     }
 
+    /// The layout as a layout file: what the store keeps with the plan and [`parse_layout`]
+    /// reads back to the same layout.
+    pub fn to_toml(&self) -> String {
+        let raw = RawLayout {
+            number: self.number.clone(),
+            year: self.year,
+            title: self.title.clone(),
+            sections: self
+                .sections
+                .iter()
+                .map(|s| RawSection {
+                    key: s.key.clone(),
+                    title: s.title.clone(),
+                    order: Some(s.order),
+                    category: s.category.clone(),
+                    funding_source: s.funding_source.as_str().to_string(),
+                    stage: Some(s.stage.as_str().to_string()),
+                    sheet: s.sheet.clone(),
+                    columns: s.columns.clone(),
+                })
+                .collect(),
+        };
+        toml::to_string(&raw).unwrap_or_default()
+    }
+
     /// A section by its key.
     pub fn section(&self, key: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.key == key)
@@ -217,6 +301,16 @@ columns = ["TT", "Tên nhiệm vụ", "Kinh phí đã sử dụng năm 2023", "C
         );
         let titles = vec!["B. NHIỆM VỤ CHUYỂN TIẾP TỪ NĂM 2023".to_string()];
         assert_eq!(l.section_for(None, &titles).unwrap().key, "B");
+    }
+
+    #[test]
+    fn a_layout_round_trips_through_its_file_and_the_default_is_plan_215s() {
+        let l = parse_layout(LAYOUT, "layout.toml").unwrap();
+        assert_eq!(parse_layout(&l.to_toml(), "db").unwrap(), l);
+        let d = default_layout(2025);
+        assert_eq!(parse_layout(&d.to_toml(), "db").unwrap(), d);
+        assert_eq!(d.sections[0].title, "DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN");
+        assert_eq!(d.columns_of("1", 2025).len(), 9);
     }
 
     #[test]

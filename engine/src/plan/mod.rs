@@ -7,6 +7,7 @@
 //! - [`carry`]: which existing task a row of a new plan continues, and the review file;
 //! - [`mod@import`]: a plan imported from its printed form, row by row: link, create or review.
 
+pub mod budget;
 pub mod carry;
 pub mod import;
 pub mod layout;
@@ -84,6 +85,63 @@ impl FromStr for YearStatus {
     }
 }
 
+/// How the status report judges a task in a plan year whose listing has a year-level status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearJudgement {
+    /// Done for the year (a 5-year rental paid for the year), whatever its lifecycle.
+    Completed,
+    /// On track within the year.
+    OnTrack,
+    /// Behind: late, or not started when the year is over.
+    Late,
+    /// Stopped for the year.
+    Stopped,
+}
+
+/// Judges a task in plan year `year` by its year-level status as known on `on` (not by its
+/// lifecycle's terminal phase): "hoàn thành năm" is completed, "theo tiến độ" on track, "chậm"
+/// late, "dừng thực hiện" stopped, and "chưa triển khai" on track while the year runs, late once
+/// it is over (`on` after 31/12 of `year`).
+pub fn categorize_in_year(status: YearStatus, year: i32, on: chrono::NaiveDate) -> YearJudgement {
+    use chrono::Datelike;
+    match status {
+        YearStatus::HoanThanhNam => YearJudgement::Completed,
+        YearStatus::TheoTienDo => YearJudgement::OnTrack,
+        YearStatus::Cham => YearJudgement::Late,
+        YearStatus::DungThucHien => YearJudgement::Stopped,
+        YearStatus::ChuaTrienKhai if on.year() > year => YearJudgement::Late,
+        YearStatus::ChuaTrienKhai => YearJudgement::OnTrack,
+    }
+}
+
+/// Whether a task listed in plan year `year` continues from earlier years (rather than starting
+/// in `year`): it is listed in an earlier plan or linked to an earlier task, its listing's
+/// category is "chuyển tiếp", or its printed period starts before `year` ("2023-2026").
+pub fn is_continuing(
+    year: i32,
+    earlier_listing_or_lineage: bool,
+    category: Option<&str>,
+    period: Option<&str>,
+) -> bool {
+    if earlier_listing_or_lineage || category == Some("chuyen_tiep") {
+        return true;
+    }
+    first_year(period.unwrap_or_default()).is_some_and(|y| y < year)
+}
+
+/// The first four-digit year a period names: "2023-2026" → 2023, "Từ 2021" → 2021.
+fn first_year(period: &str) -> Option<i32> {
+    let digits: Vec<char> = period.chars().collect();
+    digits.windows(4).enumerate().find_map(|(i, w)| {
+        let standalone = (i == 0 || !digits[i - 1].is_ascii_digit())
+            && digits.get(i + 4).is_none_or(|c| !c.is_ascii_digit());
+        let n: String = w.iter().collect();
+        n.parse::<i32>()
+            .ok()
+            .filter(|y| standalone && (1990..=2100).contains(y))
+    })
+}
+
 /// How a task listed in a later plan relates to an earlier task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +170,43 @@ impl Relation {
             Relation::ReproposedFrom => "Đề xuất lại từ",
         }
     }
+}
+
+impl Relation {
+    pub const ALL: [Relation; 3] = [
+        Relation::Continues,
+        Relation::Replaces,
+        Relation::ReproposedFrom,
+    ];
+}
+
+impl FromStr for Relation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Relation::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "quan hệ `{s}` không hợp lệ; các giá trị cho phép: {}",
+                    Relation::ALL
+                        .map(|r| format!("{} ({})", r.as_str(), r.title()))
+                        .join(", ")
+                )
+            })
+    }
+}
+
+/// Checks a lineage link from `task` to `other`, explained by `reason`: a task is not linked to
+/// itself, and the reason is given (lineage is audited: who and why).
+pub fn check_link(task: &str, other: &str, reason: &str) -> Result<(), String> {
+    if task == other {
+        return Err(format!("Nhiệm vụ {task} không thể liên kết với chính nó."));
+    }
+    if reason.trim().is_empty() {
+        return Err("Cần ghi lý do liên kết (--reason).".into());
+    }
+    Ok(())
 }
 
 /// The categories a plan's sections carry (a layout may use others: the key is data).
@@ -158,6 +253,42 @@ mod tests {
         }
         let e = "done".parse::<YearStatus>().unwrap_err();
         assert!(e.contains("hoan_thanh_nam (Hoàn thành năm)"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_year_is_judged_by_the_year_status() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            categorize_in_year(YearStatus::HoanThanhNam, 2025, d("2025-11-05")),
+            YearJudgement::Completed
+        );
+        assert_eq!(
+            categorize_in_year(YearStatus::ChuaTrienKhai, 2025, d("2025-11-05")),
+            YearJudgement::OnTrack
+        );
+        assert_eq!(
+            categorize_in_year(YearStatus::ChuaTrienKhai, 2025, d("2026-01-10")),
+            YearJudgement::Late
+        );
+        assert_eq!(
+            categorize_in_year(YearStatus::Cham, 2025, d("2025-06-01")),
+            YearJudgement::Late
+        );
+        assert_eq!(
+            categorize_in_year(YearStatus::DungThucHien, 2025, d("2025-06-01")),
+            YearJudgement::Stopped
+        );
+    }
+
+    #[test]
+    fn continuing_tasks_are_told_from_new_ones() {
+        assert!(is_continuing(2025, true, None, None));
+        assert!(is_continuing(2025, false, Some("chuyen_tiep"), None));
+        assert!(is_continuing(2025, false, None, Some("2021-2025")));
+        assert!(is_continuing(2025, false, None, Some("Từ năm 2024")));
+        assert!(!is_continuing(2025, false, Some("moi"), Some("2025")));
+        assert!(!is_continuing(2025, false, None, Some("12 tháng")));
+        assert!(!is_continuing(2025, false, None, Some("20245")));
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod definitions;
 pub mod directory;
 pub mod documents;
 pub mod ops;
+pub mod plan_years;
 pub mod reports;
 pub mod tasks;

@@ -45,6 +45,16 @@ fn date(field: &str, s: &str) -> Result<NaiveDate, Problem> {
     })
 }
 
+fn year(y: Option<i32>) -> Result<Option<i32>, Problem> {
+    match y {
+        Some(y) if !(2000..=2100).contains(&y) => Err(Problem::bad_request(
+            "year",
+            format!("Tham số `year`: năm {y} không hợp lệ (2000–2100)."),
+        )),
+        y => Ok(y),
+    }
+}
+
 fn format(f: Option<&str>) -> Result<Format, Problem> {
     f.unwrap_or("xlsx")
         .parse()
@@ -68,8 +78,11 @@ fn file(r: report::Report) -> Response {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProgressQuery {
-    /// The plan's number (`215/KH-UBND`) or id.
-    plan: String,
+    /// The plan's number (`215/KH-UBND`) or id (or give `year`).
+    plan: Option<String>,
+    /// The plan's year: names the plan when `plan` is not given (the only plan of that year),
+    /// else must be the plan's.
+    year: Option<i32>,
     /// "Tiến độ tính đến": yyyy-mm-dd or dd/mm/yyyy (default: today).
     as_of: Option<String>,
     /// xlsx (default), html or md.
@@ -83,6 +96,7 @@ pub struct ProgressQuery {
         (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn progress_report(
@@ -91,8 +105,20 @@ async fn progress_report(
     Params(q): Params<ProgressQuery>,
 ) -> Result<Response, Problem> {
     let units = engine::access::report_scope(&id.actor).map_err(crate::store::StoreError::from)?;
+    if q.plan.is_none() && q.year.is_none() {
+        return Err(Problem::bad_request(
+            "plan",
+            "Cần tham số `plan` (số hiệu kế hoạch) hoặc `year` (năm kế hoạch).",
+        ));
+    }
     let params = ProgressParams {
-        plan: ident("plan", &q.plan)?,
+        plan: q
+            .plan
+            .as_deref()
+            .map(|p| ident("plan", p))
+            .transpose()?
+            .unwrap_or_default(),
+        year: year(q.year)?,
         as_of: match q.as_of.as_deref() {
             Some(d) => date("as_of", d)?,
             None => local_date(chrono::Utc::now()),
@@ -110,12 +136,17 @@ async fn progress_report(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
-    /// A plan (default: every plan).
+    /// A plan (default: every plan, or the plan of `year`).
     plan: Option<String>,
-    /// First day: yyyy-mm-dd or dd/mm/yyyy.
-    from: String,
-    /// Last day.
-    to: String,
+    /// A plan year: names the plan when `plan` is not given, else must be the plan's; tasks
+    /// with a year-level status are judged by it.
+    year: Option<i32>,
+    /// First day: yyyy-mm-dd or dd/mm/yyyy (default: 1 January of the last day's year).
+    from: Option<String>,
+    /// Last day (default: `as_of`, else today).
+    to: Option<String>,
+    /// The day the report is as of: the last day of the range (the same as `to`).
+    as_of: Option<String>,
     /// Stall threshold in working days (default: the workflow's).
     stall_days: Option<u32>,
     /// xlsx (default), html or md.
@@ -129,6 +160,7 @@ pub struct StatusQuery {
         (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn status_report(
@@ -143,10 +175,26 @@ async fn status_report(
             "Tham số `stall_days` phải từ 1 đến 365 ngày làm việc.",
         ));
     }
+    let to = match (q.to.as_deref(), q.as_of.as_deref()) {
+        (Some(t), Some(a)) if date("to", t)? != date("as_of", a)? => {
+            return Err(Problem::bad_request(
+                "as_of",
+                "Tham số `as_of` là ngày cuối của kỳ: không khác `to`.",
+            ));
+        }
+        (Some(t), _) => date("to", t)?,
+        (None, Some(a)) => date("as_of", a)?,
+        (None, None) => local_date(chrono::Utc::now()),
+    };
+    let from = match q.from.as_deref() {
+        Some(f) => date("from", f)?,
+        None => NaiveDate::from_ymd_opt(chrono::Datelike::year(&to), 1, 1).unwrap_or(to),
+    };
     let params = StatusParams {
         plan: q.plan.as_deref().map(|p| ident("plan", p)).transpose()?,
-        from: date("from", &q.from)?,
-        to: date("to", &q.to)?,
+        year: year(q.year)?,
+        from,
+        to,
         stall_days: q.stall_days,
         units,
     };

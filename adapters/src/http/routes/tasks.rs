@@ -23,8 +23,9 @@ use super::super::extract::{
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
-    AuditView, AvailableView, BudgetView, DeadlineView, DocumentView, ForecastView, ListingView,
-    NewTaskBody, TaskDetail, TaskList, TaskSummary, TransitionBody, TransitionView,
+    AssignedDeadlineView, AuditView, AvailableView, BudgetView, DeadlineBody, DeadlineSetView,
+    DeadlineView, DocumentView, ForecastView, ListingView, NewTaskBody, TaskDetail, TaskList,
+    TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_task))
         .routes(routes!(task_history))
         .routes(routes!(take_transition))
+        .routes(routes!(set_deadline))
 }
 
 /// The largest amount of money accepted, in đồng (a million billion).
@@ -347,6 +349,7 @@ async fn get_task(
         forecast,
         summary: TaskSummary::new(&d.item, now),
         deadline: deadline(&d.item, now),
+        assigned_deadline: AssignedDeadlineView::of(&d.item.task),
         budget: d.budget.into_iter().map(BudgetView::from).collect(),
         listings: d.listings.into_iter().map(ListingView::from).collect(),
         documents: d.documents.into_iter().map(DocumentView::from).collect(),
@@ -446,6 +449,72 @@ async fn take_transition(
         .await?;
     let version = o.version;
     let mut res = Json(TransitionView::from(o)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
+}
+
+fn body_date(field: &str, s: &str) -> Result<chrono::NaiveDate, Problem> {
+    engine::time::parse_date(s).map_err(|_| {
+        Problem::bad_request(
+            field,
+            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
+        )
+    })
+}
+
+/// Set, change or clear the task's assigned deadline (thời hạn giao), with the document that
+/// decided it; audited (entry kind `deadline`). Rule `engine::access::may_set_deadline`: UBND
+/// or SKHCN. `on: null` clears the leader's deadline, so the plan's expected completion applies
+/// again.
+#[utoipa::path(
+    put, path = "/tasks/{id}/deadline", tag = "tasks",
+    request_body = DeadlineBody,
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "Changed", body = DeadlineSetView, headers(("ETag" = String))),
+        (status = 400, description = "Malformed body, no document, a document dated in the future, nothing to change, or a finished task", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Not UBND or SKHCN (`rule`: deadline_not_allowed)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The task changed meanwhile (`current_version`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+async fn set_deadline(
+    State(app): State<AppState>,
+    Auth(id): Auth,
+    Path(task_id): Path<String>,
+    JsonBody(body): JsonBody<DeadlineBody>,
+) -> Result<Response, Problem> {
+    let task_id = ident("id", &task_id)?;
+    let req = engine::assigned::DeadlineRequest {
+        on: body.on.as_deref().map(|s| body_date("on", s)).transpose()?,
+        doc_number: text(
+            "doc_number",
+            &body.doc_number,
+            engine::assigned::MAX_DOC_NUMBER_CHARS,
+            false,
+        )?,
+        doc_date: body_date("doc_date", &body.doc_date)?,
+    };
+    let o = app
+        .store
+        .tasks()
+        .set_deadline_as(&id.actor, &task_id, &req, Utc::now())
+        .await?;
+    let version = o.version;
+    let mut res = Json(DeadlineSetView {
+        task_id: o.task_id,
+        version,
+        assigned_deadline: AssignedDeadlineView::new(
+            o.assigned_deadline_on,
+            o.expected_completion_on,
+            Some(o.doc_number),
+            Some(o.doc_date),
+        ),
+        audit_id: o.audit_id,
+        comment: o.comment,
+    })
+    .into_response();
     res.headers_mut().insert(header::ETAG, etag(version));
     Ok(res)
 }

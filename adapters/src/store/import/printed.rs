@@ -100,6 +100,16 @@ impl Imports<'_> {
         let known_from = plan.issued_on.unwrap_or_else(|| local_date(now));
         let mut tx = Tx::begin(self.store).await.map_err(StoreError::from)?;
         let (plan_id, plan_created) = ensure_plan(&mut tx, plan, now).await?;
+        let layout = prepared.layout.to_toml();
+        on_tx!(&mut tx, |c| {
+            sqlx::query("UPDATE plans SET layout = $1 WHERE id = $2")
+                .bind(&layout)
+                .bind(&plan_id)
+                .execute(&mut **c)
+                .await
+                .map(drop)
+        })
+        .map_err(StoreError::from)?;
         let listed = listed_keys(&mut tx, &plan_id).await?;
         let candidates = candidates(&mut tx, &plan_id).await?;
         let roots = unit_roots(&mut tx).await?;

@@ -11,7 +11,7 @@
 //! - [`visibility`]: the facts `engine::access` rules on, looked up;
 //! - [`write`]: creation and transitions, each one audited transaction.
 
-mod read;
+pub(crate) mod read;
 mod search;
 mod visibility;
 mod write;
@@ -227,6 +227,11 @@ impl<'a> Tasks<'a> {
         Unscoped { store: self.store }
     }
 
+    /// The task, if `actor` may see it; otherwise not found (for the other aggregates' doors).
+    pub(crate) async fn visible_task(&self, actor: &Actor, id: &str) -> Result<Task, StoreError> {
+        Ok(self.visible(actor, id).await?.0)
+    }
+
     /// The task, if `actor` may see it; otherwise not found, so that its existence does not
     /// leak. Also returns the facts looked up, for the rules that follow.
     async fn visible(&self, actor: &Actor, id: &str) -> Result<(Task, Facts), StoreError> {
@@ -294,7 +299,7 @@ impl<'a> Tasks<'a> {
         let forecast = if task.phase.is_terminal() || task.phase == engine::Phase::Postponed {
             None
         } else {
-            let (deadline, plan_year) = read::forecast_facts(self.store, &task.id).await?;
+            let plan_year = read::plan_year(self.store, &task.id).await?;
             let line = budget.iter().find(|b| b.year == plan_year);
             let input = engine::forecast::TaskInput {
                 state: &task.state,
@@ -307,7 +312,7 @@ impl<'a> Tasks<'a> {
                         b.need_year_vnd,
                     )
                 }),
-                deadline,
+                deadline: task.assigned_deadline(),
                 budget_year: engine::forecast::budget_year_of(task.period.as_deref(), plan_year),
             };
             Some(engine::forecast::forecast(wf, &input, now).map_err(|e| e.to_string()))
@@ -411,6 +416,87 @@ impl<'a> Tasks<'a> {
         let workflow = self.store.workflow_of(&task)?.clone();
         let o = write::transition(self.store, Some(task), &step, actor, now).await?;
         Ok(titled(Some(&workflow), o))
+    }
+
+    /// Sets (`req.on = Some`) or clears a task's assigned deadline (thời hạn giao) as `actor`,
+    /// with its deciding document: [`access::may_set_deadline`], then
+    /// `engine::assigned::check_change`, then one transaction that writes the task (a
+    /// compare-and-set on its version) and an audit entry of kind `deadline`.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn set_deadline_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+        req: &engine::assigned::DeadlineRequest,
+        now: Instant,
+    ) -> Result<super::DeadlineOutcome, StoreError> {
+        let (task, facts) = self.visible(actor, task_id).await?;
+        let role = facts.may_set_deadline(actor)?;
+        write::set_deadline(self.store, &task, req, &actor.user, role, now).await
+    }
+
+    /// Moves tasks of workflow `name` onto its version `to` by the mapping that version declares
+    /// (`[[migrate_from]]`), as an administrator (`access::may_manage`, workflow versions): one
+    /// task, or every task of a version in a state. Each task is moved in its own transaction with
+    /// its own audit entry (kind `migrate`); the first refusal stops the run (the tasks moved
+    /// before it stay moved). Tasks are read without the dossier-reading rule: an administrator
+    /// moves versions, not dossiers.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, workflow = %name, to = to))]
+    pub async fn migrate_as(
+        &self,
+        actor: &Actor,
+        name: &str,
+        to: u32,
+        which: &super::MigrationSelection,
+        now: Instant,
+    ) -> Result<Vec<super::Migrated>, StoreError> {
+        access::may_manage(actor, access::Area::WorkflowVersions)?;
+        let target = self.store.catalog().get(name, to).cloned().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "Quy trình `{name}` không có phiên bản {to} trong thư mục quy trình."
+            ))
+        })?;
+        let tasks: Vec<Task> = match which {
+            super::MigrationSelection::Task(id) => {
+                let t = read::task(self.store, id).await?;
+                if t.workflow != name {
+                    return Err(StoreError::Invalid(format!(
+                        "Nhiệm vụ `{id}` chạy trên quy trình `{}`, không phải `{name}`.",
+                        t.workflow
+                    )));
+                }
+                vec![t]
+            }
+            super::MigrationSelection::State {
+                state,
+                from_version,
+            } => {
+                let from = self.store.catalog().get(name, *from_version).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "Quy trình `{name}` không có phiên bản {from_version} trong thư mục quy trình."
+                    ))
+                })?;
+                if from.state(state).is_none() {
+                    return Err(StoreError::Invalid(format!(
+                        "Phiên bản {from_version} của quy trình `{name}` không có bước `{state}`."
+                    )));
+                }
+                read::in_state(self.store, name, *from_version, state).await?
+            }
+        };
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let (from_version, from_state) = (t.workflow_version, t.state.clone());
+            let o = write::migrate(self.store, &t, &target, actor, now).await?;
+            out.push(super::Migrated {
+                task_id: t.id.clone(),
+                task_name: t.name.clone(),
+                from_version,
+                from_state,
+                outcome: titled(Some(&target), o),
+            });
+        }
+        Ok(out)
     }
 
     /// A task's audit entries, oldest first, for someone who may see the task.

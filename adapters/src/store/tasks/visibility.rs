@@ -68,6 +68,11 @@ impl Facts {
         access::may_see_task(actor, &self.access())
     }
 
+    /// [`access::may_set_deadline`]: the role the change is recorded in.
+    pub(super) fn may_set_deadline(&self, actor: &Actor) -> Result<engine::Role, StoreError> {
+        Ok(access::may_set_deadline(actor, &self.access())?)
+    }
+
     /// [`access::may_attach_document`].
     pub(super) fn may_attach(&self, actor: &Actor) -> Result<(), StoreError> {
         Ok(access::may_attach_document(actor, &self.access())?)

@@ -585,10 +585,15 @@ async fn write_transition(
     idempotency: Option<Idempotency<'_>>,
     now: Instant,
 ) -> Result<Written, StoreError> {
+    let kind = if d.workflow_version.is_some() {
+        "migrate"
+    } else {
+        "transition"
+    };
     let seq = task.audit_seq + 1;
     let key = idempotency.as_ref().map(|i| i.key);
-    let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head)
-        .with_round(d.round);
+    let audit =
+        AuditRecord::new(&task.id, seq, kind, &d.audit, key, &task.audit_head).with_round(d.round);
     let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
@@ -613,7 +618,7 @@ async fn write_transition(
             .execute(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
                  transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
-                 review = $13, state_entries = $14 \
+                 review = $13, state_entries = $14, workflow_version = COALESCE($15, workflow_version) \
                  WHERE id = $11 AND version = $12",
                 &[
                     Arg::Str(&d.state),
@@ -630,6 +635,7 @@ async fn write_transition(
                     Arg::Int(task.version),
                     Arg::Int(i64::from(d.round.review)),
                     Arg::Str(&entries),
+                    Arg::OptInt(d.workflow_version.map(i64::from)),
                 ],
             )
             .await?;
@@ -703,4 +709,110 @@ async fn resolve_documents(
         }
     }
     Ok(out)
+}
+
+/// Writes a change of `task`'s assigned deadline decided by `user` in `role`: the task row
+/// (compare-and-set on its version) and the audit entry, in one transaction. The request is
+/// ruled on by `engine::assigned::check_change` first.
+pub(super) async fn set_deadline(
+    store: &Store,
+    task: &Task,
+    req: &engine::assigned::DeadlineRequest,
+    user: &str,
+    role: engine::Role,
+    now: Instant,
+) -> Result<super::super::DeadlineOutcome, StoreError> {
+    let now = micros(now);
+    let facts = engine::assigned::DeadlineFacts {
+        state: &task.state,
+        phase: task.phase,
+        workflow: &task.workflow,
+        workflow_version: task.workflow_version,
+        expected_completion_on: task.expected_completion_on,
+        leader_deadline_on: task.assigned_deadline_on,
+    };
+    let entry = engine::assigned::check_change(&facts, req, user, role, now)
+        .map_err(StoreError::Invalid)?;
+    let seq = task.audit_seq + 1;
+    let audit = AuditRecord::new(
+        &task.id,
+        seq,
+        engine::assigned::DEADLINE_KIND,
+        &entry,
+        None,
+        &task.audit_head,
+    );
+    let version = task.version + 1;
+    let number = req.doc_number.trim().to_string();
+    let written: Option<i64> = with_db!(store, |pool| {
+        let mut tx = pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE tasks SET assigned_deadline_on = $1, deadline_doc_number = $2, deadline_doc_date = $3, \
+             version = $4, audit_seq = $5, audit_head = $6, updated_at = $7 WHERE id = $8 AND version = $9",
+        )
+        .bind(req.on)
+        .bind(&number)
+        .bind(req.doc_date)
+        .bind(version)
+        .bind(seq)
+        .bind(&audit.hash)
+        .bind(now)
+        .bind(&task.id)
+        .bind(task.version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            None
+        } else {
+            let id = insert_audit(&mut Conn::from(&mut *tx), &audit).await?;
+            tx.commit().await?;
+            Some(id)
+        }
+    });
+    let Some(audit_id) = written else {
+        let current = read::task(store, &task.id).await?.version;
+        return Err(StoreError::Conflict {
+            expected: task.version,
+            current,
+        });
+    };
+    Ok(super::super::DeadlineOutcome {
+        task_id: task.id.clone(),
+        version,
+        expected_completion_on: task.expected_completion_on,
+        assigned_deadline_on: req.on,
+        assigned_deadline: engine::assigned::assigned_deadline(task.expected_completion_on, req.on),
+        doc_number: number,
+        doc_date: req.doc_date,
+        audit_id,
+        audit_seq: seq,
+        comment: entry.comment.unwrap_or_default(),
+    })
+}
+
+/// Moves `task` onto version `to` of its workflow as `actor` (`engine::decide::migrate`), written
+/// like a transition: one transaction, a compare-and-set on the version, an audit entry of kind
+/// `migrate` that names the new version, the old step's timers cancelled when its clock ends.
+pub(super) async fn migrate(
+    store: &Store,
+    task: &Task,
+    to: &Workflow,
+    actor: &Actor,
+    now: Instant,
+) -> Result<TransitionOutcome, StoreError> {
+    let now = micros(now);
+    let from = store.workflow_of(task)?;
+    let d = decide::migrate(from, to, &snapshot(task), actor, now).map_err(StoreError::Invalid)?;
+    match write_transition(store, task, &d, None, now).await? {
+        Written::Done(o) => Ok(o),
+        Written::Lost => {
+            let current = read::task(store, &task.id).await?.version;
+            Err(StoreError::Conflict {
+                expected: task.version,
+                current,
+            })
+        }
+    }
 }

@@ -1,0 +1,1299 @@
+//! Plans that span years, their reports and their budgets (issue 14), on SQLite and PostgreSQL
+//! by the same test code: the progress and status reports by a plan's layout and year, figures
+//! as known on `--as-of` (the same report of the same date is the same bytes later), budgets
+//! with tranches and history, lineage, renames and year-level statuses, through the store, the
+//! CLI and the API; and the migration of a database of the previous release (0010).
+
+mod common;
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use adapters::report::{self, Format, ProgressParams, StatusParams};
+use adapters::store::Store;
+use common::TestDb;
+use engine::Role;
+use engine::catalogue::{ImportPlan, PlanImport};
+use engine::decide::Actor;
+use engine::plan::budget::{YearBudget, parse_tranche};
+use engine::plan::import::{LinkMode, PrintedImport};
+use engine::plan::layout::parse_layout;
+use engine::plan::{Relation, YearStatus};
+use engine::time::{Instant, end_of_day, parse_instant};
+use helpers::{Who, json, problem};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sqlx::Connection;
+
+on_both_backends!(
+    the_progress_report_prints_each_plan_by_its_layout_and_names_continuing_and_new_tasks,
+    a_report_as_of_a_date_is_the_same_bytes_whenever_it_is_made,
+    the_status_report_judges_a_plan_year_by_the_year_status,
+    a_budget_has_tranches_and_keeps_its_history,
+    lineage_and_renames_are_audited_events_of_the_same_task,
+    reports_name_the_plan_by_year_or_refuse_with_the_reason,
+    the_command_line_sets_budgets_links_renames_and_reports_by_year,
+    the_api_serves_budgets_lineage_renames_and_reports_by_year,
+    a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budget_lines,
+);
+
+const PLAN: &str = "215/KH-UBND";
+const PLAN_359: &str = "359/KH-UBND";
+const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
+/// A 5-year rental (2024-2028) in Phụ lục 1, in its contract phase.
+const RENTAL: &str = "Triển khai hệ thống Cổng thông tin điện tử ngành Giáo dục";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data(name: &str) -> PathBuf {
+    root().join("data/plan-215-2025").join(name)
+}
+
+fn at(s: &str) -> Instant {
+    parse_instant(s).unwrap()
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    engine::time::parse_date(s).unwrap()
+}
+
+fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
+    Actor {
+        user: user.into(),
+        roles: vec![role],
+        units: units.iter().map(|u| u.to_string()).collect(),
+    }
+}
+
+fn skhcn() -> Actor {
+    actor("chuyenvien.skhcn", Role::Skhcn, &[])
+}
+
+fn plan_215() -> PlanImport {
+    PlanImport {
+        plan: ImportPlan {
+            number: PLAN.into(),
+            year: 2025,
+            title: TITLE.into(),
+            issued_on: None,
+        },
+        rows: adapters::import::read_file(&data("tasks.csv"), None).unwrap(),
+        totals: Some(adapters::import::read_file(&data("totals.csv"), None).unwrap()),
+        skip_invalid: false,
+    }
+}
+
+fn plan_359() -> PrintedImport {
+    let dir = root().join("data/plan-359-2026");
+    PrintedImport {
+        plan: ImportPlan {
+            number: PLAN_359.into(),
+            year: 2026,
+            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
+            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
+        },
+        layout: parse_layout(
+            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
+            "layout.toml",
+        )
+        .unwrap(),
+        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
+            .unwrap(),
+        mode: LinkMode::AutoLink(0.8),
+    }
+}
+
+/// Plan 215 imported on 01/09/2025.
+async fn with_plan_215(store: &Store) {
+    store
+        .imports()
+        .import_plan("cli:tester", plan_215(), at("2025-09-01T09:00:00+07:00"))
+        .await
+        .unwrap();
+}
+
+/// Plan 215, then Plan 359 Phụ lục II (13 rows linked, 1 created) on 05/01/2026.
+async fn with_both_plans(store: &Store) {
+    with_plan_215(store).await;
+    let r = store
+        .imports()
+        .import_printed("cli:tester", plan_359(), at("2026-01-05T09:00:00+07:00"))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome.linked.len(), r.outcome.created), (13, 1));
+}
+
+async fn task_named(store: &Store, prefix: &str) -> String {
+    store
+        .tasks()
+        .unscoped()
+        .list(&adapters::store::TaskFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no task named {prefix}…"))
+        .id
+}
+
+async fn progress_md(store: &Store, plan: &str, as_of: &str) -> String {
+    let r = report::progress(
+        store,
+        &ProgressParams {
+            plan: plan.into(),
+            year: None,
+            as_of: day(as_of),
+            units: None,
+        },
+        Format::Markdown,
+    )
+    .await
+    .unwrap();
+    String::from_utf8(r.bytes).unwrap()
+}
+
+async fn progress_xlsx(store: &Store, plan: &str, as_of: &str) -> Vec<u8> {
+    report::progress(
+        store,
+        &ProgressParams {
+            plan: plan.into(),
+            year: None,
+            as_of: day(as_of),
+            units: None,
+        },
+        Format::Xlsx,
+    )
+    .await
+    .unwrap()
+    .bytes
+}
+
+async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing_and_new_tasks(
+    db: TestDb,
+) {
+    let store = db.store().await;
+    with_both_plans(&store).await;
+    // Plan 215 has no layout of its own (imported from the normalized CSV): its four appendices,
+    // titled as Plan 215 prints them.
+    let md = progress_md(&store, PLAN, "2025-11-05").await;
+    for text in [
+        "Kế hoạch được phê duyệt có tổng số 64 nhiệm vụ trong 4 phụ lục",
+        "Trong đó: 26 nhiệm vụ tiếp tục triển khai theo kế hoạch đã được phê duyệt từ những năm trước; 38 nhiệm vụ bắt đầu năm 2025.",
+        "1. Phụ lục 1: DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN",
+        "Phụ lục 2: DANH MỤC NHIỆM VỤ CẦN HOÀN THÀNH TRONG NĂM 2025",
+        "Tiến độ tính đến 05/11/2025",
+    ] {
+        assert!(md.contains(text), "Plan 215 report lacks {text}:\n{md}");
+    }
+    assert!(
+        !md.to_lowercase()
+            .contains("sử dụng kinh phí chi thường xuyên"),
+        "{md}"
+    );
+    // Continuing tasks are named in their appendix, apart from those that start in 2025.
+    assert!(
+        md.contains("nhiệm vụ tiếp tục triển khai theo kế hoạch thuê đã được phê duyệt từ những năm trước: «")
+            || md.contains("nhiệm vụ tiếp tục triển khai theo kế hoạch đã được phê duyệt từ những năm trước: «"),
+        "{md}"
+    );
+
+    // Plan 359 lists 13 Plan 215 tasks and one new one in its Phụ lục II, with that section's
+    // columns: no progress column, the 2026 allocation and notes.
+    let md = progress_md(&store, PLAN_359, "2026-03-31").await;
+    for text in [
+        "Kế hoạch được phê duyệt có tổng số 14 nhiệm vụ trong 1 phụ lục",
+        "1. Phụ lục II: DANH MỤC NHIỆM VỤ CHUYỂN ĐỔI SỐ CHUYỂN TIẾP NĂM 2026",
+        "Trong đó: 14 nhiệm vụ tiếp tục triển khai theo kế hoạch",
+        "0 nhiệm vụ bắt đầu năm 2026",
+        "| TT | Tên nhiệm vụ | Thời gian thực hiện | Kinh phí: Dự toán được duyệt | Kinh phí: Nhu cầu kinh phí năm 2026 | Kinh phí: Dự kiến phân bổ năm 2026 | Ghi chú |",
+        "Kỳ họp số di động",
+        "**TỔNG**",
+    ] {
+        assert!(md.contains(text), "Plan 359 report lacks {text}:\n{md}");
+    }
+    assert!(!md.contains("Tiến độ tính đến"), "{md}");
+    // The 2026 figures of the linked tasks, not their 2025 ones: the TỔNG row matches the
+    // sheet's TỔNG row (the import reconciled it).
+    let book = progress_xlsx(&store, PLAN_359, "2026-03-31").await;
+    let x: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(book)).unwrap();
+    use calamine::Reader;
+    assert_eq!(x.sheet_names(), vec!["Báo cáo", "Phụ lục II"]);
+}
+
+async fn a_report_as_of_a_date_is_the_same_bytes_whenever_it_is_made(db: TestDb) {
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let rental = task_named(&store, RENTAL).await;
+    let other = task_named(&store, "Triển khai hệ thống thông tin nguồn").await;
+    let md_before = progress_md(&store, PLAN, "2025-11-05").await;
+    let xlsx_before = progress_xlsx(&store, PLAN, "2025-11-05").await;
+    let status_before = status_md(&store, Some(PLAN), "2025-11-05").await;
+
+    // Later: a new budget line (one figure set backdated to October), a year status, a rename,
+    // a link, a step.
+    let s = skhcn();
+    let later = at("2025-12-01T09:00:00+07:00");
+    store
+        .plans()
+        .set_budget_as(
+            &s,
+            &rental,
+            2025,
+            YearBudget {
+                need_total_vnd: Some(7_914_000_000),
+                approved_estimate_vnd: Some(7_914_000_000),
+                need_year_vnd: Some(1_852_000_000),
+                tranches: vec![
+                    parse_tranche("1:1.000:100/QĐ-UBND:15/03/2025").unwrap(),
+                    parse_tranche("2:777:200/QĐ-UBND:01/10/2025").unwrap(),
+                ],
+                ..YearBudget::default()
+            },
+            Some(day("2025-10-01")),
+            later,
+        )
+        .await
+        .unwrap();
+    store
+        .plans()
+        .set_year_status_as(
+            &s,
+            PLAN,
+            &rental,
+            Some(YearStatus::HoanThanhNam),
+            Some("Đã thanh toán năm 2025"),
+            later,
+        )
+        .await
+        .unwrap();
+    store
+        .plans()
+        .rename_as(
+            &s,
+            &other,
+            Some("Hệ thống thông tin nguồn thành phố (giai đoạn 2)"),
+            None,
+            "Đổi tên theo Kế hoạch 359",
+            later,
+        )
+        .await
+        .unwrap();
+    store
+        .plans()
+        .link_as(
+            &s,
+            &other,
+            Relation::Continues,
+            &rental,
+            "Thử liên kết",
+            later,
+        )
+        .await
+        .unwrap();
+
+    // The report of 05/11/2025 is the same, byte for byte.
+    assert_eq!(progress_md(&store, PLAN, "2025-11-05").await, md_before);
+    assert_eq!(progress_xlsx(&store, PLAN, "2025-11-05").await, xlsx_before);
+    assert_eq!(
+        status_md(&store, Some(PLAN), "2025-11-05").await,
+        status_before
+    );
+    // Of 31/12/2025 it shows what was known by then.
+    let md = progress_md(&store, PLAN, "2025-12-31").await;
+    assert_ne!(md, md_before);
+    assert!(
+        md.contains("Hệ thống thông tin nguồn thành phố (giai đoạn 2)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Tình trạng năm 2025: 1 nhiệm vụ hoàn thành năm."),
+        "{md}"
+    );
+    // Phụ lục 1's allocation went from 37.193,4 to 37.193,4 - 1.442 + 1.777.
+    assert!(md_before.contains("**37.193,4**"), "{md_before}");
+    assert!(md.contains("**37.528,4**"), "{md}");
+}
+
+async fn status_md(store: &Store, plan: Option<&str>, to: &str) -> String {
+    let r = report::status(
+        store,
+        &StatusParams {
+            plan: plan.map(str::to_string),
+            year: None,
+            from: day("2025-01-01"),
+            to: day(to),
+            stall_days: None,
+            units: None,
+        },
+        Format::Markdown,
+    )
+    .await
+    .unwrap();
+    String::from_utf8(r.bytes).unwrap()
+}
+
+async fn the_status_report_judges_a_plan_year_by_the_year_status(db: TestDb) {
+    use adapters::report::status::{Category, categorize};
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let rental = task_named(&store, RENTAL).await;
+    let plan = store.directory().plan(PLAN).await.unwrap();
+    let category = |rows: &[adapters::store::ReportRow]| {
+        let r = rows.iter().find(|r| r.task_id == rental).unwrap();
+        categorize(r, day("2025-01-01"), day("2025-12-31"))
+    };
+    let rows_on = |d: &'static str| {
+        let store = store.clone();
+        let plan = plan.clone();
+        async move {
+            let mut rows = store
+                .reports()
+                .report_rows(Some(&plan.id), end_of_day(day(d)))
+                .await
+                .unwrap();
+            store
+                .reports()
+                .as_of(&mut rows, &plan, day(d))
+                .await
+                .unwrap();
+            rows
+        }
+    };
+    // Its lifecycle runs to 2028: by it, the rental is in progress.
+    let before = rows_on("2025-12-31").await;
+    assert_eq!(category(&before), Category::InProgress);
+    store
+        .plans()
+        .set_year_status_as(
+            &skhcn(),
+            PLAN,
+            &rental,
+            Some(YearStatus::HoanThanhNam),
+            None,
+            at("2025-12-20T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    // Judged by its year: completed for 2025, from the day it was recorded.
+    let after = rows_on("2025-12-31").await;
+    assert_eq!(category(&after), Category::CompletedOnTime);
+    let r = after.iter().find(|r| r.task_id == rental).unwrap();
+    assert_eq!(r.year_status, Some(YearStatus::HoanThanhNam));
+    assert_eq!(
+        store.tasks().unscoped().get(&rental).await.unwrap().phase,
+        engine::Phase::Contract
+    );
+    assert_eq!(category(&rows_on("2025-12-19").await), Category::InProgress);
+    // "Chưa triển khai" is on track while the year runs, late once it is over; the history
+    // keeps both statuses.
+    store
+        .plans()
+        .set_year_status_as(
+            &skhcn(),
+            PLAN,
+            &rental,
+            Some(YearStatus::ChuaTrienKhai),
+            None,
+            at("2025-12-21T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    let rows = rows_on("2025-12-31").await;
+    let r = rows.iter().find(|r| r.task_id == rental).unwrap();
+    assert_eq!(
+        categorize(r, day("2025-01-01"), day("2025-12-31")),
+        Category::InProgress
+    );
+    assert_eq!(
+        categorize(r, day("2025-01-01"), day("2026-01-15")),
+        Category::Overdue
+    );
+    assert_eq!(store.count("plan_listings").await.unwrap(), 64);
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+}
+
+async fn a_budget_has_tranches_and_keeps_its_history(db: TestDb) {
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let rental = task_named(&store, RENTAL).await;
+    let plans = store.plans();
+    let s = skhcn();
+    let imported = plans.budget_of(&rental, 2025, None).await.unwrap();
+    assert_eq!(imported.history.len(), 1);
+    assert_eq!(imported.budget.allocated_year_vnd, Some(1_442_000_000));
+    let seq_before = store
+        .tasks()
+        .unscoped()
+        .get(&rental)
+        .await
+        .unwrap()
+        .audit_seq;
+
+    // Two tranches make the allocation; spent and carried over are kept with them.
+    let r = plans
+        .set_budget_as(
+            &s,
+            &rental,
+            2025,
+            YearBudget {
+                approved_estimate_vnd: Some(7_914_000_000),
+                need_year_vnd: Some(1_852_000_000),
+                carried_over_vnd: Some(100_000_000),
+                spent_vnd: Some(900_000_000),
+                tranches: vec![
+                    parse_tranche("2:800:200/QĐ-UBND:01/09/2025").unwrap(),
+                    parse_tranche("1:1.000:100/QĐ-UBND:15/03/2025").unwrap(),
+                ],
+                ..YearBudget::default()
+            },
+            Some(day("2025-09-15")),
+            at("2025-09-15T10:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.budget.allocated_year_vnd, Some(1_800_000_000));
+    assert_eq!(r.budget.tranches.len(), 2);
+    assert_eq!(
+        r.budget.tranches[0].decision_number.as_deref(),
+        Some("100/QĐ-UBND")
+    );
+    assert_eq!(r.budget.tranches[1].decision_on, Some(day("01/09/2025")));
+    assert_eq!(r.history.len(), 2);
+    // As of an earlier date: the imported figures, without tranches.
+    let then = plans
+        .budget_of(&rental, 2025, Some(day("2025-09-10")))
+        .await
+        .unwrap();
+    assert_eq!(then.budget.allocated_year_vnd, Some(1_442_000_000));
+    assert!(then.budget.tranches.is_empty());
+    // The line itself, and the task's listing, show the new figures.
+    let l = plans.listings(&rental).await.unwrap();
+    let b = l[0].budget.unwrap();
+    assert_eq!(
+        (b.allocated_year_vnd, b.carried_over_vnd, b.spent_vnd),
+        (Some(1_800_000_000), Some(100_000_000), Some(900_000_000))
+    );
+    // Audited in the task's chain.
+    let t = store.tasks().unscoped().get(&rental).await.unwrap();
+    assert_eq!(t.audit_seq, seq_before + 1);
+    let history = store.tasks().history_as(&s, &rental).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.kind, "budget");
+    assert!(
+        last.comment
+            .as_deref()
+            .is_some_and(|c| c.contains("đợt 1: 1.000, QĐ 100/QĐ-UBND ngày 15/03/2025")),
+        "{last:?}"
+    );
+
+    // Refusals say why and write nothing.
+    let before = store.count("budget_history").await.unwrap();
+    let e = plans
+        .set_budget_as(
+            &s,
+            &rental,
+            2025,
+            YearBudget {
+                allocated_year_vnd: Some(5),
+                spent_vnd: Some(9_000_000_000),
+                tranches: vec![parse_tranche("1:1").unwrap()],
+                ..YearBudget::default()
+            },
+            None,
+            at("2025-09-16T10:00:00+07:00"),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("khác tổng các đợt"), "{e}");
+    let officer = actor("canbo.sgd", Role::DonVi, &["so-giao-duc-va-dao-tao"]);
+    assert!(
+        plans
+            .set_budget_as(
+                &officer,
+                &rental,
+                2025,
+                YearBudget::default(),
+                None,
+                at("2025-09-16T10:00:00+07:00")
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(store.count("budget_history").await.unwrap(), before);
+    // A unit's officer reads its own task's budget; another unit's cannot see it.
+    assert!(plans.budget_as(&officer, &rental, 2025, None).await.is_ok());
+    let stranger = actor("canbo.syt", Role::DonVi, &["so-y-te"]);
+    assert!(
+        plans
+            .budget_as(&stranger, &rental, 2025, None)
+            .await
+            .is_err()
+    );
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+}
+
+async fn lineage_and_renames_are_audited_events_of_the_same_task(db: TestDb) {
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let old = task_named(&store, "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
+    let new = task_named(&store, RENTAL).await;
+    let plans = store.plans();
+    let s = skhcn();
+    let now = at("2026-01-10T09:00:00+07:00");
+    let tasks_before = store.count("tasks").await.unwrap();
+    let links = plans
+        .link_as(
+            &s,
+            &new,
+            Relation::ReproposedFrom,
+            &old,
+            "Đề xuất lại sau khi tạm hoãn",
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].relation, Relation::ReproposedFrom);
+    assert_eq!(links[0].actor_user, "chuyenvien.skhcn");
+    // Seen from either task.
+    assert_eq!(plans.lineage_as(&s, &old).await.unwrap(), links);
+    // The same link twice, a task linked to itself, no reason: refused.
+    let dup = plans
+        .link_as(&s, &new, Relation::ReproposedFrom, &old, "Lần nữa", now)
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("đã tồn tại"), "{dup}");
+    assert!(
+        plans
+            .link_as(&s, &new, Relation::Replaces, &new, "x", now)
+            .await
+            .is_err()
+    );
+    assert!(
+        plans
+            .link_as(&s, &new, Relation::Replaces, &old, " ", now)
+            .await
+            .is_err()
+    );
+    // Both chains record it.
+    for t in [&old, &new] {
+        let h = store.tasks().history_as(&s, t).await.unwrap();
+        assert_eq!(h.last().unwrap().kind, "lineage", "{t}");
+    }
+
+    // A rename and a kind change: the same task, its old name on record.
+    let r = plans
+        .rename_as(
+            &s,
+            &new,
+            Some("Cổng thông tin ngành Giáo dục (thuê dịch vụ)"),
+            Some("thue-dich-vu"),
+            "Theo Kế hoạch 359",
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(r.old_name.starts_with(RENTAL));
+    let t = store.tasks().unscoped().get(&new).await.unwrap();
+    assert_eq!(t.name, "Cổng thông tin ngành Giáo dục (thuê dịch vụ)");
+    assert_eq!(t.kind, "thue-dich-vu");
+    assert_eq!(store.count("tasks").await.unwrap(), tasks_before);
+    let h = store.tasks().history_as(&s, &new).await.unwrap();
+    assert_eq!(h.last().unwrap().kind, "rename");
+    let e = plans
+        .rename_as(&s, &new, None, Some("khong-co"), "x", now)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Loại nhiệm vụ `khong-co` không có"),
+        "{e}"
+    );
+    assert!(
+        plans
+            .rename_as(&s, &new, None, None, "x", now)
+            .await
+            .is_err()
+    );
+    let officer = actor("canbo.sgd", Role::DonVi, &["so-giao-duc-va-dao-tao"]);
+    assert!(
+        plans
+            .rename_as(&officer, &new, Some("X"), None, "x", now)
+            .await
+            .is_err()
+    );
+    // The name search finds the new name.
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+}
+
+async fn reports_name_the_plan_by_year_or_refuse_with_the_reason(db: TestDb) {
+    let store = db.store().await;
+    with_both_plans(&store).await;
+    let by_year = report::progress(
+        &store,
+        &ProgressParams {
+            plan: String::new(),
+            year: Some(2026),
+            as_of: day("2026-03-31"),
+            units: None,
+        },
+        Format::Markdown,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(by_year.bytes).unwrap(),
+        progress_md(&store, PLAN_359, "2026-03-31").await
+    );
+    let wrong = report::progress(
+        &store,
+        &ProgressParams {
+            plan: PLAN.into(),
+            year: Some(2026),
+            as_of: day("2026-03-31"),
+            units: None,
+        },
+        Format::Markdown,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("là kế hoạch năm 2025, không phải năm 2026"),
+        "{wrong}"
+    );
+    let none = report::status(
+        &store,
+        &StatusParams {
+            plan: None,
+            year: Some(2031),
+            from: day("2031-01-01"),
+            to: day("2031-03-01"),
+            stall_days: None,
+            units: None,
+        },
+        Format::Markdown,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        none.to_string()
+            .contains("Không có kế hoạch nào của năm 2031"),
+        "{none}"
+    );
+    // The status report of Plan 359 covers the tasks it lists, carried over from Plan 215.
+    let md = status_md(&store, Some(PLAN_359), "2026-03-31").await;
+    assert!(
+        md.contains("Kỳ họp số di động") || md.contains("Tổng số 14 nhiệm vụ"),
+        "{md}"
+    );
+}
+
+fn tiendo(db: &TestDb, dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("USER", "tester")
+        .env_remove("TIENDO_WORKFLOWS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = |p: &str| root().join(p).display().to_string();
+    ok(&tiendo(
+        &db,
+        d,
+        &[
+            "import",
+            "plan",
+            "--plan",
+            PLAN,
+            "--year",
+            "2025",
+            "--title",
+            TITLE,
+            "--totals",
+            &file("data/plan-215-2025/totals.csv"),
+            &file("data/plan-215-2025/tasks.csv"),
+        ],
+    ));
+    ok(&tiendo(
+        &db,
+        d,
+        &[
+            "user",
+            "add",
+            "khcn",
+            "--role",
+            "skhcn",
+            "--name",
+            "Chuyên viên SKHCN",
+        ],
+    ));
+    let store = db.store().await;
+    let rental = task_named(&store, RENTAL).await;
+    let old = task_named(&store, "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
+
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "budget",
+            "set",
+            "--task",
+            &rental,
+            "--year",
+            "2025",
+            "--tranche",
+            "1:1.000:100/QĐ-UBND:15/03/2025",
+            "--tranche",
+            "2:500",
+            "--spent",
+            "1.200",
+            "--carried-over",
+            "329,7",
+            "--known-from",
+            "01/10/2025",
+            "--as",
+            "khcn",
+        ],
+    ));
+    assert!(out.contains("Phân bổ năm: 1.500"), "{out}");
+    assert!(out.contains("Chuyển nguồn từ năm trước: 329,7"), "{out}");
+    assert!(
+        out.contains("Đợt 1: 1.000, quyết định 100/QĐ-UBND ngày 15/03/2025"),
+        "{out}"
+    );
+    assert!(out.contains("Lịch sử: 2 lần ghi"), "{out}");
+    // The earlier figures, as of an earlier date.
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "budget",
+            "show",
+            "--task",
+            &rental,
+            "--year",
+            "2025",
+            "--as-of",
+            "30/09/2025",
+        ],
+    ));
+    assert!(out.contains("Phân bổ năm: 1.442"), "{out}");
+    let json_out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan", "budget", "show", "--task", &rental, "--year", "2025", "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["budget"]["allocated_year_vnd"], 1_500_000_000i64);
+    // Bad input: a message and a non-zero exit.
+    let o = tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "budget",
+            "set",
+            "--task",
+            &rental,
+            "--year",
+            "2025",
+            "--tranche",
+            "x",
+            "--as",
+            "khcn",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SỐ_ĐỢT:SỐ_TIỀN"));
+
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "link",
+            "--task",
+            &rental,
+            "--relation",
+            "replaces",
+            "--other",
+            &old,
+            "--reason",
+            "Thay thế theo Kế hoạch 359",
+            "--as",
+            "khcn",
+        ],
+    ));
+    assert!(out.contains("Thay thế"), "{out}");
+    let out = ok(&tiendo(&db, d, &["plan", "lineage", "--task", &old]));
+    assert!(out.contains("Thay thế theo Kế hoạch 359 (khcn,"), "{out}");
+    let o = tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "link",
+            "--task",
+            &rental,
+            "--relation",
+            "merges",
+            "--other",
+            &old,
+            "--reason",
+            "x",
+            "--as",
+            "khcn",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("continues (Tiếp tục)"));
+
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "rename",
+            "--task",
+            &rental,
+            "--name",
+            "Cổng thông tin ngành Giáo dục",
+            "--reason",
+            "Tên mới năm 2026",
+            "--as",
+            "khcn",
+        ],
+    ));
+    assert!(out.contains("→ «Cổng thông tin ngành Giáo dục»"), "{out}");
+
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "plan",
+            "layout",
+            "--plan",
+            PLAN,
+            &file("data/plan-215-2025/layout.toml"),
+            "--as",
+            "khcn",
+        ],
+    ));
+    assert!(out.contains("bố cục 4 mục (1, 2, 3, 4)"), "{out}");
+
+    // Reports by year and as of a date.
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &["report", "progress", "--year", "2025", "--format", "md"],
+    ));
+    assert!(out.contains("Cổng thông tin ngành Giáo dục"), "{out}");
+    assert!(
+        out.contains("Trong đó: 26 nhiệm vụ tiếp tục triển khai"),
+        "{out}"
+    );
+    let out = ok(&tiendo(
+        &db,
+        d,
+        &[
+            "report",
+            "status",
+            "--year",
+            "2025",
+            "--as-of",
+            "31/12/2025",
+            "--format",
+            "md",
+        ],
+    ));
+    assert!(out.contains("Kế hoạch số 215/KH-UBND"), "{out}");
+    let o = tiendo(
+        &db,
+        d,
+        &["report", "progress", "--year", "2031", "--format", "md"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Không có kế hoạch nào của năm 2031"));
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+}
+
+async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) {
+    let w = helpers::world(db).await;
+    let app = &w.app;
+    with_plan_215(w.store()).await;
+    let rental = task_named(w.store(), RENTAL).await;
+    let old = task_named(w.store(), "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
+    let skhcn = w.token(Who::Skhcn);
+    let officer = w.token(Who::Officer);
+    let path = format!("/api/v1/tasks/{rental}/budget/2025");
+
+    let put = |token: Option<&str>, body: serde_json::Value| {
+        app.req(Method::PUT, &path, token).json(&body).send()
+    };
+    let r = put(
+        skhcn,
+        json!({
+            "approved_estimate_vnd": 7_914_000_000i64,
+            "need_year_vnd": 1_852_000_000i64,
+            "spent_vnd": 1_000_000_000i64,
+            "tranches": [
+                {"tranche": 1, "amount_vnd": 1_000_000_000i64, "decision_number": "100/QĐ-UBND", "decision_on": "15/03/2025"},
+                {"tranche": 2, "amount_vnd": 500_000_000i64}
+            ],
+            "known_from": "2025-10-01"
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = json(r).await;
+    assert_eq!(v["figures"]["allocated_year_vnd"], 1_500_000_000i64);
+    assert_eq!(v["figures"]["tranches"][0]["decision_on"], "2025-03-15");
+    assert_eq!(v["history"].as_array().unwrap().len(), 2);
+    let v = json(app.get(&format!("{path}?as_of=30/09/2025"), skhcn).await).await;
+    assert_eq!(v["figures"]["allocated_year_vnd"], 1_442_000_000i64);
+    // Bad figures are a 400 naming the problem; a role that does not enter plans a 403; a task
+    // nobody may see a 404; a bad year a 400.
+    let bad = put(
+        skhcn,
+        json!({"allocated_year_vnd": 1, "tranches": [{"tranche": 1, "amount_vnd": 5}]}),
+    )
+    .await
+    .unwrap();
+    let p = problem(bad, StatusCode::BAD_REQUEST).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("khác tổng các đợt"),
+        "{p}"
+    );
+    problem(
+        put(officer, json!({})).await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    problem(
+        put(skhcn, json!({"need_year_vnd": "nhiều"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/tasks/khong-co/budget/2025", skhcn).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        app.get(&format!("/api/v1/tasks/{rental}/budget/1900"), skhcn)
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // Lineage.
+    let lineage = format!("/api/v1/tasks/{rental}/lineage");
+    let body =
+        json!({"relation": "reproposed_from", "other_task_id": old, "reason": "Đề xuất lại"});
+    let r = app.post(&lineage, skhcn, &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v = json(r).await;
+    assert_eq!(v[0]["relation"], "reproposed_from");
+    assert_eq!(v[0]["actor_user"], "chuyen.vien.khcn");
+    problem(app.post(&lineage, skhcn, &body).await, StatusCode::CONFLICT).await;
+    problem(
+        app.post(
+            &lineage,
+            skhcn,
+            &json!({"relation": "x", "other_task_id": old, "reason": "r"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let v = json(
+        app.get(&format!("/api/v1/tasks/{old}/lineage"), skhcn)
+            .await,
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // Rename.
+    let rename = format!("/api/v1/tasks/{rental}/rename");
+    let r = app
+        .post(
+            &rename,
+            skhcn,
+            &json!({"name": "Cổng thông tin ngành Giáo dục", "reason": "Tên năm 2026"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(json(r).await["new_name"], "Cổng thông tin ngành Giáo dục");
+    problem(
+        app.post(&rename, skhcn, &json!({"reason": "Không đổi gì"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    // The reports take the plan's year and as_of.
+    let r = app
+        .get("/api/v1/reports/progress?year=2025&format=md", skhcn)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let md = r.text().await.unwrap();
+    assert!(md.contains("Cổng thông tin ngành Giáo dục"), "{md}");
+    let r = app
+        .get(
+            "/api/v1/reports/status?year=2025&as_of=2025-12-31&format=md",
+            skhcn,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    problem(
+        app.get("/api/v1/reports/progress?year=2031&format=md", skhcn)
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        app.get(
+            &format!(
+                "/api/v1/reports/progress?plan={}&year=2026&format=md",
+                "215%2FKH-UBND"
+            ),
+            skhcn,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/reports/progress?format=md", skhcn).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}
+
+/// Migration 0010 is the last one the previous release shipped.
+const PREVIOUS_RELEASE: i64 = 10;
+
+/// Runs the migrations of this tree numbered `from..=to` on the test database.
+async fn migrate_range(db: &TestDb, from: i64, to: i64) {
+    let dir = root().join("migrations").join(db.backend);
+    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    migrator.migrations = Cow::Owned(
+        migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= to)
+            .cloned()
+            .collect(),
+    );
+    let _ = from;
+    if db.backend == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        migrator.run(&mut c).await.unwrap();
+    } else {
+        let opts = format!("{}?mode=rwc", db.url);
+        let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
+        migrator.run(&mut c).await.unwrap();
+    }
+}
+
+/// Budget lines as kept: task, year, the six amounts, the plan.
+type Line = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Kept {
+    tasks: Vec<(String, String, String, String, i64, String)>,
+    audit: Vec<(String, i64, String)>,
+    lines: Vec<Line>,
+    history: Vec<(String, i64, Option<i64>, String)>,
+    tranches: Vec<(String, i64, i64, i64, Option<String>)>,
+    lineage: Vec<(String, String, String, String)>,
+    listings: Vec<(String, String, String)>,
+}
+
+async fn kept(db: &TestDb) -> Kept {
+    macro_rules! read {
+        ($c:expr) => {
+            Kept {
+                tasks: sqlx::query_as(
+                    "SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+                audit: sqlx::query_as("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
+                    .fetch_all(&mut $c)
+                    .await
+                    .unwrap(),
+                lines: sqlx::query_as(
+                    "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
+                     carried_over_vnd, spent_vnd FROM budget_lines ORDER BY task_id, year",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+                history: sqlx::query_as(
+                    "SELECT task_id, year, allocated_year_vnd, recorded_by FROM budget_history ORDER BY id",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+                tranches: sqlx::query_as(
+                    "SELECT task_id, year, tranche, amount_vnd, decision_number FROM budget_tranches \
+                     ORDER BY task_id, year, tranche",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+                lineage: sqlx::query_as(
+                    "SELECT task_id, relation, other_task_id, reason FROM task_lineage ORDER BY id",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+                listings: sqlx::query_as(
+                    "SELECT plan_id, task_id, section FROM plan_listings ORDER BY plan_id, task_id",
+                )
+                .fetch_all(&mut $c)
+                .await
+                .unwrap(),
+            }
+        };
+    }
+    if db.backend == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        read!(c)
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        read!(c)
+    }
+}
+
+async fn a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budget_lines(
+    db: TestDb,
+) {
+    // The release's data: the 0006 release's demo database (tests/fixtures/release-0006)
+    // carried through the release's migrations 0007-0010, then budget lines with funds carried
+    // over and spent, tranches, a lineage link and a year status written as that release wrote
+    // them.
+    migrate_range(&db, 1, 6).await;
+    let fixture = root()
+        .join("tests/fixtures/release-0006")
+        .join(format!("{}.sql", db.backend));
+    db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
+    migrate_range(&db, 7, PREVIOUS_RELEASE).await;
+    let ts = if db.backend == "postgres" {
+        "'2025-10-01T09:00:00+07:00'"
+    } else {
+        "'2025-10-01T02:00:00.000000+00:00'"
+    };
+    db.exec(&format!(
+        "UPDATE budget_lines SET carried_over_vnd = 100000000, spent_vnd = 50000000 \
+         WHERE task_id = (SELECT MIN(task_id) FROM budget_lines); \
+         INSERT INTO budget_tranches (task_id, year, tranche, amount_vnd, decision_number, recorded_at, recorded_by) \
+         SELECT MIN(task_id), 2025, 1, 1000000000, '100/QĐ-UBND', {ts}, 'release' FROM budget_lines; \
+         INSERT INTO task_lineage (task_id, relation, other_task_id, reason, actor_user, at) \
+         SELECT MIN(id), 'replaces', MAX(id), 'Thay thế', 'release', {ts} FROM tasks; \
+         UPDATE plan_listings SET year_status = 'hoan_thanh_nam' WHERE task_id = (SELECT MIN(id) FROM tasks);"
+    ))
+    .await;
+    let before = kept(&db).await;
+    assert_eq!(before.tasks.len(), 63);
+    assert_eq!(before.audit.len(), 66);
+    assert_eq!(before.lines.len(), 63);
+    assert_eq!(before.tranches.len(), 1);
+    assert_eq!(before.lineage.len(), 1);
+
+    // Today's schema.
+    let store = db.store().await;
+    assert_eq!(
+        kept(&db).await,
+        before,
+        "tasks, chains, budget lines, tranches, lineage"
+    );
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+    assert_eq!((verified.tasks, verified.entries), (63, 66));
+    // The year status recorded then has its history; the budget line its figures; a task's
+    // budget, lineage and report read as before.
+    assert_eq!(store.count("budget_history").await.unwrap(), 63);
+    let first = &before.tasks[0].0;
+    let s = skhcn();
+    let l = store.plans().listings(first).await.unwrap();
+    assert_eq!(l[0].year_status, Some(YearStatus::HoanThanhNam));
+    let lineage = store.plans().lineage_as(&s, first).await.unwrap();
+    assert_eq!(lineage.len(), 1);
+    let plan = store.directory().plan(PLAN).await.unwrap();
+    let mut rows = store
+        .reports()
+        .report_rows(Some(&plan.id), end_of_day(day("2026-12-31")))
+        .await
+        .unwrap();
+    store
+        .reports()
+        .as_of(&mut rows, &plan, day("2026-12-31"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 63);
+    let r = rows.iter().find(|r| &r.task_id == first).unwrap();
+    assert_eq!(r.year_status, Some(YearStatus::HoanThanhNam));
+    let md = progress_md(&store, PLAN, "2026-01-31").await;
+    assert!(md.contains("tổng số 63 nhiệm vụ"), "{md}");
+    // New writes work on the migrated database and keep the chains whole.
+    store
+        .plans()
+        .set_budget_as(
+            &s,
+            first,
+            2025,
+            YearBudget {
+                tranches: vec![parse_tranche("1:1.000:100/QĐ-UBND").unwrap()],
+                ..YearBudget::default()
+            },
+            None,
+            at("2026-02-01T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+    assert_eq!(store.migrate().await.unwrap(), 0);
+}
