@@ -301,15 +301,13 @@ impl Reports<'_> {
         let last_year = plans
             .budget_entries_of_plan(&plan.id, plan.year - 1)
             .await?;
-        type StatusRow = (String, Option<String>, Instant);
-        type RenameRow = (String, String, Instant);
-        let (earlier, statuses, renames, linked): (
-            Vec<(String,)>,
-            Vec<StatusRow>,
-            Vec<RenameRow>,
-            Vec<(String,)>,
-        ) = with_db!(self.store, |pool| {
-            let earlier = sqlx::query_as(
+        type Ids = Vec<(String,)>;
+        type Statuses = Vec<(String, Option<String>, Instant)>;
+        type Renames = Vec<(String, String, Instant)>;
+        let (earlier, statuses, renames, linked): (Ids, Statuses, Renames, Ids) = with_db!(
+            self.store,
+            |pool| {
+                let earlier = sqlx::query_as(
                 "SELECT DISTINCT l.task_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
                  JOIN plan_listings m ON m.task_id = l.task_id AND m.plan_id = $1 WHERE p.year < $2",
             )
@@ -317,34 +315,35 @@ impl Reports<'_> {
             .bind(i64::from(plan.year))
             .fetch_all(pool)
             .await?;
-            let statuses = sqlx::query_as(
-                "SELECT task_id, year_status, recorded_at FROM year_status_history \
+                let statuses = sqlx::query_as(
+                    "SELECT task_id, year_status, recorded_at FROM year_status_history \
                  WHERE plan_id = $1 AND recorded_at <= $2 ORDER BY recorded_at, id",
-            )
-            .bind(&plan.id)
-            .bind(cutoff)
-            .fetch_all(pool)
-            .await?;
-            // The earliest rename after the cutoff names the task as it was then.
-            let renames = sqlx::query_as(
-                "SELECT r.task_id, r.old_name, r.at FROM task_renames r \
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                // The earliest rename after the cutoff names the task as it was then.
+                let renames = sqlx::query_as(
+                    "SELECT r.task_id, r.old_name, r.at FROM task_renames r \
                  JOIN plan_listings m ON m.task_id = r.task_id AND m.plan_id = $1 \
                  WHERE r.at > $2 ORDER BY r.at DESC, r.id DESC",
-            )
-            .bind(&plan.id)
-            .bind(cutoff)
-            .fetch_all(pool)
-            .await?;
-            let linked = sqlx::query_as(
-                "SELECT DISTINCT x.task_id FROM task_lineage x \
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                let linked = sqlx::query_as(
+                    "SELECT DISTINCT x.task_id FROM task_lineage x \
                  JOIN plan_listings m ON m.task_id = x.task_id AND m.plan_id = $1 WHERE x.at <= $2",
-            )
-            .bind(&plan.id)
-            .bind(cutoff)
-            .fetch_all(pool)
-            .await?;
-            (earlier, statuses, renames, linked)
-        });
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                (earlier, statuses, renames, linked)
+            }
+        );
         let earlier: std::collections::HashSet<String> =
             earlier.into_iter().chain(linked).map(|e| e.0).collect();
         let mut status_of: HashMap<String, Option<YearStatus>> = HashMap::new();
