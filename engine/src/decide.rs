@@ -238,6 +238,8 @@ pub struct Decision {
     /// transition opens a new review).
     pub transition_counts: BTreeMap<String, u32>,
     pub state_entries: BTreeMap<String, u32>,
+    /// The workflow version the task moves to ([`migrate`]); `None`: it stays on its version.
+    pub workflow_version: Option<u32>,
 }
 
 /// One thing a transition still needs before this actor can take it.
@@ -734,6 +736,7 @@ pub fn decide(
         round,
         transition_counts,
         state_entries,
+        workflow_version: None,
         state: target.name.clone(),
         phase: target.phase,
         audit: AuditEntry {
@@ -806,6 +809,7 @@ pub fn start(
         _ => Vec::new(),
     };
     Ok(Decision {
+        workflow_version: None,
         state: initial.name.clone(),
         phase: initial.phase,
         audit: AuditEntry {
@@ -951,3 +955,112 @@ pub fn timers_for(
 
 #[cfg(test)]
 mod tests;
+
+/// The audit entry's transition name for a move to another workflow version.
+pub const MIGRATE_TRANSITION: &str = "chuyen_phien_ban_quy_trinh";
+
+/// Moves a task of `from` (in `task.state`) onto version `to` of the same workflow, by the
+/// mapping `to` declares from `from`'s version (`[[migrate_from]]`): an administrator's explicit,
+/// audited decision. The task's clock carries over when it stays in a state of the same name
+/// whose deadline the new version keeps; otherwise its clocks end and the step's timers are
+/// cancelled (the next transition starts clocks as usual). Rounds and counts carry over. The
+/// reason, in Vietnamese, when refused: another workflow, not a newer version, no declared
+/// mapping, a finished task, or a state the mapping does not know.
+pub fn migrate(
+    from: &Workflow,
+    to: &Workflow,
+    task: &TaskSnapshot,
+    actor: &Actor,
+    now: Instant,
+) -> Result<Decision, String> {
+    if from.name != to.name {
+        return Err(format!(
+            "Không chuyển được nhiệm vụ của quy trình `{}` sang quy trình khác (`{}`).",
+            from.name, to.name
+        ));
+    }
+    if to.version <= from.version {
+        return Err(format!(
+            "Nhiệm vụ đang ở phiên bản {} của quy trình `{}`: chỉ chuyển được sang phiên bản mới hơn.",
+            from.version, from.name
+        ));
+    }
+    let Some(mapping) = to.migration_from(from.version) else {
+        return Err(format!(
+            "Phiên bản {} của quy trình `{}` không khai báo cách chuyển từ phiên bản {} ([[migrate_from]] version = {}).",
+            to.version, to.name, from.version, from.version
+        ));
+    };
+    let current = from.state(&task.state).ok_or_else(|| {
+        format!(
+            "Bước `{}` không có trong phiên bản {} của quy trình `{}`.",
+            task.state, from.version, from.name
+        )
+    })?;
+    if current.phase.is_terminal() {
+        return Err(format!(
+            "Nhiệm vụ đã kết thúc (bước «{}»): không chuyển phiên bản.",
+            current.title
+        ));
+    }
+    let target = mapping
+        .states
+        .get(&current.name)
+        .and_then(|n| to.state(n))
+        .ok_or_else(|| {
+            format!(
+                "Cách chuyển từ phiên bản {} không có bước `{}`.",
+                from.version, current.name
+            )
+        })?;
+    let keeps_clock = target.name == current.name && target.deadline.is_some();
+    let (clock, paused_clock, cancel_timers_of) = if keeps_clock {
+        (task.clock.clone(), task.paused_clock.clone(), Vec::new())
+    } else {
+        let mut cancel = vec![current.name.clone()];
+        if let Some(p) = &task.paused_clock {
+            cancel.push(p.state.clone());
+        }
+        (None, None, cancel)
+    };
+    let round = Round {
+        review: task.review.max(1),
+        round: task.state_entries.get(&current.name).copied().unwrap_or(1),
+    };
+    let mut state_entries = task.state_entries.clone();
+    if target.name != current.name {
+        let n = state_entries.remove(&current.name).unwrap_or(1);
+        let entered = state_entries.entry(target.name.clone()).or_default();
+        *entered = (*entered).max(n);
+    }
+    Ok(Decision {
+        state: target.name.clone(),
+        phase: target.phase,
+        audit: AuditEntry {
+            transition: MIGRATE_TRANSITION.into(),
+            actor_user: actor.user.clone(),
+            actor_role: actor.roles.first().copied(),
+            from_state: Some(current.name.clone()),
+            to_state: target.name.clone(),
+            from_phase: Some(current.phase),
+            to_phase: target.phase,
+            comment: Some(format!(
+                "Chuyển quy trình `{}` từ phiên bản {} sang phiên bản {}: bước «{}» → «{}»",
+                to.name, from.version, to.version, current.title, target.title
+            )),
+            documents: Vec::new(),
+            workflow: to.name.clone(),
+            workflow_version: to.version,
+            at: now,
+        },
+        cancel_timers_of,
+        create_timers: Vec::new(),
+        clock,
+        paused_clock,
+        notifications: Vec::new(),
+        round,
+        transition_counts: task.transition_counts.clone(),
+        state_entries,
+        workflow_version: Some(to.version),
+    })
+}

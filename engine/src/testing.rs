@@ -185,3 +185,33 @@ pub fn small_with(edit: impl Fn(&str) -> String) -> crate::workflow::Workflow {
     crate::workflow::parse_workflow("thu-nghiem.toml", &edit(SMALL), &calendars())
         .expect("fixture is valid")
 }
+
+/// The mapping of every state of [`SMALL`] version 1 onto version 2: the same names, except that
+/// a dossier waiting for more documents goes back to the explanation.
+pub const SMALL_V2_MIGRATION: &str = r#"
+[[migrate_from]]
+version = 1
+states = { du_thao = "du_thao", thuyet_minh = "thuyet_minh", tham_dinh = "tham_dinh", bo_sung = "thuyet_minh", lua_chon = "lua_chon", hop_dong = "hop_dong", nghiem_thu = "nghiem_thu", hoan_thanh = "hoan_thanh", rut = "rut" }
+"#;
+
+/// [`SMALL`] as version 2 with `migration` appended.
+pub fn small_v2(migration: &str) -> String {
+    format!("{}{migration}", SMALL.replace("version = 1", "version = 2"))
+}
+
+/// A catalog of [`SMALL`] version 1 and `v2` (with the shipped calendars).
+pub fn small_versions(v2: &str) -> Result<Catalog, Vec<crate::workflow::LoadError>> {
+    let mut sources: Vec<Source> = shipped_sources()
+        .into_iter()
+        .filter(|s| s.is_calendar())
+        .collect();
+    sources.push(Source {
+        path: "thu-nghiem.toml".into(),
+        text: SMALL.to_string(),
+    });
+    sources.push(Source {
+        path: "thu-nghiem-v2.toml".into(),
+        text: v2.to_string(),
+    });
+    Catalog::load(&sources)
+}

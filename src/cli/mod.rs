@@ -254,6 +254,9 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         database: &settings.database,
     };
     match &cli.command {
+        Command::Workflows(workflows::WorkflowsCmd::Migrate(a)) => {
+            workflows::migrate(a, &ctx).await
+        }
         Command::Workflows(cmd) => workflows::run(cmd, ctx.workflows),
         Command::Calendar(cmd) => {
             let catalog = ctx.catalog()?;

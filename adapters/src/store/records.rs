@@ -271,6 +271,23 @@ pub struct TransitionOutcome {
     pub state_title: String,
 }
 
+/// Which tasks `tiendo workflows migrate` moves: one task, or every task of a version in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationSelection {
+    Task(String),
+    State { state: String, from_version: u32 },
+}
+
+/// One task moved onto a new workflow version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    pub task_id: String,
+    pub task_name: String,
+    pub from_version: u32,
+    pub from_state: String,
+    pub outcome: TransitionOutcome,
+}
+
 /// What a change of a task's assigned deadline produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadlineOutcome {

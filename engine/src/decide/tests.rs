@@ -937,3 +937,94 @@ fn rounds_count_within_one_review_and_start_again_when_the_dossier_is_reopened()
     go(&mut task, "tra_lai", &appraiser()).unwrap();
     assert_eq!(go(&mut task, "trinh", &officer()).unwrap().round, 2);
 }
+
+#[test]
+fn a_task_migrates_by_the_declared_mapping_keeping_a_running_clock_in_the_same_step() {
+    use crate::testing::{SMALL_V2_MIGRATION, small_v2, small_versions};
+    let catalog = small_versions(&small_v2(SMALL_V2_MIGRATION)).unwrap();
+    let (v1, v2) = (
+        catalog.get("thu-nghiem", 1).unwrap(),
+        catalog.get("thu-nghiem", 2).unwrap(),
+    );
+    let admin = Actor {
+        user: "quan.tri".into(),
+        roles: vec![Role::Admin],
+        units: Vec::new(),
+    };
+    let t0 = at("2026-03-02T09:00:00+07:00");
+    let now = at("2026-03-05T09:00:00+07:00");
+    // In appraisal with a running clock: same step, the clock and its timers carry over.
+    let submitted = decide(
+        v1,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
+    let at_appraisal = apply(&snapshot("thuyet_minh", t0), &submitted);
+    let d = migrate(v1, v2, &at_appraisal, &admin, now).unwrap();
+    assert_eq!(
+        (d.state.as_str(), d.workflow_version),
+        ("tham_dinh", Some(2))
+    );
+    assert_eq!(d.clock, at_appraisal.clock);
+    assert!(d.cancel_timers_of.is_empty() && d.create_timers.is_empty());
+    assert_eq!(d.audit.workflow_version, 2);
+    assert_eq!(d.audit.transition, MIGRATE_TRANSITION);
+    assert_eq!(
+        d.audit.comment.as_deref(),
+        Some(
+            "Chuyển quy trình `thu-nghiem` từ phiên bản 1 sang phiên bản 2: bước «Thẩm định» → «Thẩm định»"
+        )
+    );
+    assert!(d.notifications.is_empty());
+    // Waiting for more documents: mapped back to the explanation; the paused clock ends.
+    let returned = decide(
+        v1,
+        &at_appraisal,
+        &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]),
+        &appraiser(),
+        t0,
+    )
+    .unwrap();
+    let waiting = apply(&at_appraisal, &returned);
+    assert!(waiting.paused_clock.is_some());
+    let d = migrate(v1, v2, &waiting, &admin, now).unwrap();
+    assert_eq!(
+        (d.state.as_str(), d.phase),
+        ("thuyet_minh", Phase::ExplanationAndEstimate)
+    );
+    assert!(d.clock.is_none() && d.paused_clock.is_none());
+    assert_eq!(
+        d.cancel_timers_of,
+        vec!["bo_sung".to_string(), "tham_dinh".into()]
+    );
+    // Refused: back to an older version, no mapping, a finished task.
+    assert!(
+        migrate(v2, v1, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("phiên bản mới hơn")
+    );
+    assert!(
+        migrate(v1, v1, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("phiên bản mới hơn")
+    );
+    let done = snapshot("hoan_thanh", t0);
+    assert!(
+        migrate(v1, v2, &done, &admin, now)
+            .unwrap_err()
+            .contains("đã kết thúc")
+    );
+    let plain = small_versions(&small_v2("")).unwrap();
+    let (p1, p2) = (
+        plain.get("thu-nghiem", 1).unwrap(),
+        plain.get("thu-nghiem", 2).unwrap(),
+    );
+    assert!(
+        migrate(p1, p2, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("[[migrate_from]]")
+    );
+}

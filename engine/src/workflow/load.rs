@@ -63,6 +63,16 @@ struct RawWorkflow {
     durations: BTreeMap<String, Spanned<super::durations::RawStateDurations>>,
     #[serde(default)]
     selection_methods: BTreeMap<String, Spanned<super::durations::RawMethod>>,
+    #[serde(default)]
+    migrate_from: Vec<Spanned<RawMigration>>,
+}
+
+/// `[[migrate_from]]`: `version = N` and `states = { old = "new", … }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMigration {
+    version: u32,
+    states: BTreeMap<String, String>,
 }
 
 /// A document type: its title alone (`id = "Title"`: anyone who may attach to the task may
@@ -253,6 +263,8 @@ pub fn parse_workflow(
         &mut errs,
     );
 
+    let migrate_from = parse_migrations(&raw, &known, &mut errs);
+
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
         return Err(errs.list);
@@ -276,8 +288,57 @@ pub fn parse_workflow(
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
         durations,
+        migrate_from,
         file: file.to_string(),
     })
+}
+
+/// The `[[migrate_from]]` tables: an older version (below this one, declared once) and states
+/// of this workflow as targets. Whether every state of the older version is mapped is checked by
+/// the catalog, which has both versions.
+fn parse_migrations(
+    raw: &RawWorkflow,
+    known: &KnownStates,
+    errs: &mut Errors<'_>,
+) -> Vec<super::Migration> {
+    let own = *raw.version.get_ref();
+    let mut out: Vec<super::Migration> = Vec::new();
+    for m in &raw.migrate_from {
+        let span = m.span();
+        let subject = Some(format!("migrate_from version {}", m.get_ref().version));
+        let r = m.get_ref();
+        if r.version == 0 || r.version >= own {
+            errs.push(
+                &span,
+                subject.clone(),
+                format!("a migration comes from an older version: 1 to {}", own - 1),
+            );
+        }
+        if out.iter().any(|o| o.from_version == r.version) {
+            errs.push(
+                &span,
+                subject.clone(),
+                "declared twice for the same version",
+            );
+        }
+        for (old, new) in &r.states {
+            if !known.declares(new) {
+                errs.push(
+                    &span,
+                    subject.clone(),
+                    format!(
+                        "state `{old}` is mapped to `{new}`, which is not a state of this workflow"
+                    ),
+                );
+            }
+        }
+        out.push(super::Migration {
+            from_version: r.version,
+            states: r.states.clone(),
+            line: errs.line_of(&span),
+        });
+    }
+    out
 }
 
 /// What the file as a whole declares, once checked: `None` where it was refused.

@@ -49,8 +49,29 @@ pub struct Workflow {
     pub transitions: Vec<Transition>,
     /// How long steps take, for the year-end forecast (`[durations.*]`, `[selection_methods.*]`).
     pub durations: Durations,
+    /// How tasks of older versions are moved onto this one (`[[migrate_from]]`).
+    pub migrate_from: Vec<Migration>,
     /// The file it was read from, for messages.
     pub file: String,
+}
+
+/// A declared state mapping from an older version of the same workflow (`[[migrate_from]]`):
+/// every state of that version to a state of this one. The catalog refuses a mapping that leaves
+/// a state of the older version unmapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub from_version: u32,
+    /// Older state → state of this version.
+    pub states: BTreeMap<String, String>,
+    /// Where it is declared, for messages.
+    pub line: usize,
+}
+
+impl Workflow {
+    /// The mapping declared from `version`, if any.
+    pub fn migration_from(&self, version: u32) -> Option<&Migration> {
+        self.migrate_from.iter().find(|m| m.from_version == version)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -593,3 +593,53 @@ fn malformed_duration_figures_are_refused() {
         &["via names unknown transition `khong_co`"],
     );
 }
+
+#[test]
+fn a_migration_maps_every_state_of_a_loaded_older_version() {
+    use crate::testing::{SMALL_V2_MIGRATION, small_v2, small_versions};
+    let catalog = small_versions(&small_v2(SMALL_V2_MIGRATION)).unwrap();
+    let v2 = catalog.get("thu-nghiem", 2).unwrap();
+    let m = v2.migration_from(1).unwrap();
+    assert_eq!(m.states["bo_sung"], "thuyet_minh");
+    assert!(
+        catalog.get("thu-nghiem", 1).is_some(),
+        "the older version stays loadable"
+    );
+
+    let errors = |v2: &str| -> Vec<String> {
+        small_versions(v2)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    };
+    // A state of version 1 left unmapped: refused at the [[migrate_from]] line.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace(", rut = \"rut\"", ""));
+    let line = line_of(&text, "[[migrate_from]]");
+    assert_one(
+        &errors(&text),
+        &[&format!("thu-nghiem-v2.toml:{line}:"), "unmapped: rut"],
+    );
+    // A state that version 1 does not have.
+    let text =
+        small_v2(&SMALL_V2_MIGRATION.replace("rut = \"rut\"", "rut = \"rut\", cu = \"rut\""));
+    assert_one(&errors(&text), &["not states of version 1: cu"]);
+    // A target that is not a state of this version: refused by the file's own check.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace("rut = \"rut\"", "rut = \"da_huy\""));
+    assert_one(
+        &refused(&text),
+        &["migrate_from version 1", "`da_huy`, which is not a state"],
+    );
+    // From a version that is not older, or not loaded.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace("version = 1", "version = 2"));
+    assert_one(&refused(&text), &["from an older version: 1 to 1"]);
+    let text = small_v2(SMALL_V2_MIGRATION).replace("version = 2", "version = 3");
+    let text = text.replace(
+        "[[migrate_from]]\nversion = 1",
+        "[[migrate_from]]\nversion = 2",
+    );
+    assert_one(
+        &errors(&text),
+        &["version 2 of `thu-nghiem` is not loaded: keep its file"],
+    );
+}

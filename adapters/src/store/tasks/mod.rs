@@ -410,6 +410,70 @@ impl<'a> Tasks<'a> {
         write::set_deadline(self.store, &task, req, &actor.user, role, now).await
     }
 
+    /// Moves tasks of workflow `name` onto its version `to` by the mapping that version declares
+    /// (`[[migrate_from]]`), as an administrator (`access::may_manage`, workflow versions): one
+    /// task, or every task of a version in a state. Each task is moved in its own transaction with
+    /// its own audit entry (kind `migrate`); the first refusal stops the run (the tasks moved
+    /// before it stay moved). Tasks are read without the dossier-reading rule: an administrator
+    /// moves versions, not dossiers.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, workflow = %name, to = to))]
+    pub async fn migrate_as(
+        &self,
+        actor: &Actor,
+        name: &str,
+        to: u32,
+        which: &super::MigrationSelection,
+        now: Instant,
+    ) -> Result<Vec<super::Migrated>, StoreError> {
+        access::may_manage(actor, access::Area::WorkflowVersions)?;
+        let target = self.store.catalog().get(name, to).cloned().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "Quy trình `{name}` không có phiên bản {to} trong thư mục quy trình."
+            ))
+        })?;
+        let tasks: Vec<Task> = match which {
+            super::MigrationSelection::Task(id) => {
+                let t = read::task(self.store, id).await?;
+                if t.workflow != name {
+                    return Err(StoreError::Invalid(format!(
+                        "Nhiệm vụ `{id}` chạy trên quy trình `{}`, không phải `{name}`.",
+                        t.workflow
+                    )));
+                }
+                vec![t]
+            }
+            super::MigrationSelection::State {
+                state,
+                from_version,
+            } => {
+                let from = self.store.catalog().get(name, *from_version).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "Quy trình `{name}` không có phiên bản {from_version} trong thư mục quy trình."
+                    ))
+                })?;
+                if from.state(state).is_none() {
+                    return Err(StoreError::Invalid(format!(
+                        "Phiên bản {from_version} của quy trình `{name}` không có bước `{state}`."
+                    )));
+                }
+                read::in_state(self.store, name, *from_version, state).await?
+            }
+        };
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let (from_version, from_state) = (t.workflow_version, t.state.clone());
+            let o = write::migrate(self.store, &t, &target, actor, now).await?;
+            out.push(super::Migrated {
+                task_id: t.id.clone(),
+                task_name: t.name.clone(),
+                from_version,
+                from_state,
+                outcome: titled(Some(&target), o),
+            });
+        }
+        Ok(out)
+    }
+
     /// A task's audit entries, oldest first, for someone who may see the task.
     #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %id))]
     pub async fn history_as(

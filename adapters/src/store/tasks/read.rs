@@ -32,6 +32,25 @@ pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
     found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
 }
 
+/// The tasks of `workflow` version `version` now in `state`, oldest first.
+pub(super) async fn in_state(
+    store: &Store,
+    workflow: &str,
+    version: u32,
+    state: &str,
+) -> Result<Vec<Task>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_TASK} WHERE t.workflow = $1 AND t.workflow_version = $2 AND t.state = $3 ORDER BY t.created_at, t.id"
+        )))
+        .bind(workflow)
+        .bind(i64::from(version))
+        .bind(state)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
 pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
     Ok(with_db!(store, |pool| {
         sqlx::query_as(

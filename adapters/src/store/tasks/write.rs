@@ -585,10 +585,15 @@ async fn write_transition(
     idempotency: Option<Idempotency<'_>>,
     now: Instant,
 ) -> Result<Written, StoreError> {
+    let kind = if d.workflow_version.is_some() {
+        "migrate"
+    } else {
+        "transition"
+    };
     let seq = task.audit_seq + 1;
     let key = idempotency.as_ref().map(|i| i.key);
-    let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head)
-        .with_round(d.round);
+    let audit =
+        AuditRecord::new(&task.id, seq, kind, &d.audit, key, &task.audit_head).with_round(d.round);
     let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
@@ -613,7 +618,7 @@ async fn write_transition(
             .execute(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
                  transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
-                 review = $13, state_entries = $14 \
+                 review = $13, state_entries = $14, workflow_version = COALESCE($15, workflow_version) \
                  WHERE id = $11 AND version = $12",
                 &[
                     Arg::Str(&d.state),
@@ -630,6 +635,7 @@ async fn write_transition(
                     Arg::Int(task.version),
                     Arg::Int(i64::from(d.round.review)),
                     Arg::Str(&entries),
+                    Arg::OptInt(d.workflow_version.map(i64::from)),
                 ],
             )
             .await?;
@@ -784,4 +790,29 @@ pub(super) async fn set_deadline(
         audit_seq: seq,
         comment: entry.comment.unwrap_or_default(),
     })
+}
+
+/// Moves `task` onto version `to` of its workflow as `actor` (`engine::decide::migrate`), written
+/// like a transition: one transaction, a compare-and-set on the version, an audit entry of kind
+/// `migrate` that names the new version, the old step's timers cancelled when its clock ends.
+pub(super) async fn migrate(
+    store: &Store,
+    task: &Task,
+    to: &Workflow,
+    actor: &Actor,
+    now: Instant,
+) -> Result<TransitionOutcome, StoreError> {
+    let now = micros(now);
+    let from = store.workflow_of(task)?;
+    let d = decide::migrate(from, to, &snapshot(task), actor, now).map_err(StoreError::Invalid)?;
+    match write_transition(store, task, &d, None, now).await? {
+        Written::Done(o) => Ok(o),
+        Written::Lost => {
+            let current = read::task(store, &task.id).await?.version;
+            Err(StoreError::Conflict {
+                expected: task.version,
+                current,
+            })
+        }
+    }
 }
