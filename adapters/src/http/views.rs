@@ -236,6 +236,8 @@ pub struct TaskSummary {
     pub version: i64,
     pub period: Option<String>,
     pub is_rental: bool,
+    /// The unit spends its own revenue: the workflow's `own_fund` approval rules apply.
+    pub own_fund: bool,
     pub state_entered_at: DateTime<Utc>,
     /// The current deadline, if the current step has one.
     pub due_at: Option<DateTime<Utc>>,
@@ -272,6 +274,7 @@ impl TaskSummary {
             version: t.version,
             period: t.period.clone(),
             is_rental: t.is_rental,
+            own_fund: t.own_fund,
             state_entered_at: t.state_entered_at,
             due_at: t.due_at,
             overdue: t.due_at.is_some_and(|d| d < now),
@@ -472,6 +475,7 @@ impl From<&Unmet> for NeedView {
                 v.roles = Some(allowed.iter().map(|r| r.as_str().to_string()).collect());
             }
             Unmet::OwnUnit => v.need = "own_unit".into(),
+            Unmet::Unit { .. } => v.need = "unit".into(),
             Unmet::Document { doc_type, .. } => {
                 v.need = "document".into();
                 v.doc_type = Some(doc_type.clone());
@@ -511,7 +515,10 @@ impl AvailableView {
             allowed_now: !a.unmet.iter().any(|u| {
                 matches!(
                     u,
-                    Unmet::Role { .. } | Unmet::OwnUnit | Unmet::RoundLimit { .. }
+                    Unmet::Role { .. }
+                        | Unmet::OwnUnit
+                        | Unmet::Unit { .. }
+                        | Unmet::RoundLimit { .. }
                 )
             }),
             needs: a.unmet.iter().map(NeedView::from).collect(),
@@ -614,6 +621,54 @@ pub struct TaskDetail {
     pub documents: Vec<DocumentView>,
     /// The transitions from the current state, each with what the caller still lacks.
     pub available: Vec<AvailableView>,
+    /// The owning unit's proposals to postpone or withdraw it (at most one `pending`).
+    pub proposals: Vec<ProposalView>,
+}
+
+/// A proposal, pending or decided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalView {
+    pub id: String,
+    pub task_id: String,
+    /// `postpone` | `withdraw`.
+    pub kind: String,
+    pub letter: String,
+    pub letter_date: Option<chrono::NaiveDate>,
+    /// "văn bản số 5796/SVHTTDL-KHTC ngày 04/11/2025".
+    pub letter_text: String,
+    /// "Đề xuất rút khỏi kế hoạch (văn bản số …)".
+    pub text: String,
+    pub comment: Option<String>,
+    pub from_state: String,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+    /// `pending` | `accepted` | `refused`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_comment: Option<String>,
+}
+
+impl From<crate::store::ProposalRecord> for ProposalView {
+    fn from(p: crate::store::ProposalRecord) -> Self {
+        ProposalView {
+            letter_text: p.letter_reference(),
+            text: p.describe(),
+            id: p.id,
+            task_id: p.task_id,
+            kind: p.kind,
+            letter: p.letter_number,
+            letter_date: p.letter_date,
+            comment: p.comment,
+            from_state: p.from_state,
+            proposed_by: p.proposed_by,
+            proposed_at: p.proposed_at,
+            status: p.status,
+            decided_by: p.decided_by,
+            decided_at: p.decided_at,
+            decision_comment: p.decision_comment,
+        }
+    }
 }
 
 /// One audit entry.
@@ -996,6 +1051,9 @@ pub struct NewTaskBody {
     pub kind: String,
     pub period: Option<String>,
     pub is_rental: Option<bool>,
+    /// The unit spends its own revenue (quỹ phát triển hoạt động sự nghiệp): the workflow's
+    /// `own_fund` approval rules apply. Default false.
+    pub own_fund: Option<bool>,
     pub budget: Option<Vec<BudgetBody>>,
 }
 

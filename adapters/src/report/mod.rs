@@ -15,6 +15,7 @@ pub mod html;
 pub mod markdown;
 pub mod model;
 pub mod progress;
+pub mod proposals;
 pub mod status;
 pub mod xlsx;
 
@@ -270,7 +271,11 @@ pub async fn progress_tracked(
         .await?;
     let layout = store.plans().layout(&plan.id, plan.year).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
-    let doc = progress::build(
+    let pending = store.reports().pending_proposals().await?;
+    let pending = proposals::of_report(&rows, &pending, params.as_of);
+    let bullets = proposals::body_blocks(&rows, &pending, &names);
+    let sheet = proposals::section(&rows, &pending, store.catalog(), &names);
+    let mut doc = progress::build(
         &plan,
         &layout,
         rows,
@@ -279,6 +284,10 @@ pub async fn progress_tracked(
         &names,
         tracker,
     );
+    if let Some(body) = doc.sections.first_mut() {
+        body.blocks.extend(bullets);
+    }
+    doc.sections.extend(sheet);
     render(
         &doc,
         format,
@@ -373,7 +382,11 @@ pub async fn status_tracked(
         to: params.to,
         stall_days: params.stall_days,
     };
-    let doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
+    let mut doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
+    let pending = store.reports().pending_proposals().await?;
+    let pending = proposals::of_report(&rows, &pending, params.to);
+    doc.sections
+        .extend(proposals::section(&rows, &pending, store.catalog(), &names));
     render(
         &doc,
         format,

@@ -192,6 +192,11 @@ impl From<Described> for ReportRow {
 }
 
 impl Reports<'_> {
+    /// The units' proposals still waiting for UBND, oldest first (the reports list them).
+    pub async fn pending_proposals(&self) -> Result<Vec<super::ProposalRecord>, StoreError> {
+        super::tasks::pending_proposals(self.store).await
+    }
+
     /// Every task of `plan` (all plans when `None`) as of `cutoff`: described by its latest audit
     /// entry at or before `cutoff`, or, for a task imported after `cutoff`, by its import entry
     /// (an import records the plan's state as printed, the best knowledge of that date). Tasks

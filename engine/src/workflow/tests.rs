@@ -463,6 +463,74 @@ fn on_return_and_request_within_are_checked() {
     );
 }
 
+// --- Approval authorities ([approvals.NAME]) ---------------------------------------------
+
+fn with_approval(section: &str, transition_edit: &str) -> String {
+    VALID
+        .replace(
+            "[[states]]\nname = \"du_thao\"",
+            &format!("{section}\n\n[[states]]\nname = \"du_thao\""),
+        )
+        .replace(
+            "to = \"lua_chon\"\nroles = [\"so_tai_chinh\"]",
+            &format!("to = \"lua_chon\"\n{transition_edit}"),
+        )
+}
+
+#[test]
+fn an_approval_resolves_roles_and_is_printed() {
+    let text = with_approval(
+        "[approvals.thong_qua]\ntitle = \"Thông qua\"\ndefault = { role = \"ubnd\" }\n\n  [[approvals.thong_qua.rules]]\n  own_fund = true\n  role = \"thu_truong_don_vi\"\n  unit = \"own\"\n  source = \"chưa xác nhận\"",
+        "approval = \"thong_qua\"",
+    );
+    let wf = load(&text).unwrap();
+    let t = wf.transition("dat").unwrap();
+    assert_eq!(t.approval.as_deref(), Some("thong_qua"));
+    assert_eq!(t.roles, vec![Role::ThuTruongDonVi, Role::Ubnd]);
+    let shown = table(&wf);
+    assert!(shown.contains("THẨM QUYỀN PHÊ DUYỆT"), "{shown}");
+    assert!(
+        shown.contains("thong_qua — Thông qua (áp dụng cho: dat)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1. đơn vị tự chủ, chi từ nguồn thu của đơn vị → Thủ trưởng đơn vị (thu_truong_don_vi) của đơn vị chủ trì nhiệm vụ [chưa xác nhận]"),
+        "{shown}"
+    );
+    assert!(shown.contains("còn lại → UBND thành phố (ubnd)"), "{shown}");
+}
+
+#[test]
+fn a_bad_approval_is_refused_with_every_reason() {
+    // roles beside approval; an unknown approval; own_unit beside approval.
+    let both = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"ubnd\" }",
+        "roles = [\"ubnd\"]\napproval = \"a\"",
+    ));
+    assert_one(&both, &["transition `dat`", "either roles or approval"]);
+    let unknown = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"ubnd\" }",
+        "approval = \"b\"\nown_unit = true",
+    ));
+    assert_one(&unknown, &["unknown approval `b`", "declared: a"]);
+    assert_one(&unknown, &["own_unit cannot be combined with approval"]);
+    // A unit role without a unit; a rule without a condition; a bad funding source and unit.
+    let rules = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"thu_truong_don_vi\" }\n\n  [[approvals.a.rules]]\n  role = \"ubnd\"\n\n  [[approvals.a.rules]]\n  funding = [\"ngan_sach\"]\n  role = \"ubnd\"\n  unit = \"Sở Y tế\"",
+        "approval = \"a\"",
+    ));
+    assert_one(
+        &rules,
+        &["approval `a`", "belongs to a unit", "unit = \"own\""],
+    );
+    assert_one(&rules, &["approval `a` rule 1", "a rule needs a condition"]);
+    assert_one(
+        &rules,
+        &["approval `a` rule 2", "unknown funding source `ngan_sach`"],
+    );
+    assert_one(&rules, &["approval `a` rule 2", "must be \"own\""]);
+}
+
 /// `[durations.*]` and `[selection_methods.*]`, appended to the fixture.
 const DURATIONS: &str = r#"
 [selection_methods.dau_thau]

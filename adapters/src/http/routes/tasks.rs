@@ -286,6 +286,7 @@ async fn create_task(
         kind: ident("kind", &body.kind)?,
         period: opt_text("period", body.period.as_deref(), 200, false)?,
         is_rental: body.is_rental.unwrap_or(false),
+        own_fund: body.own_fund.unwrap_or(false),
         budget,
     };
     let o = app
@@ -353,6 +354,7 @@ async fn get_task(
             .iter()
             .map(|a| AvailableView::new(a, wf))
             .collect(),
+        proposals: d.proposals.into_iter().map(Into::into).collect(),
     };
     let mut res = Json(view).into_response();
     res.headers_mut().insert(header::ETAG, etag(version));

@@ -11,8 +11,10 @@
 //! - [`visibility`]: the facts `engine::access` rules on, looked up;
 //! - [`write`]: creation and transitions, each one audited transaction.
 
+mod proposals;
 pub(crate) mod read;
 mod search;
+mod transfers;
 mod visibility;
 mod write;
 
@@ -32,8 +34,11 @@ use super::{
 };
 use visibility::Facts;
 
+pub use proposals::{NewProposal, ProposalRecord};
+pub(crate) use proposals::{all_pending as pending_proposals, insert as insert_proposal};
 pub use read::Unscoped;
 pub use search::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort};
+pub use transfers::{NewTransfer, TransferRecord};
 pub(crate) use write::{Step, transition};
 
 /// The tasks' doors: see [`Store::tasks`].
@@ -63,12 +68,10 @@ impl TaskItem {
             .map_or(&self.task.state, |s| &s.title)
     }
 
-    /// Whose turn it is in the current state.
-    pub fn turn_roles(&self) -> &[Role] {
-        self.workflow
-            .as_ref()
-            .and_then(|w| w.state(&self.task.state))
-            .map_or(&[], |s| &s.roles)
+    /// Whose turn it is in the current state: its roles, or, in a state with an approval
+    /// authority, the role resolved for this task ([`Workflow::turn`]).
+    pub fn turn_roles(&self) -> Vec<Role> {
+        visibility::turn_of(self.workflow.as_deref(), &self.task).0
     }
 
     /// The transitions from the current state, each with what `actor` still lacks (none when
@@ -108,6 +111,8 @@ pub struct TaskDetail {
     pub available: Vec<Available>,
     /// Whether the actor may attach documents (`engine::access::may_attach_document`).
     pub may_attach: bool,
+    /// The units' proposals to postpone or withdraw it, oldest first (at most one pending).
+    pub proposals: Vec<ProposalRecord>,
 }
 
 /// A task's whole file as the task page shows it: the detail and the audit log.
@@ -293,6 +298,7 @@ impl<'a> Tasks<'a> {
         let budget = read::budget(self.store, &task.id).await?;
         let listings = self.store.plans().listings(&task.id).await?;
         let documents = read::documents(self.store, &task.id).await?;
+        let proposals = proposals::of_task(self.store, &task.id).await?;
         Ok(TaskDetail {
             item: self.item(task, actor, now),
             budget,
@@ -300,6 +306,7 @@ impl<'a> Tasks<'a> {
             documents,
             available,
             may_attach,
+            proposals,
         })
     }
 

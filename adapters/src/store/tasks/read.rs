@@ -14,7 +14,8 @@ use super::write::{Step, transition};
 pub(super) const SELECT_TASK: &str = "SELECT t.id, t.plan_id, p.number AS plan_number, t.unit_id, u.name AS unit_name, t.name, \
     t.funding_source, t.kind, t.workflow, t.workflow_version, t.state, t.phase, t.state_entered_at, t.version, \
     t.period, t.is_rental, t.clock, t.paused_clock, t.transition_counts, t.review, t.state_entries, t.due_at, t.audit_seq, t.audit_head, \
-    t.created_at, t.updated_at, t.expected_completion_on, t.assigned_deadline_on, t.deadline_doc_number, t.deadline_doc_date \
+    t.created_at, t.updated_at, t.expected_completion_on, t.assigned_deadline_on, t.deadline_doc_number, t.deadline_doc_date, \
+    t.own_fund, (SELECT MAX(b.need_total_vnd) FROM budget_lines b WHERE b.task_id = t.id) AS amount_vnd \
     FROM tasks t JOIN plans p ON p.id = t.plan_id JOIN units u ON u.id = t.unit_id";
 
 const SELECT_DOCUMENT: &str = "SELECT id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at FROM documents";
