@@ -288,18 +288,42 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     assert_eq!(t.workflow, "mua-sam");
     let t = find("Hệ thống giao dịch công nghệ, thiết bị");
     assert_eq!(t.state, "da_tam_hoan");
-    let t = find("Xây dựng Đề án di sản số Quần đảo Cát Bà");
-    assert_eq!(t.state, "da_rut_khoi_ke_hoach");
+    // Sở Văn hóa's withdrawal is its proposal (letter 5796), not UBND's decision (issue 15,
+    // item 2): the task is running, in its first step, with the proposal pending.
+    let proposed = find("Xây dựng Đề án di sản số Quần đảo Cát Bà");
+    assert_eq!(proposed.state, "de_xuat");
+    let pending = store.reports().pending_proposals().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].task_id.as_str(),
+            pending[0].kind.as_str(),
+            pending[0].letter_number.as_str(),
+            pending[0].letter_date
+        ),
+        (
+            proposed.id.as_str(),
+            "withdraw",
+            "5796/SVHTTDL-QBXT&PTTNDL",
+            chrono::NaiveDate::from_ymd_opt(2025, 11, 4)
+        )
+    );
     for (csv, t) in rows
         .iter()
         .map(|r| (r, tasks.iter().find(|t| t.name == r.name).unwrap()))
     {
-        assert_eq!(t.phase.as_str(), csv.stage, "{}", csv.name);
+        let stage = if t.id == proposed.id {
+            "proposed"
+        } else {
+            csv.stage.as_str()
+        };
+        assert_eq!(t.phase.as_str(), stage, "{}", csv.name);
         assert_eq!(t.funding_source, csv.funding);
     }
 
-    // One audited import entry per task, by the importing user, carrying the printed progress.
-    assert_eq!(store.count("audit_log").await.unwrap(), 64);
+    // One audited import entry per task, by the importing user, carrying the printed progress;
+    // and the proposal's entry.
+    assert_eq!(store.count("audit_log").await.unwrap(), 65);
     assert_eq!(store.count("outbox").await.unwrap(), 0);
     let t = find("Mua bản quyền phần mềm MS Office");
     let h = store.audit().history(&t.id).await.unwrap();
@@ -314,7 +338,7 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     );
     let v = store.audit().verify().await.unwrap();
     assert!(v.broken.is_none(), "{v:?}");
-    assert_eq!((v.tasks, v.entries), (64, 64));
+    assert_eq!((v.tasks, v.entries), (64, 65));
 }
 
 /// The reconciliation alone (pure): exactly the printed defects of Plan 215 are reported.
@@ -586,7 +610,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         "{comment}"
     );
     assert!(!comment.contains("dự toán"), "{comment}");
-    assert_eq!(store.count("audit_log").await.unwrap(), 65);
+    assert_eq!(store.count("audit_log").await.unwrap(), 66);
     // The same corrected file again: nothing.
     let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
     assert!(
@@ -827,7 +851,8 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
             "Phụ lục 1",
             "Phụ lục 2",
             "Phụ lục 3",
-            "Phụ lục 4"
+            "Phụ lục 4",
+            "Đề xuất chờ quyết định"
         ]
     );
     let body = book.worksheet_range("Báo cáo").unwrap();
@@ -956,7 +981,8 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
         "Tổng số 20 nhiệm vụ của 14 cơ quan, đơn vị.",
         "Theo nguồn kinh phí: Nguồn CNTT: 18 nhiệm vụ",
         "Tạm hoãn, đề xuất chuyển sang năm sau (2 nhiệm vụ): «Hệ thống quản lý và tra cứu tiêu chuẩn, đo lường chất lượng thành phố Hải Phòng» (Sở Khoa học và Công nghệ): nhu cầu kinh phí 3.500 triệu đồng",
-        "Rút khỏi kế hoạch (1 nhiệm vụ): «Xây dựng Đề án di sản số Quần đảo Cát Bà» (Sở Văn hóa, Thể thao và Du lịch): nhu cầu kinh phí 495 triệu đồng",
+        "Đề xuất rút khỏi kế hoạch, chờ UBND thành phố quyết định (1 nhiệm vụ): «Xây dựng Đề án di sản số Quần đảo Cát Bà» (Sở Văn hóa, Thể thao và Du lịch): nhu cầu kinh phí 495 triệu đồng, văn bản số 5796/SVHTTDL-QBXT&amp;PTTNDL ngày 04/11/2025",
+        "Đề xuất của đơn vị chờ UBND thành phố quyết định: 1 nhiệm vụ",
         "Đơn vị tính: Triệu đồng",
         "<th colspan=\"4\">Kinh phí</th>",
         "Tiến độ tính đến 05/11/2025",

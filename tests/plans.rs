@@ -192,7 +192,10 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
     assert_eq!(store.count("budget_history").await.unwrap(), 63);
 
     // The plan's next import finds every task by its listing: nothing is duplicated, and the
-    // row the printer omitted (restored in data/plan-215-2025) is the one new task.
+    // row the printer omitted (restored in data/plan-215-2025) is the one new task. One row is
+    // corrected (issue 15, item 2): the previous release read Sở Văn hóa's withdrawal proposal
+    // (its letter 5796) as a withdrawal; the task, which nobody handled since, goes back to its
+    // first step with the proposal pending UBND's decision.
     let report = store
         .imports()
         .import_plan(
@@ -208,7 +211,29 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
             report.outcome.updated.len(),
             report.outcome.unchanged
         ),
-        (1, 0, 63)
+        (1, 1, 62)
+    );
+    let corrected = &report.outcome.updated[0];
+    assert!(
+        corrected.name.starts_with("Xây dựng Đề án di sản số"),
+        "{corrected:?}"
+    );
+    let t = store
+        .tasks()
+        .unscoped()
+        .get(&corrected.task_id)
+        .await
+        .unwrap();
+    assert_eq!(t.phase, engine::Phase::Proposed);
+    let pending = store.reports().pending_proposals().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].task_id.as_str(),
+            pending[0].kind.as_str(),
+            pending[0].letter_number.as_str()
+        ),
+        (t.id.as_str(), "withdraw", "5796/SVHTTDL-QBXT&PTTNDL")
     );
     assert_eq!(store.count("tasks").await.unwrap(), 64);
     // Migrating again changes nothing.

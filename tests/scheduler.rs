@@ -343,6 +343,10 @@ async fn a_paused_clock_pushes_the_deadline_out(db: TestDb) {
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![yk];
     store.tasks().transition_as(&skhcn, &r, t0).await.unwrap();
+    let qd = doc("quyet_dinh_phe_duyet", &head).await;
+    let mut r = req(&id, "phe_duyet_nhiem_vu");
+    r.document_ids = vec![qd];
+    store.tasks().transition_as(&head, &r, t0).await.unwrap();
     let mut r = req(&id, "gui_so_tai_chinh");
     r.document_ids = vec![tm];
     store.tasks().transition_as(&head, &r, t0).await.unwrap();

@@ -730,6 +730,15 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
         .transition_as(&w.skhcn, &r, t0())
         .await
         .unwrap();
+    // The unit's head approves the task and estimate before Sở Tài chính appraises it.
+    let approval = attach(&w, &id, "quyet_dinh_phe_duyet", &w.head).await;
+    let mut r = req(&id, "phe_duyet_nhiem_vu");
+    r.document_ids = vec![approval];
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
+        .await
+        .unwrap();
     let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
     let mut r = req(&id, "gui_so_tai_chinh");
     r.document_ids = vec![dossier.clone()];
@@ -777,6 +786,15 @@ async fn task_at_stc(w: &World, name: &str) -> String {
     w.store
         .tasks()
         .transition_as(&w.skhcn, &r, t0())
+        .await
+        .unwrap();
+    // The unit's head approves the task and estimate before Sở Tài chính appraises it.
+    let approval = attach(w, &id, "quyet_dinh_phe_duyet", &w.head).await;
+    let mut r = req(&id, "phe_duyet_nhiem_vu");
+    r.document_ids = vec![approval];
+    w.store
+        .tasks()
+        .transition_as(&w.head, &r, t0())
         .await
         .unwrap();
     let dossier = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;

@@ -347,7 +347,10 @@ impl Relay {
                 // deadline fired or that stalled.
                 let recorded = Recorded {
                     state: text(
-                        if template.starts_with("task.turn") || template == "task.progress" {
+                        if template.starts_with("task.turn")
+                            || template == "task.progress"
+                            || template == "task.proposal"
+                        {
                             "to_state"
                         } else {
                             "state"
@@ -369,6 +372,12 @@ impl Relay {
                 match template {
                     "task.turn" => Message::Turn {
                         task,
+                        comment: text("comment"),
+                        actor: text("actor"),
+                    },
+                    "task.proposal" => Message::Proposal {
+                        task,
+                        proposal: text("proposal").unwrap_or_default(),
                         comment: text("comment"),
                         actor: text("actor"),
                     },

@@ -375,6 +375,7 @@ async fn one_task(
         .into(),
         period: Some("2026-2027".into()),
         is_rental: false,
+        own_fund: false,
         budget: Vec::new(),
     };
     let created = store

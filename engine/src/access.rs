@@ -163,6 +163,60 @@ pub fn is_my_turn(actor: &Actor, unit: &str, turn: &[Role]) -> bool {
     matched.iter().any(|r| !r.is_unit_role()) || actor.units.iter().any(|u| u == unit)
 }
 
+/// Whose turn it is on a task when its current state's turn was resolved by an approval
+/// authority ([`crate::workflow::Workflow::turn`]): with `turn_unit`, the actor must hold one of
+/// `turn` in that unit; without, [`is_my_turn`].
+pub fn is_my_turn_in(actor: &Actor, unit: &str, turn: &[Role], turn_unit: Option<&str>) -> bool {
+    match turn_unit {
+        Some(u) => actor.roles.iter().any(|r| turn.contains(r)) && actor.belongs_to(u),
+        None => is_my_turn(actor, unit, turn),
+    }
+}
+
+/// Why an actor is not the approval authority resolved for a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAuthority {
+    /// They do not hold the approving role.
+    Role,
+    /// They hold it, but in another unit than the one the authority names.
+    Unit,
+}
+
+/// Whether `actor` is the approval authority resolved for a task (issue 15, item 1): they hold
+/// its role and, when it names a unit (the task's own, or a named department), belong to that
+/// unit. `decide` applies it to every transition that names an `approval`.
+pub fn authority_admits(
+    actor: &Actor,
+    authority: &crate::workflow::Resolved,
+) -> Result<(), NotAuthority> {
+    if !actor.roles.contains(&authority.role) {
+        return Err(NotAuthority::Role);
+    }
+    match &authority.unit {
+        Some(u) if !actor.belongs_to(u) => Err(NotAuthority::Unit),
+        _ => Ok(()),
+    }
+}
+
+/// Transferring a task to another owning unit (issue 15, item 9): a decision of UBND, which
+/// assigns the plan's tasks to units and decides their withdrawal (domain.md, "Who uses it"),
+/// recorded with its deciding document. Not the administrator's: an administrator records unit
+/// merges (every task of a unit follows it, [`Area::Units`]) but reads no dossier, and a transfer
+/// moves one task between units that both go on existing.
+pub fn may_transfer(actor: &Actor) -> Result<(), Denied> {
+    if actor.roles.contains(&Role::Ubnd) {
+        Ok(())
+    } else {
+        Err(Denied {
+            rule: "transfer_ubnd_only",
+            message: format!(
+                "Chỉ UBND thành phố (ubnd) được quyết định chuyển nhiệm vụ sang đơn vị chủ trì khác; vai trò của bạn: {}. (Sáp nhập đơn vị do quản trị hệ thống ghi nhận trong quản lý đơn vị.)",
+                roles_text(&actor.roles)
+            ),
+        })
+    }
+}
+
 /// What the administration covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
@@ -883,6 +937,39 @@ mod tests {
         );
         assert!(may_issue_document(&skhcn, "ket_qua_tham_dinh", "x", Some(&issuers)).is_ok());
         assert!(may_issue_document(&officer, "thuyet_minh", "x", None).is_ok());
+    }
+
+    #[test]
+    fn only_ubnd_transfers_a_task_to_another_unit() {
+        for r in Role::ALL {
+            let a = actor(&[r], &["so-y-te"]);
+            assert_eq!(may_transfer(&a).is_ok(), r == Role::Ubnd, "{r:?}");
+        }
+        let d = may_transfer(&actor(&[Role::Admin], &[])).unwrap_err();
+        assert_eq!(d.rule, "transfer_ubnd_only");
+        assert!(d.message.contains("Sáp nhập đơn vị"), "{}", d.message);
+    }
+
+    #[test]
+    fn the_approval_authority_admits_its_role_in_its_unit() {
+        let authority = |unit: Option<&str>| crate::workflow::Resolved {
+            approval: "a".into(),
+            role: Role::ThuTruongDonVi,
+            unit: unit.map(str::to_string),
+            rule: None,
+            source: None,
+        };
+        let head = actor(&[Role::ThuTruongDonVi], &["so-y-te"]);
+        assert_eq!(authority_admits(&head, &authority(Some("so-y-te"))), Ok(()));
+        assert_eq!(
+            authority_admits(&head, &authority(Some("so-noi-vu"))),
+            Err(NotAuthority::Unit)
+        );
+        assert_eq!(authority_admits(&head, &authority(None)), Ok(()));
+        assert_eq!(
+            authority_admits(&actor(&[Role::Ubnd], &[]), &authority(None)),
+            Err(NotAuthority::Role)
+        );
     }
 
     #[test]

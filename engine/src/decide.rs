@@ -10,10 +10,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarError};
+use crate::domain::FundingSource;
 use crate::phase::{Phase, backbone_allows};
 use crate::role::Role;
 use crate::time::{Instant, format_instant};
-use crate::workflow::{Amount, Deadline, OnReturn, Transition, Workflow};
+use crate::workflow::{Amount, ApprovalFacts, Deadline, OnReturn, Transition, Workflow};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl Actor {
         }
     }
 
-    fn belongs_to(&self, unit: &str) -> bool {
+    pub(crate) fn belongs_to(&self, unit: &str) -> bool {
         self.units.iter().any(|u| u == unit)
     }
 }
@@ -68,9 +69,24 @@ pub struct TaskSnapshot {
     /// How many times each state has been entered in the current review: the round of a step
     /// ("cho ý kiến lần 2").
     pub state_entries: BTreeMap<String, u32>,
+    /// The task's funding source, own-fund flag and amount (its total need, in đồng): what an
+    /// approval authority's rules look at.
+    pub funding: Option<FundingSource>,
+    pub own_fund: bool,
+    pub amount_vnd: Option<i64>,
 }
 
 impl TaskSnapshot {
+    /// What an approval rule looks at on this task.
+    pub fn approval_facts(&self) -> ApprovalFacts<'_> {
+        ApprovalFacts {
+            unit: &self.unit,
+            funding: self.funding,
+            own_fund: self.own_fund,
+            amount_vnd: self.amount_vnd,
+        }
+    }
+
     /// The round of the step the task is in: how many times it entered its current state in the
     /// current review (at least 1).
     pub fn round(&self) -> u32 {
@@ -198,8 +214,12 @@ pub struct TimerSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub template: String,
-    /// Unit roles are resolved within the task's own unit; the others city-wide.
+    /// Unit roles are resolved within the task's own unit (or `unit`); the others city-wide.
     pub roles: Vec<Role>,
+    /// The unit whose users hold `roles`, when an approval authority names another unit than
+    /// the task's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// The audit entry a transition appends.
@@ -238,17 +258,30 @@ pub struct Decision {
     /// transition opens a new review).
     pub transition_counts: BTreeMap<String, u32>,
     pub state_entries: BTreeMap<String, u32>,
+    /// The workflow version the task moves to ([`migrate`]); `None`: it stays on its version.
+    pub workflow_version: Option<u32>,
 }
 
 /// One thing a transition still needs before this actor can take it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "need", rename_all = "snake_case")]
 pub enum Unmet {
-    Role { allowed: Vec<Role> },
+    Role {
+        allowed: Vec<Role>,
+    },
     OwnUnit,
-    Document { doc_type: String, title: String },
+    /// The approval authority's role is held, but in another unit than the one it must act in.
+    Unit {
+        unit: String,
+    },
+    Document {
+        doc_type: String,
+        title: String,
+    },
     Comment,
-    RoundLimit { limit: u32 },
+    RoundLimit {
+        limit: u32,
+    },
 }
 
 impl fmt::Display for Unmet {
@@ -258,6 +291,10 @@ impl fmt::Display for Unmet {
                 write!(f, "chỉ vai trò {} được thực hiện", role_list(allowed))
             }
             Unmet::OwnUnit => f.write_str("chỉ cán bộ của đơn vị chủ trì nhiệm vụ được thực hiện"),
+            Unmet::Unit { unit } => write!(
+                f,
+                "chỉ người có thẩm quyền của đơn vị `{unit}` được thực hiện"
+            ),
             Unmet::Document { title, doc_type } => {
                 write!(f, "thiếu tài liệu: {title} ({doc_type})")
             }
@@ -307,6 +344,12 @@ pub enum Rejection {
     NotYourUnit {
         transition: String,
     },
+    /// The actor holds the approving role, but not in the unit the approval authority names.
+    WrongUnit {
+        transition: String,
+        /// Who must approve this task ("Thủ trưởng đơn vị (thu_truong_don_vi) của đơn vị `x`").
+        authority: String,
+    },
     /// The transition is available and the actor may take it, but something is missing.
     Unmet {
         transition: String,
@@ -327,6 +370,21 @@ pub enum Rejection {
     },
     /// A deadline falls outside every loaded calendar year.
     Calendar(String),
+    /// A unit proposes a postponement or withdrawal while another proposal of the task waits
+    /// for UBND.
+    ProposalPending {
+        /// The pending one, with its letter.
+        pending: String,
+    },
+    /// The workflow has no exit of the proposed kind from the task's step (no postponement from
+    /// the contract on).
+    ProposalNotPossible {
+        kind: String,
+        state: String,
+        state_title: String,
+    },
+    /// UBND decides on a proposal the task does not have.
+    NoPendingProposal,
 }
 
 impl Rejection {
@@ -337,6 +395,7 @@ impl Rejection {
             Rejection::Terminal { .. } => "task_closed",
             Rejection::WrongRole { .. } => "wrong_role",
             Rejection::NotYourUnit { .. } => "not_your_unit",
+            Rejection::WrongUnit { .. } => "wrong_unit",
             Rejection::Unmet { unmet, .. } => match unmet.first() {
                 Some(Unmet::RoundLimit { .. }) => "round_limit_reached",
                 Some(Unmet::Comment) if unmet.len() == 1 => "comment_required",
@@ -350,6 +409,9 @@ impl Rejection {
             Rejection::NotDue { .. } => "not_due",
             Rejection::RequestWindowClosed { .. } => "request_window_closed",
             Rejection::Calendar(_) => "calendar_missing",
+            Rejection::ProposalPending { .. } => "proposal_pending",
+            Rejection::ProposalNotPossible { .. } => "proposal_not_possible",
+            Rejection::NoPendingProposal => "no_pending_proposal",
         }
     }
 
@@ -357,7 +419,9 @@ impl Rejection {
     pub fn is_authorization(&self) -> bool {
         matches!(
             self,
-            Rejection::WrongRole { .. } | Rejection::NotYourUnit { .. }
+            Rejection::WrongRole { .. }
+                | Rejection::NotYourUnit { .. }
+                | Rejection::WrongUnit { .. }
         )
     }
 }
@@ -407,6 +471,13 @@ impl fmt::Display for Rejection {
                 f,
                 "Bạn không có quyền thực hiện bước `{transition}`: nhiệm vụ không thuộc đơn vị của bạn."
             ),
+            Rejection::WrongUnit {
+                transition,
+                authority,
+            } => write!(
+                f,
+                "Bạn không có thẩm quyền thực hiện bước `{transition}` cho nhiệm vụ này: người có thẩm quyền là {authority}."
+            ),
             Rejection::Unmet { transition, unmet } => {
                 let list: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
                 write!(
@@ -436,6 +507,21 @@ impl fmt::Display for Rejection {
                 format_instant(*ended_at)
             ),
             Rejection::Calendar(msg) => write!(f, "Không tính được thời hạn: {msg}"),
+            Rejection::ProposalPending { pending } => write!(
+                f,
+                "Nhiệm vụ đang có đề xuất chờ UBND thành phố quyết định: {pending}. Chờ quyết định trước khi đề xuất tiếp."
+            ),
+            Rejection::ProposalNotPossible {
+                kind,
+                state,
+                state_title,
+            } => write!(
+                f,
+                "Không thể đề xuất {kind} khi nhiệm vụ đang ở bước «{state_title}» ({state}): quy trình không cho phép từ bước này."
+            ),
+            Rejection::NoPendingProposal => f.write_str(
+                "Nhiệm vụ không có đề xuất tạm hoãn hay rút khỏi kế hoạch nào đang chờ quyết định.",
+            ),
         }
     }
 }
@@ -450,9 +536,19 @@ impl From<CalendarError> for Rejection {
 
 /// What `actor` still lacks to take `t` on `task` (empty: nothing, it can be taken now),
 /// not counting the comment and documents of a particular command.
-fn standing_unmet(t: &Transition, task: &TaskSnapshot, actor: &Actor) -> Vec<Unmet> {
+fn standing_unmet(wf: &Workflow, t: &Transition, task: &TaskSnapshot, actor: &Actor) -> Vec<Unmet> {
     let mut unmet = Vec::new();
-    if !t.roles.iter().any(|r| actor.roles.contains(r)) {
+    if let Some(authority) = wf.authority(t.approval.as_deref(), &task.approval_facts()) {
+        match crate::access::authority_admits(actor, &authority) {
+            Ok(()) => {}
+            Err(crate::access::NotAuthority::Role) => unmet.push(Unmet::Role {
+                allowed: vec![authority.role],
+            }),
+            Err(crate::access::NotAuthority::Unit) => unmet.push(Unmet::Unit {
+                unit: authority.unit.clone().unwrap_or_default(),
+            }),
+        }
+    } else if !t.roles.iter().any(|r| actor.roles.contains(r)) {
         unmet.push(Unmet::Role {
             allowed: t.roles.clone(),
         });
@@ -464,7 +560,7 @@ fn standing_unmet(t: &Transition, task: &TaskSnapshot, actor: &Actor) -> Vec<Unm
         .iter()
         .filter(|r| actor.roles.contains(r))
         .all(|r| r.is_unit_role());
-    if t.own_unit && acting_for_a_unit && !actor.belongs_to(&task.unit) {
+    if t.approval.is_none() && t.own_unit && acting_for_a_unit && !actor.belongs_to(&task.unit) {
         unmet.push(Unmet::OwnUnit);
     }
     if let Some(limit) = t.max_repeats
@@ -505,7 +601,7 @@ fn command_unmet(
 pub fn available(wf: &Workflow, task: &TaskSnapshot, actor: &Actor) -> Vec<Available> {
     wf.transitions_from(&task.state)
         .map(|t| {
-            let mut unmet = standing_unmet(t, task, actor);
+            let mut unmet = standing_unmet(wf, t, task, actor);
             unmet.extend(command_unmet(wf, t, None, &[]));
             Available {
                 transition: t.name.clone(),
@@ -554,12 +650,23 @@ pub fn decide(
         Command::Transition {
             comment, documents, ..
         } => {
-            let standing = standing_unmet(t, task, actor);
-            if standing.iter().any(|u| matches!(u, Unmet::Role { .. })) {
+            let standing = standing_unmet(wf, t, task, actor);
+            let authority = wf.authority(t.approval.as_deref(), &task.approval_facts());
+            if let Some(Unmet::Role { allowed }) =
+                standing.iter().find(|u| matches!(u, Unmet::Role { .. }))
+            {
                 return Err(Rejection::WrongRole {
                     transition: t.name.clone(),
-                    allowed: t.roles.clone(),
+                    allowed: allowed.clone(),
                     yours: actor.roles.clone(),
+                });
+            }
+            if let Some(a) = &authority
+                && standing.iter().any(|u| matches!(u, Unmet::Unit { .. }))
+            {
+                return Err(Rejection::WrongUnit {
+                    transition: t.name.clone(),
+                    authority: a.describe(),
                 });
             }
             if standing.contains(&Unmet::OwnUnit) {
@@ -575,7 +682,10 @@ pub fn decide(
                     unmet,
                 });
             }
-            let role = actor.roles.iter().copied().find(|r| t.roles.contains(r));
+            let role = match &authority {
+                Some(a) => Some(a.role),
+                None => actor.roles.iter().copied().find(|r| t.roles.contains(r)),
+            };
             let comment = comment
                 .as_ref()
                 .map(|c| c.trim().to_string())
@@ -699,14 +809,20 @@ pub fn decide(
         _ => Vec::new(),
     };
 
+    // Whose turn it is next: the state's roles, or the approval authority resolved for this task
+    // (its role, in the unit it names).
+    let (turn, turn_unit) = wf.turn(&target.name, &task.approval_facts());
+    let turn_unit = turn_unit.filter(|u| *u != task.unit);
     let mut notifications = vec![Notification {
         template: "task.turn".into(),
-        roles: target.roles.clone(),
+        roles: turn.clone(),
+        unit: turn_unit.clone(),
     }];
-    if !target.roles.contains(&Role::DonVi) {
+    if !turn.contains(&Role::DonVi) || turn_unit.is_some() {
         notifications.push(Notification {
             template: "task.progress".into(),
             roles: vec![Role::DonVi],
+            unit: None,
         });
     }
     notifications.retain(|n| !n.roles.is_empty());
@@ -734,6 +850,7 @@ pub fn decide(
         round,
         transition_counts,
         state_entries,
+        workflow_version: None,
         state: target.name.clone(),
         phase: target.phase,
         audit: AuditEntry {
@@ -806,6 +923,7 @@ pub fn start(
         _ => Vec::new(),
     };
     Ok(Decision {
+        workflow_version: None,
         state: initial.name.clone(),
         phase: initial.phase,
         audit: AuditEntry {
@@ -829,6 +947,7 @@ pub fn start(
         notifications: vec![Notification {
             template: "task.turn".into(),
             roles: initial.roles.clone(),
+            unit: None,
         }],
         round: Round {
             review: 1,
@@ -951,3 +1070,112 @@ pub fn timers_for(
 
 #[cfg(test)]
 mod tests;
+
+/// The audit entry's transition name for a move to another workflow version.
+pub const MIGRATE_TRANSITION: &str = "chuyen_phien_ban_quy_trinh";
+
+/// Moves a task of `from` (in `task.state`) onto version `to` of the same workflow, by the
+/// mapping `to` declares from `from`'s version (`[[migrate_from]]`): an administrator's explicit,
+/// audited decision. The task's clock carries over when it stays in a state of the same name
+/// whose deadline the new version keeps; otherwise its clocks end and the step's timers are
+/// cancelled (the next transition starts clocks as usual). Rounds and counts carry over. The
+/// reason, in Vietnamese, when refused: another workflow, not a newer version, no declared
+/// mapping, a finished task, or a state the mapping does not know.
+pub fn migrate(
+    from: &Workflow,
+    to: &Workflow,
+    task: &TaskSnapshot,
+    actor: &Actor,
+    now: Instant,
+) -> Result<Decision, String> {
+    if from.name != to.name {
+        return Err(format!(
+            "Không chuyển được nhiệm vụ của quy trình `{}` sang quy trình khác (`{}`).",
+            from.name, to.name
+        ));
+    }
+    if to.version <= from.version {
+        return Err(format!(
+            "Nhiệm vụ đang ở phiên bản {} của quy trình `{}`: chỉ chuyển được sang phiên bản mới hơn.",
+            from.version, from.name
+        ));
+    }
+    let Some(mapping) = to.migration_from(from.version) else {
+        return Err(format!(
+            "Phiên bản {} của quy trình `{}` không khai báo cách chuyển từ phiên bản {} ([[migrate_from]] version = {}).",
+            to.version, to.name, from.version, from.version
+        ));
+    };
+    let current = from.state(&task.state).ok_or_else(|| {
+        format!(
+            "Bước `{}` không có trong phiên bản {} của quy trình `{}`.",
+            task.state, from.version, from.name
+        )
+    })?;
+    if current.phase.is_terminal() {
+        return Err(format!(
+            "Nhiệm vụ đã kết thúc (bước «{}»): không chuyển phiên bản.",
+            current.title
+        ));
+    }
+    let target = mapping
+        .states
+        .get(&current.name)
+        .and_then(|n| to.state(n))
+        .ok_or_else(|| {
+            format!(
+                "Cách chuyển từ phiên bản {} không có bước `{}`.",
+                from.version, current.name
+            )
+        })?;
+    let keeps_clock = target.name == current.name && target.deadline.is_some();
+    let (clock, paused_clock, cancel_timers_of) = if keeps_clock {
+        (task.clock.clone(), task.paused_clock.clone(), Vec::new())
+    } else {
+        let mut cancel = vec![current.name.clone()];
+        if let Some(p) = &task.paused_clock {
+            cancel.push(p.state.clone());
+        }
+        (None, None, cancel)
+    };
+    let round = Round {
+        review: task.review.max(1),
+        round: task.state_entries.get(&current.name).copied().unwrap_or(1),
+    };
+    let mut state_entries = task.state_entries.clone();
+    if target.name != current.name {
+        let n = state_entries.remove(&current.name).unwrap_or(1);
+        let entered = state_entries.entry(target.name.clone()).or_default();
+        *entered = (*entered).max(n);
+    }
+    Ok(Decision {
+        state: target.name.clone(),
+        phase: target.phase,
+        audit: AuditEntry {
+            transition: MIGRATE_TRANSITION.into(),
+            actor_user: actor.user.clone(),
+            actor_role: actor.roles.first().copied(),
+            from_state: Some(current.name.clone()),
+            to_state: target.name.clone(),
+            from_phase: Some(current.phase),
+            to_phase: target.phase,
+            comment: Some(format!(
+                "Chuyển quy trình `{}` từ phiên bản {} sang phiên bản {}: bước «{}» → «{}»",
+                to.name, from.version, to.version, current.title, target.title
+            )),
+            documents: Vec::new(),
+            workflow: to.name.clone(),
+            workflow_version: to.version,
+            at: now,
+        },
+        cancel_timers_of,
+        create_timers: Vec::new(),
+        clock,
+        paused_clock,
+        notifications: Vec::new(),
+        round,
+        transition_counts: task.transition_counts.clone(),
+        state_entries,
+        workflow_version: Some(to.version),
+    })
+}

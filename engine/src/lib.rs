@@ -28,6 +28,7 @@ pub mod money;
 pub mod notify;
 pub mod phase;
 pub mod plan;
+pub mod proposal;
 pub mod role;
 #[cfg(test)]
 mod testing;

@@ -51,6 +51,14 @@ pub enum Message {
         comment: Option<String>,
         actor: Option<String>,
     },
+    /// UBND is told a unit proposes to postpone or withdraw a task (with its letter).
+    Proposal {
+        task: TaskView,
+        /// "Đề xuất rút khỏi kế hoạch (văn bản số … ngày …)".
+        proposal: String,
+        comment: Option<String>,
+        actor: Option<String>,
+    },
     /// The unit is told its task moved on.
     Progress {
         task: TaskView,
@@ -262,6 +270,36 @@ pub fn render(message: &Message) -> Rendered {
                 ),
                 lines,
                 todo: format!("xử lý bước «{}» trong thời hạn.", task.state_title),
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
+        Message::Proposal {
+            task,
+            proposal,
+            comment,
+            actor,
+        } => {
+            let mut lines = task_lines(task);
+            lines.push(format!(
+                "{proposal}{}",
+                actor
+                    .as_ref()
+                    .map(|a| format!(", do {a} gửi"))
+                    .unwrap_or_default()
+            ));
+            if let Some(c) = comment {
+                lines.push(format!("Ý kiến kèm theo: {c}"));
+            }
+            Doc {
+                subject: format!("[tiendo] Đơn vị đề xuất, chờ UBND quyết định: {}", task.name),
+                intro: format!(
+                    "Đơn vị chủ trì nhiệm vụ «{}» đề xuất; đề xuất chờ UBND thành phố quyết định. Nhiệm vụ vẫn ở bước «{}» cho đến khi có quyết định.",
+                    task.name, task.state_title
+                ),
+                lines,
+                todo: "chấp thuận (tiendo task accept-proposal) hoặc không chấp thuận (tiendo task refuse-proposal) đề xuất.".into(),
                 link: Some(task.link.clone()),
                 list: Vec::new(),
             }

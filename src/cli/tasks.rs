@@ -51,6 +51,10 @@ pub enum TaskCmd {
         /// Nhiệm vụ thuê dịch vụ CNTT.
         #[arg(long)]
         rental: bool,
+        /// Đơn vị chi từ nguồn thu của mình (quỹ phát triển hoạt động sự nghiệp): thẩm quyền phê
+        /// duyệt theo quy tắc «own_fund» của quy trình (tiendo workflows show).
+        #[arg(long)]
+        own_fund: bool,
         /// Năm ngân sách của các số tiền dưới đây (mặc định: năm của kế hoạch).
         #[arg(long, value_name = "NĂM")]
         budget_year: Option<i32>,
@@ -204,6 +208,103 @@ pub enum TaskCmd {
         #[arg(long, value_name = "THƯ_MỤC")]
         data_dir: Option<PathBuf>,
     },
+    /// Đơn vị đề xuất tạm hoãn hoặc rút nhiệm vụ khỏi kế hoạch, theo văn bản của đơn vị.
+    ///
+    /// Đề xuất chờ UBND thành phố quyết định (task accept-proposal / refuse-proposal); trong
+    /// khi chờ, nhiệm vụ vẫn ở bước hiện tại và thời hạn vẫn chạy. UBND được thông báo qua thư.
+    Propose {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
+        task: String,
+        /// Tên đăng nhập của người đề xuất (cán bộ hoặc thủ trưởng của đơn vị chủ trì).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+        /// postpone (tạm hoãn, chuyển kế hoạch năm sau) | withdraw (rút khỏi kế hoạch).
+        #[arg(long, value_name = "LOẠI")]
+        kind: String,
+        /// Số, ký hiệu văn bản đề xuất của đơn vị, ví dụ 5796/SVHTTDL-KHTC.
+        #[arg(long, value_name = "SỐ_KÝ_HIỆU")]
+        letter: String,
+        /// Ngày văn bản (dd/mm/yyyy).
+        #[arg(long, value_name = "NGÀY")]
+        letter_date: Option<String>,
+        /// Lý do, ý kiến kèm theo.
+        #[arg(long, value_name = "Ý_KIẾN")]
+        comment: Option<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
+        #[arg(long)]
+        json: bool,
+    },
+    /// UBND thành phố chấp thuận đề xuất đang chờ: nhiệm vụ chuyển sang tạm hoãn hoặc rút khỏi
+    /// kế hoạch theo quy trình (kèm các tài liệu quy trình yêu cầu, ví dụ quyết định của UBND).
+    AcceptProposal {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
+        task: String,
+        /// Tên đăng nhập của người quyết định (UBND thành phố).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+        /// Ý kiến, số quyết định kèm theo.
+        #[arg(long, value_name = "Ý_KIẾN")]
+        comment: Option<String>,
+        /// Mã tài liệu của nhiệm vụ được viện dẫn (lặp lại cho nhiều tài liệu).
+        #[arg(long = "document", value_name = "MÃ_TÀI_LIỆU")]
+        documents: Vec<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Chuyển nhiệm vụ sang đơn vị chủ trì khác theo quyết định của UBND thành phố.
+    ///
+    /// Nhiệm vụ giữ nguyên lịch sử, tài liệu và thời hạn; quyết định được ghi kèm và vào nhật
+    /// ký kiểm tra. Khác với sáp nhập đơn vị (unit merge: mọi nhiệm vụ của đơn vị đi theo).
+    Transfer {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
+        task: String,
+        /// Tên đăng nhập của người quyết định (UBND thành phố).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+        /// Mã đơn vị chủ trì mới, ví dụ so-tai-chinh.
+        #[arg(long, value_name = "MÃ_ĐƠN_VỊ")]
+        to_unit: String,
+        /// Số quyết định chuyển đơn vị chủ trì, ví dụ 1234/QĐ-UBND.
+        #[arg(long, value_name = "SỐ_KÝ_HIỆU")]
+        decision: String,
+        /// Ngày quyết định (dd/mm/yyyy).
+        #[arg(long, value_name = "NGÀY")]
+        decision_date: Option<String>,
+        /// Ý kiến kèm theo.
+        #[arg(long, value_name = "Ý_KIẾN")]
+        comment: Option<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
+        #[arg(long)]
+        json: bool,
+    },
+    /// UBND thành phố không chấp thuận đề xuất đang chờ: nhiệm vụ tiếp tục ở bước hiện tại,
+    /// thời hạn giữ nguyên.
+    RefuseProposal {
+        /// Mã nhiệm vụ.
+        #[arg(value_name = "MÃ_NHIỆM_VỤ")]
+        task: String,
+        /// Tên đăng nhập của người quyết định (UBND thành phố).
+        #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+        as_user: String,
+        /// Lý do không chấp thuận.
+        #[arg(long, value_name = "Ý_KIẾN")]
+        comment: Option<String>,
+        /// In kết quả dạng JSON (cho chương trình khác đọc).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A date written dd/mm/yyyy (or yyyy-mm-dd), for `option`.
+fn date_arg(option: &str, s: Option<&str>) -> Result<Option<chrono::NaiveDate>, Failure> {
+    s.map(|d| {
+        parse_date(d).map_err(|e| Failure::usage(format!("{option}: ngày không hợp lệ: {e}")))
+    })
+    .transpose()
 }
 
 fn money(s: &Option<String>) -> Result<Option<i64>, Failure> {
@@ -243,6 +344,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
             kind,
             period,
             rental,
+            own_fund,
             budget_year,
             need_total,
             approved_estimate,
@@ -273,6 +375,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 kind: kind.clone(),
                 period: typed_opt("--period", period.as_deref(), 200, false)?,
                 is_rental: *rental,
+                own_fund: *own_fund,
                 budget: if has_money { vec![line] } else { Vec::new() },
             };
             let o = tasks
@@ -337,8 +440,12 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
             if *json {
                 return json_out(&serde_json::json!({
                     "task": d.item.task,
+                    "my_turn": d.item.my_turn,
+                    "turn_roles": d.item.turn_roles(),
+                    "proposals": d.proposals,
                     "listings": d.listings,
-                    "available": d.available
+                    "available": d.available,
+                    "forecast": d.forecast.as_ref().and_then(|f| f.as_ref().ok()),
                 }));
             }
             show(&d, &actor, now)
@@ -377,6 +484,105 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 o.state,
                 o.phase.title(),
                 o.version
+            ))
+        }
+        TaskCmd::Propose {
+            task,
+            as_user,
+            kind,
+            letter,
+            letter_date,
+            comment,
+            json,
+        } => {
+            let actor = directory.actor(as_user).await?;
+            let kind: engine::proposal::ProposalKind = kind.parse().map_err(Failure::usage)?;
+            let new = adapters::store::NewProposal {
+                task_id: task.clone(),
+                kind,
+                letter_number: typed("--letter", letter, 200, false)?,
+                letter_date: date_arg("--letter-date", letter_date.as_deref())?,
+                comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
+            };
+            let p = tasks.propose_as(&actor, &new, now).await?;
+            if *json {
+                return json_out(&p);
+            }
+            Ok(format!(
+                "{}\nĐã ghi nhận: {}. Đề xuất chờ UBND thành phố quyết định; nhiệm vụ vẫn ở bước hiện tại.\n",
+                p.id,
+                p.describe()
+            ))
+        }
+        TaskCmd::AcceptProposal {
+            task,
+            as_user,
+            comment,
+            documents,
+            json,
+        } => {
+            let actor = directory.actor(as_user).await?;
+            let comment = typed_opt("--comment", comment.as_deref(), 5000, true)?;
+            let o = tasks
+                .accept_proposal_as(&actor, task, comment.as_deref(), documents, now)
+                .await?;
+            if *json {
+                return json_out(&o);
+            }
+            Ok(format!(
+                "Đã chấp thuận đề xuất. Nhiệm vụ chuyển sang bước «{}» ({}), giai đoạn {}; phiên bản {}\n",
+                o.state_title,
+                o.state,
+                o.phase.title(),
+                o.version
+            ))
+        }
+        TaskCmd::RefuseProposal {
+            task,
+            as_user,
+            comment,
+            json,
+        } => {
+            let actor = directory.actor(as_user).await?;
+            let comment = typed_opt("--comment", comment.as_deref(), 5000, true)?;
+            let p = tasks
+                .refuse_proposal_as(&actor, task, comment.as_deref(), now)
+                .await?;
+            if *json {
+                return json_out(&p);
+            }
+            Ok(format!(
+                "Không chấp thuận: {}. Nhiệm vụ tiếp tục ở bước hiện tại, thời hạn giữ nguyên.\n",
+                p.describe()
+            ))
+        }
+        TaskCmd::Transfer {
+            task,
+            as_user,
+            to_unit,
+            decision,
+            decision_date,
+            comment,
+            json,
+        } => {
+            let actor = directory.actor(as_user).await?;
+            let t = adapters::store::NewTransfer {
+                task_id: task.clone(),
+                to_unit: to_unit.clone(),
+                decision_number: typed("--decision", decision, 200, false)?,
+                decision_date: date_arg("--decision-date", decision_date.as_deref())?,
+                comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
+            };
+            let r = tasks.transfer_as(&actor, &t, now).await?;
+            if *json {
+                return json_out(&r);
+            }
+            Ok(format!(
+                "Đã chuyển nhiệm vụ từ đơn vị {} sang đơn vị {} theo {}; phiên bản {}\n",
+                r.from_unit,
+                r.to_unit,
+                r.decision_reference(),
+                r.version
             ))
         }
         TaskCmd::Deadline {
@@ -513,11 +719,18 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
         t.phase.title(),
         format_instant(t.state_entered_at)
     ));
-    if let Some(s) = state
-        && !s.roles.is_empty()
-    {
-        let roles: Vec<&str> = s.roles.iter().map(|r| r.title()).collect();
+    // Whose turn: the state's roles, or the approval authority resolved for this task.
+    let turn = d.item.turn_roles();
+    if state.is_some() && !turn.is_empty() {
+        let roles: Vec<&str> = turn.iter().map(|r| r.title()).collect();
         out.push_str(&format!("Lượt xử lý:    {}\n", roles.join(", ")));
+    }
+    if let Some(p) = d.proposals.iter().find(|p| p.status == "pending") {
+        out.push_str(&format!(
+            "Đề xuất chờ UBND quyết định: {} — {}\n",
+            p.describe(),
+            format_instant(p.proposed_at)
+        ));
     }
     match (&t.clock, d.item.time_left(now)) {
         (Some(c), Some(left)) => out.push_str(&format!(
@@ -547,6 +760,22 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
             (None, None) => "không có (nhiệm vụ thường xuyên)".into(),
         }
     ));
+    match &d.forecast {
+        Some(Ok(f)) => {
+            out.push_str(&format!("Dự báo:        {}\n", f.summary()));
+            if let (Some(due), Some(why)) = (f.due, &f.due_reason) {
+                out.push_str(&format!("  Hạn:         {} ({why})\n", format_date(due)));
+            }
+            for line in f.path_lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if let Some(note) = f.shorter_path_note() {
+                out.push_str(&format!("  {note}\n"));
+            }
+        }
+        Some(Err(e)) => out.push_str(&format!("Dự báo:        không tính được: {e}\n")),
+        None => {}
+    }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
     for b in &d.budget {
         let m = |v: Option<i64>| {

@@ -30,6 +30,76 @@ pub enum WorkflowsCmd {
         #[arg(long)]
         version: Option<u32>,
     },
+    /// Chuyển nhiệm vụ đang chạy sang phiên bản mới của quy trình, theo cách chuyển bước mà
+    /// phiên bản đó khai báo ([[migrate_from]]); mỗi nhiệm vụ một mục nhật ký «migrate».
+    ///
+    /// Nhiệm vụ đang chạy giữ phiên bản đã bắt đầu cho đến khi quản trị viên chuyển: một nhiệm
+    /// vụ (--task) hoặc mọi nhiệm vụ của một phiên bản đang ở một bước (--state, --from).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Tên quy trình, ví dụ mua-sam.
+    pub name: String,
+    /// Phiên bản đích.
+    #[arg(long, value_name = "PHIÊN_BẢN")]
+    pub to: u32,
+    /// Mã nhiệm vụ cần chuyển.
+    #[arg(long, value_name = "MÃ_NHIỆM_VỤ", conflicts_with_all = ["state", "from"], required_unless_present = "state")]
+    pub task: Option<String>,
+    /// Chuyển mọi nhiệm vụ đang ở bước này (cùng --from).
+    #[arg(long, value_name = "BƯỚC", requires = "from")]
+    pub state: Option<String>,
+    /// Phiên bản hiện tại của các nhiệm vụ chọn bằng --state.
+    #[arg(long, value_name = "PHIÊN_BẢN", requires = "state")]
+    pub from: Option<u32>,
+    /// Tên đăng nhập của quản trị viên thực hiện.
+    #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+    pub as_user: String,
+}
+
+/// `tiendo workflows migrate`: one store door, then a line per task moved.
+pub async fn migrate(a: &MigrateArgs, ctx: &super::Ctx<'_>) -> Result<String, Failure> {
+    use adapters::store::MigrationSelection;
+    let store = ctx.store().await?;
+    let actor = store.directory().actor(&a.as_user).await?;
+    let which = match (&a.task, &a.state, a.from) {
+        (Some(id), _, _) => MigrationSelection::Task(id.clone()),
+        (None, Some(state), Some(from_version)) => MigrationSelection::State {
+            state: state.clone(),
+            from_version,
+        },
+        _ => {
+            return Err(Failure::usage(
+                "Chọn nhiệm vụ cần chuyển: --task MÃ, hoặc --state BƯỚC --from PHIÊN_BẢN.",
+            ));
+        }
+    };
+    let moved = store
+        .tasks()
+        .migrate_as(&actor, &a.name, a.to, &which, chrono::Utc::now())
+        .await?;
+    let mut out = String::new();
+    for m in &moved {
+        out.push_str(&format!(
+            "{}  v{} {} → v{} {} («{}»)  {}\n",
+            m.task_id,
+            m.from_version,
+            m.from_state,
+            a.to,
+            m.outcome.state,
+            m.outcome.state_title,
+            m.task_name
+        ));
+    }
+    out.push_str(&format!(
+        "Đã chuyển {} nhiệm vụ sang phiên bản {} của quy trình {}.\n",
+        moved.len(),
+        a.to,
+        a.name
+    ));
+    Ok(out)
 }
 
 pub fn run(cmd: &WorkflowsCmd, dir: Option<&Path>) -> Result<String, Failure> {
@@ -82,5 +152,8 @@ pub fn run(cmd: &WorkflowsCmd, dir: Option<&Path>) -> Result<String, Failure> {
             let w = super::find_workflow(&catalog, name, *version)?;
             Ok(mermaid(w))
         }
+        WorkflowsCmd::Migrate(_) => Err(Failure::usage(
+            "`workflows migrate` needs the database; run through the command dispatcher.",
+        )),
     }
 }

@@ -196,6 +196,11 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
         .upload(Skhcn, "van_ban_y_kien", "Văn bản thống nhất lần 2.pdf")
         .await;
     d.step(Skhcn, "skhcn_thong_nhat", None, &[&y2]).await;
+    // NĐ 98/2025: the unit's head approves the task and estimate, then sends it to Sở Tài chính.
+    let qd = d
+        .upload(Head, "quyet_dinh_phe_duyet", "Quyết định phê duyệt.pdf")
+        .await;
+    d.step(Head, "phe_duyet_nhiem_vu", None, &[&qd]).await;
     d.step(Head, "gui_so_tai_chinh", None, &[&tm2]).await;
     // Sở Tài chính asks for more documents: its clock stops while the unit complements.
     d.step(
@@ -211,6 +216,19 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     )
     .await;
     assert_eq!(paused["deadline"]["paused"], true, "{paused}");
+    // The year-end forecast rides along: a verdict, three dates in order, the paths by method.
+    let f = &paused["forecast"];
+    assert!(f["verdict_text"].is_string(), "{paused}");
+    let (e, ty, l) = (
+        f["earliest"].as_str().unwrap_or(""),
+        f["typical"].as_str().unwrap_or(""),
+        f["latest"].as_str().unwrap_or(""),
+    );
+    assert!(!e.is_empty() && e <= ty && ty <= l, "{f}");
+    assert!(
+        f["paths"].as_array().is_some_and(|p| p.len() > 1),
+        "open bidding, quotation…: {f}"
+    );
     let bs = d
         .upload(Head, "ho_so_bo_sung", "Chứng thư thẩm định giá.pdf")
         .await;
@@ -230,10 +248,12 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
         .upload(Stc, "ket_qua_tham_dinh", "Kết quả thẩm định.pdf")
         .await;
     d.step(Stc, "stc_thong_qua", None, &[&kq]).await;
-    let qd = d
-        .upload(Ubnd, "quyet_dinh_phe_duyet", "Quyết định phê duyệt.pdf")
+    // UBND allocates the funds on Sở Tài chính's report.
+    let btkp = d
+        .upload(Ubnd, "quyet_dinh_ubnd", "Quyết định bố trí kinh phí.pdf")
         .await;
-    d.step(Ubnd, "phe_duyet_nhiem_vu", None, &[&qd]).await;
+    d.step(Ubnd, "quyet_dinh_bo_tri_kinh_phi", None, &[&btkp])
+        .await;
     let kh = d
         .upload(Officer, "ke_hoach_lcnt", "Kế hoạch LCNT.pdf")
         .await;
@@ -267,7 +287,8 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     .await;
     assert_eq!(t["available"].as_array().map(Vec::len), Some(0));
     assert!(t["deadline"].is_null());
-    assert_eq!(t["documents"].as_array().map(Vec::len), Some(12));
+    assert!(t["forecast"].is_null(), "a completed task has no forecast");
+    assert_eq!(t["documents"].as_array().map(Vec::len), Some(13));
     let h = json(
         app.get(&format!("/api/v1/tasks/{task}/history"), w.token(Officer))
             .await,

@@ -14,6 +14,8 @@
 //! - `wording`: one deadline reads the same through the API, the command line and email.
 //! - `ops`: health, readiness, metrics, problem bodies for unknown routes, the OpenAPI document.
 //! - `telemetry`: the request id in the response header and in every log line of the request.
+//! - `procedure`: issue 15: who approves (`wrong_unit`, `own_fund`), units' proposals and UBND's
+//!   decisions.
 //! - `security`: issue 13's attacks on documents (issuers, tamper evidence, streamed uploads, quota).
 
 #[path = "../common/mod.rs"]
@@ -26,6 +28,7 @@ mod fuzz;
 mod lifecycle;
 mod matrix;
 mod ops;
+mod procedure;
 mod security;
 mod tasks;
 mod telemetry;

@@ -559,6 +559,9 @@ async fn who_sees_which_tasks(db: TestDb) {
     let y = w.document(&at_stc, "van_ban_y_kien", Who::Skhcn).await;
     w.step(&at_stc, "skhcn_thong_nhat", Who::Skhcn, vec![y])
         .await;
+    let qd = w.document(&at_stc, "quyet_dinh_phe_duyet", Who::Head).await;
+    w.step(&at_stc, "phe_duyet_nhiem_vu", Who::Head, vec![qd])
+        .await;
     let tm = w.document(&at_stc, "thuyet_minh_du_toan", Who::Head).await;
     w.step(&at_stc, "gui_so_tai_chinh", Who::Head, vec![tm])
         .await;

@@ -146,6 +146,9 @@ async fn a_request_for_more_documents_after_its_window_is_a_422_naming_it(db: Te
     let opinion = w.document(&task, "van_ban_y_kien", Who::Skhcn).await;
     w.step_at(&task, "skhcn_thong_nhat", Who::Skhcn, vec![opinion], past)
         .await;
+    let approval = w.document(&task, "quyet_dinh_phe_duyet", Who::Head).await;
+    w.step_at(&task, "phe_duyet_nhiem_vu", Who::Head, vec![approval], past)
+        .await;
     let dossier = w.document(&task, "thuyet_minh_du_toan", Who::Officer).await;
     w.step_at(&task, "gui_so_tai_chinh", Who::Head, vec![dossier], past)
         .await;

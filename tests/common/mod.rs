@@ -235,6 +235,7 @@ pub fn new_task(plan: &str, unit: &str, name: &str, kind: &str) -> NewTask {
         kind: kind.into(),
         period: None,
         is_rental: false,
+        own_fund: false,
         budget: Vec::new(),
     }
 }

@@ -189,7 +189,16 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     let yk2 = files.pdf("van-ban-y-kien-lan-2.pdf");
     take(b, "skhcn_thong_nhat", None, &[("van_ban_y_kien", &yk2)]).await;
     b.sign_out().await;
+    // The unit's head approves the task and estimate, then sends it to Sở Tài chính.
     from_my_turn(b, w, Who::Head, &id).await;
+    let pd = files.pdf("quyet-dinh-phe-duyet.pdf");
+    take(
+        b,
+        "phe_duyet_nhiem_vu",
+        None,
+        &[("quyet_dinh_phe_duyet", &pd)],
+    )
+    .await;
     take(b, "gui_so_tai_chinh", None, &[]).await;
     b.sign_out().await;
 
@@ -199,7 +208,7 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     take(b, "stc_thong_qua", None, &[("ket_qua_tham_dinh", &kq)]).await;
     b.sign_out().await;
 
-    // UBND sees it waiting in appraisal, approves it, and the overview shows it moved.
+    // UBND sees it waiting in appraisal, allocates the funds, and the overview shows it moved.
     b.goto(&format!("{base}/sign-in?next=/overview")).await;
     b.sign_in(base, user(Who::Ubnd), PASSWORD).await;
     b.wait_path("/overview").await;
@@ -207,12 +216,12 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     assert!(before.contains("Thẩm định: 1"), "{before}");
     assert!(before.contains("Lựa chọn nhà thầu: 0"), "{before}");
     from_my_turn_signed_in(b, w, &id).await;
-    let qd = files.pdf("quyet-dinh-phe-duyet.pdf");
+    let qd = files.pdf("quyet-dinh-bo-tri-kinh-phi.pdf");
     take(
         b,
-        "phe_duyet_nhiem_vu",
+        "quyet_dinh_bo_tri_kinh_phi",
         None,
-        &[("quyet_dinh_phe_duyet", &qd)],
+        &[("quyet_dinh_ubnd", &qd)],
     )
     .await;
     b.goto(&format!("{base}/overview")).await;
@@ -236,6 +245,7 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
             "can.bo",
             "giam.doc",
             "chuyen.vien.khcn",
+            "giam.doc",
             "giam.doc",
             "tham.dinh.stc",
             "pho.chu.tich"

@@ -102,6 +102,7 @@ fn api_router(settings: &HttpSettings) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
+        .merge(routes::procedure::router())
         .merge(routes::plan_years::router())
         .merge(routes::documents::router(settings.max_upload_bytes))
         .merge(routes::directory::router())

@@ -236,6 +236,8 @@ pub struct TaskSummary {
     pub version: i64,
     pub period: Option<String>,
     pub is_rental: bool,
+    /// The unit spends its own revenue: the workflow's `own_fund` approval rules apply.
+    pub own_fund: bool,
     pub state_entered_at: DateTime<Utc>,
     /// The current deadline, if the current step has one.
     pub due_at: Option<DateTime<Utc>>,
@@ -272,6 +274,7 @@ impl TaskSummary {
             version: t.version,
             period: t.period.clone(),
             is_rental: t.is_rental,
+            own_fund: t.own_fund,
             state_entered_at: t.state_entered_at,
             due_at: t.due_at,
             overdue: t.due_at.is_some_and(|d| d < now),
@@ -472,6 +475,7 @@ impl From<&Unmet> for NeedView {
                 v.roles = Some(allowed.iter().map(|r| r.as_str().to_string()).collect());
             }
             Unmet::OwnUnit => v.need = "own_unit".into(),
+            Unmet::Unit { .. } => v.need = "unit".into(),
             Unmet::Document { doc_type, .. } => {
                 v.need = "document".into();
                 v.doc_type = Some(doc_type.clone());
@@ -511,7 +515,10 @@ impl AvailableView {
             allowed_now: !a.unmet.iter().any(|u| {
                 matches!(
                     u,
-                    Unmet::Role { .. } | Unmet::OwnUnit | Unmet::RoundLimit { .. }
+                    Unmet::Role { .. }
+                        | Unmet::OwnUnit
+                        | Unmet::Unit { .. }
+                        | Unmet::RoundLimit { .. }
                 )
             }),
             needs: a.unmet.iter().map(NeedView::from).collect(),
@@ -614,6 +621,139 @@ pub struct TaskDetail {
     pub documents: Vec<DocumentView>,
     /// The transitions from the current state, each with what the caller still lacks.
     pub available: Vec<AvailableView>,
+    /// The owning unit's proposals to postpone or withdraw it (at most one `pending`).
+    pub proposals: Vec<ProposalView>,
+    /// The year-end forecast as of now; absent for a finished, postponed or withdrawn task.
+    pub forecast: Option<ForecastView>,
+}
+
+/// A proposal, pending or decided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalView {
+    pub id: String,
+    pub task_id: String,
+    /// `postpone` | `withdraw`.
+    pub kind: String,
+    pub letter: String,
+    pub letter_date: Option<chrono::NaiveDate>,
+    /// "văn bản số 5796/SVHTTDL-KHTC ngày 04/11/2025".
+    pub letter_text: String,
+    /// "Đề xuất rút khỏi kế hoạch (văn bản số …)".
+    pub text: String,
+    pub comment: Option<String>,
+    pub from_state: String,
+    pub proposed_by: String,
+    pub proposed_at: DateTime<Utc>,
+    /// `pending` | `accepted` | `refused`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_comment: Option<String>,
+}
+
+impl From<crate::store::ProposalRecord> for ProposalView {
+    fn from(p: crate::store::ProposalRecord) -> Self {
+        ProposalView {
+            letter_text: p.letter_reference(),
+            text: p.describe(),
+            id: p.id,
+            task_id: p.task_id,
+            kind: p.kind,
+            letter: p.letter_number,
+            letter_date: p.letter_date,
+            comment: p.comment,
+            from_state: p.from_state,
+            proposed_by: p.proposed_by,
+            proposed_at: p.proposed_at,
+            status: p.status,
+            decided_by: p.decided_by,
+            decided_at: p.decided_at,
+            decision_comment: p.decision_comment,
+        }
+    }
+}
+
+/// Whether a task can still finish by its due date given the law's minimum durations
+/// (`engine::forecast`; `tiendo forecast`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    /// `cannot_finish`, `at_risk`, `on_track` or `no_deadline`.
+    pub verdict: String,
+    /// "không thể hoàn thành đúng hạn", "có nguy cơ", "dự kiến kịp", "không có hạn hoàn thành".
+    pub verdict_text: String,
+    pub as_of: NaiveDate,
+    /// The date the task is judged against: its assigned deadline, or 31/12 of its budget year.
+    pub due: Option<NaiveDate>,
+    /// "hạn được giao" or "hết năm ngân sách 2025".
+    pub due_reason: Option<String>,
+    /// Every step at its minimum, on the best allowed path.
+    pub earliest: NaiveDate,
+    /// Every step at its typical duration, on the best allowed path.
+    pub typical: NaiveDate,
+    /// Every step at the most the law allows, on the best allowed path.
+    pub latest: NaiveDate,
+    /// The selection method of the earliest path ("chào hàng cạnh tranh"), when it matters.
+    pub path: Option<String>,
+    /// "lựa chọn nhà thầu: tối thiểu 18 ngày chuẩn bị hồ sơ dự thầu".
+    pub binding_step: Option<String>,
+    /// The legal source of the binding step's minimum, when it is the law's.
+    pub binding_source: Option<String>,
+    /// "Có đường ngắn hơn: …", when an allowed method finishes earlier than the default one.
+    pub shorter_path: Option<String>,
+    /// One line in Vietnamese.
+    pub summary: String,
+    pub paths: Vec<ForecastPathView>,
+}
+
+/// The forecast along one selection method.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastPathView {
+    pub method: Option<String>,
+    pub title: Option<String>,
+    /// The task's value allows this method.
+    pub allowed: bool,
+    pub earliest: NaiveDate,
+    pub typical: NaiveDate,
+    pub latest: NaiveDate,
+    pub binding_step: Option<String>,
+    /// The path in one Vietnamese line.
+    pub text: String,
+}
+
+impl From<&engine::forecast::Forecast> for ForecastView {
+    fn from(f: &engine::forecast::Forecast) -> Self {
+        let lines = f.path_lines();
+        ForecastView {
+            verdict: f.verdict.as_str().to_string(),
+            verdict_text: f.verdict.label().to_string(),
+            as_of: f.as_of,
+            due: f.due,
+            due_reason: f.due_reason.clone(),
+            earliest: f.earliest.date,
+            typical: f.typical.date,
+            latest: f.latest.date,
+            path: f.path_of(f.earliest).title.clone(),
+            binding_step: f.binding.as_ref().map(|b| b.text.clone()),
+            binding_source: f.binding.as_ref().and_then(|b| b.source.clone()),
+            shorter_path: f.shorter_path_note(),
+            summary: f.summary(),
+            paths: f
+                .paths
+                .iter()
+                .zip(lines)
+                .map(|(p, text)| ForecastPathView {
+                    method: p.method.clone(),
+                    title: p.title.clone(),
+                    allowed: p.allowed,
+                    earliest: p.earliest,
+                    typical: p.typical,
+                    latest: p.latest,
+                    binding_step: p.binding.as_ref().map(|b| b.text.clone()),
+                    text,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One audit entry.
@@ -996,6 +1136,9 @@ pub struct NewTaskBody {
     pub kind: String,
     pub period: Option<String>,
     pub is_rental: Option<bool>,
+    /// The unit spends its own revenue (quỹ phát triển hoạt động sự nghiệp): the workflow's
+    /// `own_fund` approval rules apply. Default false.
+    pub own_fund: Option<bool>,
     pub budget: Option<Vec<BudgetBody>>,
 }
 

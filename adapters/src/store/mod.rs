@@ -71,8 +71,8 @@ pub use records::*;
 pub use reports::{ReportRow, Reports};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
 pub use tasks::{
-    Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, TaskDetail, TaskItem, TaskPage, TaskQuery,
-    TaskSort, Tasks, Unscoped,
+    Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, NewProposal, NewTransfer, ProposalRecord,
+    TaskDetail, TaskItem, TaskPage, TaskQuery, TaskSort, Tasks, TransferRecord, Unscoped,
 };
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store uses.

@@ -97,6 +97,8 @@ pub struct NewTask {
     pub kind: String,
     pub period: Option<String>,
     pub is_rental: bool,
+    /// The task spends the unit's own revenue: approval rules look at it (`own_fund`).
+    pub own_fund: bool,
     pub budget: Vec<BudgetLine>,
 }
 
@@ -138,6 +140,13 @@ pub struct Task {
     pub audit_head: String,
     pub created_at: Instant,
     pub updated_at: Instant,
+    /// The task spends the unit's own revenue (`tasks.own_fund`).
+    #[sqlx(default)]
+    pub own_fund: bool,
+    /// Its total need in đồng (the largest `need_total_vnd` of its budget lines), if known: what
+    /// approval thresholds compare.
+    #[sqlx(default)]
+    pub amount_vnd: Option<i64>,
     /// The plan's expected completion ("Thời gian dự kiến hoàn thành"), when it is a date.
     pub expected_completion_on: Option<NaiveDate>,
     /// A deadline a leader set, replacing the plan's expected completion
@@ -269,6 +278,23 @@ pub struct TransitionOutcome {
     /// key: filled in from the workflow when answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_title: String,
+}
+
+/// Which tasks `tiendo workflows migrate` moves: one task, or every task of a version in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationSelection {
+    Task(String),
+    State { state: String, from_version: u32 },
+}
+
+/// One task moved onto a new workflow version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    pub task_id: String,
+    pub task_name: String,
+    pub from_version: u32,
+    pub from_state: String,
+    pub outcome: TransitionOutcome,
 }
 
 /// What a change of a task's assigned deadline produced.

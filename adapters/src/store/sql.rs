@@ -23,6 +23,7 @@ pub(crate) enum Arg<'a> {
     Time(Instant),
     OptTime(Option<Instant>),
     Date(chrono::NaiveDate),
+    OptDate(Option<chrono::NaiveDate>),
 }
 
 /// A connection of either backend (in a transaction or not).
@@ -57,6 +58,7 @@ where
     Instant: Encode<'q, DB> + Type<DB>,
     Option<Instant>: Encode<'q, DB> + Type<DB>,
     chrono::NaiveDate: Encode<'q, DB> + Type<DB>,
+    Option<chrono::NaiveDate>: Encode<'q, DB> + Type<DB>,
 {
     for a in args {
         q = match *a {
@@ -68,6 +70,7 @@ where
             Arg::Time(v) => q.bind(v),
             Arg::OptTime(v) => q.bind(v),
             Arg::Date(v) => q.bind(v),
+            Arg::OptDate(v) => q.bind(v),
         };
     }
     q

@@ -182,6 +182,7 @@ fn read(f: &Fields, year: Option<i32>) -> Result<NewTask, Problem> {
         kind,
         period,
         is_rental: f.get("is_rental").is_some(),
+        own_fund: f.get("own_fund").is_some(),
         budget,
     })
 }

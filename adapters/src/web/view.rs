@@ -93,7 +93,7 @@ pub fn can_take(a: &Available) -> bool {
     !a.unmet.iter().any(|u| {
         matches!(
             u,
-            Unmet::Role { .. } | Unmet::OwnUnit | Unmet::RoundLimit { .. }
+            Unmet::Role { .. } | Unmet::OwnUnit | Unmet::Unit { .. } | Unmet::RoundLimit { .. }
         )
     })
 }

@@ -54,6 +54,10 @@ pub struct CatalogueRow {
     pub state: String,
     /// See [`super::names::task_key`].
     pub key: String,
+    /// A unit's proposal the row reports (its progress text cites the unit's letter): the task
+    /// is placed as running, with the proposal pending UBND's decision, not as postponed or
+    /// withdrawn ([`crate::proposal::from_progress_text`]).
+    pub proposal: Option<(crate::proposal::ProposalKind, crate::proposal::Letter)>,
 }
 
 /// A row that cannot be imported, and every reason why.
@@ -323,7 +327,21 @@ impl RowReader<'_> {
                 long.chars().count()
             ));
         }
-        let f = sheet.fields(&cells, &mut self.unit_ids, &mut reasons);
+        let mut f = sheet.fields(&cells, &mut self.unit_ids, &mut reasons);
+        // A unit's proposal to postpone or withdraw is not UBND's decision: the row stays
+        // running (in its workflow's first step) and the proposal waits.
+        let proposal = match f.stage {
+            Some(Phase::Postponed | Phase::Withdrawn) => {
+                [Col::ProgressText, Col::ExpectedCompletion]
+                    .into_iter()
+                    .find_map(|c| crate::proposal::from_progress_text(get(c)))
+                    .filter(|(k, _)| Some(k.phase()) == f.stage)
+            }
+            _ => None,
+        };
+        if proposal.is_some() {
+            f.stage = Some(Phase::Proposed);
+        }
         let expected_completion = non_empty(get(Col::ExpectedCompletion));
         let expected_completion_on = sheet.completion_date(&expected_completion, line, warnings);
         let chosen = f.funding.and_then(|funding| {
@@ -395,6 +413,7 @@ impl RowReader<'_> {
             workflow_version: chosen.workflow.version,
             state,
             key,
+            proposal,
         })
     }
 }

@@ -4,6 +4,7 @@
 use super::*;
 use crate::testing::{SMALL, catalog, small_with};
 use crate::time::parse_instant;
+use std::sync::Arc;
 
 fn at(s: &str) -> Instant {
     parse_instant(s).unwrap()
@@ -35,6 +36,9 @@ fn snapshot(state: &str, entered: Instant) -> TaskSnapshot {
         transition_counts: BTreeMap::new(),
         review: 1,
         state_entries: BTreeMap::from([(state.to_string(), 1)]),
+        funding: Some(crate::domain::FundingSource::ThuongXuyen),
+        own_fund: false,
+        amount_vnd: Some(500_000_000),
     }
 }
 
@@ -502,7 +506,33 @@ mod properties {
             )
     }
 
-    fn run(wf: &Workflow, start_offset_days: i64, steps: &[Step]) -> Result<(), TestCaseError> {
+    /// The facts an approval rule looks at, drawn at random for a walk.
+    #[derive(Debug, Clone, Copy)]
+    struct Funding {
+        source: usize,
+        own_fund: bool,
+        amount_vnd: Option<i64>,
+    }
+
+    fn funding() -> impl Strategy<Value = Funding> {
+        (
+            0usize..crate::domain::FundingSource::ALL.len(),
+            any::<bool>(),
+            proptest::option::of(0i64..60_000_000_000),
+        )
+            .prop_map(|(source, own_fund, amount_vnd)| Funding {
+                source,
+                own_fund,
+                amount_vnd,
+            })
+    }
+
+    fn run(
+        wf: &Workflow,
+        funding: Funding,
+        start_offset_days: i64,
+        steps: &[Step],
+    ) -> Result<(), TestCaseError> {
         let mut now = at("2025-06-02T08:30:00+07:00") + chrono::TimeDelta::days(start_offset_days);
         let creator = Actor {
             user: "u".into(),
@@ -519,6 +549,9 @@ mod properties {
             transition_counts: d.transition_counts.clone(),
             review: d.round.review,
             state_entries: d.state_entries.clone(),
+            funding: Some(crate::domain::FundingSource::ALL[funding.source]),
+            own_fund: funding.own_fund,
+            amount_vnd: funding.amount_vnd,
         };
         for s in steps {
             now += chrono::TimeDelta::minutes(s.minutes_later);
@@ -611,14 +644,14 @@ mod properties {
 
         #[test]
         fn random_commands_stay_on_the_backbone_and_never_get_stuck(
-            which in 0usize..4,
+            funding in funding(),
             start_offset_days in 0i64..365,
             steps in proptest::collection::vec(step(), 1..60),
         ) {
-            let catalog = catalog();
-            let workflows: Vec<_> = catalog.workflows().collect();
-            let wf = workflows[which % workflows.len()];
-            run(wf, start_offset_days, &steps)?;
+            // Every workflow in the shipped folder, whatever it holds when the tests run.
+            for wf in catalog().workflows() {
+                run(wf, funding, start_offset_days, &steps)?;
+            }
         }
     }
 }
@@ -936,4 +969,269 @@ fn rounds_count_within_one_review_and_start_again_when_the_dossier_is_reopened()
     assert_eq!((again.review, again.round), (2, 1));
     go(&mut task, "tra_lai", &appraiser()).unwrap();
     assert_eq!(go(&mut task, "trinh", &officer()).unwrap().round, 2);
+}
+
+// --- Who approves is data (issue 15, item 1) ------------------------------------------------
+
+fn head_of(unit: &str) -> Actor {
+    Actor {
+        user: "thu_truong".into(),
+        roles: vec![Role::ThuTruongDonVi],
+        units: vec![unit.into()],
+    }
+}
+
+fn ubnd() -> Actor {
+    Actor {
+        user: "pho_chu_tich".into(),
+        roles: vec![Role::Ubnd],
+        units: vec![],
+    }
+}
+
+/// A mua-sam task waiting for the approval of its task and estimate, with these facts.
+fn awaiting_approval(own_fund: bool, amount_vnd: Option<i64>) -> (Arc<Workflow>, TaskSnapshot) {
+    let catalog = catalog();
+    let wf = catalog.latest("mua-sam").unwrap().clone();
+    let mut task = snapshot("phe_duyet", at("2026-03-02T09:00:00+07:00"));
+    task.own_fund = own_fund;
+    task.amount_vnd = amount_vnd;
+    (wf, task)
+}
+
+fn approve(wf: &Workflow, task: &TaskSnapshot, who: &Actor) -> Result<Decision, Rejection> {
+    decide(
+        wf,
+        task,
+        &take("phe_duyet_nhiem_vu", None, &["quyet_dinh_phe_duyet"]),
+        who,
+        at("2026-03-03T09:00:00+07:00"),
+    )
+}
+
+#[test]
+fn mua_sam_the_unit_head_approves_its_own_task_and_estimate_before_finance_appraises() {
+    let (wf, task) = awaiting_approval(false, Some(500_000_000));
+    // SKHCN opinion → unit approval → Sở Tài chính appraisal → UBND allocation.
+    let order: Vec<&str> = ["skhcn_thong_nhat", "phe_duyet_nhiem_vu", "gui_so_tai_chinh"]
+        .iter()
+        .map(|n| wf.transition(n).unwrap().to.as_str())
+        .collect();
+    assert_eq!(order, ["phe_duyet", "gui_tham_dinh", "stc_tham_dinh"]);
+    assert_eq!(
+        wf.transition("stc_thong_qua").unwrap().to,
+        "bo_tri_kinh_phi"
+    );
+    assert_eq!(
+        wf.transition("quyet_dinh_bo_tri_kinh_phi").unwrap().roles,
+        vec![Role::Ubnd]
+    );
+    let d = approve(&wf, &task, &head_of("so-y-te")).unwrap();
+    assert_eq!(d.state, "gui_tham_dinh");
+    assert_eq!(d.audit.actor_role, Some(Role::ThuTruongDonVi));
+    // The right role in the wrong unit: `wrong_unit`, naming who must approve.
+    let e = approve(&wf, &task, &head_of("so-noi-vu")).unwrap_err();
+    assert_eq!(e.code(), "wrong_unit");
+    assert!(e.is_authorization());
+    assert!(e.to_string().contains("`so-y-te`"), "{e}");
+    // UBND is not the authority below the threshold.
+    let e = approve(&wf, &task, &ubnd()).unwrap_err();
+    assert_eq!(e.code(), "wrong_role");
+    assert!(e.to_string().contains("(thu_truong_don_vi)"), "{e}");
+    // Offered to the head of the unit, refused by unit to another unit's head.
+    let offered = available(&wf, &task, &head_of("so-noi-vu"));
+    let a = offered
+        .iter()
+        .find(|a| a.transition == "phe_duyet_nhiem_vu")
+        .unwrap();
+    assert!(
+        a.unmet.contains(&Unmet::Unit {
+            unit: "so-y-te".into()
+        }),
+        "{:?}",
+        a.unmet
+    );
+}
+
+#[test]
+fn an_amount_over_the_threshold_goes_to_ubnd_unless_the_unit_spends_its_own_fund() {
+    let (wf, big) = awaiting_approval(false, Some(10_000_000_000));
+    assert_eq!(
+        approve(&wf, &big, &ubnd()).unwrap().audit.actor_role,
+        Some(Role::Ubnd)
+    );
+    assert_eq!(
+        approve(&wf, &big, &head_of("so-y-te")).unwrap_err().code(),
+        "wrong_role"
+    );
+    // The own-fund rule comes first: the unit approves whatever the amount.
+    let (wf, own) = awaiting_approval(true, Some(10_000_000_000));
+    assert!(approve(&wf, &own, &head_of("so-y-te")).is_ok());
+    assert_eq!(
+        approve(&wf, &own, &ubnd()).unwrap_err().code(),
+        "wrong_role"
+    );
+    // Without an amount no threshold holds: the default (the unit's head).
+    let (wf, unknown) = awaiting_approval(false, None);
+    assert!(approve(&wf, &unknown, &head_of("so-y-te")).is_ok());
+}
+
+#[test]
+fn the_turn_and_its_notification_follow_the_resolved_authority() {
+    let catalog = catalog();
+    let wf = catalog.latest("mua-sam").unwrap();
+    let skhcn = Actor {
+        user: "chuyen_vien".into(),
+        roles: vec![Role::Skhcn],
+        units: vec!["so-khoa-hoc-va-cong-nghe".into()],
+    };
+    for (amount, role) in [
+        (500_000_000, Role::ThuTruongDonVi),
+        (12_000_000_000, Role::Ubnd),
+    ] {
+        let mut task = snapshot("skhcn_cho_y_kien", at("2026-03-02T09:00:00+07:00"));
+        task.amount_vnd = Some(amount);
+        let d = decide(
+            wf,
+            &task,
+            &take("skhcn_thong_nhat", None, &["van_ban_y_kien"]),
+            &skhcn,
+            at("2026-03-03T09:00:00+07:00"),
+        )
+        .unwrap();
+        assert_eq!(d.state, "phe_duyet");
+        assert_eq!(d.notifications[0].template, "task.turn");
+        assert_eq!(d.notifications[0].roles, vec![role], "{amount}");
+        let (turn, unit) = wf.turn("phe_duyet", &task.approval_facts());
+        assert_eq!(turn, vec![role]);
+        assert_eq!(unit.is_some(), role == Role::ThuTruongDonVi);
+        assert_eq!(
+            crate::access::is_my_turn_in(&head_of("so-y-te"), "so-y-te", &turn, unit.as_deref()),
+            role == Role::ThuTruongDonVi
+        );
+        assert!(!crate::access::is_my_turn_in(
+            &head_of("so-noi-vu"),
+            "so-y-te",
+            &turn,
+            unit.as_deref()
+        ));
+    }
+    // The static view of the state lists every role the authority can name.
+    assert_eq!(
+        wf.state("phe_duyet").unwrap().roles,
+        vec![Role::ThuTruongDonVi, Role::Ubnd]
+    );
+}
+
+#[test]
+fn a_named_unit_authority_binds_its_role_to_that_unit() {
+    let wf = small_with(|s| {
+        s.replace(
+            "[[states]]\nname = \"du_thao\"",
+            "[approvals.dat]\ntitle = \"Thông qua\"\ndefault = { role = \"so_tai_chinh\", unit = \"so-tai-chinh\" }\n\n[[states]]\nname = \"du_thao\"",
+        )
+        .replace(
+            "to = \"lua_chon\"\nroles = [\"so_tai_chinh\"]",
+            "to = \"lua_chon\"\napproval = \"dat\"",
+        )
+    });
+    let now = at("2026-03-02T09:00:00+07:00");
+    let task = snapshot("tham_dinh", now);
+    let take_dat = |who: &Actor| decide(&wf, &task, &take("dat", None, &[]), who, now);
+    assert!(take_dat(&appraiser()).is_ok());
+    let mut elsewhere = appraiser();
+    elsewhere.units = vec!["so-xay-dung".into()];
+    assert_eq!(take_dat(&elsewhere).unwrap_err().code(), "wrong_unit");
+    assert_eq!(take_dat(&officer()).unwrap_err().code(), "wrong_role");
+}
+
+#[test]
+fn a_task_migrates_by_the_declared_mapping_keeping_a_running_clock_in_the_same_step() {
+    use crate::testing::{SMALL_V2_MIGRATION, small_v2, small_versions};
+    let catalog = small_versions(&small_v2(SMALL_V2_MIGRATION)).unwrap();
+    let (v1, v2) = (
+        catalog.get("thu-nghiem", 1).unwrap(),
+        catalog.get("thu-nghiem", 2).unwrap(),
+    );
+    let admin = Actor {
+        user: "quan.tri".into(),
+        roles: vec![Role::Admin],
+        units: Vec::new(),
+    };
+    let t0 = at("2026-03-02T09:00:00+07:00");
+    let now = at("2026-03-05T09:00:00+07:00");
+    // In appraisal with a running clock: same step, the clock and its timers carry over.
+    let submitted = decide(
+        v1,
+        &snapshot("thuyet_minh", t0),
+        &take("trinh", None, &["thuyet_minh_du_toan"]),
+        &officer(),
+        t0,
+    )
+    .unwrap();
+    let at_appraisal = apply(&snapshot("thuyet_minh", t0), &submitted);
+    let d = migrate(v1, v2, &at_appraisal, &admin, now).unwrap();
+    assert_eq!(
+        (d.state.as_str(), d.workflow_version),
+        ("tham_dinh", Some(2))
+    );
+    assert_eq!(d.clock, at_appraisal.clock);
+    assert!(d.cancel_timers_of.is_empty() && d.create_timers.is_empty());
+    assert_eq!(d.audit.workflow_version, 2);
+    assert_eq!(d.audit.transition, MIGRATE_TRANSITION);
+    assert_eq!(
+        d.audit.comment.as_deref(),
+        Some(
+            "Chuyển quy trình `thu-nghiem` từ phiên bản 1 sang phiên bản 2: bước «Thẩm định» → «Thẩm định»"
+        )
+    );
+    assert!(d.notifications.is_empty());
+    // Waiting for more documents: mapped back to the explanation; the paused clock ends.
+    let returned = decide(
+        v1,
+        &at_appraisal,
+        &take("tra_lai", Some("Thiếu báo giá"), &["van_ban_y_kien"]),
+        &appraiser(),
+        t0,
+    )
+    .unwrap();
+    let waiting = apply(&at_appraisal, &returned);
+    assert!(waiting.paused_clock.is_some());
+    let d = migrate(v1, v2, &waiting, &admin, now).unwrap();
+    assert_eq!(
+        (d.state.as_str(), d.phase),
+        ("thuyet_minh", Phase::ExplanationAndEstimate)
+    );
+    assert!(d.clock.is_none() && d.paused_clock.is_none());
+    assert_eq!(
+        d.cancel_timers_of,
+        vec!["bo_sung".to_string(), "tham_dinh".into()]
+    );
+    // Refused: back to an older version, no mapping, a finished task.
+    assert!(
+        migrate(v2, v1, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("phiên bản mới hơn")
+    );
+    assert!(
+        migrate(v1, v1, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("phiên bản mới hơn")
+    );
+    let done = snapshot("hoan_thanh", t0);
+    assert!(
+        migrate(v1, v2, &done, &admin, now)
+            .unwrap_err()
+            .contains("đã kết thúc")
+    );
+    let plain = small_versions(&small_v2("")).unwrap();
+    let (p1, p2) = (
+        plain.get("thu-nghiem", 1).unwrap(),
+        plain.get("thu-nghiem", 2).unwrap(),
+    );
+    assert!(
+        migrate(p1, p2, &waiting, &admin, now)
+            .unwrap_err()
+            .contains("[[migrate_from]]")
+    );
 }

@@ -225,10 +225,11 @@ fn rental_at_plan_appraisal_on_first_december_cannot_close_the_year() {
 /// unit: the clock is stopped.
 ///
 /// As of 06/11: stc_bo_sung_ho_so 1 wd → 07/11; stc_tham_dinh 5 − 3 = 2 wd: 10, 11 → 11/11;
-///   phe_duyet 1 → 12/11; lap_khlcnt 2: 13, 14 → 14/11; quotation 7 wd: 17, 18, 19, 20, 21, 24,
-///   25 → 25/11; phe_duyet_ket_qua 1 → 26/11; thong_bao 1 → 27/11; xac_nhan 1 → 28/11;
-///   hoan_thien 1 → 01/12; thuc_hien 10 wd: 02 … 15/12 → 15/12; nghiem_thu → 16/12;
-///   quyet_toan → 17/12/2025.
+///   bo_tri_kinh_phi (UBND allocation, issue 15: the unit approved before the appraisal; no
+///   duration declared) → 11/11; lap_khlcnt 2: 12, 13 → 13/11; quotation 7 wd: 14, 17, 18, 19,
+///   20, 21, 24 → 24/11; phe_duyet_ket_qua 1 → 25/11; thong_bao 1 → 26/11; xac_nhan 1 → 27/11;
+///   hoan_thien 1 → 28/11; thuc_hien 10 wd: 01 … 12/12 → 12/12; nghiem_thu → 15/12;
+///   quyet_toan → 16/12/2025.
 /// As of 20/11, still with the unit: stc_bo_sung_ho_so ends today 20/11; the appraisal's 2 wd:
 ///   21, 24 → 24/11: the same two working days, nine working days later.
 #[test]
@@ -251,7 +252,7 @@ fn a_paused_appraisal_keeps_what_was_left_of_its_clock() {
         (appraisal.start, appraisal.end),
         (d("07/11/2025"), d("11/11/2025"))
     );
-    assert_eq!(f.earliest.date, d("17/12/2025"));
+    assert_eq!(f.earliest.date, d("16/12/2025"));
 
     let later = forecast(&w, &t, end_of_day(d("20/11/2025"))).unwrap();
     let q = path(&later, "chao_hang_canh_tranh");

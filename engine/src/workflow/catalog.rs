@@ -113,6 +113,7 @@ impl Catalog {
                 Err(mut e) => errors.append(&mut e),
             }
         }
+        errors.extend(check_migrations(&workflows));
         if errors.is_empty() {
             Ok(Catalog {
                 calendars,
@@ -163,4 +164,54 @@ impl Catalog {
         names.dedup();
         names
     }
+}
+
+/// Every `[[migrate_from]]` names a loaded older version of its workflow (kept while tasks run on
+/// it) and maps every state of that version, to a state of its own.
+fn check_migrations(workflows: &BTreeMap<(String, u32), Arc<Workflow>>) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for w in workflows.values() {
+        for m in &w.migrate_from {
+            let err = |message: String| LoadError {
+                file: w.file.clone(),
+                line: m.line,
+                subject: Some(format!("migrate_from version {}", m.from_version)),
+                message,
+            };
+            let Some(old) = workflows.get(&(w.name.clone(), m.from_version)) else {
+                errors.push(err(format!(
+                    "version {} of `{}` is not loaded: keep its file while tasks run on it",
+                    m.from_version, w.name
+                )));
+                continue;
+            };
+            let unmapped: Vec<&str> = old
+                .states
+                .iter()
+                .map(|s| s.name.as_str())
+                .filter(|s| !m.states.contains_key(*s))
+                .collect();
+            if !unmapped.is_empty() {
+                errors.push(err(format!(
+                    "the mapping leaves state(s) of version {} unmapped: {}",
+                    m.from_version,
+                    unmapped.join(", ")
+                )));
+            }
+            let unknown: Vec<&str> = m
+                .states
+                .keys()
+                .map(String::as_str)
+                .filter(|s| old.state(s).is_none())
+                .collect();
+            if !unknown.is_empty() {
+                errors.push(err(format!(
+                    "not states of version {}: {}",
+                    m.from_version,
+                    unknown.join(", ")
+                )));
+            }
+        }
+    }
+    errors
 }

@@ -13,8 +13,12 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Amount, Deadline, DeadlineKind, Escalation, OnReturn, State, Transition, Workflow};
+use super::{
+    Amount, Approval, ApprovalRule, Authority, AuthorityUnit, Deadline, DeadlineKind, Escalation,
+    OnReturn, State, Transition, Workflow,
+};
 use crate::calendar::Calendar;
+use crate::domain::{FundingSource, UnitId};
 use crate::phase::{BACKBONE_MOVES, Phase, backbone_allows};
 use crate::role::Role;
 use crate::time::IsoDuration;
@@ -56,6 +60,8 @@ struct RawWorkflow {
     #[serde(default)]
     document_types: BTreeMap<String, Spanned<RawDocumentType>>,
     #[serde(default)]
+    approvals: BTreeMap<String, Spanned<RawApproval>>,
+    #[serde(default)]
     states: Vec<Spanned<RawState>>,
     #[serde(default)]
     transitions: Vec<Spanned<RawTransition>>,
@@ -63,6 +69,16 @@ struct RawWorkflow {
     durations: BTreeMap<String, Spanned<super::durations::RawStateDurations>>,
     #[serde(default)]
     selection_methods: BTreeMap<String, Spanned<super::durations::RawMethod>>,
+    #[serde(default)]
+    migrate_from: Vec<Spanned<RawMigration>>,
+}
+
+/// `[[migrate_from]]`: `version = N` and `states = { old = "new", … }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMigration {
+    version: u32,
+    states: BTreeMap<String, String>,
 }
 
 /// A document type: its title alone (`id = "Title"`: anyone who may attach to the task may
@@ -90,6 +106,37 @@ impl RawDocumentType {
     }
 }
 
+/// `[approvals.NAME]`: who approves, by rules on the task, with a default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    title: String,
+    default: RawAuthority,
+    #[serde(default)]
+    rules: Vec<RawApprovalRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthority {
+    role: String,
+    unit: Option<String>,
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovalRule {
+    #[serde(default)]
+    funding: Vec<String>,
+    own_fund: Option<bool>,
+    amount_at_least: Option<i64>,
+    amount_below: Option<i64>,
+    role: String,
+    unit: Option<String>,
+    source: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawState {
@@ -98,6 +145,7 @@ struct RawState {
     title: String,
     #[serde(default)]
     roles: Vec<String>,
+    approval: Option<String>,
     deadline: Option<Spanned<RawDeadline>>,
 }
 
@@ -151,6 +199,7 @@ struct RawTransition {
     to: String,
     #[serde(default)]
     roles: Vec<String>,
+    approval: Option<String>,
     #[serde(default)]
     own_unit: bool,
     #[serde(default)]
@@ -240,9 +289,10 @@ pub fn parse_workflow(
         }
     };
     let header = check_header(&raw, calendars, &mut errs);
-    let (states, unphased) = parse_states(&raw.states, &mut errs);
+    let approvals = parse_approvals(&raw, &mut errs);
+    let (states, unphased) = parse_states(&raw.states, &approvals, &mut errs);
     let known = KnownStates::new(&states, &unphased);
-    let transitions = parse_transitions(&raw, &known, &mut errs);
+    let transitions = parse_transitions(&raw, &approvals, &known, &mut errs);
     check_deadline_references(&states, &transitions, &known, &mut errs);
     check_graph(&raw.initial, &states, &transitions, &known, &mut errs);
     let durations = super::durations::parse(
@@ -252,6 +302,8 @@ pub fn parse_workflow(
         &transitions,
         &mut errs,
     );
+
+    let migrate_from = parse_migrations(&raw, &known, &mut errs);
 
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
@@ -273,11 +325,61 @@ pub fn parse_workflow(
             .map(|(id, d)| (id.clone(), d.get_ref().title().to_string()))
             .collect(),
         document_issuers: header.document_issuers,
+        approvals,
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
         durations,
+        migrate_from,
         file: file.to_string(),
     })
+}
+
+/// The `[[migrate_from]]` tables: an older version (below this one, declared once) and states
+/// of this workflow as targets. Whether every state of the older version is mapped is checked by
+/// the catalog, which has both versions.
+fn parse_migrations(
+    raw: &RawWorkflow,
+    known: &KnownStates,
+    errs: &mut Errors<'_>,
+) -> Vec<super::Migration> {
+    let own = *raw.version.get_ref();
+    let mut out: Vec<super::Migration> = Vec::new();
+    for m in &raw.migrate_from {
+        let span = m.span();
+        let subject = Some(format!("migrate_from version {}", m.get_ref().version));
+        let r = m.get_ref();
+        if r.version == 0 || r.version >= own {
+            errs.push(
+                &span,
+                subject.clone(),
+                format!("a migration comes from an older version: 1 to {}", own - 1),
+            );
+        }
+        if out.iter().any(|o| o.from_version == r.version) {
+            errs.push(
+                &span,
+                subject.clone(),
+                "declared twice for the same version",
+            );
+        }
+        for (old, new) in &r.states {
+            if !known.declares(new) {
+                errs.push(
+                    &span,
+                    subject.clone(),
+                    format!(
+                        "state `{old}` is mapped to `{new}`, which is not a state of this workflow"
+                    ),
+                );
+            }
+        }
+        out.push(super::Migration {
+            from_version: r.version,
+            states: r.states.clone(),
+            line: errs.line_of(&span),
+        });
+    }
+    out
 }
 
 /// What the file as a whole declares, once checked: `None` where it was refused.
@@ -410,6 +512,7 @@ fn check_dates(raw: &RawWorkflow, errs: &mut Errors<'_>) -> (Option<NaiveDate>, 
 /// reported too.
 fn parse_states(
     raw: &[Spanned<RawState>],
+    approvals: &BTreeMap<String, Approval>,
     errs: &mut Errors<'_>,
 ) -> (Vec<(Range<usize>, State)>, BTreeSet<String>) {
     let mut states = Vec::new();
@@ -440,7 +543,10 @@ fn parse_states(
         if rs.title.trim().is_empty() {
             errs.push(&span, subject.clone(), "title must not be empty");
         }
-        let roles = parse_roles(&rs.roles, errs, &span, &subject);
+        let mut roles = parse_roles(&rs.roles, errs, &span, &subject);
+        if let Some(a) = &rs.approval {
+            roles = approval_roles(a, !rs.roles.is_empty(), approvals, errs, &span, &subject);
+        }
         let phase = match phase {
             Ok(p) => p,
             Err(e) => {
@@ -475,6 +581,7 @@ fn parse_states(
                 phase,
                 title: rs.title.clone(),
                 roles,
+                approval: rs.approval.clone(),
                 deadline,
             },
         ));
@@ -524,6 +631,7 @@ impl<'a> KnownStates<'a> {
 /// (known, and a move the legal backbone allows), roles, documents and rounds.
 fn parse_transitions(
     raw: &RawWorkflow,
+    approvals: &BTreeMap<String, Approval>,
     known: &KnownStates<'_>,
     errs: &mut Errors<'_>,
 ) -> Vec<(Range<usize>, Transition)> {
@@ -554,8 +662,18 @@ fn parse_transitions(
             errs.push(&span, subject.clone(), "title must not be empty");
         }
         let from = check_ends(rt, known, errs, &span, &subject);
-        let roles = parse_roles(&rt.roles, errs, &span, &subject);
-        if roles.is_empty() {
+        let mut roles = parse_roles(&rt.roles, errs, &span, &subject);
+        if let Some(a) = &rt.approval {
+            roles = approval_roles(a, !rt.roles.is_empty(), approvals, errs, &span, &subject);
+            if rt.own_unit {
+                errs.push(
+                    &span,
+                    subject.clone(),
+                    "own_unit cannot be combined with approval: the approval's `unit` says in which unit its role acts",
+                );
+            }
+        }
+        if roles.is_empty() && rt.approval.is_none() {
             errs.push(
                 &span,
                 subject.clone(),
@@ -590,6 +708,7 @@ fn parse_transitions(
                 from,
                 to: rt.to.clone(),
                 roles,
+                approval: rt.approval.clone(),
                 own_unit: rt.own_unit,
                 documents: rt.documents.clone(),
                 comment_required: rt.comment_required,
@@ -819,6 +938,186 @@ fn closure<'a>(
         }
     }
     seen
+}
+
+/// The roles an `approval = "NAME"` can name (for a state's turn or a transition's roles), once
+/// `NAME` is declared and no `roles` are written beside it.
+fn approval_roles(
+    name: &str,
+    roles_written: bool,
+    approvals: &BTreeMap<String, Approval>,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Vec<Role> {
+    if roles_written {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("write either roles or approval, not both: approval `{name}` says who acts"),
+        );
+    }
+    match approvals.get(name) {
+        Some(a) => a.roles(),
+        None => {
+            let declared: Vec<&str> = approvals.keys().map(String::as_str).collect();
+            errs.push(
+                span,
+                subject.clone(),
+                format!(
+                    "unknown approval `{name}`; declare it under [approvals.{name}] (declared: {})",
+                    if declared.is_empty() {
+                        "none".to_string()
+                    } else {
+                        declared.join(", ")
+                    }
+                ),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Parses the `[approvals.NAME]` sections: a title, rules (funding sources, amount thresholds,
+/// the own-fund flag) each naming a role and unit, and a default.
+fn parse_approvals(raw: &RawWorkflow, errs: &mut Errors<'_>) -> BTreeMap<String, Approval> {
+    let mut out = BTreeMap::new();
+    for (name, spanned) in &raw.approvals {
+        let span = spanned.span();
+        let ra = spanned.get_ref();
+        let subject = Some(format!("approval `{name}`"));
+        if !is_ident(name, '_') {
+            errs.push(
+                &span,
+                subject.clone(),
+                "approval names are lowercase letters, digits and '_', starting with a letter",
+            );
+        }
+        if ra.title.trim().is_empty() {
+            errs.push(&span, subject.clone(), "title must not be empty");
+        }
+        let default = parse_authority(
+            &ra.default.role,
+            ra.default.unit.as_deref(),
+            errs,
+            &span,
+            &subject,
+        );
+        let mut rules = Vec::new();
+        for (i, r) in ra.rules.iter().enumerate() {
+            let rs = Some(format!("approval `{name}` rule {}", i + 1));
+            let mut funding = Vec::new();
+            for f in &r.funding {
+                match f.parse::<FundingSource>() {
+                    Ok(f) => funding.push(f),
+                    Err(_) => errs.push(
+                        &span,
+                        rs.clone(),
+                        format!(
+                            "unknown funding source `{f}`; the sources are: {}",
+                            FundingSource::ALL.map(|f| f.as_str()).join(", ")
+                        ),
+                    ),
+                }
+            }
+            for (what, v) in [
+                ("amount_at_least", r.amount_at_least),
+                ("amount_below", r.amount_below),
+            ] {
+                if v.is_some_and(|v| v < 0) {
+                    errs.push(
+                        &span,
+                        rs.clone(),
+                        format!("{what} is in đồng and cannot be negative"),
+                    );
+                }
+            }
+            if let (Some(min), Some(max)) = (r.amount_at_least, r.amount_below)
+                && max <= min
+            {
+                errs.push(
+                    &span,
+                    rs.clone(),
+                    "amount_below must be above amount_at_least",
+                );
+            }
+            if funding.is_empty()
+                && r.own_fund.is_none()
+                && r.amount_at_least.is_none()
+                && r.amount_below.is_none()
+            {
+                errs.push(
+                    &span,
+                    rs.clone(),
+                    "a rule needs a condition (funding, own_fund, amount_at_least or amount_below); write the unconditional case as `default`",
+                );
+            }
+            if let Some(authority) = parse_authority(&r.role, r.unit.as_deref(), errs, &span, &rs) {
+                rules.push(ApprovalRule {
+                    funding,
+                    own_fund: r.own_fund,
+                    amount_at_least: r.amount_at_least,
+                    amount_below: r.amount_below,
+                    authority,
+                    source: r.source.clone(),
+                });
+            }
+        }
+        if let Some(default) = default {
+            out.insert(
+                name.clone(),
+                Approval {
+                    name: name.clone(),
+                    title: ra.title.clone(),
+                    rules,
+                    default,
+                    default_source: ra.default.source.clone(),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// A role and the unit it acts in: `unit = "own"` (the task's), a unit id, or none (any). A unit
+/// role needs a unit: "own" or a named one.
+fn parse_authority(
+    role: &str,
+    unit: Option<&str>,
+    errs: &mut Errors<'_>,
+    span: &Range<usize>,
+    subject: &Option<String>,
+) -> Option<Authority> {
+    let role = match role.parse::<Role>() {
+        Ok(r) => r,
+        Err(e) => {
+            errs.push(span, subject.clone(), e.to_string());
+            return None;
+        }
+    };
+    let unit = match unit {
+        None => AuthorityUnit::Any,
+        Some("own") => AuthorityUnit::Own,
+        Some(u) => match UnitId::parse(u) {
+            Ok(id) => AuthorityUnit::Named(id.as_str().to_string()),
+            Err(_) => {
+                errs.push(
+                    span,
+                    subject.clone(),
+                    format!("unit `{u}` must be \"own\" (the task's unit) or a unit id such as so-tai-chinh"),
+                );
+                return None;
+            }
+        },
+    };
+    if role.is_unit_role() && unit == AuthorityUnit::Any {
+        errs.push(
+            span,
+            subject.clone(),
+            format!("role `{role}` belongs to a unit: say which with unit = \"own\" or a unit id"),
+        );
+    }
+    Some(Authority { role, unit })
 }
 
 fn parse_roles(

@@ -6,6 +6,7 @@
 //!
 //! [`decide`]: crate::decide::decide
 
+mod approval;
 mod catalog;
 mod durations;
 mod load;
@@ -23,6 +24,7 @@ use crate::phase::Phase;
 use crate::role::Role;
 use crate::time::{Instant, IsoDuration};
 
+pub use approval::{Approval, ApprovalFacts, ApprovalRule, Authority, AuthorityUnit, Resolved};
 pub use catalog::{Catalog, Source};
 pub use durations::{Durations, Figure, FigureKind, SelectionMethod, StateDurations, StepDuration};
 pub use load::{LoadError, parse_workflow};
@@ -45,12 +47,35 @@ pub struct Workflow {
     /// Document type id → the roles that may issue (upload) it; a type not listed may be
     /// uploaded by anyone who may attach to the task.
     pub document_issuers: BTreeMap<String, Vec<Role>>,
+    /// Approval authorities (`[approvals.NAME]`) by name: who approves, resolved per task.
+    pub approvals: BTreeMap<String, Approval>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
     /// How long steps take, for the year-end forecast (`[durations.*]`, `[selection_methods.*]`).
     pub durations: Durations,
+    /// How tasks of older versions are moved onto this one (`[[migrate_from]]`).
+    pub migrate_from: Vec<Migration>,
     /// The file it was read from, for messages.
     pub file: String,
+}
+
+/// A declared state mapping from an older version of the same workflow (`[[migrate_from]]`):
+/// every state of that version to a state of this one. The catalog refuses a mapping that leaves
+/// a state of the older version unmapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub from_version: u32,
+    /// Older state → state of this version.
+    pub states: BTreeMap<String, String>,
+    /// Where it is declared, for messages.
+    pub line: usize,
+}
+
+impl Workflow {
+    /// The mapping declared from `version`, if any.
+    pub fn migration_from(&self, version: u32) -> Option<&Migration> {
+        self.migrate_from.iter().find(|m| m.from_version == version)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,8 +83,11 @@ pub struct State {
     pub name: String,
     pub phase: Phase,
     pub title: String,
-    /// Whose turn it is while a task is here.
+    /// Whose turn it is while a task is here. For a state with an `approval`, every role the
+    /// authority can name; [`Workflow::turn`] resolves it for one task.
     pub roles: Vec<Role>,
+    /// The approval authority whose turn it is here (`approval = "NAME"`), resolved per task.
+    pub approval: Option<String>,
     pub deadline: Option<Deadline>,
 }
 
@@ -69,7 +97,11 @@ pub struct Transition {
     pub title: String,
     pub from: Vec<String>,
     pub to: String,
+    /// For a transition with an `approval`, every role the authority can name; `decide` checks
+    /// the one resolved for the task.
     pub roles: Vec<Role>,
+    /// The approval authority that must take it (`approval = "NAME"`): its role, in its unit.
+    pub approval: Option<String>,
     /// The actor must belong to the task's own unit.
     pub own_unit: bool,
     /// Document types that must be attached.
@@ -226,6 +258,25 @@ impl Workflow {
         self.transitions
             .iter()
             .filter(move |t| t.from.iter().any(|f| f == state))
+    }
+
+    /// The authority a transition or state names, resolved for a task with these facts; `None`
+    /// when it names none.
+    pub fn authority(&self, approval: Option<&str>, f: &ApprovalFacts<'_>) -> Option<Resolved> {
+        self.approvals.get(approval?).map(|a| a.resolve(f))
+    }
+
+    /// Whose turn it is in `state` on a task with these facts: the resolved authority of a state
+    /// with an `approval` (its role, and the unit it must act in, `None` for any), otherwise the
+    /// state's roles, unit roles acting in the task's own unit.
+    pub fn turn(&self, state: &str, f: &ApprovalFacts<'_>) -> (Vec<Role>, Option<String>) {
+        let Some(s) = self.state(state) else {
+            return (Vec::new(), None);
+        };
+        match self.authority(s.approval.as_deref(), f) {
+            Some(r) => (vec![r.role], r.unit),
+            None => (s.roles.clone(), None),
+        }
     }
 
     /// Whether a task may start on this version on `date`.

@@ -168,6 +168,9 @@ pub fn table(w: &Workflow) -> String {
         .iter()
         .map(|t| {
             let mut needs = Vec::new();
+            if let Some(a) = &t.approval {
+                needs.push(format!("thẩm quyền phê duyệt: {a}"));
+            }
             if t.own_unit {
                 needs.push("đúng đơn vị".to_string());
             }
@@ -201,6 +204,39 @@ pub fn table(w: &Workflow) -> String {
         &["Chuyển bước", "Từ", "Đến", "Vai trò", "Tên", "Điều kiện"],
         &rows,
     ));
+    if !w.approvals.is_empty() {
+        out.push_str(
+            "\nTHẨM QUYỀN PHÊ DUYỆT (quy tắc đầu tiên khớp với nhiệm vụ quyết định; các ngưỡng là dữ liệu, sửa trong tệp quy trình)\n",
+        );
+        for a in w.approvals.values() {
+            let used: Vec<&str> = w
+                .states
+                .iter()
+                .filter(|s| s.approval.as_deref() == Some(a.name.as_str()))
+                .map(|s| s.name.as_str())
+                .chain(
+                    w.transitions
+                        .iter()
+                        .filter(|t| t.approval.as_deref() == Some(a.name.as_str()))
+                        .map(|t| t.name.as_str()),
+                )
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} — {}{}",
+                a.name,
+                a.title,
+                if used.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (áp dụng cho: {})", used.join(", "))
+                }
+            );
+            for line in a.describe() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
     out
 }
 

@@ -463,6 +463,74 @@ fn on_return_and_request_within_are_checked() {
     );
 }
 
+// --- Approval authorities ([approvals.NAME]) ---------------------------------------------
+
+fn with_approval(section: &str, transition_edit: &str) -> String {
+    VALID
+        .replace(
+            "[[states]]\nname = \"du_thao\"",
+            &format!("{section}\n\n[[states]]\nname = \"du_thao\""),
+        )
+        .replace(
+            "to = \"lua_chon\"\nroles = [\"so_tai_chinh\"]",
+            &format!("to = \"lua_chon\"\n{transition_edit}"),
+        )
+}
+
+#[test]
+fn an_approval_resolves_roles_and_is_printed() {
+    let text = with_approval(
+        "[approvals.thong_qua]\ntitle = \"Thông qua\"\ndefault = { role = \"ubnd\" }\n\n  [[approvals.thong_qua.rules]]\n  own_fund = true\n  role = \"thu_truong_don_vi\"\n  unit = \"own\"\n  source = \"chưa xác nhận\"",
+        "approval = \"thong_qua\"",
+    );
+    let wf = load(&text).unwrap();
+    let t = wf.transition("dat").unwrap();
+    assert_eq!(t.approval.as_deref(), Some("thong_qua"));
+    assert_eq!(t.roles, vec![Role::ThuTruongDonVi, Role::Ubnd]);
+    let shown = table(&wf);
+    assert!(shown.contains("THẨM QUYỀN PHÊ DUYỆT"), "{shown}");
+    assert!(
+        shown.contains("thong_qua — Thông qua (áp dụng cho: dat)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1. đơn vị tự chủ, chi từ nguồn thu của đơn vị → Thủ trưởng đơn vị (thu_truong_don_vi) của đơn vị chủ trì nhiệm vụ [chưa xác nhận]"),
+        "{shown}"
+    );
+    assert!(shown.contains("còn lại → UBND thành phố (ubnd)"), "{shown}");
+}
+
+#[test]
+fn a_bad_approval_is_refused_with_every_reason() {
+    // roles beside approval; an unknown approval; own_unit beside approval.
+    let both = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"ubnd\" }",
+        "roles = [\"ubnd\"]\napproval = \"a\"",
+    ));
+    assert_one(&both, &["transition `dat`", "either roles or approval"]);
+    let unknown = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"ubnd\" }",
+        "approval = \"b\"\nown_unit = true",
+    ));
+    assert_one(&unknown, &["unknown approval `b`", "declared: a"]);
+    assert_one(&unknown, &["own_unit cannot be combined with approval"]);
+    // A unit role without a unit; a rule without a condition; a bad funding source and unit.
+    let rules = refused(&with_approval(
+        "[approvals.a]\ntitle = \"A\"\ndefault = { role = \"thu_truong_don_vi\" }\n\n  [[approvals.a.rules]]\n  role = \"ubnd\"\n\n  [[approvals.a.rules]]\n  funding = [\"ngan_sach\"]\n  role = \"ubnd\"\n  unit = \"Sở Y tế\"",
+        "approval = \"a\"",
+    ));
+    assert_one(
+        &rules,
+        &["approval `a`", "belongs to a unit", "unit = \"own\""],
+    );
+    assert_one(&rules, &["approval `a` rule 1", "a rule needs a condition"]);
+    assert_one(
+        &rules,
+        &["approval `a` rule 2", "unknown funding source `ngan_sach`"],
+    );
+    assert_one(&rules, &["approval `a` rule 2", "must be \"own\""]);
+}
+
 /// `[durations.*]` and `[selection_methods.*]`, appended to the fixture.
 const DURATIONS: &str = r#"
 [selection_methods.dau_thau]
@@ -591,5 +659,55 @@ fn malformed_duration_figures_are_refused() {
             "title = \"chào hàng cạnh tranh\"\nvia = \"khong_co\"",
         ),
         &["via names unknown transition `khong_co`"],
+    );
+}
+
+#[test]
+fn a_migration_maps_every_state_of_a_loaded_older_version() {
+    use crate::testing::{SMALL_V2_MIGRATION, small_v2, small_versions};
+    let catalog = small_versions(&small_v2(SMALL_V2_MIGRATION)).unwrap();
+    let v2 = catalog.get("thu-nghiem", 2).unwrap();
+    let m = v2.migration_from(1).unwrap();
+    assert_eq!(m.states["bo_sung"], "thuyet_minh");
+    assert!(
+        catalog.get("thu-nghiem", 1).is_some(),
+        "the older version stays loadable"
+    );
+
+    let errors = |v2: &str| -> Vec<String> {
+        small_versions(v2)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    };
+    // A state of version 1 left unmapped: refused at the [[migrate_from]] line.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace(", rut = \"rut\"", ""));
+    let line = line_of(&text, "[[migrate_from]]");
+    assert_one(
+        &errors(&text),
+        &[&format!("thu-nghiem-v2.toml:{line}:"), "unmapped: rut"],
+    );
+    // A state that version 1 does not have.
+    let text =
+        small_v2(&SMALL_V2_MIGRATION.replace("rut = \"rut\"", "rut = \"rut\", cu = \"rut\""));
+    assert_one(&errors(&text), &["not states of version 1: cu"]);
+    // A target that is not a state of this version: refused by the file's own check.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace("rut = \"rut\"", "rut = \"da_huy\""));
+    assert_one(
+        &refused(&text),
+        &["migrate_from version 1", "`da_huy`, which is not a state"],
+    );
+    // From a version that is not older, or not loaded.
+    let text = small_v2(&SMALL_V2_MIGRATION.replace("version = 1", "version = 2"));
+    assert_one(&refused(&text), &["from an older version: 1 to 1"]);
+    let text = small_v2(SMALL_V2_MIGRATION).replace("version = 2", "version = 3");
+    let text = text.replace(
+        "[[migrate_from]]\nversion = 1",
+        "[[migrate_from]]\nversion = 2",
+    );
+    assert_one(
+        &errors(&text),
+        &["version 2 of `thu-nghiem` is not loaded: keep its file"],
     );
 }

@@ -8,5 +8,6 @@ pub mod directory;
 pub mod documents;
 pub mod ops;
 pub mod plan_years;
+pub mod procedure;
 pub mod reports;
 pub mod tasks;

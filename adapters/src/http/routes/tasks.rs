@@ -24,8 +24,8 @@ use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
     AssignedDeadlineView, AuditView, AvailableView, BudgetView, DeadlineBody, DeadlineSetView,
-    DeadlineView, DocumentView, ListingView, NewTaskBody, TaskDetail, TaskList, TaskSummary,
-    TransitionBody, TransitionView,
+    DeadlineView, DocumentView, ForecastView, ListingView, NewTaskBody, TaskDetail, TaskList,
+    TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
@@ -286,6 +286,7 @@ async fn create_task(
         kind: ident("kind", &body.kind)?,
         period: opt_text("period", body.period.as_deref(), 200, false)?,
         is_rental: body.is_rental.unwrap_or(false),
+        own_fund: body.own_fund.unwrap_or(false),
         budget,
     };
     let o = app
@@ -341,7 +342,12 @@ async fn get_task(
         .await?;
     let version = d.item.task.version;
     let wf = d.item.workflow.as_deref();
+    let forecast = match &d.forecast {
+        Some(Ok(f)) => Some(ForecastView::from(f)),
+        _ => None,
+    };
     let view = TaskDetail {
+        forecast,
         summary: TaskSummary::new(&d.item, now),
         deadline: deadline(&d.item, now),
         assigned_deadline: AssignedDeadlineView::of(&d.item.task),
@@ -353,6 +359,7 @@ async fn get_task(
             .iter()
             .map(|a| AvailableView::new(a, wf))
             .collect(),
+        proposals: d.proposals.into_iter().map(Into::into).collect(),
     };
     let mut res = Json(view).into_response();
     res.headers_mut().insert(header::ETAG, etag(version));

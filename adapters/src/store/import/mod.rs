@@ -624,6 +624,28 @@ async fn insert_new_tasks(
         )
         .await?;
         insert_first_entries(tx, &batch).await?;
+        // A row that reports a unit's proposal (its letter cited): the proposal waits for UBND.
+        for n in batch.iter().filter(|n| n.row.proposal.is_some()) {
+            let (kind, letter) = n.row.proposal.clone().expect("filtered");
+            let p = engine::proposal::Proposal {
+                kind,
+                letter,
+                from_state: n.row.state.clone(),
+            };
+            on_tx!(tx, |c| {
+                let mut conn = Conn::from(&mut **c);
+                super::tasks::insert_proposal(
+                    &mut conn,
+                    &n.id,
+                    &p,
+                    n.row.progress_text.as_deref(),
+                    &importer.user,
+                    importer.role,
+                    now,
+                )
+                .await?;
+            });
+        }
         done += batch.len();
         tracker.advance(done);
     }
@@ -642,7 +664,7 @@ async fn insert_tasks(
             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
              created_at, updated_at, source_key, source_seq, unit_printed, progress_text, expected_completion, \
-             expected_completion_on, source_stage, notes, position, name_search) ",
+             expected_completion_on, source_stage, notes, position, name_search, own_fund) ",
         );
         q.push_values(batch, |mut b, n| {
             let r = n.row;
@@ -673,7 +695,12 @@ async fn insert_tasks(
                 .push_bind(r.stage.as_str())
                 .push_bind(&r.notes)
                 .push_bind(n.position)
-                .push_bind(engine::domain::search_key(&r.name));
+                .push_bind(engine::domain::search_key(&r.name))
+                // A task of the unit's own development fund spends its own revenue: its
+                // approvals follow the own-fund rules ([approvals.NAME] own_fund).
+                .push_bind(
+                    r.funding_source == engine::domain::FundingSource::HoanThanh2025QuyPhatTrien,
+                );
         });
         q.build().execute(&mut **c).await.map(drop)
     })
@@ -884,6 +911,38 @@ async fn apply_updates(
             &u.audit
         )
         .await)?;
+        // A row that now reports the unit's proposal (a pending withdrawal read as a withdrawal
+        // before): the task, back where the row places it, has the proposal waiting for UBND.
+        if let Some((kind, letter)) = r.proposal.clone()
+            && !u.update.to.phase.is_terminal()
+        {
+            let p = engine::proposal::Proposal {
+                kind,
+                letter,
+                from_state: u.update.to.state.clone(),
+            };
+            on_tx!(&mut *tx, |c| {
+                let mut conn = Conn::from(&mut **c);
+                let pending: Vec<(String,)> = conn
+                    .fetch_all(
+                        "SELECT id FROM task_proposals WHERE task_id = $1 AND status = 'pending'",
+                        &[Arg::Str(&u.known.id)],
+                    )
+                    .await?;
+                if pending.is_empty() {
+                    super::tasks::insert_proposal(
+                        &mut conn,
+                        &u.known.id,
+                        &p,
+                        r.progress_text.as_deref(),
+                        by,
+                        importer.role,
+                        now,
+                    )
+                    .await?;
+                }
+            });
+        }
         tracker.advance(done + 1);
     }
     Ok(())

@@ -50,9 +50,34 @@ struct Whereabouts {
     state: String,
     workflow: String,
     workflow_version: i64,
+    /// What an approval authority's rules look at (read where whose turn it is matters).
+    #[sqlx(default)]
+    funding_source: String,
+    #[sqlx(default)]
+    own_fund: bool,
+    #[sqlx(default)]
+    amount_vnd: Option<i64>,
 }
 
 impl Whereabouts {
+    /// Whose turn it is where the task is now, and the unit the turn is bound to when an approval
+    /// authority names another unit than the task's ([`engine::workflow::Workflow::turn`]).
+    fn turn(&self, wf: Option<&engine::workflow::Workflow>) -> (Vec<engine::Role>, String) {
+        let facts = engine::workflow::ApprovalFacts {
+            unit: &self.unit,
+            funding: self.funding_source.parse().ok(),
+            own_fund: self.own_fund,
+            amount_vnd: self.amount_vnd,
+        };
+        match wf {
+            Some(w) => {
+                let (roles, unit) = w.turn(&self.state, &facts);
+                (roles, unit.unwrap_or_else(|| self.unit.clone()))
+            }
+            None => (Vec::new(), self.unit.clone()),
+        }
+    }
+
     /// The workflow version the task runs on, if still loaded.
     fn workflow<'c>(
         &self,

@@ -119,7 +119,9 @@ async fn whereabouts(
     let mut out = BTreeMap::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT id, name, unit_id, state, workflow, workflow_version FROM tasks WHERE id IN ({})",
+            "SELECT t.id, t.name, t.unit_id, t.state, t.workflow, t.workflow_version, t.funding_source, t.own_fund, \
+             (SELECT MAX(b.need_total_vnd) FROM budget_lines b WHERE b.task_id = t.id) AS amount_vnd \
+             FROM tasks t WHERE t.id IN ({})",
             placeholders(0, chunk.len())
         );
         let args: Vec<Arg<'_>> = chunk.iter().map(|id| Arg::Str(id)).collect();
@@ -242,11 +244,9 @@ impl<'c> Firing<'c> {
             expires_at.is_none_or(|e| c.fire_at <= e || matches!(c.kind, TimerKind::Expiry { .. }))
         });
         self.stale.extend(after.iter().map(|c| c.id.as_str()));
-        let turn_roles: Vec<Role> = wf
-            .and_then(|w| w.state(&task.state))
-            .map(|s| s.roles.clone())
-            .unwrap_or_default();
-        self.fold_deadline(task, &current, &turn_roles, now);
+        // Whose turn it is, resolved for this task when an approval authority decides it.
+        let (turn_roles, turn_unit) = task.turn(wf);
+        self.fold_deadline(task, &current, &turn_roles, &turn_unit, now);
         for c in &current {
             match &c.kind {
                 TimerKind::Escalation { to } => {
@@ -295,6 +295,7 @@ impl<'c> Firing<'c> {
         task: &Whereabouts,
         current: &[&'c Claimed],
         turn_roles: &[Role],
+        turn_unit: &str,
         now: Instant,
     ) {
         let deadline: Vec<&&Claimed> = current.iter().filter(|c| severity(&c.kind) > 0).collect();
@@ -313,7 +314,7 @@ impl<'c> Firing<'c> {
             task_id: task.id.clone(),
             template: template_of(&top.kind),
             payload: json!({
-                "task_id": task.id, "task_name": task.name, "unit_id": task.unit, "state": task.state,
+                "task_id": task.id, "task_name": task.name, "unit_id": turn_unit, "state": task.state,
                 "roles": turn_roles, "timer": top.kind, "missed": deadline.len() - 1,
                 "fire_at": earliest, "due_at": top.due_at, "fired_at": now,
             }),

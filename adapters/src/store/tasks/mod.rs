@@ -11,8 +11,10 @@
 //! - [`visibility`]: the facts `engine::access` rules on, looked up;
 //! - [`write`]: creation and transitions, each one audited transaction.
 
+mod proposals;
 pub(crate) mod read;
 mod search;
+mod transfers;
 mod visibility;
 mod write;
 
@@ -32,8 +34,11 @@ use super::{
 };
 use visibility::Facts;
 
+pub use proposals::{NewProposal, ProposalRecord};
+pub(crate) use proposals::{all_pending as pending_proposals, insert as insert_proposal};
 pub use read::Unscoped;
 pub use search::{DEFAULT_PAGE, MAX_PAGE, TaskPage, TaskQuery, TaskSort};
+pub use transfers::{NewTransfer, TransferRecord};
 pub(crate) use write::{Step, transition};
 
 /// The tasks' doors: see [`Store::tasks`].
@@ -63,12 +68,10 @@ impl TaskItem {
             .map_or(&self.task.state, |s| &s.title)
     }
 
-    /// Whose turn it is in the current state.
-    pub fn turn_roles(&self) -> &[Role] {
-        self.workflow
-            .as_ref()
-            .and_then(|w| w.state(&self.task.state))
-            .map_or(&[], |s| &s.roles)
+    /// Whose turn it is in the current state: its roles, or, in a state with an approval
+    /// authority, the role resolved for this task ([`Workflow::turn`]).
+    pub fn turn_roles(&self) -> Vec<Role> {
+        visibility::turn_of(self.workflow.as_deref(), &self.task).0
     }
 
     /// The transitions from the current state, each with what `actor` still lacks (none when
@@ -108,6 +111,11 @@ pub struct TaskDetail {
     pub available: Vec<Available>,
     /// Whether the actor may attach documents (`engine::access::may_attach_document`).
     pub may_attach: bool,
+    /// The year-end forecast as of `now` (`engine::forecast`): `None` for a finished, postponed
+    /// or withdrawn task; an error text when it cannot be computed (a calendar year missing).
+    pub forecast: Option<Result<engine::forecast::Forecast, String>>,
+    /// The units' proposals to postpone or withdraw it, oldest first (at most one pending).
+    pub proposals: Vec<ProposalRecord>,
 }
 
 /// A task's whole file as the task page shows it: the detail and the audit log.
@@ -293,6 +301,28 @@ impl<'a> Tasks<'a> {
         let budget = read::budget(self.store, &task.id).await?;
         let listings = self.store.plans().listings(&task.id).await?;
         let documents = read::documents(self.store, &task.id).await?;
+        let forecast = if task.phase.is_terminal() || task.phase == engine::Phase::Postponed {
+            None
+        } else {
+            let plan_year = read::plan_year(self.store, &task.id).await?;
+            let line = budget.iter().find(|b| b.year == plan_year);
+            let input = engine::forecast::TaskInput {
+                state: &task.state,
+                entered_at: task.state_entered_at,
+                paused: task.paused_clock.as_ref(),
+                value: line.and_then(|b| {
+                    engine::forecast::package_value(
+                        b.approved_estimate_vnd,
+                        b.need_total_vnd,
+                        b.need_year_vnd,
+                    )
+                }),
+                deadline: task.assigned_deadline(),
+                budget_year: engine::forecast::budget_year_of(task.period.as_deref(), plan_year),
+            };
+            Some(engine::forecast::forecast(wf, &input, now).map_err(|e| e.to_string()))
+        };
+        let proposals = proposals::of_task(self.store, &task.id).await?;
         Ok(TaskDetail {
             item: self.item(task, actor, now),
             budget,
@@ -300,6 +330,8 @@ impl<'a> Tasks<'a> {
             documents,
             available,
             may_attach,
+            forecast,
+            proposals,
         })
     }
 
@@ -408,6 +440,70 @@ impl<'a> Tasks<'a> {
         let (task, facts) = self.visible(actor, task_id).await?;
         let role = facts.may_set_deadline(actor)?;
         write::set_deadline(self.store, &task, req, &actor.user, role, now).await
+    }
+
+    /// Moves tasks of workflow `name` onto its version `to` by the mapping that version declares
+    /// (`[[migrate_from]]`), as an administrator (`access::may_manage`, workflow versions): one
+    /// task, or every task of a version in a state. Each task is moved in its own transaction with
+    /// its own audit entry (kind `migrate`); the first refusal stops the run (the tasks moved
+    /// before it stay moved). Tasks are read without the dossier-reading rule: an administrator
+    /// moves versions, not dossiers.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, workflow = %name, to = to))]
+    pub async fn migrate_as(
+        &self,
+        actor: &Actor,
+        name: &str,
+        to: u32,
+        which: &super::MigrationSelection,
+        now: Instant,
+    ) -> Result<Vec<super::Migrated>, StoreError> {
+        access::may_manage(actor, access::Area::WorkflowVersions)?;
+        let target = self.store.catalog().get(name, to).cloned().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "Quy trình `{name}` không có phiên bản {to} trong thư mục quy trình."
+            ))
+        })?;
+        let tasks: Vec<Task> = match which {
+            super::MigrationSelection::Task(id) => {
+                let t = read::task(self.store, id).await?;
+                if t.workflow != name {
+                    return Err(StoreError::Invalid(format!(
+                        "Nhiệm vụ `{id}` chạy trên quy trình `{}`, không phải `{name}`.",
+                        t.workflow
+                    )));
+                }
+                vec![t]
+            }
+            super::MigrationSelection::State {
+                state,
+                from_version,
+            } => {
+                let from = self.store.catalog().get(name, *from_version).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "Quy trình `{name}` không có phiên bản {from_version} trong thư mục quy trình."
+                    ))
+                })?;
+                if from.state(state).is_none() {
+                    return Err(StoreError::Invalid(format!(
+                        "Phiên bản {from_version} của quy trình `{name}` không có bước `{state}`."
+                    )));
+                }
+                read::in_state(self.store, name, *from_version, state).await?
+            }
+        };
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let (from_version, from_state) = (t.workflow_version, t.state.clone());
+            let o = write::migrate(self.store, &t, &target, actor, now).await?;
+            out.push(super::Migrated {
+                task_id: t.id.clone(),
+                task_name: t.name.clone(),
+                from_version,
+                from_state,
+                outcome: titled(Some(&target), o),
+            });
+        }
+        Ok(out)
     }
 
     /// A task's audit entries, oldest first, for someone who may see the task.

@@ -14,7 +14,8 @@ use super::write::{Step, transition};
 pub(super) const SELECT_TASK: &str = "SELECT t.id, t.plan_id, p.number AS plan_number, t.unit_id, u.name AS unit_name, t.name, \
     t.funding_source, t.kind, t.workflow, t.workflow_version, t.state, t.phase, t.state_entered_at, t.version, \
     t.period, t.is_rental, t.clock, t.paused_clock, t.transition_counts, t.review, t.state_entries, t.due_at, t.audit_seq, t.audit_head, \
-    t.created_at, t.updated_at, t.expected_completion_on, t.assigned_deadline_on, t.deadline_doc_number, t.deadline_doc_date \
+    t.created_at, t.updated_at, t.expected_completion_on, t.assigned_deadline_on, t.deadline_doc_number, t.deadline_doc_date, \
+    t.own_fund, (SELECT MAX(b.need_total_vnd) FROM budget_lines b WHERE b.task_id = t.id) AS amount_vnd \
     FROM tasks t JOIN plans p ON p.id = t.plan_id JOIN units u ON u.id = t.unit_id";
 
 const SELECT_DOCUMENT: &str = "SELECT id, task_id, doc_type, number, issued_on, issuer, file_name, size_bytes, sha256, stored_path, uploaded_by, uploaded_at FROM documents";
@@ -32,6 +33,25 @@ pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
     found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
 }
 
+/// The tasks of `workflow` version `version` now in `state`, oldest first.
+pub(super) async fn in_state(
+    store: &Store,
+    workflow: &str,
+    version: u32,
+    state: &str,
+) -> Result<Vec<Task>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_TASK} WHERE t.workflow = $1 AND t.workflow_version = $2 AND t.state = $3 ORDER BY t.created_at, t.id"
+        )))
+        .bind(workflow)
+        .bind(i64::from(version))
+        .bind(state)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
 pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
     Ok(with_db!(store, |pool| {
         sqlx::query_as(
@@ -41,6 +61,19 @@ pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLin
         .fetch_all(pool)
         .await?
     }))
+}
+
+/// The year of a task's plan (its budget year, for the forecast).
+pub(super) async fn plan_year(store: &Store, task_id: &str) -> Result<i32, StoreError> {
+    let year: i64 = with_db!(store, |pool| {
+        sqlx::query_scalar(
+            "SELECT p.year FROM tasks t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
+        )
+        .bind(task_id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(i32::try_from(year).unwrap_or(i32::MAX))
 }
 
 pub(super) async fn documents(store: &Store, task_id: &str) -> Result<Vec<Document>, StoreError> {

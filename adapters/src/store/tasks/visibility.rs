@@ -7,16 +7,30 @@ use engine::Role;
 use engine::access::{self, TaskFacts};
 use engine::decide::Actor;
 use engine::time::Instant;
+use engine::workflow::Workflow;
 
 use super::super::{Store, StoreError, Task, with_db};
 
+/// Whose turn it is in the task's current state, and the unit the turn is bound to when an
+/// approval authority names one ([`engine::workflow::Workflow::turn`], resolved with the task's
+/// funding source, own-fund flag and amount); none if its workflow is not loaded.
+pub(crate) fn turn_of(wf: Option<&Workflow>, task: &Task) -> (Vec<Role>, Option<String>) {
+    match wf {
+        Some(w) => w.turn(&task.state, &super::write::snapshot(task).approval_facts()),
+        None => (Vec::new(), None),
+    }
+}
+
 /// Whose turn it is in the task's current state; none if its workflow is not loaded.
 pub(super) fn turn_roles(store: &Store, task: &Task) -> Vec<Role> {
-    store
-        .catalog()
-        .get(&task.workflow, task.workflow_version)
-        .and_then(|w| w.state(&task.state).map(|s| s.roles.clone()))
-        .unwrap_or_default()
+    turn_of(
+        store
+            .catalog()
+            .get(&task.workflow, task.workflow_version)
+            .map(|w| &**w),
+        task,
+    )
+    .0
 }
 
 /// The roles someone has acted in on a task, from its audit log.
@@ -81,7 +95,9 @@ impl Facts {
 
 /// Whether the task's current step is `actor`'s to take ([`access::is_my_turn`]).
 pub(super) fn is_my_turn(store: &Store, task: &Task, actor: &Actor) -> bool {
-    access::is_my_turn(actor, &task.unit_id, &turn_roles(store, task))
+    let wf = store.catalog().get(&task.workflow, task.workflow_version);
+    let (turn, unit) = turn_of(wf.map(|w| &**w), task);
+    access::is_my_turn_in(actor, &task.unit_id, &turn, unit.as_deref())
 }
 
 /// Whether a running task has not moved for its workflow's stall period at `now`.

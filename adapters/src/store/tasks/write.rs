@@ -36,7 +36,7 @@ fn timer_kind_name(k: &TimerKind) -> &'static str {
 }
 
 /// The engine's snapshot of a stored task.
-pub(super) fn snapshot(task: &Task) -> TaskSnapshot {
+pub(crate) fn snapshot(task: &Task) -> TaskSnapshot {
     TaskSnapshot {
         unit: task.unit_id.clone(),
         state: task.state.clone(),
@@ -46,12 +46,15 @@ pub(super) fn snapshot(task: &Task) -> TaskSnapshot {
         transition_counts: task.transition_counts.clone(),
         review: task.review,
         state_entries: task.state_entries.clone(),
+        funding: task.funding_source.parse().ok(),
+        own_fund: task.own_fund,
+        amount_vnd: task.amount_vnd,
     }
 }
 
 /// Who sent a request with an idempotency key, the key, and what the key is bound to: the same
 /// key with a different request is refused.
-struct Idempotency<'a> {
+pub(crate) struct Idempotency<'a> {
     actor: &'a str,
     key: &'a str,
     request_hash: &'a str,
@@ -108,7 +111,9 @@ impl Effects<'_> {
                 let payload = serde_json::json!({
                     "task_id": self.task_id,
                     "task_name": self.task_name,
-                    "unit_id": self.unit_id,
+                    // Unit roles are reached in the unit an approval authority names, else the
+                    // task's own.
+                    "unit_id": n.unit.as_deref().unwrap_or(self.unit_id),
                     "roles": n.roles,
                     "transition": d.audit.transition,
                     "from_state": d.audit.from_state,
@@ -253,8 +258,8 @@ impl NewRow<'_> {
         conn.execute(
             "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
              state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-             created_at, updated_at, name_search, review, state_entries) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17, 1, $18)",
+             created_at, updated_at, name_search, review, state_entries, own_fund) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, NULL, '{}', $15, 1, $16, $11, $11, $17, 1, $18, $19)",
             &[
                 Arg::Str(self.id),
                 Arg::Str(self.plan_id),
@@ -274,6 +279,7 @@ impl NewRow<'_> {
                 Arg::Str(self.audit_hash),
                 Arg::Str(&engine::domain::search_key(&new.name)),
                 Arg::Str(&json(&d.state_entries)),
+                Arg::Bool(new.own_fund),
             ],
         )
         .await?;
@@ -347,6 +353,7 @@ pub(super) async fn create(
             &new.period,
             new.is_rental,
             &new.budget,
+            new.own_fund,
         ))
         .as_bytes(),
     );
@@ -535,7 +542,7 @@ async fn transition_once(
         key,
         request_hash: &request_hash,
     });
-    match write_transition(store, &task, &d, idempotency, now).await? {
+    match write_transition(store, &task, &d, idempotency, &[], now).await? {
         Written::Done(outcome) => Ok(outcome),
         Written::Lost => {
             // A concurrent request with the same key may have won; it is then the outcome.
@@ -569,8 +576,15 @@ async fn command(store: &Store, task: &Task, step: &Step<'_>) -> Result<Command,
     })
 }
 
+/// A statement written in the same transaction as a decision, after it: a proposal settled by
+/// the transition that accepts it. It must change a row, or nothing is written.
+pub(crate) struct Also<'a> {
+    pub sql: &'static str,
+    pub args: Vec<Arg<'a>>,
+}
+
 /// What writing a transition came to.
-enum Written {
+pub(crate) enum Written {
     Done(TransitionOutcome),
     /// Nothing written: the version moved on, or a concurrent request took the idempotency key.
     Lost,
@@ -578,17 +592,23 @@ enum Written {
 
 /// Writes decision `d` on `task` in one transaction that starts with the compare-and-set on
 /// its version: the task row, then the [`Effects`].
-async fn write_transition(
+pub(crate) async fn write_transition(
     store: &Store,
     task: &Task,
     d: &Decision,
     idempotency: Option<Idempotency<'_>>,
+    also: &[Also<'_>],
     now: Instant,
 ) -> Result<Written, StoreError> {
+    let kind = if d.workflow_version.is_some() {
+        "migrate"
+    } else {
+        "transition"
+    };
     let seq = task.audit_seq + 1;
     let key = idempotency.as_ref().map(|i| i.key);
-    let audit = AuditRecord::new(&task.id, seq, "transition", &d.audit, key, &task.audit_head)
-        .with_round(d.round);
+    let audit =
+        AuditRecord::new(&task.id, seq, kind, &d.audit, key, &task.audit_head).with_round(d.round);
     let version = task.version + 1;
     let effects = Effects {
         task_id: &task.id,
@@ -613,7 +633,7 @@ async fn write_transition(
             .execute(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
                  transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
-                 review = $13, state_entries = $14 \
+                 review = $13, state_entries = $14, workflow_version = COALESCE($15, workflow_version) \
                  WHERE id = $11 AND version = $12",
                 &[
                     Arg::Str(&d.state),
@@ -630,15 +650,25 @@ async fn write_transition(
                     Arg::Int(task.version),
                     Arg::Int(i64::from(d.round.review)),
                     Arg::Str(&entries),
+                    Arg::OptInt(d.workflow_version.map(i64::from)),
                 ],
             )
             .await?;
-        // None: a stale version (nothing updated) or the key taken concurrently.
-        let written = if updated == 0 {
+        // None: a stale version (nothing updated), the key taken concurrently, or a statement
+        // that goes with the decision finding nothing to change.
+        let mut written = if updated == 0 {
             None
         } else {
             effects.write(&mut conn).await?
         };
+        if written.is_some() {
+            for a in also {
+                if conn.execute(a.sql, &a.args).await? == 0 {
+                    written = None;
+                    break;
+                }
+            }
+        }
         if written.is_some() {
             tx.commit().await?;
         } else {
@@ -676,7 +706,7 @@ fn refusal(
 }
 
 /// The documents a transition names, each of which must belong to the task.
-async fn resolve_documents(
+pub(crate) async fn resolve_documents(
     store: &Store,
     task_id: &str,
     ids: &[String],
@@ -784,4 +814,29 @@ pub(super) async fn set_deadline(
         audit_seq: seq,
         comment: entry.comment.unwrap_or_default(),
     })
+}
+
+/// Moves `task` onto version `to` of its workflow as `actor` (`engine::decide::migrate`), written
+/// like a transition: one transaction, a compare-and-set on the version, an audit entry of kind
+/// `migrate` that names the new version, the old step's timers cancelled when its clock ends.
+pub(super) async fn migrate(
+    store: &Store,
+    task: &Task,
+    to: &Workflow,
+    actor: &Actor,
+    now: Instant,
+) -> Result<TransitionOutcome, StoreError> {
+    let now = micros(now);
+    let from = store.workflow_of(task)?;
+    let d = decide::migrate(from, to, &snapshot(task), actor, now).map_err(StoreError::Invalid)?;
+    match write_transition(store, task, &d, None, &[], now).await? {
+        Written::Done(o) => Ok(o),
+        Written::Lost => {
+            let current = read::task(store, &task.id).await?.version;
+            Err(StoreError::Conflict {
+                expected: task.version,
+                current,
+            })
+        }
+    }
 }

@@ -1,0 +1,425 @@
+//! Units propose, UBND decides (issue 15, item 2): a unit's proposal to postpone or withdraw a
+//! task, with its letter, pending until UBND accepts it (the workflow's exit, through `decide`)
+//! or refuses it (the task goes on where it is, its clocks as they were). The rules are
+//! `engine::proposal`'s; every door here is one audited transaction.
+
+use chrono::NaiveDate;
+use engine::decide::Actor;
+use engine::proposal::{self, Letter, Proposal, ProposalKind};
+use engine::time::Instant;
+use serde::Serialize;
+
+use super::super::plans::{NoteEntry, append_note};
+use super::super::sql::{Arg, Conn};
+use super::super::{Store, StoreError, Task, TransitionOutcome, micros, new_id, with_db};
+use super::write::{self, Also, Written};
+use super::{Tasks, read, titled};
+
+/// A proposal as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ProposalRecord {
+    pub id: String,
+    pub task_id: String,
+    /// `postpone` | `withdraw`.
+    pub kind: String,
+    pub letter_number: String,
+    pub letter_date: Option<NaiveDate>,
+    pub comment: Option<String>,
+    /// The step the task was in when the unit proposed.
+    pub from_state: String,
+    pub proposed_by: String,
+    pub proposed_at: Instant,
+    /// `pending` | `accepted` | `refused`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Instant>,
+    pub decision_comment: Option<String>,
+}
+
+impl ProposalRecord {
+    pub fn kind(&self) -> Option<ProposalKind> {
+        self.kind.parse().ok()
+    }
+
+    /// The proposal as the engine's rules see it.
+    pub fn rule_view(&self) -> Option<Proposal> {
+        Some(Proposal {
+            kind: self.kind()?,
+            letter: Letter {
+                number: self.letter_number.clone(),
+                date: self.letter_date,
+            },
+            from_state: self.from_state.clone(),
+        })
+    }
+
+    /// "văn bản số 5796/SVHTTDL ngày 04/11/2025".
+    pub fn letter_reference(&self) -> String {
+        Letter {
+            number: self.letter_number.clone(),
+            date: self.letter_date,
+        }
+        .reference()
+    }
+
+    /// "Đề xuất rút khỏi kế hoạch (văn bản số …)".
+    pub fn describe(&self) -> String {
+        self.rule_view()
+            .map(|p| p.describe())
+            .unwrap_or_else(|| format!("Đề xuất {} ({})", self.kind, self.letter_reference()))
+    }
+}
+
+/// A unit's proposal, as a front end hands it down.
+#[derive(Debug, Clone)]
+pub struct NewProposal {
+    pub task_id: String,
+    pub kind: ProposalKind,
+    pub letter_number: String,
+    pub letter_date: Option<NaiveDate>,
+    pub comment: Option<String>,
+}
+
+const SELECT_PROPOSAL: &str = "SELECT id, task_id, kind, letter_number, letter_date, comment, from_state, proposed_by, proposed_at, \
+    status, decided_by, decided_at, decision_comment FROM task_proposals";
+
+/// The task's pending proposal, if any.
+pub(crate) async fn pending(
+    store: &Store,
+    task_id: &str,
+) -> Result<Option<ProposalRecord>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_PROPOSAL} WHERE task_id = $1 AND status = 'pending'"
+        )))
+        .bind(task_id)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// A task's proposals, oldest first.
+pub(crate) async fn of_task(
+    store: &Store,
+    task_id: &str,
+) -> Result<Vec<ProposalRecord>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_PROPOSAL} WHERE task_id = $1 ORDER BY proposed_at, id"
+        )))
+        .bind(task_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Every pending proposal, oldest first: what the reports list.
+pub(crate) async fn all_pending(store: &Store) -> Result<Vec<ProposalRecord>, StoreError> {
+    Ok(with_db!(store, |pool| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_PROPOSAL} WHERE status = 'pending' ORDER BY proposed_at, id"
+        )))
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Inserts a pending proposal and its audit entry (`kind` of audit `proposal`), in `conn`'s
+/// transaction. Shared by a unit's proposal and by the import of a plan row that is one.
+pub(crate) async fn insert(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    p: &Proposal,
+    comment: Option<&str>,
+    by: &str,
+    role: Option<engine::Role>,
+    now: Instant,
+) -> Result<ProposalRecord, StoreError> {
+    let id = new_id();
+    let date = p.letter.date;
+    conn.execute(
+        "INSERT INTO task_proposals (id, task_id, kind, letter_number, letter_date, comment, from_state, proposed_by, proposed_at, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')",
+        &[
+            Arg::Str(&id),
+            Arg::Str(task_id),
+            Arg::Str(p.kind.as_str()),
+            Arg::Str(&p.letter.number),
+            Arg::OptDate(date),
+            Arg::OptStr(comment),
+            Arg::Str(&p.from_state),
+            Arg::Str(by),
+            Arg::Time(now),
+        ],
+    )
+    .await?;
+    let mut text = p.describe();
+    if let Some(c) = comment {
+        text.push_str(". ");
+        text.push_str(c);
+    }
+    append_note(
+        conn,
+        task_id,
+        NoteEntry {
+            kind: "proposal",
+            transition: p.kind.audit_name(),
+            comment: text,
+            actor_user: by,
+            actor_role: role,
+        },
+        now,
+    )
+    .await?;
+    Ok(ProposalRecord {
+        id,
+        task_id: task_id.to_string(),
+        kind: p.kind.as_str().to_string(),
+        letter_number: p.letter.number.clone(),
+        letter_date: date,
+        comment: comment.map(str::to_string),
+        from_state: p.from_state.clone(),
+        proposed_by: by.to_string(),
+        proposed_at: now,
+        status: "pending".into(),
+        decided_by: None,
+        decided_at: None,
+        decision_comment: None,
+    })
+}
+
+fn clean(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+impl Tasks<'_> {
+    /// A unit proposes to postpone or withdraw its task (`engine::proposal::may_propose_change`):
+    /// recorded with its letter and audited; the task does not move, and UBND hears of it by
+    /// email.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %new.task_id))]
+    pub async fn propose_as(
+        &self,
+        actor: &Actor,
+        new: &NewProposal,
+        now: Instant,
+    ) -> Result<ProposalRecord, StoreError> {
+        let now = micros(now);
+        let (task, _) = self.visible(actor, &new.task_id).await?;
+        let number = new.letter_number.trim();
+        if number.is_empty() {
+            return Err(StoreError::Invalid(
+                "Thiếu số văn bản đề xuất của đơn vị (ví dụ 5796/SVHTTDL-KHTC).".into(),
+            ));
+        }
+        let wf = self.store.workflow_of(&task)?.clone();
+        let current = pending(self.store, &task.id).await?;
+        let current_view = current.as_ref().and_then(ProposalRecord::rule_view);
+        proposal::may_propose_change(
+            &wf,
+            &task.unit_id,
+            &task.state,
+            new.kind,
+            current_view.as_ref(),
+            actor,
+        )?;
+        let p = Proposal {
+            kind: new.kind,
+            letter: Letter {
+                number: number.to_string(),
+                date: new.letter_date,
+            },
+            from_state: task.state.clone(),
+        };
+        let comment = clean(new.comment.as_deref());
+        let role = actor.roles.iter().copied().find(|r| r.is_unit_role());
+        let record: ProposalRecord = with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut conn = Conn::from(&mut *tx);
+            let r = insert(
+                &mut conn,
+                &task.id,
+                &p,
+                comment.as_deref(),
+                &actor.user,
+                role,
+                now,
+            )
+            .await?;
+            notify_ubnd(&mut conn, &task, &r, now).await?;
+            tx.commit().await?;
+            r
+        });
+        Ok(record)
+    }
+
+    /// UBND accepts the task's pending proposal: the workflow's exit into `postponed` or
+    /// `withdrawn` through `decide` (with the documents it requires), the proposal settled in
+    /// the same transaction.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn accept_proposal_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+        comment: Option<&str>,
+        document_ids: &[String],
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let now = micros(now);
+        let (task, _) = self.visible(actor, task_id).await?;
+        let wf = self.store.workflow_of(&task)?.clone();
+        let current = pending(self.store, &task.id).await?;
+        let view = current.as_ref().and_then(ProposalRecord::rule_view);
+        let documents = write::resolve_documents(self.store, &task.id, document_ids).await?;
+        let comment = clean(comment);
+        let snapshot = write::snapshot(&task);
+        let d = proposal::accept(
+            &wf,
+            &snapshot,
+            view.as_ref(),
+            actor,
+            comment.as_deref(),
+            documents,
+            now,
+        )
+        .map_err(|r| {
+            StoreError::Rejected(Box::new(super::super::Refusal {
+                rejection: r,
+                available: None,
+                workflow: Some(wf.clone()),
+            }))
+        })?;
+        let p = current.expect("accept refuses without a pending proposal");
+        let also = [Also {
+            sql: "UPDATE task_proposals SET status = 'accepted', decided_by = $1, decided_at = $2, decision_comment = $3 \
+                  WHERE id = $4 AND status = 'pending'",
+            args: vec![
+                Arg::Str(&actor.user),
+                Arg::Time(now),
+                Arg::OptStr(comment.as_deref()),
+                Arg::Str(&p.id),
+            ],
+        }];
+        match write::write_transition(self.store, &task, &d, None, &also, now).await? {
+            Written::Done(o) => Ok(titled(Some(&wf), o)),
+            Written::Lost => {
+                let current = read::task(self.store, &task.id).await?.version;
+                Err(StoreError::Conflict {
+                    expected: task.version,
+                    current,
+                })
+            }
+        }
+    }
+
+    /// UBND refuses the task's pending proposal: audited; the task goes on from the step it is in,
+    /// its clocks as they were (nothing else changes).
+    #[tracing::instrument(skip_all, fields(actor = %actor.user, task = %task_id))]
+    pub async fn refuse_proposal_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+        comment: Option<&str>,
+        now: Instant,
+    ) -> Result<ProposalRecord, StoreError> {
+        let now = micros(now);
+        let (task, _) = self.visible(actor, task_id).await?;
+        let wf = self.store.workflow_of(&task)?.clone();
+        let current = pending(self.store, &task.id).await?;
+        let view = current.as_ref().and_then(ProposalRecord::rule_view);
+        let comment = clean(comment);
+        let entry = proposal::refuse(
+            &wf,
+            &write::snapshot(&task),
+            view.as_ref(),
+            actor,
+            comment.as_deref(),
+            now,
+        )?;
+        let mut p = current.expect("refuse refuses without a pending proposal");
+        let settled: bool = with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut conn = Conn::from(&mut *tx);
+            let n = conn
+                .execute(
+                    "UPDATE task_proposals SET status = 'refused', decided_by = $1, decided_at = $2, decision_comment = $3 \
+                     WHERE id = $4 AND status = 'pending'",
+                    &[
+                        Arg::Str(&actor.user),
+                        Arg::Time(now),
+                        Arg::OptStr(comment.as_deref()),
+                        Arg::Str(&p.id),
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                append_note(
+                    &mut conn,
+                    &task.id,
+                    NoteEntry {
+                        kind: "proposal",
+                        transition: proposal::REFUSE,
+                        comment: entry.comment.clone().unwrap_or_default(),
+                        actor_user: &actor.user,
+                        actor_role: entry.actor_role,
+                    },
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            n == 1
+        });
+        if !settled {
+            return Err(engine::decide::Rejection::NoPendingProposal.into());
+        }
+        p.status = "refused".into();
+        p.decided_by = Some(actor.user.clone());
+        p.decided_at = Some(now);
+        p.decision_comment = comment;
+        Ok(p)
+    }
+
+    /// A task's proposals (pending and decided), oldest first, for someone who may see the task.
+    pub async fn proposals_as(
+        &self,
+        actor: &Actor,
+        task_id: &str,
+    ) -> Result<Vec<ProposalRecord>, StoreError> {
+        let (task, _) = self.visible(actor, task_id).await?;
+        of_task(self.store, &task.id).await
+    }
+}
+
+/// Queues the email telling UBND a unit's proposal waits for its decision.
+async fn notify_ubnd(
+    conn: &mut Conn<'_>,
+    task: &Task,
+    p: &ProposalRecord,
+    now: Instant,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::json!({
+        "task_id": task.id,
+        "task_name": task.name,
+        "unit_id": task.unit_id,
+        "roles": [engine::Role::Ubnd],
+        "proposal": p.describe(),
+        "comment": p.comment,
+        "actor": p.proposed_by,
+        "to_state": task.state,
+    });
+    let id = new_id();
+    let payload = payload.to_string();
+    super::super::sql::insert_messages(
+        conn,
+        &[super::super::sql::NewMessage {
+            id: &id,
+            task_id: Some(&task.id),
+            template: "task.proposal",
+            payload: &payload,
+        }],
+        now,
+    )
+    .await
+}

@@ -1,0 +1,370 @@
+//! Units propose, UBND decides (issue 15, item 2).
+//!
+//! Postponing a task to next year's plan or withdrawing it from the plan starts as the owning
+//! unit's letter ("Đề xuất rút khỏi KH 215 (Văn bản số 5796/SVHTTDL… ngày 4/11/2025)") and waits
+//! for UBND. A pending proposal moves nothing and pauses nothing: the task stays in its step, its
+//! deadline keeps running, and the reports list the proposal with its letter. UBND accepts it —
+//! the workflow's own exit transition into `postponed` or `withdrawn`, taken through `decide`
+//! with the proposal's letter on the audit entry — or refuses it, and the task goes on from the
+//! step it is in, its clocks as they were.
+//!
+//! Rules here are pure: the store looks up the task and its pending proposal, asks these, and
+//! writes the answer in one transaction.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use crate::decide::{self, Actor, AttachedDocument, AuditEntry, Command, Decision, Rejection};
+use crate::phase::Phase;
+use crate::role::Role;
+use crate::time::{Instant, format_date};
+use crate::workflow::{Transition, Workflow};
+
+/// What a unit proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProposalKind {
+    /// "Đề xuất dừng, chuyển 2026": carried to next year's plan.
+    Postpone,
+    /// "Đề xuất rút khỏi kế hoạch".
+    Withdraw,
+}
+
+impl ProposalKind {
+    pub const ALL: [ProposalKind; 2] = [ProposalKind::Postpone, ProposalKind::Withdraw];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalKind::Postpone => "postpone",
+            ProposalKind::Withdraw => "withdraw",
+        }
+    }
+
+    /// "tạm hoãn, chuyển sang kế hoạch năm sau", "rút khỏi kế hoạch".
+    pub fn title(self) -> &'static str {
+        match self {
+            ProposalKind::Postpone => "tạm hoãn, chuyển sang kế hoạch năm sau",
+            ProposalKind::Withdraw => "rút khỏi kế hoạch",
+        }
+    }
+
+    /// The backbone exit the decision leads to.
+    pub fn phase(self) -> Phase {
+        match self {
+            ProposalKind::Postpone => Phase::Postponed,
+            ProposalKind::Withdraw => Phase::Withdrawn,
+        }
+    }
+
+    /// The name of the audit entry that records the proposal.
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            ProposalKind::Postpone => "de_xuat_tam_hoan",
+            ProposalKind::Withdraw => "de_xuat_rut_khoi_ke_hoach",
+        }
+    }
+}
+
+impl fmt::Display for ProposalKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProposalKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProposalKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("loại đề xuất `{s}` không hợp lệ; các giá trị cho phép: postpone (tạm hoãn), withdraw (rút khỏi kế hoạch)")
+            })
+    }
+}
+
+/// The unit's letter: its number and date ("5796/SVHTTDL-KHTC", 04/11/2025).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub number: String,
+    pub date: Option<NaiveDate>,
+}
+
+impl Letter {
+    /// "văn bản số 5796/SVHTTDL-KHTC ngày 04/11/2025".
+    pub fn reference(&self) -> String {
+        match self.date {
+            Some(d) => format!("văn bản số {} ngày {}", self.number, format_date(d)),
+            None => format!("văn bản số {}", self.number),
+        }
+    }
+}
+
+/// The unit's pending proposal a plan's printed progress text reports, if it does: a text that
+/// says the unit proposes ("đề xuất", "kính đề nghị") to take the task out of the plan ("rút
+/// khỏi", "ra khỏi danh mục") or to stop and carry it over ("dừng", "chuyển … năm sau", "chuyển
+/// 2026"), and cites its letter ("Công văn số 5796/SVHTTDL-QBXT&PTTNDL ngày 4/11/2025"). Without a
+/// letter the text is a status the report gives, not a proposal waiting for UBND.
+pub fn from_progress_text(text: &str) -> Option<(ProposalKind, Letter)> {
+    let folded = crate::domain::search_key(text);
+    let proposes = folded.contains("de xuat") || folded.contains("de nghi");
+    if !proposes {
+        return None;
+    }
+    let kind = if folded.contains("rut khoi") || folded.contains("ra khoi danh muc") {
+        ProposalKind::Withdraw
+    } else if folded.contains("dung") || folded.contains("chuyen") {
+        ProposalKind::Postpone
+    } else {
+        return None;
+    };
+    letter_in(text).map(|l| (kind, l))
+}
+
+/// "… (Công văn số 5796/SVHTTDL-QBXT&PTTNDL ngày 4/11/2025)": the number after a letter's "số"
+/// that holds a '/', and the date after the next "ngày".
+fn letter_in(text: &str) -> Option<Letter> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // The unit's letter ("Công văn số", "Văn bản số", "Tờ trình số"), not the plan it cites
+    // ("Kế hoạch số 215/KH-UBND").
+    let at = words.iter().enumerate().position(|(i, w)| {
+        w.to_lowercase() == "số"
+            && i > 0
+            && matches!(
+                crate::domain::search_key(words[i - 1]).as_str(),
+                "van" | "ban" | "trinh"
+            )
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.contains('/') && n.starts_with(|c: char| c.is_ascii_digit()))
+    })?;
+    let trim = |s: &str| {
+        s.trim_matches(|c: char| matches!(c, '(' | ')' | ',' | ';' | '.'))
+            .to_string()
+    };
+    let number = trim(words[at + 1]);
+    let date = words[at + 2..]
+        .iter()
+        .position(|w| *w == "ngày")
+        .and_then(|j| words.get(at + 3 + j))
+        .and_then(|d| crate::time::parse_date(&trim(d)).ok());
+    Some(Letter { number, date })
+}
+
+/// A proposal as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub kind: ProposalKind,
+    pub letter: Letter,
+    /// The step the task was in when the unit proposed.
+    pub from_state: String,
+}
+
+impl Proposal {
+    /// "Đề xuất rút khỏi kế hoạch (văn bản số 5796/SVHTTDL ngày 04/11/2025)".
+    pub fn describe(&self) -> String {
+        format!(
+            "Đề xuất {} ({})",
+            self.kind.title(),
+            self.letter.reference()
+        )
+    }
+}
+
+/// The workflow's exit from `state` into the proposal's phase that UBND takes: the transition
+/// accepting the proposal takes. `None` when the backbone or the workflow allows no such exit
+/// from here (no postponement from the contract on).
+pub fn exit_transition<'w>(
+    wf: &'w Workflow,
+    state: &str,
+    kind: ProposalKind,
+) -> Option<&'w Transition> {
+    wf.transitions.iter().find(|t| {
+        t.from.iter().any(|f| f == state)
+            && t.roles.contains(&Role::Ubnd)
+            && wf.state(&t.to).is_some_and(|s| s.phase == kind.phase())
+    })
+}
+
+/// Whether `actor` may propose `kind` on a task of `unit` that is in `state`: a unit role of the
+/// task's own unit; the task still running, with no proposal pending, and the workflow having an
+/// exit of that kind from where the task is.
+pub fn may_propose_change(
+    wf: &Workflow,
+    unit: &str,
+    state: &str,
+    kind: ProposalKind,
+    pending: Option<&Proposal>,
+    actor: &Actor,
+) -> Result<(), Rejection> {
+    let current = wf.state(state).ok_or_else(|| Rejection::NotAvailable {
+        transition: kind.audit_name().into(),
+        state: state.into(),
+        state_title: state.into(),
+        available: Vec::new(),
+    })?;
+    if current.phase.is_terminal() {
+        return Err(Rejection::Terminal {
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+        });
+    }
+    if !actor.roles.iter().any(|r| r.is_unit_role()) {
+        return Err(Rejection::WrongRole {
+            transition: kind.audit_name().into(),
+            allowed: vec![Role::DonVi, Role::ThuTruongDonVi],
+            yours: actor.roles.clone(),
+        });
+    }
+    if !actor.belongs_to(unit) {
+        return Err(Rejection::NotYourUnit {
+            transition: kind.audit_name().into(),
+        });
+    }
+    if let Some(p) = pending {
+        return Err(Rejection::ProposalPending {
+            pending: p.describe(),
+        });
+    }
+    if exit_transition(wf, state, kind).is_none() {
+        return Err(Rejection::ProposalNotPossible {
+            kind: kind.title().into(),
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Deciding on a proposal: UBND, which decides postponements and withdrawals (domain.md).
+pub fn may_decide_proposal(actor: &Actor, decision: &str) -> Result<(), Rejection> {
+    if actor.roles.contains(&Role::Ubnd) {
+        Ok(())
+    } else {
+        Err(Rejection::WrongRole {
+            transition: decision.into(),
+            allowed: vec![Role::Ubnd],
+            yours: actor.roles.clone(),
+        })
+    }
+}
+
+/// The name of the audit entry of an acceptance and of a refusal.
+pub const ACCEPT: &str = "chap_thuan_de_xuat";
+pub const REFUSE: &str = "khong_chap_thuan_de_xuat";
+
+/// Accepting the pending proposal: the workflow's exit transition, decided by `decide` as UBND,
+/// with the unit's letter and UBND's comment on the audit entry and the documents it requires
+/// (a UBND decision for a withdrawal).
+pub fn accept(
+    wf: &Workflow,
+    task: &decide::TaskSnapshot,
+    proposal: Option<&Proposal>,
+    actor: &Actor,
+    comment: Option<&str>,
+    documents: Vec<AttachedDocument>,
+    now: Instant,
+) -> Result<Decision, Rejection> {
+    may_decide_proposal(actor, ACCEPT)?;
+    let p = proposal.ok_or(Rejection::NoPendingProposal)?;
+    let exit =
+        exit_transition(wf, &task.state, p.kind).ok_or_else(|| Rejection::ProposalNotPossible {
+            kind: p.kind.title().into(),
+            state: task.state.clone(),
+            state_title: wf
+                .state(&task.state)
+                .map_or_else(|| task.state.clone(), |s| s.title.clone()),
+        })?;
+    let mut text = format!("Chấp thuận {}", lowercase_first(&p.describe()));
+    if let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+        text.push_str(". ");
+        text.push_str(c);
+    }
+    decide::decide(
+        wf,
+        task,
+        &Command::Transition {
+            name: exit.name.clone(),
+            comment: Some(text),
+            documents,
+        },
+        actor,
+        now,
+    )
+}
+
+/// Refusing the pending proposal: an audit entry, and nothing else — the task goes on from the
+/// step it is in, its clocks as they were.
+pub fn refuse(
+    wf: &Workflow,
+    task: &decide::TaskSnapshot,
+    proposal: Option<&Proposal>,
+    actor: &Actor,
+    comment: Option<&str>,
+    now: Instant,
+) -> Result<AuditEntry, Rejection> {
+    may_decide_proposal(actor, REFUSE)?;
+    let p = proposal.ok_or(Rejection::NoPendingProposal)?;
+    let mut text = format!("Không chấp thuận {}", lowercase_first(&p.describe()));
+    if let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+        text.push_str(". ");
+        text.push_str(c);
+    }
+    Ok(note(wf, task, REFUSE, actor, Some(Role::Ubnd), text, now))
+}
+
+/// The audit entry of a proposal itself.
+pub fn proposed(
+    wf: &Workflow,
+    task: &decide::TaskSnapshot,
+    p: &Proposal,
+    actor: &Actor,
+    comment: Option<&str>,
+    now: Instant,
+) -> AuditEntry {
+    let role = actor.roles.iter().copied().find(|r| r.is_unit_role());
+    let mut text = p.describe();
+    if let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+        text.push_str(". ");
+        text.push_str(c);
+    }
+    note(wf, task, p.kind.audit_name(), actor, role, text, now)
+}
+
+/// An audit entry that records a fact without moving the task.
+fn note(
+    wf: &Workflow,
+    task: &decide::TaskSnapshot,
+    name: &str,
+    actor: &Actor,
+    role: Option<Role>,
+    comment: String,
+    now: Instant,
+) -> AuditEntry {
+    let phase = wf.state(&task.state).map_or(Phase::Proposed, |s| s.phase);
+    AuditEntry {
+        transition: name.into(),
+        actor_user: actor.user.clone(),
+        actor_role: role,
+        from_state: Some(task.state.clone()),
+        to_state: task.state.clone(),
+        from_phase: Some(phase),
+        to_phase: phase,
+        comment: Some(comment),
+        documents: Vec::new(),
+        workflow: wf.name.clone(),
+        workflow_version: wf.version,
+        at: now,
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

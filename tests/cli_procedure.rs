@@ -1,0 +1,585 @@
+//! End-to-end, the real `tiendo` binary on SQLite and PostgreSQL: the procedure as the city runs
+//! it (issue 15): who approves is data (item 1); units propose, UBND decides (item 2); a task
+//! is transferred to another owning unit by a decision (item 9).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TestDb;
+
+on_both_backends!(
+    the_approval_authority_is_resolved_per_task,
+    a_unit_proposes_and_ubnd_decides,
+    a_task_is_transferred_to_another_unit_by_ubnds_decision
+);
+
+struct Cli<'a> {
+    db: &'a TestDb,
+    dir: &'a Path,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tiendo"))
+            .args(args)
+            .current_dir(self.dir)
+            .env("DATABASE_URL", &self.db.url)
+            .env("TIENDO_DATA_DIR", self.dir.join("data"))
+            .env_remove("TIENDO_WORKFLOWS")
+            .output()
+            .expect("the binary runs")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail with `code`; returns its stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// The first line of a command's output: the id it printed.
+    fn id(&self, args: &[&str]) -> String {
+        self.ok(args).lines().next().unwrap_or_default().to_string()
+    }
+
+    /// The units, users and plan of these tests: Sở Y tế (officer, head), Sở Nội vụ (head),
+    /// SKHCN, UBND.
+    fn world(&self) {
+        self.ok(&["db", "migrate"]);
+        for (id, name) in [
+            ("so-y-te", "Sở Y tế"),
+            ("so-noi-vu", "Sở Nội vụ"),
+            ("so-khoa-hoc-va-cong-nghe", "Sở Khoa học và Công nghệ"),
+        ] {
+            self.ok(&["unit", "add", id, name]);
+        }
+        for (user, role, unit) in [
+            ("can.bo", "don_vi", Some("so-y-te")),
+            ("giam.doc", "thu_truong_don_vi", Some("so-y-te")),
+            ("giam.doc.snv", "thu_truong_don_vi", Some("so-noi-vu")),
+            ("chuyen.vien", "skhcn", Some("so-khoa-hoc-va-cong-nghe")),
+            // SKHCN's director, also head of their own unit: reads every task, approves only
+            // their unit's.
+            (
+                "giam.doc.skhcn",
+                "thu_truong_don_vi",
+                Some("so-khoa-hoc-va-cong-nghe"),
+            ),
+            ("pho.chu.tich", "ubnd", None),
+        ] {
+            let mut args = vec!["user", "add", user, "--role", role];
+            if user == "giam.doc.skhcn" {
+                args.extend(["--role", "skhcn"]);
+            }
+            if let Some(u) = unit {
+                args.extend(["--unit", u]);
+            }
+            self.ok(&args);
+        }
+        self.ok(&[
+            "plan",
+            "add",
+            "215/KH-UBND",
+            "--year",
+            "2025",
+            "--title",
+            "Kế hoạch ứng dụng CNTT năm 2025",
+        ]);
+    }
+
+    /// A mua-sam task of Sở Y tế needing `need_total` million đồng.
+    fn task(&self, name: &str, need_total: &str, own_fund: bool) -> String {
+        let mut args = vec![
+            "task",
+            "create",
+            "--as",
+            "can.bo",
+            "--plan",
+            "215/KH-UBND",
+            "--unit",
+            "so-y-te",
+            "--name",
+            name,
+            "--funding",
+            "thuong_xuyen",
+            "--kind",
+            "mua-sam",
+            "--need-total",
+            need_total,
+        ];
+        if own_fund {
+            args.push("--own-fund");
+        }
+        self.id(&args)
+    }
+
+    /// Attaches a document of `doc_type` to `task` as `who`; its id.
+    fn attach(&self, task: &str, doc_type: &str, who: &str) -> String {
+        let file = self.dir.join(format!("{doc_type}.pdf"));
+        std::fs::write(&file, format!("%PDF-1.4 {doc_type}")).unwrap();
+        self.id(&[
+            "task",
+            "attach",
+            task,
+            "--as",
+            who,
+            "--type",
+            doc_type,
+            "--file",
+            file.to_str().unwrap(),
+        ])
+    }
+
+    fn step(&self, task: &str, transition: &str, who: &str, docs: &[&str]) -> String {
+        let mut args = vec!["task", "transition", task, transition, "--as", who];
+        for d in docs {
+            args.extend(["--document", d]);
+        }
+        self.ok(&args)
+    }
+
+    /// Walks a mua-sam task to the approval of its task and estimate (after SKHCN's opinion).
+    fn to_approval(&self, task: &str) {
+        self.step(task, "bat_dau_lap_thuyet_minh", "can.bo", &[]);
+        let tm = self.attach(task, "thuyet_minh_du_toan", "can.bo");
+        self.step(task, "trinh_thu_truong", "can.bo", &[&tm]);
+        self.step(task, "gui_skhcn", "giam.doc", &[&tm]);
+        let yk = self.attach(task, "van_ban_y_kien", "chuyen.vien");
+        self.step(task, "skhcn_thong_nhat", "chuyen.vien", &[&yk]);
+    }
+}
+
+async fn the_approval_authority_is_resolved_per_task(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    cli.world();
+    // `workflows show` prints who approves, rule by rule.
+    let shown = cli.ok(&["workflows", "show", "mua-sam"]);
+    for needle in [
+        "THẨM QUYỀN PHÊ DUYỆT",
+        "nhiem_vu_du_toan — Phê duyệt nhiệm vụ và dự toán",
+        "áp dụng cho: phe_duyet, phe_duyet_nhiem_vu, chua_phe_duyet",
+        "đơn vị tự chủ, chi từ nguồn thu của đơn vị → Thủ trưởng đơn vị (thu_truong_don_vi) của đơn vị chủ trì nhiệm vụ",
+        "từ 10.000 triệu đồng → UBND thành phố (ubnd)",
+        "còn lại → Thủ trưởng đơn vị (thu_truong_don_vi) của đơn vị chủ trì nhiệm vụ",
+    ] {
+        assert!(shown.contains(needle), "missing {needle}:\n{shown}");
+    }
+
+    // Below the threshold: the unit's own head approves; another unit's head is the right role in
+    // the wrong unit; UBND is the wrong role.
+    let small = cli.task("Mua sắm máy chủ", "1.500", false);
+    cli.to_approval(&small);
+    let listed = cli.ok(&["task", "show", &small, "--as", "giam.doc", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(json["task"]["state"], "phe_duyet", "{json}");
+    assert_eq!(json["my_turn"], true, "{json}");
+    assert_eq!(json["turn_roles"], serde_json::json!(["thu_truong_don_vi"]));
+    let qd = cli.attach(&small, "quyet_dinh_phe_duyet", "giam.doc");
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &small,
+            "phe_duyet_nhiem_vu",
+            "--as",
+            "giam.doc.skhcn",
+            "--document",
+            &qd,
+        ],
+    );
+    assert!(
+        err.contains("Bạn không có thẩm quyền thực hiện bước `phe_duyet_nhiem_vu`"),
+        "{err}"
+    );
+    assert!(err.contains("của đơn vị `so-y-te`"), "{err}");
+    // Another unit's head does not even see the task.
+    assert!(
+        cli.fails(
+            1,
+            &[
+                "task",
+                "transition",
+                &small,
+                "phe_duyet_nhiem_vu",
+                "--as",
+                "giam.doc.snv"
+            ]
+        )
+        .contains("Không tìm thấy nhiệm vụ")
+    );
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &small,
+            "phe_duyet_nhiem_vu",
+            "--as",
+            "pho.chu.tich",
+            "--document",
+            &qd,
+        ],
+    );
+    assert!(
+        err.contains("chỉ vai trò Thủ trưởng đơn vị (thu_truong_don_vi)"),
+        "{err}"
+    );
+    let out = cli.step(&small, "phe_duyet_nhiem_vu", "giam.doc", &[&qd]);
+    assert!(
+        out.contains("gui_tham_dinh") || out.contains("Sở Tài chính"),
+        "{out}"
+    );
+
+    // Over the threshold: UBND approves, not the unit's head; whose turn it is says so.
+    let big = cli.task("Nâng cấp trung tâm dữ liệu", "12.000", false);
+    cli.to_approval(&big);
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &big, "--as", "pho.chu.tich", "--json"]))
+            .unwrap();
+    assert_eq!(json["turn_roles"], serde_json::json!(["ubnd"]));
+    assert_eq!(json["my_turn"], true, "{json}");
+    let qd = cli.attach(&big, "quyet_dinh_phe_duyet", "pho.chu.tich");
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &big,
+            "phe_duyet_nhiem_vu",
+            "--as",
+            "giam.doc",
+            "--document",
+            &qd,
+        ],
+    );
+    assert!(err.contains("chỉ vai trò UBND thành phố (ubnd)"), "{err}");
+    cli.step(&big, "phe_duyet_nhiem_vu", "pho.chu.tich", &[&qd]);
+
+    // The own-fund flag: the unit approves whatever the amount.
+    let own = cli.task(
+        "Phần mềm bệnh án điện tử (nguồn thu của đơn vị)",
+        "12.000",
+        true,
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &own, "--as", "can.bo", "--json"])).unwrap();
+    assert_eq!(json["task"]["own_fund"], true, "{json}");
+    cli.to_approval(&own);
+    let qd = cli.attach(&own, "quyet_dinh_phe_duyet", "giam.doc");
+    cli.step(&own, "phe_duyet_nhiem_vu", "giam.doc", &[&qd]);
+}
+
+async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    cli.world();
+    let task = cli.task("Xây dựng Đề án di sản số", "495", false);
+    cli.to_approval(&task);
+    let before: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
+            .unwrap();
+
+    // Only the owning unit proposes; SKHCN (which reads every task) may not.
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "propose",
+            &task,
+            "--as",
+            "chuyen.vien",
+            "--kind",
+            "withdraw",
+            "--letter",
+            "1/SKHCN",
+        ],
+    );
+    assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
+    assert!(
+        cli.fails(
+            2,
+            &[
+                "task", "propose", &task, "--as", "can.bo", "--kind", "rut", "--letter", "1/X"
+            ]
+        )
+        .contains("postpone")
+    );
+    let out = cli.ok(&[
+        "task",
+        "propose",
+        &task,
+        "--as",
+        "can.bo",
+        "--kind",
+        "withdraw",
+        "--letter",
+        "5796/SVHTTDL-QBXT&PTTNDL",
+        "--letter-date",
+        "04/11/2025",
+        "--comment",
+        "Đề nghị đưa ra khỏi danh mục Kế hoạch 215",
+    ]);
+    assert!(
+        out.contains(
+            "Đề xuất rút khỏi kế hoạch (văn bản số 5796/SVHTTDL-QBXT&PTTNDL ngày 04/11/2025)"
+        ),
+        "{out}"
+    );
+    // One at a time.
+    let err = cli.fails(
+        1,
+        &[
+            "task", "propose", &task, "--as", "giam.doc", "--kind", "postpone", "--letter", "7/SYT",
+        ],
+    );
+    assert!(
+        err.contains("đang có đề xuất chờ UBND thành phố quyết định"),
+        "{err}"
+    );
+    // The pending proposal moved nothing: same step, same deadline; the show says it waits.
+    let pending: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
+            .unwrap();
+    assert_eq!(pending["task"]["state"], before["task"]["state"]);
+    assert_eq!(pending["task"]["clock"], before["task"]["clock"]);
+    assert_eq!(pending["proposals"][0]["status"], "pending", "{pending}");
+    let shown = cli.ok(&["task", "show", &task, "--as", "pho.chu.tich"]);
+    assert!(
+        shown.contains("Đề xuất chờ UBND quyết định: Đề xuất rút khỏi kế hoạch"),
+        "{shown}"
+    );
+    // The progress report lists it with its letter.
+    let report = cli.ok(&[
+        "report",
+        "progress",
+        "--plan",
+        "215/KH-UBND",
+        "--as",
+        "pho.chu.tich",
+        "--format",
+        "md",
+    ]);
+    assert!(
+        report.contains("Đề xuất của đơn vị chờ UBND thành phố quyết định: 1 nhiệm vụ"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Văn bản số 5796/SVHTTDL-QBXT&PTTNDL ngày 04/11/2025"),
+        "{report}"
+    );
+
+    // Only UBND decides; refused, the task goes on where it was, its clock as it was.
+    let err = cli.fails(1, &["task", "refuse-proposal", &task, "--as", "giam.doc"]);
+    assert!(err.contains("chỉ vai trò UBND thành phố (ubnd)"), "{err}");
+    let out = cli.ok(&[
+        "task",
+        "refuse-proposal",
+        &task,
+        "--as",
+        "pho.chu.tich",
+        "--comment",
+        "Tiếp tục thực hiện trong năm",
+    ]);
+    assert!(out.contains("Không chấp thuận"), "{out}");
+    let after: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
+            .unwrap();
+    assert_eq!(after["task"]["state"], before["task"]["state"]);
+    assert_eq!(after["task"]["clock"], before["task"]["clock"]);
+    assert_eq!(after["task"]["version"], before["task"]["version"]);
+    assert_eq!(after["proposals"][0]["status"], "refused");
+    let err = cli.fails(
+        1,
+        &["task", "accept-proposal", &task, "--as", "pho.chu.tich"],
+    );
+    assert!(err.contains("không có đề xuất"), "{err}");
+
+    // Proposed again, accepted: withdrawn through the workflow's exit, with UBND's decision.
+    cli.ok(&[
+        "task",
+        "propose",
+        &task,
+        "--as",
+        "giam.doc",
+        "--kind",
+        "withdraw",
+        "--letter",
+        "6001/SVHTTDL",
+    ]);
+    let err = cli.fails(
+        1,
+        &["task", "accept-proposal", &task, "--as", "pho.chu.tich"],
+    );
+    assert!(err.contains("quyet_dinh_ubnd"), "{err}");
+    let qd = cli.attach(&task, "quyet_dinh_ubnd", "pho.chu.tich");
+    let out = cli.ok(&[
+        "task",
+        "accept-proposal",
+        &task,
+        "--as",
+        "pho.chu.tich",
+        "--document",
+        &qd,
+        "--comment",
+        "Quyết định 99/QĐ-UBND",
+    ]);
+    assert!(out.contains("da_rut_khoi_ke_hoach"), "{out}");
+    let history = cli.ok(&["audit", "show", &task]);
+    for needle in [
+        "de_xuat_rut_khoi_ke_hoach",
+        "khong_chap_thuan_de_xuat",
+        "rut_khoi_ke_hoach",
+        "Chấp thuận đề xuất rút khỏi kế hoạch (văn bản số 6001/SVHTTDL)",
+    ] {
+        assert!(history.contains(needle), "missing {needle}:\n{history}");
+    }
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+    // UBND heard of each proposal by email.
+    let outbox = cli.ok(&["outbox", "list"]);
+    assert_eq!(outbox.matches("task.proposal").count(), 2, "{outbox}");
+}
+
+async fn a_task_is_transferred_to_another_unit_by_ubnds_decision(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    cli.world();
+    cli.ok(&["user", "add", "quan.tri", "--role", "admin"]);
+    cli.ok(&[
+        "user",
+        "add",
+        "can.bo.snv",
+        "--role",
+        "don_vi",
+        "--unit",
+        "so-noi-vu",
+    ]);
+    let task = cli.task("Hệ thống quản lý hồ sơ cán bộ", "800", false);
+    cli.step(&task, "bat_dau_lap_thuyet_minh", "can.bo", &[]);
+    let before: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "pho.chu.tich", "--json"]))
+            .unwrap();
+    let transfer = |who: &str| {
+        vec![
+            "task".to_string(),
+            "transfer".into(),
+            task.clone(),
+            "--as".into(),
+            who.into(),
+            "--to-unit".into(),
+            "so-noi-vu".into(),
+            "--decision".into(),
+            "1234/QĐ-UBND".into(),
+            "--decision-date".into(),
+            "02/12/2026".into(),
+        ]
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    // Not the unit, not SKHCN, not the administrator (who records unit merges and reads no
+    // dossier): UBND decides.
+    for who in ["giam.doc", "chuyen.vien"] {
+        let err = cli.fails(1, &args(&transfer(who)));
+        assert!(
+            err.contains("Chỉ UBND thành phố (ubnd) được quyết định chuyển nhiệm vụ"),
+            "{who}: {err}"
+        );
+    }
+    assert!(
+        cli.fails(1, &args(&transfer("quan.tri")))
+            .contains("Không tìm thấy nhiệm vụ")
+    );
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transfer",
+            &task,
+            "--as",
+            "pho.chu.tich",
+            "--to-unit",
+            "so-y-te",
+            "--decision",
+            "1/QĐ",
+        ],
+    );
+    assert!(err.contains("đã thuộc đơn vị `so-y-te`"), "{err}");
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transfer",
+            &task,
+            "--as",
+            "pho.chu.tich",
+            "--to-unit",
+            "so-khong-co",
+            "--decision",
+            "1/QĐ",
+        ],
+    );
+    assert!(err.contains("Không tìm thấy đơn vị"), "{err}");
+    let out = cli.ok(&args(&transfer("pho.chu.tich")));
+    assert!(
+        out.contains("Đã chuyển nhiệm vụ từ đơn vị so-y-te sang đơn vị so-noi-vu theo quyết định số 1234/QĐ-UBND ngày 02/12/2026"),
+        "{out}"
+    );
+    // The task keeps its step and history; it is the new unit's now, and no longer the old one's.
+    let after: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo.snv", "--json"]))
+            .unwrap();
+    assert_eq!(after["task"]["unit_id"], "so-noi-vu");
+    assert_eq!(after["task"]["state"], before["task"]["state"]);
+    assert_eq!(
+        after["task"]["version"],
+        before["task"]["version"].as_i64().unwrap() + 1
+    );
+    assert!(
+        cli.fails(1, &["task", "show", &task, "--as", "can.bo"])
+            .contains("Không tìm thấy nhiệm vụ")
+    );
+    cli.step(
+        &task,
+        "trinh_thu_truong",
+        "can.bo.snv",
+        &[&cli.attach(&task, "thuyet_minh_du_toan", "can.bo.snv")],
+    );
+    let history = cli.ok(&["audit", "show", &task]);
+    assert!(history.contains("chuyen_don_vi"), "{history}");
+    assert!(
+        history.contains("Chuyển đơn vị chủ trì từ «Sở Y tế» (so-y-te) sang «Sở Nội vụ» (so-noi-vu) theo quyết định số 1234/QĐ-UBND ngày 02/12/2026"),
+        "{history}"
+    );
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+}
