@@ -253,6 +253,27 @@ impl Forecast {
     }
 }
 
+/// The budget year a task must finish within: its plan's year when the task runs in that year
+/// only (its period is the year itself, or not printed); `None` for a multi-year task
+/// ("2023-2026"), judged by its assigned deadline alone.
+pub fn budget_year_of(period: Option<&str>, plan_year: i32) -> Option<i32> {
+    match period.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Some(plan_year),
+        Some(p) if p == plan_year.to_string() => Some(plan_year),
+        Some(_) => None,
+    }
+}
+
+/// The package value the selection-method thresholds are compared with: the approved estimate,
+/// else the total need, else the year's need.
+pub fn package_value(
+    approved_estimate: Option<i64>,
+    need_total: Option<i64>,
+    need_year: Option<i64>,
+) -> Option<i64> {
+    approved_estimate.or(need_total).or(need_year)
+}
+
 /// "500 triệu đồng", "10 tỷ đồng".
 fn money_words(vnd: i64) -> String {
     if vnd >= 1_000_000_000 && vnd % 100_000_000 == 0 {

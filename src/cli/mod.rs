@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod calendar;
 pub mod demo;
+pub mod forecast;
 pub mod help;
 pub mod import;
 pub mod progress;
@@ -80,6 +81,9 @@ pub enum Command {
     /// Báo cáo: tiến độ thực hiện kế hoạch, tình hình cho lãnh đạo (xlsx/html/md).
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Dự báo khả năng hoàn thành trong năm: nhiệm vụ không thể hoàn thành đúng hạn, có nguy cơ,
+    /// với bước quyết định của từng nhiệm vụ (md/html/xlsx/json).
+    Forecast(forecast::ForecastArgs),
     /// Run the scheduler alone: deadline timers, stall alerts, digests, audit seals, email.
     Worker,
     /// The HTTP API (with the scheduler): `tiendo serve --listen 127.0.0.1:8080`.
@@ -278,6 +282,7 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Task(cmd) => tasks::run(cmd, &ctx, &settings.data_dir).await,
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,
+        Command::Forecast(args) => forecast::run(args, &ctx).await,
         Command::Worker => worker::worker(&ctx, &settings.scheduler, &settings.email).await,
         Command::Serve(args) => serve::run(args, &ctx, &settings).await,
         Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,

@@ -444,7 +444,8 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                     "turn_roles": d.item.turn_roles(),
                     "proposals": d.proposals,
                     "listings": d.listings,
-                    "available": d.available
+                    "available": d.available,
+                    "forecast": d.forecast.as_ref().and_then(|f| f.as_ref().ok()),
                 }));
             }
             show(&d, &actor, now)
@@ -759,6 +760,22 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
             (None, None) => "không có (nhiệm vụ thường xuyên)".into(),
         }
     ));
+    match &d.forecast {
+        Some(Ok(f)) => {
+            out.push_str(&format!("Dự báo:        {}\n", f.summary()));
+            if let (Some(due), Some(why)) = (f.due, &f.due_reason) {
+                out.push_str(&format!("  Hạn:         {} ({why})\n", format_date(due)));
+            }
+            for line in f.path_lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if let Some(note) = f.shorter_path_note() {
+                out.push_str(&format!("  {note}\n"));
+            }
+        }
+        Some(Err(e)) => out.push_str(&format!("Dự báo:        không tính được: {e}\n")),
+        None => {}
+    }
     out.push_str(&format!("Phiên bản:     {}\n", t.version));
     for b in &d.budget {
         let m = |v: Option<i64>| {

@@ -216,6 +216,19 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     )
     .await;
     assert_eq!(paused["deadline"]["paused"], true, "{paused}");
+    // The year-end forecast rides along: a verdict, three dates in order, the paths by method.
+    let f = &paused["forecast"];
+    assert!(f["verdict_text"].is_string(), "{paused}");
+    let (e, ty, l) = (
+        f["earliest"].as_str().unwrap_or(""),
+        f["typical"].as_str().unwrap_or(""),
+        f["latest"].as_str().unwrap_or(""),
+    );
+    assert!(!e.is_empty() && e <= ty && ty <= l, "{f}");
+    assert!(
+        f["paths"].as_array().is_some_and(|p| p.len() > 1),
+        "open bidding, quotation…: {f}"
+    );
     let bs = d
         .upload(Head, "ho_so_bo_sung", "Chứng thư thẩm định giá.pdf")
         .await;
@@ -274,6 +287,7 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
     .await;
     assert_eq!(t["available"].as_array().map(Vec::len), Some(0));
     assert!(t["deadline"].is_null());
+    assert!(t["forecast"].is_null(), "a completed task has no forecast");
     assert_eq!(t["documents"].as_array().map(Vec::len), Some(13));
     let h = json(
         app.get(&format!("/api/v1/tasks/{task}/history"), w.token(Officer))

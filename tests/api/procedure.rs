@@ -65,6 +65,48 @@ async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
     .await;
     assert_eq!(t["turn_roles"], json!(["thu_truong_don_vi"]), "{t}");
     assert_eq!(t["my_turn"], true, "{t}");
+    // The task list's "my turn" resolves the authority per task too: the unit's head has it,
+    // UBND (the authority above the threshold, were it not the unit's own fund) has not.
+    let my_turn = async |who: Who| -> Vec<String> {
+        let v = json(
+            w.app
+                .get("/api/v1/tasks?my_turn=true&limit=500", w.token(who))
+                .await,
+        )
+        .await;
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert!(my_turn(Who::Head).await.contains(&task));
+    assert!(!my_turn(Who::Ubnd).await.contains(&task));
+    // Over the threshold without the own-fund flag: UBND's turn, not the head's.
+    let r = w
+        .app
+        .post(
+            "/api/v1/tasks",
+            w.token(Who::Officer),
+            &json!({
+                "plan": PLAN, "unit": "so-y-te", "name": "Trung tâm dữ liệu (trên ngưỡng)",
+                "funding_source": "thuong_xuyen", "kind": "mua-sam",
+                "budget": [{"year": 2025, "need_total_vnd": 12_000_000_000i64}],
+            }),
+        )
+        .await;
+    let big = json(r).await["task_id"].as_str().expect("id").to_string();
+    w.step(&big, "bat_dau_lap_thuyet_minh", Who::Officer, vec![])
+        .await;
+    let tm = w.document(&big, "thuyet_minh_du_toan", Who::Officer).await;
+    w.step(&big, "trinh_thu_truong", Who::Officer, vec![tm.clone()])
+        .await;
+    w.step(&big, "gui_skhcn", Who::Head, vec![tm]).await;
+    let yk = w.document(&big, "van_ban_y_kien", Who::Skhcn).await;
+    w.step(&big, "skhcn_thong_nhat", Who::Skhcn, vec![yk]).await;
+    assert!(my_turn(Who::Ubnd).await.contains(&big));
+    assert!(!my_turn(Who::Head).await.contains(&big));
     let qd = w.document(&task, "quyet_dinh_phe_duyet", Who::Head).await;
     let before = snapshot(w.store()).await;
     let p = problem(

@@ -623,6 +623,8 @@ pub struct TaskDetail {
     pub available: Vec<AvailableView>,
     /// The owning unit's proposals to postpone or withdraw it (at most one `pending`).
     pub proposals: Vec<ProposalView>,
+    /// The year-end forecast as of now; absent for a finished, postponed or withdrawn task.
+    pub forecast: Option<ForecastView>,
 }
 
 /// A proposal, pending or decided.
@@ -667,6 +669,89 @@ impl From<crate::store::ProposalRecord> for ProposalView {
             decided_by: p.decided_by,
             decided_at: p.decided_at,
             decision_comment: p.decision_comment,
+        }
+    }
+}
+
+/// Whether a task can still finish by its due date given the law's minimum durations
+/// (`engine::forecast`; `tiendo forecast`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    /// `cannot_finish`, `at_risk`, `on_track` or `no_deadline`.
+    pub verdict: String,
+    /// "không thể hoàn thành đúng hạn", "có nguy cơ", "dự kiến kịp", "không có hạn hoàn thành".
+    pub verdict_text: String,
+    pub as_of: NaiveDate,
+    /// The date the task is judged against: its assigned deadline, or 31/12 of its budget year.
+    pub due: Option<NaiveDate>,
+    /// "hạn được giao" or "hết năm ngân sách 2025".
+    pub due_reason: Option<String>,
+    /// Every step at its minimum, on the best allowed path.
+    pub earliest: NaiveDate,
+    /// Every step at its typical duration, on the best allowed path.
+    pub typical: NaiveDate,
+    /// Every step at the most the law allows, on the best allowed path.
+    pub latest: NaiveDate,
+    /// The selection method of the earliest path ("chào hàng cạnh tranh"), when it matters.
+    pub path: Option<String>,
+    /// "lựa chọn nhà thầu: tối thiểu 18 ngày chuẩn bị hồ sơ dự thầu".
+    pub binding_step: Option<String>,
+    /// The legal source of the binding step's minimum, when it is the law's.
+    pub binding_source: Option<String>,
+    /// "Có đường ngắn hơn: …", when an allowed method finishes earlier than the default one.
+    pub shorter_path: Option<String>,
+    /// One line in Vietnamese.
+    pub summary: String,
+    pub paths: Vec<ForecastPathView>,
+}
+
+/// The forecast along one selection method.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastPathView {
+    pub method: Option<String>,
+    pub title: Option<String>,
+    /// The task's value allows this method.
+    pub allowed: bool,
+    pub earliest: NaiveDate,
+    pub typical: NaiveDate,
+    pub latest: NaiveDate,
+    pub binding_step: Option<String>,
+    /// The path in one Vietnamese line.
+    pub text: String,
+}
+
+impl From<&engine::forecast::Forecast> for ForecastView {
+    fn from(f: &engine::forecast::Forecast) -> Self {
+        let lines = f.path_lines();
+        ForecastView {
+            verdict: f.verdict.as_str().to_string(),
+            verdict_text: f.verdict.label().to_string(),
+            as_of: f.as_of,
+            due: f.due,
+            due_reason: f.due_reason.clone(),
+            earliest: f.earliest.date,
+            typical: f.typical.date,
+            latest: f.latest.date,
+            path: f.path_of(f.earliest).title.clone(),
+            binding_step: f.binding.as_ref().map(|b| b.text.clone()),
+            binding_source: f.binding.as_ref().and_then(|b| b.source.clone()),
+            shorter_path: f.shorter_path_note(),
+            summary: f.summary(),
+            paths: f
+                .paths
+                .iter()
+                .zip(lines)
+                .map(|(p, text)| ForecastPathView {
+                    method: p.method.clone(),
+                    title: p.title.clone(),
+                    allowed: p.allowed,
+                    earliest: p.earliest,
+                    typical: p.typical,
+                    latest: p.latest,
+                    binding_step: p.binding.as_ref().map(|b| b.text.clone()),
+                    text,
+                })
+                .collect(),
         }
     }
 }

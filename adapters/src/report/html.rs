@@ -168,6 +168,7 @@ mod tests {
             created_at: at,
             clock: None,
             paused: false,
+            paused_clock: None,
             entry_seq: 1,
             is_latest: true,
             entry_kind: "import".into(),

@@ -11,6 +11,7 @@
 //! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
 //! the report covers those units' tasks only; the city's roles see the whole plan.
 
+pub mod forecast;
 pub mod html;
 pub mod markdown;
 pub mod model;
@@ -397,6 +398,84 @@ pub async fn status_tracked(
         ),
         tracker,
     )
+}
+
+/// The year-end forecast's formats: a report document, or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForecastFormat {
+    Document(Format),
+    Json,
+}
+
+impl ForecastFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ForecastFormat::Document(f) => f.extension(),
+            ForecastFormat::Json => "json",
+        }
+    }
+}
+
+impl FromStr for ForecastFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ForecastFormat, String> {
+        if s.trim().eq_ignore_ascii_case("json") {
+            return Ok(ForecastFormat::Json);
+        }
+        s.parse::<Format>()
+            .map(ForecastFormat::Document)
+            .map_err(|_| {
+                format!(
+                    "định dạng `{}` không hợp lệ; các định dạng: md, html, xlsx, json",
+                    s.trim()
+                )
+            })
+    }
+}
+
+/// What the forecast covers.
+#[derive(Debug, Clone)]
+pub struct ForecastParams {
+    /// The plan's number (215/KH-UBND) or id.
+    pub plan: String,
+    /// Tasks as of the end of this day, forecast from then.
+    pub as_of: NaiveDate,
+    pub units: Option<Vec<String>>,
+}
+
+/// The year-end forecast of a plan's open tasks. See [`forecast`].
+pub async fn forecast_tracked(
+    store: &Store,
+    params: &ForecastParams,
+    format: ForecastFormat,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
+    let plan = store.directory().plan(&params.plan).await?;
+    let (rows, names) =
+        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
+    tracker.stage("Dự báo khả năng hoàn thành", rows.len());
+    let list = forecast::compute(&plan, rows, store.catalog(), params.as_of);
+    let stem = format!(
+        "du-bao-hoan-thanh-{}-{}",
+        slug(&plan.number),
+        params.as_of.format("%Y-%m-%d")
+    );
+    match format {
+        ForecastFormat::Json => {
+            let body = forecast::json(&plan, &list, params.as_of, store.catalog(), &names);
+            let bytes =
+                serde_json::to_vec_pretty(&body).map_err(|e| ReportError::Render(e.to_string()))?;
+            Ok(Report {
+                bytes,
+                content_type: "application/json",
+                file_name: format!("{stem}.json"),
+            })
+        }
+        ForecastFormat::Document(f) => {
+            let doc = forecast::build(&plan, &list, params.as_of, store.catalog(), &names);
+            render(&doc, f, stem, tracker)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! write is audited in the task's chain (who, when, why) and acts for an actor allowed to
 //! import plans ([`access::may_import`]); reads act for someone who may see the task.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use engine::access;
 use engine::decide::Actor;
@@ -190,9 +192,8 @@ impl Plans<'_> {
         &self,
         task_ids: &[&str],
         year: i32,
-    ) -> Result<std::collections::HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
-        let mut out: std::collections::HashMap<String, Vec<(BudgetEntry, bool)>> =
-            std::collections::HashMap::new();
+    ) -> Result<HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
+        let mut rows: Vec<HistoryRow> = Vec::new();
         for chunk in task_ids.chunks(500) {
             let placeholders: Vec<String> =
                 (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
@@ -202,27 +203,32 @@ impl Plans<'_> {
             );
             let mut args = vec![Arg::Int(i64::from(year))];
             args.extend(chunk.iter().map(|t| Arg::Str(t)));
-            let rows: Vec<HistoryRow> = with_db!(self.store(), |pool| {
+            let found: Vec<HistoryRow> = with_db!(self.store(), |pool| {
                 let mut c = pool.acquire().await?;
                 Conn::from(&mut *c).fetch_all(&sql, &args).await?
             });
-            for r in rows {
-                let (task, e, has) = r.entry();
-                out.entry(task).or_default().push((e, has));
-            }
+            rows.extend(found);
         }
-        // Tranches carry over the entries that do not state them (imports).
-        for entries in out.values_mut() {
-            let mut last: Vec<Tranche> = Vec::new();
-            for (e, has) in entries.iter_mut() {
-                if *has {
-                    last = e.budget.tranches.clone();
-                } else {
-                    e.budget.tranches = last.clone();
-                }
-            }
-        }
-        Ok(out)
+        Ok(by_task(rows))
+    }
+
+    /// [`Plans::budget_entries`] for every task plan `plan_id` lists, in one query.
+    pub(crate) async fn budget_entries_of_plan(
+        &self,
+        plan_id: &str,
+        year: i32,
+    ) -> Result<HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
+        let sql = "SELECT h.task_id, h.need_total_vnd, h.approved_estimate_vnd, h.need_year_vnd, \
+            h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
+            h.recorded_at, h.recorded_by FROM budget_history h \
+            JOIN plan_listings l ON l.task_id = h.task_id AND l.plan_id = $1 \
+            WHERE h.year = $2 ORDER BY h.task_id, h.id";
+        let args = [Arg::Str(plan_id), Arg::Int(i64::from(year))];
+        let rows: Vec<HistoryRow> = with_db!(self.store(), |pool| {
+            let mut c = pool.acquire().await?;
+            Conn::from(&mut *c).fetch_all(sql, &args).await?
+        });
+        Ok(by_task(rows))
     }
 
     /// Task `task_id`'s budget line for `year` as known on `as_of` (the latest when `None`), with
@@ -647,26 +653,27 @@ impl Plans<'_> {
             at: now,
         })
     }
+}
 
-    /// Every rename of any of `task_ids`, oldest first. No access rule.
-    pub(crate) async fn renames_of(&self, task_ids: &[&str]) -> Result<Vec<Rename>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in task_ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT task_id, old_name, new_name, old_kind, new_kind, reason, actor_user, at FROM task_renames \
-                 WHERE task_id IN ({}) ORDER BY at, id",
-                placeholders.join(", ")
-            );
-            let args: Vec<Arg<'_>> = chunk.iter().map(|t| Arg::Str(t)).collect();
-            let rows: Vec<Rename> = with_db!(self.store(), |pool| {
-                let mut c = pool.acquire().await?;
-                Conn::from(&mut *c).fetch_all(&sql, &args).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+/// History rows (ordered by task, then as written) grouped per task; tranches carry over the
+/// entries that do not state them (imports).
+fn by_task(rows: Vec<HistoryRow>) -> HashMap<String, Vec<(BudgetEntry, bool)>> {
+    let mut out: HashMap<String, Vec<(BudgetEntry, bool)>> = HashMap::new();
+    for r in rows {
+        let (task, e, has) = r.entry();
+        out.entry(task).or_default().push((e, has));
     }
+    for entries in out.values_mut() {
+        let mut last: Vec<Tranche> = Vec::new();
+        for (e, has) in entries.iter_mut() {
+            if *has {
+                last = e.budget.tranches.clone();
+            } else {
+                e.budget.tranches = last.clone();
+            }
+        }
+    }
+    out
 }
 
 /// The audit comment of a budget write.

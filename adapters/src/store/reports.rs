@@ -54,6 +54,8 @@ pub struct ReportRow {
     /// The task's current deadline clock, if the entry below is its latest.
     pub clock: Option<Clock>,
     pub paused: bool,
+    /// The clock stopped while the dossier is back with the unit, if the entry is the latest.
+    pub paused_clock: Option<Clock>,
     /// The describing entry.
     pub entry_seq: i64,
     pub is_latest: bool,
@@ -166,6 +168,10 @@ impl From<Described> for ReportRow {
                 .filter(|_| is_latest)
                 .and_then(|c| serde_json::from_str(&c).ok()),
             paused: is_latest && r.paused_clock.is_some(),
+            paused_clock: r
+                .paused_clock
+                .filter(|_| is_latest)
+                .and_then(|c| serde_json::from_str(&c).ok()),
             entry_seq: r.entry_seq,
             is_latest,
             entry_kind: r.entry_kind,
@@ -301,46 +307,63 @@ impl Reports<'_> {
     ) -> Result<(), StoreError> {
         use engine::plan::YearStatus;
         let cutoff = micros(engine::time::end_of_day(as_of));
-        let ids: Vec<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
         let plans = self.store.plans();
-        let this_year = plans.budget_entries(&ids, plan.year).await?;
-        let last_year = plans.budget_entries(&ids, plan.year - 1).await?;
-        let renames = plans.renames_of(&ids).await?;
-        let lineage = plans.lineage_of(&ids).await?;
-        type StatusRow = (String, Option<String>, Instant);
-        let (earlier, statuses): (Vec<(String,)>, Vec<StatusRow>) = with_db!(self.store, |pool| {
-            let earlier = sqlx::query_as(
-                    "SELECT DISTINCT l.task_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
-                     JOIN plan_listings m ON m.task_id = l.task_id AND m.plan_id = $1 WHERE p.year < $2",
-                )
-                .bind(&plan.id)
-                .bind(i64::from(plan.year))
-                .fetch_all(pool)
-                .await?;
-            let statuses = sqlx::query_as(
-                "SELECT task_id, year_status, recorded_at FROM year_status_history \
-                     WHERE plan_id = $1 AND recorded_at <= $2 ORDER BY recorded_at, id",
+        let this_year = plans.budget_entries_of_plan(&plan.id, plan.year).await?;
+        let last_year = plans
+            .budget_entries_of_plan(&plan.id, plan.year - 1)
+            .await?;
+        type Ids = Vec<(String,)>;
+        type Statuses = Vec<(String, Option<String>, Instant)>;
+        type Renames = Vec<(String, String, Instant)>;
+        let (earlier, statuses, renames, linked): (Ids, Statuses, Renames, Ids) = with_db!(
+            self.store,
+            |pool| {
+                let earlier = sqlx::query_as(
+                "SELECT DISTINCT l.task_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
+                 JOIN plan_listings m ON m.task_id = l.task_id AND m.plan_id = $1 WHERE p.year < $2",
             )
             .bind(&plan.id)
-            .bind(cutoff)
+            .bind(i64::from(plan.year))
             .fetch_all(pool)
             .await?;
-            (earlier, statuses)
-        });
-        let earlier: std::collections::HashSet<String> = earlier.into_iter().map(|e| e.0).collect();
-        let linked: std::collections::HashSet<&str> = lineage
-            .iter()
-            .filter(|l| l.at <= cutoff)
-            .map(|l| l.task_id.as_str())
-            .collect();
+                let statuses = sqlx::query_as(
+                    "SELECT task_id, year_status, recorded_at FROM year_status_history \
+                 WHERE plan_id = $1 AND recorded_at <= $2 ORDER BY recorded_at, id",
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                // The earliest rename after the cutoff names the task as it was then.
+                let renames = sqlx::query_as(
+                    "SELECT r.task_id, r.old_name, r.at FROM task_renames r \
+                 JOIN plan_listings m ON m.task_id = r.task_id AND m.plan_id = $1 \
+                 WHERE r.at > $2 ORDER BY r.at DESC, r.id DESC",
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                let linked = sqlx::query_as(
+                    "SELECT DISTINCT x.task_id FROM task_lineage x \
+                 JOIN plan_listings m ON m.task_id = x.task_id AND m.plan_id = $1 WHERE x.at <= $2",
+                )
+                .bind(&plan.id)
+                .bind(cutoff)
+                .fetch_all(pool)
+                .await?;
+                (earlier, statuses, renames, linked)
+            }
+        );
+        let earlier: std::collections::HashSet<String> =
+            earlier.into_iter().chain(linked).map(|e| e.0).collect();
         let mut status_of: HashMap<String, Option<YearStatus>> = HashMap::new();
         for (task, status, _) in statuses {
             status_of.insert(task, status.and_then(|s| s.parse().ok()));
         }
-        let mut name_of: HashMap<&str, &str> = HashMap::new();
-        // The earliest rename after the cutoff names the task as it was then.
-        for r in renames.iter().rev().filter(|r| r.at > cutoff) {
-            name_of.insert(r.task_id.as_str(), r.old_name.as_str());
+        let mut name_of: HashMap<String, String> = HashMap::new();
+        for (task, old_name, _) in renames {
+            name_of.insert(task, old_name);
         }
         for r in rows.iter_mut() {
             if let Some(entries) = this_year.get(&r.task_id) {
@@ -369,12 +392,12 @@ impl Reports<'_> {
                 .filter(|e| !e.removed)
                 .and_then(|e| e.budget.spent_vnd);
             r.year_status = status_of.get(&r.task_id).copied().flatten();
-            if let Some(n) = name_of.get(r.task_id.as_str()) {
-                r.name = n.to_string();
+            if let Some(n) = name_of.remove(&r.task_id) {
+                r.name = n;
             }
             r.continuing = engine::plan::is_continuing(
                 plan.year,
-                earlier.contains(&r.task_id) || linked.contains(r.task_id.as_str()),
+                earlier.contains(&r.task_id),
                 r.category.as_deref(),
                 r.period.as_deref(),
             );

@@ -24,8 +24,8 @@ use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
     AssignedDeadlineView, AuditView, AvailableView, BudgetView, DeadlineBody, DeadlineSetView,
-    DeadlineView, DocumentView, ListingView, NewTaskBody, TaskDetail, TaskList, TaskSummary,
-    TransitionBody, TransitionView,
+    DeadlineView, DocumentView, ForecastView, ListingView, NewTaskBody, TaskDetail, TaskList,
+    TaskSummary, TransitionBody, TransitionView,
 };
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
@@ -342,7 +342,12 @@ async fn get_task(
         .await?;
     let version = d.item.task.version;
     let wf = d.item.workflow.as_deref();
+    let forecast = match &d.forecast {
+        Some(Ok(f)) => Some(ForecastView::from(f)),
+        _ => None,
+    };
     let view = TaskDetail {
+        forecast,
         summary: TaskSummary::new(&d.item, now),
         deadline: deadline(&d.item, now),
         assigned_deadline: AssignedDeadlineView::of(&d.item.task),

@@ -111,6 +111,9 @@ pub struct TaskDetail {
     pub available: Vec<Available>,
     /// Whether the actor may attach documents (`engine::access::may_attach_document`).
     pub may_attach: bool,
+    /// The year-end forecast as of `now` (`engine::forecast`): `None` for a finished, postponed
+    /// or withdrawn task; an error text when it cannot be computed (a calendar year missing).
+    pub forecast: Option<Result<engine::forecast::Forecast, String>>,
     /// The units' proposals to postpone or withdraw it, oldest first (at most one pending).
     pub proposals: Vec<ProposalRecord>,
 }
@@ -298,6 +301,27 @@ impl<'a> Tasks<'a> {
         let budget = read::budget(self.store, &task.id).await?;
         let listings = self.store.plans().listings(&task.id).await?;
         let documents = read::documents(self.store, &task.id).await?;
+        let forecast = if task.phase.is_terminal() || task.phase == engine::Phase::Postponed {
+            None
+        } else {
+            let plan_year = read::plan_year(self.store, &task.id).await?;
+            let line = budget.iter().find(|b| b.year == plan_year);
+            let input = engine::forecast::TaskInput {
+                state: &task.state,
+                entered_at: task.state_entered_at,
+                paused: task.paused_clock.as_ref(),
+                value: line.and_then(|b| {
+                    engine::forecast::package_value(
+                        b.approved_estimate_vnd,
+                        b.need_total_vnd,
+                        b.need_year_vnd,
+                    )
+                }),
+                deadline: task.assigned_deadline(),
+                budget_year: engine::forecast::budget_year_of(task.period.as_deref(), plan_year),
+            };
+            Some(engine::forecast::forecast(wf, &input, now).map_err(|e| e.to_string()))
+        };
         let proposals = proposals::of_task(self.store, &task.id).await?;
         Ok(TaskDetail {
             item: self.item(task, actor, now),
@@ -306,6 +330,7 @@ impl<'a> Tasks<'a> {
             documents,
             available,
             may_attach,
+            forecast,
             proposals,
         })
     }

@@ -63,6 +63,19 @@ pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLin
     }))
 }
 
+/// The year of a task's plan (its budget year, for the forecast).
+pub(super) async fn plan_year(store: &Store, task_id: &str) -> Result<i32, StoreError> {
+    let year: i64 = with_db!(store, |pool| {
+        sqlx::query_scalar(
+            "SELECT p.year FROM tasks t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
+        )
+        .bind(task_id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(i32::try_from(year).unwrap_or(i32::MAX))
+}
+
 pub(super) async fn documents(store: &Store, task_id: &str) -> Result<Vec<Document>, StoreError> {
     Ok(with_db!(store, |pool| {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -9,7 +9,7 @@ use engine::access;
 use engine::decide::Actor;
 use engine::domain::FundingSource;
 use engine::time::{Instant, at_local, local_date};
-use engine::workflow::Workflow;
+use engine::workflow::{Approval, ApprovalRule, Authority, AuthorityUnit, Workflow};
 
 use super::super::{Store, StoreError, Task, micros, with_db};
 use super::TaskItem;
@@ -264,14 +264,20 @@ impl Where {
     }
 
     /// Tasks whose current step is the actor's: states of a city-wide role of theirs anywhere,
-    /// states of a unit role only in their units.
+    /// states of a unit role only in their units, and states of an approval authority where the
+    /// authority resolved for the task (by its funding source, own-fund flag and amount) is
+    /// theirs ([`Where::approval_turn`]).
     fn my_turn(&mut self, store: &Store, actor: &Actor) {
         let mut ors = Vec::new();
         for wf in store.catalog().workflows() {
             let mut city = Vec::new();
             let mut unit_bound = Vec::new();
             for s in &wf.states {
-                if access::is_my_turn(actor, "", &s.roles) {
+                if let Some(a) = s.approval.as_deref().and_then(|a| wf.approvals.get(a)) {
+                    if let Some(clause) = self.approval_turn(wf, &s.name, a, actor) {
+                        ors.push(clause);
+                    }
+                } else if access::is_my_turn(actor, "", &s.roles) {
                     city.push(s.name.as_str());
                 } else if actor
                     .units
@@ -291,6 +297,88 @@ impl Where {
             }
         }
         self.and(any_of(ors));
+    }
+
+    /// Tasks in `state` whose approval authority, resolved as `Approval::resolve` does (the first
+    /// rule whose conditions hold, else the default), is `actor`'s (`access::authority_admits`).
+    /// `None` when it can be nobody's task of theirs.
+    fn approval_turn(
+        &mut self,
+        wf: &Workflow,
+        state: &str,
+        a: &Approval,
+        actor: &Actor,
+    ) -> Option<String> {
+        let branches: Vec<(Option<&ApprovalRule>, &Authority)> = a
+            .rules
+            .iter()
+            .map(|r| (Some(r), &r.authority))
+            .chain([(None, &a.default)])
+            .collect();
+        let mut earlier: Vec<String> = Vec::new();
+        let mut ors = Vec::new();
+        for (rule, authority) in branches {
+            let cond = rule.map(|r| self.rule_holds(r));
+            if let Some(who) = self.authority_is(authority, actor) {
+                let mut parts: Vec<String> = earlier.iter().map(|e| format!("NOT {e}")).collect();
+                parts.extend(cond.clone());
+                parts.push(who);
+                ors.push(format!("({})", parts.join(" AND ")));
+            }
+            earlier.extend(cond);
+        }
+        if ors.is_empty() {
+            return None;
+        }
+        let states = states_clause(self, wf, &[state]);
+        Some(format!("({states} AND {})", any_of(ors)))
+    }
+
+    /// A rule's conditions as SQL that is never NULL (a task without an amount meets no amount
+    /// condition, as in `ApprovalRule::matches`).
+    fn rule_holds(&mut self, r: &ApprovalRule) -> String {
+        let mut parts = Vec::new();
+        if !r.funding.is_empty() {
+            let list = self.list(r.funding.iter().map(|f| text(f.as_str())));
+            parts.push(format!("t.funding_source IN ({list})"));
+        }
+        if let Some(own) = r.own_fund {
+            parts.push(format!(
+                "t.own_fund = {}",
+                if own { "TRUE" } else { "FALSE" }
+            ));
+        }
+        const AMOUNT: &str =
+            "(SELECT MAX(b.need_total_vnd) FROM budget_lines b WHERE b.task_id = t.id)";
+        if let Some(min) = r.amount_at_least {
+            let p = self.placeholder(Param::Int(min));
+            parts.push(format!("COALESCE({AMOUNT} >= {p}, 1 = 0)"));
+        }
+        if let Some(max) = r.amount_below {
+            let p = self.placeholder(Param::Int(max));
+            parts.push(format!("COALESCE({AMOUNT} < {p}, 1 = 0)"));
+        }
+        if parts.is_empty() {
+            "1 = 1".into()
+        } else {
+            format!("({})", parts.join(" AND "))
+        }
+    }
+
+    /// Whether `actor` is `authority` on a task, as SQL; `None` when on none.
+    fn authority_is(&mut self, authority: &Authority, actor: &Actor) -> Option<String> {
+        if !actor.roles.contains(&authority.role) {
+            return None;
+        }
+        match &authority.unit {
+            AuthorityUnit::Any => Some("1 = 1".into()),
+            AuthorityUnit::Named(u) => actor.units.contains(u).then(|| "1 = 1".into()),
+            AuthorityUnit::Own if actor.units.is_empty() => None,
+            AuthorityUnit::Own => {
+                let list = self.list(actor.units.iter().map(|u| text(u)));
+                Some(format!("t.unit_id IN ({list})"))
+            }
+        }
     }
 
     /// Running tasks that entered their state before their workflow's stall cutoff.

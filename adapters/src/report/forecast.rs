@@ -1,0 +1,296 @@
+//! The year-end forecast of a plan (issue 17): for every open task, whether it can still finish by
+//! its due date given the law's minimum durations (`engine::forecast`), and the list of the tasks
+//! that cannot, or are at risk, with the step that binds them. As a document (XLSX, HTML,
+//! Markdown) or as JSON.
+//!
+//! A task's inputs, from its report row as of the report date: its current state and when it
+//! entered it (a task imported after the date counts as entering its step on the date), its stopped
+//! clock, its package value (approved estimate, else need), its assigned deadline (a leader's
+//! deadline, else the plan's "Thời gian dự kiến hoàn thành" when it is a date) and, for a task of the plan's year only, the
+//! end of that budget year.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use engine::Phase;
+use engine::forecast::{Forecast, Many, TaskInput, Verdict, budget_year_of, package_value};
+use engine::time::{Instant, end_of_day, format_date};
+use engine::workflow::Catalog;
+use serde::Serialize;
+
+use super::model::{Block, Cell, Column, ColumnKind, Document, Row, RowStyle, Section, Table};
+use crate::store::{Plan, ReportRow};
+
+/// One task's forecast (or why it has none).
+#[derive(Debug, Clone)]
+pub struct TaskForecast {
+    pub row: ReportRow,
+    pub forecast: Result<Forecast, String>,
+}
+
+/// The forecast of a task from its report row (`None`: finished, postponed, withdrawn, or a
+/// workflow version no longer loaded).
+pub fn forecast_row(
+    many: &mut Many,
+    catalog: &Catalog,
+    plan_year: i32,
+    r: &ReportRow,
+    as_of: Instant,
+) -> Option<Result<Forecast, String>> {
+    if r.phase.is_terminal() || r.phase == Phase::Postponed {
+        return None;
+    }
+    let wf = catalog.get(&r.workflow, r.workflow_version)?;
+    let input = TaskInput {
+        state: &r.state,
+        entered_at: r.entry_at,
+        paused: r.paused_clock.as_ref(),
+        value: package_value(r.budget[1], r.budget[0], r.budget[2]),
+        deadline: engine::assigned::assigned_deadline(
+            r.expected_completion_on,
+            r.assigned_deadline_on,
+        ),
+        budget_year: budget_year_of(r.period.as_deref(), plan_year),
+    };
+    Some(many.forecast(wf, &input, as_of).map_err(|e| e.to_string()))
+}
+
+/// The forecasts of every open task among `rows`, as of the end of `as_of`.
+pub fn compute(
+    plan: &Plan,
+    rows: Vec<ReportRow>,
+    catalog: &Catalog,
+    as_of: NaiveDate,
+) -> Vec<TaskForecast> {
+    let mut many = Many::new();
+    let at = end_of_day(as_of);
+    rows.into_iter()
+        .filter_map(|row| {
+            let forecast = forecast_row(&mut many, catalog, plan.year, &row, at)?;
+            Some(TaskForecast { row, forecast })
+        })
+        .collect()
+}
+
+/// "đấu thầu rộng rãi trong nước" or "—".
+fn path_title(f: &Forecast) -> String {
+    f.path_of(f.earliest)
+        .title
+        .clone()
+        .unwrap_or_else(|| "—".to_string())
+}
+
+fn state_title(catalog: &Catalog, r: &ReportRow) -> String {
+    catalog
+        .get(&r.workflow, r.workflow_version)
+        .and_then(|w| w.state(&r.state))
+        .map_or_else(|| r.state.clone(), |s| s.title.clone())
+}
+
+/// How many tasks got each verdict, and how many could not be forecast.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    pub open: usize,
+    pub cannot_finish: usize,
+    pub at_risk: usize,
+    pub on_track: usize,
+    pub no_deadline: usize,
+    pub not_forecast: usize,
+}
+
+pub fn counts(list: &[TaskForecast]) -> Counts {
+    let mut c = Counts {
+        open: list.len(),
+        ..Counts::default()
+    };
+    for t in list {
+        match &t.forecast {
+            Ok(f) => match f.verdict {
+                Verdict::CannotFinish => c.cannot_finish += 1,
+                Verdict::AtRisk => c.at_risk += 1,
+                Verdict::OnTrack => c.on_track += 1,
+                Verdict::NoDeadline => c.no_deadline += 1,
+            },
+            Err(_) => c.not_forecast += 1,
+        }
+    }
+    c
+}
+
+/// The forecast as a document: the counts, then the tasks that cannot finish on time and those at
+/// risk, each with its dates, path and binding step.
+pub fn build(
+    plan: &Plan,
+    list: &[TaskForecast],
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+) -> Document {
+    let c = counts(list);
+    let mut blocks = vec![
+        Block::Title("DỰ BÁO KHẢ NĂNG HOÀN THÀNH NHIỆM VỤ".to_string()),
+        Block::Subtitle(format!(
+            "Kế hoạch số {} — tính đến ngày {}",
+            plan.number,
+            format_date(as_of)
+        )),
+        Block::Paragraph(format!(
+            "Trong {} nhiệm vụ đang thực hiện: {} nhiệm vụ không thể hoàn thành đúng hạn, {} nhiệm vụ có nguy cơ, {} nhiệm vụ dự kiến kịp, {} nhiệm vụ không có hạn hoàn thành{}.",
+            c.open,
+            c.cannot_finish,
+            c.at_risk,
+            c.on_track,
+            c.no_deadline,
+            if c.not_forecast > 0 {
+                format!(", {} nhiệm vụ không dự báo được", c.not_forecast)
+            } else {
+                String::new()
+            }
+        )),
+        Block::Paragraph(
+            "Cách tính: từ bước hiện tại của nhiệm vụ và thời gian đã qua ở bước đó, theo mọi đường đến khi hoàn thành và mọi hình thức lựa chọn nhà thầu mà giá trị gói thầu cho phép, trên lịch ngày làm việc: sớm nhất (mọi bước ở mức tối thiểu luật định hoặc ước tính), thường gặp, muộn nhất theo luật. Hạn là thời gian hoàn thành được giao, hoặc hết ngày 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm. Các con số \"ước tính\" chưa được xác nhận (xem tệp quy trình).".to_string(),
+        ),
+    ];
+    for (verdict, heading) in [
+        (
+            Verdict::CannotFinish,
+            "Nhiệm vụ không thể hoàn thành đúng hạn",
+        ),
+        (
+            Verdict::AtRisk,
+            "Nhiệm vụ có nguy cơ không hoàn thành đúng hạn",
+        ),
+    ] {
+        let chosen: Vec<(&TaskForecast, &Forecast)> = list
+            .iter()
+            .filter_map(|t| t.forecast.as_ref().ok().map(|f| (t, f)))
+            .filter(|(_, f)| f.verdict == verdict)
+            .collect();
+        blocks.push(Block::Heading(format!("{heading} ({})", chosen.len())));
+        if chosen.is_empty() {
+            blocks.push(Block::Paragraph("Không có.".to_string()));
+            continue;
+        }
+        blocks.push(Block::Table(table(&chosen, catalog, names)));
+    }
+    let failed: Vec<&TaskForecast> = list.iter().filter(|t| t.forecast.is_err()).collect();
+    if !failed.is_empty() {
+        blocks.push(Block::Heading("Không dự báo được".to_string()));
+        for t in failed {
+            blocks.push(Block::Bullet(format!(
+                "{}: {}",
+                t.row.name,
+                t.forecast.as_ref().err().map_or("", String::as_str)
+            )));
+        }
+    }
+    Document {
+        title: format!("Dự báo hoàn thành — Kế hoạch số {}", plan.number),
+        sections: vec![Section {
+            sheet: "Du bao".to_string(),
+            blocks,
+            freeze_header: false,
+        }],
+        as_of: Some(as_of),
+    }
+}
+
+fn table(
+    chosen: &[(&TaskForecast, &Forecast)],
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+) -> Table {
+    let columns = vec![
+        Column::new("TT", ColumnKind::Center, 5.0),
+        Column::new("Tên nhiệm vụ", ColumnKind::Text, 50.0),
+        Column::new("Đơn vị", ColumnKind::Text, 25.0),
+        Column::new("Bước hiện tại", ColumnKind::Text, 30.0),
+        Column::new("Hạn", ColumnKind::Center, 12.0),
+        Column::new("Sớm nhất", ColumnKind::Center, 12.0),
+        Column::new("Thường gặp", ColumnKind::Center, 12.0),
+        Column::new("Muộn nhất theo luật", ColumnKind::Center, 12.0),
+        Column::new("Đường sớm nhất", ColumnKind::Text, 25.0),
+        Column::new("Bước quyết định", ColumnKind::Text, 45.0),
+        Column::new("Ghi chú", ColumnKind::Text, 45.0),
+    ];
+    let rows = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, (t, f))| Row {
+            style: RowStyle::Normal,
+            cells: vec![
+                Cell::text((i + 1).to_string()),
+                Cell::text(&t.row.name),
+                Cell::text(super::unit_name(names, &t.row)),
+                Cell::text(state_title(catalog, &t.row)),
+                Cell::text(f.due.map(format_date).unwrap_or_default()),
+                Cell::text(format_date(f.earliest.date)),
+                Cell::text(format_date(f.typical.date)),
+                Cell::text(format_date(f.latest.date)),
+                Cell::text(path_title(f)),
+                Cell::text(f.binding.as_ref().map_or("", |b| b.text.as_str())),
+                Cell::text(f.shorter_path_note().unwrap_or_default()),
+            ],
+        })
+        .collect();
+    Table {
+        unit_note: None,
+        columns,
+        header_groups: Vec::new(),
+        rows,
+    }
+}
+
+/// One task in the JSON answer.
+#[derive(Debug, Serialize)]
+pub struct TaskForecastJson<'a> {
+    pub task_id: &'a str,
+    pub name: &'a str,
+    pub unit: String,
+    pub workflow: &'a str,
+    pub state: &'a str,
+    pub state_title: String,
+    #[serde(flatten)]
+    pub forecast: Option<&'a Forecast>,
+    pub verdict_text: Option<&'static str>,
+    pub summary: Option<String>,
+    pub error: Option<&'a str>,
+}
+
+/// The JSON answer: the plan, the date, the counts and every open task's forecast.
+#[derive(Debug, Serialize)]
+pub struct ForecastJson<'a> {
+    pub plan: &'a str,
+    pub as_of: NaiveDate,
+    pub counts: Counts,
+    pub tasks: Vec<TaskForecastJson<'a>>,
+}
+
+pub fn json<'a>(
+    plan: &'a Plan,
+    list: &'a [TaskForecast],
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+) -> ForecastJson<'a> {
+    ForecastJson {
+        plan: &plan.number,
+        as_of,
+        counts: counts(list),
+        tasks: list
+            .iter()
+            .map(|t| TaskForecastJson {
+                task_id: &t.row.task_id,
+                name: &t.row.name,
+                unit: super::unit_name(names, &t.row),
+                workflow: &t.row.workflow,
+                state: &t.row.state,
+                state_title: state_title(catalog, &t.row),
+                forecast: t.forecast.as_ref().ok(),
+                verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
+                summary: t.forecast.as_ref().ok().map(Forecast::summary),
+                error: t.forecast.as_ref().err().map(String::as_str),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,93 @@
+//! `tiendo forecast --plan P [--as-of DATE] [--format md|html|xlsx|json]`: the year-end forecast
+//! of a plan (`adapters::report::forecast`): which open tasks can no longer finish by their due
+//! date given the law's minimum durations, with the step that binds each.
+
+use std::path::PathBuf;
+
+use adapters::report::{self, ForecastFormat, ForecastParams, ReportError};
+use chrono::Utc;
+use engine::time::{local_date, parse_date};
+
+use super::progress::Bar;
+use super::{Ctx, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct ForecastArgs {
+    /// Số hiệu kế hoạch, ví dụ 215/KH-UBND.
+    #[arg(long, value_name = "SỐ_HIỆU")]
+    pub plan: String,
+    /// Dự báo từ tình trạng các nhiệm vụ vào cuối ngày này (dd/mm/yyyy hoặc yyyy-mm-dd; mặc
+    /// định: hôm nay).
+    #[arg(long, value_name = "NGÀY")]
+    pub as_of: Option<String>,
+    /// Định dạng: md | html | xlsx | json (mặc định: theo đuôi của tệp -o, nếu không thì md).
+    #[arg(long, value_name = "ĐỊNH_DẠNG")]
+    pub format: Option<String>,
+    /// Tệp ghi kết quả; không có thì md, html và json in ra màn hình.
+    #[arg(short = 'o', long = "output", value_name = "TỆP")]
+    pub output: Option<PathBuf>,
+    /// Lập với tư cách người dùng này: cán bộ đơn vị chỉ thấy nhiệm vụ của đơn vị mình.
+    #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
+    pub as_user: Option<String>,
+}
+
+fn format_of(a: &ForecastArgs) -> Result<ForecastFormat, Failure> {
+    let from_ext = a
+        .output
+        .as_deref()
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .and_then(|e| e.parse::<ForecastFormat>().ok());
+    match (&a.format, from_ext) {
+        (Some(f), _) => f.parse().map_err(Failure::usage),
+        (None, Some(f)) => Ok(f),
+        (None, None) => Ok(ForecastFormat::Document(report::Format::Markdown)),
+    }
+}
+
+#[tracing::instrument(name = "forecast", skip_all, fields(plan = %args.plan))]
+pub async fn run(args: &ForecastArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
+    let format = format_of(args)?;
+    let as_of = match &args.as_of {
+        Some(d) => {
+            parse_date(d).map_err(|e| Failure::usage(format!("Ngày --as-of không hợp lệ: {e}")))?
+        }
+        None => local_date(Utc::now()),
+    };
+    let store = ctx.store().await?;
+    let units = match &args.as_user {
+        Some(u) => engine::access::report_scope(&store.directory().actor(u).await?)
+            .map_err(|d| Failure::refused(d.message))?,
+        None => None,
+    };
+    let params = ForecastParams {
+        plan: args.plan.clone(),
+        as_of,
+        units,
+    };
+    let r = report::forecast_tracked(&store, &params, format, &Bar::new())
+        .await
+        .map_err(|e| match e {
+            ReportError::Store(s) => Failure::from(s),
+            ReportError::Invalid(m) => Failure::usage(m),
+            other => Failure::refused(other.to_string()),
+        })?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &r.bytes).map_err(|e| {
+                Failure::refused(format!("Không ghi được tệp {}: {e}", path.display()))
+            })?;
+            Ok(format!(
+                "Đã ghi dự báo hoàn thành ({}, {} byte) vào {}\n",
+                format.extension(),
+                r.bytes.len(),
+                path.display()
+            ))
+        }
+        None if format == ForecastFormat::Document(report::Format::Xlsx) => Err(Failure::usage(
+            "Dự báo dạng XLSX cần tệp đích: thêm -o TỆP.xlsx.",
+        )),
+        None => String::from_utf8(r.bytes)
+            .map_err(|e| Failure::refused(format!("kết quả không phải UTF-8: {e}"))),
+    }
+}
