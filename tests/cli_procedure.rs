@@ -12,7 +12,8 @@ use common::TestDb;
 on_both_backends!(
     the_approval_authority_is_resolved_per_task,
     a_unit_proposes_and_ubnd_decides,
-    a_task_is_transferred_to_another_unit_by_ubnds_decision
+    a_task_is_transferred_to_another_unit_by_ubnds_decision,
+    a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_units_proposal
 );
 
 struct Cli<'a> {
@@ -579,6 +580,91 @@ async fn a_task_is_transferred_to_another_unit_by_ubnds_decision(db: TestDb) {
     assert!(history.contains("chuyen_don_vi"), "{history}");
     assert!(
         history.contains("Chuyển đơn vị chủ trì từ «Sở Y tế» (so-y-te) sang «Sở Nội vụ» (so-noi-vu) theo quyết định số 1234/QĐ-UBND ngày 02/12/2026"),
+        "{history}"
+    );
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+}
+
+/// The light workflow (`hoat-dong`): the head of the owning unit approves the estimate (its
+/// `[approvals.du_toan_hoat_dong]`, not another unit's head), and postponement starts as the
+/// unit's proposal that UBND accepts through the workflow's own exit.
+async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_units_proposal(
+    db: TestDb,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        db: &db,
+        dir: dir.path(),
+    };
+    cli.world();
+    let task = cli.id(&[
+        "task",
+        "create",
+        "--as",
+        "can.bo",
+        "--plan",
+        "215/KH-UBND",
+        "--unit",
+        "so-y-te",
+        "--name",
+        "Tập huấn chuyển đổi số cho cán bộ ngành y tế",
+        "--funding",
+        "su_nghiep_cntt",
+        "--kind",
+        "hoat-dong",
+        "--need-total",
+        "120",
+    ]);
+    cli.step(&task, "bat_dau_lap_du_toan", "can.bo", &[]);
+    let dt = cli.attach(&task, "du_toan", "can.bo");
+    cli.step(&task, "trinh_thu_truong", "can.bo", &[&dt]);
+    let shown = cli.ok(&["task", "show", &task, "--as", "giam.doc"]);
+    assert!(shown.contains("phe_duyet_du_toan"), "{shown}");
+    // SKHCN's director reads every task and is a unit head, but not this task's unit's.
+    let qd = cli.attach(&task, "quyet_dinh_phe_duyet", "giam.doc");
+    let err = cli.fails(
+        1,
+        &[
+            "task",
+            "transition",
+            &task,
+            "phe_duyet_du_toan",
+            "--as",
+            "giam.doc.skhcn",
+            "--document",
+            &qd,
+        ],
+    );
+    assert!(err.contains("đơn vị"), "{err}");
+    let out = cli.step(&task, "phe_duyet_du_toan", "giam.doc", &[&qd]);
+    assert!(out.contains("chuan_bi_thuc_hien"), "{out}");
+    // The unit proposes to postpone; UBND accepts through `tam_hoan`.
+    cli.ok(&[
+        "task",
+        "propose",
+        &task,
+        "--as",
+        "can.bo",
+        "--kind",
+        "postpone",
+        "--letter",
+        "77/SYT-KHTC",
+        "--letter-date",
+        "01/11/2025",
+    ]);
+    let out = cli.ok(&[
+        "task",
+        "accept-proposal",
+        &task,
+        "--as",
+        "pho.chu.tich",
+        "--comment",
+        "Chuyển sang kế hoạch năm 2026",
+    ]);
+    assert!(out.contains("da_tam_hoan"), "{out}");
+    let history = cli.ok(&["audit", "show", &task]);
+    assert!(
+        history.contains("de_xuat_tam_hoan") && history.contains("tam_hoan"),
         "{history}"
     );
     assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));

@@ -62,7 +62,7 @@ impl Args {
 const PLAN: &str = "900/KH-BENCH-UI";
 const OFFICER: &str = "bench.canbo";
 const LEADER: &str = "bench.lanhdao";
-const PASSWORD: &str = "mat-khau-do-hieu-nang";
+const PASSWORD: &str = "X7q-ui-measure-2026!";
 
 /// A view: its name, the page's requests and the API's requests that carry the same data.
 type View = (&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>);

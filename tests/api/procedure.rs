@@ -11,6 +11,7 @@ use crate::helpers::{PLAN, Who, json, problem, snapshot, world};
 crate::on_both_backends!(
     a_task_created_with_its_own_fund_is_approved_by_its_unit,
     proposals_are_made_by_the_unit_and_decided_by_ubnd,
+    simultaneous_proposals_make_one_and_refuse_the_rest,
     a_task_is_transferred_by_ubnd_with_its_decision,
 );
 
@@ -124,6 +125,43 @@ async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
     assert_eq!(snapshot(w.store()).await, before);
     w.step(&task, "phe_duyet_nhiem_vu", Who::Head, vec![qd])
         .await;
+}
+
+/// Proposals sent at the same moment for one task: one is recorded, every other one is the
+/// rule's `proposal_pending` (422), never a server error, whichever of them loses the race to
+/// the database's one-pending-per-task index.
+async fn simultaneous_proposals_make_one_and_refuse_the_rest(db: TestDb) {
+    let w = world(db).await;
+    for round in 0..4 {
+        let task = w.task_at_skhcn(&format!("Đề xuất đồng thời {round}")).await;
+        let url = format!("/api/v1/tasks/{task}/proposals");
+        let body = json!({"kind": "withdraw", "letter": format!("{round}/SYT-KHTC")});
+        let (o, h) = (w.token(Who::Officer), w.token(Who::Head));
+        let (a, b, c, d, e, f) = tokio::join!(
+            w.app.post(&url, o, &body),
+            w.app.post(&url, h, &body),
+            w.app.post(&url, o, &body),
+            w.app.post(&url, h, &body),
+            w.app.post(&url, o, &body),
+            w.app.post(&url, h, &body),
+        );
+        let answers = [a, b, c, d, e, f];
+        let mut created = 0;
+        for r in answers {
+            match r.status() {
+                StatusCode::CREATED => created += 1,
+                StatusCode::UNPROCESSABLE_ENTITY => {
+                    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+                    assert_eq!(p["code"], "proposal_pending", "{p}");
+                }
+                other => panic!(
+                    "round {round}: {other}: {}",
+                    r.text().await.unwrap_or_default()
+                ),
+            }
+        }
+        assert_eq!(created, 1, "round {round}");
+    }
 }
 
 async fn proposals_are_made_by_the_unit_and_decided_by_ubnd(db: TestDb) {

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::super::plans::{NoteEntry, append_note};
 use super::super::sql::{Arg, Conn};
-use super::super::{Store, StoreError, Task, TransitionOutcome, micros, new_id, with_db};
+use super::super::{
+    Store, StoreError, Task, TransitionOutcome, is_unique_violation, micros, new_id, with_db,
+};
 use super::write::{self, Also, Written};
 use super::{Tasks, read, titled};
 
@@ -188,6 +190,26 @@ pub(crate) async fn insert(
     })
 }
 
+/// Records a unit's proposal and queues UBND's email, in one transaction.
+async fn record_proposal(
+    store: &Store,
+    task: &Task,
+    p: &Proposal,
+    comment: Option<&str>,
+    actor: &Actor,
+    role: Option<engine::Role>,
+    now: Instant,
+) -> Result<ProposalRecord, StoreError> {
+    Ok(with_db!(store, |pool| {
+        let mut tx = pool.begin().await?;
+        let mut conn = Conn::from(&mut *tx);
+        let r = insert(&mut conn, &task.id, p, comment, &actor.user, role, now).await?;
+        notify_ubnd(&mut conn, task, &r, now).await?;
+        tx.commit().await?;
+        r
+    }))
+}
+
 fn clean(s: Option<&str>) -> Option<String> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
@@ -234,24 +256,24 @@ impl Tasks<'_> {
         };
         let comment = clean(new.comment.as_deref());
         let role = actor.roles.iter().copied().find(|r| r.is_unit_role());
-        let record: ProposalRecord = with_db!(self.store, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut conn = Conn::from(&mut *tx);
-            let r = insert(
-                &mut conn,
-                &task.id,
-                &p,
-                comment.as_deref(),
-                &actor.user,
-                role,
-                now,
-            )
-            .await?;
-            notify_ubnd(&mut conn, &task, &r, now).await?;
-            tx.commit().await?;
-            r
-        });
-        Ok(record)
+        match record_proposal(self.store, &task, &p, comment.as_deref(), actor, role, now).await {
+            // Another proposal for this task was recorded since we looked (the one-pending
+            // index refused ours): answer as the rule does when it sees that proposal.
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                let current = pending(self.store, &task.id).await?;
+                let current_view = current.as_ref().and_then(ProposalRecord::rule_view);
+                proposal::may_propose_change(
+                    &wf,
+                    &task.unit_id,
+                    &task.state,
+                    new.kind,
+                    current_view.as_ref(),
+                    actor,
+                )?;
+                Err(StoreError::Database(e))
+            }
+            r => r,
+        }
     }
 
     /// UBND accepts the task's pending proposal: the workflow's exit into `postponed` or
