@@ -173,6 +173,29 @@ async fn run_backend(
             format!("{:.1} MB", size as f64 / 1e6),
         ));
     }
+    // The year-end forecast of every task (issue 17), as JSON: read, forecast, written.
+    let file = scratch.dir().join(format!("{backend}-forecast.json"));
+    let args = [
+        "forecast",
+        "--plan",
+        PLAN,
+        "--as-of",
+        "2025-11-05",
+        "--format",
+        "json",
+        "-o",
+        &file.display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let m = run("forecast (json)".into(), args).await?;
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    phases.push(Phase::new(
+        "forecast (json)",
+        &m,
+        Some(1.0),
+        format!("{:.1} MB", size as f64 / 1e6),
+    ));
     let file = scratch.dir().join(format!("{backend}-status.xlsx"));
     let today = engine::time::local_date(Utc::now())
         .format("%Y-%m-%d")
