@@ -93,7 +93,12 @@ pub struct ProgressQuery {
 #[utoipa::path(get, path = "/reports/progress", tag = "reports",
     params(ProgressQuery),
     responses(
-        (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
+        (status = 200, description = "The report file: XLSX (the default), HTML or Markdown, as `format` asks",
+            content(
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                ("text/html"),
+                ("text/markdown")
+            ),
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
@@ -157,7 +162,12 @@ pub struct StatusQuery {
 #[utoipa::path(get, path = "/reports/status", tag = "reports",
     params(StatusQuery),
     responses(
-        (status = 200, description = "The report file (XLSX, HTML or Markdown)", content_type = "application/octet-stream",
+        (status = 200, description = "The report file: XLSX (the default), HTML or Markdown, as `format` asks",
+            content(
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                ("text/html"),
+                ("text/markdown")
+            ),
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
