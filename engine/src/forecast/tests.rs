@@ -380,10 +380,16 @@ proptest! {
         let mut more = (*w).clone();
         more.calendar = Arc::new(with_day_off(&w.calendar, day));
         let (a, b) = (forecast(&w, &t, as_of).unwrap(), forecast(&more, &t, as_of).unwrap());
-        prop_assert_eq!(a.paths.len(), b.paths.len());
-        for (p, q) in a.paths.iter().zip(&b.paths) {
-            prop_assert!(q.earliest >= p.earliest && q.typical >= p.typical && q.latest >= p.latest,
-                "day off {day}: {p:#?} vs {q:#?}");
+        // Methods whose figures give the same dates are shown as one path, so a day off can
+        // split a path in two (methods that coincided no longer do): compare path by path when
+        // both forecasts show the same paths, and the best dates always.
+        if a.paths.len() == b.paths.len() {
+            for (p, q) in a.paths.iter().zip(&b.paths) {
+                prop_assert!(q.earliest >= p.earliest && q.typical >= p.typical && q.latest >= p.latest,
+                    "day off {day}: {p:#?} vs {q:#?}");
+            }
+        } else {
+            prop_assert!(a.paths.len() == 1 || b.paths.len() == 1, "{} vs {} paths", a.paths.len(), b.paths.len());
         }
         prop_assert!(b.earliest.date >= a.earliest.date);
         prop_assert!(b.typical.date >= a.typical.date);
