@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use common::TestDb;
+use common::{Cli, TestDb};
 
 on_both_backends!(
     the_approval_authority_is_resolved_per_task,
@@ -16,48 +13,7 @@ on_both_backends!(
     a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_units_proposal
 );
 
-struct Cli<'a> {
-    db: &'a TestDb,
-    dir: &'a Path,
-}
-
 impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tiendo"))
-            .args(args)
-            .current_dir(self.dir)
-            .env("DATABASE_URL", &self.db.url)
-            .env("TIENDO_DATA_DIR", self.dir.join("data"))
-            .env_remove("TIENDO_WORKFLOWS")
-            .output()
-            .expect("the binary runs")
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// Runs a command that must fail with `code`; returns its stderr.
-    fn fails(&self, code: i32, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stderr).into_owned()
-    }
-
     /// The first line of a command's output: the id it printed.
     fn id(&self, args: &[&str]) -> String {
         self.ok(args).lines().next().unwrap_or_default().to_string()
@@ -172,10 +128,7 @@ impl Cli<'_> {
 
 async fn the_approval_authority_is_resolved_per_task(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     cli.world();
     // `workflows show` prints who approves, rule by rule.
     let shown = cli.ok(&["workflows", "show", "mua-sam"]);
@@ -297,10 +250,7 @@ async fn the_approval_authority_is_resolved_per_task(db: TestDb) {
 
 async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     cli.world();
     let task = cli.task("Xây dựng Đề án di sản số", "495", false);
     cli.to_approval(&task);
@@ -470,10 +420,7 @@ async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
 
 async fn a_task_is_transferred_to_another_unit_by_ubnds_decision(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     cli.world();
     cli.ok(&["user", "add", "quan.tri", "--role", "admin"]);
     cli.ok(&[
@@ -592,10 +539,7 @@ async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_unit
     db: TestDb,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     cli.world();
     let task = cli.id(&[
         "task",

@@ -3,64 +3,16 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use common::TestDb;
+use common::{Cli, TestDb};
 
 on_both_backends!(
     a_task_is_driven_from_the_shell_as_named_users,
     the_demo_database_is_created_and_reused
 );
 
-struct Cli<'a> {
-    db: &'a TestDb,
-    dir: &'a Path,
-}
-
-impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tiendo"))
-            .args(args)
-            .current_dir(self.dir)
-            .env("DATABASE_URL", &self.db.url)
-            .env("TIENDO_DATA_DIR", self.dir.join("data"))
-            .env_remove("TIENDO_WORKFLOWS")
-            .output()
-            .expect("the binary runs")
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// Runs a command that must fail with `code`; returns its stderr.
-    fn fails(&self, code: i32, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stderr).into_owned()
-    }
-}
-
 async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     assert!(
         !cli.ok(&["db", "migrate"])
             .contains(": 0 migration(s) applied")
@@ -387,10 +339,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
 
 async fn the_demo_database_is_created_and_reused(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-    };
+    let cli = Cli::new(&db, dir.path());
     let first = cli.ok(&["demo"]);
     assert!(
         first.contains("mua-sam") && first.contains("canbo.syt") && first.contains("215/KH-UBND"),

@@ -4,44 +4,17 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-use common::TestDb;
+use common::{Cli, TestDb};
 
 on_both_backends!(the_plan_215_demo_forecast_names_the_tasks_that_cannot_finish);
-
-fn run(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("TIENDO_DATA_DIR", dir.join("data"))
-        .env_remove("TIENDO_WORKFLOWS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> String {
-    let o = run(db, dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 async fn the_plan_215_demo_forecast_names_the_tasks_that_cannot_finish(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    ok(&db, dir, &["demo"]);
+    let cli = Cli::new(&db, dir);
+    cli.ok(&["demo"]);
 
-    let md = ok(
-        &db,
-        dir,
-        &["forecast", "--plan", "215/KH-UBND", "--as-of", "05/11/2025"],
-    );
+    let md = cli.ok(&["forecast", "--plan", "215/KH-UBND", "--as-of", "05/11/2025"]);
     assert!(md.contains("tính đến ngày 05/11/2025"), "{md}");
     assert!(
         md.contains("nhiệm vụ đang thực hiện: 14 nhiệm vụ không thể hoàn thành đúng hạn, "),
@@ -68,19 +41,15 @@ async fn the_plan_215_demo_forecast_names_the_tasks_that_cannot_finish(db: TestD
         "{cannot}"
     );
 
-    let json = ok(
-        &db,
-        dir,
-        &[
-            "forecast",
-            "--plan",
-            "215/KH-UBND",
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "json",
-        ],
-    );
+    let json = cli.ok(&[
+        "forecast",
+        "--plan",
+        "215/KH-UBND",
+        "--as-of",
+        "2025-11-05",
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["counts"]["cannot_finish"], 14, "{v}");
     let tasks = v["tasks"].as_array().unwrap();
@@ -100,46 +69,34 @@ async fn the_plan_215_demo_forecast_names_the_tasks_that_cannot_finish(db: TestD
     }
 
     // XLSX goes to a file; a bad format or date is a usage error; an unknown plan is refused.
-    let out = ok(
-        &db,
-        dir,
-        &[
-            "forecast",
-            "--plan",
-            "215/KH-UBND",
-            "--as-of",
-            "05/11/2025",
-            "-o",
-            "du-bao.xlsx",
-        ],
-    );
+    let out = cli.ok(&[
+        "forecast",
+        "--plan",
+        "215/KH-UBND",
+        "--as-of",
+        "05/11/2025",
+        "-o",
+        "du-bao.xlsx",
+    ]);
     assert!(out.starts_with("Đã ghi dự báo hoàn thành (xlsx"), "{out}");
     assert!(std::fs::metadata(dir.join("du-bao.xlsx")).unwrap().len() > 1000);
-    let bad = run(
-        &db,
-        dir,
-        &["forecast", "--plan", "215/KH-UBND", "--format", "pdf"],
-    );
+    let bad = cli.run(&["forecast", "--plan", "215/KH-UBND", "--format", "pdf"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("md, html, xlsx, json"));
-    let bad = run(
-        &db,
-        dir,
-        &["forecast", "--plan", "215/KH-UBND", "--as-of", "31/02/2025"],
-    );
+    let bad = cli.run(&["forecast", "--plan", "215/KH-UBND", "--as-of", "31/02/2025"]);
     assert_eq!(bad.status.code(), Some(2));
-    let missing = run(&db, dir, &["forecast", "--plan", "999/KH-UBND"]);
+    let missing = cli.run(&["forecast", "--plan", "999/KH-UBND"]);
     assert!(!missing.status.success());
     assert!(!String::from_utf8_lossy(&missing.stderr).is_empty());
 
     // The task's own view carries its forecast.
-    let list = ok(&db, dir, &["task", "list", "--as", "lanhdao.ubnd"]);
+    let list = cli.ok(&["task", "list", "--as", "lanhdao.ubnd"]);
     let id = list
         .lines()
         .find(|l| l.contains("lap_thuyet_minh"))
         .and_then(|l| l.split_whitespace().next())
         .expect("a task drafting its dossier");
-    let show = ok(&db, dir, &["task", "show", id, "--as", "lanhdao.ubnd"]);
+    let show = cli.ok(&["task", "show", id, "--as", "lanhdao.ubnd"]);
     assert!(show.contains("Dự báo:        "), "{show}");
     assert!(
         show.contains("đấu thầu rộng rãi trong nước: sớm nhất"),

@@ -7,9 +7,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::TestDb;
+use common::{Cli, TestDb};
 
 on_both_backends!(running_tasks_stay_on_their_version_until_an_administrator_migrates_them);
 
@@ -59,45 +58,7 @@ fn mua_sam_v2(leave_out: Option<&str>) -> String {
     )
 }
 
-struct Cli<'a> {
-    db: &'a TestDb,
-    dir: &'a Path,
-    workflows: &'a Path,
-}
-
 impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tiendo"))
-            .args(args)
-            .current_dir(self.dir)
-            .env("DATABASE_URL", &self.db.url)
-            .env("TIENDO_DATA_DIR", self.dir.join("data"))
-            .env("TIENDO_WORKFLOWS", self.workflows)
-            .output()
-            .expect("the binary runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(!o.status.success(), "{args:?} should fail");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    }
-
     fn create(&self, name: &str) -> String {
         self.ok(&[
             "task",
@@ -126,9 +87,8 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     let dir = tempfile::tempdir().unwrap();
     let workflows = copy_of_shipped();
     let cli = Cli {
-        db: &db,
-        dir: dir.path(),
-        workflows: workflows.path(),
+        workflows: Some(workflows.path()),
+        ..Cli::new(&db, dir.path())
     };
     cli.ok(&["db", "migrate"]);
     cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
@@ -162,7 +122,7 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     let text = mua_sam_v2(Some("nghiem_thu"));
     std::fs::write(&broken, &text).unwrap();
     let line = text.lines().position(|l| l == "[[migrate_from]]").unwrap() + 1;
-    let err = cli.fails(&["workflows", "check"]);
+    let err = cli.refused(&["workflows", "check"]);
     assert!(
         err.contains(&format!("mua-sam-v2.toml:{line}:")) && err.contains("unmapped: nghiem_thu"),
         "{err}"
@@ -181,7 +141,7 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     assert!(shown.contains("trinh_thu_truong"), "{shown}");
 
     // Only an administrator migrates.
-    let err = cli.fails(&[
+    let err = cli.refused(&[
         "workflows",
         "migrate",
         "mua-sam",
@@ -220,7 +180,7 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
         "{history}"
     );
     // Again: it is already on version 2.
-    let err = cli.fails(&[
+    let err = cli.refused(&[
         "workflows",
         "migrate",
         "mua-sam",
@@ -255,7 +215,7 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     let shown = cli.ok(&["task", "show", &fresh, "--as", "can.bo"]);
     assert!(shown.contains("(de_xuat)"), "{shown}");
     // Neither --task nor --state: a usage error; the audit chain holds.
-    cli.fails(&[
+    cli.refused(&[
         "workflows",
         "migrate",
         "mua-sam",

@@ -270,3 +270,72 @@ pub async fn seed_directory(
         .await
         .expect("plan");
 }
+
+/// The `tiendo` binary run as an operator would: in `dir`, on `db`, documents under `dir/data`,
+/// the shipped workflows unless `workflows` names a folder. Shared by the CLI end-to-end tests;
+/// a test file adds its own steps (`world`, `create`…) in an `impl Cli` of its own.
+pub struct Cli<'a> {
+    pub db: &'a TestDb,
+    pub dir: &'a std::path::Path,
+    pub workflows: Option<&'a std::path::Path>,
+}
+
+impl<'a> Cli<'a> {
+    /// On the shipped workflows.
+    pub fn new(db: &'a TestDb, dir: &'a std::path::Path) -> Self {
+        Cli {
+            db,
+            dir,
+            workflows: None,
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"));
+        c.args(args)
+            .current_dir(self.dir)
+            .env("DATABASE_URL", &self.db.url)
+            .env("TIENDO_DATA_DIR", self.dir.join("data"));
+        match self.workflows {
+            Some(w) => c.env("TIENDO_WORKFLOWS", w),
+            None => c.env_remove("TIENDO_WORKFLOWS"),
+        };
+        c.output().expect("the binary runs")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail with `code`; returns its stderr.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// Runs a command that must fail, whatever its code; returns its stdout and stderr.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    }
+}
