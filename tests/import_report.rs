@@ -7,14 +7,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use adapters::import;
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::{NewDocument, NewUser, Store, TaskFilter};
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::NaiveDate;
-use common::TestDb;
+use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{self, ImportPlan, MismatchColumn, PlanImport};
 use engine::decide::Actor;
@@ -39,27 +39,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/plan-215-2025")
         .join(name)
-}
-
-fn tiendo(db: &TestDb, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("USER", "tester")
-        .env_remove("TIENDO_WORKFLOWS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The acceptance command, exactly: no `--as`.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::Store;
-use common::TestDb;
+use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
@@ -695,27 +695,6 @@ async fn reports_name_the_plan_by_year_or_refuse_with_the_reason(db: TestDb) {
         md.contains("Kỳ họp số di động") || md.contains("Tổng số 14 nhiệm vụ"),
         "{md}"
     );
-}
-
-fn tiendo(db: &TestDb, dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("USER", "tester")
-        .env_remove("TIENDO_WORKFLOWS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: TestDb) {

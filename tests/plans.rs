@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use adapters::store::Store;
-use common::TestDb;
+use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
@@ -886,27 +886,6 @@ async fn a_third_layout_with_sections_of_their_own_columns_imports_and_reconcile
         (t.unit_id.as_str(), t.workflow.as_str()),
         ("so-noi-vu", "bao-cao-ktkt")
     );
-}
-
-fn tiendo(db: &TestDb, dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("USER", "tester")
-        .env_remove("TIENDO_WORKFLOWS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestDb) {

@@ -339,3 +339,27 @@ impl<'a> Cli<'a> {
         )
     }
 }
+
+/// The `tiendo` binary run in `dir` on `db` as the operator `tester` (an import records who ran
+/// it from `USER`), on the shipped workflows: the plan-import tests' runner.
+pub fn tiendo(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tiendo"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("USER", "tester")
+        .env_remove("TIENDO_WORKFLOWS")
+        .output()
+        .expect("the binary runs")
+}
+
+/// The stdout of a command that must have succeeded.
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
