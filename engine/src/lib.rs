@@ -14,6 +14,7 @@
 //! - [`catalogue`]: a plan's task catalogue: rows, kinds, placement, re-import, reconciliation.
 //! - [`plan`]: plans that span years: listings, year-level status, lineage between tasks.
 //! - [`assigned`]: the assigned deadline (thời hạn giao) and the Government Office's categories.
+//! - [`round`]: reporting rounds: what units answer per task, what the official report prints.
 
 pub mod access;
 pub mod assigned;
@@ -30,6 +31,7 @@ pub mod phase;
 pub mod plan;
 pub mod proposal;
 pub mod role;
+pub mod round;
 #[cfg(test)]
 mod testing;
 pub mod time;
