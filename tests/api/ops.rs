@@ -11,6 +11,7 @@ use crate::helpers::{Who, json, problem, world};
 
 crate::on_both_backends!(
     the_openapi_document_describes_what_answers_and_only_sign_in_and_health_are_public,
+    the_openapi_document_carries_the_enums_and_ranges_the_server_enforces,
     unknown_routes_and_methods_are_problems_too,
     metrics_count_transitions_timers_and_the_outbox,
 );
@@ -111,6 +112,152 @@ async fn the_openapi_document_describes_what_answers_and_only_sign_in_and_health
         ]
     );
     assert!(operations >= 40, "{operations} operations documented");
+}
+
+/// The enums of the document are the names the loaded workflows define (what the server accepts),
+/// and a documented range is the one enforced: its edge is served, one past it is a 400.
+async fn the_openapi_document_carries_the_enums_and_ranges_the_server_enforces(db: TestDb) {
+    let w = world(db).await;
+    let app = &w.app;
+    let doc = json(app.get("/api/v1/openapi.json", w.token(Who::Officer)).await).await;
+    let schemas = &doc["components"]["schemas"];
+    let list = |v: &Value| -> Vec<String> {
+        let mut names: Vec<String> = v
+            .as_array()
+            .unwrap_or_else(|| panic!("an enum: {v}"))
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    // What the loaded workflows define, read through the API.
+    let (mut workflows, mut transitions, mut types, mut states) = (vec![], vec![], vec![], vec![]);
+    for s in json(app.get("/api/v1/workflows", w.token(Who::Officer)).await)
+        .await
+        .as_array()
+        .expect("workflows")
+    {
+        let name = s["name"].as_str().expect("name").to_string();
+        let url = format!("/api/v1/workflows/{name}?version={}", s["version"]);
+        let d = json(app.get(&url, w.token(Who::Officer)).await).await;
+        transitions.extend(list(&json!(
+            d["transitions"]
+                .as_array()
+                .expect("transitions")
+                .iter()
+                .map(|t| t["name"].clone())
+                .collect::<Vec<_>>()
+        )));
+        states.extend(list(&json!(
+            d["states"]
+                .as_array()
+                .expect("states")
+                .iter()
+                .map(|t| t["name"].clone())
+                .collect::<Vec<_>>()
+        )));
+        types.extend(
+            d["document_types"]
+                .as_object()
+                .expect("types")
+                .keys()
+                .cloned(),
+        );
+        workflows.push(name);
+    }
+    for v in [&mut workflows, &mut transitions, &mut types, &mut states] {
+        v.sort();
+        v.dedup();
+    }
+    assert!(!transitions.is_empty());
+    assert_eq!(
+        list(&schemas["TransitionBody"]["properties"]["transition"]["enum"]),
+        transitions
+    );
+    assert_eq!(
+        list(&schemas["NewTaskBody"]["properties"]["kind"]["enum"]),
+        workflows
+    );
+    assert_eq!(
+        list(&schemas["NewTaskBody"]["properties"]["funding_source"]["enum"]),
+        engine::domain::FundingSource::ALL
+            .map(|f| f.as_str().to_string())
+            .to_vec()
+            .tap_sort()
+    );
+    assert_eq!(
+        list(&schemas["NewUserBody"]["properties"]["roles"]["items"]["enum"]),
+        engine::Role::ALL
+            .map(|r| r.as_str().to_string())
+            .to_vec()
+            .tap_sort()
+    );
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let upload = op("/api/v1/tasks/{id}/documents", "post");
+    let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert_eq!(list(&form["properties"]["type"]["enum"]), types);
+    assert_eq!(form["additionalProperties"], false);
+    let param = |path: &str, method: &str, name: &str| -> Value {
+        op(path, method)["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has {name}"))["schema"]
+            .clone()
+    };
+    assert_eq!(
+        list(&param("/api/v1/tasks", "get", "state")["enum"]),
+        states
+    );
+    // Headers are strings with the syntax the server reads.
+    let if_match = param("/api/v1/tasks/{id}/transitions", "post", "If-Match");
+    assert_eq!(if_match["type"], "string");
+    assert!(if_match["pattern"].is_string());
+    // Ranges: the documented edge is served, one past it refused.
+    for (path, name, url) in [
+        ("/api/v1/tasks", "limit", "/api/v1/tasks?limit="),
+        ("/api/v1/tasks", "year", "/api/v1/tasks?year="),
+    ] {
+        let s = param(path, "get", name);
+        let (min, max) = (
+            s["minimum"].as_i64().expect("minimum"),
+            s["maximum"].as_i64().expect("maximum"),
+        );
+        for ok in [min, max] {
+            let r = app.get(&format!("{url}{ok}"), w.token(Who::Officer)).await;
+            assert_eq!(r.status(), StatusCode::OK, "{name}={ok}");
+        }
+        for bad in [min - 1, max + 1] {
+            problem(
+                app.get(&format!("{url}{bad}"), w.token(Who::Officer)).await,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    }
+    // A text field: its documented length and pattern are the server's.
+    let name = &schemas["NewTokenBody"]["properties"]["name"];
+    assert_eq!(name["maxLength"], 100);
+    assert_eq!(name["minLength"], 1);
+    assert!(
+        name["pattern"]
+            .as_str()
+            .expect("pattern")
+            .contains("\\u202a")
+    );
+}
+
+trait TapSort {
+    fn tap_sort(self) -> Self;
+}
+
+impl TapSort for Vec<String> {
+    fn tap_sort(mut self) -> Self {
+        self.sort();
+        self
+    }
 }
 
 async fn unknown_routes_and_methods_are_problems_too(db: TestDb) {

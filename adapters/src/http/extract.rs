@@ -149,8 +149,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             "Thiếu nội dung JSON của yêu cầu.",
         ));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+    // Read as JSON first (a syntax error names its line and column), then into `T`. In between,
+    // a number with a zero fraction (`2026.0`) becomes the integer it is: JSON Schema, and so
+    // the OpenAPI document, counts it as one.
+    let mut json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(
+            "body",
+            format!(
+                "JSON không hợp lệ ở dòng {}, cột {}: {}",
+                e.line(),
+                e.column(),
+                explain(&e.to_string())
+            ),
+        )
+    })?;
+    integral_numbers(&mut json);
+    let value: T = serde_path_to_error::deserialize(json).map_err(|e| {
         let inner = e.inner();
         let field = path_of(e.path());
         let detail = if inner.is_syntax() || inner.is_eof() {
@@ -166,6 +180,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         Problem::bad_request(&field, detail)
     })?;
     Ok(value)
+}
+
+/// Turns every number with a zero fraction that an `i64` holds into that integer.
+fn integral_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// Query-string parameters of type `T`.

@@ -11,6 +11,7 @@
 //! the command line.
 
 pub(crate) mod extract;
+pub mod openapi;
 pub mod problem;
 pub(crate) mod routes;
 mod same_origin;

@@ -244,11 +244,13 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(settings: HttpSettings, store: Store, files: FileStore) -> Router {
     let (api, mut doc) = api_router(&settings).split_for_parts();
     common_responses(&mut doc);
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    super::openapi::constrain(&mut doc, &super::openapi::Vocabulary::of(store.catalog()));
     let state = AppState {
         files,
         store,
         settings: Arc::new(settings),
-        openapi: Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into())),
+        openapi: Arc::new(doc.to_string()),
     };
     let max_upload = state.settings.max_upload_bytes;
     api.merge(crate::web::router(max_upload))

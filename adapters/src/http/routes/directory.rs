@@ -161,6 +161,7 @@ async fn get_unit(
         (status = 400, description = "Malformed input", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "A unit with this id exists", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such parent unit", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn add_unit(
     State(app): State<AppState>,
@@ -270,6 +271,7 @@ async fn list_users(
         (status = 400, description = "Malformed input, unknown role, or a password breaking the rules", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The user name is taken", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such unit", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn add_user(
     State(app): State<AppState>,

@@ -64,6 +64,7 @@ pub struct TrancheBody {
 /// A task's budget line for a year, in đồng; absent figures are blank. Replaces the line.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = YearBudgetBody)]
 pub struct BudgetBody {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,

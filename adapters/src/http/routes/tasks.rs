@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The largest amount of money accepted, in đồng (a million billion).
-const MAX_VND: i64 = 1_000_000_000_000_000;
+pub const MAX_VND: i64 = 1_000_000_000_000_000;
 
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
@@ -257,7 +257,7 @@ async fn create_task(
             {
                 return Err(Problem::bad_request(
                     &format!("budget[{i}].{name}"),
-                    "Số tiền (đồng) phải từ 0 đến 10^18 đồng.",
+                    "Số tiền (đồng) phải từ 0 đến 10^15 (một triệu tỷ) đồng.",
                 ));
             }
         }
