@@ -14,6 +14,7 @@ crate::on_both_backends!(
     a_download_rehashes_and_refuses_a_changed_file,
     user_emails_are_one_address,
     uploads_are_streamed_private_and_within_the_units_quota,
+    the_web_upload_form_streams_its_file_and_bounds_its_text_fields,
 );
 
 fn pdf(doc_type: &str, body: &str) -> Form {
@@ -267,4 +268,104 @@ async fn uploads_are_streamed_private_and_within_the_units_quota(db: TestDb) {
     // A small one still fits.
     let r = upload(&w, &task, Who::Officer, big(50)).await;
     assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// Security 7 on the web page's upload form (not only the API): the file part is streamed to a
+/// staging file, so a file far larger than the form's text-field cap (20 kB) and than a JSON body
+/// (256 KiB) is stored whole; a text field past its cap is refused and nothing is stored.
+async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Hệ thống hội nghị truyền hình").await;
+    let username = Who::Officer.username().expect("officer");
+    let password = "Mat-khau-thu-tai-len-2026";
+    w.store()
+        .accounts()
+        .set_password(username, password, chrono::Utc::now())
+        .await
+        .expect("password");
+    let r = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/auth/sign-in"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let page = w
+        .app
+        .client
+        .get(w.app.url(&format!("/tasks/{task}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+    let post = async |form: Form| {
+        w.app
+            .client
+            .post(w.app.url(&format!("/tasks/{task}/documents")))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    };
+    let file = [b"%PDF-1.4 ".as_slice(), &vec![b'x'; 400 * 1024]].concat();
+    let form = |number: String| {
+        Form::new()
+            .text("csrf", csrf.clone())
+            .text("type", "thuyet_minh_du_toan")
+            .text("number", number)
+            .part(
+                "file",
+                Part::bytes(file.clone())
+                    .file_name("thuyet-minh.pdf")
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            )
+    };
+    let r = post(form("01/TM-SYT".into())).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let docs = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(&task)
+        .await
+        .expect("documents");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].size_bytes, file.len() as i64);
+    assert_eq!(docs[0].sha256, adapters::store::sha256_hex(&file));
+    // A text field past the form's cap is refused before anything is stored.
+    let r = post(form("9".repeat(30_000))).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let docs = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(&task)
+        .await
+        .expect("documents");
+    assert_eq!(docs.len(), 1, "nothing stored for the refused form");
 }
