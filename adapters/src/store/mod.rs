@@ -19,7 +19,9 @@
 //! - [`Store::observe`] → [`Observe`]: readiness and metrics;
 //! - [`Store::plans`] → [`Plans`]: the plans a task is listed in, year-level status;
 //! - [`Store::imports`] → [`Imports`]: plan import; [`Store::reports`] → [`Reports`]: what the
-//!   plan reports read.
+//!   plan reports read;
+//! - [`Store::rounds`] → [`Rounds`]: reporting rounds (units' entries, submissions, SKHCN's
+//!   drafts and signer, exports).
 //!
 //! A door acting for someone is spelled `…_as(&actor, …)` (or `&identity` where the credential
 //! matters), actor first: it asks [`engine::access`] and does the whole use case in one call —
@@ -42,6 +44,7 @@ mod plan_years;
 mod plans;
 mod records;
 mod reports;
+mod rounds;
 mod scheduling;
 mod sql;
 mod tasks;
@@ -72,6 +75,10 @@ pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
 pub use reports::{ReportRow, Reports};
+pub use rounds::{
+    Compared, EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundTask, RoundUnit, RoundView,
+    Rounds, Submission,
+};
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
 pub use tasks::{
     Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, NewProposal, NewTransfer, ProposalRecord,
