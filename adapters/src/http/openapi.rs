@@ -174,6 +174,8 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
     let phases = one_of(&names(&Phase::ALL, Phase::as_str));
     let relations = one_of(&names(&Relation::ALL, Relation::as_str));
     let proposal_kinds = one_of(&names(&ProposalKind::ALL, ProposalKind::as_str));
+    // The status report has no official-document form (docx).
+    let progress_formats = json!({ "enum": ["xlsx", "docx", "html", "md"] });
     let report_formats = json!({ "enum": ["xlsx", "html", "md"] });
     let sorts: Vec<String> = crate::store::TaskSort::NAMES
         .split(", ")
@@ -307,6 +309,7 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
             ("query", "from" | "to" | "as_of" | "due_before" | "due_after") => date(),
             ("query", "working_days" | "days") => range(0, 10_000),
             ("query", "stall_days") => range(1, 365),
+            ("query", "format") if path == "/api/v1/reports/progress" => progress_formats.clone(),
             ("query", "format") => report_formats.clone(),
             ("query", "limit") if path == "/api/v1/outbox" => range(1, 500),
             ("query", "limit") => range(1, crate::store::MAX_PAGE),
