@@ -141,6 +141,15 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
         b.body().await.contains("1.234,5"),
         "the budget line, Vietnamese style"
     );
+    // The year-end forecast (issue 17): the card with its verdict, dates and binding step.
+    let card = b.text("#du-bao").await;
+    assert!(
+        card.contains("Dự báo hoàn thành")
+            && card.contains("Sớm nhất")
+            && card.contains("Muộn nhất theo luật")
+            && card.contains("Bước quyết định"),
+        "{card}"
+    );
     take(b, "bat_dau_lap_thuyet_minh", None, &[]).await;
     let tm = files.pdf("thuyet-minh-du-toan.pdf");
     take(b, "trinh_thu_truong", None, &[("thuyet_minh_du_toan", &tm)]).await;

@@ -72,7 +72,9 @@ pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
 pub use reports::{ReportRow, Reports};
-pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
+pub use scheduling::{
+    ExpiryJob, FireReport, FlagInput, OutboxEntry, OutboxJob, RaisedFlag, Scheduling,
+};
 pub use tasks::{
     Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, NewProposal, NewTransfer, ProposalRecord,
     TaskDetail, TaskItem, TaskPage, TaskQuery, TaskSort, Tasks, TransferRecord, Unscoped,
