@@ -28,6 +28,7 @@ on_both_backends!(
     a_links_file_is_applied_as_it_stands_or_refused_whole,
     a_third_layout_with_sections_of_their_own_columns_imports_and_reconciles,
     the_command_line_reviews_links_and_lists_every_plan_of_a_task,
+    a_layout_declares_the_kinds_and_funding_sources_of_its_sections,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -505,6 +506,8 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
         "{}",
         r.render()
     );
+    // Every linked task's kind and funding source belong in Phụ lục II, as its layout declares.
+    assert!(r.outcome.warnings.is_empty(), "{}", r.render());
     assert_eq!(store.count("tasks").await.unwrap(), 65);
     assert_eq!(store.count("plan_listings").await.unwrap(), 64 + 14);
     // The 2026 budget lines land on the existing tasks, beside their 2025 lines.
@@ -1022,4 +1025,113 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("chỉ dùng với bảng in"));
+}
+
+/// A section declares the workflow kinds and funding sources that belong in it (the layout's
+/// `kinds` and `funding_sources`): a new task whose kind the rules would choose outside them gets
+/// the section's first kind, and a linked task of another kind or source is named in the
+/// summary.
+async fn a_layout_declares_the_kinds_and_funding_sources_of_its_sections(db: TestDb) {
+    // Plan 359 with a Phụ lục II that admits only the sự nghiệp CNTT source: the Plan 215 tasks
+    // of appendix 1 it continues are named, and linked all the same.
+    let store = with_plan_215(&db).await;
+    let mut request = plan_359(LinkMode::AutoLink(0.8));
+    let text = std::fs::read_to_string(root().join("data/plan-359-2026/layout.toml"))
+        .unwrap()
+        .replace(
+            "funding_sources = [\"su_nghiep_cntt\", \"thuong_xuyen\", \"hoan_thanh_2025_cntt\"]",
+            "funding_sources = [\"su_nghiep_cntt\"]",
+        );
+    request.layout = parse_layout(&text, "layout.toml").unwrap();
+    let r = store
+        .imports()
+        .import_printed("cli:tester", request, at("2026-01-05T09:00:00+07:00"))
+        .await
+        .unwrap();
+    let summary = r.render();
+    assert_eq!(
+        (r.outcome.linked.len(), r.outcome.created),
+        (13, 1),
+        "{summary}"
+    );
+    let hop = task_named(&store, "Kỳ họp số di động").await;
+    let named: Vec<&String> = r
+        .outcome
+        .warnings
+        .iter()
+        .filter(|w| w.contains(&hop))
+        .collect();
+    assert_eq!(named.len(), 1, "{summary}");
+    assert!(
+        named[0].contains(
+            "nguồn kinh phí thuong_xuyen không thuộc các nguồn mục II gồm (su_nghiep_cntt)"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains(named[0].as_str()), "{summary}");
+    // The rental security service of appendix 3 (sự nghiệp CNTT) belongs.
+    assert!(
+        r.outcome.warnings.len() < 13 && !r.outcome.warnings.is_empty(),
+        "{summary}"
+    );
+
+    // The 2024-style plan with a section C that admits procurement only: the rules would make
+    // the HR software an economic-technical report; it is created as procurement, and said so.
+    let db2 = store;
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("ke-hoach-325.xlsx");
+    plan_325_workbook(&xlsx);
+    let text = std::fs::read_to_string(root().join("tests/fixtures/plan-325-2024/layout.toml"))
+        .unwrap()
+        .replace(
+            "kinds = [\"mua-sam\", \"bao-cao-ktkt\"]",
+            "kinds = [\"mua-sam\"]",
+        );
+    let request = PrintedImport {
+        plan: ImportPlan {
+            number: "325/KH-UBND".into(),
+            year: 2024,
+            title: "Kế hoạch ứng dụng công nghệ thông tin năm 2024".into(),
+            issued_on: None,
+        },
+        layout: parse_layout(&text, "layout.toml").unwrap(),
+        sheets: adapters::import::read_grids(&xlsx, None).unwrap(),
+        mode: LinkMode::AutoLink(0.8),
+    };
+    let r = db2
+        .imports()
+        .import_printed(
+            "cli:tester",
+            request.clone(),
+            at("2025-09-01T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    let summary = r.render();
+    assert!(
+        summary.contains("«Xây dựng phần mềm quản lý hồ sơ công chức»: quy tắc phân loại chọn quy trình bao-cao-ktkt, nhưng mục C chỉ gồm mua-sam: nếu tạo mới, nhiệm vụ theo quy trình mua-sam"),
+        "{summary}"
+    );
+    let hr = task_named(&db2, "Xây dựng phần mềm quản lý hồ sơ công chức").await;
+    let t = db2.tasks().unscoped().get(&hr).await.unwrap();
+    assert_eq!(t.workflow.as_str(), "mua-sam");
+
+    // A layout naming a workflow that is not loaded is refused before anything is read.
+    let mut bad = request;
+    bad.plan.number = "326/KH-UBND".into();
+    bad.layout = parse_layout(
+        &text.replace("kinds = [\"mua-sam\"]", "kinds = [\"mua-sam-moi\"]"),
+        "layout.toml",
+    )
+    .unwrap();
+    let e = db2
+        .imports()
+        .import_printed("cli:tester", bad, at("2025-09-01T09:00:00+07:00"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Tệp bố cục ghi loại nhiệm vụ không có quy trình: mục C: «mua-sam-moi»"),
+        "{e}"
+    );
 }

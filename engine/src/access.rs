@@ -653,6 +653,57 @@ pub fn report_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
     }
 }
 
+/// The roles that run reporting rounds (issue 16): open a round for a plan, write the draft
+/// sections and the signer of the official report, reopen a unit's submission, export. SKHCN
+/// coordinates the plans and writes their progress report; UBND receives it.
+pub const ROUND_COORDINATORS: [Role; 1] = [Role::Skhcn];
+
+/// Opening and running a reporting round (and every other coordinator's act on it): the role
+/// recorded, the first of [`ROUND_COORDINATORS`] the actor holds.
+pub fn may_open_round(actor: &Actor) -> Result<Role, Denied> {
+    ROUND_COORDINATORS
+        .into_iter()
+        .find(|r| actor.roles.contains(r))
+        .ok_or_else(|| Denied {
+            rule: "round_coordinator_only",
+            message: "Chỉ Sở Khoa học và Công nghệ (skhcn) được mở, sửa và xuất đợt báo cáo của kế hoạch.".into(),
+        })
+}
+
+/// Entering a unit's progress, difficulties and proposals for one of its tasks in a round: a
+/// unit's officer or head acting for the task's unit (not a unit only read since a merger). The
+/// task must also be visible ([`may_see_task`]); the role recorded is the first unit role held.
+pub fn may_enter_round(actor: &Actor, t: &TaskFacts<'_>) -> Result<Role, Denied> {
+    let role = actor.roles.iter().copied().find(|r| r.is_unit_role());
+    match role {
+        Some(r) if actor.units.iter().any(|u| u == t.unit) && may_see_task(actor, t) => Ok(r),
+        _ => Err(Denied {
+            rule: "round_entry_not_allowed",
+            message: "Chỉ cán bộ hoặc thủ trưởng của đơn vị chủ trì nhiệm vụ được nhập báo cáo của nhiệm vụ trong đợt báo cáo.".into(),
+        }),
+    }
+}
+
+/// Submitting a unit's entries for a round: the head of that unit (thủ trưởng đơn vị).
+pub fn may_submit_round(actor: &Actor, unit: &str) -> Result<Role, Denied> {
+    if actor.roles.contains(&Role::ThuTruongDonVi) && actor.units.iter().any(|u| u == unit) {
+        Ok(Role::ThuTruongDonVi)
+    } else {
+        Err(Denied {
+            rule: "round_submit_not_allowed",
+            message: format!(
+                "Chỉ thủ trưởng đơn vị `{unit}` (thu_truong_don_vi) được gửi báo cáo của đơn vị trong đợt báo cáo."
+            ),
+        })
+    }
+}
+
+/// The units whose entries `actor` may read in a round: every unit for those who read the plan
+/// reports city-wide (`None`), their own units for a unit's users; the rule is [`report_scope`].
+pub fn round_scope(actor: &Actor) -> Result<Option<Vec<String>>, Denied> {
+    report_scope(actor)
+}
+
 /// A unit's stored documents would pass its storage quota (`http.unit_quota_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaExceeded {
@@ -698,6 +749,44 @@ pub fn within_quota(used: u64, adding: u64, quota: u64) -> Result<(), QuotaExcee
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rounds_are_skhcns_entries_the_units_and_submission_the_heads() {
+        let a = |roles: Vec<Role>, units: Vec<&str>| Actor {
+            user: "u".into(),
+            roles,
+            units: units.into_iter().map(String::from).collect(),
+            read_units: vec![],
+        };
+        let facts = TaskFacts {
+            unit: "so-y-te",
+            turn: &[],
+            acted_in: &[],
+        };
+        assert_eq!(
+            may_open_round(&a(vec![Role::Skhcn], vec![])),
+            Ok(Role::Skhcn)
+        );
+        for r in [Role::Ubnd, Role::Admin, Role::DonVi, Role::SoTaiChinh] {
+            assert!(may_open_round(&a(vec![r], vec!["so-y-te"])).is_err());
+        }
+        assert_eq!(
+            may_enter_round(&a(vec![Role::DonVi], vec!["so-y-te"]), &facts),
+            Ok(Role::DonVi)
+        );
+        assert!(may_enter_round(&a(vec![Role::DonVi], vec!["so-tai-chinh"]), &facts).is_err());
+        assert!(may_enter_round(&a(vec![Role::Skhcn], vec!["so-y-te"]), &facts).is_err());
+        let mut merged = a(vec![Role::DonVi], vec![]);
+        merged.read_units = vec!["so-y-te".into()];
+        assert!(may_enter_round(&merged, &facts).is_err());
+        assert!(
+            may_submit_round(&a(vec![Role::ThuTruongDonVi], vec!["so-y-te"]), "so-y-te").is_ok()
+        );
+        assert!(may_submit_round(&a(vec![Role::DonVi], vec!["so-y-te"]), "so-y-te").is_err());
+        assert!(
+            may_submit_round(&a(vec![Role::ThuTruongDonVi], vec!["so-y-te"]), "so-gd").is_err()
+        );
+    }
     use super::*;
     use proptest::prelude::*;
 

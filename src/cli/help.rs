@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     /// The commands whose help texts are Vietnamese, with all their subcommands.
-    const VIETNAMESE: &[&str] = &["forecast", "import", "report", "task", "user"];
+    const VIETNAMESE: &[&str] = &["forecast", "import", "report", "round", "task", "user"];
 
     /// A letter only Vietnamese text has (ASCII cannot pass for Vietnamese).
     fn is_vietnamese(text: &str) -> bool {

@@ -9,6 +9,7 @@ pub mod help;
 pub mod import;
 pub mod progress;
 pub mod report;
+pub mod round;
 pub mod serve;
 pub mod shutdown;
 pub mod tasks;
@@ -81,6 +82,10 @@ pub enum Command {
     /// Báo cáo: tiến độ thực hiện kế hoạch, tình hình cho lãnh đạo (xlsx/html/md).
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Đợt báo cáo của kế hoạch: Sở KH&CN mở đợt, đơn vị nhập tình hình, khó khăn, đề xuất của
+    /// từng nhiệm vụ, thủ trưởng đơn vị gửi; Sở KH&CN sửa các mục và người ký của báo cáo.
+    #[command(subcommand)]
+    Round(round::RoundCmd),
     /// Dự báo khả năng hoàn thành trong năm: nhiệm vụ không thể hoàn thành đúng hạn, có nguy cơ,
     /// với bước quyết định của từng nhiệm vụ (md/html/xlsx/json).
     Forecast(forecast::ForecastArgs),
@@ -245,7 +250,9 @@ impl Ctx<'_> {
 
     /// Opens the store, applying pending migrations first.
     pub async fn store(&self) -> Result<Store, Failure> {
-        Ok(Store::open(self.database_url(), self.catalog()?).await?)
+        Ok(Store::open(self.database_url(), self.catalog()?)
+            .await?
+            .with_group_commit(self.database.group_commit))
     }
 }
 
@@ -287,6 +294,7 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Task(cmd) => tasks::run(cmd, &ctx, &settings.data_dir).await,
         Command::Import(cmd) => import::run(cmd, &ctx).await,
         Command::Report(cmd) => report::run(cmd, &ctx).await,
+        Command::Round(cmd) => round::run(cmd, &ctx).await,
         Command::Forecast(args) => forecast::run(args, &ctx).await,
         Command::Worker => worker::worker(&ctx, &settings.scheduler, &settings.email).await,
         Command::Serve(args) => serve::run(args, &ctx, &settings).await,

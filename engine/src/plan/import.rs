@@ -72,7 +72,7 @@ pub struct PreparedPrinted {
     pub spellings: Vec<(UnitId, Vec<(String, usize)>)>,
 }
 
-const NORMALIZED: [&str; 15] = [
+const NORMALIZED: [&str; 16] = [
     "appendix",
     "seq",
     "unit",
@@ -88,11 +88,20 @@ const NORMALIZED: [&str; 15] = [
     "expected_completion",
     "lifecycle_stage",
     "notes",
+    "kind",
 ];
 
 fn million(v: Option<i64>) -> String {
     v.map(|d| format!("{}.{:06}", d / 1_000_000, d % 1_000_000))
         .unwrap_or_default()
+}
+
+/// Whether a printed row is a rental: its name starts with "Thuê", or its period says so.
+fn rental_of(r: &PrintedRow) -> bool {
+    crate::catalogue::names::folded_name(&r.name).starts_with("thue")
+        || r.period
+            .as_deref()
+            .is_some_and(|p| crate::catalogue::names::folded_name(p).contains("thue-dich-vu"))
 }
 
 /// Reads the sheets, places each row in its section and checks it as a new task would be.
@@ -114,6 +123,19 @@ pub fn prepare_printed(
         return Err(CatalogueError::Plan(format!(
             "Tệp bố cục khai báo năm {y}, nhưng --year là {}.",
             plan.year
+        )));
+    }
+    let known = catalog.names();
+    let unknown = layout.unknown_kinds(&known);
+    if !unknown.is_empty() {
+        return Err(CatalogueError::Plan(format!(
+            "Tệp bố cục ghi loại nhiệm vụ không có quy trình: {}; các quy trình đã khai báo: {}.",
+            unknown
+                .iter()
+                .map(|(s, k)| format!("mục {s}: «{k}»"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            known.join(", ")
         )));
     }
     let many = sheets.len() > 1;
@@ -184,7 +206,29 @@ pub fn prepare_printed(
         );
     }
     // Every row as the normalized import would read it: the section's funding source and the
-    // stage its new tasks start in.
+    // stage its new tasks start in; the kind the rules choose, unless the section declares the
+    // kinds that belong in it and that one is not among them (then its first, and a warning).
+    let mut placed_kinds: Vec<String> = Vec::with_capacity(placed.len());
+    for (row, section, r) in &placed {
+        let (chosen, _) = crate::catalogue::kind::choose_kind(
+            section.funding_source,
+            rental_of(r),
+            &r.name,
+            r.progress.as_deref().unwrap_or(""),
+        );
+        match section.placed_kind(chosen) {
+            Some(k) => {
+                out.warnings.push(format!(
+                    "dòng {row} «{}»: quy tắc phân loại chọn quy trình {chosen}, nhưng mục {} chỉ gồm {}: nếu tạo mới, nhiệm vụ theo quy trình {k}",
+                    r.name,
+                    section.key,
+                    section.kinds.join(", ")
+                ));
+                placed_kinds.push(k.to_string());
+            }
+            None => placed_kinds.push(String::new()),
+        }
+    }
     let table = RawTable {
         source: sheets.first().map(|g| g.source.clone()).unwrap_or_default(),
         header: NORMALIZED.iter().map(|s| s.to_string()).collect(),
@@ -192,11 +236,9 @@ pub fn prepare_printed(
         short_rows_ok: false,
         records: placed
             .iter()
-            .map(|(row, section, r)| {
-                let rental = crate::catalogue::names::folded_name(&r.name).starts_with("thue")
-                    || r.period.as_deref().is_some_and(|p| {
-                        crate::catalogue::names::folded_name(p).contains("thue-dich-vu")
-                    });
+            .zip(&placed_kinds)
+            .map(|((row, section, r), kind)| {
+                let rental = rental_of(r);
                 RawRecord {
                     line: *row,
                     cells: Ok(vec![
@@ -215,6 +257,7 @@ pub fn prepare_printed(
                         r.expected_completion.clone().unwrap_or_default(),
                         section.stage.as_str().to_string(),
                         r.notes.clone().unwrap_or_default(),
+                        kind.clone(),
                     ]),
                 }
             })
@@ -370,6 +413,11 @@ pub struct PrintedOutcome {
     pub review: Vec<usize>,
     pub listed: usize,
     pub proposals: Vec<Proposal>,
+    /// The name of each proposed task (task id → name).
+    pub proposed_names: HashMap<String, String>,
+    /// What the write found worth a person's look: a linked task whose kind or funding source
+    /// the section does not declare.
+    pub warnings: Vec<String>,
 }
 
 impl PreparedPrinted {
@@ -419,9 +467,9 @@ impl PreparedPrinted {
                     .join(", ")
             ));
         }
-        if !self.warnings.is_empty() {
+        if !self.warnings.is_empty() || !o.warnings.is_empty() {
             s.push_str("Lưu ý:\n");
-            for w in &self.warnings {
+            for w in self.warnings.iter().chain(&o.warnings) {
                 s.push_str(&format!("  {w}\n"));
             }
         }
@@ -438,6 +486,47 @@ impl PreparedPrinted {
         }
         s
     }
+}
+
+/// Why a task linked to a row does not belong in the row's section, if it does not: its kind or
+/// its funding source is not among those the section declares.
+pub fn misplaced_link(
+    r: &PlannedRow,
+    task: &str,
+    kind: &str,
+    funding: Option<crate::domain::FundingSource>,
+) -> Option<String> {
+    let s = &r.section;
+    let mut why = Vec::new();
+    if !s.admits_kind(kind) {
+        why.push(format!(
+            "quy trình {kind} không thuộc các loại mục {} gồm ({})",
+            s.key,
+            s.kinds.join(", ")
+        ));
+    }
+    if let Some(f) = funding
+        && !s.admits_funding(f)
+    {
+        why.push(format!(
+            "nguồn kinh phí {} không thuộc các nguồn mục {} gồm ({})",
+            f.as_str(),
+            s.key,
+            s.funding_sources
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "dòng {} «{}» liên kết với {task}: {}",
+            r.row,
+            r.printed.name,
+            why.join("; ")
+        )
+    })
 }
 
 /// The budget line a printed row gives its task for the plan's year (đồng): need total,

@@ -14,6 +14,8 @@
 //! title = "DANH MỤC NHIỆM VỤ CHUYỂN ĐỔI SỐ CHUYỂN TIẾP NĂM 2026"   # as printed
 //! category = "chuyen_tiep"         # thuong_xuyen, chuyen_tiep, moi, dau_tu_cong …
 //! funding_source = "su_nghiep_cntt" # of the tasks this section creates
+//! funding_sources = ["su_nghiep_cntt", "thuong_xuyen"]  # optional: the sources that belong here
+//! kinds = ["thue-dich-vu", "mua-sam"]  # optional: the workflow kinds that belong here
 //! stage = "proposed"               # where the tasks this section creates start
 //! sheet = "Phụ lục II"             # optional: the workbook sheet that prints it
 //! columns = ["TT", "Tên nhiệm vụ", "Thời gian thực hiện", "Dự toán được duyệt",
@@ -45,10 +47,35 @@ pub struct Section {
     pub order: usize,
     pub category: String,
     pub funding_source: FundingSource,
+    /// The funding sources whose tasks belong in the section (`funding_sources`; by default
+    /// the one its new tasks get). A linked task of another source is named in the summary.
+    pub funding_sources: Vec<FundingSource>,
+    /// The workflow kinds whose tasks belong in the section (`kinds`; empty: any). A new task
+    /// whose kind the rules would choose outside the list gets the first kind listed; a linked
+    /// task of another kind is named in the summary.
+    pub kinds: Vec<String>,
     pub stage: Phase,
     pub sheet: Option<String>,
     /// The printed titles of its columns, as declared.
     pub columns: Vec<String>,
+}
+
+impl Section {
+    /// Whether a task of this workflow kind belongs in the section.
+    pub fn admits_kind(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+    }
+
+    /// Whether a task of this funding source belongs in the section.
+    pub fn admits_funding(&self, funding: FundingSource) -> bool {
+        self.funding_sources.contains(&funding)
+    }
+
+    /// The kind a new task of the section gets when the rules chose `chosen`: the same when it
+    /// belongs, else the first kind the section lists (`None` then: it was not moved).
+    pub fn placed_kind(&self, chosen: &str) -> Option<&str> {
+        (!self.admits_kind(chosen)).then(|| self.kinds[0].as_str())
+    }
 }
 
 #[derive(Deserialize, Serialize)]
@@ -69,6 +96,10 @@ struct RawSection {
     order: Option<usize>,
     category: String,
     funding_source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    funding_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    kinds: Vec<String>,
     stage: Option<String>,
     sheet: Option<String>,
     #[serde(default)]
@@ -97,6 +128,8 @@ pub fn default_layout(year: i32) -> PlanLayout {
         order: key.parse().unwrap_or(0),
         category: category.into(),
         funding_source,
+        funding_sources: vec![funding_source],
+        kinds: Vec::new(),
         stage: Phase::Proposed,
         sheet: None,
         columns: columns.clone(),
@@ -157,6 +190,32 @@ pub fn parse_layout(text: &str, source: &str) -> Result<PlanLayout, String> {
             .parse::<FundingSource>()
             .map_err(|e| problems.push(format!("{at}: {e}")))
             .ok();
+        let mut belong = Vec::new();
+        for f in &s.funding_sources {
+            match f.parse::<FundingSource>() {
+                Ok(f) if !belong.contains(&f) => belong.push(f),
+                Ok(_) => problems.push(format!("{at}: nguồn kinh phí `{f}` ghi hai lần")),
+                Err(e) => problems.push(format!("{at}: {e}")),
+            }
+        }
+        if let Some(f) = funding
+            && !belong.is_empty()
+            && !belong.contains(&f)
+        {
+            problems.push(format!(
+                "{at}: funding_source `{}` phải nằm trong funding_sources",
+                f.as_str()
+            ));
+        }
+        let mut kinds: Vec<String> = Vec::new();
+        for k in &s.kinds {
+            let k = k.trim();
+            if k.is_empty() || kinds.iter().any(|x| x == k) {
+                problems.push(format!("{at}: loại nhiệm vụ «{k}» trống hoặc ghi hai lần"));
+            } else {
+                kinds.push(k.to_string());
+            }
+        }
         let stage = match s.stage.as_deref() {
             None => Some(Phase::Proposed),
             Some(t) => crate::catalogue::cell::parse_stage(t)
@@ -179,6 +238,12 @@ pub fn parse_layout(text: &str, source: &str) -> Result<PlanLayout, String> {
                 order: s.order.unwrap_or(i + 1),
                 category: s.category.trim().to_string(),
                 funding_source,
+                funding_sources: if belong.is_empty() {
+                    vec![funding_source]
+                } else {
+                    belong
+                },
+                kinds,
                 stage,
                 sheet: s.sheet,
                 columns: s.columns,
@@ -235,6 +300,12 @@ impl PlanLayout {
                     order: Some(s.order),
                     category: s.category.clone(),
                     funding_source: s.funding_source.as_str().to_string(),
+                    funding_sources: s
+                        .funding_sources
+                        .iter()
+                        .map(|f| f.as_str().to_string())
+                        .collect(),
+                    kinds: s.kinds.clone(),
                     stage: Some(s.stage.as_str().to_string()),
                     sheet: s.sheet.clone(),
                     columns: s.columns.clone(),
@@ -242,6 +313,16 @@ impl PlanLayout {
                 .collect(),
         };
         toml::to_string(&raw).unwrap_or_default()
+    }
+
+    /// The workflow kinds the layout names that `known` does not (a layout is checked against
+    /// the workflows loaded before an import uses it).
+    pub fn unknown_kinds<'a>(&'a self, known: &[&str]) -> Vec<(&'a str, &'a str)> {
+        self.sections
+            .iter()
+            .flat_map(|s| s.kinds.iter().map(move |k| (s.key.as_str(), k.as_str())))
+            .filter(|(_, k)| !known.contains(k))
+            .collect()
     }
 
     /// A section by its key.
@@ -311,6 +392,46 @@ columns = ["TT", "Tên nhiệm vụ", "Kinh phí đã sử dụng năm 2023", "C
         assert_eq!(parse_layout(&d.to_toml(), "db").unwrap(), d);
         assert_eq!(d.sections[0].title, "DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN");
         assert_eq!(d.columns_of("1", 2025).len(), 9);
+    }
+
+    #[test]
+    fn a_section_declares_the_kinds_and_funding_sources_that_belong_in_it() {
+        let text = LAYOUT.replace(
+            "funding_source = \"su_nghiep_cntt\"\n",
+            "funding_source = \"su_nghiep_cntt\"\nfunding_sources = [\"su_nghiep_cntt\", \"thuong_xuyen\"]\nkinds = [\"thue-dich-vu\", \"mua-sam\"]\n",
+        );
+        let l = parse_layout(&text, "layout.toml").unwrap();
+        let (a, b) = (&l.sections[0], &l.sections[1]);
+        // Undeclared: any kind, and the one source its new tasks get.
+        assert!(a.kinds.is_empty() && a.admits_kind("hoat-dong"));
+        assert_eq!(a.funding_sources, vec![FundingSource::ThuongXuyen]);
+        assert!(!a.admits_funding(FundingSource::DauTuCong));
+        assert_eq!(a.placed_kind("hoat-dong"), None);
+        // Declared: exactly those.
+        assert_eq!(
+            b.funding_sources,
+            vec![FundingSource::SuNghiepCntt, FundingSource::ThuongXuyen]
+        );
+        assert!(b.admits_funding(FundingSource::ThuongXuyen));
+        assert!(!b.admits_funding(FundingSource::DauTuCong));
+        assert_eq!(b.placed_kind("mua-sam"), None);
+        assert_eq!(b.placed_kind("hoat-dong"), Some("thue-dich-vu"));
+        assert_eq!(parse_layout(&l.to_toml(), "db").unwrap(), l);
+        assert_eq!(l.unknown_kinds(&["mua-sam"]), vec![("B", "thue-dich-vu")]);
+        // A default source outside the declared list, an unknown source, a repeated kind.
+        let bad = text
+            .replace(
+                "[\"su_nghiep_cntt\", \"thuong_xuyen\"]",
+                "[\"thuong_xuyen\", \"ngan_sach\"]",
+            )
+            .replace("\"mua-sam\"]", "\"mua-sam\", \"mua-sam\"]");
+        let e = parse_layout(&bad, "layout.toml").unwrap_err();
+        assert!(
+            e.contains("funding_source `su_nghiep_cntt` phải nằm trong funding_sources"),
+            "{e}"
+        );
+        assert!(e.contains("nguồn kinh phí `ngan_sach`"), "{e}");
+        assert!(e.contains("«mua-sam» trống hoặc ghi hai lần"), "{e}");
     }
 
     #[test]

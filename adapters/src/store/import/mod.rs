@@ -260,6 +260,11 @@ impl Tx {
     async fn commit(self) -> Result<(), sqlx::Error> {
         on_tx!(self, |c| c.commit().await)
     }
+
+    /// Writes nothing of what the transaction did (a preview).
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        on_tx!(self, |c| c.rollback().await)
+    }
 }
 
 /// Who writes an import and when, and who hears how far the writing has got.

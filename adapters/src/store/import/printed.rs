@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use engine::plan::carry::{self, Candidate, Incoming};
 use engine::plan::import::{
     PlannedRow, PreparedPrinted, PrintedImport, PrintedOutcome, RowDecision, decide,
-    describe_amounts, prepare_printed,
+    describe_amounts, misplaced_link, prepare_printed,
 };
 
 use super::super::plans::{NoteEntry, append_note};
@@ -60,7 +60,25 @@ impl Imports<'_> {
             user: actor.user.clone(),
             role: Some(role),
         };
-        self.printed(&importer, request, now).await
+        self.printed(&importer, request, now, true).await
+    }
+
+    /// What importing a printed plan as `actor` would do, written nowhere: the same reading,
+    /// proposals and decisions as [`Self::import_printed_as`] (the web page's review shows the
+    /// proposals `--review` writes), in a transaction that is rolled back.
+    #[tracing::instrument(name = "preview_printed", skip_all, fields(user = %actor.user, plan = %request.plan.number))]
+    pub async fn preview_printed_as(
+        &self,
+        actor: &Actor,
+        request: PrintedImport,
+        now: Instant,
+    ) -> Result<PrintedReport, ImportError> {
+        let role = access::may_import(actor).map_err(StoreError::from)?;
+        let importer = Importer {
+            user: actor.user.clone(),
+            role: Some(role),
+        };
+        self.printed(&importer, request, now, false).await
     }
 
     /// Imports a printed plan for the operator at the shell (`cli:LOGIN`, no role).
@@ -75,17 +93,19 @@ impl Imports<'_> {
             user: operator.to_string(),
             role: None,
         };
-        self.printed(&importer, request, now).await
+        self.printed(&importer, request, now, true).await
     }
 
+    /// `commit`: false for a preview (the transaction is rolled back).
     async fn printed(
         &self,
         importer: &Importer,
         request: PrintedImport,
         now: Instant,
+        commit: bool,
     ) -> Result<PrintedReport, ImportError> {
         let prepared = prepare_printed(request, self.store.catalog(), local_date(now))?;
-        let outcome = self.write_printed(&prepared, importer, now).await?;
+        let outcome = self.write_printed(&prepared, importer, now, commit).await?;
         Ok(PrintedReport { prepared, outcome })
     }
 
@@ -94,6 +114,7 @@ impl Imports<'_> {
         prepared: &PreparedPrinted,
         importer: &Importer,
         now: Instant,
+        commit: bool,
     ) -> Result<PrintedOutcome, ImportError> {
         let now = micros(now);
         let plan = &prepared.plan;
@@ -111,7 +132,7 @@ impl Imports<'_> {
         })
         .map_err(StoreError::from)?;
         let listed = listed_keys(&mut tx, &plan_id).await?;
-        let candidates = candidates(&mut tx, &plan_id).await?;
+        let (candidates, kinds) = candidates(&mut tx, &plan_id).await?;
         let roots = unit_roots(&mut tx).await?;
         let root = |id: &str| roots.get(id).cloned().unwrap_or_else(|| id.to_string());
         let incoming: Vec<Incoming> = prepared
@@ -156,6 +177,11 @@ impl Imports<'_> {
                     write_budget(&mut tx, &plan_id, task, r, plan.year, importer, now).await?;
                 }
                 RowDecision::Link(task) => {
+                    if let Some((kind, funding)) = kinds.get(task.as_str())
+                        && let Some(w) = misplaced_link(r, task, kind, funding.parse().ok())
+                    {
+                        outcome.warnings.push(w);
+                    }
                     link(&mut tx, &plan_id, task, r, plan, importer, known_from, now).await?;
                     outcome.linked.push((
                         r.row,
@@ -204,7 +230,18 @@ impl Imports<'_> {
             .await?;
             outcome.created += created;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        // The name of each proposed task, for a person reviewing the proposals.
+        outcome.proposed_names = outcome
+            .proposals
+            .iter()
+            .filter_map(|p| p.task_id.as_deref())
+            .filter_map(|t| names.get(t).map(|n| (t.to_string(), n.to_string())))
+            .collect();
+        if commit {
+            tx.commit().await.map_err(StoreError::from)?;
+        } else {
+            tx.rollback().await.map_err(StoreError::from)?;
+        }
         Ok(outcome)
     }
 }
@@ -234,8 +271,12 @@ async fn listed_keys(tx: &mut Tx, plan_id: &str) -> Result<HashMap<String, Strin
     Ok(rows.into_iter().collect())
 }
 
-/// Every task the plan does not list yet, as a candidate a row may continue.
-async fn candidates(tx: &mut Tx, plan_id: &str) -> Result<Vec<Candidate>, StoreError> {
+/// A candidate's workflow kind and funding source, by task.
+type KindsOf = HashMap<String, (String, String)>;
+
+/// Every task the plan does not list yet, as a candidate a row may continue (and its kind and
+/// funding source, to check a link against the section).
+async fn candidates(tx: &mut Tx, plan_id: &str) -> Result<(Vec<Candidate>, KindsOf), StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         id: String,
@@ -244,10 +285,12 @@ async fn candidates(tx: &mut Tx, plan_id: &str) -> Result<Vec<Candidate>, StoreE
         name: String,
         period: Option<String>,
         approved: Option<i64>,
+        kind: String,
+        funding_source: String,
     }
     let rows: Vec<Row> = on_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT t.id, t.unit_id, u.name AS unit_name, t.name, t.period, \
+            "SELECT t.id, t.unit_id, u.name AS unit_name, t.name, t.period, t.kind, t.funding_source, \
              (SELECT b.approved_estimate_vnd FROM budget_lines b WHERE b.task_id = t.id \
               AND b.approved_estimate_vnd IS NOT NULL ORDER BY b.year DESC LIMIT 1) AS approved \
              FROM tasks t JOIN units u ON u.id = t.unit_id \
@@ -259,7 +302,11 @@ async fn candidates(tx: &mut Tx, plan_id: &str) -> Result<Vec<Candidate>, StoreE
         .await?
     });
     let roots = unit_roots(tx).await?;
-    Ok(rows
+    let kinds = rows
+        .iter()
+        .map(|r| (r.id.clone(), (r.kind.clone(), r.funding_source.clone())))
+        .collect();
+    let candidates = rows
         .into_iter()
         .map(|r| Candidate {
             unit_root: roots.get(&r.unit_id).cloned().unwrap_or(r.unit_id.clone()),
@@ -270,7 +317,8 @@ async fn candidates(tx: &mut Tx, plan_id: &str) -> Result<Vec<Candidate>, StoreE
             period: r.period,
             approved_estimate: r.approved,
         })
-        .collect())
+        .collect();
+    Ok((candidates, kinds))
 }
 
 /// Each unit → the unit it was merged into, transitively (units not merged are left out).
