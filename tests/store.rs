@@ -32,6 +32,7 @@ on_both_backends!(
     documents_are_append_only_and_their_files_are_verified,
     uploads_are_audit_entries_and_transitions_carry_document_hashes,
     a_new_sqlite_database_is_the_owners_only,
+    group_commit_keeps_each_transitions_own_outcome,
 );
 
 fn at(s: &str) -> Instant {
@@ -1424,4 +1425,145 @@ async fn a_new_sqlite_database_is_the_owners_only(db: TestDb) {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
+}
+
+/// Group commit (always on SQLite, turned on here for PostgreSQL): transitions sent together
+/// share transactions, yet each keeps its own outcome. In one burst: a transition on each of 24
+/// tasks; on 6 of them a rival with the same expected version (one wins, one is a conflict);
+/// on 6 others a retry with the same idempotency key (one write, the same outcome twice); 4
+/// refusals; and one task whose audit insert the database refuses (its request fails, nobody
+/// else's). Repeated on fresh tasks until a transaction carried more than one transition (at
+/// most 5 bursts).
+async fn group_commit_keeps_each_transitions_own_outcome(db: TestDb) {
+    let w = world(&db).await;
+    let store = w.store.clone().with_group_commit(true);
+    assert!(store.group_commit());
+    for burst in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            let name = format!("Nhiệm vụ gộp {burst}-{i}");
+            let o = store
+                .tasks()
+                .create_as(&w.officer, &new_task(&name), None, t0())
+                .await
+                .unwrap();
+            ids.push(o.task_id);
+        }
+        let poisoned = ids[24].clone();
+        if db.backend == "postgres" {
+            db.exec(&format!(
+                "CREATE OR REPLACE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.task_id = '{poisoned}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$; \
+                 CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_audit();"
+            ))
+            .await;
+        } else {
+            db.exec(&format!(
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log WHEN NEW.task_id = '{poisoned}' \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            ))
+            .await;
+        }
+        let before = (
+            store.count("audit_log").await.unwrap(),
+            store.count("timers").await.unwrap(),
+            store.count("outbox").await.unwrap(),
+        );
+        let stats_before = store.group_commit_stats().unwrap();
+        // (task index, request, who): every request of the burst at once.
+        let mut requests = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let mut r = req(id, "bat_dau_lap_thuyet_minh");
+            r.expected_version = adapters::store::Expected::Version(1);
+            if (6..12).contains(&i) {
+                r.idempotency_key = Some(format!("gop-{burst}-{i}"));
+            }
+            requests.push((i, r.clone(), w.officer.clone()));
+            if i < 12 {
+                // A rival (i < 6) or a retry with the same key (6 ≤ i < 12).
+                requests.push((i, r, w.officer.clone()));
+            }
+            if (12..16).contains(&i) {
+                // Not the officer's to take: refused, whatever the others do.
+                requests.push((i, req(id, "tam_hoan"), w.officer.clone()));
+            }
+        }
+        let mut handles = Vec::new();
+        for (i, r, actor) in requests {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                (
+                    i,
+                    r.transition.clone(),
+                    store.tasks().transition_as(&actor, &r, t0()).await,
+                )
+            }));
+        }
+        let mut won = [0; 25];
+        let mut conflicts = [0; 25];
+        let mut replayed = [0; 25];
+        let mut refused = 0;
+        let mut audit_ids = BTreeSet::new();
+        for h in handles {
+            let (i, transition, result) = h.await.unwrap();
+            match result {
+                Ok(o) if o.replayed => replayed[i] += 1,
+                Ok(o) => {
+                    won[i] += 1;
+                    assert_eq!(o.version, 2);
+                    assert!(audit_ids.insert(o.audit_id), "one audit entry per outcome");
+                }
+                Err(StoreError::Conflict {
+                    expected: 1,
+                    current: 2,
+                }) => conflicts[i] += 1,
+                Err(StoreError::Rejected(_)) if transition == "tam_hoan" => refused += 1,
+                Err(StoreError::Database(e)) if i == 24 => {
+                    assert!(e.to_string().contains("injected failure"), "{e}");
+                }
+                Err(e) => panic!("task {i} {transition}: {e:?}"),
+            }
+        }
+        for i in 0..24 {
+            assert_eq!(won[i], 1, "task {i}: one transition written");
+            if i < 6 {
+                assert_eq!(conflicts[i], 1, "task {i}: the rival is a conflict");
+            } else if i < 12 {
+                // The retry either replays the first outcome or, queued behind it in the same
+                // batch, is answered with it: never written twice.
+                assert_eq!(replayed[i] + conflicts[i], 1, "task {i}: the retry");
+                assert_eq!(conflicts[i], 0, "task {i}: a retry with its key replays");
+            }
+        }
+        assert_eq!(refused, 4);
+        assert_eq!(won[24], 0, "the refused write is nobody's outcome");
+        // What was written: 24 transitions with their audit entries, nothing of the rest.
+        assert_eq!(store.count("audit_log").await.unwrap(), before.0 + 24);
+        for id in &ids[..24] {
+            let t = store.tasks().unscoped().get(id).await.unwrap();
+            assert_eq!(
+                (t.version, t.state.as_str()),
+                (2, "lap_thuyet_minh"),
+                "{id}"
+            );
+        }
+        let poisoned_task = store.tasks().unscoped().get(&poisoned).await.unwrap();
+        assert_eq!(poisoned_task.version, 1, "the failed write left no trace");
+        assert!(store.count("timers").await.unwrap() >= before.1);
+        assert!(store.count("outbox").await.unwrap() >= before.2);
+        if db.backend == "postgres" {
+            db.exec("DROP TRIGGER fail_audit ON audit_log").await;
+        } else {
+            db.exec("DROP TRIGGER fail_audit").await;
+        }
+        let report = store.audit().verify().await.unwrap();
+        assert!(report.broken.is_none(), "{report:?}");
+        let stats = store.group_commit_stats().unwrap();
+        assert!(stats.transitions > stats_before.transitions);
+        if stats.largest > 1 {
+            println!("group commit ({}): burst {burst}, {stats:?}", db.backend);
+            return;
+        }
+    }
+    panic!("no transaction carried more than one transition in 5 bursts");
 }

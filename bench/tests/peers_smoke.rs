@@ -104,8 +104,8 @@ fn peers_runner_reads_the_approval_scenario_on_sqlite() {
     );
 }
 
-/// The PostgreSQL pair: tiendo's row and pgbench's at the same writer count, as the runner
-/// takes its ratio from them.
+/// The PostgreSQL pair: tiendo's rows with group commit off and on, and pgbench's, at the same
+/// writer count, as the runner takes its ratios from them.
 #[test]
 fn peers_runner_reads_tiendo_and_pgbench_on_postgres() {
     let out = bench(&[
@@ -120,11 +120,18 @@ fn peers_runner_reads_tiendo_and_pgbench_on_postgres() {
         "1",
         "--warmup-seconds",
         "0",
+        "--group-commit",
+        "both",
     ]);
     let parsed = parse("transitions", &out);
     let rows = rows(&parsed);
     let names: Vec<(&str, u64)> = rows.iter().map(|r| (r.0.as_str(), r.1)).collect();
-    assert_eq!(names, [("postgres", 2), ("pgbench", 2)], "{out}");
+    assert_eq!(
+        names,
+        [("postgres", 2), ("postgres-gc", 2), ("pgbench", 2)],
+        "{out}"
+    );
+    assert!(out.contains("postgres-gc: group commit: "), "{out}");
     assert!(rows.iter().all(|r| r.2 > 0 && r.3 > 0.0), "{out}");
     assert_eq!(parsed["audit_ok"], Value::Bool(true), "{out}");
 }

@@ -250,7 +250,9 @@ impl Ctx<'_> {
 
     /// Opens the store, applying pending migrations first.
     pub async fn store(&self) -> Result<Store, Failure> {
-        Ok(Store::open(self.database_url(), self.catalog()?).await?)
+        Ok(Store::open(self.database_url(), self.catalog()?)
+            .await?
+            .with_group_commit(self.database.group_commit))
     }
 }
 

@@ -16,6 +16,7 @@
 //! - `telemetry`: the request id in the response header and in every log line of the request.
 //! - `procedure`: issue 15: who approves (`wrong_unit`, `own_fund`), units' proposals and UBND's
 //!   decisions.
+//! - `rounds`: issue 16: reporting rounds (open, entries, submit, reopen, drafts, signature).
 //! - `security`: issue 13's attacks on documents (issuers, tamper evidence, streamed uploads, quota).
 
 #[path = "../common/mod.rs"]
@@ -29,6 +30,7 @@ mod lifecycle;
 mod matrix;
 mod ops;
 mod procedure;
+mod rounds;
 mod security;
 mod tasks;
 mod telemetry;

@@ -22,6 +22,12 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Whether the PostgreSQL tests write transitions with group commit: `TIENDO_TEST_GROUP_COMMIT=1`
+/// runs the suites that way (SQLite always does).
+pub fn group_commit() -> bool {
+    std::env::var("TIENDO_TEST_GROUP_COMMIT").is_ok_and(|v| v == "1" || v == "true")
+}
+
 pub struct TestDb {
     pub url: String,
     pub backend: &'static str,
@@ -105,7 +111,8 @@ impl TestDb {
         };
         let store = Store::connect(&self.url, catalog, 40)
             .await
-            .expect("connect");
+            .expect("connect")
+            .with_group_commit(group_commit());
         store.migrate().await.expect("migrate");
         store
     }

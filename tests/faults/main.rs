@@ -5,6 +5,10 @@
 //!   that retry unanswered requests with the same `Idempotency-Key`: every acknowledged
 //!   transition is in the audit log exactly once and nothing else is, versions equal audit
 //!   counts, timers match states, `audit verify` is clean (SQLite and PostgreSQL);
+//! - `group_commit_kill`: `tiendo serve` with group commit (PostgreSQL's option, SQLite's only
+//!   way) killed -9 four times while batches of several transitions are being written, under the
+//!   same load: no acknowledged transition lost, none acknowledged that was lost (the same
+//!   checks), and the log shows batches of several transitions before every kill;
 //! - `postgres_restart`: a private PostgreSQL cluster stopped and started under that load:
 //!   requests answer 503 with `Retry-After` naming the database within seconds, `/ready` turns
 //!   503 at once and back, and the same promises hold afterwards;
@@ -27,6 +31,7 @@ mod common;
 mod harness;
 mod pg;
 
+mod group_commit_kill;
 mod postgres_restart;
 mod restore;
 mod serve_kill;

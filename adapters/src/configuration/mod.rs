@@ -59,6 +59,7 @@ const fn setting(key: &'static str, env: &'static str) -> Setting {
 /// Every setting tiendo reads.
 pub const SETTINGS: &[Setting] = &[
     setting("database_url", "DATABASE_URL"),
+    setting("group_commit", "TIENDO_GROUP_COMMIT"),
     setting("workflows", "TIENDO_WORKFLOWS"),
     setting("data_dir", "TIENDO_DATA_DIR"),
     setting("log", "RUST_LOG"),
@@ -129,6 +130,9 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
+    /// Transitions that arrive together written in one transaction by one writer, on
+    /// PostgreSQL (always so on SQLite). Default off.
+    pub group_commit: bool,
 }
 
 /// The HTTP server (`tiendo serve`).
@@ -206,6 +210,7 @@ impl Settings {
 
         let database = DatabaseSettings {
             url: l.or("database_url", DatabaseUrl::default(), DatabaseUrl::parse)?,
+            group_commit: l.or("group_commit", false, flag)?,
         };
         let workflows = l.get("workflows", path)?;
         let data_dir = l.or("data_dir", PathBuf::from(DEFAULT_DATA_DIR), path)?;
@@ -404,6 +409,10 @@ mod tests {
         assert_eq!(s.email.relay.max_attempts, 8);
         assert_eq!(s.scheduler.stall_working_days, 10);
         assert!(s.log.is_none());
+        assert!(
+            !s.database.group_commit,
+            "PostgreSQL: one transaction per transition"
+        );
     }
 
     #[test]
@@ -411,6 +420,7 @@ mod tests {
         let file = r#"
 database_url = "postgres://tiendo@db.example/tiendo"
 data_dir = "/var/lib/tiendo"
+group_commit = true
 
 [http]
 listen = "0.0.0.0:8080"
@@ -436,6 +446,7 @@ seal_seconds = 0
             s.database.url.expose(),
             "postgres://tiendo@db.example/tiendo"
         );
+        assert!(s.database.group_commit, "from the file");
         assert_eq!(
             s.data_dir,
             PathBuf::from("/var/lib/tiendo"),

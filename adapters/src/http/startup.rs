@@ -64,6 +64,7 @@ header is malformed; absent means unconditional. `Idempotency-Key` makes retries
         (name = "users", description = "Users (administrators)"),
         (name = "definitions", description = "Workflows and working-day calendars"),
         (name = "reports", description = "Progress and status reports (XLSX, HTML, Markdown)"),
+        (name = "rounds", description = "Reporting rounds of a plan: units' entries, submissions, SKHCN's drafts and signer"),
         (name = "operations", description = "Health, readiness, metrics, outbox, this document"),
     )
 )]
@@ -108,6 +109,7 @@ fn api_router(settings: &HttpSettings) -> OpenApiRouter<AppState> {
         .merge(routes::directory::router())
         .merge(routes::definitions::router())
         .merge(routes::reports::router())
+        .merge(routes::rounds::router())
         .merge(routes::ops::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

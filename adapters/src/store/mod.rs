@@ -80,6 +80,7 @@ pub use rounds::{
     Rounds, Submission,
 };
 pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
+pub use tasks::commit::GroupCommitStats;
 pub use tasks::{
     Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, NewProposal, NewTransfer, ProposalRecord,
     TaskDetail, TaskItem, TaskPage, TaskQuery, TaskSort, Tasks, TransferRecord, Unscoped,
@@ -258,6 +259,9 @@ pub struct Store {
     catalog: Arc<Catalog>,
     /// Token identities remembered while a server watches for changes ([`accounts`]).
     identities: Arc<accounts::IdentityCache>,
+    /// The group-commit writer of transitions: always on SQLite, an option on PostgreSQL
+    /// ([`Store::with_group_commit`]).
+    committer: Option<Arc<tasks::commit::Committer>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -367,10 +371,15 @@ impl Store {
                 "DATABASE_URL `{url}` không hợp lệ: dùng sqlite://TỆP (ví dụ {DEFAULT_DATABASE_URL}) hoặc postgres://người_dùng@máy:cổng/cơ_sở_dữ_liệu"
             )));
         };
+        let committer = match &db {
+            Db::Sqlite(_) => Some(Arc::new(tasks::commit::Committer::new(db.clone()))),
+            Db::Postgres(_) => None,
+        };
         Ok(Store {
             db,
             catalog,
             identities: Default::default(),
+            committer,
         })
     }
 
@@ -379,6 +388,30 @@ impl Store {
         let store = Store::connect(url, catalog, 16).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Turns group commit on or off for transitions on PostgreSQL (configuration key
+    /// `group_commit`): on, transitions that arrive together are written in one transaction by
+    /// one writer ([`tasks`]' `commit`). On SQLite it is always on and this changes nothing.
+    pub fn with_group_commit(mut self, on: bool) -> Store {
+        if let Db::Postgres(_) = self.db {
+            self.committer = on.then(|| Arc::new(tasks::commit::Committer::new(self.db.clone())));
+        }
+        self
+    }
+
+    /// Whether transitions go through the group-commit writer.
+    pub fn group_commit(&self) -> bool {
+        self.committer.is_some()
+    }
+
+    /// What the group-commit writer has done so far; `None` when group commit is off.
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.committer.as_ref().map(|c| c.stats())
+    }
+
+    pub(crate) fn committer(&self) -> Option<&tasks::commit::Committer> {
+        self.committer.as_deref()
     }
 
     /// Applies the pending migrations of this backend; returns how many were applied.

@@ -26,6 +26,51 @@ pub(crate) enum Arg<'a> {
     OptDate(Option<chrono::NaiveDate>),
 }
 
+/// An owned [`Arg`]: a value that outlives the request that made it (a statement handed to the
+/// group-commit writer, see `tasks::commit`).
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Str(String),
+    OptStr(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+    Time(Instant),
+    OptTime(Option<Instant>),
+    Date(chrono::NaiveDate),
+    OptDate(Option<chrono::NaiveDate>),
+}
+
+impl Value {
+    pub(crate) fn of(a: &Arg<'_>) -> Value {
+        match *a {
+            Arg::Str(v) => Value::Str(v.to_string()),
+            Arg::OptStr(v) => Value::OptStr(v.map(str::to_string)),
+            Arg::Int(v) => Value::Int(v),
+            Arg::OptInt(v) => Value::OptInt(v),
+            Arg::Bool(v) => Value::Bool(v),
+            Arg::Time(v) => Value::Time(v),
+            Arg::OptTime(v) => Value::OptTime(v),
+            Arg::Date(v) => Value::Date(v),
+            Arg::OptDate(v) => Value::OptDate(v),
+        }
+    }
+
+    pub(crate) fn arg(&self) -> Arg<'_> {
+        match self {
+            Value::Str(v) => Arg::Str(v),
+            Value::OptStr(v) => Arg::OptStr(v.as_deref()),
+            Value::Int(v) => Arg::Int(*v),
+            Value::OptInt(v) => Arg::OptInt(*v),
+            Value::Bool(v) => Arg::Bool(*v),
+            Value::Time(v) => Arg::Time(*v),
+            Value::OptTime(v) => Arg::OptTime(*v),
+            Value::Date(v) => Arg::Date(*v),
+            Value::OptDate(v) => Arg::OptDate(*v),
+        }
+    }
+}
+
 /// A connection of either backend (in a transaction or not).
 pub(crate) enum Conn<'c> {
     Postgres(&'c mut PgConnection),

@@ -10,4 +10,5 @@ pub mod ops;
 pub mod plan_years;
 pub mod procedure;
 pub mod reports;
+pub mod rounds;
 pub mod tasks;

@@ -9,8 +9,10 @@
 //! - [`read`]: reading tasks and what hangs off them; [`Unscoped`], the reads for nobody;
 //! - [`search`]: the visibility rule and a search's conditions as SQL;
 //! - [`visibility`]: the facts `engine::access` rules on, looked up;
-//! - [`write`]: creation and transitions, each one audited transaction.
+//! - [`write`]: creation and transitions, each one audited transaction;
+//! - [`commit`]: group commit, concurrent transitions written in one transaction.
 
+pub(crate) mod commit;
 mod proposals;
 pub(crate) mod read;
 mod search;

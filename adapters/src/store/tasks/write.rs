@@ -14,7 +14,7 @@ use engine::workflow::Workflow;
 
 use super::super::audit::{AuditRecord, CitedDocument, Evidence, insert_audit, sha256_hex};
 use super::super::plans::{NewListing, Recorded, insert_listing, record_budget};
-use super::super::sql::{Arg, Conn, NewMessage, NewTimer, insert_messages, insert_timers};
+use super::super::sql::{Arg, Conn, NewMessage, NewTimer, Value, insert_messages, insert_timers};
 use super::super::{
     Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome,
     TransitionRequest, micros, new_id, with_db,
@@ -614,7 +614,10 @@ pub(crate) enum Written {
 }
 
 /// Writes decision `d` on `task` in one transaction that starts with the compare-and-set on
-/// its version: the task row, then the [`Effects`].
+/// its version: the task row, then the [`Effects`]. With group commit (always on SQLite, an
+/// option on PostgreSQL) that transaction is shared with the transitions that arrived at the
+/// same time, each in its own savepoint ([`super::commit`]); either way the answer comes only
+/// once the transaction holding this transition has committed.
 pub(crate) async fn write_transition(
     store: &Store,
     task: &Task,
@@ -635,25 +638,90 @@ pub(crate) async fn write_transition(
         .with_round(d.round)
         .with_evidence(evidence);
     let version = task.version + 1;
-    let effects = Effects {
-        task_id: &task.id,
-        task_name: &task.name,
-        unit_id: &task.unit_id,
-        decision: d,
-        audit: &audit,
-        version,
-        idempotency,
+    let w = TransitionWrite {
+        task_id: task.id.clone(),
+        task_name: task.name.clone(),
+        unit_id: task.unit_id.clone(),
+        from_version: task.version,
+        from_audit_seq: task.audit_seq,
+        decision: d.clone(),
+        audit,
+        idempotency: idempotency.map(|i| {
+            (
+                i.actor.to_string(),
+                i.key.to_string(),
+                i.request_hash.to_string(),
+            )
+        }),
+        also: also
+            .iter()
+            .map(|a| (a.sql, a.args.iter().map(Value::of).collect()))
+            .collect(),
         now,
     };
-    let (clock, paused, counts, entries) = (
-        d.clock.as_ref().map(json),
-        d.paused_clock.as_ref().map(json),
-        json(&d.transition_counts),
-        json(&d.state_entries),
-    );
-    let written: Option<i64> = with_db!(store, |pool| {
-        let mut tx = pool.begin().await?;
-        let mut conn = Conn::from(&mut *tx);
+    let written: Option<i64> = match store.committer() {
+        Some(committer) => committer.submit(w).await?,
+        None => with_db!(store, |pool| {
+            let mut tx = pool.begin().await?;
+            let written = w.apply(&mut Conn::from(&mut *tx)).await?;
+            if written.is_some() {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            written
+        }),
+    };
+    Ok(match written {
+        Some(audit_id) => Written::Done(TransitionOutcome {
+            task_id: task.id.clone(),
+            version,
+            state: d.state.clone(),
+            phase: d.phase,
+            audit_id,
+            audit_seq: seq,
+            replayed: false,
+            state_title: String::new(),
+        }),
+        None => Written::Lost,
+    })
+}
+
+/// A transition to write, owning all it writes, so that the group-commit writer can write it
+/// for the request that decided it.
+pub(crate) struct TransitionWrite {
+    task_id: String,
+    task_name: String,
+    unit_id: String,
+    /// The version and audit sequence the compare-and-set expects.
+    from_version: i64,
+    from_audit_seq: i64,
+    decision: Decision,
+    audit: AuditRecord,
+    /// (actor, key, request hash).
+    idempotency: Option<(String, String, String)>,
+    also: Vec<(&'static str, Vec<Value>)>,
+    now: Instant,
+}
+
+impl TransitionWrite {
+    pub(crate) fn task_id(&self) -> &str {
+        &self.task_id
+    }
+
+    /// Writes the transition on `conn`, inside a transaction (or a savepoint) the caller ends:
+    /// `Some(audit_id)`, or `None` when nothing must be kept — a stale version (nothing
+    /// updated), the key taken concurrently, or a statement that goes with the decision
+    /// finding nothing to change; the caller then rolls back.
+    pub(crate) async fn apply(&self, conn: &mut Conn<'_>) -> Result<Option<i64>, sqlx::Error> {
+        let (d, now) = (&self.decision, self.now);
+        let version = self.from_version + 1;
+        let (clock, paused, counts, entries) = (
+            d.clock.as_ref().map(json),
+            d.paused_clock.as_ref().map(json),
+            json(&d.transition_counts),
+            json(&d.state_entries),
+        );
         let updated = conn
             .execute(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
@@ -669,52 +737,48 @@ pub(crate) async fn write_transition(
                     Arg::OptStr(paused.as_deref()),
                     Arg::Str(&counts),
                     Arg::OptTime(d.clock.as_ref().map(|c| micros(c.due_at))),
-                    Arg::Int(seq),
-                    Arg::Str(&audit.hash),
-                    Arg::Str(&task.id),
-                    Arg::Int(task.version),
+                    Arg::Int(self.audit.seq),
+                    Arg::Str(&self.audit.hash),
+                    Arg::Str(&self.task_id),
+                    Arg::Int(self.from_version),
                     Arg::Int(i64::from(d.round.review)),
                     Arg::Str(&entries),
                     Arg::OptInt(d.workflow_version.map(i64::from)),
-                    Arg::Int(task.audit_seq),
+                    Arg::Int(self.from_audit_seq),
                 ],
             )
             .await?;
-        // None: a stale version (nothing updated), the key taken concurrently, or a statement
-        // that goes with the decision finding nothing to change.
-        let mut written = if updated == 0 {
-            None
-        } else {
-            effects.write(&mut conn).await?
+        if updated == 0 {
+            return Ok(None);
+        }
+        let effects = Effects {
+            task_id: &self.task_id,
+            task_name: &self.task_name,
+            unit_id: &self.unit_id,
+            decision: d,
+            audit: &self.audit,
+            version,
+            idempotency: self
+                .idempotency
+                .as_ref()
+                .map(|(actor, key, request_hash)| Idempotency {
+                    actor,
+                    key,
+                    request_hash,
+                }),
+            now,
         };
-        if written.is_some() {
-            for a in also {
-                if conn.execute(a.sql, &a.args).await? == 0 {
-                    written = None;
-                    break;
-                }
+        let Some(audit_id) = effects.write(conn).await? else {
+            return Ok(None);
+        };
+        for (sql, values) in &self.also {
+            let args: Vec<Arg<'_>> = values.iter().map(Value::arg).collect();
+            if conn.execute(sql, &args).await? == 0 {
+                return Ok(None);
             }
         }
-        if written.is_some() {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        written
-    });
-    Ok(match written {
-        Some(audit_id) => Written::Done(TransitionOutcome {
-            task_id: task.id.clone(),
-            version,
-            state: d.state.clone(),
-            phase: d.phase,
-            audit_id,
-            audit_seq: seq,
-            replayed: false,
-            state_title: String::new(),
-        }),
-        None => Written::Lost,
-    })
+        Ok(Some(audit_id))
+    }
 }
 
 /// A refusal of `decide`, with what `actor` may do instead from the same snapshot.

@@ -1,0 +1,240 @@
+//! Group commit: transitions that arrive at the same time are written by one writer in one
+//! database transaction, with one commit (one fsync).
+//!
+//! Each request decides its transition as before ([`super::write`]), then hands the write
+//! ([`TransitionWrite`]) to the writer and waits. The writer takes the first write queued and
+//! every write already waiting behind it (at most [`MAX_BATCH`]; it never waits for more: a
+//! batch is flushed as soon as the queue is empty), and writes them in one transaction, each in
+//! its own savepoint: the compare-and-set on the version, the audit entry, timers, outbox rows
+//! and the idempotency record of one write are kept or rolled back on their own, so a conflict,
+//! a taken key or an error in one never fails the others. Only after the commit does each
+//! request get its answer; if the commit fails, none of them is told it succeeded.
+//!
+//! SQLite has one writer anyway, so there group commit is always on, with one writer; on
+//! PostgreSQL it is an option of the instance (`group_commit`, see the README's
+//! "Configuration"), with [`POSTGRES_WRITERS`] writers, each with its own batches and
+//! connection, a task's transitions always going to the same one.
+//!
+//! The writer is a task on the runtime that first needed it; if that runtime has ended (a store
+//! shared between runtimes, as in tests), the next write starts another one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::sql::Conn;
+use super::super::{Db, StoreError, with_db};
+use super::write::TransitionWrite;
+
+/// The most transitions one transaction carries.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Writes queued at most before a request waits for room.
+const QUEUE: usize = 1024;
+
+/// What the writer answers a request: `Ok(Some(audit_id))` once committed, `Ok(None)` when
+/// its write was rolled back to its savepoint (stale version, key taken), or an error.
+type Answer = Result<Option<i64>, StoreError>;
+
+struct Job {
+    write: TransitionWrite,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// The door to the writers of a store.
+pub(crate) struct Committer {
+    db: Db,
+    /// One queue per writer; a task's transitions always go to the same writer, so writers
+    /// never wait for each other's rows.
+    senders: Vec<Mutex<Option<mpsc::Sender<Job>>>>,
+    counts: Arc<Counts>,
+}
+
+/// Writers on PostgreSQL, each with its own connection and batches: one writer's round trips
+/// would bound the throughput; SQLite has one writer, whatever the number of connections.
+pub(crate) const POSTGRES_WRITERS: usize = 4;
+
+/// What the writer has done so far (for benchmarks and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Transactions committed.
+    pub batches: u64,
+    /// Transitions handed to the writer in them (kept or rolled back to their savepoint).
+    pub transitions: u64,
+    /// The most transitions one transaction carried.
+    pub largest: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    batches: AtomicU64,
+    transitions: AtomicU64,
+    largest: AtomicU64,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+impl Committer {
+    pub(crate) fn new(db: Db) -> Committer {
+        let writers = match db {
+            Db::Postgres(_) => POSTGRES_WRITERS,
+            Db::Sqlite(_) => 1,
+        };
+        Committer {
+            db,
+            senders: (0..writers).map(|_| Mutex::new(None)).collect(),
+            counts: Arc::default(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        let c = &self.counts;
+        GroupCommitStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            transitions: c.transitions.load(Ordering::Relaxed),
+            largest: c.largest.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The queue of the writer of `task_id`, starting that writer on this runtime if none runs.
+    fn queue(&self, task_id: &str) -> mpsc::Sender<Job> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        task_id.hash(&mut h);
+        let shard = (h.finish() % self.senders.len() as u64) as usize;
+        let mut sender = self.senders[shard]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = sender.as_ref().filter(|s| !s.is_closed()) {
+            return s.clone();
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(
+            Writer {
+                db: self.db.clone(),
+                counts: self.counts.clone(),
+            },
+            rx,
+        ));
+        *sender = Some(tx.clone());
+        tx
+    }
+
+    /// Writes `write` in the next batch and answers once that batch has committed.
+    pub(crate) async fn submit(&self, write: TransitionWrite) -> Answer {
+        let (answer, answered) = oneshot::channel();
+        let mut job = Job { write, answer };
+        // A closed queue is a writer whose runtime has ended: start another and try again.
+        for _ in 0..2 {
+            let queue = self.queue(job.write.task_id());
+            match queue.send(job).await {
+                Ok(()) => {
+                    return answered.await.unwrap_or_else(|_| Err(stopped()));
+                }
+                Err(mpsc::error::SendError(j)) => job = j,
+            }
+        }
+        Err(stopped())
+    }
+}
+
+/// The writer stopped before answering: the transition may or may not have been written, as
+/// when a connection breaks mid-commit; a retry with the same idempotency key is safe.
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the group-commit writer stopped before answering",
+    )))
+}
+
+/// The writer: one batch at a time, until every sender is gone.
+async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        // Let the requests that are ready to queue do so, then take whatever is waiting.
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        writer.flush(std::mem::take(&mut batch)).await;
+    }
+}
+
+struct Writer {
+    db: Db,
+    counts: Arc<Counts>,
+}
+
+impl Writer {
+    /// Writes `jobs` in one transaction, a savepoint each, then answers each.
+    async fn flush(&self, jobs: Vec<Job>) {
+        let n = jobs.len();
+        let written: Result<Vec<Answer>, sqlx::Error> = with_db!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let mut answers = Vec::with_capacity(n);
+                for job in &jobs {
+                    let mut conn = Conn::from(&mut *tx);
+                    conn.execute("SAVEPOINT group_commit", &[]).await?;
+                    let answer = match job.write.apply(&mut conn).await {
+                        Ok(Some(audit_id)) => Ok(Some(audit_id)),
+                        Ok(None) => {
+                            conn.execute("ROLLBACK TO SAVEPOINT group_commit", &[])
+                                .await?;
+                            Ok(None)
+                        }
+                        Err(e) => {
+                            // A broken connection fails the rollback too, and so the batch.
+                            conn.execute("ROLLBACK TO SAVEPOINT group_commit", &[])
+                                .await?;
+                            Err(StoreError::Database(e))
+                        }
+                    };
+                    conn.execute("RELEASE SAVEPOINT group_commit", &[]).await?;
+                    answers.push(answer);
+                }
+                tx.commit().await?;
+                Ok(answers)
+            }
+            .await
+        });
+        tracing::debug!(transitions = n, ok = written.is_ok(), "group commit");
+        match written {
+            Ok(answers) => {
+                let c = &self.counts;
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.transitions.fetch_add(n as u64, Ordering::Relaxed);
+                c.largest.fetch_max(n as u64, Ordering::Relaxed);
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    // A request that went away meanwhile is not told; its write stands.
+                    let _ = job.answer.send(answer);
+                }
+            }
+            Err(e) => {
+                let e = StoreError::Database(e);
+                let unavailable = e.is_unavailable();
+                let detail = e.to_string();
+                tracing::warn!(transitions = n, error = %detail, "group commit failed");
+                for job in jobs {
+                    let _ = job.answer.send(Err(if unavailable {
+                        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            detail.clone(),
+                        )))
+                    } else {
+                        StoreError::internal(format!("group commit of {n} transitions: {detail}"))
+                    }));
+                }
+            }
+        }
+    }
+}
