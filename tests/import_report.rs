@@ -1004,7 +1004,10 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
         &["report", "progress", "--plan", PLAN, "--format", "pdf"],
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("xlsx, html, md"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("xlsx, docx (văn bản báo cáo tiến độ), html, md")
+    );
     let o = tiendo(
         &db,
         dir.path(),

@@ -17,6 +17,9 @@ pub enum ReportCmd {
     /// Dựng lại báo cáo như bản Excel làm tay: số nhiệm vụ theo phụ lục, đơn vị, nguồn kinh phí
     /// và tình trạng; bảng kinh phí (triệu đồng); mỗi phụ lục một bảng với dòng đơn vị đánh số La
     /// Mã và dòng TỔNG. XLSX cần -o TỆP.xlsx; HTML và Markdown in ra màn hình nếu không có -o.
+    /// --format docx (cần -o TỆP.docx): văn bản báo cáo gửi UBND thành phố theo thể thức Nghị định
+    /// 30/2020/NĐ-CP (tiêu đề, căn cứ, nội dung, khó khăn, đề xuất, nơi nhận, chữ ký) kèm các
+    /// phụ lục.
     Progress {
         /// Số hiệu kế hoạch, ví dụ 215/KH-UBND (hoặc chỉ --year khi năm đó có một kế hoạch).
         #[arg(long, value_name = "SỐ_HIỆU", required_unless_present = "year")]
@@ -60,7 +63,7 @@ pub enum ReportCmd {
 
 #[derive(Debug, clap::Args)]
 pub struct Output {
-    /// Định dạng: xlsx | html | md (mặc định: theo đuôi của tệp -o).
+    /// Định dạng: xlsx | docx (chỉ báo cáo tiến độ) | html | md (mặc định: theo đuôi của tệp -o).
     #[arg(long, value_name = "ĐỊNH_DẠNG")]
     pub format: Option<String>,
     /// Tệp ghi báo cáo; không có thì HTML và Markdown in ra màn hình.
@@ -87,7 +90,7 @@ fn format_of(out: &Output) -> Result<Format, Failure> {
         (Some(f), _) => f.parse().map_err(Failure::usage),
         (None, Some(f)) => Ok(f),
         (None, None) => Err(Failure::usage(
-            "Cần --format xlsx|html|md (hoặc tệp -o có đuôi .xlsx, .html, .md).",
+            "Cần --format xlsx|docx|html|md (hoặc tệp -o có đuôi .xlsx, .docx, .html, .md).",
         )),
     }
 }
@@ -115,6 +118,9 @@ fn deliver(report: Report, format: Format, out: &Output, what: &str) -> Result<S
         }
         None if format == Format::Xlsx => Err(Failure::usage(
             "Báo cáo XLSX cần tệp đích: thêm -o TỆP.xlsx.",
+        )),
+        None if format == Format::Docx => Err(Failure::usage(
+            "Báo cáo DOCX cần tệp đích: thêm -o TỆP.docx.",
         )),
         None => String::from_utf8(report.bytes)
             .map_err(|e| Failure::refused(format!("báo cáo không phải UTF-8: {e}"))),

@@ -1,7 +1,9 @@
 //! The reports users send today by hand, generated from the store (issue 6): the SKHCN progress
 //! report on a plan ([`progress`]) and the status report for leadership ([`status`]), each as
 //! XLSX, HTML or Markdown bytes with their content type, for the CLI (`tiendo report …`) and the
-//! HTTP API alike.
+//! HTTP API alike; and the official document UBND signs ([`official`], issue 16) as DOCX
+//! ([`docx`]), the progress report laid out in the NĐ 30/2020 form with a reporting round's
+//! difficulties and proposals.
 //!
 //! How it fits: [`crate::store::Reports::report_rows`] reads every task of the plan with the audit
 //! entry that describes it on the report date, in one query; [`progress::build`] and
@@ -11,10 +13,12 @@
 //! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
 //! the report covers those units' tasks only; the city's roles see the whole plan.
 
+pub mod docx;
 pub mod forecast;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod official;
 pub mod progress;
 pub mod proposals;
 pub mod status;
@@ -26,13 +30,18 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use engine::time::{end_of_day, format_date};
 
+use engine::round::RoundReport;
+
 use crate::progress::Tracker;
 use crate::store::{ReportRow, Store, StoreError};
+use model::Block;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Xlsx,
+    /// The official document (progress report only).
+    Docx,
     Html,
     Markdown,
 }
@@ -41,6 +50,9 @@ impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
             Format::Html => "text/html; charset=utf-8",
             Format::Markdown => "text/markdown; charset=utf-8",
         }
@@ -49,6 +61,7 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Xlsx => "xlsx",
+            Format::Docx => "docx",
             Format::Html => "html",
             Format::Markdown => "md",
         }
@@ -60,10 +73,11 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Format, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "xlsx" => Ok(Format::Xlsx),
+            "docx" => Ok(Format::Docx),
             "html" | "htm" => Ok(Format::Html),
             "md" | "markdown" => Ok(Format::Markdown),
             other => Err(format!(
-                "định dạng báo cáo `{other}` không hợp lệ; các định dạng: xlsx, html, md"
+                "định dạng báo cáo `{other}` không hợp lệ; các định dạng: xlsx, docx (văn bản báo cáo tiến độ), html, md"
             )),
         }
     }
@@ -235,6 +249,11 @@ fn render(
     tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
     let bytes = match format {
         Format::Xlsx => xlsx::render(doc).map_err(|e| ReportError::Render(e.to_string()))?,
+        Format::Docx => {
+            return Err(ReportError::Invalid(
+                "Định dạng docx chỉ dành cho báo cáo tiến độ (văn bản gửi UBND thành phố); báo cáo này có các định dạng xlsx, html, md.".into(),
+            ));
+        }
         Format::Html => html::render(doc).into_bytes(),
         Format::Markdown => markdown::render(doc).into_bytes(),
     };
@@ -261,17 +280,10 @@ pub async fn progress_tracked(
     format: Format,
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
-    let plan = resolve_plan(store, Some(&params.plan), params.year)
-        .await?
-        .ok_or_else(|| ReportError::Invalid("Cần --plan hoặc --year.".into()))?;
-    let (mut rows, names) =
-        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
-    store
-        .reports()
-        .as_of(&mut rows, &plan, params.as_of)
-        .await?;
-    let layout = store.plans().layout(&plan.id, plan.year).await?;
-    tracker.stage("Lập báo cáo tiến độ", rows.len());
+    if format == Format::Docx {
+        return official_tracked(store, params, &RoundReport::default(), tracker).await;
+    }
+    let (plan, rows, names, layout) = progress_rows(store, params, tracker).await?;
     let pending = store.reports().pending_proposals().await?;
     let pending = proposals::of_report(&rows, &pending, params.as_of);
     let bullets = proposals::body_blocks(&rows, &pending, &names);
@@ -299,6 +311,105 @@ pub async fn progress_tracked(
         ),
         tracker,
     )
+}
+
+/// The plan, its rows as of the report's date, the units' names then, and the plan's layout.
+async fn progress_rows(
+    store: &Store,
+    params: &ProgressParams,
+    tracker: &dyn Tracker,
+) -> Result<
+    (
+        crate::store::Plan,
+        Vec<ReportRow>,
+        HashMap<String, String>,
+        engine::plan::layout::PlanLayout,
+    ),
+    ReportError,
+> {
+    let plan = resolve_plan(store, Some(&params.plan), params.year)
+        .await?
+        .ok_or_else(|| ReportError::Invalid("Cần --plan hoặc --year.".into()))?;
+    let (mut rows, names) =
+        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
+    store
+        .reports()
+        .as_of(&mut rows, &plan, params.as_of)
+        .await?;
+    let layout = store.plans().layout(&plan.id, plan.year).await?;
+    tracker.stage("Lập báo cáo tiến độ", rows.len());
+    Ok((plan, rows, names, layout))
+}
+
+/// The official progress report UBND signs, as DOCX (see [`official`]): the progress report's
+/// figures as of `params.as_of` in the NĐ 30/2020 form, with `round`'s difficulties,
+/// proposals, drafts, number and signer (an empty round: a complete document saying that no
+/// unit reported any).
+pub async fn official(
+    store: &Store,
+    params: &ProgressParams,
+    round: &RoundReport,
+) -> Result<Report, ReportError> {
+    official_tracked(store, params, round, &()).await
+}
+
+/// [`official()`], telling `tracker` how far it has got.
+pub async fn official_tracked(
+    store: &Store,
+    params: &ProgressParams,
+    round: &RoundReport,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
+    let (plan, rows, names, layout) = progress_rows(store, params, tracker).await?;
+    let all_pending = store.reports().pending_proposals().await?;
+    let pending = proposals::of_report(&rows, &all_pending, params.as_of);
+    let mut pending_by_section: HashMap<String, Vec<Block>> = HashMap::new();
+    for r in &rows {
+        if !pending_by_section.contains_key(&r.section) {
+            let of_section = rows.iter().filter(|x| x.section == r.section);
+            pending_by_section.insert(
+                r.section.clone(),
+                proposals::body_blocks(of_section, &pending, &names),
+            );
+        }
+    }
+    let pending_sheet = proposals::section(&rows, &pending, store.catalog(), &names);
+    let task_names: HashMap<String, String> = rows
+        .iter()
+        .map(|r| (r.task_id.clone(), r.name.clone()))
+        .collect();
+    let pending_count = pending.len();
+    let parts = progress::parts(
+        &plan,
+        &layout,
+        rows,
+        params.as_of,
+        store.catalog(),
+        &names,
+        tracker,
+    );
+    let doc = official::build(official::Input {
+        plan: &plan,
+        as_of: params.as_of,
+        parts,
+        pending_by_section,
+        pending: pending_count,
+        pending_sheet,
+        round,
+        task_names: &task_names,
+        unit_names: &names,
+    });
+    tracker.stage("Ghi tệp docx", 0);
+    let bytes = docx::render(&doc).map_err(ReportError::Render)?;
+    Ok(Report {
+        bytes,
+        content_type: Format::Docx.content_type(),
+        file_name: format!(
+            "bao-cao-tien-do-{}-{}.docx",
+            slug(&plan.number),
+            params.as_of.format("%Y-%m-%d")
+        ),
+    })
 }
 
 /// What the overview page reads: a plan's tasks as of the end of `as_of`, with the units'
@@ -423,8 +534,10 @@ impl FromStr for ForecastFormat {
             return Ok(ForecastFormat::Json);
         }
         s.parse::<Format>()
+            .ok()
+            .filter(|f| *f != Format::Docx)
             .map(ForecastFormat::Document)
-            .map_err(|_| {
+            .ok_or_else(|| {
                 format!(
                     "định dạng `{}` không hợp lệ; các định dạng: md, html, xlsx, json",
                     s.trim()
@@ -490,7 +603,7 @@ mod tests {
             "pdf"
                 .parse::<Format>()
                 .unwrap_err()
-                .contains("xlsx, html, md")
+                .contains("xlsx, docx (văn bản báo cáo tiến độ), html, md")
         );
         assert_eq!(slug("215/KH-UBND"), "215-KH-UBND");
     }

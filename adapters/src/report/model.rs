@@ -2,6 +2,12 @@
 //! titles, paragraphs, bullets and tables whose cells are typed (text, money, counts). The
 //! progress and status reports build one; [`super::xlsx`], [`super::html`] and
 //! [`super::markdown`] render it. Money is kept in đồng and shown in million VND.
+//!
+//! The official document UBND signs (issue 16) needs more structure than sections of blocks: the
+//! NĐ 30/2020 header table, the title and subject, the basis, the numbered body, the closing,
+//! Nơi nhận beside the signature block, then the appendices. [`Official`] holds it; its body and
+//! appendices are the same [`Block`]s and [`Section`]s, built by [`super::official`] and
+//! rendered by [`super::docx`].
 
 use engine::money::format_million_vnd;
 
@@ -13,6 +19,46 @@ pub struct Document {
     /// The date the report's figures are as of: also its XLSX creation date, so that the same
     /// report of the same date is the same bytes whenever it is made.
     pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// The official document in the form of NĐ 30/2020/NĐ-CP (Phụ lục I: văn bản hành chính).
+#[derive(Debug, Clone, Default)]
+pub struct Official {
+    /// The document's title in its properties.
+    pub title: String,
+    /// The date the figures are as of, also the document's date (and its creation date in the
+    /// file's properties, so that the same report is the same bytes whenever it is made).
+    pub as_of: Option<chrono::NaiveDate>,
+    /// "UBND THÀNH PHỐ HẢI PHÒNG": the issuer's superior, upper case, not bold.
+    pub issuer_parent: String,
+    /// "SỞ KHOA HỌC VÀ CÔNG NGHỆ": the issuer, upper case, bold.
+    pub issuer: String,
+    /// "Số: …/BC-SKHCN".
+    pub number: String,
+    /// "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".
+    pub motto_country: String,
+    /// "Độc lập - Tự do - Hạnh phúc" (bold, underlined).
+    pub motto: String,
+    /// "Hải Phòng, ngày 05 tháng 11 năm 2025" (italic).
+    pub place_date: String,
+    /// "BÁO CÁO".
+    pub kind: String,
+    /// The subject line under the title (bold): "Tiến độ thực hiện Kế hoạch số … (lần 2)".
+    pub subject: String,
+    /// The basis paragraphs ("Thực hiện …").
+    pub basis: Vec<String>,
+    /// The numbered body: headings, paragraphs, bullets, tables.
+    pub body: Vec<Block>,
+    /// "Sở Khoa học và Công nghệ kính báo cáo UBND thành phố./.".
+    pub closing: String,
+    /// One recipient per line ("- UBND thành phố (để báo cáo);", "- Lưu: VT.").
+    pub recipients: Vec<String>,
+    /// "KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC" (bold, upper case); empty lines are left out.
+    pub signer_titles: Vec<String>,
+    /// The signer's name (bold), under the space for the signature; may be empty.
+    pub signer_name: String,
+    /// The appendices, each on its own page (landscape).
+    pub appendices: Vec<Section>,
 }
 
 #[derive(Debug, Clone, Default)]

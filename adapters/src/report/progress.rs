@@ -328,13 +328,39 @@ impl Context<'_> {
     }
 }
 
+/// The progress report before it is laid out as one [`Document`]: the overall account, one
+/// account per section, the closing note and the section tables. [`build`] lays them out as the
+/// report's body sheet and appendix sheets; the official document ([`super::official`]) lays the
+/// same parts out in the NĐ 30/2020 form, so nothing is computed twice.
+pub struct Parts {
+    /// The document's title.
+    pub title: String,
+    /// The overall figures: task count and total need, continuing and new tasks, the funding
+    /// table.
+    pub overview: Vec<Block>,
+    /// Per section, in the layout's order.
+    pub accounts: Vec<Account>,
+    /// "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo …".
+    pub note: Block,
+    /// The section tables (Phụ lục 1 …), each with its titles.
+    pub appendices: Vec<Section>,
+}
+
+/// The body's account of one section.
+pub struct Account {
+    /// The section's key in the plan's layout ("1", "II" …).
+    pub key: String,
+    /// "Phụ lục 1: DANH MỤC NHIỆM VỤ THƯỜNG XUYÊN".
+    pub heading: String,
+    /// Counts by unit, continuing and new tasks named, by source, by status, the completed,
+    /// postponed and withdrawn tasks named, its funding.
+    pub blocks: Vec<Block>,
+}
+
 /// Builds the progress report. `rows` are those of [`crate::store::Reports::report_rows`]
 /// (in printed order) described as of the report date ([`crate::store::Reports::as_of`]); they
 /// are moved into the document, so a large plan is held once. `layout` is the plan's.
 /// `tracker` hears how many task rows have been placed in the sections.
-///
-/// The steps: put the rows in table order; write the body (overall figures, the funding table,
-/// a summary per section); add up every funding group and unit; write the section tables.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     plan: &Plan,
@@ -345,6 +371,55 @@ pub fn build(
     unit_names: &HashMap<String, String>,
     tracker: &dyn Tracker,
 ) -> Document {
+    let p = parts(plan, layout, rows, as_of, catalog, unit_names, tracker);
+    let issued = plan
+        .issued_on
+        .map(|d| format!(" ngày {}", d.format("%-d/%-m/%Y")))
+        .unwrap_or_default();
+    let mut b = vec![
+        Block::Title("BÁO CÁO".into()),
+        Block::Title(format!(
+            "Tiến độ thực hiện Kế hoạch số {}{issued}",
+            plan.number
+        )),
+        Block::Subtitle(plan.title.clone()),
+        Block::Subtitle(format!("(Số liệu tính đến ngày {})", format_date(as_of))),
+        Block::Heading("I. TÌNH HÌNH CHUNG".into()),
+    ];
+    b.extend(p.overview);
+    b.push(Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()));
+    for (i, a) in p.accounts.into_iter().enumerate() {
+        b.push(Block::Heading(format!("{}. {}", i + 1, a.heading)));
+        b.extend(a.blocks);
+    }
+    b.push(p.note);
+    let mut sections = vec![Section {
+        sheet: "Báo cáo".into(),
+        blocks: b,
+        ..Section::default()
+    }];
+    sections.extend(p.appendices);
+    Document {
+        title: p.title,
+        sections,
+        as_of: Some(as_of),
+    }
+}
+
+/// The parts of the progress report (see [`build`] for the arguments).
+///
+/// The steps: put the rows in table order; write the body (overall figures, the funding table,
+/// a summary per section); add up every funding group and unit; write the section tables.
+#[allow(clippy::too_many_arguments)]
+pub fn parts(
+    plan: &Plan,
+    layout: &PlanLayout,
+    rows: Vec<ReportRow>,
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    unit_names: &HashMap<String, String>,
+    tracker: &dyn Tracker,
+) -> Parts {
     let mut ctx = Context {
         plan,
         year: plan.year,
@@ -360,25 +435,20 @@ pub fn build(
         .iter()
         .map(|k| (k.clone(), totals(of_section(&rows, k))))
         .collect();
-    let body = body_section(&ctx, &rows, &section_totals);
-    let mut doc = Document {
+    let (overview, accounts, note) = body(&ctx, &rows, &section_totals);
+    let subtotals = Subtotals::of(&ctx, &rows);
+    let appendices = appendix_sections(&ctx, rows, subtotals, &section_totals, tracker);
+    Parts {
         title: format!(
             "Báo cáo tiến độ thực hiện Kế hoạch số {} (tính đến {})",
             plan.number,
             format_date(as_of)
         ),
-        sections: vec![body],
-        as_of: Some(as_of),
-    };
-    let subtotals = Subtotals::of(&ctx, &rows);
-    doc.sections.extend(appendix_sections(
-        &ctx,
-        rows,
-        subtotals,
-        &section_totals,
-        tracker,
-    ));
-    doc
+        overview,
+        accounts,
+        note,
+        appendices,
+    }
 }
 
 /// Sorts the rows in table order: section, funding group, units in order of first appearance,
@@ -446,28 +516,15 @@ fn continuing_and_new<'r>(
     )
 }
 
-/// The body: title, overall figures, the funding table, then a summary per section.
-fn body_section(
+/// The body: overall figures and the funding table, a summary per section, the closing note.
+fn body(
     ctx: &Context<'_>,
     rows: &[ReportRow],
     section_totals: &HashMap<String, Amounts>,
-) -> Section {
+) -> (Vec<Block>, Vec<Account>, Block) {
     let (year, as_of) = (ctx.year, ctx.as_of);
     let need_year_total: i64 = rows.iter().filter_map(|r| r.budget[2]).sum();
-    let issued = ctx
-        .plan
-        .issued_on
-        .map(|d| format!(" ngày {}", d.format("%-d/%-m/%Y")))
-        .unwrap_or_default();
-    let mut b = vec![
-        Block::Title("BÁO CÁO".into()),
-        Block::Title(format!(
-            "Tiến độ thực hiện Kế hoạch số {}{issued}",
-            ctx.plan.number
-        )),
-        Block::Subtitle(ctx.plan.title.clone()),
-        Block::Subtitle(format!("(Số liệu tính đến ngày {})", format_date(as_of))),
-        Block::Heading("I. TÌNH HÌNH CHUNG".into()),
+    let overview = vec![
         Block::Paragraph(format!(
             "Kế hoạch được phê duyệt có tổng số {} nhiệm vụ trong {} phụ lục, với tổng nhu cầu kinh phí năm {year} là: {} tỷ đồng.",
             rows.len(),
@@ -479,31 +536,26 @@ fn body_section(
             continuing_and_new(ctx, rows.iter(), false)
         )),
         Block::Table(funding_table(ctx, rows, section_totals)),
-        Block::Heading("II. TIẾN ĐỘ THEO TỪNG PHỤ LỤC".into()),
     ];
-    for (i, sec) in ctx.sections.iter().enumerate() {
-        b.push(Block::Heading(format!(
-            "{}. {}: {}",
-            i + 1,
-            sec.label,
-            sec.title
-        )));
-        b.extend(appendix_summary(
-            ctx,
-            of_section(rows, &sec.key),
-            sec,
-            section_totals[&sec.key],
-        ));
-    }
-    b.push(Block::Paragraph(format!(
+    let accounts = ctx
+        .sections
+        .iter()
+        .map(|sec| Account {
+            key: sec.key.clone(),
+            heading: format!("{}: {}", sec.label, sec.title),
+            blocks: appendix_summary(
+                ctx,
+                of_section(rows, &sec.key),
+                sec,
+                section_totals[&sec.key],
+            ),
+        })
+        .collect();
+    let note = Block::Paragraph(format!(
         "Chi tiết từng nhiệm vụ tại các phụ lục kèm theo. Tiến độ được ghi theo bước hiện tại của nhiệm vụ và lần cập nhật gần nhất trong nhật ký đến hết ngày {}; kinh phí và tình trạng năm theo số liệu đã biết đến hết ngày đó.",
         format_date(as_of)
-    )));
-    Section {
-        sheet: "Báo cáo".into(),
-        blocks: b,
-        ..Section::default()
-    }
+    ));
+    (overview, accounts, note)
 }
 
 /// The 4-figure funding table of the body: one row per section and the total.
@@ -516,8 +568,8 @@ fn funding_table(
     let mut funding = Table {
         unit_note: Some("Đơn vị tính: Triệu đồng".into()),
         columns: vec![
-            Column::new("Phụ lục", ColumnKind::Text, 40.0),
-            Column::new("Số nhiệm vụ", ColumnKind::Count, 10.0),
+            Column::new("Phụ lục", ColumnKind::Text, 36.0),
+            Column::new("Số nhiệm vụ", ColumnKind::Count, 12.0),
             Column::new("Nhu cầu kinh phí", ColumnKind::Money, 16.0),
             Column::new("Dự toán được duyệt", ColumnKind::Money, 16.0),
             Column::new(
@@ -555,7 +607,7 @@ fn funding_table(
 }
 
 /// A section in the body: counts by unit, the continuing and the new tasks, by funding source
-/// and by status, the postponed and withdrawn tasks named, and its funding.
+/// and by status, the completed, postponed and withdrawn tasks named, and its funding.
 fn appendix_summary<'r>(
     ctx: &Context<'_>,
     rows: impl Iterator<Item = &'r ReportRow> + Clone,
@@ -593,6 +645,7 @@ fn appendix_summary<'r>(
         )));
     }
     for (phase, label) in [
+        (Phase::Completed, "Đã hoàn thành"),
         (Phase::Postponed, "Tạm hoãn, đề xuất chuyển sang năm sau"),
         (Phase::Withdrawn, "Rút khỏi kế hoạch"),
     ] {
@@ -669,7 +722,7 @@ fn by_year_status<'r>(rows: impl Iterator<Item = &'r ReportRow>) -> Vec<String> 
         .collect()
 }
 
-/// The bullet naming a section's tasks in `phase` (postponed or withdrawn) with their
+/// The bullet naming a section's tasks in `phase` (completed, postponed or withdrawn) with their
 /// amounts, the first [`NAMED_IN_BODY`] by name and the rest counted; none when there are none.
 fn named_exits<'r>(
     ctx: &Context<'_>,

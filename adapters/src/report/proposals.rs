@@ -30,12 +30,13 @@ pub fn of_report<'p>(
 
 /// The body's bullets, one per kind: "Đề xuất rút khỏi kế hoạch, chờ UBND thành phố quyết định
 /// (1 nhiệm vụ): «…» (đơn vị): nhu cầu kinh phí 495 triệu đồng, văn bản số … ngày …".
-pub fn body_blocks(
-    rows: &[ReportRow],
+pub fn body_blocks<'r>(
+    rows: impl IntoIterator<Item = &'r ReportRow>,
     pending: &[&ProposalRecord],
     unit_names: &HashMap<String, String>,
 ) -> Vec<Block> {
-    let by_task: HashMap<&str, &ReportRow> = rows.iter().map(|r| (r.task_id.as_str(), r)).collect();
+    let by_task: HashMap<&str, &ReportRow> =
+        rows.into_iter().map(|r| (r.task_id.as_str(), r)).collect();
     let mut out = Vec::new();
     for kind in ProposalKind::ALL {
         let named: Vec<String> = pending

@@ -1,5 +1,5 @@
 //! `/reports`: the progress report on a plan and the status report (issue 6), as XLSX, HTML or
-//! Markdown. Which tasks a caller's report covers is decided by [`engine::access::report_scope`]
+//! Markdown; the progress report also as the official DOCX document (issue 16). Which tasks a caller's report covers is decided by [`engine::access::report_scope`]
 //! (SKHCN and UBND the whole plan, a unit its own tasks, the others nothing), not here.
 
 use axum::body::Body;
@@ -85,7 +85,8 @@ pub struct ProgressQuery {
     year: Option<i32>,
     /// "Tiến độ tính đến": yyyy-mm-dd or dd/mm/yyyy (default: today).
     as_of: Option<String>,
-    /// xlsx (default), html or md.
+    /// xlsx (default), docx (the official document in the NĐ 30/2020 form, with the
+    /// appendices), html or md.
     format: Option<String>,
 }
 
@@ -93,9 +94,10 @@ pub struct ProgressQuery {
 #[utoipa::path(get, path = "/reports/progress", tag = "reports",
     params(ProgressQuery),
     responses(
-        (status = 200, description = "The report file: XLSX (the default), HTML or Markdown, as `format` asks",
+        (status = 200, description = "The report file: XLSX (the default), the official document as DOCX, HTML or Markdown, as `format` asks",
             content(
                 ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
                 ("text/html"),
                 ("text/markdown")
             ),
@@ -170,7 +172,7 @@ pub struct StatusQuery {
             ),
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year, a format the status report has not: docx)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn status_report(
