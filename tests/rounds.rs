@@ -13,12 +13,17 @@ use engine::decide::Actor;
 use engine::round::{Difficulty, DifficultyKind, DraftSection, Proposal, RoundSpec, Signer};
 use engine::time::{Instant, parse_instant};
 
+use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
+use adapters::scheduler::{Scheduler, SchedulerConfig};
+use common::smtp::SmtpServer;
+
 on_both_backends!(
     a_round_is_opened_by_skhcn_only_once_per_number,
     units_enter_their_own_tasks_until_the_head_submits,
     skhcn_reopens_a_submission_and_every_step_is_audited,
     the_report_door_has_submitted_entries_drafts_signer_and_exports,
     round_two_is_compared_with_round_one,
+    late_units_are_reminded_by_email_then_escalated_to_skhcn,
 );
 
 fn t0() -> Instant {
@@ -608,4 +613,149 @@ async fn round_two_is_compared_with_round_one(db: TestDb) {
         Err(StoreError::NotFound { .. }) => {}
         other => panic!("round 5 does not exist: {other:?}"),
     }
+}
+
+fn relay(store: &Store, port: u16) -> Relay {
+    let smtp = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: TlsMode::None,
+        username: None,
+        password: None,
+        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
+            .parse()
+            .unwrap(),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    Relay::new(
+        store.clone(),
+        Mailer::new(&smtp).unwrap(),
+        "rounds-test",
+        RelayConfig::default(),
+    )
+}
+
+async fn late_units_are_reminded_by_email_then_escalated_to_skhcn(db: TestDb) {
+    let w = world(&db).await;
+    let rounds = w.store.rounds();
+    // Due 03/11/2025: reminded from 31/10.
+    rounds
+        .open_as(&w.skhcn, PLAN, &spec(2), t0())
+        .await
+        .unwrap();
+    rounds
+        .save_entry_as(
+            &w.officer,
+            PLAN,
+            2,
+            &entry(&w.yte_task, "Đang lập hồ sơ"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // Sở Giáo dục submits on time and is never reminded.
+    rounds
+        .save_entry_as(
+            &w.other_head,
+            PLAN,
+            2,
+            &entry(&w.gd_task, "Đang triển khai"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    rounds
+        .submit_as(&w.other_head, PLAN, 2, "so-giao-duc", t0())
+        .await
+        .unwrap();
+    let smtp = SmtpServer::start();
+    let cfg = SchedulerConfig {
+        poll: std::time::Duration::from_millis(200),
+        unit_digest: None,
+        ubnd_digest: None,
+        seal_every: None,
+        stall_scan_every: chrono::TimeDelta::minutes(1),
+        ..SchedulerConfig::default()
+    };
+    let s = Scheduler::new(
+        w.store.clone(),
+        cfg,
+        Some(relay(&w.store, smtp.port)),
+        "rounds",
+        t0(),
+    );
+    let at = |s: &str| parse_instant(s).unwrap();
+    // Round mails only (the tasks' own messages go out too).
+    let round_mails = || {
+        smtp.mails()
+            .into_iter()
+            .filter(|m| m.subject.contains("báo cáo đợt lần 2"))
+            .collect::<Vec<_>>()
+    };
+    let r = s.tick(at("2025-10-27T09:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 0, "too early");
+    let r = s.tick(at("2025-10-31T09:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 1);
+    let mails = smtp.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert!(!mails.is_empty());
+    let reminders = round_mails();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    let m = &reminders[0];
+    assert!(
+        m.subject
+            .starts_with("Nhắc gửi báo cáo đợt lần 2 kế hoạch 215/KH-UBND: hạn ngày 03/11/2025"),
+        "{}",
+        m.subject
+    );
+    let to: std::collections::BTreeSet<_> = m.to.iter().map(String::as_str).collect();
+    assert_eq!(
+        to,
+        ["can.bo@haiphong.gov.vn", "giam.doc@haiphong.gov.vn"].into(),
+        "the late unit's officer and head"
+    );
+    assert!(
+        m.text.contains("Đã nhập: 1/2 nhiệm vụ") && m.text.contains("Sở Y tế"),
+        "{}",
+        m.text
+    );
+    // The same stage is not sent twice.
+    let r = s.tick(at("2025-10-31T10:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 0);
+    // On the due date, then the day after: overdue to the unit, escalation to SKHCN.
+    let r = s.tick(at("2025-11-03T09:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 1);
+    let r = s.tick(at("2025-11-04T09:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 2);
+    let r = s.tick(at("2025-11-05T09:00:00+07:00")).await.unwrap();
+    assert_eq!(r.round_reminders, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while round_mails().len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mails = round_mails();
+    let subjects: Vec<_> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(mails.len(), 4, "{subjects:?}");
+    assert!(
+        subjects.contains(&"Hôm nay là hạn gửi báo cáo đợt lần 2 kế hoạch 215/KH-UBND"),
+        "{subjects:?}"
+    );
+    let escalation = mails
+        .iter()
+        .find(|m| m.subject.starts_with("Sở Y tế quá hạn gửi"))
+        .expect("escalation");
+    assert_eq!(escalation.to, ["chuyen.vien.khcn@haiphong.gov.vn"]);
+    assert!(
+        mails.iter().all(|m| !m.text.contains("Sở Giáo dục")),
+        "the unit that submitted is not reminded"
+    );
+    // A unit that submits is reminded no more (a later round's stage would be new).
+    let kinds: Vec<_> = rounds
+        .events(&rounds.round(PLAN, 2).await.unwrap().id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "remind")
+        .map(|e| e.detail.unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["round.reminder", "round.due", "round.overdue"]);
 }

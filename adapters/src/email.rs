@@ -350,6 +350,31 @@ impl Relay {
                 }
                 Message::UbndDigest { date, groups: out }
             }
+            template if template.starts_with("round.") => {
+                let stage = engine::notify::RoundStage::from_template(template)
+                    .ok_or_else(|| Skip(format!("unknown template `{template}`")))?;
+                let date = |k: &str| {
+                    p.get(k)
+                        .and_then(|v| serde_json::from_value::<chrono::NaiveDate>(v.clone()).ok())
+                        .ok_or_else(|| Skip(format!("{template} without `{k}`")))
+                };
+                let count = |k: &str| {
+                    u32::try_from(p.get(k).and_then(|v| v.as_u64()).unwrap_or(0)).unwrap_or(0)
+                };
+                Message::Round {
+                    stage,
+                    round: engine::notify::RoundNotice {
+                        plan_number: text("plan_number").unwrap_or_default(),
+                        number: count("round"),
+                        instruction: text("instruction").unwrap_or_default(),
+                        cut_off: date("cut_off")?,
+                        units_due: date("units_due")?,
+                        unit_name: text("unit_name").unwrap_or_default(),
+                        entered: count("entered"),
+                        tasks: count("tasks"),
+                    },
+                }
+            }
             template => {
                 let task_id = job
                     .task_id

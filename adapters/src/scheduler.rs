@@ -3,7 +3,8 @@
 //!
 //! 1. fires due deadline timers (reminders, due and overdue notices, escalations) into the
 //!    outbox, and takes automatic transitions on expiry through `decide` like any other;
-//! 2. alerts `ubnd` and the unit head about tasks that have not moved for N working days;
+//! 2. alerts `ubnd` and the unit head about tasks that have not moved for N working days, and
+//!    reminds the units late with a reporting round (and SKHCN once they are overdue);
 //! 3. queues the cron digests (a unit's morning list, UBND's weekly list), once per slot
 //!    across all instances;
 //! 4. seals the audit log periodically;
@@ -80,6 +81,8 @@ pub struct TickReport {
     pub notifications: usize,
     pub automatic_transitions: usize,
     pub stalled: usize,
+    /// Reminders and escalations queued for units late with a reporting round.
+    pub round_reminders: usize,
     pub digests: usize,
     pub sealed: bool,
     /// Forecast flags raised and cleared in this tick.
@@ -161,6 +164,7 @@ impl Scheduler {
             .is_none_or(|t| now - t >= self.cfg.stall_scan_every)
         {
             r.stalled = self.scan_stalled(now).await?;
+            r.round_reminders = self.store.rounds().queue_reminders(now).await?;
             marks.last_stall_scan = Some(now);
         }
 

@@ -111,6 +111,107 @@ pub enum Message {
         date: chrono::NaiveDate,
         groups: Vec<(String, Vec<TaskView>)>,
     },
+    /// A unit has not submitted its entries for a reporting round (issue 16): reminded before
+    /// the units' due date, on it, after it; SKHCN hears of it after it ([`RoundStage::Escalation`]).
+    Round {
+        stage: RoundStage,
+        round: RoundNotice,
+    },
+}
+
+/// Where a unit's late submission stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundStage {
+    Reminder,
+    Due,
+    Overdue,
+    Escalation,
+}
+
+impl RoundStage {
+    /// The outbox template: `round.reminder`, `round.due`, `round.overdue`, `round.escalation`.
+    pub fn template(self) -> &'static str {
+        match self {
+            RoundStage::Reminder => "round.reminder",
+            RoundStage::Due => "round.due",
+            RoundStage::Overdue => "round.overdue",
+            RoundStage::Escalation => "round.escalation",
+        }
+    }
+
+    pub fn from_template(t: &str) -> Option<RoundStage> {
+        [
+            RoundStage::Reminder,
+            RoundStage::Due,
+            RoundStage::Overdue,
+            RoundStage::Escalation,
+        ]
+        .into_iter()
+        .find(|s| s.template() == t)
+    }
+}
+
+/// A reporting round and one unit's part in it, as the reminder shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundNotice {
+    pub plan_number: String,
+    /// The round's number ("lần 2").
+    pub number: u32,
+    pub instruction: String,
+    pub cut_off: chrono::NaiveDate,
+    pub units_due: chrono::NaiveDate,
+    pub unit_name: String,
+    /// Tasks of the unit with an entry, of its tasks in the plan.
+    pub entered: u32,
+    pub tasks: u32,
+}
+
+fn round_doc(stage: RoundStage, r: &RoundNotice) -> Doc {
+    let due = format_date(r.units_due);
+    let what = format!("báo cáo đợt lần {} kế hoạch {}", r.number, r.plan_number);
+    let (subject, intro, todo) = match stage {
+        RoundStage::Reminder => (
+            format!("Nhắc gửi {what}: hạn ngày {due}"),
+            format!("{} chưa gửi {what}; hạn gửi là ngày {due}.", r.unit_name),
+            "Cán bộ đơn vị nhập tình hình thực hiện, khó khăn và đề xuất của từng nhiệm vụ; thủ trưởng đơn vị gửi báo cáo trước hạn.".to_string(),
+        ),
+        RoundStage::Due => (
+            format!("Hôm nay là hạn gửi {what}"),
+            format!("{} chưa gửi {what}; hôm nay ({due}) là hạn gửi.", r.unit_name),
+            "Thủ trưởng đơn vị gửi báo cáo trong hôm nay.".to_string(),
+        ),
+        RoundStage::Overdue => (
+            format!("Quá hạn gửi {what} (hạn {due})"),
+            format!("{} chưa gửi {what}, đã quá hạn ngày {due}.", r.unit_name),
+            "Thủ trưởng đơn vị gửi báo cáo ngay; Sở Khoa học và Công nghệ đã được báo.".to_string(),
+        ),
+        RoundStage::Escalation => (
+            format!("{} quá hạn gửi {what}", r.unit_name),
+            format!(
+                "{} chưa gửi {what}, đã quá hạn ngày {due}.",
+                r.unit_name
+            ),
+            "Đôn đốc đơn vị gửi báo cáo, hoặc lập báo cáo không có phần của đơn vị.".to_string(),
+        ),
+    };
+    Doc {
+        subject,
+        intro,
+        lines: vec![
+            format!("Kế hoạch: {}", r.plan_number),
+            format!(
+                "Đợt báo cáo: lần {} (thực hiện {})",
+                r.number, r.instruction
+            ),
+            format!("Số liệu tính đến ngày: {}", format_date(r.cut_off)),
+            format!("Hạn đơn vị gửi báo cáo: {due}"),
+            format!("Đơn vị: {}", r.unit_name),
+            format!("Đã nhập: {}/{} nhiệm vụ", r.entered, r.tasks),
+        ],
+        todo,
+        link: None,
+        list: Vec::new(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +362,7 @@ fn digest_item(t: &TaskView) -> String {
 /// Renders a message. Subjects are plain UTF-8; the mail layer encodes them.
 pub fn render(message: &Message) -> Rendered {
     match message {
+        Message::Round { stage, round } => round_doc(*stage, round).render(),
         Message::Turn {
             task,
             comment,
@@ -519,6 +621,51 @@ pub fn render(message: &Message) -> Rendered {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_late_units_round_reminder_names_the_round_the_due_date_and_what_is_entered() {
+        let round = RoundNotice {
+            plan_number: "215/KH-UBND".into(),
+            number: 2,
+            instruction: "Thông báo số 620/TB-VP".into(),
+            cut_off: chrono::NaiveDate::from_ymd_opt(2025, 11, 5).unwrap(),
+            units_due: chrono::NaiveDate::from_ymd_opt(2025, 11, 3).unwrap(),
+            unit_name: "Sở Y tế".into(),
+            entered: 1,
+            tasks: 3,
+        };
+        let r = render(&Message::Round {
+            stage: RoundStage::Reminder,
+            round: round.clone(),
+        });
+        assert!(
+            r.subject.contains("lần 2") && r.subject.contains("03/11/2025"),
+            "{}",
+            r.subject
+        );
+        assert!(
+            r.text.contains("Đã nhập: 1/3 nhiệm vụ") && r.text.contains("05/11/2025"),
+            "{}",
+            r.text
+        );
+        let e = render(&Message::Round {
+            stage: RoundStage::Escalation,
+            round,
+        });
+        assert!(e.subject.starts_with("Sở Y tế quá hạn"), "{}", e.subject);
+        for s in [
+            "round.reminder",
+            "round.due",
+            "round.overdue",
+            "round.escalation",
+        ] {
+            assert_eq!(
+                RoundStage::from_template(s).map(RoundStage::template),
+                Some(s)
+            );
+        }
+    }
+
     use super::*;
     use crate::time::parse_instant;
 

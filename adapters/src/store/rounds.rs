@@ -1183,6 +1183,122 @@ impl<'a> Rounds<'a> {
     }
 }
 
+/// How many days before the units' due date a unit that has not submitted is reminded.
+pub const REMIND_DAYS_BEFORE: u64 = 3;
+
+impl Rounds<'_> {
+    /// Queues the emails of the units late with a round, as of `now`: a reminder from
+    /// [`REMIND_DAYS_BEFORE`] days before the units' due date, a notice on the day, and after it
+    /// an overdue notice to the unit with an escalation to SKHCN. Each stage once per round and
+    /// unit (recorded in `round_events` as `remind`, the stage in the detail); a stage reached
+    /// late (the worker was down) is sent alone, the earlier ones skipped. A unit that has
+    /// submitted gets nothing. System door, for the scheduler; returns the messages queued.
+    #[tracing::instrument(name = "rounds.reminders", skip_all)]
+    pub async fn queue_reminders(&self, now: Instant) -> Result<usize, StoreError> {
+        use engine::notify::RoundStage;
+        let today = engine::time::local_date(now);
+        let horizon = today + chrono::Days::new(REMIND_DAYS_BEFORE);
+        let rows: Vec<RoundRow> = with_db!(self.store, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_ROUND} WHERE r.units_due <= $1 ORDER BY r.units_due, r.id"
+            )))
+            .bind(horizon)
+            .fetch_all(pool)
+            .await?
+        });
+        let now = micros(now);
+        let mut queued = 0;
+        for row in rows {
+            let round = row.record()?;
+            let due = round.spec.units_due;
+            let stage = match today.cmp(&due) {
+                std::cmp::Ordering::Less => RoundStage::Reminder,
+                std::cmp::Ordering::Equal => RoundStage::Due,
+                std::cmp::Ordering::Greater => RoundStage::Overdue,
+            };
+            let tasks = self.plan_tasks(&round.plan_id, None).await?;
+            let entries: Vec<EntryRecord> = self
+                .entries_of(&round.id)
+                .await?
+                .into_iter()
+                .map(EntryRow::record)
+                .collect::<Result<_, _>>()?;
+            let units = self.units(&round, &tasks, &entries, today).await?;
+            let sent: Vec<(Option<String>, Option<String>)> = with_db!(self.store, |pool| {
+                sqlx::query_as(
+                    "SELECT unit_id, detail FROM round_events WHERE round_id = $1 AND kind = 'remind'",
+                )
+                .bind(&round.id)
+                .fetch_all(pool)
+                .await?
+            });
+            for u in units.iter().filter(|u| u.submitted.is_none()) {
+                let code = stage.template();
+                let already = sent.iter().any(|(unit, detail)| {
+                    unit.as_deref() == Some(u.unit_id.as_str()) && detail.as_deref() == Some(code)
+                });
+                if already {
+                    continue;
+                }
+                let payload = |roles: &[engine::Role]| {
+                    serde_json::json!({
+                        "roles": roles,
+                        "unit_id": u.unit_id,
+                        "unit_name": u.unit_name,
+                        "plan_number": round.plan_number,
+                        "round": round.spec.number,
+                        "instruction": round.spec.instruction,
+                        "cut_off": round.spec.cut_off,
+                        "units_due": round.spec.units_due,
+                        "entered": u.entered,
+                        "tasks": u.tasks,
+                    })
+                    .to_string()
+                };
+                let unit_roles = [engine::Role::DonVi, engine::Role::ThuTruongDonVi];
+                let mut messages = vec![(stage.template(), payload(&unit_roles))];
+                if stage == RoundStage::Overdue {
+                    messages.push((
+                        RoundStage::Escalation.template(),
+                        payload(&access::ROUND_COORDINATORS),
+                    ));
+                }
+                let ids: Vec<String> = messages.iter().map(|_| new_id()).collect();
+                let result: Result<(), StoreError> = with_db!(self.store, |pool| {
+                    let mut tx = pool.begin().await?;
+                    let mut conn = Conn::from(&mut *tx);
+                    let new: Vec<super::sql::NewMessage<'_>> = messages
+                        .iter()
+                        .zip(&ids)
+                        .map(|((template, payload), id)| super::sql::NewMessage {
+                            id,
+                            task_id: None,
+                            template,
+                            payload,
+                        })
+                        .collect();
+                    super::sql::insert_messages(&mut conn, &new, now).await?;
+                    event(
+                        &mut conn,
+                        &round.id,
+                        "remind",
+                        Some(&u.unit_id),
+                        "scheduler",
+                        Some(code),
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                });
+                result?;
+                queued += messages.len();
+            }
+        }
+        Ok(queued)
+    }
+}
+
 /// Appends a round event in `conn`'s transaction.
 async fn event(
     conn: &mut Conn<'_>,
