@@ -308,6 +308,61 @@ async fn a_round_runs_from_opening_to_the_signed_report_on_the_command_line(db: 
         .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(kinds, ["open", "submit", "reopen", "draft", "sign"]);
+    // The official report takes the round (submitted units only) and records the export.
+    cli.ok(&[
+        "round", "submit", "--plan", PLAN, "--round", "2", "--as", "giam.doc",
+    ]);
+    let e = cli.fails(
+        2,
+        &[
+            "report",
+            "progress",
+            "--plan",
+            PLAN,
+            "--round",
+            "2",
+            "--format",
+            "md",
+            "--as",
+            "chuyen.vien",
+        ],
+    );
+    assert!(e.contains("--format docx"), "{e}");
+    let file = dir.path().join("bao-cao.docx");
+    cli.ok(&[
+        "report",
+        "progress",
+        "--plan",
+        PLAN,
+        "--as-of",
+        "05/11/2025",
+        "--round",
+        "2",
+        "--format",
+        "docx",
+        "-o",
+        file.to_str().unwrap(),
+        "--as",
+        "chuyen.vien",
+    ]);
+    let bytes = std::fs::read(&file).unwrap();
+    let json = cli.ok(&[
+        "round",
+        "show",
+        "--plan",
+        PLAN,
+        "--round",
+        "2",
+        "--as",
+        "chuyen.vien",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let last = v["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "export", "{last}");
+    assert_eq!(last["format"], "docx");
+    assert_eq!(last["actor_user"], "chuyen.vien");
+    assert_eq!(last["sha256"], adapters::store::sha256_hex(&bytes));
     // The task's history shows the entries.
     let history = cli.ok(&["audit", "show", &task]);
     assert!(history.contains("round_entry"), "{history}");

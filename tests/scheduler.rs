@@ -164,6 +164,8 @@ fn quiet() -> SchedulerConfig {
         unit_digest: None,
         ubnd_digest: None,
         seal_every: None,
+        // The forecast's flags have their own test (tests/forecast.rs).
+        forecast_flags_every: None,
         ..SchedulerConfig::default()
     }
 }

@@ -334,7 +334,19 @@ impl Relay {
                         .await
                         .map(|u| u.name)
                         .unwrap_or(unit_id);
-                    out.push((name, self.views(&ids, now).await));
+                    let mut views = self.views(&ids, now).await;
+                    // The column of the year-end forecast: the flag last raised, if any.
+                    for v in &mut views {
+                        v.forecast = self
+                            .store
+                            .scheduling()
+                            .forecast_flag(&v.id)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|f| f.describe());
+                    }
+                    out.push((name, views));
                 }
                 Message::UbndDigest { date, groups: out }
             }
@@ -415,6 +427,12 @@ impl Relay {
                     "deadline.overdue" => Message::Overdue { task, missed },
                     "deadline.escalation" => Message::Escalation { task },
                     "task.stalled" => Message::Stalled { task },
+                    "forecast.flag" => Message::ForecastFlag {
+                        task,
+                        cannot_finish: text("verdict").as_deref() == Some("cannot_finish"),
+                        summary: text("summary").unwrap_or_default(),
+                        shorter_path: text("shorter_path"),
+                    },
                     other => return Err(Skip(format!("unknown template `{other}`"))),
                 }
             }
@@ -572,5 +590,6 @@ pub async fn task_view(store: &Store, id: &str, now: Instant, base_url: &str) ->
         idle_working_days: cal.working_days_between(task.state_entered_at, now).ok(),
         link: format!("{}/tasks/{}", base_url.trim_end_matches('/'), task.id),
         moved_to: None,
+        forecast: None,
     })
 }

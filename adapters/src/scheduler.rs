@@ -8,7 +8,10 @@
 //! 3. queues the cron digests (a unit's morning list, UBND's weekly list), once per slot
 //!    across all instances;
 //! 4. seals the audit log periodically;
-//! 5. drains the outbox through SMTP.
+//! 5. raises the year-end forecast's flags (issue 17): a task that cannot finish by its due
+//!    date, or is at risk, is flagged once (an audit entry and an email), again only if the
+//!    flag changes;
+//! 6. drains the outbox through SMTP.
 //!
 //! Timers and slots live in the database, so the scheduler survives restarts: after downtime,
 //! each overdue timer fires once and a pile of missed reminders for one task folds into one
@@ -48,6 +51,8 @@ pub struct SchedulerConfig {
     pub ubnd_digest: Option<cron::Schedule>,
     /// Skip digest slots that fall on a day off.
     pub digests_on_working_days_only: bool,
+    /// How often the year-end forecast's flags are raised (`None`: never).
+    pub forecast_flags_every: Option<TimeDelta>,
 }
 
 impl Default for SchedulerConfig {
@@ -62,6 +67,7 @@ impl Default for SchedulerConfig {
             unit_digest: cron::Schedule::from_str("0 0 7 * * Mon-Fri").ok(),
             ubnd_digest: cron::Schedule::from_str("0 0 8 * * Mon").ok(),
             digests_on_working_days_only: true,
+            forecast_flags_every: Some(TimeDelta::hours(1)),
         }
     }
 }
@@ -79,12 +85,15 @@ pub struct TickReport {
     pub round_reminders: usize,
     pub digests: usize,
     pub sealed: bool,
+    /// Forecast flags raised and cleared in this tick.
+    pub forecast_flags: crate::report::forecast::FlagCounts,
     pub mail: RelayReport,
 }
 
 struct Marks {
     last_stall_scan: Option<Instant>,
     last_seal: Option<Instant>,
+    last_forecast: Option<Instant>,
     last_cron: Instant,
 }
 
@@ -114,6 +123,7 @@ impl Scheduler {
             marks: tokio::sync::Mutex::new(Marks {
                 last_stall_scan: None,
                 last_seal: None,
+                last_forecast: None,
                 last_cron: now,
             }),
         }
@@ -166,6 +176,13 @@ impl Scheduler {
         {
             r.sealed = self.seal(now).await?;
             marks.last_seal = Some(now);
+        }
+
+        if let Some(every) = self.cfg.forecast_flags_every
+            && marks.last_forecast.is_none_or(|t| now - t >= every)
+        {
+            r.forecast_flags = self.forecast_flags(now).await?;
+            marks.last_forecast = Some(now);
         }
         drop(marks);
         Ok(r)
@@ -263,6 +280,15 @@ impl Scheduler {
             }
         }
         Ok(queued)
+    }
+
+    /// The year-end forecast of every open task as of today, each flag raised once.
+    #[tracing::instrument(name = "scheduler.forecast_flags", skip_all)]
+    async fn forecast_flags(
+        &self,
+        now: Instant,
+    ) -> Result<crate::report::forecast::FlagCounts, StoreError> {
+        crate::report::forecast::raise_flags(&self.store, None, local_date(now), now).await
     }
 
     /// Seals the audit log; true if this instance sealed.

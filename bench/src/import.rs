@@ -40,7 +40,7 @@ pub struct Args {
     pub tiendo_bin: Option<PathBuf>,
 }
 
-const PLAN: &str = "999/KH-BENCH";
+pub(crate) const PLAN: &str = "999/KH-BENCH";
 /// The phases of one backend's run, for the progress bar.
 const PHASES: u64 = 7;
 
@@ -71,8 +71,8 @@ impl Phase {
 }
 
 /// The `tiendo` binary to time: the one named, or the one beside this benchmark.
-fn tiendo_binary(a: &Args) -> Result<PathBuf, Failure> {
-    let path = match &a.tiendo_bin {
+pub(crate) fn tiendo_binary(named: Option<&PathBuf>) -> Result<PathBuf, Failure> {
+    let path = match named {
         Some(p) => p.clone(),
         None => std::env::current_exe()
             .map_err(|e| Failure::new(format!("cannot find this benchmark's binary: {e}")))?
@@ -110,20 +110,7 @@ async fn run_backend(
             m
         }
     };
-    let csv = csv.display().to_string();
-    let import: Vec<String> = [
-        "import",
-        "plan",
-        "--plan",
-        PLAN,
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)",
-        &csv,
-    ]
-    .map(String::from)
-    .to_vec();
+    let import = import_args(csv);
     let mut phases = Vec::new();
     // The first import creates every task; the second, of the same file, must change nothing.
     for (name, expected, note) in [
@@ -223,6 +210,24 @@ async fn run_backend(
     Ok(phases)
 }
 
+/// `tiendo import plan` of the synthetic catalogue `csv` as the bench plan of 2025.
+pub(crate) fn import_args(csv: &Path) -> Vec<String> {
+    let csv = csv.display().to_string();
+    [
+        "import",
+        "plan",
+        "--plan",
+        PLAN,
+        "--year",
+        "2025",
+        "--title",
+        "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)",
+        &csv,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 impl Args {
     pub fn check(&self) -> Result<(), String> {
         if self.tasks == 0 {
@@ -233,7 +238,7 @@ impl Args {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a)?;
+    let tiendo = tiendo_binary(a.tiendo_bin.as_ref())?;
     let work = tempfile::Builder::new()
         .prefix("tiendo-bench-import-")
         .tempdir()

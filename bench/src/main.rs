@@ -8,6 +8,8 @@
 //! - `timers`: due deadline timers fired into the outbox per second (PostgreSQL);
 //! - `api`: transitions through the HTTP API against the store figure, in the same run;
 //! - `import`: plan import and the reports over a synthetic plan, each a `tiendo` process;
+//! - `forecast`: the year-end forecast of the synthetic plan in each format, each a `tiendo`
+//!   process;
 //! - `ui`: the web pages against the API calls that carry the same data, over the synthetic plan.
 //!
 //! It uses the library crates (`engine`, `adapters`) and, for `import`, the `tiendo` binary as a
@@ -16,6 +18,7 @@
 mod api;
 mod drive;
 mod failure;
+mod forecast;
 mod http_load;
 mod import;
 mod pgbench;
@@ -58,6 +61,8 @@ enum Command {
     Timers(timers::Args),
     /// Plan import and the progress report over a synthetic plan (default 100,000 tasks).
     Import(import::Args),
+    /// The year-end forecast of a synthetic plan (default 100,000 tasks) in each format.
+    Forecast(forecast::Args),
     /// The web pages (task list, my turn, task page) against the API, p50/p95, over the
     /// synthetic plan (default 100,000 tasks).
     Ui(ui::Args),
@@ -71,6 +76,7 @@ impl Command {
             Command::Api(args) => args.check(),
             Command::Timers(args) => args.check(),
             Command::Import(args) => args.check(),
+            Command::Forecast(args) => args.check(),
             Command::Ui(args) => args.check(),
         }
     }
@@ -81,6 +87,7 @@ impl Command {
             Command::Api(args) => api::run(args).await,
             Command::Timers(args) => timers::run(args).await,
             Command::Import(args) => import::run(args).await,
+            Command::Forecast(args) => forecast::run(args).await,
             Command::Ui(args) => ui::run(args).await,
         }
     }

@@ -23,6 +23,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -141,6 +142,80 @@ impl Verdict {
     }
 }
 
+impl std::str::FromStr for Verdict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Verdict, String> {
+        [
+            Verdict::CannotFinish,
+            Verdict::AtRisk,
+            Verdict::OnTrack,
+            Verdict::NoDeadline,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown forecast verdict `{s}`"))
+    }
+}
+
+/// The audit entries of flags: kind and transition name.
+pub const FLAG_KIND: &str = "forecast_flag";
+
+/// What the scheduler does with a task's flag, given the flag last raised for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    /// Raise this flag: an audit entry and an email (first time, or the flag changed).
+    Raise(Verdict),
+    /// The task is no longer flagged: record it (an audit entry, no email) so that a later
+    /// flag is raised again.
+    Clear,
+    /// Nothing new.
+    Keep,
+}
+
+/// Each flag is raised once, and again only if it changes (issue 17): `previous` is the flag
+/// last raised and not cleared.
+pub fn flag_change(previous: Option<Verdict>, current: Verdict) -> FlagChange {
+    match (previous, current.flagged()) {
+        (p, true) if p == Some(current) => FlagChange::Keep,
+        (_, true) => FlagChange::Raise(current),
+        (Some(_), false) => FlagChange::Clear,
+        (None, false) => FlagChange::Keep,
+    }
+}
+
+impl Forecast {
+    /// The audit entry's comment for a flag raised or cleared: the verdict, the due date and
+    /// the dates, the binding step.
+    pub fn flag_comment(&self, change: FlagChange) -> Option<String> {
+        let due = self
+            .due
+            .map(|d| {
+                format!(
+                    " (hạn {}{})",
+                    format_date(d),
+                    self.due_reason
+                        .as_deref()
+                        .map(|r| format!(", {r}"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        match change {
+            FlagChange::Raise(_) => Some(format!(
+                "Dự báo ngày {}: {}{due}",
+                format_date(self.as_of),
+                self.summary()
+            )),
+            FlagChange::Clear => Some(format!(
+                "Dự báo ngày {}: hết cờ, {}{due}",
+                format_date(self.as_of),
+                self.summary()
+            )),
+            FlagChange::Keep => None,
+        }
+    }
+}
+
 /// A date and the path (index into [`Forecast::paths`]) that gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Bound {
@@ -156,7 +231,9 @@ pub struct Forecast {
     pub due: Option<NaiveDate>,
     pub due_reason: Option<String>,
     /// One per selection method (or one when methods do not matter), in declaration order.
-    pub paths: Vec<PathForecast>,
+    /// Shared: the tasks of a report with the same inputs share their paths ([`Many`]).
+    #[serde(serialize_with = "serialize_paths")]
+    pub paths: Arc<[PathForecast]>,
     pub earliest: Bound,
     pub typical: Bound,
     pub latest: Bound,
@@ -166,6 +243,51 @@ pub struct Forecast {
     /// An allowed path that finishes earlier than the default method's (quotation instead of
     /// open bidding), when there is one.
     pub shorter_path: Option<usize>,
+    /// For a flagged task, the decisions the workflow offers from its step ([`decision_options`]).
+    pub options: Vec<DecisionOption>,
+}
+
+/// A decision a flagged task leads to: a proposal whose exit the workflow declares from the
+/// task's step, made through the proposals mechanism (`tiendo task propose`, `POST
+/// /api/v1/tasks/{id}/proposals`) and decided by UBND.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionOption {
+    /// The proposal's kind (`postpone`).
+    pub kind: &'static str,
+    /// "đề nghị giãn sang kế hoạch năm sau".
+    pub title: String,
+    /// The workflow's exit transition UBND takes on accepting it.
+    pub transition: String,
+}
+
+/// The decisions a task whose verdict is a flag may lead to, from `state` of `wf`: propose
+/// postponement to next year's plan (đề nghị giãn sang kế hoạch năm sau), where the workflow
+/// declares that exit from the step (none from the contract on). Nothing for a task on track.
+pub fn decision_options(wf: &Workflow, state: &str, verdict: Verdict) -> Vec<DecisionOption> {
+    use crate::proposal::{ProposalKind, exit_transition};
+    if !verdict.flagged() {
+        return Vec::new();
+    }
+    [ProposalKind::Postpone]
+        .into_iter()
+        .filter_map(|k| {
+            let t = exit_transition(wf, state, k)?;
+            Some(DecisionOption {
+                kind: k.as_str(),
+                title:
+                    "đề nghị giãn sang kế hoạch năm sau (tạm hoãn, chuyển sang kế hoạch năm sau)"
+                        .to_string(),
+                transition: t.name.clone(),
+            })
+        })
+        .collect()
+}
+
+fn serialize_paths<S: serde::Serializer>(
+    paths: &Arc<[PathForecast]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter())
 }
 
 /// Why a task has no forecast.
@@ -295,7 +417,9 @@ pub fn forecast(
     as_of: Instant,
 ) -> Result<Forecast, ForecastError> {
     let paths = forecast_paths(wf, task, as_of)?;
-    Ok(judge(task, as_of, paths))
+    let mut f = judge(task, as_of, paths.into());
+    f.options = decision_options(wf, task.state, f.verdict);
+    Ok(f)
 }
 
 /// The paths part of a forecast (everything but the judgement against the due date), which
@@ -362,7 +486,7 @@ pub fn forecast_paths(
 }
 
 /// Judges computed paths against the task's due date.
-pub fn judge(task: &TaskInput<'_>, as_of: Instant, paths: Vec<PathForecast>) -> Forecast {
+pub fn judge(task: &TaskInput<'_>, as_of: Instant, paths: Arc<[PathForecast]>) -> Forecast {
     let year_end = task
         .budget_year
         .and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31));
@@ -416,6 +540,7 @@ pub fn judge(task: &TaskInput<'_>, as_of: Instant, paths: Vec<PathForecast>) -> 
         latest,
         verdict,
         shorter_path,
+        options: Vec::new(),
     }
 }
 
@@ -659,7 +784,7 @@ impl<'a> Search<'a> {
 /// a handful of (workflow, state, dates) combinations.
 #[derive(Default)]
 pub struct Many {
-    cache: HashMap<Key, Result<Vec<PathForecast>, ForecastError>>,
+    cache: HashMap<Key, Result<Arc<[PathForecast]>, ForecastError>>,
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -712,14 +837,16 @@ impl Many {
         let paths = match self.cache.get(&key) {
             Some(p) => p.clone(),
             None => {
-                let p = forecast_paths(wf, task, as_of);
+                let p = forecast_paths(wf, task, as_of).map(Arc::from);
                 self.cache.insert(key, p.clone());
                 p
             }
         }?;
         // A value unknown to the cache key's methods is handled by `allowed` above; the paths'
         // own `allowed` flags follow the key.
-        Ok(judge(task, as_of, paths))
+        let mut f = judge(task, as_of, paths);
+        f.options = decision_options(wf, task.state, f.verdict);
+        Ok(f)
     }
 
     /// How many distinct inputs were computed.

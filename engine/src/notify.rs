@@ -40,6 +40,9 @@ pub struct TaskView {
     /// The step the task is at when the message is sent, when it has left the step the
     /// message is about (`state_title`).
     pub moved_to: Option<String>,
+    /// The year-end forecast's flag last raised for the task, in words ("không thể hoàn thành
+    /// đúng hạn: sớm nhất 19/01/2026, hạn 31/12/2025"), for UBND's weekly digest.
+    pub forecast: Option<String>,
 }
 
 /// What happened, by template.
@@ -85,6 +88,17 @@ pub enum Message {
     /// Leadership and the unit head are told a task has not moved.
     Stalled {
         task: TaskView,
+    },
+    /// The year-end forecast flags a task: it cannot finish by its due date even with every
+    /// step at its legal minimum, or is at risk at typical durations (issue 17).
+    ForecastFlag {
+        task: TaskView,
+        /// `cannot_finish` or `at_risk`.
+        cannot_finish: bool,
+        /// `Forecast::summary`: the verdict, the three dates and the binding step.
+        summary: String,
+        /// "Có đường ngắn hơn: …", when there is one.
+        shorter_path: Option<String>,
     },
     /// The morning list of a unit's tasks that need its action.
     UnitDigest {
@@ -338,6 +352,9 @@ fn digest_item(t: &TaskView) -> String {
     if let Some(idle) = t.idle_working_days {
         let _ = write!(s, " — {idle} ngày làm việc chưa chuyển bước");
     }
+    if let Some(f) = &t.forecast {
+        let _ = write!(s, " — dự báo: {f}");
+    }
     let _ = write!(s, " — {}", t.link);
     s
 }
@@ -519,6 +536,37 @@ pub fn render(message: &Message) -> Rendered {
             }
             .render()
         }
+        Message::ForecastFlag {
+            task,
+            cannot_finish,
+            summary,
+            shorter_path,
+        } => {
+            let what = if *cannot_finish {
+                "không thể hoàn thành đúng hạn"
+            } else {
+                "có nguy cơ không hoàn thành đúng hạn"
+            };
+            let mut lines = task_lines(task);
+            lines.push(format!("Dự báo: {summary}"));
+            lines.extend(shorter_path.clone());
+            Doc {
+                subject: format!("[tiendo] Dự báo {what}: {}", task.name),
+                intro: format!(
+                    "Theo dự báo trên thời hạn tối thiểu luật định và lịch ngày làm việc, nhiệm vụ «{}» ({}) {what}.",
+                    task.name, task.unit_name
+                ),
+                lines,
+                todo: if *cannot_finish {
+                    "xem xét đề xuất chuyển nguồn sang năm sau hoặc đề nghị giãn sang kế hoạch năm sau; chỉ đạo rút ngắn các bước còn lại nếu có thể.".into()
+                } else {
+                    "đôn đốc các bước còn lại để kịp hạn; theo dõi dự báo.".into()
+                },
+                link: Some(task.link.clone()),
+                list: Vec::new(),
+            }
+            .render()
+        }
         Message::UnitDigest {
             unit_name,
             date,
@@ -643,6 +691,7 @@ mod tests {
             idle_working_days: Some(12),
             link: "https://tiendo.haiphong.gov.vn/tasks/t1".into(),
             moved_to: None,
+            forecast: None,
         }
     }
 
@@ -774,6 +823,12 @@ mod tests {
             },
             Message::Escalation { task: view() },
             Message::Stalled { task: view() },
+            Message::ForecastFlag {
+                task: view(),
+                cannot_finish: true,
+                summary: "không thể hoàn thành đúng hạn: sớm nhất 19/01/2026".into(),
+                shorter_path: None,
+            },
             Message::UnitDigest {
                 unit_name: "Sở Y tế".into(),
                 date: d,
@@ -792,5 +847,35 @@ mod tests {
         }
         let r = render(&Message::Stalled { task: view() });
         assert!(r.subject.contains("12 ngày làm việc chưa chuyển bước"));
+        let r = render(&Message::ForecastFlag {
+            task: view(),
+            cannot_finish: false,
+            summary: "có nguy cơ: sớm nhất 05/12/2025".into(),
+            shorter_path: Some("Có đường ngắn hơn: chào hàng cạnh tranh".into()),
+        });
+        assert!(
+            r.subject
+                .starts_with("[tiendo] Dự báo có nguy cơ không hoàn thành đúng hạn: ")
+        );
+        let flagged = TaskView {
+            forecast: Some(
+                "không thể hoàn thành đúng hạn: sớm nhất 19/01/2026, hạn 31/12/2025".into(),
+            ),
+            ..view()
+        };
+        let r = render(&Message::UbndDigest {
+            date: chrono::NaiveDate::from_ymd_opt(2025, 11, 10).unwrap(),
+            groups: vec![("Sở Y tế".into(), vec![flagged, view()])],
+        });
+        assert!(
+            r.text.contains(
+                "— dự báo: không thể hoàn thành đúng hạn: sớm nhất 19/01/2026, hạn 31/12/2025 —"
+            ),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.text.matches("dự báo:").count(), 1, "{}", r.text);
+        assert!(r.text.contains("Dự báo: có nguy cơ: sớm nhất 05/12/2025"));
+        assert!(r.text.contains("Có đường ngắn hơn: chào hàng cạnh tranh"));
     }
 }

@@ -26,6 +26,15 @@ pub struct ForecastArgs {
     /// Tệp ghi kết quả; không có thì md, html và json in ra màn hình.
     #[arg(short = 'o', long = "output", value_name = "TỆP")]
     pub output: Option<PathBuf>,
+    /// Với json: ghi mọi đường (mọi hình thức lựa chọn nhà thầu) và mọi bước của từng đường;
+    /// mặc định chỉ ghi đường sớm nhất và bước quyết định của mỗi nhiệm vụ.
+    #[arg(long)]
+    pub all_paths: bool,
+    /// Nêu cờ dự báo thay vì in dự báo: mỗi nhiệm vụ không thể hoàn thành đúng hạn hoặc có
+    /// nguy cơ được ghi nhật ký và gửi thư (thủ trưởng đơn vị, UBND, Sở KH&CN) một lần, và
+    /// chỉ nêu lại khi cờ thay đổi (tiến trình nền `tiendo worker` làm việc này mỗi giờ).
+    #[arg(long, conflicts_with_all = ["format", "output", "all_paths", "as_user"])]
+    pub raise: bool,
     /// Lập với tư cách người dùng này: cán bộ đơn vị chỉ thấy nhiệm vụ của đơn vị mình.
     #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
     pub as_user: Option<String>,
@@ -48,6 +57,11 @@ fn format_of(a: &ForecastArgs) -> Result<ForecastFormat, Failure> {
 #[tracing::instrument(name = "forecast", skip_all, fields(plan = %args.plan))]
 pub async fn run(args: &ForecastArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let format = format_of(args)?;
+    if args.all_paths && format != ForecastFormat::Json {
+        return Err(Failure::usage(
+            "--all-paths chỉ dùng với định dạng json (--format json).",
+        ));
+    }
     let as_of = match &args.as_of {
         Some(d) => {
             parse_date(d).map_err(|e| Failure::usage(format!("Ngày --as-of không hợp lệ: {e}")))?
@@ -55,6 +69,18 @@ pub async fn run(args: &ForecastArgs, ctx: &Ctx<'_>) -> Result<String, Failure> 
         None => local_date(Utc::now()),
     };
     let store = ctx.store().await?;
+    if args.raise {
+        let plan = store.directory().plan(&args.plan).await?;
+        let c = report::forecast::raise_flags(&store, Some(&plan), as_of, Utc::now()).await?;
+        return Ok(format!(
+            "Dự báo kế hoạch {} tính đến ngày {}: đã xét {} nhiệm vụ đang thực hiện; nêu {} cờ mới (ghi nhật ký, gửi thư), gỡ {} cờ.\n",
+            plan.number,
+            engine::time::format_date(as_of),
+            c.checked,
+            c.raised,
+            c.cleared
+        ));
+    }
     let units = match &args.as_user {
         Some(u) => engine::access::report_scope(&store.directory().actor(u).await?)
             .map_err(|d| Failure::refused(d.message))?,
@@ -64,6 +90,7 @@ pub async fn run(args: &ForecastArgs, ctx: &Ctx<'_>) -> Result<String, Failure> 
         plan: args.plan.clone(),
         as_of,
         units,
+        all_paths: args.all_paths,
     };
     let r = report::forecast_tracked(&store, &params, format, &Bar::new())
         .await

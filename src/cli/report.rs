@@ -31,6 +31,11 @@ pub enum ReportCmd {
         /// yyyy-mm-dd; mặc định: hôm nay).
         #[arg(long, value_name = "NGÀY")]
         as_of: Option<String>,
+        /// Đợt báo cáo (tiendo round) mà văn bản DOCX dùng: khó khăn, đề xuất của các đơn vị đã
+        /// gửi, các mục Sở KH&CN đã sửa, số văn bản và người ký; việc xuất được ghi lại (định
+        /// dạng, mã sha256, người xuất). Cần --plan và --format docx.
+        #[arg(long, value_name = "LẦN", requires = "plan")]
+        round: Option<u32>,
         #[command(flatten)]
         out: Output,
     },
@@ -146,6 +151,7 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             plan,
             year,
             as_of,
+            round,
             out,
         } => {
             let format = format_of(out)?;
@@ -160,9 +166,43 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                 as_of,
                 units: scope(&store, out).await?,
             };
-            let r = report::progress_tracked(&store, &params, format, &Bar::new())
-                .await
-                .map_err(failure)?;
+            let r = match round {
+                None => report::progress_tracked(&store, &params, format, &Bar::new())
+                    .await
+                    .map_err(failure)?,
+                Some(n) => {
+                    if format != Format::Docx {
+                        return Err(Failure::usage(
+                            "--round dùng cho văn bản báo cáo: thêm --format docx.",
+                        ));
+                    }
+                    let rounds = store.rounds();
+                    let record = rounds.round(&params.plan, *n).await?;
+                    let content = rounds
+                        .report(&params.plan, *n, params.units.as_deref())
+                        .await?;
+                    let r = report::official_tracked(&store, &params, &content, &Bar::new())
+                        .await
+                        .map_err(failure)?;
+                    let by = match &out.as_user {
+                        Some(u) => u.clone(),
+                        None => format!(
+                            "cli:{}",
+                            std::env::var("USER").unwrap_or_else(|_| "?".into())
+                        ),
+                    };
+                    rounds
+                        .record_export(
+                            &record,
+                            &by,
+                            format.extension(),
+                            &adapters::store::sha256_hex(&r.bytes),
+                            Utc::now(),
+                        )
+                        .await?;
+                    r
+                }
+            };
             deliver(r, format, out, "báo cáo tiến độ")
         }
         ReportCmd::Status {

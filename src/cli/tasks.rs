@@ -772,6 +772,12 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
             if let Some(note) = f.shorter_path_note() {
                 out.push_str(&format!("  {note}\n"));
             }
+            for o in &f.options {
+                out.push_str(&format!(
+                    "  Có thể đề xuất: {} — đơn vị gửi kèm văn bản: tiendo task propose {} --kind {} --letter SỐ_VĂN_BẢN --letter-date NGÀY; UBND quyết định\n",
+                    o.title, t.id, o.kind
+                ));
+            }
         }
         Some(Err(e)) => out.push_str(&format!("Dự báo:        không tính được: {e}\n")),
         None => {}

@@ -243,6 +243,32 @@ async fn a_round_over_http_from_opening_to_signature(db: TestDb) {
     assert!(v["entries"].as_array().unwrap().is_empty(), "{v}");
     assert!(v["drafts"].as_object().unwrap().is_empty(), "{v}");
 
+    // The official report takes the round and records the export.
+    send(&w, Method::POST, &submit, Who::Head, &json!({})).await;
+    problem(
+        w.app
+            .get(
+                "/api/v1/reports/progress?plan=215%2FKH-UBND&round=2&format=md",
+                w.token(Who::Skhcn),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let r = w
+        .app
+        .get(
+            "/api/v1/reports/progress?plan=215%2FKH-UBND&round=2&format=docx&as_of=2025-11-05",
+            w.token(Who::Skhcn),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    let v = json(w.app.get(&format!("{BASE}/2"), w.token(Who::Skhcn)).await).await;
+    let last = v["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "export", "{last}");
+    assert_eq!(last["actor_user"], "chuyen.vien.khcn");
+    assert_eq!(last["sha256"], adapters::store::sha256_hex(&bytes));
     // The OpenAPI document declares the kinds and the range of the round number.
     let doc = json(w.app.get("/api/v1/openapi.json", w.token(Who::Skhcn)).await).await;
     let kinds = &doc["components"]["schemas"]["DifficultyKindDoc"]["enum"];

@@ -15,7 +15,112 @@ crate::on_both_backends!(
     tasks_are_searched_filtered_sorted_and_paged,
     a_request_for_more_documents_after_its_window_is_a_422_naming_it,
     the_assigned_deadline_is_set_changed_and_cleared_with_its_document,
+    a_task_over_http_lists_every_plan_with_that_years_budget_line,
 );
+
+/// Issue 14: `GET /api/v1/tasks/{id}` shows every plan the task is listed in, each with that
+/// year's budget line — Plan 215 imported, then Plan 359's Phụ lục II continuing its tasks.
+async fn a_task_over_http_lists_every_plan_with_that_years_budget_line(db: TestDb) {
+    use engine::catalogue::{ImportPlan, PlanImport};
+    use engine::plan::import::{LinkMode, PrintedImport};
+    let w = world(db).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let now = chrono::Utc::now();
+    w.store()
+        .imports()
+        .import_plan(
+            "cli:tester",
+            PlanImport {
+                plan: ImportPlan {
+                    number: PLAN.into(),
+                    year: 2025,
+                    title: "Kế hoạch năm 2025".into(),
+                    issued_on: None,
+                },
+                rows: adapters::import::read_file(&root.join("data/plan-215-2025/tasks.csv"), None)
+                    .expect("tasks.csv"),
+                totals: None,
+                skip_invalid: false,
+            },
+            now,
+        )
+        .await
+        .expect("plan 215");
+    let dir = root.join("data/plan-359-2026");
+    let r = w
+        .store()
+        .imports()
+        .import_printed(
+            "cli:tester",
+            PrintedImport {
+                plan: ImportPlan {
+                    number: "359/KH-UBND".into(),
+                    year: 2026,
+                    title: "Kế hoạch chuyển đổi số năm 2026".into(),
+                    issued_on: None,
+                },
+                layout: engine::plan::layout::parse_layout(
+                    &std::fs::read_to_string(dir.join("layout.toml")).expect("layout"),
+                    "layout.toml",
+                )
+                .expect("layout"),
+                sheets: adapters::import::read_grids(
+                    &dir.join("phu-luc-II-chuyen-tiep.xlsx"),
+                    None,
+                )
+                .expect("xlsx"),
+                mode: LinkMode::AutoLink(0.8),
+            },
+            now,
+        )
+        .await
+        .expect("plan 359");
+    let (_, hop, _) = r
+        .outcome
+        .linked
+        .iter()
+        .find(|(_, _, name)| name.starts_with("Kỳ họp số di động"))
+        .expect("linked")
+        .clone();
+    let t = json(
+        w.app
+            .get(&format!("/api/v1/tasks/{hop}"), w.token(Who::Ubnd))
+            .await,
+    )
+    .await;
+    let listings: Vec<(String, i64, String, i64, i64)> = t["listings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{t}"))
+        .iter()
+        .map(|l| {
+            (
+                l["plan_number"].as_str().unwrap_or_default().to_string(),
+                l["plan_year"].as_i64().unwrap_or_default(),
+                l["section"].as_str().unwrap_or_default().to_string(),
+                l["budget"]["year"].as_i64().unwrap_or_default(),
+                l["budget"]["need_year_vnd"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listings,
+        vec![
+            (PLAN.to_string(), 2025, "1".to_string(), 2025, 753_000_000),
+            (
+                "359/KH-UBND".to_string(),
+                2026,
+                "II".to_string(),
+                2026,
+                753_000_000
+            ),
+        ],
+        "{t}"
+    );
+    assert_eq!(
+        t["listings"][1]["budget"]["approved_estimate_vnd"], 9_417_000_000_i64,
+        "{t}"
+    );
+}
 
 async fn the_assigned_deadline_is_set_changed_and_cleared_with_its_document(db: TestDb) {
     let w = world(db).await;

@@ -62,6 +62,187 @@ pub async fn run_all(b: &Browser, db: TestDb, audit_pages: bool) {
         eprintln!("[{backend}] every page: axe-core, keyboard, screenshots");
         pages(b, &w, &task, &script_task).await;
     }
+    // Last: it imports two plans, which would change the other walks' lists.
+    eprintln!("[{backend}] plan import: carry-over review");
+    plan_import(b, &w, audit_pages).await;
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The carry-over review as a page: Plan 215 imported (as the command line would), then SKHCN
+/// uploads Plan 359's Phụ lục II in its printed form with its layout, reviews the proposal of
+/// each row, turns one proposed link into "create", and applies: 12 rows continue Plan 215
+/// tasks, 2 are new, none is left for review; the same door as `--review` / `--links`.
+async fn plan_import(b: &Browser, w: &World, audit_pages: bool) {
+    use engine::catalogue::{ImportPlan, PlanImport};
+    let base = &w.app.base;
+    let store = w.store();
+    store
+        .imports()
+        .import_plan(
+            "cli:tester",
+            PlanImport {
+                plan: ImportPlan {
+                    number: PLAN.into(),
+                    year: 2025,
+                    title: "Kế hoạch ứng dụng công nghệ thông tin năm 2025".into(),
+                    issued_on: None,
+                },
+                rows: adapters::import::read_file(&repo("data/plan-215-2025/tasks.csv"), None)
+                    .expect("tasks.csv"),
+                totals: None,
+                skip_invalid: false,
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("plan 215");
+    // A unit's officer may not import: the same rule as the command line's.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    assert!(!b.has("a[href='/plans/import']").await, "no menu item");
+    b.goto(&format!("{base}/plans/import")).await;
+    assert!(
+        b.body().await.contains(
+            "Chỉ Sở Khoa học và Công nghệ, UBND thành phố và quản trị viên nhập được kế hoạch."
+        ),
+        "{}",
+        b.body().await
+    );
+    b.goto(&format!("{base}/")).await; // the error page has no header to sign out from
+    b.sign_out().await;
+
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Skhcn), PASSWORD).await;
+    b.click("a[href='/plans/import']").await;
+    b.wait_path("/plans/import").await;
+    if audit_pages {
+        b.audit("plan-import").await;
+    }
+    // Without the file: the message stands next to the field; what was typed stays.
+    b.type_into("#plan", "359/KH-UBND").await;
+    b.type_into("#year", "2026").await;
+    b.type_into(
+        "#title",
+        "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026",
+    )
+    .await;
+    b.click("form[action='/plans/import'] button[type=submit]")
+        .await;
+    b.wait_for("#file-error").await;
+    assert!(
+        b.text("#file-error").await.contains("Chọn tệp bảng in"),
+        "{}",
+        b.body().await
+    );
+    assert!(b.text("#layout-error").await.contains("chọn tệp bố cục"));
+    let before = store.count("tasks").await.expect("count");
+    // The file and its layout: the review, nothing written yet.
+    b.type_into(
+        "#file",
+        &repo("data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx")
+            .display()
+            .to_string(),
+    )
+    .await;
+    b.type_into(
+        "#layout",
+        &repo("data/plan-359-2026/layout.toml").display().to_string(),
+    )
+    .await;
+    b.click("form[action='/plans/import'] button[type=submit]")
+        .await;
+    b.wait_for("table#de-xuat").await;
+    assert_eq!(store.count("tasks").await.expect("count"), before);
+    let rows = b
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('#de-xuat tbody tr')).map(tr => [tr.id, tr.querySelector('select').value, tr.textContent]);",
+            vec![],
+        )
+        .await
+        .expect("rows");
+    let rows = rows.as_array().expect("array").clone();
+    assert_eq!(rows.len(), 14, "{rows:?}");
+    let linked: Vec<&serde_json::Value> = rows.iter().filter(|r| r[1] != "").collect();
+    assert_eq!(linked.len(), 13, "{rows:?}");
+    let hop = rows
+        .iter()
+        .find(|r| {
+            r[2].as_str()
+                .is_some_and(|t| t.contains("Kỳ họp số di động"))
+        })
+        .expect("Kỳ họp số di động");
+    assert!(
+        hop[2]
+            .as_str()
+            .unwrap()
+            .contains("Kỳ họp số di động HDND thành phố"),
+        "the proposed task is named: {hop:?}"
+    );
+    let ocop = rows.iter().find(|r| r[0] == "dong-28").expect("row 28");
+    assert_eq!(ocop[1], "", "the OCOP software is new: {ocop:?}");
+    assert!(
+        ocop[2]
+            .as_str()
+            .unwrap()
+            .contains("không có nhiệm vụ tương tự"),
+        "{ocop:?}"
+    );
+    if audit_pages {
+        b.audit("plan-import-review").await;
+    }
+    // One proposal declined: row 26 becomes a new task.
+    let source_26 = rows.iter().find(|r| r[0] == "dong-26").expect("row 26")[1]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.select("#r26", "").await;
+    b.click("form[action='/plans/import/apply'] button[type=submit]")
+        .await;
+    b.wait_for("#tong-ket").await;
+    assert_eq!(
+        b.text("#tong-ket").await,
+        "12 dòng liên kết với nhiệm vụ đã có, 2 dòng tạo mới, 0 dòng để xem xét, 0 dòng đã có trong kế hoạch."
+    );
+    assert_eq!(store.count("tasks").await.expect("count"), before + 2);
+    let listed_in = |id: String| async move {
+        store
+            .plans()
+            .listings(&id)
+            .await
+            .expect("listings")
+            .into_iter()
+            .map(|l| l.plan_number)
+            .collect::<Vec<_>>()
+    };
+    let hop_id = hop[1].as_str().unwrap().to_string();
+    assert_eq!(listed_in(hop_id).await, vec![PLAN, "359/KH-UBND"]);
+    assert_eq!(
+        listed_in(source_26).await,
+        vec![PLAN],
+        "declined: not linked"
+    );
+    if audit_pages {
+        b.audit("plan-import-done").await;
+    }
+    // A forged apply (no token) is refused and changes nothing.
+    let snapshot = crate::helpers::snapshot(store).await;
+    let status = b
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             fetch('/plans/import/apply', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'plan=359%2FKH-UBND&year=2026&title=X&file_hex=00', credentials: 'same-origin' })
+               .then(r => done(r.status)).catch(e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(status, 403);
+    assert_eq!(crate::helpers::snapshot(store).await, snapshot);
+    b.sign_out().await;
 }
 
 /// The task id in the current page's path (`/tasks/{id}…`).
@@ -140,6 +321,15 @@ async fn lifecycle(b: &Browser, w: &World, files: &Files) -> String {
     assert!(
         b.body().await.contains("1.234,5"),
         "the budget line, Vietnamese style"
+    );
+    // The year-end forecast (issue 17): the card with its verdict, dates and binding step.
+    let card = b.text("#du-bao").await;
+    assert!(
+        card.contains("Dự báo hoàn thành")
+            && card.contains("Sớm nhất")
+            && card.contains("Muộn nhất theo luật")
+            && card.contains("Bước quyết định"),
+        "{card}"
     );
     take(b, "bat_dau_lap_thuyet_minh", None, &[]).await;
     let tm = files.pdf("thuyet-minh-du-toan.pdf");

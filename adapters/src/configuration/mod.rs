@@ -93,6 +93,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("scheduler.poll_seconds", "TIENDO_SCHEDULER_POLL_SECONDS"),
     setting("scheduler.stall_working_days", "TIENDO_STALL_WORKING_DAYS"),
     setting("scheduler.stall_scan_seconds", "TIENDO_STALL_SCAN_SECONDS"),
+    setting(
+        "scheduler.forecast_flags_seconds",
+        "TIENDO_FORECAST_FLAGS_SECONDS",
+    ),
     setting("scheduler.seal_seconds", "TIENDO_SEAL_SECONDS"),
     setting("scheduler.digest_unit_cron", "TIENDO_DIGEST_UNIT_CRON"),
     setting("scheduler.digest_ubnd_cron", "TIENDO_DIGEST_UBND_CRON"),
@@ -350,6 +354,11 @@ fn scheduler_settings(l: &Layers) -> Result<SchedulerConfig, ConfigError> {
             Some(0) => None,
             Some(n) => Some(delta(n)),
             None => d.seal_every,
+        },
+        forecast_flags_every: match l.get("scheduler.forecast_flags_seconds", seconds)? {
+            Some(0) => None,
+            Some(n) => Some(delta(n)),
+            None => d.forecast_flags_every,
         },
         unit_digest: l.or(
             "scheduler.digest_unit_cron",

@@ -703,6 +703,21 @@ pub struct ForecastView {
     /// One line in Vietnamese.
     pub summary: String,
     pub paths: Vec<ForecastPathView>,
+    /// For a flagged task, the proposals the workflow offers from its step (made with `POST
+    /// /api/v1/tasks/{id}/proposals`, decided by UBND).
+    pub options: Vec<ForecastOptionView>,
+}
+
+/// A decision a flagged task may lead to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastOptionView {
+    /// The proposal's `kind` for `POST /api/v1/tasks/{id}/proposals`.
+    #[schema(example = "postpone")]
+    pub kind: String,
+    /// "đề nghị giãn sang kế hoạch năm sau (…)".
+    pub title: String,
+    /// The workflow's exit transition UBND takes on accepting it.
+    pub transition: String,
 }
 
 /// The forecast along one selection method.
@@ -750,6 +765,15 @@ impl From<&engine::forecast::Forecast> for ForecastView {
                     latest: p.latest,
                     binding_step: p.binding.as_ref().map(|b| b.text.clone()),
                     text,
+                })
+                .collect(),
+            options: f
+                .options
+                .iter()
+                .map(|o| ForecastOptionView {
+                    kind: o.kind.to_string(),
+                    title: o.title.clone(),
+                    transition: o.transition.clone(),
                 })
                 .collect(),
         }

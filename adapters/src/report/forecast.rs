@@ -13,13 +13,15 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use engine::Phase;
-use engine::forecast::{Forecast, Many, TaskInput, Verdict, budget_year_of, package_value};
+use engine::forecast::{
+    FlagChange, Forecast, Many, TaskInput, Verdict, budget_year_of, package_value,
+};
 use engine::time::{Instant, end_of_day, format_date};
 use engine::workflow::Catalog;
 use serde::Serialize;
 
 use super::model::{Block, Cell, Column, ColumnKind, Document, Row, RowStyle, Section, Table};
-use crate::store::{Plan, ReportRow};
+use crate::store::{FlagInput, Plan, ReportRow, Store, StoreError};
 
 /// One task's forecast (or why it has none).
 #[derive(Debug, Clone)]
@@ -43,7 +45,8 @@ pub fn forecast_row(
     let wf = catalog.get(&r.workflow, r.workflow_version)?;
     let input = TaskInput {
         state: &r.state,
-        entered_at: r.entry_at,
+        // A note after the last move (a deadline change, a flag) does not restart the step.
+        entered_at: r.state_entered_at.unwrap_or(r.entry_at),
         paused: r.paused_clock.as_ref(),
         value: package_value(r.budget[1], r.budget[0], r.budget[2]),
         deadline: engine::assigned::assigned_deadline(
@@ -70,6 +73,55 @@ pub fn compute(
             Some(TaskForecast { row, forecast })
         })
         .collect()
+}
+
+/// What one pass over the flags did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FlagCounts {
+    /// Open tasks forecast.
+    pub checked: usize,
+    /// Flags raised (first time, or changed): an audit entry and an email each.
+    pub raised: usize,
+    /// Flags cleared (the task is no longer flagged): an audit entry each.
+    pub cleared: usize,
+}
+
+/// Raises the flags of the open tasks of `plan` (of every plan when `None`, each task in its own
+/// plan) as of the end of `as_of`, written at `now`: each flag once, and again only when it
+/// changes (`Scheduling::raise_forecast_flag`). Run by the scheduler and `tiendo forecast
+/// --raise`.
+pub async fn raise_flags(
+    store: &Store,
+    plan: Option<&Plan>,
+    as_of: NaiveDate,
+    now: Instant,
+) -> Result<FlagCounts, StoreError> {
+    let rows = store
+        .reports()
+        .report_rows(plan.map(|p| p.id.as_str()), end_of_day(as_of))
+        .await?;
+    let at = end_of_day(as_of);
+    let mut many = Many::new();
+    let mut counts = FlagCounts::default();
+    for r in &rows {
+        let Some(Ok(f)) = forecast_row(&mut many, store.catalog(), r.plan_year, r, at) else {
+            continue;
+        };
+        counts.checked += 1;
+        let input = FlagInput {
+            task_id: &r.task_id,
+            task_name: &r.name,
+            unit_id: &r.unit_id,
+            state: &r.state,
+            forecast: &f,
+        };
+        match store.scheduling().raise_forecast_flag(&input, now).await? {
+            FlagChange::Raise(_) => counts.raised += 1,
+            FlagChange::Clear => counts.cleared += 1,
+            FlagChange::Keep => {}
+        }
+    }
+    Ok(counts)
 }
 
 /// "đấu thầu rộng rãi trong nước" or "—".
@@ -151,6 +203,37 @@ pub fn build(
             "Cách tính: từ bước hiện tại của nhiệm vụ và thời gian đã qua ở bước đó, theo mọi đường đến khi hoàn thành và mọi hình thức lựa chọn nhà thầu mà giá trị gói thầu cho phép, trên lịch ngày làm việc: sớm nhất (mọi bước ở mức tối thiểu luật định hoặc ước tính), thường gặp, muộn nhất theo luật. Hạn là thời gian hoàn thành được giao, hoặc hết ngày 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm. Các con số \"ước tính\" chưa được xác nhận (xem tệp quy trình).".to_string(),
         ),
     ];
+    blocks.extend(flagged_blocks(list, catalog, names));
+    let failed: Vec<&TaskForecast> = list.iter().filter(|t| t.forecast.is_err()).collect();
+    if !failed.is_empty() {
+        blocks.push(Block::Heading("Không dự báo được".to_string()));
+        for t in failed {
+            blocks.push(Block::Bullet(format!(
+                "{}: {}",
+                t.row.name,
+                t.forecast.as_ref().err().map_or("", String::as_str)
+            )));
+        }
+    }
+    Document {
+        title: format!("Dự báo hoàn thành — Kế hoạch số {}", plan.number),
+        sections: vec![Section {
+            sheet: "Du bao".to_string(),
+            blocks,
+            freeze_header: false,
+        }],
+        as_of: Some(as_of),
+    }
+}
+
+/// The tasks of `list` that cannot finish on time, then those at risk: a heading with the count
+/// and a table each (the forecast report and the status report's section).
+pub(crate) fn flagged_blocks(
+    list: &[TaskForecast],
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+) -> Vec<Block> {
+    let mut blocks = Vec::new();
     for (verdict, heading) in [
         (
             Verdict::CannotFinish,
@@ -173,26 +256,7 @@ pub fn build(
         }
         blocks.push(Block::Table(table(&chosen, catalog, names)));
     }
-    let failed: Vec<&TaskForecast> = list.iter().filter(|t| t.forecast.is_err()).collect();
-    if !failed.is_empty() {
-        blocks.push(Block::Heading("Không dự báo được".to_string()));
-        for t in failed {
-            blocks.push(Block::Bullet(format!(
-                "{}: {}",
-                t.row.name,
-                t.forecast.as_ref().err().map_or("", String::as_str)
-            )));
-        }
-    }
-    Document {
-        title: format!("Dự báo hoàn thành — Kế hoạch số {}", plan.number),
-        sections: vec![Section {
-            sheet: "Du bao".to_string(),
-            blocks,
-            freeze_header: false,
-        }],
-        as_of: Some(as_of),
-    }
+    blocks
 }
 
 fn table(
@@ -241,6 +305,71 @@ fn table(
     }
 }
 
+/// A date and the selection method of the path that gives it.
+#[derive(Debug, Serialize)]
+pub struct BoundJson<'a> {
+    pub date: NaiveDate,
+    pub method: Option<&'a str>,
+}
+
+impl<'a> BoundJson<'a> {
+    fn of(f: &'a Forecast, b: engine::forecast::Bound) -> BoundJson<'a> {
+        BoundJson {
+            date: b.date,
+            method: f.path_of(b).method.as_deref(),
+        }
+    }
+}
+
+/// The path a task's earliest date follows: its method and its steps.
+#[derive(Debug, Serialize)]
+pub struct PathJson<'a> {
+    pub method: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub steps: &'a [engine::forecast::Step],
+}
+
+/// One task's forecast in the JSON answer: the verdict, the three dates, the binding step and
+/// the earliest path's steps; every path's every step only on request (`--all-paths`), since a
+/// plan of 100,000 tasks would otherwise answer with hundreds of megabytes.
+#[derive(Debug, Serialize)]
+pub struct ForecastBodyJson<'a> {
+    pub due: Option<NaiveDate>,
+    pub due_reason: Option<&'a str>,
+    pub verdict: Verdict,
+    pub earliest: BoundJson<'a>,
+    pub typical: BoundJson<'a>,
+    pub latest: BoundJson<'a>,
+    pub binding: Option<&'a engine::forecast::Binding>,
+    pub path: PathJson<'a>,
+    /// "Có đường ngắn hơn: …".
+    pub shorter_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<&'a [engine::forecast::PathForecast]>,
+}
+
+impl<'a> ForecastBodyJson<'a> {
+    fn of(f: &'a Forecast, all_paths: bool) -> ForecastBodyJson<'a> {
+        let p = f.path_of(f.earliest);
+        ForecastBodyJson {
+            due: f.due,
+            due_reason: f.due_reason.as_deref(),
+            verdict: f.verdict,
+            earliest: BoundJson::of(f, f.earliest),
+            typical: BoundJson::of(f, f.typical),
+            latest: BoundJson::of(f, f.latest),
+            binding: f.binding.as_ref(),
+            path: PathJson {
+                method: p.method.as_deref(),
+                title: p.title.as_deref(),
+                steps: &p.steps,
+            },
+            shorter_path: f.shorter_path_note(),
+            paths: all_paths.then_some(&f.paths[..]),
+        }
+    }
+}
+
 /// One task in the JSON answer.
 #[derive(Debug, Serialize)]
 pub struct TaskForecastJson<'a> {
@@ -251,7 +380,7 @@ pub struct TaskForecastJson<'a> {
     pub state: &'a str,
     pub state_title: String,
     #[serde(flatten)]
-    pub forecast: Option<&'a Forecast>,
+    pub forecast: Option<ForecastBodyJson<'a>>,
     pub verdict_text: Option<&'static str>,
     pub summary: Option<String>,
     pub error: Option<&'a str>,
@@ -266,12 +395,14 @@ pub struct ForecastJson<'a> {
     pub tasks: Vec<TaskForecastJson<'a>>,
 }
 
+/// The JSON answer; `all_paths`: every path's every step, not only the earliest path's.
 pub fn json<'a>(
     plan: &'a Plan,
     list: &'a [TaskForecast],
     as_of: NaiveDate,
     catalog: &Catalog,
     names: &HashMap<String, String>,
+    all_paths: bool,
 ) -> ForecastJson<'a> {
     ForecastJson {
         plan: &plan.number,
@@ -286,7 +417,11 @@ pub fn json<'a>(
                 workflow: &t.row.workflow,
                 state: &t.row.state,
                 state_title: state_title(catalog, &t.row),
-                forecast: t.forecast.as_ref().ok(),
+                forecast: t
+                    .forecast
+                    .as_ref()
+                    .ok()
+                    .map(|f| ForecastBodyJson::of(f, all_paths)),
                 verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
                 summary: t.forecast.as_ref().ok().map(Forecast::summary),
                 error: t.forecast.as_ref().err().map(String::as_str),

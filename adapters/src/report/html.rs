@@ -173,6 +173,7 @@ mod tests {
             is_latest: true,
             entry_kind: "import".into(),
             entry_at: at,
+            state_entered_at: Some(at),
             actor_user: "nhap.lieu".into(),
             actor_name: None,
             actor_role: None,

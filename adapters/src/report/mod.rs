@@ -554,6 +554,8 @@ pub struct ForecastParams {
     /// Tasks as of the end of this day, forecast from then.
     pub as_of: NaiveDate,
     pub units: Option<Vec<String>>,
+    /// JSON: every path's every step, not only the earliest path's.
+    pub all_paths: bool,
 }
 
 /// The year-end forecast of a plan's open tasks. See [`forecast`].
@@ -575,9 +577,17 @@ pub async fn forecast_tracked(
     );
     match format {
         ForecastFormat::Json => {
-            let body = forecast::json(&plan, &list, params.as_of, store.catalog(), &names);
+            let body = forecast::json(
+                &plan,
+                &list,
+                params.as_of,
+                store.catalog(),
+                &names,
+                params.all_paths,
+            );
+            // Compact: one plan's answer may hold 100,000 tasks.
             let bytes =
-                serde_json::to_vec_pretty(&body).map_err(|e| ReportError::Render(e.to_string()))?;
+                serde_json::to_vec(&body).map_err(|e| ReportError::Render(e.to_string()))?;
             Ok(Report {
                 bytes,
                 content_type: "application/json",

@@ -159,6 +159,7 @@ pub fn build(
             overdue_section(&ctx, &tally.overdue)?,
             step_late_section(&ctx, &tally.step_late)?,
             stalled_section(&ctx, &tally.stalled),
+            forecast_section(&ctx, rows),
         ],
         as_of: Some(opts.to),
     })
@@ -711,4 +712,46 @@ fn stalled_section(ctx: &Context<'_>, stalled: &[(&ReportRow, i64, u32)]) -> Sec
     }
     stall.blocks.push(Block::Table(t));
     stall
+}
+
+/// The year-end forecast at the end of the range (issue 17): how many open tasks cannot finish
+/// by their due date, or are at risk, and each of them with its dates and binding step, as
+/// `tiendo forecast` lists them.
+fn forecast_section(ctx: &Context<'_>, rows: &[ReportRow]) -> Section {
+    use super::forecast::{TaskForecast, flagged_blocks, forecast_row};
+    let mut many = engine::forecast::Many::new();
+    let (mut open, mut flagged) = (0usize, Vec::new());
+    for r in rows {
+        let Some(f) = forecast_row(&mut many, ctx.catalog, r.plan_year, r, ctx.end) else {
+            continue;
+        };
+        open += 1;
+        if f.as_ref().is_ok_and(|f| f.verdict.flagged()) {
+            flagged.push(TaskForecast {
+                row: r.clone(),
+                forecast: f,
+            });
+        }
+    }
+    let mut sheet = Section {
+        sheet: "Dự báo".into(),
+        freeze_header: false,
+        ..Section::default()
+    };
+    sheet
+        .blocks
+        .push(Block::Title("DỰ BÁO KHẢ NĂNG HOÀN THÀNH ĐÚNG HẠN".into()));
+    sheet.blocks.push(Block::Subtitle(format!(
+        "{} — tính đến hết ngày {}: {} trong {open} nhiệm vụ đang thực hiện không thể hoàn thành đúng hạn hoặc có nguy cơ",
+        ctx.scope,
+        format_date(ctx.opts.to),
+        flagged.len()
+    )));
+    sheet.blocks.push(Block::Paragraph(
+        "Sớm nhất: mọi bước còn lại ở mức tối thiểu luật định; thường gặp: thời gian thường gặp; hạn là thời gian hoàn thành được giao, hoặc 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm (chi tiết: tiendo forecast).".into(),
+    ));
+    sheet
+        .blocks
+        .extend(flagged_blocks(&flagged, ctx.catalog, ctx.unit_names));
+    sheet
 }

@@ -79,7 +79,9 @@ pub use rounds::{
     Compared, EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundTask, RoundUnit, RoundView,
     Rounds, Submission,
 };
-pub use scheduling::{ExpiryJob, FireReport, OutboxEntry, OutboxJob, Scheduling};
+pub use scheduling::{
+    ExpiryJob, FireReport, FlagInput, OutboxEntry, OutboxJob, RaisedFlag, Scheduling,
+};
 pub use tasks::commit::GroupCommitStats;
 pub use tasks::{
     Attachment, DEFAULT_PAGE, Dossier, MAX_PAGE, NewProposal, NewTransfer, ProposalRecord,

@@ -61,6 +61,9 @@ pub struct ReportRow {
     pub is_latest: bool,
     pub entry_kind: String,
     pub entry_at: Instant,
+    /// When the task entered its current state, if the entry above is its latest (a note such
+    /// as a deadline change or a forecast flag comes after it without moving the task).
+    pub state_entered_at: Option<Instant>,
     pub actor_user: String,
     pub actor_name: Option<String>,
     pub actor_role: Option<String>,
@@ -118,6 +121,7 @@ struct Described {
     entry_seq: i64,
     entry_kind: String,
     entry_at: Instant,
+    state_entered_at: Instant,
     actor_user: String,
     actor_name: Option<String>,
     actor_role: Option<String>,
@@ -176,6 +180,7 @@ impl From<Described> for ReportRow {
             is_latest,
             entry_kind: r.entry_kind,
             entry_at: r.entry_at,
+            state_entered_at: is_latest.then_some(r.state_entered_at),
             actor_user: r.actor_user,
             actor_name: r.actor_name,
             actor_role: r.actor_role,
@@ -242,7 +247,7 @@ impl Reports<'_> {
             let mut rows = sqlx::query(
                 "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
                  t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
-                 COALESCE(pl.position, t.position) AS position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
+                 COALESCE(pl.position, t.position) AS position, t.created_at, t.state_entered_at, t.clock, t.paused_clock, t.audit_seq, \
                  p.year AS plan_year, pl.section AS listing_section, pl.category AS listing_category, \
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
                  b.carried_over_vnd, b.spent_vnd, \

@@ -13,6 +13,7 @@
 //! - [`graph`]: the workflow and the overview chart as SVG, laid out on the server.
 //! - The pages: [`home`] (my turn), [`tasks`] (list, filters, XLSX export), [`task`] (the task
 //!   page, transitions, documents), [`propose`] (a new proposal), [`overview`] (leadership),
+//!   [`plan_import`] (a plan's printed form: the carry-over review, then link or create),
 //!   [`admin`] (users, units, calendars, workflows, outbox), [`account`] (own password).
 
 pub mod account;
@@ -22,6 +23,7 @@ pub mod graph;
 pub mod home;
 pub mod overview;
 pub mod page;
+pub mod plan_import;
 pub mod propose;
 pub mod session;
 pub mod task;
@@ -61,6 +63,20 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         .route("/tasks/{id}/documents", post(task::upload).layer(upload))
         .route("/documents/{id}", get(task::download))
         .route("/overview", get(overview::page))
+        .route(
+            "/plans/import",
+            get(plan_import::page)
+                .post(plan_import::review)
+                .layer(upload),
+        )
+        .route(
+            "/plans/import/apply",
+            post(plan_import::apply).layer(DefaultBodyLimit::max(
+                max_upload_bytes
+                    .saturating_mul(2)
+                    .saturating_add(256 * 1024),
+            )),
+        )
         .route("/admin", get(admin::index))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route(

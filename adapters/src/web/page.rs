@@ -92,6 +92,9 @@ impl Layout {
             if access::offers_proposal(a) {
                 push("/tasks/new", "Đề xuất nhiệm vụ");
             }
+            if access::may_import(a).is_ok() {
+                push("/plans/import", "Nhập kế hoạch");
+            }
             if access::may_manage(a, Area::Users).is_ok() {
                 push("/admin", "Quản trị");
             }

@@ -104,6 +104,9 @@ struct TaskPage {
     created: String,
     deadline: Deadline,
     stalled: bool,
+    /// The year-end forecast (issue 17), or why there is none for an open task.
+    forecast: Option<ForecastBox>,
+    forecast_error: Option<String>,
     csrf: String,
     forms: Vec<ActionForm>,
     others: Vec<OtherStep>,
@@ -113,6 +116,65 @@ struct TaskPage {
     may_attach: bool,
     doc_types: Vec<Opt>,
     history: Vec<HistoryRow>,
+}
+
+/// The year-end forecast as the page shows it.
+struct ForecastBox {
+    /// "không thể hoàn thành đúng hạn", "có nguy cơ", "dự kiến kịp" …
+    label: &'static str,
+    /// The badge's class: overdue, due, on, none.
+    class: &'static str,
+    as_of: String,
+    due: String,
+    earliest: String,
+    typical: String,
+    latest: String,
+    /// The earliest path's selection method, when it matters.
+    path: Option<String>,
+    binding: Option<String>,
+    shorter_path: Option<String>,
+    /// Per selection method, one line.
+    paths: Vec<String>,
+    /// For a flagged task, the proposals the workflow offers (title, kind).
+    options: Vec<(String, &'static str)>,
+}
+
+impl ForecastBox {
+    fn of(f: &engine::forecast::Forecast) -> ForecastBox {
+        use engine::forecast::Verdict;
+        use engine::time::format_date;
+        ForecastBox {
+            label: f.verdict.label(),
+            class: match f.verdict {
+                Verdict::CannotFinish => "overdue",
+                Verdict::AtRisk => "due",
+                Verdict::OnTrack => "on",
+                Verdict::NoDeadline => "none",
+            },
+            as_of: format_date(f.as_of),
+            due: match (f.due, &f.due_reason) {
+                (Some(d), Some(r)) => format!("{} ({r})", format_date(d)),
+                (Some(d), None) => format_date(d),
+                _ => "—".into(),
+            },
+            earliest: format_date(f.earliest.date),
+            typical: format_date(f.typical.date),
+            latest: format_date(f.latest.date),
+            path: f.path_of(f.earliest).title.clone(),
+            binding: f.binding.as_ref().map(|b| b.text.clone()),
+            shorter_path: f.shorter_path_note(),
+            paths: if f.paths.len() > 1 {
+                f.path_lines()
+            } else {
+                Vec::new()
+            },
+            options: f
+                .options
+                .iter()
+                .map(|o| (o.title.clone(), o.kind))
+                .collect(),
+        }
+    }
 }
 
 /// What to say on the page besides the task.
@@ -142,6 +204,7 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
                 documents,
                 available,
                 may_attach,
+                forecast,
                 ..
             },
         history: log,
@@ -300,6 +363,11 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
         created: view::instant(t.created_at),
         deadline: view::deadline(wf, t, now),
         stalled: item.stalled,
+        forecast: forecast
+            .as_ref()
+            .and_then(|f| f.as_ref().ok())
+            .map(ForecastBox::of),
+        forecast_error: forecast.and_then(Result::err),
         csrf: viewer.csrf.clone(),
         forms,
         others,

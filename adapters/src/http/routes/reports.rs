@@ -88,6 +88,11 @@ pub struct ProgressQuery {
     /// xlsx (default), docx (the official document in the NĐ 30/2020 form, with the
     /// appendices), html or md.
     format: Option<String>,
+    /// A reporting round of the plan (needs `plan` and `format=docx`): the document takes its
+    /// submitted units' difficulties and proposals, SKHCN's drafts, number and signer, and the
+    /// export is recorded in the round's events (format, sha256, who).
+    #[param(minimum = 1, maximum = 1000)]
+    round: Option<u32>,
 }
 
 /// The SKHCN progress report on a plan, as of a date.
@@ -103,8 +108,8 @@ pub struct ProgressQuery {
             ),
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year; `round` without `plan` and `format=docx`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan, or no such round of it", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn progress_report(
     State(app): State<AppState>,
@@ -133,10 +138,42 @@ async fn progress_report(
         units,
     };
     let fmt = format(q.format.as_deref())?;
-    report::progress(&app.store, &params, fmt)
+    let Some(n) = q.round else {
+        return report::progress(&app.store, &params, fmt)
+            .await
+            .map(file)
+            .map_err(problem);
+    };
+    if !(1..=1000).contains(&n) {
+        return Err(Problem::bad_request(
+            "round",
+            "Tham số `round`: số thứ tự đợt báo cáo từ 1 đến 1000.",
+        ));
+    }
+    if fmt != Format::Docx || q.plan.is_none() {
+        return Err(Problem::bad_request(
+            "round",
+            "Tham số `round` dùng cho văn bản báo cáo: cần `plan` và `format=docx`.",
+        ));
+    }
+    let rounds = app.store.rounds();
+    let record = rounds.round(&params.plan, n).await?;
+    let content = rounds
+        .report(&params.plan, n, params.units.as_deref())
+        .await?;
+    let r = report::official(&app.store, &params, &content)
         .await
-        .map(file)
-        .map_err(problem)
+        .map_err(problem)?;
+    rounds
+        .record_export(
+            &record,
+            &id.actor.user,
+            fmt.extension(),
+            &crate::store::sha256_hex(&r.bytes),
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(file(r))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

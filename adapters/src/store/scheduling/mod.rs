@@ -12,14 +12,18 @@
 //! - [`timers`]: firing due timers, and the automatic transitions they ask for;
 //! - [`stalls`]: alerts about tasks that have not moved;
 //! - [`outbox`]: queueing, claiming and settling mail; the outbox for administrators;
-//! - [`leases`]: named leases and cron slots.
+//! - [`leases`]: named leases and cron slots;
+//! - [`flags`]: the year-end forecast's flags, raised once per change.
 
+mod flags;
 mod leases;
 mod outbox;
 mod stalls;
 mod timers;
 
 use engine::time::Instant;
+
+pub use flags::{FlagInput, RaisedFlag};
 
 use super::decode::RawJson;
 use super::{Backend, Store};
