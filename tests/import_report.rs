@@ -1235,6 +1235,39 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
         .due_at
         .unwrap();
     assert!(due < end_of_day(NaiveDate::from_ymd_opt(2025, 11, 5).unwrap()));
+    // A document uploaded to B5 after its last move records something without moving it: B5
+    // stays stalled since 01/10/2025.
+    let stored = files.put(b"B5 bao gia bo sung").unwrap();
+    store
+        .tasks()
+        .add_document_as(
+            &actors["beta.canbo"],
+            &NewDocument {
+                task_id: b5.clone(),
+                doc_type: "thuyet_minh_du_toan".into(),
+                number: None,
+                issued_on: None,
+                issuer: None,
+                file_name: "bao-gia.txt".into(),
+                size_bytes: stored.size,
+                sha256: stored.sha256,
+                stored_path: stored.path.display().to_string(),
+            },
+            at("2025-10-28T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .audit()
+            .history(&b5)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .kind,
+        "document"
+    );
     // B7: UBND shortens its assigned deadline to 20/10/2025 by a notice; the unit may not.
     let b7 = id("B7");
     let shorten = engine::assigned::DeadlineRequest {
@@ -1354,6 +1387,10 @@ async fn the_status_report_sorts_tasks_into_the_four_categories(db: TestDb) {
     )), "{md}");
     assert!(md.contains(&format!(
         "| B5 chậm ở bước cho ý kiến | Sở Beta | Sở Khoa học và Công nghệ cho ý kiến chuyên môn | {since_b5} | 01/10/2025 09:00 | Sở Khoa học và Công nghệ |"
+    )), "{md}");
+    // B7's deadline entry (10/10/2025) is not a move either: stalled since its import.
+    assert!(md.contains(&format!(
+        "| B7 quá thời hạn lãnh đạo đặt | Sở Beta | Thực hiện hợp đồng: giao hàng, lắp đặt; thanh toán theo khối lượng thực tế | {since_import} | 01/09/2025 09:00 |"
     )), "{md}");
     assert!(
         !md.contains("| A3 hoàn thành đúng hạn | Sở Alpha | Thanh lý"),

@@ -174,6 +174,7 @@ mod tests {
             entry_kind: "import".into(),
             entry_at: at,
             state_entered_at: Some(at),
+            moved_at: at,
             actor_user: "nhap.lieu".into(),
             actor_name: None,
             actor_role: None,

@@ -22,9 +22,11 @@
 //!   tasks are shown in their own columns.
 //! - **Chậm xử lý**: an open task whose current step's running deadline passed before the end of
 //!   `to`, grouped by the roles whose turn it is.
-//! - **Stalled**: an open task whose describing entry is at least N working days (engine calendar)
-//!   before the end of `to`; N is `--stall-days`, else the workflow's `stall_after_working_days`,
-//!   else 10. The ball is with the roles of the task's current step.
+//! - **Stalled**: an open task whose last move (a transition, its creation or import, or a
+//!   re-import that changed its state; not an upload, a deadline, budget or migration entry) is
+//!   at least N working days (engine calendar) before the end of `to`; N is `--stall-days`, else
+//!   the workflow's `stall_after_working_days`, else 10. The ball is with the roles of the task's
+//!   current step.
 
 use std::collections::HashMap;
 
@@ -355,7 +357,7 @@ impl<'r> Tally<'r> {
                 t.step_late.push((r, due));
             }
             if open
-                && r.entry_at <= ctx.end
+                && r.moved_at <= ctx.end
                 && let Some(s) = stalled(ctx, r)?
             {
                 t.stalled.push(s);
@@ -392,7 +394,7 @@ fn stalled<'r>(
     };
     let days = wf
         .calendar
-        .working_days_between(r.entry_at, ctx.end)
+        .working_days_between(r.moved_at, ctx.end)
         .map_err(|e| {
             ReportError::Invalid(format!(
                 "Không tính được số ngày làm việc của nhiệm vụ «{}»: {e}",
@@ -705,7 +707,7 @@ fn stalled_section(ctx: &Context<'_>, stalled: &[(&ReportRow, i64, u32)]) -> Sec
                 Cell::text(unit.clone()),
                 Cell::text(title),
                 Cell::Count(*days),
-                Cell::text(format_instant(r.entry_at)),
+                Cell::text(format_instant(r.moved_at)),
                 Cell::text(who_holds_the_ball(&roles, &unit)),
             ],
         });

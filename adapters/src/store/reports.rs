@@ -64,6 +64,12 @@ pub struct ReportRow {
     /// When the task entered its current state, if the entry above is its latest (a note such
     /// as a deadline change or a forecast flag comes after it without moving the task).
     pub state_entered_at: Option<Instant>,
+    /// When the task last moved, as of the describing entry: the time of its latest entry up
+    /// to that one that moves it (a workflow transition, its first entry — created or imported —
+    /// or a re-import that put it in another state). The stall count starts here: a document
+    /// upload, a deadline or budget change, a note, a rename or a workflow migration records
+    /// something about the task without moving it.
+    pub moved_at: Instant,
     pub actor_user: String,
     pub actor_name: Option<String>,
     pub actor_role: Option<String>,
@@ -122,6 +128,7 @@ struct Described {
     entry_kind: String,
     entry_at: Instant,
     state_entered_at: Instant,
+    moved_at: Instant,
     actor_user: String,
     actor_name: Option<String>,
     actor_role: Option<String>,
@@ -181,6 +188,7 @@ impl From<Described> for ReportRow {
             entry_kind: r.entry_kind,
             entry_at: r.entry_at,
             state_entered_at: is_latest.then_some(r.state_entered_at),
+            moved_at: r.moved_at,
             actor_user: r.actor_user,
             actor_name: r.actor_name,
             actor_role: r.actor_role,
@@ -253,7 +261,11 @@ impl Reports<'_> {
                  b.carried_over_vnd, b.spent_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
                  a.to_phase, a.comment, a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, \
-                 a.round AS entry_round, us.display_name AS actor_name \
+                 a.round AS entry_round, us.display_name AS actor_name, \
+                 CASE WHEN a.kind = 'transition' OR a.seq = 1 OR (a.kind = 'import_update' AND a.to_state <> a.from_state) \
+                 THEN a.at ELSE (SELECT m.at FROM audit_log m WHERE m.task_id = t.id AND m.seq < a.seq \
+                     AND (m.kind = 'transition' OR m.seq = 1 OR (m.kind = 'import_update' AND m.to_state <> m.from_state)) \
+                     ORDER BY m.seq DESC LIMIT 1) END AS moved_at \
                  FROM plan_listings pl \
                  JOIN tasks t ON t.id = pl.task_id \
                  JOIN plans p ON p.id = pl.plan_id \

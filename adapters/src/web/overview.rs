@@ -235,7 +235,7 @@ pub async fn page(
                 unit: unit_name(s.row),
                 step: step_title(&app, s.row),
                 days: s.working_days,
-                since: view::instant(s.row.entry_at),
+                since: view::instant(s.row.moved_at),
                 holders: s.holders.clone(),
             })
             .collect(),
