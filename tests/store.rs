@@ -23,6 +23,7 @@ on_both_backends!(
     a_transaction_aborted_midway_leaves_no_trace,
     the_audit_log_is_append_only_and_tampering_is_found,
     seals_commit_to_every_chain,
+    a_removed_entry_or_a_rewritten_sealed_head_is_found,
     a_rejection_writes_nothing,
     the_returned_dossier_pauses_the_appraisal_clock,
     a_late_request_for_more_documents_is_refused_and_writes_nothing,
@@ -679,6 +680,101 @@ async fn seals_commit_to_every_chain(db: TestDb) {
         .broken
         .expect("seal tampering is found");
     assert_eq!(broken.seal_id, Some(s1.id));
+}
+
+/// `audit verify` streams the log task by task: a chain cut short (its last entry removed)
+/// is found at its task, and so is a sealed head whose entry was rewritten with a matching hash.
+async fn a_removed_entry_or_a_rewritten_sealed_head_is_found(db: TestDb) {
+    let w = world(&db).await;
+    let a = task_at_skhcn(&w, "Nhiệm vụ A").await;
+    let b = task_at_skhcn(&w, "Nhiệm vụ B").await;
+    let c = task_at_skhcn(&w, "Nhiệm vụ C").await;
+    w.store.audit().seal(t0()).await.unwrap();
+    let report = w.store.audit().verify().await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    let chained = |t: &str| {
+        let store = &w.store;
+        let t = t.to_string();
+        async move { store.audit().history(&t).await.unwrap() }
+    };
+    let entries = chained(&a).await.len() + chained(&b).await.len() + chained(&c).await.len();
+    assert_eq!(
+        (report.tasks, report.entries, report.seals),
+        (3, entries, 1)
+    );
+    let unguarded = |table: &str, edit: String| {
+        if db.backend == "postgres" {
+            format!(
+                "ALTER TABLE {table} DISABLE TRIGGER USER; {edit}; ALTER TABLE {table} ENABLE TRIGGER USER;"
+            )
+        } else {
+            format!(
+                "DROP TRIGGER IF EXISTS {table}_no_update; DROP TRIGGER IF EXISTS {table}_no_delete; {edit};"
+            )
+        }
+    };
+    // B's last entry rewritten with a hash that matches its new content: its chain checks out,
+    // but the seal committed to the old head.
+    let mut last = chained(&b).await.pop().unwrap();
+    last.comment = Some("sửa lén".into());
+    let rehashed = last.compute_hash();
+    db.exec(&unguarded(
+        "audit_log",
+        format!(
+            "UPDATE audit_log SET comment = 'sửa lén', hash = '{rehashed}' WHERE id = {}",
+            last.id
+        ),
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE tasks SET audit_head = '{rehashed}' WHERE id = '{b}'"
+    ))
+    .await;
+    let broken = w
+        .store
+        .audit()
+        .verify()
+        .await
+        .unwrap()
+        .broken
+        .expect("found");
+    assert_eq!(
+        (
+            broken.task_id.as_deref(),
+            broken.seq,
+            broken.seal_id.is_some()
+        ),
+        (Some(b.as_str()), Some(last.seq), true),
+        "{broken:?}"
+    );
+    assert!(broken.reason.contains("sealed head"), "{}", broken.reason);
+    // C's last entry removed: its chain ends before the head the task records.
+    let c_last = chained(&c).await.pop().unwrap();
+    db.exec(&unguarded(
+        "audit_log",
+        format!("DELETE FROM audit_log WHERE id = {}", c_last.id),
+    ))
+    .await;
+    let broken = w
+        .store
+        .audit()
+        .verify()
+        .await
+        .unwrap()
+        .broken
+        .expect("found");
+    assert_eq!(
+        (broken.task_id.as_deref(), broken.seq, broken.audit_id),
+        (Some(c.as_str()), Some(c_last.seq - 1), None),
+        "{broken:?}"
+    );
+    assert!(
+        broken
+            .reason
+            .contains(&format!("records entry {} as its head", c_last.seq)),
+        "{}",
+        broken.reason
+    );
 }
 
 async fn a_rejection_writes_nothing(db: TestDb) {

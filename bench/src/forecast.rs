@@ -150,7 +150,7 @@ fn check_json(file: &Path, tasks: usize) -> Result<(), String> {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.tiendo_bin.as_ref())?;
+    let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
     let work = tempfile::Builder::new()
         .prefix("tiendo-bench-forecast-")
         .tempdir()

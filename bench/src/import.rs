@@ -71,9 +71,9 @@ impl Phase {
 }
 
 /// The `tiendo` binary to time: the one named, or the one beside this benchmark.
-pub(crate) fn tiendo_binary(named: Option<&PathBuf>) -> Result<PathBuf, Failure> {
+pub fn tiendo_binary(named: Option<&Path>) -> Result<PathBuf, Failure> {
     let path = match named {
-        Some(p) => p.clone(),
+        Some(p) => p.to_path_buf(),
         None => std::env::current_exe()
             .map_err(|e| Failure::new(format!("cannot find this benchmark's binary: {e}")))?
             .with_file_name(format!("tiendo{}", std::env::consts::EXE_SUFFIX)),
@@ -238,7 +238,7 @@ impl Args {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.tiendo_bin.as_ref())?;
+    let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
     let work = tempfile::Builder::new()
         .prefix("tiendo-bench-import-")
         .tempdir()

@@ -10,12 +10,14 @@
 //! - `import`: plan import and the reports over a synthetic plan, each a `tiendo` process;
 //! - `forecast`: the year-end forecast of the synthetic plan in each format, each a `tiendo`
 //!   process;
+//! - `audit`: `audit verify` over a log of 1,000,000 entries filled by re-imports;
 //! - `ui`: the web pages against the API calls that carry the same data, over the synthetic plan.
 //!
 //! It uses the library crates (`engine`, `adapters`) and, for `import`, the `tiendo` binary as a
 //! user runs it; nothing of the binary's own code.
 
 mod api;
+mod audit;
 mod drive;
 mod failure;
 mod forecast;
@@ -63,6 +65,9 @@ enum Command {
     Import(import::Args),
     /// The year-end forecast of a synthetic plan (default 100,000 tasks) in each format.
     Forecast(forecast::Args),
+    /// `tiendo audit verify` over a large audit log (default 100,000 tasks, 1,000,000 entries):
+    /// time and peak memory.
+    Audit(audit::Args),
     /// The web pages (task list, my turn, task page) against the API, p50/p95, over the
     /// synthetic plan (default 100,000 tasks).
     Ui(ui::Args),
@@ -77,6 +82,7 @@ impl Command {
             Command::Timers(args) => args.check(),
             Command::Import(args) => args.check(),
             Command::Forecast(args) => args.check(),
+            Command::Audit(args) => args.check(),
             Command::Ui(args) => args.check(),
         }
     }
@@ -88,6 +94,7 @@ impl Command {
             Command::Timers(args) => timers::run(args).await,
             Command::Import(args) => import::run(args).await,
             Command::Forecast(args) => forecast::run(args).await,
+            Command::Audit(args) => audit::run(args).await,
             Command::Ui(args) => ui::run(args).await,
         }
     }

@@ -110,6 +110,13 @@ fn amount(rng: &mut Rng, max_million: usize) -> String {
 
 /// The synthetic catalogue of `tasks` tasks, as CSV text.
 pub fn csv(tasks: usize) -> String {
+    csv_revision(tasks, 0)
+}
+
+/// [`csv`] as corrected `revision` times: every task's progress text ends with "(cập nhật lần
+/// N)" when `revision` is N > 0, so that re-importing it changes every task (one `import_update`
+/// entry each). Revision 0 is [`csv`].
+pub fn csv_revision(tasks: usize, revision: usize) -> String {
     let mut rng = Rng(0x7469_656e_646f_0006);
     let mut units: Vec<String> = Vec::new();
     'outer: for kind in KINDS {
@@ -161,7 +168,10 @@ pub fn csv(tasks: usize) -> String {
             year.clone()
         };
         let stage = rng.pick(STAGES);
-        let progress = rng.pick(PROGRESS);
+        let progress = match revision {
+            0 => rng.pick(PROGRESS).to_string(),
+            n => format!("{} (cập nhật lần {n})", rng.pick(PROGRESS)),
+        };
         let expected = match stage {
             "completed" => "Hoàn thành".to_string(),
             "postponed" => "Đề xuất dừng, chuyển 2026".to_string(),
@@ -174,7 +184,7 @@ pub fn csv(tasks: usize) -> String {
             quoted(unit),
             quoted(&name),
             quoted(period),
-            quoted(progress),
+            quoted(&progress),
             quoted(&expected),
         );
     }
@@ -197,5 +207,14 @@ mod tests {
         assert!(c.invalid.is_empty(), "{:?}", c.invalid.first());
         assert_eq!(c.rows.len(), 500);
         assert_eq!(csv(500), text, "deterministic");
+        let revised = csv_revision(500, 3);
+        assert_eq!(revised.lines().count(), text.lines().count());
+        assert!(
+            text.lines()
+                .zip(revised.lines())
+                .skip(1)
+                .all(|(a, b)| a != b && b.contains("(cập nhật lần 3)")),
+            "every row's progress changes"
+        );
     }
 }
