@@ -863,19 +863,23 @@ mod tests {
             ),
             ..view()
         };
-        let r = render(&Message::UbndDigest {
+        let digest = render(&Message::UbndDigest {
             date: chrono::NaiveDate::from_ymd_opt(2025, 11, 10).unwrap(),
             groups: vec![("Sở Y tế".into(), vec![flagged, view()])],
         });
         assert!(
-            r.text.contains(
+            digest.text.contains(
                 "— dự báo: không thể hoàn thành đúng hạn: sớm nhất 19/01/2026, hạn 31/12/2025 —"
             ),
             "{}",
+            digest.text
+        );
+        assert_eq!(digest.text.matches("dự báo:").count(), 1, "{}", digest.text);
+        assert!(
+            r.text.contains("Dự báo: có nguy cơ: sớm nhất 05/12/2025"),
+            "{}",
             r.text
         );
-        assert_eq!(r.text.matches("dự báo:").count(), 1, "{}", r.text);
-        assert!(r.text.contains("Dự báo: có nguy cơ: sớm nhất 05/12/2025"));
         assert!(r.text.contains("Có đường ngắn hơn: chào hàng cạnh tranh"));
     }
 }

@@ -55,7 +55,7 @@ a machine-readable `code`. Transitions: `If-Match: \"N\"` (the task version) —
 header is malformed; absent means unconditional. `Idempotency-Key` makes retries safe."
     ),
     modifiers(&SecurityAddon),
-    components(schemas(ProblemDoc)),
+    components(schemas(ProblemDoc, super::routes::rounds::DraftSectionDoc)),
     tags(
         (name = "auth", description = "Sign-in, the caller, API tokens"),
         (name = "tasks", description = "Tasks: search, read, create, history, transitions"),
