@@ -346,6 +346,27 @@ async fn a_round_runs_from_opening_to_the_signed_report_on_the_command_line(db: 
         "chuyen.vien",
     ]);
     let bytes = std::fs::read(&file).unwrap();
+    // Without --as-of, a round's document is as of the round's cut-off (05/11/2025), not today:
+    // regenerated later, it is the document that was sent, byte for byte.
+    let again = dir.path().join("bao-cao-lai.docx");
+    cli.ok(&[
+        "report",
+        "progress",
+        "--plan",
+        PLAN,
+        "--round",
+        "2",
+        "--format",
+        "docx",
+        "-o",
+        again.to_str().unwrap(),
+        "--as",
+        "chuyen.vien",
+    ]);
+    assert!(
+        std::fs::read(&again).unwrap() == bytes,
+        "regenerated without --as-of"
+    );
     let json = cli.ok(&[
         "round",
         "show",

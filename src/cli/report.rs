@@ -33,7 +33,8 @@ pub enum ReportCmd {
         as_of: Option<String>,
         /// Đợt báo cáo (tiendo round) mà văn bản DOCX dùng: khó khăn, đề xuất của các đơn vị đã
         /// gửi, các mục Sở KH&CN đã sửa, số văn bản và người ký; việc xuất được ghi lại (định
-        /// dạng, mã sha256, người xuất). Cần --plan và --format docx.
+        /// dạng, mã sha256, người xuất). Cần --plan và --format docx. Không có --as-of thì số liệu
+        /// tính đến ngày chốt số liệu của đợt.
         #[arg(long, value_name = "LẦN", requires = "plan")]
         round: Option<u32>,
         #[command(flatten)]
@@ -155,11 +156,15 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
             out,
         } => {
             let format = format_of(out)?;
-            let as_of = match as_of {
-                Some(d) => date(d, "Ngày --as-of")?,
-                None => today,
-            };
             let store = ctx.store().await?;
+            let as_of = match (as_of, round, plan) {
+                (Some(d), _, _) => date(d, "Ngày --as-of")?,
+                // A round's figures are as of its cut-off: the document sent is the one regenerated.
+                (None, Some(n), Some(p)) if format == Format::Docx => {
+                    store.rounds().round(p, *n).await?.spec.cut_off
+                }
+                (None, _, _) => today,
+            };
             let params = ProgressParams {
                 plan: plan.clone().unwrap_or_default(),
                 year: *year,

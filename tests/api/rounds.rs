@@ -264,6 +264,19 @@ async fn a_round_over_http_from_opening_to_signature(db: TestDb) {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap();
+    // Without `as_of` the round's document is as of its cut-off (05/11/2025), not today.
+    let again = w
+        .app
+        .get(
+            "/api/v1/reports/progress?plan=215%2FKH-UBND&round=2&format=docx",
+            w.token(Who::Skhcn),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(
+        again.bytes().await.unwrap() == bytes,
+        "regenerated without as_of"
+    );
     let v = json(w.app.get(&format!("{BASE}/2"), w.token(Who::Skhcn)).await).await;
     let last = v["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["kind"], "export", "{last}");

@@ -88,7 +88,8 @@ pub struct ProgressQuery {
     /// xlsx (default), docx (the official document in the NĐ 30/2020 form, with the
     /// appendices), html or md.
     format: Option<String>,
-    /// A reporting round of the plan (needs `plan` and `format=docx`): the document takes its
+    /// A reporting round of the plan (needs `plan` and `format=docx`); without `as_of` the figures
+    /// are as of the round's cut-off. The document takes its
     /// submitted units' difficulties and proposals, SKHCN's drafts, number and signer, and the
     /// export is recorded in the round's events (format, sha256, who).
     #[param(minimum = 1, maximum = 1000)]
@@ -123,7 +124,7 @@ async fn progress_report(
             "Cần tham số `plan` (số hiệu kế hoạch) hoặc `year` (năm kế hoạch).",
         ));
     }
-    let params = ProgressParams {
+    let mut params = ProgressParams {
         plan: q
             .plan
             .as_deref()
@@ -158,6 +159,10 @@ async fn progress_report(
     }
     let rounds = app.store.rounds();
     let record = rounds.round(&params.plan, n).await?;
+    if q.as_of.is_none() {
+        // A round's figures are as of its cut-off: the document sent is the one regenerated.
+        params.as_of = record.spec.cut_off;
+    }
     let content = rounds
         .report(&params.plan, n, params.units.as_deref())
         .await?;
