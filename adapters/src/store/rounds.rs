@@ -725,15 +725,7 @@ impl<'a> Rounds<'a> {
                 append_note(
                     &mut conn,
                     &task.id,
-                    NoteEntry {
-                        kind: "round",
-                        transition: "round_entry",
-                        comment: note,
-                        actor_user: &actor.user,
-                        actor_role: Some(role),
-                        documents: Vec::new(),
-                        evidence: None,
-                    },
+                    NoteEntry::new("round", "round_entry", note, &actor.user, Some(role)),
                     now,
                 )
                 .await?;
@@ -829,19 +821,17 @@ impl<'a> Rounds<'a> {
                 append_note(
                     &mut conn,
                     task,
-                    NoteEntry {
-                        kind: "round",
-                        transition: "round_submit",
-                        comment: format!(
+                    NoteEntry::new(
+                        "round",
+                        "round_submit",
+                        format!(
                             "Thủ trưởng đơn vị gửi báo cáo đợt {} kế hoạch {}.",
                             round.spec.ordinal(),
                             round.plan_number
                         ),
-                        actor_user: &actor.user,
-                        actor_role: Some(role),
-                        documents: Vec::new(),
-                        evidence: None,
-                    },
+                        &actor.user,
+                        Some(role),
+                    ),
                     now,
                 )
                 .await?;
@@ -930,15 +920,13 @@ impl<'a> Rounds<'a> {
                     append_note(
                         &mut conn,
                         task,
-                        NoteEntry {
-                            kind: "round",
-                            transition: "round_reopen",
-                            comment: comment.clone(),
-                            actor_user: &actor.user,
-                            actor_role: Some(role),
-                            documents: Vec::new(),
-                            evidence: None,
-                        },
+                        NoteEntry::new(
+                            "round",
+                            "round_reopen",
+                            comment.clone(),
+                            &actor.user,
+                            Some(role),
+                        ),
                         now,
                     )
                     .await?;
