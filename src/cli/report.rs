@@ -157,18 +157,15 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
         } => {
             let format = format_of(out)?;
             let store = ctx.store().await?;
-            let as_of = match (as_of, round, plan) {
-                (Some(d), _, _) => date(d, "Ngày --as-of")?,
-                // A round's figures are as of its cut-off: the document sent is the one regenerated.
-                (None, Some(n), Some(p)) if format == Format::Docx => {
-                    store.rounds().round(p, *n).await?.spec.cut_off
-                }
-                (None, _, _) => today,
-            };
+            // Without --as-of: today, or a round's cut-off for a round's document (its door's rule).
+            let given = as_of
+                .as_deref()
+                .map(|d| date(d, "Ngày --as-of"))
+                .transpose()?;
             let params = ProgressParams {
                 plan: plan.clone().unwrap_or_default(),
                 year: *year,
-                as_of,
+                as_of: given.unwrap_or(today),
                 units: scope(&store, out).await?,
             };
             let r = match round {
@@ -181,14 +178,6 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                             "--round dùng cho văn bản báo cáo: thêm --format docx.",
                         ));
                     }
-                    let rounds = store.rounds();
-                    let record = rounds.round(&params.plan, *n).await?;
-                    let content = rounds
-                        .report(&params.plan, *n, params.units.as_deref())
-                        .await?;
-                    let r = report::official_tracked(&store, &params, &content, &Bar::new())
-                        .await
-                        .map_err(failure)?;
                     let by = match &out.as_user {
                         Some(u) => u.clone(),
                         None => format!(
@@ -196,16 +185,9 @@ pub async fn run(cmd: &ReportCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
                             std::env::var("USER").unwrap_or_else(|_| "?".into())
                         ),
                     };
-                    rounds
-                        .record_export(
-                            &record,
-                            &by,
-                            format.extension(),
-                            &adapters::store::sha256_hex(&r.bytes),
-                            Utc::now(),
-                        )
-                        .await?;
-                    r
+                    report::round_document_tracked(&store, &params, *n, given, &by, &Bar::new())
+                        .await
+                        .map_err(failure)?
                 }
             };
             deliver(r, format, out, "báo cáo tiến độ")

@@ -353,6 +353,41 @@ pub async fn official(
     official_tracked(store, params, round, &()).await
 }
 
+/// The official document of a plan's reporting round, exported by `by`: the round's submitted
+/// entries, SKHCN's drafts, number and signer; its figures as of `as_of`, else as of the round's
+/// cut-off (so that a round's document regenerated later is the one that was sent); the export
+/// recorded in the round's events (format, sha256 of the bytes, who). The one door the CLI and
+/// the API call for `--round` / `round=`.
+pub async fn round_document_tracked(
+    store: &Store,
+    params: &ProgressParams,
+    round: u32,
+    as_of: Option<NaiveDate>,
+    by: &str,
+    tracker: &dyn Tracker,
+) -> Result<Report, ReportError> {
+    let rounds = store.rounds();
+    let record = rounds.round(&params.plan, round).await?;
+    let params = ProgressParams {
+        as_of: as_of.unwrap_or(record.spec.cut_off),
+        ..params.clone()
+    };
+    let content = rounds
+        .report(&params.plan, round, params.units.as_deref())
+        .await?;
+    let r = official_tracked(store, &params, &content, tracker).await?;
+    rounds
+        .record_export(
+            &record,
+            by,
+            Format::Docx.extension(),
+            &crate::store::sha256_hex(&r.bytes),
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(r)
+}
+
 /// [`official()`], telling `tracker` how far it has got.
 pub async fn official_tracked(
     store: &Store,

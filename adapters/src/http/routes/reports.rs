@@ -124,7 +124,9 @@ async fn progress_report(
             "Cần tham số `plan` (số hiệu kế hoạch) hoặc `year` (năm kế hoạch).",
         ));
     }
-    let mut params = ProgressParams {
+    // Without `as_of`: today, or a round's cut-off for a round's document (its door's rule).
+    let given = q.as_of.as_deref().map(|d| date("as_of", d)).transpose()?;
+    let params = ProgressParams {
         plan: q
             .plan
             .as_deref()
@@ -132,10 +134,7 @@ async fn progress_report(
             .transpose()?
             .unwrap_or_default(),
         year: year(q.year)?,
-        as_of: match q.as_of.as_deref() {
-            Some(d) => date("as_of", d)?,
-            None => local_date(chrono::Utc::now()),
-        },
+        as_of: given.unwrap_or_else(|| local_date(chrono::Utc::now())),
         units,
     };
     let fmt = format(q.format.as_deref())?;
@@ -157,27 +156,9 @@ async fn progress_report(
             "Tham số `round` dùng cho văn bản báo cáo: cần `plan` và `format=docx`.",
         ));
     }
-    let rounds = app.store.rounds();
-    let record = rounds.round(&params.plan, n).await?;
-    if q.as_of.is_none() {
-        // A round's figures are as of its cut-off: the document sent is the one regenerated.
-        params.as_of = record.spec.cut_off;
-    }
-    let content = rounds
-        .report(&params.plan, n, params.units.as_deref())
-        .await?;
-    let r = report::official(&app.store, &params, &content)
+    let r = report::round_document_tracked(&app.store, &params, n, given, &id.actor.user, &())
         .await
         .map_err(problem)?;
-    rounds
-        .record_export(
-            &record,
-            &id.actor.user,
-            fmt.extension(),
-            &crate::store::sha256_hex(&r.bytes),
-            chrono::Utc::now(),
-        )
-        .await?;
     Ok(file(r))
 }
 
