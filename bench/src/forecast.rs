@@ -183,8 +183,8 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
         );
         let _ = writeln!(
             out,
-            "  {:<28} {:>9} {:>9} {:>10} {:>10}",
-            "phase", "seconds", "peak MiB", "output MB", "target"
+            "  {:<28} {:>9} {:>9} {:>9} {:>10} {:>10}",
+            "phase", "seconds", "cpu s", "peak MiB", "output MB", "target"
         );
         for r in &runs {
             let target = if !r.targeted {
@@ -197,9 +197,11 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
             };
             let _ = writeln!(
                 out,
-                "  {:<28} {:>9.2} {:>9} {:>10.1} {:>10}",
+                "  {:<28} {:>9.2} {:>9} {:>9} {:>10.1} {:>10}",
                 r.name,
                 r.m.seconds,
+                r.m.cpu_seconds
+                    .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}")),
                 r.m.peak_mib
                     .map_or_else(|| "n/a".to_string(), |m| format!("{m:.0}")),
                 r.bytes as f64 / 1e6,

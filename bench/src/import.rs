@@ -1,5 +1,6 @@
-//! `tiendo-bench import`: plan import and the progress report over a synthetic plan (issue 6
-//! targets: import of 100,000 tasks ≤ 10 s, progress report ≤ 3 s, peak memory ≤ 300 MB).
+//! `tiendo-bench import`: plan import and the progress report over a synthetic plan (issue 18's
+//! targets: import of 100,000 tasks ≤ 5 s, the progress report ≤ 1 s in every format, no command
+//! over 300 MiB peak memory; issue 6's were 10 s, 3 s and 300 MB).
 //!
 //! The synthetic catalogue ([`crate::synthetic_plan`]) is written to a temporary folder. Then,
 //! per backend, on a scratch database, it runs the very commands a user runs, each as its own
@@ -41,6 +42,11 @@ pub struct Args {
 }
 
 pub(crate) const PLAN: &str = "999/KH-BENCH";
+/// Issue 18's targets, in seconds: an import of 100,000 tasks, a progress report of them.
+const IMPORT_TARGET: f64 = 5.0;
+const REPORT_TARGET: f64 = 1.0;
+/// Issue 18: no command over this peak resident memory on the 100,000-task benchmark.
+const PEAK_TARGET_MIB: f64 = 300.0;
 /// The phases of one backend's run, for the progress bar.
 const PHASES: u64 = 7;
 
@@ -48,6 +54,7 @@ const PHASES: u64 = 7;
 struct Phase {
     name: String,
     seconds: f64,
+    cpu_seconds: Option<f64>,
     peak_mib: Option<f64>,
     target_seconds: Option<f64>,
     note: String,
@@ -63,6 +70,7 @@ impl Phase {
         Phase {
             name: name.into(),
             seconds: m.seconds,
+            cpu_seconds: m.cpu_seconds,
             peak_mib: m.peak_mib,
             target_seconds,
             note,
@@ -132,7 +140,7 @@ async fn run_backend(
                 m.stdout
             )));
         }
-        phases.push(Phase::new(name, &m, Some(10.0), note));
+        phases.push(Phase::new(name, &m, Some(IMPORT_TARGET), note));
     }
     for format in ["xlsx", "html", "md"] {
         let file = scratch.dir().join(format!("{backend}-progress.{format}"));
@@ -156,7 +164,7 @@ async fn run_backend(
         phases.push(Phase::new(
             name,
             &m,
-            Some(3.0),
+            Some(REPORT_TARGET),
             format!("{:.1} MB", size as f64 / 1e6),
         ));
     }
@@ -271,7 +279,7 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
     let _ = writeln!(out, "\nLoad average after: {}", process::load_average());
     let _ = writeln!(
         out,
-        "Targets (issue 6): import ≤ 10 s, progress report ≤ 3 s, peak memory ≤ 300 MB: {}",
+        "Targets (issue 18): import ≤ {IMPORT_TARGET:.0} s, progress report ≤ {REPORT_TARGET:.0} s, forecast ≤ 1 s, no command over {PEAK_TARGET_MIB:.0} MiB peak: {}",
         if all_ok { "met" } else { "NOT met" }
     );
     Ok(out)
@@ -283,8 +291,8 @@ fn render_phases(out: &mut String, backend: &str, phases: &[Phase]) -> bool {
     let _ = writeln!(out, "\n{backend}:");
     let _ = writeln!(
         out,
-        "  {:<26} {:>9} {:>11} {:>8}  note",
-        "phase", "seconds", "peak MiB", "target"
+        "  {:<26} {:>9} {:>7} {:>11} {:>8}  note",
+        "phase", "seconds", "cpu s", "peak MiB", "target"
     );
     for p in phases {
         let target = match p.target_seconds {
@@ -295,11 +303,11 @@ fn render_phases(out: &mut String, backend: &str, phases: &[Phase]) -> bool {
             }
             None => String::new(),
         };
-        // The memory target is the import's and the progress report's, like the times.
+        // The memory target holds for every command.
         let peak = p
             .peak_mib
             .map(|m| {
-                if m > 300.0 && p.target_seconds.is_some() {
+                if m > PEAK_TARGET_MIB {
                     all_ok = false;
                     format!("{m:.0} MISS")
                 } else {
@@ -309,8 +317,14 @@ fn render_phases(out: &mut String, backend: &str, phases: &[Phase]) -> bool {
             .unwrap_or_else(|| "n/a".into());
         let _ = writeln!(
             out,
-            "  {:<26} {:>9.2} {:>11} {:>8}  {}",
-            p.name, p.seconds, peak, target, p.note
+            "  {:<26} {:>9.2} {:>7} {:>11} {:>8}  {}",
+            p.name,
+            p.seconds,
+            p.cpu_seconds
+                .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2}")),
+            peak,
+            target,
+            p.note
         );
     }
     all_ok

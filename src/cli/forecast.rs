@@ -2,7 +2,9 @@
 //! of a plan (`adapters::report::forecast`): which open tasks can no longer finish by their due
 //! date given the law's minimum durations, with the step that binds each.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use adapters::report::{self, ForecastFormat, ForecastParams, ReportError};
 use chrono::Utc;
@@ -92,29 +94,84 @@ pub async fn run(args: &ForecastArgs, ctx: &Ctx<'_>) -> Result<String, Failure> 
         units,
         all_paths: args.all_paths,
     };
-    let r = report::forecast_tracked(&store, &params, format, &Bar::new())
-        .await
-        .map_err(|e| match e {
-            ReportError::Store(s) => Failure::from(s),
-            ReportError::Invalid(m) => Failure::usage(m),
-            other => Failure::refused(other.to_string()),
-        })?;
+    let refused = |e: ReportError| match e {
+        ReportError::Store(s) => Failure::from(s),
+        ReportError::Invalid(m) => Failure::usage(m),
+        other => Failure::refused(other.to_string()),
+    };
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &r.bytes).map_err(|e| {
+            // Written as it is rendered: a 100,000-task JSON answer is never held whole.
+            let mut out = OutFile::new(path);
+            report::forecast_write(&store, &params, format, &Bar::new(), &mut out)
+                .await
+                .map_err(refused)?;
+            let bytes = out.finish().map_err(|e| {
                 Failure::refused(format!("Không ghi được tệp {}: {e}", path.display()))
             })?;
             Ok(format!(
-                "Đã ghi dự báo hoàn thành ({}, {} byte) vào {}\n",
+                "Đã ghi dự báo hoàn thành ({}, {bytes} byte) vào {}\n",
                 format.extension(),
-                r.bytes.len(),
                 path.display()
             ))
         }
         None if format == ForecastFormat::Document(report::Format::Xlsx) => Err(Failure::usage(
             "Dự báo dạng XLSX cần tệp đích: thêm -o TỆP.xlsx.",
         )),
-        None => String::from_utf8(r.bytes)
-            .map_err(|e| Failure::refused(format!("kết quả không phải UTF-8: {e}"))),
+        None => {
+            let r = report::forecast_tracked(&store, &params, format, &Bar::new())
+                .await
+                .map_err(refused)?;
+            String::from_utf8(r.bytes)
+                .map_err(|e| Failure::refused(format!("kết quả không phải UTF-8: {e}")))
+        }
+    }
+}
+
+/// The `-o` file, created at the first byte written (a forecast refused before it renders leaves
+/// an existing file as it was), written through a buffer; counts the bytes.
+struct OutFile<'a> {
+    path: &'a Path,
+    file: Option<BufWriter<File>>,
+    written: u64,
+}
+
+impl<'a> OutFile<'a> {
+    fn new(path: &'a Path) -> OutFile<'a> {
+        OutFile {
+            path,
+            file: None,
+            written: 0,
+        }
+    }
+
+    /// Flushes the file (creating it if nothing was written) and returns its size.
+    fn finish(mut self) -> std::io::Result<u64> {
+        self.flush()?;
+        if self.file.is_none() {
+            File::create(self.path)?;
+        }
+        Ok(self.written)
+    }
+}
+
+impl Write for OutFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(BufWriter::with_capacity(1 << 16, File::create(self.path)?)),
+        };
+        let n = file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }

@@ -554,6 +554,13 @@ pub enum ForecastFormat {
 }
 
 impl ForecastFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ForecastFormat::Document(f) => f.content_type(),
+            ForecastFormat::Json => "application/json",
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             ForecastFormat::Document(f) => f.extension(),
@@ -593,13 +600,33 @@ pub struct ForecastParams {
     pub all_paths: bool,
 }
 
-/// The year-end forecast of a plan's open tasks. See [`forecast`].
+/// The year-end forecast of a plan's open tasks, in memory. See [`forecast_write`].
 pub async fn forecast_tracked(
     store: &Store,
     params: &ForecastParams,
     format: ForecastFormat,
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
+    let mut bytes = Vec::new();
+    let file_name = forecast_write(store, params, format, tracker, &mut bytes).await?;
+    Ok(Report {
+        bytes,
+        content_type: format.content_type(),
+        file_name,
+    })
+}
+
+/// The year-end forecast of a plan's open tasks, written to `out` (the CLI's `-o` file, through
+/// a buffer): JSON is serialized straight into it, so a 100,000-task answer (140 MB; more with
+/// `all_paths`) is never held whole in memory. Returns the suggested file name. Nothing is
+/// written when the forecast fails before rendering (an unknown plan, a store error).
+pub async fn forecast_write(
+    store: &Store,
+    params: &ForecastParams,
+    format: ForecastFormat,
+    tracker: &dyn Tracker,
+    out: &mut dyn std::io::Write,
+) -> Result<String, ReportError> {
     let plan = store.directory().plan(&params.plan).await?;
     let (rows, names) =
         read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
@@ -621,17 +648,17 @@ pub async fn forecast_tracked(
                 params.all_paths,
             );
             // Compact: one plan's answer may hold 100,000 tasks.
-            let bytes =
-                serde_json::to_vec(&body).map_err(|e| ReportError::Render(e.to_string()))?;
-            Ok(Report {
-                bytes,
-                content_type: "application/json",
-                file_name: format!("{stem}.json"),
-            })
+            serde_json::to_writer(&mut *out, &body)
+                .map_err(|e| ReportError::Render(e.to_string()))?;
+            Ok(format!("{stem}.json"))
         }
         ForecastFormat::Document(f) => {
             let doc = forecast::build(&plan, &list, params.as_of, store.catalog(), &names);
-            render(&doc, f, stem, tracker)
+            drop(list);
+            let r = render(&doc, f, stem, tracker)?;
+            out.write_all(&r.bytes)
+                .map_err(|e| ReportError::Render(e.to_string()))?;
+            Ok(r.file_name)
         }
     }
 }

@@ -235,6 +235,13 @@ impl Reports<'_> {
             None => None,
         };
         let sqlite = self.store.backend() == super::Backend::Sqlite;
+        // One plan: its listings by the primary key (plan_id, task_id), not a scan of every
+        // plan's listings; every plan: each task in the plan it first entered.
+        let scope = if plan_id.is_some() {
+            "pl.plan_id = $2"
+        } else {
+            "$2 = '' AND pl.plan_id = t.plan_id"
+        };
         let rows: Vec<ReportRow> = with_db!(self.store, |pool| {
             let mut conn = pool.acquire().await?;
             if sqlite {
@@ -247,12 +254,12 @@ impl Reports<'_> {
             let result: Result<Vec<ReportRow>, sqlx::Error> = async {
             // Sized up front: growing a vector of 100,000 records by doubling would hold two.
             let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id \
-                    WHERE ($1 = '' AND pl.plan_id = t.plan_id) OR pl.plan_id = $1")
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id \
+                    WHERE {}", scope.replace("$2", "$1"))))
                     .bind(plan_id.clone().unwrap_or_default())
                     .fetch_one(&mut *conn)
                     .await?;
-            let mut rows = sqlx::query(
+            let sql = format!(
                 "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
                  t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
                  COALESCE(pl.position, t.position) AS position, t.created_at, t.state_entered_at, t.clock, t.paused_clock, t.audit_seq, \
@@ -275,8 +282,9 @@ impl Reports<'_> {
                      (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
                      (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import')) END \
                  LEFT JOIN users us ON us.username = a.actor_user \
-                 WHERE ($2 = '' AND pl.plan_id = t.plan_id) OR pl.plan_id = $2",
-            )
+                 WHERE {scope}",
+            );
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(cutoff)
             .bind(plan_id.clone().unwrap_or_default())
             .fetch(&mut *conn);
