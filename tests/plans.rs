@@ -519,6 +519,7 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
             .collect::<Vec<_>>(),
         vec![(PLAN, "1"), (PLAN_359, "II")]
     );
+    // "Dự kiến phân bổ năm 2026" is the planned allocation, not an allocation.
     let b = ls[1].budget.unwrap();
     const M: i64 = 1_000_000;
     assert_eq!(
@@ -526,15 +527,16 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
             b.year,
             b.approved_estimate_vnd,
             b.need_year_vnd,
+            b.planned_allocation_vnd,
             b.allocated_year_vnd
         ),
-        (2026, Some(9_417 * M), Some(753 * M), Some(753 * M))
+        (2026, Some(9_417 * M), Some(753 * M), Some(753 * M), None)
     );
     assert_eq!(ls[1].category.as_deref(), Some("chuyen_tiep"));
     assert_eq!(ls[1].printed_seq.as_deref(), Some("1"));
     assert_eq!(ls[0].budget.unwrap().year, 2025);
     // Every 2026 line of the plan adds up to the printed TỔNG.
-    let mut sums = [0i64; 3];
+    let mut sums = [0i64; 4];
     // (`names` was read after the first import, which created the OCOP task.)
     for id in names.keys() {
         for l in store.plans().listings(id).await.unwrap() {
@@ -542,11 +544,12 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
                 let b = l.budget.unwrap();
                 sums[0] += b.approved_estimate_vnd.unwrap_or(0);
                 sums[1] += b.need_year_vnd.unwrap_or(0);
-                sums[2] += b.allocated_year_vnd.unwrap_or(0);
+                sums[2] += b.planned_allocation_vnd.unwrap_or(0);
+                sums[3] += b.allocated_year_vnd.unwrap_or(0);
             }
         }
     }
-    assert_eq!(sums, [647_620 * M, 184_439 * M, 169_439 * M]);
+    assert_eq!(sums, [647_620 * M, 184_439 * M, 169_439 * M, 0]);
     // The link is audited in the task's own chain, which still verifies.
     let h = store.audit().history(&hop).await.unwrap();
     let last = h.last().unwrap();
@@ -883,6 +886,26 @@ async fn a_third_layout_with_sections_of_their_own_columns_imports_and_reconcile
         (b.approved_estimate_vnd, b.need_year_vnd),
         (Some(12_000_000_000), Some(4_000_000_000))
     );
+    // Section A prints "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)": the planned allocation of
+    // 2024, its total the section's printed Cộng (1.500), and nothing allocated yet.
+    let mut planned = 0;
+    for name in [
+        "Mua bản quyền phần mềm diệt virus",
+        "Duy trì cổng thông tin điện tử",
+    ] {
+        let id = task_named(&store, name).await;
+        let b = store.plans().listings(&id).await.unwrap()[0]
+            .budget
+            .unwrap();
+        assert_eq!((b.year, b.allocated_year_vnd), (2024, None), "{name}");
+        planned += b.planned_allocation_vnd.unwrap();
+        let kept = store.plans().budget_of(&id, 2024, None).await.unwrap();
+        assert_eq!(
+            kept.budget.planned_allocation_vnd, b.planned_allocation_vnd,
+            "{name}: the history keeps the planned figure"
+        );
+    }
+    assert_eq!(planned, 1_500_000_000);
     let hr = task_named(&store, "Xây dựng phần mềm quản lý hồ sơ công chức").await;
     let t = store.tasks().unscoped().get(&hr).await.unwrap();
     assert_eq!(

@@ -362,6 +362,7 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 approved_estimate_vnd: money(approved_estimate)?,
                 need_year_vnd: money(need_year)?,
                 allocated_year_vnd: money(allocated_year)?,
+                planned_allocation_vnd: None,
             };
             let has_money = line.need_total_vnd.is_some()
                 || line.approved_estimate_vnd.is_some()

@@ -328,6 +328,8 @@ pub struct BudgetView {
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation_vnd: Option<i64>,
 }
 
 impl From<BudgetLine> for BudgetView {
@@ -338,6 +340,7 @@ impl From<BudgetLine> for BudgetView {
             approved_estimate_vnd: b.approved_estimate_vnd,
             need_year_vnd: b.need_year_vnd,
             allocated_year_vnd: b.allocated_year_vnd,
+            planned_allocation_vnd: b.planned_allocation_vnd,
         }
     }
 }
@@ -374,6 +377,8 @@ pub struct ListingBudgetView {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
     /// Carried over from the previous year (chuyển nguồn).
     pub carried_over_vnd: Option<i64>,
@@ -401,6 +406,7 @@ impl From<Listing> for ListingView {
                 need_total_vnd: b.need_total_vnd,
                 approved_estimate_vnd: b.approved_estimate_vnd,
                 need_year_vnd: b.need_year_vnd,
+                planned_allocation_vnd: b.planned_allocation_vnd,
                 allocated_year_vnd: b.allocated_year_vnd,
                 carried_over_vnd: b.carried_over_vnd,
                 spent_vnd: b.spent_vnd,

@@ -48,6 +48,7 @@ struct HistoryRow {
     need_total_vnd: Option<i64>,
     approved_estimate_vnd: Option<i64>,
     need_year_vnd: Option<i64>,
+    planned_allocation_vnd: Option<i64>,
     allocated_year_vnd: Option<i64>,
     carried_over_vnd: Option<i64>,
     spent_vnd: Option<i64>,
@@ -77,6 +78,7 @@ impl HistoryRow {
                     need_total_vnd: self.need_total_vnd,
                     approved_estimate_vnd: self.approved_estimate_vnd,
                     need_year_vnd: self.need_year_vnd,
+                    planned_allocation_vnd: self.planned_allocation_vnd,
                     allocated_year_vnd: self.allocated_year_vnd,
                     carried_over_vnd: self.carried_over_vnd,
                     spent_vnd: self.spent_vnd,
@@ -88,8 +90,8 @@ impl HistoryRow {
     }
 }
 
-const SELECT_HISTORY: &str = "SELECT task_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
-    carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by FROM budget_history";
+const SELECT_HISTORY: &str = "SELECT task_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+    planned_allocation_vnd, allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by FROM budget_history";
 
 /// The figures of `entries` (one task and year, in the order written) as known on `as_of`: the
 /// last entry known from that date and recorded by its end; before any, the first entry (the
@@ -219,7 +221,7 @@ impl Plans<'_> {
         year: i32,
     ) -> Result<HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
         let sql = "SELECT h.task_id, h.need_total_vnd, h.approved_estimate_vnd, h.need_year_vnd, \
-            h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
+            h.planned_allocation_vnd, h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
             h.recorded_at, h.recorded_by FROM budget_history h \
             JOIN plan_listings l ON l.task_id = h.task_id AND l.plan_id = $1 \
             WHERE h.year = $2 ORDER BY h.task_id, h.id";
@@ -309,10 +311,11 @@ impl Plans<'_> {
             let plan_id = plan.into_iter().next().map(|p| p.0);
             conn.execute(
                 "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-                 allocated_year_vnd, plan_id, carried_over_vnd, spent_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 allocated_year_vnd, plan_id, carried_over_vnd, spent_vnd, planned_allocation_vnd) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (task_id, year) DO UPDATE SET need_total_vnd = $3, approved_estimate_vnd = $4, \
                  need_year_vnd = $5, allocated_year_vnd = $6, plan_id = COALESCE($7, budget_lines.plan_id), \
-                 carried_over_vnd = $8, spent_vnd = $9",
+                 carried_over_vnd = $8, spent_vnd = $9, planned_allocation_vnd = $10",
                 &[
                     Arg::Str(&task.id),
                     Arg::Int(y),
@@ -323,6 +326,7 @@ impl Plans<'_> {
                     Arg::OptStr(plan_id.as_deref()),
                     Arg::OptInt(b.carried_over_vnd),
                     Arg::OptInt(b.spent_vnd),
+                    Arg::OptInt(b.planned_allocation_vnd),
                 ],
             )
             .await?;
@@ -361,8 +365,8 @@ impl Plans<'_> {
             }
             conn.execute(
                 "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-                 allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by, \
+                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 &[
                     Arg::Str(&task.id),
                     Arg::Int(y),
@@ -378,6 +382,7 @@ impl Plans<'_> {
                     Arg::Date(known_from),
                     Arg::Time(now),
                     Arg::Str(&actor.user),
+                    Arg::OptInt(b.planned_allocation_vnd),
                 ],
             )
             .await?;
@@ -689,10 +694,11 @@ fn describe_budget(year: i32, b: &YearBudget, known_from: NaiveDate) -> String {
             .unwrap_or_else(|| "—".into())
     };
     let mut s = format!(
-        "Kinh phí năm {year} (từ ngày {}): dự toán được duyệt {}; nhu cầu năm {}; phân bổ {}; chuyển nguồn {}; đã giải ngân {} (triệu đồng)",
+        "Kinh phí năm {year} (từ ngày {}): dự toán được duyệt {}; nhu cầu năm {}; dự kiến phân bổ {}; phân bổ {}; chuyển nguồn {}; đã giải ngân {} (triệu đồng)",
         format_date(known_from),
         m(b.approved_estimate_vnd),
         m(b.need_year_vnd),
+        m(b.planned_allocation_vnd),
         m(b.allocated_year_vnd),
         m(b.carried_over_vnd),
         m(b.spent_vnd)

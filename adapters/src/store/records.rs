@@ -84,6 +84,10 @@ pub struct BudgetLine {
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation. Read where
+    /// a query selects `planned_allocation_vnd`.
+    #[sqlx(default)]
+    pub planned_allocation_vnd: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

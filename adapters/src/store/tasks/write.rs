@@ -315,8 +315,8 @@ impl NewRow<'_> {
             )
             .await?;
             conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     Arg::Str(self.id),
                     Arg::Int(i64::from(b.year)),
@@ -325,6 +325,7 @@ impl NewRow<'_> {
                     Arg::OptInt(b.need_year_vnd),
                     Arg::OptInt(b.allocated_year_vnd),
                     Arg::Str(self.plan_id),
+                    Arg::OptInt(b.planned_allocation_vnd),
                 ],
             )
             .await?;
