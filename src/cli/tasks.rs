@@ -806,11 +806,12 @@ fn show(d: &TaskDetail, actor: &Actor, now: Instant) -> Result<String, Failure> 
                 .unwrap_or_else(|| "—".into())
         };
         out.push_str(&format!(
-            "Kinh phí {}:  nhu cầu {}; dự toán duyệt {}; nhu cầu năm {}; đã phân bổ {} (triệu đồng)\n",
+            "Kinh phí {}:  nhu cầu {}; dự toán duyệt {}; nhu cầu năm {}; dự kiến phân bổ {}; đã phân bổ {} (triệu đồng)\n",
             b.year,
             m(b.need_total_vnd),
             m(b.approved_estimate_vnd),
             m(b.need_year_vnd),
+            m(b.planned_allocation_vnd),
             m(b.allocated_year_vnd)
         ));
     }

@@ -821,6 +821,44 @@ mod tests {
     }
 
     #[test]
+    fn the_planned_allocation_is_read_and_reconciled_as_its_own_column() {
+        let g = grid(&[
+            &["KẾ HOẠCH NĂM 2024"],
+            &[
+                "TT",
+                "Tên nhiệm vụ",
+                "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
+                "Kinh phí năm 2024 đã phân bổ",
+            ],
+            &["I", "Sở Y tế", "1.500", "200"],
+            &["1", "Mua máy in", "1.000", "200"],
+            &["2", "Mua máy quét", "500", "-"],
+            &["", "TỔNG", "1.600", "200"],
+        ]);
+        let s = parse_printed(&g, 2024).unwrap();
+        assert_eq!(
+            s.columns,
+            vec![
+                PrintedColumn::Seq,
+                PrintedColumn::Name,
+                PrintedColumn::PlannedAllocation,
+                PrintedColumn::AllocatedYear
+            ]
+        );
+        assert_eq!(s.rows[0].amounts[6], Some(1_000_000_000));
+        assert_eq!(s.rows[0].amounts[3], Some(200_000_000));
+        assert_eq!(
+            (s.rows[1].amounts[6], s.rows[1].amounts[3]),
+            (Some(500_000_000), None)
+        );
+        assert_eq!(s.mismatches.len(), 1, "{:?}", s.mismatches);
+        assert_eq!(
+            s.mismatches[0].describe(2024),
+            "dòng 6, TỔNG — Dự kiến phân bổ kinh phí năm 2024: in 1.600, tính từ các dòng 1.500 (chênh 100)"
+        );
+    }
+
+    #[test]
     fn sections_on_one_sheet_have_their_own_totals() {
         let g = grid(&[
             &["KẾ HOẠCH NĂM 2024"],

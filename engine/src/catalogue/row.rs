@@ -695,6 +695,63 @@ mod tests {
     }
 
     #[test]
+    fn a_planned_allocation_column_is_its_own_figure() {
+        let today = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+        let header = "appendix,unit,name,funding_source,need_2025_mvnd,planned_2025_mvnd,allocated_2025_mvnd,lifecycle_stage";
+        let c = parse_rows(
+            table(
+                header,
+                &[
+                    "1,Sở Y tế,Mua máy in,thuong_xuyen,100,1500,,proposed",
+                    "1,Sở Y tế,Mua máy quét,thuong_xuyen,100,x,,proposed",
+                ],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap();
+        assert_eq!(c.rows.len(), 1, "{:?}", c.invalid);
+        let r = &c.rows[0];
+        assert_eq!(
+            (r.need_year, r.planned_allocation, r.allocated_year),
+            (Some(100_000_000), Some(1_500_000_000), None)
+        );
+        assert_eq!(c.invalid.len(), 1);
+        assert!(
+            c.invalid[0].reasons[0].starts_with("dự kiến phân bổ kinh phí năm 2025: "),
+            "{:?}",
+            c.invalid[0]
+        );
+        // `planned_year_mvnd` says the same; a column of another year is refused.
+        let c = parse_rows(
+            table(
+                "appendix,unit,name,funding_source,planned_year_mvnd,lifecycle_stage",
+                &["1,Sở Y tế,Mua máy in,thuong_xuyen,2,proposed"],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap();
+        assert_eq!(c.rows[0].planned_allocation, Some(2_000_000));
+        let e = parse_rows(
+            table(
+                "appendix,unit,name,funding_source,planned_2024_mvnd,lifecycle_stage",
+                &["1,Sở Y tế,Mua máy in,thuong_xuyen,2,proposed"],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("planned_2025_mvnd (hoặc planned_year_mvnd)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn hidden_characters_are_refused_as_the_api_refuses_them() {
         // Issue 13, security 7: the CLI import stored control and bidi characters the API
         // refuses. One rule (engine::input) now holds for both.
