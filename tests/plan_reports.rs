@@ -36,6 +36,7 @@ on_both_backends!(
     reports_name_the_plan_by_year_or_refuse_with_the_reason,
     the_command_line_sets_budgets_links_renames_and_reports_by_year,
     the_api_serves_budgets_lineage_renames_and_reports_by_year,
+    a_database_before_0016_migrates_and_shows_the_planned_allocation_from_when_it_is_known,
     a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budget_lines,
 );
 
@@ -217,6 +218,12 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
         assert!(md.contains(text), "Plan 359 report lacks {text}:\n{md}");
     }
     assert!(!md.contains("Tiến độ tính đến"), "{md}");
+    // "Dự kiến phân bổ năm 2026" prints the planned allocation: its TỔNG is the sheet's.
+    let total = md.lines().find(|l| l.contains("**TỔNG**")).unwrap();
+    assert!(
+        total.ends_with("| **647.620** | **184.439** | **169.439** |  |"),
+        "{total}"
+    );
     // The 2026 figures of the linked tasks, not their 2025 ones: the TỔNG row matches the
     // sheet's TỔNG row (the import reconciled it).
     let book = progress_xlsx(&store, PLAN_359, "2026-03-31").await;
@@ -754,6 +761,8 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
             "1.200",
             "--carried-over",
             "329,7",
+            "--planned",
+            "1.600",
             "--known-from",
             "01/10/2025",
             "--as",
@@ -761,6 +770,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
         ],
     ));
     assert!(out.contains("Phân bổ năm: 1.500"), "{out}");
+    assert!(out.contains("Dự kiến phân bổ năm: 1.600"), "{out}");
     assert!(out.contains("Chuyển nguồn từ năm trước: 329,7"), "{out}");
     assert!(
         out.contains("Đợt 1: 1.000, quyết định 100/QĐ-UBND ngày 15/03/2025"),
@@ -784,6 +794,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
         ],
     ));
     assert!(out.contains("Phân bổ năm: 1.442"), "{out}");
+    assert!(out.contains("Dự kiến phân bổ năm: —"), "{out}");
     let json_out = ok(&tiendo(
         &db,
         d,
@@ -793,6 +804,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
     ));
     let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
     assert_eq!(v["budget"]["allocated_year_vnd"], 1_500_000_000i64);
+    assert_eq!(v["budget"]["planned_allocation_vnd"], 1_600_000_000i64);
     // Bad input: a message and a non-zero exit.
     let o = tiendo(
         &db,
@@ -945,6 +957,7 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
             "approved_estimate_vnd": 7_914_000_000i64,
             "need_year_vnd": 1_852_000_000i64,
             "spent_vnd": 1_000_000_000i64,
+            "planned_allocation_vnd": 1_600_000_000i64,
             "tranches": [
                 {"tranche": 1, "amount_vnd": 1_000_000_000i64, "decision_number": "100/QĐ-UBND", "decision_on": "15/03/2025"},
                 {"tranche": 2, "amount_vnd": 500_000_000i64}
@@ -957,10 +970,30 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
     assert_eq!(r.status(), StatusCode::OK);
     let v = json(r).await;
     assert_eq!(v["figures"]["allocated_year_vnd"], 1_500_000_000i64);
+    assert_eq!(v["figures"]["planned_allocation_vnd"], 1_600_000_000i64);
     assert_eq!(v["figures"]["tranches"][0]["decision_on"], "2025-03-15");
     assert_eq!(v["history"].as_array().unwrap().len(), 2);
     let v = json(app.get(&format!("{path}?as_of=30/09/2025"), skhcn).await).await;
     assert_eq!(v["figures"]["allocated_year_vnd"], 1_442_000_000i64);
+    assert_eq!(
+        v["figures"]["planned_allocation_vnd"],
+        serde_json::Value::Null
+    );
+    // The planned allocation is checked like every figure: a 400 naming it.
+    let p = problem(
+        put(skhcn, json!({"planned_allocation_vnd": -1}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dự kiến phân bổ kinh phí năm phải từ 0 đến 10^15 đồng"),
+        "{p}"
+    );
     // Bad figures are a 400 naming the problem; a role that does not enter plans a 403; a task
     // nobody may see a 404; a bad year a 400.
     let bad = put(
@@ -1111,17 +1144,22 @@ const PREVIOUS_RELEASE: i64 = 10;
 
 /// Runs the migrations of this tree numbered `from..=to` on the test database.
 async fn migrate_range(db: &TestDb, from: i64, to: i64) {
+    migrate_where(db, |v| v <= to).await;
+    let _ = from;
+}
+
+/// Runs the migrations of this tree whose number `keep` keeps, on the test database.
+async fn migrate_where(db: &TestDb, keep: impl Fn(i64) -> bool) {
     let dir = root().join("migrations").join(db.backend);
     let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
     migrator.migrations = Cow::Owned(
         migrator
             .migrations
             .iter()
-            .filter(|m| m.version <= to)
+            .filter(|m| keep(m.version))
             .cloned()
             .collect(),
     );
-    let _ = from;
     if db.backend == "postgres" {
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         migrator.run(&mut c).await.unwrap();
@@ -1301,5 +1339,90 @@ async fn a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budg
         .unwrap();
     let verified = store.audit().verify().await.unwrap();
     assert!(verified.broken.is_none(), "{verified:?}");
+    assert_eq!(store.migrate().await.unwrap(), 0);
+}
+
+/// The release before the planned allocation (every migration but 0016, which came later, on
+/// the 0006 release's demo data): its database migrates keeping every task, chain and budget
+/// line, with no planned figure; one written afterwards, known from 15/01/2027 (the data was
+/// made in December 2026), is in the report as of that date and not in the report of the day
+/// before, in the column the plan's layout prints for it.
+async fn a_database_before_0016_migrates_and_shows_the_planned_allocation_from_when_it_is_known(
+    db: TestDb,
+) {
+    migrate_range(&db, 1, 6).await;
+    let fixture = root()
+        .join("tests/fixtures/release-0006")
+        .join(format!("{}.sql", db.backend));
+    db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
+    migrate_where(&db, |v| v != 16).await;
+    let before = kept(&db).await;
+    assert_eq!((before.tasks.len(), before.lines.len()), (63, 63));
+
+    let store = db.store().await;
+    assert_eq!(
+        kept(&db).await,
+        before,
+        "tasks, chains, budget lines, history, tranches, lineage"
+    );
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+    let first = before.tasks[0].0.clone();
+    let line = store.plans().budget_of(&first, 2025, None).await.unwrap();
+    assert_eq!(line.history.len(), 1);
+    assert_eq!(line.budget.planned_allocation_vnd, None);
+    assert!(line.budget.need_year_vnd.is_some());
+
+    // Plan 215 printed with a planned-allocation column in every appendix.
+    let mut layout = engine::plan::layout::default_layout(2025);
+    for s in &mut layout.sections {
+        s.columns
+            .insert(6, "Dự kiến phân bổ kinh phí năm 2025".to_string());
+    }
+    let s = skhcn();
+    store
+        .plans()
+        .set_layout_as(&s, PLAN, &layout)
+        .await
+        .unwrap();
+    let md_before = progress_md(&store, PLAN, "2027-01-14").await;
+    assert!(
+        md_before.contains("Dự kiến phân bổ kinh phí năm 2025"),
+        "{md_before}"
+    );
+    assert!(!md_before.contains("4.321,5"), "{md_before}");
+
+    let mut b = line.budget.clone();
+    b.planned_allocation_vnd = Some(4_321_500_000);
+    store
+        .plans()
+        .set_budget_as(
+            &s,
+            &first,
+            2025,
+            b,
+            Some(day("2027-01-15")),
+            at("2027-01-15T08:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    let then = store
+        .plans()
+        .budget_of(&first, 2025, Some(day("2027-01-14")))
+        .await
+        .unwrap();
+    assert_eq!(then.budget.planned_allocation_vnd, None);
+    let now = store
+        .plans()
+        .budget_of(&first, 2025, Some(day("2027-01-15")))
+        .await
+        .unwrap();
+    assert_eq!(now.budget.planned_allocation_vnd, Some(4_321_500_000));
+    assert_eq!(now.budget.need_year_vnd, line.budget.need_year_vnd);
+
+    // The report of 14/01/2027 is the same as before; that of 15/01/2027 prints the figure.
+    assert_eq!(progress_md(&store, PLAN, "2027-01-14").await, md_before);
+    let md_after = progress_md(&store, PLAN, "2027-01-15").await;
+    assert!(md_after.contains("4.321,5"), "{md_after}");
     assert_eq!(store.migrate().await.unwrap(), 0);
 }

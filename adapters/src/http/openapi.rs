@@ -208,6 +208,7 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
         ("YearBudgetBody", "need_total_vnd", vnd.clone()),
         ("YearBudgetBody", "approved_estimate_vnd", vnd.clone()),
         ("YearBudgetBody", "need_year_vnd", vnd.clone()),
+        ("YearBudgetBody", "planned_allocation_vnd", vnd.clone()),
         ("YearBudgetBody", "allocated_year_vnd", vnd.clone()),
         ("YearBudgetBody", "carried_over_vnd", vnd.clone()),
         ("YearBudgetBody", "spent_vnd", vnd.clone()),

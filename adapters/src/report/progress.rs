@@ -40,7 +40,7 @@ use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::{Plan, ReportRow};
 
 /// The amounts a row carries: need, approved estimate, need of the year, allocated, carried
-/// over into the year, spent the year before.
+/// over into the year, spent the year before, planned allocation of the year.
 fn amounts(r: &ReportRow) -> Amounts {
     [
         r.budget[0],
@@ -49,12 +49,13 @@ fn amounts(r: &ReportRow) -> Amounts {
         r.budget[3],
         r.carried_over,
         r.spent_previous,
+        r.planned_allocation,
     ]
 }
 
 /// The amounts of a set of rows, added up.
 fn totals<'a>(rows: impl Iterator<Item = &'a ReportRow> + Clone) -> Amounts {
-    [0, 1, 2, 3, 4, 5].map(|k| sum_opt(rows.clone().map(|r| amounts(r)[k])))
+    [0, 1, 2, 3, 4, 5, 6].map(|k| sum_opt(rows.clone().map(|r| amounts(r)[k])))
 }
 
 /// The four amounts of the funding table.
@@ -145,6 +146,7 @@ fn amount_index(c: PrintedColumn) -> Option<usize> {
         PrintedColumn::AllocatedYear => Some(3),
         PrintedColumn::CarriedOver => Some(4),
         PrintedColumn::SpentPrevious => Some(5),
+        PrintedColumn::PlannedAllocation => Some(6),
         _ => None,
     }
 }
@@ -293,8 +295,8 @@ fn section_columns(sec: &SectionInfo, as_of: NaiveDate) -> (Vec<Column>, Vec<Hea
 const NAMED_IN_BODY: usize = 30;
 
 /// The amounts of a row or a set of rows: need, approved estimate, need of the year, allocated,
-/// carried over into the year, spent the year before.
-type Amounts = [Option<i64>; 6];
+/// carried over into the year, spent the year before, planned allocation of the year.
+type Amounts = [Option<i64>; 7];
 
 /// What every step of the report reads: the plan, its sections, the date, the workflows and the
 /// unit names.
@@ -781,11 +783,11 @@ impl Subtotals {
         for r in rows {
             let (a, g) = (r.section.as_str(), ctx.section(&r.section).group_index(r));
             if last_group != Some((a, g)) {
-                group_totals.push([None; 6]);
+                group_totals.push([None; 7]);
                 last_group = Some((a, g));
             }
             if last_unit != Some((a, g, r.unit_id.as_str())) {
-                unit_totals.push([None; 6]);
+                unit_totals.push([None; 7]);
                 last_unit = Some((a, g, r.unit_id.as_str()));
             }
             for (k, v) in amounts(r).iter().enumerate() {
@@ -845,14 +847,14 @@ fn appendix_sections(
         {
             last_group = Some((sec.key.clone(), g));
             task_no = 0;
-            let totals = subtotals.groups.next().unwrap_or([None; 6]);
+            let totals = subtotals.groups.next().unwrap_or([None; 7]);
             table.rows.extend(group_row(sec, g, totals));
         }
         if last_unit.as_ref().is_none_or(|(x, y, u)| {
             (x.as_str(), *y, u.as_str()) != (sec.key.as_str(), g, r.unit_id.as_str())
         }) {
             last_unit = Some((sec.key.clone(), g, r.unit_id.clone()));
-            let totals = subtotals.units.next().unwrap_or([None; 6]);
+            let totals = subtotals.units.next().unwrap_or([None; 7]);
             unit_no += 1;
             table
                 .rows
@@ -923,9 +925,10 @@ fn unit_row(sec: &SectionInfo, unit_no: usize, name: String, totals: Amounts) ->
     }
 }
 
-/// "1,0%": the allocation as a share of the year's need.
+/// "1,0%": the allocation as a share of the year's need (the planned allocation while nothing
+/// is allocated).
 fn ratio_text(r: &ReportRow) -> String {
-    match (r.budget[3], r.budget[2]) {
+    match (r.budget[3].or(r.planned_allocation), r.budget[2]) {
         (Some(a), Some(n)) if n > 0 => {
             let tenths = (a as i128 * 1000 + n as i128 / 2) / n as i128;
             format!("{},{}%", tenths / 10, tenths % 10)
@@ -978,7 +981,7 @@ fn close_appendix(
     mut table: Table,
     section_totals: &HashMap<String, Amounts>,
 ) -> Section {
-    let totals = section_totals.get(&sec.key).copied().unwrap_or([None; 6]);
+    let totals = section_totals.get(&sec.key).copied().unwrap_or([None; 7]);
     table.rows.push(Row {
         style: RowStyle::Total,
         cells: summary_cells(sec, String::new(), "TỔNG".into(), totals),

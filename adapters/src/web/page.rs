@@ -89,6 +89,9 @@ impl Layout {
             if access::may_read_overview(a).is_ok() {
                 push("/overview", "Tổng quan");
             }
+            if access::round_scope(a).is_ok() {
+                push("/rounds", "Đợt báo cáo");
+            }
             if access::offers_proposal(a) {
                 push("/tasks/new", "Đề xuất nhiệm vụ");
             }

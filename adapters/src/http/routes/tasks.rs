@@ -273,6 +273,7 @@ async fn create_task(
             approved_estimate_vnd: b.approved_estimate_vnd,
             need_year_vnd: b.need_year_vnd,
             allocated_year_vnd: b.allocated_year_vnd,
+            planned_allocation_vnd: None,
         });
     }
     if budget.len() > 20 {

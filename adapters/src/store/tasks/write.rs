@@ -148,6 +148,7 @@ impl Effects<'_> {
                 audit_seq: self.audit.seq,
                 replayed: false,
                 state_title: String::new(),
+                carried_over: None,
             };
             let inserted = conn
                 .execute(
@@ -315,8 +316,8 @@ impl NewRow<'_> {
             )
             .await?;
             conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     Arg::Str(self.id),
                     Arg::Int(i64::from(b.year)),
@@ -325,6 +326,7 @@ impl NewRow<'_> {
                     Arg::OptInt(b.need_year_vnd),
                     Arg::OptInt(b.allocated_year_vnd),
                     Arg::Str(self.plan_id),
+                    Arg::OptInt(b.planned_allocation_vnd),
                 ],
             )
             .await?;
@@ -412,6 +414,7 @@ pub(super) async fn create(
             audit_seq: 1,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         // The key was taken by a concurrent request between the check above and the write.
         None => replay(
@@ -699,6 +702,7 @@ pub(crate) async fn write_transition(
             audit_seq: seq,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         None => Written::Lost,
     })
