@@ -191,6 +191,38 @@ pub fn csv_revision(tasks: usize, revision: usize) -> String {
     out
 }
 
+/// A synthetic plan written to disk for a benchmark that imports it with the real binary.
+pub struct WrittenPlan {
+    /// The temporary folder holding it, removed when this is dropped.
+    pub dir: tempfile::TempDir,
+    /// `plan.csv` in it.
+    pub csv: std::path::PathBuf,
+    /// The CSV's text.
+    pub text: String,
+    /// How long generating it took.
+    pub generated_in: std::time::Duration,
+}
+
+/// Generates the plan of `tasks` tasks ([`csv`]) into `plan.csv` of a new temporary folder
+/// named `tiendo-bench-{what}-…`.
+pub fn write(what: &str, tasks: usize) -> Result<WrittenPlan, crate::Failure> {
+    use crate::Failure;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("tiendo-bench-{what}-"))
+        .tempdir()
+        .map_err(|e| Failure::new(format!("cannot create a temporary folder: {e}")))?;
+    let t = std::time::Instant::now();
+    let text = csv(tasks);
+    let csv = dir.path().join("plan.csv");
+    std::fs::write(&csv, &text).map_err(|e| Failure::new(format!("{}: {e}", csv.display())))?;
+    Ok(WrittenPlan {
+        dir,
+        csv,
+        text,
+        generated_in: t.elapsed(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
