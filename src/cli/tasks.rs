@@ -208,7 +208,8 @@ pub enum TaskCmd {
         #[arg(long, value_name = "THƯ_MỤC")]
         data_dir: Option<PathBuf>,
     },
-    /// Đơn vị đề xuất tạm hoãn hoặc rút nhiệm vụ khỏi kế hoạch, theo văn bản của đơn vị.
+    /// Đơn vị đề xuất tạm hoãn, rút nhiệm vụ khỏi kế hoạch hoặc chuyển nguồn kinh phí sang năm
+    /// sau, theo văn bản của đơn vị.
     ///
     /// Đề xuất chờ UBND thành phố quyết định (task accept-proposal / refuse-proposal); trong
     /// khi chờ, nhiệm vụ vẫn ở bước hiện tại và thời hạn vẫn chạy. UBND được thông báo qua thư.
@@ -219,7 +220,9 @@ pub enum TaskCmd {
         /// Tên đăng nhập của người đề xuất (cán bộ hoặc thủ trưởng của đơn vị chủ trì).
         #[arg(long = "as", value_name = "TÊN_ĐĂNG_NHẬP")]
         as_user: String,
-        /// postpone (tạm hoãn, chuyển kế hoạch năm sau) | withdraw (rút khỏi kế hoạch).
+        /// postpone (tạm hoãn, chuyển kế hoạch năm sau) | withdraw (rút khỏi kế hoạch) |
+        /// carry_over (chuyển nguồn kinh phí năm của ngày văn bản sang năm sau; nhiệm vụ tiếp
+        /// tục thực hiện).
         #[arg(long, value_name = "LOẠI")]
         kind: String,
         /// Số, ký hiệu văn bản đề xuất của đơn vị, ví dụ 5796/SVHTTDL-KHTC.
@@ -236,7 +239,9 @@ pub enum TaskCmd {
         json: bool,
     },
     /// UBND thành phố chấp thuận đề xuất đang chờ: nhiệm vụ chuyển sang tạm hoãn hoặc rút khỏi
-    /// kế hoạch theo quy trình (kèm các tài liệu quy trình yêu cầu, ví dụ quyết định của UBND).
+    /// kế hoạch theo quy trình (kèm các tài liệu quy trình yêu cầu, ví dụ quyết định của UBND);
+    /// với đề xuất chuyển nguồn, nhiệm vụ giữ nguyên bước và kinh phí chưa giải ngân của năm được
+    /// ghi là kinh phí chuyển nguồn của năm sau.
     AcceptProposal {
         /// Mã nhiệm vụ.
         #[arg(value_name = "MÃ_NHIỆM_VỤ")]
@@ -529,6 +534,17 @@ pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String
                 .await?;
             if *json {
                 return json_out(&o);
+            }
+            if let Some(c) = &o.carried_over {
+                return Ok(format!(
+                    "Đã chấp thuận đề xuất chuyển nguồn: {} triệu đồng kinh phí năm {} chưa giải ngân được chuyển sang năm {}. Nhiệm vụ tiếp tục ở bước «{}» ({}); phiên bản {}\n",
+                    engine::money::format_million_vnd(c.amount_vnd, 3),
+                    c.from_year,
+                    c.to_year,
+                    o.state_title,
+                    o.state,
+                    o.version
+                ));
             }
             Ok(format!(
                 "Đã chấp thuận đề xuất. Nhiệm vụ chuyển sang bước «{}» ({}), giai đoạn {}; phiên bản {}\n",

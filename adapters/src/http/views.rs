@@ -865,6 +865,20 @@ pub struct TransitionView {
     /// True when this answers a retry with an `Idempotency-Key` already used for the same
     /// request: nothing was changed this time.
     pub replayed: bool,
+    /// UBND's acceptance of a carry-over (chuyển nguồn), which leaves the task in its step: the
+    /// funds carried into next year's budget line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_over: Option<CarriedOverView>,
+}
+
+/// Funds carried over to next year (chuyển nguồn).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarriedOverView {
+    /// The year whose unspent allocation is carried.
+    pub from_year: i32,
+    /// The year whose budget line records it as carried over (`carried_over_vnd`).
+    pub to_year: i32,
+    pub amount_vnd: i64,
 }
 
 impl From<TransitionOutcome> for TransitionView {
@@ -877,6 +891,11 @@ impl From<TransitionOutcome> for TransitionView {
             audit_id: o.audit_id,
             audit_seq: o.audit_seq,
             replayed: o.replayed,
+            carried_over: o.carried_over.map(|c| CarriedOverView {
+                from_year: c.from_year,
+                to_year: c.to_year,
+                amount_vnd: c.amount_vnd,
+            }),
         }
     }
 }

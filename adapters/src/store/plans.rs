@@ -346,6 +346,17 @@ pub(crate) async fn try_append_note(
     note: NoteEntry<'_>,
     now: Instant,
 ) -> Result<bool, StoreError> {
+    Ok(append_note_at(conn, task_id, note, now).await?.is_some())
+}
+
+/// [`try_append_note`], answering the new entry's id and sequence number (`None`: the chain
+/// moved since it was read, nothing written).
+pub(crate) async fn append_note_at(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    note: NoteEntry<'_>,
+    now: Instant,
+) -> Result<Option<(i64, i64)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Head {
         state: String,
@@ -404,10 +415,10 @@ pub(crate) async fn try_append_note(
         )
         .await?;
     if moved == 0 {
-        return Ok(false);
+        return Ok(None);
     }
-    insert_audit(conn, &record).await?;
-    Ok(true)
+    let id = insert_audit(conn, &record).await?;
+    Ok(Some((id, record.seq)))
 }
 
 /// A listing to write.

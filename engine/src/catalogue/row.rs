@@ -360,7 +360,7 @@ impl RowReader<'_> {
                 [Col::ProgressText, Col::ExpectedCompletion]
                     .into_iter()
                     .find_map(|c| crate::proposal::from_progress_text(get(c)))
-                    .filter(|(k, _)| Some(k.phase()) == f.stage)
+                    .filter(|(k, _)| k.phase() == f.stage)
             }
             _ => None,
         };

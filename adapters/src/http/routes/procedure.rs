@@ -203,7 +203,10 @@ async fn propose(
 /// UBND accepts or refuses the pending proposal.
 ///
 /// `accept`: the workflow's exit into `postponed` or `withdrawn` is taken (with the documents it
-/// requires: **422** `missing_documents` otherwise) and the answer is the transition. `refuse`:
+/// requires: **422** `missing_documents` otherwise) and the answer is the transition. For a
+/// `carry_over`, the workflow's declared decision is recorded, the task stays in its step, and
+/// next year's budget line gets the year's unspent allocation as its carried-over funds (the
+/// answer's `carried_over`; **422** `nothing_to_carry_over` when nothing is left). `refuse`:
 /// the task goes on from the step it is in, its deadline as it was; the answer is the proposal.
 #[utoipa::path(
     post, path = "/tasks/{id}/proposals/decision", tag = "tasks",

@@ -396,6 +396,9 @@ impl<'a> Tasks<'a> {
                 }),
                 deadline: task.assigned_deadline(),
                 budget_year: engine::forecast::budget_year_of(task.period.as_deref(), plan_year),
+                allocated: line
+                    .and_then(|b| b.allocated_year_vnd)
+                    .is_some_and(|a| a > 0),
             };
             Some(engine::forecast::forecast(wf, &input, now).map_err(|e| e.to_string()))
         };

@@ -148,6 +148,7 @@ impl Effects<'_> {
                 audit_seq: self.audit.seq,
                 replayed: false,
                 state_title: String::new(),
+                carried_over: None,
             };
             let inserted = conn
                 .execute(
@@ -413,6 +414,7 @@ pub(super) async fn create(
             audit_seq: 1,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         // The key was taken by a concurrent request between the check above and the write.
         None => replay(
@@ -683,6 +685,7 @@ pub(crate) async fn write_transition(
             audit_seq: seq,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         None => Written::Lost,
     })
