@@ -150,26 +150,20 @@ fn check_json(file: &Path, tasks: usize) -> Result<(), String> {
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
     let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let synthetic_plan::WrittenPlan {
-        dir: _work,
-        csv,
-        text,
-        generated_in,
-    } = synthetic_plan::write("forecast", a.tasks)?;
+    let plan = synthetic_plan::write("forecast", a.tasks, None)?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s\nTimed: {} forecast --plan {PLAN} --as-of {}\nLoad average before: {}\n",
         a.tasks,
-        text.len() as f64 / 1e6,
-        generated_in.as_secs_f64(),
+        plan.bytes as f64 / 1e6,
+        plan.generated_in.as_secs_f64(),
         tiendo.display(),
         a.as_of,
         process::load_average()
     );
-    drop(text);
     let mut all_ok = true;
     for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "forecast", &a.pg).await?;
-        let result = run_backend(&tiendo, &scratch, &csv, a).await;
+        let result = run_backend(&tiendo, &scratch, &plan.csv, a).await;
         scratch.finish(false).await;
         let (import, runs) = result?;
         let _ = writeln!(

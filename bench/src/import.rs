@@ -239,29 +239,20 @@ impl Args {
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
     let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let synthetic_plan::WrittenPlan {
-        dir: _work,
-        csv,
-        text,
-        generated_in,
-    } = synthetic_plan::write("import", a.tasks)?;
-    if let Some(p) = &a.write_csv {
-        std::fs::write(p, &text).map_err(|e| Failure::new(format!("{}: {e}", p.display())))?;
-    }
+    let plan = synthetic_plan::write("import", a.tasks, a.write_csv.as_deref())?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s ({})\nTimed: {}\nLoad average before: {}\n",
         a.tasks,
-        text.len() as f64 / 1e6,
-        generated_in.as_secs_f64(),
-        csv.display(),
+        plan.bytes as f64 / 1e6,
+        plan.generated_in.as_secs_f64(),
+        plan.csv.display(),
         tiendo.display(),
         process::load_average()
     );
-    drop(text);
     let mut all_ok = true;
     for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "import", &a.pg).await?;
-        let result = run_backend(&tiendo, &scratch, &csv, a.tasks).await;
+        let result = run_backend(&tiendo, &scratch, &plan.csv, a.tasks).await;
         scratch.finish(false).await;
         let phases = result?;
         all_ok &= render_phases(&mut out, backend.as_str(), &phases);
