@@ -38,6 +38,7 @@ on_both_backends!(
     the_api_serves_budgets_lineage_renames_and_reports_by_year,
     a_database_before_0016_migrates_and_shows_the_planned_allocation_from_when_it_is_known,
     a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budget_lines,
+    plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -1425,4 +1426,154 @@ async fn a_database_before_0016_migrates_and_shows_the_planned_allocation_from_w
     let md_after = progress_md(&store, PLAN, "2027-01-15").await;
     assert!(md_after.contains("4.321,5"), "{md_after}");
     assert_eq!(store.migrate().await.unwrap(), 0);
+}
+
+/// The rows of a sheet as strings (numbers as they read, integers without ".0").
+fn sheet_rows(book: &[u8], sheet: &str) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader};
+    let mut x: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(book.to_vec())).unwrap();
+    let range = x.worksheet_range(sheet).unwrap();
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+                    Data::Float(f) => f.to_string(),
+                    Data::Int(i) => i.to_string(),
+                    Data::String(s) => s.clone(),
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The sum of a column over the task rows (an Arabic number in TT) and the TỔNG row's value.
+fn task_sum_and_total(rows: &[Vec<String>], col: usize) -> (f64, f64) {
+    let num = |r: &Vec<String>| {
+        r.get(col)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let tasks: f64 = rows
+        .iter()
+        .filter(|r| r.first().is_some_and(|t| t.parse::<u32>().is_ok()))
+        .map(num)
+        .sum();
+    let total = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c == "TỔNG"))
+        .map(num)
+        .expect("a TỔNG row");
+    (tasks, total)
+}
+
+/// Issue 16: Plan 215's appendices as printed, from its layout file (`unit_rows = false` and
+/// the "Đơn vị chủ trì" column): Phụ lục 3 has no unit rows, Phụ lục 4 names the unit in its
+/// column, Phụ lục 1 keeps its Roman-numbered unit rows; every TỔNG is still the sum of the
+/// appendix's tasks. In the workbook, the Markdown and the official DOCX alike.
+async fn plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column(
+    db: TestDb,
+) {
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let roman = |t: &str| !t.is_empty() && t.chars().all(|c| matches!(c, 'I' | 'V' | 'X'));
+    // Before the layout: Plan 215's default, unit rows in every appendix.
+    let book = progress_xlsx(&store, PLAN, "2025-11-05").await;
+    assert!(
+        sheet_rows(&book, "Phụ lục 3")
+            .iter()
+            .any(|r| r.first().is_some_and(|t| roman(t))),
+        "the default prints unit rows"
+    );
+    let layout = parse_layout(
+        &std::fs::read_to_string(data("layout.toml")).unwrap(),
+        "layout.toml",
+    )
+    .unwrap();
+    store
+        .plans()
+        .set_layout_as(&skhcn(), PLAN, &layout)
+        .await
+        .unwrap();
+    let book = progress_xlsx(&store, PLAN, "2025-11-05").await;
+
+    let p1 = sheet_rows(&book, "Phụ lục 1");
+    let units1: Vec<&Vec<String>> = p1.iter().filter(|r| roman(&r[0])).collect();
+    assert_eq!(units1.len(), 10, "Phụ lục 1 keeps its ten unit rows");
+    assert_eq!(units1[0][1], "Sở Khoa học và Công nghệ");
+
+    let p3 = sheet_rows(&book, "Phụ lục 3");
+    assert!(
+        !p3.iter().any(|r| roman(&r[0])),
+        "Phụ lục 3 prints no unit rows: {p3:?}"
+    );
+    assert!(
+        !p3.iter()
+            .any(|r| r.get(1).is_some_and(|n| n == "Sở Khoa học và Công nghệ")),
+        "{p3:?}"
+    );
+    let numbered: Vec<u32> = p3.iter().filter_map(|r| r[0].parse::<u32>().ok()).collect();
+    assert_eq!(
+        numbered,
+        (1..=24).collect::<Vec<_>>(),
+        "its 24 tasks, numbered 1–24"
+    );
+
+    let p4 = sheet_rows(&book, "Phụ lục 4");
+    assert!(!p4.iter().any(|r| roman(&r[0])), "{p4:?}");
+    let header = p4
+        .iter()
+        .find(|r| r.iter().any(|c| c == "Đơn vị chủ trì"))
+        .unwrap_or_else(|| panic!("no «Đơn vị chủ trì» column: {p4:?}"));
+    let unit_col = header.iter().position(|c| c == "Đơn vị chủ trì").unwrap();
+    assert_eq!(unit_col, 2, "after the task's name, as printed");
+    let task = p4.iter().find(|r| r[0] == "1").expect("its task");
+    assert_eq!(task[unit_col], "Sở Khoa học và Công nghệ");
+
+    // The totals still reconcile: each TỔNG is the sum of its tasks, for every amount; Phụ lục
+    // 4's is the printed 31.236 (totals.csv).
+    for (sheet, rows) in [("Phụ lục 1", &p1), ("Phụ lục 3", &p3), ("Phụ lục 4", &p4)] {
+        let name_col = 1;
+        let first_money = if sheet == "Phụ lục 4" { 4 } else { 3 };
+        for col in first_money..first_money + 4 {
+            let (tasks, total) = task_sum_and_total(rows, col);
+            assert!(
+                (tasks - total).abs() < 0.001,
+                "{sheet} column {col}: tasks {tasks} ≠ TỔNG {total} (name column {name_col})"
+            );
+        }
+    }
+    assert_eq!(task_sum_and_total(&p4, 4).1, 31236.0);
+
+    // The Markdown prints the same; so do the official document's appendices.
+    let md = progress_md(&store, PLAN, "2025-11-05").await;
+    assert!(
+        md.contains("| TT | Tên nhiệm vụ | Đơn vị chủ trì | Thời gian thực hiện |"),
+        "{md}"
+    );
+    let docx = report::progress(
+        &store,
+        &ProgressParams {
+            plan: PLAN.into(),
+            year: None,
+            as_of: day("2025-11-05"),
+            units: None,
+        },
+        Format::Docx,
+    )
+    .await
+    .unwrap()
+    .bytes;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(
+        xml.contains("Đơn vị chủ trì"),
+        "the DOCX's Phụ lục 4 column"
+    );
 }

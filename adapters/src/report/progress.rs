@@ -14,7 +14,8 @@
 //! - One table per section with the section's columns (for Plan 215: TT | Tên nhiệm vụ | Thời
 //!   gian thực hiện | the four amounts | Tiến độ tính đến dd/mm/yyyy | Thời gian dự kiến hoàn
 //!   thành), funding-group rows (A, B) where a section holds several funding sources,
-//!   Roman-numbered unit rows with subtotals, and a closing TỔNG row.
+//!   Roman-numbered unit rows with subtotals (none in a section the layout declares with
+//!   `unit_rows = false`: Plan 215's Phụ lục 3 and 4), and a closing TỔNG row.
 //!
 //! "Tiến độ" is written from the audit entry that describes the task on the report date: the
 //! printed progress text when that entry is the import (so a regenerated report reads like the
@@ -162,6 +163,9 @@ struct SectionInfo {
     /// The printed column kinds with their titles as declared.
     columns: Vec<(PrintedColumn, String)>,
     sources: Vec<FundingSource>,
+    /// Roman-numbered unit rows with their subtotals (the layout's `unit_rows`, by default yes);
+    /// without them the tasks keep the plan's order.
+    unit_rows: bool,
 }
 
 impl SectionInfo {
@@ -243,6 +247,7 @@ fn sections_of(layout: &PlanLayout, year: i32, rows: &[ReportRow]) -> Vec<Sectio
                     .unwrap_or_else(|| format!("Phụ lục {key}")),
                 columns,
                 sources,
+                unit_rows: declared.is_none_or(|s| s.unit_rows),
             }
         })
         .collect()
@@ -453,8 +458,8 @@ pub fn parts(
     }
 }
 
-/// Sorts the rows in table order: section, funding group, units in order of first appearance,
-/// then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+/// Sorts the rows in table order: section, funding group, units in order of first appearance
+/// (in a section printed with unit rows), then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
 fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
     let mut unit_rank: HashMap<(usize, usize, String), usize> = HashMap::new();
     for r in &rows {
@@ -465,8 +470,14 @@ fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow>
     }
     rows.sort_by_cached_key(|r| {
         let s = ctx.section_rank(&r.section);
-        let g = ctx.section(&r.section).group_index(r);
-        (s, g, unit_rank[&(s, g, r.unit_id.clone())])
+        let sec = ctx.section(&r.section);
+        let g = sec.group_index(r);
+        let u = if sec.unit_rows {
+            unit_rank[&(s, g, r.unit_id.clone())]
+        } else {
+            0
+        };
+        (s, g, u)
     });
     rows
 }
@@ -855,10 +866,12 @@ fn appendix_sections(
         }) {
             last_unit = Some((sec.key.clone(), g, r.unit_id.clone()));
             let totals = subtotals.units.next().unwrap_or([None; 7]);
-            unit_no += 1;
-            table
-                .rows
-                .push(unit_row(sec, unit_no, ctx.unit_name(&r), totals));
+            if sec.unit_rows {
+                unit_no += 1;
+                table
+                    .rows
+                    .push(unit_row(sec, unit_no, ctx.unit_name(&r), totals));
+            }
         }
         task_no += 1;
         table.rows.push(task_row(ctx, sec, task_no, r));
