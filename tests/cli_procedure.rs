@@ -10,7 +10,8 @@ on_both_backends!(
     the_approval_authority_is_resolved_per_task,
     a_unit_proposes_and_ubnd_decides,
     a_task_is_transferred_to_another_unit_by_ubnds_decision,
-    a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_units_proposal
+    a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_units_proposal,
+    a_unit_proposes_carrying_the_funds_over_and_ubnd_decides_while_the_task_runs_on
 );
 
 impl Cli<'_> {
@@ -612,4 +613,166 @@ async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_unit
         "{history}"
     );
     assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+}
+
+/// Carrying the funds over to next year (chuyển nguồn, issue 17's decision point): the unit
+/// proposes it with its letter where the workflow declares it and the task has an allocation
+/// left; UBND refuses (nothing changes) or accepts — the task stays in its step and version, and
+/// next year's budget line records the year's unspent allocation as carried over, its other
+/// figures kept, in the line's history and the audit chain.
+async fn a_unit_proposes_carrying_the_funds_over_and_ubnd_decides_while_the_task_runs_on(
+    db: TestDb,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&db, dir.path());
+    cli.world();
+    let task = cli.task("Mua sắm máy chủ cho Trung tâm dữ liệu y tế", "495", false);
+    let propose = |letter: &str| {
+        vec![
+            "task".to_string(),
+            "propose".into(),
+            task.clone(),
+            "--as".into(),
+            "can.bo".into(),
+            "--kind".into(),
+            "carry_over".into(),
+            "--letter".into(),
+            letter.into(),
+            "--letter-date".into(),
+            "20/11/2025".into(),
+        ]
+    };
+    // No allocation in 2025 yet: nothing to carry, and the forecast offers postponement only.
+    let err = cli.fails(1, &strs(&propose("88/SYT-KHTC")));
+    assert!(
+        err.contains("Không thể chuyển nguồn kinh phí năm 2025 sang năm 2026")
+            && err.contains("chưa được phân bổ kinh phí năm 2025"),
+        "{err}"
+    );
+    let shown = cli.ok(&["task", "show", &task, "--as", "can.bo"]);
+    assert!(!shown.contains("--kind carry_over"), "{shown}");
+    assert!(shown.contains("--kind postpone"), "{shown}");
+
+    // 400 million allocated in 2025, 150 spent; next year's line has its own need.
+    for (year, figures) in [
+        ("2025", vec!["--allocated", "400", "--spent", "150"]),
+        ("2026", vec!["--need-year", "200"]),
+    ] {
+        let mut a = vec![
+            "plan",
+            "budget",
+            "set",
+            "--task",
+            &task,
+            "--year",
+            year,
+            "--as",
+            "chuyen.vien",
+        ];
+        a.extend(figures);
+        cli.ok(&a);
+    }
+    // A task past its year's end is flagged; carry-over is offered first, then postponement.
+    let shown = cli.ok(&["task", "show", &task, "--as", "can.bo"]);
+    let carry = shown
+        .find("Có thể đề xuất: đề nghị chuyển nguồn kinh phí sang năm sau")
+        .unwrap_or_else(|| panic!("{shown}"));
+    let postpone = shown
+        .find("--kind postpone")
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(carry < postpone, "{shown}");
+    assert!(shown.contains("--kind carry_over"), "{shown}");
+    let before: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
+            .unwrap();
+
+    // Proposed, refused: nothing changes.
+    let out = cli.ok(&strs(&propose("88/SYT-KHTC")));
+    assert!(
+        out.contains(
+            "Đề xuất chuyển nguồn kinh phí sang năm sau (văn bản số 88/SYT-KHTC ngày 20/11/2025)"
+        ),
+        "{out}"
+    );
+    cli.ok(&[
+        "task",
+        "refuse-proposal",
+        &task,
+        "--as",
+        "pho.chu.tich",
+        "--comment",
+        "Đủ thời gian giải ngân trong năm",
+    ]);
+    let next = |cli: &Cli| -> serde_json::Value {
+        serde_json::from_str(&cli.ok(&[
+            "plan", "budget", "show", "--task", &task, "--year", "2026", "--json",
+        ]))
+        .unwrap()
+    };
+    let refused = next(&cli);
+    assert!(refused["budget"]["carried_over_vnd"].is_null(), "{refused}");
+    assert_eq!(refused["history"].as_array().unwrap().len(), 1, "{refused}");
+
+    // Proposed again; only UBND accepts.
+    cli.ok(&strs(&propose("95/SYT-KHTC")));
+    let err = cli.fails(1, &["task", "accept-proposal", &task, "--as", "giam.doc"]);
+    assert!(err.contains("chỉ vai trò UBND thành phố (ubnd)"), "{err}");
+    let out = cli.ok(&[
+        "task",
+        "accept-proposal",
+        &task,
+        "--as",
+        "pho.chu.tich",
+        "--comment",
+        "Quyết định 1500/QĐ-UBND",
+    ]);
+    assert!(
+        out.contains("Đã chấp thuận đề xuất chuyển nguồn: 250 triệu đồng kinh phí năm 2025 chưa giải ngân được chuyển sang năm 2026"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
+            .unwrap();
+    // The task runs on: same step, same version, same clock.
+    for key in ["state", "version", "clock"] {
+        assert_eq!(json["task"][key], before["task"][key], "{key}: {json}");
+    }
+    assert_eq!(json["proposals"][1]["status"], "accepted", "{json}");
+    // Next year's line: the carried-over funds, its own need kept, by UBND, in its history.
+    let line = next(&cli);
+    assert_eq!(line["budget"]["carried_over_vnd"], 250_000_000i64, "{line}");
+    assert_eq!(line["budget"]["need_year_vnd"], 200_000_000i64, "{line}");
+    let history = line["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{line}");
+    assert_eq!(history[1]["recorded_by"], "pho.chu.tich", "{line}");
+    // This year's line is as it was.
+    let this: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "plan", "budget", "show", "--task", &task, "--year", "2025", "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        this["budget"]["allocated_year_vnd"], 400_000_000i64,
+        "{this}"
+    );
+    let audit = cli.ok(&["audit", "show", &task]);
+    for needle in [
+        "de_nghi_chuyen_nguon",
+        "khong_chap_thuan_de_xuat",
+        "chap_thuan_chuyen_nguon",
+        "Chấp thuận đề xuất chuyển nguồn kinh phí sang năm sau (văn bản số 95/SYT-KHTC ngày 20/11/2025). Quyết định 1500/QĐ-UBND. Chuyển nguồn 250 triệu đồng kinh phí năm 2025 chưa giải ngân sang năm 2026",
+        "Kinh phí năm 2026",
+    ] {
+        assert!(audit.contains(needle), "missing {needle}:\n{audit}");
+    }
+    assert!(cli.ok(&["audit", "verify"]).starts_with("OK"));
+    // Decided once.
+    let err = cli.fails(
+        1,
+        &["task", "accept-proposal", &task, "--as", "pho.chu.tich"],
+    );
+    assert!(err.contains("không có đề xuất"), "{err}");
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }

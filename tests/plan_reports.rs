@@ -36,7 +36,9 @@ on_both_backends!(
     reports_name_the_plan_by_year_or_refuse_with_the_reason,
     the_command_line_sets_budgets_links_renames_and_reports_by_year,
     the_api_serves_budgets_lineage_renames_and_reports_by_year,
+    a_database_before_0016_migrates_and_shows_the_planned_allocation_from_when_it_is_known,
     a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budget_lines,
+    plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -217,6 +219,12 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
         assert!(md.contains(text), "Plan 359 report lacks {text}:\n{md}");
     }
     assert!(!md.contains("Tiến độ tính đến"), "{md}");
+    // "Dự kiến phân bổ năm 2026" prints the planned allocation: its TỔNG is the sheet's.
+    let total = md.lines().find(|l| l.contains("**TỔNG**")).unwrap();
+    assert!(
+        total.ends_with("| **647.620** | **184.439** | **169.439** |  |"),
+        "{total}"
+    );
     // The 2026 figures of the linked tasks, not their 2025 ones: the TỔNG row matches the
     // sheet's TỔNG row (the import reconciled it).
     let book = progress_xlsx(&store, PLAN_359, "2026-03-31").await;
@@ -754,6 +762,8 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
             "1.200",
             "--carried-over",
             "329,7",
+            "--planned",
+            "1.600",
             "--known-from",
             "01/10/2025",
             "--as",
@@ -761,6 +771,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
         ],
     ));
     assert!(out.contains("Phân bổ năm: 1.500"), "{out}");
+    assert!(out.contains("Dự kiến phân bổ năm: 1.600"), "{out}");
     assert!(out.contains("Chuyển nguồn từ năm trước: 329,7"), "{out}");
     assert!(
         out.contains("Đợt 1: 1.000, quyết định 100/QĐ-UBND ngày 15/03/2025"),
@@ -784,6 +795,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
         ],
     ));
     assert!(out.contains("Phân bổ năm: 1.442"), "{out}");
+    assert!(out.contains("Dự kiến phân bổ năm: —"), "{out}");
     let json_out = ok(&tiendo(
         &db,
         d,
@@ -793,6 +805,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
     ));
     let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
     assert_eq!(v["budget"]["allocated_year_vnd"], 1_500_000_000i64);
+    assert_eq!(v["budget"]["planned_allocation_vnd"], 1_600_000_000i64);
     // Bad input: a message and a non-zero exit.
     let o = tiendo(
         &db,
@@ -945,6 +958,7 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
             "approved_estimate_vnd": 7_914_000_000i64,
             "need_year_vnd": 1_852_000_000i64,
             "spent_vnd": 1_000_000_000i64,
+            "planned_allocation_vnd": 1_600_000_000i64,
             "tranches": [
                 {"tranche": 1, "amount_vnd": 1_000_000_000i64, "decision_number": "100/QĐ-UBND", "decision_on": "15/03/2025"},
                 {"tranche": 2, "amount_vnd": 500_000_000i64}
@@ -957,10 +971,30 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
     assert_eq!(r.status(), StatusCode::OK);
     let v = json(r).await;
     assert_eq!(v["figures"]["allocated_year_vnd"], 1_500_000_000i64);
+    assert_eq!(v["figures"]["planned_allocation_vnd"], 1_600_000_000i64);
     assert_eq!(v["figures"]["tranches"][0]["decision_on"], "2025-03-15");
     assert_eq!(v["history"].as_array().unwrap().len(), 2);
     let v = json(app.get(&format!("{path}?as_of=30/09/2025"), skhcn).await).await;
     assert_eq!(v["figures"]["allocated_year_vnd"], 1_442_000_000i64);
+    assert_eq!(
+        v["figures"]["planned_allocation_vnd"],
+        serde_json::Value::Null
+    );
+    // The planned allocation is checked like every figure: a 400 naming it.
+    let p = problem(
+        put(skhcn, json!({"planned_allocation_vnd": -1}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dự kiến phân bổ kinh phí năm phải từ 0 đến 10^15 đồng"),
+        "{p}"
+    );
     // Bad figures are a 400 naming the problem; a role that does not enter plans a 403; a task
     // nobody may see a 404; a bad year a 400.
     let bad = put(
@@ -1006,6 +1040,24 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
     assert_eq!(v[0]["relation"], "reproposed_from");
     assert_eq!(v[0]["actor_user"], "chuyen.vien.khcn");
     problem(app.post(&lineage, skhcn, &body).await, StatusCode::CONFLICT).await;
+    // A task linked to itself: well-formed, never possible (422); a made-up task first 404.
+    let itself = json!({"relation": "continues", "other_task_id": rental, "reason": "Tự liên kết"});
+    let p = problem(
+        app.post(&lineage, skhcn, &itself).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("chính nó"), "{p}");
+    problem(
+        app.post(
+            "/api/v1/tasks/khong-co/lineage",
+            skhcn,
+            &json!({"relation": "continues", "other_task_id": "khong-co", "reason": "r"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     problem(
         app.post(
             &lineage,
@@ -1073,9 +1125,17 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
         StatusCode::BAD_REQUEST,
     )
     .await;
+    // Neither plan nor year: the plan of the year the report is as of.
+    let r = app
+        .get("/api/v1/reports/progress?as_of=2025-12-31&format=md", skhcn)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let of_year = r.text().await.unwrap();
+    assert!(of_year.contains("Kế hoạch số 215/KH-UBND"), "{of_year}");
     problem(
-        app.get("/api/v1/reports/progress?format=md", skhcn).await,
-        StatusCode::BAD_REQUEST,
+        app.get("/api/v1/reports/progress?as_of=2031-01-01&format=md", skhcn)
+            .await,
+        StatusCode::NOT_FOUND,
     )
     .await;
 }
@@ -1085,17 +1145,22 @@ const PREVIOUS_RELEASE: i64 = 10;
 
 /// Runs the migrations of this tree numbered `from..=to` on the test database.
 async fn migrate_range(db: &TestDb, from: i64, to: i64) {
+    migrate_where(db, |v| v <= to).await;
+    let _ = from;
+}
+
+/// Runs the migrations of this tree whose number `keep` keeps, on the test database.
+async fn migrate_where(db: &TestDb, keep: impl Fn(i64) -> bool) {
     let dir = root().join("migrations").join(db.backend);
     let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
     migrator.migrations = Cow::Owned(
         migrator
             .migrations
             .iter()
-            .filter(|m| m.version <= to)
+            .filter(|m| keep(m.version))
             .cloned()
             .collect(),
     );
-    let _ = from;
     if db.backend == "postgres" {
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         migrator.run(&mut c).await.unwrap();
@@ -1276,4 +1341,239 @@ async fn a_database_of_release_0010_migrates_keeping_tasks_audit_chains_and_budg
     let verified = store.audit().verify().await.unwrap();
     assert!(verified.broken.is_none(), "{verified:?}");
     assert_eq!(store.migrate().await.unwrap(), 0);
+}
+
+/// The release before the planned allocation (every migration but 0016, which came later, on
+/// the 0006 release's demo data): its database migrates keeping every task, chain and budget
+/// line, with no planned figure; one written afterwards, known from 15/01/2027 (the data was
+/// made in December 2026), is in the report as of that date and not in the report of the day
+/// before, in the column the plan's layout prints for it.
+async fn a_database_before_0016_migrates_and_shows_the_planned_allocation_from_when_it_is_known(
+    db: TestDb,
+) {
+    migrate_range(&db, 1, 6).await;
+    let fixture = root()
+        .join("tests/fixtures/release-0006")
+        .join(format!("{}.sql", db.backend));
+    db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
+    migrate_where(&db, |v| v != 16).await;
+    let before = kept(&db).await;
+    assert_eq!((before.tasks.len(), before.lines.len()), (63, 63));
+
+    let store = db.store().await;
+    assert_eq!(
+        kept(&db).await,
+        before,
+        "tasks, chains, budget lines, history, tranches, lineage"
+    );
+    let verified = store.audit().verify().await.unwrap();
+    assert!(verified.broken.is_none(), "{verified:?}");
+    let first = before.tasks[0].0.clone();
+    let line = store.plans().budget_of(&first, 2025, None).await.unwrap();
+    assert_eq!(line.history.len(), 1);
+    assert_eq!(line.budget.planned_allocation_vnd, None);
+    assert!(line.budget.need_year_vnd.is_some());
+
+    // Plan 215 printed with a planned-allocation column in every appendix.
+    let mut layout = engine::plan::layout::default_layout(2025);
+    for s in &mut layout.sections {
+        s.columns
+            .insert(6, "Dự kiến phân bổ kinh phí năm 2025".to_string());
+    }
+    let s = skhcn();
+    store
+        .plans()
+        .set_layout_as(&s, PLAN, &layout)
+        .await
+        .unwrap();
+    let md_before = progress_md(&store, PLAN, "2027-01-14").await;
+    assert!(
+        md_before.contains("Dự kiến phân bổ kinh phí năm 2025"),
+        "{md_before}"
+    );
+    assert!(!md_before.contains("4.321,5"), "{md_before}");
+
+    let mut b = line.budget.clone();
+    b.planned_allocation_vnd = Some(4_321_500_000);
+    store
+        .plans()
+        .set_budget_as(
+            &s,
+            &first,
+            2025,
+            b,
+            Some(day("2027-01-15")),
+            at("2027-01-15T08:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    let then = store
+        .plans()
+        .budget_of(&first, 2025, Some(day("2027-01-14")))
+        .await
+        .unwrap();
+    assert_eq!(then.budget.planned_allocation_vnd, None);
+    let now = store
+        .plans()
+        .budget_of(&first, 2025, Some(day("2027-01-15")))
+        .await
+        .unwrap();
+    assert_eq!(now.budget.planned_allocation_vnd, Some(4_321_500_000));
+    assert_eq!(now.budget.need_year_vnd, line.budget.need_year_vnd);
+
+    // The report of 14/01/2027 is the same as before; that of 15/01/2027 prints the figure.
+    assert_eq!(progress_md(&store, PLAN, "2027-01-14").await, md_before);
+    let md_after = progress_md(&store, PLAN, "2027-01-15").await;
+    assert!(md_after.contains("4.321,5"), "{md_after}");
+    assert_eq!(store.migrate().await.unwrap(), 0);
+}
+
+/// The rows of a sheet as strings (numbers as they read, integers without ".0").
+fn sheet_rows(book: &[u8], sheet: &str) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader};
+    let mut x: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(book.to_vec())).unwrap();
+    let range = x.worksheet_range(sheet).unwrap();
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+                    Data::Float(f) => f.to_string(),
+                    Data::Int(i) => i.to_string(),
+                    Data::String(s) => s.clone(),
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The sum of a column over the task rows (an Arabic number in TT) and the TỔNG row's value.
+fn task_sum_and_total(rows: &[Vec<String>], col: usize) -> (f64, f64) {
+    let num = |r: &Vec<String>| {
+        r.get(col)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let tasks: f64 = rows
+        .iter()
+        .filter(|r| r.first().is_some_and(|t| t.parse::<u32>().is_ok()))
+        .map(num)
+        .sum();
+    let total = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c == "TỔNG"))
+        .map(num)
+        .expect("a TỔNG row");
+    (tasks, total)
+}
+
+/// Issue 16: Plan 215's appendices as printed, from its layout file (`unit_rows = false` and
+/// the "Đơn vị chủ trì" column): Phụ lục 3 has no unit rows, Phụ lục 4 names the unit in its
+/// column, Phụ lục 1 keeps its Roman-numbered unit rows; every TỔNG is still the sum of the
+/// appendix's tasks. In the workbook, the Markdown and the official DOCX alike.
+async fn plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column(
+    db: TestDb,
+) {
+    let store = db.store().await;
+    with_plan_215(&store).await;
+    let roman = |t: &str| !t.is_empty() && t.chars().all(|c| matches!(c, 'I' | 'V' | 'X'));
+    // Before the layout: Plan 215's default, unit rows in every appendix.
+    let book = progress_xlsx(&store, PLAN, "2025-11-05").await;
+    assert!(
+        sheet_rows(&book, "Phụ lục 3")
+            .iter()
+            .any(|r| r.first().is_some_and(|t| roman(t))),
+        "the default prints unit rows"
+    );
+    let layout = parse_layout(
+        &std::fs::read_to_string(data("layout.toml")).unwrap(),
+        "layout.toml",
+    )
+    .unwrap();
+    store
+        .plans()
+        .set_layout_as(&skhcn(), PLAN, &layout)
+        .await
+        .unwrap();
+    let book = progress_xlsx(&store, PLAN, "2025-11-05").await;
+
+    let p1 = sheet_rows(&book, "Phụ lục 1");
+    let units1: Vec<&Vec<String>> = p1.iter().filter(|r| roman(&r[0])).collect();
+    assert_eq!(units1.len(), 10, "Phụ lục 1 keeps its ten unit rows");
+    assert_eq!(units1[0][1], "Sở Khoa học và Công nghệ");
+
+    let p3 = sheet_rows(&book, "Phụ lục 3");
+    assert!(
+        !p3.iter().any(|r| roman(&r[0])),
+        "Phụ lục 3 prints no unit rows: {p3:?}"
+    );
+    assert!(
+        !p3.iter()
+            .any(|r| r.get(1).is_some_and(|n| n == "Sở Khoa học và Công nghệ")),
+        "{p3:?}"
+    );
+    let numbered: Vec<u32> = p3.iter().filter_map(|r| r[0].parse::<u32>().ok()).collect();
+    assert_eq!(
+        numbered,
+        (1..=24).collect::<Vec<_>>(),
+        "its 24 tasks, numbered 1–24"
+    );
+
+    let p4 = sheet_rows(&book, "Phụ lục 4");
+    assert!(!p4.iter().any(|r| roman(&r[0])), "{p4:?}");
+    let header = p4
+        .iter()
+        .find(|r| r.iter().any(|c| c == "Đơn vị chủ trì"))
+        .unwrap_or_else(|| panic!("no «Đơn vị chủ trì» column: {p4:?}"));
+    let unit_col = header.iter().position(|c| c == "Đơn vị chủ trì").unwrap();
+    assert_eq!(unit_col, 2, "after the task's name, as printed");
+    let task = p4.iter().find(|r| r[0] == "1").expect("its task");
+    assert_eq!(task[unit_col], "Sở Khoa học và Công nghệ");
+
+    // The totals still reconcile: each TỔNG is the sum of its tasks, for every amount; Phụ lục
+    // 4's is the printed 31.236 (totals.csv).
+    for (sheet, rows) in [("Phụ lục 1", &p1), ("Phụ lục 3", &p3), ("Phụ lục 4", &p4)] {
+        let name_col = 1;
+        let first_money = if sheet == "Phụ lục 4" { 4 } else { 3 };
+        for col in first_money..first_money + 4 {
+            let (tasks, total) = task_sum_and_total(rows, col);
+            assert!(
+                (tasks - total).abs() < 0.001,
+                "{sheet} column {col}: tasks {tasks} ≠ TỔNG {total} (name column {name_col})"
+            );
+        }
+    }
+    assert_eq!(task_sum_and_total(&p4, 4).1, 31236.0);
+
+    // The Markdown prints the same; so do the official document's appendices.
+    let md = progress_md(&store, PLAN, "2025-11-05").await;
+    assert!(
+        md.contains("| TT | Tên nhiệm vụ | Đơn vị chủ trì | Thời gian thực hiện |"),
+        "{md}"
+    );
+    let docx = report::progress(
+        &store,
+        &ProgressParams {
+            plan: PLAN.into(),
+            year: None,
+            as_of: day("2025-11-05"),
+            units: None,
+        },
+        Format::Docx,
+    )
+    .await
+    .unwrap()
+    .bytes;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(
+        xml.contains("Đơn vị chủ trì"),
+        "the DOCX's Phụ lục 4 column"
+    );
 }

@@ -16,7 +16,7 @@ use engine::plan::YearStatus;
 use engine::plan::carry::parse_links;
 use engine::plan::import::{LinkMode, PrintedImport};
 use engine::plan::layout::parse_layout;
-use engine::time::{Instant, parse_instant};
+use engine::time::{Instant, parse_date, parse_instant};
 use sqlx::Connection;
 
 on_both_backends!(
@@ -29,6 +29,7 @@ on_both_backends!(
     a_third_layout_with_sections_of_their_own_columns_imports_and_reconciles,
     the_command_line_reviews_links_and_lists_every_plan_of_a_task,
     a_layout_declares_the_kinds_and_funding_sources_of_its_sections,
+    a_printed_plan_imported_before_0016_records_its_planned_allocation_when_imported_again,
 );
 
 const PLAN: &str = "215/KH-UBND";
@@ -519,6 +520,7 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
             .collect::<Vec<_>>(),
         vec![(PLAN, "1"), (PLAN_359, "II")]
     );
+    // "Dự kiến phân bổ năm 2026" is the planned allocation, not an allocation.
     let b = ls[1].budget.unwrap();
     const M: i64 = 1_000_000;
     assert_eq!(
@@ -526,15 +528,16 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
             b.year,
             b.approved_estimate_vnd,
             b.need_year_vnd,
+            b.planned_allocation_vnd,
             b.allocated_year_vnd
         ),
-        (2026, Some(9_417 * M), Some(753 * M), Some(753 * M))
+        (2026, Some(9_417 * M), Some(753 * M), Some(753 * M), None)
     );
     assert_eq!(ls[1].category.as_deref(), Some("chuyen_tiep"));
     assert_eq!(ls[1].printed_seq.as_deref(), Some("1"));
     assert_eq!(ls[0].budget.unwrap().year, 2025);
     // Every 2026 line of the plan adds up to the printed TỔNG.
-    let mut sums = [0i64; 3];
+    let mut sums = [0i64; 4];
     // (`names` was read after the first import, which created the OCOP task.)
     for id in names.keys() {
         for l in store.plans().listings(id).await.unwrap() {
@@ -542,11 +545,12 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
                 let b = l.budget.unwrap();
                 sums[0] += b.approved_estimate_vnd.unwrap_or(0);
                 sums[1] += b.need_year_vnd.unwrap_or(0);
-                sums[2] += b.allocated_year_vnd.unwrap_or(0);
+                sums[2] += b.planned_allocation_vnd.unwrap_or(0);
+                sums[3] += b.allocated_year_vnd.unwrap_or(0);
             }
         }
     }
-    assert_eq!(sums, [647_620 * M, 184_439 * M, 169_439 * M]);
+    assert_eq!(sums, [647_620 * M, 184_439 * M, 169_439 * M, 0]);
     // The link is audited in the task's own chain, which still verifies.
     let h = store.audit().history(&hop).await.unwrap();
     let last = h.last().unwrap();
@@ -883,6 +887,26 @@ async fn a_third_layout_with_sections_of_their_own_columns_imports_and_reconcile
         (b.approved_estimate_vnd, b.need_year_vnd),
         (Some(12_000_000_000), Some(4_000_000_000))
     );
+    // Section A prints "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)": the planned allocation of
+    // 2024, its total the section's printed Cộng (1.500), and nothing allocated yet.
+    let mut planned = 0;
+    for name in [
+        "Mua bản quyền phần mềm diệt virus",
+        "Duy trì cổng thông tin điện tử",
+    ] {
+        let id = task_named(&store, name).await;
+        let b = store.plans().listings(&id).await.unwrap()[0]
+            .budget
+            .unwrap();
+        assert_eq!((b.year, b.allocated_year_vnd), (2024, None), "{name}");
+        planned += b.planned_allocation_vnd.unwrap();
+        let kept = store.plans().budget_of(&id, 2024, None).await.unwrap();
+        assert_eq!(
+            kept.budget.planned_allocation_vnd, b.planned_allocation_vnd,
+            "{name}: the history keeps the planned figure"
+        );
+    }
+    assert_eq!(planned, 1_500_000_000);
     let hr = task_named(&store, "Xây dựng phần mềm quản lý hồ sơ công chức").await;
     let t = store.tasks().unscoped().get(&hr).await.unwrap();
     assert_eq!(
@@ -989,7 +1013,8 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
         .iter()
         .find(|t| t["id"] == hop.as_str())
         .unwrap();
-    let plans: Vec<(&str, i64, i64)> = t["listings"]
+    type Shown<'a> = (&'a str, i64, i64, Option<i64>, Option<i64>);
+    let plans: Vec<Shown> = t["listings"]
         .as_array()
         .unwrap()
         .iter()
@@ -998,12 +1023,18 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
                 l["plan_number"].as_str().unwrap(),
                 l["plan_year"].as_i64().unwrap(),
                 l["budget"]["need_year_vnd"].as_i64().unwrap(),
+                l["budget"]["planned_allocation_vnd"].as_i64(),
+                l["budget"]["allocated_year_vnd"].as_i64(),
             )
         })
         .collect();
+    // Plan 359 prints the planned allocation of 2026, not an allocation.
     assert_eq!(
         plans,
-        vec![(PLAN, 2025, 753_000_000), (PLAN_359, 2026, 753_000_000)]
+        vec![
+            (PLAN, 2025, 753_000_000, None, None),
+            (PLAN_359, 2026, 753_000_000, Some(753_000_000), None)
+        ]
     );
     // Flags that belong to the printed form are refused on a normalized file, with the reason.
     let o = tiendo(
@@ -1134,4 +1165,74 @@ async fn a_layout_declares_the_kinds_and_funding_sources_of_its_sections(db: Tes
         e.contains("Tệp bố cục ghi loại nhiệm vụ không có quy trình: mục C: «mua-sam-moi»"),
         "{e}"
     );
+}
+
+/// A printed plan imported by the release before migration 0016 had its "Dự kiến phân bổ" column
+/// kept as the year's allocation. Importing the same file again records it as the planned
+/// allocation, the allocation blank, with a new history entry per line; nothing is duplicated.
+async fn a_printed_plan_imported_before_0016_records_its_planned_allocation_when_imported_again(
+    db: TestDb,
+) {
+    let store = with_plan_215(&db).await;
+    store
+        .imports()
+        .import_printed(
+            "cli:tester",
+            plan_359(LinkMode::AutoLink(0.8)),
+            at("2026-01-05T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    // The 2026 lines as that release kept them.
+    db.exec(
+        "UPDATE budget_lines SET allocated_year_vnd = planned_allocation_vnd, \
+         planned_allocation_vnd = NULL WHERE year = 2026",
+    )
+    .await;
+    const M: i64 = 1_000_000;
+    let sums = |store: Store| async move {
+        let names = task_names(&store).await;
+        let ids: Vec<&str> = names.keys().map(String::as_str).collect();
+        let mut sums = (0i64, 0i64);
+        for (_, ls) in store.plans().listings_of(&ids).await.unwrap() {
+            for l in ls.iter().filter(|l| l.plan_number == PLAN_359) {
+                let b = l.budget.unwrap();
+                sums.0 += b.planned_allocation_vnd.unwrap_or(0);
+                sums.1 += b.allocated_year_vnd.unwrap_or(0);
+            }
+        }
+        sums
+    };
+    assert_eq!(sums(store.clone()).await, (0, 169_439 * M));
+    let history = store.count("budget_history").await.unwrap();
+    let tasks = store.count("tasks").await.unwrap();
+
+    let r = store
+        .imports()
+        .import_printed(
+            "cli:tester",
+            plan_359(LinkMode::AutoLink(0.8)),
+            at("2026-02-02T09:00:00+07:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome.listed, r.outcome.created, r.outcome.linked.len()),
+        (14, 0, 0),
+        "{}",
+        r.render()
+    );
+    assert_eq!(store.count("tasks").await.unwrap(), tasks);
+    assert_eq!(sums(store.clone()).await, (169_439 * M, 0));
+    assert_eq!(store.count("budget_history").await.unwrap(), history + 14);
+    let hop = task_named(&store, "Kỳ họp số di động").await;
+    let line = store.plans().budget_of(&hop, 2026, None).await.unwrap();
+    assert_eq!(
+        (
+            line.budget.planned_allocation_vnd,
+            line.budget.allocated_year_vnd
+        ),
+        (Some(753 * M), None)
+    );
+    assert_eq!(line.known_from, Some(parse_date("02/02/2026").unwrap()));
 }

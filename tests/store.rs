@@ -103,6 +103,7 @@ fn new_task(name: &str) -> NewTask {
             approved_estimate_vnd: None,
             need_year_vnd: Some(6_500_000_000),
             allocated_year_vnd: None,
+            planned_allocation_vnd: None,
         }],
         ..common::new_task("215/KH-UBND", "so-y-te", name, "mua-sam")
     }

@@ -78,18 +78,8 @@ async fn run_backend(
         bar.set_message(format!("{backend}: import {}/{rounds}", revision + 1));
         std::fs::write(&csv, synthetic_plan::csv_revision(a.tasks, revision))
             .map_err(|e| Failure::new(format!("{}: {e}", csv.display())))?;
-        let file = csv.display().to_string();
-        let args = [
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            "Kế hoạch tổng hợp (dữ liệu đo hiệu năng)",
-            &file,
-        ];
+        let args = import::import_args(PLAN, &csv);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let m = process::measure(tiendo, &args, &env).await?;
         let expected = if revision == 0 {
             format!("{} mới, 0 cập nhật, 0 không thay đổi", a.tasks)

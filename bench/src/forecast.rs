@@ -11,7 +11,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use crate::import::{PLAN, import_args, tiendo_binary};
 use crate::process::{self, Measured};
@@ -85,7 +84,7 @@ async fn run_backend(
     let env = [("DATABASE_URL", scratch.url.as_str()), ("USER", "bench")];
     let bar = progress::steps(1 + RUNS.len() as u64, backend);
     bar.set_message(format!("{backend}: import"));
-    let args = import_args(csv);
+    let args = import_args(PLAN, csv);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let import = process::measure(tiendo, &args, &env).await?;
     let expected = format!("{} mới", a.tasks);
@@ -151,28 +150,20 @@ fn check_json(file: &Path, tasks: usize) -> Result<(), String> {
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
     let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let work = tempfile::Builder::new()
-        .prefix("tiendo-bench-forecast-")
-        .tempdir()
-        .map_err(|e| Failure::new(format!("cannot create a temporary folder: {e}")))?;
-    let t = Instant::now();
-    let text = synthetic_plan::csv(a.tasks);
-    let csv = work.path().join("plan.csv");
-    std::fs::write(&csv, &text).map_err(|e| Failure::new(format!("{}: {e}", csv.display())))?;
+    let plan = synthetic_plan::write("forecast", a.tasks, None)?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s\nTimed: {} forecast --plan {PLAN} --as-of {}\nLoad average before: {}\n",
         a.tasks,
-        text.len() as f64 / 1e6,
-        t.elapsed().as_secs_f64(),
+        plan.bytes as f64 / 1e6,
+        plan.generated_in.as_secs_f64(),
         tiendo.display(),
         a.as_of,
         process::load_average()
     );
-    drop(text);
     let mut all_ok = true;
     for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "forecast", &a.pg).await?;
-        let result = run_backend(&tiendo, &scratch, &csv, a).await;
+        let result = run_backend(&tiendo, &scratch, &plan.csv, a).await;
         scratch.finish(false).await;
         let (import, runs) = result?;
         let _ = writeln!(

@@ -14,7 +14,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use chrono::Utc;
 
@@ -118,7 +117,7 @@ async fn run_backend(
             m
         }
     };
-    let import = import_args(csv);
+    let import = import_args(PLAN, csv);
     let mut phases = Vec::new();
     // The first import creates every task; the second, of the same file, must change nothing.
     for (name, expected, note) in [
@@ -218,14 +217,15 @@ async fn run_backend(
     Ok(phases)
 }
 
-/// `tiendo import plan` of the synthetic catalogue `csv` as the bench plan of 2025.
-pub(crate) fn import_args(csv: &Path) -> Vec<String> {
+/// `tiendo import plan` of the synthetic catalogue `csv` as plan number `plan` of 2025 (the
+/// import, forecast and audit benchmarks).
+pub(crate) fn import_args(plan: &str, csv: &Path) -> Vec<String> {
     let csv = csv.display().to_string();
     [
         "import",
         "plan",
         "--plan",
-        PLAN,
+        plan,
         "--year",
         "2025",
         "--title",
@@ -247,31 +247,20 @@ impl Args {
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
     let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let work = tempfile::Builder::new()
-        .prefix("tiendo-bench-import-")
-        .tempdir()
-        .map_err(|e| Failure::new(format!("cannot create a temporary folder: {e}")))?;
-    let t = Instant::now();
-    let text = synthetic_plan::csv(a.tasks);
-    let csv = work.path().join("plan.csv");
-    std::fs::write(&csv, &text).map_err(|e| Failure::new(format!("{}: {e}", csv.display())))?;
-    if let Some(p) = &a.write_csv {
-        std::fs::write(p, &text).map_err(|e| Failure::new(format!("{}: {e}", p.display())))?;
-    }
+    let plan = synthetic_plan::write("import", a.tasks, a.write_csv.as_deref())?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s ({})\nTimed: {}\nLoad average before: {}\n",
         a.tasks,
-        text.len() as f64 / 1e6,
-        t.elapsed().as_secs_f64(),
-        csv.display(),
+        plan.bytes as f64 / 1e6,
+        plan.generated_in.as_secs_f64(),
+        plan.csv.display(),
         tiendo.display(),
         process::load_average()
     );
-    drop(text);
     let mut all_ok = true;
     for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "import", &a.pg).await?;
-        let result = run_backend(&tiendo, &scratch, &csv, a.tasks).await;
+        let result = run_backend(&tiendo, &scratch, &plan.csv, a.tasks).await;
         scratch.finish(false).await;
         let phases = result?;
         all_ok &= render_phases(&mut out, backend.as_str(), &phases);

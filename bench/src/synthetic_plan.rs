@@ -191,6 +191,45 @@ pub fn csv_revision(tasks: usize, revision: usize) -> String {
     out
 }
 
+/// A synthetic plan written to disk for a benchmark that imports it with the real binary.
+pub struct WrittenPlan {
+    /// The temporary folder holding it, held so that it is removed when this is dropped.
+    _dir: tempfile::TempDir,
+    /// `plan.csv` in it.
+    pub csv: std::path::PathBuf,
+    /// The CSV's size in bytes.
+    pub bytes: usize,
+    /// How long generating it took.
+    pub generated_in: std::time::Duration,
+}
+
+/// Generates the plan of `tasks` tasks ([`csv`]) into `plan.csv` of a new temporary folder
+/// named `tiendo-bench-{what}-…`, and also to `also` when given.
+pub fn write(
+    what: &str,
+    tasks: usize,
+    also: Option<&std::path::Path>,
+) -> Result<WrittenPlan, crate::Failure> {
+    use crate::Failure;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("tiendo-bench-{what}-"))
+        .tempdir()
+        .map_err(|e| Failure::new(format!("cannot create a temporary folder: {e}")))?;
+    let t = std::time::Instant::now();
+    let text = csv(tasks);
+    let generated_in = t.elapsed();
+    let csv = dir.path().join("plan.csv");
+    for p in std::iter::once(csv.as_path()).chain(also) {
+        std::fs::write(p, &text).map_err(|e| Failure::new(format!("{}: {e}", p.display())))?;
+    }
+    Ok(WrittenPlan {
+        _dir: dir,
+        csv,
+        bytes: text.len(),
+        generated_in,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,23 +2,14 @@
 //! a row per writer count, and leaves a consistent, verified audit log; `tiendo-bench api` measures
 //! both paths on both backends. Behaviour, not speed.
 
+mod common;
+
 use std::process::Command;
 
 /// Runs `tiendo-bench ARGS` in a fresh directory with no database or workflow settings from the
 /// environment; checks that it succeeds and leaves no database behind; returns what it printed.
 fn bench(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
-        .args(args)
-        .current_dir(dir.path())
-        .env_remove("TIENDO_WORKFLOWS")
-        .env_remove("DATABASE_URL")
-        .env_remove("TIENDO_BENCH_POSTGRES")
-        .output()
-        .expect("the binary runs");
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "exit {}: {err}\n{out}", o.status);
+    let (out, dir) = common::bench_in_fresh_dir(args);
     // The temporary database is removed.
     assert!(!dir.path().join("tiendo.db").exists());
     out

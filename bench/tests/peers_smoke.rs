@@ -6,6 +6,8 @@
 //! more for each one returned for revision. Behaviour, not speed; the peers themselves
 //! (SpiffWorkflow, graphile-worker) are not installed here.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,19 +15,7 @@ use serde_json::Value;
 
 /// Runs `tiendo-bench ARGS` in a fresh directory; checks that it succeeds; returns its output.
 fn bench(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_tiendo-bench"))
-        .args(args)
-        .current_dir(dir.path())
-        .env_remove("TIENDO_WORKFLOWS")
-        .env_remove("DATABASE_URL")
-        .env_remove("TIENDO_BENCH_POSTGRES")
-        .output()
-        .expect("the binary runs");
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "exit {}: {err}\n{out}", o.status);
-    out
+    common::bench_in_fresh_dir(args).0
 }
 
 fn runner() -> PathBuf {

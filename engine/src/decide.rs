@@ -390,6 +390,12 @@ pub enum Rejection {
     },
     /// UBND decides on a proposal the task does not have.
     NoPendingProposal,
+    /// A carry-over of funds (chuyển nguồn) proposed or accepted for a year with nothing to
+    /// carry: no budget line, no allocation, or all of it spent.
+    NothingToCarryOver {
+        year: i32,
+        why: String,
+    },
 }
 
 impl Rejection {
@@ -417,6 +423,7 @@ impl Rejection {
             Rejection::ProposalPending { .. } => "proposal_pending",
             Rejection::ProposalNotPossible { .. } => "proposal_not_possible",
             Rejection::NoPendingProposal => "no_pending_proposal",
+            Rejection::NothingToCarryOver { .. } => "nothing_to_carry_over",
         }
     }
 
@@ -525,7 +532,12 @@ impl fmt::Display for Rejection {
                 "Không thể đề xuất {kind} khi nhiệm vụ đang ở bước «{state_title}» ({state}): quy trình không cho phép từ bước này."
             ),
             Rejection::NoPendingProposal => f.write_str(
-                "Nhiệm vụ không có đề xuất tạm hoãn hay rút khỏi kế hoạch nào đang chờ quyết định.",
+                "Nhiệm vụ không có đề xuất tạm hoãn, rút khỏi kế hoạch hay chuyển nguồn kinh phí nào đang chờ quyết định.",
+            ),
+            Rejection::NothingToCarryOver { year, why } => write!(
+                f,
+                "Không thể chuyển nguồn kinh phí năm {year} sang năm {}: {why}. Chỉ chuyển nguồn được phần kinh phí đã phân bổ trong năm mà chưa giải ngân.",
+                year + 1
             ),
         }
     }

@@ -51,6 +51,8 @@ pub struct TaskInput<'a> {
     pub deadline: Option<NaiveDate>,
     /// The budget year the task must finish within: 31/12 of it is a due date too.
     pub budget_year: Option<i32>,
+    /// The task has funds allocated in its plan's year: carrying them over is an option.
+    pub allocated: bool,
 }
 
 /// Which of the three figures a run uses.
@@ -252,32 +254,48 @@ pub struct Forecast {
 /// /api/v1/tasks/{id}/proposals`) and decided by UBND.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecisionOption {
-    /// The proposal's kind (`postpone`).
+    /// The proposal's kind (`carry_over`, `postpone`).
     pub kind: &'static str,
     /// "đề nghị giãn sang kế hoạch năm sau".
     pub title: String,
-    /// The workflow's exit transition UBND takes on accepting it.
+    /// The workflow's transition (or, for a carry-over, declared decision) UBND takes on
+    /// accepting it.
     pub transition: String,
 }
 
-/// The decisions a task whose verdict is a flag may lead to, from `state` of `wf`: propose
-/// postponement to next year's plan (đề nghị giãn sang kế hoạch năm sau), where the workflow
-/// declares that exit from the step (none from the contract on). Nothing for a task on track.
-pub fn decision_options(wf: &Workflow, state: &str, verdict: Verdict) -> Vec<DecisionOption> {
-    use crate::proposal::{ProposalKind, exit_transition};
+/// The decisions a task whose verdict is a flag may lead to, from `state` of `wf`, each where
+/// the workflow declares it from the step: first, when the task has an allocation in its year
+/// (`allocated`), propose carrying the funds over to next year (đề nghị chuyển nguồn kinh phí
+/// sang năm sau: the task keeps running, a `[[decisions]]` entry); then propose postponement to
+/// next year's plan (đề nghị giãn sang kế hoạch năm sau: an exit into `postponed`, none from the
+/// contract on). Nothing for a task on track.
+pub fn decision_options(
+    wf: &Workflow,
+    state: &str,
+    verdict: Verdict,
+    allocated: bool,
+) -> Vec<DecisionOption> {
+    use crate::proposal::{ProposalKind, declared};
     if !verdict.flagged() {
         return Vec::new();
     }
-    [ProposalKind::Postpone]
+    [ProposalKind::CarryOver, ProposalKind::Postpone]
         .into_iter()
+        .filter(|k| allocated || *k != ProposalKind::CarryOver)
         .filter_map(|k| {
-            let t = exit_transition(wf, state, k)?;
+            let d = declared(wf, state, k)?;
             Some(DecisionOption {
                 kind: k.as_str(),
-                title:
-                    "đề nghị giãn sang kế hoạch năm sau (tạm hoãn, chuyển sang kế hoạch năm sau)"
-                        .to_string(),
-                transition: t.name.clone(),
+                title: match k {
+                    ProposalKind::CarryOver => {
+                        "đề nghị chuyển nguồn kinh phí sang năm sau (nhiệm vụ tiếp tục thực hiện)"
+                    }
+                    _ => {
+                        "đề nghị giãn sang kế hoạch năm sau (tạm hoãn, chuyển sang kế hoạch năm sau)"
+                    }
+                }
+                .to_string(),
+                transition: d.name().to_string(),
             })
         })
         .collect()
@@ -418,7 +436,7 @@ pub fn forecast(
 ) -> Result<Forecast, ForecastError> {
     let paths = forecast_paths(wf, task, as_of)?;
     let mut f = judge(task, as_of, paths.into());
-    f.options = decision_options(wf, task.state, f.verdict);
+    f.options = decision_options(wf, task.state, f.verdict, task.allocated);
     Ok(f)
 }
 
@@ -845,7 +863,7 @@ impl Many {
         // A value unknown to the cache key's methods is handled by `allowed` above; the paths'
         // own `allowed` flags follow the key.
         let mut f = judge(task, as_of, paths);
-        f.options = decision_options(wf, task.state, f.verdict);
+        f.options = decision_options(wf, task.state, f.verdict, task.allocated);
         Ok(f)
     }
 

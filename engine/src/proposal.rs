@@ -17,9 +17,10 @@ use chrono::NaiveDate;
 
 use crate::decide::{self, Actor, AttachedDocument, AuditEntry, Command, Decision, Rejection};
 use crate::phase::Phase;
+use crate::plan::budget::YearBudget;
 use crate::role::Role;
 use crate::time::{Instant, format_date};
-use crate::workflow::{Transition, Workflow};
+use crate::workflow::{RecordedDecision, Transition, Workflow};
 
 /// What a unit proposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,31 +29,44 @@ pub enum ProposalKind {
     Postpone,
     /// "Đề xuất rút khỏi kế hoạch".
     Withdraw,
+    /// "Đề nghị chuyển nguồn kinh phí sang năm sau": the task keeps running into next year; the
+    /// year's unspent allocation becomes next year's carried-over funds. Accepting it moves
+    /// nothing: it is a decision the workflow declares under `[[decisions]]`.
+    CarryOver,
 }
 
 impl ProposalKind {
-    pub const ALL: [ProposalKind; 2] = [ProposalKind::Postpone, ProposalKind::Withdraw];
+    pub const ALL: [ProposalKind; 3] = [
+        ProposalKind::Postpone,
+        ProposalKind::Withdraw,
+        ProposalKind::CarryOver,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProposalKind::Postpone => "postpone",
             ProposalKind::Withdraw => "withdraw",
+            ProposalKind::CarryOver => "carry_over",
         }
     }
 
-    /// "tạm hoãn, chuyển sang kế hoạch năm sau", "rút khỏi kế hoạch".
+    /// "tạm hoãn, chuyển sang kế hoạch năm sau", "rút khỏi kế hoạch", "chuyển nguồn kinh phí
+    /// sang năm sau".
     pub fn title(self) -> &'static str {
         match self {
             ProposalKind::Postpone => "tạm hoãn, chuyển sang kế hoạch năm sau",
             ProposalKind::Withdraw => "rút khỏi kế hoạch",
+            ProposalKind::CarryOver => "chuyển nguồn kinh phí sang năm sau",
         }
     }
 
-    /// The backbone exit the decision leads to.
-    pub fn phase(self) -> Phase {
+    /// The backbone exit the decision leads to; `None` for a decision that leaves the task in
+    /// its step (carry-over).
+    pub fn phase(self) -> Option<Phase> {
         match self {
-            ProposalKind::Postpone => Phase::Postponed,
-            ProposalKind::Withdraw => Phase::Withdrawn,
+            ProposalKind::Postpone => Some(Phase::Postponed),
+            ProposalKind::Withdraw => Some(Phase::Withdrawn),
+            ProposalKind::CarryOver => None,
         }
     }
 
@@ -61,6 +75,7 @@ impl ProposalKind {
         match self {
             ProposalKind::Postpone => "de_xuat_tam_hoan",
             ProposalKind::Withdraw => "de_xuat_rut_khoi_ke_hoach",
+            ProposalKind::CarryOver => "de_nghi_chuyen_nguon",
         }
     }
 }
@@ -78,7 +93,7 @@ impl std::str::FromStr for ProposalKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("loại đề xuất `{s}` không hợp lệ; các giá trị cho phép: postpone (tạm hoãn), withdraw (rút khỏi kế hoạch)")
+                format!("loại đề xuất `{s}` không hợp lệ; các giá trị cho phép: postpone (tạm hoãn), withdraw (rút khỏi kế hoạch), carry_over (chuyển nguồn kinh phí sang năm sau)")
             })
     }
 }
@@ -173,17 +188,51 @@ impl Proposal {
 
 /// The workflow's exit from `state` into the proposal's phase that UBND takes: the transition
 /// accepting the proposal takes. `None` when the backbone or the workflow allows no such exit
-/// from here (no postponement from the contract on).
+/// from here (no postponement from the contract on), and for a proposal that moves nothing
+/// (carry-over: [`declared`]).
 pub fn exit_transition<'w>(
     wf: &'w Workflow,
     state: &str,
     kind: ProposalKind,
 ) -> Option<&'w Transition> {
+    let phase = kind.phase()?;
     wf.transitions.iter().find(|t| {
         t.from.iter().any(|f| f == state)
             && t.roles.contains(&Role::Ubnd)
-            && wf.state(&t.to).is_some_and(|s| s.phase == kind.phase())
+            && wf.state(&t.to).is_some_and(|s| s.phase == phase)
     })
+}
+
+/// What accepting a proposal does, as the workflow declares it from a step.
+#[derive(Debug, Clone, Copy)]
+pub enum Declared<'w> {
+    /// An exit transition into `postponed` or `withdrawn`.
+    Exit(&'w Transition),
+    /// A decision recorded on the task, which stays in its step (`[[decisions]]`).
+    Stays(&'w RecordedDecision),
+}
+
+impl Declared<'_> {
+    /// The transition's or decision's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Declared::Exit(t) => &t.name,
+            Declared::Stays(d) => &d.name,
+        }
+    }
+}
+
+/// What UBND's acceptance of `kind` does from `state`, where the workflow declares it: an exit
+/// transition for a postponement or withdrawal, a `[[decisions]]` entry UBND takes for a
+/// carry-over. `None`: not possible from here.
+pub fn declared<'w>(wf: &'w Workflow, state: &str, kind: ProposalKind) -> Option<Declared<'w>> {
+    match kind.phase() {
+        Some(_) => exit_transition(wf, state, kind).map(Declared::Exit),
+        None => wf
+            .decision_from(state, kind)
+            .filter(|d| d.roles.contains(&Role::Ubnd))
+            .map(Declared::Stays),
+    }
 }
 
 /// Whether `actor` may propose `kind` on a task of `unit` that is in `state`: a unit role of the
@@ -226,7 +275,7 @@ pub fn may_propose_change(
             pending: p.describe(),
         });
     }
-    if exit_transition(wf, state, kind).is_none() {
+    if declared(wf, state, kind).is_none() {
         return Err(Rejection::ProposalNotPossible {
             kind: kind.title().into(),
             state: current.name.clone(),
@@ -253,9 +302,22 @@ pub fn may_decide_proposal(actor: &Actor, decision: &str) -> Result<(), Rejectio
 pub const ACCEPT: &str = "chap_thuan_de_xuat";
 pub const REFUSE: &str = "khong_chap_thuan_de_xuat";
 
+/// What accepting a proposal decided.
+#[derive(Debug, Clone)]
+pub enum Acceptance {
+    /// The workflow's exit transition, decided by `decide`: the task moves.
+    Moved(Box<Decision>),
+    /// A decision recorded on the task, which stays in its step: its audit entry (named after
+    /// the declared decision, with the unit's letter, UBND's comment and the documents it
+    /// cites). The store writes what the decision does (carry-over: next year's funds).
+    Stays { entry: AuditEntry },
+}
+
 /// Accepting the pending proposal: the workflow's exit transition, decided by `decide` as UBND,
 /// with the unit's letter and UBND's comment on the audit entry and the documents it requires
-/// (a UBND decision for a withdrawal).
+/// (a UBND decision for a withdrawal); or, for a proposal the workflow accepts with a decision
+/// that leaves the task in its step (carry-over), that decision's entry, with the documents it
+/// requires.
 pub fn accept(
     wf: &Workflow,
     task: &decide::TaskSnapshot,
@@ -264,33 +326,89 @@ pub fn accept(
     comment: Option<&str>,
     documents: Vec<AttachedDocument>,
     now: Instant,
-) -> Result<Decision, Rejection> {
+) -> Result<Acceptance, Rejection> {
     may_decide_proposal(actor, ACCEPT)?;
     let p = proposal.ok_or(Rejection::NoPendingProposal)?;
-    let exit =
-        exit_transition(wf, &task.state, p.kind).ok_or_else(|| Rejection::ProposalNotPossible {
-            kind: p.kind.title().into(),
-            state: task.state.clone(),
-            state_title: wf
-                .state(&task.state)
-                .map_or_else(|| task.state.clone(), |s| s.title.clone()),
-        })?;
+    let not_possible = || Rejection::ProposalNotPossible {
+        kind: p.kind.title().into(),
+        state: task.state.clone(),
+        state_title: wf
+            .state(&task.state)
+            .map_or_else(|| task.state.clone(), |s| s.title.clone()),
+    };
+    if wf
+        .state(&task.state)
+        .is_some_and(|s| s.phase.is_terminal() || s.phase == Phase::Postponed)
+        && p.kind.phase().is_none()
+    {
+        return Err(not_possible());
+    }
+    let declared = declared(wf, &task.state, p.kind).ok_or_else(not_possible)?;
     let mut text = format!("Chấp thuận {}", lowercase_first(&p.describe()));
     if let Some(c) = comment.map(str::trim).filter(|c| !c.is_empty()) {
         text.push_str(". ");
         text.push_str(c);
     }
-    decide::decide(
-        wf,
-        task,
-        &Command::Transition {
-            name: exit.name.clone(),
-            comment: Some(text),
-            documents,
-        },
-        actor,
-        now,
-    )
+    match declared {
+        Declared::Exit(exit) => decide::decide(
+            wf,
+            task,
+            &Command::Transition {
+                name: exit.name.clone(),
+                comment: Some(text),
+                documents,
+            },
+            actor,
+            now,
+        )
+        .map(|d| Acceptance::Moved(Box::new(d))),
+        Declared::Stays(d) => {
+            let unmet: Vec<decide::Unmet> = d
+                .documents
+                .iter()
+                .filter(|t| !documents.iter().any(|a| &a.doc_type == *t))
+                .map(|t| decide::Unmet::Document {
+                    doc_type: t.clone(),
+                    title: wf
+                        .document_types
+                        .get(t)
+                        .cloned()
+                        .unwrap_or_else(|| t.clone()),
+                })
+                .collect();
+            if !unmet.is_empty() {
+                return Err(Rejection::Unmet {
+                    transition: d.name.clone(),
+                    unmet,
+                });
+            }
+            let mut entry = note(wf, task, &d.name, actor, Some(Role::Ubnd), text, now);
+            entry.documents = documents.iter().map(|a| a.id.clone()).collect();
+            Ok(Acceptance::Stays { entry })
+        }
+    }
+}
+
+/// Chuyển nguồn (Luật NSNN 2015 Điều 64; NĐ 163/2016/NĐ-CP Điều 43 — the article number is
+/// chưa xác nhận): the funds of `year`'s budget line `this` that carry over to `year + 1`: the
+/// year's allocation less what was spent of it. Funds carried into `year` are taken as spent
+/// first, since they may not be carried again (chưa xác nhận). Refused when the line has no
+/// allocation or all of it is spent.
+pub fn carried_amount(year: i32, this: Option<&YearBudget>) -> Result<i64, Rejection> {
+    let nothing = |why: String| Rejection::NothingToCarryOver { year, why };
+    let b = this.ok_or_else(|| nothing(format!("nhiệm vụ chưa có dòng kinh phí năm {year}")))?;
+    let allocated = b
+        .allocated_year_vnd
+        .filter(|a| *a > 0)
+        .ok_or_else(|| nothing(format!("nhiệm vụ chưa được phân bổ kinh phí năm {year}")))?;
+    let spent_of_allocation = (b.spent_vnd.unwrap_or(0) - b.carried_over_vnd.unwrap_or(0)).max(0);
+    let unspent = (allocated - spent_of_allocation).max(0);
+    if unspent == 0 {
+        return Err(nothing(format!(
+            "kinh phí phân bổ năm {year} đã giải ngân hết"
+        )));
+    }
+    Ok(unspent)
 }
 
 /// Refusing the pending proposal: an audit entry, and nothing else — the task goes on from the

@@ -200,6 +200,9 @@ pub enum PlanCmd {
     },
 }
 
+// `set` carries every figure's flag; the command line is parsed once per run, so the size
+// difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum BudgetCmd {
     /// Xem kinh phí năm của nhiệm vụ (tính đến --as-of nếu có) và lịch sử ghi.
@@ -235,7 +238,11 @@ pub enum BudgetCmd {
         /// Nhu cầu kinh phí của năm.
         #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         need_year: Option<String>,
-        /// Kinh phí phân bổ của năm (dự kiến hoặc đã phân bổ).
+        /// Dự kiến phân bổ kinh phí của năm, như kế hoạch in (số liệu riêng, không phải kinh
+        /// phí đã phân bổ).
+        #[arg(long, value_name = "TRIỆU_ĐỒNG")]
+        planned: Option<String>,
+        /// Kinh phí đã phân bổ của năm (mặc định: tổng các đợt).
         #[arg(long, value_name = "TRIỆU_ĐỒNG")]
         allocated: Option<String>,
         /// Kinh phí chuyển nguồn từ năm trước.
@@ -629,7 +636,7 @@ fn describe_budget(r: &adapters::store::BudgetRecord) -> String {
     };
     let b = &r.budget;
     let mut s = format!(
-        "Nhiệm vụ {}, kinh phí năm {}{} (triệu đồng){}:\n  Nhu cầu kinh phí: {}\n  Dự toán được duyệt: {}\n  Nhu cầu kinh phí năm: {}\n  Phân bổ năm: {}\n  Chuyển nguồn từ năm trước: {}\n  Đã giải ngân: {}\n",
+        "Nhiệm vụ {}, kinh phí năm {}{} (triệu đồng){}:\n  Nhu cầu kinh phí: {}\n  Dự toán được duyệt: {}\n  Nhu cầu kinh phí năm: {}\n  Dự kiến phân bổ năm: {}\n  Phân bổ năm: {}\n  Chuyển nguồn từ năm trước: {}\n  Đã giải ngân: {}\n",
         r.task_id,
         r.year,
         r.as_of
@@ -641,6 +648,7 @@ fn describe_budget(r: &adapters::store::BudgetRecord) -> String {
         m(b.need_total_vnd),
         m(b.approved_estimate_vnd),
         m(b.need_year_vnd),
+        m(b.planned_allocation_vnd),
         m(b.allocated_year_vnd),
         m(b.carried_over_vnd),
         m(b.spent_vnd)
@@ -662,11 +670,12 @@ fn describe_budget(r: &adapters::store::BudgetRecord) -> String {
     s.push_str(&format!("  Lịch sử: {} lần ghi\n", r.history.len()));
     for e in &r.history {
         s.push_str(&format!(
-            "    từ {} (ghi {} bởi {}){}: phân bổ {}, giải ngân {}\n",
+            "    từ {} (ghi {} bởi {}){}: dự kiến phân bổ {}, phân bổ {}, giải ngân {}\n",
             format_date(e.known_from),
             format_instant(e.recorded_at),
             e.recorded_by,
             if e.removed { ", xóa dòng" } else { "" },
+            m(e.budget.planned_allocation_vnd),
             m(e.budget.allocated_year_vnd),
             m(e.budget.spent_vnd)
         ));
@@ -697,6 +706,7 @@ async fn budget(store: &Store, cmd: &BudgetCmd) -> Result<String, Failure> {
             need_total,
             estimate,
             need_year,
+            planned,
             allocated,
             carried_over,
             spent,
@@ -718,6 +728,10 @@ async fn budget(store: &Store, cmd: &BudgetCmd) -> Result<String, Failure> {
                 million("--estimate", estimate)?,
             );
             set(&mut b.need_year_vnd, million("--need-year", need_year)?);
+            set(
+                &mut b.planned_allocation_vnd,
+                million("--planned", planned)?,
+            );
             let allocated = million("--allocated", allocated)?;
             set(
                 &mut b.carried_over_vnd,

@@ -110,6 +110,12 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
         .as_deref()
         .map(|d| parse_date(d).map_err(|e| Failure::usage(format!("Ngày không hợp lệ: {e}"))))
         .transpose()?;
+    let header = ImportPlan {
+        number: a.plan.trim().to_string(),
+        year: a.year,
+        title: a.title.clone(),
+        issued_on,
+    };
     // Read both files before touching the database: a missing file changes nothing.
     let table = read_file(&a.file, a.sheet.as_deref()).map_err(|e| Failure::refused(e.0))?;
     let normalized = table.header.iter().any(|h| {
@@ -127,7 +133,7 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
             .filter(|g| engine::catalogue::printed::parse_printed(g, a.year).is_ok())
             .collect();
         if !sheets.is_empty() {
-            return printed(a, issued_on, sheets, ctx).await;
+            return printed(a, header, sheets, ctx).await;
         }
     }
     if a.review.is_some() || a.links.is_some() || a.auto_link.is_some() || a.layout.is_some() {
@@ -146,12 +152,7 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
     let bar = Bar::new();
     let imports = store.imports().tracked(&bar);
     let request = PlanImport {
-        plan: ImportPlan {
-            number: a.plan.trim().to_string(),
-            year: a.year,
-            title: a.title.clone(),
-            issued_on,
-        },
+        plan: header,
         rows: table,
         totals,
         skip_invalid: a.skip_invalid,
@@ -181,7 +182,7 @@ async fn plan(a: &PlanArgs, ctx: &Ctx<'_>) -> Result<String, Failure> {
 /// The printed form: the plan's layout, the sheets, how rows are linked; the review file.
 async fn printed(
     a: &PlanArgs,
-    issued_on: Option<chrono::NaiveDate>,
+    header: ImportPlan,
     sheets: Vec<engine::catalogue::printed::Grid>,
     ctx: &Ctx<'_>,
 ) -> Result<String, Failure> {
@@ -222,12 +223,7 @@ async fn printed(
     };
     let store = ctx.store().await?;
     let request = PrintedImport {
-        plan: ImportPlan {
-            number: a.plan.trim().to_string(),
-            year: a.year,
-            title: a.title.clone(),
-            issued_on,
-        },
+        plan: header,
         layout,
         sheets,
         mode,

@@ -122,7 +122,7 @@ impl Cli {
                 a.data_dir.as_ref()
             }
             Command::Demo { data_dir } => data_dir.as_ref(),
-            Command::Task(tasks::TaskCmd::Attach { data_dir, .. }) => data_dir.as_ref(),
+            Command::Task(tasks::TaskCmd::Attach(a)) => a.data_dir.as_ref(),
             _ => None,
         };
         if let Some(d) = data_dir {

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     proposals_are_made_by_the_unit_and_decided_by_ubnd,
     simultaneous_proposals_make_one_and_refuse_the_rest,
     a_task_is_transferred_by_ubnd_with_its_decision,
+    a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_step,
 );
 
 async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
@@ -128,7 +129,7 @@ async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
 }
 
 /// Proposals sent at the same moment for one task: one is recorded, every other one is the
-/// rule's `proposal_pending` (422), never a server error, whichever of them loses the race to
+/// rule's `proposal_pending` (409), never a server error, whichever of them loses the race to
 /// the database's one-pending-per-task index.
 async fn simultaneous_proposals_make_one_and_refuse_the_rest(db: TestDb) {
     let w = world(db).await;
@@ -150,8 +151,8 @@ async fn simultaneous_proposals_make_one_and_refuse_the_rest(db: TestDb) {
         for r in answers {
             match r.status() {
                 StatusCode::CREATED => created += 1,
-                StatusCode::UNPROCESSABLE_ENTITY => {
-                    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+                StatusCode::CONFLICT => {
+                    let p = problem(r, StatusCode::CONFLICT).await;
                     assert_eq!(p["code"], "proposal_pending", "{p}");
                 }
                 other => panic!(
@@ -214,7 +215,7 @@ async fn proposals_are_made_by_the_unit_and_decided_by_ubnd(db: TestDb) {
     assert_eq!(p["letter_text"], "văn bản số 12/SKHCN-KHTC ngày 01/10/2025");
     let p = problem(
         w.app.post(&url, w.token(Who::Head), &ok_body).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "proposal_pending");
@@ -285,7 +286,7 @@ async fn proposals_are_made_by_the_unit_and_decided_by_ubnd(db: TestDb) {
                 &json!({"decision": "refuse"}),
             )
             .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "no_pending_proposal");
@@ -397,4 +398,107 @@ async fn a_task_is_transferred_by_ubnd_with_its_decision(db: TestDb) {
         StatusCode::NOT_FOUND,
     )
     .await;
+}
+
+/// Issue 17's decision point over HTTP: a flagged task with an allocation is offered
+/// `carry_over` first; the unit proposes it (`kind: carry_over`), UBND accepts, and the answer
+/// is the task in the same step with `carried_over`; next year's budget line has it. A task
+/// without an allocation is refused (`nothing_to_carry_over`, 409: the task's state).
+async fn a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_step(db: TestDb) {
+    let w = world(db).await;
+    let task = w
+        .task_at_skhcn("Nâng cấp hệ thống hội nghị truyền hình")
+        .await;
+    let bare = w.task_at_skhcn("Mua sắm thiết bị mạng").await;
+    let carry =
+        json!({"kind": "carry_over", "letter": "120/SYT-KHTC", "letter_date": "25/11/2025"});
+    let p = problem(
+        w.app
+            .post(
+                &format!("/api/v1/tasks/{bare}/proposals"),
+                w.token(Who::Officer),
+                &carry,
+            )
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(p["code"], "nothing_to_carry_over", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with(
+            "Không thể chuyển nguồn kinh phí năm 2025 sang năm 2026: nhiệm vụ chưa có"
+        ),
+        "{p}"
+    );
+
+    let r = w
+        .app
+        .req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/tasks/{task}/budget/2025"),
+            w.token(Who::Skhcn),
+        )
+        .json(&json!({"allocated_year_vnd": 300_000_000i64, "spent_vnd": 20_000_000i64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let before = json(
+        w.app
+            .get(&format!("/api/v1/tasks/{task}"), w.token(Who::Officer))
+            .await,
+    )
+    .await;
+    let kinds: Vec<&str> = before["forecast"]["options"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{before}"))
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, vec!["carry_over", "postpone"], "{before}");
+    assert_eq!(
+        before["forecast"]["options"][0]["transition"],
+        "chap_thuan_chuyen_nguon"
+    );
+
+    let r = w
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/proposals"),
+            w.token(Who::Officer),
+            &carry,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(json(r).await["kind"], "carry_over");
+    let r = w
+        .app
+        .post(
+            &format!("/api/v1/tasks/{task}/proposals/decision"),
+            w.token(Who::Ubnd),
+            &json!({"decision": "accept", "comment": "Đồng ý chuyển nguồn"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let o = json(r).await;
+    assert_eq!(o["state"], before["state"], "{o}");
+    assert_eq!(o["version"], before["version"], "{o}");
+    assert_eq!(
+        o["carried_over"],
+        json!({"from_year": 2025, "to_year": 2026, "amount_vnd": 280_000_000i64}),
+        "{o}"
+    );
+    let line = json(
+        w.app
+            .get(
+                &format!("/api/v1/tasks/{task}/budget/2026"),
+                w.token(Who::Officer),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        line["figures"]["carried_over_vnd"], 280_000_000i64,
+        "{line}"
+    );
 }

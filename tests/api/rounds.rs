@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::common::TestDb;
 use crate::helpers::{Who, World, json, problem, world};
 
-crate::on_both_backends!(a_round_over_http_from_opening_to_signature);
+crate::on_both_backends!(
+    a_round_over_http_from_opening_to_signature,
+    the_round_pages_keep_each_unit_to_its_own_and_want_their_csrf_token,
+);
 
 const BASE: &str = "/api/v1/plans/215%2FKH-UBND/rounds";
 
@@ -292,4 +295,233 @@ async fn a_round_over_http_from_opening_to_signature(db: TestDb) {
         (json!(1), json!(1000)),
         "{body}"
     );
+}
+
+/// A signed-in page session for `who`: the session cookie and the CSRF token its pages carry.
+async fn page_session(w: &World, who: Who) -> (String, String) {
+    let username = who.username().expect("a user");
+    let password = "Mat-khau-trang-dot-bao-cao";
+    w.store()
+        .accounts()
+        .set_password(username, password, chrono::Utc::now())
+        .await
+        .expect("password");
+    let r = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let (status, page) = page_get(w, &cookie, "/rounds").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+async fn page_get(w: &World, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = w
+        .app
+        .client
+        .get(w.app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page");
+    (r.status(), r.text().await.expect("html"))
+}
+
+async fn page_post(
+    w: &World,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let r = w
+        .app
+        .client
+        .post(w.app.url(path))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form.iter()
+                .map(|(k, v)| format!("{k}={}", adapters::web::page::encode(v)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await
+        .expect("post");
+    (r.status(), r.text().await.expect("html"))
+}
+
+/// The round pages go through the same doors and rules as the API: another unit's officer sees
+/// neither the task nor its entry and gets the API's 404 when posting one; the unit's officer may
+/// not submit (the head's act, refused in words); a form without its CSRF token is refused and
+/// changes nothing; someone who reads no plan report gets no rounds page.
+async fn the_round_pages_keep_each_unit_to_its_own_and_want_their_csrf_token(db: TestDb) {
+    let w = world(db).await;
+    let task = w.task("Nền tảng số y tế thông minh").await;
+    let plan = w
+        .store()
+        .directory()
+        .plan(crate::helpers::PLAN)
+        .await
+        .expect("plan");
+    let spec = engine::round::RoundSpec {
+        number: 1,
+        cut_off: chrono::NaiveDate::from_ymd_opt(2025, 11, 5).unwrap(),
+        instruction: "Thông báo số 620/TB-VP ngày 20/10/2025".into(),
+        units_due: chrono::NaiveDate::from_ymd_opt(2025, 11, 3).unwrap(),
+    };
+    w.store()
+        .rounds()
+        .open_as(
+            &w.actor(Who::Skhcn).await,
+            &plan.id,
+            &spec,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("open");
+    let round = format!("/plans/{}/rounds/1", plan.id);
+    let entry = format!("{round}/entries/{task}");
+    let entries = async || {
+        w.store()
+            .rounds()
+            .show_as(
+                &w.actor(Who::Skhcn).await,
+                &plan.id,
+                1,
+                None,
+                chrono::NaiveDate::from_ymd_opt(2025, 11, 1).unwrap(),
+            )
+            .await
+            .expect("round")
+            .entries
+    };
+
+    // The unit's officer: a form for the task; without its token the post is refused.
+    let (officer, csrf) = page_session(&w, Who::Officer).await;
+    let (status, page) = page_get(&w, &officer, &round).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Nền tảng số y tế thông minh"), "{page}");
+    assert!(page.contains(&format!("action=\"{entry}\"")), "{page}");
+    assert!(
+        !page.contains("Gửi báo cáo của đơn vị"),
+        "the head's button only"
+    );
+    fn filled(csrf: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("csrf", csrf),
+            ("progress", "Đã trình thẩm định dự toán"),
+            ("diff_kind", "kinh_phi"),
+            ("diff_text", "Chưa được bố trí vốn năm 2025"),
+            ("prop_text", "Đề nghị chuyển sang năm 2026"),
+            ("prop_letter", "Công văn số 123/SYT-KHTC ngày 01/11/2025"),
+        ]
+    }
+    let (status, _) = page_post(&w, &officer, &entry, &filled("")[1..]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token");
+    let (status, _) = page_post(&w, &officer, &entry, &filled("gia-mao")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged token");
+    assert!(
+        entries().await.is_empty(),
+        "nothing saved without the token"
+    );
+    let csrf = csrf.as_str();
+    let (status, body) = page_post(&w, &officer, &entry, &filled(csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let saved = entries().await;
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].progress, "Đã trình thẩm định dự toán");
+    assert_eq!(
+        saved[0].proposals[0].letter.as_deref(),
+        Some("Công văn số 123/SYT-KHTC ngày 01/11/2025")
+    );
+    // A blank progress is refused next to the form, in words, and nothing changes.
+    let (status, page) =
+        page_post(&w, &officer, &entry, &[("csrf", csrf), ("progress", "  ")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("Cần ghi tình hình thực hiện"), "{page}");
+    assert_eq!(entries().await, saved);
+    // The officer may not submit: the head does.
+    let submit = format!("{round}/units/so-y-te/submit");
+    let (status, page) = page_post(&w, &officer, &submit, &[("csrf", csrf)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Chỉ thủ trưởng đơn vị"), "{page}");
+
+    // Another unit's officer: not the task, not its entry; posting one is the API's 404.
+    let (other, other_csrf) = page_session(&w, Who::OtherOfficer).await;
+    let (status, page) = page_get(&w, &other, &round).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("Nền tảng số y tế thông minh"), "{page}");
+    assert!(!page.contains("Chưa được bố trí vốn"), "{page}");
+    assert!(!page.contains(&task), "{page}");
+    let mut forged = filled(&other_csrf);
+    forged[1].1 = "Ghi đè của đơn vị khác";
+    let (status, _) = page_post(&w, &other, &entry, &forged).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page_post(&w, &other, &submit, &[("csrf", other_csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(entries().await, saved, "nothing changed");
+
+    // SKHCN reads the entry; the administrator reads no plan report.
+    let (skhcn, _) = page_session(&w, Who::Skhcn).await;
+    let (status, page) = page_get(&w, &skhcn, &round).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Chưa được bố trí vốn năm 2025"), "{page}");
+    assert!(
+        !page.contains(&format!("action=\"{entry}\"")),
+        "SKHCN enters nothing"
+    );
+    assert!(page.contains("format=docx"), "{page}");
+    let admin = w
+        .app
+        .client
+        .get(w.app.url(&format!("/plans/{}/rounds", plan.id)))
+        .header("cookie", page_session_cookie_admin(&w).await)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(admin.status(), StatusCode::FORBIDDEN);
+}
+
+/// The administrator's session (they read no plan report, so no `/rounds` page for the token).
+async fn page_session_cookie_admin(w: &World) -> String {
+    let username = Who::Admin.username().expect("admin");
+    let password = "Mat-khau-trang-dot-bao-cao";
+    w.store()
+        .accounts()
+        .set_password(username, password, chrono::Utc::now())
+        .await
+        .expect("password");
+    let r = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    r.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string()
 }

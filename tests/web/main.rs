@@ -15,6 +15,9 @@
 //! - `script_name`: a task named `<script>alert(1)</script>` is text everywhere, the SVG included;
 //! - `stale`: a transition form for a version someone else moved on gets the conflict message
 //!   and applies nothing;
+//! - `round`: a reporting round opened by SKHCN on the plan's rounds page, a task's progress,
+//!   difficulty and proposal entered by the unit officer, the head's submission, SKHCN reading
+//!   it, rewriting a section and downloading the official DOCX (the export recorded);
 //! - `pages` (SQLite run): every page checked by axe-core (no serious or critical violation),
 //!   walked with the Tab key, and photographed at desktop and phone width into `target/ui/`.
 

@@ -62,9 +62,160 @@ pub async fn run_all(b: &Browser, db: TestDb, audit_pages: bool) {
         eprintln!("[{backend}] every page: axe-core, keyboard, screenshots");
         pages(b, &w, &task, &script_task).await;
     }
+    eprintln!("[{backend}] reporting round");
+    round(b, &w, audit_pages).await;
     // Last: it imports two plans, which would change the other walks' lists.
     eprintln!("[{backend}] plan import: carry-over review");
     plan_import(b, &w, audit_pages).await;
+}
+
+/// A reporting round on the pages (issue 16): SKHCN opens it from the plan's rounds page, the
+/// unit officer enters a task's progress, difficulty and proposal, the head submits, and SKHCN
+/// reads the entry, rewrites a section of the report and downloads the DOCX (the export
+/// recorded in the round's events).
+async fn round(b: &Browser, w: &World, audit_pages: bool) {
+    let base = &w.app.base;
+    let task = w.task("Nâng cấp hệ thống thông tin bệnh viện").await;
+    let plan = w.store().directory().plan(PLAN).await.expect("plan");
+    let rounds = format!("/plans/{}/rounds", plan.id);
+
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Skhcn), PASSWORD).await;
+    b.click("a[href='/rounds']").await;
+    b.wait_path("/rounds").await;
+    b.click(&format!("a[href='{rounds}']")).await;
+    b.wait_path(&rounds).await;
+    let number = b.el("#number").await.prop("value").await.expect("value");
+    // Figures as of today; the units have a month (a due date not past: no unit is late).
+    let today = engine::time::local_date(Utc::now());
+    let due = today + chrono::Days::new(30);
+    b.type_into("#cut_off", &today.format("%d/%m/%Y").to_string())
+        .await;
+    b.type_into("#units_due", &due.format("%d/%m/%Y").to_string())
+        .await;
+    b.type_into(
+        "#instruction",
+        "Thông báo số 620/TB-VP ngày 20/10/2025 của Văn phòng UBND thành phố",
+    )
+    .await;
+    b.click("#mo-dot button[type=submit]").await;
+    b.wait_path("xong=mo").await;
+    let n: u32 = number.as_deref().unwrap_or("").parse().expect("a number");
+    let here = format!("{rounds}/{n}");
+    assert_eq!(b.path().await, format!("{here}?xong=mo"));
+    b.sign_out().await;
+
+    // The unit officer enters the task's report.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Officer), PASSWORD).await;
+    b.goto(&format!("{base}{here}")).await;
+    if audit_pages {
+        b.audit("round-entry").await;
+    }
+    let form = format!("article[id='nv-{task}'] form");
+    b.type_into(
+        &format!("{form} textarea[name=progress]"),
+        "Đã trình thẩm định dự toán ngày 20/10/2025",
+    )
+    .await;
+    b.select(&format!("{form} select[name=diff_kind]"), "kinh_phi")
+        .await;
+    b.type_into(
+        &format!("{form} textarea[name=diff_text]"),
+        "Chưa được bố trí vốn năm 2025",
+    )
+    .await;
+    b.type_into(
+        &format!("{form} textarea[name=prop_text]"),
+        "Đề nghị chuyển nhiệm vụ sang năm 2026",
+    )
+    .await;
+    b.type_into(
+        &format!("{form} input[name=prop_letter]"),
+        "Công văn số 123/SYT-KHTC ngày 01/11/2025",
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_path("xong=nhap").await;
+    assert!(!b.has("form[action$='/submit']").await, "the head submits");
+    b.sign_out().await;
+
+    // The head submits; the unit's report is then read-only.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Head), PASSWORD).await;
+    b.goto(&format!("{base}{here}")).await;
+    b.click("form[action$='/units/so-y-te/submit'] button")
+        .await;
+    b.wait_path("xong=gui").await;
+    assert!(!b.has(&format!("article[id='nv-{task}'] form")).await);
+    assert!(b.body().await.contains("Đã gửi"), "{}", b.body().await);
+    b.sign_out().await;
+
+    // SKHCN reads it, rewrites a section and downloads the official document.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.sign_in(base, user(Who::Skhcn), PASSWORD).await;
+    b.goto(&format!("{base}{here}")).await;
+    let body = b.body().await;
+    for part in [
+        "Chưa được bố trí vốn năm 2025",
+        "Về kinh phí:",
+        "Công văn số 123/SYT-KHTC ngày 01/11/2025",
+        "Đã gửi",
+    ] {
+        assert!(body.contains(part), "{part}: {body}");
+    }
+    b.type_into("#muc-kho_khan", "Một số nhiệm vụ chưa được bố trí vốn.")
+        .await;
+    b.click("form[action$='/drafts'] button[type=submit]").await;
+    b.wait_path("xong=du-thao").await;
+    if audit_pages {
+        b.audit("round").await;
+    }
+    let href = b
+        .el("#tai-docx")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    let got = b
+        .client
+        .execute_async(
+            "const [href, done] = arguments;
+             fetch(href, { credentials: 'same-origin' })
+               .then(r => r.arrayBuffer().then(a => done([r.status, r.headers.get('content-type'), a.byteLength])))
+               .catch(e => done(String(e)));",
+            vec![serde_json::json!(href)],
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(got[0], 200, "{got}");
+    assert!(
+        got[1].as_str().unwrap_or("").contains("wordprocessingml"),
+        "{got}"
+    );
+    assert!(got[2].as_u64().unwrap_or(0) > 1000, "{got}");
+    let events = w
+        .store()
+        .rounds()
+        .events(
+            &w.store()
+                .rounds()
+                .round(&plan.id, n)
+                .await
+                .expect("round")
+                .id,
+        )
+        .await
+        .expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "export" && e.actor_user == user(Who::Skhcn)),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e.kind == "draft"), "{events:?}");
+    b.sign_out().await;
 }
 
 fn repo(path: &str) -> PathBuf {

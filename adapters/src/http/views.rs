@@ -328,6 +328,8 @@ pub struct BudgetView {
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation_vnd: Option<i64>,
 }
 
 impl From<BudgetLine> for BudgetView {
@@ -338,6 +340,7 @@ impl From<BudgetLine> for BudgetView {
             approved_estimate_vnd: b.approved_estimate_vnd,
             need_year_vnd: b.need_year_vnd,
             allocated_year_vnd: b.allocated_year_vnd,
+            planned_allocation_vnd: b.planned_allocation_vnd,
         }
     }
 }
@@ -374,6 +377,8 @@ pub struct ListingBudgetView {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
     /// Carried over from the previous year (chuyển nguồn).
     pub carried_over_vnd: Option<i64>,
@@ -401,6 +406,7 @@ impl From<Listing> for ListingView {
                 need_total_vnd: b.need_total_vnd,
                 approved_estimate_vnd: b.approved_estimate_vnd,
                 need_year_vnd: b.need_year_vnd,
+                planned_allocation_vnd: b.planned_allocation_vnd,
                 allocated_year_vnd: b.allocated_year_vnd,
                 carried_over_vnd: b.carried_over_vnd,
                 spent_vnd: b.spent_vnd,
@@ -859,6 +865,20 @@ pub struct TransitionView {
     /// True when this answers a retry with an `Idempotency-Key` already used for the same
     /// request: nothing was changed this time.
     pub replayed: bool,
+    /// UBND's acceptance of a carry-over (chuyển nguồn), which leaves the task in its step: the
+    /// funds carried into next year's budget line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_over: Option<CarriedOverView>,
+}
+
+/// Funds carried over to next year (chuyển nguồn).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarriedOverView {
+    /// The year whose unspent allocation is carried.
+    pub from_year: i32,
+    /// The year whose budget line records it as carried over (`carried_over_vnd`).
+    pub to_year: i32,
+    pub amount_vnd: i64,
 }
 
 impl From<TransitionOutcome> for TransitionView {
@@ -871,6 +891,11 @@ impl From<TransitionOutcome> for TransitionView {
             audit_id: o.audit_id,
             audit_seq: o.audit_seq,
             replayed: o.replayed,
+            carried_over: o.carried_over.map(|c| CarriedOverView {
+                from_year: c.from_year,
+                to_year: c.to_year,
+                amount_vnd: c.amount_vnd,
+            }),
         }
     }
 }

@@ -54,6 +54,7 @@ pub fn forecast_row(
             r.assigned_deadline_on,
         ),
         budget_year: budget_year_of(r.period.as_deref(), plan_year),
+        allocated: r.budget[3].is_some_and(|a| a > 0),
     };
     Some(many.forecast(wf, &input, as_of).map_err(|e| e.to_string()))
 }
@@ -293,7 +294,7 @@ fn table(
                 Cell::text(format_date(f.latest.date)),
                 Cell::text(path_title(f)),
                 Cell::text(f.binding.as_ref().map_or("", |b| b.text.as_str())),
-                Cell::text(f.shorter_path_note().unwrap_or_default()),
+                Cell::text(note(f)),
             ],
         })
         .collect();
@@ -303,6 +304,17 @@ fn table(
         header_groups: Vec::new(),
         rows,
     }
+}
+
+/// The table's "Ghi chú": the cheaper-path note, then the decisions the workflow offers
+/// ("Có thể đề xuất: đề nghị chuyển nguồn …; đề nghị giãn …").
+fn note(f: &Forecast) -> String {
+    let mut parts: Vec<String> = f.shorter_path_note().into_iter().collect();
+    if !f.options.is_empty() {
+        let titles: Vec<&str> = f.options.iter().map(|o| o.title.as_str()).collect();
+        parts.push(format!("Có thể đề xuất: {}", titles.join("; ")));
+    }
+    parts.join(". ")
 }
 
 /// A date and the selection method of the path that gives it.
@@ -344,6 +356,10 @@ pub struct ForecastBodyJson<'a> {
     pub path: PathJson<'a>,
     /// "Có đường ngắn hơn: …".
     pub shorter_path: Option<String>,
+    /// For a flagged task, the proposals the workflow offers (carry-over first, then
+    /// postponement), each with the transition or decision UBND takes on accepting it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub options: &'a [engine::forecast::DecisionOption],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<&'a [engine::forecast::PathForecast]>,
 }
@@ -365,6 +381,7 @@ impl<'a> ForecastBodyJson<'a> {
                 steps: &p.steps,
             },
             shorter_path: f.shorter_path_note(),
+            options: &f.options,
             paths: all_paths.then_some(&f.paths[..]),
         }
     }

@@ -189,6 +189,7 @@ mod tests {
             category: None,
             carried_over: None,
             spent: None,
+            planned_allocation: None,
             spent_previous: None,
             year_status: None,
             continuing: false,

@@ -14,7 +14,8 @@
 //! - One table per section with the section's columns (for Plan 215: TT | Tên nhiệm vụ | Thời
 //!   gian thực hiện | the four amounts | Tiến độ tính đến dd/mm/yyyy | Thời gian dự kiến hoàn
 //!   thành), funding-group rows (A, B) where a section holds several funding sources,
-//!   Roman-numbered unit rows with subtotals, and a closing TỔNG row.
+//!   Roman-numbered unit rows with subtotals (none in a section the layout declares with
+//!   `unit_rows = false`: Plan 215's Phụ lục 3 and 4), and a closing TỔNG row.
 //!
 //! "Tiến độ" is written from the audit entry that describes the task on the report date: the
 //! printed progress text when that entry is the import (so a regenerated report reads like the
@@ -40,7 +41,7 @@ use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::{Plan, ReportRow};
 
 /// The amounts a row carries: need, approved estimate, need of the year, allocated, carried
-/// over into the year, spent the year before.
+/// over into the year, spent the year before, planned allocation of the year.
 fn amounts(r: &ReportRow) -> Amounts {
     [
         r.budget[0],
@@ -49,12 +50,13 @@ fn amounts(r: &ReportRow) -> Amounts {
         r.budget[3],
         r.carried_over,
         r.spent_previous,
+        r.planned_allocation,
     ]
 }
 
 /// The amounts of a set of rows, added up.
 fn totals<'a>(rows: impl Iterator<Item = &'a ReportRow> + Clone) -> Amounts {
-    [0, 1, 2, 3, 4, 5].map(|k| sum_opt(rows.clone().map(|r| amounts(r)[k])))
+    [0, 1, 2, 3, 4, 5, 6].map(|k| sum_opt(rows.clone().map(|r| amounts(r)[k])))
 }
 
 /// The four amounts of the funding table.
@@ -145,6 +147,7 @@ fn amount_index(c: PrintedColumn) -> Option<usize> {
         PrintedColumn::AllocatedYear => Some(3),
         PrintedColumn::CarriedOver => Some(4),
         PrintedColumn::SpentPrevious => Some(5),
+        PrintedColumn::PlannedAllocation => Some(6),
         _ => None,
     }
 }
@@ -160,6 +163,9 @@ struct SectionInfo {
     /// The printed column kinds with their titles as declared.
     columns: Vec<(PrintedColumn, String)>,
     sources: Vec<FundingSource>,
+    /// Roman-numbered unit rows with their subtotals (the layout's `unit_rows`, by default yes);
+    /// without them the tasks keep the plan's order.
+    unit_rows: bool,
 }
 
 impl SectionInfo {
@@ -241,6 +247,7 @@ fn sections_of(layout: &PlanLayout, year: i32, rows: &[ReportRow]) -> Vec<Sectio
                     .unwrap_or_else(|| format!("Phụ lục {key}")),
                 columns,
                 sources,
+                unit_rows: declared.is_none_or(|s| s.unit_rows),
             }
         })
         .collect()
@@ -293,8 +300,8 @@ fn section_columns(sec: &SectionInfo, as_of: NaiveDate) -> (Vec<Column>, Vec<Hea
 const NAMED_IN_BODY: usize = 30;
 
 /// The amounts of a row or a set of rows: need, approved estimate, need of the year, allocated,
-/// carried over into the year, spent the year before.
-type Amounts = [Option<i64>; 6];
+/// carried over into the year, spent the year before, planned allocation of the year.
+type Amounts = [Option<i64>; 7];
 
 /// What every step of the report reads: the plan, its sections, the date, the workflows and the
 /// unit names.
@@ -451,8 +458,8 @@ pub fn parts(
     }
 }
 
-/// Sorts the rows in table order: section, funding group, units in order of first appearance,
-/// then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+/// Sorts the rows in table order: section, funding group, units in order of first appearance
+/// (in a section printed with unit rows), then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
 fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
     let mut unit_rank: HashMap<(usize, usize, String), usize> = HashMap::new();
     for r in &rows {
@@ -463,8 +470,14 @@ fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow>
     }
     rows.sort_by_cached_key(|r| {
         let s = ctx.section_rank(&r.section);
-        let g = ctx.section(&r.section).group_index(r);
-        (s, g, unit_rank[&(s, g, r.unit_id.clone())])
+        let sec = ctx.section(&r.section);
+        let g = sec.group_index(r);
+        let u = if sec.unit_rows {
+            unit_rank[&(s, g, r.unit_id.clone())]
+        } else {
+            0
+        };
+        (s, g, u)
     });
     rows
 }
@@ -781,11 +794,11 @@ impl Subtotals {
         for r in rows {
             let (a, g) = (r.section.as_str(), ctx.section(&r.section).group_index(r));
             if last_group != Some((a, g)) {
-                group_totals.push([None; 6]);
+                group_totals.push([None; 7]);
                 last_group = Some((a, g));
             }
             if last_unit != Some((a, g, r.unit_id.as_str())) {
-                unit_totals.push([None; 6]);
+                unit_totals.push([None; 7]);
                 last_unit = Some((a, g, r.unit_id.as_str()));
             }
             for (k, v) in amounts(r).iter().enumerate() {
@@ -845,18 +858,20 @@ fn appendix_sections(
         {
             last_group = Some((sec.key.clone(), g));
             task_no = 0;
-            let totals = subtotals.groups.next().unwrap_or([None; 6]);
+            let totals = subtotals.groups.next().unwrap_or([None; 7]);
             table.rows.extend(group_row(sec, g, totals));
         }
         if last_unit.as_ref().is_none_or(|(x, y, u)| {
             (x.as_str(), *y, u.as_str()) != (sec.key.as_str(), g, r.unit_id.as_str())
         }) {
             last_unit = Some((sec.key.clone(), g, r.unit_id.clone()));
-            let totals = subtotals.units.next().unwrap_or([None; 6]);
-            unit_no += 1;
-            table
-                .rows
-                .push(unit_row(sec, unit_no, ctx.unit_name(&r), totals));
+            let totals = subtotals.units.next().unwrap_or([None; 7]);
+            if sec.unit_rows {
+                unit_no += 1;
+                table
+                    .rows
+                    .push(unit_row(sec, unit_no, ctx.unit_name(&r), totals));
+            }
         }
         task_no += 1;
         table.rows.push(task_row(ctx, sec, task_no, r));
@@ -923,9 +938,10 @@ fn unit_row(sec: &SectionInfo, unit_no: usize, name: String, totals: Amounts) ->
     }
 }
 
-/// "1,0%": the allocation as a share of the year's need.
+/// "1,0%": the allocation as a share of the year's need (the planned allocation while nothing
+/// is allocated).
 fn ratio_text(r: &ReportRow) -> String {
-    match (r.budget[3], r.budget[2]) {
+    match (r.budget[3].or(r.planned_allocation), r.budget[2]) {
         (Some(a), Some(n)) if n > 0 => {
             let tenths = (a as i128 * 1000 + n as i128 / 2) / n as i128;
             format!("{},{}%", tenths / 10, tenths % 10)
@@ -978,7 +994,7 @@ fn close_appendix(
     mut table: Table,
     section_totals: &HashMap<String, Amounts>,
 ) -> Section {
-    let totals = section_totals.get(&sec.key).copied().unwrap_or([None; 6]);
+    let totals = section_totals.get(&sec.key).copied().unwrap_or([None; 7]);
     table.rows.push(Row {
         style: RowStyle::Total,
         cells: summary_cells(sec, String::new(), "TỔNG".into(), totals),

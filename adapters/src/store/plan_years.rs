@@ -48,6 +48,7 @@ struct HistoryRow {
     need_total_vnd: Option<i64>,
     approved_estimate_vnd: Option<i64>,
     need_year_vnd: Option<i64>,
+    planned_allocation_vnd: Option<i64>,
     allocated_year_vnd: Option<i64>,
     carried_over_vnd: Option<i64>,
     spent_vnd: Option<i64>,
@@ -77,6 +78,7 @@ impl HistoryRow {
                     need_total_vnd: self.need_total_vnd,
                     approved_estimate_vnd: self.approved_estimate_vnd,
                     need_year_vnd: self.need_year_vnd,
+                    planned_allocation_vnd: self.planned_allocation_vnd,
                     allocated_year_vnd: self.allocated_year_vnd,
                     carried_over_vnd: self.carried_over_vnd,
                     spent_vnd: self.spent_vnd,
@@ -88,8 +90,8 @@ impl HistoryRow {
     }
 }
 
-const SELECT_HISTORY: &str = "SELECT task_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
-    carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by FROM budget_history";
+const SELECT_HISTORY: &str = "SELECT task_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+    planned_allocation_vnd, allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by FROM budget_history";
 
 /// The figures of `entries` (one task and year, in the order written) as known on `as_of`: the
 /// last entry known from that date and recorded by its end; before any, the first entry (the
@@ -219,7 +221,7 @@ impl Plans<'_> {
         year: i32,
     ) -> Result<HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
         let sql = "SELECT h.task_id, h.need_total_vnd, h.approved_estimate_vnd, h.need_year_vnd, \
-            h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
+            h.planned_allocation_vnd, h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
             h.recorded_at, h.recorded_by FROM budget_history h \
             JOIN plan_listings l ON l.task_id = h.task_id AND l.plan_id = $1 \
             WHERE h.year = $2 ORDER BY h.task_id, h.id";
@@ -289,111 +291,22 @@ impl Plans<'_> {
                 "Năm {year} không hợp lệ (2000–2100)."
             )));
         }
-        let b = check_year_budget(year, budget).map_err(StoreError::Invalid)?;
         let task = self.store().tasks().visible_task(actor, task_id).await?;
+        let b = check_year_budget(year, budget).map_err(StoreError::Invalid)?;
         let now = micros(now);
         let known_from = known_from.unwrap_or_else(|| local_date(now));
-        let tranches = serde_json::to_string(&b.tranches)
-            .map_err(|e| StoreError::internal(format!("tranches: {e}")))?;
-        let y = i64::from(year);
         with_db!(self.store(), |pool| {
             let mut tx = pool.begin().await?;
             let mut conn = Conn::from(&mut *tx);
-            let plan: Vec<(String,)> = conn
-                .fetch_all(
-                    "SELECT l.plan_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
-                     WHERE l.task_id = $1 AND p.year = $2 ORDER BY p.number",
-                    &[Arg::Str(&task.id), Arg::Int(y)],
-                )
-                .await?;
-            let plan_id = plan.into_iter().next().map(|p| p.0);
-            conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-                 allocated_year_vnd, plan_id, carried_over_vnd, spent_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (task_id, year) DO UPDATE SET need_total_vnd = $3, approved_estimate_vnd = $4, \
-                 need_year_vnd = $5, allocated_year_vnd = $6, plan_id = COALESCE($7, budget_lines.plan_id), \
-                 carried_over_vnd = $8, spent_vnd = $9",
-                &[
-                    Arg::Str(&task.id),
-                    Arg::Int(y),
-                    Arg::OptInt(b.need_total_vnd),
-                    Arg::OptInt(b.approved_estimate_vnd),
-                    Arg::OptInt(b.need_year_vnd),
-                    Arg::OptInt(b.allocated_year_vnd),
-                    Arg::OptStr(plan_id.as_deref()),
-                    Arg::OptInt(b.carried_over_vnd),
-                    Arg::OptInt(b.spent_vnd),
-                ],
-            )
-            .await?;
-            conn.execute(
-                "DELETE FROM budget_tranches WHERE task_id = $1 AND year = $2",
-                &[Arg::Str(&task.id), Arg::Int(y)],
-            )
-            .await?;
-            for t in &b.tranches {
-                conn.execute(
-                    "INSERT INTO budget_tranches (task_id, year, tranche, amount_vnd, decision_number, \
-                     recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[
-                        Arg::Str(&task.id),
-                        Arg::Int(y),
-                        Arg::Int(i64::from(t.tranche)),
-                        Arg::Int(t.amount_vnd),
-                        Arg::OptStr(t.decision_number.as_deref()),
-                        Arg::Time(now),
-                        Arg::Str(&actor.user),
-                    ],
-                )
-                .await?;
-                if let Some(d) = t.decision_on {
-                    conn.execute(
-                        "UPDATE budget_tranches SET decision_on = $1 WHERE task_id = $2 AND year = $3 AND tranche = $4",
-                        &[
-                            Arg::Date(d),
-                            Arg::Str(&task.id),
-                            Arg::Int(y),
-                            Arg::Int(i64::from(t.tranche)),
-                        ],
-                    )
-                    .await?;
-                }
-            }
-            conn.execute(
-                "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-                 allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[
-                    Arg::Str(&task.id),
-                    Arg::Int(y),
-                    Arg::OptStr(plan_id.as_deref()),
-                    Arg::OptInt(b.need_total_vnd),
-                    Arg::OptInt(b.approved_estimate_vnd),
-                    Arg::OptInt(b.need_year_vnd),
-                    Arg::OptInt(b.allocated_year_vnd),
-                    Arg::OptInt(b.carried_over_vnd),
-                    Arg::OptInt(b.spent_vnd),
-                    Arg::Str(&tranches),
-                    Arg::Bool(false),
-                    Arg::Date(known_from),
-                    Arg::Time(now),
-                    Arg::Str(&actor.user),
-                ],
-            )
-            .await?;
-            append_note(
+            write_budget_line(
                 &mut conn,
                 &task.id,
-                NoteEntry {
-                    kind: "budget",
-                    transition: "kinh_phi",
-                    comment: describe_budget(year, &b, known_from),
-                    actor_user: &actor.user,
-                    actor_role: Some(role),
-                    documents: Vec::new(),
-                    evidence: None,
-                },
+                year,
+                &b,
+                known_from,
                 now,
+                &actor.user,
+                Some(role),
             )
             .await?;
             tx.commit().await?;
@@ -415,10 +328,18 @@ impl Plans<'_> {
         now: Instant,
     ) -> Result<Vec<LineageLink>, StoreError> {
         let role = access::may_import(actor)?;
-        check_link(task_id, other, reason).map_err(StoreError::Invalid)?;
+        // Both tasks first (404), then the link itself: a task linked to itself is well-formed
+        // but can never be processed (422).
         let tasks = self.store().tasks();
         let task = tasks.visible_task(actor, task_id).await?;
         let other = tasks.visible_task(actor, other).await?;
+        if task.id == other.id {
+            return Err(StoreError::Unprocessable(format!(
+                "Nhiệm vụ {} không thể liên kết với chính nó: chọn một nhiệm vụ khác.",
+                task.id
+            )));
+        }
+        check_link(&task.id, &other.id, reason).map_err(StoreError::Invalid)?;
         if self
             .lineage_as(actor, &task.id)
             .await?
@@ -682,6 +603,127 @@ fn by_task(rows: Vec<HistoryRow>) -> HashMap<String, Vec<(BudgetEntry, bool)>> {
     out
 }
 
+/// Writes task `task_id`'s budget line for `year` (figures already checked by
+/// [`check_year_budget`]), known from `known_from`, in `conn`'s transaction: the line, its
+/// tranches, a history entry and a `budget` entry in the task's chain. Shared by
+/// [`Plans::set_budget_as`] and UBND's acceptance of a carry-over (chuyển nguồn).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_budget_line(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    year: i32,
+    b: &YearBudget,
+    known_from: NaiveDate,
+    now: Instant,
+    actor_user: &str,
+    role: Option<engine::Role>,
+) -> Result<(), StoreError> {
+    let tranches = serde_json::to_string(&b.tranches)
+        .map_err(|e| StoreError::internal(format!("tranches: {e}")))?;
+    let y = i64::from(year);
+    let plan: Vec<(String,)> = conn
+        .fetch_all(
+            "SELECT l.plan_id FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
+                 WHERE l.task_id = $1 AND p.year = $2 ORDER BY p.number",
+            &[Arg::Str(task_id), Arg::Int(y)],
+        )
+        .await?;
+    let plan_id = plan.into_iter().next().map(|p| p.0);
+    conn.execute(
+            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+             allocated_year_vnd, plan_id, carried_over_vnd, spent_vnd, planned_allocation_vnd) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (task_id, year) DO UPDATE SET need_total_vnd = $3, approved_estimate_vnd = $4, \
+             need_year_vnd = $5, allocated_year_vnd = $6, plan_id = COALESCE($7, budget_lines.plan_id), \
+             carried_over_vnd = $8, spent_vnd = $9, planned_allocation_vnd = $10",
+            &[
+                Arg::Str(task_id),
+                Arg::Int(y),
+                Arg::OptInt(b.need_total_vnd),
+                Arg::OptInt(b.approved_estimate_vnd),
+                Arg::OptInt(b.need_year_vnd),
+                Arg::OptInt(b.allocated_year_vnd),
+                Arg::OptStr(plan_id.as_deref()),
+                Arg::OptInt(b.carried_over_vnd),
+                Arg::OptInt(b.spent_vnd),
+                Arg::OptInt(b.planned_allocation_vnd),
+            ],
+        )
+        .await?;
+    conn.execute(
+        "DELETE FROM budget_tranches WHERE task_id = $1 AND year = $2",
+        &[Arg::Str(task_id), Arg::Int(y)],
+    )
+    .await?;
+    for t in &b.tranches {
+        conn.execute(
+            "INSERT INTO budget_tranches (task_id, year, tranche, amount_vnd, decision_number, \
+                 recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Arg::Str(task_id),
+                Arg::Int(y),
+                Arg::Int(i64::from(t.tranche)),
+                Arg::Int(t.amount_vnd),
+                Arg::OptStr(t.decision_number.as_deref()),
+                Arg::Time(now),
+                Arg::Str(actor_user),
+            ],
+        )
+        .await?;
+        if let Some(d) = t.decision_on {
+            conn.execute(
+                    "UPDATE budget_tranches SET decision_on = $1 WHERE task_id = $2 AND year = $3 AND tranche = $4",
+                    &[
+                        Arg::Date(d),
+                        Arg::Str(task_id),
+                        Arg::Int(y),
+                        Arg::Int(i64::from(t.tranche)),
+                    ],
+                )
+                .await?;
+        }
+    }
+    conn.execute(
+            "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+             allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by, \
+             planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            &[
+                Arg::Str(task_id),
+                Arg::Int(y),
+                Arg::OptStr(plan_id.as_deref()),
+                Arg::OptInt(b.need_total_vnd),
+                Arg::OptInt(b.approved_estimate_vnd),
+                Arg::OptInt(b.need_year_vnd),
+                Arg::OptInt(b.allocated_year_vnd),
+                Arg::OptInt(b.carried_over_vnd),
+                Arg::OptInt(b.spent_vnd),
+                Arg::Str(&tranches),
+                Arg::Bool(false),
+                Arg::Date(known_from),
+                Arg::Time(now),
+                Arg::Str(actor_user),
+                Arg::OptInt(b.planned_allocation_vnd),
+            ],
+        )
+        .await?;
+    append_note(
+        conn,
+        task_id,
+        NoteEntry {
+            kind: "budget",
+            transition: "kinh_phi",
+            comment: describe_budget(year, b, known_from),
+            actor_user,
+            actor_role: role,
+            documents: Vec::new(),
+            evidence: None,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// The audit comment of a budget write.
 fn describe_budget(year: i32, b: &YearBudget, known_from: NaiveDate) -> String {
     let m = |v: Option<i64>| {
@@ -689,10 +731,11 @@ fn describe_budget(year: i32, b: &YearBudget, known_from: NaiveDate) -> String {
             .unwrap_or_else(|| "—".into())
     };
     let mut s = format!(
-        "Kinh phí năm {year} (từ ngày {}): dự toán được duyệt {}; nhu cầu năm {}; phân bổ {}; chuyển nguồn {}; đã giải ngân {} (triệu đồng)",
+        "Kinh phí năm {year} (từ ngày {}): dự toán được duyệt {}; nhu cầu năm {}; dự kiến phân bổ {}; phân bổ {}; chuyển nguồn {}; đã giải ngân {} (triệu đồng)",
         format_date(known_from),
         m(b.approved_estimate_vnd),
         m(b.need_year_vnd),
+        m(b.planned_allocation_vnd),
         m(b.allocated_year_vnd),
         m(b.carried_over_vnd),
         m(b.spent_vnd)

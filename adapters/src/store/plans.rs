@@ -75,6 +75,8 @@ pub struct ListingBudget {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
     /// Funds carried over from the previous year (chuyển nguồn).
     pub carried_over_vnd: Option<i64>,
@@ -99,6 +101,7 @@ struct ListingRow {
     need_total_vnd: Option<i64>,
     approved_estimate_vnd: Option<i64>,
     need_year_vnd: Option<i64>,
+    planned_allocation_vnd: Option<i64>,
     allocated_year_vnd: Option<i64>,
     carried_over_vnd: Option<i64>,
     spent_vnd: Option<i64>,
@@ -116,6 +119,7 @@ impl ListingRow {
             need_total_vnd: self.need_total_vnd,
             approved_estimate_vnd: self.approved_estimate_vnd,
             need_year_vnd: self.need_year_vnd,
+            planned_allocation_vnd: self.planned_allocation_vnd,
             allocated_year_vnd: self.allocated_year_vnd,
             carried_over_vnd: self.carried_over_vnd,
             spent_vnd: self.spent_vnd,
@@ -148,7 +152,7 @@ impl ListingRow {
 const SELECT_LISTINGS: &str = "SELECT l.task_id, l.plan_id, p.number AS plan_number, p.year AS plan_year, p.title AS plan_title, \
     l.section, l.category, l.printed_seq, l.unit_printed, l.name_printed, l.year_status, l.year_status_note, \
     b.year AS b_year, b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
-    b.carried_over_vnd, b.spent_vnd \
+    b.carried_over_vnd, b.spent_vnd, b.planned_allocation_vnd \
     FROM plan_listings l JOIN plans p ON p.id = l.plan_id \
     LEFT JOIN budget_lines b ON b.task_id = l.task_id AND b.year = p.year";
 
@@ -342,6 +346,17 @@ pub(crate) async fn try_append_note(
     note: NoteEntry<'_>,
     now: Instant,
 ) -> Result<bool, StoreError> {
+    Ok(append_note_at(conn, task_id, note, now).await?.is_some())
+}
+
+/// [`try_append_note`], answering the new entry's id and sequence number (`None`: the chain
+/// moved since it was read, nothing written).
+pub(crate) async fn append_note_at(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    note: NoteEntry<'_>,
+    now: Instant,
+) -> Result<Option<(i64, i64)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Head {
         state: String,
@@ -400,10 +415,10 @@ pub(crate) async fn try_append_note(
         )
         .await?;
     if moved == 0 {
-        return Ok(false);
+        return Ok(None);
     }
-    insert_audit(conn, &record).await?;
-    Ok(true)
+    let id = insert_audit(conn, &record).await?;
+    Ok(Some((id, record.seq)))
 }
 
 /// A listing to write.
@@ -466,8 +481,8 @@ pub(crate) async fn record_budget(
     let l = line.copied().unwrap_or_default();
     conn.execute(
         "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, carried_over_vnd, spent_vnd) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd, carried_over_vnd, spent_vnd) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
          (SELECT c.carried_over_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2), \
          (SELECT c.spent_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2))",
         &[
@@ -482,6 +497,7 @@ pub(crate) async fn record_budget(
             Arg::Date(rec.known_from),
             Arg::Time(rec.at),
             Arg::Str(rec.by),
+            Arg::OptInt(l.planned_allocation_vnd),
         ],
     )
     .await

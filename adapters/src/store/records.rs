@@ -84,6 +84,10 @@ pub struct BudgetLine {
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), apart from the allocation. Read where
+    /// a query selects `planned_allocation_vnd`.
+    #[sqlx(default)]
+    pub planned_allocation_vnd: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +282,20 @@ pub struct TransitionOutcome {
     /// key: filled in from the workflow when answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub state_title: String,
+    /// For UBND's acceptance of a carry-over (chuyển nguồn), which leaves the task in its step:
+    /// the funds carried and the years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_over: Option<CarriedOver>,
+}
+
+/// Funds carried over to next year by UBND's acceptance of a unit's proposal (chuyển nguồn).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CarriedOver {
+    /// The year whose unspent allocation is carried.
+    pub from_year: i32,
+    /// The year it is carried into (its budget line's `carried_over_vnd`).
+    pub to_year: i32,
+    pub amount_vnd: i64,
 }
 
 /// Which tasks `tiendo workflows migrate` moves: one task, or every task of a version in a state.

@@ -90,6 +90,8 @@ pub struct ReportRow {
     /// year before, in đồng.
     pub carried_over: Option<i64>,
     pub spent: Option<i64>,
+    /// The planned allocation of the plan's year (dự kiến phân bổ), in đồng.
+    pub planned_allocation: Option<i64>,
     pub spent_previous: Option<i64>,
     /// How the task did in the plan's year, as recorded by the report date
     /// ([`Reports::as_of`]).
@@ -148,6 +150,7 @@ struct Described {
     listing_category: Option<String>,
     carried_over_vnd: Option<i64>,
     spent_vnd: Option<i64>,
+    planned_allocation_vnd: Option<i64>,
 }
 
 impl From<Described> for ReportRow {
@@ -203,6 +206,7 @@ impl From<Described> for ReportRow {
             category: r.listing_category,
             carried_over: r.carried_over_vnd,
             spent: r.spent_vnd,
+            planned_allocation: r.planned_allocation_vnd,
             spent_previous: None,
             year_status: None,
             continuing: false,
@@ -265,7 +269,7 @@ impl Reports<'_> {
                  COALESCE(pl.position, t.position) AS position, t.created_at, t.state_entered_at, t.clock, t.paused_clock, t.audit_seq, \
                  p.year AS plan_year, pl.section AS listing_section, pl.category AS listing_category, \
                  b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
-                 b.carried_over_vnd, b.spent_vnd, \
+                 b.carried_over_vnd, b.spent_vnd, b.planned_allocation_vnd, \
                  a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
                  a.to_phase, a.comment, a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, \
                  a.round AS entry_round, us.display_name AS actor_name, \
@@ -403,10 +407,12 @@ impl Reports<'_> {
                         ];
                         r.carried_over = b.carried_over_vnd;
                         r.spent = b.spent_vnd;
+                        r.planned_allocation = b.planned_allocation_vnd;
                     }
                     Some(_) => {
                         r.budget = [None; 4];
                         (r.carried_over, r.spent) = (None, None);
+                        r.planned_allocation = None;
                     }
                     None => {}
                 }

@@ -14,7 +14,9 @@
 //! - The pages: [`home`] (my turn), [`tasks`] (list, filters, XLSX export), [`task`] (the task
 //!   page, transitions, documents), [`propose`] (a new proposal), [`overview`] (leadership),
 //!   [`plan_import`] (a plan's printed form: the carry-over review, then link or create),
-//!   [`admin`] (users, units, calendars, workflows, outbox), [`account`] (own password).
+//!   [`rounds`] (a plan's reporting rounds: units' entries, submission, SKHCN's draft and the
+//!   official document), [`admin`] (users, units, calendars, workflows, outbox), [`account`]
+//!   (own password).
 
 pub mod account;
 pub mod admin;
@@ -25,6 +27,7 @@ pub mod overview;
 pub mod page;
 pub mod plan_import;
 pub mod propose;
+pub mod rounds;
 pub mod session;
 pub mod task;
 pub mod tasks;
@@ -77,6 +80,18 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
                     .saturating_add(256 * 1024),
             )),
         )
+        .route("/rounds", get(rounds::index))
+        .route("/plans/{plan}/rounds", get(rounds::list).post(rounds::open))
+        .route("/plans/{plan}/rounds/{n}", get(rounds::page))
+        .route(
+            "/plans/{plan}/rounds/{n}/entries/{task}",
+            post(rounds::entry),
+        )
+        .route(
+            "/plans/{plan}/rounds/{n}/units/{unit}/submit",
+            post(rounds::submit),
+        )
+        .route("/plans/{plan}/rounds/{n}/drafts", post(rounds::drafts))
         .route("/admin", get(admin::index))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route(

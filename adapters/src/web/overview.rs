@@ -67,6 +67,8 @@ struct OverviewPage {
     progress_html: String,
     status_xlsx: String,
     status_html: String,
+    /// The plan's reporting rounds page.
+    rounds: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -134,6 +136,7 @@ pub async fn page(
             progress_html: String::new(),
             status_xlsx: String::new(),
             status_html: String::new(),
+            rounds: String::new(),
         };
         return Ok(ok(&empty));
     };
@@ -243,6 +246,7 @@ pub async fn page(
         progress_html: format!("/api/v1/reports/progress?plan={plan_q}&as_of={as_of}&format=html"),
         status_xlsx: format!("/api/v1/reports/status?plan={plan_q}&{range}&format=xlsx"),
         status_html: format!("/api/v1/reports/status?plan={plan_q}&{range}&format=html"),
+        rounds: format!("/plans/{}/rounds", encode(&data.plan.id)),
     };
     Ok(ok(&page))
 }

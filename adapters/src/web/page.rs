@@ -89,6 +89,9 @@ impl Layout {
             if access::may_read_overview(a).is_ok() {
                 push("/overview", "Tổng quan");
             }
+            if access::round_scope(a).is_ok() {
+                push("/rounds", "Đợt báo cáo");
+            }
             if access::offers_proposal(a) {
                 push("/tasks/new", "Đề xuất nhiệm vụ");
             }
@@ -206,7 +209,7 @@ impl PageError {
             401 => "Cần đăng nhập",
             403 => "Không được phép",
             404 => "Không tìm thấy",
-            409 => "Dữ liệu đã thay đổi",
+            409 => "Không thực hiện được ở trạng thái hiện tại",
             413 => "Tệp quá lớn",
             415 => "Loại tệp không được chấp nhận",
             422 => "Không thực hiện được",

@@ -44,6 +44,8 @@ pub enum PrintedColumn {
     NeedTotal,
     ApprovedEstimate,
     NeedYear,
+    /// The planned allocation of the year (dự kiến phân bổ): its own figure, not the allocation.
+    PlannedAllocation,
     AllocatedYear,
     SpentPrevious,
     CarriedOver,
@@ -64,6 +66,7 @@ impl PrintedColumn {
             PrintedColumn::NeedTotal => "Nhu cầu kinh phí".into(),
             PrintedColumn::ApprovedEstimate => "Dự toán được duyệt".into(),
             PrintedColumn::NeedYear => format!("Nhu cầu kinh phí năm {year}"),
+            PrintedColumn::PlannedAllocation => crate::plan::budget::planned_allocation_title(year),
             PrintedColumn::AllocatedYear => format!("Kinh phí năm {year} (phân bổ)"),
             PrintedColumn::SpentPrevious => format!("Kinh phí đã sử dụng năm {}", year - 1),
             PrintedColumn::CarriedOver => format!("Chuyển nguồn từ {} sang {year}", year - 1),
@@ -75,13 +78,14 @@ impl PrintedColumn {
     }
 
     /// The amount columns, in the order [`PrintedRow::amounts`] holds them.
-    pub const AMOUNTS: [PrintedColumn; 6] = [
+    pub const AMOUNTS: [PrintedColumn; 7] = [
         PrintedColumn::NeedTotal,
         PrintedColumn::ApprovedEstimate,
         PrintedColumn::NeedYear,
         PrintedColumn::AllocatedYear,
         PrintedColumn::SpentPrevious,
         PrintedColumn::CarriedOver,
+        PrintedColumn::PlannedAllocation,
     ];
 }
 
@@ -135,14 +139,22 @@ pub const SYNONYMS: &[(PrintedColumn, &[&str])] = &[
         ],
     ),
     (
-        PrintedColumn::AllocatedYear,
+        PrintedColumn::PlannedAllocation,
         &[
-            "Kinh phí năm {y} đã phân bổ",
             "Dự kiến phân bổ năm {y}",
             "Dự kiến phân bổ kinh phí năm {y}",
             "Dự kiến phân bổ năm {y} (đợt 1)",
             "Dự kiến phân bổ kinh phí năm {y} (đợt 1)",
+            "Dự kiến bố trí năm {y}",
+            "Dự kiến bố trí kinh phí năm {y}",
+        ],
+    ),
+    (
+        PrintedColumn::AllocatedYear,
+        &[
+            "Kinh phí năm {y} đã phân bổ",
             "Kinh phí bố trí năm {y}",
+            "Kinh phí đã phân bổ năm {y}",
         ],
     ),
     (
@@ -204,7 +216,7 @@ pub struct PrintedRow {
     pub name: String,
     pub period: Option<String>,
     /// In đồng, in the order of [`PrintedColumn::AMOUNTS`].
-    pub amounts: [Option<i64>; 6],
+    pub amounts: [Option<i64>; 7],
     pub progress: Option<String>,
     pub expected_completion: Option<String>,
     pub notes: Option<String>,
@@ -330,8 +342,8 @@ enum Kind {
 struct Open {
     line: usize,
     label: String,
-    printed: [Option<i64>; 6],
-    sums: [i64; 6],
+    printed: [Option<i64>; 7],
+    sums: [i64; 7],
     counted: bool,
 }
 
@@ -408,8 +420,8 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
     let mut section: Option<String> = None;
     let mut unit = String::new();
     let mut opens: Vec<(u8, Open)> = Vec::new(); // level: 0 section, 1 group, 2 unit
-    let mut sheet_sums = [0i64; 6];
-    let mut section_sums = [0i64; 6];
+    let mut sheet_sums = [0i64; 7];
+    let mut section_sums = [0i64; 7];
     for r in &grid.rows[header_at + 1..] {
         let line = r.line;
         let cells = match &r.cells {
@@ -467,7 +479,7 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
         }
         let seq = col(&at, &cells, PrintedColumn::Seq);
         let name = col(&at, &cells, PrintedColumn::Name);
-        let mut amounts = [None; 6];
+        let mut amounts = [None; 7];
         for (k, c) in PrintedColumn::AMOUNTS.iter().enumerate() {
             let text = col(&at, &cells, *c);
             match parse_printed_amount(&text) {
@@ -484,7 +496,7 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
                 while let Some((_, o)) = opens.pop() {
                     o.close(&mut out);
                 }
-                section_sums = [0; 6];
+                section_sums = [0; 7];
                 section = Some(key.clone());
                 out.sections.push((key.clone(), title.clone(), line));
                 unit.clear();
@@ -494,7 +506,7 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
                         line,
                         label: format!("mục {key}"),
                         printed: amounts,
-                        sums: [0; 6],
+                        sums: [0; 7],
                         counted: amounts.iter().any(Option::is_some),
                     },
                 ));
@@ -511,7 +523,7 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
                         line,
                         label: format!("nhóm {seq} ({name})"),
                         printed: amounts,
-                        sums: [0; 6],
+                        sums: [0; 7],
                         counted: amounts.iter().any(Option::is_some),
                     },
                 ));
@@ -534,7 +546,7 @@ pub fn parse_printed(grid: &Grid, year: i32) -> Result<PrintedSheet, FileError> 
                         line,
                         label,
                         printed: amounts,
-                        sums: [0; 6],
+                        sums: [0; 7],
                         counted: amounts.iter().any(Option::is_some),
                     },
                 ));
@@ -744,9 +756,11 @@ mod tests {
             (
                 "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
                 2024,
-                AllocatedYear,
+                PlannedAllocation,
             ),
-            ("Dự kiến phân bổ năm 2026", 2026, AllocatedYear),
+            ("Dự kiến phân bổ năm 2026", 2026, PlannedAllocation),
+            ("Kinh phí năm 2025 đã phân bổ", 2025, AllocatedYear),
+            ("Kinh phí bố trí năm 2025", 2025, AllocatedYear),
             ("Kinh phí đã sử dụng năm 2023", 2024, SpentPrevious),
             ("Chuyển nguồn từ 2023 sang 2024", 2024, CarriedOver),
             ("Tiến độ tính đến 05/11/2025", 2025, Progress),
@@ -803,6 +817,44 @@ mod tests {
         assert_eq!(
             s.mismatches[0].describe(2026),
             "dòng 12, TỔNG — Dự toán được duyệt: in 1.600, tính từ các dòng 1.520 (chênh 80)"
+        );
+    }
+
+    #[test]
+    fn the_planned_allocation_is_read_and_reconciled_as_its_own_column() {
+        let g = grid(&[
+            &["KẾ HOẠCH NĂM 2024"],
+            &[
+                "TT",
+                "Tên nhiệm vụ",
+                "Dự kiến phân bổ kinh phí năm 2024 (đợt 1)",
+                "Kinh phí năm 2024 đã phân bổ",
+            ],
+            &["I", "Sở Y tế", "1.500", "200"],
+            &["1", "Mua máy in", "1.000", "200"],
+            &["2", "Mua máy quét", "500", "-"],
+            &["", "TỔNG", "1.600", "200"],
+        ]);
+        let s = parse_printed(&g, 2024).unwrap();
+        assert_eq!(
+            s.columns,
+            vec![
+                PrintedColumn::Seq,
+                PrintedColumn::Name,
+                PrintedColumn::PlannedAllocation,
+                PrintedColumn::AllocatedYear
+            ]
+        );
+        assert_eq!(s.rows[0].amounts[6], Some(1_000_000_000));
+        assert_eq!(s.rows[0].amounts[3], Some(200_000_000));
+        assert_eq!(
+            (s.rows[1].amounts[6], s.rows[1].amounts[3]),
+            (Some(500_000_000), None)
+        );
+        assert_eq!(s.mismatches.len(), 1, "{:?}", s.mismatches);
+        assert_eq!(
+            s.mismatches[0].describe(2024),
+            "dòng 6, TỔNG — Dự kiến phân bổ kinh phí năm 2024: in 1.600, tính từ các dòng 1.500 (chênh 100)"
         );
     }
 

@@ -26,7 +26,7 @@ pub type Fingerprint = [u8; 32];
 
 /// The values an import writes onto a task (and compares on a re-import), borrowed from a
 /// catalogue row or from the stored task. The budget is need total, approved estimate, need of
-/// the plan's year and allocated in that year, in đồng.
+/// the plan's year, allocated in that year and the year's planned allocation, in đồng.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportedValues<'a> {
     pub name: &'a str,
@@ -43,7 +43,7 @@ pub struct ImportedValues<'a> {
     pub stage: Option<&'a str>,
     pub notes: Option<&'a str>,
     pub is_rental: bool,
-    pub budget: [Option<i64>; 4],
+    pub budget: [Option<i64>; 5],
 }
 
 impl<'a> ImportedValues<'a> {
@@ -66,6 +66,7 @@ impl<'a> ImportedValues<'a> {
                 r.approved_estimate,
                 r.need_year,
                 r.allocated_year,
+                r.planned_allocation,
             ],
         }
     }
@@ -156,6 +157,7 @@ impl<'a> ImportedValues<'a> {
             "dự toán được duyệt".to_string(),
             format!("nhu cầu kinh phí năm {year}"),
             format!("kinh phí năm {year} đã phân bổ"),
+            format!("dự kiến phân bổ kinh phí năm {year}"),
         ];
         for ((label, old), new) in labels.iter().zip(self.budget).zip(new.budget) {
             if old != new {
@@ -310,7 +312,7 @@ mod tests {
             stage: Some("proposed"),
             notes: None,
             is_rental: false,
-            budget: [Some(1_000_000_000), None, Some(500_000_000), None],
+            budget: [Some(1_000_000_000), None, Some(500_000_000), None, None],
         }
     }
 
@@ -337,7 +339,7 @@ mod tests {
         let old = values();
         let new = ImportedValues {
             stage: Some("contract"),
-            budget: [Some(1_000_000_000), None, Some(750_500_000), None],
+            budget: [Some(1_000_000_000), None, Some(750_500_000), None, None],
             expected_completion_on: None,
             ..old
         };

@@ -37,6 +37,8 @@ pub struct CatalogueRow {
     pub need_total: Option<i64>,
     pub approved_estimate: Option<i64>,
     pub need_year: Option<i64>,
+    /// The planned allocation of the year (dự kiến phân bổ), apart from the allocation.
+    pub planned_allocation: Option<i64>,
     pub allocated_year: Option<i64>,
     pub progress_text: Option<String>,
     /// "Thời gian dự kiến hoàn thành" as printed.
@@ -107,6 +109,7 @@ enum Col {
     NeedTotal,
     ApprovedEstimate,
     NeedYear,
+    PlannedAllocation,
     AllocatedYear,
     ProgressText,
     ExpectedCompletion,
@@ -141,7 +144,9 @@ fn column(name: &str, year: i32) -> Option<Col> {
         "kind" => Col::Kind,
         "need_year_mvnd" => Col::NeedYear,
         "allocated_year_mvnd" => Col::AllocatedYear,
+        "planned_year_mvnd" => Col::PlannedAllocation,
         n if n == format!("need_{year}_mvnd") => Col::NeedYear,
+        n if n == format!("planned_{year}_mvnd") => Col::PlannedAllocation,
         n if n == format!("allocated_{year}_mvnd") => Col::AllocatedYear,
         _ => return None,
     })
@@ -149,7 +154,7 @@ fn column(name: &str, year: i32) -> Option<Col> {
 
 fn allowed_columns(year: i32) -> String {
     format!(
-        "appendix, seq, unit, name, funding_source, period, is_rental, need_total_mvnd, approved_estimate_mvnd, need_{year}_mvnd (hoặc need_year_mvnd), allocated_{year}_mvnd (hoặc allocated_year_mvnd), progress_text, expected_completion, lifecycle_stage, notes, kind"
+        "appendix, seq, unit, name, funding_source, period, is_rental, need_total_mvnd, approved_estimate_mvnd, need_{year}_mvnd (hoặc need_year_mvnd), planned_{year}_mvnd (hoặc planned_year_mvnd), allocated_{year}_mvnd (hoặc allocated_year_mvnd), progress_text, expected_completion, lifecycle_stage, notes, kind"
     )
 }
 
@@ -286,8 +291,9 @@ struct Fields {
     folded: String,
     funding: Option<FundingSource>,
     is_rental: bool,
-    /// Need total, approved estimate, need of the year, allocated in the year.
-    amounts: [Option<i64>; 4],
+    /// Need total, approved estimate, need of the year, allocated in the year, planned
+    /// allocation of the year.
+    amounts: [Option<i64>; 5],
     stage: Option<Phase>,
 }
 
@@ -354,7 +360,7 @@ impl RowReader<'_> {
                 [Col::ProgressText, Col::ExpectedCompletion]
                     .into_iter()
                     .find_map(|c| crate::proposal::from_progress_text(get(c)))
-                    .filter(|(k, _)| Some(k.phase()) == f.stage)
+                    .filter(|(k, _)| k.phase() == f.stage)
             }
             _ => None,
         };
@@ -407,7 +413,13 @@ impl RowReader<'_> {
             return Err(invalid(reasons));
         };
         self.seen.insert(key.clone(), line);
-        let [need_total, approved_estimate, need_year, allocated_year] = f.amounts;
+        let [
+            need_total,
+            approved_estimate,
+            need_year,
+            allocated_year,
+            planned_allocation,
+        ] = f.amounts;
         Ok(CatalogueRow {
             line,
             appendix,
@@ -421,6 +433,7 @@ impl RowReader<'_> {
             need_total,
             approved_estimate,
             need_year,
+            planned_allocation,
             allocated_year,
             progress_text: non_empty(get(Col::ProgressText)),
             expected_completion,
@@ -519,6 +532,10 @@ impl<'a> Sheet<'a> {
             (
                 Col::AllocatedYear,
                 format!("kinh phí năm {year} đã phân bổ"),
+            ),
+            (
+                Col::PlannedAllocation,
+                format!("dự kiến phân bổ kinh phí năm {year}"),
             ),
         ]
         .map(|(c, label)| match parse_amount(get(c)) {
@@ -674,6 +691,63 @@ mod tests {
         assert_eq!(
             r.key,
             super::super::names::task_key(2, &r.unit_id, "xây dựng phần mềm quản lý hộ tịch")
+        );
+    }
+
+    #[test]
+    fn a_planned_allocation_column_is_its_own_figure() {
+        let today = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+        let header = "appendix,unit,name,funding_source,need_2025_mvnd,planned_2025_mvnd,allocated_2025_mvnd,lifecycle_stage";
+        let c = parse_rows(
+            table(
+                header,
+                &[
+                    "1,Sở Y tế,Mua máy in,thuong_xuyen,100,1500,,proposed",
+                    "1,Sở Y tế,Mua máy quét,thuong_xuyen,100,x,,proposed",
+                ],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap();
+        assert_eq!(c.rows.len(), 1, "{:?}", c.invalid);
+        let r = &c.rows[0];
+        assert_eq!(
+            (r.need_year, r.planned_allocation, r.allocated_year),
+            (Some(100_000_000), Some(1_500_000_000), None)
+        );
+        assert_eq!(c.invalid.len(), 1);
+        assert!(
+            c.invalid[0].reasons[0].starts_with("dự kiến phân bổ kinh phí năm 2025: "),
+            "{:?}",
+            c.invalid[0]
+        );
+        // `planned_year_mvnd` says the same; a column of another year is refused.
+        let c = parse_rows(
+            table(
+                "appendix,unit,name,funding_source,planned_year_mvnd,lifecycle_stage",
+                &["1,Sở Y tế,Mua máy in,thuong_xuyen,2,proposed"],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap();
+        assert_eq!(c.rows[0].planned_allocation, Some(2_000_000));
+        let e = parse_rows(
+            table(
+                "appendix,unit,name,funding_source,planned_2024_mvnd,lifecycle_stage",
+                &["1,Sở Y tế,Mua máy in,thuong_xuyen,2,proposed"],
+            ),
+            2025,
+            &catalog(),
+            today,
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("planned_2025_mvnd (hoặc planned_year_mvnd)"),
+            "{e:?}"
         );
     }
 

@@ -39,6 +39,7 @@ fn task<'a>(state: &'a str, entered: &str, value: Option<i64>) -> TaskInput<'a> 
         value,
         deadline: Some(d("31/12/2025")),
         budget_year: Some(2025),
+        allocated: false,
     }
 }
 
@@ -366,6 +367,7 @@ proptest! {
             value,
             deadline: Some(d("31/12/2025")),
             budget_year: Some(2025),
+            allocated: false,
         };
         let as_of = end_of_day(entered_day + chrono::Days::new(u64::from(waited)));
         let f = forecast(&w, &t, as_of).unwrap();
@@ -392,6 +394,7 @@ proptest! {
             value,
             deadline: Some(d("31/12/2025")),
             budget_year: Some(2025),
+            allocated: false,
         };
         let as_of = end_of_day(entered_day + chrono::Days::new(u64::from(waited)));
         let day = entered_day + chrono::Days::new(u64::from(off));
@@ -470,4 +473,71 @@ fn a_flag_is_raised_once_and_again_only_when_it_changes() {
         assert_eq!(v.as_str().parse::<Verdict>(), Ok(v));
     }
     assert!("late".parse::<Verdict>().is_err());
+}
+
+/// The decisions a flagged task leads to: carrying the funds over first when the task has an
+/// allocation this year, then postponement — each only where the workflow declares it from the
+/// step; nothing for a task on track.
+#[test]
+fn a_flagged_task_is_offered_carry_over_then_postponement_where_the_workflow_declares_them() {
+    let kinds = |o: Vec<DecisionOption>| -> Vec<(&'static str, String)> {
+        o.into_iter().map(|o| (o.kind, o.transition)).collect()
+    };
+    let w = wf("mua-sam");
+    // The Côn Sơn case (at risk, above), with and without an allocation in 2025.
+    let mut t = task("skhcn_cho_y_kien", "2025-11-05T09:00", Some(1_341_000_000));
+    t.allocated = true;
+    let f = forecast(&w, &t, end_of_day(d("05/11/2025"))).unwrap();
+    assert_eq!(f.verdict, Verdict::AtRisk);
+    assert_eq!(
+        kinds(f.options.clone()),
+        vec![
+            ("carry_over", "chap_thuan_chuyen_nguon".to_string()),
+            ("postpone", "tam_hoan".to_string())
+        ]
+    );
+    assert!(
+        f.options[0]
+            .title
+            .starts_with("đề nghị chuyển nguồn kinh phí sang năm sau")
+    );
+    t.allocated = false;
+    let f = forecast(&w, &t, end_of_day(d("05/11/2025"))).unwrap();
+    assert_eq!(kinds(f.options), vec![("postpone", "tam_hoan".to_string())]);
+    // Under contract: no postponement any more; the carry-over still.
+    assert_eq!(
+        kinds(decision_options(
+            &w,
+            "thuc_hien_hop_dong",
+            Verdict::CannotFinish,
+            true
+        )),
+        vec![("carry_over", "chap_thuan_chuyen_nguon".to_string())]
+    );
+    // Not flagged: nothing.
+    for v in [Verdict::OnTrack, Verdict::NoDeadline] {
+        assert!(decision_options(&w, "skhcn_cho_y_kien", v, true).is_empty());
+    }
+    // Public investment declares no carry-over: postponement only.
+    let dtc = wf("dau-tu-cong");
+    let open = dtc
+        .states
+        .iter()
+        .find(|s| {
+            crate::proposal::exit_transition(&dtc, &s.name, crate::proposal::ProposalKind::Postpone)
+                .is_some()
+        })
+        .unwrap();
+    assert_eq!(
+        kinds(decision_options(
+            &dtc,
+            &open.name,
+            Verdict::CannotFinish,
+            true
+        ))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect::<Vec<_>>(),
+        vec!["postpone"]
+    );
 }

@@ -26,6 +26,10 @@ pub struct YearBudget {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The planned allocation of the year (dự kiến phân bổ), as the plan prints it before the
+    /// allocation is decided; a figure of its own, apart from the allocation in tranches.
+    #[serde(default)]
+    pub planned_allocation_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
     pub carried_over_vnd: Option<i64>,
     pub spent_vnd: Option<i64>,
@@ -33,11 +37,18 @@ pub struct YearBudget {
     pub tranches: Vec<Tranche>,
 }
 
+/// The planned allocation as the plan prints its column title ("Dự kiến phân bổ kinh phí năm
+/// 2024"): the figure's Vietnamese name in messages, tables and help.
+pub fn planned_allocation_title(year: i32) -> String {
+    format!("Dự kiến phân bổ kinh phí năm {year}")
+}
+
 /// The largest amount accepted: a thousand trillion đồng.
 const MAX_VND: i64 = 1_000_000_000_000_000;
 
 /// Checks a budget line for `year` and completes it: every amount is between 0 and
-/// 10^15 đồng; tranches are numbered from 1 without repeats, with decisions dated within
+/// 10^15 đồng (the planned allocation too, which is only planned: it may differ from the
+/// allocation and from the need); tranches are numbered from 1 without repeats, with decisions dated within
 /// `year - 1 ..= year + 1`; the allocation of the year is the sum of the tranches (taken as
 /// that sum when not given, refused when it differs); spent cannot exceed the allocation plus
 /// the funds carried over. Every problem is listed, in Vietnamese.
@@ -47,6 +58,7 @@ pub fn check_year_budget(year: i32, mut b: YearBudget) -> Result<YearBudget, Str
         ("nhu cầu kinh phí", b.need_total_vnd),
         ("dự toán được duyệt", b.approved_estimate_vnd),
         ("nhu cầu kinh phí năm", b.need_year_vnd),
+        ("dự kiến phân bổ kinh phí năm", b.planned_allocation_vnd),
         ("kinh phí phân bổ năm", b.allocated_year_vnd),
         ("kinh phí chuyển nguồn", b.carried_over_vnd),
         ("kinh phí đã giải ngân", b.spent_vnd),
@@ -187,6 +199,37 @@ mod tests {
         assert!(e.contains("đợt 1 khai báo hai lần"), "{e}");
         assert!(e.contains("khác tổng các đợt"), "{e}");
         assert!(e.contains("vượt kinh phí phân bổ"), "{e}");
+        // The planned allocation is its own figure: kept apart from the tranches' sum,
+        // checked for its range and named in Vietnamese.
+        let b = check_year_budget(
+            2024,
+            YearBudget {
+                planned_allocation_vnd: Some(1_500_000_000),
+                tranches: vec![parse_tranche("1:1.000").unwrap()],
+                ..YearBudget::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (b.planned_allocation_vnd, b.allocated_year_vnd),
+            (Some(1_500_000_000), Some(1_000_000_000))
+        );
+        let e = check_year_budget(
+            2024,
+            YearBudget {
+                planned_allocation_vnd: Some(-1),
+                ..YearBudget::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("dự kiến phân bổ kinh phí năm phải từ 0 đến 10^15 đồng"),
+            "{e}"
+        );
+        assert_eq!(
+            planned_allocation_title(2024),
+            "Dự kiến phân bổ kinh phí năm 2024"
+        );
         assert!(parse_tranche("x:1").is_err());
         assert!(parse_tranche("1").is_err());
         assert!(parse_tranche("1:1:QĐ:32/13/2025").is_err());

@@ -72,7 +72,7 @@ pub struct PreparedPrinted {
     pub spellings: Vec<(UnitId, Vec<(String, usize)>)>,
 }
 
-const NORMALIZED: [&str; 16] = [
+const NORMALIZED: [&str; 17] = [
     "appendix",
     "seq",
     "unit",
@@ -84,6 +84,7 @@ const NORMALIZED: [&str; 16] = [
     "approved_estimate_mvnd",
     "need_year_mvnd",
     "allocated_year_mvnd",
+    "planned_year_mvnd",
     "progress_text",
     "expected_completion",
     "lifecycle_stage",
@@ -253,6 +254,7 @@ pub fn prepare_printed(
                         million(r.amounts[1]),
                         million(r.amounts[2]),
                         million(r.amounts[3]),
+                        million(r.amounts[6]),
                         r.progress.clone().unwrap_or_default(),
                         r.expected_completion.clone().unwrap_or_default(),
                         section.stage.as_str().to_string(),
@@ -530,7 +532,8 @@ pub fn misplaced_link(
 }
 
 /// The budget line a printed row gives its task for the plan's year (đồng): need total,
-/// approved estimate, need of the year, allocated, spent the year before, carried over.
+/// approved estimate, need of the year, allocated, spent the year before, carried over, planned
+/// allocation.
 pub fn describe_amounts(r: &PrintedRow, year: i32) -> String {
     let labels = [
         "nhu cầu kinh phí".to_string(),
@@ -539,6 +542,7 @@ pub fn describe_amounts(r: &PrintedRow, year: i32) -> String {
         format!("phân bổ năm {year}"),
         format!("đã sử dụng năm {}", year - 1),
         format!("chuyển nguồn sang {year}"),
+        format!("dự kiến phân bổ năm {year}"),
     ];
     let parts: Vec<String> = r
         .amounts

@@ -20,7 +20,15 @@
 //! sheet = "Phụ lục II"             # optional: the workbook sheet that prints it
 //! columns = ["TT", "Tên nhiệm vụ", "Thời gian thực hiện", "Dự toán được duyệt",
 //!            "Nhu cầu kinh phí năm 2026", "Dự kiến phân bổ năm 2026", "Ghi chú"]
+//! unit_rows = false                # optional: no Roman-numbered unit rows in the printed table
+//!                                  # (the unit, if printed, is a column: "Đơn vị chủ trì")
 //! ```
+//!
+//! A section's table prints, by default, a Roman-numbered row per unit with its subtotal above
+//! the unit's tasks (Plan 215's Phụ lục 1 and 2). `unit_rows = false` prints the tasks straight
+//! under the section (or its funding groups) in the plan's order, as Plan 215's Phụ lục 3 and 4
+//! do; a section that still wants the unit names lists the unit column among its `columns`
+//! ("Đơn vị chủ trì", "Đơn vị thực hiện", "Cơ quan chủ trì").
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +66,9 @@ pub struct Section {
     pub sheet: Option<String>,
     /// The printed titles of its columns, as declared.
     pub columns: Vec<String>,
+    /// Whether its table prints a Roman-numbered row per unit with the unit's subtotal
+    /// (`unit_rows`, by default yes).
+    pub unit_rows: bool,
 }
 
 impl Section {
@@ -104,6 +115,8 @@ struct RawSection {
     sheet: Option<String>,
     #[serde(default)]
     columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit_rows: Option<bool>,
 }
 
 /// Plan 215's four appendices by funding source, for a plan of `year` that declares no layout
@@ -133,6 +146,7 @@ pub fn default_layout(year: i32) -> PlanLayout {
         stage: Phase::Proposed,
         sheet: None,
         columns: columns.clone(),
+        unit_rows: true,
     };
     PlanLayout {
         number: None,
@@ -247,6 +261,7 @@ pub fn parse_layout(text: &str, source: &str) -> Result<PlanLayout, String> {
                 stage,
                 sheet: s.sheet,
                 columns: s.columns,
+                unit_rows: s.unit_rows.unwrap_or(true),
             });
         }
     }
@@ -309,6 +324,7 @@ impl PlanLayout {
                     stage: Some(s.stage.as_str().to_string()),
                     sheet: s.sheet.clone(),
                     columns: s.columns.clone(),
+                    unit_rows: (!s.unit_rows).then_some(false),
                 })
                 .collect(),
         };
@@ -432,6 +448,38 @@ columns = ["TT", "Tên nhiệm vụ", "Kinh phí đã sử dụng năm 2023", "C
         );
         assert!(e.contains("nguồn kinh phí `ngan_sach`"), "{e}");
         assert!(e.contains("«mua-sam» trống hoặc ghi hai lần"), "{e}");
+    }
+
+    #[test]
+    fn a_section_may_print_no_unit_rows_and_the_unit_as_a_column() {
+        let text = LAYOUT.replace(
+            "columns = [\"TT\", \"Tên nhiệm vụ\", \"Dự toán\"]",
+            "columns = [\"TT\", \"Tên nhiệm vụ\", \"Đơn vị chủ trì\", \"Dự toán\"]\nunit_rows = false",
+        );
+        let l = parse_layout(&text, "layout.toml").unwrap();
+        let (a, b) = (&l.sections[0], &l.sections[1]);
+        assert!(!a.unit_rows, "declared");
+        assert!(b.unit_rows, "the default");
+        assert_eq!(
+            l.columns_of("A", 2024),
+            vec![
+                PrintedColumn::Seq,
+                PrintedColumn::Name,
+                PrintedColumn::Unit,
+                PrintedColumn::ApprovedEstimate
+            ]
+        );
+        // Kept through the file the store keeps; the default is not written out.
+        let kept = l.to_toml();
+        assert_eq!(kept.matches("unit_rows").count(), 1, "{kept}");
+        assert_eq!(parse_layout(&kept, "db").unwrap(), l);
+        assert!(
+            parse_layout(
+                &LAYOUT.replace("stage = \"contract\"", "unit_rows = \"khong\""),
+                "x"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -36,6 +36,14 @@ fn task(state: &str) -> TaskSnapshot {
     }
 }
 
+/// The decision of an acceptance that moves the task.
+fn moved(a: Acceptance) -> Decision {
+    match a {
+        Acceptance::Moved(d) => *d,
+        Acceptance::Stays { entry, .. } => panic!("expected a move, got {entry:?}"),
+    }
+}
+
 fn letter() -> Proposal {
     Proposal {
         kind: ProposalKind::Withdraw,
@@ -178,6 +186,7 @@ fn ubnd_accepts_through_the_workflows_exit_or_refuses_and_nothing_moves() {
         qd,
         now,
     )
+    .map(moved)
     .unwrap();
     assert_eq!(d.state, "da_rut_khoi_ke_hoach");
     assert_eq!(d.phase, Phase::Withdrawn);
@@ -203,6 +212,7 @@ fn ubnd_accepts_through_the_workflows_exit_or_refuses_and_nothing_moves() {
         Vec::new(),
         now,
     )
+    .map(moved)
     .unwrap();
     assert_eq!(d.phase, Phase::Postponed);
     // Refused: an audit entry in the same step, nothing else.
@@ -269,4 +279,157 @@ fn a_progress_text_citing_the_units_letter_is_a_pending_proposal() {
         from_progress_text("Đang triển khai theo Công văn số 1/ABC"),
         None
     );
+}
+
+#[test]
+fn a_carry_over_is_proposed_where_the_workflow_declares_it_and_accepted_without_moving() {
+    let c = catalog();
+    let wf = c.latest("mua-sam").unwrap();
+    let now = at("2025-12-10T09:00:00+07:00");
+    let officer = actor("can.bo", &[Role::DonVi], &["so-van-hoa"]);
+    let ubnd = actor("pct", &[Role::Ubnd], &[]);
+    // Under contract: no postponement any more, but the funds can be carried over.
+    let state = "thuc_hien_hop_dong";
+    assert_eq!(
+        may_propose_change(
+            wf,
+            "so-van-hoa",
+            state,
+            ProposalKind::Postpone,
+            None,
+            &officer
+        )
+        .unwrap_err()
+        .code(),
+        "proposal_not_possible"
+    );
+    assert_eq!(
+        may_propose_change(
+            wf,
+            "so-van-hoa",
+            state,
+            ProposalKind::CarryOver,
+            None,
+            &officer
+        ),
+        Ok(())
+    );
+    assert!(matches!(
+        declared(wf, state, ProposalKind::CarryOver),
+        Some(Declared::Stays(d)) if d.name == "chap_thuan_chuyen_nguon"
+    ));
+    // Public investment declares none: refused with the reason.
+    let dtc = c.latest("dau-tu-cong").unwrap();
+    let e = may_propose_change(
+        dtc,
+        "so-van-hoa",
+        "thuc_hien_hop_dong",
+        ProposalKind::CarryOver,
+        None,
+        &officer,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "proposal_not_possible");
+    assert!(
+        e.to_string()
+            .contains("Không thể đề xuất chuyển nguồn kinh phí sang năm sau"),
+        "{e}"
+    );
+    // UBND accepts: the declared decision's entry, in the same step, citing the letter.
+    let p = Proposal {
+        kind: ProposalKind::CarryOver,
+        from_state: state.into(),
+        ..letter()
+    };
+    let t = task(state);
+    assert_eq!(
+        accept(wf, &t, Some(&p), &officer, None, Vec::new(), now)
+            .unwrap_err()
+            .code(),
+        "wrong_role"
+    );
+    let Acceptance::Stays { entry } = accept(
+        wf,
+        &t,
+        Some(&p),
+        &ubnd,
+        Some("Theo đề nghị của Sở Tài chính"),
+        Vec::new(),
+        now,
+    )
+    .unwrap() else {
+        panic!("a carry-over moves nothing");
+    };
+    assert_eq!(entry.transition, "chap_thuan_chuyen_nguon");
+    assert_eq!(
+        (entry.from_state.as_deref(), entry.to_state.as_str()),
+        (Some(state), state)
+    );
+    assert_eq!(entry.to_phase, Phase::Contract);
+    assert_eq!(entry.actor_role, Some(Role::Ubnd));
+    let comment = entry.comment.unwrap();
+    assert!(
+        comment.starts_with(
+            "Chấp thuận đề xuất chuyển nguồn kinh phí sang năm sau (văn bản số 5796/SVHTTDL-KHTC ngày 04/11/2025). Theo đề nghị"
+        ),
+        "{comment}"
+    );
+    // The proposal's record audit name.
+    assert_eq!(
+        proposed(wf, &t, &p, &officer, None, now).transition,
+        "de_nghi_chuyen_nguon"
+    );
+    // A workflow whose decision requires UBND's decision document refuses without it.
+    let strict = {
+        let mut w = crate::workflow::Workflow::clone(wf);
+        w.decisions[0].documents = vec!["quyet_dinh_ubnd".into()];
+        w
+    };
+    let e = accept(&strict, &t, Some(&p), &ubnd, None, Vec::new(), now).unwrap_err();
+    assert_eq!(e.code(), "missing_documents", "{e}");
+}
+
+#[test]
+fn the_carried_amount_is_the_years_allocation_less_what_was_spent_of_it() {
+    use crate::plan::budget::YearBudget;
+    let b = |alloc: Option<i64>, carried: Option<i64>, spent: Option<i64>| YearBudget {
+        allocated_year_vnd: alloc,
+        carried_over_vnd: carried,
+        spent_vnd: spent,
+        ..YearBudget::default()
+    };
+    assert_eq!(
+        carried_amount(2025, Some(&b(Some(500), None, None))),
+        Ok(500)
+    );
+    assert_eq!(
+        carried_amount(2025, Some(&b(Some(500), None, Some(120)))),
+        Ok(380)
+    );
+    // Funds carried into 2025 are spent first: 100 carried in, 150 spent → 50 of the allocation.
+    assert_eq!(
+        carried_amount(2025, Some(&b(Some(500), Some(100), Some(150)))),
+        Ok(450)
+    );
+    for (line, why) in [
+        (None, "chưa có dòng kinh phí năm 2025"),
+        (
+            Some(b(None, None, None)),
+            "chưa được phân bổ kinh phí năm 2025",
+        ),
+        (
+            Some(b(Some(0), None, None)),
+            "chưa được phân bổ kinh phí năm 2025",
+        ),
+        (Some(b(Some(500), None, Some(500))), "đã giải ngân hết"),
+    ] {
+        let e = carried_amount(2025, line.as_ref()).unwrap_err();
+        assert_eq!(e.code(), "nothing_to_carry_over");
+        let text = e.to_string();
+        assert!(text.contains(why), "{text}");
+        assert!(
+            text.starts_with("Không thể chuyển nguồn kinh phí năm 2025 sang năm 2026"),
+            "{text}"
+        );
+    }
 }

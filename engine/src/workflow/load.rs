@@ -66,6 +66,8 @@ struct RawWorkflow {
     #[serde(default)]
     transitions: Vec<Spanned<RawTransition>>,
     #[serde(default)]
+    decisions: Vec<Spanned<super::decisions::RawDecision>>,
+    #[serde(default)]
     durations: BTreeMap<String, Spanned<super::durations::RawStateDurations>>,
     #[serde(default)]
     selection_methods: BTreeMap<String, Spanned<super::durations::RawMethod>>,
@@ -219,7 +221,7 @@ pub(super) struct Errors<'a> {
 }
 
 impl Errors<'_> {
-    fn line_of(&self, span: &Range<usize>) -> usize {
+    pub(super) fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -304,6 +306,24 @@ pub fn parse_workflow(
     );
 
     let migrate_from = parse_migrations(&raw, &known, &mut errs);
+    let decisions = {
+        let states: HashMap<&str, Option<Phase>> = states
+            .iter()
+            .map(|(_, s)| (s.name.as_str(), Some(s.phase)))
+            .chain(unphased.iter().map(|n| (n.as_str(), None)))
+            .collect();
+        let names: BTreeSet<&str> = transitions.iter().map(|(_, t)| t.name.as_str()).collect();
+        let documents: BTreeSet<&str> = raw.document_types.keys().map(String::as_str).collect();
+        super::decisions::parse(
+            &raw.decisions,
+            &super::decisions::Known {
+                states: &states,
+                transitions: &names,
+                document_types: &documents,
+            },
+            &mut errs,
+        )
+    };
 
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| e.line);
@@ -328,6 +348,7 @@ pub fn parse_workflow(
         approvals,
         states: states.into_iter().map(|(_, s)| s).collect(),
         transitions: transitions.into_iter().map(|(_, t)| t).collect(),
+        decisions,
         durations,
         migrate_from,
         file: file.to_string(),

@@ -8,6 +8,7 @@
 
 mod approval;
 mod catalog;
+mod decisions;
 mod durations;
 mod load;
 mod render;
@@ -26,6 +27,7 @@ use crate::time::{Instant, IsoDuration};
 
 pub use approval::{Approval, ApprovalFacts, ApprovalRule, Authority, AuthorityUnit, Resolved};
 pub use catalog::{Catalog, Source};
+pub use decisions::RecordedDecision;
 pub use durations::{Durations, Figure, FigureKind, SelectionMethod, StateDurations, StepDuration};
 pub use load::{LoadError, parse_workflow};
 pub use render::{mermaid, table};
@@ -51,6 +53,9 @@ pub struct Workflow {
     pub approvals: BTreeMap<String, Approval>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+    /// Decisions recorded on a task that leave it in its step (`[[decisions]]`): accepting a
+    /// carry-over of funds (chuyển nguồn).
+    pub decisions: Vec<RecordedDecision>,
     /// How long steps take, for the year-end forecast (`[durations.*]`, `[selection_methods.*]`).
     pub durations: Durations,
     /// How tasks of older versions are moved onto this one (`[[migrate_from]]`).
@@ -248,6 +253,17 @@ impl Workflow {
 
     pub fn transition(&self, name: &str) -> Option<&Transition> {
         self.transitions.iter().find(|t| t.name == name)
+    }
+
+    /// The declared decision accepting `kind` from `state`, if any.
+    pub fn decision_from(
+        &self,
+        state: &str,
+        kind: crate::proposal::ProposalKind,
+    ) -> Option<&RecordedDecision> {
+        self.decisions
+            .iter()
+            .find(|d| d.proposal == kind && d.from.iter().any(|f| f == state))
     }
 
     /// The transitions that leave `state`, in declaration order.

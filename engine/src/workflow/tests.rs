@@ -711,3 +711,117 @@ fn a_migration_maps_every_state_of_a_loaded_older_version() {
         &["version 2 of `thu-nghiem` is not loaded: keep its file"],
     );
 }
+
+/// A `[[decisions]]` block accepting a carry-over (chuyển nguồn) from the given states.
+fn with_decision(extra: &str) -> String {
+    format!("{VALID}\n{extra}")
+}
+
+const CARRY: &str = r#"
+[[decisions]]
+name = "chuyen_nguon"
+title = "Chấp thuận chuyển nguồn kinh phí sang năm sau"
+proposal = "carry_over"
+from = ["lua_chon", "hop_dong"]
+roles = ["ubnd"]
+comment_required = true
+"#;
+
+#[test]
+fn a_decision_that_leaves_the_task_in_its_step_is_declared_apart_from_transitions() {
+    let w = load(&with_decision(CARRY)).unwrap();
+    assert_eq!(w.decisions.len(), 1);
+    let d = &w.decisions[0];
+    assert_eq!(d.proposal, crate::proposal::ProposalKind::CarryOver);
+    assert_eq!(d.roles, vec![Role::Ubnd]);
+    assert!(d.comment_required);
+    assert_eq!(
+        w.decision_from("hop_dong", crate::proposal::ProposalKind::CarryOver)
+            .map(|d| d.name.as_str()),
+        Some("chuyen_nguon")
+    );
+    assert!(
+        w.decision_from("tham_dinh", crate::proposal::ProposalKind::CarryOver)
+            .is_none()
+    );
+    // It is not a transition: nothing leads anywhere by it.
+    assert!(w.transition("chuyen_nguon").is_none());
+    // Without the block, a workflow declares none.
+    assert!(load(VALID).unwrap().decisions.is_empty());
+}
+
+#[test]
+fn a_decision_is_refused_with_its_line_when_it_moves_names_unknowns_or_repeats() {
+    let line = |text: &str| block_line(text, "name = \"chuyen_nguon\"");
+    // A postponement moves the task: it must be a transition into a postponed state.
+    let text = with_decision(&CARRY.replace("\"carry_over\"", "\"postpone\""));
+    assert_one(
+        &refused(&text),
+        &[
+            &format!("thu-nghiem.toml:{}:", line(&text)),
+            "decision `chuyen_nguon`",
+            "proposal `postpone` moves the task",
+        ],
+    );
+    let text = with_decision(&CARRY.replace("\"carry_over\"", "\"gia_han\""));
+    assert_one(
+        &refused(&text),
+        &["unknown proposal `gia_han`", "carry_over"],
+    );
+    let text = with_decision(&CARRY.replace("\"lua_chon\", ", "\"khong_co\", "));
+    assert_one(&refused(&text), &["`from`: unknown state `khong_co`"]);
+    let text = with_decision(&CARRY.replace("\"lua_chon\", ", "\"hoan_thanh\", "));
+    assert_one(
+        &refused(&text),
+        &["`hoan_thanh` is a completed state", "closed task"],
+    );
+    let text = with_decision(&CARRY.replace("\"lua_chon\", ", "\"hop_dong\", "));
+    assert_one(&refused(&text), &["`from` lists `hop_dong` twice"]);
+    let text = with_decision(&CARRY.replace("name = \"chuyen_nguon\"", "name = \"dat\""));
+    assert_one(
+        &refused(&text),
+        &["decision `dat`", "a transition has the same name"],
+    );
+    let text = with_decision(&CARRY.replace("roles = [\"ubnd\"]", "roles = []"));
+    assert_one(&refused(&text), &["must name the role(s)"]);
+    let text = with_decision(&CARRY.replace(
+        "roles = [\"ubnd\"]",
+        "roles = [\"ubnd\"]\ndocuments = [\"quyet_dinh\"]",
+    ));
+    assert_one(&refused(&text), &["unknown document type `quyet_dinh`"]);
+    // Two decisions accepting the same proposal from one step: which one UBND takes is unclear.
+    let text = with_decision(&format!(
+        "{CARRY}\n{}",
+        CARRY.replace("name = \"chuyen_nguon\"", "name = \"chuyen_nguon_2\"")
+    ));
+    assert_one(
+        &refused(&text),
+        &[
+            "decision `chuyen_nguon_2`",
+            "decision `chuyen_nguon` already accepts `carry_over` from `lua_chon`",
+        ],
+    );
+    let text = with_decision(&format!("{CARRY}\n{CARRY}"));
+    assert_one(&refused(&text), &["duplicate decision name"]);
+}
+
+#[test]
+fn the_shipped_workflows_declare_the_carry_over_where_the_funds_are_recurrent_spending() {
+    let c = crate::testing::catalog();
+    for name in ["mua-sam", "thue-dich-vu", "hoat-dong", "bao-cao-ktkt"] {
+        let w = c.latest(name).unwrap();
+        let d = w
+            .decisions
+            .iter()
+            .find(|d| d.proposal == crate::proposal::ProposalKind::CarryOver)
+            .unwrap_or_else(|| panic!("{name}: no carry-over decision"));
+        assert_eq!(d.roles, vec![Role::Ubnd], "{name}");
+        // Every running step, none closed or postponed.
+        for s in &w.states {
+            let running = !s.phase.is_terminal() && s.phase != crate::phase::Phase::Postponed;
+            assert_eq!(d.from.contains(&s.name), running, "{name}: {}", s.name);
+        }
+    }
+    // Public investment extends its disbursement under the public investment law instead.
+    assert!(c.latest("dau-tu-cong").unwrap().decisions.is_empty());
+}

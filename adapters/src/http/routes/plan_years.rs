@@ -69,6 +69,9 @@ pub struct BudgetBody {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ), as the plan prints it: a figure of its
+    /// own, not the allocation.
+    pub planned_allocation_vnd: Option<i64>,
     /// The year's allocation; the sum of the tranches when absent and tranches are given.
     pub allocated_year_vnd: Option<i64>,
     /// Funds carried over from the previous year (chuyển nguồn).
@@ -86,6 +89,8 @@ pub struct BudgetFigures {
     pub need_total_vnd: Option<i64>,
     pub approved_estimate_vnd: Option<i64>,
     pub need_year_vnd: Option<i64>,
+    /// The year's planned allocation (dự kiến phân bổ).
+    pub planned_allocation_vnd: Option<i64>,
     pub allocated_year_vnd: Option<i64>,
     pub carried_over_vnd: Option<i64>,
     pub spent_vnd: Option<i64>,
@@ -106,6 +111,7 @@ impl From<&YearBudget> for BudgetFigures {
             need_total_vnd: b.need_total_vnd,
             approved_estimate_vnd: b.approved_estimate_vnd,
             need_year_vnd: b.need_year_vnd,
+            planned_allocation_vnd: b.planned_allocation_vnd,
             allocated_year_vnd: b.allocated_year_vnd,
             carried_over_vnd: b.carried_over_vnd,
             spent_vnd: b.spent_vnd,
@@ -245,6 +251,7 @@ async fn put_budget(
         need_total_vnd: body.need_total_vnd,
         approved_estimate_vnd: body.approved_estimate_vnd,
         need_year_vnd: body.need_year_vnd,
+        planned_allocation_vnd: body.planned_allocation_vnd,
         allocated_year_vnd: body.allocated_year_vnd,
         carried_over_vnd: body.carried_over_vnd,
         spent_vnd: body.spent_vnd,
@@ -325,11 +332,12 @@ async fn get_lineage(
     params(("id" = String, Path, description = "Task id")),
     responses(
         (status = 201, description = "Linked; the task's lineage", body = Vec<LineageView>),
-        (status = 400, description = "Bad relation, a task linked to itself, no reason", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad relation, no reason", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not a role that enters plans", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The same link exists", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A task linked to itself (`unprocessable`)", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn post_lineage(
     State(app): State<AppState>,

@@ -410,6 +410,7 @@ struct Stored<'r> {
     approved_estimate_vnd: Option<i64>,
     need_year_vnd: Option<i64>,
     allocated_year_vnd: Option<i64>,
+    planned_allocation_vnd: Option<i64>,
 }
 
 impl<'r> Stored<'r> {
@@ -431,6 +432,7 @@ impl<'r> Stored<'r> {
                 self.approved_estimate_vnd,
                 self.need_year_vnd,
                 self.allocated_year_vnd,
+                self.planned_allocation_vnd,
             ],
         }
     }
@@ -441,7 +443,7 @@ macro_rules! stored_columns {
     () => {
         "t.name, t.unit_printed, t.funding_source, t.period, t.is_rental, t.source_seq, \
          t.expected_completion, t.expected_completion_on, t.source_stage, t.progress_text, t.notes, \
-         b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd"
+         b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, b.planned_allocation_vnd"
     };
 }
 
@@ -556,11 +558,13 @@ fn budget_of(r: &CatalogueRow, year: i32) -> Option<BudgetLine> {
         approved_estimate_vnd: r.approved_estimate,
         need_year_vnd: r.need_year,
         allocated_year_vnd: r.allocated_year,
+        planned_allocation_vnd: r.planned_allocation,
     };
     (line.need_total_vnd.is_some()
         || line.approved_estimate_vnd.is_some()
         || line.need_year_vnd.is_some()
-        || line.allocated_year_vnd.is_some())
+        || line.allocated_year_vnd.is_some()
+        || line.planned_allocation_vnd.is_some())
     .then_some(line)
 }
 
@@ -722,7 +726,8 @@ async fn insert_budget_lines(
     }
     on_tx!(tx, |c| {
         let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) ",
+            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+             planned_allocation_vnd) ",
         );
         q.push_values(lines, |mut b, (id, l)| {
             b.push_bind(*id)
@@ -731,7 +736,8 @@ async fn insert_budget_lines(
                 .push_bind(l.approved_estimate_vnd)
                 .push_bind(l.need_year_vnd)
                 .push_bind(l.allocated_year_vnd)
-                .push_bind(plan_id);
+                .push_bind(plan_id)
+                .push_bind(l.planned_allocation_vnd);
         });
         q.build().execute(&mut **c).await.map(drop)
     })
@@ -749,7 +755,7 @@ async fn insert_budget_history(
     on_tx!(tx, |c| {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-             allocated_year_vnd, removed, known_from, recorded_at, recorded_by) ",
+             allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd) ",
         );
         q.push_values(lines, |mut b, (id, l)| {
             b.push_bind(*id)
@@ -762,7 +768,8 @@ async fn insert_budget_history(
                 .push_bind(false)
                 .push_bind(rec.known_from)
                 .push_bind(rec.at)
-                .push_bind(rec.by);
+                .push_bind(rec.by)
+                .push_bind(l.planned_allocation_vnd);
         });
         q.build().execute(&mut **c).await.map(drop)
     })
@@ -1038,8 +1045,8 @@ async fn replace_budget_line(
             .await?;
         if let Some(l) = line {
             sqlx::query(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(task_id)
             .bind(i64::from(l.year))
@@ -1048,6 +1055,7 @@ async fn replace_budget_line(
             .bind(l.need_year_vnd)
             .bind(l.allocated_year_vnd)
             .bind(plan_id)
+            .bind(l.planned_allocation_vnd)
             .execute(&mut **c)
             .await?;
         }

@@ -249,8 +249,9 @@ impl Imports<'_> {
 /// A section's key and category, and its new tasks (row, task).
 type SectionRows<'a> = (&'a str, &'a str, Vec<(usize, &'a CatalogueRow)>);
 
-/// A budget line's four amounts and its carry-over, as stored.
-type Amounts5 = (
+/// A budget line's four amounts, its carry-over and its planned allocation, as stored.
+type Amounts6 = (
+    Option<i64>,
     Option<i64>,
     Option<i64>,
     Option<i64>,
@@ -353,6 +354,7 @@ fn line_of(r: &PlannedRow, year: i32) -> Option<BudgetLine> {
         approved_estimate_vnd: a[1],
         need_year_vnd: a[2],
         allocated_year_vnd: a[3],
+        planned_allocation_vnd: a[6],
     };
     a.iter().any(Option::is_some).then_some(line)
 }
@@ -372,9 +374,10 @@ async fn write_budget(
         return Ok(());
     };
     let carried = r.printed.amounts[5];
-    let current: Option<Amounts5> = on_tx!(&mut *tx, |c| {
+    let current: Option<Amounts6> = on_tx!(&mut *tx, |c| {
         sqlx::query_as(
-                "SELECT need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, carried_over_vnd \
+                "SELECT need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, carried_over_vnd, \
+                 planned_allocation_vnd \
                  FROM budget_lines WHERE task_id = $1 AND year = $2",
             )
             .bind(task)
@@ -388,6 +391,7 @@ async fn write_budget(
         line.need_year_vnd,
         line.allocated_year_vnd,
         carried,
+        line.planned_allocation_vnd,
     );
     if current == Some(wanted) {
         return Ok(());

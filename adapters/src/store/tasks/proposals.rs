@@ -5,14 +5,17 @@
 
 use chrono::NaiveDate;
 use engine::decide::Actor;
-use engine::proposal::{self, Letter, Proposal, ProposalKind};
-use engine::time::Instant;
+use engine::plan::budget::{YearBudget, check_year_budget};
+use engine::proposal::{self, Acceptance, Letter, Proposal, ProposalKind};
+use engine::time::{Instant, local_date};
 use serde::Serialize;
 
-use super::super::plans::{NoteEntry, append_note};
+use super::super::plan_years::{BudgetRecord, write_budget_line};
+use super::super::plans::{NoteEntry, append_note, append_note_at};
 use super::super::sql::{Arg, Conn};
 use super::super::{
-    Store, StoreError, Task, TransitionOutcome, is_unique_violation, micros, new_id, with_db,
+    CarriedOver, Store, StoreError, Task, TransitionOutcome, is_unique_violation, micros, new_id,
+    with_db,
 };
 use super::write::{self, Also, Written};
 use super::{Tasks, read, titled};
@@ -212,6 +215,17 @@ async fn record_proposal(
     }))
 }
 
+/// The budget year a carry-over concerns: the year of the unit's letter, else of `at`.
+fn carry_year(letter_date: Option<NaiveDate>, at: Instant) -> i32 {
+    use chrono::Datelike;
+    letter_date.unwrap_or_else(|| local_date(at)).year()
+}
+
+/// A budget line's figures, if anything was known of it.
+fn known(line: &BudgetRecord) -> Option<&YearBudget> {
+    line.known_from.map(|_| &line.budget)
+}
+
 fn clean(s: Option<&str>) -> Option<String> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
@@ -248,6 +262,11 @@ impl Tasks<'_> {
             current_view.as_ref(),
             actor,
         )?;
+        if new.kind == ProposalKind::CarryOver {
+            let year = carry_year(new.letter_date, now);
+            let line = self.store.plans().budget_of(&task.id, year, None).await?;
+            proposal::carried_amount(year, known(&line))?;
+        }
         let p = Proposal {
             kind: new.kind,
             letter: Letter {
@@ -295,11 +314,19 @@ impl Tasks<'_> {
         let wf = self.store.workflow_of(&task)?.clone();
         let current = pending(self.store, &task.id).await?;
         let view = current.as_ref().and_then(ProposalRecord::rule_view);
-        let (documents, cited) =
-            write::resolve_documents(self.store, &task.id, document_ids).await?;
         let comment = clean(comment);
         let snapshot = write::snapshot(&task);
-        let d = proposal::accept(
+        // One who may not decide hears that (403) before which documents exist.
+        proposal::may_decide_proposal(actor, proposal::ACCEPT).map_err(|r| {
+            StoreError::Rejected(Box::new(super::super::Refusal {
+                rejection: r,
+                available: None,
+                workflow: Some(wf.clone()),
+            }))
+        })?;
+        let (documents, cited) =
+            write::resolve_documents(self.store, &task.id, document_ids).await?;
+        let acceptance = proposal::accept(
             &wf,
             &snapshot,
             view.as_ref(),
@@ -316,6 +343,14 @@ impl Tasks<'_> {
             }))
         })?;
         let p = current.expect("accept refuses without a pending proposal");
+        let d = match acceptance {
+            Acceptance::Moved(d) => *d,
+            Acceptance::Stays { entry } => {
+                return self
+                    .accept_carry_over(&task, &wf, &p, entry, cited, actor, comment, now)
+                    .await;
+            }
+        };
         let also = [Also {
             sql: "UPDATE task_proposals SET status = 'accepted', decided_by = $1, decided_at = $2, decision_comment = $3 \
                   WHERE id = $4 AND status = 'pending'",
@@ -337,6 +372,118 @@ impl Tasks<'_> {
                 })
             }
         }
+    }
+
+    /// UBND's acceptance of a carry-over (chuyển nguồn), which leaves the task in its step: in
+    /// one transaction the proposal is settled, the declared decision is audited (with the
+    /// unit's letter, UBND's comment and the amount), and next year's budget line gets the
+    /// year's unspent allocation as its carried-over funds (a history entry and a `budget` entry
+    /// of its own). The year is the unit's letter's (or, undated, the proposal's).
+    #[allow(clippy::too_many_arguments)]
+    async fn accept_carry_over(
+        &self,
+        task: &Task,
+        wf: &engine::workflow::Workflow,
+        p: &ProposalRecord,
+        entry: engine::decide::AuditEntry,
+        cited: Vec<super::super::audit::CitedDocument>,
+        actor: &Actor,
+        comment: Option<String>,
+        now: Instant,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let year = carry_year(p.letter_date, p.proposed_at);
+        let plans = self.store.plans();
+        let this = plans.budget_of(&task.id, year, None).await?;
+        let amount = proposal::carried_amount(year, known(&this))?;
+        let next = plans.budget_of(&task.id, year + 1, None).await?;
+        let next = check_year_budget(
+            year + 1,
+            YearBudget {
+                carried_over_vnd: Some(amount),
+                ..next.budget
+            },
+        )
+        .map_err(StoreError::Invalid)?;
+        let text = format!(
+            "{}. Chuyển nguồn {} triệu đồng kinh phí năm {year} chưa giải ngân sang năm {}",
+            entry.comment.clone().unwrap_or_default(),
+            engine::money::format_million_vnd(amount, 3),
+            year + 1
+        );
+        let evidence = super::super::audit::Evidence::cited(cited).map(|e| e.text());
+        let written: Option<(i64, i64)> = with_db!(self.store, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut conn = Conn::from(&mut *tx);
+            let n = conn
+                .execute(
+                    "UPDATE task_proposals SET status = 'accepted', decided_by = $1, decided_at = $2, decision_comment = $3 \
+                     WHERE id = $4 AND status = 'pending'",
+                    &[
+                        Arg::Str(&actor.user),
+                        Arg::Time(now),
+                        Arg::OptStr(comment.as_deref()),
+                        Arg::Str(&p.id),
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                let ids = append_note_at(
+                    &mut conn,
+                    &task.id,
+                    NoteEntry {
+                        kind: "proposal",
+                        transition: &entry.transition,
+                        comment: text.clone(),
+                        actor_user: &actor.user,
+                        actor_role: entry.actor_role,
+                        documents: entry.documents.clone(),
+                        evidence: evidence.clone(),
+                    },
+                    now,
+                )
+                .await?;
+                if ids.is_some() {
+                    write_budget_line(
+                        &mut conn,
+                        &task.id,
+                        year + 1,
+                        &next,
+                        local_date(now),
+                        now,
+                        &actor.user,
+                        entry.actor_role,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+                ids
+            } else {
+                return Err(engine::decide::Rejection::NoPendingProposal.into());
+            }
+        });
+        let Some((audit_id, audit_seq)) = written else {
+            return Err(StoreError::Invalid(
+                "Nhiệm vụ vừa được người khác cập nhật; hãy thử lại.".into(),
+            ));
+        };
+        Ok(titled(
+            Some(wf),
+            TransitionOutcome {
+                task_id: task.id.clone(),
+                version: task.version,
+                state: task.state.clone(),
+                phase: task.phase,
+                audit_id,
+                audit_seq,
+                replayed: false,
+                state_title: String::new(),
+                carried_over: Some(CarriedOver {
+                    from_year: year,
+                    to_year: year + 1,
+                    amount_vnd: amount,
+                }),
+            },
+        ))
     }
 
     /// UBND refuses the task's pending proposal: audited; the task goes on from the step it is in,

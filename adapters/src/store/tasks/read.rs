@@ -55,7 +55,7 @@ pub(super) async fn in_state(
 pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
     Ok(with_db!(store, |pool| {
         sqlx::query_as(
-            "SELECT year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd FROM budget_lines WHERE task_id = $1 ORDER BY year",
+            "SELECT year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, planned_allocation_vnd FROM budget_lines WHERE task_id = $1 ORDER BY year",
         )
         .bind(task_id)
         .fetch_all(pool)

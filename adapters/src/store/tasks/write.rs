@@ -148,6 +148,7 @@ impl Effects<'_> {
                 audit_seq: self.audit.seq,
                 replayed: false,
                 state_title: String::new(),
+                carried_over: None,
             };
             let inserted = conn
                 .execute(
@@ -315,8 +316,8 @@ impl NewRow<'_> {
             )
             .await?;
             conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     Arg::Str(self.id),
                     Arg::Int(i64::from(b.year)),
@@ -325,6 +326,7 @@ impl NewRow<'_> {
                     Arg::OptInt(b.need_year_vnd),
                     Arg::OptInt(b.allocated_year_vnd),
                     Arg::Str(self.plan_id),
+                    Arg::OptInt(b.planned_allocation_vnd),
                 ],
             )
             .await?;
@@ -412,6 +414,7 @@ pub(super) async fn create(
             audit_seq: 1,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         // The key was taken by a concurrent request between the check above and the write.
         None => replay(
@@ -537,8 +540,25 @@ async fn transition_once(
             });
         }
         let wf = store.workflow_of(&task)?;
-        let (command, evidence) = command(store, &task, step).await?;
         let snapshot = snapshot(&task);
+        let (command, evidence) = match command(store, &task, step).await {
+            Ok(c) => c,
+            Err(e @ StoreError::Unprocessable(_)) => {
+                // A cited document that is not the task's: who may not take the transition, or
+                // what the step does not allow, is said first (decided without the documents;
+                // only what they would have supplied is left out).
+                let bare = Command::Transition {
+                    name: step.transition.to_string(),
+                    comment: None,
+                    documents: Vec::new(),
+                };
+                match decide::decide(wf, &snapshot, &bare, actor, now) {
+                    Err(decide::Rejection::Unmet { .. }) | Ok(_) => return Err(e),
+                    Err(rejection) => return Err(refusal(wf, &snapshot, actor, rejection)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let d = decide::decide(wf, &snapshot, &command, actor, now)
             .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
         let idempotency = key.map(|key| Idempotency {
@@ -682,6 +702,7 @@ pub(crate) async fn write_transition(
             audit_seq: seq,
             replayed: false,
             state_title: String::new(),
+            carried_over: None,
         }),
         None => Written::Lost,
     })
@@ -823,8 +844,8 @@ pub(crate) async fn resolve_documents(
                 });
             }
             None => {
-                return Err(StoreError::Invalid(format!(
-                    "Tài liệu `{id}` không tồn tại hoặc không thuộc nhiệm vụ `{task_id}`."
+                return Err(StoreError::Unprocessable(format!(
+                    "Tài liệu `{id}` không tồn tại hoặc không thuộc nhiệm vụ `{task_id}`: chỉ dẫn được tài liệu đã tải lên cho nhiệm vụ này."
                 )));
             }
         }
