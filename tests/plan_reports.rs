@@ -1065,6 +1065,24 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
     assert_eq!(v[0]["relation"], "reproposed_from");
     assert_eq!(v[0]["actor_user"], "chuyen.vien.khcn");
     problem(app.post(&lineage, skhcn, &body).await, StatusCode::CONFLICT).await;
+    // A task linked to itself: well-formed, never possible (422); a made-up task first 404.
+    let itself = json!({"relation": "continues", "other_task_id": rental, "reason": "Tự liên kết"});
+    let p = problem(
+        app.post(&lineage, skhcn, &itself).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("chính nó"), "{p}");
+    problem(
+        app.post(
+            "/api/v1/tasks/khong-co/lineage",
+            skhcn,
+            &json!({"relation": "continues", "other_task_id": "khong-co", "reason": "r"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     problem(
         app.post(
             &lineage,
@@ -1132,9 +1150,17 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
         StatusCode::BAD_REQUEST,
     )
     .await;
+    // Neither plan nor year: the plan of the year the report is as of.
+    let r = app
+        .get("/api/v1/reports/progress?as_of=2025-12-31&format=md", skhcn)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let of_year = r.text().await.unwrap();
+    assert!(of_year.contains("Kế hoạch số 215/KH-UBND"), "{of_year}");
     problem(
-        app.get("/api/v1/reports/progress?format=md", skhcn).await,
-        StatusCode::BAD_REQUEST,
+        app.get("/api/v1/reports/progress?as_of=2031-01-01&format=md", skhcn)
+            .await,
+        StatusCode::NOT_FOUND,
     )
     .await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
 use adapters::scheduler::{Scheduler, SchedulerConfig};
 use adapters::store::{NewTask, Store, TransitionRequest};
-use chrono::{TimeDelta, Utc};
+use chrono::{DurationRound, TimeDelta, Utc};
 use common::TestDb;
 use common::smtp::{SmtpServer, free_port};
 use engine::Role;
@@ -31,6 +31,7 @@ on_both_backends!(
     two_transitions_in_one_pass_each_mail_names_its_own_step,
     after_downtime_an_automatic_move_cancels_the_escalation_meant_for_later,
     a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them,
+    a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance,
 );
 
 mod postgres_only {
@@ -1184,4 +1185,119 @@ async fn a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them(db:
         .await
         .unwrap();
     assert_eq!(other.len(), jobs.len());
+}
+
+/// Issue 13, fault 5: sending and firing run independently. A relay that takes 1.5 s to accept
+/// each message holds a backlog for several seconds; the reminder and the due notice that fall
+/// due meanwhile are fired on time (within a second, the poll being 200 ms), not after the
+/// backlog. And each message's `sent_at` is not earlier than the instant the SMTP server
+/// accepted it (its answer to the data), not the start of the sending pass.
+async fn a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance(db: TestDb) {
+    let w = world(&db).await;
+    let smtp = SmtpServer::start_slow(Duration::from_millis(1500));
+    let start = Utc::now();
+    let id = in_appraisal(&w, "Nhiệm vụ gửi thư chậm", start).await;
+    // A backlog besides the three messages of creation and transition: six messages, nine
+    // seconds of sending in all, well past the reminder (2 s) and the due notice (4 s).
+    for _ in 0..3 {
+        w.store
+            .scheduling()
+            .enqueue(
+                Some(&id),
+                "task.progress",
+                &serde_json::json!({"task_id": id, "roles": ["don_vi"]}),
+                start,
+            )
+            .await
+            .unwrap();
+    }
+    let scheduler = Scheduler::new(
+        w.store.clone(),
+        quiet(),
+        Some(relay(
+            &w.store,
+            smtp.port,
+            RelayConfig {
+                base_url: "https://tiendo.haiphong.gov.vn".into(),
+                ..RelayConfig::default()
+            },
+        )),
+        "slow-relay-test",
+        start,
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async {
+        let _ = stopped.await;
+    }));
+    // The backlog, the reminder and the due notice.
+    let mails = smtp.wait_for(8, Duration::from_secs(40)).await;
+    let _ = stop.send(());
+    handle.await.unwrap();
+    assert!(mails.len() >= 8, "{} messages arrived", mails.len());
+
+    // Both deadline messages were fired on time, each for one timer, while the relay was busy.
+    let deadline: Vec<serde_json::Value> = w
+        .store
+        .tasks()
+        .unscoped()
+        .outbox(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.template == "deadline.reminder" || o.template == "deadline.due")
+        .map(|o| o.payload)
+        .collect();
+    assert_eq!(deadline.len(), 2, "{deadline:?}");
+    let instant = |v: &serde_json::Value, key: &str| -> Instant {
+        serde_json::from_value(v[key].clone()).unwrap_or_else(|e| panic!("{key} in {v}: {e}"))
+    };
+    let backlog_sent = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("[tiendo] Nhiệm vụ chuyển bước"))
+        .map(|m| m.accepted_at)
+        .max()
+        .expect("the backlog arrived");
+    for p in &deadline {
+        let (due, fired) = (instant(p, "fire_at"), instant(p, "fired_at"));
+        let late = fired - due;
+        assert!(
+            late >= TimeDelta::zero() && late < TimeDelta::seconds(1),
+            "fired {late} after it fell due: {p}"
+        );
+        // Fired while a message was still on its way to the relay.
+        assert!(
+            mails
+                .iter()
+                .any(|m| m.data_at <= fired && fired <= m.accepted_at),
+            "fired at {fired}, outside every send"
+        );
+        assert!(fired < backlog_sent, "fired at {fired}, after the backlog");
+    }
+
+    // sent_at: when the relay accepted the message (stored to the microsecond).
+    let rows = w.store.scheduling().outbox(None, 100).await.unwrap();
+    let mut checked = 0;
+    for m in &mails {
+        let row = rows
+            .iter()
+            .find(|r| r.message_id.as_deref() == Some(m.message_id.as_str()))
+            .unwrap_or_else(|| panic!("no outbox row for {}", m.message_id));
+        let sent_at = row.sent_at.expect("sent_at of a sent message");
+        let accepted = m
+            .accepted_at
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap();
+        assert!(
+            sent_at >= accepted,
+            "{}: sent_at {sent_at} before the relay accepted it at {accepted}",
+            row.template
+        );
+        assert!(
+            sent_at - accepted < TimeDelta::seconds(1),
+            "{}: sent_at {sent_at}, accepted at {accepted}",
+            row.template
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, mails.len());
 }

@@ -162,7 +162,7 @@ async fn a_mua_sam_task_goes_from_proposal_to_completion(db: TestDb) {
             &json!({"transition": "trinh_thu_truong"}),
         )
         .await;
-    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(r, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "missing_documents");
     assert_eq!(p["unmet"][0]["doc_type"], "thuyet_minh_du_toan");
     assert!(

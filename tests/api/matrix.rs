@@ -514,6 +514,30 @@ async fn every_endpoint_refuses_and_allows_by_role(db: TestDb) {
     assert!(failures.is_empty(), "{failures}");
     assert!(checked > 300, "{checked} combinations");
 
+    // Back in the queue, the message is not dead: retrying it again conflicts with its state.
+    let admin = app.token("quan.tri", Scope::Full).await;
+    let r = app
+        .post(
+            &format!("/api/v1/outbox/{message}/retry"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::CONFLICT);
+    assert_eq!(json(r).await["code"], "state_conflict");
+    // A workflow file that does not load: the check itself succeeds and lists the errors.
+    let r = app
+        .post(
+            "/api/v1/workflows/check",
+            Some(&admin),
+            &json!({"text": "name = "}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let v = json(r).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["errors"].as_array().is_some_and(|e| !e.is_empty()), "{v}");
+
     // A metrics token reads the metrics and nothing that needs a role.
     let metrics = app.token("quan.tri", Scope::Metrics).await;
     assert_eq!(

@@ -129,7 +129,7 @@ async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
 }
 
 /// Proposals sent at the same moment for one task: one is recorded, every other one is the
-/// rule's `proposal_pending` (422), never a server error, whichever of them loses the race to
+/// rule's `proposal_pending` (409), never a server error, whichever of them loses the race to
 /// the database's one-pending-per-task index.
 async fn simultaneous_proposals_make_one_and_refuse_the_rest(db: TestDb) {
     let w = world(db).await;
@@ -151,8 +151,8 @@ async fn simultaneous_proposals_make_one_and_refuse_the_rest(db: TestDb) {
         for r in answers {
             match r.status() {
                 StatusCode::CREATED => created += 1,
-                StatusCode::UNPROCESSABLE_ENTITY => {
-                    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+                StatusCode::CONFLICT => {
+                    let p = problem(r, StatusCode::CONFLICT).await;
                     assert_eq!(p["code"], "proposal_pending", "{p}");
                 }
                 other => panic!(
@@ -215,7 +215,7 @@ async fn proposals_are_made_by_the_unit_and_decided_by_ubnd(db: TestDb) {
     assert_eq!(p["letter_text"], "văn bản số 12/SKHCN-KHTC ngày 01/10/2025");
     let p = problem(
         w.app.post(&url, w.token(Who::Head), &ok_body).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "proposal_pending");
@@ -286,7 +286,7 @@ async fn proposals_are_made_by_the_unit_and_decided_by_ubnd(db: TestDb) {
                 &json!({"decision": "refuse"}),
             )
             .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "no_pending_proposal");
@@ -403,7 +403,7 @@ async fn a_task_is_transferred_by_ubnd_with_its_decision(db: TestDb) {
 /// Issue 17's decision point over HTTP: a flagged task with an allocation is offered
 /// `carry_over` first; the unit proposes it (`kind: carry_over`), UBND accepts, and the answer
 /// is the task in the same step with `carried_over`; next year's budget line has it. A task
-/// without an allocation is refused (`nothing_to_carry_over`, 422).
+/// without an allocation is refused (`nothing_to_carry_over`, 409: the task's state).
 async fn a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_step(db: TestDb) {
     let w = world(db).await;
     let task = w
@@ -420,7 +420,7 @@ async fn a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_s
                 &carry,
             )
             .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "nothing_to_carry_over", "{p}");

@@ -13,7 +13,7 @@ crate::on_both_backends!(
     if_match_and_idempotency_key_rules,
     uploads_are_limited_typed_and_hashed,
     tasks_are_searched_filtered_sorted_and_paged,
-    a_request_for_more_documents_after_its_window_is_a_422_naming_it,
+    a_request_for_more_documents_after_its_window_is_a_409_naming_it,
     the_assigned_deadline_is_set_changed_and_cleared_with_its_document,
     a_task_over_http_lists_every_plan_with_that_years_budget_line,
 );
@@ -243,7 +243,7 @@ async fn the_assigned_deadline_is_set_changed_and_cleared_with_its_document(db: 
     assert_eq!(p["rule"], "deadline_not_allowed", "{p}");
 }
 
-async fn a_request_for_more_documents_after_its_window_is_a_422_naming_it(db: TestDb) {
+async fn a_request_for_more_documents_after_its_window_is_a_409_naming_it(db: TestDb) {
     let w = world(db).await;
     let task = w.task_at_skhcn("Nâng cấp hệ thống thư điện tử").await;
     // Sở Tài chính's appraisal started a month ago: TT 03/2020's 5 working days are long over.
@@ -266,7 +266,7 @@ async fn a_request_for_more_documents_after_its_window_is_a_422_naming_it(db: Te
             &json!({"transition": "stc_yeu_cau_bo_sung", "comment": "Thiếu chứng thư thẩm định giá"}),
         )
         .await;
-    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(r, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "request_window_closed", "{p}");
     let detail = p["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("5 ngày làm việc đầu"), "{detail}");
@@ -426,7 +426,19 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
         .expect("request");
     let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p["code"], "idempotency_key_reused");
-    // `*` and no If-Match: unconditional (then 422 here: the document is missing).
+    // `*`, an empty If-Match and none: unconditional (then 409 here: the step's document is
+    // missing).
+    let p = problem(
+        app.req(Method::POST, &path, officer)
+            .header("If-Match", "")
+            .json(&json!({"transition": "trinh_thu_truong"}))
+            .send()
+            .await
+            .expect("request"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(p["code"], "missing_documents", "{p}");
     let p = problem(
         app.req(Method::POST, &path, officer)
             .header("If-Match", "*")
@@ -434,7 +446,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
             .send()
             .await
             .expect("request"),
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "missing_documents");
@@ -446,7 +458,8 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
             .any(|a| a["transition"] == "trinh_thu_truong" && a["needs"][0]["need"] == "document"),
         "{p}"
     );
-    // Wrong role: 403 naming the rule; unknown transition: 422 with what is allowed.
+    // Wrong role: 403 naming the rule; a transition the step does not have: 409 with what is
+    // allowed.
     let p = problem(
         app.post(
             &path,
@@ -467,7 +480,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
     let p = problem(
         app.post(&path, officer, &json!({"transition": "bay_len_troi"}))
             .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(p["code"], "transition_not_available");
@@ -484,7 +497,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
             &json!({"transition": "trinh_thu_truong", "documents": [foreign]}),
         )
         .await,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert!(
@@ -598,6 +611,26 @@ async fn uploads_are_limited_typed_and_hashed(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("thuyet_minh_du_toan")
+    );
+    // A type of another workflow (thuê dịch vụ's plan), not of this task's: 409, naming the
+    // types this task's workflow has.
+    let p = problem(
+        upload(file_form(
+            b"%PDF-1.7".to_vec(),
+            "x.pdf",
+            "application/pdf",
+            "ke_hoach_thue",
+        ))
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(p["code"], "state_conflict", "{p}");
     assert!(
         p["detail"]
             .as_str()

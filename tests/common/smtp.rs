@@ -4,6 +4,7 @@ use std::net::{IpAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 
 /// A received message, parsed.
@@ -15,22 +16,38 @@ pub struct Mail {
     pub content_type: String,
     pub text: String,
     pub html: String,
+    /// When the client began sending the message (DATA).
+    pub data_at: DateTime<Utc>,
+    /// When this server accepted it: the instant just before its `250` answer to the data.
+    pub accepted_at: DateTime<Utc>,
 }
 
-/// Each received message: its envelope recipients and raw data.
-type Inbox = Arc<Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
+/// A received message as it came: envelope recipients, raw data, when DATA began and when the
+/// server accepted it.
+struct Received {
+    to: Vec<String>,
+    data: Vec<u8>,
+    data_at: DateTime<Utc>,
+    accepted_at: DateTime<Utc>,
+}
+
+type Inbox = Arc<Mutex<Vec<Received>>>;
 
 #[derive(Clone)]
 struct Recorder {
     inbox: Inbox,
     to: Vec<String>,
     data: Vec<u8>,
+    data_at: DateTime<Utc>,
+    /// How long the server takes to accept each message (a slow relay).
+    delay: Duration,
 }
 
 impl Handler for Recorder {
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();
+        self.data_at = Utc::now();
         response::OK
     }
 
@@ -40,10 +57,15 @@ impl Handler for Recorder {
     }
 
     fn data_end(&mut self) -> Response {
-        self.inbox
-            .lock()
-            .unwrap()
-            .push((std::mem::take(&mut self.to), std::mem::take(&mut self.data)));
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        self.inbox.lock().unwrap().push(Received {
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+            data_at: self.data_at,
+            accepted_at: Utc::now(),
+        });
         response::OK
     }
 
@@ -72,12 +94,23 @@ impl SmtpServer {
     }
 
     pub fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::start_with(port, Duration::ZERO)
+    }
+
+    /// A server that takes `delay` to accept each message (it answers the data that late).
+    pub fn start_slow(delay: Duration) -> SmtpServer {
+        SmtpServer::start_with(free_port(), delay)
+    }
+
+    fn start_with(port: u16, delay: Duration) -> SmtpServer {
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the test SMTP server");
         let mut server = Server::new(Recorder {
             inbox: inbox.clone(),
             to: Vec::new(),
             data: Vec::new(),
+            data_at: Utc::now(),
+            delay,
         });
         server
             .with_name("smtp.test")
@@ -92,12 +125,7 @@ impl SmtpServer {
     }
 
     pub fn mails(&self) -> Vec<Mail> {
-        self.inbox
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(to, data)| parse(to, data))
-            .collect()
+        self.inbox.lock().unwrap().iter().map(parse).collect()
     }
 
     /// Waits until at least `n` messages arrived, or `timeout`.
@@ -113,8 +141,8 @@ impl SmtpServer {
     }
 }
 
-fn parse(to: &[String], data: &[u8]) -> Mail {
-    let m = mailparse::parse_mail(data).expect("a well-formed message");
+fn parse(r: &Received) -> Mail {
+    let m = mailparse::parse_mail(&r.data).expect("a well-formed message");
     use mailparse::MailHeaderMap;
     let header = |name: &str| m.headers.get_first_value(name).unwrap_or_default();
     let mut text = String::new();
@@ -127,11 +155,13 @@ fn parse(to: &[String], data: &[u8]) -> Mail {
         }
     }
     Mail {
-        to: to.to_vec(),
+        to: r.to.clone(),
         subject: header("Subject"),
         message_id: header("Message-ID"),
         content_type: m.ctype.mimetype.clone(),
         text,
         html,
+        data_at: r.data_at,
+        accepted_at: r.accepted_at,
     }
 }

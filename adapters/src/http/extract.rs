@@ -352,7 +352,7 @@ where
 /// The `If-Match` precondition of a transition (RFC 9110 §13.1.1), read against the task's
 /// version, whose entity-tag is `"N"`:
 ///
-/// - absent: no precondition, the transition applies to the current version;
+/// - absent or empty: no precondition, the transition applies to the current version;
 /// - `*`: any current version;
 /// - a list of strong tags `"N"`: one of them must be the current version, else **409** with
 ///   `current_version` (the task moved on: reload and retry);
@@ -389,6 +389,10 @@ impl IfMatch {
             text.push_str(s);
         }
         let text = text.trim();
+        // An empty field names no version: no precondition, as when the header is absent.
+        if text.is_empty() {
+            return Ok(IfMatch::Absent);
+        }
         if text == "*" {
             return Ok(IfMatch::Any);
         }
@@ -546,7 +550,9 @@ mod tests {
             if_match("\"99999999999999999999999\"").unwrap(),
             IfMatch::Unmatchable
         );
-        for bad in ["3", "\"3", "abc", "\"a\"b\"", ",", ""] {
+        assert_eq!(if_match("").unwrap(), IfMatch::Absent);
+        assert_eq!(if_match("  ").unwrap(), IfMatch::Absent);
+        for bad in ["3", "\"3", "abc", "\"a\"b\"", ","] {
             let p = if_match(bad).unwrap_err();
             assert_eq!(p.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
         }

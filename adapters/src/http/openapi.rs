@@ -10,6 +10,7 @@
 //! document against what the server answers.
 
 use engine::input::MAX_IDENT_CHARS;
+use engine::round::{MAX_LINE, MAX_TEXT};
 use engine::workflow::Catalog;
 use serde_json::{Value, json};
 
@@ -278,6 +279,25 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
             json!({ "format": "email", "maxLength": 254 }),
         ),
         ("WorkflowCheckBody", "file_name", text(200)),
+        (
+            "NewUserBody",
+            "password",
+            // At least 10 characters, at most 1024 bytes: 256 characters of up to 4 bytes.
+            json!({ "minLength": 10, "maxLength": 256 }),
+        ),
+        // Reporting rounds (`routes::rounds`).
+        ("OpenRoundBody", "cut_off", date()),
+        ("OpenRoundBody", "units_due", date()),
+        ("OpenRoundBody", "instruction", text(MAX_LINE)),
+        ("EntryBody", "progress", multiline(MAX_TEXT)),
+        ("DifficultyDoc", "text", multiline(MAX_TEXT)),
+        ("ProposalDoc", "text", multiline(MAX_TEXT)),
+        ("ProposalDoc", "letter", opt_text(MAX_LINE, false)),
+        ("DraftBody", "text", opt_text(4 * MAX_TEXT, true)),
+        ("SignatureBody", "doc_number", opt_text(MAX_LINE, false)),
+        ("SignerBody", "title", text(MAX_LINE)),
+        ("SignerBody", "name", text(MAX_LINE)),
+        ("SignerBody", "on_behalf", opt_text(MAX_LINE, false)),
     ];
     let schemas = doc
         .pointer_mut("/components/schemas")
@@ -291,6 +311,42 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
             {
                 apply(p, rule);
             }
+        }
+        // A unit's officer or head, and a department's lead, belong to a unit
+        // (`store::directory::users::check_roles`).
+        if let Some(s) = schemas
+            .get_mut("NewUserBody")
+            .and_then(Value::as_object_mut)
+        {
+            let unit_roles: Vec<String> = names(&Role::ALL, Role::as_str)
+                .into_iter()
+                .filter(|r| {
+                    r.parse::<Role>()
+                        .is_ok_and(|r| r.is_unit_role() || r.is_department_lead())
+                })
+                .collect();
+            s.insert(
+                "if".into(),
+                json!({ "properties": { "roles": { "contains": { "enum": unit_roles } } }, "required": ["roles"] }),
+            );
+            s.insert(
+                "then".into(),
+                json!({ "required": ["unit"], "properties": { "unit": { "type": "string" } } }),
+            );
+        }
+        // A refusal cites no documents (`routes::procedure::decide_proposal`).
+        if let Some(s) = schemas
+            .get_mut("ProposalDecisionBody")
+            .and_then(Value::as_object_mut)
+        {
+            s.insert(
+                "if".into(),
+                json!({ "properties": { "decision": { "const": "refuse" } }, "required": ["decision"] }),
+            );
+            s.insert(
+                "then".into(),
+                json!({ "properties": { "documents": { "maxItems": 0 } } }),
+            );
         }
     }
 
@@ -325,7 +381,8 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
             ("query", "plan" | "status") => ident(),
             ("header", "Idempotency-Key") => json!({ "pattern": "^[!-~]{1,200}$" }),
             ("header", "If-Match") => {
-                json!({ "pattern": r#"^(\*|"[0-9]{1,9}"( *, *"[0-9]{1,9}")*)$"# })
+                // Empty: no precondition, as when absent.
+                json!({ "pattern": r#"^(|\*|"[0-9]{1,9}"( *, *"[0-9]{1,9}")*)$"# })
             }
             _ => return None,
         })

@@ -2,8 +2,14 @@
 //!
 //! `type` is `urn:tiendo:problem:<code>` and `title` the HTTP reason phrase: both stable, for
 //! programs. `detail` is Vietnamese, for people. Extension members carry what a program needs to
-//! react: `code` always; `field` on 400; `rule` on 403; `current_version` on 409; `allowed` (the
-//! transitions with what each lacks) and `unmet` on 422; `retry_after` on 429.
+//! react: `code` always; `field` on 400; `rule` on 403; `current_version` on a version conflict
+//! (409); `allowed` (the transitions with what each lacks) and `unmet` on a refusal by the task's
+//! current state (409); `retry_after` on 429.
+//!
+//! Statuses: 400 malformed input (not what the OpenAPI document allows); 403 not allowed for the
+//! caller; 404 no such resource (or not visible to the caller); 409 a conflict with the
+//! resource's current state (a version, a step, a proposal, a message that is not dead, a
+//! duplicate); 422 well-formed input that cannot be processed whatever the state.
 //!
 //! Store errors map here in one place. Input the user can correct is a 4xx saying what is wrong;
 //! a fault of ours (an internal error, a database failure) is a 500 whose detail names only the
@@ -51,9 +57,9 @@ pub struct ProblemDoc {
     pub current_version: Option<i64>,
     /// 409: the version the request was based on.
     pub expected_version: Option<i64>,
-    /// 422: the transitions the caller could take from the current state, with what each lacks.
+    /// 409: the transitions the caller could take from the current state, with what each lacks.
     pub allowed: Option<Vec<AvailableView>>,
-    /// 422: what the refused transition lacks.
+    /// 409: what the refused transition lacks.
     pub unmet: Option<Vec<NeedView>>,
     /// 413: the limit in bytes.
     pub limit_bytes: Option<u64>,
@@ -222,14 +228,21 @@ impl Problem {
         Problem::fault(&id)
     }
 
-    /// A refusal of `decide`: who may not (403) or what is missing (422). `allowed` lists the
-    /// transitions the caller could take instead.
+    /// A refusal of `decide`: who may not (403), or what the task's current state does not
+    /// allow (409: a transition or proposal not available in this step, a closed task, missing
+    /// documents, a deadline not yet due, a pending proposal — the request is well-formed and may
+    /// succeed once the task has moved). A calendar that cannot place the deadline is 422.
+    /// `allowed` lists the transitions the caller could take instead.
     pub fn rejection(r: &Rejection, allowed: Option<Vec<AvailableView>>) -> Problem {
         let detail = r.to_string();
         if r.is_authorization() {
             return Problem::new(StatusCode::FORBIDDEN, r.code(), detail).with("rule", r.code());
         }
-        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), detail);
+        let status = match r {
+            Rejection::Calendar(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::CONFLICT,
+        };
+        let mut p = Problem::new(status, r.code(), detail);
         match r {
             Rejection::Unmet { unmet, .. } => {
                 let needs: Vec<NeedView> = unmet.iter().map(NeedView::from).collect();
@@ -304,6 +317,12 @@ impl From<StoreError> for Problem {
             StoreError::Invalid(msg) => Problem::new(StatusCode::BAD_REQUEST, "invalid", msg),
             StoreError::Duplicate(_) => {
                 Problem::new(StatusCode::CONFLICT, "duplicate", e.to_string())
+            }
+            StoreError::StateConflict(msg) => {
+                Problem::new(StatusCode::CONFLICT, "state_conflict", msg)
+            }
+            StoreError::Unprocessable(msg) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", msg)
             }
             StoreError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, d.rule, d.message).with("rule", d.rule)

@@ -52,7 +52,10 @@ pub struct AppState {
 Every error is an RFC 9457 problem (application/problem+json) with a Vietnamese `detail` and \
 a machine-readable `code`. Transitions: `If-Match: \"N\"` (the task version) — 409 with \
 `current_version` when the task moved on, 412 when the tag can never match, 400 when the \
-header is malformed; absent means unconditional. `Idempotency-Key` makes retries safe."
+header is malformed; absent or empty means unconditional. `Idempotency-Key` makes retries safe. \
+Statuses: 400 malformed input, 403 not allowed, 404 no such resource (or not visible), 409 a \
+conflict with the resource's current state (a transition its step does not allow: `allowed`, \
+`unmet`), 422 well-formed input that cannot be processed whatever the state."
     ),
     modifiers(&SecurityAddon),
     components(schemas(ProblemDoc, super::routes::rounds::DraftSectionDoc)),

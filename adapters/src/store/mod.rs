@@ -147,6 +147,15 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} đã tồn tại.")]
     Duplicate(String),
+    /// Well-formed input that the resource's current state does not allow (HTTP 409): a message
+    /// that is not dead, a document type the task's workflow does not have. The message says
+    /// what the state is and what it allows.
+    #[error("{0}")]
+    StateConflict(String),
+    /// Well-formed input that cannot be processed whatever the state (HTTP 422): a task linked
+    /// to itself.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Refused by a rule of `engine::access` (who may see or manage what).
     #[error("{0}")]
     Forbidden(#[from] engine::access::Denied),

@@ -291,8 +291,8 @@ impl Plans<'_> {
                 "Năm {year} không hợp lệ (2000–2100)."
             )));
         }
-        let b = check_year_budget(year, budget).map_err(StoreError::Invalid)?;
         let task = self.store().tasks().visible_task(actor, task_id).await?;
+        let b = check_year_budget(year, budget).map_err(StoreError::Invalid)?;
         let now = micros(now);
         let known_from = known_from.unwrap_or_else(|| local_date(now));
         with_db!(self.store(), |pool| {
@@ -328,10 +328,18 @@ impl Plans<'_> {
         now: Instant,
     ) -> Result<Vec<LineageLink>, StoreError> {
         let role = access::may_import(actor)?;
-        check_link(task_id, other, reason).map_err(StoreError::Invalid)?;
+        // Both tasks first (404), then the link itself: a task linked to itself is well-formed
+        // but can never be processed (422).
         let tasks = self.store().tasks();
         let task = tasks.visible_task(actor, task_id).await?;
         let other = tasks.visible_task(actor, other).await?;
+        if task.id == other.id {
+            return Err(StoreError::Unprocessable(format!(
+                "Nhiệm vụ {} không thể liên kết với chính nó: chọn một nhiệm vụ khác.",
+                task.id
+            )));
+        }
+        check_link(&task.id, &other.id, reason).map_err(StoreError::Invalid)?;
         if self
             .lineage_as(actor, &task.id)
             .await?

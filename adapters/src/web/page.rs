@@ -209,7 +209,7 @@ impl PageError {
             401 => "Cần đăng nhập",
             403 => "Không được phép",
             404 => "Không tìm thấy",
-            409 => "Dữ liệu đã thay đổi",
+            409 => "Không thực hiện được ở trạng thái hiện tại",
             413 => "Tệp quá lớn",
             415 => "Loại tệp không được chấp nhận",
             422 => "Không thực hiện được",

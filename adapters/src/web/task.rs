@@ -750,7 +750,13 @@ pub async fn transition(
             Ok(again(&app, &viewer, &id, StatusCode::CONFLICT, notice).await)
         }
         Err(StoreError::NotFound { .. }) => Err(PageError::not_found()),
-        Err(e @ (StoreError::Rejected(_) | StoreError::Invalid(_) | StoreError::Forbidden(_))) => {
+        Err(
+            e @ (StoreError::Rejected(_)
+            | StoreError::Invalid(_)
+            | StoreError::StateConflict(_)
+            | StoreError::Unprocessable(_)
+            | StoreError::Forbidden(_)),
+        ) => {
             let p = Problem::from(e);
             Ok(fail(p.status, p.detail).await)
         }

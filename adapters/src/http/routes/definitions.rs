@@ -122,8 +122,7 @@ async fn workflow_graph(
 #[utoipa::path(post, path = "/workflows/check", tag = "definitions",
     request_body = WorkflowCheckBody,
     responses(
-        (status = 200, description = "The file loads", body = WorkflowCheckView),
-        (status = 422, description = "The file does not load: `errors` lists every error with its line", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 200, description = "The check's answer: `ok` when the file loads, else `errors` lists every error with its line", body = WorkflowCheckView),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn check_workflow(
@@ -146,9 +145,12 @@ async fn check_workflow(
             version: Some(w.version),
             errors: Vec::new(),
         })),
-        Err(errors) => {
-            let n = errors.len();
-            let errors: Vec<LoadErrorView> = errors
+        // The check itself succeeded: its answer says the file does not load, and why.
+        Err(errors) => Ok(Json(WorkflowCheckView {
+            ok: false,
+            name: None,
+            version: None,
+            errors: errors
                 .into_iter()
                 .map(|e| LoadErrorView {
                     file: e.file,
@@ -156,14 +158,8 @@ async fn check_workflow(
                     subject: e.subject,
                     message: e.message,
                 })
-                .collect();
-            Err(Problem::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "workflow_invalid",
-                format!("Tệp quy trình có {n} lỗi; xem danh sách `errors` (tệp, dòng, nội dung)."),
-            )
-            .with("errors", errors))
-        }
+                .collect(),
+        })),
     }
 }
 

@@ -187,9 +187,10 @@ async fn list_documents(
     request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = DocumentView, headers(("Location" = String))),
-        (status = 400, description = "A field is missing or wrong (`field`), or an unknown document type", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "A field is missing or wrong (`field`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not attach to this task", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "A document type the task's workflow does not have (`state_conflict`, naming the types it has)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than the limit (`limit_bytes`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or a file type not accepted", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 507, description = "The document folder's disk is full (`storage_full`), or the unit's documents would pass its quota `http.unit_quota_bytes` (`quota_exceeded`, with `used_bytes` and `quota_bytes`); nothing was recorded", body = ProblemDoc, content_type = "application/problem+json"),

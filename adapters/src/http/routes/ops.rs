@@ -278,7 +278,7 @@ async fn outbox(
     params(("id" = String, Path, description = "Message id")),
     responses(
         (status = 200, description = "Back in the queue", body = RetriedView),
-        (status = 400, description = "The message is not dead or skipped", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The message is not dead or skipped (`state_conflict`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such message", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
     ))]

@@ -332,11 +332,12 @@ async fn get_lineage(
     params(("id" = String, Path, description = "Task id")),
     responses(
         (status = 201, description = "Linked; the task's lineage", body = Vec<LineageView>),
-        (status = 400, description = "Bad relation, a task linked to itself, no reason", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad relation, no reason", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not a role that enters plans", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The same link exists", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A task linked to itself (`unprocessable`)", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn post_lineage(
     State(app): State<AppState>,

@@ -159,8 +159,8 @@ fn date(field: &str, s: Option<&str>) -> Result<Option<NaiveDate>, Problem> {
 ///
 /// The owning unit's officer or head proposes, citing its letter; the proposal waits for UBND
 /// (`POST /tasks/{id}/proposals/decision`). The task does not move meanwhile and its deadline
-/// keeps running. One proposal at a time (**422** `proposal_pending`); only where the workflow
-/// has such an exit from the current step (**422** `proposal_not_possible`).
+/// keeps running. One proposal at a time (**409** `proposal_pending`); only where the workflow
+/// has such an exit from the current step (**409** `proposal_not_possible`).
 #[utoipa::path(
     post, path = "/tasks/{id}/proposals", tag = "tasks",
     request_body = ProposalBody,
@@ -171,7 +171,7 @@ fn date(field: &str, s: Option<&str>) -> Result<Option<NaiveDate>, Problem> {
         (status = 403, description = "Not the owning unit's officer or head (`rule`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "A proposal is pending, or none is possible from this step", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "A proposal is pending, or none is possible from this step", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn propose(
@@ -203,10 +203,10 @@ async fn propose(
 /// UBND accepts or refuses the pending proposal.
 ///
 /// `accept`: the workflow's exit into `postponed` or `withdrawn` is taken (with the documents it
-/// requires: **422** `missing_documents` otherwise) and the answer is the transition. For a
+/// requires: **409** `missing_documents` otherwise) and the answer is the transition. For a
 /// `carry_over`, the workflow's declared decision is recorded, the task stays in its step, and
 /// next year's budget line gets the year's unspent allocation as its carried-over funds (the
-/// answer's `carried_over`; **422** `nothing_to_carry_over` when nothing is left). `refuse`:
+/// answer's `carried_over`; **409** `nothing_to_carry_over` when nothing is left). `refuse`:
 /// the task goes on from the step it is in, its deadline as it was; the answer is the proposal.
 #[utoipa::path(
     post, path = "/tasks/{id}/proposals/decision", tag = "tasks",
@@ -217,9 +217,9 @@ async fn propose(
         (status = 400, description = "Malformed body", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not UBND (`rule`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The task moved on meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The task moved on meanwhile, no proposal is pending, or the exit needs more (`unmet`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "No pending proposal, or the exit needs more (`unmet`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A cited document is not one of this task's", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn decide_proposal(

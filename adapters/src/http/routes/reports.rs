@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use engine::time::{local_date, parse_date};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -78,7 +78,8 @@ fn file(r: report::Report) -> Response {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProgressQuery {
-    /// The plan's number (`215/KH-UBND`) or id (or give `year`).
+    /// The plan's number (`215/KH-UBND`) or id (or give `year`; with neither, the plan of the
+    /// year of `as_of`).
     plan: Option<String>,
     /// The plan's year: names the plan when `plan` is not given (the only plan of that year),
     /// else must be the plan's.
@@ -88,7 +89,7 @@ pub struct ProgressQuery {
     /// xlsx (default), docx (the official document in the NĐ 30/2020 form, with the
     /// appendices), html or md.
     format: Option<String>,
-    /// A reporting round of the plan (needs `plan` and `format=docx`); without `as_of` the figures
+    /// A reporting round of the plan (the official document: `format` docx, its default here); without `as_of` the figures
     /// are as of the round's cut-off. The document takes its
     /// submitted units' difficulties and proposals, SKHCN's drafts, number and signer, and the
     /// export is recorded in the round's events (format, sha256, who).
@@ -109,7 +110,7 @@ pub struct ProgressQuery {
             ),
             headers(("Content-Disposition" = String))),
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year; `round` without `plan` and `format=docx`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year; `round` with a format other than docx)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such plan, or no such round of it", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn progress_report(
@@ -118,42 +119,43 @@ async fn progress_report(
     Params(q): Params<ProgressQuery>,
 ) -> Result<Response, Problem> {
     let units = engine::access::report_scope(&id.actor).map_err(crate::store::StoreError::from)?;
-    if q.plan.is_none() && q.year.is_none() {
-        return Err(Problem::bad_request(
-            "plan",
-            "Cần tham số `plan` (số hiệu kế hoạch) hoặc `year` (năm kế hoạch).",
-        ));
-    }
     // Without `as_of`: today, or a round's cut-off for a round's document (its door's rule).
     let given = q.as_of.as_deref().map(|d| date("as_of", d)).transpose()?;
+    let as_of = given.unwrap_or_else(|| local_date(chrono::Utc::now()));
+    let plan = q.plan.as_deref().map(|p| ident("plan", p)).transpose()?;
+    let year = year(q.year)?;
+    // The plan first (404 when there is none): named by `plan`, else by `year`, else the plan
+    // of the year the report is as of.
+    let default_year = (plan.is_none() && year.is_none()).then(|| as_of.year());
+    let found = report::resolve_plan(&app.store, plan.as_deref(), year.or(default_year))
+        .await
+        .map_err(problem)?
+        .ok_or_else(|| Problem::not_found("Không tìm thấy kế hoạch."))?;
     let params = ProgressParams {
-        plan: q
-            .plan
-            .as_deref()
-            .map(|p| ident("plan", p))
-            .transpose()?
-            .unwrap_or_default(),
-        year: year(q.year)?,
-        as_of: given.unwrap_or_else(|| local_date(chrono::Utc::now())),
+        plan: found.id.clone(),
+        year,
+        as_of,
         units,
     };
-    let fmt = format(q.format.as_deref())?;
     let Some(n) = q.round else {
+        let fmt = format(q.format.as_deref())?;
         return report::progress(&app.store, &params, fmt)
             .await
             .map(file)
             .map_err(problem);
     };
+    // A round's document is the official one: DOCX (the default with `round`).
+    let fmt = format(Some(q.format.as_deref().unwrap_or("docx")))?;
     if !(1..=1000).contains(&n) {
         return Err(Problem::bad_request(
             "round",
             "Tham số `round`: số thứ tự đợt báo cáo từ 1 đến 1000.",
         ));
     }
-    if fmt != Format::Docx || q.plan.is_none() {
+    if fmt != Format::Docx {
         return Err(Problem::bad_request(
             "round",
-            "Tham số `round` dùng cho văn bản báo cáo: cần `plan` và `format=docx`.",
+            "Tham số `round` dùng cho văn bản báo cáo: `format=docx` (hoặc bỏ trống `format`).",
         ));
     }
     let r = report::round_document_tracked(&app.store, &params, n, given, &id.actor.user, &())

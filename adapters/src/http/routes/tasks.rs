@@ -391,7 +391,9 @@ async fn task_history(
 /// `If-Match` carries the version the caller saw (`"3"`, from `ETag` or `version`): when the
 /// task has moved on since, the answer is **409** with `current_version`; a tag that can never
 /// name a version (weak, or not digits) is **412**; a header that is not an entity-tag list is
-/// **400**. Without `If-Match` the transition applies to whatever the current version is.
+/// **400**. Without `If-Match` (or with an empty one) the transition applies to whatever the
+/// current version is. A transition the task's current step does not allow is **409** with
+/// `allowed` (and `unmet`: what it lacks).
 /// `Idempotency-Key` makes a retry safe: the same key with the same request returns the first
 /// outcome (`replayed: true`) and changes nothing; with another request it is a 422.
 #[utoipa::path(
@@ -407,10 +409,10 @@ async fn task_history(
         (status = 400, description = "Malformed body or header", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Wrong role or not the caller's unit (`rule`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or not one the caller may see", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The task moved on (`current_version`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The task moved on (`current_version`), or its current step does not allow the transition (`allowed`, `unmet`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 412, description = "If-Match can never match", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Transition not allowed now (`allowed`, `unmet`)", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency key reused for another request, or a cited document that is not this task's", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn take_transition(

@@ -43,7 +43,7 @@ impl Scheduling<'_> {
                 None => return Err(StoreError::not_found("thư", id)),
                 Some("dead" | "skipped") => {}
                 Some(other) => {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(StoreError::StateConflict(format!(
                         "Thư `{id}` đang ở trạng thái `{other}`: chỉ gửi lại được thư lỗi (dead) hoặc bị bỏ qua (skipped)."
                     )));
                 }

@@ -146,8 +146,9 @@ impl Attachment<'_> {
         &self.task
     }
 
-    /// Refuses a document type the task's workflow does not declare (400), and one the
-    /// uploader may not issue ([`access::may_issue_document`], 403).
+    /// Refuses a document type no loaded workflow declares (400, malformed), one only other
+    /// workflows declare (409: the task's workflow has no such type), and one the uploader may
+    /// not issue ([`access::may_issue_document`], 403).
     pub fn check_type(&self, doc_type: &str) -> Result<(), StoreError> {
         let wf = &self.workflow;
         if let Some(title) = wf.document_types.get(doc_type) {
@@ -159,7 +160,17 @@ impl Attachment<'_> {
             )?;
             return Ok(());
         }
-        Err(StoreError::Invalid(format!(
+        let known = self
+            .store
+            .catalog()
+            .workflows()
+            .any(|w| w.document_types.contains_key(doc_type));
+        let refusal = if known {
+            StoreError::StateConflict
+        } else {
+            StoreError::Invalid
+        };
+        Err(refusal(format!(
             "Loại tài liệu `{}` không có trong quy trình `{}`; các loại: {}.",
             doc_type,
             wf.name,

@@ -314,10 +314,18 @@ impl Tasks<'_> {
         let wf = self.store.workflow_of(&task)?.clone();
         let current = pending(self.store, &task.id).await?;
         let view = current.as_ref().and_then(ProposalRecord::rule_view);
-        let (documents, cited) =
-            write::resolve_documents(self.store, &task.id, document_ids).await?;
         let comment = clean(comment);
         let snapshot = write::snapshot(&task);
+        // One who may not decide hears that (403) before which documents exist.
+        proposal::may_decide_proposal(actor, proposal::ACCEPT).map_err(|r| {
+            StoreError::Rejected(Box::new(super::super::Refusal {
+                rejection: r,
+                available: None,
+                workflow: Some(wf.clone()),
+            }))
+        })?;
+        let (documents, cited) =
+            write::resolve_documents(self.store, &task.id, document_ids).await?;
         let acceptance = proposal::accept(
             &wf,
             &snapshot,

@@ -540,8 +540,25 @@ async fn transition_once(
             });
         }
         let wf = store.workflow_of(&task)?;
-        let (command, evidence) = command(store, &task, step).await?;
         let snapshot = snapshot(&task);
+        let (command, evidence) = match command(store, &task, step).await {
+            Ok(c) => c,
+            Err(e @ StoreError::Unprocessable(_)) => {
+                // A cited document that is not the task's: who may not take the transition, or
+                // what the step does not allow, is said first (decided without the documents;
+                // only what they would have supplied is left out).
+                let bare = Command::Transition {
+                    name: step.transition.to_string(),
+                    comment: None,
+                    documents: Vec::new(),
+                };
+                match decide::decide(wf, &snapshot, &bare, actor, now) {
+                    Err(decide::Rejection::Unmet { .. }) | Ok(_) => return Err(e),
+                    Err(rejection) => return Err(refusal(wf, &snapshot, actor, rejection)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let d = decide::decide(wf, &snapshot, &command, actor, now)
             .map_err(|rejection| refusal(wf, &snapshot, actor, rejection))?;
         let idempotency = key.map(|key| Idempotency {
@@ -827,8 +844,8 @@ pub(crate) async fn resolve_documents(
                 });
             }
             None => {
-                return Err(StoreError::Invalid(format!(
-                    "Tài liệu `{id}` không tồn tại hoặc không thuộc nhiệm vụ `{task_id}`."
+                return Err(StoreError::Unprocessable(format!(
+                    "Tài liệu `{id}` không tồn tại hoặc không thuộc nhiệm vụ `{task_id}`: chỉ dẫn được tài liệu đã tải lên cho nhiệm vụ này."
                 )));
             }
         }
