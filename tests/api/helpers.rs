@@ -421,7 +421,7 @@ pub async fn page_session(w: &World, who: Who) -> (String, String) {
         .and_then(|v| v.split(';').next())
         .expect("session cookie")
         .to_string();
-    let (status, page) = page_get(w, &cookie, "/rounds").await;
+    let (status, page) = page_get(w, &cookie, "/account/password").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let csrf = page
         .split("name=\"csrf\" value=\"")
