@@ -197,6 +197,7 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
             .contains("sử dụng kinh phí chi thường xuyên"),
         "{md}"
     );
+    assert!(!md.contains("dự kiến phân bổ năm 2025"), "{md}");
     // Continuing tasks are named in their appendix, apart from those that start in 2025.
     assert!(
         md.contains("nhiệm vụ tiếp tục triển khai theo kế hoạch thuê đã được phê duyệt từ những năm trước: «")
@@ -224,6 +225,12 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
     assert!(
         total.ends_with("| **647.620** | **184.439** | **169.439** |  |"),
         "{total}"
+    );
+    // The body names the planned allocation beside the other figures (Plan 215's, which has
+    // none, does not: its body reads as printed).
+    assert!(
+        md.contains("nhu cầu năm 2026 184.439 triệu đồng; dự kiến phân bổ năm 2026 169.439 triệu đồng; đã phân bổ năm 2026 0 triệu đồng."),
+        "{md}"
     );
     // The 2026 figures of the linked tasks, not their 2025 ones: the TỔNG row matches the
     // sheet's TỔNG row (the import reconciled it).
@@ -974,6 +981,24 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
     assert_eq!(v["figures"]["planned_allocation_vnd"], 1_600_000_000i64);
     assert_eq!(v["figures"]["tranches"][0]["decision_on"], "2025-03-15");
     assert_eq!(v["history"].as_array().unwrap().len(), 2);
+    // The task page shows the planned allocation in its own column, beside the allocation.
+    // (UBND's page session: signing in with a set password revokes that person's API tokens.)
+    let (cookie, _) = helpers::page_session(&w, Who::Ubnd).await;
+    let (status, page) = helpers::page_get(&w, &cookie, &format!("/tasks/{rental}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let row = page
+        .split("<th scope=\"row\">2025</th>")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("the 2025 budget row");
+    assert!(
+        page.contains("<th scope=\"col\">Dự kiến phân bổ</th><th scope=\"col\">Đã phân bổ</th>"),
+        "{page}"
+    );
+    assert!(
+        row.ends_with("<td class=\"num\">1.600</td><td class=\"num\">1.500</td>"),
+        "{row}"
+    );
     let v = json(app.get(&format!("{path}?as_of=30/09/2025"), skhcn).await).await;
     assert_eq!(v["figures"]["allocated_year_vnd"], 1_442_000_000i64);
     assert_eq!(

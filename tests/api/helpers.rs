@@ -395,3 +395,51 @@ pub async fn snapshot(store: &Store) -> Vec<(String, i64)> {
     }
     out
 }
+
+/// A signed-in page session for `who`: the session cookie and the CSRF token its pages carry.
+pub async fn page_session(w: &World, who: Who) -> (String, String) {
+    let username = who.username().expect("a user");
+    let password = "Mat-khau-trang-dot-bao-cao";
+    w.store()
+        .accounts()
+        .set_password(username, password, chrono::Utc::now())
+        .await
+        .expect("password");
+    let r = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/auth/sign-in"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let (status, page) = page_get(w, &cookie, "/account/password").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+pub async fn page_get(w: &World, cookie: &str, path: &str) -> (StatusCode, String) {
+    let r = w
+        .app
+        .client
+        .get(w.app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page");
+    (r.status(), r.text().await.expect("html"))
+}

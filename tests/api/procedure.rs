@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, Who, json, problem, snapshot, world};
+use crate::helpers::{PLAN, Who, json, page_get, page_session, problem, snapshot, world};
 
 crate::on_both_backends!(
     a_task_created_with_its_own_fund_is_approved_by_its_unit,
@@ -14,6 +14,7 @@ crate::on_both_backends!(
     simultaneous_proposals_make_one_and_refuse_the_rest,
     a_task_is_transferred_by_ubnd_with_its_decision,
     a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_step,
+    the_workflow_page_lists_the_decisions_that_leave_a_task_in_its_step,
 );
 
 async fn a_task_created_with_its_own_fund_is_approved_by_its_unit(db: TestDb) {
@@ -501,4 +502,28 @@ async fn a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_s
         line["figures"]["carried_over_vnd"], 280_000_000i64,
         "{line}"
     );
+}
+
+/// The administrator's workflow page lists `[[decisions]]` (the carry-over UBND accepts) in a
+/// table of their own, apart from the transitions; a workflow without any has no such table.
+async fn the_workflow_page_lists_the_decisions_that_leave_a_task_in_its_step(db: TestDb) {
+    let w = world(db).await;
+    let (cookie, _) = page_session(&w, Who::Admin).await;
+    let (status, page) = page_get(&w, &cookie, "/admin/workflows/mua-sam").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let section = page
+        .split("Các quyết định không chuyển bước")
+        .nth(1)
+        .expect("a decisions table");
+    for text in [
+        "Chấp thuận chuyển nguồn kinh phí sang năm sau",
+        "<code>chap_thuan_chuyen_nguon</code>",
+        "ở nguyên bước; chấp thuận đề xuất chuyển nguồn kinh phí sang năm sau",
+        "UBND thành phố",
+    ] {
+        assert!(section.contains(text), "{text}: {section}");
+    }
+    let (status, page) = page_get(&w, &cookie, "/admin/workflows/dau-tu-cong").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("Các quyết định không chuyển bước"), "{page}");
 }

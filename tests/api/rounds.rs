@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, World, json, problem, world};
+use crate::helpers::{Who, World, json, page_get, page_session, problem, world};
 
 crate::on_both_backends!(
     a_round_over_http_from_opening_to_signature,
@@ -295,54 +295,6 @@ async fn a_round_over_http_from_opening_to_signature(db: TestDb) {
         (json!(1), json!(1000)),
         "{body}"
     );
-}
-
-/// A signed-in page session for `who`: the session cookie and the CSRF token its pages carry.
-async fn page_session(w: &World, who: Who) -> (String, String) {
-    let username = who.username().expect("a user");
-    let password = "Mat-khau-trang-dot-bao-cao";
-    w.store()
-        .accounts()
-        .set_password(username, password, chrono::Utc::now())
-        .await
-        .expect("password");
-    let r = w
-        .app
-        .client
-        .post(w.app.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_string();
-    let (status, page) = page_get(w, &cookie, "/rounds").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page's CSRF token")
-        .to_string();
-    (cookie, csrf)
-}
-
-async fn page_get(w: &World, cookie: &str, path: &str) -> (StatusCode, String) {
-    let r = w
-        .app
-        .client
-        .get(w.app.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("page");
-    (r.status(), r.text().await.expect("html"))
 }
 
 async fn page_post(

@@ -664,8 +664,13 @@ fn appendix_summary<'r>(
     ] {
         out.extend(named_exits(ctx, rows.clone(), &sec.label, phase, label));
     }
+    // The planned allocation (dự kiến phân bổ) is named only where the plan has one: Plan 215
+    // prints none, and its body reads as printed.
+    let planned = t[6]
+        .map(|p| format!("; dự kiến phân bổ năm {year} {}", money_text(Some(p))))
+        .unwrap_or_default();
     out.push(Block::Bullet(format!(
-        "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}; đã phân bổ năm {year} {}.",
+        "Kinh phí: nhu cầu {}; dự toán được duyệt {}; nhu cầu năm {year} {}{planned}; đã phân bổ năm {year} {}.",
         money_text(t[0]),
         money_text(t[1]),
         money_text(t[2]),

@@ -750,6 +750,8 @@ struct WorkflowPage {
     graph: WorkflowGraph,
     states: Vec<StateLine>,
     transitions: Vec<TransitionLine>,
+    /// Decisions that leave the task in its step (`[[decisions]]`: carry-over).
+    decisions: Vec<TransitionLine>,
     mermaid: String,
 }
 
@@ -775,6 +777,22 @@ pub async fn workflow(
     let title_of = |s: &str| {
         w.state(s)
             .map_or_else(|| s.to_string(), |st| st.title.clone())
+    };
+    // What a transition or a decision needs: its documents by title, and a comment.
+    let needs = |documents: &[String], comment_required: bool| {
+        let mut n: Vec<String> = documents
+            .iter()
+            .map(|d| {
+                w.document_types
+                    .get(d)
+                    .cloned()
+                    .unwrap_or_else(|| d.clone())
+            })
+            .collect();
+        if comment_required {
+            n.push("ý kiến".into());
+        }
+        n.join("; ")
     };
     Ok(ok(&WorkflowPage {
         layout: layout(&format!("Quy trình {}", w.name), &viewer),
@@ -817,22 +835,24 @@ pub async fn workflow(
                     .join("; "),
                 to: title_of(&t.to),
                 roles: roles(&t.roles),
-                needs: {
-                    let mut n: Vec<String> = t
-                        .documents
-                        .iter()
-                        .map(|d| {
-                            w.document_types
-                                .get(d)
-                                .cloned()
-                                .unwrap_or_else(|| d.clone())
-                        })
-                        .collect();
-                    if t.comment_required {
-                        n.push("ý kiến".into());
-                    }
-                    n.join("; ")
-                },
+                needs: needs(&t.documents, t.comment_required),
+            })
+            .collect(),
+        decisions: w
+            .decisions
+            .iter()
+            .map(|d| TransitionLine {
+                name: d.name.clone(),
+                title: d.title.clone(),
+                from: d
+                    .from
+                    .iter()
+                    .map(|s| title_of(s))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                to: format!("ở nguyên bước; chấp thuận đề xuất {}", d.proposal.title()),
+                roles: roles(&d.roles),
+                needs: needs(&d.documents, d.comment_required),
             })
             .collect(),
         mermaid: engine::workflow::mermaid(w),

@@ -55,6 +55,8 @@ pub struct BudgetRow {
     pub need_total: String,
     pub approved: String,
     pub need_year: String,
+    /// The year's planned allocation (dự kiến phân bổ).
+    pub planned: String,
     pub allocated: String,
 }
 
@@ -378,6 +380,7 @@ fn render(viewer: &Viewer, d: Dossier, status: StatusCode, n: Notice) -> Respons
                 need_total: view::money(b.need_total_vnd),
                 approved: view::money(b.approved_estimate_vnd),
                 need_year: view::money(b.need_year_vnd),
+                planned: view::money(b.planned_allocation_vnd),
                 allocated: view::money(b.allocated_year_vnd),
             })
             .collect(),

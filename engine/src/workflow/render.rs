@@ -204,6 +204,33 @@ pub fn table(w: &Workflow) -> String {
         &["Chuyển bước", "Từ", "Đến", "Vai trò", "Tên", "Điều kiện"],
         &rows,
     ));
+    if !w.decisions.is_empty() {
+        out.push_str("\nQUYẾT ĐỊNH KHÔNG CHUYỂN BƯỚC (nhiệm vụ ở nguyên bước hiện tại)\n");
+        let rows: Vec<Vec<String>> = w
+            .decisions
+            .iter()
+            .map(|d| {
+                let mut needs = vec![format!("chấp thuận đề xuất: {}", d.proposal.title())];
+                if d.comment_required {
+                    needs.push("bắt buộc ghi lý do".to_string());
+                }
+                if !d.documents.is_empty() {
+                    needs.push(format!("tài liệu: {}", d.documents.join(", ")));
+                }
+                vec![
+                    d.name.clone(),
+                    d.from.join(", "),
+                    roles(&d.roles),
+                    d.title.clone(),
+                    needs.join("; "),
+                ]
+            })
+            .collect();
+        out.push_str(&columns(
+            &["Quyết định", "Từ bước", "Vai trò", "Tên", "Điều kiện"],
+            &rows,
+        ));
+    }
     if !w.approvals.is_empty() {
         out.push_str(
             "\nTHẨM QUYỀN PHÊ DUYỆT (quy tắc đầu tiên khớp với nhiệm vụ quyết định; các ngưỡng là dữ liệu, sửa trong tệp quy trình)\n",

@@ -821,7 +821,20 @@ fn the_shipped_workflows_declare_the_carry_over_where_the_funds_are_recurrent_sp
             let running = !s.phase.is_terminal() && s.phase != crate::phase::Phase::Postponed;
             assert_eq!(d.from.contains(&s.name), running, "{name}: {}", s.name);
         }
+        // `tiendo workflows show` lists it apart from the transitions.
+        let shown = table(w);
+        let section = shown
+            .split("QUYẾT ĐỊNH KHÔNG CHUYỂN BƯỚC")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name}: no decisions section:\n{shown}"));
+        assert!(section.contains(&d.name), "{section}");
+        // (The table wraps long cells: the first line of the condition.)
+        assert!(
+            section.contains("chấp thuận đề xuất: chuyển nguồn kinh phí"),
+            "{section}"
+        );
     }
     // Public investment extends its disbursement under the public investment law instead.
     assert!(c.latest("dau-tu-cong").unwrap().decisions.is_empty());
+    assert!(!table(c.latest("dau-tu-cong").unwrap()).contains("QUYẾT ĐỊNH KHÔNG CHUYỂN BƯỚC"));
 }
