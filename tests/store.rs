@@ -808,9 +808,10 @@ async fn a_rejection_writes_nothing(db: TestDb) {
     let foreign = attach(&w, &other, "van_ban_y_kien", &w.skhcn).await;
     let mut r = req(&id, "skhcn_thong_nhat");
     r.document_ids = vec![foreign];
+    // Well-formed but never processable: not the task's document (HTTP 422).
     assert!(matches!(
         w.store.tasks().transition_as(&w.skhcn, &r, t0()).await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Unprocessable(_))
     ));
     assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
     // The other task's creation, three moves and upload, and the foreign document's upload.
