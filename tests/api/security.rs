@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, World, problem, world, world_with};
+use crate::helpers::{Who, World, page_session, problem, world, world_with};
 
 crate::on_both_backends!(
     documents_are_uploaded_by_their_issuers,
@@ -276,46 +276,7 @@ async fn uploads_are_streamed_private_and_within_the_units_quota(db: TestDb) {
 async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: TestDb) {
     let w = world(db).await;
     let task = w.task("Hệ thống hội nghị truyền hình").await;
-    let username = Who::Officer.username().expect("officer");
-    let password = "Mat-khau-thu-tai-len-2026";
-    w.store()
-        .accounts()
-        .set_password(username, password, chrono::Utc::now())
-        .await
-        .expect("password");
-    let r = w
-        .app
-        .client
-        .post(w.app.url("/api/v1/auth/sign-in"))
-        .json(&serde_json::json!({"username": username, "password": password}))
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_string();
-    let page = w
-        .app
-        .client
-        .get(w.app.url(&format!("/tasks/{task}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page's CSRF token")
-        .to_string();
+    let (cookie, csrf) = page_session(&w, Who::Officer).await;
     let post = async |form: Form| {
         w.app
             .client
