@@ -658,30 +658,19 @@ pub(crate) async fn write_budget_line(
     for t in &b.tranches {
         conn.execute(
             "INSERT INTO budget_tranches (task_id, year, tranche, amount_vnd, decision_number, \
-                 recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 decision_on, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 Arg::Str(task_id),
                 Arg::Int(y),
                 Arg::Int(i64::from(t.tranche)),
                 Arg::Int(t.amount_vnd),
                 Arg::OptStr(t.decision_number.as_deref()),
+                Arg::OptDate(t.decision_on),
                 Arg::Time(now),
                 Arg::Str(actor_user),
             ],
         )
         .await?;
-        if let Some(d) = t.decision_on {
-            conn.execute(
-                    "UPDATE budget_tranches SET decision_on = $1 WHERE task_id = $2 AND year = $3 AND tranche = $4",
-                    &[
-                        Arg::Date(d),
-                        Arg::Str(task_id),
-                        Arg::Int(y),
-                        Arg::Int(i64::from(t.tranche)),
-                    ],
-                )
-                .await?;
-        }
     }
     conn.execute(
             "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
