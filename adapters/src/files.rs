@@ -24,10 +24,6 @@ pub(crate) fn private_file() -> std::fs::OpenOptions {
     o
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The sha256 of a file, read in pieces.
 fn hash_file(path: &Path) -> io::Result<String> {
     use std::io::Read as _;
@@ -41,7 +37,7 @@ fn hash_file(path: &Path) -> io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
+    Ok(hex::encode(h.finalize()))
 }
 
 /// How many first bytes of a file are kept to tell its type.
@@ -89,7 +85,7 @@ impl Staging {
         self.file.flush()?;
         self.file.as_file().sync_all()?;
         Ok(StagedFile {
-            sha256: hex(&self.hasher.finalize()),
+            sha256: hex::encode(self.hasher.finalize()),
             size: i64::try_from(self.size).unwrap_or(i64::MAX),
             head: self.head,
             path: self.file.into_temp_path(),

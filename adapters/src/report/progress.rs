@@ -482,12 +482,20 @@ fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow>
     rows
 }
 
-/// The rows of section `key`.
-fn of_section<'a>(
-    rows: &'a [ReportRow],
-    key: &'a str,
-) -> impl Iterator<Item = &'a ReportRow> + Clone {
-    rows.iter().filter(move |r| r.section == key)
+/// The rows of section `key`, from rows in table order ([`in_table_order`]): a section's rows
+/// stand together, so they are one slice, found once, and every pass over the section reads
+/// only its own rows.
+fn of_section<'a>(rows: &'a [ReportRow], key: &str) -> std::slice::Iter<'a, ReportRow> {
+    let start = rows
+        .iter()
+        .position(|r| r.section == key)
+        .unwrap_or(rows.len());
+    let len = rows[start..]
+        .iter()
+        .take_while(|r| r.section == key)
+        .count();
+    debug_assert!(rows[start + len..].iter().all(|r| r.section != key));
+    rows[start..start + len].iter()
 }
 
 /// "N nhiệm vụ tiếp tục triển khai theo kế hoạch (thuê) đã được phê duyệt từ những năm trước

@@ -147,25 +147,8 @@ pub async fn page(viewer: Viewer) -> Result<Response, PageError> {
     Ok(form_page(&viewer, StatusCode::OK, &Form::default()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.chunks(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
+    hex::decode(s).ok()
 }
 
 /// Reads the upload form: text fields of at most 2.000 bytes, files of at most the configured
@@ -404,8 +387,8 @@ fn review_page(
             layout: Layout::new(TITLE, Some(viewer), PATH),
             csrf: viewer.csrf.clone(),
             f,
-            file_hex: hex(&f.file),
-            layout_hex: hex(f.layout.as_bytes()),
+            file_hex: hex::encode(&f.file),
+            layout_hex: hex::encode(f.layout.as_bytes()),
             rows,
             listed: o.listed,
             sheets: prepared
@@ -553,7 +536,7 @@ mod tests {
     #[test]
     fn a_file_travels_as_hex_and_back() {
         let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        assert_eq!(unhex(&hex::encode(&bytes)).unwrap(), bytes);
         assert_eq!(unhex("abc"), None);
         assert_eq!(unhex("zz"), None);
     }

@@ -78,8 +78,9 @@ struct Canonical<'a> {
     evidence: Option<&'a str>,
 }
 
+/// Lowercase hex, as every stored hash is written.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
