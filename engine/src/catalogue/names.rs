@@ -87,7 +87,7 @@ pub fn task_key(appendix: u8, unit_id: &UnitId, name: &str) -> String {
 /// [`task_key`] for a name already folded with [`folded_name`].
 pub(super) fn key_of_folded(appendix: u8, unit_id: &UnitId, folded: &str) -> String {
     let digest = Sha256::digest(format!("{appendix}\n{unit_id}\n{folded}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// The spellings of each unit in a catalogue, most used first (ties: first seen): the first is
