@@ -49,6 +49,9 @@ pub struct Args {
     /// With --quiet: the seconds over which the N timers are scheduled (and fall due).
     #[arg(long, default_value_t = 20.0)]
     pub spread: f64,
+    /// Keep the bench database for inspection (e.g. EXPLAIN); prints its name.
+    #[arg(long)]
+    pub keep: bool,
     /// With --quiet: the backend (the backlog runs on PostgreSQL only).
     #[arg(long, value_enum, default_value = "postgres")]
     pub backend: Backends,
@@ -96,7 +99,7 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
         out
     }
     .await;
-    scratch.finish(false).await;
+    scratch.finish(a.keep).await;
     result
 }
 
