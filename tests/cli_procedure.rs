@@ -16,10 +16,6 @@ on_both_backends!(
 
 impl Cli<'_> {
     /// The first line of a command's output: the id it printed.
-    fn id(&self, args: &[&str]) -> String {
-        self.ok(args).lines().next().unwrap_or_default().to_string()
-    }
-
     /// The units, users and plan of these tests: Sở Y tế (officer, head), Sở Nội vụ (head),
     /// SKHCN, UBND.
     fn world(&self) {
@@ -67,28 +63,11 @@ impl Cli<'_> {
 
     /// A mua-sam task of Sở Y tế needing `need_total` million đồng.
     fn task(&self, name: &str, need_total: &str, own_fund: bool) -> String {
-        let mut args = vec![
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            "thuong_xuyen",
-            "--kind",
-            "mua-sam",
-            "--need-total",
-            need_total,
-        ];
+        let mut more = vec!["--need-total", need_total];
         if own_fund {
-            args.push("--own-fund");
+            more.push("--own-fund");
         }
-        self.id(&args)
+        self.create_task(name, "thuong_xuyen", "mua-sam", &more)
     }
 
     /// Attaches a document of `doc_type` to `task` as `who`; its id.
@@ -542,24 +521,12 @@ async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_unit
     let dir = tempfile::tempdir().unwrap();
     let cli = Cli::new(&db, dir.path());
     cli.world();
-    let task = cli.id(&[
-        "task",
-        "create",
-        "--as",
-        "can.bo",
-        "--plan",
-        "215/KH-UBND",
-        "--unit",
-        "so-y-te",
-        "--name",
+    let task = cli.create_task(
         "Tập huấn chuyển đổi số cho cán bộ ngành y tế",
-        "--funding",
         "su_nghiep_cntt",
-        "--kind",
         "hoat-dong",
-        "--need-total",
-        "120",
-    ]);
+        &["--need-total", "120"],
+    );
     cli.step(&task, "bat_dau_lap_du_toan", "can.bo", &[]);
     let dt = cli.attach(&task, "du_toan", "can.bo");
     cli.step(&task, "trinh_thu_truong", "can.bo", &[&dt]);

@@ -37,28 +37,7 @@ impl Cli<'_> {
     }
 
     fn task(&self, name: &str) -> String {
-        self.ok(&[
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            PLAN,
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            "thuong_xuyen",
-            "--kind",
-            "mua-sam",
-            "--need-total",
-            "500",
-        ])
-        .lines()
-        .next()
-        .unwrap()
-        .to_string()
+        self.create_task(name, "thuong_xuyen", "mua-sam", &["--need-total", "500"])
     }
 }
 

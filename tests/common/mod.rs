@@ -188,21 +188,32 @@ fn uuid_like() -> String {
     )
 }
 
-/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
-pub fn workflows_with_fixture() -> tempfile::TempDir {
+/// The shipped workflows folder of this checkout.
+pub fn shipped_workflows() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
+}
+
+/// A scratch copy of the shipped workflows folder (the workflow files and the calendars).
+pub fn copy_of_shipped() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir(dir.path().join("calendars")).unwrap();
     for sub in ["", "calendars"] {
-        for e in std::fs::read_dir(root.join("workflows").join(sub)).unwrap() {
+        for e in std::fs::read_dir(shipped_workflows().join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
                 std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
             }
         }
     }
+    dir
+}
+
+/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
+pub fn workflows_with_fixture() -> tempfile::TempDir {
+    let dir = copy_of_shipped();
     std::fs::copy(
-        root.join("tests/fixtures/thu-nghiem-nhac-han.toml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/thu-nghiem-nhac-han.toml"),
         dir.path().join("thu-nghiem-nhac-han.toml"),
     )
     .unwrap();
@@ -320,6 +331,35 @@ impl<'a> Cli<'a> {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs a command that must succeed; returns the first line of its stdout (the id it
+    /// printed).
+    pub fn id(&self, args: &[&str]) -> String {
+        self.ok(args).lines().next().unwrap_or_default().to_string()
+    }
+
+    /// `task create` as `can.bo`: a task `name` of Sở Y tế in plan 215/KH-UBND, of workflow
+    /// `kind`, funded from `funding`, with the arguments `more`; returns the task's id.
+    pub fn create_task(&self, name: &str, funding: &str, kind: &str, more: &[&str]) -> String {
+        let mut args = vec![
+            "task",
+            "create",
+            "--as",
+            "can.bo",
+            "--plan",
+            "215/KH-UBND",
+            "--unit",
+            "so-y-te",
+            "--name",
+            name,
+            "--funding",
+            funding,
+            "--kind",
+            kind,
+        ];
+        args.extend_from_slice(more);
+        self.id(&args)
     }
 
     /// Runs a command that must fail with `code`; returns its stderr.
