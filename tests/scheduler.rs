@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
+use adapters::email::{Relay, RelayConfig};
 use adapters::scheduler::{Scheduler, SchedulerConfig};
 use adapters::store::{NewTask, Store, TransitionRequest};
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -140,23 +140,7 @@ async fn in_appraisal(w: &World, name: &str, now: Instant) -> String {
 }
 
 fn relay(store: &Store, port: u16, cfg: RelayConfig) -> Relay {
-    let smtp = SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: TlsMode::None,
-        username: None,
-        password: None,
-        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
-            .parse()
-            .unwrap(),
-        timeout: Duration::from_secs(5),
-    };
-    Relay::new(
-        store.clone(),
-        Mailer::new(&smtp).unwrap(),
-        "relay-test",
-        cfg,
-    )
+    common::smtp::relay(store, port, "relay-test", cfg)
 }
 
 fn quiet() -> SchedulerConfig {

@@ -150,11 +150,7 @@ async fn created(w: &World, name: &str) -> String {
 
 /// The request `r` by `actor` at `now`: it goes through.
 async fn step(w: &World, actor: &Actor, r: &TransitionRequest, now: Instant) -> TransitionOutcome {
-    w.store
-        .tasks()
-        .transition_as(actor, r, now)
-        .await
-        .unwrap()
+    w.store.tasks().transition_as(actor, r, now).await.unwrap()
 }
 
 /// The task as stored, whoever may see it.
