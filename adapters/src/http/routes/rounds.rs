@@ -8,19 +8,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{NaiveDate, Utc};
 use engine::round::{self, DraftSection, MAX_LINE, MAX_TEXT, RoundSpec, Signer};
-use engine::time::{Instant, local_date, parse_date};
+use engine::time::{Instant, local_date};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, JsonBody, Params, ident, opt_text, text};
+use super::super::extract::{Auth, JsonBody, Params, date, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
+use super::created;
 use crate::store::{EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundView};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,15 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The largest round number accepted.
 pub const MAX_ROUND: u32 = 1000;
-
-fn date(field: &str, s: &str) -> Result<NaiveDate, Problem> {
-    parse_date(s).map_err(|_| {
-        Problem::bad_request(
-            field,
-            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
-        )
-    })
-}
 
 fn number(field: &str, s: &str) -> Result<u32, Problem> {
     s.trim()
@@ -400,11 +392,7 @@ async fn open_round(
         .open_as(&id.actor, &plan, &spec, Utc::now())
         .await?;
     let location = format!("/api/v1/plans/{}/rounds/{}", r.plan_id, r.spec.number);
-    let mut res = (StatusCode::CREATED, Json(RoundOut::from(r))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created(&location, RoundOut::from(r)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
