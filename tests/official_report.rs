@@ -8,20 +8,17 @@
 mod common;
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
 
 use adapters::report::{self, Format, ProgressParams};
-use adapters::store::Store;
+use common::plan215::{PLAN, at, data, import_command, imported};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
 use engine::domain::UnitId;
 use engine::plan::budget::YearBudget;
 use engine::round::{
     Difficulty, DifficultyKind, DraftSection, Entry, Proposal, RoundReport, RoundSpec, Signer,
 };
-use engine::time::{Instant, parse_instant};
 
 on_both_backends!(
     the_official_report_has_the_forms_parts_in_order,
@@ -29,41 +26,8 @@ on_both_backends!(
     the_official_report_as_of_a_date_ignores_a_later_budget_change,
 );
 
-const PLAN: &str = "215/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/plan-215-2025")
-        .join(name)
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
-}
-
 fn day(s: &str) -> chrono::NaiveDate {
     engine::time::parse_date(s).unwrap()
-}
-
-/// Plan 215 imported on 01/09/2025, in-process.
-async fn with_plan_215(store: &Store) {
-    let import = PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data("tasks.csv"), None).unwrap(),
-        totals: None,
-        skip_invalid: false,
-    };
-    store
-        .imports()
-        .import_plan("cli:tester", import, at("2025-09-01T09:00:00+07:00"))
-        .await
-        .unwrap();
 }
 
 fn params(as_of: &str) -> ProgressParams {
@@ -158,14 +122,7 @@ fn in_order(texts: &[String], expected: &[&str]) -> Vec<usize> {
 /// README gives it; the same document twice is the same bytes.
 async fn the_official_report_has_the_forms_parts_in_order(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let csv = data("tasks.csv").display().to_string();
-    ok(&tiendo(
-        &db,
-        dir.path(),
-        &[
-            "import", "plan", "--plan", PLAN, "--year", "2025", "--title", TITLE, &csv,
-        ],
-    ));
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let out_path = dir.path().join("bao-cao.docx");
     let o = out_path.display().to_string();
     let args = [
@@ -316,7 +273,7 @@ fn unit(s: &str) -> UnitId {
 /// unit, proposals with their letters; a draft replaces its section.
 async fn the_official_report_prints_a_rounds_difficulties_and_proposals(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let plan = store.directory().plan(PLAN).await.unwrap();
     let rows = store
         .reports()
@@ -507,7 +464,7 @@ async fn the_official_report_prints_a_rounds_difficulties_and_proposals(db: Test
 /// the change.
 async fn the_official_report_as_of_a_date_ignores_a_later_budget_change(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let before = report::official(&store, &params("2025-11-05"), &RoundReport::default())
         .await
         .unwrap()
@@ -582,7 +539,7 @@ async fn libreoffice_converts_the_official_report_to_a_pdf_with_pages() {
     };
     let db = TestDb::sqlite().await;
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let r = report::official(&store, &params("2025-11-05"), &RoundReport::default())
         .await
         .unwrap();

@@ -9,19 +9,19 @@ mod common;
 mod helpers;
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
 
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::Store;
+use common::plan215::{PLAN, at, data, import_command, imported, root};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
+use engine::catalogue::ImportPlan;
 use engine::decide::Actor;
 use engine::plan::budget::{YearBudget, parse_tranche};
 use engine::plan::import::{LinkMode, PrintedImport};
 use engine::plan::layout::parse_layout;
 use engine::plan::{Relation, YearStatus};
-use engine::time::{Instant, end_of_day, parse_instant};
+use engine::time::end_of_day;
 use helpers::{Who, json, problem};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -41,23 +41,9 @@ on_both_backends!(
     plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column,
 );
 
-const PLAN: &str = "215/KH-UBND";
 const PLAN_359: &str = "359/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
 /// A 5-year rental (2024-2028) in Phụ lục 1, in its contract phase.
 const RENTAL: &str = "Triển khai hệ thống Cổng thông tin điện tử ngành Giáo dục";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data(name: &str) -> PathBuf {
-    root().join("data/plan-215-2025").join(name)
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
-}
 
 fn day(s: &str) -> chrono::NaiveDate {
     engine::time::parse_date(s).unwrap()
@@ -74,20 +60,6 @@ fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
 
 fn skhcn() -> Actor {
     actor("chuyenvien.skhcn", Role::Skhcn, &[])
-}
-
-fn plan_215() -> PlanImport {
-    PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data("tasks.csv"), None).unwrap(),
-        totals: Some(adapters::import::read_file(&data("totals.csv"), None).unwrap()),
-        skip_invalid: false,
-    }
 }
 
 fn plan_359() -> PrintedImport {
@@ -110,18 +82,9 @@ fn plan_359() -> PrintedImport {
     }
 }
 
-/// Plan 215 imported on 01/09/2025.
-async fn with_plan_215(store: &Store) {
-    store
-        .imports()
-        .import_plan("cli:tester", plan_215(), at("2025-09-01T09:00:00+07:00"))
-        .await
-        .unwrap();
-}
-
 /// Plan 215, then Plan 359 Phụ lục II (13 rows linked, 1 created) on 05/01/2026.
 async fn with_both_plans(store: &Store) {
-    with_plan_215(store).await;
+    imported(store, true).await;
     let r = store
         .imports()
         .import_printed("cli:tester", plan_359(), at("2026-01-05T09:00:00+07:00"))
@@ -242,7 +205,7 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
 
 async fn a_report_as_of_a_date_is_the_same_bytes_whenever_it_is_made(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let other = task_named(&store, "Triển khai hệ thống thông tin nguồn").await;
     let md_before = progress_md(&store, PLAN, "2025-11-05").await;
@@ -355,7 +318,7 @@ async fn status_md(store: &Store, plan: Option<&str>, to: &str) -> String {
 async fn the_status_report_judges_a_plan_year_by_the_year_status(db: TestDb) {
     use adapters::report::status::{Category, categorize};
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let plan = store.directory().plan(PLAN).await.unwrap();
     let category = |rows: &[adapters::store::ReportRow]| {
@@ -435,7 +398,7 @@ async fn the_status_report_judges_a_plan_year_by_the_year_status(db: TestDb) {
 
 async fn a_budget_has_tranches_and_keeps_its_history(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let plans = store.plans();
     let s = skhcn();
@@ -556,7 +519,7 @@ async fn a_budget_has_tranches_and_keeps_its_history(db: TestDb) {
 
 async fn lineage_and_renames_are_audited_events_of_the_same_task(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let old = task_named(&store, "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
     let new = task_named(&store, RENTAL).await;
     let plans = store.plans();
@@ -716,22 +679,11 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = |p: &str| root().join(p).display().to_string();
-    ok(&tiendo(
+    ok(&import_command(
         &db,
         d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--totals",
-            &file("data/plan-215-2025/totals.csv"),
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
+        &data("tasks.csv"),
+        &["--totals", &file("data/plan-215-2025/totals.csv")],
     ));
     ok(&tiendo(
         &db,
@@ -949,7 +901,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
 async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) {
     let w = helpers::world(db).await;
     let app = &w.app;
-    with_plan_215(w.store()).await;
+    imported(w.store(), true).await;
     let rental = task_named(w.store(), RENTAL).await;
     let old = task_named(w.store(), "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
     let skhcn = w.token(Who::Skhcn);
@@ -1504,7 +1456,7 @@ async fn plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_
     db: TestDb,
 ) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let roman = |t: &str| !t.is_empty() && t.chars().all(|c| matches!(c, 'I' | 'V' | 'X'));
     // Before the layout: Plan 215's default, unit rows in every appendix.
     let book = progress_xlsx(&store, PLAN, "2025-11-05").await;

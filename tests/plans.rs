@@ -5,18 +5,19 @@
 mod common;
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use adapters::store::Store;
+use common::plan215::{PLAN, at, data, import_command, imported, request, root};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
+use engine::catalogue::ImportPlan;
 use engine::decide::Actor;
 use engine::plan::YearStatus;
 use engine::plan::carry::parse_links;
 use engine::plan::import::{LinkMode, PrintedImport};
 use engine::plan::layout::parse_layout;
-use engine::time::{Instant, parse_date, parse_instant};
+use engine::time::parse_date;
 use sqlx::Connection;
 
 on_both_backends!(
@@ -32,17 +33,6 @@ on_both_backends!(
     a_printed_plan_imported_before_0016_records_its_planned_allocation_when_imported_again,
 );
 
-const PLAN: &str = "215/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data(name: &str) -> PathBuf {
-    root().join("data/plan-215-2025").join(name)
-}
-
 fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
     Actor {
         user: user.into(),
@@ -50,10 +40,6 @@ fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
         units: units.iter().map(|u| u.to_string()).collect(),
         read_units: Vec::new(),
     }
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
 }
 
 /// Migration 0006 is the last one the previous release shipped.
@@ -139,20 +125,6 @@ async fn kept(db: &TestDb) -> Kept {
     }
 }
 
-fn plan_215(file: &str) -> PlanImport {
-    PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data(file), None).unwrap(),
-        totals: Some(adapters::import::read_file(&data("totals.csv"), None).unwrap()),
-        skip_invalid: false,
-    }
-}
-
 async fn a_database_of_the_previous_release_migrates_keeping_everything(db: TestDb) {
     previous_release(&db).await;
     let before = kept(&db).await;
@@ -203,7 +175,7 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2026-01-05T09:00:00+07:00"),
         )
         .await
@@ -249,7 +221,7 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2025-09-01T09:00:00+07:00"),
         )
         .await
@@ -299,7 +271,7 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2025-09-01T09:00:00+07:00"),
         )
         .await
@@ -390,15 +362,7 @@ fn plan_359(mode: LinkMode) -> PrintedImport {
 
 async fn with_plan_215(db: &TestDb) -> Store {
     let store = db.store().await;
-    store
-        .imports()
-        .import_plan(
-            "cli:tester",
-            plan_215("tasks.csv"),
-            at("2025-09-01T09:00:00+07:00"),
-        )
-        .await
-        .unwrap();
+    imported(&store, true).await;
     store
 }
 
@@ -919,22 +883,11 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = |p: &str| root().join(p).display().to_string();
-    ok(&tiendo(
+    ok(&import_command(
         &db,
         d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--totals",
-            &file("data/plan-215-2025/totals.csv"),
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
+        &data("tasks.csv"),
+        &["--totals", &file("data/plan-215-2025/totals.csv")],
     ));
     let review = d.join("de-xuat.csv").display().to_string();
     let xlsx = file("data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx");
@@ -1037,23 +990,7 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
         ]
     );
     // Flags that belong to the printed form are refused on a normalized file, with the reason.
-    let o = tiendo(
-        &db,
-        d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--auto-link",
-            "0.8",
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
-    );
+    let o = import_command(&db, d, &data("tasks.csv"), &["--auto-link", "0.8"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("chỉ dùng với bảng in"));
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod plan215;
 pub mod smtp;
 
 use std::sync::Arc;
