@@ -13,7 +13,7 @@ use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::{NewDocument, NewUser, Store, TaskFilter};
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::NaiveDate;
-use common::plan215::{PLAN, at, data, import_command, request};
+use common::plans::{PLAN, at, data, import_command, request};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{self, ImportPlan, MismatchColumn, PlanImport};

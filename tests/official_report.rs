@@ -10,7 +10,7 @@ mod common;
 use std::io::Read as _;
 
 use adapters::report::{self, Format, ProgressParams};
-use common::plan215::{PLAN, at, data, import_command, imported};
+use common::plans::{PLAN, at, data, import_command, imported, task_named};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::decide::Actor;
@@ -469,16 +469,7 @@ async fn the_official_report_as_of_a_date_ignores_a_later_budget_change(db: Test
         .await
         .unwrap()
         .bytes;
-    let task = store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name.starts_with("Mua bản quyền phần mềm MS Office"))
-        .unwrap()
-        .id;
+    let task = task_named(&store, "Mua bản quyền phần mềm MS Office").await;
     let skhcn = Actor {
         user: "chuyenvien.skhcn".into(),
         roles: vec![Role::Skhcn],

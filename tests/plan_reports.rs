@@ -12,13 +12,14 @@ use std::borrow::Cow;
 
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::Store;
-use common::plan215::{PLAN, at, data, import_command, imported, root};
+use common::plans::{
+    PLAN, PLAN_359, at, data, import_command, imported, plan_359, root, task_named,
+};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
-use engine::catalogue::ImportPlan;
 use engine::decide::Actor;
 use engine::plan::budget::{YearBudget, parse_tranche};
-use engine::plan::import::{LinkMode, PrintedImport};
+use engine::plan::import::LinkMode;
 use engine::plan::layout::parse_layout;
 use engine::plan::{Relation, YearStatus};
 use engine::time::end_of_day;
@@ -41,7 +42,6 @@ on_both_backends!(
     plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column,
 );
 
-const PLAN_359: &str = "359/KH-UBND";
 /// A 5-year rental (2024-2028) in Phụ lục 1, in its contract phase.
 const RENTAL: &str = "Triển khai hệ thống Cổng thông tin điện tử ngành Giáo dục";
 
@@ -62,48 +62,19 @@ fn skhcn() -> Actor {
     actor("chuyenvien.skhcn", Role::Skhcn, &[])
 }
 
-fn plan_359() -> PrintedImport {
-    let dir = root().join("data/plan-359-2026");
-    PrintedImport {
-        plan: ImportPlan {
-            number: PLAN_359.into(),
-            year: 2026,
-            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
-            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
-        },
-        layout: parse_layout(
-            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
-            "layout.toml",
-        )
-        .unwrap(),
-        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
-            .unwrap(),
-        mode: LinkMode::AutoLink(0.8),
-    }
-}
-
 /// Plan 215, then Plan 359 Phụ lục II (13 rows linked, 1 created) on 05/01/2026.
 async fn with_both_plans(store: &Store) {
     imported(store, true).await;
     let r = store
         .imports()
-        .import_printed("cli:tester", plan_359(), at("2026-01-05T09:00:00+07:00"))
+        .import_printed(
+            "cli:tester",
+            plan_359(LinkMode::AutoLink(0.8)),
+            at("2026-01-05T09:00:00+07:00"),
+        )
         .await
         .unwrap();
     assert_eq!((r.outcome.linked.len(), r.outcome.created), (13, 1));
-}
-
-async fn task_named(store: &Store, prefix: &str) -> String {
-    store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no task named {prefix}…"))
-        .id
 }
 
 async fn progress_md(store: &Store, plan: &str, as_of: &str) -> String {

@@ -8,7 +8,10 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use adapters::store::Store;
-use common::plan215::{PLAN, at, data, import_command, imported, request, root};
+use common::plans::{
+    PLAN, PLAN_359, all_tasks, at, data, import_command, imported, plan_359, request, root,
+    task_named,
+};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::ImportPlan;
@@ -252,19 +255,6 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
     assert_eq!(store.count("budget_history").await.unwrap(), 64);
 }
 
-async fn task_named(store: &Store, prefix: &str) -> String {
-    let all = store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap();
-    all.into_iter()
-        .find(|t| t.name.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no task named {prefix}…"))
-        .id
-}
-
 async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: TestDb) {
     let store = db.store().await;
     store
@@ -336,28 +326,6 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
             .contains("không có trong kế hoạch 359/KH-UBND"),
         "{other}"
     );
-}
-
-const PLAN_359: &str = "359/KH-UBND";
-
-fn plan_359(mode: LinkMode) -> PrintedImport {
-    let dir = root().join("data/plan-359-2026");
-    PrintedImport {
-        plan: ImportPlan {
-            number: PLAN_359.into(),
-            year: 2026,
-            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
-            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
-        },
-        layout: parse_layout(
-            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
-            "layout.toml",
-        )
-        .unwrap(),
-        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
-            .unwrap(),
-        mode,
-    }
 }
 
 async fn with_plan_215(db: &TestDb) -> Store {
@@ -557,12 +525,8 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
 }
 
 async fn task_names(store: &Store) -> std::collections::HashMap<String, String> {
-    store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
+    all_tasks(store)
         .await
-        .unwrap()
         .into_iter()
         .map(|t| (t.id, t.name))
         .collect()

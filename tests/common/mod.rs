@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-pub mod plan215;
+pub mod plans;
 pub mod smtp;
 
 use std::sync::Arc;

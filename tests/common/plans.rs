@@ -1,15 +1,18 @@
-//! Plan 215/KH-UBND of 2025 as the city printed it (`data/plan-215-2025`): the fixture of the
+//! The city's plans as printed: Plan 215/KH-UBND of 2025 (`data/plan-215-2025`) and the
+//! carry-over appendix of Plan 359/KH-UBND of 2026 (`data/plan-359-2026`): the fixtures of the
 //! plan-import, report and plan-year tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use engine::catalogue::{ImportPlan, PlanImport};
+use engine::plan::import::{LinkMode, PrintedImport};
 use engine::time::{Instant, parse_instant};
 
 use super::TestDb;
 
 pub const PLAN: &str = "215/KH-UBND";
+pub const PLAN_359: &str = "359/KH-UBND";
 pub const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
 
 /// The checkout: `data/`, `workflows/`…
@@ -72,4 +75,45 @@ pub async fn imported(store: &adapters::store::Store, totals: bool) {
         )
         .await
         .unwrap();
+}
+
+/// Plan 359's Phụ lục II (the tasks continued from Plan 215), linked by `mode`.
+pub fn plan_359(mode: LinkMode) -> PrintedImport {
+    let dir = root().join("data/plan-359-2026");
+    PrintedImport {
+        plan: ImportPlan {
+            number: PLAN_359.into(),
+            year: 2026,
+            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
+            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
+        },
+        layout: engine::plan::layout::parse_layout(
+            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
+            "layout.toml",
+        )
+        .unwrap(),
+        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
+            .unwrap(),
+        mode,
+    }
+}
+
+/// Every task of the store, whoever may see it.
+pub async fn all_tasks(store: &adapters::store::Store) -> Vec<adapters::store::Task> {
+    store
+        .tasks()
+        .unscoped()
+        .list(&adapters::store::TaskFilter::default())
+        .await
+        .unwrap()
+}
+
+/// The id of the first task whose name starts with `prefix`.
+pub async fn task_named(store: &adapters::store::Store, prefix: &str) -> String {
+    all_tasks(store)
+        .await
+        .into_iter()
+        .find(|t| t.name.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no task named {prefix}…"))
+        .id
 }
