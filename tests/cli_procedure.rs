@@ -41,24 +41,14 @@ impl Cli<'_> {
             ),
             ("pho.chu.tich", "ubnd", None),
         ] {
-            let mut args = vec!["user", "add", user, "--role", role];
-            if user == "giam.doc.skhcn" {
-                args.extend(["--role", "skhcn"]);
-            }
-            if let Some(u) = unit {
-                args.extend(["--unit", u]);
-            }
-            self.ok(&args);
+            let roles: &[&str] = if user == "giam.doc.skhcn" {
+                &[role, "skhcn"]
+            } else {
+                &[role]
+            };
+            self.add_user(user, roles, unit);
         }
-        self.ok(&[
-            "plan",
-            "add",
-            "215/KH-UBND",
-            "--year",
-            "2025",
-            "--title",
-            "Kế hoạch ứng dụng CNTT năm 2025",
-        ]);
+        self.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     }
 
     /// A mua-sam task of Sở Y tế needing `need_total` million đồng.

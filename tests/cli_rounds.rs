@@ -23,17 +23,9 @@ impl Cli<'_> {
             ("giam.doc", "thu_truong_don_vi", "so-y-te"),
             ("chuyen.vien", "skhcn", "so-khoa-hoc-va-cong-nghe"),
         ] {
-            self.ok(&["user", "add", user, "--role", role, "--unit", unit]);
+            self.add_user(user, &[role], Some(unit));
         }
-        self.ok(&[
-            "plan",
-            "add",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            "Kế hoạch ứng dụng CNTT năm 2025",
-        ]);
+        self.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     }
 
     fn task(&self, name: &str) -> String {

@@ -34,27 +34,9 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(1, &["unit", "add", "so-y-te", "Sở Y tế"])
             .contains("đã tồn tại")
     );
-    cli.ok(&[
-        "user", "add", "can.bo", "--role", "don_vi", "--unit", "so-y-te",
-    ]);
-    cli.ok(&[
-        "user",
-        "add",
-        "giam.doc",
-        "--role",
-        "thu_truong_don_vi",
-        "--unit",
-        "so-y-te",
-    ]);
-    cli.ok(&[
-        "user",
-        "add",
-        "chuyen.vien",
-        "--role",
-        "skhcn",
-        "--unit",
-        "so-khoa-hoc-va-cong-nghe",
-    ]);
+    cli.add_user("can.bo", &["don_vi"], Some("so-y-te"));
+    cli.add_user("giam.doc", &["thu_truong_don_vi"], Some("so-y-te"));
+    cli.add_user("chuyen.vien", &["skhcn"], Some("so-khoa-hoc-va-cong-nghe"));
     assert!(
         cli.fails(2, &["user", "add", "x.y", "--role", "giam_doc"])
             .contains("thu_truong_don_vi")
@@ -63,15 +45,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(1, &["user", "add", "khong.don.vi", "--role", "don_vi"])
             .contains("--unit")
     );
-    cli.ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch ứng dụng CNTT năm 2025",
-    ]);
+    cli.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
 
     let id = cli.create_task(
         "Triển khai Hệ thống phần mềm Quản lý Y tế cơ sở",

@@ -39,15 +39,7 @@ async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: Tes
         "--email",
         "tham.dinh@haiphong.gov.vn",
     ]);
-    cli.ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch năm 2025",
-    ]);
+    cli.add_plan_215("Kế hoạch năm 2025");
     let id = cli.create_task("Tổng đài 1022", "thuong_xuyen", "thu-nghiem-nhac-han", &[]);
     cli.ok(&["task", "transition", &id, "gui_tham_dinh", "--as", "can.bo"]);
 

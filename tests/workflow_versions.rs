@@ -52,19 +52,9 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     };
     cli.ok(&["db", "migrate"]);
     cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
-    cli.ok(&[
-        "user", "add", "can.bo", "--role", "don_vi", "--unit", "so-y-te",
-    ]);
-    cli.ok(&["user", "add", "quan.tri", "--role", "admin"]);
-    cli.ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch ứng dụng CNTT năm 2025",
-    ]);
+    cli.add_user("can.bo", &["don_vi"], Some("so-y-te"));
+    cli.add_user("quan.tri", &["admin"], None);
+    cli.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     // Two tasks start on version 1: one drafting its explanation, one still proposed.
     let drafting = cli.create("Nhiệm vụ đang lập thuyết minh");
     cli.ok(&[

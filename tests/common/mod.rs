@@ -340,6 +340,31 @@ impl<'a> Cli<'a> {
         self.ok(args).lines().next().unwrap_or_default().to_string()
     }
 
+    /// `plan add 215/KH-UBND --year 2025 --title TITLE`: the plan of the CLI tests.
+    pub fn add_plan_215(&self, title: &str) {
+        self.ok(&[
+            "plan",
+            "add",
+            "215/KH-UBND",
+            "--year",
+            "2025",
+            "--title",
+            title,
+        ]);
+    }
+
+    /// `user add USER --role ROLE… [--unit UNIT]`.
+    pub fn add_user(&self, user: &str, roles: &[&str], unit: Option<&str>) {
+        let mut args = vec!["user", "add", user];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        if let Some(u) = unit {
+            args.extend(["--unit", u]);
+        }
+        self.ok(&args);
+    }
+
     /// `task create` as `can.bo`: a task `name` of Sở Y tế in plan 215/KH-UBND, of workflow
     /// `kind`, funded from `funding`, with the arguments `more`; returns the task's id.
     pub fn create_task(&self, name: &str, funding: &str, kind: &str, more: &[&str]) -> String {
