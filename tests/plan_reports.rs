@@ -8,8 +8,6 @@ mod common;
 #[path = "api/helpers.rs"]
 mod helpers;
 
-use std::borrow::Cow;
-
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::Store;
 use common::plans::{
@@ -26,7 +24,6 @@ use engine::time::end_of_day;
 use helpers::{Who, json, problem};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use sqlx::Connection;
 
 on_both_backends!(
     the_progress_report_prints_each_plan_by_its_layout_and_names_continuing_and_new_tasks,
@@ -1093,30 +1090,8 @@ const PREVIOUS_RELEASE: i64 = 10;
 
 /// Runs the migrations of this tree numbered `from..=to` on the test database.
 async fn migrate_range(db: &TestDb, from: i64, to: i64) {
-    migrate_where(db, |v| v <= to).await;
+    db.migrate_where(|v| v <= to).await;
     let _ = from;
-}
-
-/// Runs the migrations of this tree whose number `keep` keeps, on the test database.
-async fn migrate_where(db: &TestDb, keep: impl Fn(i64) -> bool) {
-    let dir = root().join("migrations").join(db.backend);
-    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    migrator.migrations = Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| keep(m.version))
-            .cloned()
-            .collect(),
-    );
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    } else {
-        let opts = format!("{}?mode=rwc", db.url);
-        let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    }
 }
 
 /// Budget lines as kept: task, year, the six amounts, the plan.
@@ -1143,60 +1118,36 @@ struct Kept {
 }
 
 async fn kept(db: &TestDb) -> Kept {
-    macro_rules! read {
-        ($c:expr) => {
-            Kept {
-                tasks: sqlx::query_as(
-                    "SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                audit: sqlx::query_as("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
-                    .fetch_all(&mut $c)
-                    .await
-                    .unwrap(),
-                lines: sqlx::query_as(
-                    "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
-                     carried_over_vnd, spent_vnd FROM budget_lines ORDER BY task_id, year",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                history: sqlx::query_as(
-                    "SELECT task_id, year, allocated_year_vnd, recorded_by FROM budget_history ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                tranches: sqlx::query_as(
-                    "SELECT task_id, year, tranche, amount_vnd, decision_number FROM budget_tranches \
-                     ORDER BY task_id, year, tranche",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                lineage: sqlx::query_as(
-                    "SELECT task_id, relation, other_task_id, reason FROM task_lineage ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                listings: sqlx::query_as(
-                    "SELECT plan_id, task_id, section FROM plan_listings ORDER BY plan_id, task_id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-            }
-        };
-    }
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        read!(c)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        read!(c)
+    Kept {
+        tasks: db
+            .rows("SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id")
+            .await,
+        audit: db
+            .rows("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
+            .await,
+        lines: db
+            .rows(
+                "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
+                 carried_over_vnd, spent_vnd FROM budget_lines ORDER BY task_id, year",
+            )
+            .await,
+        history: db
+            .rows(
+                "SELECT task_id, year, allocated_year_vnd, recorded_by FROM budget_history ORDER BY id",
+            )
+            .await,
+        tranches: db
+            .rows(
+                "SELECT task_id, year, tranche, amount_vnd, decision_number FROM budget_tranches \
+                 ORDER BY task_id, year, tranche",
+            )
+            .await,
+        lineage: db
+            .rows("SELECT task_id, relation, other_task_id, reason FROM task_lineage ORDER BY id")
+            .await,
+        listings: db
+            .rows("SELECT plan_id, task_id, section FROM plan_listings ORDER BY plan_id, task_id")
+            .await,
     }
 }
 
@@ -1304,7 +1255,7 @@ async fn a_database_before_0016_migrates_and_shows_the_planned_allocation_from_w
         .join("tests/fixtures/release-0006")
         .join(format!("{}.sql", db.backend));
     db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
-    migrate_where(&db, |v| v != 16).await;
+    db.migrate_where(|v| v != 16).await;
     let before = kept(&db).await;
     assert_eq!((before.tasks.len(), before.lines.len()), (63, 63));
 

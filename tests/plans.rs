@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use adapters::store::Store;
@@ -21,7 +20,6 @@ use engine::plan::carry::parse_links;
 use engine::plan::import::{LinkMode, PrintedImport};
 use engine::plan::layout::parse_layout;
 use engine::time::parse_date;
-use sqlx::Connection;
 
 on_both_backends!(
     a_database_of_the_previous_release_migrates_keeping_everything,
@@ -52,24 +50,7 @@ const PREVIOUS_RELEASE: i64 = 6;
 /// 0006, unchanged since), then the data it wrote (`tiendo demo` and `tiendo audit seal`, dumped
 /// from databases that release created: tests/fixtures/release-0006/).
 async fn previous_release(db: &TestDb) {
-    let dir = root().join("migrations").join(db.backend);
-    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    migrator.migrations = Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| m.version <= PREVIOUS_RELEASE)
-            .cloned()
-            .collect(),
-    );
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    } else {
-        let opts = format!("{}?mode=rwc", db.url);
-        let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    }
+    db.migrate_where(|v| v <= PREVIOUS_RELEASE).await;
     let fixture = root()
         .join("tests/fixtures/release-0006")
         .join(format!("{}.sql", db.backend));
@@ -96,35 +77,19 @@ struct Kept {
 }
 
 async fn kept(db: &TestDb) -> Kept {
-    macro_rules! read {
-        ($c:expr) => {
-            Kept {
-                tasks: sqlx::query_as(
-                    "SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                audit: sqlx::query_as("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
-                    .fetch_all(&mut $c)
-                    .await
-                    .unwrap(),
-                budget: sqlx::query_as(
-                    "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd \
-                     FROM budget_lines ORDER BY task_id, year",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-            }
-        };
-    }
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        read!(c)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        read!(c)
+    Kept {
+        tasks: db
+            .rows("SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id")
+            .await,
+        audit: db
+            .rows("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
+            .await,
+        budget: db
+            .rows(
+                "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd \
+                 FROM budget_lines ORDER BY task_id, year",
+            )
+            .await,
     }
 }
 

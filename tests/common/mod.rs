@@ -118,6 +118,50 @@ impl TestDb {
         store
     }
 
+    /// Runs the migrations of this tree whose number `keep` keeps, outside the store: the
+    /// schema as an older release left it.
+    pub async fn migrate_where(&self, keep: impl Fn(i64) -> bool) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(self.backend);
+        let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+        migrator.migrations = std::borrow::Cow::Owned(
+            migrator
+                .migrations
+                .iter()
+                .filter(|m| keep(m.version))
+                .cloned()
+                .collect(),
+        );
+        if self.backend == "postgres" {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+        } else {
+            let opts = format!("{}?mode=rwc", self.url);
+            let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+        }
+    }
+
+    /// The rows of a query on this database, outside the store.
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        let q = || sqlx::AssertSqlSafe(sql.to_string());
+        let rows = if self.backend == "postgres" {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_as(q()).fetch_all(&mut c).await
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query_as(q()).fetch_all(&mut c).await
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Runs raw SQL on this database, outside the store (to tamper, or to inject faults).
     pub async fn exec(&self, sql: &str) {
         if let Err(e) = self.try_exec(sql).await {
