@@ -11,9 +11,8 @@ use std::io::Read as _;
 
 use adapters::report::{self, Format, ProgressParams};
 use common::plans::{PLAN, at, data, import_command, imported, task_named};
-use common::{TestDb, ok, tiendo};
+use common::{TestDb, actor, ok, tiendo};
 use engine::Role;
-use engine::decide::Actor;
 use engine::domain::UnitId;
 use engine::plan::budget::YearBudget;
 use engine::round::{
@@ -470,12 +469,7 @@ async fn the_official_report_as_of_a_date_ignores_a_later_budget_change(db: Test
         .unwrap()
         .bytes;
     let task = task_named(&store, "Mua bản quyền phần mềm MS Office").await;
-    let skhcn = Actor {
-        user: "chuyenvien.skhcn".into(),
-        roles: vec![Role::Skhcn],
-        units: Vec::new(),
-        read_units: Vec::new(),
-    };
+    let skhcn = actor("chuyenvien.skhcn", Role::Skhcn, &[]);
     store
         .plans()
         .set_budget_as(

@@ -13,7 +13,7 @@ use adapters::store::Store;
 use common::plans::{
     PLAN, PLAN_359, at, data, import_command, imported, plan_359, root, task_named,
 };
-use common::{TestDb, ok, tiendo};
+use common::{TestDb, actor, ok, tiendo};
 use engine::Role;
 use engine::decide::Actor;
 use engine::plan::budget::{YearBudget, parse_tranche};
@@ -44,15 +44,6 @@ const RENTAL: &str = "Triển khai hệ thống Cổng thông tin điện tử n
 
 fn day(s: &str) -> chrono::NaiveDate {
     engine::time::parse_date(s).unwrap()
-}
-
-fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
-    Actor {
-        user: user.into(),
-        roles: vec![role],
-        units: units.iter().map(|u| u.to_string()).collect(),
-        read_units: Vec::new(),
-    }
 }
 
 fn skhcn() -> Actor {

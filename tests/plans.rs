@@ -11,10 +11,9 @@ use common::plans::{
     PLAN, PLAN_359, all_tasks, at, data, import_command, imported, plan_359, request, root,
     task_named,
 };
-use common::{TestDb, ok, tiendo};
+use common::{TestDb, actor, ok, tiendo};
 use engine::Role;
 use engine::catalogue::ImportPlan;
-use engine::decide::Actor;
 use engine::plan::YearStatus;
 use engine::plan::carry::parse_links;
 use engine::plan::import::{LinkMode, PrintedImport};
@@ -33,15 +32,6 @@ on_both_backends!(
     a_layout_declares_the_kinds_and_funding_sources_of_its_sections,
     a_printed_plan_imported_before_0016_records_its_planned_allocation_when_imported_again,
 );
-
-fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
-    Actor {
-        user: user.into(),
-        roles: vec![role],
-        units: units.iter().map(|u| u.to_string()).collect(),
-        read_units: Vec::new(),
-    }
-}
 
 /// Migration 0006 is the last one the previous release shipped.
 const PREVIOUS_RELEASE: i64 = 6;

@@ -303,6 +303,16 @@ pub fn new_task(plan: &str, unit: &str, name: &str, kind: &str) -> NewTask {
     }
 }
 
+/// An actor as the store would read them: `user` with one `role`, acting for `units`.
+pub fn actor(user: &str, role: Role, units: &[&str]) -> engine::decide::Actor {
+    engine::decide::Actor {
+        user: user.into(),
+        roles: vec![role],
+        units: units.iter().map(|u| u.to_string()).collect(),
+        read_units: Vec::new(),
+    }
+}
+
 /// A person of a test's directory: username, display name, role, unit.
 pub type Person<'a> = (&'a str, &'a str, Role, Option<&'a str>);
 
