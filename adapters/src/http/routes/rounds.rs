@@ -51,6 +51,11 @@ fn number(field: &str, s: &str) -> Result<u32, Problem> {
         })
 }
 
+/// A round's path: the plan (number or id) and the round's number.
+fn round_of(plan: &str, n: &str) -> Result<(String, u32), Problem> {
+    Ok((ident("plan", plan)?, number("number", n)?))
+}
+
 /// The kinds of difficulty (mục 5. Khó khăn, vướng mắc).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -425,8 +430,7 @@ async fn get_round(
     Path((plan, n)): Path<(String, String)>,
     Params(q): Params<RoundQuery>,
 ) -> Result<Json<RoundViewOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let compare = q
         .compare
         .map(|c| number("compare", &c.to_string()))
@@ -478,8 +482,7 @@ async fn put_entry(
     Path((plan, n, task)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<EntryBody>,
 ) -> Result<Json<EntryOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let task = ident("task", &task)?;
     if body.difficulties.len() > 50 || body.proposals.len() > 50 {
         return Err(Problem::bad_request(
@@ -540,8 +543,7 @@ async fn submit_unit(
     Auth(id): Auth,
     Path((plan, n, unit)): Path<(String, String, String)>,
 ) -> Result<Json<SubmissionOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let unit = ident("unit", &unit)?;
     let s = app
         .store
@@ -583,8 +585,7 @@ async fn reopen_unit(
     Path((plan, n, unit)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<ReopenBody>,
 ) -> Result<StatusCode, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let unit = ident("unit", &unit)?;
     let reason = opt_text("reason", body.reason.as_deref(), MAX_LINE, true)?;
     app.store
@@ -622,8 +623,7 @@ async fn put_draft(
     Path((plan, n, section)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<DraftBody>,
 ) -> Result<StatusCode, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let section = DraftSection::parse(&section).map_err(|e| Problem::bad_request("section", e))?;
     let body = opt_text("text", body.text.as_deref(), 4 * MAX_TEXT, true)?;
     app.store
@@ -675,8 +675,7 @@ async fn put_signature(
     Path((plan, n)): Path<(String, String)>,
     JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<RoundOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let doc_number = opt_text("doc_number", body.doc_number.as_deref(), MAX_LINE, false)?;
     let signer = match &body.signer {
         Some(s) => Some(Signer {
