@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Cli, TestDb};
+use common::{Cli, TestDb, task_args};
 
 on_both_backends!(
     a_task_is_driven_from_the_shell_as_named_users,
@@ -137,21 +137,21 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
     assert!(err.contains("thuyet_minh_du_toan"), "{err}");
 
     std::fs::write(dir.path().join("thuyet-minh.pdf"), b"%PDF-1.4 thuyet minh").unwrap();
-    let attached = cli.ok(&[
-        "task",
+    let attached = cli.ok(&task_args(
         "attach",
         &id,
-        "--as",
         "can.bo",
-        "--type",
-        "thuyet_minh_du_toan",
-        "--file",
-        dir.path().join("thuyet-minh.pdf").to_str().unwrap(),
-        "--number",
-        "12/SYT-KHTC",
-        "--date",
-        "15/03/2026",
-    ]);
+        &[
+            "--type",
+            "thuyet_minh_du_toan",
+            "--file",
+            dir.path().join("thuyet-minh.pdf").to_str().unwrap(),
+            "--number",
+            "12/SYT-KHTC",
+            "--date",
+            "15/03/2026",
+        ],
+    ));
     let doc = attached.lines().next().unwrap().to_string();
     let err = cli.fails(
         1,

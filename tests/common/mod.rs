@@ -467,6 +467,18 @@ impl<'a> Cli<'a> {
     }
 }
 
+/// `task COMMAND TASK --as WHO ARGS…`: the arguments of a task command acting as a user.
+pub fn task_args<'a>(
+    command: &'a str,
+    task: &'a str,
+    who: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec!["task", command, task, "--as", who];
+    v.extend_from_slice(args);
+    v
+}
+
 /// The `tiendo` binary run in `dir` on `db` as the operator `tester` (an import records who ran
 /// it from `USER`), on the shipped workflows: the plan-import tests' runner.
 pub fn tiendo(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
