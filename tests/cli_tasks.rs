@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Cli, TestDb, task_args};
+use common::{Cli, TestDb, create_task_args, task_args};
 
 on_both_backends!(
     a_task_is_driven_from_the_shell_as_named_users,
@@ -53,25 +53,7 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         "mua-sam",
         &["--need-total", "8.809", "--need-year", "1727"],
     );
-    let err = cli.fails(
-        2,
-        &[
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            "X",
-            "--funding",
-            "ngan_sach",
-            "--kind",
-            "mua-sam",
-        ],
-    );
+    let err = cli.fails(2, &create_task_args("X", "ngan_sach", "mua-sam", &[]));
     assert!(err.contains("thuong_xuyen"), "{err}");
 
     // The unit head cannot do the officer's step; the message says who can.

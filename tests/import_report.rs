@@ -13,7 +13,7 @@ use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::{NewDocument, NewUser, Store, TaskFilter};
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::NaiveDate;
-use common::plans::{PLAN, at, data, import_command, request};
+use common::plans::{PLAN, at, data, import_command, report_command, request};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{self, ImportPlan, MismatchColumn, PlanImport};
@@ -777,21 +777,12 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let xlsx = dir.path().join("p.xlsx");
     let x = xlsx.display().to_string();
-    let out = ok(&tiendo(
+    let out = ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "xlsx",
-            "-o",
-            &x,
-        ],
+        "progress",
+        "2025-11-05",
+        &["--format", "xlsx", "-o", &x],
     ));
     assert!(out.contains("Đã ghi báo cáo tiến độ (xlsx"), "{out}");
     let bytes = std::fs::read(&xlsx).unwrap();
@@ -912,19 +903,12 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     assert_eq!(number(&a2, (tong2.0, 3)), 88_687.0);
 
     // HTML and Markdown carry the same Vietnamese text.
-    let html = ok(&tiendo(
+    let html = ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "05/11/2025",
-            "--format",
-            "html",
-        ],
+        "progress",
+        "05/11/2025",
+        &["--format", "html"],
     ));
     for text in [
         "<html lang=\"vi\">",
@@ -946,19 +930,12 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
         assert!(html.contains(text), "HTML lacks {text}");
     }
     let md_file = dir.path().join("p.md");
-    ok(&tiendo(
+    ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "-o",
-            &md_file.display().to_string(),
-        ],
+        "progress",
+        "2025-11-05",
+        &["-o", &md_file.display().to_string()],
     ));
     let md = std::fs::read_to_string(&md_file).unwrap();
     for text in [

@@ -10,8 +10,8 @@ mod common;
 use std::io::Read as _;
 
 use adapters::report::{self, Format, ProgressParams};
-use common::plans::{PLAN, at, data, import_command, imported, task_named};
-use common::{TestDb, actor, ok, tiendo};
+use common::plans::{PLAN, at, data, import_command, imported, report_command, task_named};
+use common::{TestDb, actor, ok};
 use engine::Role;
 use engine::domain::UnitId;
 use engine::plan::budget::YearBudget;
@@ -124,19 +124,14 @@ async fn the_official_report_has_the_forms_parts_in_order(db: TestDb) {
     ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let out_path = dir.path().join("bao-cao.docx");
     let o = out_path.display().to_string();
-    let args = [
-        "report",
+    let args = ["--format", "docx", "-o", &o];
+    let out = ok(&report_command(
+        &db,
+        dir.path(),
         "progress",
-        "--plan",
-        PLAN,
-        "--as-of",
         "2025-11-05",
-        "--format",
-        "docx",
-        "-o",
-        &o,
-    ];
-    let out = ok(&tiendo(&db, dir.path(), &args));
+        &args,
+    ));
     assert!(out.contains("Đã ghi báo cáo tiến độ (docx"), "{out}");
     let bytes = std::fs::read(&out_path).unwrap();
     let t = texts(&bytes);
@@ -224,41 +219,31 @@ async fn the_official_report_has_the_forms_parts_in_order(db: TestDb) {
     assert!(nhan.contains(r#"<w:sz w:val="24" />"#));
 
     // Made again: the same bytes.
-    ok(&tiendo(&db, dir.path(), &args));
+    ok(&report_command(
+        &db,
+        dir.path(),
+        "progress",
+        "2025-11-05",
+        &args,
+    ));
     assert_eq!(std::fs::read(&out_path).unwrap(), bytes);
 
     // docx is for the progress report only, and needs a file.
-    let refused = tiendo(
+    let refused = report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "status",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "docx",
-            "-o",
-            &o,
-        ],
+        "status",
+        "2025-11-05",
+        &["--format", "docx", "-o", &o],
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("chỉ dành cho báo cáo tiến độ"));
-    let no_file = tiendo(
+    let no_file = report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "docx",
-        ],
+        "progress",
+        "2025-11-05",
+        &["--format", "docx"],
     );
     assert!(!no_file.status.success());
     assert!(String::from_utf8_lossy(&no_file.stderr).contains("-o TỆP.docx"));

@@ -21,58 +21,19 @@ crate::on_both_backends!(
 /// Issue 14: `GET /api/v1/tasks/{id}` shows every plan the task is listed in, each with that
 /// year's budget line — Plan 215 imported, then Plan 359's Phụ lục II continuing its tasks.
 async fn a_task_over_http_lists_every_plan_with_that_years_budget_line(db: TestDb) {
-    use engine::catalogue::{ImportPlan, PlanImport};
-    use engine::plan::import::{LinkMode, PrintedImport};
+    use crate::common::plans::{data, plan_359, request};
+    use engine::plan::import::LinkMode;
     let w = world(db).await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let now = chrono::Utc::now();
     w.store()
         .imports()
-        .import_plan(
-            "cli:tester",
-            PlanImport {
-                plan: ImportPlan {
-                    number: PLAN.into(),
-                    year: 2025,
-                    title: "Kế hoạch năm 2025".into(),
-                    issued_on: None,
-                },
-                rows: adapters::import::read_file(&root.join("data/plan-215-2025/tasks.csv"), None)
-                    .expect("tasks.csv"),
-                totals: None,
-                skip_invalid: false,
-            },
-            now,
-        )
+        .import_plan("cli:tester", request(&data("tasks.csv"), false), now)
         .await
         .expect("plan 215");
-    let dir = root.join("data/plan-359-2026");
     let r = w
         .store()
         .imports()
-        .import_printed(
-            "cli:tester",
-            PrintedImport {
-                plan: ImportPlan {
-                    number: "359/KH-UBND".into(),
-                    year: 2026,
-                    title: "Kế hoạch chuyển đổi số năm 2026".into(),
-                    issued_on: None,
-                },
-                layout: engine::plan::layout::parse_layout(
-                    &std::fs::read_to_string(dir.join("layout.toml")).expect("layout"),
-                    "layout.toml",
-                )
-                .expect("layout"),
-                sheets: adapters::import::read_grids(
-                    &dir.join("phu-luc-II-chuyen-tiep.xlsx"),
-                    None,
-                )
-                .expect("xlsx"),
-                mode: LinkMode::AutoLink(0.8),
-            },
-            now,
-        )
+        .import_printed("cli:tester", plan_359(LinkMode::AutoLink(0.8)), now)
         .await
         .expect("plan 359");
     let (_, hop, _) = r

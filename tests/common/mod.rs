@@ -422,24 +422,7 @@ impl<'a> Cli<'a> {
     /// `task create` as `can.bo`: a task `name` of Sở Y tế in plan 215/KH-UBND, of workflow
     /// `kind`, funded from `funding`, with the arguments `more`; returns the task's id.
     pub fn create_task(&self, name: &str, funding: &str, kind: &str, more: &[&str]) -> String {
-        let mut args = vec![
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            funding,
-            "--kind",
-            kind,
-        ];
-        args.extend_from_slice(more);
-        self.id(&args)
+        self.id(&create_task_args(name, funding, kind, more))
     }
 
     /// Runs a command that must fail with `code`; returns its stderr.
@@ -465,6 +448,33 @@ impl<'a> Cli<'a> {
             String::from_utf8_lossy(&o.stderr)
         )
     }
+}
+
+/// The arguments of [`Cli::create_task`].
+pub fn create_task_args<'a>(
+    name: &'a str,
+    funding: &'a str,
+    kind: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "task",
+        "create",
+        "--as",
+        "can.bo",
+        "--plan",
+        "215/KH-UBND",
+        "--unit",
+        "so-y-te",
+        "--name",
+        name,
+        "--funding",
+        funding,
+        "--kind",
+        kind,
+    ];
+    args.extend_from_slice(more);
+    args
 }
 
 /// `task COMMAND TASK --as WHO ARGS…`: the arguments of a task command acting as a user.

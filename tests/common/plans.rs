@@ -117,3 +117,10 @@ pub async fn task_named(store: &adapters::store::Store, prefix: &str) -> String 
         .unwrap_or_else(|| panic!("no task named {prefix}…"))
         .id
 }
+
+/// `tiendo report KIND --plan 215/KH-UBND --as-of AS_OF ARGS…`, as `import_command` runs it.
+pub fn report_command(db: &TestDb, dir: &Path, kind: &str, as_of: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["report", kind, "--plan", PLAN, "--as-of", as_of];
+    args.extend_from_slice(extra);
+    super::tiendo(db, dir, &args)
+}
