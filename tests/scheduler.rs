@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
+use adapters::email::{Relay, RelayConfig};
 use adapters::scheduler::{Scheduler, SchedulerConfig};
 use adapters::store::{NewTask, Store, TransitionRequest};
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -140,23 +140,43 @@ async fn in_appraisal(w: &World, name: &str, now: Instant) -> String {
 }
 
 fn relay(store: &Store, port: u16, cfg: RelayConfig) -> Relay {
-    let smtp = SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: TlsMode::None,
-        username: None,
-        password: None,
-        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
-            .parse()
-            .unwrap(),
-        timeout: Duration::from_secs(5),
-    };
-    Relay::new(
-        store.clone(),
-        Mailer::new(&smtp).unwrap(),
-        "relay-test",
-        cfg,
-    )
+    common::smtp::relay(store, port, "relay-test", cfg)
+}
+
+/// A scheduler running in the background, mailing through the SMTP server on `port` with the
+/// city's base URL, until stopped.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(w: &World, port: u16, name: &str, since: Instant) -> Running {
+        let scheduler = Scheduler::new(
+            w.store.clone(),
+            quiet(),
+            Some(relay(
+                &w.store,
+                port,
+                RelayConfig {
+                    base_url: "https://tiendo.haiphong.gov.vn".into(),
+                    ..RelayConfig::default()
+                },
+            )),
+            name,
+            since,
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(scheduler.run(async {
+            let _ = stopped.await;
+        }));
+        Running { stop, handle }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap();
+    }
 }
 
 fn quiet() -> SchedulerConfig {
@@ -190,30 +210,12 @@ async fn the_reminder_at_half_of_a_short_deadline_arrives_by_email(db: TestDb) {
     let smtp = SmtpServer::start();
     let start = Utc::now();
     let id = in_appraisal(&w, "Triển khai Hệ thống phần mềm Quản lý Y tế cơ sở", start).await;
-    let scheduler = Scheduler::new(
-        w.store.clone(),
-        quiet(),
-        Some(relay(
-            &w.store,
-            smtp.port,
-            RelayConfig {
-                base_url: "https://tiendo.haiphong.gov.vn".into(),
-                ..RelayConfig::default()
-            },
-        )),
-        "loop-test",
-        start,
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(scheduler.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(&w, smtp.port, "loop-test", start);
     // Creation and the transition send three messages first (the unit's turn, the
     // appraiser's turn, the unit's progress note); the reminder is the fourth.
     let mails = smtp.wait_for(4, Duration::from_secs(20)).await;
     let reminder_at = Utc::now();
-    let _ = stop.send(());
-    handle.await.unwrap();
+    running.stop().await;
     let reminder = mails
         .iter()
         .find(|m| m.subject.starts_with("[tiendo] Nhắc hạn"))
@@ -1211,28 +1213,10 @@ async fn a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance(db: Te
             .await
             .unwrap();
     }
-    let scheduler = Scheduler::new(
-        w.store.clone(),
-        quiet(),
-        Some(relay(
-            &w.store,
-            smtp.port,
-            RelayConfig {
-                base_url: "https://tiendo.haiphong.gov.vn".into(),
-                ..RelayConfig::default()
-            },
-        )),
-        "slow-relay-test",
-        start,
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(scheduler.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(&w, smtp.port, "slow-relay-test", start);
     // The backlog, the reminder and the due notice.
     let mails = smtp.wait_for(8, Duration::from_secs(40)).await;
-    let _ = stop.send(());
-    handle.await.unwrap();
+    running.stop().await;
     assert!(mails.len() >= 8, "{} messages arrived", mails.len());
 
     // Both deadline messages were fired on time, each for one timer, while the relay was busy.
