@@ -32,6 +32,7 @@ on_both_backends!(
     after_downtime_an_automatic_move_cancels_the_escalation_meant_for_later,
     a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them,
     a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance,
+    a_timer_due_sooner_than_the_poll_fires_when_it_falls_due,
 );
 
 mod postgres_only {
@@ -1284,4 +1285,55 @@ async fn a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance(db: Te
         checked += 1;
     }
     assert_eq!(checked, mails.len());
+}
+
+/// Issue 18: the scheduler sleeps until the earliest pending timer, not only for its poll. With
+/// a one-minute poll, a scheduler already asleep when the task enters its 4-second appraisal
+/// (reminder at 2 s, due notice at 4 s) queues both within about a second of falling due, not
+/// at the next poll. Bounds are loose (a loaded machine): well under the poll is the point.
+async fn a_timer_due_sooner_than_the_poll_fires_when_it_falls_due(db: TestDb) {
+    let w = world(&db).await;
+    let cfg = SchedulerConfig {
+        poll: Duration::from_secs(60),
+        ..quiet()
+    };
+    let scheduler = Scheduler::new(w.store.clone(), cfg, None, "wake-test", Utc::now());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async {
+        let _ = stopped.await;
+    }));
+    // The first pass finds nothing due; the scheduler is asleep when the timers are created.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = in_appraisal(&w, "Nhiệm vụ hạn ngắn", Utc::now()).await;
+    let mut fired = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        fired = w
+            .store
+            .tasks()
+            .unscoped()
+            .outbox(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.template == "deadline.reminder" || o.template == "deadline.due")
+            .map(|o| o.payload)
+            .collect();
+        if fired.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    handle.await.unwrap();
+    assert_eq!(fired.len(), 2, "reminder and due notice queued: {fired:?}");
+    for p in &fired {
+        let due: Instant = serde_json::from_value(p["fire_at"].clone()).unwrap();
+        let at: Instant = serde_json::from_value(p["fired_at"].clone()).unwrap();
+        let late = at - due;
+        assert!(
+            late >= TimeDelta::zero() && late < TimeDelta::seconds(5),
+            "fired {late} after it fell due (poll 60 s): {p}"
+        );
+    }
 }
