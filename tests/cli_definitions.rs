@@ -1,7 +1,11 @@
 //! End-to-end: the real `tiendo` binary on workflow definitions and the calendar.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::copy_of_shipped;
 
 fn tiendo(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tiendo"))
@@ -17,25 +21,6 @@ fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn shipped() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
-}
-
-/// A scratch copy of the shipped workflows folder.
-fn copy_of_shipped() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("calendars")).unwrap();
-    for sub in ["", "calendars"] {
-        for e in std::fs::read_dir(shipped().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                std::fs::copy(&p, tmp.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    tmp
 }
 
 #[test]

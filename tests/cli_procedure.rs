@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Cli, TestDb};
+use common::{Cli, TestDb, task_args};
 
 on_both_backends!(
     the_approval_authority_is_resolved_per_task,
@@ -16,10 +16,6 @@ on_both_backends!(
 
 impl Cli<'_> {
     /// The first line of a command's output: the id it printed.
-    fn id(&self, args: &[&str]) -> String {
-        self.ok(args).lines().next().unwrap_or_default().to_string()
-    }
-
     /// The units, users and plan of these tests: Sở Y tế (officer, head), Sở Nội vụ (head),
     /// SKHCN, UBND.
     fn world(&self) {
@@ -45,67 +41,35 @@ impl Cli<'_> {
             ),
             ("pho.chu.tich", "ubnd", None),
         ] {
-            let mut args = vec!["user", "add", user, "--role", role];
-            if user == "giam.doc.skhcn" {
-                args.extend(["--role", "skhcn"]);
-            }
-            if let Some(u) = unit {
-                args.extend(["--unit", u]);
-            }
-            self.ok(&args);
+            let roles: &[&str] = if user == "giam.doc.skhcn" {
+                &[role, "skhcn"]
+            } else {
+                &[role]
+            };
+            self.add_user(user, roles, unit);
         }
-        self.ok(&[
-            "plan",
-            "add",
-            "215/KH-UBND",
-            "--year",
-            "2025",
-            "--title",
-            "Kế hoạch ứng dụng CNTT năm 2025",
-        ]);
+        self.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     }
 
     /// A mua-sam task of Sở Y tế needing `need_total` million đồng.
     fn task(&self, name: &str, need_total: &str, own_fund: bool) -> String {
-        let mut args = vec![
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            "thuong_xuyen",
-            "--kind",
-            "mua-sam",
-            "--need-total",
-            need_total,
-        ];
+        let mut more = vec!["--need-total", need_total];
         if own_fund {
-            args.push("--own-fund");
+            more.push("--own-fund");
         }
-        self.id(&args)
+        self.create_task(name, "thuong_xuyen", "mua-sam", &more)
     }
 
     /// Attaches a document of `doc_type` to `task` as `who`; its id.
     fn attach(&self, task: &str, doc_type: &str, who: &str) -> String {
         let file = self.dir.join(format!("{doc_type}.pdf"));
         std::fs::write(&file, format!("%PDF-1.4 {doc_type}")).unwrap();
-        self.id(&[
-            "task",
+        self.id(&task_args(
             "attach",
             task,
-            "--as",
             who,
-            "--type",
-            doc_type,
-            "--file",
-            file.to_str().unwrap(),
-        ])
+            &["--type", doc_type, "--file", file.to_str().unwrap()],
+        ))
     }
 
     fn step(&self, task: &str, transition: &str, who: &str, docs: &[&str]) -> String {
@@ -262,17 +226,12 @@ async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
     // Only the owning unit proposes; SKHCN (which reads every task) may not.
     let err = cli.fails(
         1,
-        &[
-            "task",
+        &task_args(
             "propose",
             &task,
-            "--as",
             "chuyen.vien",
-            "--kind",
-            "withdraw",
-            "--letter",
-            "1/SKHCN",
-        ],
+            &["--kind", "withdraw", "--letter", "1/SKHCN"],
+        ),
     );
     assert!(err.contains("chỉ vai trò Cán bộ đơn vị (don_vi)"), "{err}");
     assert!(
@@ -284,21 +243,21 @@ async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
         )
         .contains("postpone")
     );
-    let out = cli.ok(&[
-        "task",
+    let out = cli.ok(&task_args(
         "propose",
         &task,
-        "--as",
         "can.bo",
-        "--kind",
-        "withdraw",
-        "--letter",
-        "5796/SVHTTDL-QBXT&PTTNDL",
-        "--letter-date",
-        "04/11/2025",
-        "--comment",
-        "Đề nghị đưa ra khỏi danh mục Kế hoạch 215",
-    ]);
+        &[
+            "--kind",
+            "withdraw",
+            "--letter",
+            "5796/SVHTTDL-QBXT&PTTNDL",
+            "--letter-date",
+            "04/11/2025",
+            "--comment",
+            "Đề nghị đưa ra khỏi danh mục Kế hoạch 215",
+        ],
+    ));
     assert!(
         out.contains(
             "Đề xuất rút khỏi kế hoạch (văn bản số 5796/SVHTTDL-QBXT&PTTNDL ngày 04/11/2025)"
@@ -351,15 +310,12 @@ async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
     // Only UBND decides; refused, the task goes on where it was, its clock as it was.
     let err = cli.fails(1, &["task", "refuse-proposal", &task, "--as", "giam.doc"]);
     assert!(err.contains("chỉ vai trò UBND thành phố (ubnd)"), "{err}");
-    let out = cli.ok(&[
-        "task",
+    let out = cli.ok(&task_args(
         "refuse-proposal",
         &task,
-        "--as",
         "pho.chu.tich",
-        "--comment",
-        "Tiếp tục thực hiện trong năm",
-    ]);
+        &["--comment", "Tiếp tục thực hiện trong năm"],
+    ));
     assert!(out.contains("Không chấp thuận"), "{out}");
     let after: serde_json::Value =
         serde_json::from_str(&cli.ok(&["task", "show", &task, "--as", "can.bo", "--json"]))
@@ -375,34 +331,24 @@ async fn a_unit_proposes_and_ubnd_decides(db: TestDb) {
     assert!(err.contains("không có đề xuất"), "{err}");
 
     // Proposed again, accepted: withdrawn through the workflow's exit, with UBND's decision.
-    cli.ok(&[
-        "task",
+    cli.ok(&task_args(
         "propose",
         &task,
-        "--as",
         "giam.doc",
-        "--kind",
-        "withdraw",
-        "--letter",
-        "6001/SVHTTDL",
-    ]);
+        &["--kind", "withdraw", "--letter", "6001/SVHTTDL"],
+    ));
     let err = cli.fails(
         1,
         &["task", "accept-proposal", &task, "--as", "pho.chu.tich"],
     );
     assert!(err.contains("quyet_dinh_ubnd"), "{err}");
     let qd = cli.attach(&task, "quyet_dinh_ubnd", "pho.chu.tich");
-    let out = cli.ok(&[
-        "task",
+    let out = cli.ok(&task_args(
         "accept-proposal",
         &task,
-        "--as",
         "pho.chu.tich",
-        "--document",
-        &qd,
-        "--comment",
-        "Quyết định 99/QĐ-UBND",
-    ]);
+        &["--document", &qd, "--comment", "Quyết định 99/QĐ-UBND"],
+    ));
     assert!(out.contains("da_rut_khoi_ke_hoach"), "{out}");
     let history = cli.ok(&["audit", "show", &task]);
     for needle in [
@@ -471,32 +417,22 @@ async fn a_task_is_transferred_to_another_unit_by_ubnds_decision(db: TestDb) {
     );
     let err = cli.fails(
         1,
-        &[
-            "task",
+        &task_args(
             "transfer",
             &task,
-            "--as",
             "pho.chu.tich",
-            "--to-unit",
-            "so-y-te",
-            "--decision",
-            "1/QĐ",
-        ],
+            &["--to-unit", "so-y-te", "--decision", "1/QĐ"],
+        ),
     );
     assert!(err.contains("đã thuộc đơn vị `so-y-te`"), "{err}");
     let err = cli.fails(
         1,
-        &[
-            "task",
+        &task_args(
             "transfer",
             &task,
-            "--as",
             "pho.chu.tich",
-            "--to-unit",
-            "so-khong-co",
-            "--decision",
-            "1/QĐ",
-        ],
+            &["--to-unit", "so-khong-co", "--decision", "1/QĐ"],
+        ),
     );
     assert!(err.contains("Không tìm thấy đơn vị"), "{err}");
     let out = cli.ok(&args(&transfer("pho.chu.tich")));
@@ -542,24 +478,12 @@ async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_unit
     let dir = tempfile::tempdir().unwrap();
     let cli = Cli::new(&db, dir.path());
     cli.world();
-    let task = cli.id(&[
-        "task",
-        "create",
-        "--as",
-        "can.bo",
-        "--plan",
-        "215/KH-UBND",
-        "--unit",
-        "so-y-te",
-        "--name",
+    let task = cli.create_task(
         "Tập huấn chuyển đổi số cho cán bộ ngành y tế",
-        "--funding",
         "su_nghiep_cntt",
-        "--kind",
         "hoat-dong",
-        "--need-total",
-        "120",
-    ]);
+        &["--need-total", "120"],
+    );
     cli.step(&task, "bat_dau_lap_du_toan", "can.bo", &[]);
     let dt = cli.attach(&task, "du_toan", "can.bo");
     cli.step(&task, "trinh_thu_truong", "can.bo", &[&dt]);
@@ -584,28 +508,25 @@ async fn a_light_workflow_task_is_approved_by_its_head_and_postponed_on_the_unit
     let out = cli.step(&task, "phe_duyet_du_toan", "giam.doc", &[&qd]);
     assert!(out.contains("chuan_bi_thuc_hien"), "{out}");
     // The unit proposes to postpone; UBND accepts through `tam_hoan`.
-    cli.ok(&[
-        "task",
+    cli.ok(&task_args(
         "propose",
         &task,
-        "--as",
         "can.bo",
-        "--kind",
-        "postpone",
-        "--letter",
-        "77/SYT-KHTC",
-        "--letter-date",
-        "01/11/2025",
-    ]);
-    let out = cli.ok(&[
-        "task",
+        &[
+            "--kind",
+            "postpone",
+            "--letter",
+            "77/SYT-KHTC",
+            "--letter-date",
+            "01/11/2025",
+        ],
+    ));
+    let out = cli.ok(&task_args(
         "accept-proposal",
         &task,
-        "--as",
         "pho.chu.tich",
-        "--comment",
-        "Chuyển sang kế hoạch năm 2026",
-    ]);
+        &["--comment", "Chuyển sang kế hoạch năm 2026"],
+    ));
     assert!(out.contains("da_tam_hoan"), "{out}");
     let history = cli.ok(&["audit", "show", &task]);
     assert!(
@@ -694,15 +615,12 @@ async fn a_unit_proposes_carrying_the_funds_over_and_ubnd_decides_while_the_task
         ),
         "{out}"
     );
-    cli.ok(&[
-        "task",
+    cli.ok(&task_args(
         "refuse-proposal",
         &task,
-        "--as",
         "pho.chu.tich",
-        "--comment",
-        "Đủ thời gian giải ngân trong năm",
-    ]);
+        &["--comment", "Đủ thời gian giải ngân trong năm"],
+    ));
     let next = |cli: &Cli| -> serde_json::Value {
         serde_json::from_str(&cli.ok(&[
             "plan", "budget", "show", "--task", &task, "--year", "2026", "--json",
@@ -717,15 +635,12 @@ async fn a_unit_proposes_carrying_the_funds_over_and_ubnd_decides_while_the_task
     cli.ok(&strs(&propose("95/SYT-KHTC")));
     let err = cli.fails(1, &["task", "accept-proposal", &task, "--as", "giam.doc"]);
     assert!(err.contains("chỉ vai trò UBND thành phố (ubnd)"), "{err}");
-    let out = cli.ok(&[
-        "task",
+    let out = cli.ok(&task_args(
         "accept-proposal",
         &task,
-        "--as",
         "pho.chu.tich",
-        "--comment",
-        "Quyết định 1500/QĐ-UBND",
-    ]);
+        &["--comment", "Quyết định 1500/QĐ-UBND"],
+    ));
     assert!(
         out.contains("Đã chấp thuận đề xuất chuyển nguồn: 250 triệu đồng kinh phí năm 2025 chưa giải ngân được chuyển sang năm 2026"),
         "{out}"

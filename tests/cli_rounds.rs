@@ -9,6 +9,14 @@ on_both_backends!(a_round_runs_from_opening_to_the_signed_report_on_the_command_
 
 const PLAN: &str = "215/KH-UBND";
 
+/// `round COMMAND --plan PLAN --round NUMBER ARGS… --as WHO`.
+fn round<'a>(command: &'a str, number: &'a str, args: &[&'a str], who: &'a str) -> Vec<&'a str> {
+    let mut v = vec!["round", command, "--plan", PLAN, "--round", number];
+    v.extend_from_slice(args);
+    v.extend(["--as", who]);
+    v
+}
+
 impl Cli<'_> {
     fn world(&self) {
         self.ok(&["db", "migrate"]);
@@ -23,42 +31,13 @@ impl Cli<'_> {
             ("giam.doc", "thu_truong_don_vi", "so-y-te"),
             ("chuyen.vien", "skhcn", "so-khoa-hoc-va-cong-nghe"),
         ] {
-            self.ok(&["user", "add", user, "--role", role, "--unit", unit]);
+            self.add_user(user, &[role], Some(unit));
         }
-        self.ok(&[
-            "plan",
-            "add",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            "Kế hoạch ứng dụng CNTT năm 2025",
-        ]);
+        self.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     }
 
     fn task(&self, name: &str) -> String {
-        self.ok(&[
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            PLAN,
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            "thuong_xuyen",
-            "--kind",
-            "mua-sam",
-            "--need-total",
-            "500",
-        ])
-        .lines()
-        .next()
-        .unwrap()
-        .to_string()
+        self.create_task(name, "thuong_xuyen", "mua-sam", &["--need-total", "500"])
     }
 }
 
@@ -102,46 +81,40 @@ async fn a_round_runs_from_opening_to_the_signed_report_on_the_command_line(db: 
     // A bad difficulty kind is a usage error listing the kinds.
     let e = cli.fails(
         2,
-        &[
-            "round",
+        &round(
             "entry",
-            "--plan",
-            PLAN,
-            "--round",
             "1",
-            "--task",
-            &task,
-            "--progress",
-            "x",
-            "--difficulty",
-            "tien:thiếu",
-            "--as",
+            &[
+                "--task",
+                &task,
+                "--progress",
+                "x",
+                "--difficulty",
+                "tien:thiếu",
+            ],
             "can.bo",
-        ],
+        ),
     );
     assert!(e.contains("kinh_phi") && e.contains("Về kinh phí"), "{e}");
-    for (round, progress) in [("1", "Đang lập hồ sơ"), ("2", "Đã được phê duyệt dự toán")]
+    for (number, progress) in [("1", "Đang lập hồ sơ"), ("2", "Đã được phê duyệt dự toán")]
     {
-        let out = cli.ok(&[
-            "round",
+        let out = cli.ok(&round(
             "entry",
-            "--plan",
-            PLAN,
-            "--round",
-            round,
-            "--task",
-            &task,
-            "--progress",
-            progress,
-            "--difficulty",
-            "kinh_phi:Chưa được bố trí vốn",
-            "--proposal",
-            "Đề nghị bố trí vốn năm 2026",
-            "--letter",
-            "Công văn số 123/SYT-KHTC ngày 01/11/2025",
-            "--as",
+            number,
+            &[
+                "--task",
+                &task,
+                "--progress",
+                progress,
+                "--difficulty",
+                "kinh_phi:Chưa được bố trí vốn",
+                "--proposal",
+                "Đề nghị bố trí vốn năm 2026",
+                "--letter",
+                "Công văn số 123/SYT-KHTC ngày 01/11/2025",
+            ],
             "can.bo",
-        ]);
+        ));
         assert!(out.contains("1 khó khăn, 1 đề xuất"), "{out}");
     }
     let e = cli.fails(
@@ -157,35 +130,16 @@ async fn a_round_runs_from_opening_to_the_signed_report_on_the_command_line(db: 
     assert!(out.contains("đã gửi báo cáo đợt lần 2"), "{out}");
     let e = cli.fails(
         1,
-        &[
-            "round",
+        &round(
             "entry",
-            "--plan",
-            PLAN,
-            "--round",
             "2",
-            "--task",
-            &task,
-            "--progress",
-            "sửa muộn",
-            "--as",
+            &["--task", &task, "--progress", "sửa muộn"],
             "can.bo",
-        ],
+        ),
     );
     assert!(e.contains("đã gửi"), "{e}");
 
-    let shown = cli.ok(&[
-        "round",
-        "show",
-        "--plan",
-        PLAN,
-        "--round",
-        "2",
-        "--compare",
-        "1",
-        "--as",
-        "chuyen.vien",
-    ]);
+    let shown = cli.ok(&round("show", "2", &["--compare", "1"], "chuyen.vien"));
     for part in [
         "Đợt báo cáo lần 2",
         "Sở Y tế (so-y-te): đã nhập 1/1 nhiệm vụ, đã gửi",
@@ -200,86 +154,51 @@ async fn a_round_runs_from_opening_to_the_signed_report_on_the_command_line(db: 
     }
     assert!(shown.find("Đang lập hồ sơ") < shown.find("Đã được phê duyệt dự toán"));
 
-    cli.ok(&[
-        "round",
+    cli.ok(&round(
         "reopen",
-        "--plan",
-        PLAN,
-        "--round",
         "2",
-        "--unit",
-        "so-y-te",
-        "--reason",
-        "Bổ sung giải ngân",
-        "--as",
+        &["--unit", "so-y-te", "--reason", "Bổ sung giải ngân"],
         "chuyen.vien",
-    ]);
-    cli.ok(&[
-        "round",
+    ));
+    cli.ok(&round(
         "entry",
-        "--plan",
-        PLAN,
-        "--round",
         "2",
-        "--task",
-        &task,
-        "--progress",
-        "Đã giải ngân 40%",
-        "--as",
+        &["--task", &task, "--progress", "Đã giải ngân 40%"],
         "can.bo",
-    ]);
+    ));
 
     let e = cli.fails(
         2,
-        &[
-            "round",
+        &round(
             "draft",
-            "--plan",
-            PLAN,
-            "--round",
             "2",
-            "--section",
-            "muc_7",
-            "--text",
-            "x",
-            "--as",
+            &["--section", "muc_7", "--text", "x"],
             "chuyen.vien",
-        ],
+        ),
     );
     assert!(e.contains("kho_khan"), "{e}");
-    let out = cli.ok(&[
-        "round",
+    let out = cli.ok(&round(
         "draft",
-        "--plan",
-        PLAN,
-        "--round",
         "2",
-        "--section",
-        "kho_khan",
-        "--text",
-        "Khó khăn chung về vốn.",
-        "--as",
+        &["--section", "kho_khan", "--text", "Khó khăn chung về vốn."],
         "chuyen.vien",
-    ]);
+    ));
     assert!(out.contains("5. Khó khăn, vướng mắc"), "{out}");
-    let out = cli.ok(&[
-        "round",
+    let out = cli.ok(&round(
         "sign",
-        "--plan",
-        PLAN,
-        "--round",
         "2",
-        "--doc-number",
-        "456/BC-SKHCN",
-        "--on-behalf",
-        "KT. GIÁM ĐỐC",
-        "--title",
-        "PHÓ GIÁM ĐỐC",
-        "--name",
-        "Nguyễn Văn An",
-        "--as",
+        &[
+            "--doc-number",
+            "456/BC-SKHCN",
+            "--on-behalf",
+            "KT. GIÁM ĐỐC",
+            "--title",
+            "PHÓ GIÁM ĐỐC",
+            "--name",
+            "Nguyễn Văn An",
+        ],
         "chuyen.vien",
-    ]);
+    ));
     assert!(
         out.contains("456/BC-SKHCN") && out.contains("Nguyễn Văn An"),
         "{out}"

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Cli, TestDb};
+use common::{Cli, TestDb, create_task_args, task_args};
 
 on_both_backends!(
     a_task_is_driven_from_the_shell_as_named_users,
@@ -34,27 +34,9 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(1, &["unit", "add", "so-y-te", "Sở Y tế"])
             .contains("đã tồn tại")
     );
-    cli.ok(&[
-        "user", "add", "can.bo", "--role", "don_vi", "--unit", "so-y-te",
-    ]);
-    cli.ok(&[
-        "user",
-        "add",
-        "giam.doc",
-        "--role",
-        "thu_truong_don_vi",
-        "--unit",
-        "so-y-te",
-    ]);
-    cli.ok(&[
-        "user",
-        "add",
-        "chuyen.vien",
-        "--role",
-        "skhcn",
-        "--unit",
-        "so-khoa-hoc-va-cong-nghe",
-    ]);
+    cli.add_user("can.bo", &["don_vi"], Some("so-y-te"));
+    cli.add_user("giam.doc", &["thu_truong_don_vi"], Some("so-y-te"));
+    cli.add_user("chuyen.vien", &["skhcn"], Some("so-khoa-hoc-va-cong-nghe"));
     assert!(
         cli.fails(2, &["user", "add", "x.y", "--role", "giam_doc"])
             .contains("thu_truong_don_vi")
@@ -63,56 +45,15 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(1, &["user", "add", "khong.don.vi", "--role", "don_vi"])
             .contains("--unit")
     );
-    cli.ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch ứng dụng CNTT năm 2025",
-    ]);
+    cli.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
 
-    let created = cli.ok(&[
-        "task",
-        "create",
-        "--as",
-        "can.bo",
-        "--plan",
-        "215/KH-UBND",
-        "--unit",
-        "so-y-te",
-        "--name",
+    let id = cli.create_task(
         "Triển khai Hệ thống phần mềm Quản lý Y tế cơ sở",
-        "--funding",
         "thuong_xuyen",
-        "--kind",
         "mua-sam",
-        "--need-total",
-        "8.809",
-        "--need-year",
-        "1727",
-    ]);
-    let id = created.lines().next().unwrap().to_string();
-    let err = cli.fails(
-        2,
-        &[
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            "X",
-            "--funding",
-            "ngan_sach",
-            "--kind",
-            "mua-sam",
-        ],
+        &["--need-total", "8.809", "--need-year", "1727"],
     );
+    let err = cli.fails(2, &create_task_args("X", "ngan_sach", "mua-sam", &[]));
     assert!(err.contains("thuong_xuyen"), "{err}");
 
     // The unit head cannot do the officer's step; the message says who can.
@@ -178,21 +119,21 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
     assert!(err.contains("thuyet_minh_du_toan"), "{err}");
 
     std::fs::write(dir.path().join("thuyet-minh.pdf"), b"%PDF-1.4 thuyet minh").unwrap();
-    let attached = cli.ok(&[
-        "task",
+    let attached = cli.ok(&task_args(
         "attach",
         &id,
-        "--as",
         "can.bo",
-        "--type",
-        "thuyet_minh_du_toan",
-        "--file",
-        dir.path().join("thuyet-minh.pdf").to_str().unwrap(),
-        "--number",
-        "12/SYT-KHTC",
-        "--date",
-        "15/03/2026",
-    ]);
+        &[
+            "--type",
+            "thuyet_minh_du_toan",
+            "--file",
+            dir.path().join("thuyet-minh.pdf").to_str().unwrap(),
+            "--number",
+            "12/SYT-KHTC",
+            "--date",
+            "15/03/2026",
+        ],
+    ));
     let doc = attached.lines().next().unwrap().to_string();
     let err = cli.fails(
         1,

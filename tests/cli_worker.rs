@@ -3,37 +3,23 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::smtp::SmtpServer;
-use common::{TestDb, workflows_with_fixture};
+use common::{Cli, TestDb, workflows_with_fixture};
 
 on_both_backends!(the_worker_process_sends_reminders_and_operators_see_the_outbox);
 
-fn tiendo(db: &TestDb, workflows: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tiendo"))
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env("TIENDO_WORKFLOWS", workflows)
-        .output()
-        .expect("the binary runs")
-}
-
 async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: TestDb) {
     let wf = workflows_with_fixture();
-    let ok = |args: &[&str]| {
-        let o = tiendo(&db, wf.path(), args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        workflows: Some(wf.path()),
+        ..Cli::new(&db, dir.path())
     };
-    ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
-    ok(&[
+    cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
+    cli.ok(&[
         "user",
         "add",
         "can.bo",
@@ -44,7 +30,7 @@ async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: Tes
         "--email",
         "can.bo@haiphong.gov.vn",
     ]);
-    ok(&[
+    cli.ok(&[
         "user",
         "add",
         "tham.dinh",
@@ -53,36 +39,9 @@ async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: Tes
         "--email",
         "tham.dinh@haiphong.gov.vn",
     ]);
-    ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch năm 2025",
-    ]);
-    let id = ok(&[
-        "task",
-        "create",
-        "--as",
-        "can.bo",
-        "--plan",
-        "215/KH-UBND",
-        "--unit",
-        "so-y-te",
-        "--name",
-        "Tổng đài 1022",
-        "--funding",
-        "thuong_xuyen",
-        "--kind",
-        "thu-nghiem-nhac-han",
-    ])
-    .lines()
-    .next()
-    .unwrap()
-    .to_string();
-    ok(&["task", "transition", &id, "gui_tham_dinh", "--as", "can.bo"]);
+    cli.add_plan_215("Kế hoạch năm 2025");
+    let id = cli.create_task("Tổng đài 1022", "thuong_xuyen", "thu-nghiem-nhac-han", &[]);
+    cli.ok(&["task", "transition", &id, "gui_tham_dinh", "--as", "can.bo"]);
 
     let smtp = SmtpServer::start();
     let mut worker = Command::new(env!("CARGO_BIN_EXE_tiendo"))
@@ -125,15 +84,15 @@ async fn the_worker_process_sends_reminders_and_operators_see_the_outbox(db: Tes
             .contains(&format!("https://tiendo.haiphong.gov.vn/tasks/{id}"))
     );
 
-    let listed = ok(&["outbox", "list", "--status", "sent"]);
+    let listed = cli.ok(&["outbox", "list", "--status", "sent"]);
     assert!(
         listed.contains("deadline.reminder") && listed.contains("tham.dinh@haiphong.gov.vn"),
         "{listed}"
     );
-    let o = tiendo(&db, wf.path(), &["outbox", "retry", "khong-co"]);
+    let o = cli.run(&["outbox", "retry", "khong-co"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Không có thư lỗi nào"));
-    let o = tiendo(&db, wf.path(), &["outbox", "list", "--status", "lost"]);
+    let o = cli.run(&["outbox", "list", "--status", "lost"]);
     assert_eq!(o.status.code(), Some(2));
     // A bad setting is refused with the variable's name, before anything runs.
     let o = Command::new(env!("CARGO_BIN_EXE_tiendo"))

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
+use adapters::email::RelayConfig;
 use adapters::report::forecast::raise_flags;
 use common::smtp::SmtpServer;
 use common::{Cli, TestDb};
@@ -244,23 +244,7 @@ async fn a_flag_is_raised_once_with_an_audit_entry_and_an_email_and_again_only_w
 
     // The emails, through real SMTP.
     let smtp = SmtpServer::start();
-    let smtp_cfg = SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        tls: TlsMode::None,
-        username: None,
-        password: None,
-        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
-            .parse()
-            .unwrap(),
-        timeout: Duration::from_secs(5),
-    };
-    let relay = Relay::new(
-        store.clone(),
-        Mailer::new(&smtp_cfg).unwrap(),
-        "relay-test",
-        RelayConfig::default(),
-    );
+    let relay = common::smtp::relay(&store, smtp.port, "relay-test", RelayConfig::default());
     let sent = relay.run_once(now).await.unwrap().sent;
     let mails = smtp.wait_for(sent, Duration::from_secs(30)).await;
     let flags: Vec<_> = mails

@@ -7,19 +7,19 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use adapters::import;
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::{NewDocument, NewUser, Store, TaskFilter};
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::NaiveDate;
+use common::plans::{PLAN, at, data, import_command, report_command, request};
 use common::{TestDb, ok, tiendo};
 use engine::Role;
 use engine::catalogue::{self, ImportPlan, MismatchColumn, PlanImport};
 use engine::decide::Actor;
 use engine::domain::UnitId;
-use engine::time::{Instant, end_of_day, parse_instant};
+use engine::time::{Instant, end_of_day};
 
 on_both_backends!(
     plan_215_is_imported_and_every_total_matches_its_rows,
@@ -31,26 +31,6 @@ on_both_backends!(
     an_xlsx_catalogue_imports_like_the_csv,
     the_import_tells_its_tracker_each_stage_and_the_rows_written,
 );
-
-const PLAN: &str = "215/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/plan-215-2025")
-        .join(name)
-}
-
-/// The acceptance command, exactly: no `--as`.
-fn import_plan(db: &TestDb, dir: &Path, file: &Path, extra: &[&str]) -> Output {
-    let file = file.display().to_string();
-    let mut args = vec![
-        "import", "plan", "--plan", PLAN, "--year", "2025", "--title", TITLE,
-    ];
-    args.extend_from_slice(extra);
-    args.push(&file);
-    tiendo(db, dir, &args)
-}
 
 /// One row of tasks.csv, read independently of the importer (csv crate, f64 amounts).
 struct CsvRow {
@@ -95,7 +75,7 @@ fn sum4<'a>(it: impl Iterator<Item = &'a [Option<i64>; 4]>) -> [i64; 4] {
 
 async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&import_plan(
+    let out = ok(&import_command(
         &db,
         dir.path(),
         &data("tasks.csv"),
@@ -215,32 +195,50 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
             .find(|t| t.name.starts_with(prefix))
             .unwrap_or_else(|| panic!("{prefix}"))
     };
-    let t = find("Mua bản quyền phần mềm MS Office");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("mua-sam", "lap_khlcnt")
-    );
-    let t = find("Triển khai nâng cấp hạ tầng công nghệ thông tin trong các cơ quan Đảng");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("dau-tu-cong", "thuc_hien_hop_dong")
-    );
-    let t = find("Thuê dịch vụ hạ tầng điện toán đám mây");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("thue-dich-vu", "thuc_hien_dich_vu")
-    );
-    let t = find("Xây dựng phần mềm tuyển chọn, gọi công dân nhập ngũ");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("bao-cao-ktkt", "hoan_thanh")
-    );
-    let t = find("Mua sắm thiết bị phục vụ thực hiện Đề án 06/CP");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("mua-sam", "skhcn_cho_y_kien")
-    );
+    for (prefix, workflow, state) in [
+        ("Mua bản quyền phần mềm MS Office", "mua-sam", "lap_khlcnt"),
+        (
+            "Triển khai nâng cấp hạ tầng công nghệ thông tin trong các cơ quan Đảng",
+            "dau-tu-cong",
+            "thuc_hien_hop_dong",
+        ),
+        (
+            "Thuê dịch vụ hạ tầng điện toán đám mây",
+            "thue-dich-vu",
+            "thuc_hien_dich_vu",
+        ),
+        (
+            "Xây dựng phần mềm tuyển chọn, gọi công dân nhập ngũ",
+            "bao-cao-ktkt",
+            "hoan_thanh",
+        ),
+        (
+            "Mua sắm thiết bị phục vụ thực hiện Đề án 06/CP",
+            "mua-sam",
+            "skhcn_cho_y_kien",
+        ),
+        // The light workflow: a training in its contract phase, a study trip drafting its
+        // estimate.
+        (
+            "Tập huấn cho cán bộ, công chức, viên chức",
+            "hoat-dong",
+            "to_chuc_thuc_hien",
+        ),
+        (
+            "Tổ chức Đoàn công tác của Ban chỉ đạo chuyển đổi số",
+            "hoat-dong",
+            "lap_du_toan",
+        ),
+    ] {
+        let t = find(prefix);
+        assert_eq!(
+            (t.workflow.as_str(), t.state.as_str()),
+            (workflow, state),
+            "{prefix}"
+        );
+    }
     // An imported placement starts no clock: the date the task reached its step is unknown.
+    let t = find("Mua sắm thiết bị phục vụ thực hiện Đề án 06/CP");
     assert!(t.clock.is_none() && t.due_at.is_none());
     assert!(
         store
@@ -250,17 +248,6 @@ async fn plan_215_is_imported_and_every_total_matches_its_rows(db: TestDb) {
             .await
             .unwrap()
             .is_empty()
-    );
-    // The light workflow: a training in its contract phase, a study trip drafting its estimate.
-    let t = find("Tập huấn cho cán bộ, công chức, viên chức");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("hoat-dong", "to_chuc_thuc_hien")
-    );
-    let t = find("Tổ chức Đoàn công tác của Ban chỉ đạo chuyển đổi số");
-    assert_eq!(
-        (t.workflow.as_str(), t.state.as_str()),
-        ("hoat-dong", "lap_du_toan")
     );
     // A rental whose unit wrote "đã lập thuyết minh và dự toán" runs on the NĐ 98 dossier.
     let t = find("Thuê hệ thống Hội nghị truyền hình cho UBND cấp xã, phường và đặc khu (phòng");
@@ -385,7 +372,7 @@ fn reconciliation_reports_exactly_the_printed_mismatches() {
 
 async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let store = db.store().await;
     let snapshot = |tasks: Vec<adapters::store::Task>| {
         tasks
@@ -400,7 +387,7 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
     let before = snapshot(store.tasks().unscoped().list(&all).await.unwrap());
     let audit_before = store.count("audit_log").await.unwrap();
     let units_before = store.count("units").await.unwrap();
-    let out = ok(&import_plan(
+    let out = ok(&import_command(
         &db,
         dir.path(),
         &data("tasks.csv"),
@@ -442,20 +429,6 @@ impl Heard {
     }
 }
 
-fn request_of(file: &Path) -> PlanImport {
-    PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: import::read_file(file, None).unwrap(),
-        totals: None,
-        skip_invalid: false,
-    }
-}
-
 /// The bar of `tiendo import plan` is drawn from what the door tells its tracker: each stage,
 /// then the count of tasks written so far (after every chunk of new tasks, after every updated
 /// task).
@@ -466,7 +439,7 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
     let t0 = at("2025-11-05T09:00:00+07:00");
     let imports = store.imports().tracked(&heard);
     let r = imports
-        .import_plan("cli:tester", request_of(&data("tasks.csv")), t0)
+        .import_plan("cli:tester", request(&data("tasks.csv"), false), t0)
         .await
         .unwrap();
     let n = csv_rows().len();
@@ -489,7 +462,7 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
         }
     });
     let r = imports
-        .import_plan("cli:tester", request_of(&corrected), t0)
+        .import_plan("cli:tester", request(&corrected, false), t0)
         .await
         .unwrap();
     assert_eq!((r.outcome.created, r.outcome.updated.len()), (0, 2));
@@ -505,7 +478,7 @@ async fn the_import_tells_its_tracker_each_stage_and_the_rows_written(db: TestDb
         ]
     );
     // Piped (as here), the binary draws no bar: stderr stays empty, stdout is the summary.
-    let o = import_plan(&db, dir.path(), &corrected, &[]);
+    let o = import_command(&db, dir.path(), &corrected, &[]);
     let summary = format!("0 mới, 0 cập nhật, {n} không thay đổi");
     assert!(ok(&o).contains(&summary));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
@@ -528,7 +501,7 @@ fn edited_copy(dir: &Path, name: &str, edit: impl Fn(usize, &mut Vec<String>)) -
 
 async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let store = db.store().await;
     let all = TaskFilter {
         plan: Some(PLAN.into()),
@@ -543,7 +516,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
             f[13] = "contract".into();
         }
     });
-    let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
+    let out = ok(&import_command(&db, dir.path(), &corrected, &[]));
     assert!(
         out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
@@ -591,7 +564,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
     assert!(!comment.contains("dự toán"), "{comment}");
     assert_eq!(store.count("audit_log").await.unwrap(), 66);
     // The same corrected file again: nothing.
-    let out = ok(&import_plan(&db, dir.path(), &corrected, &[]));
+    let out = ok(&import_command(&db, dir.path(), &corrected, &[]));
     assert!(
         out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
@@ -622,7 +595,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
         .await
         .unwrap();
     let refused = String::from_utf8_lossy(
-        &import_plan(&db, dir.path(), &corrected, &["--as", "canbo.skhcn"]).stderr,
+        &import_command(&db, dir.path(), &corrected, &["--as", "canbo.skhcn"]).stderr,
     )
     .into_owned();
     assert!(refused.contains("skhcn"), "{refused}");
@@ -668,7 +641,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
             f[13] = "appraisal".into();
         }
     });
-    let out = ok(&import_plan(&db, dir.path(), &later, &[]));
+    let out = ok(&import_command(&db, dir.path(), &later, &[]));
     assert!(
         out.contains("0 mới, 1 cập nhật, 63 không thay đổi"),
         "{out}"
@@ -691,7 +664,7 @@ async fn a_corrected_file_updates_exactly_the_changed_row(db: TestDb) {
             f[3] = "Ứng dụng viễn thám và GIS phục vụ quản lý không gian thành phố".into();
         }
     });
-    let out = ok(&import_plan(&db, dir.path(), &renamed, &[]));
+    let out = ok(&import_command(&db, dir.path(), &renamed, &[]));
     assert!(
         out.contains("1 mới, 0 cập nhật, 63 không thay đổi"),
         "{out}"
@@ -718,7 +691,7 @@ async fn malformed_rows_are_reported_and_skip_invalid_lists_them(db: TestDb) {
     ];
     let file = dir.path().join("bad.csv");
     std::fs::write(&file, format!("{header}\n{}\n", body.join("\n"))).unwrap();
-    let o = import_plan(&db, dir.path(), &file, &[]);
+    let o = import_command(&db, dir.path(), &file, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(err.contains("có 4 dòng lỗi; chưa nhập gì"), "{err}");
@@ -745,7 +718,7 @@ async fn malformed_rows_are_reported_and_skip_invalid_lists_them(db: TestDb) {
     assert_eq!(store.count("plans").await.unwrap(), 0);
     assert_eq!(store.count("units").await.unwrap(), 0);
 
-    let out = ok(&import_plan(&db, dir.path(), &file, &["--skip-invalid"]));
+    let out = ok(&import_command(&db, dir.path(), &file, &["--skip-invalid"]));
     assert!(out.contains("1 dòng hợp lệ"), "{out}");
     assert!(out.contains("1 mới"), "{out}");
     assert!(
@@ -761,9 +734,9 @@ async fn malformed_rows_are_reported_and_skip_invalid_lists_them(db: TestDb) {
     let junk = dir.path().join("junk.csv");
     std::fs::write(&junk, "a,b\n1,2\n").unwrap();
     let err =
-        String::from_utf8_lossy(&import_plan(&db, dir.path(), &junk, &[]).stderr).into_owned();
+        String::from_utf8_lossy(&import_command(&db, dir.path(), &junk, &[]).stderr).into_owned();
     assert!(err.contains("cột không được hỗ trợ: a, b"), "{err}");
-    let o = import_plan(&db, dir.path(), &dir.path().join("missing.csv"), &[]);
+    let o = import_command(&db, dir.path(), &dir.path().join("missing.csv"), &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Không đọc được tệp"));
 }
@@ -801,24 +774,15 @@ fn sheet_xml(bytes: &[u8], n: usize) -> String {
 
 async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let xlsx = dir.path().join("p.xlsx");
     let x = xlsx.display().to_string();
-    let out = ok(&tiendo(
+    let out = ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "xlsx",
-            "-o",
-            &x,
-        ],
+        "progress",
+        "2025-11-05",
+        &["--format", "xlsx", "-o", &x],
     ));
     assert!(out.contains("Đã ghi báo cáo tiến độ (xlsx"), "{out}");
     let bytes = std::fs::read(&xlsx).unwrap();
@@ -939,19 +903,12 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     assert_eq!(number(&a2, (tong2.0, 3)), 88_687.0);
 
     // HTML and Markdown carry the same Vietnamese text.
-    let html = ok(&tiendo(
+    let html = ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "05/11/2025",
-            "--format",
-            "html",
-        ],
+        "progress",
+        "05/11/2025",
+        &["--format", "html"],
     ));
     for text in [
         "<html lang=\"vi\">",
@@ -973,19 +930,12 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
         assert!(html.contains(text), "HTML lacks {text}");
     }
     let md_file = dir.path().join("p.md");
-    ok(&tiendo(
+    ok(&report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "-o",
-            &md_file.display().to_string(),
-        ],
+        "progress",
+        "2025-11-05",
+        &["-o", &md_file.display().to_string()],
     ));
     let md = std::fs::read_to_string(&md_file).unwrap();
     for text in [
@@ -1015,10 +965,6 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Không tìm thấy kế hoạch `9/KH`"));
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
 }
 
 /// Takes `transition` on `task` as `actor` at `now`, attaching a stored document of each type
@@ -1575,14 +1521,14 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
     let xlsx = dir.path().join("ke-hoach-215.xlsx");
     xlsx_copy(&xlsx);
     // Without --sheet the first sheet (the cover) is read, and refused for its columns.
-    let o = import_plan(&db, dir.path(), &xlsx, &[]);
+    let o = import_command(&db, dir.path(), &xlsx, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(
         err.contains("trang «Bìa»") && err.contains("cột không được hỗ trợ"),
         "{err}"
     );
-    let out = ok(&import_plan(
+    let out = ok(&import_command(
         &db,
         dir.path(),
         &xlsx,
@@ -1596,7 +1542,7 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
     assert!(out.contains("64 mới"), "{out}");
     assert!(out.contains("2 điểm không khớp"), "{out}");
     // The same catalogue as the CSV: the CSV import finds every row unchanged.
-    let out = ok(&import_plan(&db, dir.path(), &data("tasks.csv"), &[]));
+    let out = ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     assert!(
         out.contains("0 mới, 0 cập nhật, 64 không thay đổi"),
         "{out}"
@@ -1647,7 +1593,7 @@ async fn an_xlsx_catalogue_imports_like_the_csv(db: TestDb) {
         sheet.write_number(1, 5, -3.0).unwrap();
         book.save(&bad).unwrap();
     }
-    let o = import_plan(&db, dir.path(), &bad, &[]);
+    let o = import_command(&db, dir.path(), &bad, &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(

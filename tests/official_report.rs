@@ -8,20 +8,16 @@
 mod common;
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
 
 use adapters::report::{self, Format, ProgressParams};
-use adapters::store::Store;
-use common::{TestDb, ok, tiendo};
+use common::plans::{PLAN, at, data, import_command, imported, report_command, task_named};
+use common::{TestDb, actor, ok};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
-use engine::decide::Actor;
 use engine::domain::UnitId;
 use engine::plan::budget::YearBudget;
 use engine::round::{
     Difficulty, DifficultyKind, DraftSection, Entry, Proposal, RoundReport, RoundSpec, Signer,
 };
-use engine::time::{Instant, parse_instant};
 
 on_both_backends!(
     the_official_report_has_the_forms_parts_in_order,
@@ -29,41 +25,8 @@ on_both_backends!(
     the_official_report_as_of_a_date_ignores_a_later_budget_change,
 );
 
-const PLAN: &str = "215/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/plan-215-2025")
-        .join(name)
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
-}
-
 fn day(s: &str) -> chrono::NaiveDate {
     engine::time::parse_date(s).unwrap()
-}
-
-/// Plan 215 imported on 01/09/2025, in-process.
-async fn with_plan_215(store: &Store) {
-    let import = PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data("tasks.csv"), None).unwrap(),
-        totals: None,
-        skip_invalid: false,
-    };
-    store
-        .imports()
-        .import_plan("cli:tester", import, at("2025-09-01T09:00:00+07:00"))
-        .await
-        .unwrap();
 }
 
 fn params(as_of: &str) -> ProgressParams {
@@ -158,29 +121,17 @@ fn in_order(texts: &[String], expected: &[&str]) -> Vec<usize> {
 /// README gives it; the same document twice is the same bytes.
 async fn the_official_report_has_the_forms_parts_in_order(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let csv = data("tasks.csv").display().to_string();
-    ok(&tiendo(
-        &db,
-        dir.path(),
-        &[
-            "import", "plan", "--plan", PLAN, "--year", "2025", "--title", TITLE, &csv,
-        ],
-    ));
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
     let out_path = dir.path().join("bao-cao.docx");
     let o = out_path.display().to_string();
-    let args = [
-        "report",
+    let args = ["--format", "docx", "-o", &o];
+    let out = ok(&report_command(
+        &db,
+        dir.path(),
         "progress",
-        "--plan",
-        PLAN,
-        "--as-of",
         "2025-11-05",
-        "--format",
-        "docx",
-        "-o",
-        &o,
-    ];
-    let out = ok(&tiendo(&db, dir.path(), &args));
+        &args,
+    ));
     assert!(out.contains("Đã ghi báo cáo tiến độ (docx"), "{out}");
     let bytes = std::fs::read(&out_path).unwrap();
     let t = texts(&bytes);
@@ -268,41 +219,31 @@ async fn the_official_report_has_the_forms_parts_in_order(db: TestDb) {
     assert!(nhan.contains(r#"<w:sz w:val="24" />"#));
 
     // Made again: the same bytes.
-    ok(&tiendo(&db, dir.path(), &args));
+    ok(&report_command(
+        &db,
+        dir.path(),
+        "progress",
+        "2025-11-05",
+        &args,
+    ));
     assert_eq!(std::fs::read(&out_path).unwrap(), bytes);
 
     // docx is for the progress report only, and needs a file.
-    let refused = tiendo(
+    let refused = report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "status",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "docx",
-            "-o",
-            &o,
-        ],
+        "status",
+        "2025-11-05",
+        &["--format", "docx", "-o", &o],
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("chỉ dành cho báo cáo tiến độ"));
-    let no_file = tiendo(
+    let no_file = report_command(
         &db,
         dir.path(),
-        &[
-            "report",
-            "progress",
-            "--plan",
-            PLAN,
-            "--as-of",
-            "2025-11-05",
-            "--format",
-            "docx",
-        ],
+        "progress",
+        "2025-11-05",
+        &["--format", "docx"],
     );
     assert!(!no_file.status.success());
     assert!(String::from_utf8_lossy(&no_file.stderr).contains("-o TỆP.docx"));
@@ -316,7 +257,7 @@ fn unit(s: &str) -> UnitId {
 /// unit, proposals with their letters; a draft replaces its section.
 async fn the_official_report_prints_a_rounds_difficulties_and_proposals(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let plan = store.directory().plan(PLAN).await.unwrap();
     let rows = store
         .reports()
@@ -507,27 +448,13 @@ async fn the_official_report_prints_a_rounds_difficulties_and_proposals(db: Test
 /// the change.
 async fn the_official_report_as_of_a_date_ignores_a_later_budget_change(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let before = report::official(&store, &params("2025-11-05"), &RoundReport::default())
         .await
         .unwrap()
         .bytes;
-    let task = store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name.starts_with("Mua bản quyền phần mềm MS Office"))
-        .unwrap()
-        .id;
-    let skhcn = Actor {
-        user: "chuyenvien.skhcn".into(),
-        roles: vec![Role::Skhcn],
-        units: Vec::new(),
-        read_units: Vec::new(),
-    };
+    let task = task_named(&store, "Mua bản quyền phần mềm MS Office").await;
+    let skhcn = actor("chuyenvien.skhcn", Role::Skhcn, &[]);
     store
         .plans()
         .set_budget_as(
@@ -582,7 +509,7 @@ async fn libreoffice_converts_the_official_report_to_a_pdf_with_pages() {
     };
     let db = TestDb::sqlite().await;
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, false).await;
     let r = report::official(&store, &params("2025-11-05"), &RoundReport::default())
         .await
         .unwrap();

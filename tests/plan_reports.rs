@@ -8,24 +8,22 @@ mod common;
 #[path = "api/helpers.rs"]
 mod helpers;
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
-
 use adapters::report::{self, Format, ProgressParams, StatusParams};
 use adapters::store::Store;
-use common::{TestDb, ok, tiendo};
+use common::plans::{
+    PLAN, PLAN_359, at, data, import_command, imported, plan_359, root, task_named,
+};
+use common::{TestDb, actor, ok, tiendo};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
 use engine::decide::Actor;
 use engine::plan::budget::{YearBudget, parse_tranche};
-use engine::plan::import::{LinkMode, PrintedImport};
+use engine::plan::import::LinkMode;
 use engine::plan::layout::parse_layout;
 use engine::plan::{Relation, YearStatus};
-use engine::time::{Instant, end_of_day, parse_instant};
+use engine::time::end_of_day;
 use helpers::{Who, json, problem};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use sqlx::Connection;
 
 on_both_backends!(
     the_progress_report_prints_each_plan_by_its_layout_and_names_continuing_and_new_tasks,
@@ -41,106 +39,30 @@ on_both_backends!(
     plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_its_unit_column,
 );
 
-const PLAN: &str = "215/KH-UBND";
-const PLAN_359: &str = "359/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
 /// A 5-year rental (2024-2028) in Phụ lục 1, in its contract phase.
 const RENTAL: &str = "Triển khai hệ thống Cổng thông tin điện tử ngành Giáo dục";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data(name: &str) -> PathBuf {
-    root().join("data/plan-215-2025").join(name)
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
-}
-
 fn day(s: &str) -> chrono::NaiveDate {
     engine::time::parse_date(s).unwrap()
-}
-
-fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
-    Actor {
-        user: user.into(),
-        roles: vec![role],
-        units: units.iter().map(|u| u.to_string()).collect(),
-        read_units: Vec::new(),
-    }
 }
 
 fn skhcn() -> Actor {
     actor("chuyenvien.skhcn", Role::Skhcn, &[])
 }
 
-fn plan_215() -> PlanImport {
-    PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data("tasks.csv"), None).unwrap(),
-        totals: Some(adapters::import::read_file(&data("totals.csv"), None).unwrap()),
-        skip_invalid: false,
-    }
-}
-
-fn plan_359() -> PrintedImport {
-    let dir = root().join("data/plan-359-2026");
-    PrintedImport {
-        plan: ImportPlan {
-            number: PLAN_359.into(),
-            year: 2026,
-            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
-            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
-        },
-        layout: parse_layout(
-            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
-            "layout.toml",
-        )
-        .unwrap(),
-        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
-            .unwrap(),
-        mode: LinkMode::AutoLink(0.8),
-    }
-}
-
-/// Plan 215 imported on 01/09/2025.
-async fn with_plan_215(store: &Store) {
-    store
-        .imports()
-        .import_plan("cli:tester", plan_215(), at("2025-09-01T09:00:00+07:00"))
-        .await
-        .unwrap();
-}
-
 /// Plan 215, then Plan 359 Phụ lục II (13 rows linked, 1 created) on 05/01/2026.
 async fn with_both_plans(store: &Store) {
-    with_plan_215(store).await;
+    imported(store, true).await;
     let r = store
         .imports()
-        .import_printed("cli:tester", plan_359(), at("2026-01-05T09:00:00+07:00"))
+        .import_printed(
+            "cli:tester",
+            plan_359(LinkMode::AutoLink(0.8)),
+            at("2026-01-05T09:00:00+07:00"),
+        )
         .await
         .unwrap();
     assert_eq!((r.outcome.linked.len(), r.outcome.created), (13, 1));
-}
-
-async fn task_named(store: &Store, prefix: &str) -> String {
-    store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no task named {prefix}…"))
-        .id
 }
 
 async fn progress_md(store: &Store, plan: &str, as_of: &str) -> String {
@@ -242,7 +164,7 @@ async fn the_progress_report_prints_each_plan_by_its_layout_and_names_continuing
 
 async fn a_report_as_of_a_date_is_the_same_bytes_whenever_it_is_made(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let other = task_named(&store, "Triển khai hệ thống thông tin nguồn").await;
     let md_before = progress_md(&store, PLAN, "2025-11-05").await;
@@ -355,7 +277,7 @@ async fn status_md(store: &Store, plan: Option<&str>, to: &str) -> String {
 async fn the_status_report_judges_a_plan_year_by_the_year_status(db: TestDb) {
     use adapters::report::status::{Category, categorize};
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let plan = store.directory().plan(PLAN).await.unwrap();
     let category = |rows: &[adapters::store::ReportRow]| {
@@ -435,7 +357,7 @@ async fn the_status_report_judges_a_plan_year_by_the_year_status(db: TestDb) {
 
 async fn a_budget_has_tranches_and_keeps_its_history(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let rental = task_named(&store, RENTAL).await;
     let plans = store.plans();
     let s = skhcn();
@@ -556,7 +478,7 @@ async fn a_budget_has_tranches_and_keeps_its_history(db: TestDb) {
 
 async fn lineage_and_renames_are_audited_events_of_the_same_task(db: TestDb) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let old = task_named(&store, "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
     let new = task_named(&store, RENTAL).await;
     let plans = store.plans();
@@ -716,22 +638,11 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = |p: &str| root().join(p).display().to_string();
-    ok(&tiendo(
+    ok(&import_command(
         &db,
         d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--totals",
-            &file("data/plan-215-2025/totals.csv"),
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
+        &data("tasks.csv"),
+        &["--totals", &file("data/plan-215-2025/totals.csv")],
     ));
     ok(&tiendo(
         &db,
@@ -949,7 +860,7 @@ async fn the_command_line_sets_budgets_links_renames_and_reports_by_year(db: Tes
 async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) {
     let w = helpers::world(db).await;
     let app = &w.app;
-    with_plan_215(w.store()).await;
+    imported(w.store(), true).await;
     let rental = task_named(w.store(), RENTAL).await;
     let old = task_named(w.store(), "Hệ thống quản lý và tra cứu tiêu chuẩn").await;
     let skhcn = w.token(Who::Skhcn);
@@ -1170,30 +1081,8 @@ const PREVIOUS_RELEASE: i64 = 10;
 
 /// Runs the migrations of this tree numbered `from..=to` on the test database.
 async fn migrate_range(db: &TestDb, from: i64, to: i64) {
-    migrate_where(db, |v| v <= to).await;
+    db.migrate_where(|v| v <= to).await;
     let _ = from;
-}
-
-/// Runs the migrations of this tree whose number `keep` keeps, on the test database.
-async fn migrate_where(db: &TestDb, keep: impl Fn(i64) -> bool) {
-    let dir = root().join("migrations").join(db.backend);
-    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    migrator.migrations = Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| keep(m.version))
-            .cloned()
-            .collect(),
-    );
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    } else {
-        let opts = format!("{}?mode=rwc", db.url);
-        let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    }
 }
 
 /// Budget lines as kept: task, year, the six amounts, the plan.
@@ -1220,60 +1109,36 @@ struct Kept {
 }
 
 async fn kept(db: &TestDb) -> Kept {
-    macro_rules! read {
-        ($c:expr) => {
-            Kept {
-                tasks: sqlx::query_as(
-                    "SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                audit: sqlx::query_as("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
-                    .fetch_all(&mut $c)
-                    .await
-                    .unwrap(),
-                lines: sqlx::query_as(
-                    "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
-                     carried_over_vnd, spent_vnd FROM budget_lines ORDER BY task_id, year",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                history: sqlx::query_as(
-                    "SELECT task_id, year, allocated_year_vnd, recorded_by FROM budget_history ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                tranches: sqlx::query_as(
-                    "SELECT task_id, year, tranche, amount_vnd, decision_number FROM budget_tranches \
-                     ORDER BY task_id, year, tranche",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                lineage: sqlx::query_as(
-                    "SELECT task_id, relation, other_task_id, reason FROM task_lineage ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                listings: sqlx::query_as(
-                    "SELECT plan_id, task_id, section FROM plan_listings ORDER BY plan_id, task_id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-            }
-        };
-    }
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        read!(c)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        read!(c)
+    Kept {
+        tasks: db
+            .rows("SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id")
+            .await,
+        audit: db
+            .rows("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
+            .await,
+        lines: db
+            .rows(
+                "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, \
+                 carried_over_vnd, spent_vnd FROM budget_lines ORDER BY task_id, year",
+            )
+            .await,
+        history: db
+            .rows(
+                "SELECT task_id, year, allocated_year_vnd, recorded_by FROM budget_history ORDER BY id",
+            )
+            .await,
+        tranches: db
+            .rows(
+                "SELECT task_id, year, tranche, amount_vnd, decision_number FROM budget_tranches \
+                 ORDER BY task_id, year, tranche",
+            )
+            .await,
+        lineage: db
+            .rows("SELECT task_id, relation, other_task_id, reason FROM task_lineage ORDER BY id")
+            .await,
+        listings: db
+            .rows("SELECT plan_id, task_id, section FROM plan_listings ORDER BY plan_id, task_id")
+            .await,
     }
 }
 
@@ -1381,7 +1246,7 @@ async fn a_database_before_0016_migrates_and_shows_the_planned_allocation_from_w
         .join("tests/fixtures/release-0006")
         .join(format!("{}.sql", db.backend));
     db.exec(&std::fs::read_to_string(fixture).unwrap()).await;
-    migrate_where(&db, |v| v != 16).await;
+    db.migrate_where(|v| v != 16).await;
     let before = kept(&db).await;
     assert_eq!((before.tasks.len(), before.lines.len()), (63, 63));
 
@@ -1504,7 +1369,7 @@ async fn plan_215s_layout_prints_phu_luc_3_without_unit_rows_and_phu_luc_4_with_
     db: TestDb,
 ) {
     let store = db.store().await;
-    with_plan_215(&store).await;
+    imported(&store, true).await;
     let roman = |t: &str| !t.is_empty() && t.chars().all(|c| matches!(c, 'I' | 'V' | 'X'));
     // Before the layout: Plan 215's default, unit rows in every appendix.
     let book = progress_xlsx(&store, PLAN, "2025-11-05").await;

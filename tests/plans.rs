@@ -4,20 +4,21 @@
 
 mod common;
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use adapters::store::Store;
-use common::{TestDb, ok, tiendo};
+use common::plans::{
+    PLAN, PLAN_359, all_tasks, at, data, import_command, imported, plan_359, request, root,
+    task_named,
+};
+use common::{TestDb, actor, ok, tiendo};
 use engine::Role;
-use engine::catalogue::{ImportPlan, PlanImport};
-use engine::decide::Actor;
+use engine::catalogue::ImportPlan;
 use engine::plan::YearStatus;
 use engine::plan::carry::parse_links;
 use engine::plan::import::{LinkMode, PrintedImport};
 use engine::plan::layout::parse_layout;
-use engine::time::{Instant, parse_date, parse_instant};
-use sqlx::Connection;
+use engine::time::parse_date;
 
 on_both_backends!(
     a_database_of_the_previous_release_migrates_keeping_everything,
@@ -32,30 +33,6 @@ on_both_backends!(
     a_printed_plan_imported_before_0016_records_its_planned_allocation_when_imported_again,
 );
 
-const PLAN: &str = "215/KH-UBND";
-const TITLE: &str = "Kế hoạch ứng dụng công nghệ thông tin, phát triển chính quyền số năm 2025";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data(name: &str) -> PathBuf {
-    root().join("data/plan-215-2025").join(name)
-}
-
-fn actor(user: &str, role: Role, units: &[&str]) -> Actor {
-    Actor {
-        user: user.into(),
-        roles: vec![role],
-        units: units.iter().map(|u| u.to_string()).collect(),
-        read_units: Vec::new(),
-    }
-}
-
-fn at(s: &str) -> Instant {
-    parse_instant(s).unwrap()
-}
-
 /// Migration 0006 is the last one the previous release shipped.
 const PREVIOUS_RELEASE: i64 = 6;
 
@@ -63,24 +40,7 @@ const PREVIOUS_RELEASE: i64 = 6;
 /// 0006, unchanged since), then the data it wrote (`tiendo demo` and `tiendo audit seal`, dumped
 /// from databases that release created: tests/fixtures/release-0006/).
 async fn previous_release(db: &TestDb) {
-    let dir = root().join("migrations").join(db.backend);
-    let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    migrator.migrations = Cow::Owned(
-        migrator
-            .migrations
-            .iter()
-            .filter(|m| m.version <= PREVIOUS_RELEASE)
-            .cloned()
-            .collect(),
-    );
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    } else {
-        let opts = format!("{}?mode=rwc", db.url);
-        let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
-        migrator.run(&mut c).await.unwrap();
-    }
+    db.migrate_where(|v| v <= PREVIOUS_RELEASE).await;
     let fixture = root()
         .join("tests/fixtures/release-0006")
         .join(format!("{}.sql", db.backend));
@@ -107,49 +67,19 @@ struct Kept {
 }
 
 async fn kept(db: &TestDb) -> Kept {
-    macro_rules! read {
-        ($c:expr) => {
-            Kept {
-                tasks: sqlx::query_as(
-                    "SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-                audit: sqlx::query_as("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
-                    .fetch_all(&mut $c)
-                    .await
-                    .unwrap(),
-                budget: sqlx::query_as(
-                    "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd \
-                     FROM budget_lines ORDER BY task_id, year",
-                )
-                .fetch_all(&mut $c)
-                .await
-                .unwrap(),
-            }
-        };
-    }
-    if db.backend == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        read!(c)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        read!(c)
-    }
-}
-
-fn plan_215(file: &str) -> PlanImport {
-    PlanImport {
-        plan: ImportPlan {
-            number: PLAN.into(),
-            year: 2025,
-            title: TITLE.into(),
-            issued_on: None,
-        },
-        rows: adapters::import::read_file(&data(file), None).unwrap(),
-        totals: Some(adapters::import::read_file(&data("totals.csv"), None).unwrap()),
-        skip_invalid: false,
+    Kept {
+        tasks: db
+            .rows("SELECT id, plan_id, name, state, audit_seq, audit_head FROM tasks ORDER BY id")
+            .await,
+        audit: db
+            .rows("SELECT task_id, seq, hash FROM audit_log ORDER BY task_id, seq")
+            .await,
+        budget: db
+            .rows(
+                "SELECT task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd \
+                 FROM budget_lines ORDER BY task_id, year",
+            )
+            .await,
     }
 }
 
@@ -203,7 +133,7 @@ async fn a_database_of_the_previous_release_migrates_keeping_everything(db: Test
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2026-01-05T09:00:00+07:00"),
         )
         .await
@@ -249,7 +179,7 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2025-09-01T09:00:00+07:00"),
         )
         .await
@@ -280,26 +210,13 @@ async fn a_task_shows_every_plan_it_is_listed_in_with_the_years_budget(db: TestD
     assert_eq!(store.count("budget_history").await.unwrap(), 64);
 }
 
-async fn task_named(store: &Store, prefix: &str) -> String {
-    let all = store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
-        .await
-        .unwrap();
-    all.into_iter()
-        .find(|t| t.name.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no task named {prefix}…"))
-        .id
-}
-
 async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: TestDb) {
     let store = db.store().await;
     store
         .imports()
         .import_plan(
             "cli:tester",
-            plan_215("tasks.csv"),
+            request(&data("tasks.csv"), true),
             at("2025-09-01T09:00:00+07:00"),
         )
         .await
@@ -366,39 +283,9 @@ async fn the_year_status_is_recorded_apart_from_the_lifecycle_and_audited(db: Te
     );
 }
 
-const PLAN_359: &str = "359/KH-UBND";
-
-fn plan_359(mode: LinkMode) -> PrintedImport {
-    let dir = root().join("data/plan-359-2026");
-    PrintedImport {
-        plan: ImportPlan {
-            number: PLAN_359.into(),
-            year: 2026,
-            title: "Kế hoạch chuyển đổi số thành phố Hải Phòng năm 2026".into(),
-            issued_on: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
-        },
-        layout: parse_layout(
-            &std::fs::read_to_string(dir.join("layout.toml")).unwrap(),
-            "layout.toml",
-        )
-        .unwrap(),
-        sheets: adapters::import::read_grids(&dir.join("phu-luc-II-chuyen-tiep.xlsx"), None)
-            .unwrap(),
-        mode,
-    }
-}
-
 async fn with_plan_215(db: &TestDb) -> Store {
     let store = db.store().await;
-    store
-        .imports()
-        .import_plan(
-            "cli:tester",
-            plan_215("tasks.csv"),
-            at("2025-09-01T09:00:00+07:00"),
-        )
-        .await
-        .unwrap();
+    imported(&store, true).await;
     store
 }
 
@@ -593,12 +480,8 @@ async fn plan_359_continues_plan_215_tasks_reviewed_then_linked_without_duplicat
 }
 
 async fn task_names(store: &Store) -> std::collections::HashMap<String, String> {
-    store
-        .tasks()
-        .unscoped()
-        .list(&adapters::store::TaskFilter::default())
+    all_tasks(store)
         .await
-        .unwrap()
         .into_iter()
         .map(|t| (t.id, t.name))
         .collect()
@@ -919,22 +802,11 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let file = |p: &str| root().join(p).display().to_string();
-    ok(&tiendo(
+    ok(&import_command(
         &db,
         d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--totals",
-            &file("data/plan-215-2025/totals.csv"),
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
+        &data("tasks.csv"),
+        &["--totals", &file("data/plan-215-2025/totals.csv")],
     ));
     let review = d.join("de-xuat.csv").display().to_string();
     let xlsx = file("data/plan-359-2026/phu-luc-II-chuyen-tiep.xlsx");
@@ -1037,23 +909,7 @@ async fn the_command_line_reviews_links_and_lists_every_plan_of_a_task(db: TestD
         ]
     );
     // Flags that belong to the printed form are refused on a normalized file, with the reason.
-    let o = tiendo(
-        &db,
-        d,
-        &[
-            "import",
-            "plan",
-            "--plan",
-            PLAN,
-            "--year",
-            "2025",
-            "--title",
-            TITLE,
-            "--auto-link",
-            "0.8",
-            &file("data/plan-215-2025/tasks.csv"),
-        ],
-    );
+    let o = import_command(&db, d, &data("tasks.csv"), &["--auto-link", "0.8"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("chỉ dùng với bảng in"));
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use adapters::store::{NewEntry, Store, StoreError};
+use adapters::store::{EntryRecord, NewEntry, RoundRecord, Store, StoreError, Submission};
 use chrono::NaiveDate;
 use common::TestDb;
 use engine::Role;
@@ -13,7 +13,7 @@ use engine::decide::Actor;
 use engine::round::{Difficulty, DifficultyKind, DraftSection, Proposal, RoundSpec, Signer};
 use engine::time::{Instant, parse_instant};
 
-use adapters::email::{Mailer, Relay, RelayConfig, SmtpConfig, TlsMode};
+use adapters::email::RelayConfig;
 use adapters::scheduler::{Scheduler, SchedulerConfig};
 use common::smtp::SmtpServer;
 
@@ -115,6 +115,36 @@ async fn world(db: &TestDb) -> World {
     }
 }
 
+impl World {
+    /// SKHCN opens round `number` of the plan.
+    async fn open(&self, number: u32) -> RoundRecord {
+        self.store
+            .rounds()
+            .open_as(&self.skhcn, PLAN, &spec(number), t0())
+            .await
+            .unwrap()
+    }
+
+    /// `who` enters `progress` (with the [`entry`] difficulty and proposal) for `task` in round
+    /// `number`.
+    async fn enter(&self, who: &Actor, number: u32, task: &str, progress: &str) -> EntryRecord {
+        self.store
+            .rounds()
+            .save_entry_as(who, PLAN, number, &entry(task, progress), t0())
+            .await
+            .unwrap()
+    }
+
+    /// `who` submits `unit`'s entries of round `number`.
+    async fn submit(&self, who: &Actor, number: u32, unit: &str) -> Submission {
+        self.store
+            .rounds()
+            .submit_as(who, PLAN, number, unit, t0())
+            .await
+            .unwrap()
+    }
+}
+
 fn spec(number: u32) -> RoundSpec {
     RoundSpec {
         number,
@@ -160,10 +190,7 @@ async fn a_round_is_opened_by_skhcn_only_once_per_number(db: TestDb) {
         let m = forbidden(rounds.open_as(who, PLAN, &spec(1), t0()).await);
         assert!(m.contains("Sở Khoa học và Công nghệ"), "{m}");
     }
-    let r = rounds
-        .open_as(&w.skhcn, PLAN, &spec(1), t0())
-        .await
-        .unwrap();
+    let r = w.open(1).await;
     assert_eq!(r.spec, spec(1));
     assert_eq!(r.plan_number, PLAN);
     assert_eq!(r.opened_by, "chuyen.vien.khcn");
@@ -177,10 +204,7 @@ async fn a_round_is_opened_by_skhcn_only_once_per_number(db: TestDb) {
     bad = spec(0);
     let m = invalid(rounds.open_as(&w.skhcn, PLAN, &bad, t0()).await);
     assert!(m.contains("từ 1"), "{m}");
-    rounds
-        .open_as(&w.skhcn, PLAN, &spec(2), t0())
-        .await
-        .unwrap();
+    w.open(2).await;
     let list = rounds.list_as(&w.officer, PLAN).await.unwrap();
     assert_eq!(
         list.iter().map(|r| r.spec.number).collect::<Vec<_>>(),
@@ -202,10 +226,7 @@ async fn a_round_is_opened_by_skhcn_only_once_per_number(db: TestDb) {
 async fn units_enter_their_own_tasks_until_the_head_submits(db: TestDb) {
     let w = world(&db).await;
     let rounds = w.store.rounds();
-    rounds
-        .open_as(&w.skhcn, PLAN, &spec(1), t0())
-        .await
-        .unwrap();
+    w.open(1).await;
 
     // Only the task's own unit enters; SKHCN and other units are refused.
     let m = forbidden(
@@ -231,29 +252,12 @@ async fn units_enter_their_own_tasks_until_the_head_submits(db: TestDb) {
     );
     assert!(m.contains("khó khăn"), "{m}");
 
-    let e = rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            1,
-            &entry(&w.yte_task, "Đang lập hồ sơ"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    let e = w.enter(&w.officer, 1, &w.yte_task, "Đang lập hồ sơ").await;
     assert_eq!(e.unit_id, "so-y-te");
     assert_eq!(e.task_name, "Bệnh án điện tử");
     // Edited before submission: the last text wins.
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            1,
-            &entry(&w.yte_task, "Đã trình thẩm định"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    w.enter(&w.officer, 1, &w.yte_task, "Đã trình thẩm định")
+        .await;
 
     // The unit's users see their own unit only; SKHCN sees every unit.
     let today = d("2025-11-04");
@@ -289,10 +293,7 @@ async fn units_enter_their_own_tasks_until_the_head_submits(db: TestDb) {
             .await,
     );
     assert!(m.contains("chưa nhập"), "{m}");
-    let s = rounds
-        .submit_as(&w.head, PLAN, 1, "so-y-te", t0())
-        .await
-        .unwrap();
+    let s = w.submit(&w.head, 1, "so-y-te").await;
     assert_eq!(s.submitted_by, "giam.doc");
     let m = invalid(rounds.submit_as(&w.head, PLAN, 1, "so-y-te", t0()).await);
     assert!(m.contains("đã gửi"), "{m}");
@@ -314,45 +315,22 @@ async fn units_enter_their_own_tasks_until_the_head_submits(db: TestDb) {
     let yte = v.unit("so-y-te").unwrap();
     assert!(yte.submitted.is_some() && !yte.late);
     // Another unit still enters its own.
-    rounds
-        .save_entry_as(
-            &w.other_head,
-            PLAN,
-            1,
-            &entry(&w.gd_task, "Đang triển khai"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    w.enter(&w.other_head, 1, &w.gd_task, "Đang triển khai")
+        .await;
 }
 
 async fn skhcn_reopens_a_submission_and_every_step_is_audited(db: TestDb) {
     let w = world(&db).await;
     let rounds = w.store.rounds();
-    let r = rounds
-        .open_as(&w.skhcn, PLAN, &spec(1), t0())
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            1,
-            &entry(&w.yte_task, "Đang lập hồ sơ"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    let r = w.open(1).await;
+    w.enter(&w.officer, 1, &w.yte_task, "Đang lập hồ sơ").await;
     let m = invalid(
         rounds
             .reopen_as(&w.skhcn, PLAN, 1, "so-y-te", None, t0())
             .await,
     );
     assert!(m.contains("chưa gửi"), "{m}");
-    rounds
-        .submit_as(&w.head, PLAN, 1, "so-y-te", t0())
-        .await
-        .unwrap();
+    w.submit(&w.head, 1, "so-y-te").await;
     forbidden(
         rounds
             .reopen_as(&w.head, PLAN, 1, "so-y-te", None, t0())
@@ -369,20 +347,9 @@ async fn skhcn_reopens_a_submission_and_every_step_is_audited(db: TestDb) {
         )
         .await
         .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            1,
-            &entry(&w.yte_task, "Đã giải ngân 40%"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    rounds
-        .submit_as(&w.head, PLAN, 1, "so-y-te", t0())
-        .await
-        .unwrap();
+    w.enter(&w.officer, 1, &w.yte_task, "Đã giải ngân 40%")
+        .await;
+    w.submit(&w.head, 1, "so-y-te").await;
 
     // The task's chain holds every entry, submission and reopening, texts and all.
     let history = w.store.audit().history(&w.yte_task).await.unwrap();
@@ -429,34 +396,11 @@ async fn skhcn_reopens_a_submission_and_every_step_is_audited(db: TestDb) {
 async fn the_report_door_has_submitted_entries_drafts_signer_and_exports(db: TestDb) {
     let w = world(&db).await;
     let rounds = w.store.rounds();
-    let r = rounds
-        .open_as(&w.skhcn, PLAN, &spec(2), t0())
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            2,
-            &entry(&w.yte_task, "Đang lập hồ sơ"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.other_head,
-            PLAN,
-            2,
-            &entry(&w.gd_task, "Chưa triển khai"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    rounds
-        .submit_as(&w.head, PLAN, 2, "so-y-te", t0())
-        .await
-        .unwrap();
+    let r = w.open(2).await;
+    w.enter(&w.officer, 2, &w.yte_task, "Đang lập hồ sơ").await;
+    w.enter(&w.other_head, 2, &w.gd_task, "Chưa triển khai")
+        .await;
+    w.submit(&w.head, 2, "so-y-te").await;
     forbidden(
         rounds
             .set_draft_as(&w.officer, PLAN, 2, DraftSection::KhoKhan, Some("x"), t0())
@@ -551,49 +495,16 @@ async fn the_report_door_has_submitted_entries_drafts_signer_and_exports(db: Tes
 async fn round_two_is_compared_with_round_one(db: TestDb) {
     let w = world(&db).await;
     let rounds = w.store.rounds();
-    rounds
-        .open_as(&w.skhcn, PLAN, &spec(1), t0())
-        .await
-        .unwrap();
-    rounds
-        .open_as(&w.skhcn, PLAN, &spec(2), t0())
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            1,
-            &entry(&w.yte_task, "Lần một: lập hồ sơ"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            2,
-            &entry(&w.yte_task, "Lần hai: đã phê duyệt"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    w.open(1).await;
+    w.open(2).await;
+    w.enter(&w.officer, 1, &w.yte_task, "Lần một: lập hồ sơ")
+        .await;
+    w.enter(&w.officer, 2, &w.yte_task, "Lần hai: đã phê duyệt")
+        .await;
     // Submitting round 1 does not close round 2.
-    rounds
-        .submit_as(&w.head, PLAN, 1, "so-y-te", t0())
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            2,
-            &entry(&w.yte_task2, "Lần hai: đang chạy thử"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    w.submit(&w.head, 1, "so-y-te").await;
+    w.enter(&w.officer, 2, &w.yte_task2, "Lần hai: đang chạy thử")
+        .await;
     let v = rounds
         .show_as(&w.officer, PLAN, 2, Some(1), d("2025-11-01"))
         .await
@@ -615,59 +526,16 @@ async fn round_two_is_compared_with_round_one(db: TestDb) {
     }
 }
 
-fn relay(store: &Store, port: u16) -> Relay {
-    let smtp = SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: TlsMode::None,
-        username: None,
-        password: None,
-        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
-            .parse()
-            .unwrap(),
-        timeout: std::time::Duration::from_secs(5),
-    };
-    Relay::new(
-        store.clone(),
-        Mailer::new(&smtp).unwrap(),
-        "rounds-test",
-        RelayConfig::default(),
-    )
-}
-
 async fn late_units_are_reminded_by_email_then_escalated_to_skhcn(db: TestDb) {
     let w = world(&db).await;
     let rounds = w.store.rounds();
     // Due 03/11/2025: reminded from 31/10.
-    rounds
-        .open_as(&w.skhcn, PLAN, &spec(2), t0())
-        .await
-        .unwrap();
-    rounds
-        .save_entry_as(
-            &w.officer,
-            PLAN,
-            2,
-            &entry(&w.yte_task, "Đang lập hồ sơ"),
-            t0(),
-        )
-        .await
-        .unwrap();
+    w.open(2).await;
+    w.enter(&w.officer, 2, &w.yte_task, "Đang lập hồ sơ").await;
     // Sở Giáo dục submits on time and is never reminded.
-    rounds
-        .save_entry_as(
-            &w.other_head,
-            PLAN,
-            2,
-            &entry(&w.gd_task, "Đang triển khai"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    rounds
-        .submit_as(&w.other_head, PLAN, 2, "so-giao-duc", t0())
-        .await
-        .unwrap();
+    w.enter(&w.other_head, 2, &w.gd_task, "Đang triển khai")
+        .await;
+    w.submit(&w.other_head, 2, "so-giao-duc").await;
     let smtp = SmtpServer::start();
     let cfg = SchedulerConfig {
         poll: std::time::Duration::from_millis(200),
@@ -680,7 +548,12 @@ async fn late_units_are_reminded_by_email_then_escalated_to_skhcn(db: TestDb) {
     let s = Scheduler::new(
         w.store.clone(),
         cfg,
-        Some(relay(&w.store, smtp.port)),
+        Some(common::smtp::relay(
+            &w.store,
+            smtp.port,
+            "rounds-test",
+            RelayConfig::default(),
+        )),
         "rounds",
         t0(),
     );

@@ -5,7 +5,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use adapters::store::{NewTask, NewUser, Store, StoreError, TaskFilter, TransitionRequest};
+use adapters::store::{
+    NewTask, NewUser, Store, StoreError, TaskFilter, TransitionOutcome, TransitionRequest,
+};
 use chrono::TimeDelta;
 use common::TestDb;
 use engine::decide::Actor;
@@ -136,35 +138,53 @@ async fn attach(w: &World, task: &str, doc_type: &str, actor: &Actor) -> String 
         .id
 }
 
-/// Creates a mua-sam task and takes it to the SKHCN opinion step (phase appraisal).
-async fn task_at_skhcn(w: &World, name: &str) -> String {
-    let o = w
-        .store
+/// A new mua-sam task `name`, created by the unit officer at [`t0`]: its id.
+async fn created(w: &World, name: &str) -> String {
+    w.store
         .tasks()
         .create_as(&w.officer, &new_task(name), None, t0())
         .await
-        .unwrap();
-    let id = o.task_id;
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
-        .await
-        .unwrap();
+        .unwrap()
+        .task_id
+}
+
+/// The request `r` by `actor` at `now`: it goes through.
+async fn step(w: &World, actor: &Actor, r: &TransitionRequest, now: Instant) -> TransitionOutcome {
+    w.store.tasks().transition_as(actor, r, now).await.unwrap()
+}
+
+/// The task as stored, whoever may see it.
+async fn stored(w: &World, task: &str) -> adapters::store::Task {
+    w.store.tasks().unscoped().get(task).await.unwrap()
+}
+
+/// `edit` with the append-only triggers of `table` out of the way (PostgreSQL: disabled around
+/// it; SQLite: dropped).
+fn unguarded(db: &TestDb, table: &str, edit: String) -> String {
+    if db.backend == "postgres" {
+        format!(
+            "ALTER TABLE {table} DISABLE TRIGGER USER; {edit}; ALTER TABLE {table} ENABLE TRIGGER USER;"
+        )
+    } else {
+        format!(
+            "DROP TRIGGER IF EXISTS {table}_no_update; DROP TRIGGER IF EXISTS {table}_no_delete; {edit};"
+        )
+    }
+}
+
+/// Creates a mua-sam task and takes it to the SKHCN opinion step (phase appraisal).
+async fn task_at_skhcn(w: &World, name: &str) -> String {
+    let id = created(w, name).await;
+    step(w, &w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0()).await;
     let doc = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;
-    let mut r = req(&id, "trinh_thu_truong");
-    r.document_ids = vec![doc.clone()];
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &r, t0())
-        .await
-        .unwrap();
-    let mut r = req(&id, "gui_skhcn");
-    r.document_ids = vec![doc];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
+    step(
+        w,
+        &w.officer,
+        &req(&id, "trinh_thu_truong").citing(vec![doc.clone()]),
+        t0(),
+    )
+    .await;
+    step(w, &w.head, &req(&id, "gui_skhcn").citing(vec![doc]), t0()).await;
     id
 }
 
@@ -196,7 +216,7 @@ async fn migrations_apply_from_empty_and_only_once(db: TestDb) {
 async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Mua bản quyền phần mềm MS Office").await;
-    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let task = stored(&w, &id).await;
     assert_eq!(
         (task.state.as_str(), task.phase, task.version),
         ("skhcn_cho_y_kien", Phase::Appraisal, 4)
@@ -249,12 +269,7 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
     let mut r = req(&id, "skhcn_de_nghi_hoan_thien");
     r.document_ids = vec![opinion];
     r.comment = Some("Bổ sung báo giá của ít nhất 3 nhà cung cấp".into());
-    let o = w
-        .store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0() + TimeDelta::days(2))
-        .await
-        .unwrap();
+    let o = step(&w, &w.skhcn, &r, t0() + TimeDelta::days(2)).await;
     // The version counts moves; the chain also holds the two uploads.
     assert_eq!(
         (o.state.as_str(), o.version, o.audit_seq),
@@ -287,7 +302,7 @@ async fn a_task_moves_with_audit_timers_and_outbox(db: TestDb) {
         "Bổ sung báo giá của ít nhất 3 nhà cung cấp"
     );
     assert_eq!(last.payload["roles"], serde_json::json!(["don_vi"]));
-    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let task = stored(&w, &id).await;
     assert_eq!(
         task.transition_counts.get("skhcn_de_nghi_hoan_thien"),
         Some(&1)
@@ -306,11 +321,7 @@ async fn a_stale_version_is_a_conflict_naming_the_current_one(db: TestDb) {
         .unwrap();
     let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
     r.expected_version = adapters::store::Expected::Version(1);
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &r, t0())
-        .await
-        .unwrap();
+    step(&w, &w.officer, &r, t0()).await;
     let mut again = req(&o.task_id, "tam_hoan");
     again.expected_version = adapters::store::Expected::Version(1);
     again.comment = Some("Chuyển sang năm 2026".into());
@@ -327,16 +338,7 @@ async fn a_stale_version_is_a_conflict_naming_the_current_one(db: TestDb) {
     }
     .to_string();
     assert!(msg.contains("phiên bản hiện tại: 2"), "{msg}");
-    assert_eq!(
-        w.store
-            .tasks()
-            .unscoped()
-            .get(&o.task_id)
-            .await
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(stored(&w, &o.task_id).await.version, 2);
 }
 
 async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
@@ -380,10 +382,7 @@ async fn concurrent_transitions_on_one_task_exactly_one_wins(db: TestDb) {
     }
     assert_eq!((wins, conflicts), (1, 15), "{}", db.backend);
     assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
-    assert_eq!(
-        w.store.tasks().unscoped().get(&id).await.unwrap().version,
-        5
-    );
+    assert_eq!(stored(&w, &id).await.version, 5);
     assert!(w.store.audit().verify().await.unwrap().broken.is_none());
 }
 
@@ -391,14 +390,7 @@ async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: Tes
     let w = world(&db).await;
     let mut ids = Vec::new();
     for i in 0..24 {
-        ids.push(
-            w.store
-                .tasks()
-                .create_as(&w.officer, &new_task(&format!("Nhiệm vụ {i}")), None, t0())
-                .await
-                .unwrap()
-                .task_id,
-        );
+        ids.push(created(&w, &format!("Nhiệm vụ {i}")).await);
     }
     let before = w.store.count("audit_log").await.unwrap();
     // Each task is driven by its own writer through postpone → re-enter cycles, all at once.
@@ -426,7 +418,7 @@ async fn concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing(db: Tes
         let history = w.store.audit().history(id).await.unwrap();
         let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
-        assert_eq!(w.store.tasks().unscoped().get(id).await.unwrap().version, 7);
+        assert_eq!(stored(&w, id).await.version, 7);
     }
     let report = w.store.audit().verify().await.unwrap();
     assert!(report.broken.is_none(), "{report:?}");
@@ -466,22 +458,12 @@ async fn an_idempotency_key_replays_the_first_outcome(db: TestDb) {
 
     let mut r = req(&o.task_id, "bat_dau_lap_thuyet_minh");
     r.idempotency_key = Some("buoc-1".into());
-    let first = w
-        .store
-        .tasks()
-        .transition_as(&w.officer, &r, t0())
-        .await
-        .unwrap();
+    let first = step(&w, &w.officer, &r, t0()).await;
     let audit = w.store.count("audit_log").await.unwrap();
     let outbox = w.store.count("outbox").await.unwrap();
     // A retry after the version moved on still returns the first outcome and changes nothing.
     r.expected_version = adapters::store::Expected::Version(1);
-    let replay = w
-        .store
-        .tasks()
-        .transition_as(&w.officer, &r, t0() + TimeDelta::hours(1))
-        .await
-        .unwrap();
+    let replay = step(&w, &w.officer, &r, t0() + TimeDelta::hours(1)).await;
     assert_eq!(
         (replay.version, replay.audit_id, replay.replayed),
         (first.version, first.audit_id, true)
@@ -547,7 +529,7 @@ async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
     };
     let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
     // The upload moved the audit chain (not the version).
-    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let before = stored(&w, &id).await;
     let snapshot = counts(w.store.clone()).await;
     // The database refuses the last write of the transaction (the outbox insert), after the
     // task, the audit entry and the timers were written in it.
@@ -571,7 +553,7 @@ async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(err.to_string().contains("injected failure"), "{err}");
-    let after = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let after = stored(&w, &id).await;
     assert_eq!(after, before);
     assert_eq!(counts(w.store.clone()).await, snapshot);
     assert_eq!(
@@ -591,12 +573,7 @@ async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {
     } else {
         db.exec("DROP TRIGGER fail_outbox").await;
     }
-    let o = w
-        .store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0())
-        .await
-        .unwrap();
+    let o = step(&w, &w.skhcn, &r, t0()).await;
     assert_eq!(o.version, before.version + 1);
 }
 
@@ -616,16 +593,7 @@ async fn the_audit_log_is_append_only_and_tampering_is_found(db: TestDb) {
     // A privileged hand disables the triggers and rewrites one entry of the first task.
     let target = w.store.audit().history(&id).await.unwrap()[2].id;
     let edit = format!("UPDATE audit_log SET actor_user = 'nguoi.khac' WHERE id = {target}");
-    if db.backend == "postgres" {
-        db.exec(&format!("ALTER TABLE audit_log DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_log ENABLE TRIGGER USER;"))
-            .await;
-    } else {
-        db.exec(&format!(
-            "DROP TRIGGER audit_log_no_update; {edit}; \
-             CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;"
-        ))
-        .await;
-    }
+    db.exec(&unguarded(&db, "audit_log", edit)).await;
     let report = w.store.audit().verify().await.unwrap();
     let broken = report.broken.expect("tampering is found");
     assert_eq!(broken.audit_id, Some(target));
@@ -651,13 +619,13 @@ async fn seals_commit_to_every_chain(db: TestDb) {
         (0, s1.hash.as_str())
     );
     let opinion = attach(&w, &a, "van_ban_y_kien", &w.skhcn).await;
-    let mut r = req(&a, "skhcn_thong_nhat");
-    r.document_ids = vec![opinion];
-    w.store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0())
-        .await
-        .unwrap();
+    step(
+        &w,
+        &w.skhcn,
+        &req(&a, "skhcn_thong_nhat").citing(vec![opinion]),
+        t0(),
+    )
+    .await;
     let s3 = w.store.audit().seal(t0()).await.unwrap();
     assert_eq!(s3.task_count, 1);
     let report = w.store.audit().verify().await.unwrap();
@@ -665,13 +633,7 @@ async fn seals_commit_to_every_chain(db: TestDb) {
     assert_eq!(report.seals, 3);
     // Rewriting a sealed seal's digest is found.
     let edit = format!("UPDATE audit_seals SET task_count = 5 WHERE id = {}", s1.id);
-    if db.backend == "postgres" {
-        db.exec(&format!("ALTER TABLE audit_seals DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_seals ENABLE TRIGGER USER;"))
-            .await;
-    } else {
-        db.exec(&format!("DROP TRIGGER audit_seals_no_update; {edit};"))
-            .await;
-    }
+    db.exec(&unguarded(&db, "audit_seals", edit)).await;
     let broken = w
         .store
         .audit()
@@ -703,23 +665,13 @@ async fn a_removed_entry_or_a_rewritten_sealed_head_is_found(db: TestDb) {
         (report.tasks, report.entries, report.seals),
         (3, entries, 1)
     );
-    let unguarded = |table: &str, edit: String| {
-        if db.backend == "postgres" {
-            format!(
-                "ALTER TABLE {table} DISABLE TRIGGER USER; {edit}; ALTER TABLE {table} ENABLE TRIGGER USER;"
-            )
-        } else {
-            format!(
-                "DROP TRIGGER IF EXISTS {table}_no_update; DROP TRIGGER IF EXISTS {table}_no_delete; {edit};"
-            )
-        }
-    };
     // B's last entry rewritten with a hash that matches its new content: its chain checks out,
     // but the seal committed to the old head.
     let mut last = chained(&b).await.pop().unwrap();
     last.comment = Some("sửa lén".into());
     let rehashed = last.compute_hash();
     db.exec(&unguarded(
+        &db,
         "audit_log",
         format!(
             "UPDATE audit_log SET comment = 'sửa lén', hash = '{rehashed}' WHERE id = {}",
@@ -752,6 +704,7 @@ async fn a_removed_entry_or_a_rewritten_sealed_head_is_found(db: TestDb) {
     // C's last entry removed: its chain ends before the head the task records.
     let c_last = chained(&c).await.pop().unwrap();
     db.exec(&unguarded(
+        &db,
         "audit_log",
         format!("DELETE FROM audit_log WHERE id = {}", c_last.id),
     ))
@@ -781,7 +734,7 @@ async fn a_removed_entry_or_a_rewritten_sealed_head_is_found(db: TestDb) {
 async fn a_rejection_writes_nothing(db: TestDb) {
     let w = world(&db).await;
     let id = task_at_skhcn(&w, "Nâng cấp mạng").await;
-    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let before = stored(&w, &id).await;
     let audit = w.store.count("audit_log").await.unwrap();
     // The unit officer cannot give SKHCN's opinion.
     let err = w
@@ -813,7 +766,7 @@ async fn a_rejection_writes_nothing(db: TestDb) {
         w.store.tasks().transition_as(&w.skhcn, &r, t0()).await,
         Err(StoreError::Unprocessable(_))
     ));
-    assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
+    assert_eq!(stored(&w, &id).await, before);
     // The other task's creation, three moves and upload, and the foreign document's upload.
     assert_eq!(w.store.count("audit_log").await.unwrap(), audit + 6);
     assert!(matches!(
@@ -827,33 +780,8 @@ async fn a_rejection_writes_nothing(db: TestDb) {
 
 async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     let w = world(&db).await;
-    let id = task_at_skhcn(&w, "Hồ sơ bệnh án điện tử").await;
-    let opinion = attach(&w, &id, "van_ban_y_kien", &w.skhcn).await;
-    let mut r = req(&id, "skhcn_thong_nhat");
-    r.document_ids = vec![opinion];
-    w.store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0())
-        .await
-        .unwrap();
-    // The unit's head approves the task and estimate before Sở Tài chính appraises it.
-    let approval = attach(&w, &id, "quyet_dinh_phe_duyet", &w.head).await;
-    let mut r = req(&id, "phe_duyet_nhiem_vu");
-    r.document_ids = vec![approval];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
-    let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
-    let mut r = req(&id, "gui_so_tai_chinh");
-    r.document_ids = vec![dossier.clone()];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
-    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let id = task_at_stc(&w, "Hồ sơ bệnh án điện tử").await;
+    let task = stored(&w, &id).await;
     assert_eq!(task.state, "stc_tham_dinh");
     // 15 working days from Monday 02/03/2026: Monday 23/03/2026.
     assert_eq!(format_instant(task.due_at.unwrap()), "23/03/2026 23:59");
@@ -861,23 +789,15 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     // Returned on Thursday 05/03 for more documents; resubmitted Tuesday 10/03 (3 working days).
     let mut r = req(&id, "stc_yeu_cau_bo_sung");
     r.comment = Some("Thiếu chứng thư thẩm định giá".into());
-    w.store
-        .tasks()
-        .transition_as(&w.stc, &r, at("2026-03-05T10:00:00+07:00"))
-        .await
-        .unwrap();
-    let paused = w.store.tasks().unscoped().get(&id).await.unwrap();
+    step(&w, &w.stc, &r, at("2026-03-05T10:00:00+07:00")).await;
+    let paused = stored(&w, &id).await;
     assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
     let supplement = attach(&w, &id, "ho_so_bo_sung", &w.officer).await;
     let mut r = req(&id, &paused_return_transition(&w, &paused));
     r.document_ids = vec![supplement];
     r.comment = Some("Đã bổ sung".into());
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, at("2026-03-10T15:00:00+07:00"))
-        .await
-        .unwrap();
-    let resumed = w.store.tasks().unscoped().get(&id).await.unwrap();
+    step(&w, &w.head, &r, at("2026-03-10T15:00:00+07:00")).await;
+    let resumed = stored(&w, &id).await;
     assert_eq!(resumed.state, "stc_tham_dinh");
     // Paused for the working days 06, 09 and 10/03: the deadline moves three working days out.
     assert_eq!(format_instant(resumed.due_at.unwrap()), "26/03/2026 23:59");
@@ -887,30 +807,30 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
 async fn task_at_stc(w: &World, name: &str) -> String {
     let id = task_at_skhcn(w, name).await;
     let opinion = attach(w, &id, "van_ban_y_kien", &w.skhcn).await;
-    let mut r = req(&id, "skhcn_thong_nhat");
-    r.document_ids = vec![opinion];
-    w.store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0())
-        .await
-        .unwrap();
+    step(
+        w,
+        &w.skhcn,
+        &req(&id, "skhcn_thong_nhat").citing(vec![opinion]),
+        t0(),
+    )
+    .await;
     // The unit's head approves the task and estimate before Sở Tài chính appraises it.
     let approval = attach(w, &id, "quyet_dinh_phe_duyet", &w.head).await;
-    let mut r = req(&id, "phe_duyet_nhiem_vu");
-    r.document_ids = vec![approval];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
+    step(
+        w,
+        &w.head,
+        &req(&id, "phe_duyet_nhiem_vu").citing(vec![approval]),
+        t0(),
+    )
+    .await;
     let dossier = attach(w, &id, "thuyet_minh_du_toan", &w.officer).await;
-    let mut r = req(&id, "gui_so_tai_chinh");
-    r.document_ids = vec![dossier];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
+    step(
+        w,
+        &w.head,
+        &req(&id, "gui_so_tai_chinh").citing(vec![dossier]),
+        t0(),
+    )
+    .await;
     id
 }
 
@@ -918,7 +838,7 @@ async fn a_late_request_for_more_documents_is_refused_and_writes_nothing(db: Tes
     let w = world(&db).await;
     // TT 03/2020: a request for more documents within the first 5 working days of the 15.
     let id = task_at_stc(&w, "Hồ sơ bệnh án điện tử").await;
-    let before = w.store.tasks().unscoped().get(&id).await.unwrap();
+    let before = stored(&w, &id).await;
     let audit = w.store.count("audit_log").await.unwrap();
     let mut r = req(&id, "stc_yeu_cau_bo_sung");
     r.comment = Some("Thiếu chứng thư thẩm định giá".into());
@@ -937,15 +857,11 @@ async fn a_late_request_for_more_documents_is_refused_and_writes_nothing(db: Tes
         "{}",
         refusal.rejection
     );
-    assert_eq!(w.store.tasks().unscoped().get(&id).await.unwrap(), before);
+    assert_eq!(stored(&w, &id).await, before);
     assert_eq!(w.store.count("audit_log").await.unwrap(), audit);
     // On Monday 09/03, the fifth working day, the same request pauses the clock.
-    w.store
-        .tasks()
-        .transition_as(&w.stc, &r, at("2026-03-09T16:00:00+07:00"))
-        .await
-        .unwrap();
-    let paused = w.store.tasks().unscoped().get(&id).await.unwrap();
+    step(&w, &w.stc, &r, at("2026-03-09T16:00:00+07:00")).await;
+    let paused = stored(&w, &id).await;
     assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
 }
 
@@ -957,27 +873,23 @@ async fn the_round_of_a_review_is_kept_on_the_audit_entry(db: TestDb) {
     let mut r = req(&id, "skhcn_de_nghi_hoan_thien");
     r.document_ids = vec![opinion];
     r.comment = Some("Đề nghị bổ sung phương án kỹ thuật".into());
-    w.store
-        .tasks()
-        .transition_as(&w.skhcn, &r, t0())
-        .await
-        .unwrap();
+    step(&w, &w.skhcn, &r, t0()).await;
     let dossier = attach(&w, &id, "thuyet_minh_du_toan", &w.officer).await;
-    let mut r = req(&id, "trinh_thu_truong");
-    r.document_ids = vec![dossier.clone()];
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &r, t0())
-        .await
-        .unwrap();
-    let mut r = req(&id, "gui_skhcn");
-    r.document_ids = vec![dossier];
-    w.store
-        .tasks()
-        .transition_as(&w.head, &r, t0())
-        .await
-        .unwrap();
-    let task = w.store.tasks().unscoped().get(&id).await.unwrap();
+    step(
+        &w,
+        &w.officer,
+        &req(&id, "trinh_thu_truong").citing(vec![dossier.clone()]),
+        t0(),
+    )
+    .await;
+    step(
+        &w,
+        &w.head,
+        &req(&id, "gui_skhcn").citing(vec![dossier]),
+        t0(),
+    )
+    .await;
+    let task = stored(&w, &id).await;
     assert_eq!(task.state, "skhcn_cho_y_kien");
     assert_eq!(task.review, 1);
     assert_eq!(task.state_entries.get("skhcn_cho_y_kien"), Some(&2));
@@ -1083,16 +995,14 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
         after_merge.units,
         vec!["so-tai-chinh", "so-ke-hoach-va-dau-tu"]
     );
-    w.store
-        .tasks()
-        .transition_as(
-            &after_merge,
-            &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
-            t0(),
-        )
-        .await
-        .unwrap();
-    let task = w.store.tasks().unscoped().get(&o.task_id).await.unwrap();
+    step(
+        &w,
+        &after_merge,
+        &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+        t0(),
+    )
+    .await;
+    let task = stored(&w, &o.task_id).await;
     assert_eq!(
         task.unit_id, "so-ke-hoach-va-dau-tu",
         "the task keeps its owner and history"
@@ -1137,13 +1047,7 @@ async fn a_merged_units_users_act_on_its_tasks(db: TestDb) {
 async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
     let w = world(&db).await;
     let a = task_at_skhcn(&w, "Nhiệm vụ đang thẩm định").await;
-    let b = w
-        .store
-        .tasks()
-        .create_as(&w.officer, &new_task("Nhiệm vụ mới"), None, t0())
-        .await
-        .unwrap()
-        .task_id;
+    let b = created(&w, "Nhiệm vụ mới").await;
     let ids = |v: Vec<adapters::store::Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
     let all = TaskFilter {
         plan: Some("215/KH-UBND".into()),
@@ -1215,18 +1119,8 @@ async fn documents_are_append_only_and_their_files_are_verified(db: TestDb) {
     let w = world(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let files = adapters::files::FileStore::new(dir.path());
-    let id = w
-        .store
-        .tasks()
-        .create_as(&w.officer, &new_task("Số hóa lưu trữ"), None, t0())
-        .await
-        .unwrap()
-        .task_id;
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
-        .await
-        .unwrap();
+    let id = created(&w, "Số hóa lưu trữ").await;
+    step(&w, &w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0()).await;
     let stored = files.put(b"%PDF-1.4 thuyet minh that").unwrap();
     let doc = w
         .store
@@ -1249,13 +1143,13 @@ async fn documents_are_append_only_and_their_files_are_verified(db: TestDb) {
         .await
         .unwrap()
         .id;
-    let mut r = req(&id, "trinh_thu_truong");
-    r.document_ids = vec![doc.clone()];
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &r, t0())
-        .await
-        .unwrap();
+    step(
+        &w,
+        &w.officer,
+        &req(&id, "trinh_thu_truong").citing(vec![doc.clone()]),
+        t0(),
+    )
+    .await;
     let ok = w.store.audit().verify_documents(&files).await.unwrap();
     assert_eq!(
         (ok.documents, ok.cited, ok.broken.clone()),
@@ -1351,19 +1245,9 @@ async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: Tes
     let w = world(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let files = adapters::files::FileStore::new(dir.path());
-    let id = w
-        .store
-        .tasks()
-        .create_as(&w.officer, &new_task("Số hóa lưu trữ"), None, t0())
-        .await
-        .unwrap()
-        .task_id;
-    w.store
-        .tasks()
-        .transition_as(&w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0())
-        .await
-        .unwrap();
-    let version = w.store.tasks().unscoped().get(&id).await.unwrap().version;
+    let id = created(&w, "Số hóa lưu trữ").await;
+    step(&w, &w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0()).await;
+    let version = stored(&w, &id).await.version;
     let new_doc = |text: &[u8], number: &str| {
         let stored = files.put(text).unwrap();
         adapters::store::NewDocument {
@@ -1413,7 +1297,7 @@ async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: Tes
         )
     );
     assert_eq!(
-        w.store.tasks().unscoped().get(&id).await.unwrap().version,
+        stored(&w, &id).await.version,
         version,
         "an upload is no move"
     );
@@ -1473,15 +1357,7 @@ async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: Tes
         forged.path.display(),
         doc.id
     );
-    if db.backend == "postgres" {
-        db.exec(&format!(
-            "ALTER TABLE documents DISABLE TRIGGER USER; {edit}; ALTER TABLE documents ENABLE TRIGGER USER;"
-        ))
-        .await;
-    } else {
-        db.exec(&format!("DROP TRIGGER documents_no_update; {edit};"))
-            .await;
-    }
+    db.exec(&unguarded(&db, "documents", edit)).await;
     let report = w.store.audit().verify_documents(&files).await.unwrap();
     let (bad, why) = report.broken.expect("the swapped row is found");
     assert_eq!(bad, doc.id);
@@ -1492,15 +1368,7 @@ async fn uploads_are_audit_entries_and_transitions_carry_document_hashes(db: Tes
         "UPDATE audit_log SET evidence = REPLACE(evidence, '{}', '{}') WHERE id = {}",
         first.sha256, forged.sha256, cited.id
     );
-    if db.backend == "postgres" {
-        db.exec(&format!(
-            "ALTER TABLE audit_log DISABLE TRIGGER USER; {edit}; ALTER TABLE audit_log ENABLE TRIGGER USER;"
-        ))
-        .await;
-    } else {
-        db.exec(&format!("DROP TRIGGER audit_log_no_update; {edit};"))
-            .await;
-    }
+    db.exec(&unguarded(&db, "audit_log", edit)).await;
     let broken = w.store.audit().verify().await.unwrap().broken.unwrap();
     assert_eq!(broken.audit_id, Some(cited.id));
 }

@@ -6,35 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{Cli, TestDb};
+use common::{Cli, TestDb, copy_of_shipped, shipped_workflows};
 
 on_both_backends!(running_tasks_stay_on_their_version_until_an_administrator_migrates_them);
-
-fn shipped() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
-}
-
-/// A copy of the shipped workflows folder.
-fn copy_of_shipped() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("calendars")).unwrap();
-    for sub in ["", "calendars"] {
-        for e in std::fs::read_dir(shipped().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                std::fs::copy(&p, tmp.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    tmp
-}
 
 /// `mua-sam` version 2: version 1's text, with a mapping of every state of version 1 onto itself
 /// except `de_xuat`, which goes straight to the explanation; `leave_out` is left unmapped.
 fn mua_sam_v2(leave_out: Option<&str>) -> String {
-    let v1 = std::fs::read_to_string(shipped().join("mua-sam.toml")).unwrap();
+    let v1 = std::fs::read_to_string(shipped_workflows().join("mua-sam.toml")).unwrap();
     let catalog = adapters::definitions::load(None).unwrap();
     let states: Vec<String> = catalog
         .get("mua-sam", 1)
@@ -60,26 +39,7 @@ fn mua_sam_v2(leave_out: Option<&str>) -> String {
 
 impl Cli<'_> {
     fn create(&self, name: &str) -> String {
-        self.ok(&[
-            "task",
-            "create",
-            "--as",
-            "can.bo",
-            "--plan",
-            "215/KH-UBND",
-            "--unit",
-            "so-y-te",
-            "--name",
-            name,
-            "--funding",
-            "thuong_xuyen",
-            "--kind",
-            "mua-sam",
-        ])
-        .lines()
-        .next()
-        .unwrap()
-        .to_string()
+        self.create_task(name, "thuong_xuyen", "mua-sam", &[])
     }
 }
 
@@ -92,19 +52,9 @@ async fn running_tasks_stay_on_their_version_until_an_administrator_migrates_the
     };
     cli.ok(&["db", "migrate"]);
     cli.ok(&["unit", "add", "so-y-te", "Sở Y tế"]);
-    cli.ok(&[
-        "user", "add", "can.bo", "--role", "don_vi", "--unit", "so-y-te",
-    ]);
-    cli.ok(&["user", "add", "quan.tri", "--role", "admin"]);
-    cli.ok(&[
-        "plan",
-        "add",
-        "215/KH-UBND",
-        "--year",
-        "2025",
-        "--title",
-        "Kế hoạch ứng dụng CNTT năm 2025",
-    ]);
+    cli.add_user("can.bo", &["don_vi"], Some("so-y-te"));
+    cli.add_user("quan.tri", &["admin"], None);
+    cli.add_plan_215("Kế hoạch ứng dụng CNTT năm 2025");
     // Two tasks start on version 1: one drafting its explanation, one still proposed.
     let drafting = cli.create("Nhiệm vụ đang lập thuyết minh");
     cli.ok(&[

@@ -31,10 +31,17 @@ use serde_json::json;
 use crate::email::{Relay, RelayReport};
 use crate::store::{Backend, ExpiryJob, Store, StoreError, Task, TaskFilter};
 
+/// How often an idle scheduler reads the earliest pending timer's due instant between polls.
+const WAKE_CHECK: Duration = Duration::from_secs(1);
+
+/// How soon an instance tries again for due timers that another instance was holding.
+const BUSY_RETRY: Duration = Duration::from_millis(200);
+
 /// How the scheduler runs, from `configuration` (`scheduler.*`).
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// How often a tick runs.
+    /// How often a tick runs at least; sooner when a timer falls due before (see
+    /// [`Scheduler::run`]).
     pub poll: Duration,
     /// Tasks whose due timers are fired per batch.
     pub batch: i64,
@@ -414,7 +421,8 @@ impl Scheduler {
         Ok(1)
     }
 
-    /// Runs until `shutdown` completes: the timers, scans, digests and seals every `poll`; the
+    /// Runs until `shutdown` completes: the timers, scans, digests and seals every `poll`, and
+    /// as soon as the earliest pending timer falls due if that is sooner; the
     /// outbox every `poll` on its own (a long sending pass never delays a timer); and a heartbeat
     /// renewing this instance's claims. A failed pass is logged and retried on the next one: a
     /// database that is briefly away must not stop reminders for good. On shutdown the current
@@ -444,26 +452,79 @@ impl Scheduler {
         }
     }
 
-    /// Every `poll`: one [`Scheduler::pass`].
+    /// One [`Scheduler::pass`], then the next when the earliest pending timer falls due or
+    /// `poll` after this one, whichever comes first ([`Scheduler::until_next_pass`]).
     async fn timer_loop(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut interval = tokio::time::interval(self.cfg.poll);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let started = std::time::Instant::now();
+            let next = started + self.cfg.poll;
+            let wait = match self.pass(Utc::now()).await {
+                Ok(r) => {
+                    if r.timers_fired + r.stalled + r.digests > 0 {
+                        tracing::info!(
+                            timers = r.timers_fired,
+                            notifications = r.notifications,
+                            automatic = r.automatic_transitions,
+                            stalled = r.stalled,
+                            digests = r.digests,
+                            "scheduler pass"
+                        );
+                    }
+                    // On SQLite an instance that does not hold the scheduler lease only waits.
+                    r.leader
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler pass failed");
+                    false
+                }
+            };
             tokio::select! {
                 _ = stopped(&mut stop) => return,
-                _ = interval.tick() => {
-                    match self.pass(Utc::now()).await {
-                        Ok(r) if r.timers_fired + r.stalled + r.digests > 0 => {
-                            tracing::info!(
-                                timers = r.timers_fired, notifications = r.notifications, automatic = r.automatic_transitions,
-                                stalled = r.stalled, digests = r.digests, "scheduler pass"
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "scheduler pass failed"),
-                    }
-                }
+                _ = self.until_next_pass(next, wait) => {}
             }
+        }
+    }
+
+    /// Waits until the earliest pending timer falls due, or until `at` (the next poll) if that
+    /// comes first. The earliest due instant is read again every [`WAKE_CHECK`] (one indexed
+    /// read), so that a timer created meanwhile, due sooner than the next poll (a transition
+    /// into a short deadline, on this instance or another), is fired within about a second of
+    /// falling due rather than at the next poll. Due timers that this instance could not take
+    /// (another instance holds their tasks) are tried again after [`BUSY_RETRY`]. With `watch`
+    /// false (the pass failed, or another instance leads on SQLite) it only waits for `at`.
+    async fn until_next_pass(&self, at: std::time::Instant, watch: bool) {
+        if !watch {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        }
+        loop {
+            let now = std::time::Instant::now();
+            if now >= at {
+                return;
+            }
+            let wall = Utc::now();
+            let wait = match self.store.scheduling().next_due(wall).await {
+                Ok(Some(due)) => {
+                    let until_due = (due - wall).to_std().unwrap_or_default();
+                    if until_due.is_zero() {
+                        tokio::time::sleep(BUSY_RETRY.min(at - now)).await;
+                        return;
+                    }
+                    until_due
+                }
+                Ok(None) => Duration::MAX,
+                Err(e) => {
+                    tracing::warn!(error = %e, "next due timer not read; waiting for the next poll");
+                    tokio::time::sleep_until(at.into()).await;
+                    return;
+                }
+            };
+            let left = at - now;
+            if wait <= WAKE_CHECK.min(left) {
+                tokio::time::sleep(wait).await;
+                return;
+            }
+            tokio::time::sleep(WAKE_CHECK.min(left)).await;
         }
     }
 

@@ -28,11 +28,11 @@ const WORKFLOW_NAME: &str = "bench-cycle";
 const APPROVAL: &str = include_str!("../peers/six-step-approval.toml");
 const APPROVAL_NAME: &str = "phe-duyet-sau-buoc";
 
-const UNIT_ID: &str = "bench-don-vi";
+pub const UNIT_ID: &str = "bench-don-vi";
 const DONVI_USER: &str = "bench.donvi";
 const STC_USER: &str = "bench.stc";
 const SKHCN_USER: &str = "bench.skhcn";
-const PLAN_NUMBER: &str = "999/KH-BENCH";
+pub const PLAN_NUMBER: &str = "999/KH-BENCH";
 /// A return-for-revision comment of a realistic length.
 pub const RETURN_COMMENT: &str = "Đề nghị đơn vị bổ sung báo giá của ít nhất 03 nhà cung cấp và thuyết minh chi tiết khối lượng, đơn giá của từng hạng mục trong dự toán.";
 

@@ -14,7 +14,7 @@ use crate::domain::FundingSource;
 use crate::phase::{Phase, backbone_allows};
 use crate::role::Role;
 use crate::time::{Instant, format_instant};
-use crate::workflow::{Amount, ApprovalFacts, Deadline, OnReturn, Transition, Workflow};
+use crate::workflow::{Amount, ApprovalFacts, Deadline, OnReturn, State, Transition, Workflow};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -630,6 +630,28 @@ pub fn available(wf: &Workflow, task: &TaskSnapshot, actor: &Actor) -> Vec<Avail
         .collect()
 }
 
+/// The workflow's state `state` of a task that may still move: refused as not available (for
+/// `attempted`) when the workflow has no such state, and as closed when it is terminal.
+pub(crate) fn movable_state<'w>(
+    wf: &'w Workflow,
+    state: &str,
+    attempted: &str,
+) -> Result<&'w State, Rejection> {
+    let current = wf.state(state).ok_or_else(|| Rejection::NotAvailable {
+        transition: attempted.to_string(),
+        state: state.to_string(),
+        state_title: state.to_string(),
+        available: Vec::new(),
+    })?;
+    if current.phase.is_terminal() {
+        return Err(Rejection::Terminal {
+            state: current.name.clone(),
+            state_title: current.title.clone(),
+        });
+    }
+    Ok(current)
+}
+
 /// Decides a command on a task. See the module documentation.
 pub fn decide(
     wf: &Workflow,
@@ -638,20 +660,7 @@ pub fn decide(
     actor: &Actor,
     now: Instant,
 ) -> Result<Decision, Rejection> {
-    let current = wf
-        .state(&task.state)
-        .ok_or_else(|| Rejection::NotAvailable {
-            transition: command_name(command).to_string(),
-            state: task.state.clone(),
-            state_title: task.state.clone(),
-            available: Vec::new(),
-        })?;
-    if current.phase.is_terminal() {
-        return Err(Rejection::Terminal {
-            state: current.name.clone(),
-            state_title: current.title.clone(),
-        });
-    }
+    let current = movable_state(wf, &task.state, command_name(command))?;
     let name = command_name(command);
     let t = wf
         .transitions_from(&task.state)

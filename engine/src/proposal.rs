@@ -246,18 +246,7 @@ pub fn may_propose_change(
     pending: Option<&Proposal>,
     actor: &Actor,
 ) -> Result<(), Rejection> {
-    let current = wf.state(state).ok_or_else(|| Rejection::NotAvailable {
-        transition: kind.audit_name().into(),
-        state: state.into(),
-        state_title: state.into(),
-        available: Vec::new(),
-    })?;
-    if current.phase.is_terminal() {
-        return Err(Rejection::Terminal {
-            state: current.name.clone(),
-            state_title: current.title.clone(),
-        });
-    }
+    let current = decide::movable_state(wf, state, kind.audit_name())?;
     if !actor.roles.iter().any(|r| r.is_unit_role()) {
         return Err(Rejection::WrongRole {
             transition: kind.audit_name().into(),

@@ -347,11 +347,13 @@ pub struct RefuseProposalArgs {
 }
 
 /// A date written dd/mm/yyyy (or yyyy-mm-dd), for `option`.
+fn date_of(option: &str, d: &str) -> Result<chrono::NaiveDate, Failure> {
+    parse_date(d).map_err(|e| Failure::usage(format!("{option}: ngày không hợp lệ: {e}")))
+}
+
+/// The same, for an option that may be left out.
 fn date_arg(option: &str, s: Option<&str>) -> Result<Option<chrono::NaiveDate>, Failure> {
-    s.map(|d| {
-        parse_date(d).map_err(|e| Failure::usage(format!("{option}: ngày không hợp lệ: {e}")))
-    })
-    .transpose()
+    s.map(|d| date_of(option, d)).transpose()
 }
 
 fn money(s: &Option<String>) -> Result<Option<i64>, Failure> {
@@ -382,6 +384,18 @@ struct Run<'a> {
     store: &'a Store,
     now: Instant,
     data_dir: &'a Path,
+}
+
+impl Run<'_> {
+    /// The user named by `--as`, with the roles and units that apply to them.
+    async fn actor(&self, user: &str) -> Result<Actor, Failure> {
+        Ok(self.store.directory().actor(user).await?)
+    }
+}
+
+/// The `--comment` of a command: a text of at most 5000 characters, line breaks allowed.
+fn comment_arg(comment: &Option<String>) -> Result<Option<String>, Failure> {
+    typed_opt("--comment", comment.as_deref(), 5000, true)
 }
 
 pub async fn run(cmd: &TaskCmd, ctx: &Ctx<'_>, data_dir: &Path) -> Result<String, Failure> {
@@ -425,12 +439,9 @@ async fn create(r: &Run<'_>, a: &CreateArgs) -> Result<String, Failure> {
         idempotency_key,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
+    let actor = r.actor(as_user).await?;
     let funding_source: FundingSource = funding.parse().map_err(Failure::usage)?;
-    let plan_year = directory.plan(plan).await?.year;
+    let plan_year = r.store.directory().plan(plan).await?.year;
     let line = BudgetLine {
         year: budget_year.unwrap_or(plan_year),
         need_total_vnd: money(need_total)?,
@@ -454,8 +465,10 @@ async fn create(r: &Run<'_>, a: &CreateArgs) -> Result<String, Failure> {
         own_fund: *own_fund,
         budget: if has_money { vec![line] } else { Vec::new() },
     };
-    let o = tasks
-        .create_as(&actor, &new, idempotency_key.as_deref(), now)
+    let o = r
+        .store
+        .tasks()
+        .create_as(&actor, &new, idempotency_key.as_deref(), r.now)
         .await?;
     if *json {
         return json_out(&o);
@@ -477,11 +490,8 @@ async fn list(r: &Run<'_>, a: &ListArgs) -> Result<String, Failure> {
         overdue,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let store = r.store;
     let now = r.now;
-    let actor = directory.actor(as_user).await?;
+    let actor = r.actor(as_user).await?;
     let phase = phase
         .as_deref()
         .map(|p| {
@@ -497,10 +507,10 @@ async fn list(r: &Run<'_>, a: &ListArgs) -> Result<String, Failure> {
         overdue_at: overdue.then_some(now),
         ..TaskFilter::default()
     };
-    let items = tasks.list_as(&actor, &filter, now).await?;
+    let items = r.store.tasks().list_as(&actor, &filter, now).await?;
     if *json {
         let ids: Vec<&str> = items.iter().map(|i| i.task.id.as_str()).collect();
-        let mut listings = store.plans().listings_of(&ids).await?;
+        let mut listings = r.store.plans().listings_of(&ids).await?;
         return json_out(
             &items
                 .iter()
@@ -521,11 +531,8 @@ async fn show(r: &Run<'_>, a: &ShowArgs) -> Result<String, Failure> {
         as_user,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
-    let d = tasks.detail_as(&actor, task, now).await?;
+    let actor = r.actor(as_user).await?;
+    let d = r.store.tasks().detail_as(&actor, task, r.now).await?;
     if *json {
         return json_out(&serde_json::json!({
             "task": d.item.task,
@@ -537,7 +544,7 @@ async fn show(r: &Run<'_>, a: &ShowArgs) -> Result<String, Failure> {
             "forecast": d.forecast.as_ref().and_then(|f| f.as_ref().ok()),
         }));
     }
-    detail_text(&d, &actor, now)
+    detail_text(&d, &actor, r.now)
 }
 
 /// `task transition`: takes a named transition.
@@ -552,19 +559,16 @@ async fn transition(r: &Run<'_>, a: &TransitionArgs) -> Result<String, Failure> 
         idempotency_key,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
+    let actor = r.actor(as_user).await?;
     let req = TransitionRequest {
         task_id: task.clone(),
         transition: transition.clone(),
-        comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
+        comment: comment_arg(comment)?,
         document_ids: documents.clone(),
         expected_version: if_version.map_or(Expected::Any, Expected::Version),
         idempotency_key: idempotency_key.clone(),
     };
-    let o = tasks.transition_as(&actor, &req, now).await?;
+    let o = r.store.tasks().transition_as(&actor, &req, r.now).await?;
     if *json {
         return json_out(&o);
     }
@@ -593,19 +597,16 @@ async fn propose(r: &Run<'_>, a: &ProposeArgs) -> Result<String, Failure> {
         comment,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
+    let actor = r.actor(as_user).await?;
     let kind: engine::proposal::ProposalKind = kind.parse().map_err(Failure::usage)?;
     let new = adapters::store::NewProposal {
         task_id: task.clone(),
         kind,
         letter_number: typed("--letter", letter, 200, false)?,
         letter_date: date_arg("--letter-date", letter_date.as_deref())?,
-        comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
+        comment: comment_arg(comment)?,
     };
-    let p = tasks.propose_as(&actor, &new, now).await?;
+    let p = r.store.tasks().propose_as(&actor, &new, r.now).await?;
     if *json {
         return json_out(&p);
     }
@@ -625,13 +626,12 @@ async fn accept_proposal(r: &Run<'_>, a: &AcceptProposalArgs) -> Result<String, 
         documents,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
-    let comment = typed_opt("--comment", comment.as_deref(), 5000, true)?;
-    let o = tasks
-        .accept_proposal_as(&actor, task, comment.as_deref(), documents, now)
+    let actor = r.actor(as_user).await?;
+    let comment = comment_arg(comment)?;
+    let o = r
+        .store
+        .tasks()
+        .accept_proposal_as(&actor, task, comment.as_deref(), documents, r.now)
         .await?;
     if *json {
         return json_out(&o);
@@ -664,13 +664,12 @@ async fn refuse_proposal(r: &Run<'_>, a: &RefuseProposalArgs) -> Result<String, 
         comment,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
-    let comment = typed_opt("--comment", comment.as_deref(), 5000, true)?;
-    let p = tasks
-        .refuse_proposal_as(&actor, task, comment.as_deref(), now)
+    let actor = r.actor(as_user).await?;
+    let comment = comment_arg(comment)?;
+    let p = r
+        .store
+        .tasks()
+        .refuse_proposal_as(&actor, task, comment.as_deref(), r.now)
         .await?;
     if *json {
         return json_out(&p);
@@ -692,27 +691,24 @@ async fn transfer(r: &Run<'_>, a: &TransferArgs) -> Result<String, Failure> {
         comment,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
+    let actor = r.actor(as_user).await?;
     let t = adapters::store::NewTransfer {
         task_id: task.clone(),
         to_unit: to_unit.clone(),
         decision_number: typed("--decision", decision, 200, false)?,
         decision_date: date_arg("--decision-date", decision_date.as_deref())?,
-        comment: typed_opt("--comment", comment.as_deref(), 5000, true)?,
+        comment: comment_arg(comment)?,
     };
-    let r = tasks.transfer_as(&actor, &t, now).await?;
+    let moved = r.store.tasks().transfer_as(&actor, &t, r.now).await?;
     if *json {
-        return json_out(&r);
+        return json_out(&moved);
     }
     Ok(format!(
         "Đã chuyển nhiệm vụ từ đơn vị {} sang đơn vị {} theo {}; phiên bản {}\n",
-        r.from_unit,
-        r.to_unit,
-        r.decision_reference(),
-        r.version
+        moved.from_unit,
+        moved.to_unit,
+        moved.decision_reference(),
+        moved.version
     ))
 }
 
@@ -727,19 +723,17 @@ async fn deadline(r: &Run<'_>, a: &DeadlineArgs) -> Result<String, Failure> {
         as_user,
         json,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
-    let actor = directory.actor(as_user).await?;
-    let date = |flag: &str, d: &str| {
-        parse_date(d).map_err(|e| Failure::usage(format!("{flag}: ngày không hợp lệ: {e}")))
-    };
+    let actor = r.actor(as_user).await?;
     let req = engine::assigned::DeadlineRequest {
-        on: on.as_deref().map(|d| date("--on", d)).transpose()?,
+        on: date_arg("--on", on.as_deref())?,
         doc_number: doc.clone(),
-        doc_date: date("--doc-date", doc_date)?,
+        doc_date: date_of("--doc-date", doc_date)?,
     };
-    let o = tasks.set_deadline_as(&actor, task, &req, now).await?;
+    let o = r
+        .store
+        .tasks()
+        .set_deadline_as(&actor, task, &req, r.now)
+        .await?;
     if *json {
         return json_out(&serde_json::json!({
             "task_id": o.task_id,
@@ -768,12 +762,9 @@ async fn attach(r: &Run<'_>, a: &AttachArgs) -> Result<String, Failure> {
         issuer,
         data_dir: _,
     } = a;
-    let tasks = r.store.tasks();
-    let directory = r.store.directory();
-    let now = r.now;
     let data_dir = r.data_dir;
-    let actor = directory.actor(as_user).await?;
-    let attachment = tasks.attach_as(&actor, task).await?;
+    let actor = r.actor(as_user).await?;
+    let attachment = r.store.tasks().attach_as(&actor, task).await?;
     attachment.check_type(doc_type)?;
     let issued_on = date
         .as_deref()
@@ -803,7 +794,7 @@ async fn attach(r: &Run<'_>, a: &AttachArgs) -> Result<String, Failure> {
         sha256: stored.sha256,
         stored_path: stored.path.display().to_string(),
     };
-    let doc = attachment.record(&new, now).await?;
+    let doc = attachment.record(&new, r.now).await?;
     Ok(format!(
         "{}\nĐã đính kèm {} ({} byte, sha256 {})\n",
         doc.id, doc.file_name, doc.size_bytes, doc.sha256

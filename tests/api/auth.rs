@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{Who, json, problem, world, world_with};
+use crate::helpers::{Who, detail, json, problem, world, world_with};
 
 crate::on_both_backends!(
     sessions_are_cookies_that_expire_and_can_be_revoked,
@@ -207,9 +207,9 @@ async fn sessions_are_cookies_that_expire_and_can_be_revoked(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(p["detail"].as_str().expect("d").contains("hiện tại"));
+    assert!(detail(&p).contains("hiện tại"));
     let p = problem(change(PASSWORD, "ngan").await, StatusCode::BAD_REQUEST).await;
-    assert!(p["detail"].as_str().expect("d").contains("10 ký tự"), "{p}");
+    assert!(detail(&p).contains("10 ký tự"), "{p}");
     assert_eq!(
         change(PASSWORD, "mat-khau-moi-2026").await.status(),
         StatusCode::OK
@@ -439,7 +439,7 @@ async fn disabling_a_user_revokes_sessions_and_tokens(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(p["detail"].as_str().expect("d").contains("chính mình"));
+    assert!(detail(&p).contains("chính mình"));
     let r = app
         .post("/api/v1/users/giam.doc/disable", admin, &json!({}))
         .await;
@@ -471,10 +471,7 @@ async fn disabling_a_user_revokes_sessions_and_tokens(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(
-        p["detail"].as_str().expect("d").contains("tên đăng nhập"),
-        "{p}"
-    );
+    assert!(detail(&p).contains("tên đăng nhập"), "{p}");
     let users = json(app.get("/api/v1/users", admin).await).await;
     let head = users
         .as_array()
@@ -822,10 +819,7 @@ async fn a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in(db: Te
         StatusCode::FORBIDDEN,
     )
     .await;
-    assert!(
-        p["detail"].as_str().expect("d").contains("đăng nhập"),
-        "{p}"
-    );
+    assert!(detail(&p).contains("đăng nhập"), "{p}");
 
     // No expiry: administrators only.
     let p = problem(
@@ -839,7 +833,7 @@ async fn a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in(db: Te
         StatusCode::FORBIDDEN,
     )
     .await;
-    assert!(p["detail"].as_str().expect("d").contains("admin"), "{p}");
+    assert!(detail(&p).contains("admin"), "{p}");
     let admin_session = session_cookie(&sign_in(app, "quan.tri", PASSWORD).await);
     let r = post_with_cookie(
         app,
@@ -863,7 +857,7 @@ async fn a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in(db: Te
         StatusCode::FORBIDDEN,
     )
     .await;
-    assert!(p["detail"].as_str().expect("d").contains("10 phút"), "{p}");
+    assert!(detail(&p).contains("10 phút"), "{p}");
 
     // The user changes their password: the token dies with the sessions, and the answer says so.
     assert_eq!(app.get("/api/v1/me", Some(&secret)).await.status(), 200);
@@ -953,13 +947,7 @@ async fn a_password_change_revokes_tokens_and_tokens_need_a_fresh_sign_in(db: Te
             StatusCode::BAD_REQUEST,
         )
         .await;
-        assert!(
-            p["detail"]
-                .as_str()
-                .expect("d")
-                .contains("Mật khẩu không hợp lệ"),
-            "{weak}: {p}"
-        );
+        assert!(detail(&p).contains("Mật khẩu không hợp lệ"), "{weak}: {p}");
     }
 }
 
@@ -998,7 +986,7 @@ async fn wrong_current_passwords_count_as_failed_sign_ins(db: TestDb) {
     let r = change(PASSWORD).await;
     assert!(r.headers().contains_key("retry-after"));
     let p = problem(r, StatusCode::TOO_MANY_REQUESTS).await;
-    assert!(p["detail"].as_str().expect("d").contains("thử lại"), "{p}");
+    assert!(detail(&p).contains("thử lại"), "{p}");
     problem(
         sign_in(app, "can.bo", PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,
@@ -1050,7 +1038,7 @@ async fn cross_site_requests_with_the_session_cookie_are_refused(db: TestDb) {
             .expect("upload");
         let p = problem(r, StatusCode::FORBIDDEN).await;
         assert_eq!(p["code"], "cross_site_request", "{header}: {value}: {p}");
-        assert!(p["detail"].as_str().expect("d").contains("trang web khác"));
+        assert!(detail(&p).contains("trang web khác"));
         // …a body-less POST…
         let r = app
             .req(Method::POST, "/api/v1/auth/sign-out", None)

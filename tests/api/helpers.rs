@@ -140,6 +140,11 @@ pub fn content_type(r: &Response) -> String {
 }
 
 /// Checks that a response is an RFC 9457 problem with `status`, and returns its body.
+/// A problem's `detail`: what the user is told.
+pub fn detail(p: &Value) -> &str {
+    p["detail"].as_str().expect("a problem's detail")
+}
+
 pub async fn problem(r: Response, status: StatusCode) -> Value {
     let got = r.status();
     let ct = content_type(&r);
@@ -398,6 +403,20 @@ pub async fn snapshot(store: &Store) -> Vec<(String, i64)> {
 
 /// A signed-in page session for `who`: the session cookie and the CSRF token its pages carry.
 pub async fn page_session(w: &World, who: Who) -> (String, String) {
+    let cookie = page_cookie(w, who).await;
+    let (status, page) = page_get(w, &cookie, "/account/password").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+/// `who` signed in with a password set for the test: their session cookie.
+pub async fn page_cookie(w: &World, who: Who) -> String {
     let username = who.username().expect("a user");
     let password = "Mat-khau-trang-dot-bao-cao";
     w.store()
@@ -414,22 +433,12 @@ pub async fn page_session(w: &World, who: Who) -> (String, String) {
         .await
         .expect("sign in");
     assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r
-        .headers()
+    r.headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .expect("session cookie")
-        .to_string();
-    let (status, page) = page_get(w, &cookie, "/account/password").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page's CSRF token")
-        .to_string();
-    (cookie, csrf)
+        .to_string()
 }
 
 pub async fn page_get(w: &World, cookie: &str, path: &str) -> (StatusCode, String) {

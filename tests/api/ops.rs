@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, json, problem, world};
+use crate::helpers::{Who, detail, json, problem, world};
 
 crate::on_both_backends!(
     the_openapi_document_describes_what_answers_and_only_sign_in_and_health_are_public,
@@ -297,7 +297,7 @@ async fn unknown_routes_and_methods_are_problems_too(db: TestDb) {
         StatusCode::NOT_FOUND,
     )
     .await;
-    assert!(p["detail"].as_str().expect("d").contains("openapi.json"));
+    assert!(detail(&p).contains("openapi.json"));
     // Outside /api/ the paths are the web pages': `/` sends a visitor to sign in, and an
     // unknown page is the pages' own 404 (HTML, not a problem).
     let r = app.get("/", None).await;

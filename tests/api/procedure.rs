@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, Who, json, page_get, page_session, problem, snapshot, world};
+use crate::helpers::{PLAN, Who, detail, json, page_get, page_session, problem, snapshot, world};
 
 crate::on_both_backends!(
     a_task_created_with_its_own_fund_is_approved_by_its_unit,
@@ -355,13 +355,7 @@ async fn a_task_is_transferred_by_ubnd_with_its_decision(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(
-        p["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("đã thuộc đơn vị"),
-        "{p}"
-    );
+    assert!(detail(&p).contains("đã thuộc đơn vị"), "{p}");
     problem(
         w.app
             .post(
@@ -426,7 +420,7 @@ async fn a_carry_over_is_offered_proposed_and_accepted_leaving_the_task_in_its_s
     .await;
     assert_eq!(p["code"], "nothing_to_carry_over", "{p}");
     assert!(
-        p["detail"].as_str().unwrap().starts_with(
+        detail(&p).starts_with(
             "Không thể chuyển nguồn kinh phí năm 2025 sang năm 2026: nhiệm vụ chưa có"
         ),
         "{p}"

@@ -5,7 +5,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, World, json, page_get, page_session, problem, world};
+use crate::helpers::{
+    Who, World, detail, json, page_cookie, page_get, page_session, problem, world,
+};
 
 crate::on_both_backends!(
     a_round_over_http_from_opening_to_signature,
@@ -112,7 +114,7 @@ async fn a_round_over_http_from_opening_to_signature(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(p["detail"].as_str().unwrap().contains("đã gửi"), "{p}");
+    assert!(detail(&p).contains("đã gửi"), "{p}");
 
     let v = json(
         w.app
@@ -446,34 +448,9 @@ async fn the_round_pages_keep_each_unit_to_its_own_and_want_their_csrf_token(db:
         .app
         .client
         .get(w.app.url(&format!("/plans/{}/rounds", plan.id)))
-        .header("cookie", page_session_cookie_admin(&w).await)
+        .header("cookie", page_cookie(&w, Who::Admin).await)
         .send()
         .await
         .expect("page");
     assert_eq!(admin.status(), StatusCode::FORBIDDEN);
-}
-
-/// The administrator's session (they read no plan report, so no `/rounds` page for the token).
-async fn page_session_cookie_admin(w: &World) -> String {
-    let username = Who::Admin.username().expect("admin");
-    let password = "Mat-khau-trang-dot-bao-cao";
-    w.store()
-        .accounts()
-        .set_password(username, password, chrono::Utc::now())
-        .await
-        .expect("password");
-    let r = w
-        .app
-        .client
-        .post(w.app.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .expect("sign in");
-    r.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_string()
 }

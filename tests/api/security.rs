@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
 use crate::common::TestDb;
-use crate::helpers::{Who, World, page_session, problem, world, world_with};
+use crate::helpers::{Who, World, detail, page_session, problem, world, world_with};
 
 crate::on_both_backends!(
     documents_are_uploaded_by_their_issuers,
@@ -53,7 +53,7 @@ async fn documents_are_uploaded_by_their_issuers(db: TestDb) {
     )
     .await;
     let p = problem(r, StatusCode::FORBIDDEN).await;
-    let detail = p["detail"].as_str().expect("detail");
+    let detail = detail(&p);
     assert!(
         detail.contains("(skhcn)") && detail.contains("(so_tai_chinh)"),
         "{p}"

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, Who, json, problem, snapshot, world, world_with};
+use crate::helpers::{PLAN, Who, detail, json, problem, snapshot, world, world_with};
 
 crate::on_both_backends!(
     concurrent_if_match_exactly_one_wins,
@@ -21,58 +21,19 @@ crate::on_both_backends!(
 /// Issue 14: `GET /api/v1/tasks/{id}` shows every plan the task is listed in, each with that
 /// year's budget line — Plan 215 imported, then Plan 359's Phụ lục II continuing its tasks.
 async fn a_task_over_http_lists_every_plan_with_that_years_budget_line(db: TestDb) {
-    use engine::catalogue::{ImportPlan, PlanImport};
-    use engine::plan::import::{LinkMode, PrintedImport};
+    use crate::common::plans::{data, plan_359, request};
+    use engine::plan::import::LinkMode;
     let w = world(db).await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let now = chrono::Utc::now();
     w.store()
         .imports()
-        .import_plan(
-            "cli:tester",
-            PlanImport {
-                plan: ImportPlan {
-                    number: PLAN.into(),
-                    year: 2025,
-                    title: "Kế hoạch năm 2025".into(),
-                    issued_on: None,
-                },
-                rows: adapters::import::read_file(&root.join("data/plan-215-2025/tasks.csv"), None)
-                    .expect("tasks.csv"),
-                totals: None,
-                skip_invalid: false,
-            },
-            now,
-        )
+        .import_plan("cli:tester", request(&data("tasks.csv"), false), now)
         .await
         .expect("plan 215");
-    let dir = root.join("data/plan-359-2026");
     let r = w
         .store()
         .imports()
-        .import_printed(
-            "cli:tester",
-            PrintedImport {
-                plan: ImportPlan {
-                    number: "359/KH-UBND".into(),
-                    year: 2026,
-                    title: "Kế hoạch chuyển đổi số năm 2026".into(),
-                    issued_on: None,
-                },
-                layout: engine::plan::layout::parse_layout(
-                    &std::fs::read_to_string(dir.join("layout.toml")).expect("layout"),
-                    "layout.toml",
-                )
-                .expect("layout"),
-                sheets: adapters::import::read_grids(
-                    &dir.join("phu-luc-II-chuyen-tiep.xlsx"),
-                    None,
-                )
-                .expect("xlsx"),
-                mode: LinkMode::AutoLink(0.8),
-            },
-            now,
-        )
+        .import_printed("cli:tester", plan_359(LinkMode::AutoLink(0.8)), now)
         .await
         .expect("plan 359");
     let (_, hop, _) = r
@@ -169,7 +130,7 @@ async fn the_assigned_deadline_is_set_changed_and_cleared_with_its_document(db: 
         ),
     ] {
         let p = problem(put(Who::Ubnd, body).await, StatusCode::BAD_REQUEST).await;
-        assert!(p["detail"].as_str().unwrap().contains(needle), "{p}");
+        assert!(crate::helpers::detail(&p).contains(needle), "{p}");
     }
     assert_eq!(snapshot(w.store()).await, before);
     // UBND sets it by a notice; the task shows it and its document; the history records it.
@@ -268,7 +229,7 @@ async fn a_request_for_more_documents_after_its_window_is_a_409_naming_it(db: Te
         .await;
     let p = problem(r, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "request_window_closed", "{p}");
-    let detail = p["detail"].as_str().unwrap_or_default();
+    let detail = detail(&p);
     assert!(detail.contains("5 ngày làm việc đầu"), "{detail}");
     assert!(p["window_ended_at"].is_string(), "{p}");
     assert_eq!(snapshot(w.store()).await, before);
@@ -385,12 +346,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
     let p = problem(send(Some("\"7\""), None).await, StatusCode::CONFLICT).await;
     assert_eq!(p["current_version"], 1);
     assert_eq!(p["expected_version"], 7);
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("phiên bản hiện tại: 1")
-    );
+    assert!(detail(&p).contains("phiên bản hiện tại: 1"));
     // A malformed key: 400.
     let p = problem(
         send(None, Some("khóa có dấu")).await,
@@ -471,12 +427,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
     )
     .await;
     assert_eq!(p["rule"], "wrong_role");
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("Cán bộ đơn vị")
-    );
+    assert!(detail(&p).contains("Cán bộ đơn vị"));
     let p = problem(
         app.post(&path, officer, &json!({"transition": "bay_len_troi"}))
             .await,
@@ -500,12 +451,7 @@ async fn if_match_and_idempotency_key_rules(db: TestDb) {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("không thuộc nhiệm vụ")
-    );
+    assert!(detail(&p).contains("không thuộc nhiệm vụ"));
 }
 
 fn file_form(bytes: Vec<u8>, name: &str, mime: &str, doc_type: &str) -> Form {
@@ -582,12 +528,7 @@ async fn uploads_are_limited_typed_and_hashed(db: TestDb) {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("application/pdf")
-    );
+    assert!(detail(&p).contains("application/pdf"));
     // Not multipart at all: 415.
     problem(
         app.req(Method::POST, &path, officer)
@@ -611,12 +552,7 @@ async fn uploads_are_limited_typed_and_hashed(db: TestDb) {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("thuyet_minh_du_toan")
-    );
+    assert!(detail(&p).contains("thuyet_minh_du_toan"));
     // A type of another workflow (thuê dịch vụ's plan), not of this task's: 409, naming the
     // types this task's workflow has.
     let p = problem(
@@ -631,12 +567,7 @@ async fn uploads_are_limited_typed_and_hashed(db: TestDb) {
     )
     .await;
     assert_eq!(p["code"], "state_conflict", "{p}");
-    assert!(
-        p["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("thuyet_minh_du_toan")
-    );
+    assert!(detail(&p).contains("thuyet_minh_du_toan"));
     // Missing file, empty file, unknown field.
     let p = problem(
         upload(Form::new().text("type", "thuyet_minh_du_toan")).await,

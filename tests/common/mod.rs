@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod plans;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -117,6 +118,50 @@ impl TestDb {
         store
     }
 
+    /// Runs the migrations of this tree whose number `keep` keeps, outside the store: the
+    /// schema as an older release left it.
+    pub async fn migrate_where(&self, keep: impl Fn(i64) -> bool) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(self.backend);
+        let mut migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+        migrator.migrations = std::borrow::Cow::Owned(
+            migrator
+                .migrations
+                .iter()
+                .filter(|m| keep(m.version))
+                .cloned()
+                .collect(),
+        );
+        if self.backend == "postgres" {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+        } else {
+            let opts = format!("{}?mode=rwc", self.url);
+            let mut c = sqlx::SqliteConnection::connect(&opts).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+        }
+    }
+
+    /// The rows of a query on this database, outside the store.
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        let q = || sqlx::AssertSqlSafe(sql.to_string());
+        let rows = if self.backend == "postgres" {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_as(q()).fetch_all(&mut c).await
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query_as(q()).fetch_all(&mut c).await
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Runs raw SQL on this database, outside the store (to tamper, or to inject faults).
     pub async fn exec(&self, sql: &str) {
         if let Err(e) = self.try_exec(sql).await {
@@ -188,21 +233,32 @@ fn uuid_like() -> String {
     )
 }
 
-/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
-pub fn workflows_with_fixture() -> tempfile::TempDir {
+/// The shipped workflows folder of this checkout.
+pub fn shipped_workflows() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
+}
+
+/// A scratch copy of the shipped workflows folder (the workflow files and the calendars).
+pub fn copy_of_shipped() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir(dir.path().join("calendars")).unwrap();
     for sub in ["", "calendars"] {
-        for e in std::fs::read_dir(root.join("workflows").join(sub)).unwrap() {
+        for e in std::fs::read_dir(shipped_workflows().join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
                 std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
             }
         }
     }
+    dir
+}
+
+/// The shipped workflows plus the second-scale test workflow, as a city's own folder.
+pub fn workflows_with_fixture() -> tempfile::TempDir {
+    let dir = copy_of_shipped();
     std::fs::copy(
-        root.join("tests/fixtures/thu-nghiem-nhac-han.toml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/thu-nghiem-nhac-han.toml"),
         dir.path().join("thu-nghiem-nhac-han.toml"),
     )
     .unwrap();
@@ -244,6 +300,16 @@ pub fn new_task(plan: &str, unit: &str, name: &str, kind: &str) -> NewTask {
         is_rental: false,
         own_fund: false,
         budget: Vec::new(),
+    }
+}
+
+/// An actor as the store would read them: `user` with one `role`, acting for `units`.
+pub fn actor(user: &str, role: Role, units: &[&str]) -> engine::decide::Actor {
+    engine::decide::Actor {
+        user: user.into(),
+        roles: vec![role],
+        units: units.iter().map(|u| u.to_string()).collect(),
+        read_units: Vec::new(),
     }
 }
 
@@ -322,6 +388,43 @@ impl<'a> Cli<'a> {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Runs a command that must succeed; returns the first line of its stdout (the id it
+    /// printed).
+    pub fn id(&self, args: &[&str]) -> String {
+        self.ok(args).lines().next().unwrap_or_default().to_string()
+    }
+
+    /// `plan add 215/KH-UBND --year 2025 --title TITLE`: the plan of the CLI tests.
+    pub fn add_plan_215(&self, title: &str) {
+        self.ok(&[
+            "plan",
+            "add",
+            "215/KH-UBND",
+            "--year",
+            "2025",
+            "--title",
+            title,
+        ]);
+    }
+
+    /// `user add USER --role ROLE… [--unit UNIT]`.
+    pub fn add_user(&self, user: &str, roles: &[&str], unit: Option<&str>) {
+        let mut args = vec!["user", "add", user];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        if let Some(u) = unit {
+            args.extend(["--unit", u]);
+        }
+        self.ok(&args);
+    }
+
+    /// `task create` as `can.bo`: a task `name` of Sở Y tế in plan 215/KH-UBND, of workflow
+    /// `kind`, funded from `funding`, with the arguments `more`; returns the task's id.
+    pub fn create_task(&self, name: &str, funding: &str, kind: &str, more: &[&str]) -> String {
+        self.id(&create_task_args(name, funding, kind, more))
+    }
+
     /// Runs a command that must fail with `code`; returns its stderr.
     pub fn fails(&self, code: i32, args: &[&str]) -> String {
         let o = self.run(args);
@@ -345,6 +448,45 @@ impl<'a> Cli<'a> {
             String::from_utf8_lossy(&o.stderr)
         )
     }
+}
+
+/// The arguments of [`Cli::create_task`].
+pub fn create_task_args<'a>(
+    name: &'a str,
+    funding: &'a str,
+    kind: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "task",
+        "create",
+        "--as",
+        "can.bo",
+        "--plan",
+        "215/KH-UBND",
+        "--unit",
+        "so-y-te",
+        "--name",
+        name,
+        "--funding",
+        funding,
+        "--kind",
+        kind,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+/// `task COMMAND TASK --as WHO ARGS…`: the arguments of a task command acting as a user.
+pub fn task_args<'a>(
+    command: &'a str,
+    task: &'a str,
+    who: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec!["task", command, task, "--as", who];
+    v.extend_from_slice(args);
+    v
 }
 
 /// The `tiendo` binary run in `dir` on `db` as the operator `tester` (an import records who ran

@@ -165,3 +165,30 @@ fn parse(r: &Received) -> Mail {
         accepted_at: r.accepted_at,
     }
 }
+
+/// A relay named `name` sending through the SMTP server on loopback `port` (no TLS, no login,
+/// from the city's address, 5 s timeout).
+pub fn relay(
+    store: &adapters::store::Store,
+    port: u16,
+    name: &str,
+    cfg: adapters::email::RelayConfig,
+) -> adapters::email::Relay {
+    let smtp = adapters::email::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: adapters::email::TlsMode::None,
+        username: None,
+        password: None,
+        from: "Tiến độ CNTT Hải Phòng <tiendo@haiphong.gov.vn>"
+            .parse()
+            .unwrap(),
+        timeout: Duration::from_secs(5),
+    };
+    adapters::email::Relay::new(
+        store.clone(),
+        adapters::email::Mailer::new(&smtp).unwrap(),
+        name,
+        cfg,
+    )
+}

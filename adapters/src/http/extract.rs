@@ -495,6 +495,17 @@ pub fn ident(field: &str, value: &str) -> Result<String, Problem> {
     })
 }
 
+/// A date in a request body, written yyyy-mm-dd or dd/mm/yyyy; refused with a 400 naming the
+/// field.
+pub fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, Problem> {
+    engine::time::parse_date(value).map_err(|_| {
+        Problem::bad_request(
+            field,
+            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,8 @@ use engine::plan::{Relation, check_link};
 use engine::time::{Instant, end_of_day, format_date, local_date};
 use serde::Serialize;
 
-use super::plans::{NoteEntry, Plans, append_note};
+use super::plans::{NoteEntry, Plans, Recorded, append_note, record_budget_with_tranches};
+use super::records::BudgetLine;
 use super::sql::{Arg, Conn};
 use super::{StoreError, micros, with_db};
 
@@ -672,29 +673,28 @@ pub(crate) async fn write_budget_line(
         )
         .await?;
     }
-    conn.execute(
-            "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-             allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by, \
-             planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            &[
-                Arg::Str(task_id),
-                Arg::Int(y),
-                Arg::OptStr(plan_id.as_deref()),
-                Arg::OptInt(b.need_total_vnd),
-                Arg::OptInt(b.approved_estimate_vnd),
-                Arg::OptInt(b.need_year_vnd),
-                Arg::OptInt(b.allocated_year_vnd),
-                Arg::OptInt(b.carried_over_vnd),
-                Arg::OptInt(b.spent_vnd),
-                Arg::Str(&tranches),
-                Arg::Bool(false),
-                Arg::Date(known_from),
-                Arg::Time(now),
-                Arg::Str(actor_user),
-                Arg::OptInt(b.planned_allocation_vnd),
-            ],
-        )
-        .await?;
+    // After the line's upsert: the history's carried-over and spent figures are the line's.
+    record_budget_with_tranches(
+        conn,
+        task_id,
+        year,
+        Some(&BudgetLine {
+            year,
+            need_total_vnd: b.need_total_vnd,
+            approved_estimate_vnd: b.approved_estimate_vnd,
+            need_year_vnd: b.need_year_vnd,
+            allocated_year_vnd: b.allocated_year_vnd,
+            planned_allocation_vnd: b.planned_allocation_vnd,
+        }),
+        Some(&tranches),
+        Recorded {
+            plan_id: plan_id.as_deref(),
+            known_from,
+            at: now,
+            by: actor_user,
+        },
+    )
+    .await?;
     append_note(
         conn,
         task_id,

@@ -478,11 +478,26 @@ pub(crate) async fn record_budget(
     line: Option<&BudgetLine>,
     rec: Recorded<'_>,
 ) -> Result<(), sqlx::Error> {
+    record_budget_with_tranches(conn, task_id, year, line, None, rec).await
+}
+
+/// The one writer of `budget_history`: `line`'s figures (or its removal) for `year`, with the
+/// carried-over and spent figures the task's `budget_lines` row holds for that year when it is
+/// written, and the year's tranches as JSON where the writer knows them.
+pub(crate) async fn record_budget_with_tranches(
+    conn: &mut Conn<'_>,
+    task_id: &str,
+    year: i32,
+    line: Option<&BudgetLine>,
+    tranches: Option<&str>,
+    rec: Recorded<'_>,
+) -> Result<(), sqlx::Error> {
     let l = line.copied().unwrap_or_default();
     conn.execute(
         "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd, carried_over_vnd, spent_vnd) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd, tranches, \
+         carried_over_vnd, spent_vnd) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
          (SELECT c.carried_over_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2), \
          (SELECT c.spent_vnd FROM budget_lines c WHERE c.task_id = $1 AND c.year = $2))",
         &[
@@ -498,6 +513,7 @@ pub(crate) async fn record_budget(
             Arg::Time(rec.at),
             Arg::Str(rec.by),
             Arg::OptInt(l.planned_allocation_vnd),
+            Arg::OptStr(tranches),
         ],
     )
     .await

@@ -4,21 +4,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
+use axum::response::Response;
+use chrono::Utc;
 use engine::Role;
-use engine::time::parse_date;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, JsonBody, ident, opt_email, opt_text, text};
+use super::super::extract::{Auth, JsonBody, date, ident, opt_email, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
     MergeUnitBody, NewPlanBody, NewUnitBody, NewUserBody, PasswordChangedView, PlanView,
     RenameUnitBody, SetPasswordBody, UnitView, UserView,
 };
+use super::created;
 use crate::store::NewUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,23 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_password))
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
-}
-
-fn date(field: &str, s: &str) -> Result<NaiveDate, Problem> {
-    parse_date(s).map_err(|_| {
-        Problem::bad_request(
-            field,
-            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
-        )
-    })
-}
-
-fn created<T: serde::Serialize>(location: &str, body: T) -> Response {
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
 }
 
 /// Every plan, newest year first.

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use engine::time::parse_date;
 use utoipa::ToSchema;
@@ -22,6 +22,7 @@ use super::super::extract::{Auth, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::DocumentView;
+use super::created;
 use crate::files::StagedFile;
 use crate::store::{Attachment, NewDocument};
 
@@ -321,11 +322,7 @@ async fn upload_document(
     )
     .await?;
     let location = format!("/api/v1/documents/{}", doc.id);
-    let mut res = (StatusCode::CREATED, Json(DocumentView::from(doc))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created(&location, DocumentView::from(doc)))
 }
 
 /// An uploaded file with what is said about it, checked by [`store_upload`].

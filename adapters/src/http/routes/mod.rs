@@ -12,3 +12,14 @@ pub mod procedure;
 pub mod reports;
 pub mod rounds;
 pub mod tasks;
+
+/// `201 Created` with `body` as JSON and the new resource's `location` (left out in the
+/// unlikely case it is not a valid header value).
+pub(super) fn created<T: serde::Serialize>(location: &str, body: T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = (axum::http::StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(location) {
+        res.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    res
+}

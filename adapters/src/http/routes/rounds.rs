@@ -8,19 +8,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{NaiveDate, Utc};
 use engine::round::{self, DraftSection, MAX_LINE, MAX_TEXT, RoundSpec, Signer};
-use engine::time::{Instant, local_date, parse_date};
+use engine::time::{Instant, local_date};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, JsonBody, Params, ident, opt_text, text};
+use super::super::extract::{Auth, JsonBody, Params, date, ident, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
+use super::created;
 use crate::store::{EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundView};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,15 +38,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The largest round number accepted.
 pub const MAX_ROUND: u32 = 1000;
 
-fn date(field: &str, s: &str) -> Result<NaiveDate, Problem> {
-    parse_date(s).map_err(|_| {
-        Problem::bad_request(
-            field,
-            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
-        )
-    })
-}
-
 fn number(field: &str, s: &str) -> Result<u32, Problem> {
     s.trim()
         .parse::<u32>()
@@ -57,6 +49,11 @@ fn number(field: &str, s: &str) -> Result<u32, Problem> {
                 format!("`{field}`: số thứ tự đợt báo cáo phải là số nguyên từ 1 đến {MAX_ROUND}."),
             )
         })
+}
+
+/// A round's path: the plan (number or id) and the round's number.
+fn round_of(plan: &str, n: &str) -> Result<(String, u32), Problem> {
+    Ok((ident("plan", plan)?, number("number", n)?))
 }
 
 /// The kinds of difficulty (mục 5. Khó khăn, vướng mắc).
@@ -400,11 +397,7 @@ async fn open_round(
         .open_as(&id.actor, &plan, &spec, Utc::now())
         .await?;
     let location = format!("/api/v1/plans/{}/rounds/{}", r.plan_id, r.spec.number);
-    let mut res = (StatusCode::CREATED, Json(RoundOut::from(r))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created(&location, RoundOut::from(r)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -437,8 +430,7 @@ async fn get_round(
     Path((plan, n)): Path<(String, String)>,
     Params(q): Params<RoundQuery>,
 ) -> Result<Json<RoundViewOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let compare = q
         .compare
         .map(|c| number("compare", &c.to_string()))
@@ -490,8 +482,7 @@ async fn put_entry(
     Path((plan, n, task)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<EntryBody>,
 ) -> Result<Json<EntryOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let task = ident("task", &task)?;
     if body.difficulties.len() > 50 || body.proposals.len() > 50 {
         return Err(Problem::bad_request(
@@ -552,8 +543,7 @@ async fn submit_unit(
     Auth(id): Auth,
     Path((plan, n, unit)): Path<(String, String, String)>,
 ) -> Result<Json<SubmissionOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let unit = ident("unit", &unit)?;
     let s = app
         .store
@@ -595,8 +585,7 @@ async fn reopen_unit(
     Path((plan, n, unit)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<ReopenBody>,
 ) -> Result<StatusCode, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let unit = ident("unit", &unit)?;
     let reason = opt_text("reason", body.reason.as_deref(), MAX_LINE, true)?;
     app.store
@@ -634,8 +623,7 @@ async fn put_draft(
     Path((plan, n, section)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<DraftBody>,
 ) -> Result<StatusCode, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let section = DraftSection::parse(&section).map_err(|e| Problem::bad_request("section", e))?;
     let body = opt_text("text", body.text.as_deref(), 4 * MAX_TEXT, true)?;
     app.store
@@ -687,8 +675,7 @@ async fn put_signature(
     Path((plan, n)): Path<(String, String)>,
     JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<RoundOut>, Problem> {
-    let plan = ident("plan", &plan)?;
-    let n = number("number", &n)?;
+    let (plan, n) = round_of(&plan, &n)?;
     let doc_number = opt_text("doc_number", body.doc_number.as_deref(), MAX_LINE, false)?;
     let signer = match &body.signer {
         Some(s) => Some(Signer {

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use engine::Phase;
@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::extract::{
-    Auth, IfMatch, JsonBody, Params, idempotency_key, ident, opt_text, text,
+    Auth, IfMatch, JsonBody, Params, date, idempotency_key, ident, opt_text, text,
 };
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
@@ -27,6 +27,7 @@ use super::super::views::{
     DeadlineView, DocumentView, ForecastView, ListingView, NewTaskBody, TaskDetail, TaskList,
     TaskSummary, TransitionBody, TransitionView,
 };
+use super::created;
 use crate::store::{
     BudgetLine, MAX_PAGE, NewTask, TaskItem, TaskQuery, TaskSort, TransitionRequest,
 };
@@ -297,10 +298,7 @@ async fn create_task(
         .await?;
     let location = format!("/api/v1/tasks/{}", o.task_id);
     let version = o.version;
-    let mut res = (StatusCode::CREATED, Json(TransitionView::from(o))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
+    let mut res = created(&location, TransitionView::from(o));
     res.headers_mut().insert(header::ETAG, etag(version));
     Ok(res)
 }
@@ -458,15 +456,6 @@ async fn take_transition(
     Ok(res)
 }
 
-fn body_date(field: &str, s: &str) -> Result<chrono::NaiveDate, Problem> {
-    engine::time::parse_date(s).map_err(|_| {
-        Problem::bad_request(
-            field,
-            format!("Trường `{field}`: ngày không hợp lệ; dùng yyyy-mm-dd hoặc dd/mm/yyyy."),
-        )
-    })
-}
-
 /// Set, change or clear the task's assigned deadline (thời hạn giao), with the document that
 /// decided it; audited (entry kind `deadline`). Rule `engine::access::may_set_deadline`: UBND
 /// or SKHCN. `on: null` clears the leader's deadline, so the plan's expected completion applies
@@ -492,14 +481,14 @@ async fn set_deadline(
 ) -> Result<Response, Problem> {
     let task_id = ident("id", &task_id)?;
     let req = engine::assigned::DeadlineRequest {
-        on: body.on.as_deref().map(|s| body_date("on", s)).transpose()?,
+        on: body.on.as_deref().map(|s| date("on", s)).transpose()?,
         doc_number: text(
             "doc_number",
             &body.doc_number,
             engine::assigned::MAX_DOC_NUMBER_CHARS,
             false,
         )?,
-        doc_date: body_date("doc_date", &body.doc_date)?,
+        doc_date: date("doc_date", &body.doc_date)?,
     };
     let o = app
         .store

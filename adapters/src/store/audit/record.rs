@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::decode::RawJson;
 use super::super::micros;
-use super::super::sql::{Arg, Conn};
+use super::super::sql::{Arg, Conn, Stmt};
 
 /// A stored audit entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -187,10 +187,22 @@ const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor
 
 /// Appends an entry; returns its id.
 pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result<i64, sqlx::Error> {
-    let documents = serde_json::to_string(&r.documents).expect("strings serialise");
-    conn.fetch_i64(
+    let documents = documents_json(r);
+    let s = insert_audit_stmt(r, &documents);
+    conn.fetch_i64(&s.sql, &s.args).await
+}
+
+/// The entry's documents as the `documents` column holds them, for [`insert_audit_stmt`].
+pub(crate) fn documents_json(r: &AuditRecord) -> String {
+    serde_json::to_string(&r.documents).expect("strings serialise")
+}
+
+/// The statement that appends an entry and returns its id, to run with others
+/// ([`Conn::run_all`]); `documents` is [`documents_json`] of the entry.
+pub(crate) fn insert_audit_stmt<'a>(r: &'a AuditRecord, documents: &'a str) -> Stmt<'a> {
+    Stmt::new(
         INSERT_AUDIT,
-        &[
+        vec![
             Arg::Str(&r.task_id),
             Arg::Int(r.seq),
             Arg::Str(&r.kind),
@@ -203,7 +215,7 @@ pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result
             Arg::OptStr(r.from_phase.as_deref()),
             Arg::Str(&r.to_phase),
             Arg::OptStr(r.comment.as_deref()),
-            Arg::Str(&documents),
+            Arg::Str(documents),
             Arg::Str(&r.workflow),
             Arg::Int(r.workflow_version),
             Arg::OptStr(r.idempotency_key.as_deref()),
@@ -214,5 +226,5 @@ pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result
             Arg::OptStr(r.evidence.as_deref()),
         ],
     )
-    .await
+    .returning_id()
 }

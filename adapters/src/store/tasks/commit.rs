@@ -18,14 +18,15 @@
 //! The writer is a task on the runtime that first needed it; if that runtime has ended (a store
 //! shared between runtimes, as in tests), the next write starts another one.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::sql::Conn;
+use super::super::sql::{Conn, Stmt};
 use super::super::{Db, StoreError, with_db};
-use super::write::TransitionWrite;
+use super::write::{TransitionWrite, Unwritten};
 
 /// The most transitions one transaction carries.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -152,6 +153,34 @@ fn stopped() -> StoreError {
     )))
 }
 
+const SAVEPOINT: Stmt<'static> = Stmt {
+    sql: Cow::Borrowed("SAVEPOINT group_commit"),
+    args: Vec::new(),
+    must_change: false,
+    returns_id: false,
+};
+
+const RELEASE: Stmt<'static> = Stmt {
+    sql: Cow::Borrowed("RELEASE SAVEPOINT group_commit"),
+    args: Vec::new(),
+    must_change: false,
+    returns_id: false,
+};
+
+/// Undoes the current job: back to its savepoint, which is then released.
+async fn rollback_to_savepoint(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+    const ROLLBACK: Stmt<'static> = Stmt {
+        sql: Cow::Borrowed("ROLLBACK TO SAVEPOINT group_commit"),
+        args: Vec::new(),
+        must_change: false,
+        returns_id: false,
+    };
+    conn.run_all(&[ROLLBACK, RELEASE])
+        .await
+        .map(drop)
+        .map_err(|e| e.error)
+}
+
 /// The writer: one batch at a time, until every sender is gone.
 async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -176,30 +205,48 @@ struct Writer {
 
 impl Writer {
     /// Writes `jobs` in one transaction, a savepoint each, then answers each.
+    ///
+    /// A job's savepoint is made in the same round trip as its first statements, and released
+    /// in the next job's (the last one's by the commit), so a kept job costs two round trips to
+    /// the database ([`TransitionWrite::apply`]) and a rolled-back one a third.
     async fn flush(&self, jobs: Vec<Job>) {
         let n = jobs.len();
         let written: Result<Vec<Answer>, sqlx::Error> = with_db!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let mut answers = Vec::with_capacity(n);
+                // Whether the last job's savepoint is still open (it was kept).
+                let mut open = false;
                 for job in &jobs {
                     let mut conn = Conn::from(&mut *tx);
-                    conn.execute("SAVEPOINT group_commit", &[]).await?;
-                    let answer = match job.write.apply(&mut conn).await {
-                        Ok(Some(audit_id)) => Ok(Some(audit_id)),
+                    let prefix: &[Stmt<'static>] = if open {
+                        &[RELEASE, SAVEPOINT]
+                    } else {
+                        &[SAVEPOINT]
+                    };
+                    let answer = match job.write.apply(&mut conn, prefix).await {
+                        Ok(Some(audit_id)) => {
+                            open = true;
+                            Ok(Some(audit_id))
+                        }
                         Ok(None) => {
-                            conn.execute("ROLLBACK TO SAVEPOINT group_commit", &[])
-                                .await?;
+                            rollback_to_savepoint(&mut conn).await?;
+                            open = false;
                             Ok(None)
                         }
-                        Err(e) => {
-                            // A broken connection fails the rollback too, and so the batch.
-                            conn.execute("ROLLBACK TO SAVEPOINT group_commit", &[])
-                                .await?;
-                            Err(StoreError::Database(e))
+                        Err(Unwritten { prefix_ran, error }) => {
+                            if prefix_ran == prefix.len() {
+                                // A broken connection fails the rollback too, and so the batch.
+                                rollback_to_savepoint(&mut conn).await?;
+                                open = false;
+                            } else {
+                                // Nothing of this job ran; the last job's savepoint is still
+                                // open unless its release ran.
+                                open = open && prefix_ran == 0;
+                            }
+                            Err(StoreError::Database(error))
                         }
                     };
-                    conn.execute("RELEASE SAVEPOINT group_commit", &[]).await?;
                     answers.push(answer);
                 }
                 tx.commit().await?;

@@ -12,9 +12,12 @@ use engine::decide::{self, Actor, AttachedDocument, Command, Decision, TaskSnaps
 use engine::time::{Instant, format_date, local_date};
 use engine::workflow::Workflow;
 
-use super::super::audit::{AuditRecord, CitedDocument, Evidence, insert_audit, sha256_hex};
+use super::super::audit::{
+    AuditRecord, CitedDocument, Evidence, documents_json, insert_audit, insert_audit_stmt,
+    sha256_hex,
+};
 use super::super::plans::{NewListing, Recorded, insert_listing, record_budget};
-use super::super::sql::{Arg, Conn, NewMessage, NewTimer, Value, insert_messages, insert_timers};
+use super::super::sql::{Arg, Conn, NewTimer, Ran, RunError, Stmt, Value, timer_stmts};
 use super::super::{
     Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome,
     TransitionRequest, micros, new_id, with_db,
@@ -73,20 +76,38 @@ struct Effects<'a> {
     now: Instant,
 }
 
+/// The audit entry's id, in the JSON texts written in the same round trip as the entry (the
+/// notifications' payload, the idempotency record's outcome), before it is known: the statement
+/// replaces `"audit_id":` and this number by `"audit_id":` and the id it reads back
+/// ([`with_audit_id`]). A string value cannot hold the text `"audit_id":` (its quotes are
+/// escaped), so only the key is replaced, and the text is byte for byte the one that would have
+/// been written with the id known.
+const AUDIT_ID_PENDING: i64 = i64::MIN;
+
+/// The SQL of a JSON text given at `$json` with its pending audit id (`$pending`) replaced by
+/// `$key` and the id of the entry `$seq` of task `$task` (written earlier in the transaction).
+fn with_audit_id(json: usize, pending: usize, key: usize, task: usize, seq: usize) -> String {
+    format!(
+        "REPLACE(${json}, ${pending}, ${key} || CAST((SELECT id FROM audit_log WHERE task_id = ${task} AND seq = ${seq}) AS TEXT))"
+    )
+}
+
 impl Effects<'_> {
-    /// Writes the audit entry, timer cancellations and creations, the notifications and the
-    /// idempotency record. `Ok(Some(audit_id))`, or `Ok(None)` when the idempotency key was
-    /// taken concurrently (the caller rolls back and replays).
-    async fn write(&self, conn: &mut Conn<'_>) -> Result<Option<i64>, sqlx::Error> {
+    /// Writes, after the statements `head` (a savepoint, the task row), the audit entry, timer
+    /// cancellations and creations, the notifications, the idempotency record and the
+    /// statements `also` (each of which must change a row), in one [`Conn::run_all`]: on
+    /// SQLite one round trip. `Ok(Some(audit_id))`, or `Ok(None)` when a `must_change`
+    /// statement of `head` or `also` changed nothing or the idempotency key was taken
+    /// concurrently: the caller rolls back (and replays).
+    async fn write(
+        &self,
+        conn: &mut Conn<'_>,
+        head: &[Stmt<'_>],
+        also: &[(&'static str, Vec<Value>)],
+    ) -> Result<Option<i64>, RunError> {
         let d = self.decision;
-        let audit_id = insert_audit(conn, self.audit).await?;
-        for state in &d.cancel_timers_of {
-            conn.execute(
-                "UPDATE timers SET status = 'cancelled' WHERE task_id = $1 AND state = $2 AND status = 'pending'",
-                &[Arg::Str(self.task_id), Arg::Str(state)],
-            )
-            .await?;
-        }
+        let documents = documents_json(self.audit);
+        let pending = format!("\"audit_id\":{AUDIT_ID_PENDING}");
         let ids: Vec<String> = d.create_timers.iter().map(|_| new_id()).collect();
         let specs: Vec<String> = d.create_timers.iter().map(|t| json(&t.kind)).collect();
         let timers: Vec<NewTimer<'_>> = d
@@ -103,7 +124,6 @@ impl Effects<'_> {
                 due_at: t.due_at,
             })
             .collect();
-        insert_timers(conn, &timers, self.now).await?;
         let payloads: Vec<(String, String)> = d
             .notifications
             .iter()
@@ -121,54 +141,108 @@ impl Effects<'_> {
                     "comment": d.audit.comment,
                     "actor": d.audit.actor_user,
                     "due_at": d.clock.as_ref().map(|c| c.due_at),
-                    "audit_id": audit_id,
+                    "audit_id": AUDIT_ID_PENDING,
                 });
                 (new_id(), payload.to_string())
             })
             .collect();
-        let messages: Vec<NewMessage<'_>> = d
-            .notifications
-            .iter()
-            .zip(&payloads)
-            .map(|(n, (id, payload))| NewMessage {
-                id,
-                task_id: Some(self.task_id),
-                template: &n.template,
-                payload,
-            })
-            .collect();
-        insert_messages(conn, &messages, self.now).await?;
-        if let Some(i) = &self.idempotency {
-            let outcome = TransitionOutcome {
+        let outcome = self.idempotency.as_ref().map(|_| {
+            json(&TransitionOutcome {
                 task_id: self.task_id.to_string(),
                 version: self.version,
                 state: d.state.clone(),
                 phase: d.phase,
-                audit_id,
+                audit_id: AUDIT_ID_PENDING,
                 audit_seq: self.audit.seq,
                 replayed: false,
                 state_title: String::new(),
                 carried_over: None,
-            };
-            let inserted = conn
-                .execute(
-                    "INSERT INTO idempotency (actor_user, key, request_hash, task_id, outcome, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (actor_user, key) DO NOTHING",
-                    &[
+            })
+        });
+        let mut stmts: Vec<Stmt<'_>> = head.to_vec();
+        stmts.push(insert_audit_stmt(self.audit, &documents));
+        for state in &d.cancel_timers_of {
+            stmts.push(Stmt::new(
+                "UPDATE timers SET status = 'cancelled' WHERE task_id = $1 AND state = $2 AND status = 'pending'",
+                vec![Arg::Str(self.task_id), Arg::Str(state)],
+            ));
+        }
+        stmts.extend(timer_stmts(&timers, self.now));
+        // The notifications, their payload naming the audit entry: $1-$4 for the id, then 4 a row.
+        let audit_id = [
+            Arg::Str(&pending),
+            Arg::Str("\"audit_id\":"),
+            Arg::Str(self.task_id),
+            Arg::Int(self.audit.seq),
+        ];
+        let messages: Vec<_> = payloads.iter().zip(&d.notifications).collect();
+        for chunk in messages.chunks(100) {
+            let now = 5 + 4 * chunk.len();
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 5 + 4 * i;
+                    format!(
+                        "(${p}, ${}, ${}, {}, 'pending', 0, ${now}, ${now})",
+                        p + 1,
+                        p + 2,
+                        with_audit_id(p + 3, 1, 2, 3, 4)
+                    )
+                })
+                .collect();
+            let mut args = audit_id.to_vec();
+            for ((id, payload), n) in chunk {
+                args.extend([
+                    Arg::Str(id),
+                    Arg::Str(self.task_id),
+                    Arg::Str(&n.template),
+                    Arg::Str(payload),
+                ]);
+            }
+            args.push(Arg::Time(self.now));
+            stmts.push(Stmt::new(
+                format!(
+                    "INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attempt_at, created_at) VALUES {}",
+                    rows.join(", ")
+                ),
+                args,
+            ));
+        }
+        if let (Some(i), Some(outcome)) = (&self.idempotency, &outcome) {
+            stmts.push(
+                Stmt::new(
+                    format!(
+                        "INSERT INTO idempotency (actor_user, key, request_hash, task_id, outcome, created_at) \
+                         VALUES ($1, $2, $3, $4, {}, $6) ON CONFLICT (actor_user, key) DO NOTHING",
+                        with_audit_id(5, 7, 8, 4, 9)
+                    ),
+                    vec![
                         Arg::Str(i.actor),
                         Arg::Str(i.key),
                         Arg::Str(i.request_hash),
                         Arg::Str(self.task_id),
-                        Arg::Str(&json(&outcome)),
+                        Arg::Str(outcome),
                         Arg::Time(self.now),
+                        Arg::Str(&pending),
+                        Arg::Str("\"audit_id\":"),
+                        Arg::Int(self.audit.seq),
                     ],
                 )
-                .await?;
-            if inserted == 0 {
-                return Ok(None);
-            }
+                .must_change(),
+            );
         }
-        Ok(Some(audit_id))
+        for (sql, values) in also {
+            stmts.push(Stmt::new(*sql, values.iter().map(Value::arg).collect()).must_change());
+        }
+        match conn.run_all(&stmts).await? {
+            Ran::Done(ids) => match ids.first() {
+                Some(&audit_id) => Ok(Some(audit_id)),
+                None => Err(RunError {
+                    completed: stmts.len(),
+                    error: sqlx::Error::RowNotFound,
+                }),
+            },
+            Ran::Unchanged(_) => Ok(None),
+        }
     }
 }
 
@@ -398,7 +472,10 @@ pub(super) async fn create(
         let mut tx = pool.begin().await?;
         let mut conn = Conn::from(&mut *tx);
         row.insert(&mut conn).await?;
-        let w = effects.write(&mut conn).await?;
+        let w = effects
+            .write(&mut conn, &[], &[])
+            .await
+            .map_err(|e| e.error)?;
         if w.is_some() {
             tx.commit().await?;
         }
@@ -683,7 +760,10 @@ pub(crate) async fn write_transition(
         Some(committer) => committer.submit(w).await?,
         None => with_db!(store, |pool| {
             let mut tx = pool.begin().await?;
-            let written = w.apply(&mut Conn::from(&mut *tx)).await?;
+            let written = w
+                .apply(&mut Conn::from(&mut *tx), &[])
+                .await
+                .map_err(|u| u.error)?;
             if written.is_some() {
                 tx.commit().await?;
             } else {
@@ -730,11 +810,17 @@ impl TransitionWrite {
         &self.task_id
     }
 
-    /// Writes the transition on `conn`, inside a transaction (or a savepoint) the caller ends:
-    /// `Some(audit_id)`, or `None` when nothing must be kept — a stale version (nothing
-    /// updated), the key taken concurrently, or a statement that goes with the decision
-    /// finding nothing to change; the caller then rolls back.
-    pub(crate) async fn apply(&self, conn: &mut Conn<'_>) -> Result<Option<i64>, sqlx::Error> {
+    /// Writes the transition on `conn`, inside a transaction the caller ends, after the
+    /// statements `prefix` (the group-commit writer's savepoint; none otherwise): `Some(audit_id)`,
+    /// or `None` when nothing must be kept — a stale version (nothing updated), the key taken
+    /// concurrently, or a statement that goes with the decision finding nothing to change; the
+    /// caller then rolls back. One [`Conn::run_all`] (on SQLite, one round trip): the prefix,
+    /// the compare-and-set, then the [`Effects`].
+    pub(crate) async fn apply(
+        &self,
+        conn: &mut Conn<'_>,
+        prefix: &[Stmt<'_>],
+    ) -> Result<Option<i64>, Unwritten> {
         let (d, now) = (&self.decision, self.now);
         let version = self.from_version + 1;
         let (clock, paused, counts, entries) = (
@@ -743,13 +829,14 @@ impl TransitionWrite {
             json(&d.transition_counts),
             json(&d.state_entries),
         );
-        let updated = conn
-            .execute(
+        let mut stmts = prefix.to_vec();
+        stmts.push(
+            Stmt::new(
                 "UPDATE tasks SET state = $1, phase = $2, state_entered_at = $3, version = $4, clock = $5, paused_clock = $6, \
                  transition_counts = $7, due_at = $8, audit_seq = $9, audit_head = $10, updated_at = $3, \
                  review = $13, state_entries = $14, workflow_version = COALESCE($15, workflow_version) \
                  WHERE id = $11 AND version = $12 AND audit_seq = $16",
-                &[
+                vec![
                     Arg::Str(&d.state),
                     Arg::Str(d.phase.as_str()),
                     Arg::Time(now),
@@ -768,10 +855,8 @@ impl TransitionWrite {
                     Arg::Int(self.from_audit_seq),
                 ],
             )
-            .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
+            .must_change(),
+        );
         let effects = Effects {
             task_id: &self.task_id,
             task_name: &self.task_name,
@@ -789,17 +874,22 @@ impl TransitionWrite {
                 }),
             now,
         };
-        let Some(audit_id) = effects.write(conn).await? else {
-            return Ok(None);
-        };
-        for (sql, values) in &self.also {
-            let args: Vec<Arg<'_>> = values.iter().map(Value::arg).collect();
-            if conn.execute(sql, &args).await? == 0 {
-                return Ok(None);
-            }
-        }
-        Ok(Some(audit_id))
+        effects
+            .write(conn, &stmts, &self.also)
+            .await
+            .map_err(|e| Unwritten {
+                prefix_ran: e.completed.min(prefix.len()),
+                error: e.error,
+            })
     }
+}
+
+/// Why [`TransitionWrite::apply`] failed, and how many of the statements before it ran (the
+/// writer rolls back to its savepoint only if the savepoint was made).
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    pub prefix_ran: usize,
+    pub error: sqlx::Error,
 }
 
 /// A refusal of `decide`, with what `actor` may do instead from the same snapshot.
