@@ -1190,6 +1190,20 @@ async fn a_stopping_scheduler_releases_its_claims_and_a_live_one_renews_them(db:
     assert_eq!(other.len(), jobs.len());
 }
 
+/// The payloads of task `id`'s deadline messages (reminder and due) in the outbox.
+async fn deadline_messages(store: &Store, id: &str) -> Vec<serde_json::Value> {
+    store
+        .tasks()
+        .unscoped()
+        .outbox(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.template == "deadline.reminder" || o.template == "deadline.due")
+        .map(|o| o.payload)
+        .collect()
+}
+
 /// Issue 13, fault 5: sending and firing run independently. A relay that takes 1.5 s to accept
 /// each message holds a backlog for several seconds; the reminder and the due notice that fall
 /// due meanwhile are fired on time (within a second, the poll being 200 ms), not after the
@@ -1221,17 +1235,7 @@ async fn a_slow_smtp_server_delays_no_timer_and_sent_at_is_its_acceptance(db: Te
     assert!(mails.len() >= 8, "{} messages arrived", mails.len());
 
     // Both deadline messages were fired on time, each for one timer, while the relay was busy.
-    let deadline: Vec<serde_json::Value> = w
-        .store
-        .tasks()
-        .unscoped()
-        .outbox(&id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|o| o.template == "deadline.reminder" || o.template == "deadline.due")
-        .map(|o| o.payload)
-        .collect();
+    let deadline = deadline_messages(&w.store, &id).await;
     assert_eq!(deadline.len(), 2, "{deadline:?}");
     let instant = |v: &serde_json::Value, key: &str| -> Instant {
         serde_json::from_value(v[key].clone()).unwrap_or_else(|e| panic!("{key} in {v}: {e}"))
@@ -1308,17 +1312,7 @@ async fn a_timer_due_sooner_than_the_poll_fires_when_it_falls_due(db: TestDb) {
     let mut fired = Vec::new();
     let until = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < until {
-        fired = w
-            .store
-            .tasks()
-            .unscoped()
-            .outbox(&id)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|o| o.template == "deadline.reminder" || o.template == "deadline.due")
-            .map(|o| o.payload)
-            .collect();
+        fired = deadline_messages(&w.store, &id).await;
         if fired.len() == 2 {
             break;
         }
