@@ -293,6 +293,16 @@ impl<'a> Stmt<'a> {
         }
     }
 
+    /// A statement without arguments (`SAVEPOINT …`), usable in a `const`.
+    pub(crate) const fn plain(sql: &'static str) -> Stmt<'static> {
+        Stmt {
+            sql: Cow::Borrowed(sql),
+            args: Vec::new(),
+            must_change: false,
+            returns_id: false,
+        }
+    }
+
     /// The same statement, required to change at least one row.
     pub(crate) fn must_change(mut self) -> Stmt<'a> {
         self.must_change = true;

@@ -18,7 +18,6 @@
 //! The writer is a task on the runtime that first needed it; if that runtime has ended (a store
 //! shared between runtimes, as in tests), the next write starts another one.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -153,28 +152,13 @@ fn stopped() -> StoreError {
     )))
 }
 
-const SAVEPOINT: Stmt<'static> = Stmt {
-    sql: Cow::Borrowed("SAVEPOINT group_commit"),
-    args: Vec::new(),
-    must_change: false,
-    returns_id: false,
-};
+const SAVEPOINT: Stmt<'static> = Stmt::plain("SAVEPOINT group_commit");
 
-const RELEASE: Stmt<'static> = Stmt {
-    sql: Cow::Borrowed("RELEASE SAVEPOINT group_commit"),
-    args: Vec::new(),
-    must_change: false,
-    returns_id: false,
-};
+const RELEASE: Stmt<'static> = Stmt::plain("RELEASE SAVEPOINT group_commit");
 
 /// Undoes the current job: back to its savepoint, which is then released.
 async fn rollback_to_savepoint(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
-    const ROLLBACK: Stmt<'static> = Stmt {
-        sql: Cow::Borrowed("ROLLBACK TO SAVEPOINT group_commit"),
-        args: Vec::new(),
-        must_change: false,
-        returns_id: false,
-    };
+    const ROLLBACK: Stmt<'static> = Stmt::plain("ROLLBACK TO SAVEPOINT group_commit");
     conn.run_all(&[ROLLBACK, RELEASE])
         .await
         .map(drop)
