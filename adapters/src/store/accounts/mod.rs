@@ -31,7 +31,6 @@ use engine::decide::Actor;
 use engine::time::Instant;
 use serde::Serialize;
 
-use super::audit::hex;
 use super::sql::{Arg, Conn};
 use super::{Store, StoreError, User, micros, with_db};
 
@@ -223,7 +222,7 @@ const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes[..]);
-    hex(&bytes)
+    hex::encode(bytes)
 }
 
 /// Revokes every live session of a user (a password change, a disabled account); returns how

@@ -78,13 +78,8 @@ struct Canonical<'a> {
     evidence: Option<&'a str>,
 }
 
-/// Lowercase hex, as every stored hash is written.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
+    hex::encode(Sha256::digest(data))
 }
 
 pub(super) fn canonical_instant(t: Instant) -> String {

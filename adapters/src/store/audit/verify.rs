@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::super::{StoreError, with_db};
-use super::record::{SELECT_AUDIT, hex};
+use super::record::SELECT_AUDIT;
 use super::{Audit, AuditRecord, Broken, Evidence, Seal, VerifyReport, seal_hash};
 use crate::files::FileStore;
 
@@ -255,7 +255,7 @@ async fn sealed_heads(
                 stale = Some((task, seq));
             }
         }
-        (hex(&digest.finalize()), listed, stale)
+        (hex::encode(digest.finalize()), listed, stale)
     }))
 }
 
