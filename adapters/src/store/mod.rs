@@ -39,6 +39,7 @@ mod audit;
 mod decode;
 mod directory;
 mod import;
+mod in_place;
 mod observe;
 mod plan_years;
 mod plans;

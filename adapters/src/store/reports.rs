@@ -214,6 +214,58 @@ impl From<Described> for ReportRow {
     }
 }
 
+impl Described {
+    /// Decodes a row of [`Reports::report_rows`]'s query read in place on SQLite: the columns in
+    /// the order of the fields (struct fields are evaluated in the order written).
+    fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Described> {
+        use super::in_place::named;
+        let mut i = 0..;
+        let mut next = || i.next().unwrap_or_default();
+        Ok(Described {
+            task_id: row.get(next())?,
+            unit_id: row.get(next())?,
+            unit_printed: row.get(next())?,
+            name: row.get(next())?,
+            funding_source: named(row, next())?,
+            period: row.get(next())?,
+            is_rental: row.get(next())?,
+            need_total_vnd: row.get(next())?,
+            approved_estimate_vnd: row.get(next())?,
+            need_year_vnd: row.get(next())?,
+            allocated_year_vnd: row.get(next())?,
+            expected_completion: row.get(next())?,
+            expected_completion_on: row.get(next())?,
+            assigned_deadline_on: row.get(next())?,
+            progress_text: row.get(next())?,
+            position: row.get(next())?,
+            created_at: row.get(next())?,
+            clock: row.get(next())?,
+            paused_clock: row.get(next())?,
+            audit_seq: row.get(next())?,
+            entry_seq: row.get(next())?,
+            entry_kind: row.get(next())?,
+            entry_at: row.get(next())?,
+            state_entered_at: row.get(next())?,
+            moved_at: row.get(next())?,
+            actor_user: row.get(next())?,
+            actor_name: row.get(next())?,
+            actor_role: row.get(next())?,
+            state: row.get(next())?,
+            phase: named(row, next())?,
+            comment: row.get(next())?,
+            workflow: row.get(next())?,
+            workflow_version: row.get(next())?,
+            entry_round: row.get(next())?,
+            plan_year: row.get(next())?,
+            listing_section: row.get(next())?,
+            listing_category: row.get(next())?,
+            carried_over_vnd: row.get(next())?,
+            spent_vnd: row.get(next())?,
+            planned_allocation_vnd: row.get(next())?,
+        })
+    }
+}
+
 impl Reports<'_> {
     /// The units' proposals still waiting for UBND, oldest first (the reports list them).
     pub async fn pending_proposals(&self) -> Result<Vec<super::ProposalRecord>, StoreError> {
@@ -238,7 +290,6 @@ impl Reports<'_> {
             Some(p) => Some(self.store.directory().plan(p).await?.id),
             None => None,
         };
-        let sqlite = self.store.backend() == super::Backend::Sqlite;
         // One plan: its listings by the primary key (plan_id, task_id), not a scan of every
         // plan's listings; every plan: each task in the plan it first entered.
         let scope = if plan_id.is_some() {
@@ -246,68 +297,87 @@ impl Reports<'_> {
         } else {
             "$2 = '' AND pl.plan_id = t.plan_id"
         };
-        let rows: Vec<ReportRow> = with_db!(self.store, |pool| {
-            let mut conn = pool.acquire().await?;
-            if sqlite {
-                // The query walks a handful of B-trees side by side; with SQLite's default 2 MB
-                // page cache they evict each other and every row costs several page reads.
-                sqlx::query("PRAGMA cache_size = -32768")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            let result: Result<Vec<ReportRow>, sqlx::Error> = async {
-            // Sized up front: growing a vector of 100,000 records by doubling would hold two.
-            let count: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id \
-                    WHERE {}", scope.replace("$2", "$1"))))
-                    .bind(plan_id.clone().unwrap_or_default())
+        // The columns in the order of [`Described`]'s fields: the SQLite reader decodes them by
+        // position (see [`Described::in_place`]), sqlx by name.
+        let sql = format!(
+            "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
+             t.period, t.is_rental, b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
+             t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
+             COALESCE(pl.position, t.position) AS position, t.created_at, t.clock, t.paused_clock, t.audit_seq, \
+             a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, t.state_entered_at, \
+             CASE WHEN a.kind = 'transition' OR a.seq = 1 OR (a.kind = 'import_update' AND a.to_state <> a.from_state) \
+             THEN a.at ELSE (SELECT m.at FROM audit_log m WHERE m.task_id = t.id AND m.seq < a.seq \
+                 AND (m.kind = 'transition' OR m.seq = 1 OR (m.kind = 'import_update' AND m.to_state <> m.from_state)) \
+                 ORDER BY m.seq DESC LIMIT 1) END AS moved_at, \
+             a.actor_user, us.display_name AS actor_name, a.actor_role, a.to_state, a.to_phase, a.comment, \
+             a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, a.round AS entry_round, \
+             p.year AS plan_year, pl.section AS listing_section, pl.category AS listing_category, \
+             b.carried_over_vnd, b.spent_vnd, b.planned_allocation_vnd \
+             FROM plan_listings pl \
+             JOIN tasks t ON t.id = pl.task_id \
+             JOIN plans p ON p.id = pl.plan_id \
+             LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = p.year \
+             JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq \
+             JOIN audit_log a ON a.task_id = t.id AND a.seq = CASE WHEN l.at <= $1 OR (l.seq = 1 AND l.kind = 'import') THEN l.seq ELSE COALESCE( \
+                 (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
+                 (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import')) END \
+             LEFT JOIN users us ON us.username = a.actor_user \
+             WHERE {scope}",
+        );
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id WHERE {}",
+            scope.replace("$2", "$1")
+        );
+        let scope_arg = plan_id.clone().unwrap_or_default();
+        let rows: Vec<ReportRow> = match &self.store.db {
+            super::Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                // Sized up front: growing a vector of 100,000 records by doubling would hold two.
+                let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+                    .bind(&scope_arg)
                     .fetch_one(&mut *conn)
                     .await?;
-            let sql = format!(
-                "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
-                 t.period, t.is_rental, t.expected_completion, t.expected_completion_on, t.assigned_deadline_on, t.progress_text, \
-                 COALESCE(pl.position, t.position) AS position, t.created_at, t.state_entered_at, t.clock, t.paused_clock, t.audit_seq, \
-                 p.year AS plan_year, pl.section AS listing_section, pl.category AS listing_category, \
-                 b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
-                 b.carried_over_vnd, b.spent_vnd, b.planned_allocation_vnd, \
-                 a.seq AS entry_seq, a.kind AS entry_kind, a.at AS entry_at, a.actor_user, a.actor_role, a.to_state, \
-                 a.to_phase, a.comment, a.workflow AS entry_workflow, a.workflow_version AS entry_workflow_version, \
-                 a.round AS entry_round, us.display_name AS actor_name, \
-                 CASE WHEN a.kind = 'transition' OR a.seq = 1 OR (a.kind = 'import_update' AND a.to_state <> a.from_state) \
-                 THEN a.at ELSE (SELECT m.at FROM audit_log m WHERE m.task_id = t.id AND m.seq < a.seq \
-                     AND (m.kind = 'transition' OR m.seq = 1 OR (m.kind = 'import_update' AND m.to_state <> m.from_state)) \
-                     ORDER BY m.seq DESC LIMIT 1) END AS moved_at \
-                 FROM plan_listings pl \
-                 JOIN tasks t ON t.id = pl.task_id \
-                 JOIN plans p ON p.id = pl.plan_id \
-                 LEFT JOIN budget_lines b ON b.task_id = t.id AND b.year = p.year \
-                 JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq \
-                 JOIN audit_log a ON a.task_id = t.id AND a.seq = CASE WHEN l.at <= $1 OR (l.seq = 1 AND l.kind = 'import') THEN l.seq ELSE COALESCE( \
-                     (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
-                     (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import')) END \
-                 LEFT JOIN users us ON us.username = a.actor_user \
-                 WHERE {scope}",
-            );
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(cutoff)
-            .bind(plan_id.clone().unwrap_or_default())
-            .fetch(&mut *conn);
-            // Streamed: a 100,000-task plan is never held twice (raw rows and records).
-            let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-            while let Some(row) = rows.try_next().await? {
-                out.push(Described::from_row(&row)?.into());
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(cutoff)
+                    .bind(&scope_arg)
+                    .fetch(&mut *conn);
+                // Streamed: a 100,000-task plan is never held twice (raw rows and records).
+                let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                while let Some(row) = rows.try_next().await? {
+                    out.push(Described::from_row(&row)?.into());
+                }
+                out
             }
-            drop(rows);
-            Ok(out)
+            super::Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                super::in_place::read(&mut conn, |db| {
+                    // The query walks a handful of B-trees side by side; with SQLite's default
+                    // 2 MB page cache they evict each other and every row costs several page
+                    // reads.
+                    db.execute_batch("PRAGMA cache_size = -32768")?;
+                    let result = (|| {
+                        let count: i64 = db.query_row(
+                            &count_sql,
+                            rusqlite::named_params! {"$1": scope_arg},
+                            |r| r.get(0),
+                        )?;
+                        let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                        let mut stmt = db.prepare(&sql)?;
+                        let mut rows = stmt.query(rusqlite::named_params! {
+                            "$1": super::in_place::instant(cutoff),
+                            "$2": scope_arg,
+                        })?;
+                        while let Some(row) = rows.next()? {
+                            out.push(Described::in_place(row)?.into());
+                        }
+                        Ok(out)
+                    })();
+                    db.execute_batch("PRAGMA cache_size = -2000")?;
+                    result
+                })
+                .await?
             }
-            .await;
-            if sqlite {
-                sqlx::query("PRAGMA cache_size = -2000")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            result?
-        });
+        };
         let mut rows = rows;
         rows.sort_by(|a, b| {
             (a.position.is_none(), a.position, a.created_at, &a.task_id).cmp(&(

@@ -1,0 +1,64 @@
+//! Bulk reads on SQLite, read in place.
+//!
+//! sqlx's SQLite driver copies every value of every row (`sqlite3_value_dup`) on its connection
+//! thread and hands the rows to the runtime one by one; for the reports' 100,000-row reads that
+//! copying and hand-over cost more than SQLite's own work (`valgrind --tool=callgrind`, README's
+//! performance table). [`read`] runs a read on the same pooled connection through
+//! [rusqlite](https://docs.rs/rusqlite) instead: the closure steps the statement on the calling
+//! thread and borrows each value from SQLite's buffer, so the only copies are the ones the
+//! record keeps.
+//!
+//! Only reads use it, and only where a read returns many rows; everything else stays on sqlx,
+//! written once for both backends ([`super::with_db!`]).
+
+use sqlx::SqliteConnection;
+
+use super::StoreError;
+
+/// Runs `f` on `conn`'s own SQLite handle (through rusqlite, on this thread), holding the
+/// connection's lock so that sqlx does not use it meanwhile. On a multi-threaded runtime the
+/// worker hands its other tasks to its peers while `f` runs.
+pub(crate) async fn read<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T, StoreError> {
+    let mut locked = conn.lock_handle().await?;
+    let handle = locked.as_raw_handle();
+    // SAFETY: the handle is a live connection, locked for us until `locked` drops, after the
+    // borrowed connection below; `from_handle` neither closes the handle nor changes its
+    // settings, and every statement `f` prepares is finalised when `f` returns.
+    let borrowed = unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }
+        .map_err(|e| StoreError::internal(format!("sqlite handle: {e}")))?;
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let out = if multi_thread {
+        tokio::task::block_in_place(|| f(&borrowed))
+    } else {
+        f(&borrowed)
+    };
+    drop(borrowed);
+    drop(locked);
+    out.map_err(|e| StoreError::internal(format!("sqlite read: {e}")))
+}
+
+/// `t` as sqlx writes an instant into SQLite (RFC 3339 text, `+00:00`), so that a bound instant
+/// compares with the stored ones as text the way sqlx's own binding does.
+pub(crate) fn instant(t: engine::time::Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// Column `i` of `row`, text naming a value of `T` (an engine enum stored by name), parsed
+/// without copying the text.
+pub(crate) fn named<T>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    row.get_ref(i)?.as_str()?.parse().map_err(|e: T::Err| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("column {i}: {e}").into(),
+        )
+    })
+}
