@@ -204,7 +204,15 @@ pub fn build(
             "Cách tính: từ bước hiện tại của nhiệm vụ và thời gian đã qua ở bước đó, theo mọi đường đến khi hoàn thành và mọi hình thức lựa chọn nhà thầu mà giá trị gói thầu cho phép, trên lịch ngày làm việc: sớm nhất (mọi bước ở mức tối thiểu luật định hoặc ước tính), thường gặp, muộn nhất theo luật. Hạn là thời gian hoàn thành được giao, hoặc hết ngày 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm. Các con số \"ước tính\" chưa được xác nhận (xem tệp quy trình).".to_string(),
         ),
     ];
-    blocks.extend(flagged_blocks(list, catalog, names));
+    let mut flagged = Flagged::default();
+    for t in list {
+        if let Ok(f) = &t.forecast
+            && f.verdict.flagged()
+        {
+            flagged.push(&t.row, t.row.name.clone(), f, catalog, names);
+        }
+    }
+    blocks.extend(flagged.blocks());
     let failed: Vec<&TaskForecast> = list.iter().filter(|t| t.forecast.is_err()).collect();
     if !failed.is_empty() {
         blocks.push(Block::Heading("Không dự báo được".to_string()));
@@ -227,44 +235,78 @@ pub fn build(
     }
 }
 
-/// The tasks of `list` that cannot finish on time, then those at risk: a heading with the count
-/// and a table each (the forecast report and the status report's section).
-pub(crate) fn flagged_blocks(
-    list: &[TaskForecast],
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    for (verdict, heading) in [
-        (
-            Verdict::CannotFinish,
-            "Nhiệm vụ không thể hoàn thành đúng hạn",
-        ),
-        (
-            Verdict::AtRisk,
-            "Nhiệm vụ có nguy cơ không hoàn thành đúng hạn",
-        ),
-    ] {
-        let chosen: Vec<(&TaskForecast, &Forecast)> = list
-            .iter()
-            .filter_map(|t| t.forecast.as_ref().ok().map(|f| (t, f)))
-            .filter(|(_, f)| f.verdict == verdict)
-            .collect();
-        blocks.push(Block::Heading(format!("{heading} ({})", chosen.len())));
-        if chosen.is_empty() {
-            blocks.push(Block::Paragraph("Không có.".to_string()));
-            continue;
-        }
-        blocks.push(Block::Table(table(&chosen, catalog, names)));
-    }
-    blocks
+/// The tasks that cannot finish on time and those at risk, as table rows built one task at a
+/// time (a caller may drop each forecast once its row is built); [`Flagged::blocks`] lays them
+/// out: a heading with the count and a table each (the forecast report and the status report's
+/// section).
+#[derive(Default)]
+pub(crate) struct Flagged {
+    cannot_finish: Vec<Row>,
+    at_risk: Vec<Row>,
 }
 
-fn table(
-    chosen: &[(&TaskForecast, &Forecast)],
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-) -> Table {
+impl Flagged {
+    /// Adds `r`'s row to its verdict's table, if it is flagged; `name` is `r`'s (a caller that
+    /// owns the row moves it in rather than copying it).
+    pub(crate) fn push(
+        &mut self,
+        r: &ReportRow,
+        name: String,
+        f: &Forecast,
+        catalog: &Catalog,
+        names: &HashMap<String, String>,
+    ) {
+        let rows = match f.verdict {
+            Verdict::CannotFinish => &mut self.cannot_finish,
+            Verdict::AtRisk => &mut self.at_risk,
+            Verdict::OnTrack | Verdict::NoDeadline => return,
+        };
+        rows.push(Row {
+            style: RowStyle::Normal,
+            cells: vec![
+                Cell::text((rows.len() + 1).to_string()),
+                Cell::Text(name),
+                Cell::text(super::unit_name(names, r)),
+                Cell::text(state_title(catalog, r)),
+                Cell::text(f.due.map(format_date).unwrap_or_default()),
+                Cell::text(format_date(f.earliest.date)),
+                Cell::text(format_date(f.typical.date)),
+                Cell::text(format_date(f.latest.date)),
+                Cell::text(path_title(f)),
+                Cell::text(f.binding.as_ref().map_or("", |b| b.text.as_str())),
+                Cell::text(note(f)),
+            ],
+        });
+    }
+
+    /// How many tasks were flagged.
+    pub(crate) fn len(&self) -> usize {
+        self.cannot_finish.len() + self.at_risk.len()
+    }
+
+    /// The tasks that cannot finish on time, then those at risk: a heading with the count and a
+    /// table each.
+    pub(crate) fn blocks(self) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        for (rows, heading) in [
+            (self.cannot_finish, "Nhiệm vụ không thể hoàn thành đúng hạn"),
+            (
+                self.at_risk,
+                "Nhiệm vụ có nguy cơ không hoàn thành đúng hạn",
+            ),
+        ] {
+            blocks.push(Block::Heading(format!("{heading} ({})", rows.len())));
+            if rows.is_empty() {
+                blocks.push(Block::Paragraph("Không có.".to_string()));
+                continue;
+            }
+            blocks.push(Block::Table(table(rows)));
+        }
+        blocks
+    }
+}
+
+fn table(rows: Vec<Row>) -> Table {
     let columns = vec![
         Column::new("TT", ColumnKind::Center, 5.0),
         Column::new("Tên nhiệm vụ", ColumnKind::Text, 50.0),
@@ -278,26 +320,6 @@ fn table(
         Column::new("Bước quyết định", ColumnKind::Text, 45.0),
         Column::new("Ghi chú", ColumnKind::Text, 45.0),
     ];
-    let rows = chosen
-        .iter()
-        .enumerate()
-        .map(|(i, (t, f))| Row {
-            style: RowStyle::Normal,
-            cells: vec![
-                Cell::text((i + 1).to_string()),
-                Cell::text(&t.row.name),
-                Cell::text(super::unit_name(names, &t.row)),
-                Cell::text(state_title(catalog, &t.row)),
-                Cell::text(f.due.map(format_date).unwrap_or_default()),
-                Cell::text(format_date(f.earliest.date)),
-                Cell::text(format_date(f.typical.date)),
-                Cell::text(format_date(f.latest.date)),
-                Cell::text(path_title(f)),
-                Cell::text(f.binding.as_ref().map_or("", |b| b.text.as_str())),
-                Cell::text(note(f)),
-            ],
-        })
-        .collect();
     Table {
         unit_note: None,
         columns,

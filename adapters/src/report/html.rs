@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use engine::html::escape_lines as escape;
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Table};
+use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Section, Table};
 
 const STYLE: &str = "body{font-family:'Times New Roman',serif;font-size:13pt;margin:2em auto;max-width:1400px;padding:0 1em;color:#000}\
 h1,.title{font-size:14pt;font-weight:bold;text-align:center;margin:.3em 0}\
@@ -79,15 +79,26 @@ fn table(out: &mut String, t: &Table) {
     out.push_str("</tbody>\n</table>\n");
 }
 
-/// Renders `doc` as an HTML page.
-pub fn render(doc: &Document) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&doc.title)
-    );
-    for s in &doc.sections {
+/// An HTML page written one section at a time (see [`super::xlsx::Writer`]).
+pub struct Writer {
+    out: String,
+}
+
+impl Writer {
+    /// A page titled `title`, its head written.
+    pub fn new(title: &str) -> Writer {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+            escape(title)
+        );
+        Writer { out }
+    }
+
+    /// Writes `s` as the next `<section>`.
+    pub fn section(&mut self, s: &Section) {
+        let out = &mut self.out;
         out.push_str("<section>\n");
         let mut bullets = false;
         for b in &s.blocks {
@@ -115,7 +126,7 @@ pub fn render(doc: &Document) -> String {
                     }
                     let _ = writeln!(out, "<li>{}</li>", escape(t));
                 }
-                Block::Table(t) => table(&mut out, t),
+                Block::Table(t) => table(out, t),
             }
         }
         if bullets {
@@ -123,8 +134,21 @@ pub fn render(doc: &Document) -> String {
         }
         out.push_str("</section>\n");
     }
-    out.push_str("</body>\n</html>\n");
-    out
+
+    /// The page, closed.
+    pub fn finish(mut self) -> String {
+        self.out.push_str("</body>\n</html>\n");
+        self.out
+    }
+}
+
+/// Renders `doc` as an HTML page.
+pub fn render(doc: &Document) -> String {
+    let mut w = Writer::new(&doc.title);
+    for s in &doc.sections {
+        w.section(s);
+    }
+    w.finish()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Table};
+use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Section, Table};
 
 /// Makes text safe inside a table cell or a line: Markdown punctuation escaped with a
 /// backslash, line breaks as `<br>`.
@@ -87,13 +87,22 @@ fn table(out: &mut String, t: &Table) {
     out.push('\n');
 }
 
-/// Renders `doc` as Markdown.
-pub fn render(doc: &Document) -> String {
-    let mut out = String::new();
-    for (k, s) in doc.sections.iter().enumerate() {
-        if k > 0 {
+/// Markdown written one section at a time (see [`super::xlsx::Writer`]), a rule between
+/// sections.
+#[derive(Default)]
+pub struct Writer {
+    out: String,
+    sections: usize,
+}
+
+impl Writer {
+    /// Writes `s` as the next section.
+    pub fn section(&mut self, s: &Section) {
+        let out = &mut self.out;
+        if self.sections > 0 {
             out.push_str("---\n\n");
         }
+        self.sections += 1;
         let mut first_title = true;
         let mut last_bullet = false;
         for b in &s.blocks {
@@ -119,14 +128,26 @@ pub fn render(doc: &Document) -> String {
                 Block::Bullet(t) => {
                     let _ = writeln!(out, "- {}", cell_text(t));
                 }
-                Block::Table(t) => table(&mut out, t),
+                Block::Table(t) => table(out, t),
             }
         }
         if last_bullet {
             out.push('\n');
         }
     }
-    out
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Renders `doc` as Markdown.
+pub fn render(doc: &Document) -> String {
+    let mut w = Writer::default();
+    for s in &doc.sections {
+        w.section(s);
+    }
+    w.finish()
 }
 
 #[cfg(test)]

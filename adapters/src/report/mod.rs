@@ -7,8 +7,8 @@
 //!
 //! How it fits: [`crate::store::Reports::report_rows`] reads every task of the plan with the audit
 //! entry that describes it on the report date, in one query; [`progress::build`] and
-//! [`status::build`] turn the rows into a format-neutral [`model::Document`]; [`xlsx`], [`html`]
-//! and [`markdown`] render it. Building and rendering are pure.
+//! [`status::write`] turn the rows into a format-neutral [`model::Document`] (the status report
+//! one [`model::Section`] at a time); [`xlsx`], [`html`] and [`markdown`] render it. Building and rendering are pure.
 //!
 //! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
 //! the report covers those units' tasks only; the city's roles see the whole plan.
@@ -240,25 +240,68 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// A report being written section by section in one of [`Format`]'s formats except DOCX (the
+/// official document has its own model): a caller that builds many large sections (the status
+/// report) hands each over as soon as it is built and drops it, instead of holding them all.
+enum Writer {
+    Xlsx(Box<xlsx::Writer>),
+    Html(html::Writer),
+    Markdown(markdown::Writer),
+}
+
+impl Writer {
+    fn new(format: Format, title: &str) -> Result<Writer, ReportError> {
+        Ok(match format {
+            Format::Xlsx => Writer::Xlsx(Box::default()),
+            Format::Docx => {
+                return Err(ReportError::Invalid(
+                    "Định dạng docx chỉ dành cho báo cáo tiến độ (văn bản gửi UBND thành phố); báo cáo này có các định dạng xlsx, html, md.".into(),
+                ));
+            }
+            Format::Html => Writer::Html(html::Writer::new(title)),
+            Format::Markdown => Writer::Markdown(markdown::Writer::default()),
+        })
+    }
+
+    fn section(&mut self, s: &model::Section) -> Result<(), ReportError> {
+        match self {
+            Writer::Xlsx(w) => w.section(s).map_err(|e| ReportError::Render(e.to_string())),
+            Writer::Html(w) => {
+                w.section(s);
+                Ok(())
+            }
+            Writer::Markdown(w) => {
+                w.section(s);
+                Ok(())
+            }
+        }
+    }
+
+    /// The file's bytes; `title` and `as_of` go into the XLSX properties.
+    fn finish(self, title: &str, as_of: Option<NaiveDate>) -> Result<Vec<u8>, ReportError> {
+        Ok(match self {
+            Writer::Xlsx(w) => w
+                .finish(title, as_of)
+                .map_err(|e| ReportError::Render(e.to_string()))?,
+            Writer::Html(w) => w.finish().into_bytes(),
+            Writer::Markdown(w) => w.finish().into_bytes(),
+        })
+    }
+}
+
 fn render(
     doc: &model::Document,
     format: Format,
     stem: String,
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
+    let mut w = Writer::new(format, &doc.title)?;
     tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
-    let bytes = match format {
-        Format::Xlsx => xlsx::render(doc).map_err(|e| ReportError::Render(e.to_string()))?,
-        Format::Docx => {
-            return Err(ReportError::Invalid(
-                "Định dạng docx chỉ dành cho báo cáo tiến độ (văn bản gửi UBND thành phố); báo cáo này có các định dạng xlsx, html, md.".into(),
-            ));
-        }
-        Format::Html => html::render(doc).into_bytes(),
-        Format::Markdown => markdown::render(doc).into_bytes(),
-    };
+    for s in &doc.sections {
+        w.section(s)?;
+    }
     Ok(Report {
-        bytes,
+        bytes: w.finish(&doc.title, doc.as_of)?,
         content_type: format.content_type(),
         file_name: format!("{stem}.{}", format.extension()),
     })
@@ -529,21 +572,38 @@ pub async fn status_tracked(
         to: params.to,
         stall_days: params.stall_days,
     };
-    let mut doc = status::build(&scope, &rows, &opts, store.catalog(), &names, tracker)?;
+    let title = status::title(&scope, &opts);
+    // The proposals' sheet comes last but is built first: the report's rows are consumed by the
+    // sheets before it.
     let pending = store.reports().pending_proposals().await?;
     let pending = proposals::of_report(&rows, &pending, params.to);
-    doc.sections
-        .extend(proposals::section(&rows, &pending, store.catalog(), &names));
-    render(
-        &doc,
-        format,
-        format!(
-            "bao-cao-tinh-hinh-{stem}-{}-{}",
-            params.from.format("%Y-%m-%d"),
-            params.to.format("%Y-%m-%d")
-        ),
+    let proposals = proposals::section(&rows, &pending, store.catalog(), &names);
+    // Each sheet is written as soon as it is built: the overdue, stalled and forecast lists of a
+    // 100,000-task plan are never held together.
+    let mut w = Writer::new(format, &title)?;
+    status::write(
+        &scope,
+        rows,
+        &opts,
+        store.catalog(),
+        &names,
         tracker,
-    )
+        &mut |s| w.section(&s),
+    )?;
+    tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
+    if let Some(s) = proposals {
+        w.section(&s)?;
+    }
+    Ok(Report {
+        bytes: w.finish(&title, Some(params.to))?,
+        content_type: format.content_type(),
+        file_name: format!(
+            "bao-cao-tinh-hinh-{stem}-{}-{}.{}",
+            params.from.format("%Y-%m-%d"),
+            params.to.format("%Y-%m-%d"),
+            format.extension()
+        ),
+    })
 }
 
 /// The year-end forecast's formats: a report document, or JSON.

@@ -37,9 +37,7 @@ use engine::time::{Instant, end_of_day, format_date, format_instant};
 use engine::workflow::Catalog;
 
 use super::ReportError;
-use super::model::{
-    Block, Cell, Column, ColumnKind, Document, HeaderGroup, Row, RowStyle, Section, Table,
-};
+use super::model::{Block, Cell, Column, ColumnKind, HeaderGroup, Row, RowStyle, Section, Table};
 use crate::progress::{TRACK_EVERY, Tracker};
 use crate::store::ReportRow;
 
@@ -126,20 +124,42 @@ fn check_range(opts: &StatusOptions) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Builds the status report. `rows` are those of [`crate::store::Reports::report_rows`] at the end of
-/// `to`; `scope` names the plan (or "tất cả kế hoạch"). `tracker` hears how many rows have been
+/// "từ ngày 01/01/2025 đến ngày 04/12/2026".
+fn range_text(opts: &StatusOptions) -> String {
+    format!(
+        "từ ngày {} đến ngày {}",
+        format_date(opts.from),
+        format_date(opts.to)
+    )
+}
+
+/// The status report's title (HTML `<title>`, XLSX properties); `scope` names the plan (or
+/// "tất cả kế hoạch").
+pub fn title(scope: &str, opts: &StatusOptions) -> String {
+    format!(
+        "Báo cáo tình hình thực hiện nhiệm vụ — {scope} — {}",
+        range_text(opts)
+    )
+}
+
+/// Builds the status report and hands each of its sections to `out` as soon as it is built, so
+/// that the caller can write it and drop it before the next (a 100,000-task plan has three lists
+/// as long as the plan). `rows` are those of [`crate::store::Reports::report_rows`] at the end of
+/// `to`, consumed by the last section (each row freed once its forecast is listed); `scope` names the plan (or "tất cả kế hoạch"). `tracker` hears how many rows have been
 /// sorted into categories.
 ///
 /// The steps: sort every task into its category (and find the overdue and the stalled ones);
-/// write the summary by unit; the overdue tasks; the stalled tasks.
-pub fn build(
+/// write the summary by unit; the overdue tasks; the late steps; the stalled tasks; the
+/// forecast.
+pub fn write(
     scope: &str,
-    rows: &[ReportRow],
+    rows: Vec<ReportRow>,
     opts: &StatusOptions,
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
     tracker: &dyn Tracker,
-) -> Result<Document, ReportError> {
+    out: &mut dyn FnMut(Section) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     check_range(opts)?;
     let ctx = Context {
         scope,
@@ -148,23 +168,14 @@ pub fn build(
         catalog,
         unit_names,
     };
-    let tally = Tally::of(&ctx, rows, tracker)?;
-    let range = format!(
-        "từ ngày {} đến ngày {}",
-        format_date(opts.from),
-        format_date(opts.to)
-    );
-    Ok(Document {
-        title: format!("Báo cáo tình hình thực hiện nhiệm vụ — {scope} — {range}"),
-        sections: vec![
-            summary_section(&ctx, &range, rows, &tally),
-            overdue_section(&ctx, &tally.overdue)?,
-            step_late_section(&ctx, &tally.step_late)?,
-            stalled_section(&ctx, &tally.stalled),
-            forecast_section(&ctx, rows),
-        ],
-        as_of: Some(opts.to),
-    })
+    {
+        let tally = Tally::of(&ctx, &rows, tracker)?;
+        out(summary_section(&ctx, &range_text(opts), &rows, &tally))?;
+        out(overdue_section(&ctx, &tally.overdue)?)?;
+        out(step_late_section(&ctx, &tally.step_late)?)?;
+        out(stalled_section(&ctx, &tally.stalled))?;
+    }
+    out(forecast_section(&ctx, rows))
 }
 
 /// One unit's line of the status table: its tasks per [`Category::COLUMNS`].
@@ -719,20 +730,20 @@ fn stalled_section(ctx: &Context<'_>, stalled: &[(&ReportRow, i64, u32)]) -> Sec
 /// The year-end forecast at the end of the range (issue 17): how many open tasks cannot finish
 /// by their due date, or are at risk, and each of them with its dates and binding step, as
 /// `tiendo forecast` lists them.
-fn forecast_section(ctx: &Context<'_>, rows: &[ReportRow]) -> Section {
-    use super::forecast::{TaskForecast, flagged_blocks, forecast_row};
+fn forecast_section(ctx: &Context<'_>, rows: Vec<ReportRow>) -> Section {
+    use super::forecast::{Flagged, forecast_row};
     let mut many = engine::forecast::Many::new();
-    let (mut open, mut flagged) = (0usize, Vec::new());
-    for r in rows {
-        let Some(f) = forecast_row(&mut many, ctx.catalog, r.plan_year, r, ctx.end) else {
+    // Each flagged task's table row is built from its forecast at once, and the forecast and
+    // the report row (its name moved into the table) are dropped.
+    let (mut open, mut flagged) = (0usize, Flagged::default());
+    for mut r in rows {
+        let Some(f) = forecast_row(&mut many, ctx.catalog, r.plan_year, &r, ctx.end) else {
             continue;
         };
         open += 1;
-        if f.as_ref().is_ok_and(|f| f.verdict.flagged()) {
-            flagged.push(TaskForecast {
-                row: r.clone(),
-                forecast: f,
-            });
+        if let Ok(f) = &f {
+            let name = std::mem::take(&mut r.name);
+            flagged.push(&r, name, f, ctx.catalog, ctx.unit_names);
         }
     }
     let mut sheet = Section {
@@ -752,8 +763,6 @@ fn forecast_section(ctx: &Context<'_>, rows: &[ReportRow]) -> Section {
     sheet.blocks.push(Block::Paragraph(
         "Sớm nhất: mọi bước còn lại ở mức tối thiểu luật định; thường gặp: thời gian thường gặp; hạn là thời gian hoàn thành được giao, hoặc 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm (chi tiết: tiendo forecast).".into(),
     ));
-    sheet
-        .blocks
-        .extend(flagged_blocks(&flagged, ctx.catalog, ctx.unit_names));
+    sheet.blocks.extend(flagged.blocks());
     sheet
 }

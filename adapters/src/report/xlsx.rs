@@ -361,34 +361,66 @@ fn fit_cell(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(s.chars().take(keep).chain(note.chars()).collect())
 }
 
-/// Renders `doc` as XLSX bytes.
-pub fn render(doc: &Document) -> Result<Vec<u8>, XlsxError> {
-    let mut book = Workbook::new();
-    let f = Formats::new();
-    for s in &doc.sections {
-        // Row by row to a temporary file: a 100,000-task appendix does not sit in memory.
-        let ws = book.add_worksheet_with_constant_memory()?;
-        ws.set_name(sheet_name(&s.sheet))?;
-        write_section(ws, &f, s)?;
-    }
-    let mut props = rust_xlsxwriter::DocProperties::new()
-        .set_title(&doc.title)
-        .set_author("tiendo");
-    if let Some(d) = doc.as_of {
-        use chrono::Datelike;
-        if let Ok(created) = rust_xlsxwriter::ExcelDateTime::from_ymd(
-            u16::try_from(d.year()).unwrap_or(2000),
-            u8::try_from(d.month()).unwrap_or(1),
-            u8::try_from(d.day()).unwrap_or(1),
-        ) {
-            props = props.set_creation_datetime(&created);
+/// A workbook written one section at a time: each section goes to its own sheet as it comes
+/// and can be dropped before the next is built, so that a report of several 100,000-row tables
+/// never holds more than one of them (sheets are written in constant-memory mode).
+pub struct Writer {
+    book: Workbook,
+    formats: Formats,
+}
+
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer {
+            book: Workbook::new(),
+            formats: Formats::new(),
         }
     }
-    book.set_properties(&props);
-    // The fastest deflate level: a 100,000-task report is mostly text and compresses well
-    // anyway, and the default level costs a third of the rendering time.
-    book.set_zip_compression_level(1);
-    book.save_to_buffer()
+}
+
+impl Writer {
+    /// Writes `s` as the next sheet.
+    pub fn section(&mut self, s: &Section) -> Result<(), XlsxError> {
+        // Row by row to a temporary file: a 100,000-task appendix does not sit in memory.
+        let ws = self.book.add_worksheet_with_constant_memory()?;
+        ws.set_name(sheet_name(&s.sheet))?;
+        write_section(ws, &self.formats, s)
+    }
+
+    /// The workbook's bytes, with `title` and `as_of` (the creation date) in its properties.
+    pub fn finish(
+        mut self,
+        title: &str,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> Result<Vec<u8>, XlsxError> {
+        let mut props = rust_xlsxwriter::DocProperties::new()
+            .set_title(title)
+            .set_author("tiendo");
+        if let Some(d) = as_of {
+            use chrono::Datelike;
+            if let Ok(created) = rust_xlsxwriter::ExcelDateTime::from_ymd(
+                u16::try_from(d.year()).unwrap_or(2000),
+                u8::try_from(d.month()).unwrap_or(1),
+                u8::try_from(d.day()).unwrap_or(1),
+            ) {
+                props = props.set_creation_datetime(&created);
+            }
+        }
+        self.book.set_properties(&props);
+        // The fastest deflate level: a 100,000-task report is mostly text and compresses well
+        // anyway, and the default level costs a third of the rendering time.
+        self.book.set_zip_compression_level(1);
+        self.book.save_to_buffer()
+    }
+}
+
+/// Renders `doc` as XLSX bytes.
+pub fn render(doc: &Document) -> Result<Vec<u8>, XlsxError> {
+    let mut w = Writer::default();
+    for s in &doc.sections {
+        w.section(s)?;
+    }
+    w.finish(&doc.title, doc.as_of)
 }
 
 /// A valid sheet name: at most 31 characters, none of `[]:*?/\`.
