@@ -107,3 +107,21 @@ where
         )
     })
 }
+
+/// Column `i` of `row`, an instant as sqlx writes it (see [`instant`]), parsed as RFC 3339
+/// directly: rusqlite's own decoder goes through a format string, several times slower on
+/// 400,000 values. Text in another form falls back to it.
+pub(crate) fn instant_at(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<engine::time::Instant> {
+    let value = row.get_ref(i)?;
+    if let rusqlite::types::ValueRef::Text(text) = value
+        && let Ok(t) = std::str::from_utf8(text)
+            .map_err(|_| ())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).map_err(|_| ()))
+    {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    row.get(i)
+}

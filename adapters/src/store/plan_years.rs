@@ -43,9 +43,14 @@ pub struct BudgetEntry {
     pub budget: YearBudget,
 }
 
+/// One row of `budget_history` as [`SELECT_HISTORY`] names its columns (in this order: the
+/// SQLite reader decodes them by position, see [`HistoryRow::in_place`]).
 #[derive(sqlx::FromRow)]
 struct HistoryRow {
+    id: i64,
     task_id: String,
+    #[sqlx(try_from = "i64")]
+    year: i32,
     need_total_vnd: Option<i64>,
     approved_estimate_vnd: Option<i64>,
     need_year_vnd: Option<i64>,
@@ -61,6 +66,29 @@ struct HistoryRow {
 }
 
 impl HistoryRow {
+    /// Decodes a row of [`SELECT_HISTORY`] read in place on SQLite, by position.
+    fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
+        let mut i = 0..;
+        let mut next = || i.next().unwrap_or_default();
+        Ok(HistoryRow {
+            id: row.get(next())?,
+            task_id: row.get(next())?,
+            year: row.get(next())?,
+            need_total_vnd: row.get(next())?,
+            approved_estimate_vnd: row.get(next())?,
+            need_year_vnd: row.get(next())?,
+            planned_allocation_vnd: row.get(next())?,
+            allocated_year_vnd: row.get(next())?,
+            carried_over_vnd: row.get(next())?,
+            spent_vnd: row.get(next())?,
+            tranches: row.get(next())?,
+            removed: row.get(next())?,
+            known_from: row.get(next())?,
+            recorded_at: super::in_place::instant_at(row, next())?,
+            recorded_by: row.get(next())?,
+        })
+    }
+
     fn entry(self) -> (String, BudgetEntry, bool) {
         let has_tranches = self.tranches.is_some();
         let tranches: Vec<Tranche> = self
@@ -91,8 +119,9 @@ impl HistoryRow {
     }
 }
 
-const SELECT_HISTORY: &str = "SELECT task_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-    planned_allocation_vnd, allocated_year_vnd, carried_over_vnd, spent_vnd, tranches, removed, known_from, recorded_at, recorded_by FROM budget_history";
+const SELECT_HISTORY: &str = "SELECT h.id, h.task_id, h.year, h.need_total_vnd, h.approved_estimate_vnd, h.need_year_vnd, \
+    h.planned_allocation_vnd, h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
+    h.recorded_at, h.recorded_by FROM budget_history h";
 
 /// The figures of `entries` (one task and year, in the order written) as known on `as_of`: the
 /// last entry known from that date and recorded by its end; before any, the first entry (the
@@ -201,7 +230,7 @@ impl Plans<'_> {
             let placeholders: Vec<String> =
                 (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "{SELECT_HISTORY} WHERE year = $1 AND task_id IN ({}) ORDER BY task_id, id",
+                "{SELECT_HISTORY} WHERE h.year = $1 AND h.task_id IN ({})",
                 placeholders.join(", ")
             );
             let mut args = vec![Arg::Int(i64::from(year))];
@@ -215,23 +244,42 @@ impl Plans<'_> {
         Ok(by_task(rows))
     }
 
-    /// [`Plans::budget_entries`] for every task plan `plan_id` lists, in one query.
+    /// [`Plans::budget_entries`] for every task plan `plan_id` lists, for `year` and for the
+    /// year before, in one query.
     pub(crate) async fn budget_entries_of_plan(
         &self,
         plan_id: &str,
         year: i32,
-    ) -> Result<HashMap<String, Vec<(BudgetEntry, bool)>>, StoreError> {
-        let sql = "SELECT h.task_id, h.need_total_vnd, h.approved_estimate_vnd, h.need_year_vnd, \
-            h.planned_allocation_vnd, h.allocated_year_vnd, h.carried_over_vnd, h.spent_vnd, h.tranches, h.removed, h.known_from, \
-            h.recorded_at, h.recorded_by FROM budget_history h \
-            JOIN plan_listings l ON l.task_id = h.task_id AND l.plan_id = $1 \
-            WHERE h.year = $2 ORDER BY h.task_id, h.id";
-        let args = [Arg::Str(plan_id), Arg::Int(i64::from(year))];
-        let rows: Vec<HistoryRow> = with_db!(self.store(), |pool| {
-            let mut c = pool.acquire().await?;
-            Conn::from(&mut *c).fetch_all(sql, &args).await?
-        });
-        Ok(by_task(rows))
+    ) -> Result<[HashMap<String, Vec<(BudgetEntry, bool)>>; 2], StoreError> {
+        // No ORDER BY: SQLite sorts 100,000 rows through a temporary file; [`by_task`] puts
+        // them in the order written instead. Both years in one pass: each task's two lines sit
+        // side by side in `budget_history_task_year`.
+        let sql = format!(
+            "{SELECT_HISTORY} JOIN plan_listings l ON l.task_id = h.task_id AND l.plan_id = $1 \
+             WHERE h.year BETWEEN $2 AND $3"
+        );
+        let (from, to) = (i64::from(year) - 1, i64::from(year));
+        let rows: Vec<HistoryRow> = match &self.store().db {
+            super::Db::Postgres(pool) => {
+                let args = [Arg::Str(plan_id), Arg::Int(from), Arg::Int(to)];
+                let mut c = pool.acquire().await?;
+                Conn::from(&mut *c).fetch_all(&sql, &args).await?
+            }
+            super::Db::Sqlite(pool) => {
+                let mut c = pool.acquire().await?;
+                super::in_place::read(&mut c, |db| {
+                    let mut stmt = db.prepare(&sql)?;
+                    let rows = stmt.query_map(
+                        rusqlite::named_params! {"$1": plan_id, "$2": from, "$3": to},
+                        HistoryRow::in_place,
+                    )?;
+                    rows.collect()
+                })
+                .await?
+            }
+        };
+        let (this_year, year_before) = rows.into_iter().partition(|r| r.year == year);
+        Ok([by_task(this_year), by_task(year_before)])
     }
 
     /// Task `task_id`'s budget line for `year` as known on `as_of` (the latest when `None`), with
@@ -585,7 +633,9 @@ impl Plans<'_> {
 
 /// History rows (ordered by task, then as written) grouped per task; tranches carry over the
 /// entries that do not state them (imports).
-fn by_task(rows: Vec<HistoryRow>) -> HashMap<String, Vec<(BudgetEntry, bool)>> {
+fn by_task(mut rows: Vec<HistoryRow>) -> HashMap<String, Vec<(BudgetEntry, bool)>> {
+    // The order written, per task.
+    rows.sort_unstable_by_key(|r| r.id);
     let mut out: HashMap<String, Vec<(BudgetEntry, bool)>> = HashMap::new();
     for r in rows {
         let (task, e, has) = r.entry();

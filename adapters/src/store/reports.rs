@@ -218,7 +218,7 @@ impl Described {
     /// Decodes a row of [`Reports::report_rows`]'s query read in place on SQLite: the columns in
     /// the order of the fields (struct fields are evaluated in the order written).
     fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Described> {
-        use super::in_place::named;
+        use super::in_place::{instant_at, named};
         let mut i = 0..;
         let mut next = || i.next().unwrap_or_default();
         Ok(Described {
@@ -238,15 +238,15 @@ impl Described {
             assigned_deadline_on: row.get(next())?,
             progress_text: row.get(next())?,
             position: row.get(next())?,
-            created_at: row.get(next())?,
+            created_at: instant_at(row, next())?,
             clock: row.get(next())?,
             paused_clock: row.get(next())?,
             audit_seq: row.get(next())?,
             entry_seq: row.get(next())?,
             entry_kind: row.get(next())?,
-            entry_at: row.get(next())?,
-            state_entered_at: row.get(next())?,
-            moved_at: row.get(next())?,
+            entry_at: instant_at(row, next())?,
+            state_entered_at: instant_at(row, next())?,
+            moved_at: instant_at(row, next())?,
             actor_user: row.get(next())?,
             actor_name: row.get(next())?,
             actor_role: row.get(next())?,
@@ -407,10 +407,7 @@ impl Reports<'_> {
         use engine::plan::YearStatus;
         let cutoff = micros(engine::time::end_of_day(as_of));
         let plans = self.store.plans();
-        let this_year = plans.budget_entries_of_plan(&plan.id, plan.year).await?;
-        let last_year = plans
-            .budget_entries_of_plan(&plan.id, plan.year - 1)
-            .await?;
+        let [this_year, last_year] = plans.budget_entries_of_plan(&plan.id, plan.year).await?;
         type Ids = Vec<(String,)>;
         type Statuses = Vec<(String, Option<String>, Instant)>;
         type Renames = Vec<(String, String, Instant)>;
