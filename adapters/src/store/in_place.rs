@@ -8,8 +8,13 @@
 //! thread and borrows each value from SQLite's buffer, so the only copies are the ones the
 //! record keeps.
 //!
-//! Only reads use it, and only where a read returns many rows; everything else stays on sqlx,
-//! written once for both backends ([`super::with_db!`]).
+//! The same cost falls on bulk writes: binding a value through sqlx copies it into its
+//! argument buffer, hands the buffer to the connection thread and copies it again into SQLite.
+//! [`write`] runs writes the same way as [`read`], so that an import's 100,000-row INSERTs
+//! bind borrowed values to one prepared statement each, stepped and reset row by row.
+//!
+//! Only bulk reads and writes use it, where a statement runs for many rows; everything else
+//! stays on sqlx, written once for both backends ([`super::with_db!`]).
 
 use sqlx::SqliteConnection;
 
@@ -39,6 +44,46 @@ pub(crate) async fn read<T>(
     drop(borrowed);
     drop(locked);
     out.map_err(|e| StoreError::internal(format!("sqlite read: {e}")))
+}
+
+/// Runs the writes of `f` on `conn`'s own SQLite handle, as [`read`] runs reads: inside
+/// whatever transaction `conn` is in, which sqlx commits or rolls back as usual. A unique
+/// violation comes back as [`StoreError::Duplicate`] (naming the constraint), as sqlx's
+/// [`super::duplicate_or`] reports one.
+pub(crate) async fn write<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T, StoreError> {
+    let mut locked = conn.lock_handle().await?;
+    let handle = locked.as_raw_handle();
+    // SAFETY: as in `read`: the handle is a live connection, locked for us until `locked`
+    // drops, after the borrowed connection below; `from_handle` neither closes the handle nor
+    // changes its settings, and every statement `f` prepares is finalised when `f` returns, so
+    // nothing of ours is left on the handle when sqlx gets it back. The writes join the
+    // transaction sqlx opened on it: SQLite has one per connection.
+    let borrowed = unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }
+        .map_err(|e| StoreError::internal(format!("sqlite handle: {e}")))?;
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let out = if multi_thread {
+        tokio::task::block_in_place(|| f(&borrowed))
+    } else {
+        f(&borrowed)
+    };
+    drop(borrowed);
+    drop(locked);
+    out.map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error {
+                extended_code:
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+                ..
+            },
+            msg,
+        ) => StoreError::Duplicate(msg.unwrap_or_default()),
+        e => StoreError::internal(format!("sqlite write: {e}")),
+    })
 }
 
 /// `t` as sqlx writes an instant into SQLite (RFC 3339 text, `+00:00`), so that a bound instant

@@ -324,16 +324,20 @@ impl Reports<'_> {
              LEFT JOIN users us ON us.username = a.actor_user \
              WHERE {scope}",
         );
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM plan_listings pl JOIN tasks t ON t.id = pl.task_id WHERE {}",
-            scope.replace("$2", "$1")
-        );
+        // An upper bound to size the records up front, from an index alone (every listing has
+        // its task; every task is listed in the plan it first entered): counting the join
+        // itself took 0.34 s of a 100,000-task report on PostgreSQL.
+        let count_sql = if plan_id.is_some() {
+            "SELECT COUNT(*) FROM plan_listings WHERE plan_id = $1"
+        } else {
+            "SELECT COUNT(*) FROM tasks WHERE $1 = ''"
+        };
         let scope_arg = plan_id.clone().unwrap_or_default();
         let rows: Vec<ReportRow> = match &self.store.db {
             super::Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
                 // Sized up front: growing a vector of 100,000 records by doubling would hold two.
-                let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+                let count: i64 = sqlx::query_scalar(count_sql)
                     .bind(&scope_arg)
                     .fetch_one(&mut *conn)
                     .await?;

@@ -14,18 +14,21 @@
 //!    the rows matched against it ([`reimport::match_rows`]);
 //! 4. [`changes_of`]: for the rows whose fingerprint differs, what changed; [`decide_updates`]:
 //!    what each changed row does to its task ([`reimport::decide_update`]);
-//! 5. [`insert_new_tasks`]: new tasks with multi-row `INSERT`s (500 rows a statement), each with
-//!    its listing in the plan (`plan_listings`, which later imports find it by), its budget
-//!    line (and the line's first entry in `budget_history`) and its first audit entry (kind
-//!    `import`). A 100,000-row plan is a few
-//!    hundred statements, not 300,000; the hash of each task's first entry is still computed one
-//!    by one, so the per-task chains verify like any other;
+//! 5. [`insert_new_tasks`]: new tasks, 500 at a time, each with its listing in the plan
+//!    (`plan_listings`, which later imports find it by), its budget line (and the line's first
+//!    entry in `budget_history`) and its first audit entry (kind `import`). On PostgreSQL each
+//!    table's rows go as one multi-row `INSERT` (a 100,000-row plan is a few hundred
+//!    statements, not 500,000 round trips); on SQLite, which has no round trips, one prepared
+//!    statement a table is stepped row by row on the connection's own handle
+//!    ([`in_place::write`]). The hash of each task's first entry is computed one by one, so the
+//!    per-task chains verify like any other;
 //! 6. [`apply_updates`]: each changed task updated (compare-and-set on its version) with an
 //!    `import_update` entry.
 //!
 //! An unchanged row writes nothing, so importing the same file twice leaves the database as it
 //! was.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -47,7 +50,7 @@ use sqlx::{FromRow, Row};
 use super::audit::{AuditRecord, insert_audit};
 use super::plans::{Recorded, record_budget};
 use super::sql::{Arg, Conn};
-use super::{BudgetLine, Db, Store, StoreError, is_unique_violation};
+use super::{BudgetLine, Db, Store, StoreError, in_place, is_unique_violation};
 use super::{micros, new_id};
 use crate::progress::Tracker;
 
@@ -196,14 +199,20 @@ impl<'a> Imports<'a> {
         }
         .await;
         match written {
-            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                Err(StoreError::Invalid(format!(
-                    "Một lần nhập khác vào kế hoạch {number} vừa ghi cùng dữ liệu; không ghi gì ở lần này. Hãy chạy lại lệnh nhập (các dòng đã có sẽ được giữ nguyên)."
-                )))
-            }
+            // The same rows written meanwhile: a unique violation through sqlx, or through the
+            // in-place write of the new rows on SQLite.
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(duplicate(number)),
+            Err(StoreError::Duplicate(_)) => Err(duplicate(number)),
             other => other,
         }
     }
+}
+
+/// Another import into plan `number` wrote the same rows meanwhile.
+fn duplicate(number: &str) -> StoreError {
+    StoreError::Invalid(format!(
+        "Một lần nhập khác vào kế hoạch {number} vừa ghi cùng dữ liệu; không ghi gì ở lần này. Hãy chạy lại lệnh nhập (các dòng đã có sẽ được giữ nguyên)."
+    ))
 }
 
 /// The import's transaction, on whichever backend the store uses; [`on_tx!`] runs a body
@@ -614,25 +623,27 @@ async fn insert_new_tasks(
                 }
             })
             .collect();
-        insert_tasks(tx, plan_id, &batch, now).await?;
-        insert_listings(tx, plan_id, &batch, listing, now).await?;
         let lines: Vec<(&str, BudgetLine)> = batch
             .iter()
             .filter_map(|n| budget_of(n.row, year).map(|b| (n.id.as_str(), b)))
             .collect();
-        insert_budget_lines(tx, plan_id, &lines).await?;
-        insert_budget_history(
-            tx,
-            &lines,
-            Recorded {
-                plan_id: Some(plan_id),
-                known_from,
-                at: now,
-                by: &importer.user,
-            },
-        )
-        .await?;
-        insert_first_entries(tx, &batch).await?;
+        let rec = Recorded {
+            plan_id: Some(plan_id),
+            known_from,
+            at: now,
+            by: &importer.user,
+        };
+        match tx {
+            Tx::Postgres(c) => {
+                insert_chunk_pg(c, plan_id, &batch, &lines, listing, rec).await?;
+            }
+            Tx::Sqlite(c) => {
+                in_place::write(c, |db| {
+                    insert_chunk_sqlite(db, plan_id, &batch, &lines, listing, rec)
+                })
+                .await?;
+            }
+        }
         // A row that reports a unit's proposal (its letter cited): the proposal waits for UBND.
         for n in batch.iter().filter(|n| n.row.proposal.is_some()) {
             let (kind, letter) = n.row.proposal.clone().expect("filtered");
@@ -661,74 +672,139 @@ async fn insert_new_tasks(
     Ok((fresh.len(), by_workflow))
 }
 
-/// One multi-row INSERT of new tasks: placed, with no clock, version 1, audit head set.
-async fn insert_tasks(
-    tx: &mut Tx,
-    plan_id: &str,
-    batch: &[NewTask<'_>],
-    now: Instant,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
-             state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
-             created_at, updated_at, source_key, source_seq, unit_printed, progress_text, expected_completion, \
-             expected_completion_on, source_stage, notes, position, name_search, own_fund) ",
-        );
-        q.push_values(batch, |mut b, n| {
-            let r = n.row;
-            b.push_bind(&n.id)
-                .push_bind(plan_id)
-                .push_bind(r.unit_id.as_str())
-                .push_bind(&r.name)
-                .push_bind(r.funding_source.as_str())
-                .push_bind(&r.kind)
-                .push_bind(&r.kind)
-                .push_bind(i64::from(r.workflow_version))
-                .push_bind(&r.state)
-                .push_bind(r.stage.as_str())
-                .push_bind(now)
-                .push("1")
-                .push_bind(&r.period)
-                .push_bind(r.is_rental)
-                .push("NULL, NULL, '{}', NULL, 1")
-                .push_bind(&n.audit.hash)
-                .push_bind(now)
-                .push_bind(now)
-                .push_bind(&r.key)
-                .push_bind(&r.seq)
-                .push_bind(&r.unit)
-                .push_bind(&r.progress_text)
-                .push_bind(&r.expected_completion)
-                .push_bind(r.expected_completion_on)
-                .push_bind(r.stage.as_str())
-                .push_bind(&r.notes)
-                .push_bind(n.position)
-                .push_bind(engine::domain::search_key(&r.name))
-                // A task of the unit's own development fund spends its own revenue: its
-                // approvals follow the own-fund rules ([approvals.NAME] own_fund).
-                .push_bind(
-                    r.funding_source == engine::domain::FundingSource::HoanThanh2025QuyPhatTrien,
-                );
-        });
-        q.build().execute(&mut **c).await.map(drop)
-    })
+// The new rows' INSERTs, one column list per table for both backends: PostgreSQL sends
+// [`CHUNK`] rows a statement as multi-row VALUES (one round trip for 500 rows); SQLite steps
+// one prepared single-row statement per table, row by row, on the connection's own handle
+// ([`in_place::write`]), which binds each value once instead of copying it through sqlx's
+// arguments twice (the multi-row VALUES cost more in that copying than SQLite's own work).
+
+/// The new task rows: placed, with no clock, version 1, audit head set.
+macro_rules! insert_tasks {
+    () => {
+        "INSERT INTO tasks (id, plan_id, unit_id, name, funding_source, kind, workflow, workflow_version, state, phase, \
+         state_entered_at, version, period, is_rental, clock, paused_clock, transition_counts, due_at, audit_seq, audit_head, \
+         created_at, updated_at, source_key, source_seq, unit_printed, progress_text, expected_completion, \
+         expected_completion_on, source_stage, notes, position, name_search, own_fund) "
+    };
 }
 
-/// One multi-row INSERT of budget lines (none: nothing to do).
-async fn insert_budget_lines(
-    tx: &mut Tx,
-    plan_id: &str,
-    lines: &[(&str, BudgetLine)],
-) -> Result<(), sqlx::Error> {
-    if lines.is_empty() {
-        return Ok(());
+/// The new tasks' budget lines.
+macro_rules! insert_budget_lines {
+    () => {
+        "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+         planned_allocation_vnd) "
+    };
+}
+
+/// The same lines in the budget history.
+macro_rules! insert_budget_history {
+    () => {
+        "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
+         allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd) "
+    };
+}
+
+/// The new tasks' listings in the plan.
+macro_rules! insert_listings {
+    () => {
+        "INSERT INTO plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
+         source_key, position, created_at) "
+    };
+}
+
+/// The new tasks' first audit entries.
+macro_rules! insert_first_entries {
+    () => {
+        "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, \
+         to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash) "
+    };
+}
+
+/// A new task of the unit's own development fund spends its own revenue: its approvals follow
+/// the own-fund rules ([approvals.NAME] own_fund).
+fn own_fund(r: &CatalogueRow) -> bool {
+    r.funding_source == engine::domain::FundingSource::HoanThanh2025QuyPhatTrien
+}
+
+/// The listing's section and category: the import's own, or Plan 215's layout for the row's
+/// funding source ([`engine::plan::default_listing`]).
+fn listing_of<'a>(
+    listing: Option<(&'a str, &'a str)>,
+    r: &CatalogueRow,
+) -> (Cow<'a, str>, &'a str) {
+    match listing {
+        Some((s, c)) => (Cow::Borrowed(s), c),
+        None => {
+            let (s, c) = engine::plan::default_listing(r.funding_source);
+            (Cow::Owned(s), c)
+        }
     }
-    on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
-             planned_allocation_vnd) ",
-        );
+}
+
+/// The new rows of one chunk, on PostgreSQL: one multi-row INSERT a table.
+async fn insert_chunk_pg(
+    c: &mut sqlx::PgConnection,
+    plan_id: &str,
+    batch: &[NewTask<'_>],
+    lines: &[(&str, BudgetLine)],
+    listing: Option<(&str, &str)>,
+    rec: Recorded<'_>,
+) -> Result<(), sqlx::Error> {
+    let now = rec.at;
+    let mut q = sqlx::QueryBuilder::new(insert_tasks!());
+    q.push_values(batch, |mut b, n| {
+        let r = n.row;
+        b.push_bind(&n.id)
+            .push_bind(plan_id)
+            .push_bind(r.unit_id.as_str())
+            .push_bind(&r.name)
+            .push_bind(r.funding_source.as_str())
+            .push_bind(&r.kind)
+            .push_bind(&r.kind)
+            .push_bind(i64::from(r.workflow_version))
+            .push_bind(&r.state)
+            .push_bind(r.stage.as_str())
+            .push_bind(now)
+            .push("1")
+            .push_bind(&r.period)
+            .push_bind(r.is_rental)
+            .push("NULL, NULL, '{}', NULL, 1")
+            .push_bind(&n.audit.hash)
+            .push_bind(now)
+            .push_bind(now)
+            .push_bind(&r.key)
+            .push_bind(&r.seq)
+            .push_bind(&r.unit)
+            .push_bind(&r.progress_text)
+            .push_bind(&r.expected_completion)
+            .push_bind(r.expected_completion_on)
+            .push_bind(r.stage.as_str())
+            .push_bind(&r.notes)
+            .push_bind(n.position)
+            .push_bind(engine::domain::search_key(&r.name))
+            .push_bind(own_fund(r));
+    });
+    q.build().execute(&mut *c).await?;
+
+    let mut q = sqlx::QueryBuilder::new(insert_listings!());
+    q.push_values(batch, |mut b, n| {
+        let r = n.row;
+        let (section, category) = listing_of(listing, r);
+        b.push_bind(plan_id)
+            .push_bind(&n.id)
+            .push_bind(section.into_owned())
+            .push_bind(category)
+            .push_bind(&r.seq)
+            .push_bind(&r.unit)
+            .push_bind(&r.name)
+            .push_bind(&r.key)
+            .push_bind(n.position)
+            .push_bind(now);
+    });
+    q.build().execute(&mut *c).await?;
+
+    if !lines.is_empty() {
+        let mut q = sqlx::QueryBuilder::new(insert_budget_lines!());
         q.push_values(lines, |mut b, (id, l)| {
             b.push_bind(*id)
                 .push_bind(i64::from(l.year))
@@ -739,24 +815,9 @@ async fn insert_budget_lines(
                 .push_bind(plan_id)
                 .push_bind(l.planned_allocation_vnd);
         });
-        q.build().execute(&mut **c).await.map(drop)
-    })
-}
+        q.build().execute(&mut *c).await?;
 
-/// One multi-row INSERT of the same lines into the budget history.
-async fn insert_budget_history(
-    tx: &mut Tx,
-    lines: &[(&str, BudgetLine)],
-    rec: Recorded<'_>,
-) -> Result<(), sqlx::Error> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO budget_history (task_id, year, plan_id, need_total_vnd, approved_estimate_vnd, need_year_vnd, \
-             allocated_year_vnd, removed, known_from, recorded_at, recorded_by, planned_allocation_vnd) ",
-        );
+        let mut q = sqlx::QueryBuilder::new(insert_budget_history!());
         q.push_values(lines, |mut b, (id, l)| {
             b.push_bind(*id)
                 .push_bind(i64::from(l.year))
@@ -771,76 +832,162 @@ async fn insert_budget_history(
                 .push_bind(rec.by)
                 .push_bind(l.planned_allocation_vnd);
         });
-        q.build().execute(&mut **c).await.map(drop)
-    })
+        q.build().execute(&mut *c).await?;
+    }
+
+    let mut q = sqlx::QueryBuilder::new(insert_first_entries!());
+    q.push_values(batch, |mut b, n| {
+        let a = &n.audit;
+        b.push_bind(&a.task_id)
+            .push_bind(a.seq)
+            .push_bind(&a.kind)
+            .push_bind(a.at)
+            .push_bind(&a.actor_user)
+            .push_bind(&a.actor_role)
+            .push_bind(&a.transition)
+            .push_bind(&a.from_state)
+            .push_bind(&a.to_state)
+            .push_bind(&a.from_phase)
+            .push_bind(&a.to_phase)
+            .push_bind(&a.comment)
+            .push("'[]'")
+            .push_bind(&a.workflow)
+            .push_bind(a.workflow_version)
+            .push_bind(&a.idempotency_key)
+            .push_bind(&a.prev_hash)
+            .push_bind(&a.hash);
+    });
+    q.build().execute(&mut *c).await.map(drop)
 }
 
-/// One multi-row INSERT of the new tasks' listings in the plan: the section and category of
-/// Plan 215's layout ([`engine::plan::default_listing`]), the TT, unit and name as printed, the
-/// row's key and place in the file.
-async fn insert_listings(
-    tx: &mut Tx,
+/// The new rows of one chunk, on SQLite: the same columns and values as [`insert_chunk_pg`],
+/// one prepared statement a table stepped row by row on the connection's own handle. An
+/// instant is bound as sqlx binds one ([`in_place::instant`]), so the rows are the same.
+fn insert_chunk_sqlite(
+    db: &rusqlite::Connection,
     plan_id: &str,
     batch: &[NewTask<'_>],
+    lines: &[(&str, BudgetLine)],
     listing: Option<(&str, &str)>,
-    now: Instant,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
-             source_key, position, created_at) ",
-        );
-        q.push_values(batch, |mut b, n| {
-            let r = n.row;
-            let (section, category) = match listing {
-                Some((s, c)) => (s.to_string(), c),
-                None => engine::plan::default_listing(r.funding_source),
-            };
-            b.push_bind(plan_id)
-                .push_bind(&n.id)
-                .push_bind(section)
-                .push_bind(category)
-                .push_bind(&r.seq)
-                .push_bind(&r.unit)
-                .push_bind(&r.name)
-                .push_bind(&r.key)
-                .push_bind(n.position)
-                .push_bind(now);
-        });
-        q.build().execute(&mut **c).await.map(drop)
-    })
-}
-
-/// One multi-row INSERT of the new tasks' first audit entries.
-async fn insert_first_entries(tx: &mut Tx, batch: &[NewTask<'_>]) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |c| {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, \
-             to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash) ",
-        );
-        q.push_values(batch, |mut b, n| {
-            let a = &n.audit;
-            b.push_bind(&a.task_id)
-                .push_bind(a.seq)
-                .push_bind(&a.kind)
-                .push_bind(a.at)
-                .push_bind(&a.actor_user)
-                .push_bind(&a.actor_role)
-                .push_bind(&a.transition)
-                .push_bind(&a.from_state)
-                .push_bind(&a.to_state)
-                .push_bind(&a.from_phase)
-                .push_bind(&a.to_phase)
-                .push_bind(&a.comment)
-                .push("'[]'")
-                .push_bind(&a.workflow)
-                .push_bind(a.workflow_version)
-                .push_bind(&a.idempotency_key)
-                .push_bind(&a.prev_hash)
-                .push_bind(&a.hash);
-        });
-        q.build().execute(&mut **c).await.map(drop)
-    })
+    rec: Recorded<'_>,
+) -> rusqlite::Result<()> {
+    use rusqlite::params;
+    let now = in_place::instant(rec.at);
+    let mut tasks = db.prepare(concat!(
+        insert_tasks!(),
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, NULL, NULL, '{}', NULL, 1, $14, $11, $11, \
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+    ))?;
+    let mut listings = db.prepare(concat!(
+        insert_listings!(),
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))?;
+    let mut entries = db.prepare(concat!(
+        insert_first_entries!(),
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, $15, $16, $17)"
+    ))?;
+    for n in batch {
+        let r = n.row;
+        tasks.execute(params![
+            n.id,
+            plan_id,
+            r.unit_id.as_str(),
+            r.name,
+            r.funding_source.as_str(),
+            r.kind,
+            r.kind,
+            i64::from(r.workflow_version),
+            r.state,
+            r.stage.as_str(),
+            now,
+            r.period,
+            r.is_rental,
+            n.audit.hash,
+            r.key,
+            r.seq,
+            r.unit,
+            r.progress_text,
+            r.expected_completion,
+            r.expected_completion_on,
+            r.stage.as_str(),
+            r.notes,
+            n.position,
+            engine::domain::search_key(&r.name),
+            own_fund(r),
+        ])?;
+        let (section, category) = listing_of(listing, r);
+        listings.execute(params![
+            plan_id,
+            n.id,
+            section.as_ref(),
+            category,
+            r.seq,
+            r.unit,
+            r.name,
+            r.key,
+            n.position,
+            now,
+        ])?;
+    }
+    if !lines.is_empty() {
+        let mut budget = db.prepare(concat!(
+            insert_budget_lines!(),
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))?;
+        let mut history = db.prepare(concat!(
+            insert_budget_history!(),
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11)"
+        ))?;
+        let at = in_place::instant(rec.at);
+        for (id, l) in lines {
+            budget.execute(params![
+                id,
+                i64::from(l.year),
+                l.need_total_vnd,
+                l.approved_estimate_vnd,
+                l.need_year_vnd,
+                l.allocated_year_vnd,
+                plan_id,
+                l.planned_allocation_vnd,
+            ])?;
+            history.execute(params![
+                id,
+                i64::from(l.year),
+                rec.plan_id,
+                l.need_total_vnd,
+                l.approved_estimate_vnd,
+                l.need_year_vnd,
+                l.allocated_year_vnd,
+                rec.known_from,
+                at,
+                rec.by,
+                l.planned_allocation_vnd,
+            ])?;
+        }
+    }
+    for n in batch {
+        let a = &n.audit;
+        entries.execute(params![
+            a.task_id,
+            a.seq,
+            a.kind,
+            in_place::instant(a.at),
+            a.actor_user,
+            a.actor_role,
+            a.transition,
+            a.from_state,
+            a.to_state,
+            a.from_phase,
+            a.to_phase,
+            a.comment,
+            a.workflow,
+            a.workflow_version,
+            a.idempotency_key,
+            a.prev_hash,
+            a.hash,
+        ])?;
+    }
+    Ok(())
 }
 
 /// A changed task, ready to update: the engine's decision and its audit record, chained.
