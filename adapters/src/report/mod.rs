@@ -8,7 +8,8 @@
 //! How it fits: [`crate::store::Reports::report_rows`] reads every task of the plan with the audit
 //! entry that describes it on the report date, in one query; [`progress::build`] and
 //! [`status::write`] turn the rows into a format-neutral [`model::Document`] (the status report
-//! one [`model::Section`] at a time); [`xlsx`], [`html`] and [`markdown`] render it. Building and rendering are pure.
+//! one [`model::Section`] at a time); [`xlsx`], [`html`] and [`markdown`] render it. Building
+//! and rendering are pure.
 //!
 //! Visibility: a caller acting for a unit passes `units` (see [`engine::access::report_scope`]) and
 //! the report covers those units' tasks only; the city's roles see the whole plan.
