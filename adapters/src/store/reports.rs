@@ -361,7 +361,7 @@ impl Reports<'_> {
                     db.execute_batch("PRAGMA cache_size = -32768")?;
                     let result = (|| {
                         let count: i64 = db.query_row(
-                            &count_sql,
+                            count_sql,
                             rusqlite::named_params! {"$1": scope_arg},
                             |r| r.get(0),
                         )?;

@@ -474,6 +474,15 @@ async fn read_known(
     );
     let mut known: HashMap<String, Known> = HashMap::new();
     on_tx!(tx, |c| {
+        // Sized up front (the listings' count, from their index): a map of 100,000 entries
+        // grown by doubling holds the old and the new table at once.
+        let listed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM plan_listings WHERE plan_id = $1 AND source_key IS NOT NULL",
+        )
+        .bind(plan_id)
+        .fetch_one(&mut **c)
+        .await?;
+        known.reserve(usize::try_from(listed).unwrap_or(0));
         let mut stored = sqlx::query(SQL)
             .bind(plan_id)
             .bind(i64::from(year))
