@@ -27,11 +27,24 @@ pub(crate) async fn read<T>(
     conn: &mut SqliteConnection,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
 ) -> Result<T, StoreError> {
+    on_handle(conn, f)
+        .await?
+        .map_err(|e| StoreError::internal(format!("sqlite read: {e}")))
+}
+
+/// Runs `f` on `conn`'s own handle, borrowed through rusqlite for the call: the one place that
+/// borrows it, for [`read`] and [`write`].
+async fn on_handle<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<rusqlite::Result<T>, StoreError> {
     let mut locked = conn.lock_handle().await?;
     let handle = locked.as_raw_handle();
     // SAFETY: the handle is a live connection, locked for us until `locked` drops, after the
     // borrowed connection below; `from_handle` neither closes the handle nor changes its
-    // settings, and every statement `f` prepares is finalised when `f` returns.
+    // settings, and every statement `f` prepares is finalised when `f` returns, so nothing of
+    // ours is left on the handle when sqlx gets it back. Writes join the transaction sqlx
+    // opened on it: SQLite has one per connection.
     let borrowed = unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }
         .map_err(|e| StoreError::internal(format!("sqlite handle: {e}")))?;
     let multi_thread = tokio::runtime::Handle::try_current()
@@ -43,7 +56,7 @@ pub(crate) async fn read<T>(
     };
     drop(borrowed);
     drop(locked);
-    out.map_err(|e| StoreError::internal(format!("sqlite read: {e}")))
+    Ok(out)
 }
 
 /// Runs the writes of `f` on `conn`'s own SQLite handle, as [`read`] runs reads: inside
@@ -54,24 +67,7 @@ pub(crate) async fn write<T>(
     conn: &mut SqliteConnection,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
 ) -> Result<T, StoreError> {
-    let mut locked = conn.lock_handle().await?;
-    let handle = locked.as_raw_handle();
-    // SAFETY: as in `read`: the handle is a live connection, locked for us until `locked`
-    // drops, after the borrowed connection below; `from_handle` neither closes the handle nor
-    // changes its settings, and every statement `f` prepares is finalised when `f` returns, so
-    // nothing of ours is left on the handle when sqlx gets it back. The writes join the
-    // transaction sqlx opened on it: SQLite has one per connection.
-    let borrowed = unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }
-        .map_err(|e| StoreError::internal(format!("sqlite handle: {e}")))?;
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let out = if multi_thread {
-        tokio::task::block_in_place(|| f(&borrowed))
-    } else {
-        f(&borrowed)
-    };
-    drop(borrowed);
-    drop(locked);
+    let out = on_handle(conn, f).await?;
     out.map_err(|e| match e {
         rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error {
