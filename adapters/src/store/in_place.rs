@@ -121,3 +121,25 @@ pub(crate) fn instant_at(
     }
     row.get(i)
 }
+
+/// A value bound as sqlx binds it on SQLite, so that the rows written in place ([`write`]) are
+/// the rows sqlx would have written: instants as [`instant`] text, dates as `YYYY-MM-DD`, flags
+/// as 0 or 1.
+impl rusqlite::ToSql for super::sql::Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use super::sql::Arg;
+        use rusqlite::types::{ToSqlOutput, Value};
+        Ok(match *self {
+            Arg::Str(s) | Arg::OptStr(Some(s)) => ToSqlOutput::from(s),
+            Arg::Int(v) | Arg::OptInt(Some(v)) => ToSqlOutput::from(v),
+            Arg::Bool(v) => ToSqlOutput::from(v),
+            Arg::Time(t) | Arg::OptTime(Some(t)) => ToSqlOutput::Owned(Value::Text(instant(t))),
+            Arg::Date(d) | Arg::OptDate(Some(d)) => {
+                ToSqlOutput::Owned(Value::Text(d.format("%F").to_string()))
+            }
+            Arg::OptStr(None) | Arg::OptInt(None) | Arg::OptTime(None) | Arg::OptDate(None) => {
+                ToSqlOutput::Owned(Value::Null)
+            }
+        })
+    }
+}

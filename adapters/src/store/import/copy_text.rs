@@ -9,8 +9,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
-use engine::time::Instant;
+use crate::store::sql::Arg;
 
 /// One table's rows, tab-separated fields, a line each.
 #[derive(Default)]
@@ -24,97 +23,56 @@ impl CopyText {
         self.buf.into_bytes()
     }
 
-    /// One row: its fields in the column order of the `COPY` statement.
-    pub(super) fn row(&mut self, fields: &[&dyn Field]) {
+    /// One row: its values in the column order of the `COPY` statement (the same list the
+    /// SQLite path binds, see `import::task_values`).
+    pub(super) fn row(&mut self, fields: &[Arg<'_>]) {
         for (i, f) in fields.iter().enumerate() {
             if i > 0 {
                 self.buf.push('\t');
             }
-            f.put(&mut self.buf);
+            put(&mut self.buf, f);
         }
         self.buf.push('\n');
     }
 }
 
-/// A value as a field of the text format.
-pub(super) trait Field {
-    fn put(&self, out: &mut String);
-}
-
-impl Field for str {
-    fn put(&self, out: &mut String) {
-        // Backslash starts an escape and tab, newline and carriage return end a field or a row;
-        // everything else is taken as it is.
-        let mut rest = self;
-        while let Some(i) = rest.find(['\\', '\t', '\n', '\r']) {
-            out.push_str(&rest[..i]);
-            out.push_str(match rest.as_bytes()[i] {
-                b'\\' => "\\\\",
-                b'\t' => "\\t",
-                b'\n' => "\\n",
-                _ => "\\r",
-            });
-            rest = &rest[i + 1..];
+/// `value` as a field of the text format; a missing value is the column's NULL (`\N`).
+fn put(out: &mut String, value: &Arg<'_>) {
+    match *value {
+        Arg::Str(s) | Arg::OptStr(Some(s)) => escaped(out, s),
+        Arg::Int(v) | Arg::OptInt(Some(v)) => {
+            let _ = write!(out, "{v}");
         }
-        out.push_str(rest);
-    }
-}
-
-impl Field for String {
-    fn put(&self, out: &mut String) {
-        self.as_str().put(out);
-    }
-}
-
-impl<T: Field + ?Sized> Field for &T {
-    fn put(&self, out: &mut String) {
-        (**self).put(out);
-    }
-}
-
-/// A missing value is the column's NULL.
-impl<T: Field> Field for Option<T> {
-    fn put(&self, out: &mut String) {
-        match self {
-            Some(v) => v.put(out),
-            None => out.push_str("\\N"),
+        Arg::Bool(v) => out.push(if v { 't' } else { 'f' }),
+        // An instant to the microsecond, truncated, in UTC: what sqlx's binary encoding of the
+        // same instant stores.
+        Arg::Time(t) | Arg::OptTime(Some(t)) => {
+            let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.6f+00"));
+        }
+        Arg::Date(d) | Arg::OptDate(Some(d)) => {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+        Arg::OptStr(None) | Arg::OptInt(None) | Arg::OptTime(None) | Arg::OptDate(None) => {
+            out.push_str("\\N")
         }
     }
 }
 
-impl Field for i64 {
-    fn put(&self, out: &mut String) {
-        let _ = write!(out, "{self}");
+/// Text as a field: backslash starts an escape and tab, newline and carriage return end a
+/// field or a row; everything else is taken as it is.
+fn escaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['\\', '\t', '\n', '\r']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            _ => "\\r",
+        });
+        rest = &rest[i + 1..];
     }
-}
-
-impl Field for bool {
-    fn put(&self, out: &mut String) {
-        out.push(if *self { 't' } else { 'f' });
-    }
-}
-
-impl Field for NaiveDate {
-    fn put(&self, out: &mut String) {
-        let _ = write!(out, "{}", self.format("%Y-%m-%d"));
-    }
-}
-
-/// An instant to the microsecond, truncated, in UTC: what sqlx's binary encoding of the same
-/// instant stores.
-impl Field for Instant {
-    fn put(&self, out: &mut String) {
-        let _ = write!(out, "{}", self.format("%Y-%m-%d %H:%M:%S%.6f+00"));
-    }
-}
-
-/// A value written as it is: a constant the statement gives every row.
-pub(super) struct Raw(pub(super) &'static str);
-
-impl Field for Raw {
-    fn put(&self, out: &mut String) {
-        out.push_str(self.0);
-    }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
@@ -124,9 +82,13 @@ mod tests {
     #[test]
     fn escapes_what_the_text_format_reads_specially() {
         let mut t = CopyText::default();
-        let name = "a\\b\tc\nd\re";
-        let none: Option<&str> = None;
-        t.row(&[&name, &none, &Some(""), &-5i64, &true]);
+        t.row(&[
+            Arg::Str("a\\b\tc\nd\re"),
+            Arg::OptStr(None),
+            Arg::OptStr(Some("")),
+            Arg::Int(-5),
+            Arg::Bool(true),
+        ]);
         assert_eq!(
             String::from_utf8(t.into_bytes()).unwrap(),
             "a\\\\b\\tc\\nd\\re\t\\N\t\t-5\tt\n"

@@ -56,7 +56,7 @@ use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, in_place, is_unique_violation};
 use super::{micros, new_id};
 use crate::progress::Tracker;
-use copy_text::{CopyText, Raw};
+use copy_text::CopyText;
 
 /// Importing plans.
 #[derive(Clone, Copy)]
@@ -775,6 +775,130 @@ fn listing_of<'a>(
     }
 }
 
+/// A new task's row of [`tasks_columns!`], for both backends: constants included, so that the
+/// `COPY` and the prepared INSERT take the same list. `search` is the name's search key.
+fn task_values<'a>(
+    n: &'a NewTask<'_>,
+    plan_id: &'a str,
+    now: Instant,
+    search: &'a str,
+) -> [Arg<'a>; 33] {
+    let r = n.row;
+    [
+        Arg::Str(&n.id),
+        Arg::Str(plan_id),
+        Arg::Str(r.unit_id.as_str()),
+        Arg::Str(&r.name),
+        Arg::Str(r.funding_source.as_str()),
+        Arg::Str(&r.kind),
+        Arg::Str(&r.kind),
+        Arg::Int(i64::from(r.workflow_version)),
+        Arg::Str(&r.state),
+        Arg::Str(r.stage.as_str()),
+        Arg::Time(now),
+        Arg::Int(1),
+        Arg::OptStr(r.period.as_deref()),
+        Arg::Bool(r.is_rental),
+        Arg::OptStr(None),
+        Arg::OptStr(None),
+        Arg::Str("{}"),
+        Arg::OptTime(None),
+        Arg::Int(1),
+        Arg::Str(&n.audit.hash),
+        Arg::Time(now),
+        Arg::Time(now),
+        Arg::Str(&r.key),
+        Arg::OptStr(r.seq.as_deref()),
+        Arg::Str(&r.unit),
+        Arg::OptStr(r.progress_text.as_deref()),
+        Arg::OptStr(r.expected_completion.as_deref()),
+        Arg::OptDate(r.expected_completion_on),
+        Arg::Str(r.stage.as_str()),
+        Arg::OptStr(r.notes.as_deref()),
+        Arg::Int(n.position),
+        Arg::Str(search),
+        Arg::Bool(own_fund(r)),
+    ]
+}
+
+/// A new task's row of [`listings_columns!`], for both backends.
+fn listing_values<'a>(
+    n: &'a NewTask<'_>,
+    plan_id: &'a str,
+    (section, category): &'a (Cow<'_, str>, &str),
+    now: Instant,
+) -> [Arg<'a>; 10] {
+    let r = n.row;
+    [
+        Arg::Str(plan_id),
+        Arg::Str(&n.id),
+        Arg::Str(section),
+        Arg::Str(category),
+        Arg::OptStr(r.seq.as_deref()),
+        Arg::Str(&r.unit),
+        Arg::Str(&r.name),
+        Arg::Str(&r.key),
+        Arg::Int(n.position),
+        Arg::Time(now),
+    ]
+}
+
+/// A new budget line's row of [`budget_lines_columns!`], for both backends.
+fn budget_line_values<'a>(id: &'a str, l: &BudgetLine, plan_id: &'a str) -> [Arg<'a>; 8] {
+    [
+        Arg::Str(id),
+        Arg::Int(i64::from(l.year)),
+        Arg::OptInt(l.need_total_vnd),
+        Arg::OptInt(l.approved_estimate_vnd),
+        Arg::OptInt(l.need_year_vnd),
+        Arg::OptInt(l.allocated_year_vnd),
+        Arg::Str(plan_id),
+        Arg::OptInt(l.planned_allocation_vnd),
+    ]
+}
+
+/// The same line's row of [`budget_history_columns!`], for both backends.
+fn budget_history_values<'a>(id: &'a str, l: &BudgetLine, rec: &Recorded<'a>) -> [Arg<'a>; 12] {
+    [
+        Arg::Str(id),
+        Arg::Int(i64::from(l.year)),
+        Arg::OptStr(rec.plan_id),
+        Arg::OptInt(l.need_total_vnd),
+        Arg::OptInt(l.approved_estimate_vnd),
+        Arg::OptInt(l.need_year_vnd),
+        Arg::OptInt(l.allocated_year_vnd),
+        Arg::Bool(false),
+        Arg::Date(rec.known_from),
+        Arg::Time(rec.at),
+        Arg::Str(rec.by),
+        Arg::OptInt(l.planned_allocation_vnd),
+    ]
+}
+
+/// A new task's first audit entry as a row of [`first_entries_columns!`], for both backends.
+fn first_entry_values(a: &AuditRecord) -> [Arg<'_>; 18] {
+    [
+        Arg::Str(&a.task_id),
+        Arg::Int(a.seq),
+        Arg::Str(&a.kind),
+        Arg::Time(a.at),
+        Arg::Str(&a.actor_user),
+        Arg::OptStr(a.actor_role.as_deref()),
+        Arg::Str(&a.transition),
+        Arg::OptStr(a.from_state.as_deref()),
+        Arg::Str(&a.to_state),
+        Arg::OptStr(a.from_phase.as_deref()),
+        Arg::Str(&a.to_phase),
+        Arg::OptStr(a.comment.as_deref()),
+        Arg::Str("[]"),
+        Arg::Str(&a.workflow),
+        Arg::Int(a.workflow_version),
+        Arg::OptStr(a.idempotency_key.as_deref()),
+        Arg::Str(&a.prev_hash),
+        Arg::Str(&a.hash),
+    ]
+}
+
 /// The new rows, on PostgreSQL: one `COPY ... FROM STDIN` a table for the whole import, its
 /// rows in the text format ([`copy_text`]) sent [`CHUNK`] at a time. One `COPY` a table and
 /// not one a chunk: sqlx leaves Nagle's algorithm on, so the few bytes that end each `COPY`
@@ -789,145 +913,52 @@ async fn insert_all_pg(
     rec: Recorded<'_>,
 ) -> Result<(), sqlx::Error> {
     let now = rec.at;
-    let null = Raw("\\N");
     copy_in(
         c,
         concat!("COPY ", tasks_columns!(), " FROM STDIN"),
         batch,
         |rows, n| {
-            let r = n.row;
-            rows.row(&[
-                &n.id,
-                &plan_id,
-                &r.unit_id.as_str(),
-                &r.name,
-                &r.funding_source.as_str(),
-                &r.kind,
-                &r.kind,
-                &i64::from(r.workflow_version),
-                &r.state,
-                &r.stage.as_str(),
-                &now,
-                &Raw("1"),
-                &r.period,
-                &r.is_rental,
-                &null,
-                &null,
-                &Raw("{}"),
-                &null,
-                &Raw("1"),
-                &n.audit.hash,
-                &now,
-                &now,
-                &r.key,
-                &r.seq,
-                &r.unit,
-                &r.progress_text,
-                &r.expected_completion,
-                &r.expected_completion_on,
-                &r.stage.as_str(),
-                &r.notes,
-                &n.position,
-                &engine::domain::search_key(&r.name),
-                &own_fund(r),
-            ]);
+            let search = engine::domain::search_key(&n.row.name);
+            rows.row(&task_values(n, plan_id, now, &search));
         },
     )
     .await?;
-
     copy_in(
         c,
         concat!("COPY ", listings_columns!(), " FROM STDIN"),
         batch,
         |rows, n| {
-            let r = n.row;
-            let (section, category) = listing_of(listing, r);
-            rows.row(&[
-                &plan_id,
-                &n.id,
-                &section.as_ref(),
-                &category,
-                &r.seq,
-                &r.unit,
-                &r.name,
-                &r.key,
-                &n.position,
-                &now,
-            ]);
+            let place = listing_of(listing, n.row);
+            rows.row(&listing_values(n, plan_id, &place, now));
         },
     )
     .await?;
-
     if !lines.is_empty() {
         copy_in(
             c,
             concat!("COPY ", budget_lines_columns!(), " FROM STDIN"),
             lines,
             |rows, (id, l)| {
-                rows.row(&[
-                    id,
-                    &i64::from(l.year),
-                    &l.need_total_vnd,
-                    &l.approved_estimate_vnd,
-                    &l.need_year_vnd,
-                    &l.allocated_year_vnd,
-                    &plan_id,
-                    &l.planned_allocation_vnd,
-                ]);
+                rows.row(&budget_line_values(id, l, plan_id));
             },
         )
         .await?;
-
         copy_in(
             c,
             concat!("COPY ", budget_history_columns!(), " FROM STDIN"),
             lines,
             |rows, (id, l)| {
-                rows.row(&[
-                    id,
-                    &i64::from(l.year),
-                    &rec.plan_id,
-                    &l.need_total_vnd,
-                    &l.approved_estimate_vnd,
-                    &l.need_year_vnd,
-                    &l.allocated_year_vnd,
-                    &false,
-                    &rec.known_from,
-                    &rec.at,
-                    &rec.by,
-                    &l.planned_allocation_vnd,
-                ]);
+                rows.row(&budget_history_values(id, l, &rec));
             },
         )
         .await?;
     }
-
     copy_in(
         c,
         concat!("COPY ", first_entries_columns!(), " FROM STDIN"),
         batch,
         |rows, n| {
-            let a = &n.audit;
-            rows.row(&[
-                &a.task_id,
-                &a.seq,
-                &a.kind,
-                &a.at,
-                &a.actor_user,
-                &a.actor_role,
-                &a.transition,
-                &a.from_state,
-                &a.to_state,
-                &a.from_phase,
-                &a.to_phase,
-                &a.comment,
-                &Raw("[]"),
-                &a.workflow,
-                &a.workflow_version,
-                &a.idempotency_key,
-                &a.prev_hash,
-                &a.hash,
-            ]);
+            rows.row(&first_entry_values(&n.audit));
         },
     )
     .await
@@ -953,8 +984,7 @@ async fn copy_in<T>(
 }
 
 /// The new rows of one chunk, on SQLite: the same columns and values as [`insert_all_pg`],
-/// one prepared statement a table stepped row by row on the connection's own handle. An
-/// instant is bound as sqlx binds one ([`in_place::instant`]), so the rows are the same.
+/// one prepared statement a table stepped row by row on the connection's own handle.
 fn insert_chunk_sqlite(
     db: &rusqlite::Connection,
     plan_id: &str,
@@ -963,133 +993,45 @@ fn insert_chunk_sqlite(
     listing: Option<(&str, &str)>,
     rec: Recorded<'_>,
 ) -> rusqlite::Result<()> {
-    use rusqlite::params;
-    let now = in_place::instant(rec.at);
-    let mut tasks = db.prepare(concat!(
-        "INSERT INTO ",
-        tasks_columns!(),
-        " ",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, NULL, NULL, '{}', NULL, 1, $14, $11, $11, \
-         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
-    ))?;
-    let mut listings = db.prepare(concat!(
-        "INSERT INTO ",
-        listings_columns!(),
-        " ",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))?;
-    let mut entries = db.prepare(concat!(
-        "INSERT INTO ",
-        first_entries_columns!(),
-        " ",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, $15, $16, $17)"
-    ))?;
+    let now = rec.at;
+    let mut tasks = db.prepare(&insert_sql(tasks_columns!(), 33))?;
+    let mut listings = db.prepare(&insert_sql(listings_columns!(), 10))?;
+    let mut entries = db.prepare(&insert_sql(first_entries_columns!(), 18))?;
     for n in batch {
-        let r = n.row;
-        tasks.execute(params![
-            n.id,
-            plan_id,
-            r.unit_id.as_str(),
-            r.name,
-            r.funding_source.as_str(),
-            r.kind,
-            r.kind,
-            i64::from(r.workflow_version),
-            r.state,
-            r.stage.as_str(),
-            now,
-            r.period,
-            r.is_rental,
-            n.audit.hash,
-            r.key,
-            r.seq,
-            r.unit,
-            r.progress_text,
-            r.expected_completion,
-            r.expected_completion_on,
-            r.stage.as_str(),
-            r.notes,
-            n.position,
-            engine::domain::search_key(&r.name),
-            own_fund(r),
-        ])?;
-        let (section, category) = listing_of(listing, r);
-        listings.execute(params![
-            plan_id,
-            n.id,
-            section.as_ref(),
-            category,
-            r.seq,
-            r.unit,
-            r.name,
-            r.key,
-            n.position,
-            now,
-        ])?;
+        let search = engine::domain::search_key(&n.row.name);
+        tasks.execute(rusqlite::params_from_iter(task_values(
+            n, plan_id, now, &search,
+        )))?;
+        let place = listing_of(listing, n.row);
+        listings.execute(rusqlite::params_from_iter(listing_values(
+            n, plan_id, &place, now,
+        )))?;
     }
     if !lines.is_empty() {
-        let mut budget = db.prepare(concat!(
-            "INSERT INTO ",
-            budget_lines_columns!(),
-            " ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))?;
-        let mut history = db.prepare(concat!(
-            "INSERT INTO ",
-            budget_history_columns!(),
-            " ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11)"
-        ))?;
-        let at = in_place::instant(rec.at);
+        let mut budget = db.prepare(&insert_sql(budget_lines_columns!(), 8))?;
+        let mut history = db.prepare(&insert_sql(budget_history_columns!(), 12))?;
         for (id, l) in lines {
-            budget.execute(params![
-                id,
-                i64::from(l.year),
-                l.need_total_vnd,
-                l.approved_estimate_vnd,
-                l.need_year_vnd,
-                l.allocated_year_vnd,
-                plan_id,
-                l.planned_allocation_vnd,
-            ])?;
-            history.execute(params![
-                id,
-                i64::from(l.year),
-                rec.plan_id,
-                l.need_total_vnd,
-                l.approved_estimate_vnd,
-                l.need_year_vnd,
-                l.allocated_year_vnd,
-                rec.known_from,
-                at,
-                rec.by,
-                l.planned_allocation_vnd,
-            ])?;
+            budget.execute(rusqlite::params_from_iter(budget_line_values(
+                id, l, plan_id,
+            )))?;
+            history.execute(rusqlite::params_from_iter(budget_history_values(
+                id, l, &rec,
+            )))?;
         }
     }
     for n in batch {
-        let a = &n.audit;
-        entries.execute(params![
-            a.task_id,
-            a.seq,
-            a.kind,
-            in_place::instant(a.at),
-            a.actor_user,
-            a.actor_role,
-            a.transition,
-            a.from_state,
-            a.to_state,
-            a.from_phase,
-            a.to_phase,
-            a.comment,
-            a.workflow,
-            a.workflow_version,
-            a.idempotency_key,
-            a.prev_hash,
-            a.hash,
-        ])?;
+        entries.execute(rusqlite::params_from_iter(first_entry_values(&n.audit)))?;
     }
     Ok(())
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, … $n)`: one row of `n` values.
+fn insert_sql(table_and_columns: &str, n: usize) -> String {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table_and_columns} VALUES ({})",
+        placeholders.join(", ")
+    )
 }
 
 /// A changed task, ready to update: the engine's decision and its audit record, chained.
