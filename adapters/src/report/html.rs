@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use engine::html::escape_lines as escape;
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Section, Table};
+use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
 
 const STYLE: &str = "body{font-family:'Times New Roman',serif;font-size:13pt;margin:2em auto;max-width:1400px;padding:0 1em;color:#000}\
 h1,.title{font-size:14pt;font-weight:bold;text-align:center;margin:.3em 0}\
@@ -142,15 +142,6 @@ impl Writer {
     }
 }
 
-/// Renders `doc` as an HTML page.
-pub fn render(doc: &Document) -> String {
-    let mut w = Writer::new(&doc.title);
-    for s in &doc.sections {
-        w.section(s);
-    }
-    w.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +226,9 @@ mod tests {
             &HashMap::new(),
             &(),
         );
-        let html = render(&doc);
+        let report =
+            super::super::render(&doc, super::super::Format::Html, "t".into(), &()).unwrap();
+        let html = String::from_utf8(report.bytes).unwrap();
         assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>"));
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Section, Table};
+use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
 
 /// Makes text safe inside a table cell or a line: Markdown punctuation escaped with a
 /// backslash, line breaks as `<br>`.
@@ -139,15 +139,6 @@ impl Writer {
     pub fn finish(self) -> String {
         self.out
     }
-}
-
-/// Renders `doc` as Markdown.
-pub fn render(doc: &Document) -> String {
-    let mut w = Writer::default();
-    for s in &doc.sections {
-        w.section(s);
-    }
-    w.finish()
 }
 
 #[cfg(test)]

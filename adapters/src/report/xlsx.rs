@@ -9,7 +9,7 @@
 
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 
-use super::model::{Block, Cell, ColumnKind, Document, RowStyle, Section, Table};
+use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
 
 /// The number formats. `[$-42A]` tags them Vietnamese (LCID 0x042A): spreadsheet programs that
 /// honour the tag (LibreOffice) show 1.234,5 whatever the computer's locale; Excel applies the
@@ -412,15 +412,6 @@ impl Writer {
         self.book.set_zip_compression_level(1);
         self.book.save_to_buffer()
     }
-}
-
-/// Renders `doc` as XLSX bytes.
-pub fn render(doc: &Document) -> Result<Vec<u8>, XlsxError> {
-    let mut w = Writer::default();
-    for s in &doc.sections {
-        w.section(s)?;
-    }
-    w.finish(&doc.title, doc.as_of)
 }
 
 /// A valid sheet name: at most 31 characters, none of `[]:*?/\`.
