@@ -786,6 +786,17 @@ async fn the_progress_report_regenerates_the_skhcn_report(db: TestDb) {
     ));
     assert!(out.contains("Đã ghi báo cáo tiến độ (xlsx"), "{out}");
     let bytes = std::fs::read(&xlsx).unwrap();
+    // The sheets are written side by side on several threads: made again, the same bytes.
+    for _ in 0..3 {
+        ok(&report_command(
+            &db,
+            dir.path(),
+            "progress",
+            "2025-11-05",
+            &["--format", "xlsx", "-o", &x],
+        ));
+        assert!(std::fs::read(&xlsx).unwrap() == bytes, "the same bytes");
+    }
     let mut book = open_xlsx(&bytes);
     assert_eq!(
         book.sheet_names(),

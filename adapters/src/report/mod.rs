@@ -170,6 +170,25 @@ async fn read_rows(
     Ok((rows, names))
 }
 
+/// [`read_rows`] of `plan`, each row described as known at the end of `date`
+/// ([`crate::store::Reports::report_rows_as_of`]).
+async fn read_rows_as_of(
+    store: &Store,
+    plan: &crate::store::Plan,
+    date: NaiveDate,
+    units: &Option<Vec<String>>,
+    tracker: &dyn Tracker,
+) -> Result<(Vec<ReportRow>, HashMap<String, String>), ReportError> {
+    tracker.stage("Đọc dữ liệu nhiệm vụ", 0);
+    let rows = store
+        .reports()
+        .report_rows_as_of(plan, end_of_day(date), date)
+        .await?;
+    let rows = in_scope(rows, units);
+    let names = store.reports().unit_names_on(date).await?;
+    Ok((rows, names))
+}
+
 fn in_scope(rows: Vec<ReportRow>, units: &Option<Vec<String>>) -> Vec<ReportRow> {
     match units {
         None => rows,
@@ -264,6 +283,16 @@ impl Writer {
         })
     }
 
+    /// Writes `sections` in order: XLSX sheets side by side (see [`xlsx::Writer::sections`]).
+    fn sections(&mut self, sections: &[model::Section]) -> Result<(), ReportError> {
+        match self {
+            Writer::Xlsx(w) => w
+                .sections(sections)
+                .map_err(|e| ReportError::Render(e.to_string())),
+            _ => sections.iter().try_for_each(|s| self.section(s)),
+        }
+    }
+
     fn section(&mut self, s: &model::Section) -> Result<(), ReportError> {
         match self {
             Writer::Xlsx(w) => w.section(s).map_err(|e| ReportError::Render(e.to_string())),
@@ -298,9 +327,7 @@ fn render(
 ) -> Result<Report, ReportError> {
     let mut w = Writer::new(format, &doc.title)?;
     tracker.stage(&format!("Ghi tệp {}", format.extension()), 0);
-    for s in &doc.sections {
-        w.section(s)?;
-    }
+    w.sections(&doc.sections)?;
     Ok(Report {
         bytes: w.finish(&doc.title, doc.as_of)?,
         content_type: format.content_type(),
@@ -374,12 +401,7 @@ async fn progress_rows(
     let plan = resolve_plan(store, Some(&params.plan), params.year)
         .await?
         .ok_or_else(|| ReportError::Invalid("Cần --plan hoặc --year.".into()))?;
-    let (mut rows, names) =
-        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
-    store
-        .reports()
-        .as_of(&mut rows, &plan, params.as_of)
-        .await?;
+    let (rows, names) = read_rows_as_of(store, &plan, params.as_of, &params.units, tracker).await?;
     let layout = store.plans().layout(&plan.id, plan.year).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
     Ok((plan, rows, names, layout))
@@ -554,19 +576,17 @@ pub async fn status_tracked(
         )));
     }
     let plan = resolve_plan(store, params.plan.as_deref(), params.year).await?;
-    let (scope, plan_id, stem) = match &plan {
+    let (scope, stem) = match &plan {
         Some(plan) => (
             format!("Kế hoạch số {} (năm {})", plan.number, plan.year),
-            Some(plan.id.clone()),
             slug(&plan.number),
         ),
-        None => ("Tất cả kế hoạch".to_string(), None, "tat-ca".to_string()),
+        None => ("Tất cả kế hoạch".to_string(), "tat-ca".to_string()),
     };
-    let (mut rows, names) =
-        read_rows(store, plan_id.as_deref(), params.to, &params.units, tracker).await?;
-    if let Some(plan) = &plan {
-        store.reports().as_of(&mut rows, plan, params.to).await?;
-    }
+    let (rows, names) = match &plan {
+        Some(plan) => read_rows_as_of(store, plan, params.to, &params.units, tracker).await?,
+        None => read_rows(store, None, params.to, &params.units, tracker).await?,
+    };
     tracker.stage("Lập báo cáo tình hình", rows.len());
     let opts = status::StatusOptions {
         from: params.from,

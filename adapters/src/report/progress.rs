@@ -965,30 +965,32 @@ fn ratio_text(r: &ReportRow) -> String {
 
 /// A task's row, its text moved into the cells of the section's columns.
 fn task_row(ctx: &Context<'_>, sec: &SectionInfo, task_no: usize, r: ReportRow) -> Row {
-    let progress = sec
-        .position_of(PrintedColumn::Progress)
-        .map(|_| progress_text(&r, ctx.catalog));
-    let expected = expected_text(&r);
-    let unit = ctx.unit_name(&r);
-    let ratio = ratio_text(&r);
-    let notes = r
-        .year_status
-        .map(|y| format!("Tình trạng năm {}: {}", ctx.year, y.title()))
-        .unwrap_or_default();
+    // Each text is made only when the section prints its column.
+    let made =
+        |c: PrintedColumn, f: &dyn Fn(&ReportRow) -> String| sec.position_of(c).map(|_| f(&r));
+    let mut progress = made(PrintedColumn::Progress, &|r| progress_text(r, ctx.catalog));
+    let mut expected = made(PrintedColumn::ExpectedCompletion, &expected_text);
+    let mut unit = made(PrintedColumn::Unit, &|r| ctx.unit_name(r));
+    let mut ratio = made(PrintedColumn::Ratio, &ratio_text);
+    let mut notes = made(PrintedColumn::Notes, &|r| {
+        r.year_status
+            .map(|y| format!("Tình trạng năm {}: {}", ctx.year, y.title()))
+            .unwrap_or_default()
+    });
     let a = amounts(&r);
-    let (mut name, mut period, mut progress) = (Some(r.name), r.period, progress);
+    let (mut name, mut period) = (Some(r.name), r.period);
     let cells = sec
         .columns
         .iter()
         .map(|(c, _)| match c {
             PrintedColumn::Seq => Cell::text(task_no.to_string()),
             PrintedColumn::Name => Cell::Text(name.take().unwrap_or_default()),
-            PrintedColumn::Unit => Cell::text(unit.clone()),
+            PrintedColumn::Unit => Cell::Text(unit.take().unwrap_or_default()),
             PrintedColumn::Period => Cell::Text(period.take().unwrap_or_default()),
             PrintedColumn::Progress => Cell::Text(progress.take().unwrap_or_default()),
-            PrintedColumn::ExpectedCompletion => Cell::text(expected.clone()),
-            PrintedColumn::Ratio => Cell::text(ratio.clone()),
-            PrintedColumn::Notes => Cell::text(notes.clone()),
+            PrintedColumn::ExpectedCompletion => Cell::Text(expected.take().unwrap_or_default()),
+            PrintedColumn::Ratio => Cell::Text(ratio.take().unwrap_or_default()),
+            PrintedColumn::Notes => Cell::Text(notes.take().unwrap_or_default()),
             c => amount_index(*c)
                 .map(|k| Cell::money(a[k]))
                 .unwrap_or(Cell::Empty),

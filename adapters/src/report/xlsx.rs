@@ -82,6 +82,24 @@ impl Formats {
     }
 }
 
+impl Formats {
+    /// Every style, in a fixed order.
+    fn all(&self) -> Vec<&Format> {
+        let mut out = vec![
+            &self.title,
+            &self.subtitle,
+            &self.heading,
+            &self.paragraph,
+            &self.note,
+            &self.header,
+        ];
+        for pair in [&self.text, &self.center, &self.int, &self.dec1, &self.dec3] {
+            out.extend(pair);
+        }
+        out
+    }
+}
+
 /// Characters in a cell's longest line.
 fn text_width(s: &str) -> usize {
     if s.contains('\n') {
@@ -385,6 +403,88 @@ impl Writer {
         let ws = self.book.add_worksheet_with_constant_memory()?;
         ws.set_name(sheet_name(&s.sheet))?;
         write_section(ws, &self.formats, s)
+    }
+
+    /// Writes `sections` as the next sheets, in their order, on as many threads as the machine
+    /// has processors: each sheet is its own temporary file, so a report whose rows are spread
+    /// over several appendices writes them side by side. The largest sheets are handed out first,
+    /// each to the thread with the fewest rows so far.
+    pub fn sections(&mut self, sections: &[Section]) -> Result<(), XlsxError> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(sections.len());
+        if threads <= 1 {
+            return sections.iter().try_for_each(|s| self.section(s));
+        }
+        // A style's number in the file is the order in which the workbook first meets it: the
+        // first sheet (the body) is written alone, then every style is met once in a fixed
+        // order on a sheet that is never added, so that the same report is the same bytes
+        // whichever thread writes first.
+        let (first, sections) = sections.split_first().expect("at least two sections");
+        self.section(first)?;
+        let mut scratch = self.book.new_worksheet_with_constant_memory()?;
+        for (i, format) in self.formats.all().into_iter().enumerate() {
+            scratch.write_blank(0, i as u16, format)?;
+        }
+        drop(scratch);
+        let mut sheets = Vec::with_capacity(sections.len());
+        for s in sections {
+            let mut ws = self.book.new_worksheet_with_constant_memory()?;
+            ws.set_name(sheet_name(&s.sheet))?;
+            sheets.push(ws);
+        }
+        let rows = |s: &Section| -> usize {
+            s.blocks
+                .iter()
+                .map(|b| match b {
+                    Block::Table(t) => t.rows.len(),
+                    _ => 1,
+                })
+                .sum()
+        };
+        let mut by_size: Vec<usize> = (0..sections.len()).collect();
+        by_size.sort_by_key(|&i| std::cmp::Reverse(rows(&sections[i])));
+        let mut shares: Vec<(usize, Vec<(usize, Worksheet)>)> =
+            (0..threads).map(|_| (0, Vec::new())).collect();
+        let mut sheets: Vec<Option<Worksheet>> = sheets.into_iter().map(Some).collect();
+        for i in by_size {
+            let share = shares
+                .iter_mut()
+                .min_by_key(|(load, _)| *load)
+                .expect("at least two threads");
+            share.0 += rows(&sections[i]);
+            share.1.extend(sheets[i].take().map(|ws| (i, ws)));
+        }
+        let formats = &self.formats;
+        let written: Vec<Result<Vec<(usize, Worksheet)>, XlsxError>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shares
+                    .into_iter()
+                    .map(|(_, mine)| {
+                        scope.spawn(move || {
+                            mine.into_iter()
+                                .map(|(i, mut ws)| {
+                                    write_section(&mut ws, formats, &sections[i])?;
+                                    Ok((i, ws))
+                                })
+                                .collect()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+        for share in written {
+            for (i, ws) in share? {
+                sheets[i] = Some(ws);
+            }
+        }
+        for ws in sheets.into_iter().flatten() {
+            self.book.push_worksheet(ws);
+        }
+        Ok(())
     }
 
     /// The workbook's bytes, with `title` and `as_of` (the creation date) in its properties.

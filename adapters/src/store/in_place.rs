@@ -122,6 +122,62 @@ pub(crate) fn instant_at(
     row.get(i)
 }
 
+/// A SQLite row read in place, by position (see [`super::columns`]).
+pub(crate) struct InPlace<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    at: usize,
+}
+
+impl<'a, 'r> InPlace<'a, 'r> {
+    pub(crate) fn of(row: &'a rusqlite::Row<'r>) -> InPlace<'a, 'r> {
+        InPlace { row, at: 0 }
+    }
+
+    fn step(&mut self) -> usize {
+        self.at += 1;
+        self.at - 1
+    }
+}
+
+impl super::columns::Columns for InPlace<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn next<T: super::columns::Value>(&mut self) -> rusqlite::Result<T> {
+        let i = self.step();
+        self.row.get(i)
+    }
+
+    fn instant(&mut self) -> rusqlite::Result<engine::time::Instant> {
+        let i = self.step();
+        instant_at(self.row, i)
+    }
+
+    fn named<T>(&mut self) -> rusqlite::Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let i = self.step();
+        named(self.row, i)
+    }
+
+    fn narrow<T>(&mut self) -> rusqlite::Result<T>
+    where
+        T: TryFrom<i64>,
+        T::Error: std::fmt::Display,
+    {
+        let i = self.step();
+        let v: i64 = self.row.get(i)?;
+        T::try_from(v).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Integer,
+                format!("column {i}: {e}").into(),
+            )
+        })
+    }
+}
+
 /// A value bound as sqlx binds it on SQLite, so that the rows written in place ([`write`]) are
 /// the rows sqlx would have written: instants as [`instant`] text, dates as `YYYY-MM-DD`, flags
 /// as 0 or 1.
