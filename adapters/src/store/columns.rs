@@ -52,6 +52,40 @@ pub(crate) trait Columns {
         T::Error: Display;
 }
 
+/// A record decoded from its query's columns in order, on either backend.
+pub(crate) trait Positional: Sized {
+    fn decode<C: Columns>(c: &mut C) -> Result<Self, C::Error>;
+}
+
+/// Every row of `sql` with `args` bound in order (`$1`, `$2` … appearing in that order), as
+/// records: through sqlx on PostgreSQL, read in place on SQLite ([`super::in_place`]).
+pub(crate) async fn fetch_all<T: Positional + Send + Unpin>(
+    store: &super::Store,
+    sql: &str,
+    args: &[super::sql::Arg<'_>],
+) -> Result<Vec<T>, super::StoreError> {
+    match &store.db {
+        super::Db::Postgres(pool) => Ok(super::sql::bind_pg(
+            sqlx::query(sqlx::AssertSqlSafe(sql)),
+            args,
+        )
+        .try_map(|r| T::decode(&mut Pg::of(&r)))
+        .fetch_all(pool)
+        .await?),
+        super::Db::Sqlite(pool) => {
+            let mut c = pool.acquire().await?;
+            super::in_place::read(&mut c, |db| {
+                let mut stmt = db.prepare(sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                    T::decode(&mut super::in_place::InPlace::of(r))
+                })?;
+                rows.collect()
+            })
+            .await
+        }
+    }
+}
+
 /// A PostgreSQL row, read by position.
 pub(crate) struct Pg<'r> {
     row: &'r PgRow,

@@ -14,6 +14,7 @@ use engine::plan::{Relation, check_link};
 use engine::time::{Instant, end_of_day, format_date, local_date};
 use serde::Serialize;
 
+use super::columns::{Columns, Positional, fetch_all};
 use super::plans::{NoteEntry, Plans, Recorded, append_note, record_budget_with_tranches};
 use super::records::BudgetLine;
 use super::sql::{Arg, Conn};
@@ -43,13 +44,11 @@ pub struct BudgetEntry {
     pub budget: YearBudget,
 }
 
-/// One row of `budget_history` as [`SELECT_HISTORY`] names its columns (in this order: the
-/// SQLite reader decodes them by position, see [`HistoryRow::in_place`]).
-#[derive(sqlx::FromRow)]
+/// One row of `budget_history`, its fields in the order [`SELECT_HISTORY`] lists its columns
+/// (decoded by position on both backends, see [`super::columns`]).
 struct HistoryRow {
     id: i64,
     task_id: String,
-    #[sqlx(try_from = "i64")]
     year: i32,
     need_total_vnd: Option<i64>,
     approved_estimate_vnd: Option<i64>,
@@ -65,30 +64,30 @@ struct HistoryRow {
     recorded_by: String,
 }
 
-impl HistoryRow {
-    /// Decodes a row of [`SELECT_HISTORY`] read in place on SQLite, by position.
-    fn in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
-        let mut i = 0..;
-        let mut next = || i.next().unwrap_or_default();
+impl Positional for HistoryRow {
+    /// The columns of [`SELECT_HISTORY`] in order.
+    fn decode<C: Columns>(c: &mut C) -> Result<HistoryRow, C::Error> {
         Ok(HistoryRow {
-            id: row.get(next())?,
-            task_id: row.get(next())?,
-            year: row.get(next())?,
-            need_total_vnd: row.get(next())?,
-            approved_estimate_vnd: row.get(next())?,
-            need_year_vnd: row.get(next())?,
-            planned_allocation_vnd: row.get(next())?,
-            allocated_year_vnd: row.get(next())?,
-            carried_over_vnd: row.get(next())?,
-            spent_vnd: row.get(next())?,
-            tranches: row.get(next())?,
-            removed: row.get(next())?,
-            known_from: row.get(next())?,
-            recorded_at: super::in_place::instant_at(row, next())?,
-            recorded_by: row.get(next())?,
+            id: c.next()?,
+            task_id: c.next()?,
+            year: c.narrow()?,
+            need_total_vnd: c.next()?,
+            approved_estimate_vnd: c.next()?,
+            need_year_vnd: c.next()?,
+            planned_allocation_vnd: c.next()?,
+            allocated_year_vnd: c.next()?,
+            carried_over_vnd: c.next()?,
+            spent_vnd: c.next()?,
+            tranches: c.next()?,
+            removed: c.next()?,
+            known_from: c.next()?,
+            recorded_at: c.instant()?,
+            recorded_by: c.next()?,
         })
     }
+}
 
+impl HistoryRow {
     fn entry(self) -> (String, BudgetEntry, bool) {
         let has_tranches = self.tranches.is_some();
         let tranches: Vec<Tranche> = self
@@ -235,11 +234,7 @@ impl Plans<'_> {
             );
             let mut args = vec![Arg::Int(i64::from(year))];
             args.extend(chunk.iter().map(|t| Arg::Str(t)));
-            let found: Vec<HistoryRow> = with_db!(self.store(), |pool| {
-                let mut c = pool.acquire().await?;
-                Conn::from(&mut *c).fetch_all(&sql, &args).await?
-            });
-            rows.extend(found);
+            rows.extend(fetch_all::<HistoryRow>(self.store(), &sql, &args).await?);
         }
         Ok(by_task(rows))
     }
@@ -259,25 +254,8 @@ impl Plans<'_> {
              WHERE h.year BETWEEN $2 AND $3"
         );
         let (from, to) = (i64::from(year) - 1, i64::from(year));
-        let rows: Vec<HistoryRow> = match &self.store().db {
-            super::Db::Postgres(pool) => {
-                let args = [Arg::Str(plan_id), Arg::Int(from), Arg::Int(to)];
-                let mut c = pool.acquire().await?;
-                Conn::from(&mut *c).fetch_all(&sql, &args).await?
-            }
-            super::Db::Sqlite(pool) => {
-                let mut c = pool.acquire().await?;
-                super::in_place::read(&mut c, |db| {
-                    let mut stmt = db.prepare(&sql)?;
-                    let rows = stmt.query_map(
-                        rusqlite::named_params! {"$1": plan_id, "$2": from, "$3": to},
-                        HistoryRow::in_place,
-                    )?;
-                    rows.collect()
-                })
-                .await?
-            }
-        };
+        let args = [Arg::Str(plan_id), Arg::Int(from), Arg::Int(to)];
+        let rows: Vec<HistoryRow> = fetch_all(self.store(), &sql, &args).await?;
         let (this_year, year_before) = rows.into_iter().partition(|r| r.year == year);
         Ok([by_task(this_year), by_task(year_before)])
     }

@@ -15,7 +15,7 @@ use engine::plan::YearStatus;
 use engine::time::Instant;
 use futures_util::TryStreamExt;
 
-use super::columns::{Columns, Pg};
+use super::columns::{Columns, Pg, Positional};
 use super::in_place::InPlace;
 use super::micros;
 use super::{Store, StoreError, with_db};
@@ -209,9 +209,9 @@ impl From<Described> for ReportRow {
     }
 }
 
-impl Described {
-    /// Decodes a row of [`Reports::report_rows`]'s query on either backend: the columns in the
-    /// order of the fields (struct fields are evaluated in the order written).
+impl Positional for Described {
+    /// The columns of [`Reports::report_rows`]'s query in the order of the fields (struct fields
+    /// are evaluated in the order written).
     fn decode<C: Columns>(c: &mut C) -> Result<Described, C::Error> {
         Ok(Described {
             task_id: c.next()?,
