@@ -25,7 +25,9 @@ use record::{SELECT_AUDIT, canonical_instant};
 
 pub use evidence::{CitedDocument, Evidence, UploadedDocument};
 pub use record::{AuditRecord, sha256_hex};
-pub(crate) use record::{documents_json, insert_audit, insert_audit_stmt};
+pub(crate) use record::{
+    audit_columns, audit_values, documents_json, insert_audit, insert_audit_stmt,
+};
 pub use verify::DocumentsReport;
 
 /// The audit log's doors: see [`Store::audit`].

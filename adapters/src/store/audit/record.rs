@@ -177,8 +177,21 @@ impl AuditRecord {
 /// The columns of an entry, in the order [`AuditRecord`] reads them.
 pub(super) const SELECT_AUDIT: &str = "SELECT id, task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round, evidence FROM audit_log";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash, review, round, evidence) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id";
+/// The audit log's columns an entry writes, in the order of [`audit_values`].
+macro_rules! audit_columns {
+    () => {
+        "audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, \
+         from_phase, to_phase, comment, documents, workflow, workflow_version, idempotency_key, \
+         prev_hash, hash, review, round, evidence)"
+    };
+}
+pub(crate) use audit_columns;
+
+const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO ",
+    audit_columns!(),
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id"
+);
 
 /// Appends an entry; returns its id.
 pub(crate) async fn insert_audit(conn: &mut Conn<'_>, r: &AuditRecord) -> Result<i64, sqlx::Error> {
@@ -195,31 +208,34 @@ pub(crate) fn documents_json(r: &AuditRecord) -> String {
 /// The statement that appends an entry and returns its id, to run with others
 /// ([`Conn::run_all`]); `documents` is [`documents_json`] of the entry.
 pub(crate) fn insert_audit_stmt<'a>(r: &'a AuditRecord, documents: &'a str) -> Stmt<'a> {
-    Stmt::new(
-        INSERT_AUDIT,
-        vec![
-            Arg::Str(&r.task_id),
-            Arg::Int(r.seq),
-            Arg::Str(&r.kind),
-            Arg::Time(r.at),
-            Arg::Str(&r.actor_user),
-            Arg::OptStr(r.actor_role.as_deref()),
-            Arg::Str(&r.transition),
-            Arg::OptStr(r.from_state.as_deref()),
-            Arg::Str(&r.to_state),
-            Arg::OptStr(r.from_phase.as_deref()),
-            Arg::Str(&r.to_phase),
-            Arg::OptStr(r.comment.as_deref()),
-            Arg::Str(documents),
-            Arg::Str(&r.workflow),
-            Arg::Int(r.workflow_version),
-            Arg::OptStr(r.idempotency_key.as_deref()),
-            Arg::Str(&r.prev_hash),
-            Arg::Str(&r.hash),
-            Arg::OptInt(r.review),
-            Arg::OptInt(r.round),
-            Arg::OptStr(r.evidence.as_deref()),
-        ],
-    )
-    .returning_id()
+    Stmt::new(INSERT_AUDIT, audit_values(r, documents).to_vec()).returning_id()
+}
+
+/// An entry's values in the order of [`audit_columns!`]; `documents` is [`documents_json`] of
+/// the entry. The import writes its new tasks' first entries with them ([`insert_audit_stmt`]
+/// writes one at a time).
+pub(crate) fn audit_values<'a>(r: &'a AuditRecord, documents: &'a str) -> [Arg<'a>; 21] {
+    [
+        Arg::Str(&r.task_id),
+        Arg::Int(r.seq),
+        Arg::Str(&r.kind),
+        Arg::Time(r.at),
+        Arg::Str(&r.actor_user),
+        Arg::OptStr(r.actor_role.as_deref()),
+        Arg::Str(&r.transition),
+        Arg::OptStr(r.from_state.as_deref()),
+        Arg::Str(&r.to_state),
+        Arg::OptStr(r.from_phase.as_deref()),
+        Arg::Str(&r.to_phase),
+        Arg::OptStr(r.comment.as_deref()),
+        Arg::Str(documents),
+        Arg::Str(&r.workflow),
+        Arg::Int(r.workflow_version),
+        Arg::OptStr(r.idempotency_key.as_deref()),
+        Arg::Str(&r.prev_hash),
+        Arg::Str(&r.hash),
+        Arg::OptInt(r.review),
+        Arg::OptInt(r.round),
+        Arg::OptStr(r.evidence.as_deref()),
+    ]
 }

@@ -50,7 +50,7 @@ use engine::workflow::Catalog;
 use futures_util::TryStreamExt;
 use sqlx::{FromRow, Row};
 
-use super::audit::{AuditRecord, insert_audit};
+use super::audit::{self, AuditRecord, insert_audit};
 use super::plans::{Recorded, record_budget};
 use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, in_place, is_unique_violation};
@@ -747,13 +747,6 @@ macro_rules! listings_columns {
 }
 
 /// The new tasks' first audit entries.
-macro_rules! first_entries_columns {
-    () => {
-        "audit_log (task_id, seq, kind, at, actor_user, actor_role, transition, from_state, to_state, from_phase, \
-         to_phase, comment, documents, workflow, workflow_version, idempotency_key, prev_hash, hash)"
-    };
-}
-
 /// A new task of the unit's own development fund spends its own revenue: its approvals follow
 /// the own-fund rules ([approvals.NAME] own_fund).
 fn own_fund(r: &CatalogueRow) -> bool {
@@ -875,28 +868,14 @@ fn budget_history_values<'a>(id: &'a str, l: &BudgetLine, rec: &Recorded<'a>) ->
     ]
 }
 
-/// A new task's first audit entry as a row of [`first_entries_columns!`], for both backends.
-fn first_entry_values(a: &AuditRecord) -> [Arg<'_>; 18] {
-    [
-        Arg::Str(&a.task_id),
-        Arg::Int(a.seq),
-        Arg::Str(&a.kind),
-        Arg::Time(a.at),
-        Arg::Str(&a.actor_user),
-        Arg::OptStr(a.actor_role.as_deref()),
-        Arg::Str(&a.transition),
-        Arg::OptStr(a.from_state.as_deref()),
-        Arg::Str(&a.to_state),
-        Arg::OptStr(a.from_phase.as_deref()),
-        Arg::Str(&a.to_phase),
-        Arg::OptStr(a.comment.as_deref()),
-        Arg::Str("[]"),
-        Arg::Str(&a.workflow),
-        Arg::Int(a.workflow_version),
-        Arg::OptStr(a.idempotency_key.as_deref()),
-        Arg::Str(&a.prev_hash),
-        Arg::Str(&a.hash),
-    ]
+/// A new task's first audit entry as a row of the audit log's columns
+/// ([`audit::audit_columns!`]), for both backends: it cites no documents.
+fn first_entry_values(a: &AuditRecord) -> [Arg<'_>; 21] {
+    debug_assert!(
+        a.documents.is_empty(),
+        "an imported task's first entry cites no documents"
+    );
+    audit::audit_values(a, "[]")
 }
 
 /// The new rows, on PostgreSQL: one `COPY ... FROM STDIN` a table for the whole import, its
@@ -955,7 +934,7 @@ async fn insert_all_pg(
     }
     copy_in(
         c,
-        concat!("COPY ", first_entries_columns!(), " FROM STDIN"),
+        concat!("COPY ", audit::audit_columns!(), " FROM STDIN"),
         batch,
         |rows, n| {
             rows.row(&first_entry_values(&n.audit));
@@ -996,7 +975,7 @@ fn insert_chunk_sqlite(
     let now = rec.at;
     let mut tasks = db.prepare(&insert_sql(tasks_columns!(), 33))?;
     let mut listings = db.prepare(&insert_sql(listings_columns!(), 10))?;
-    let mut entries = db.prepare(&insert_sql(first_entries_columns!(), 18))?;
+    let mut entries = db.prepare(&insert_sql(audit::audit_columns!(), 21))?;
     for n in batch {
         let search = engine::domain::search_key(&n.row.name);
         tasks.execute(rusqlite::params_from_iter(task_values(
