@@ -434,6 +434,34 @@ pub(crate) struct NewListing<'a> {
     pub position: Option<i64>,
 }
 
+/// The listing columns a new listing writes, in the order of [`NewListing::values`].
+macro_rules! listings_columns {
+    () => {
+        "plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
+         source_key, position, created_at)"
+    };
+}
+pub(crate) use listings_columns;
+
+impl<'a> NewListing<'a> {
+    /// The listing's values in the order of [`listings_columns!`], created at `now`; the import
+    /// writes its new tasks' listings with them, [`insert_listing`] one at a time.
+    pub(crate) fn values(&self, now: Instant) -> [Arg<'a>; 10] {
+        [
+            Arg::Str(self.plan_id),
+            Arg::Str(self.task_id),
+            Arg::Str(self.section),
+            Arg::OptStr(self.category),
+            Arg::OptStr(self.printed_seq),
+            Arg::OptStr(self.unit_printed),
+            Arg::OptStr(self.name_printed),
+            Arg::OptStr(self.source_key),
+            Arg::OptInt(self.position),
+            Arg::Time(now),
+        ]
+    }
+}
+
 /// Lists a task in a plan.
 pub(crate) async fn insert_listing(
     conn: &mut Conn<'_>,
@@ -441,20 +469,12 @@ pub(crate) async fn insert_listing(
     now: Instant,
 ) -> Result<(), sqlx::Error> {
     conn.execute(
-        "INSERT INTO plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
-         source_key, position, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            Arg::Str(l.plan_id),
-            Arg::Str(l.task_id),
-            Arg::Str(l.section),
-            Arg::OptStr(l.category),
-            Arg::OptStr(l.printed_seq),
-            Arg::OptStr(l.unit_printed),
-            Arg::OptStr(l.name_printed),
-            Arg::OptStr(l.source_key),
-            Arg::OptInt(l.position),
-            Arg::Time(now),
-        ],
+        concat!(
+            "INSERT INTO ",
+            listings_columns!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        &l.values(now),
     )
     .await
     .map(drop)

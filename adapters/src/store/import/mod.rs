@@ -51,7 +51,7 @@ use futures_util::TryStreamExt;
 use sqlx::{FromRow, Row};
 
 use super::audit::{self, AuditRecord, insert_audit};
-use super::plans::{Recorded, record_budget};
+use super::plans::{NewListing, Recorded, listings_columns, record_budget};
 use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, in_place, is_unique_violation};
 use super::{micros, new_id};
@@ -738,15 +738,6 @@ macro_rules! budget_history_columns {
     };
 }
 
-/// The new tasks' listings in the plan.
-macro_rules! listings_columns {
-    () => {
-        "plan_listings (plan_id, task_id, section, category, printed_seq, unit_printed, name_printed, \
-         source_key, position, created_at)"
-    };
-}
-
-/// The new tasks' first audit entries.
 /// A new task of the unit's own development fund spends its own revenue: its approvals follow
 /// the own-fund rules ([approvals.NAME] own_fund).
 fn own_fund(r: &CatalogueRow) -> bool {
@@ -822,18 +813,18 @@ fn listing_values<'a>(
     now: Instant,
 ) -> [Arg<'a>; 10] {
     let r = n.row;
-    [
-        Arg::Str(plan_id),
-        Arg::Str(&n.id),
-        Arg::Str(section),
-        Arg::Str(category),
-        Arg::OptStr(r.seq.as_deref()),
-        Arg::Str(&r.unit),
-        Arg::Str(&r.name),
-        Arg::Str(&r.key),
-        Arg::Int(n.position),
-        Arg::Time(now),
-    ]
+    NewListing {
+        plan_id,
+        task_id: &n.id,
+        section,
+        category: Some(category),
+        printed_seq: r.seq.as_deref(),
+        unit_printed: Some(&r.unit),
+        name_printed: Some(&r.name),
+        source_key: Some(&r.key),
+        position: Some(n.position),
+    }
+    .values(now)
 }
 
 /// A new budget line's row of [`budget_lines_columns!`], for both backends.
