@@ -434,7 +434,33 @@ pub struct ForecastJson<'a> {
     pub tasks: Vec<TaskForecastJson<'a>>,
 }
 
-/// The JSON answer; `all_paths`: every path's every step, not only the earliest path's.
+/// One task's entry in the JSON answer.
+fn task_json<'a>(
+    t: &'a TaskForecast,
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+    all_paths: bool,
+) -> TaskForecastJson<'a> {
+    TaskForecastJson {
+        task_id: &t.row.task_id,
+        name: &t.row.name,
+        unit: super::unit_name(names, &t.row),
+        workflow: &t.row.workflow,
+        state: &t.row.state,
+        state_title: state_title(catalog, &t.row),
+        forecast: t
+            .forecast
+            .as_ref()
+            .ok()
+            .map(|f| ForecastBodyJson::of(f, all_paths)),
+        verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
+        summary: t.forecast.as_ref().ok().map(Forecast::summary),
+        error: t.forecast.as_ref().err().map(String::as_str),
+    }
+}
+
+/// The JSON answer, whole in memory; `all_paths`: every path's every step, not only the earliest
+/// path's. [`write_json`] writes the same bytes without holding them.
 pub fn json<'a>(
     plan: &'a Plan,
     list: &'a [TaskForecast],
@@ -449,22 +475,189 @@ pub fn json<'a>(
         counts: counts(list),
         tasks: list
             .iter()
-            .map(|t| TaskForecastJson {
-                task_id: &t.row.task_id,
-                name: &t.row.name,
-                unit: super::unit_name(names, &t.row),
-                workflow: &t.row.workflow,
-                state: &t.row.state,
-                state_title: state_title(catalog, &t.row),
-                forecast: t
-                    .forecast
-                    .as_ref()
-                    .ok()
-                    .map(|f| ForecastBodyJson::of(f, all_paths)),
-                verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
-                summary: t.forecast.as_ref().ok().map(Forecast::summary),
-                error: t.forecast.as_ref().err().map(String::as_str),
-            })
+            .map(|t| task_json(t, catalog, names, all_paths))
             .collect(),
+    }
+}
+
+/// Tasks serialized at a time by one thread of [`write_json`]: about 3 MB of JSON.
+const JSON_CHUNK: usize = 2048;
+
+/// [`json`]'s compact serialization, written to `out` as it is made: the tasks are serialized in
+/// chunks of [`JSON_CHUNK`] on as many threads as the machine has processors, and each chunk is
+/// written as soon as those before it are. A 100,000-task answer (150 MB) is never held whole: at
+/// most two chunks a thread wait to be written.
+pub fn write_json(
+    plan: &Plan,
+    list: &[TaskForecast],
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+    all_paths: bool,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    write_json_chunked(
+        plan, list, as_of, catalog, names, all_paths, out, JSON_CHUNK,
+    )
+}
+
+/// [`write_json`] in chunks of `chunk` tasks.
+#[allow(clippy::too_many_arguments)]
+fn write_json_chunked(
+    plan: &Plan,
+    list: &[TaskForecast],
+    as_of: NaiveDate,
+    catalog: &Catalog,
+    names: &HashMap<String, String>,
+    all_paths: bool,
+    out: &mut dyn std::io::Write,
+    chunk: usize,
+) -> std::io::Result<()> {
+    let head = ForecastJson {
+        plan: &plan.number,
+        as_of,
+        counts: counts(list),
+        tasks: Vec::new(),
+    };
+    let mut head = serde_json::to_vec(&head)?;
+    // `…"tasks":[]}`: the tasks go between the brackets.
+    head.truncate(head.len() - 2);
+    out.write_all(&head)?;
+    let chunks: Vec<&[TaskForecast]> = list.chunks(chunk.max(1)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, chunks.len().max(1));
+    let serialize = |i: usize| -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(chunks[i].len() * 1600);
+        for (j, t) in chunks[i].iter().enumerate() {
+            if i > 0 || j > 0 {
+                buf.push(b',');
+            }
+            serde_json::to_writer(&mut buf, &task_json(t, catalog, names, all_paths))?;
+        }
+        Ok(buf)
+    };
+    if threads == 1 {
+        for i in 0..chunks.len() {
+            out.write_all(&serialize(i)?)?;
+        }
+    } else {
+        std::thread::scope(|scope| -> std::io::Result<()> {
+            // Thread `w` serializes chunks w, w + threads, …, each into its own channel; the
+            // chunks are taken from the channels in turn, so in order. When writing fails, the
+            // receivers are dropped and the threads stop at their next send.
+            let receivers: Vec<_> = (0..threads)
+                .map(|w| {
+                    let (send, receive) = std::sync::mpsc::sync_channel(2);
+                    let serialize = &serialize;
+                    let count = chunks.len();
+                    scope.spawn(move || {
+                        for i in (w..count).step_by(threads) {
+                            if send.send(serialize(i)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    receive
+                })
+                .collect();
+            for i in 0..chunks.len() {
+                let chunk = receivers[i % threads]
+                    .recv()
+                    .map_err(|_| std::io::Error::other("a JSON thread stopped"))??;
+                out.write_all(&chunk)?;
+            }
+            Ok(())
+        })?;
+    }
+    out.write_all(b"]}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written in chunks on several threads, the JSON answer is the bytes of serializing it
+    /// whole, whatever the chunk size: the chunks come out in order, one comma between tasks.
+    #[test]
+    fn the_json_written_in_chunks_is_the_json_serialized_whole() {
+        let at = engine::time::parse_instant("2025-06-02T09:00:00+07:00").unwrap();
+        let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
+        let plan = Plan {
+            id: "p1".into(),
+            number: "215/KH-UBND".into(),
+            year: 2025,
+            title: "Kế hoạch năm 2025".into(),
+            issued_on: None,
+        };
+        let rows: Vec<ReportRow> = (0..7)
+            .map(|i| {
+                let mut r = ReportRow::example(&format!("t{i}"), at);
+                r.name = format!("Nhiệm vụ \"{i}\" số {i}");
+                r.expected_completion_on = NaiveDate::from_ymd_opt(2025, 7 + i as u32, 1);
+                r
+            })
+            .collect();
+        let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+        let list = compute(&plan, rows, &catalog, as_of);
+        assert_eq!(list.len(), 7);
+        assert!(list.iter().all(|t| t.forecast.is_ok()));
+        let names = HashMap::from([("so-y-te".to_string(), "Sở Y tế".to_string())]);
+        for all_paths in [false, true] {
+            let whole = serde_json::to_vec(&json(&plan, &list, as_of, &catalog, &names, all_paths))
+                .unwrap();
+            for chunk in [1, 2, 3, 7, 100] {
+                let mut written = Vec::new();
+                write_json_chunked(
+                    &plan,
+                    &list,
+                    as_of,
+                    &catalog,
+                    &names,
+                    all_paths,
+                    &mut written,
+                    chunk,
+                )
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8(written).unwrap(),
+                    String::from_utf8(whole.clone()).unwrap(),
+                    "chunks of {chunk}"
+                );
+            }
+        }
+        // A file that fills up part way: the error comes back, the threads stop.
+        struct Full(usize);
+        impl std::io::Write for Full {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.0 < buf.len() {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = write_json_chunked(
+            &plan,
+            &list,
+            as_of,
+            &catalog,
+            &names,
+            false,
+            &mut Full(600),
+            1,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        // No task: an empty list between the brackets.
+        let mut written = Vec::new();
+        write_json(&plan, &[], as_of, &catalog, &names, false, &mut written).unwrap();
+        assert_eq!(
+            written,
+            serde_json::to_vec(&json(&plan, &[], as_of, &catalog, &names, false)).unwrap()
+        );
     }
 }

@@ -158,57 +158,16 @@ mod tests {
     fn a_script_in_a_task_name_is_escaped_in_the_report() {
         use std::collections::HashMap;
 
-        use engine::Phase;
-        use engine::domain::FundingSource;
         use engine::workflow::Catalog;
 
         use crate::store::{Plan, ReportRow};
 
         let at = engine::time::parse_instant("2025-11-05T09:00:00+07:00").unwrap();
         let name = "<script>alert('x')</script>";
-        let row = ReportRow {
-            task_id: "t1".into(),
-            unit_id: "so-y-te".into(),
-            unit_printed: Some("Sở Y tế <b>".into()),
-            name: name.into(),
-            funding_source: FundingSource::ThuongXuyen,
-            period: Some("2025".into()),
-            is_rental: false,
-            budget: [Some(1_000_000_000), None, None, None],
-            expected_completion: None,
-            expected_completion_on: None,
-            assigned_deadline_on: None,
-            progress_text: Some("<img src=x onerror=alert(1)>".into()),
-            position: Some(1),
-            created_at: at,
-            clock: None,
-            paused: false,
-            paused_clock: None,
-            entry_seq: 1,
-            is_latest: true,
-            entry_kind: "import".into(),
-            entry_at: at,
-            state_entered_at: Some(at),
-            moved_at: at,
-            actor_user: "nhap.lieu".into(),
-            actor_name: None,
-            actor_role: None,
-            state: "de_xuat".into(),
-            phase: Phase::Proposed,
-            comment: None,
-            workflow: "mua-sam".into(),
-            workflow_version: 1,
-            round: None,
-            plan_year: 2025,
-            section: "1".into(),
-            category: None,
-            carried_over: None,
-            spent: None,
-            planned_allocation: None,
-            spent_previous: None,
-            year_status: None,
-            continuing: false,
-        };
+        let mut row = ReportRow::example("t1", at);
+        row.name = name.into();
+        row.unit_printed = Some("Sở Y tế <b>".into());
+        row.progress_text = Some("<img src=x onerror=alert(1)>".into());
         let plan = Plan {
             id: "p1".into(),
             number: "215/KH-UBND".into(),

@@ -731,17 +731,17 @@ pub async fn forecast_write(
     );
     match format {
         ForecastFormat::Json => {
-            let body = forecast::json(
+            forecast::write_json(
                 &plan,
                 &list,
                 params.as_of,
                 store.catalog(),
                 &names,
                 params.all_paths,
-            );
-            // Compact: one plan's answer may hold 100,000 tasks.
-            serde_json::to_writer(&mut *out, &body)
-                .map_err(|e| ReportError::Render(e.to_string()))?;
+                out,
+            )
+            .map_err(|e| ReportError::Render(e.to_string()))?;
+            drop_aside(list);
             Ok(format!("{stem}.json"))
         }
         ForecastFormat::Document(f) => {

@@ -148,6 +148,57 @@ struct Described {
     planned_allocation_vnd: Option<i64>,
 }
 
+#[cfg(test)]
+impl ReportRow {
+    /// A task of unit `so-y-te`, proposed (`mua-sam`, `de_xuat`) by its import at `at`, for
+    /// the reports' unit tests.
+    pub(crate) fn example(task_id: &str, at: Instant) -> ReportRow {
+        ReportRow {
+            task_id: task_id.into(),
+            unit_id: "so-y-te".into(),
+            unit_printed: Some("Sở Y tế".into()),
+            name: format!("Nhiệm vụ {task_id}"),
+            funding_source: FundingSource::ThuongXuyen,
+            period: Some("2025".into()),
+            is_rental: false,
+            budget: [Some(1_000_000_000), None, None, None],
+            expected_completion: None,
+            expected_completion_on: None,
+            assigned_deadline_on: None,
+            progress_text: None,
+            position: Some(1),
+            created_at: at,
+            clock: None,
+            paused: false,
+            paused_clock: None,
+            entry_seq: 1,
+            is_latest: true,
+            entry_kind: "import".into(),
+            entry_at: at,
+            state_entered_at: Some(at),
+            moved_at: at,
+            actor_user: "nhap.lieu".into(),
+            actor_name: None,
+            actor_role: None,
+            state: "de_xuat".into(),
+            phase: Phase::Proposed,
+            comment: None,
+            workflow: "mua-sam".into(),
+            workflow_version: 1,
+            round: None,
+            plan_year: 2025,
+            section: "1".into(),
+            category: None,
+            carried_over: None,
+            spent: None,
+            planned_allocation: None,
+            spent_previous: None,
+            year_status: None,
+            continuing: false,
+        }
+    }
+}
+
 impl From<Described> for ReportRow {
     /// The task's clock counts only when the describing entry is its latest.
     fn from(r: Described) -> Self {
