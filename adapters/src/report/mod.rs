@@ -747,7 +747,9 @@ pub async fn forecast_write(
         ForecastFormat::Document(f) => {
             let doc = forecast::build(&plan, &list, params.as_of, store.catalog(), &names);
             drop(list);
-            let r = render(&doc, f, stem, tracker)?;
+            let r = render(&doc, f, stem, tracker);
+            drop_aside(doc);
+            let r = r?;
             out.write_all(&r.bytes)
                 .map_err(|e| ReportError::Render(e.to_string()))?;
             Ok(r.file_name)
