@@ -434,143 +434,122 @@ pub struct ForecastJson<'a> {
     pub tasks: Vec<TaskForecastJson<'a>>,
 }
 
-/// One task's entry in the JSON answer.
-fn task_json<'a>(
-    t: &'a TaskForecast,
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-    all_paths: bool,
-) -> TaskForecastJson<'a> {
-    TaskForecastJson {
-        task_id: &t.row.task_id,
-        name: &t.row.name,
-        unit: super::unit_name(names, &t.row),
-        workflow: &t.row.workflow,
-        state: &t.row.state,
-        state_title: state_title(catalog, &t.row),
-        forecast: t
-            .forecast
-            .as_ref()
-            .ok()
-            .map(|f| ForecastBodyJson::of(f, all_paths)),
-        verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
-        summary: t.forecast.as_ref().ok().map(Forecast::summary),
-        error: t.forecast.as_ref().err().map(String::as_str),
-    }
+/// What the JSON answer is made of: the plan's open tasks with their forecasts (`list`), as of
+/// `as_of`, units named by `names`; `all_paths`: every path's every step, not only the earliest
+/// path's.
+pub struct JsonAnswer<'a> {
+    pub plan: &'a Plan,
+    pub list: &'a [TaskForecast],
+    pub as_of: NaiveDate,
+    pub catalog: &'a Catalog,
+    pub names: &'a HashMap<String, String>,
+    pub all_paths: bool,
 }
 
-/// The JSON answer, whole in memory; `all_paths`: every path's every step, not only the earliest
-/// path's. [`write_json`] writes the same bytes without holding them.
-pub fn json<'a>(
-    plan: &'a Plan,
-    list: &'a [TaskForecast],
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-    all_paths: bool,
-) -> ForecastJson<'a> {
-    ForecastJson {
-        plan: &plan.number,
-        as_of,
-        counts: counts(list),
-        tasks: list
-            .iter()
-            .map(|t| task_json(t, catalog, names, all_paths))
-            .collect(),
-    }
-}
-
-/// Tasks serialized at a time by one thread of [`write_json`]: about 3 MB of JSON.
+/// Tasks serialized at a time by one thread of [`JsonAnswer::write`]: about 3 MB of JSON.
 const JSON_CHUNK: usize = 2048;
 
-/// [`json`]'s compact serialization, written to `out` as it is made: the tasks are serialized in
-/// chunks of [`JSON_CHUNK`] on as many threads as the machine has processors, and each chunk is
-/// written as soon as those before it are. A 100,000-task answer (150 MB) is never held whole: at
-/// most two chunks a thread wait to be written.
-pub fn write_json(
-    plan: &Plan,
-    list: &[TaskForecast],
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-    all_paths: bool,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    write_json_chunked(
-        plan, list, as_of, catalog, names, all_paths, out, JSON_CHUNK,
-    )
-}
-
-/// [`write_json`] in chunks of `chunk` tasks.
-#[allow(clippy::too_many_arguments)]
-fn write_json_chunked(
-    plan: &Plan,
-    list: &[TaskForecast],
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-    all_paths: bool,
-    out: &mut dyn std::io::Write,
-    chunk: usize,
-) -> std::io::Result<()> {
-    let head = ForecastJson {
-        plan: &plan.number,
-        as_of,
-        counts: counts(list),
-        tasks: Vec::new(),
-    };
-    let mut head = serde_json::to_vec(&head)?;
-    // `…"tasks":[]}`: the tasks go between the brackets.
-    head.truncate(head.len() - 2);
-    out.write_all(&head)?;
-    let chunks: Vec<&[TaskForecast]> = list.chunks(chunk.max(1)).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, chunks.len().max(1));
-    let serialize = |i: usize| -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(chunks[i].len() * 1600);
-        for (j, t) in chunks[i].iter().enumerate() {
-            if i > 0 || j > 0 {
-                buf.push(b',');
-            }
-            serde_json::to_writer(&mut buf, &task_json(t, catalog, names, all_paths))?;
+impl<'a> JsonAnswer<'a> {
+    /// One task's entry.
+    fn task(&self, t: &'a TaskForecast) -> TaskForecastJson<'a> {
+        TaskForecastJson {
+            task_id: &t.row.task_id,
+            name: &t.row.name,
+            unit: super::unit_name(self.names, &t.row),
+            workflow: &t.row.workflow,
+            state: &t.row.state,
+            state_title: state_title(self.catalog, &t.row),
+            forecast: t
+                .forecast
+                .as_ref()
+                .ok()
+                .map(|f| ForecastBodyJson::of(f, self.all_paths)),
+            verdict_text: t.forecast.as_ref().ok().map(|f| f.verdict.label()),
+            summary: t.forecast.as_ref().ok().map(Forecast::summary),
+            error: t.forecast.as_ref().err().map(String::as_str),
         }
-        Ok(buf)
-    };
-    if threads == 1 {
-        for i in 0..chunks.len() {
-            out.write_all(&serialize(i)?)?;
-        }
-    } else {
-        std::thread::scope(|scope| -> std::io::Result<()> {
-            // Thread `w` serializes chunks w, w + threads, …, each into its own channel; the
-            // chunks are taken from the channels in turn, so in order. When writing fails, the
-            // receivers are dropped and the threads stop at their next send.
-            let receivers: Vec<_> = (0..threads)
-                .map(|w| {
-                    let (send, receive) = std::sync::mpsc::sync_channel(2);
-                    let serialize = &serialize;
-                    let count = chunks.len();
-                    scope.spawn(move || {
-                        for i in (w..count).step_by(threads) {
-                            if send.send(serialize(i)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    receive
-                })
-                .collect();
-            for i in 0..chunks.len() {
-                let chunk = receivers[i % threads]
-                    .recv()
-                    .map_err(|_| std::io::Error::other("a JSON thread stopped"))??;
-                out.write_all(&chunk)?;
-            }
-            Ok(())
-        })?;
     }
-    out.write_all(b"]}")
+
+    /// The answer whole in memory; [`JsonAnswer::write`] writes the same bytes without holding
+    /// them.
+    pub fn whole(&self) -> ForecastJson<'a> {
+        ForecastJson {
+            plan: &self.plan.number,
+            as_of: self.as_of,
+            counts: counts(self.list),
+            tasks: self.list.iter().map(|t| self.task(t)).collect(),
+        }
+    }
+
+    /// The answer's compact serialization, written to `out` as it is made: the tasks are
+    /// serialized in chunks of [`JSON_CHUNK`] on as many threads as the machine has processors,
+    /// and each chunk is written as soon as those before it are. A 100,000-task answer (150 MB)
+    /// is never held whole: at most two chunks a thread wait to be written.
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_in_chunks(out, JSON_CHUNK)
+    }
+
+    /// [`JsonAnswer::write`] in chunks of `chunk` tasks.
+    fn write_in_chunks(&self, out: &mut dyn std::io::Write, chunk: usize) -> std::io::Result<()> {
+        let head = ForecastJson {
+            plan: &self.plan.number,
+            as_of: self.as_of,
+            counts: counts(self.list),
+            tasks: Vec::new(),
+        };
+        let mut head = serde_json::to_vec(&head)?;
+        // `…"tasks":[]}`: the tasks go between the brackets.
+        head.truncate(head.len() - 2);
+        out.write_all(&head)?;
+        let chunks: Vec<&[TaskForecast]> = self.list.chunks(chunk.max(1)).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, chunks.len().max(1));
+        let serialize = |i: usize| -> std::io::Result<Vec<u8>> {
+            let mut buf = Vec::with_capacity(chunks[i].len() * 1600);
+            for (j, t) in chunks[i].iter().enumerate() {
+                if i > 0 || j > 0 {
+                    buf.push(b',');
+                }
+                serde_json::to_writer(&mut buf, &self.task(t))?;
+            }
+            Ok(buf)
+        };
+        if threads == 1 {
+            for i in 0..chunks.len() {
+                out.write_all(&serialize(i)?)?;
+            }
+        } else {
+            std::thread::scope(|scope| -> std::io::Result<()> {
+                // Thread `w` serializes chunks w, w + threads, …, each into its own channel; the
+                // chunks are taken from the channels in turn, so in order. When writing fails, the
+                // receivers are dropped and the threads stop at their next send.
+                let receivers: Vec<_> = (0..threads)
+                    .map(|w| {
+                        let (send, receive) = std::sync::mpsc::sync_channel(2);
+                        let serialize = &serialize;
+                        let count = chunks.len();
+                        scope.spawn(move || {
+                            for i in (w..count).step_by(threads) {
+                                if send.send(serialize(i)).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        receive
+                    })
+                    .collect();
+                for i in 0..chunks.len() {
+                    let chunk = receivers[i % threads]
+                        .recv()
+                        .map_err(|_| std::io::Error::other("a JSON thread stopped"))??;
+                    out.write_all(&chunk)?;
+                }
+                Ok(())
+            })?;
+        }
+        out.write_all(b"]}")
+    }
 }
 
 #[cfg(test)]
@@ -583,13 +562,7 @@ mod tests {
     fn the_json_written_in_chunks_is_the_json_serialized_whole() {
         let at = engine::time::parse_instant("2025-06-02T09:00:00+07:00").unwrap();
         let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
-        let plan = Plan {
-            id: "p1".into(),
-            number: "215/KH-UBND".into(),
-            year: 2025,
-            title: "Kế hoạch năm 2025".into(),
-            issued_on: None,
-        };
+        let plan = Plan::example();
         let rows: Vec<ReportRow> = (0..7)
             .map(|i| {
                 let mut r = ReportRow::example(&format!("t{i}"), at);
@@ -603,22 +576,20 @@ mod tests {
         assert_eq!(list.len(), 7);
         assert!(list.iter().all(|t| t.forecast.is_ok()));
         let names = HashMap::from([("so-y-te".to_string(), "Sở Y tế".to_string())]);
+        let answer = |list, all_paths| JsonAnswer {
+            plan: &plan,
+            list,
+            as_of,
+            catalog: &catalog,
+            names: &names,
+            all_paths,
+        };
         for all_paths in [false, true] {
-            let whole = serde_json::to_vec(&json(&plan, &list, as_of, &catalog, &names, all_paths))
-                .unwrap();
+            let answer = answer(&list, all_paths);
+            let whole = serde_json::to_vec(&answer.whole()).unwrap();
             for chunk in [1, 2, 3, 7, 100] {
                 let mut written = Vec::new();
-                write_json_chunked(
-                    &plan,
-                    &list,
-                    as_of,
-                    &catalog,
-                    &names,
-                    all_paths,
-                    &mut written,
-                    chunk,
-                )
-                .unwrap();
+                answer.write_in_chunks(&mut written, chunk).unwrap();
                 assert_eq!(
                     String::from_utf8(written).unwrap(),
                     String::from_utf8(whole.clone()).unwrap(),
@@ -640,24 +611,16 @@ mod tests {
                 Ok(())
             }
         }
-        let err = write_json_chunked(
-            &plan,
-            &list,
-            as_of,
-            &catalog,
-            &names,
-            false,
-            &mut Full(600),
-            1,
-        )
-        .unwrap_err();
+        let err = answer(&list, false)
+            .write_in_chunks(&mut Full(600), 1)
+            .unwrap_err();
         assert_eq!(err.to_string(), "disk full");
         // No task: an empty list between the brackets.
         let mut written = Vec::new();
-        write_json(&plan, &[], as_of, &catalog, &names, false, &mut written).unwrap();
+        answer(&[], false).write(&mut written).unwrap();
         assert_eq!(
             written,
-            serde_json::to_vec(&json(&plan, &[], as_of, &catalog, &names, false)).unwrap()
+            serde_json::to_vec(&answer(&[], false).whole()).unwrap()
         );
     }
 }

@@ -168,13 +168,7 @@ mod tests {
         row.name = name.into();
         row.unit_printed = Some("Sở Y tế <b>".into());
         row.progress_text = Some("<img src=x onerror=alert(1)>".into());
-        let plan = Plan {
-            id: "p1".into(),
-            number: "215/KH-UBND".into(),
-            year: 2025,
-            title: "Kế hoạch năm 2025".into(),
-            issued_on: None,
-        };
+        let plan = Plan::example();
         let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
         let doc = super::super::progress::build(
             &plan,

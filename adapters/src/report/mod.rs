@@ -731,15 +731,15 @@ pub async fn forecast_write(
     );
     match format {
         ForecastFormat::Json => {
-            forecast::write_json(
-                &plan,
-                &list,
-                params.as_of,
-                store.catalog(),
-                &names,
-                params.all_paths,
-                out,
-            )
+            forecast::JsonAnswer {
+                plan: &plan,
+                list: &list,
+                as_of: params.as_of,
+                catalog: store.catalog(),
+                names: &names,
+                all_paths: params.all_paths,
+            }
+            .write(out)
             .map_err(|e| ReportError::Render(e.to_string()))?;
             drop_aside(list);
             Ok(format!("{stem}.json"))

@@ -149,6 +149,20 @@ struct Described {
 }
 
 #[cfg(test)]
+impl super::Plan {
+    /// Plan 215/KH-UBND of 2025, for the reports' unit tests.
+    pub(crate) fn example() -> super::Plan {
+        super::Plan {
+            id: "p1".into(),
+            number: "215/KH-UBND".into(),
+            year: 2025,
+            title: "Kế hoạch năm 2025".into(),
+            issued_on: None,
+        }
+    }
+}
+
+#[cfg(test)]
 impl ReportRow {
     /// A task of unit `so-y-te`, proposed (`mua-sam`, `de_xuat`) by its import at `at`, for
     /// the reports' unit tests.
