@@ -65,7 +65,7 @@ pub(crate) async fn fetch_all<T: Positional + Send + Unpin>(
     args: &[super::sql::Arg<'_>],
 ) -> Result<Vec<T>, super::StoreError> {
     match &store.db {
-        super::Db::Postgres(pool) => Ok(super::sql::bind_pg(
+        super::Db::Postgres(pool) => Ok(super::sql::bind(
             sqlx::query(sqlx::AssertSqlSafe(sql)),
             args,
         )

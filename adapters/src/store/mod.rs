@@ -76,7 +76,7 @@ pub use observe::{Metrics, Observe, Readiness};
 pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
-pub use reports::{KnownOn, ReportRow, Reports};
+pub use reports::{ReportRow, Reports};
 pub use rounds::{
     Compared, EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundTask, RoundUnit, RoundView,
     Rounds, Submission,

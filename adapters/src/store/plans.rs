@@ -462,6 +462,35 @@ impl<'a> NewListing<'a> {
     }
 }
 
+/// The budget-line columns a new line writes, in the order of [`budget_line_values`].
+macro_rules! budget_lines_columns {
+    () => {
+        "budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
+         planned_allocation_vnd)"
+    };
+}
+pub(crate) use budget_lines_columns;
+
+/// A new budget line of `task_id` in `plan_id`, as values in the order of
+/// [`budget_lines_columns!`]: the import writes its new tasks' lines with them, a proposed task
+/// its own.
+pub(crate) fn budget_line_values<'a>(
+    task_id: &'a str,
+    l: &BudgetLine,
+    plan_id: &'a str,
+) -> [Arg<'a>; 8] {
+    [
+        Arg::Str(task_id),
+        Arg::Int(i64::from(l.year)),
+        Arg::OptInt(l.need_total_vnd),
+        Arg::OptInt(l.approved_estimate_vnd),
+        Arg::OptInt(l.need_year_vnd),
+        Arg::OptInt(l.allocated_year_vnd),
+        Arg::Str(plan_id),
+        Arg::OptInt(l.planned_allocation_vnd),
+    ]
+}
+
 /// Lists a task in a plan.
 pub(crate) async fn insert_listing(
     conn: &mut Conn<'_>,

@@ -148,71 +148,6 @@ struct Described {
     planned_allocation_vnd: Option<i64>,
 }
 
-#[cfg(test)]
-impl super::Plan {
-    /// Plan 215/KH-UBND of 2025, for the reports' unit tests.
-    pub(crate) fn example() -> super::Plan {
-        super::Plan {
-            id: "p1".into(),
-            number: "215/KH-UBND".into(),
-            year: 2025,
-            title: "Kế hoạch năm 2025".into(),
-            issued_on: None,
-        }
-    }
-}
-
-#[cfg(test)]
-impl ReportRow {
-    /// A task of unit `so-y-te`, proposed (`mua-sam`, `de_xuat`) by its import at `at`, for
-    /// the reports' unit tests.
-    pub(crate) fn example(task_id: &str, at: Instant) -> ReportRow {
-        ReportRow {
-            task_id: task_id.into(),
-            unit_id: "so-y-te".into(),
-            unit_printed: Some("Sở Y tế".into()),
-            name: format!("Nhiệm vụ {task_id}"),
-            funding_source: FundingSource::ThuongXuyen,
-            period: Some("2025".into()),
-            is_rental: false,
-            budget: [Some(1_000_000_000), None, None, None],
-            expected_completion: None,
-            expected_completion_on: None,
-            assigned_deadline_on: None,
-            progress_text: None,
-            position: Some(1),
-            created_at: at,
-            clock: None,
-            paused: false,
-            paused_clock: None,
-            entry_seq: 1,
-            is_latest: true,
-            entry_kind: "import".into(),
-            entry_at: at,
-            state_entered_at: Some(at),
-            moved_at: at,
-            actor_user: "nhap.lieu".into(),
-            actor_name: None,
-            actor_role: None,
-            state: "de_xuat".into(),
-            phase: Phase::Proposed,
-            comment: None,
-            workflow: "mua-sam".into(),
-            workflow_version: 1,
-            round: None,
-            plan_year: 2025,
-            section: "1".into(),
-            category: None,
-            carried_over: None,
-            spent: None,
-            planned_allocation: None,
-            spent_previous: None,
-            year_status: None,
-            continuing: false,
-        }
-    }
-}
-
 impl From<Described> for ReportRow {
     /// The task's clock counts only when the describing entry is its latest.
     fn from(r: Described) -> Self {
@@ -356,7 +291,7 @@ fn put_in_order<T>(items: &mut [T], mut order: Vec<usize>) {
 /// What was known about a plan's tasks at the end of a date ([`Reports::known_on`]): each
 /// budget line's history for the plan's year and the year before, the year-level statuses
 /// recorded by then, the names the tasks had then, and which tasks continue from earlier years.
-pub struct KnownOn {
+struct KnownOn {
     year: i32,
     as_of: NaiveDate,
     this_year: HashMap<String, Vec<(super::plan_years::BudgetEntry, bool)>>,
@@ -368,7 +303,7 @@ pub struct KnownOn {
 
 impl KnownOn {
     /// Describes `rows` (of the plan this was read for) as known then: see [`Reports::as_of`].
-    pub fn describe(mut self, rows: &mut [ReportRow]) {
+    fn describe(mut self, rows: &mut [ReportRow]) {
         let as_of = Some(self.as_of);
         for r in rows.iter_mut() {
             if let Some(entries) = self.this_year.get(&r.task_id) {
@@ -582,11 +517,7 @@ impl Reports<'_> {
     /// What [`Reports::as_of`] reads about `plan`'s tasks as known at the end of `as_of`, to
     /// describe rows with ([`KnownOn::describe`]); it can be read beside the rows themselves.
     #[tracing::instrument(skip_all, fields(plan = %plan.number))]
-    pub async fn known_on(
-        &self,
-        plan: &super::Plan,
-        as_of: NaiveDate,
-    ) -> Result<KnownOn, StoreError> {
+    async fn known_on(&self, plan: &super::Plan, as_of: NaiveDate) -> Result<KnownOn, StoreError> {
         let cutoff = micros(engine::time::end_of_day(as_of));
         let plans = self.store.plans();
         let [this_year, last_year] = plans.budget_entries_of_plan(&plan.id, plan.year).await?;
@@ -674,6 +605,71 @@ impl Reports<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+impl super::Plan {
+    /// Plan 215/KH-UBND of 2025, for the reports' unit tests.
+    pub(crate) fn example() -> super::Plan {
+        super::Plan {
+            id: "p1".into(),
+            number: "215/KH-UBND".into(),
+            year: 2025,
+            title: "Kế hoạch năm 2025".into(),
+            issued_on: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ReportRow {
+    /// A task of unit `so-y-te`, proposed (`mua-sam`, `de_xuat`) by its import at `at`, for
+    /// the reports' unit tests.
+    pub(crate) fn example(task_id: &str, at: Instant) -> ReportRow {
+        ReportRow {
+            task_id: task_id.into(),
+            unit_id: "so-y-te".into(),
+            unit_printed: Some("Sở Y tế".into()),
+            name: format!("Nhiệm vụ {task_id}"),
+            funding_source: FundingSource::ThuongXuyen,
+            period: Some("2025".into()),
+            is_rental: false,
+            budget: [Some(1_000_000_000), None, None, None],
+            expected_completion: None,
+            expected_completion_on: None,
+            assigned_deadline_on: None,
+            progress_text: None,
+            position: Some(1),
+            created_at: at,
+            clock: None,
+            paused: false,
+            paused_clock: None,
+            entry_seq: 1,
+            is_latest: true,
+            entry_kind: "import".into(),
+            entry_at: at,
+            state_entered_at: Some(at),
+            moved_at: at,
+            actor_user: "nhap.lieu".into(),
+            actor_name: None,
+            actor_role: None,
+            state: "de_xuat".into(),
+            phase: Phase::Proposed,
+            comment: None,
+            workflow: "mua-sam".into(),
+            workflow_version: 1,
+            round: None,
+            plan_year: 2025,
+            section: "1".into(),
+            category: None,
+            carried_over: None,
+            spent: None,
+            planned_allocation: None,
+            spent_previous: None,
+            year_status: None,
+            continuing: false,
+        }
     }
 }
 

@@ -94,16 +94,8 @@ impl<'c> From<&'c mut SqliteConnection> for Conn<'c> {
     }
 }
 
-/// Binds `args` to a PostgreSQL query in order.
-pub(crate) fn bind_pg<'q>(
-    q: Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    args: &[Arg<'q>],
-) -> Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    bind(q, args)
-}
-
 /// Binds `args` to `q` in order.
-fn bind<'q, DB: Database>(
+pub(crate) fn bind<'q, DB: Database>(
     mut q: Query<'q, DB, DB::Arguments>,
     args: &[Arg<'q>],
 ) -> Query<'q, DB, DB::Arguments>

@@ -51,7 +51,9 @@ use futures_util::TryStreamExt;
 use sqlx::{FromRow, Row};
 
 use super::audit::{self, AuditRecord, insert_audit};
-use super::plans::{NewListing, Recorded, listings_columns, record_budget};
+use super::plans::{
+    NewListing, Recorded, budget_line_values, budget_lines_columns, listings_columns, record_budget,
+};
 use super::sql::{Arg, Conn};
 use super::{BudgetLine, Db, Store, StoreError, in_place, is_unique_violation};
 use super::{micros, new_id};
@@ -722,14 +724,6 @@ macro_rules! tasks_columns {
     };
 }
 
-/// The new tasks' budget lines.
-macro_rules! budget_lines_columns {
-    () => {
-        "budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
-         planned_allocation_vnd)"
-    };
-}
-
 /// The same lines in the budget history.
 macro_rules! budget_history_columns {
     () => {
@@ -825,20 +819,6 @@ fn listing_values<'a>(
         position: Some(n.position),
     }
     .values(now)
-}
-
-/// A new budget line's row of [`budget_lines_columns!`], for both backends.
-fn budget_line_values<'a>(id: &'a str, l: &BudgetLine, plan_id: &'a str) -> [Arg<'a>; 8] {
-    [
-        Arg::Str(id),
-        Arg::Int(i64::from(l.year)),
-        Arg::OptInt(l.need_total_vnd),
-        Arg::OptInt(l.approved_estimate_vnd),
-        Arg::OptInt(l.need_year_vnd),
-        Arg::OptInt(l.allocated_year_vnd),
-        Arg::Str(plan_id),
-        Arg::OptInt(l.planned_allocation_vnd),
-    ]
 }
 
 /// The same line's row of [`budget_history_columns!`], for both backends.

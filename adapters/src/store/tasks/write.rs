@@ -16,7 +16,9 @@ use super::super::audit::{
     AuditRecord, CitedDocument, Evidence, documents_json, insert_audit, insert_audit_stmt,
     sha256_hex,
 };
-use super::super::plans::{NewListing, Recorded, insert_listing, record_budget};
+use super::super::plans::{
+    NewListing, Recorded, budget_line_values, budget_lines_columns, insert_listing, record_budget,
+};
 use super::super::sql::{Arg, Conn, NewTimer, Ran, RunError, Stmt, Value, timer_stmts};
 use super::super::{
     Expected, NewTask, Plan, Refusal, Store, StoreError, Task, TransitionOutcome,
@@ -390,18 +392,12 @@ impl NewRow<'_> {
             )
             .await?;
             conn.execute(
-                "INSERT INTO budget_lines (task_id, year, need_total_vnd, approved_estimate_vnd, need_year_vnd, allocated_year_vnd, plan_id, \
-                 planned_allocation_vnd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    Arg::Str(self.id),
-                    Arg::Int(i64::from(b.year)),
-                    Arg::OptInt(b.need_total_vnd),
-                    Arg::OptInt(b.approved_estimate_vnd),
-                    Arg::OptInt(b.need_year_vnd),
-                    Arg::OptInt(b.allocated_year_vnd),
-                    Arg::Str(self.plan_id),
-                    Arg::OptInt(b.planned_allocation_vnd),
-                ],
+                concat!(
+                    "INSERT INTO ",
+                    budget_lines_columns!(),
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ),
+                &budget_line_values(self.id, b, self.plan_id),
             )
             .await?;
         }
