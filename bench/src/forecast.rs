@@ -10,30 +10,20 @@
 //! its own counts, so a forecast that skipped tasks would not pass for a fast one.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::import::{PLAN, import_args, tiendo_binary};
+use crate::import::{PLAN, PlanRun, import_args, tiendo_binary};
 use crate::process::{self, Measured};
-use crate::scratch::{Backends, PgServer, Scratch};
+use crate::scratch::Scratch;
 use crate::{Failure, progress, synthetic_plan};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Tasks in the synthetic plan.
-    #[arg(long, default_value_t = 100_000)]
-    pub tasks: usize,
-    /// Which backend(s) to measure.
-    #[arg(long, value_enum, default_value = "both")]
-    pub backend: Backends,
     #[command(flatten)]
-    pub pg: PgServer,
+    pub run: PlanRun,
     /// The date the forecast is made as of (the `--as-of` of `tiendo forecast`).
     #[arg(long, default_value = "2025-11-05", value_name = "DATE")]
     pub as_of: String,
-    /// The `tiendo` binary whose commands are timed (default: `tiendo` beside this benchmark's
-    /// own binary, as `cargo build --release --workspace` leaves it).
-    #[arg(long, env = "TIENDO_BIN", value_name = "FILE")]
-    pub tiendo_bin: Option<PathBuf>,
 }
 
 /// Issue 17's target for the forecast of 100,000 tasks in one report.
@@ -41,9 +31,7 @@ const TARGET_SECONDS: f64 = 1.0;
 
 impl Args {
     pub fn check(&self) -> Result<(), String> {
-        if self.tasks == 0 {
-            return Err("--tasks must be at least 1".into());
-        }
+        self.run.check()?;
         engine::time::parse_date(&self.as_of)
             .map(|_| ())
             .map_err(|e| format!("--as-of: {e}"))
@@ -87,7 +75,7 @@ async fn run_backend(
     let args = import_args(PLAN, csv);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let import = process::measure(tiendo, &args, &env).await?;
-    let expected = format!("{} mới", a.tasks);
+    let expected = format!("{} mới", a.run.tasks);
     if !import.stdout.contains(&expected) {
         return Err(Failure::new(format!(
             "{backend}: import: expected `{expected}`, it printed: {}",
@@ -113,7 +101,7 @@ async fn run_backend(
         }
         let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         if format == "json" {
-            check_json(&file, a.tasks)
+            check_json(&file, a.run.tasks)
                 .map_err(|e| Failure::new(format!("{backend}: {name}: {e}")))?;
         }
         bar.inc(1);
@@ -149,11 +137,11 @@ fn check_json(file: &Path, tasks: usize) -> Result<(), String> {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let plan = synthetic_plan::write("forecast", a.tasks, None)?;
+    let tiendo = tiendo_binary(a.run.tiendo_bin.as_deref())?;
+    let plan = synthetic_plan::write("forecast", a.run.tasks, None)?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s\nTimed: {} forecast --plan {PLAN} --as-of {}\nLoad average before: {}\n",
-        a.tasks,
+        a.run.tasks,
         plan.bytes as f64 / 1e6,
         plan.generated_in.as_secs_f64(),
         tiendo.display(),
@@ -161,8 +149,8 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
         process::load_average()
     );
     let mut all_ok = true;
-    for &backend in a.backend.list() {
-        let scratch = Scratch::create(backend, "forecast", &a.pg).await?;
+    for &backend in a.run.backend.list() {
+        let scratch = Scratch::create(backend, "forecast", &a.run.pg).await?;
         let result = run_backend(&tiendo, &scratch, &plan.csv, a).await;
         scratch.finish(false).await;
         let (import, runs) = result?;
@@ -204,7 +192,7 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
     let _ = writeln!(
         out,
         "Target (issue 17): the forecast of {} tasks in one report ≤ {TARGET_SECONDS:.0} s: {}",
-        a.tasks,
+        a.run.tasks,
         if all_ok { "met" } else { "NOT met" }
     );
     Ok(out)

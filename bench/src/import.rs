@@ -21,8 +21,10 @@ use crate::process::{self, Measured};
 use crate::scratch::{Backends, PgServer, Scratch};
 use crate::{Failure, progress, synthetic_plan};
 
+/// What the benchmarks over a synthetic plan (`import`, `forecast`) take alike: the plan's size,
+/// the backends, the PostgreSQL server and the `tiendo` binary whose commands are timed.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct PlanRun {
     /// Tasks in the synthetic plan.
     #[arg(long, default_value_t = 100_000)]
     pub tasks: usize,
@@ -31,13 +33,28 @@ pub struct Args {
     pub backend: Backends,
     #[command(flatten)]
     pub pg: PgServer,
-    /// Also write the synthetic catalogue here (to time `tiendo import plan` under /usr/bin/time).
-    #[arg(long, value_name = "FILE")]
-    pub write_csv: Option<PathBuf>,
     /// The `tiendo` binary whose commands are timed (default: `tiendo` beside this benchmark's
     /// own binary, as `cargo build --release --workspace` leaves it).
     #[arg(long, env = "TIENDO_BIN", value_name = "FILE")]
     pub tiendo_bin: Option<PathBuf>,
+}
+
+impl PlanRun {
+    pub fn check(&self) -> Result<(), String> {
+        if self.tasks == 0 {
+            return Err("--tasks must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub run: PlanRun,
+    /// Also write the synthetic catalogue here (to time `tiendo import plan` under /usr/bin/time).
+    #[arg(long, value_name = "FILE")]
+    pub write_csv: Option<PathBuf>,
 }
 
 pub(crate) const PLAN: &str = "999/KH-BENCH";
@@ -238,19 +255,16 @@ pub(crate) fn import_args(plan: &str, csv: &Path) -> Vec<String> {
 
 impl Args {
     pub fn check(&self) -> Result<(), String> {
-        if self.tasks == 0 {
-            return Err("--tasks must be at least 1".into());
-        }
-        Ok(())
+        self.run.check()
     }
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let plan = synthetic_plan::write("import", a.tasks, a.write_csv.as_deref())?;
+    let tiendo = tiendo_binary(a.run.tiendo_bin.as_deref())?;
+    let plan = synthetic_plan::write("import", a.run.tasks, a.write_csv.as_deref())?;
     let mut out = format!(
         "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s ({})\nTimed: {}\nLoad average before: {}\n",
-        a.tasks,
+        a.run.tasks,
         plan.bytes as f64 / 1e6,
         plan.generated_in.as_secs_f64(),
         plan.csv.display(),
@@ -258,9 +272,9 @@ pub async fn run(a: &Args) -> Result<String, Failure> {
         process::load_average()
     );
     let mut all_ok = true;
-    for &backend in a.backend.list() {
-        let scratch = Scratch::create(backend, "import", &a.pg).await?;
-        let result = run_backend(&tiendo, &scratch, &plan.csv, a.tasks).await;
+    for &backend in a.run.backend.list() {
+        let scratch = Scratch::create(backend, "import", &a.run.pg).await?;
+        let result = run_backend(&tiendo, &scratch, &plan.csv, a.run.tasks).await;
         scratch.finish(false).await;
         let phases = result?;
         all_ok &= render_phases(&mut out, backend.as_str(), &phases);

@@ -6,7 +6,7 @@
 //! line), so the test knows batches of several transitions were being written when it killed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::common::TestDb;
@@ -65,19 +65,9 @@ async fn killed_with_batches_in_flight_loses_and_acknowledges_nothing_wrongly(db
             .count();
         batched_before_kill.push(several - seen);
         seen = several;
-        server.proc.kill9();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        server.start().await;
+        server.kill9_and_restart().await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::Relaxed);
-    let load = clients.await.unwrap();
-    let status = server.proc.signal_and_wait("TERM", Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "serve exits 0 on SIGTERM: {status}\n{}",
-        server.proc.log_text()
-    );
+    let load = server.finish(&stop, clients).await;
 
     let sizes = batch_sizes(&server.proc.log_text());
     assert!(

@@ -185,6 +185,32 @@ impl Server {
         self.wait_ready(Duration::from_secs(60)).await;
     }
 
+    /// Kills it with SIGKILL mid-work, as a power cut would, and starts it again.
+    pub async fn kill9_and_restart(&mut self) {
+        self.proc.kill9();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.start().await;
+    }
+
+    /// Ends a run under load: a last second of it, the clients stopped and awaited, then the
+    /// server stopped as systemd stops it (SIGTERM, drained, exit 0). What the clients did.
+    pub async fn finish(
+        &mut self,
+        stop: &AtomicBool,
+        clients: tokio::task::JoinHandle<Load>,
+    ) -> Load {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.store(true, Ordering::Relaxed);
+        let load = clients.await.unwrap();
+        let status = self.proc.signal_and_wait("TERM", Duration::from_secs(30));
+        assert!(
+            status.success(),
+            "serve exits 0 on SIGTERM: {status}\n{}",
+            self.proc.log_text()
+        );
+        load
+    }
+
     pub async fn wait_ready(&mut self, within: Duration) {
         let client = reqwest::Client::new();
         let t = Instant::now();

@@ -1,7 +1,7 @@
 //! `tiendo serve` killed -9 under load, five times.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::common::TestDb;
@@ -28,20 +28,10 @@ async fn killed_under_load_five_times_loses_and_doubles_nothing(db: TestDb) {
             1500 + u64::from(round * 7 % 10) * 100,
         ))
         .await;
-        server.proc.kill9();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        server.start().await;
+        server.kill9_and_restart().await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::Relaxed);
-    let load = clients.await.unwrap();
     // The last instance stops as systemd stops it: SIGTERM, drained, exit 0.
-    let status = server.proc.signal_and_wait("TERM", Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "serve exits 0 on SIGTERM: {status}\n{}",
-        server.proc.log_text()
-    );
+    let load = server.finish(&stop, clients).await;
 
     harness::check(&db, workflows.path(), &world, &load).await;
     assert!(load.acks.len() > 100, "the load ran: {}", load.acks.len());
