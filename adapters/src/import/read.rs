@@ -14,13 +14,19 @@ use engine::catalogue::{FileError, RawRecord, RawTable};
 
 /// Reads `path` (CSV or XLSX; `sheet` chooses an XLSX sheet, default the first).
 pub fn read_file(path: &Path, sheet: Option<&str>) -> Result<RawTable, FileError> {
+    let (bytes, name) = read_path(path)?;
+    read_bytes(&bytes, &name, sheet)
+}
+
+/// The bytes of the file at `path`, and its name (for messages and to tell CSV from XLSX).
+fn read_path(path: &Path) -> Result<(Vec<u8>, String), FileError> {
     let bytes = std::fs::read(path)
         .map_err(|e| FileError(format!("Không đọc được tệp {}: {e}", path.display())))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    read_bytes(&bytes, &name, sheet)
+    Ok((bytes, name))
 }
 
 /// Reads a catalogue from bytes; `name` is used in messages.
@@ -132,12 +138,7 @@ fn read_csv(bytes: &[u8], name: &str) -> Result<RawTable, FileError> {
 /// Reads `path` as printed sheets: every sheet of an XLSX workbook (or only `sheet`), or the
 /// one table of a CSV file, each row with its row (line) number, nothing skipped.
 pub fn read_grids(path: &Path, sheet: Option<&str>) -> Result<Vec<Grid>, FileError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| FileError(format!("Không đọc được tệp {}: {e}", path.display())))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let (bytes, name) = read_path(path)?;
     read_grids_bytes(bytes, &name, sheet)
 }
 

@@ -29,6 +29,25 @@ pub struct Importer {
     pub role: Option<Role>,
 }
 
+impl Importer {
+    /// `actor`, in the role [`crate::access::may_import`] finds them allowed to import in.
+    pub fn acting(actor: &crate::decide::Actor) -> Result<Importer, crate::access::Denied> {
+        let role = crate::access::may_import(actor)?;
+        Ok(Importer {
+            user: actor.user.clone(),
+            role: Some(role),
+        })
+    }
+
+    /// The operator at the shell (`cli:LOGIN`), who holds the database and needs no account.
+    pub fn operator(login: &str) -> Importer {
+        Importer {
+            user: login.to_string(),
+            role: None,
+        }
+    }
+}
+
 /// The first entry of a task created from `row`.
 pub fn new_task_entry(row: &CatalogueRow, importer: &Importer, at: Instant) -> AuditEntry {
     AuditEntry {

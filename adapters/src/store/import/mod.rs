@@ -1,6 +1,6 @@
 //! The store side of plan import: one aggregate, [`Imports`], and its door.
 //!
-//! [`Imports::import_plan_as`] (a user, ruled on by [`access::may_import`]) and
+//! [`Imports::import_plan_as`] (a user, ruled on by [`engine::access::may_import`]) and
 //! [`Imports::import_plan`] (the operator at the shell) run one import: the engine checks and
 //! parses the catalogue ([`catalogue::prepare`]), this module writes it in one transaction, and
 //! the engine reports on it ([`Prepared::report`]). Nothing is decided here that the engine
@@ -35,7 +35,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use engine::access;
 use engine::catalogue::entries::{IMPORT_KIND, IMPORT_UPDATE_KIND, new_task_entry};
 use engine::catalogue::reimport::{
     self, Fingerprint, ImportedValues, Matched, OnRecord, Update, UpdateError, decide_update,
@@ -103,7 +102,7 @@ impl<'a> Imports<'a> {
     }
 
     /// Imports a catalogue into its plan as `actor`, who must be allowed to
-    /// ([`access::may_import`]); the audit log records the role they imported in.
+    /// ([`engine::access::may_import`]); the audit log records the role they imported in.
     #[tracing::instrument(name = "import_plan", skip_all, fields(user = %actor.user, plan = %request.plan.number))]
     pub async fn import_plan_as(
         &self,
@@ -111,11 +110,7 @@ impl<'a> Imports<'a> {
         request: PlanImport,
         now: Instant,
     ) -> Result<ImportReport, ImportError> {
-        let role = access::may_import(actor).map_err(StoreError::from)?;
-        let importer = Importer {
-            user: actor.user.clone(),
-            role: Some(role),
-        };
+        let importer = Importer::acting(actor).map_err(StoreError::from)?;
         self.import(&importer, request, now).await
     }
 
@@ -128,10 +123,7 @@ impl<'a> Imports<'a> {
         request: PlanImport,
         now: Instant,
     ) -> Result<ImportReport, ImportError> {
-        let importer = Importer {
-            user: operator.to_string(),
-            role: None,
-        };
+        let importer = Importer::operator(operator);
         self.import(&importer, request, now).await
     }
 

@@ -2,7 +2,7 @@
 //! duplicates.
 //!
 //! [`Imports::import_printed`] (the operator) and [`Imports::import_printed_as`] (a user, ruled
-//! on by [`access::may_import`]) run one import in one transaction:
+//! on by [`engine::access::may_import`]) run one import in one transaction:
 //!
 //! 1. the engine reads the sheets ([`prepare_printed`]);
 //! 2. the plan and the units it lacks, as the normalized import does;
@@ -47,7 +47,7 @@ impl PrintedReport {
 }
 
 impl Imports<'_> {
-    /// Imports a printed plan as `actor`, who must be allowed to import ([`access::may_import`]).
+    /// Imports a printed plan as `actor`, who must be allowed to import ([`engine::access::may_import`]).
     #[tracing::instrument(name = "import_printed", skip_all, fields(user = %actor.user, plan = %request.plan.number))]
     pub async fn import_printed_as(
         &self,
@@ -55,12 +55,13 @@ impl Imports<'_> {
         request: PrintedImport,
         now: Instant,
     ) -> Result<PrintedReport, ImportError> {
-        let role = access::may_import(actor).map_err(StoreError::from)?;
-        let importer = Importer {
-            user: actor.user.clone(),
-            role: Some(role),
-        };
-        self.printed(&importer, request, now, true).await
+        self.printed(
+            &Importer::acting(actor).map_err(StoreError::from)?,
+            request,
+            now,
+            true,
+        )
+        .await
     }
 
     /// What importing a printed plan as `actor` would do, written nowhere: the same reading,
@@ -73,12 +74,13 @@ impl Imports<'_> {
         request: PrintedImport,
         now: Instant,
     ) -> Result<PrintedReport, ImportError> {
-        let role = access::may_import(actor).map_err(StoreError::from)?;
-        let importer = Importer {
-            user: actor.user.clone(),
-            role: Some(role),
-        };
-        self.printed(&importer, request, now, false).await
+        self.printed(
+            &Importer::acting(actor).map_err(StoreError::from)?,
+            request,
+            now,
+            false,
+        )
+        .await
     }
 
     /// Imports a printed plan for the operator at the shell (`cli:LOGIN`, no role).
@@ -89,10 +91,7 @@ impl Imports<'_> {
         request: PrintedImport,
         now: Instant,
     ) -> Result<PrintedReport, ImportError> {
-        let importer = Importer {
-            user: operator.to_string(),
-            role: None,
-        };
+        let importer = Importer::operator(operator);
         self.printed(&importer, request, now, true).await
     }
 
