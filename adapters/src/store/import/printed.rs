@@ -55,13 +55,8 @@ impl Imports<'_> {
         request: PrintedImport,
         now: Instant,
     ) -> Result<PrintedReport, ImportError> {
-        self.printed(
-            &Importer::acting(actor).map_err(StoreError::from)?,
-            request,
-            now,
-            true,
-        )
-        .await
+        let importer = Importer::acting(actor).map_err(StoreError::from)?;
+        self.printed(&importer, request, now, true).await
     }
 
     /// What importing a printed plan as `actor` would do, written nowhere: the same reading,
@@ -74,13 +69,8 @@ impl Imports<'_> {
         request: PrintedImport,
         now: Instant,
     ) -> Result<PrintedReport, ImportError> {
-        self.printed(
-            &Importer::acting(actor).map_err(StoreError::from)?,
-            request,
-            now,
-            false,
-        )
-        .await
+        let importer = Importer::acting(actor).map_err(StoreError::from)?;
+        self.printed(&importer, request, now, false).await
     }
 
     /// Imports a printed plan for the operator at the shell (`cli:LOGIN`, no role).
