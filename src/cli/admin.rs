@@ -288,11 +288,11 @@ fn date(s: &str) -> Result<chrono::NaiveDate, Failure> {
 pub async fn db(cmd: &DbCmd, ctx: &Ctx<'_>) -> Result<String, Failure> {
     match cmd {
         DbCmd::Migrate { init } => {
-            let store = if *init {
+            let store = ctx.keep(if *init {
                 Store::connect_initialising(ctx.database_url(), ctx.catalog()?, 2).await?
             } else {
                 Store::connect(ctx.database_url(), ctx.catalog()?, 2).await?
-            };
+            });
             let n = store.migrate().await?;
             Ok(format!(
                 "{}: {n} migration(s) applied\n",

@@ -231,6 +231,8 @@ pub fn find_workflow<'a>(
 pub struct Ctx<'a> {
     pub workflows: Option<&'a Path>,
     pub database: &'a DatabaseSettings,
+    /// The stores the command opened, closed when it ends ([`Ctx::close`]).
+    opened: std::sync::Mutex<Vec<Store>>,
 }
 
 impl Ctx<'_> {
@@ -250,9 +252,29 @@ impl Ctx<'_> {
 
     /// Opens the store, applying pending migrations first.
     pub async fn store(&self) -> Result<Store, Failure> {
-        Ok(Store::open(self.database_url(), self.catalog()?)
+        let store = Store::open(self.database_url(), self.catalog()?)
             .await?
-            .with_group_commit(self.database.group_commit))
+            .with_group_commit(self.database.group_commit);
+        Ok(self.keep(store))
+    }
+
+    /// Keeps `store` to be closed when the command ends.
+    pub fn keep(&self, store: Store) -> Store {
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.push(store.clone());
+        }
+        store
+    }
+
+    /// Closes the stores the command opened. On SQLite the last connection to close folds the
+    /// write-ahead log into the database file and removes it, so that the next command does not
+    /// first read back a large import's log (a 280 MB log after a 100,000-task import added
+    /// 0.2 s to every later command).
+    async fn close(&self) {
+        let opened = self.opened.lock().map(|mut o| std::mem::take(&mut *o));
+        for store in opened.unwrap_or_default() {
+            store.close().await;
+        }
     }
 }
 
@@ -268,8 +290,9 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
     let ctx = Ctx {
         workflows: settings.workflows.as_deref(),
         database: &settings.database,
+        opened: Default::default(),
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Workflows(workflows::WorkflowsCmd::Migrate(a)) => {
             workflows::migrate(a, &ctx).await
         }
@@ -300,5 +323,7 @@ pub async fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Serve(args) => serve::run(args, &ctx, &settings).await,
         Command::Outbox(cmd) => worker::outbox(cmd, &ctx).await,
         Command::Demo { .. } => demo::run(&ctx, &settings.data_dir).await,
-    }
+    };
+    ctx.close().await;
+    result
 }

@@ -10,6 +10,8 @@
 //! end of that budget year.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use engine::Phase;
@@ -21,7 +23,8 @@ use engine::workflow::Catalog;
 use serde::Serialize;
 
 use super::model::{Block, Cell, Column, ColumnKind, Document, Row, RowStyle, Section, Table};
-use crate::store::{FlagInput, Plan, ReportRow, Store, StoreError};
+use crate::progress::{TRACK_EVERY, Tracker};
+use crate::store::{FlagInput, Plan, PrintedOrder, ReportRow, RowSink, Store, StoreError};
 
 /// One task's forecast (or why it has none).
 #[derive(Debug, Clone)]
@@ -59,8 +62,10 @@ pub fn forecast_row(
     Some(many.forecast(wf, &input, as_of).map_err(|e| e.to_string()))
 }
 
-/// The forecasts of every open task among `rows`, as of the end of `as_of`.
-pub fn compute(
+/// The forecasts of every open task among `rows`, as of the end of `as_of`, one after the
+/// other: what [`Streamed`] works out on several threads.
+#[cfg(test)]
+fn compute(
     plan: &Plan,
     rows: Vec<ReportRow>,
     catalog: &Catalog,
@@ -151,21 +156,35 @@ pub struct Counts {
     pub not_forecast: usize,
 }
 
-pub fn counts(list: &[TaskForecast]) -> Counts {
-    let mut c = Counts {
-        open: list.len(),
-        ..Counts::default()
-    };
-    for t in list {
+impl Counts {
+    /// Counts one more open task.
+    fn add(&mut self, t: &TaskForecast) {
+        self.open += 1;
         match &t.forecast {
             Ok(f) => match f.verdict {
-                Verdict::CannotFinish => c.cannot_finish += 1,
-                Verdict::AtRisk => c.at_risk += 1,
-                Verdict::OnTrack => c.on_track += 1,
-                Verdict::NoDeadline => c.no_deadline += 1,
+                Verdict::CannotFinish => self.cannot_finish += 1,
+                Verdict::AtRisk => self.at_risk += 1,
+                Verdict::OnTrack => self.on_track += 1,
+                Verdict::NoDeadline => self.no_deadline += 1,
             },
-            Err(_) => c.not_forecast += 1,
+            Err(_) => self.not_forecast += 1,
         }
+    }
+
+    fn merge(&mut self, o: Counts) {
+        self.open += o.open;
+        self.cannot_finish += o.cannot_finish;
+        self.at_risk += o.at_risk;
+        self.on_track += o.on_track;
+        self.no_deadline += o.no_deadline;
+        self.not_forecast += o.not_forecast;
+    }
+}
+
+pub fn counts(list: &[TaskForecast]) -> Counts {
+    let mut c = Counts::default();
+    for t in list {
+        c.add(t);
     }
     c
 }
@@ -434,20 +453,13 @@ pub struct ForecastJson<'a> {
     pub tasks: Vec<TaskForecastJson<'a>>,
 }
 
-/// What the JSON answer is made of: the plan's open tasks with their forecasts (`list`), as of
-/// `as_of`, units named by `names`; `all_paths`: every path's every step, not only the earliest
-/// path's.
-pub struct JsonAnswer<'a> {
-    pub plan: &'a Plan,
-    pub list: &'a [TaskForecast],
-    pub as_of: NaiveDate,
-    pub catalog: &'a Catalog,
-    pub names: &'a HashMap<String, String>,
-    pub all_paths: bool,
+/// How the JSON answer's tasks are written: units named by `names`; `all_paths`: every path's
+/// every step, not only the earliest path's.
+struct JsonAnswer<'a> {
+    catalog: &'a Catalog,
+    names: &'a HashMap<String, String>,
+    all_paths: bool,
 }
-
-/// Tasks serialized at a time by one thread of [`JsonAnswer::write`]: about 3 MB of JSON.
-const JSON_CHUNK: usize = 2048;
 
 impl<'a> JsonAnswer<'a> {
     /// One task's entry.
@@ -470,83 +482,303 @@ impl<'a> JsonAnswer<'a> {
         }
     }
 
-    /// The answer whole in memory; [`JsonAnswer::write`] writes the same bytes without holding
-    /// them.
-    pub fn whole(&self) -> ForecastJson<'a> {
+    /// The answer of `plan` as of `as_of` whole in memory, with the tasks of `list` (in its
+    /// order): [`JsonParts::write`] writes the same bytes without holding them.
+    #[cfg(test)]
+    fn whole(
+        &self,
+        plan: &'a Plan,
+        as_of: NaiveDate,
+        list: &'a [TaskForecast],
+    ) -> ForecastJson<'a> {
         ForecastJson {
-            plan: &self.plan.number,
-            as_of: self.as_of,
-            counts: counts(self.list),
-            tasks: self.list.iter().map(|t| self.task(t)).collect(),
+            plan: &plan.number,
+            as_of,
+            counts: counts(list),
+            tasks: list.iter().map(|t| self.task(t)).collect(),
+        }
+    }
+}
+
+/// What a forecast's reading thread hands to its workers at a time.
+const BATCH: usize = 512;
+
+/// What the workers of a streamed forecast ([`Streamed`]) share: how to forecast a row and, for
+/// JSON, how to write its entry.
+pub(crate) struct Job {
+    pub plan: Plan,
+    pub catalog: Arc<Catalog>,
+    pub names: Arc<HashMap<String, String>>,
+    pub as_of: NaiveDate,
+    pub units: Option<Vec<String>>,
+    /// `Some(all_paths)`: serialize each task's JSON entry as it is forecast; `None`: keep the
+    /// forecasts (for a document).
+    pub json: Option<bool>,
+}
+
+/// A plan's forecast worked out while its rows are read
+/// ([`crate::store::Reports::each_report_row`]): the reading thread hands the rows in batches to
+/// a worker thread a processor, which forecasts each (and, for JSON, serializes its entry at
+/// once and drops the row), so that reading, forecasting and serializing run side by side. The
+/// workers gather each task's [`PrintedOrder`] with its forecast or entry; the finish puts them
+/// in that order.
+pub(crate) struct Streamed<'t> {
+    batch: Vec<ReportRow>,
+    send: Option<SyncSender<Vec<ReportRow>>>,
+    workers: Vec<std::thread::JoinHandle<Result<(), String>>>,
+    gathered: Arc<Mutex<Gathered>>,
+    units: Option<Vec<String>>,
+    tracker: &'t dyn Tracker,
+    read: usize,
+    json: bool,
+}
+
+/// What the workers gathered, in the order they finished their batches: `keys[i]` is the place
+/// of `kept[i]` (documents) or `entries[i]` (JSON).
+#[derive(Default)]
+struct Gathered {
+    counts: Counts,
+    keys: Vec<PrintedOrder>,
+    kept: Vec<TaskForecast>,
+    entries: Vec<Entry>,
+    chunks: Vec<Vec<u8>>,
+}
+
+/// Where a task's JSON entry is: its chunk, and the range of bytes in it.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    chunk: u32,
+    start: u32,
+    end: u32,
+}
+
+/// A streamed JSON forecast's result ([`Streamed::finish_json`]): the counts and the tasks'
+/// entries, each already serialized, in printed order.
+pub(crate) struct JsonParts {
+    pub counts: Counts,
+    entries: Vec<Entry>,
+    chunks: Vec<Vec<u8>>,
+}
+
+impl<'t> Streamed<'t> {
+    /// Starts the workers (one a processor).
+    pub(crate) fn start(job: Job, tracker: &'t dyn Tracker) -> Streamed<'t> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ReportRow>>(2 * threads);
+        let receive = Arc::new(Mutex::new(receive));
+        let gathered = Arc::new(Mutex::new(Gathered::default()));
+        let units = job.units.clone();
+        let json = job.json.is_some();
+        let job = Arc::new(job);
+        let workers = (0..threads)
+            .map(|_| {
+                let (job, receive, gathered) = (
+                    Arc::clone(&job),
+                    Arc::clone(&receive),
+                    Arc::clone(&gathered),
+                );
+                std::thread::spawn(move || work(&job, &receive, &gathered))
+            })
+            .collect();
+        Streamed {
+            batch: Vec::with_capacity(BATCH),
+            send: Some(send),
+            workers,
+            gathered,
+            units,
+            tracker,
+            read: 0,
+            json,
         }
     }
 
-    /// The answer's compact serialization, written to `out` as it is made: the tasks are
-    /// serialized in chunks of [`JSON_CHUNK`] on as many threads as the machine has processors,
-    /// and each chunk is written as soon as those before it are. A 100,000-task answer (150 MB)
-    /// is never held whole: at most two chunks a thread wait to be written.
-    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        self.write_in_chunks(out, JSON_CHUNK)
+    fn hand_over(&mut self) -> Result<(), StoreError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let send = self.send.as_ref().ok_or_else(stopped)?;
+        send.send(batch).map_err(|_| stopped())
     }
 
-    /// [`JsonAnswer::write`] in chunks of `chunk` tasks.
-    fn write_in_chunks(&self, out: &mut dyn std::io::Write, chunk: usize) -> std::io::Result<()> {
+    /// Waits for the workers, and takes what they gathered, with its order.
+    fn finish(mut self) -> Result<(Gathered, Vec<usize>), StoreError> {
+        if !self.batch.is_empty() {
+            self.hand_over()?;
+        }
+        // The workers stop when the channel closes.
+        self.send = None;
+        for w in std::mem::take(&mut self.workers) {
+            w.join()
+                .map_err(|_| stopped())?
+                .map_err(|e| StoreError::internal(format!("forecast: {e}")))?;
+        }
+        self.tracker.advance(self.read);
+        let gathered = std::mem::take(&mut *self.gathered.lock().map_err(|_| stopped())?);
+        let keys = &gathered.keys;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
+        Ok((gathered, order))
+    }
+
+    /// The open tasks' forecasts, in printed order (a [`Job`] without `json`).
+    pub(crate) fn finish_list(self) -> Result<Vec<TaskForecast>, StoreError> {
+        let (mut gathered, order) = self.finish()?;
+        crate::store::put_in_order(&mut gathered.kept, order);
+        Ok(gathered.kept)
+    }
+
+    /// The JSON answer's parts, its entries in printed order (a [`Job`] with `json`).
+    pub(crate) fn finish_json(self) -> Result<JsonParts, StoreError> {
+        let (mut gathered, order) = self.finish()?;
+        crate::store::put_in_order(&mut gathered.entries, order);
+        Ok(JsonParts {
+            counts: gathered.counts,
+            entries: gathered.entries,
+            chunks: gathered.chunks,
+        })
+    }
+}
+
+impl Drop for Streamed<'_> {
+    /// A read that failed half way: the workers stop with the channel, and are not waited for.
+    fn drop(&mut self) {
+        self.send = None;
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::internal("the forecast's worker thread stopped")
+}
+
+impl RowSink for Streamed<'_> {
+    /// Sized up front: growing the forecasts of 100,000 tasks by doubling would hold them twice.
+    fn expect(&mut self, rows: usize) {
+        if let Ok(mut g) = self.gathered.lock() {
+            g.keys.reserve_exact(rows);
+            if self.json {
+                g.entries.reserve_exact(rows);
+            } else {
+                g.kept.reserve_exact(rows);
+            }
+        }
+    }
+
+    fn push(&mut self, row: ReportRow) -> Result<(), StoreError> {
+        self.read += 1;
+        if self.read.is_multiple_of(TRACK_EVERY) {
+            self.tracker.advance(self.read);
+        }
+        if self
+            .units
+            .as_ref()
+            .is_some_and(|u| !u.contains(&row.unit_id))
+        {
+            return Ok(());
+        }
+        self.batch.push(row);
+        if self.batch.len() == BATCH {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+}
+
+/// A worker: forecasts the batches it takes until the channel closes, adding each batch's
+/// results to `gathered`.
+fn work(
+    job: &Job,
+    receive: &Mutex<Receiver<Vec<ReportRow>>>,
+    gathered: &Mutex<Gathered>,
+) -> Result<(), String> {
+    let mut many = Many::new();
+    let at = end_of_day(job.as_of);
+    let answer = JsonAnswer {
+        catalog: &job.catalog,
+        names: &job.names,
+        all_paths: job.json.unwrap_or(false),
+    };
+    fn poisoned<T>(_: T) -> String {
+        "a forecast thread failed".to_string()
+    }
+    loop {
+        // The lock is held only to take a batch.
+        let Ok(batch) = receive.lock().map_err(poisoned)?.recv() else {
+            return Ok(());
+        };
+        let mut counts = Counts::default();
+        let mut keys = Vec::with_capacity(batch.len());
+        let mut kept = Vec::new();
+        let mut ranges = Vec::new();
+        // About 2 kB a task (the longest entries grow it; what is left over is given back).
+        let mut buf = Vec::with_capacity(if job.json.is_some() {
+            batch.len() * 2400
+        } else {
+            0
+        });
+        for row in batch {
+            let Some(forecast) = forecast_row(&mut many, &job.catalog, job.plan.year, &row, at)
+            else {
+                continue;
+            };
+            let t = TaskForecast { row, forecast };
+            counts.add(&t);
+            keys.push(PrintedOrder::of(&t.row));
+            if job.json.is_none() {
+                kept.push(t);
+                continue;
+            }
+            let start = buf.len();
+            serde_json::to_writer(&mut buf, &answer.task(&t)).map_err(|e| e.to_string())?;
+            ranges.push((start, buf.len()));
+        }
+        buf.shrink_to_fit();
+        let mut g = gathered.lock().map_err(poisoned)?;
+        g.counts.merge(counts);
+        g.keys.append(&mut keys);
+        g.kept.append(&mut kept);
+        if job.json.is_some() {
+            let chunk = u32::try_from(g.chunks.len()).map_err(|e| e.to_string())?;
+            for (start, end) in ranges {
+                let (start, end) = (
+                    u32::try_from(start).map_err(|e| e.to_string())?,
+                    u32::try_from(end).map_err(|e| e.to_string())?,
+                );
+                g.entries.push(Entry { chunk, start, end });
+            }
+            g.chunks.push(buf);
+        }
+    }
+}
+
+impl JsonParts {
+    /// Writes the JSON answer of `plan` as of `as_of`: compact, the plan, the date, the counts,
+    /// then each task's entry in printed order. The 150 MB answer of a 100,000-task plan is held
+    /// once, as its entries (the counts come first, so nothing is written before the last row
+    /// is forecast).
+    pub(crate) fn write(
+        &self,
+        plan: &Plan,
+        as_of: NaiveDate,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
         let head = ForecastJson {
-            plan: &self.plan.number,
-            as_of: self.as_of,
-            counts: counts(self.list),
+            plan: &plan.number,
+            as_of,
+            counts: self.counts,
             tasks: Vec::new(),
         };
         let mut head = serde_json::to_vec(&head)?;
         // `…"tasks":[]}`: the tasks go between the brackets.
         head.truncate(head.len() - 2);
         out.write_all(&head)?;
-        let chunks: Vec<&[TaskForecast]> = self.list.chunks(chunk.max(1)).collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, chunks.len().max(1));
-        let serialize = |i: usize| -> std::io::Result<Vec<u8>> {
-            let mut buf = Vec::with_capacity(chunks[i].len() * 1600);
-            for (j, t) in chunks[i].iter().enumerate() {
-                if i > 0 || j > 0 {
-                    buf.push(b',');
-                }
-                serde_json::to_writer(&mut buf, &self.task(t))?;
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
             }
-            Ok(buf)
-        };
-        if threads == 1 {
-            for i in 0..chunks.len() {
-                out.write_all(&serialize(i)?)?;
-            }
-        } else {
-            std::thread::scope(|scope| -> std::io::Result<()> {
-                // Thread `w` serializes chunks w, w + threads, …, each into its own channel; the
-                // chunks are taken from the channels in turn, so in order. When writing fails, the
-                // receivers are dropped and the threads stop at their next send.
-                let receivers: Vec<_> = (0..threads)
-                    .map(|w| {
-                        let (send, receive) = std::sync::mpsc::sync_channel(2);
-                        let serialize = &serialize;
-                        let count = chunks.len();
-                        scope.spawn(move || {
-                            for i in (w..count).step_by(threads) {
-                                if send.send(serialize(i)).is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                        receive
-                    })
-                    .collect();
-                for i in 0..chunks.len() {
-                    let chunk = receivers[i % threads]
-                        .recv()
-                        .map_err(|_| std::io::Error::other("a JSON thread stopped"))??;
-                    out.write_all(&chunk)?;
-                }
-                Ok(())
-            })?;
+            let bytes = self
+                .chunks
+                .get(e.chunk as usize)
+                .and_then(|c| c.get(e.start as usize..e.end as usize))
+                .ok_or_else(|| std::io::Error::other("a forecast entry out of its chunk"))?;
+            out.write_all(bytes)?;
         }
         out.write_all(b"]}")
     }
@@ -556,48 +788,106 @@ impl<'a> JsonAnswer<'a> {
 mod tests {
     use super::*;
 
-    /// Written in chunks on several threads, the JSON answer is the bytes of serializing it
-    /// whole, whatever the chunk size: the chunks come out in order, one comma between tasks.
+    /// Forecast while the rows are read, in several batches on several workers and in the
+    /// order the store happens to hand them over, the answer is the one worked out from the
+    /// rows in printed order: the same JSON bytes as serializing it whole, the same forecasts in
+    /// the same order; rows of units out of scope and finished tasks are left out. A file that
+    /// fills up part way gets its error back.
     #[test]
-    fn the_json_written_in_chunks_is_the_json_serialized_whole() {
+    fn the_streamed_forecast_is_the_forecast_of_the_rows_in_printed_order() {
         let at = engine::time::parse_instant("2025-06-02T09:00:00+07:00").unwrap();
-        let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
+        let catalog = Arc::new(Catalog::load(&crate::definitions::embedded()).unwrap());
         let plan = Plan::example();
-        let rows: Vec<ReportRow> = (0..7)
+        let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+        let names = Arc::new(HashMap::from([(
+            "so-y-te".to_string(),
+            "Sở Y tế".to_string(),
+        )]));
+        // 1,300 rows (three batches) in a scrambled order: positions repeat, some are missing,
+        // creation times and ids break the ties; one in seven is another unit's, one in eleven
+        // is finished; names that JSON must escape.
+        let rows: Vec<ReportRow> = (0..1300u32)
             .map(|i| {
-                let mut r = ReportRow::example(&format!("t{i}"), at);
-                r.name = format!("Nhiệm vụ \"{i}\" số {i}");
-                r.expected_completion_on = NaiveDate::from_ymd_opt(2025, 7 + i as u32, 1);
+                let k = (i * 7919) % 1300;
+                let mut r = ReportRow::example(&format!("t{k:04}"), at);
+                r.name = format!("Nhiệm vụ \"{k}\" số {k}");
+                r.position = (k % 13 != 0).then_some(i64::from(k % 97));
+                r.created_at = at + chrono::Duration::seconds(i64::from(k % 5));
+                r.expected_completion_on = NaiveDate::from_ymd_opt(2025, 7 + k % 6, 1);
+                if k % 7 == 0 {
+                    r.unit_id = "so-tai-chinh".into();
+                }
+                if k % 11 == 0 {
+                    r.phase = Phase::Completed;
+                }
                 r
             })
             .collect();
-        let as_of = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
-        let list = compute(&plan, rows, &catalog, as_of);
-        assert_eq!(list.len(), 7);
+        let units = Some(vec!["so-y-te".to_string()]);
+        let mut expected: Vec<ReportRow> = rows
+            .iter()
+            .filter(|r| r.unit_id == "so-y-te")
+            .cloned()
+            .collect();
+        expected.sort_by_key(PrintedOrder::of);
+        let list = compute(&plan, expected, &catalog, as_of);
+        // 1,300 less 186 multiples of 7 and 119 of 11, plus the 17 of 77 counted twice.
+        assert_eq!(list.len(), 1012);
         assert!(list.iter().all(|t| t.forecast.is_ok()));
-        let names = HashMap::from([("so-y-te".to_string(), "Sở Y tế".to_string())]);
-        let answer = |list, all_paths| JsonAnswer {
-            plan: &plan,
-            list,
+        let job = |json| Job {
+            plan: plan.clone(),
+            catalog: Arc::clone(&catalog),
+            names: Arc::clone(&names),
             as_of,
-            catalog: &catalog,
-            names: &names,
-            all_paths,
+            units: units.clone(),
+            json,
+        };
+        let stream = |json| {
+            let mut streamed = Streamed::start(job(json), &());
+            streamed.expect(rows.len());
+            for r in &rows {
+                streamed.push(r.clone()).unwrap();
+            }
+            streamed
         };
         for all_paths in [false, true] {
-            let answer = answer(&list, all_paths);
-            let whole = serde_json::to_vec(&answer.whole()).unwrap();
-            for chunk in [1, 2, 3, 7, 100] {
-                let mut written = Vec::new();
-                answer.write_in_chunks(&mut written, chunk).unwrap();
-                assert_eq!(
-                    String::from_utf8(written).unwrap(),
-                    String::from_utf8(whole.clone()).unwrap(),
-                    "chunks of {chunk}"
-                );
-            }
+            let answer = JsonAnswer {
+                catalog: &catalog,
+                names: &names,
+                all_paths,
+            };
+            let whole = serde_json::to_vec(&answer.whole(&plan, as_of, &list)).unwrap();
+            let parts = stream(Some(all_paths)).finish_json().unwrap();
+            let mut written = Vec::new();
+            parts.write(&plan, as_of, &mut written).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(whole).unwrap(),
+                "all paths: {all_paths}"
+            );
         }
-        // A file that fills up part way: the error comes back, the threads stop.
+        let kept = stream(None).finish_list().unwrap();
+        assert_eq!(kept.len(), list.len());
+        for (a, b) in kept.iter().zip(&list) {
+            assert_eq!(a.row, b.row);
+            assert_eq!(a.forecast, b.forecast);
+        }
+        // No row at all: an empty answer.
+        let parts = Streamed::start(job(Some(false)), &())
+            .finish_json()
+            .unwrap();
+        let mut written = Vec::new();
+        parts.write(&plan, as_of, &mut written).unwrap();
+        let answer = JsonAnswer {
+            catalog: &catalog,
+            names: &names,
+            all_paths: false,
+        };
+        assert_eq!(
+            written,
+            serde_json::to_vec(&answer.whole(&plan, as_of, &[])).unwrap()
+        );
+        // A file that fills up part way: the error comes back.
         struct Full(usize);
         impl std::io::Write for Full {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -611,16 +901,8 @@ mod tests {
                 Ok(())
             }
         }
-        let err = answer(&list, false)
-            .write_in_chunks(&mut Full(600), 1)
-            .unwrap_err();
+        let parts = stream(Some(false)).finish_json().unwrap();
+        let err = parts.write(&plan, as_of, &mut Full(6000)).unwrap_err();
         assert_eq!(err.to_string(), "disk full");
-        // No task: an empty list between the brackets.
-        let mut written = Vec::new();
-        answer(&[], false).write(&mut written).unwrap();
-        assert_eq!(
-            written,
-            serde_json::to_vec(&answer(&[], false).whole()).unwrap()
-        );
     }
 }

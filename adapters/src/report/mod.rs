@@ -27,6 +27,7 @@ pub mod xlsx;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use engine::time::{end_of_day, format_date};
@@ -720,33 +721,42 @@ pub async fn forecast_write(
     out: &mut dyn std::io::Write,
 ) -> Result<String, ReportError> {
     let plan = store.directory().plan(&params.plan).await?;
-    let (rows, names) =
-        read_rows(store, Some(&plan.id), params.as_of, &params.units, tracker).await?;
-    tracker.stage("Dự báo khả năng hoàn thành", rows.len());
-    let list = forecast::compute(&plan, rows, store.catalog(), params.as_of);
+    let names = Arc::new(store.reports().unit_names_on(params.as_of).await?);
     let stem = format!(
         "du-bao-hoan-thanh-{}-{}",
         slug(&plan.number),
         params.as_of.format("%Y-%m-%d")
     );
+    tracker.stage("Đọc dữ liệu nhiệm vụ và dự báo khả năng hoàn thành", 0);
+    // Forecast (and, for JSON, serialized) on worker threads while the rows are read.
+    let mut streamed = forecast::Streamed::start(
+        forecast::Job {
+            plan: plan.clone(),
+            catalog: Arc::clone(store.catalog()),
+            names: Arc::clone(&names),
+            as_of: params.as_of,
+            units: params.units.clone(),
+            json: (format == ForecastFormat::Json).then_some(params.all_paths),
+        },
+        tracker,
+    );
+    store
+        .reports()
+        .each_report_row(Some(&plan.id), end_of_day(params.as_of), &mut streamed)
+        .await?;
     match format {
         ForecastFormat::Json => {
-            forecast::JsonAnswer {
-                plan: &plan,
-                list: &list,
-                as_of: params.as_of,
-                catalog: store.catalog(),
-                names: &names,
-                all_paths: params.all_paths,
-            }
-            .write(out)
-            .map_err(|e| ReportError::Render(e.to_string()))?;
-            drop_aside(list);
+            let parts = streamed.finish_json()?;
+            parts
+                .write(&plan, params.as_of, out)
+                .map_err(|e| ReportError::Render(e.to_string()))?;
+            drop_aside(parts);
             Ok(format!("{stem}.json"))
         }
         ForecastFormat::Document(f) => {
+            let list = streamed.finish_list()?;
             let doc = forecast::build(&plan, &list, params.as_of, store.catalog(), &names);
-            drop(list);
+            drop_aside(list);
             let r = render(&doc, f, stem, tracker);
             drop_aside(doc);
             let r = r?;

@@ -76,7 +76,8 @@ pub use observe::{Metrics, Observe, Readiness};
 pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
-pub use reports::{ReportRow, Reports};
+pub(crate) use reports::put_in_order;
+pub use reports::{PrintedOrder, ReportRow, Reports, RowSink};
 pub use rounds::{
     Compared, EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundTask, RoundUnit, RoundView,
     Rounds, Submission,

@@ -258,22 +258,86 @@ impl Positional for Described {
     }
 }
 
-/// Puts `rows` in printed order: file position (rows without one last), then creation, then
-/// id. Sorted through an index, then moved into place once each: a sort that moves the records
-/// themselves (several hundred bytes each) spent most of its time copying them.
+/// Where the rows of [`Reports::each_report_row`] go, one at a time.
+pub trait RowSink: Send {
+    /// About how many rows will come (an upper bound), before the first.
+    fn expect(&mut self, _rows: usize) {}
+    /// One row; an error stops the read and is its answer.
+    fn push(&mut self, row: ReportRow) -> Result<(), StoreError>;
+}
+
+/// Collects the rows (sized up front: growing a vector of 100,000 records by doubling would
+/// hold two).
+impl RowSink for Vec<ReportRow> {
+    fn expect(&mut self, rows: usize) {
+        self.reserve_exact(rows);
+    }
+
+    fn push(&mut self, row: ReportRow) -> Result<(), StoreError> {
+        Vec::push(self, row);
+        Ok(())
+    }
+}
+
+/// A row's place in printed order: file position (rows without one last), then creation, then
+/// id (see [`printed_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintedOrder {
+    position: Option<i64>,
+    created_at: Instant,
+    task_id: String,
+}
+
+impl PrintedOrder {
+    pub fn of(r: &ReportRow) -> PrintedOrder {
+        PrintedOrder {
+            position: r.position,
+            created_at: r.created_at,
+            task_id: r.task_id.clone(),
+        }
+    }
+}
+
+impl Ord for PrintedOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        printed_key(self.position, self.created_at, &self.task_id).cmp(&printed_key(
+            other.position,
+            other.created_at,
+            &other.task_id,
+        ))
+    }
+}
+
+impl PartialOrd for PrintedOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The printed order's one rule, for [`PrintedOrder`] and [`in_printed_order`].
+fn printed_key(
+    position: Option<i64>,
+    created_at: Instant,
+    task_id: &str,
+) -> (bool, Option<i64>, Instant, &str) {
+    (position.is_none(), position, created_at, task_id)
+}
+
+/// Puts `rows` in printed order ([`PrintedOrder`]). Sorted through an index, then moved into
+/// place once each: a sort that moves the records themselves (several hundred bytes each)
+/// spent most of its time copying them.
 fn in_printed_order(rows: &mut [ReportRow]) {
-    let key = |r: &ReportRow| (r.position.is_none(), r.position, r.created_at);
+    fn key(r: &ReportRow) -> (bool, Option<i64>, Instant, &str) {
+        printed_key(r.position, r.created_at, &r.task_id)
+    }
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (&rows[a], &rows[b]);
-        key(a).cmp(&key(b)).then_with(|| a.task_id.cmp(&b.task_id))
-    });
+    order.sort_unstable_by(|&a, &b| key(&rows[a]).cmp(&key(&rows[b])));
     put_in_order(rows, order);
 }
 
 /// Moves the item at `order[k]` to position k, for every k (`order` is a permutation), with one
 /// swap per item out of place: each cycle of the permutation is followed once.
-fn put_in_order<T>(items: &mut [T], mut order: Vec<usize>) {
+pub(crate) fn put_in_order<T>(items: &mut [T], mut order: Vec<usize>) {
     for start in 0..items.len() {
         let mut k = start;
         while order[k] != k {
@@ -367,6 +431,22 @@ impl Reports<'_> {
         plan: Option<&str>,
         cutoff: Instant,
     ) -> Result<Vec<ReportRow>, StoreError> {
+        let mut rows = Vec::new();
+        self.each_report_row(plan, cutoff, &mut rows).await?;
+        in_printed_order(&mut rows);
+        Ok(rows)
+    }
+
+    /// [`Reports::report_rows`] handed to `sink` one row at a time, as they are read and in no
+    /// particular order (a caller that needs the printed order sorts by [`printed_order_key`]):
+    /// a caller can work on the rows while the rest are read, and need not hold them all.
+    #[tracing::instrument(skip_all, fields(plan = plan.unwrap_or("*")))]
+    pub async fn each_report_row(
+        &self,
+        plan: Option<&str>,
+        cutoff: Instant,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), StoreError> {
         let cutoff = micros(cutoff);
         let plan_id = match plan {
             Some(p) => Some(self.store.directory().plan(p).await?.id),
@@ -414,7 +494,7 @@ impl Reports<'_> {
             "SELECT COUNT(*) FROM tasks WHERE $1 = ''"
         };
         let scope_arg = plan_id.clone().unwrap_or_default();
-        let rows: Vec<ReportRow> = match &self.store.db {
+        match &self.store.db {
             super::Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
                 // Sized up front: growing a vector of 100,000 records by doubling would hold two.
@@ -427,14 +507,15 @@ impl Reports<'_> {
                     .bind(&scope_arg)
                     .fetch(&mut *conn);
                 // Streamed: a 100,000-task plan is never held twice (raw rows and records).
-                let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                sink.expect(usize::try_from(count).unwrap_or(0));
                 while let Some(row) = rows.try_next().await? {
-                    out.push(Described::decode(&mut Pg::of(&row))?.into());
+                    sink.push(Described::decode(&mut Pg::of(&row))?.into())?;
                 }
-                out
             }
             super::Db::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
+                // A sink that stops (its consumer is gone) ends the read with its own error.
+                let mut stopped = None;
                 super::in_place::read(&mut conn, |db| {
                     // The query walks a handful of B-trees side by side; with SQLite's default
                     // 2 MB page cache they evict each other and every row costs several page
@@ -446,26 +527,32 @@ impl Reports<'_> {
                             rusqlite::named_params! {"$1": scope_arg},
                             |r| r.get(0),
                         )?;
-                        let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                        sink.expect(usize::try_from(count).unwrap_or(0));
                         let mut stmt = db.prepare(&sql)?;
                         let mut rows = stmt.query(rusqlite::named_params! {
                             "$1": super::in_place::instant(cutoff),
                             "$2": scope_arg,
                         })?;
                         while let Some(row) = rows.next()? {
-                            out.push(Described::decode(&mut InPlace::of(row))?.into());
+                            if let Err(e) =
+                                sink.push(Described::decode(&mut InPlace::of(row))?.into())
+                            {
+                                stopped = Some(e);
+                                break;
+                            }
                         }
-                        Ok(out)
+                        Ok(())
                     })();
                     db.execute_batch("PRAGMA cache_size = -2000")?;
                     result
                 })
-                .await?
+                .await?;
+                if let Some(e) = stopped {
+                    return Err(e);
+                }
             }
-        };
-        let mut rows = rows;
-        in_printed_order(&mut rows);
-        Ok(rows)
+        }
+        Ok(())
     }
 
     /// [`Reports::report_rows`] of `plan` up to `cutoff`, described as known at the end of
