@@ -190,15 +190,13 @@ pub fn counts(list: &[TaskForecast]) -> Counts {
 }
 
 /// The forecast as a document: the counts, then the tasks that cannot finish on time and those at
-/// risk, each with its dates, path and binding step.
-pub fn build(
-    plan: &Plan,
-    list: &[TaskForecast],
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    names: &HashMap<String, String>,
-) -> Document {
-    let c = counts(list);
+/// risk, each with its dates, path and binding step, then those that could not be forecast.
+pub(crate) fn build(plan: &Plan, as_of: NaiveDate, parts: DocumentParts) -> Document {
+    let DocumentParts {
+        counts: c,
+        flagged,
+        failed,
+    } = parts;
     let mut blocks = vec![
         Block::Title("DỰ BÁO KHẢ NĂNG HOÀN THÀNH NHIỆM VỤ".to_string()),
         Block::Subtitle(format!(
@@ -223,25 +221,10 @@ pub fn build(
             "Cách tính: từ bước hiện tại của nhiệm vụ và thời gian đã qua ở bước đó, theo mọi đường đến khi hoàn thành và mọi hình thức lựa chọn nhà thầu mà giá trị gói thầu cho phép, trên lịch ngày làm việc: sớm nhất (mọi bước ở mức tối thiểu luật định hoặc ước tính), thường gặp, muộn nhất theo luật. Hạn là thời gian hoàn thành được giao, hoặc hết ngày 31/12 của năm ngân sách với nhiệm vụ phải hoàn thành trong năm. Các con số \"ước tính\" chưa được xác nhận (xem tệp quy trình).".to_string(),
         ),
     ];
-    let mut flagged = Flagged::default();
-    for t in list {
-        if let Ok(f) = &t.forecast
-            && f.verdict.flagged()
-        {
-            flagged.push(&t.row, t.row.name.clone(), f, catalog, names);
-        }
-    }
     blocks.extend(flagged.blocks());
-    let failed: Vec<&TaskForecast> = list.iter().filter(|t| t.forecast.is_err()).collect();
     if !failed.is_empty() {
         blocks.push(Block::Heading("Không dự báo được".to_string()));
-        for t in failed {
-            blocks.push(Block::Bullet(format!(
-                "{}: {}",
-                t.row.name,
-                t.forecast.as_ref().err().map_or("", String::as_str)
-            )));
-        }
+        blocks.extend(failed.into_iter().map(Block::Bullet));
     }
     Document {
         title: format!("Dự báo hoàn thành — Kế hoạch số {}", plan.number),
@@ -275,15 +258,27 @@ impl Flagged {
         catalog: &Catalog,
         names: &HashMap<String, String>,
     ) {
-        let rows = match f.verdict {
-            Verdict::CannotFinish => &mut self.cannot_finish,
-            Verdict::AtRisk => &mut self.at_risk,
-            Verdict::OnTrack | Verdict::NoDeadline => return,
-        };
-        rows.push(Row {
+        if let Some(row) = Flagged::row(r, name, f, catalog, names) {
+            self.add(f.verdict, row);
+        }
+    }
+
+    /// The table row of a flagged task (its number "TT" left blank: [`Flagged::add`] numbers
+    /// it), or `None` for a task that is not flagged.
+    fn row(
+        r: &ReportRow,
+        name: String,
+        f: &Forecast,
+        catalog: &Catalog,
+        names: &HashMap<String, String>,
+    ) -> Option<Row> {
+        if !f.verdict.flagged() {
+            return None;
+        }
+        Some(Row {
             style: RowStyle::Normal,
             cells: vec![
-                Cell::text((rows.len() + 1).to_string()),
+                Cell::text(String::new()),
                 Cell::Text(name),
                 Cell::text(super::unit_name(names, r)),
                 Cell::text(state_title(catalog, r)),
@@ -295,7 +290,20 @@ impl Flagged {
                 Cell::text(f.binding.as_ref().map_or("", |b| b.text.as_str())),
                 Cell::text(note(f)),
             ],
-        });
+        })
+    }
+
+    /// Adds a row built by [`Flagged::row`] to the end of its verdict's table, numbered.
+    fn add(&mut self, verdict: Verdict, mut row: Row) {
+        let rows = match verdict {
+            Verdict::CannotFinish => &mut self.cannot_finish,
+            Verdict::AtRisk => &mut self.at_risk,
+            Verdict::OnTrack | Verdict::NoDeadline => return,
+        };
+        if let Some(tt) = row.cells.first_mut() {
+            *tt = Cell::text((rows.len() + 1).to_string());
+        }
+        rows.push(row);
     }
 
     /// How many tasks were flagged.
@@ -511,9 +519,19 @@ pub(crate) struct Job {
     pub names: Arc<HashMap<String, String>>,
     pub as_of: NaiveDate,
     pub units: Option<Vec<String>>,
-    /// `Some(all_paths)`: serialize each task's JSON entry as it is forecast; `None`: keep the
-    /// forecasts (for a document).
-    pub json: Option<bool>,
+    pub output: Output,
+}
+
+/// What a streamed forecast makes of each task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// What the document lists of it (its table row, if it is flagged).
+    Document,
+    /// Its JSON entry, serialized as it is forecast.
+    Json,
+    /// Its JSON entry with every path (`--all-paths`): about 4 kB a task, 400 MB for 100,000
+    /// tasks, too much to hold; the forecast is kept and serialized as the answer is written.
+    JsonAllPaths,
 }
 
 /// A plan's forecast worked out while its rows are read
@@ -527,21 +545,57 @@ pub(crate) struct Streamed<'t> {
     send: Option<SyncSender<Vec<ReportRow>>>,
     workers: Vec<std::thread::JoinHandle<Result<(), String>>>,
     gathered: Arc<Mutex<Gathered>>,
-    units: Option<Vec<String>>,
+    job: Arc<Job>,
     tracker: &'t dyn Tracker,
     read: usize,
-    json: bool,
 }
 
 /// What the workers gathered, in the order they finished their batches: `keys[i]` is the place
-/// of `kept[i]` (documents) or `entries[i]` (JSON).
+/// of `lines[i]` (documents: only the tasks the document lists), `entries[i]` (JSON: every open
+/// task) or `kept[i]` (JSON with every path).
 #[derive(Default)]
 struct Gathered {
     counts: Counts,
     keys: Vec<PrintedOrder>,
-    kept: Vec<TaskForecast>,
+    lines: Vec<Line>,
     entries: Vec<Entry>,
     chunks: Vec<Vec<u8>>,
+    kept: Vec<TaskForecast>,
+}
+
+/// What the forecast document lists of a task: its row in the table of its verdict, or why it
+/// could not be forecast.
+enum Line {
+    Flagged(Verdict, Row),
+    Failed(String),
+}
+
+/// What a forecast document is made of ([`build`]): the counts, the flagged tasks' tables and
+/// the tasks that could not be forecast, each in printed order.
+#[derive(Default)]
+pub(crate) struct DocumentParts {
+    pub counts: Counts,
+    flagged: Flagged,
+    failed: Vec<String>,
+}
+
+impl DocumentParts {
+    /// Adds what the document lists of `t` (called in printed order).
+    fn add(&mut self, line: Line) {
+        match line {
+            Line::Flagged(verdict, row) => self.flagged.add(verdict, row),
+            Line::Failed(text) => self.failed.push(text),
+        }
+    }
+
+    /// What the document lists of `t`, if anything.
+    fn line(t: &TaskForecast, catalog: &Catalog, names: &HashMap<String, String>) -> Option<Line> {
+        match &t.forecast {
+            Ok(f) => Flagged::row(&t.row, t.row.name.clone(), f, catalog, names)
+                .map(|row| Line::Flagged(f.verdict, row)),
+            Err(e) => Some(Line::Failed(format!("{}: {e}", t.row.name))),
+        }
+    }
 }
 
 /// Where a task's JSON entry is: its chunk, and the range of bytes in it.
@@ -552,12 +606,25 @@ struct Entry {
     end: u32,
 }
 
-/// A streamed JSON forecast's result ([`Streamed::finish_json`]): the counts and the tasks'
-/// entries, each already serialized, in printed order.
+/// A streamed JSON forecast's result ([`Streamed::finish_json`]): the counts and the tasks, in
+/// printed order.
 pub(crate) struct JsonParts {
     pub counts: Counts,
-    entries: Vec<Entry>,
-    chunks: Vec<Vec<u8>>,
+    tasks: JsonTasks,
+}
+
+enum JsonTasks {
+    /// Each task's entry, already serialized ([`Output::Json`]).
+    Entries {
+        entries: Vec<Entry>,
+        chunks: Vec<Vec<u8>>,
+    },
+    /// Each task's forecast, serialized as it is written ([`Output::JsonAllPaths`]).
+    Forecasts {
+        list: Vec<TaskForecast>,
+        catalog: Arc<Catalog>,
+        names: Arc<HashMap<String, String>>,
+    },
 }
 
 impl<'t> Streamed<'t> {
@@ -567,8 +634,6 @@ impl<'t> Streamed<'t> {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ReportRow>>(2 * threads);
         let receive = Arc::new(Mutex::new(receive));
         let gathered = Arc::new(Mutex::new(Gathered::default()));
-        let units = job.units.clone();
-        let json = job.json.is_some();
         let job = Arc::new(job);
         let workers = (0..threads)
             .map(|_| {
@@ -585,10 +650,9 @@ impl<'t> Streamed<'t> {
             send: Some(send),
             workers,
             gathered,
-            units,
+            job,
             tracker,
             read: 0,
-            json,
         }
     }
 
@@ -618,21 +682,41 @@ impl<'t> Streamed<'t> {
         Ok((gathered, order))
     }
 
-    /// The open tasks' forecasts, in printed order (a [`Job`] without `json`).
-    pub(crate) fn finish_list(self) -> Result<Vec<TaskForecast>, StoreError> {
+    /// The document's parts, in printed order (a [`Job`] without `json`).
+    pub(crate) fn finish_document(self) -> Result<DocumentParts, StoreError> {
         let (mut gathered, order) = self.finish()?;
-        crate::store::put_in_order(&mut gathered.kept, order);
-        Ok(gathered.kept)
+        crate::store::put_in_order(&mut gathered.lines, order);
+        let mut parts = DocumentParts {
+            counts: gathered.counts,
+            ..DocumentParts::default()
+        };
+        for line in gathered.lines {
+            parts.add(line);
+        }
+        Ok(parts)
     }
 
-    /// The JSON answer's parts, its entries in printed order (a [`Job`] with `json`).
+    /// The JSON answer's parts, in printed order (a [`Job`] with a JSON [`Output`]).
     pub(crate) fn finish_json(self) -> Result<JsonParts, StoreError> {
+        let job = Arc::clone(&self.job);
         let (mut gathered, order) = self.finish()?;
-        crate::store::put_in_order(&mut gathered.entries, order);
+        let tasks = if job.output == Output::JsonAllPaths {
+            crate::store::put_in_order(&mut gathered.kept, order);
+            JsonTasks::Forecasts {
+                list: gathered.kept,
+                catalog: Arc::clone(&job.catalog),
+                names: Arc::clone(&job.names),
+            }
+        } else {
+            crate::store::put_in_order(&mut gathered.entries, order);
+            JsonTasks::Entries {
+                entries: gathered.entries,
+                chunks: gathered.chunks,
+            }
+        };
         Ok(JsonParts {
             counts: gathered.counts,
-            entries: gathered.entries,
-            chunks: gathered.chunks,
+            tasks,
         })
     }
 }
@@ -649,11 +733,13 @@ fn stopped() -> StoreError {
 }
 
 impl RowSink for Streamed<'_> {
-    /// Sized up front: growing the forecasts of 100,000 tasks by doubling would hold them twice.
+    /// JSON: sized up front, every task has an entry.
     fn expect(&mut self, rows: usize) {
-        if let Ok(mut g) = self.gathered.lock() {
+        if self.job.output != Output::Document
+            && let Ok(mut g) = self.gathered.lock()
+        {
             g.keys.reserve_exact(rows);
-            if self.json {
+            if self.job.output == Output::Json {
                 g.entries.reserve_exact(rows);
             } else {
                 g.kept.reserve_exact(rows);
@@ -666,11 +752,8 @@ impl RowSink for Streamed<'_> {
         if self.read.is_multiple_of(TRACK_EVERY) {
             self.tracker.advance(self.read);
         }
-        if self
-            .units
-            .as_ref()
-            .is_some_and(|u| !u.contains(&row.unit_id))
-        {
+        let units = self.job.units.as_ref();
+        if units.is_some_and(|u| !u.contains(&row.unit_id)) {
             return Ok(());
         }
         self.batch.push(row);
@@ -693,7 +776,7 @@ fn work(
     let answer = JsonAnswer {
         catalog: &job.catalog,
         names: &job.names,
-        all_paths: job.json.unwrap_or(false),
+        all_paths: false,
     };
     fn poisoned<T>(_: T) -> String {
         "a forecast thread failed".to_string()
@@ -705,10 +788,11 @@ fn work(
         };
         let mut counts = Counts::default();
         let mut keys = Vec::with_capacity(batch.len());
+        let mut lines = Vec::new();
         let mut kept = Vec::new();
         let mut ranges = Vec::new();
         // About 2 kB a task (the longest entries grow it; what is left over is given back).
-        let mut buf = Vec::with_capacity(if job.json.is_some() {
+        let mut buf = Vec::with_capacity(if job.output == Output::Json {
             batch.len() * 2400
         } else {
             0
@@ -720,21 +804,32 @@ fn work(
             };
             let t = TaskForecast { row, forecast };
             counts.add(&t);
-            keys.push(PrintedOrder::of(&t.row));
-            if job.json.is_none() {
-                kept.push(t);
-                continue;
+            match job.output {
+                Output::Document => {
+                    if let Some(line) = DocumentParts::line(&t, &job.catalog, &job.names) {
+                        keys.push(PrintedOrder::of(&t.row));
+                        lines.push(line);
+                    }
+                }
+                Output::Json => {
+                    keys.push(PrintedOrder::of(&t.row));
+                    let start = buf.len();
+                    serde_json::to_writer(&mut buf, &answer.task(&t)).map_err(|e| e.to_string())?;
+                    ranges.push((start, buf.len()));
+                }
+                Output::JsonAllPaths => {
+                    keys.push(PrintedOrder::of(&t.row));
+                    kept.push(t);
+                }
             }
-            let start = buf.len();
-            serde_json::to_writer(&mut buf, &answer.task(&t)).map_err(|e| e.to_string())?;
-            ranges.push((start, buf.len()));
         }
         buf.shrink_to_fit();
         let mut g = gathered.lock().map_err(poisoned)?;
         g.counts.merge(counts);
         g.keys.append(&mut keys);
+        g.lines.append(&mut lines);
         g.kept.append(&mut kept);
-        if job.json.is_some() {
+        if job.output == Output::Json {
             let chunk = u32::try_from(g.chunks.len()).map_err(|e| e.to_string())?;
             for (start, end) in ranges {
                 let (start, end) = (
@@ -752,7 +847,8 @@ impl JsonParts {
     /// Writes the JSON answer of `plan` as of `as_of`: compact, the plan, the date, the counts,
     /// then each task's entry in printed order. The 150 MB answer of a 100,000-task plan is held
     /// once, as its entries (the counts come first, so nothing is written before the last row
-    /// is forecast).
+    /// is forecast); with every path, the forecasts are held and each entry is serialized
+    /// straight to `out`.
     pub(crate) fn write(
         &self,
         plan: &Plan,
@@ -769,16 +865,38 @@ impl JsonParts {
         // `…"tasks":[]}`: the tasks go between the brackets.
         head.truncate(head.len() - 2);
         out.write_all(&head)?;
-        for (i, e) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",")?;
+        match &self.tasks {
+            JsonTasks::Entries { entries, chunks } => {
+                for (i, e) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    let bytes = chunks
+                        .get(e.chunk as usize)
+                        .and_then(|c| c.get(e.start as usize..e.end as usize))
+                        .ok_or_else(|| {
+                            std::io::Error::other("a forecast entry out of its chunk")
+                        })?;
+                    out.write_all(bytes)?;
+                }
             }
-            let bytes = self
-                .chunks
-                .get(e.chunk as usize)
-                .and_then(|c| c.get(e.start as usize..e.end as usize))
-                .ok_or_else(|| std::io::Error::other("a forecast entry out of its chunk"))?;
-            out.write_all(bytes)?;
+            JsonTasks::Forecasts {
+                list,
+                catalog,
+                names,
+            } => {
+                let answer = JsonAnswer {
+                    catalog,
+                    names,
+                    all_paths: true,
+                };
+                for (i, t) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *out, &answer.task(t))?;
+                }
+            }
         }
         out.write_all(b"]}")
     }
@@ -790,9 +908,9 @@ mod tests {
 
     /// Forecast while the rows are read, in several batches on several workers and in the
     /// order the store happens to hand them over, the answer is the one worked out from the
-    /// rows in printed order: the same JSON bytes as serializing it whole, the same forecasts in
-    /// the same order; rows of units out of scope and finished tasks are left out. A file that
-    /// fills up part way gets its error back.
+    /// rows in printed order: the same JSON bytes as serializing it whole, the same document as
+    /// building its tables one task at a time; rows of units out of scope and finished tasks are
+    /// left out. A file that fills up part way gets its error back.
     #[test]
     fn the_streamed_forecast_is_the_forecast_of_the_rows_in_printed_order() {
         let at = engine::time::parse_instant("2025-06-02T09:00:00+07:00").unwrap();
@@ -805,7 +923,8 @@ mod tests {
         )]));
         // 1,300 rows (three batches) in a scrambled order: positions repeat, some are missing,
         // creation times and ids break the ties; one in seven is another unit's, one in eleven
-        // is finished; names that JSON must escape.
+        // is finished, one in seventeen at a step its workflow does not have (it cannot be
+        // forecast); names that JSON must escape.
         let rows: Vec<ReportRow> = (0..1300u32)
             .map(|i| {
                 let k = (i * 7919) % 1300;
@@ -820,6 +939,9 @@ mod tests {
                 if k % 11 == 0 {
                     r.phase = Phase::Completed;
                 }
+                if k % 17 == 0 {
+                    r.state = "buoc_khong_co".into();
+                }
                 r
             })
             .collect();
@@ -833,17 +955,16 @@ mod tests {
         let list = compute(&plan, expected, &catalog, as_of);
         // 1,300 less 186 multiples of 7 and 119 of 11, plus the 17 of 77 counted twice.
         assert_eq!(list.len(), 1012);
-        assert!(list.iter().all(|t| t.forecast.is_ok()));
-        let job = |json| Job {
+        let job = |output| Job {
             plan: plan.clone(),
             catalog: Arc::clone(&catalog),
             names: Arc::clone(&names),
             as_of,
             units: units.clone(),
-            json,
+            output,
         };
-        let stream = |json| {
-            let mut streamed = Streamed::start(job(json), &());
+        let stream = |output| {
+            let mut streamed = Streamed::start(job(output), &());
             streamed.expect(rows.len());
             for r in &rows {
                 streamed.push(r.clone()).unwrap();
@@ -857,7 +978,12 @@ mod tests {
                 all_paths,
             };
             let whole = serde_json::to_vec(&answer.whole(&plan, as_of, &list)).unwrap();
-            let parts = stream(Some(all_paths)).finish_json().unwrap();
+            let output = if all_paths {
+                Output::JsonAllPaths
+            } else {
+                Output::Json
+            };
+            let parts = stream(output).finish_json().unwrap();
             let mut written = Vec::new();
             parts.write(&plan, as_of, &mut written).unwrap();
             assert_eq!(
@@ -866,14 +992,29 @@ mod tests {
                 "all paths: {all_paths}"
             );
         }
-        let kept = stream(None).finish_list().unwrap();
-        assert_eq!(kept.len(), list.len());
-        for (a, b) in kept.iter().zip(&list) {
-            assert_eq!(a.row, b.row);
-            assert_eq!(a.forecast, b.forecast);
+        // The document: its tables and failures built one task at a time from the sorted list.
+        let mut one_by_one = DocumentParts {
+            counts: counts(&list),
+            ..DocumentParts::default()
+        };
+        for t in &list {
+            if let Some(line) = DocumentParts::line(t, &catalog, &names) {
+                one_by_one.add(line);
+            }
         }
+        assert!(
+            one_by_one.flagged.len() > 100,
+            "{}",
+            one_by_one.flagged.len()
+        );
+        assert!(one_by_one.failed.len() > 10, "{}", one_by_one.failed.len());
+        let streamed = stream(Output::Document).finish_document().unwrap();
+        assert_eq!(
+            format!("{:?}", build(&plan, as_of, streamed)),
+            format!("{:?}", build(&plan, as_of, one_by_one))
+        );
         // No row at all: an empty answer.
-        let parts = Streamed::start(job(Some(false)), &())
+        let parts = Streamed::start(job(Output::Json), &())
             .finish_json()
             .unwrap();
         let mut written = Vec::new();
@@ -901,7 +1042,7 @@ mod tests {
                 Ok(())
             }
         }
-        let parts = stream(Some(false)).finish_json().unwrap();
+        let parts = stream(Output::Json).finish_json().unwrap();
         let err = parts.write(&plan, as_of, &mut Full(6000)).unwrap_err();
         assert_eq!(err.to_string(), "disk full");
     }

@@ -729,17 +729,19 @@ pub async fn forecast_write(
     );
     tracker.stage("Đọc dữ liệu nhiệm vụ và dự báo khả năng hoàn thành", 0);
     // Forecast (and, for JSON, serialized) on worker threads while the rows are read.
-    let mut streamed = forecast::Streamed::start(
-        forecast::Job {
-            plan: plan.clone(),
-            catalog: Arc::clone(store.catalog()),
-            names: Arc::clone(&names),
-            as_of: params.as_of,
-            units: params.units.clone(),
-            json: (format == ForecastFormat::Json).then_some(params.all_paths),
+    let job = forecast::Job {
+        plan: plan.clone(),
+        catalog: Arc::clone(store.catalog()),
+        names: Arc::clone(&names),
+        as_of: params.as_of,
+        units: params.units.clone(),
+        output: match format {
+            ForecastFormat::Document(_) => forecast::Output::Document,
+            ForecastFormat::Json if params.all_paths => forecast::Output::JsonAllPaths,
+            ForecastFormat::Json => forecast::Output::Json,
         },
-        tracker,
-    );
+    };
+    let mut streamed = forecast::Streamed::start(job, tracker);
     store
         .reports()
         .each_report_row(Some(&plan.id), end_of_day(params.as_of), &mut streamed)
@@ -754,9 +756,7 @@ pub async fn forecast_write(
             Ok(format!("{stem}.json"))
         }
         ForecastFormat::Document(f) => {
-            let list = streamed.finish_list()?;
-            let doc = forecast::build(&plan, &list, params.as_of, store.catalog(), &names);
-            drop_aside(list);
+            let doc = forecast::build(&plan, params.as_of, streamed.finish_document()?);
             let r = render(&doc, f, stem, tracker);
             drop_aside(doc);
             let r = r?;
