@@ -16,6 +16,13 @@ use clap::FromArgMatches;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's settings: freed pages go back to the system after a second instead of ten, so that
+/// a report's stages do not add up in its peak (the 100,000-task status report: 302 -> 284 MiB,
+/// no change in time). `_RJEM_MALLOC_CONF` in the environment adds to it.
+#[cfg(not(target_env = "msvc"))]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 20] = b"dirty_decay_ms:1000\0";
+
 fn main() -> ExitCode {
     let parsed = cli::help::command()
         .try_get_matches()
