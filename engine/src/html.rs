@@ -16,6 +16,11 @@ pub fn escape_lines(s: &str) -> String {
     out
 }
 
+/// [`escape_lines`] appended to `out` (a document's many cells, without a string each).
+pub fn push_escaped_lines(out: &mut String, s: &str) {
+    push_escaped(out, s, true);
+}
+
 fn push_escaped(out: &mut String, s: &str, breaks: bool) {
     for c in s.chars() {
         match c {

@@ -72,7 +72,9 @@ fn table(out: &mut String, t: &Table) {
                 (_, ColumnKind::Center) => " class=\"center\"",
                 _ => "",
             };
-            let _ = write!(out, "<td{cls}>{}</td>", escape(&c.display()));
+            let _ = write!(out, "<td{cls}>");
+            engine::html::push_escaped_lines(out, &c.display());
+            out.push_str("</td>");
         }
         out.push_str("</tr>\n");
     }

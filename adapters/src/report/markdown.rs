@@ -10,6 +10,12 @@ use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
 /// backslash, line breaks as `<br>`.
 fn cell_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_cell_text(&mut out, s);
+    out
+}
+
+/// [`cell_text`] appended to `out` (a table's many cells, without a string each).
+fn push_cell_text(out: &mut String, s: &str) {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -22,7 +28,6 @@ fn cell_text(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Escapes the characters that would start Markdown markup at the beginning of a line.
@@ -70,19 +75,24 @@ fn table(out: &mut String, t: &Table) {
     let _ = writeln!(out, "| {} |", align.join(" | "));
     for r in &t.rows {
         let bold = r.style != RowStyle::Normal;
-        let cells: Vec<String> = r
-            .cells
-            .iter()
-            .map(|c| {
-                let s = cell_text(&c.display());
-                if bold && *c != Cell::Empty {
-                    format!("**{s}**")
-                } else {
-                    s
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if r.cells.is_empty() {
+            out.push_str("|  |\n");
+            continue;
+        }
+        out.push('|');
+        for c in &r.cells {
+            out.push(' ');
+            let marked = bold && *c != Cell::Empty;
+            if marked {
+                out.push_str("**");
+            }
+            push_cell_text(out, &c.display());
+            if marked {
+                out.push_str("**");
+            }
+            out.push_str(" |");
+        }
+        out.push('\n');
     }
     out.push('\n');
 }

@@ -165,12 +165,12 @@ impl Cell {
     }
 
     /// The cell as displayed: Vietnamese number format for amounts (1.234,5).
-    pub fn display(&self) -> String {
+    pub fn display(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Cell::Empty => String::new(),
-            Cell::Text(s) => s.clone(),
-            Cell::Money(d) => format_million_vnd(*d, 3),
-            Cell::Count(n) => group_thousands(*n),
+            Cell::Empty => "".into(),
+            Cell::Text(s) => s.as_str().into(),
+            Cell::Money(d) => format_million_vnd(*d, 3).into(),
+            Cell::Count(n) => group_thousands(*n).into(),
         }
     }
 }
