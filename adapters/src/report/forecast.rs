@@ -628,13 +628,14 @@ enum JsonTasks {
 }
 
 impl<'t> Streamed<'t> {
-    /// Starts the workers (one a processor).
-    pub(crate) fn start(job: Job, tracker: &'t dyn Tracker) -> Streamed<'t> {
+    /// Starts the workers (one a processor); an error when the system gives no thread.
+    pub(crate) fn start(job: Job, tracker: &'t dyn Tracker) -> Result<Streamed<'t>, StoreError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<ReportRow>>(2 * threads);
         let receive = Arc::new(Mutex::new(receive));
         let gathered = Arc::new(Mutex::new(Gathered::default()));
         let job = Arc::new(job);
+        // Workers already started stop when `send` is dropped with the error.
         let workers = (0..threads)
             .map(|_| {
                 let (job, receive, gathered) = (
@@ -642,10 +643,13 @@ impl<'t> Streamed<'t> {
                     Arc::clone(&receive),
                     Arc::clone(&gathered),
                 );
-                std::thread::spawn(move || work(&job, &receive, &gathered))
+                std::thread::Builder::new()
+                    .name("forecast".into())
+                    .spawn(move || work(&job, &receive, &gathered))
+                    .map_err(|e| StoreError::internal(format!("forecast thread: {e}")))
             })
-            .collect();
-        Streamed {
+            .collect::<Result<_, _>>()?;
+        Ok(Streamed {
             batch: Vec::with_capacity(BATCH),
             send: Some(send),
             workers,
@@ -653,7 +657,7 @@ impl<'t> Streamed<'t> {
             job,
             tracker,
             read: 0,
-        }
+        })
     }
 
     fn hand_over(&mut self) -> Result<(), StoreError> {
@@ -964,7 +968,7 @@ mod tests {
             output,
         };
         let stream = |output| {
-            let mut streamed = Streamed::start(job(output), &());
+            let mut streamed = Streamed::start(job(output), &()).unwrap();
             streamed.expect(rows.len());
             for r in &rows {
                 streamed.push(r.clone()).unwrap();
@@ -1015,6 +1019,7 @@ mod tests {
         );
         // No row at all: an empty answer.
         let parts = Streamed::start(job(Output::Json), &())
+            .unwrap()
             .finish_json()
             .unwrap();
         let mut written = Vec::new();

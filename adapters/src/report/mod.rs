@@ -741,7 +741,7 @@ pub async fn forecast_write(
             ForecastFormat::Json => forecast::Output::Json,
         },
     };
-    let mut streamed = forecast::Streamed::start(job, tracker);
+    let mut streamed = forecast::Streamed::start(job, tracker)?;
     store
         .reports()
         .each_report_row(Some(&plan.id), end_of_day(params.as_of), &mut streamed)

@@ -438,7 +438,7 @@ impl Reports<'_> {
     }
 
     /// [`Reports::report_rows`] handed to `sink` one row at a time, as they are read and in no
-    /// particular order (a caller that needs the printed order sorts by [`printed_order_key`]):
+    /// particular order (a caller that needs the printed order sorts by [`PrintedOrder`]):
     /// a caller can work on the rows while the rest are read, and need not hold them all.
     #[tracing::instrument(skip_all, fields(plan = plan.unwrap_or("*")))]
     pub async fn each_report_row(
