@@ -11,7 +11,7 @@ use clap::FromArgMatches;
 /// jemalloc instead of the system's allocator. The reports and the forecast free on one thread
 /// what another allocated (rows read on one, forecast and serialized on others); glibc's
 /// allocator serializes those frees on the allocating thread's arena: the forecast of 100,000
-/// tasks took 1.6 s with it against 0.9-1.0 s with jemalloc, and peaked at 220 vs 230 MiB.
+/// tasks took 1.6 s with it against 0.8 s with jemalloc, at the same peak (about 220 MiB).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -574,7 +574,7 @@ enum Line {
 /// the tasks that could not be forecast, each in printed order.
 #[derive(Default)]
 pub(crate) struct DocumentParts {
-    pub counts: Counts,
+    counts: Counts,
     flagged: Flagged,
     failed: Vec<String>,
 }
@@ -606,10 +606,11 @@ struct Entry {
     end: u32,
 }
 
-/// A streamed JSON forecast's result ([`Streamed::finish_json`]): the counts and the tasks, in
-/// printed order.
+/// A streamed JSON forecast's result ([`Streamed::finish_json`]): what it was asked for, the
+/// counts and the tasks, in printed order.
 pub(crate) struct JsonParts {
-    pub counts: Counts,
+    job: Arc<Job>,
+    counts: Counts,
     tasks: JsonTasks,
 }
 
@@ -620,11 +621,7 @@ enum JsonTasks {
         chunks: Vec<Vec<u8>>,
     },
     /// Each task's forecast, serialized as it is written ([`Output::JsonAllPaths`]).
-    Forecasts {
-        list: Vec<TaskForecast>,
-        catalog: Arc<Catalog>,
-        names: Arc<HashMap<String, String>>,
-    },
+    Forecasts(Vec<TaskForecast>),
 }
 
 impl<'t> Streamed<'t> {
@@ -686,7 +683,7 @@ impl<'t> Streamed<'t> {
         Ok((gathered, order))
     }
 
-    /// The document's parts, in printed order (a [`Job`] without `json`).
+    /// The document's parts, in printed order (a [`Job`] for [`Output::Document`]).
     pub(crate) fn finish_document(self) -> Result<DocumentParts, StoreError> {
         let (mut gathered, order) = self.finish()?;
         crate::store::put_in_order(&mut gathered.lines, order);
@@ -706,11 +703,7 @@ impl<'t> Streamed<'t> {
         let (mut gathered, order) = self.finish()?;
         let tasks = if job.output == Output::JsonAllPaths {
             crate::store::put_in_order(&mut gathered.kept, order);
-            JsonTasks::Forecasts {
-                list: gathered.kept,
-                catalog: Arc::clone(&job.catalog),
-                names: Arc::clone(&job.names),
-            }
+            JsonTasks::Forecasts(gathered.kept)
         } else {
             crate::store::put_in_order(&mut gathered.entries, order);
             JsonTasks::Entries {
@@ -719,6 +712,7 @@ impl<'t> Streamed<'t> {
             }
         };
         Ok(JsonParts {
+            job,
             counts: gathered.counts,
             tasks,
         })
@@ -848,20 +842,15 @@ fn work(
 }
 
 impl JsonParts {
-    /// Writes the JSON answer of `plan` as of `as_of`: compact, the plan, the date, the counts,
+    /// Writes the JSON answer: compact, the plan, the date, the counts,
     /// then each task's entry in printed order. The 150 MB answer of a 100,000-task plan is held
     /// once, as its entries (the counts come first, so nothing is written before the last row
     /// is forecast); with every path, the forecasts are held and each entry is serialized
     /// straight to `out`.
-    pub(crate) fn write(
-        &self,
-        plan: &Plan,
-        as_of: NaiveDate,
-        out: &mut dyn std::io::Write,
-    ) -> std::io::Result<()> {
+    pub(crate) fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let head = ForecastJson {
-            plan: &plan.number,
-            as_of,
+            plan: &self.job.plan.number,
+            as_of: self.job.as_of,
             counts: self.counts,
             tasks: Vec::new(),
         };
@@ -884,14 +873,10 @@ impl JsonParts {
                     out.write_all(bytes)?;
                 }
             }
-            JsonTasks::Forecasts {
-                list,
-                catalog,
-                names,
-            } => {
+            JsonTasks::Forecasts(list) => {
                 let answer = JsonAnswer {
-                    catalog,
-                    names,
+                    catalog: &self.job.catalog,
+                    names: &self.job.names,
                     all_paths: true,
                 };
                 for (i, t) in list.iter().enumerate() {
@@ -989,7 +974,7 @@ mod tests {
             };
             let parts = stream(output).finish_json().unwrap();
             let mut written = Vec::new();
-            parts.write(&plan, as_of, &mut written).unwrap();
+            parts.write(&mut written).unwrap();
             assert_eq!(
                 String::from_utf8(written).unwrap(),
                 String::from_utf8(whole).unwrap(),
@@ -1023,7 +1008,7 @@ mod tests {
             .finish_json()
             .unwrap();
         let mut written = Vec::new();
-        parts.write(&plan, as_of, &mut written).unwrap();
+        parts.write(&mut written).unwrap();
         let answer = JsonAnswer {
             catalog: &catalog,
             names: &names,
@@ -1048,7 +1033,7 @@ mod tests {
             }
         }
         let parts = stream(Output::Json).finish_json().unwrap();
-        let err = parts.write(&plan, as_of, &mut Full(6000)).unwrap_err();
+        let err = parts.write(&mut Full(6000)).unwrap_err();
         assert_eq!(err.to_string(), "disk full");
     }
 }

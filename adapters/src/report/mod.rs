@@ -750,7 +750,7 @@ pub async fn forecast_write(
         ForecastFormat::Json => {
             let parts = streamed.finish_json()?;
             parts
-                .write(&plan, params.as_of, out)
+                .write(out)
                 .map_err(|e| ReportError::Render(e.to_string()))?;
             drop_aside(parts);
             Ok(format!("{stem}.json"))
