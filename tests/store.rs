@@ -36,6 +36,7 @@ on_both_backends!(
     uploads_are_audit_entries_and_transitions_carry_document_hashes,
     a_new_sqlite_database_is_the_owners_only,
     group_commit_keeps_each_transitions_own_outcome,
+    the_group_commit_writer_gives_its_connection_back,
 );
 
 fn at(s: &str) -> Instant {
@@ -1532,4 +1533,33 @@ async fn group_commit_keeps_each_transitions_own_outcome(db: TestDb) {
         }
     }
     panic!("no transaction carried more than one transition in 5 bursts");
+}
+
+/// The group-commit writer keeps its connection while transitions keep coming (its page cache
+/// stays warm), but gives it back once they stop: closing the store, which waits for every
+/// connection, returns after a burst of transitions instead of waiting forever.
+async fn the_group_commit_writer_gives_its_connection_back(db: TestDb) {
+    let w = world(&db).await;
+    let store = w.store.clone().with_group_commit(true);
+    for i in 0..3 {
+        let o = store
+            .tasks()
+            .create_as(&w.officer, &new_task(&format!("Nhiệm vụ {i}")), None, t0())
+            .await
+            .unwrap();
+        store
+            .tasks()
+            .transition_as(
+                &w.officer,
+                &req(&o.task_id, "bat_dau_lap_thuyet_minh"),
+                t0(),
+            )
+            .await
+            .unwrap();
+    }
+    let stats = store.group_commit_stats().unwrap();
+    assert_eq!(stats.transitions, 3, "{stats:?}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), store.close())
+        .await
+        .expect("the store closes: the writer gave its connection back");
 }
