@@ -42,16 +42,11 @@ use clap::{CommandFactory, Parser};
 
 pub use failure::Failure;
 
-/// The `tiendo` binary's allocator and settings (src/main.rs), so that the store measured here
-/// in-process allocates as it does in `tiendo serve`.
+/// The `tiendo` binary's allocator (src/main.rs), so that the store measured here in-process
+/// allocates as it does in `tiendo serve` (its decay setting matters for reports' peaks, not here).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// See src/main.rs: freed pages go back to the system after a second.
-#[cfg(not(target_env = "msvc"))]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: &[u8; 20] = b"dirty_decay_ms:1000\0";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -173,13 +173,15 @@ mod tests {
         let plan = Plan::example();
         let catalog = Catalog::load(&crate::definitions::embedded()).unwrap();
         let doc = super::super::progress::build(
-            &plan,
-            &engine::plan::layout::default_layout(2025),
+            &super::super::progress::Input {
+                plan: &plan,
+                layout: &engine::plan::layout::default_layout(2025),
+                as_of: at.date_naive(),
+                catalog: &catalog,
+                unit_names: &HashMap::new(),
+                tracker: &(),
+            },
             vec![row],
-            at.date_naive(),
-            &catalog,
-            &HashMap::new(),
-            &(),
         );
         let report =
             super::super::render(&doc, super::super::Format::Html, "t".into(), &()).unwrap();

@@ -361,13 +361,15 @@ pub async fn progress_tracked(
     let bullets = proposals::body_blocks(&rows, &pending, &names);
     let sheet = proposals::section(&rows, &pending, store.catalog(), &names);
     let mut doc = progress::build(
-        &plan,
-        &layout,
+        &progress::Input {
+            plan: &plan,
+            layout: &layout,
+            as_of: params.as_of,
+            catalog: store.catalog(),
+            unit_names: &names,
+            tracker,
+        },
         rows,
-        params.as_of,
-        store.catalog(),
-        &names,
-        tracker,
     );
     if let Some(body) = doc.sections.first_mut() {
         body.blocks.extend(bullets);
@@ -493,13 +495,15 @@ pub async fn official_tracked(
         .collect();
     let pending_count = pending.len();
     let parts = progress::parts(
-        &plan,
-        &layout,
+        &progress::Input {
+            plan: &plan,
+            layout: &layout,
+            as_of: params.as_of,
+            catalog: store.catalog(),
+            unit_names: &names,
+            tracker,
+        },
         rows,
-        params.as_of,
-        store.catalog(),
-        &names,
-        tracker,
     );
     let doc = official::build(official::Input {
         plan: &plan,

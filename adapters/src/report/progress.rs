@@ -364,21 +364,26 @@ pub struct Account {
     pub blocks: Vec<Block>,
 }
 
+/// What the progress report is made of, besides its rows.
+pub struct Input<'a> {
+    pub plan: &'a Plan,
+    /// The plan's layout (its sections).
+    pub layout: &'a PlanLayout,
+    /// The report date.
+    pub as_of: NaiveDate,
+    pub catalog: &'a Catalog,
+    /// Units' names by id.
+    pub unit_names: &'a HashMap<String, String>,
+    /// Hears how many task rows have been placed in the sections.
+    pub tracker: &'a dyn Tracker,
+}
+
 /// Builds the progress report. `rows` are those of [`crate::store::Reports::report_rows`]
 /// (in printed order) described as of the report date ([`crate::store::Reports::as_of`]); they
-/// are moved into the document, so a large plan is held once. `layout` is the plan's.
-/// `tracker` hears how many task rows have been placed in the sections.
-#[allow(clippy::too_many_arguments)]
-pub fn build(
-    plan: &Plan,
-    layout: &PlanLayout,
-    rows: Vec<ReportRow>,
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    unit_names: &HashMap<String, String>,
-    tracker: &dyn Tracker,
-) -> Document {
-    let p = parts(plan, layout, rows, as_of, catalog, unit_names, tracker);
+/// are moved into the document, so a large plan is held once.
+pub fn build(input: &Input<'_>, rows: Vec<ReportRow>) -> Document {
+    let (plan, as_of) = (input.plan, input.as_of);
+    let p = parts(input, rows);
     let issued = plan
         .issued_on
         .map(|d| format!(" ngày {}", d.format("%-d/%-m/%Y")))
@@ -413,20 +418,19 @@ pub fn build(
     }
 }
 
-/// The parts of the progress report (see [`build`] for the arguments).
+/// The parts of the progress report (see [`build`] for the rows).
 ///
 /// The steps: put the rows in table order; write the body (overall figures, the funding table,
 /// a summary per section); add up every funding group and unit; write the section tables.
-#[allow(clippy::too_many_arguments)]
-pub fn parts(
-    plan: &Plan,
-    layout: &PlanLayout,
-    rows: Vec<ReportRow>,
-    as_of: NaiveDate,
-    catalog: &Catalog,
-    unit_names: &HashMap<String, String>,
-    tracker: &dyn Tracker,
-) -> Parts {
+pub fn parts(input: &Input<'_>, rows: Vec<ReportRow>) -> Parts {
+    let Input {
+        plan,
+        layout,
+        as_of,
+        catalog,
+        unit_names,
+        tracker,
+    } = *input;
     let mut ctx = Context {
         plan,
         year: plan.year,
