@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use engine::html::escape_lines as escape;
 
-use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
+use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table, write_rows};
 
 const STYLE: &str = "body{font-family:'Times New Roman',serif;font-size:13pt;margin:2em auto;max-width:1400px;padding:0 1em;color:#000}\
 h1,.title{font-size:14pt;font-weight:bold;text-align:center;margin:.3em 0}\
@@ -57,7 +57,7 @@ fn table(out: &mut String, t: &Table) {
         out.push_str("</tr>\n");
     }
     out.push_str("</thead>\n<tbody>\n");
-    for r in &t.rows {
+    write_rows(out, &t.rows, |out, r| {
         let class = match r.style {
             RowStyle::Normal => "",
             RowStyle::Unit => " class=\"unit\"",
@@ -77,7 +77,7 @@ fn table(out: &mut String, t: &Table) {
             out.push_str("</td>");
         }
         out.push_str("</tr>\n");
-    }
+    });
     out.push_str("</tbody>\n</table>\n");
 }
 

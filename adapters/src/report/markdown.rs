@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table};
+use super::model::{Block, Cell, ColumnKind, RowStyle, Section, Table, write_rows};
 
 /// Makes text safe inside a table cell or a line: Markdown punctuation escaped with a
 /// backslash, line breaks as `<br>`.
@@ -14,20 +14,32 @@ fn cell_text(s: &str) -> String {
     out
 }
 
-/// [`cell_text`] appended to `out` (a table's many cells, without a string each).
+/// [`cell_text`] appended to `out` (a table's many cells, without a string each). Every
+/// character escaped is ASCII, so the text between two of them is copied whole.
 fn push_cell_text(out: &mut String, s: &str) {
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' => {
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\\' | b'|' | b'*' | b'_' | b'`' | b'<' | b'>' | b'[' | b']' => {
+                out.push_str(&s[plain..i]);
                 out.push('\\');
-                out.push(c);
             }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\r' | '\n' => out.push_str("<br>"),
-            c => out.push(c),
+            b'\r' | b'\n' => {
+                out.push_str(&s[plain..i]);
+                // "\r\n" is one break, written at its "\n".
+                if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+                    out.push_str("<br>");
+                }
+                plain = i + 1;
+                continue;
+            }
+            _ => continue,
         }
+        // The escaped character itself starts the next plain run.
+        plain = i;
     }
+    out.push_str(&s[plain..]);
 }
 
 /// Escapes the characters that would start Markdown markup at the beginning of a line.
@@ -73,11 +85,11 @@ fn table(out: &mut String, t: &Table) {
         })
         .collect();
     let _ = writeln!(out, "| {} |", align.join(" | "));
-    for r in &t.rows {
+    write_rows(out, &t.rows, |out, r| {
         let bold = r.style != RowStyle::Normal;
         if r.cells.is_empty() {
             out.push_str("|  |\n");
-            continue;
+            return;
         }
         out.push('|');
         for c in &r.cells {
@@ -93,7 +105,7 @@ fn table(out: &mut String, t: &Table) {
             out.push_str(" |");
         }
         out.push('\n');
-    }
+    });
     out.push('\n');
 }
 
@@ -158,6 +170,12 @@ mod tests {
     #[test]
     fn markup_in_text_is_escaped() {
         assert_eq!(cell_text("a|b*c_d\r\ne"), "a\\|b\\*c\\_d<br>e");
+        assert_eq!(
+            cell_text("Sở [Y tế]\rbáo cáo\n\\ `x` <b>"),
+            "Sở \\[Y tế\\]<br>báo cáo<br>\\\\ \\`x\\` \\<b\\>"
+        );
+        assert_eq!(cell_text("cuối\r"), "cuối<br>");
+        assert_eq!(cell_text("Nhiệm vụ «Cổng»"), "Nhiệm vụ «Cổng»");
         assert_eq!(line_text("# x"), "\\# x");
     }
 }
