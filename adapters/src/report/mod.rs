@@ -355,22 +355,13 @@ pub async fn progress_tracked(
     if format == Format::Docx {
         return official_tracked(store, params, &RoundReport::default(), tracker).await;
     }
-    let (plan, rows, names, layout) = progress_rows(store, params, tracker).await?;
+    let (read, rows) = progress_rows(store, params, tracker).await?;
+    let (plan, names) = (&read.plan, &read.names);
     let pending = store.reports().pending_proposals().await?;
     let pending = proposals::of_report(&rows, &pending, params.as_of);
-    let bullets = proposals::body_blocks(&rows, &pending, &names);
-    let sheet = proposals::section(&rows, &pending, store.catalog(), &names);
-    let mut doc = progress::build(
-        &progress::Input {
-            plan: &plan,
-            layout: &layout,
-            as_of: params.as_of,
-            catalog: store.catalog(),
-            unit_names: &names,
-            tracker,
-        },
-        rows,
-    );
+    let bullets = proposals::body_blocks(&rows, &pending, names);
+    let sheet = proposals::section(&rows, &pending, store.catalog(), names);
+    let mut doc = progress::build(&read.input(store, params.as_of, tracker), rows);
     if let Some(body) = doc.sections.first_mut() {
         body.blocks.extend(bullets);
     }
@@ -403,22 +394,47 @@ async fn progress_rows(
     store: &Store,
     params: &ProgressParams,
     tracker: &dyn Tracker,
-) -> Result<
-    (
-        crate::store::Plan,
-        Vec<ReportRow>,
-        HashMap<String, String>,
-        engine::plan::layout::PlanLayout,
-    ),
-    ReportError,
-> {
+) -> Result<(ProgressRead, Vec<ReportRow>), ReportError> {
     let plan = resolve_plan(store, Some(&params.plan), params.year)
         .await?
         .ok_or_else(|| ReportError::Invalid("Cần --plan hoặc --year.".into()))?;
     let (rows, names) = read_rows_as_of(store, &plan, params.as_of, &params.units, tracker).await?;
     let layout = store.plans().layout(&plan.id, plan.year).await?;
     tracker.stage("Lập báo cáo tiến độ", rows.len());
-    Ok((plan, rows, names, layout))
+    Ok((
+        ProgressRead {
+            plan,
+            names,
+            layout,
+        },
+        rows,
+    ))
+}
+
+/// What [`progress_rows`] reads besides the rows: the plan, its units' names then, its layout.
+struct ProgressRead {
+    plan: crate::store::Plan,
+    names: HashMap<String, String>,
+    layout: engine::plan::layout::PlanLayout,
+}
+
+impl ProgressRead {
+    /// The progress report's input on `store`'s catalogue as of `as_of`.
+    fn input<'a>(
+        &'a self,
+        store: &'a Store,
+        as_of: NaiveDate,
+        tracker: &'a dyn Tracker,
+    ) -> progress::Input<'a> {
+        progress::Input {
+            plan: &self.plan,
+            layout: &self.layout,
+            as_of,
+            catalog: store.catalog(),
+            unit_names: &self.names,
+            tracker,
+        }
+    }
 }
 
 /// The official progress report UBND signs, as DOCX (see [`official`]): the progress report's
@@ -475,7 +491,8 @@ pub async fn official_tracked(
     round: &RoundReport,
     tracker: &dyn Tracker,
 ) -> Result<Report, ReportError> {
-    let (plan, rows, names, layout) = progress_rows(store, params, tracker).await?;
+    let (read, rows) = progress_rows(store, params, tracker).await?;
+    let (plan, names) = (&read.plan, &read.names);
     let all_pending = store.reports().pending_proposals().await?;
     let pending = proposals::of_report(&rows, &all_pending, params.as_of);
     let mut pending_by_section: HashMap<String, Vec<Block>> = HashMap::new();
@@ -484,29 +501,19 @@ pub async fn official_tracked(
             let of_section = rows.iter().filter(|x| x.section == r.section);
             pending_by_section.insert(
                 r.section.clone(),
-                proposals::body_blocks(of_section, &pending, &names),
+                proposals::body_blocks(of_section, &pending, names),
             );
         }
     }
-    let pending_sheet = proposals::section(&rows, &pending, store.catalog(), &names);
+    let pending_sheet = proposals::section(&rows, &pending, store.catalog(), names);
     let task_names: HashMap<String, String> = rows
         .iter()
         .map(|r| (r.task_id.clone(), r.name.clone()))
         .collect();
     let pending_count = pending.len();
-    let parts = progress::parts(
-        &progress::Input {
-            plan: &plan,
-            layout: &layout,
-            as_of: params.as_of,
-            catalog: store.catalog(),
-            unit_names: &names,
-            tracker,
-        },
-        rows,
-    );
+    let parts = progress::parts(&read.input(store, params.as_of, tracker), rows);
     let doc = official::build(official::Input {
-        plan: &plan,
+        plan,
         as_of: params.as_of,
         parts,
         pending_by_section,
@@ -514,7 +521,7 @@ pub async fn official_tracked(
         pending_sheet,
         round,
         task_names: &task_names,
-        unit_names: &names,
+        unit_names: names,
     });
     tracker.stage("Ghi tệp docx", 0);
     let bytes = docx::render(&doc).map_err(ReportError::Render)?;
