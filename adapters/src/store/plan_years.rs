@@ -421,15 +421,7 @@ impl Plans<'_> {
                 append_note(
                     &mut conn,
                     on,
-                    NoteEntry {
-                        kind: "lineage",
-                        transition: "lien_ket",
-                        comment,
-                        actor_user: &actor.user,
-                        actor_role: Some(role),
-                        documents: Vec::new(),
-                        evidence: None,
-                    },
+                    NoteEntry::new("lineage", "lien_ket", comment, &actor.user, Some(role)),
                     now,
                 )
                 .await?;
@@ -582,15 +574,7 @@ impl Plans<'_> {
             append_note(
                 &mut conn,
                 &task.id,
-                NoteEntry {
-                    kind: "rename",
-                    transition: "doi_ten",
-                    comment,
-                    actor_user: &actor.user,
-                    actor_role: Some(role),
-                    documents: Vec::new(),
-                    evidence: None,
-                },
+                NoteEntry::new("rename", "doi_ten", comment, &actor.user, Some(role)),
                 now,
             )
             .await?;
@@ -726,15 +710,13 @@ pub(crate) async fn write_budget_line(
     append_note(
         conn,
         task_id,
-        NoteEntry {
-            kind: "budget",
-            transition: "kinh_phi",
-            comment: describe_budget(year, b, known_from),
+        NoteEntry::new(
+            "budget",
+            "kinh_phi",
+            describe_budget(year, b, known_from),
             actor_user,
-            actor_role: role,
-            documents: Vec::new(),
-            evidence: None,
-        },
+            role,
+        ),
         now,
     )
     .await?;

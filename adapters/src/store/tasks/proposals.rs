@@ -166,15 +166,7 @@ pub(crate) async fn insert(
     append_note(
         conn,
         task_id,
-        NoteEntry {
-            kind: "proposal",
-            transition: p.kind.audit_name(),
-            comment: text,
-            actor_user: by,
-            actor_role: role,
-            documents: Vec::new(),
-            evidence: None,
-        },
+        NoteEntry::new("proposal", p.kind.audit_name(), text, by, role),
         now,
     )
     .await?;
@@ -530,15 +522,13 @@ impl Tasks<'_> {
                 append_note(
                     &mut conn,
                     &task.id,
-                    NoteEntry {
-                        kind: "proposal",
-                        transition: proposal::REFUSE,
-                        comment: entry.comment.clone().unwrap_or_default(),
-                        actor_user: &actor.user,
-                        actor_role: entry.actor_role,
-                        documents: Vec::new(),
-                        evidence: None,
-                    },
+                    NoteEntry::new(
+                        "proposal",
+                        proposal::REFUSE,
+                        entry.comment.clone().unwrap_or_default(),
+                        &actor.user,
+                        entry.actor_role,
+                    ),
                     now,
                 )
                 .await?;

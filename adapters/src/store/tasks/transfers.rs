@@ -159,15 +159,13 @@ impl Tasks<'_> {
                 append_note(
                     &mut conn,
                     &task.id,
-                    NoteEntry {
-                        kind: "transfer",
-                        transition: "chuyen_don_vi",
-                        comment: text.clone(),
-                        actor_user: &actor.user,
-                        actor_role: Some(engine::Role::Ubnd),
-                        documents: Vec::new(),
-                        evidence: None,
-                    },
+                    NoteEntry::new(
+                        "transfer",
+                        "chuyen_don_vi",
+                        text.clone(),
+                        &actor.user,
+                        Some(engine::Role::Ubnd),
+                    ),
                     now,
                 )
                 .await?;
