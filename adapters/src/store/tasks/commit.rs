@@ -224,43 +224,44 @@ async fn write_jobs(
 /// own (folded into the first job's round trip: one round trip fewer a batch than sqlx's
 /// `begin`, which sends it alone). Until [`Begun::settled`] (after `COMMIT`), dropping it — an
 /// error, or the runtime ending mid-batch — closes the connection, which rolls the transaction
-/// back, instead of returning it to the pool with the transaction open.
-struct Begun(Option<PoolConnection<Sqlite>>);
+/// back, instead of returning it to the pool with the transaction open. A settled one is what
+/// the writer keeps between batches ([`KEEP_CONNECTION`]), begun [`again`](Begun::again) by the
+/// next; dropped settled, it goes back to the pool.
+struct Begun(PoolConnection<Sqlite>, bool);
 
 impl Begun {
     fn new(conn: PoolConnection<Sqlite>) -> Begun {
-        Begun(Some(conn))
+        Begun(conn, false)
     }
 
-    /// The connection back, its transaction ended.
-    fn settled(mut self) -> PoolConnection<Sqlite> {
-        self.0
-            .take()
-            .expect("a begun connection is held until settled")
+    /// A connection settled before, about to begin the next transaction.
+    fn again(mut self) -> Begun {
+        self.1 = false;
+        self
+    }
+
+    fn settled(&mut self) {
+        self.1 = true;
     }
 }
 
 impl std::ops::Deref for Begun {
     type Target = PoolConnection<Sqlite>;
     fn deref(&self) -> &PoolConnection<Sqlite> {
-        self.0
-            .as_ref()
-            .expect("a begun connection is held until settled")
+        &self.0
     }
 }
 
 impl std::ops::DerefMut for Begun {
     fn deref_mut(&mut self) -> &mut PoolConnection<Sqlite> {
-        self.0
-            .as_mut()
-            .expect("a begun connection is held until settled")
+        &mut self.0
     }
 }
 
 impl Drop for Begun {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
+        if !self.1 {
+            self.0.close_on_drop();
         }
     }
 }
@@ -279,7 +280,7 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The SQLite connection of the last batch, kept while the next follows within
     // [`KEEP_CONNECTION`].
-    let mut kept: Option<PoolConnection<Sqlite>> = None;
+    let mut kept: Option<Begun> = None;
     loop {
         let first = if kept.is_some() {
             match tokio::time::timeout(KEEP_CONNECTION, queue.recv()).await {
@@ -320,19 +321,19 @@ impl Writer {
     /// batch's `BEGIN` goes in the first job's round trip too ([`Begun`]); on PostgreSQL the
     /// statements are sent one by one anyway, and the transaction is sqlx's. On SQLite the batch
     /// runs on `kept` when there is one, and leaves its connection there once committed.
-    async fn flush(&self, jobs: Vec<Job>, kept: &mut Option<PoolConnection<Sqlite>>) {
+    async fn flush(&self, jobs: Vec<Job>, kept: &mut Option<Begun>) {
         let n = jobs.len();
         let written: Result<Vec<Answer>, sqlx::Error> = match &self.db {
             Db::Sqlite(pool) => {
                 async {
-                    let conn = match kept.take() {
-                        Some(conn) => conn,
-                        None => pool.acquire().await?,
+                    let mut conn = match kept.take() {
+                        Some(settled) => settled.again(),
+                        None => Begun::new(pool.acquire().await?),
                     };
-                    let mut conn = Begun::new(conn);
                     let answers = write_jobs(&mut Conn::from(&mut **conn), &jobs, &[BEGIN]).await?;
                     Conn::from(&mut **conn).execute("COMMIT", &[]).await?;
-                    *kept = Some(conn.settled());
+                    conn.settled();
+                    *kept = Some(conn);
                     Ok(answers)
                 }
                 .await
