@@ -181,7 +181,9 @@ impl Counts {
     }
 }
 
-pub fn counts(list: &[TaskForecast]) -> Counts {
+/// The counts of `list`, as [`Streamed`]'s workers add them up (the tests' reference).
+#[cfg(test)]
+fn counts(list: &[TaskForecast]) -> Counts {
     let mut c = Counts::default();
     for t in list {
         c.add(t);
