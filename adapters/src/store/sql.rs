@@ -80,6 +80,11 @@ impl Value {
 pub(crate) enum Conn<'c> {
     Postgres(&'c mut PgConnection),
     Sqlite(&'c mut SqliteConnection),
+    /// A SQLite connection's handle borrowed by the calling thread ([`super::in_place::Borrowed`]),
+    /// as the group-commit writer holds one: each statement runs on this thread, with no
+    /// hand-over to sqlx's connection thread. It writes ([`Conn::execute`], [`Conn::run_all`],
+    /// [`Conn::fetch_i64`]); [`Conn::fetch_all`] refuses, decoding rows being sqlx's.
+    InPlace(&'c mut rusqlite::Connection),
 }
 
 impl<'c> From<&'c mut PgConnection> for Conn<'c> {
@@ -144,6 +149,7 @@ impl Conn<'_> {
                 .execute(&mut **c)
                 .await?
                 .rows_affected(),
+            Conn::InPlace(db) => super::in_place::execute(db, sql.0, args)?,
         })
     }
 
@@ -151,7 +157,8 @@ impl Conn<'_> {
     /// statement that changed nothing. On SQLite the whole sequence is one script, so one round
     /// trip to the connection's thread instead of one per statement (those round trips, not
     /// SQLite's own work, were most of a transition's processor time); on PostgreSQL, whose
-    /// protocol takes one statement with parameters at a time, one statement after another.
+    /// protocol takes one statement with parameters at a time, and on a handle borrowed in
+    /// place, which has no round trips to save, one statement after another.
     pub(crate) async fn run_all(&mut self, stmts: &[Stmt<'_>]) -> Result<Ran, RunError> {
         let mut ids = Vec::new();
         let mut completed = 0;
@@ -243,6 +250,9 @@ impl Conn<'_> {
                     .fetch_all(&mut **c)
                     .await
             }
+            Conn::InPlace(_) => Err(sqlx::Error::InvalidArgument(
+                "rows are read through sqlx, not on a borrowed handle".to_string(),
+            )),
         }
     }
 
@@ -266,6 +276,7 @@ impl Conn<'_> {
                     .fetch_one(&mut **c)
                     .await?
             }
+            Conn::InPlace(db) => return super::in_place::fetch_i64(db, sql.0, args),
         };
         Ok(n)
     }

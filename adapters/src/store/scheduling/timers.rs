@@ -582,7 +582,7 @@ impl Scheduling<'_> {
                 let firing = Firing::plan(catalog, &claimed, &tasks, now);
                 let (marked, queued, _) = match &mut conn {
                     Conn::Postgres(c) => firing.write_postgres(c, owner, now, lease_until).await?,
-                    Conn::Sqlite(_) => {
+                    Conn::Sqlite(_) | Conn::InPlace(_) => {
                         firing
                             .write_sqlite(&mut conn, owner, now, lease_until)
                             .await?

@@ -15,16 +15,22 @@
 //! "Configuration"), with [`POSTGRES_WRITERS`] writers, each with its own batches and
 //! connection, a task's transitions always going to the same one.
 //!
-//! The writer is a task on the runtime that first needed it; if that runtime has ended (a store
-//! shared between runtimes, as in tests), the next write starts another one.
+//! The SQLite writer is a thread of its own ([`run_in_place`]). While transitions keep coming it
+//! holds one connection's handle, borrowed from sqlx's connection thread
+//! ([`super::super::in_place::Borrowed`]), and runs every statement of every batch on itself:
+//! sending each statement to the connection's thread and waiting for its answer had been most
+//! of a transition's cost. A PostgreSQL writer is a task on the runtime that first needed it; if
+//! that runtime has ended (a store shared between runtimes, as in tests), the next write starts
+//! another one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::Sqlite;
-use sqlx::pool::PoolConnection;
+use sqlx::SqlitePool;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use super::super::in_place::Borrowed;
 use super::super::sql::{Conn, Stmt};
 use super::super::{Db, StoreError};
 use super::write::{TransitionWrite, Unwritten};
@@ -49,8 +55,39 @@ pub(crate) struct Committer {
     db: Db,
     /// One queue per writer; a task's transitions always go to the same writer, so writers
     /// never wait for each other's rows.
-    senders: Vec<Mutex<Option<mpsc::Sender<Job>>>>,
+    queues: Vec<Mutex<Option<Queue>>>,
     counts: Arc<Counts>,
+}
+
+/// The queue of a running writer.
+#[derive(Clone)]
+enum Queue {
+    /// A PostgreSQL writer, a task on a runtime ([`run`]).
+    Task(mpsc::Sender<Job>),
+    /// The SQLite writer's thread ([`run_in_place`]). Each job comes with the runtime of its
+    /// request, on which the thread borrows a connection from the pool; `alive` turns false
+    /// when the thread ends.
+    Thread {
+        jobs: std::sync::mpsc::Sender<(Job, Handle)>,
+        alive: Arc<AtomicBool>,
+    },
+}
+
+impl Queue {
+    fn is_open(&self) -> bool {
+        match self {
+            Queue::Task(q) => !q.is_closed(),
+            Queue::Thread { alive, .. } => alive.load(Ordering::Acquire),
+        }
+    }
+
+    /// Hands `job` to the writer, or gives it back if the writer has ended.
+    async fn send(&self, job: Job) -> Result<(), Job> {
+        match self {
+            Queue::Task(q) => q.send(job).await.map_err(|e| e.0),
+            Queue::Thread { jobs, .. } => jobs.send((job, Handle::current())).map_err(|e| e.0.0),
+        }
+    }
 }
 
 /// Writers on PostgreSQL, each with its own connection and batches: one writer's round trips
@@ -89,7 +126,7 @@ impl Committer {
         };
         Committer {
             db,
-            senders: (0..writers).map(|_| Mutex::new(None)).collect(),
+            queues: (0..writers).map(|_| Mutex::new(None)).collect(),
             counts: Arc::default(),
         }
     }
@@ -103,45 +140,72 @@ impl Committer {
         }
     }
 
-    /// The queue of the writer of `task_id`, starting that writer on this runtime if none runs.
-    fn queue(&self, task_id: &str) -> mpsc::Sender<Job> {
+    /// The queue of the writer of `task_id`, starting that writer if none runs.
+    fn queue(&self, task_id: &str) -> Queue {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         task_id.hash(&mut h);
-        let shard = (h.finish() % self.senders.len() as u64) as usize;
-        let mut sender = self.senders[shard]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = sender.as_ref().filter(|s| !s.is_closed()) {
-            return s.clone();
+        let shard = (h.finish() % self.queues.len() as u64) as usize;
+        let mut queue = self.queues[shard].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(q) = queue.as_ref().filter(|q| q.is_open()) {
+            return q.clone();
         }
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(
-            Writer {
-                db: self.db.clone(),
-                counts: self.counts.clone(),
-            },
-            rx,
-        ));
-        *sender = Some(tx.clone());
-        tx
+        let q = self.start();
+        *queue = Some(q.clone());
+        q
+    }
+
+    /// Starts a writer: the SQLite writer's thread, or a PostgreSQL writer on this runtime.
+    fn start(&self) -> Queue {
+        let writer = Writer {
+            counts: self.counts.clone(),
+        };
+        match &self.db {
+            Db::Postgres(pool) => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(writer, pool.clone(), rx));
+                Queue::Task(tx)
+            }
+            Db::Sqlite(pool) => {
+                let (jobs, queue) = std::sync::mpsc::channel();
+                let alive = Arc::new(AtomicBool::new(true));
+                let (pool, ended) = (pool.clone(), Ended(alive.clone()));
+                let started = std::thread::Builder::new()
+                    .name("tiendo-sqlite-writer".into())
+                    .spawn(move || run_in_place(writer, pool, queue, ended));
+                if let Err(e) = started {
+                    // The queue's receiver is gone with the closure: the request is told the
+                    // writer stopped, and the next one tries again.
+                    tracing::error!(error = %e, "could not start the SQLite writer's thread");
+                }
+                Queue::Thread { jobs, alive }
+            }
+        }
     }
 
     /// Writes `write` in the next batch and answers once that batch has committed.
     pub(crate) async fn submit(&self, write: TransitionWrite) -> Answer {
         let (answer, answered) = oneshot::channel();
         let mut job = Job { write, answer };
-        // A closed queue is a writer whose runtime has ended: start another and try again.
+        // A writer that has ended (its runtime gone): start another and try again.
         for _ in 0..2 {
-            let queue = self.queue(job.write.task_id());
-            match queue.send(job).await {
+            match self.queue(job.write.task_id()).send(job).await {
                 Ok(()) => {
                     return answered.await.unwrap_or_else(|_| Err(stopped()));
                 }
-                Err(mpsc::error::SendError(j)) => job = j,
+                Err(j) => job = j,
             }
         }
         Err(stopped())
+    }
+}
+
+/// Marks the SQLite writer ended when its thread ends, however it ends.
+struct Ended(Arc<AtomicBool>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -220,80 +284,37 @@ async fn write_jobs(
     Ok(answers)
 }
 
-/// A pooled SQLite connection on which the writer began a transaction with a `BEGIN` of its
-/// own (folded into the first job's round trip: one round trip fewer a batch than sqlx's
-/// `begin`, which sends it alone). Until [`Begun::settled`] (after `COMMIT`), dropping it — an
-/// error, or the runtime ending mid-batch — closes the connection, which rolls the transaction
-/// back, instead of returning it to the pool with the transaction open. A settled one is what
-/// the writer keeps between batches ([`KEEP_CONNECTION`]), begun [`again`](Begun::again) by the
-/// next; dropped settled, it goes back to the pool.
-struct Begun(PoolConnection<Sqlite>, bool);
-
-impl Begun {
-    fn new(conn: PoolConnection<Sqlite>) -> Begun {
-        Begun(conn, false)
-    }
-
-    /// A connection settled before, about to begin the next transaction.
-    fn again(mut self) -> Begun {
-        self.1 = false;
-        self
-    }
-
-    fn settled(&mut self) {
-        self.1 = true;
-    }
-}
-
-impl std::ops::Deref for Begun {
-    type Target = PoolConnection<Sqlite>;
-    fn deref(&self) -> &PoolConnection<Sqlite> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Begun {
-    fn deref_mut(&mut self) -> &mut PoolConnection<Sqlite> {
-        &mut self.0
-    }
-}
-
-impl Drop for Begun {
-    fn drop(&mut self) {
-        if !self.1 {
-            self.0.close_on_drop();
-        }
-    }
-}
-
 /// How long the SQLite writer keeps its connection after a batch, waiting for the next: while
 /// transitions keep coming they are written on one connection, whose page cache no other
-/// connection's commit has made stale. A connection taken from the pool for each batch was
-/// mostly another one than the last batch's (the pool hands out the one idle longest) and read
-/// back every page the others had changed: 1,122 against 1,847 transitions a second for one
-/// writer (`tiendo-bench transitions --scenario approval --connections 4` against `1`). Closing
-/// the store waits for it at most this long.
+/// connection's commit has made stale, and whose handle the writer has borrowed once. A
+/// connection taken from the pool for each batch was mostly another one than the last batch's
+/// (the pool hands out the one idle longest) and read back every page the others had changed:
+/// 1,122 against 1,847 transitions a second for one writer (`tiendo-bench transitions --scenario
+/// approval --connections 4` against `1`). Closing the store waits for it at most this long.
 const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// The writer: one batch at a time, until every sender is gone.
-async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
+/// Statements the SQLite writer keeps prepared: a transition's few, with the multi-row inserts
+/// of each number of timers and notifications.
+const PREPARED: usize = 64;
+
+/// The SQLite writer's thread: a session ([`Writer::session`]) from the first transition that
+/// comes until none has come for [`KEEP_CONNECTION`], then waits for the next, until every
+/// sender is gone (the store is dropped).
+fn run_in_place(
+    writer: Writer,
+    pool: SqlitePool,
+    queue: std::sync::mpsc::Receiver<(Job, Handle)>,
+    _ended: Ended,
+) {
+    while let Ok((first, runtime)) = queue.recv() {
+        writer.session(&runtime, &pool, &queue, first);
+    }
+}
+
+/// A PostgreSQL writer: one batch at a time, until every sender is gone.
+async fn run(writer: Writer, pool: sqlx::PgPool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // The SQLite connection of the last batch, kept while the next follows within
-    // [`KEEP_CONNECTION`].
-    let mut kept: Option<Begun> = None;
-    loop {
-        let first = if kept.is_some() {
-            match tokio::time::timeout(KEEP_CONNECTION, queue.recv()).await {
-                Ok(job) => job,
-                Err(_) => {
-                    kept = None;
-                    continue;
-                }
-            }
-        } else {
-            queue.recv().await
-        };
-        let Some(first) = first else { break };
+    while let Some(first) = queue.recv().await {
         batch.push(first);
         // Let the requests that are ready to queue do so, then take whatever is waiting.
         tokio::task::yield_now().await;
@@ -303,51 +324,104 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        writer.flush(std::mem::take(&mut batch), &mut kept).await;
+        let jobs = std::mem::take(&mut batch);
+        let written = async {
+            let mut tx = pool.begin().await?;
+            let answers = write_jobs(&mut Conn::from(&mut *tx), &jobs, &[]).await?;
+            tx.commit().await?;
+            Ok(answers)
+        }
+        .await;
+        writer.answer(jobs, written.map_err(StoreError::Database));
+    }
+}
+
+/// The SQLite writer's connection for a session. Unless the session settles it (every batch
+/// committed), dropping it — a failed batch, or a panic mid-batch — closes the connection, so
+/// that a transaction left open never goes back to the pool.
+struct Held(sqlx::pool::PoolConnection<sqlx::Sqlite>, bool);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.close_on_drop();
+        }
     }
 }
 
 struct Writer {
-    db: Db,
     counts: Arc<Counts>,
 }
 
 impl Writer {
-    /// Writes `jobs` in one transaction, a savepoint each, then answers each.
-    ///
-    /// A job's savepoint is made in the same round trip as its first statements, and released
-    /// in the next job's (the last one's by the commit), so a kept job costs one round trip to
-    /// the database ([`TransitionWrite::apply`]) and a rolled-back one a second. On SQLite the
-    /// batch's `BEGIN` goes in the first job's round trip too ([`Begun`]); on PostgreSQL the
-    /// statements are sent one by one anyway, and the transaction is sqlx's. On SQLite the batch
-    /// runs on `kept` when there is one, and leaves its connection there once committed.
-    async fn flush(&self, jobs: Vec<Job>, kept: &mut Option<Begun>) {
-        let n = jobs.len();
-        let written: Result<Vec<Answer>, sqlx::Error> = match &self.db {
-            Db::Sqlite(pool) => {
-                async {
-                    let mut conn = match kept.take() {
-                        Some(settled) => settled.again(),
-                        None => Begun::new(pool.acquire().await?),
+    /// Writes the SQLite writer's batches, from `first` until no transition has come for
+    /// [`KEEP_CONNECTION`], on one pooled connection whose handle it borrows for the session
+    /// (taken and given back on `runtime`, the first request's). Each batch is one transaction,
+    /// begun with the first job's savepoint, a savepoint a job ([`write_jobs`]). A batch that
+    /// fails is rolled back and ends the session; its connection is then closed rather than
+    /// given back ([`Held`]).
+    fn session(
+        &self,
+        runtime: &Handle,
+        pool: &SqlitePool,
+        queue: &std::sync::mpsc::Receiver<(Job, Handle)>,
+        first: Job,
+    ) {
+        // The pool gives a connection back, or closes one, by spawning on the runtime.
+        let _runtime = runtime.enter();
+        let mut conn = match runtime.block_on(pool.acquire()) {
+            Ok(conn) => Held(conn, false),
+            Err(e) => return self.answer(vec![first], Err(StoreError::Database(e))),
+        };
+        let failed = match runtime.block_on(Borrowed::of(&mut conn.0)) {
+            Ok(mut borrowed) => {
+                let db = borrowed.db();
+                db.set_prepared_statement_cache_capacity(PREPARED);
+                let mut next = Some(first);
+                loop {
+                    let first = match next.take() {
+                        Some(job) => job,
+                        None => match queue.recv_timeout(KEEP_CONNECTION) {
+                            Ok((job, _)) => job,
+                            Err(_) => break false,
+                        },
                     };
-                    let answers = write_jobs(&mut Conn::from(&mut **conn), &jobs, &[BEGIN]).await?;
-                    Conn::from(&mut **conn).execute("COMMIT", &[]).await?;
-                    conn.settled();
-                    *kept = Some(conn);
-                    Ok(answers)
+                    let mut jobs = vec![first];
+                    while jobs.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok((job, _)) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let written = runtime.block_on(async {
+                        let mut conn = Conn::InPlace(&mut *db);
+                        let answers = write_jobs(&mut conn, &jobs, &[BEGIN]).await?;
+                        conn.execute("COMMIT", &[]).await?;
+                        Ok(answers)
+                    });
+                    let failed = written.is_err();
+                    if failed {
+                        // Nothing of the batch stands; the connection is closed below anyway.
+                        let _ = db.execute_batch("ROLLBACK");
+                    }
+                    self.answer(jobs, written.map_err(StoreError::Database));
+                    if failed {
+                        break true;
+                    }
                 }
-                .await
             }
-            Db::Postgres(pool) => {
-                async {
-                    let mut tx = pool.begin().await?;
-                    let answers = write_jobs(&mut Conn::from(&mut *tx), &jobs, &[]).await?;
-                    tx.commit().await?;
-                    Ok(answers)
-                }
-                .await
+            Err(e) => {
+                self.answer(vec![first], Err(e));
+                true
             }
         };
+        conn.1 = !failed;
+    }
+
+    /// Answers each of `jobs` once their batch has committed (`written`: each job's answer), or
+    /// failed (every job fails: none of them is told it succeeded).
+    fn answer(&self, jobs: Vec<Job>, written: Result<Vec<Answer>, StoreError>) {
+        let n = jobs.len();
         tracing::debug!(transitions = n, ok = written.is_ok(), "group commit");
         match written {
             Ok(answers) => {
@@ -361,7 +435,6 @@ impl Writer {
                 }
             }
             Err(e) => {
-                let e = StoreError::Database(e);
                 let unavailable = e.is_unavailable();
                 let detail = e.to_string();
                 tracing::warn!(transitions = n, error = %detail, "group commit failed");
