@@ -336,9 +336,9 @@ async fn run(writer: Writer, pool: sqlx::PgPool, mut queue: mpsc::Receiver<Job>)
     }
 }
 
-/// The SQLite writer's connection for a session. Unless the session settles it (every batch
-/// committed), dropping it — a failed batch, or a panic mid-batch — closes the connection, so
-/// that a transaction left open never goes back to the pool.
+/// The SQLite writer's connection for a session, and whether the session settled it (every
+/// batch committed). Dropped unsettled — a failed batch, or a panic mid-batch — it closes the
+/// connection, so that a transaction left open never goes back to the pool.
 struct Held(sqlx::pool::PoolConnection<sqlx::Sqlite>, bool);
 
 impl Drop for Held {
@@ -354,12 +354,10 @@ struct Writer {
 }
 
 impl Writer {
-    /// Writes the SQLite writer's batches, from `first` until no transition has come for
-    /// [`KEEP_CONNECTION`], on one pooled connection whose handle it borrows for the session
-    /// (taken and given back on `runtime`, the first request's). Each batch is one transaction,
-    /// begun with the first job's savepoint, a savepoint a job ([`write_jobs`]). A batch that
-    /// fails is rolled back and ends the session; its connection is then closed rather than
-    /// given back ([`Held`]).
+    /// A session of the SQLite writer: from `first` until no transition has come for
+    /// [`KEEP_CONNECTION`], every batch on one pooled connection whose handle it borrows for the
+    /// session, taken and given back on `runtime` (the first request's). A batch that fails ends
+    /// the session; its connection is then closed rather than given back ([`Held`]).
     fn session(
         &self,
         runtime: &Handle,
@@ -373,49 +371,60 @@ impl Writer {
             Ok(conn) => Held(conn, false),
             Err(e) => return self.answer(vec![first], Err(StoreError::Database(e))),
         };
-        let failed = match runtime.block_on(Borrowed::of(&mut conn.0)) {
+        match runtime.block_on(Borrowed::of(&mut conn.0)) {
             Ok(mut borrowed) => {
                 let db = borrowed.db();
                 db.set_prepared_statement_cache_capacity(PREPARED);
-                let mut next = Some(first);
-                loop {
-                    let first = match next.take() {
-                        Some(job) => job,
-                        None => match queue.recv_timeout(KEEP_CONNECTION) {
-                            Ok((job, _)) => job,
-                            Err(_) => break false,
-                        },
-                    };
-                    let mut jobs = vec![first];
-                    while jobs.len() < MAX_BATCH {
-                        match queue.try_recv() {
-                            Ok((job, _)) => jobs.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let written = runtime.block_on(async {
-                        let mut conn = Conn::InPlace(&mut *db);
-                        let answers = write_jobs(&mut conn, &jobs, &[BEGIN]).await?;
-                        conn.execute("COMMIT", &[]).await?;
-                        Ok(answers)
-                    });
-                    let failed = written.is_err();
-                    if failed {
-                        // Nothing of the batch stands; the connection is closed below anyway.
-                        let _ = db.execute_batch("ROLLBACK");
-                    }
-                    self.answer(jobs, written.map_err(StoreError::Database));
-                    if failed {
-                        break true;
-                    }
+                conn.1 = self.batches(runtime, db, queue, first);
+            }
+            Err(e) => self.answer(vec![first], Err(e)),
+        }
+    }
+
+    /// Writes batches on `db`, the first beginning with `first`, the next as soon as a
+    /// transition comes, until none has come for [`KEEP_CONNECTION`]: then `true`. A batch that
+    /// fails is rolled back and answered as failed, and stops the session: `false`.
+    fn batches(
+        &self,
+        runtime: &Handle,
+        db: &mut rusqlite::Connection,
+        queue: &std::sync::mpsc::Receiver<(Job, Handle)>,
+        first: Job,
+    ) -> bool {
+        let mut next = Some(first);
+        loop {
+            let first = match next.take() {
+                Some(job) => job,
+                None => match queue.recv_timeout(KEEP_CONNECTION) {
+                    Ok((job, _)) => job,
+                    Err(_) => return true,
+                },
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok((job, _)) => jobs.push(job),
+                    Err(_) => break,
                 }
             }
-            Err(e) => {
-                self.answer(vec![first], Err(e));
-                true
+            // One transaction, begun before the first job's savepoint, a savepoint a job. The
+            // statements run here, on this thread; nothing in them waits.
+            let written = runtime.block_on(async {
+                let mut conn = Conn::InPlace(&mut *db);
+                let answers = write_jobs(&mut conn, &jobs, &[BEGIN]).await?;
+                conn.execute("COMMIT", &[]).await?;
+                Ok(answers)
+            });
+            let committed = written.is_ok();
+            if !committed {
+                // Nothing of the batch stands; the connection is closed after the session.
+                let _ = db.execute_batch("ROLLBACK");
             }
-        };
-        conn.1 = !failed;
+            self.answer(jobs, written.map_err(StoreError::Database));
+            if !committed {
+                return false;
+            }
+        }
     }
 
     /// Answers each of `jobs` once their batch has committed (`written`: each job's answer), or
