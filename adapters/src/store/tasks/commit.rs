@@ -38,7 +38,9 @@ use super::write::{TransitionWrite, Unwritten};
 /// The most transitions one transaction carries.
 pub(crate) const MAX_BATCH: usize = 64;
 
-/// Writes queued at most before a request waits for room.
+/// Writes queued at most for a PostgreSQL writer before a request waits for room. The SQLite
+/// writer's queue needs no bound: a request waits for its answer, so it holds at most one write
+/// per waiting request.
 const QUEUE: usize = 1024;
 
 /// What the writer answers a request: `Ok(Some(audit_id))` once committed, `Ok(None)` when
@@ -234,7 +236,8 @@ async fn rollback_to_savepoint(conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
 const BEGIN: Stmt<'static> = Stmt::plain("BEGIN");
 
 /// Runs `jobs` on `conn`, inside a transaction that `first` begins (run before the first job's
-/// savepoint, in its round trip) or that is already open (`first` empty): each job in its own
+/// savepoint, the SQLite writer's `BEGIN`) or that is already open (`first` empty, sqlx's
+/// transaction on PostgreSQL): each job in its own
 /// savepoint, rolled back to it when the job is not kept. The batch fails when the transaction
 /// could not be begun or a rollback to a savepoint fails (a broken connection).
 async fn write_jobs(
