@@ -22,24 +22,41 @@ pub fn push_escaped_lines(out: &mut String, s: &str) {
 }
 
 fn push_escaped(out: &mut String, s: &str, breaks: bool) {
-    // Every character escaped is ASCII, so the text between two of them is copied whole: a
-    // 100,000-row report is mostly letters, and pushing them one by one was the largest cost of
-    // writing it.
-    let bytes = s.as_bytes();
-    let mut plain = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped = match b {
+    push_replacing(out, s, |b, _| {
+        Some(match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             b'"' => "&quot;",
             b'\'' => "&#39;",
             b'\n' if breaks => "<br>",
-            _ => continue,
-        };
-        out.push_str(&s[plain..i]);
-        out.push_str(escaped);
-        plain = i + 1;
+            _ => return None,
+        })
+    });
+}
+
+/// Appends `s` to `out`, writing each ASCII byte that `replace` maps (told the byte after it)
+/// as its replacement: the loop of every escaper whose special characters are ASCII (this
+/// one, the Markdown reports'). The text between two replaced bytes is copied whole: a
+/// 100,000-row report is mostly letters, and pushing them one by one was the largest cost of
+/// writing it. Bytes of multi-byte characters are never offered, so the copies always cut `s`
+/// between characters.
+pub fn push_replacing(
+    out: &mut String,
+    s: &str,
+    replace: impl Fn(u8, Option<u8>) -> Option<&'static str>,
+) {
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii() {
+            continue;
+        }
+        if let Some(replacement) = replace(b, bytes.get(i + 1).copied()) {
+            out.push_str(&s[plain..i]);
+            out.push_str(replacement);
+            plain = i + 1;
+        }
     }
     out.push_str(&s[plain..]);
 }

@@ -14,32 +14,25 @@ fn cell_text(s: &str) -> String {
     out
 }
 
-/// [`cell_text`] appended to `out` (a table's many cells, without a string each). Every
-/// character escaped is ASCII, so the text between two of them is copied whole.
+/// [`cell_text`] appended to `out` (a table's many cells, without a string each).
 fn push_cell_text(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
-    let mut plain = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'\\' | b'|' | b'*' | b'_' | b'`' | b'<' | b'>' | b'[' | b']' => {
-                out.push_str(&s[plain..i]);
-                out.push('\\');
-            }
-            b'\r' | b'\n' => {
-                out.push_str(&s[plain..i]);
-                // "\r\n" is one break, written at its "\n".
-                if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
-                    out.push_str("<br>");
-                }
-                plain = i + 1;
-                continue;
-            }
-            _ => continue,
-        }
-        // The escaped character itself starts the next plain run.
-        plain = i;
-    }
-    out.push_str(&s[plain..]);
+    engine::html::push_replacing(out, s, |b, next| {
+        Some(match b {
+            b'\\' => "\\\\",
+            b'|' => "\\|",
+            b'*' => "\\*",
+            b'_' => "\\_",
+            b'`' => "\\`",
+            b'<' => "\\<",
+            b'>' => "\\>",
+            b'[' => "\\[",
+            b']' => "\\]",
+            // "\r\n" is one break, written at its "\n".
+            b'\r' if next == Some(b'\n') => "",
+            b'\r' | b'\n' => "<br>",
+            _ => return None,
+        })
+    });
 }
 
 /// Escapes the characters that would start Markdown markup at the beginning of a line.

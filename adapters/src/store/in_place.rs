@@ -18,8 +18,9 @@
 //! own thread through [`super::sql::Conn::InPlace`] ([`execute`], [`fetch_i64`]): one hand-over
 //! to the connection's thread a session instead of two or three a transition.
 //!
-//! Only bulk reads and writes use it, where a statement runs for many rows; everything else
-//! stays on sqlx, written once for both backends ([`super::with_db!`]).
+//! Only bulk reads and writes, where a statement runs for many rows, and the group-commit
+//! writer use it; everything else stays on sqlx, written once for both backends
+//! ([`super::with_db!`]).
 
 use std::borrow::Cow;
 
