@@ -59,7 +59,8 @@ pub fn clean_text(value: &str, max: usize, multiline: bool) -> Result<String, Te
     let trimmed = value.trim();
     let chars = trimmed.chars().count();
     if chars == 0 {
-        return Err(TextError::Empty);
+        // Only Unicode spaces: say which one is not allowed, not that nothing was written.
+        return Err(hidden_char(value, multiline).map_or(TextError::Empty, TextError::Hidden));
     }
     if chars > max {
         return Err(TextError::TooLong { chars, max });
@@ -79,7 +80,14 @@ pub fn hidden_char(value: &str, multiline: bool) -> Option<char> {
         .find(|&c| is_hidden_char(c) && !(multiline && matches!(c, '\n' | '\r' | '\t')))
 }
 
-/// [`clean_text`] for an optional field: a blank made of plain spaces means absent.
+/// Whether an optional field was left blank: empty, or only plain spaces, tabs and line
+/// breaks. Unicode's other "spaces" (U+0085, U+2028, no-break spaces…) are not blank: they are
+/// refused where text is checked, never taken for an absent value.
+pub fn is_blank(value: &str) -> bool {
+    value.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
+/// [`clean_text`] for an optional field: a blank ([`is_blank`]) means absent.
 pub fn clean_optional(
     value: Option<&str>,
     max: usize,
@@ -87,7 +95,7 @@ pub fn clean_optional(
 ) -> Result<Option<String>, TextError> {
     match value {
         None => Ok(None),
-        Some(v) if v.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => Ok(None),
+        Some(v) if is_blank(v) => Ok(None),
         Some(v) => clean_text(v, max, multiline).map(Some),
     }
 }
@@ -138,7 +146,7 @@ pub fn email(field: &str, value: &str) -> Result<String, String> {
 pub fn optional_email(field: &str, value: Option<&str>) -> Result<Option<String>, String> {
     match value {
         None => Ok(None),
-        Some(v) if v.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) => Ok(None),
+        Some(v) if is_blank(v) => Ok(None),
         Some(v) => email(field, v).map(Some),
     }
 }
@@ -319,6 +327,13 @@ mod tests {
             Err(TextError::Hidden('\u{85}'))
         );
         assert_eq!(clean_optional(Some(" \n"), 5, false), Ok(None));
+        // Unicode counts U+0085 as a space; a blank does not.
+        assert!(is_blank("") && is_blank(" \t\r\n"));
+        assert!(!is_blank(" \u{85} ") && !is_blank("\u{a0}") && !is_blank("\u{2028}"));
+        assert_eq!(
+            clean_optional(Some(" \u{85} "), 5, false),
+            Err(TextError::Hidden('\u{85}'))
+        );
         assert!(
             TextError::Hidden('\u{200B}')
                 .describe("name")

@@ -506,6 +506,15 @@ pub fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, Problem> {
     })
 }
 
+/// [`date`] for an optional field: a blank ([`input::is_blank`]) means absent; anything else,
+/// a stray U+0085 included, must be a date.
+pub fn opt_date(field: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, Problem> {
+    value
+        .filter(|v| !input::is_blank(v))
+        .map(|v| date(field, v.trim()))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +598,19 @@ mod tests {
         assert!(text("name", &"á".repeat(11), 10, false).is_err());
         assert!(text("name", "   ", 10, false).is_err());
         assert!(ident("id", &"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn an_optional_date_is_absent_only_when_blank() {
+        assert_eq!(opt_date("d", None).unwrap(), None);
+        assert_eq!(opt_date("d", Some("  ")).unwrap(), None);
+        assert_eq!(
+            opt_date("d", Some(" 31/12/2025 ")).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2025, 12, 31)
+        );
+        let e = opt_date("issued_on", Some(" \u{85} ")).unwrap_err();
+        assert_eq!(e.extensions["field"], "issued_on");
+        assert!(e.detail.contains("ngày không hợp lệ"), "{}", e.detail);
     }
 
     #[test]

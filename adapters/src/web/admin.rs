@@ -914,8 +914,8 @@ pub async fn check_workflow(
             .map_err(|_| PageError::bad_request("Tệp quy trình phải là văn bản UTF-8."))?;
         match name.as_str() {
             "csrf" => csrf = Some(value),
-            "text" if !value.trim().is_empty() && text.is_empty() => text = value,
-            "file" if !value.trim().is_empty() => {
+            "text" if !engine::input::is_blank(&value) && text.is_empty() => text = value,
+            "file" if !engine::input::is_blank(&value) => {
                 text = value;
                 file_name = fname.unwrap_or_default();
             }

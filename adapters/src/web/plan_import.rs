@@ -274,7 +274,7 @@ async fn build(
     }
     let mut layout: Option<PlanLayout> = None;
     if f.layout_error.is_none() {
-        if f.layout.trim().is_empty() {
+        if engine::input::is_blank(&f.layout) {
             // The layout kept with the plan, when the plan exists.
             match (
                 app.store.directory().plan(&f.plan).await,

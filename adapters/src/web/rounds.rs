@@ -487,7 +487,7 @@ async fn show(
                         .all("diff_kind")
                         .into_iter()
                         .zip(f.all("diff_text"))
-                        .filter(|(_, t)| !t.trim().is_empty())
+                        .filter(|(_, t)| !engine::input::is_blank(t))
                         .map(|(k, t)| DiffLine {
                             kinds: kinds(Some(k)),
                             text: t.to_string(),
@@ -497,7 +497,7 @@ async fn show(
                         .all("prop_text")
                         .into_iter()
                         .zip(f.all("prop_letter"))
-                        .filter(|(t, l)| !t.trim().is_empty() || !l.trim().is_empty())
+                        .filter(|(t, l)| !engine::input::is_blank(t) || !engine::input::is_blank(l))
                         .map(|(t, l)| PropLine {
                             text: t.to_string(),
                             letter: l.to_string(),
@@ -633,7 +633,7 @@ fn read_entry(task: String, f: &Fields) -> Result<NewEntry, Problem> {
     })?;
     let mut difficulties = Vec::new();
     for (k, t) in f.all("diff_kind").into_iter().zip(f.all("diff_text")) {
-        if t.trim().is_empty() {
+        if engine::input::is_blank(t) {
             continue;
         }
         let kind = DifficultyKind::parse(k)
@@ -645,8 +645,8 @@ fn read_entry(task: String, f: &Fields) -> Result<NewEntry, Problem> {
     }
     let mut proposals = Vec::new();
     for (t, l) in f.all("prop_text").into_iter().zip(f.all("prop_letter")) {
-        if t.trim().is_empty() {
-            if !l.trim().is_empty() {
+        if engine::input::is_blank(t) {
+            if !engine::input::is_blank(l) {
                 return Err(Problem::bad_request(
                     "prop_text",
                     "Đề xuất có số văn bản nhưng chưa ghi nội dung đề xuất.",

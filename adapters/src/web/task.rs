@@ -697,7 +697,7 @@ pub async fn transition(
     let mut documents: Vec<String> = parts
         .texts("doc")
         .iter()
-        .filter(|d| !d.trim().is_empty())
+        .filter(|d| !engine::input::is_blank(d))
         .map(|d| d.trim().to_string())
         .collect();
     for part in parts.0.iter_mut() {
@@ -796,10 +796,10 @@ pub async fn upload(
     if !parts.0.iter().any(chosen) {
         return Ok(refuse(StatusCode::BAD_REQUEST, "chưa chọn tệp.".into()).await);
     }
-    let Some(doc_type) = parts.text("type").filter(|t| !t.trim().is_empty()) else {
+    let Some(doc_type) = parts.text("type").filter(|t| !engine::input::is_blank(t)) else {
         return Ok(refuse(StatusCode::BAD_REQUEST, "chưa chọn loại tài liệu.".into()).await);
     };
-    let issued_on = match parts.text("date").filter(|d| !d.trim().is_empty()) {
+    let issued_on = match parts.text("date").filter(|d| !engine::input::is_blank(d)) {
         None => None,
         Some(d) => match parse_date(d.trim()) {
             Ok(d) => Some(d),

@@ -10,7 +10,7 @@ use engine::Role;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, JsonBody, date, ident, opt_email, opt_text, text};
+use super::super::extract::{Auth, JsonBody, date, ident, opt_date, opt_email, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::{
@@ -85,12 +85,7 @@ async fn add_plan(
 ) -> Result<Response, Problem> {
     let number = text("number", &body.number, 100, false)?;
     let title = text("title", &body.title, 1000, false)?;
-    let issued_on = body
-        .issued_on
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| date("issued_on", s))
-        .transpose()?;
+    let issued_on = opt_date("issued_on", body.issued_on.as_deref())?;
     let p = app
         .store
         .directory()

@@ -13,12 +13,11 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
-use engine::time::parse_date;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::super::extract::{Auth, ident, opt_text, text};
+use super::super::extract::{Auth, ident, opt_date, opt_text, text};
 use super::super::problem::{Problem, ProblemDoc};
 use super::super::startup::AppState;
 use super::super::views::DocumentView;
@@ -293,18 +292,7 @@ async fn upload_document(
             .ok_or_else(|| Problem::bad_request("type", "Thiếu loại tài liệu (trường `type`)."))?,
     )?;
     attachment.check_type(&doc_type)?;
-    let issued_on = date
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| {
-            parse_date(d).map_err(|_| {
-                Problem::bad_request(
-                    "date",
-                    "Ngày không hợp lệ: dùng yyyy-mm-dd hoặc dd/mm/yyyy.",
-                )
-            })
-        })
-        .transpose()?;
+    let issued_on = opt_date("date", date.as_deref())?;
     let number = opt_text("number", number.as_deref(), 200, false)?;
     let issuer = opt_text("issuer", issuer.as_deref(), 300, false)?;
     let doc = store_upload(
@@ -355,7 +343,7 @@ pub(crate) async fn store_upload(
     let file_name = u
         .file_name
         .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
-        .filter(|n| !n.trim().is_empty())
+        .filter(|n| !engine::input::is_blank(n))
         .unwrap_or_else(|| "tai-lieu".into());
     let file_name = text("file_name", &file_name, 255, false)?;
     check_type(u.content_type, &u.file.head, &file_name)?;
