@@ -676,6 +676,30 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
     assert_eq!(units, json!(["so-y-te", "so-y-te-cu"]));
     let units = merge_and_look("tram-y-te-cu", "Trạm Y tế (cũ)", "so-y-te-cu").await;
     assert_eq!(units, json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]));
+    // A unit merged into itself is never possible (422); into a unit already merged into it,
+    // it conflicts with the merges recorded (409). Each says why, and nothing changes.
+    for (unit, into, status, why) in [
+        ("so-y-te", "so-y-te", 422, "vào chính nó"),
+        (
+            "so-y-te",
+            "tram-y-te-cu",
+            409,
+            "đã được sáp nhập vào `so-y-te`",
+        ),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/units/{unit}/merge"),
+                Some(admin),
+                &json!({"into": into, "on": "01/08/2025"}),
+            )
+            .await;
+        assert_eq!(r.status(), status, "{unit} into {into}");
+        let p = json(r).await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains(why)), "{p}");
+    }
+    let units = json(app.get("/api/v1/me", Some(officer)).await).await["units"].clone();
+    assert_eq!(units, json!(["so-y-te", "so-y-te-cu", "tram-y-te-cu"]));
 
     // Revoking a token through the API: refused at once, even though it was remembered.
     let issued = app

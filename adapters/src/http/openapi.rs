@@ -356,7 +356,11 @@ pub fn constrain(doc: &mut Value, v: &Vocabulary) {
             ("path", "name") if path.starts_with("/api/v1/calendars/") => calendars.clone(),
             ("path", "name") if path.starts_with("/api/v1/workflows/") => workflows.clone(),
             ("path", "date") => calendar_date.clone(),
+            // Working days are counted between these dates: only the calendars' years.
             ("query", "from" | "to") if path.starts_with("/api/v1/calendars/") => {
+                calendar_date.clone()
+            }
+            ("query", "from" | "to" | "as_of") if path.starts_with("/api/v1/reports/") => {
                 calendar_date.clone()
             }
             ("path", "year") | ("query", "year") => year.clone(),

@@ -197,9 +197,11 @@ async fn rename_unit(
     request_body = MergeUnitBody,
     responses(
         (status = 200, description = "Merged", body = UnitView),
-        (status = 400, description = "Merging into itself or in a cycle", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed unit id or date", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Administrators only", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such unit", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Merging a unit into a unit already merged into it", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Merging a unit into itself", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn merge_unit(
     State(app): State<AppState>,

@@ -177,15 +177,18 @@ impl Directory<'_> {
         into: &str,
         on: NaiveDate,
     ) -> Result<Unit, StoreError> {
+        // Never possible, whatever the directory holds (422); a cycle depends on the merges
+        // recorded so far (409).
         if from == into {
-            return Err(StoreError::Invalid(
-                "Không thể sáp nhập một đơn vị vào chính nó.".into(),
+            return Err(StoreError::Unprocessable(
+                "Không thể sáp nhập một đơn vị vào chính nó; chọn một đơn vị khác để sáp nhập vào."
+                    .into(),
             ));
         }
         self.unit(from).await?;
         self.unit(into).await?;
         if self.merged_units(from).await?.iter().any(|u| u == into) {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::StateConflict(format!(
                 "Không thể sáp nhập `{from}` vào `{into}`: `{into}` đã được sáp nhập vào `{from}`."
             )));
         }
