@@ -329,4 +329,18 @@ async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: Tes
         .await
         .expect("documents");
     assert_eq!(docs.len(), 1, "nothing stored for the refused form");
+    // A date made of Unicode's "next line" (U+0085), which trimming would take for a blank, is
+    // refused as a date with the page's message, and nothing is stored.
+    let r = post(form("02/TM-SYT".into()).text("date", " \u{85} ")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap_or_default();
+    assert!(page.contains("ngày văn bản không hợp lệ"), "{page}");
+    let docs = w
+        .store()
+        .tasks()
+        .unscoped()
+        .documents(&task)
+        .await
+        .expect("documents");
+    assert_eq!(docs.len(), 1, "nothing stored for the refused date");
 }
