@@ -766,6 +766,8 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
         ("year=abc", "year"),
         ("overdue=maybe", "overdue"),
         ("due_before=hôm-qua", "due_before"),
+        ("unit=0.5", "unit"),
+        ("unit=S%E1%BB%9F+Y+t%E1%BA%BF", "unit"),
         ("color=red", "color"),
     ] {
         let p = problem(

@@ -134,7 +134,15 @@ impl ListQuery {
         Ok(TaskQuery {
             plan: opt_ident("plan", &self.plan)?,
             year: self.year,
-            unit: opt_ident("unit", &self.unit)?,
+            // A unit id as units are named (`so-y-te`): anything else names no unit and is a
+            // mistake, not a filter that matches nothing.
+            unit: opt_ident("unit", &self.unit)?
+                .map(|u| {
+                    engine::domain::UnitId::parse(&u)
+                        .map(|_| u)
+                        .map_err(|e| Problem::bad_request("unit", format!("Tham số `unit`: {e}.")))
+                })
+                .transpose()?,
             funding_source: self
                 .funding_source
                 .as_deref()
