@@ -287,6 +287,14 @@ async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: Tes
             .await
             .expect("upload")
     };
+    let stored = async || {
+        w.store()
+            .tasks()
+            .unscoped()
+            .documents(&task)
+            .await
+            .expect("documents")
+    };
     let file = [b"%PDF-1.4 ".as_slice(), &vec![b'x'; 400 * 1024]].concat();
     let form = |number: String| {
         Form::new()
@@ -308,26 +316,14 @@ async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: Tes
         "{}",
         r.text().await.unwrap_or_default()
     );
-    let docs = w
-        .store()
-        .tasks()
-        .unscoped()
-        .documents(&task)
-        .await
-        .expect("documents");
+    let docs = stored().await;
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].size_bytes, file.len() as i64);
     assert_eq!(docs[0].sha256, adapters::store::sha256_hex(&file));
     // A text field past the form's cap is refused before anything is stored.
     let r = post(form("9".repeat(30_000))).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let docs = w
-        .store()
-        .tasks()
-        .unscoped()
-        .documents(&task)
-        .await
-        .expect("documents");
+    let docs = stored().await;
     assert_eq!(docs.len(), 1, "nothing stored for the refused form");
     // A date made of Unicode's "next line" (U+0085), which trimming would take for a blank, is
     // refused as a date with the page's message, and nothing is stored.
@@ -335,12 +331,6 @@ async fn the_web_upload_form_streams_its_file_and_bounds_its_text_fields(db: Tes
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let page = r.text().await.unwrap_or_default();
     assert!(page.contains("ngày văn bản không hợp lệ"), "{page}");
-    let docs = w
-        .store()
-        .tasks()
-        .unscoped()
-        .documents(&task)
-        .await
-        .expect("documents");
+    let docs = stored().await;
     assert_eq!(docs.len(), 1, "nothing stored for the refused date");
 }
