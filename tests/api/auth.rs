@@ -655,6 +655,14 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
 
     // In this process, through the API: a merge is seen by the very next request, at any
     // depth. (Adding a unit changes no identity and keeps the cache.)
+    let merge = async |unit: &str, into: &str, on: &str| {
+        app.post(
+            &format!("/api/v1/units/{unit}/merge"),
+            Some(admin),
+            &json!({"into": into, "on": on}),
+        )
+        .await
+    };
     let merge_and_look = async |unit: &str, name: &str, into: &str| {
         app.store
             .directory()
@@ -662,13 +670,7 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
             .await
             .expect("unit");
         warm(app, officer).await;
-        let r = app
-            .post(
-                &format!("/api/v1/units/{unit}/merge"),
-                Some(admin),
-                &json!({"into": into, "on": "01/07/2025"}),
-            )
-            .await;
+        let r = merge(unit, into, "01/07/2025").await;
         assert_eq!(r.status(), 200);
         json(app.get("/api/v1/me", Some(officer)).await).await["units"].clone()
     };
@@ -687,13 +689,7 @@ async fn token_identities_follow_changes_made_anywhere(db: TestDb) {
             "đã được sáp nhập vào `so-y-te`",
         ),
     ] {
-        let r = app
-            .post(
-                &format!("/api/v1/units/{unit}/merge"),
-                Some(admin),
-                &json!({"into": into, "on": "01/08/2025"}),
-            )
-            .await;
+        let r = merge(unit, into, "01/08/2025").await;
         assert_eq!(r.status(), status, "{unit} into {into}");
         let p = json(r).await;
         assert!(p["detail"].as_str().is_some_and(|d| d.contains(why)), "{p}");
