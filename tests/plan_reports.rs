@@ -1043,6 +1043,23 @@ async fn the_api_serves_budgets_lineage_renames_and_reports_by_year(db: TestDb) 
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
+    // Well-formed dates the loaded calendars (2025–2027) cannot count working days to: 422,
+    // saying why, as for every date outside the calendars.
+    let beyond = problem(
+        app.get(
+            "/api/v1/reports/status?year=2025&from=2025-01-01&to=2031-06-30&format=md",
+            skhcn,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let detail = beyond["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Lịch làm việc `vn` chưa có dữ liệu cho ngày")
+            && detail.contains("các năm đã có: 2025, 2026, 2027"),
+        "{beyond}"
+    );
     problem(
         app.get("/api/v1/reports/progress?year=2031&format=md", skhcn)
             .await,

@@ -124,6 +124,15 @@ fn check_range(opts: &StatusOptions) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// A count of working days the loaded calendars cannot make (a date of a year no calendar file
+/// covers): well-formed input that cannot be processed, 422 over HTTP, in the users' words.
+fn uncountable(what: &str, task: &str, e: &engine::calendar::CalendarError) -> ReportError {
+    ReportError::Store(crate::store::StoreError::Unprocessable(format!(
+        "Không tính được {what} của nhiệm vụ «{task}»: {}",
+        engine::wording::calendar_error(e)
+    )))
+}
+
 /// "từ ngày 01/01/2025 đến ngày 04/12/2026".
 fn range_text(opts: &StatusOptions) -> String {
     format!(
@@ -406,12 +415,7 @@ fn stalled<'r>(
     let days = wf
         .calendar
         .working_days_between(r.moved_at, ctx.end)
-        .map_err(|e| {
-            ReportError::Invalid(format!(
-                "Không tính được số ngày làm việc của nhiệm vụ «{}»: {e}",
-                r.name
-            ))
-        })?;
+        .map_err(|e| uncountable("số ngày làm việc", &r.name, &e))?;
     Ok((days >= i64::from(threshold)).then_some((r, days, threshold)))
 }
 
@@ -548,12 +552,7 @@ fn overdue_section(
         let days = wf
             .map(|w| w.calendar.working_days_between(*due, ctx.end))
             .transpose()
-            .map_err(|e| {
-                ReportError::Invalid(format!(
-                    "Không tính được số ngày quá hạn của nhiệm vụ «{}»: {e}",
-                    r.name
-                ))
-            })?;
+            .map_err(|e| uncountable("số ngày quá hạn", &r.name, &e))?;
         t.rows.push(Row {
             style: RowStyle::Normal,
             cells: vec![
@@ -641,12 +640,7 @@ fn step_late_section(
                 .get(&r.workflow, r.workflow_version)
                 .map(|w| w.calendar.working_days_between(*due, ctx.end))
                 .transpose()
-                .map_err(|e| {
-                    ReportError::Invalid(format!(
-                        "Không tính được số ngày chậm của nhiệm vụ «{}»: {e}",
-                        r.name
-                    ))
-                })?;
+                .map_err(|e| uncountable("số ngày chậm", &r.name, &e))?;
             t.rows.push(Row {
                 style: RowStyle::Normal,
                 cells: vec![

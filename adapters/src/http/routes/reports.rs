@@ -199,6 +199,7 @@ pub struct StatusQuery {
         (status = 403, description = "Not a role that reads plan reports", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "Bad parameters (dates, year, plan of another year, several plans of the year, a format the status report has not: docx)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such plan", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A date the loaded holiday calendars do not cover (`to`, or a task's deadline), so working days cannot be counted", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn status_report(
     State(app): State<AppState>,
