@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::TestDb;
-use crate::helpers::{PLAN, Who, detail, json, problem, snapshot, world, world_with};
+use crate::helpers::{
+    PLAN, Who, detail, json, page_cookie, page_get, problem, snapshot, world, world_with,
+};
 
 crate::on_both_backends!(
     concurrent_if_match_exactly_one_wins,
@@ -860,4 +862,18 @@ async fn tasks_are_searched_filtered_sorted_and_paged(db: TestDb) {
     .await;
     assert_eq!(v["items"][0]["id"], waiting.as_str());
     assert_eq!(v["total"], 1);
+
+    // The list page refuses the same unit filter with a message above the list, as it does a
+    // year that is not a year, rather than listing nothing as if no task matched. (Last: a password
+    // set for a page session ends the user's API tokens.)
+    let cookie = page_cookie(&w, Who::Ubnd).await;
+    let (status, page) = page_get(&w, &cookie, "/tasks?unit=0.5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("role=\"alert\">Đơn vị «0.5» không hợp lệ"),
+        "{page}"
+    );
+    let (status, page) = page_get(&w, &cookie, "/tasks?unit=so-y-te").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("role=\"alert\""), "{page}");
 }

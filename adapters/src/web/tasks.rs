@@ -67,7 +67,17 @@ fn read_filters(raw: Option<&str>) -> Filters {
             .map(|s| s.chars().take(200).collect::<String>())
     };
     q.plan = text("plan");
-    q.unit = text("unit");
+    // A unit id as units are named (`so-y-te`), as the API's filter takes it: anything else is a
+    // mistake to point out, not a filter that matches nothing.
+    q.unit = text("unit").and_then(|u| match engine::domain::UnitId::parse(&u) {
+        Ok(_) => Some(u),
+        Err(_) => {
+            problems.push(format!(
+                "Đơn vị «{u}» không hợp lệ: chọn một đơn vị trong danh sách."
+            ));
+            None
+        }
+    });
     q.kind = text("kind");
     q.state = text("state");
     q.text = text("q");
