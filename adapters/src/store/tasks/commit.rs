@@ -293,7 +293,8 @@ async fn write_jobs(
 /// connection taken from the pool for each batch was mostly another one than the last batch's
 /// (the pool hands out the one idle longest) and read back every page the others had changed:
 /// 1,122 against 1,847 transitions a second for one writer (`tiendo-bench transitions --scenario
-/// approval --connections 4` against `1`). Closing the store waits for it at most this long.
+/// approval --connections 4` against `1`). Closing the store waits for it at most this long (after
+/// [`LOOK_FOR_NEXT`]).
 const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Statements the SQLite writer keeps prepared: a transition's few, with the multi-row inserts
@@ -324,8 +325,8 @@ fn next_job(queue: &std::sync::mpsc::Receiver<(Job, Handle)>) -> Option<Job> {
 }
 
 /// The SQLite writer's thread: a session ([`Writer::session`]) from the first transition that
-/// comes until none has come for [`KEEP_CONNECTION`], then waits for the next, until every
-/// sender is gone (the store is dropped).
+/// comes until none has come for [`LOOK_FOR_NEXT`] and [`KEEP_CONNECTION`] ([`next_job`]), then
+/// waits for the next, until every sender is gone (the store is dropped).
 fn run_in_place(
     writer: Writer,
     pool: SqlitePool,
@@ -380,10 +381,10 @@ struct Writer {
 }
 
 impl Writer {
-    /// A session of the SQLite writer: from `first` until no transition has come for
-    /// [`KEEP_CONNECTION`], every batch on one pooled connection whose handle it borrows for the
-    /// session, taken and given back on `runtime` (the first request's). A batch that fails ends
-    /// the session; its connection is then closed rather than given back ([`Held`]).
+    /// A session of the SQLite writer: from `first` until no transition has come ([`next_job`]),
+    /// every batch on one pooled connection whose handle it borrows for the session, taken and
+    /// given back on `runtime` (the first request's). A batch that fails ends the session; its
+    /// connection is then closed rather than given back ([`Held`]).
     fn session(
         &self,
         runtime: &Handle,
@@ -408,8 +409,8 @@ impl Writer {
     }
 
     /// Writes batches on `db`, the first beginning with `first`, the next as soon as a
-    /// transition comes, until none has come for [`KEEP_CONNECTION`]: then `true`. A batch that
-    /// fails is rolled back and answered as failed, and stops the session: `false`.
+    /// transition comes, until none has come ([`next_job`]): then `true`. A batch that fails is
+    /// rolled back and answered as failed, and stops the session: `false`.
     fn batches(
         &self,
         runtime: &Handle,
