@@ -195,6 +195,17 @@ async fn a_task_is_driven_from_the_shell_as_named_users(db: TestDb) {
         cli.fails(2, &["task", "list", "--as", "can.bo", "--phase", "review"])
             .contains("contractor_selection")
     );
+    // The unit filter takes a unit id, as the API and the list page do: a unit's name or
+    // anything else that is not an id is refused, not taken for a filter that matches nothing.
+    assert!(
+        cli.ok(&["task", "list", "--as", "can.bo", "--unit", "so-y-te"])
+            .contains(&id)
+    );
+    let err = cli.fails(2, &["task", "list", "--as", "can.bo", "--unit", "Sở Y tế"]);
+    assert!(
+        err.contains("--unit: mã đơn vị `Sở Y tế` không hợp lệ"),
+        "{err}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&cli.ok(&["task", "show", &id, "--as", "can.bo", "--json"])).unwrap();
     assert_eq!(json["task"]["version"], 4);

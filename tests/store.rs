@@ -1068,7 +1068,7 @@ async fn tasks_are_listed_by_plan_unit_phase_state_and_overdue(db: TestDb) {
     );
     let f = TaskFilter {
         state: Some("de_xuat".into()),
-        unit: Some("so-y-te".into()),
+        unit: Some(engine::domain::UnitId::parse("so-y-te").unwrap()),
         ..TaskFilter::default()
     };
     assert_eq!(

@@ -168,7 +168,7 @@ async fn bench_backend(
     let mut best = (String::new(), -1i64);
     for u in store.directory().units().await? {
         let q = TaskQuery {
-            unit: Some(u.id.clone()),
+            unit: Some(engine::domain::UnitId::parse(&u.id).map_err(Failure::new)?),
             limit: Some(1),
             ..TaskQuery::default()
         };

@@ -106,7 +106,8 @@ async fn syt_tasks(store: &Store) -> Result<Vec<Task>, StoreError> {
         .unscoped()
         .list(&TaskFilter {
             plan: Some(PLAN.into()),
-            unit: Some("so-y-te".into()),
+            // The unit the plan's import created from its name.
+            unit: Some(engine::domain::UnitId::from_name("Sở Y tế")),
             ..TaskFilter::default()
         })
         .await

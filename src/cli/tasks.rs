@@ -11,7 +11,7 @@ use adapters::store::{
 use chrono::Utc;
 use engine::Phase;
 use engine::decide::Actor;
-use engine::domain::FundingSource;
+use engine::domain::{FundingSource, UnitId};
 use engine::money::{format_million_vnd, parse_million_vnd};
 use engine::time::{Instant, format_date, format_instant, parse_date};
 
@@ -499,9 +499,15 @@ async fn list(r: &Run<'_>, a: &ListArgs) -> Result<String, Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))
         })
         .transpose()?;
+    // A unit id as units are named (`so-y-te`), as the API and the list page take it: anything
+    // else is a mistake to point out, not a filter that matches nothing.
+    let unit = unit
+        .as_deref()
+        .map(|u| UnitId::parse(u).map_err(|e| Failure::usage(format!("--unit: {e}."))))
+        .transpose()?;
     let filter = TaskFilter {
         plan: plan.clone(),
-        unit: unit.clone(),
+        unit,
         phase,
         state: state.clone(),
         overdue_at: overdue.then_some(now),

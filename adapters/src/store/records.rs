@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use engine::Phase;
 use engine::Role;
 use engine::decide::Clock;
-use engine::domain::FundingSource;
+use engine::domain::{FundingSource, UnitId};
 use engine::time::Instant;
 use serde::Serialize;
 
@@ -171,7 +171,8 @@ impl Task {
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub plan: Option<String>,
-    pub unit: Option<String>,
+    /// The owning unit.
+    pub unit: Option<UnitId>,
     pub phase: Option<Phase>,
     pub state: Option<String>,
     /// Only tasks whose current deadline has passed at this instant.

@@ -70,7 +70,7 @@ fn read_filters(raw: Option<&str>) -> Filters {
     // A unit id as units are named (`so-y-te`), as the API's filter takes it: anything else is a
     // mistake to point out, not a filter that matches nothing.
     q.unit = text("unit").and_then(|u| match engine::domain::UnitId::parse(&u) {
-        Ok(_) => Some(u),
+        Ok(unit) => Some(unit),
         Err(_) => {
             problems.push(format!(
                 "Đơn vị «{u}» không hợp lệ: chọn một đơn vị trong danh sách."

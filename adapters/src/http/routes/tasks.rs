@@ -139,7 +139,6 @@ impl ListQuery {
             unit: opt_ident("unit", &self.unit)?
                 .map(|u| {
                     engine::domain::UnitId::parse(&u)
-                        .map(|_| u)
                         .map_err(|e| Problem::bad_request("unit", format!("Tham số `unit`: {e}.")))
                 })
                 .transpose()?,

@@ -122,7 +122,11 @@ async fn list(store: &Store, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
         );
     }
     if let Some(unit) = &f.unit {
-        push(&mut sql, " AND t.unit_id = $?", Param::Text(unit.clone()));
+        push(
+            &mut sql,
+            " AND t.unit_id = $?",
+            Param::Text(unit.to_string()),
+        );
     }
     if let Some(phase) = f.phase {
         push(

@@ -7,7 +7,7 @@ use chrono::{Days, NaiveTime};
 use engine::Phase;
 use engine::access;
 use engine::decide::Actor;
-use engine::domain::FundingSource;
+use engine::domain::{FundingSource, UnitId};
 use engine::time::{Instant, at_local, local_date};
 use engine::workflow::{Approval, ApprovalRule, Authority, AuthorityUnit, Workflow};
 
@@ -60,7 +60,7 @@ pub struct TaskQuery {
     /// The plan's year.
     pub year: Option<i32>,
     /// The owning unit, with the units merged into it.
-    pub unit: Option<String>,
+    pub unit: Option<UnitId>,
     pub funding_source: Option<FundingSource>,
     /// The workflow name (kind of task).
     pub kind: Option<String>,
@@ -456,9 +456,9 @@ pub(super) async fn search(
     w.visible_to(store, actor);
     w.columns(q);
     if let Some(unit) = &q.unit {
-        let units = match store.directory().merged_units(unit).await {
+        let units = match store.directory().merged_units(unit.as_str()).await {
             Ok(u) => u,
-            Err(StoreError::NotFound { .. }) => vec![unit.clone()],
+            Err(StoreError::NotFound { .. }) => vec![unit.to_string()],
             Err(e) => return Err(e),
         };
         w.of_units(&units);
