@@ -26,8 +26,8 @@
 -- is, if anything, a low ceiling. The SELECT finds the task through bench_ids inside the same
 -- statement (one more index probe, no extra round trip).
 -- What pgbench does NOT replay is tiendo's own work: decoding the row, `decide` (working-day
--- deadline arithmetic), hashing the audit entry, JSON, the async runtime, and sqlx's pool, which
--- pings a connection (one more round trip) each time it hands one out: twice per transition.
+-- deadline arithmetic), hashing the audit entry, JSON, the async runtime, and sqlx's pool (which
+-- hands connections out without a ping: `test_before_acquire(false)` in adapters/src/store/mod.rs).
 --
 -- pgbench takes a colon followed by a letter or digit for a variable even inside a string
 -- literal, so the JSON literals are split there with `||` (constant-folded when the statement is
