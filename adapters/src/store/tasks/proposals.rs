@@ -343,16 +343,7 @@ impl Tasks<'_> {
                     .await;
             }
         };
-        let also = [Also {
-            sql: "UPDATE task_proposals SET status = 'accepted', decided_by = $1, decided_at = $2, decision_comment = $3 \
-                  WHERE id = $4 AND status = 'pending'",
-            args: vec![
-                Arg::Str(&actor.user),
-                Arg::Time(now),
-                Arg::OptStr(comment.as_deref()),
-                Arg::Str(&p.id),
-            ],
-        }];
+        let also = [settle("accepted", &p.id, actor, comment.as_deref(), now)];
         let evidence = super::super::audit::Evidence::cited(cited).map(|e| e.text());
         match write::write_transition(self.store, &task, &d, evidence, None, &also, now).await? {
             Written::Done(o) => Ok(titled(Some(&wf), o)),
@@ -406,18 +397,8 @@ impl Tasks<'_> {
         let written: Option<(i64, i64)> = with_db!(self.store, |pool| {
             let mut tx = pool.begin().await?;
             let mut conn = Conn::from(&mut *tx);
-            let n = conn
-                .execute(
-                    "UPDATE task_proposals SET status = 'accepted', decided_by = $1, decided_at = $2, decision_comment = $3 \
-                     WHERE id = $4 AND status = 'pending'",
-                    &[
-                        Arg::Str(&actor.user),
-                        Arg::Time(now),
-                        Arg::OptStr(comment.as_deref()),
-                        Arg::Str(&p.id),
-                    ],
-                )
-                .await?;
+            let stmt = settle("accepted", &p.id, actor, comment.as_deref(), now);
+            let n = conn.execute(stmt.sql, &stmt.args).await?;
             if n == 1 {
                 let ids = append_note_at(
                     &mut conn,
@@ -506,18 +487,8 @@ impl Tasks<'_> {
         let settled: bool = with_db!(self.store, |pool| {
             let mut tx = pool.begin().await?;
             let mut conn = Conn::from(&mut *tx);
-            let n = conn
-                .execute(
-                    "UPDATE task_proposals SET status = 'refused', decided_by = $1, decided_at = $2, decision_comment = $3 \
-                     WHERE id = $4 AND status = 'pending'",
-                    &[
-                        Arg::Str(&actor.user),
-                        Arg::Time(now),
-                        Arg::OptStr(comment.as_deref()),
-                        Arg::Str(&p.id),
-                    ],
-                )
-                .await?;
+            let stmt = settle("refused", &p.id, actor, comment.as_deref(), now);
+            let n = conn.execute(stmt.sql, &stmt.args).await?;
             if n == 1 {
                 append_note(
                     &mut conn,
@@ -554,6 +525,29 @@ impl Tasks<'_> {
     ) -> Result<Vec<ProposalRecord>, StoreError> {
         let (task, _) = self.visible(actor, task_id).await?;
         of_task(self.store, &task.id).await
+    }
+}
+
+/// The statement that settles proposal `id` as `status` (`accepted`, `refused`) by `actor`: it
+/// changes the row only while the proposal is still pending, so that of two decisions at once
+/// one settles it and the other finds nothing to change.
+fn settle<'a>(
+    status: &'a str,
+    id: &'a str,
+    actor: &'a Actor,
+    comment: Option<&'a str>,
+    now: Instant,
+) -> Also<'a> {
+    Also {
+        sql: "UPDATE task_proposals SET status = $1, decided_by = $2, decided_at = $3, decision_comment = $4 \
+              WHERE id = $5 AND status = 'pending'",
+        args: vec![
+            Arg::Str(status),
+            Arg::Str(&actor.user),
+            Arg::Time(now),
+            Arg::OptStr(comment),
+            Arg::Str(id),
+        ],
     }
 }
 
