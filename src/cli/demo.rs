@@ -106,7 +106,7 @@ async fn syt_tasks(store: &Store) -> Result<Vec<Task>, StoreError> {
         .unscoped()
         .list(&TaskFilter {
             plan: Some(PLAN.into()),
-            // The unit the plan's import created from its name.
+            // `so-y-te` of UNITS: its id is its name's.
             unit: Some(engine::domain::UnitId::from_name("Sở Y tế")),
             ..TaskFilter::default()
         })

@@ -171,7 +171,8 @@ impl Task {
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub plan: Option<String>,
-    /// The owning unit.
+    /// The owning unit: with the units merged into it for `Tasks::list_as` (as a search), that
+    /// unit alone for `Unscoped::list`.
     pub unit: Option<UnitId>,
     pub phase: Option<Phase>,
     pub state: Option<String>,
