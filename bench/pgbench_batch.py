@@ -102,8 +102,9 @@ INSERT INTO outbox (id, task_id, template, payload, status, attempts, next_attem
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=8, help="transitions a transaction")
-    ap.add_argument("--savepoints", action="store_true", help="each in a savepoint")
-    ap.add_argument("--set-based", action="store_true", help="four statements for the batch")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--savepoints", action="store_true", help="each in a savepoint")
+    how.add_argument("--set-based", action="store_true", help="four statements for the batch")
     a = ap.parse_args()
     body = "\n".join(l for l in SCRIPT.read_text().split("\n") if not l.startswith("--"))
     body = body[body.index("\\set n") :]
