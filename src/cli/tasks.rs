@@ -499,8 +499,8 @@ async fn list(r: &Run<'_>, a: &ListArgs) -> Result<String, Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))
         })
         .transpose()?;
-    // A unit id as units are named (`so-y-te`), as the API and the list page take it: anything
-    // else is a mistake to point out, not a filter that matches nothing.
+    // A unit id (`TaskQuery::unit`, which `TaskFilter::unit` becomes); anything else is a usage
+    // error.
     let unit = unit
         .as_deref()
         .map(|u| UnitId::parse(u).map_err(|e| Failure::usage(format!("--unit: {e}."))))

@@ -67,8 +67,7 @@ fn read_filters(raw: Option<&str>) -> Filters {
             .map(|s| s.chars().take(200).collect::<String>())
     };
     q.plan = text("plan");
-    // A unit id as units are named (`so-y-te`), as the API's filter takes it: anything else is a
-    // mistake to point out, not a filter that matches nothing.
+    // A unit id (`TaskQuery::unit`); anything else is named above the list.
     q.unit = text("unit").and_then(|u| match engine::domain::UnitId::parse(&u) {
         Ok(unit) => Some(unit),
         Err(_) => {

@@ -134,8 +134,7 @@ impl ListQuery {
         Ok(TaskQuery {
             plan: opt_ident("plan", &self.plan)?,
             year: self.year,
-            // A unit id as units are named (`so-y-te`): anything else names no unit and is a
-            // mistake, not a filter that matches nothing.
+            // A unit id (`TaskQuery::unit`); anything else is a 400 naming the field.
             unit: opt_ident("unit", &self.unit)?
                 .map(|u| {
                     engine::domain::UnitId::parse(&u)

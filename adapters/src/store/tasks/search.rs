@@ -59,7 +59,9 @@ pub struct TaskQuery {
     pub plan: Option<String>,
     /// The plan's year.
     pub year: Option<i32>,
-    /// The owning unit, with the units merged into it.
+    /// The owning unit, with the units merged into it. A [`UnitId`], so that a front end parses
+    /// what its user typed first: text that is not a unit id (a unit's name, say) is refused
+    /// there with a message, not searched for and answered with an empty list.
     pub unit: Option<UnitId>,
     pub funding_source: Option<FundingSource>,
     /// The workflow name (kind of task).
