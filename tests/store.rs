@@ -1525,14 +1525,63 @@ async fn group_commit_keeps_each_transitions_own_outcome(db: TestDb) {
         }
         let report = store.audit().verify().await.unwrap();
         assert!(report.broken.is_none(), "{report:?}");
+        the_records_name_their_audit_entries(&db, &ids[..24]).await;
         let stats = store.group_commit_stats().unwrap();
         assert!(stats.transitions > stats_before.transitions);
+        if db.backend == "postgres" {
+            // Batches without the poisoned task are written by one statement each.
+            assert!(stats.set_based > stats_before.set_based, "{stats:?}");
+        }
         if stats.largest > 1 {
             println!("group commit ({}): burst {burst}, {stats:?}", db.backend);
             return;
         }
     }
     panic!("no transaction carried more than one transition in 5 bursts");
+}
+
+/// Each notification of `tasks` names the audit entry of its task's transition, and each
+/// idempotency record the entry its outcome reports: the ids that the writer puts in their JSON
+/// once the entry is written, whichever way the writer wrote the batch.
+async fn the_records_name_their_audit_entries(db: &TestDb, tasks: &[String]) {
+    let list = tasks
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let entries: Vec<(i64, String, i64, String)> = db
+        .rows(&format!(
+            "SELECT id, task_id, seq, transition FROM audit_log WHERE task_id IN ({list})"
+        ))
+        .await;
+    let entry = |id: i64| entries.iter().find(|e| e.0 == id);
+    let messages: Vec<(String, String)> = db
+        .rows(&format!(
+            "SELECT task_id, payload FROM outbox WHERE task_id IN ({list})"
+        ))
+        .await;
+    let mut transitions = 0;
+    for (task, payload) in &messages {
+        let p: serde_json::Value = serde_json::from_str(payload).unwrap();
+        let named = entry(p["audit_id"].as_i64().unwrap()).unwrap_or_else(|| panic!("{payload}"));
+        assert_eq!(
+            (&named.1, Some(named.3.as_str())),
+            (task, p["transition"].as_str()),
+            "{payload}"
+        );
+        transitions += usize::from(named.3 == "bat_dau_lap_thuyet_minh");
+    }
+    assert!(transitions > 0, "the transitions notified someone");
+    let outcomes: Vec<(String, String)> = db
+        .rows(&format!(
+            "SELECT task_id, outcome FROM idempotency WHERE task_id IN ({list})"
+        ))
+        .await;
+    for (task, outcome) in &outcomes {
+        let o: TransitionOutcome = serde_json::from_str(outcome).unwrap();
+        let named = entry(o.audit_id).unwrap_or_else(|| panic!("{outcome}"));
+        assert_eq!((&named.1, named.2), (task, o.audit_seq), "{outcome}");
+    }
 }
 
 /// The group-commit writer keeps its connection while transitions keep coming (its page cache

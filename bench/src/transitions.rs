@@ -250,11 +250,12 @@ async fn bench_backend(
     let measured = measure_store(a, scratch, &store, label, &mut report).await;
     if let Some(s) = store.group_commit_stats() {
         report.notes.push(format!(
-            "{label}: group commit: {} transitions in {} transactions ({:.1} per transaction on average, at most {})",
+            "{label}: group commit: {} transitions in {} transactions ({:.1} per transaction on average, at most {}; {} by one statement a batch)",
             s.transitions,
             s.batches,
             s.transitions as f64 / s.batches.max(1) as f64,
-            s.largest
+            s.largest,
+            s.set_based
         ));
     }
     store.close().await;

@@ -12,6 +12,7 @@
 //! - [`write`]: creation and transitions, each one audited transaction;
 //! - [`commit`]: group commit, concurrent transitions written in one transaction.
 
+mod batch;
 pub(crate) mod commit;
 mod proposals;
 pub(crate) mod read;

@@ -30,7 +30,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data serialises")
 }
 
-fn timer_kind_name(k: &TimerKind) -> &'static str {
+pub(super) fn timer_kind_name(k: &TimerKind) -> &'static str {
     match k {
         TimerKind::Reminder { .. } => "reminder",
         TimerKind::Due => "due",
@@ -66,7 +66,7 @@ pub(crate) struct Idempotency<'a> {
 }
 
 /// Everything a decision writes besides the task row, inside the transaction that writes it.
-struct Effects<'a> {
+pub(super) struct Effects<'a> {
     task_id: &'a str,
     task_name: &'a str,
     unit_id: &'a str,
@@ -78,6 +78,20 @@ struct Effects<'a> {
     now: Instant,
 }
 
+/// What [`Effects::rows`] makes for a decision's effects.
+pub(super) struct EffectRows {
+    /// The audit entry's documents ([`documents_json`]).
+    pub documents: String,
+    /// [`pending_audit_id`], as the JSON texts below hold it.
+    pub pending: String,
+    /// Each new timer's id and kind as JSON, in the order of the decision's `create_timers`.
+    pub timers: Vec<(String, String)>,
+    /// Each notification's outbox id and payload, in the order of its `notifications`.
+    pub messages: Vec<(String, String)>,
+    /// The outcome recorded with the idempotency key, when there is one.
+    pub outcome: Option<String>,
+}
+
 /// The audit entry's id, in the JSON texts written in the same round trip as the entry (the
 /// notifications' payload, the idempotency record's outcome), before it is known: the statement
 /// replaces `"audit_id":` and this number by `"audit_id":` and the id it reads back
@@ -85,6 +99,12 @@ struct Effects<'a> {
 /// escaped), so only the key is replaced, and the text is byte for byte the one that would have
 /// been written with the id known.
 const AUDIT_ID_PENDING: i64 = i64::MIN;
+
+/// `"audit_id":` and [`AUDIT_ID_PENDING`], as the JSON texts written with an entry hold it
+/// until the entry's id replaces it.
+pub(super) fn pending_audit_id() -> String {
+    format!("\"audit_id\":{AUDIT_ID_PENDING}")
+}
 
 /// The SQL of a JSON text given at `$json` with its pending audit id (`$pending`) replaced by
 /// `$key` and the id of the entry `$seq` of task `$task` (written earlier in the transaction).
@@ -95,6 +115,57 @@ fn with_audit_id(json: usize, pending: usize, key: usize, task: usize, seq: usiz
 }
 
 impl Effects<'_> {
+    /// The values [`Effects::write`] writes that are made here rather than taken from the
+    /// decision: new ids, JSON texts with the audit id still [`AUDIT_ID_PENDING`]. The set-based
+    /// batch writer ([`super::batch`]) writes the same values.
+    pub(super) fn rows(&self) -> EffectRows {
+        let d = self.decision;
+        EffectRows {
+            documents: documents_json(self.audit),
+            pending: pending_audit_id(),
+            timers: d
+                .create_timers
+                .iter()
+                .map(|t| (new_id(), json(&t.kind)))
+                .collect(),
+            messages: d
+                .notifications
+                .iter()
+                .map(|n| {
+                    let payload = serde_json::json!({
+                        "task_id": self.task_id,
+                        "task_name": self.task_name,
+                        // Unit roles are reached in the unit an approval authority names, else
+                        // the task's own.
+                        "unit_id": n.unit.as_deref().unwrap_or(self.unit_id),
+                        "roles": n.roles,
+                        "transition": d.audit.transition,
+                        "from_state": d.audit.from_state,
+                        "to_state": d.audit.to_state,
+                        "comment": d.audit.comment,
+                        "actor": d.audit.actor_user,
+                        "due_at": d.clock.as_ref().map(|c| c.due_at),
+                        "audit_id": AUDIT_ID_PENDING,
+                    });
+                    (new_id(), payload.to_string())
+                })
+                .collect(),
+            outcome: self.idempotency.as_ref().map(|_| {
+                json(&TransitionOutcome {
+                    task_id: self.task_id.to_string(),
+                    version: self.version,
+                    state: d.state.clone(),
+                    phase: d.phase,
+                    audit_id: AUDIT_ID_PENDING,
+                    audit_seq: self.audit.seq,
+                    replayed: false,
+                    state_title: String::new(),
+                    carried_over: None,
+                })
+            }),
+        }
+    }
+
     /// Writes, after the statements `head` (a savepoint, the task row), the audit entry, timer
     /// cancellations and creations, the notifications, the idempotency record and the
     /// statements `also` (each of which must change a row), in one [`Conn::run_all`]: on
@@ -108,14 +179,17 @@ impl Effects<'_> {
         also: &[(&'static str, Vec<Value>)],
     ) -> Result<Option<i64>, RunError> {
         let d = self.decision;
-        let documents = documents_json(self.audit);
-        let pending = format!("\"audit_id\":{AUDIT_ID_PENDING}");
-        let ids: Vec<String> = d.create_timers.iter().map(|_| new_id()).collect();
-        let specs: Vec<String> = d.create_timers.iter().map(|t| json(&t.kind)).collect();
+        let EffectRows {
+            documents,
+            pending,
+            timers: timer_rows,
+            messages: payloads,
+            outcome,
+        } = self.rows();
         let timers: Vec<NewTimer<'_>> = d
             .create_timers
             .iter()
-            .zip(ids.iter().zip(&specs))
+            .zip(&timer_rows)
             .map(|(t, (id, spec))| NewTimer {
                 id,
                 task_id: self.task_id,
@@ -126,41 +200,6 @@ impl Effects<'_> {
                 due_at: t.due_at,
             })
             .collect();
-        let payloads: Vec<(String, String)> = d
-            .notifications
-            .iter()
-            .map(|n| {
-                let payload = serde_json::json!({
-                    "task_id": self.task_id,
-                    "task_name": self.task_name,
-                    // Unit roles are reached in the unit an approval authority names, else the
-                    // task's own.
-                    "unit_id": n.unit.as_deref().unwrap_or(self.unit_id),
-                    "roles": n.roles,
-                    "transition": d.audit.transition,
-                    "from_state": d.audit.from_state,
-                    "to_state": d.audit.to_state,
-                    "comment": d.audit.comment,
-                    "actor": d.audit.actor_user,
-                    "due_at": d.clock.as_ref().map(|c| c.due_at),
-                    "audit_id": AUDIT_ID_PENDING,
-                });
-                (new_id(), payload.to_string())
-            })
-            .collect();
-        let outcome = self.idempotency.as_ref().map(|_| {
-            json(&TransitionOutcome {
-                task_id: self.task_id.to_string(),
-                version: self.version,
-                state: d.state.clone(),
-                phase: d.phase,
-                audit_id: AUDIT_ID_PENDING,
-                audit_seq: self.audit.seq,
-                replayed: false,
-                state_title: String::new(),
-                carried_over: None,
-            })
-        });
         let mut stmts: Vec<Stmt<'_>> = head.to_vec();
         stmts.push(insert_audit_stmt(self.audit, &documents));
         for state in &d.cancel_timers_of {
@@ -787,23 +826,55 @@ pub(crate) async fn write_transition(
 /// A transition to write, owning all it writes, so that the group-commit writer can write it
 /// for the request that decided it.
 pub(crate) struct TransitionWrite {
-    task_id: String,
-    task_name: String,
-    unit_id: String,
+    pub(super) task_id: String,
+    pub(super) task_name: String,
+    pub(super) unit_id: String,
     /// The version and audit sequence the compare-and-set expects.
-    from_version: i64,
-    from_audit_seq: i64,
-    decision: Decision,
-    audit: AuditRecord,
+    pub(super) from_version: i64,
+    pub(super) from_audit_seq: i64,
+    pub(super) decision: Decision,
+    pub(super) audit: AuditRecord,
     /// (actor, key, request hash).
-    idempotency: Option<(String, String, String)>,
-    also: Vec<(&'static str, Vec<Value>)>,
-    now: Instant,
+    pub(super) idempotency: Option<(String, String, String)>,
+    pub(super) also: Vec<(&'static str, Vec<Value>)>,
+    pub(super) now: Instant,
 }
 
 impl TransitionWrite {
     pub(crate) fn task_id(&self) -> &str {
         &self.task_id
+    }
+
+    /// The task row's JSON columns as the decision leaves them.
+    pub(super) fn task_row(&self) -> TaskRow {
+        let d = &self.decision;
+        TaskRow {
+            clock: d.clock.as_ref().map(json),
+            paused: d.paused_clock.as_ref().map(json),
+            counts: json(&d.transition_counts),
+            entries: json(&d.state_entries),
+        }
+    }
+
+    /// What the transition writes besides the task row.
+    pub(super) fn effects(&self) -> Effects<'_> {
+        Effects {
+            task_id: &self.task_id,
+            task_name: &self.task_name,
+            unit_id: &self.unit_id,
+            decision: &self.decision,
+            audit: &self.audit,
+            version: self.from_version + 1,
+            idempotency: self
+                .idempotency
+                .as_ref()
+                .map(|(actor, key, request_hash)| Idempotency {
+                    actor,
+                    key,
+                    request_hash,
+                }),
+            now: self.now,
+        }
     }
 
     /// Writes the transition on `conn`, inside a transaction the caller ends, after the
@@ -819,12 +890,12 @@ impl TransitionWrite {
     ) -> Result<Option<i64>, Unwritten> {
         let (d, now) = (&self.decision, self.now);
         let version = self.from_version + 1;
-        let (clock, paused, counts, entries) = (
-            d.clock.as_ref().map(json),
-            d.paused_clock.as_ref().map(json),
-            json(&d.transition_counts),
-            json(&d.state_entries),
-        );
+        let TaskRow {
+            clock,
+            paused,
+            counts,
+            entries,
+        } = self.task_row();
         let mut stmts = prefix.to_vec();
         stmts.push(
             Stmt::new(
@@ -853,23 +924,7 @@ impl TransitionWrite {
             )
             .must_change(),
         );
-        let effects = Effects {
-            task_id: &self.task_id,
-            task_name: &self.task_name,
-            unit_id: &self.unit_id,
-            decision: d,
-            audit: &self.audit,
-            version,
-            idempotency: self
-                .idempotency
-                .as_ref()
-                .map(|(actor, key, request_hash)| Idempotency {
-                    actor,
-                    key,
-                    request_hash,
-                }),
-            now,
-        };
+        let effects = self.effects();
         effects
             .write(conn, &stmts, &self.also)
             .await
@@ -878,6 +933,14 @@ impl TransitionWrite {
                 error: e.error,
             })
     }
+}
+
+/// The task row's JSON columns a transition writes ([`TransitionWrite::task_row`]).
+pub(super) struct TaskRow {
+    pub clock: Option<String>,
+    pub paused: Option<String>,
+    pub counts: String,
+    pub entries: String,
 }
 
 /// Why [`TransitionWrite::apply`] failed, and how many of the statements before it ran (the
