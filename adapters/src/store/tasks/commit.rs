@@ -100,7 +100,8 @@ impl Queue {
 /// each of which costs the server a statement and a commit. With the set-based write
 /// ([`super::batch`]), at 32 clients: 1 writer 1,454 transitions a second (11.5 a batch),
 /// 2 writers 1,895 / 1,580 / 1,436 (5.4-5.8), 4 writers 1,620 / 1,395 / 1,309 (2.8-3.0)
-/// (`tiendo-bench transitions --backend postgres --writers 32 --group-commit on`, 06/12/2026).
+/// (`tiendo-bench transitions --backend postgres --writers 32 --group-commit on`, 06/12/2026,
+/// with plans made per batch, before [`super::batch::BEGIN`] turned sequential scans off).
 /// SQLite has one writer, whatever the number of connections.
 pub(crate) const POSTGRES_WRITERS: usize = 2;
 
