@@ -22,6 +22,7 @@ on_both_backends!(
     concurrent_transitions_on_many_tasks_lose_and_duplicate_nothing,
     an_idempotency_key_replays_the_first_outcome,
     concurrent_requests_with_one_key_act_once,
+    one_key_sent_for_many_tasks_at_once_acts_once,
     a_transaction_aborted_midway_leaves_no_trace,
     the_audit_log_is_append_only_and_tampering_is_found,
     seals_commit_to_every_chain,
@@ -515,6 +516,56 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
     }
     assert_eq!(outcomes.len(), 1, "{outcomes:?}");
     assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
+}
+
+/// One idempotency key sent at once for transitions on eight tasks, with group commit: one
+/// transition is written, the others are refused as another request's key. On PostgreSQL,
+/// several of them share a batch written by one statement, which then finds the key taken by
+/// another row of its own: the batch is written again one transition at a time.
+async fn one_key_sent_for_many_tasks_at_once_acts_once(db: TestDb) {
+    let w = world(&db).await;
+    let store = w.store.clone().with_group_commit(true);
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let name = format!("Nhiệm vụ chung khóa {i}");
+        let o = store
+            .tasks()
+            .create_as(&w.officer, &new_task(&name), None, t0())
+            .await
+            .unwrap();
+        ids.push(o.task_id);
+    }
+    let before = store.count("audit_log").await.unwrap();
+    let mut handles = Vec::new();
+    for id in &ids {
+        let (store, actor) = (store.clone(), w.officer.clone());
+        let mut r = req(id, "bat_dau_lap_thuyet_minh");
+        r.idempotency_key = Some("mot-khoa-chung".into());
+        handles.push(tokio::spawn(async move {
+            store.tasks().transition_as(&actor, &r, t0()).await
+        }));
+    }
+    let (mut written, mut refused) = (Vec::new(), 0);
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(o) => written.push(o),
+            Err(StoreError::IdempotencyMismatch(key)) => {
+                assert_eq!(key, "mot-khoa-chung");
+                refused += 1;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((written.len(), refused), (1, 7), "{written:?}");
+    assert!(!written[0].replayed);
+    assert_eq!(store.count("audit_log").await.unwrap(), before + 1);
+    let mut moved = 0;
+    for id in &ids {
+        let t = store.tasks().unscoped().get(id).await.unwrap();
+        moved += usize::from(t.version == 2);
+    }
+    assert_eq!(moved, 1, "one task moved");
+    the_records_name_their_audit_entries(&db, &ids).await;
 }
 
 async fn a_transaction_aborted_midway_leaves_no_trace(db: TestDb) {

@@ -401,7 +401,16 @@ async fn write_postgres(
                 counts
                     .set_based
                     .fetch_add(set.len() as u64, Ordering::Relaxed);
-                return Ok(answers.into_iter().flatten().collect());
+                // Every transition is in the set or the rest, and each side answered each of
+                // its own; a slot left empty would be a fault of ours, answered as one.
+                return Ok(answers
+                    .into_iter()
+                    .map(|a| {
+                        a.unwrap_or_else(|| {
+                            Err(StoreError::internal("a batch left a transition unanswered"))
+                        })
+                    })
+                    .collect());
             }
             Ok(None) => {
                 tracing::debug!("an idempotency key of the batch was taken: one at a time");
