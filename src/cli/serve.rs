@@ -27,6 +27,8 @@ pub struct ServeArgs {
 
 #[tracing::instrument(name = "serve", skip_all)]
 pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result<String, Failure> {
+    // Caught from here on, before any work starts (see `shutdown`).
+    let stop_signal = shutdown::listen();
     let store = ctx.store().await?;
     let scheduler = if args.no_scheduler {
         None
@@ -80,7 +82,7 @@ pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result
     // current pass (each within `DRAIN`), release the scheduler's leases, exit 0.
     let served = tokio::select! {
         r = &mut server => r,
-        signal = shutdown::signal() => {
+        signal = stop_signal.recv() => {
             tracing::info!(signal, "stopping: finishing requests in flight");
             let _ = stop_tx.send(true);
             match tokio::time::timeout(shutdown::DRAIN, &mut server).await {

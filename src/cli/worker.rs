@@ -72,6 +72,8 @@ pub async fn worker(
     cfg: &SchedulerConfig,
     email: &EmailSettings,
 ) -> Result<String, Failure> {
+    // Caught from here on, before any work starts (see `shutdown`).
+    let stop_signal = shutdown::listen();
     let store = ctx.store().await?;
     let scheduler = scheduler(&store, cfg, email)?;
     tracing::info!(
@@ -87,7 +89,7 @@ pub async fn worker(
     tokio::pin!(running);
     tokio::select! {
         _ = &mut running => {}
-        signal = shutdown::signal() => {
+        signal = stop_signal.recv() => {
             tracing::info!(signal, "stopping: finishing the scheduler's pass");
             let _ = stop_tx.send(true);
             if tokio::time::timeout(shutdown::DRAIN, &mut running).await.is_err() {
