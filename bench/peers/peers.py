@@ -6,7 +6,8 @@ its ratio and the target of issue 18 beside it.
   2. pgbench replaying the transition SQL against tiendo on PostgreSQL
      (`tiendo-bench transitions --backend postgres`, which runs pgbench itself);
   3. graphile-worker, batched, one outbox row per job (graphile_timers.js) against
-     `tiendo-bench timers`.
+     `tiendo-bench timers`: in both of graphile-worker's modes, plain jobs (one job a timer,
+     issue 18's pair) and batch jobs (one job an array of timers).
 
 Started by bench/peers/run, which installs the peers first and builds tiendo-bench (release);
 it passes --bench, --python and --node-path. Standard library only: it runs on the system
@@ -228,6 +229,14 @@ def pair_pgbench(a, rep):
     )
 
 
+def graphile_concurrency(a, batch):
+    """--graphile-concurrency, or graphile-worker's best we measured for the mode: plain jobs
+    (one INSERT and one commit each) want many in flight, batch jobs two (bench/peers/README.md)."""
+    if a.graphile_concurrency:
+        return a.graphile_concurrency
+    return 32 if batch == 1 else 2
+
+
 def pair_timers(a, rep):
     rep.say("== 3. Timers fired into the outbox on PostgreSQL: tiendo vs graphile-worker, batched, one outbox row per job")
     out, cmd = run([a.bench, "timers", "--timers", str(a.timers)], label="tiendo-bench timers")
@@ -236,23 +245,29 @@ def pair_timers(a, rep):
     if "timers_per_s" not in t or not t["check_ok"]:
         raise Failed(f"tiendo-bench timers printed no throughput or a failed check:\n{out}")
     env = dict(os.environ, NODE_PATH=a.node_path)
-    gcmd = [
-        "node", os.path.join(HERE, "graphile_timers.js"), "--jobs", str(a.timers),
-        "--batch", str(a.graphile_batch), "--instances", str(a.graphile_instances),
-        "--concurrency", str(a.graphile_concurrency),
-    ]
-    out, shown = run(gcmd, env=env, label="graphile_timers.js")
-    rep.commands.append(f"NODE_PATH={shlex.quote(a.node_path)} {shown}")
-    g = last_json(out, "graphile_timers.js")
-    if g["check"] != "ok":
-        raise Failed(f"graphile-worker's run is inconsistent: {g}")
-    r = ratio(t["timers_per_s"], g["jobs_per_s"])
-    rep.say(
-        f"   {a.timers} timers: tiendo {t['timers_per_s']:8.0f} timers/s (lag p99 {t.get('lag_p99_ms', float('nan')):.0f} ms)   "
-        f"graphile-worker {g['version']} {g['jobs_per_s']:8.0f} jobs/s "
-        f"(batches of {g['batch']}, {g['instances']} instances x concurrency {g['concurrency']})"
-    )
-    rep.say(f"      ratio {r:5.2f}x; target >= {GRAPHILE_TARGET:.1f}x: {verdict(r, GRAPHILE_TARGET)}")
+    rep.say(f"   {a.timers} timers: tiendo {t['timers_per_s']:8.0f} timers/s (lag p99 {t.get('lag_p99_ms', float('nan')):.0f} ms)")
+    for batch in a.graphile_batch:
+        concurrency = graphile_concurrency(a, batch)
+        gcmd = [
+            "node", os.path.join(HERE, "graphile_timers.js"), "--jobs", str(a.timers),
+            "--batch", str(batch), "--instances", str(a.graphile_instances),
+            "--concurrency", str(concurrency),
+        ]
+        out, shown = run(gcmd, env=env, label="graphile_timers.js")
+        rep.commands.append(f"NODE_PATH={shlex.quote(a.node_path)} {shown}")
+        g = last_json(out, "graphile_timers.js")
+        if g["check"] != "ok":
+            raise Failed(f"graphile-worker's run is inconsistent: {g}")
+        r = ratio(t["timers_per_s"], g["jobs_per_s"])
+        if batch == 1:
+            mode = "plain jobs, one per timer (issue 18's pair)"
+        else:
+            mode = f"batch jobs of {batch} timers (a stronger peer than issue 18's)"
+        rep.say(
+            f"      graphile-worker {g['version']} {g['jobs_per_s']:8.0f} jobs/s, {mode}, "
+            f"{g['instances']} instances x concurrency {g['concurrency']}"
+        )
+        rep.say(f"      ratio {r:5.2f}x; target >= {GRAPHILE_TARGET:.1f}x: {verdict(r, GRAPHILE_TARGET)}")
 
 
 def machine_line():
@@ -276,9 +291,15 @@ def main():
     p.add_argument("--pg-tasks", type=int, default=10000)
     p.add_argument("--pg-seconds", type=int, default=10)
     p.add_argument("--timers", type=int, default=100000)
-    p.add_argument("--graphile-batch", type=int, default=200)
+    p.add_argument(
+        "--graphile-batch", default="1,200",
+        help="graphile-worker's modes, comma-separated: 1 = plain jobs, N = batch jobs of N timers",
+    )
     p.add_argument("--graphile-instances", type=int, default=2)
-    p.add_argument("--graphile-concurrency", type=int, default=2)
+    p.add_argument(
+        "--graphile-concurrency", type=int, default=0,
+        help="jobs in flight per instance (default: 32 for plain jobs, 2 for batch jobs)",
+    )
     p.add_argument("--parse", nargs=2, metavar=("KIND", "FILE"), help="parse saved tiendo-bench output")
     a = p.parse_args()
     if a.parse:
@@ -290,6 +311,9 @@ def main():
         print(json.dumps(parsers[kind](text)))
         return 0
     a.writers = [int(w) for w in a.writers.split(",") if w]
+    a.graphile_batch = [int(b) for b in a.graphile_batch.split(",") if b]
+    if not a.graphile_batch or min(a.graphile_batch) < 1:
+        p.error("--graphile-batch: whole numbers >= 1, comma-separated")
     if a.quick:
         a.instances, a.pg_tasks, a.pg_seconds, a.timers = 100, 200, 2, 2000
         a.writers = [1, 4]
