@@ -27,9 +27,9 @@ pub struct ServeArgs {
 
 #[tracing::instrument(name = "serve", skip_all)]
 pub async fn run(args: &ServeArgs, ctx: &Ctx<'_>, settings: &Settings) -> Result<String, Failure> {
+    let store = ctx.store().await?;
     // Caught from here on, before any work starts (see `shutdown`).
     let stop_signal = shutdown::listen();
-    let store = ctx.store().await?;
     let scheduler = if args.no_scheduler {
         None
     } else {

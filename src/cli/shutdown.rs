@@ -3,9 +3,11 @@
 //! within [`DRAIN`] is abandoned (a request left unanswered is retried by its client; a claimed
 //! timer or message goes back when its lease runs out).
 //!
-//! The handlers are installed by [`listen`], before the command starts any work: a signal that
-//! arrives while the scheduler takes its first lease is caught, not left to the default action
-//! (which would end the process with no drain and no release).
+//! The handlers are installed by [`listen`] once the store is open, before the command starts
+//! any work: a signal that arrives while the scheduler takes its first lease is caught, not left
+//! to the default action (which would end the process with no drain and no release). One that
+//! arrives while the store opens still ends the process at once, as it always did: there is
+//! nothing to drain yet.
 
 use std::time::Duration;
 

@@ -72,9 +72,9 @@ pub async fn worker(
     cfg: &SchedulerConfig,
     email: &EmailSettings,
 ) -> Result<String, Failure> {
+    let store = ctx.store().await?;
     // Caught from here on, before any work starts (see `shutdown`).
     let stop_signal = shutdown::listen();
-    let store = ctx.store().await?;
     let scheduler = scheduler(&store, cfg, email)?;
     tracing::info!(
         backend = store.backend().as_str(),
