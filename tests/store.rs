@@ -518,24 +518,6 @@ async fn concurrent_requests_with_one_key_act_once(db: TestDb) {
     assert_eq!(w.store.count("audit_log").await.unwrap(), before + 1);
 }
 
-/// Tasks proposed by `actor` under `names`, one after the other; their ids.
-async fn proposed(
-    store: &Store,
-    actor: &Actor,
-    names: impl Iterator<Item = String>,
-) -> Vec<String> {
-    let mut ids = Vec::new();
-    for name in names {
-        let o = store
-            .tasks()
-            .create_as(actor, &new_task(&name), None, t0())
-            .await
-            .unwrap();
-        ids.push(o.task_id);
-    }
-    ids
-}
-
 /// One idempotency key sent at once for transitions on eight tasks, with group commit: one
 /// transition is written, the others are refused as another request's key. On PostgreSQL,
 /// several of them share a batch written by one statement, which then finds the key taken by
@@ -543,12 +525,10 @@ async fn proposed(
 async fn one_key_sent_for_many_tasks_at_once_acts_once(db: TestDb) {
     let w = world(&db).await;
     let store = w.store.clone().with_group_commit(true);
-    let ids = proposed(
-        &store,
-        &w.officer,
-        (0..8).map(|i| format!("Nhiệm vụ chung khóa {i}")),
-    )
-    .await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(created(&w, &format!("Nhiệm vụ chung khóa {i}")).await);
+    }
     let before = store.count("audit_log").await.unwrap();
     let mut handles = Vec::new();
     for id in &ids {
@@ -1471,8 +1451,10 @@ async fn group_commit_keeps_each_transitions_own_outcome(db: TestDb) {
     let store = w.store.clone().with_group_commit(true);
     assert!(store.group_commit());
     for burst in 0..5 {
-        let names = (0..25).map(|i| format!("Nhiệm vụ gộp {burst}-{i}"));
-        let ids = proposed(&store, &w.officer, names).await;
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            ids.push(created(&w, &format!("Nhiệm vụ gộp {burst}-{i}")).await);
+        }
         let poisoned = ids[24].clone();
         if db.backend == "postgres" {
             db.exec(&format!(
