@@ -160,6 +160,19 @@ async fn stored(w: &World, task: &str) -> adapters::store::Task {
     w.store.tasks().unscoped().get(task).await.unwrap()
 }
 
+/// The task as a listing finds it. On SQLite a task read alone comes through the store's point
+/// reads (rusqlite, decoded in place) and a listing through sqlx's `FromRow`: the two must agree.
+async fn listed(w: &World, task: &str) -> adapters::store::Task {
+    let all = w
+        .store
+        .tasks()
+        .unscoped()
+        .list(&TaskFilter::default())
+        .await
+        .unwrap();
+    all.into_iter().find(|t| t.id == task).unwrap()
+}
+
 /// `edit` with the append-only triggers of `table` out of the way (PostgreSQL: disabled around
 /// it; SQLite: dropped).
 fn unguarded(db: &TestDb, table: &str, edit: String) -> String {
@@ -838,12 +851,15 @@ async fn the_returned_dossier_pauses_the_appraisal_clock(db: TestDb) {
     step(&w, &w.stc, &r, at("2026-03-05T10:00:00+07:00")).await;
     let paused = stored(&w, &id).await;
     assert!(paused.due_at.is_none() && paused.paused_clock.is_some());
+    // Every column decoded alike by either reader: clocks, counts, dates, flags, the amount.
+    assert_eq!(paused, listed(&w, &id).await);
     let supplement = attach(&w, &id, "ho_so_bo_sung", &w.officer).await;
     let mut r = req(&id, &paused_return_transition(&w, &paused));
     r.document_ids = vec![supplement];
     r.comment = Some("Đã bổ sung".into());
     step(&w, &w.head, &r, at("2026-03-10T15:00:00+07:00")).await;
     let resumed = stored(&w, &id).await;
+    assert_eq!(resumed, listed(&w, &id).await);
     assert_eq!(resumed.state, "stc_tham_dinh");
     // Paused for the working days 06, 09 and 10/03: the deadline moves three working days out.
     assert_eq!(format_instant(resumed.due_at.unwrap()), "26/03/2026 23:59");

@@ -44,6 +44,7 @@ mod in_place;
 mod observe;
 mod plan_years;
 mod plans;
+mod point;
 mod records;
 mod reports;
 mod rounds;
@@ -276,6 +277,8 @@ pub struct Store {
     /// The group-commit writer of transitions: always on SQLite, an option on PostgreSQL
     /// ([`Store::with_group_commit`]).
     committer: Option<Arc<tasks::commit::Committer>>,
+    /// Reads of a row by key on the calling thread, on an SQLite file ([`point`]).
+    point: Option<Arc<point::PointReads>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -283,6 +286,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 /// The most connections an SQLite pool opens, whatever is asked for.
 pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
+/// How long an SQLite connection waits for a lock before it answers busy.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default database: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tiendo.db";
@@ -318,6 +324,7 @@ impl Store {
         max_connections: u32,
         empty_file_is_new: bool,
     ) -> Result<Store, StoreError> {
+        let mut point = None;
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             Db::Postgres(
@@ -358,6 +365,9 @@ impl Store {
                     }
                 }
             }
+            if !in_memory {
+                point = Some(Arc::new(point::PointReads::new(file, SQLITE_BUSY_TIMEOUT)));
+            }
             let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -365,7 +375,7 @@ impl Store {
                 // loss; it never corrupts the database.
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     // SQLite has one writer; every extra connection's page cache is invalidated
@@ -394,6 +404,7 @@ impl Store {
             catalog,
             identities: Default::default(),
             committer,
+            point,
         })
     }
 
@@ -412,6 +423,11 @@ impl Store {
             self.committer = on.then(|| Arc::new(tasks::commit::Committer::new(self.db.clone())));
         }
         self
+    }
+
+    /// The point readers of an SQLite file ([`point`]); none on PostgreSQL or in memory.
+    pub(crate) fn point_reads(&self) -> Option<&point::PointReads> {
+        self.point.as_deref()
     }
 
     /// Whether transitions go through the group-commit writer.

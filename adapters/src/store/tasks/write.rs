@@ -295,15 +295,23 @@ async fn replay(
     key: &str,
     request_hash: &str,
 ) -> Result<Option<TransitionOutcome>, StoreError> {
-    let row: Option<(String, String)> = with_db!(store, |pool| {
-        sqlx::query_as(
-            "SELECT request_hash, outcome FROM idempotency WHERE actor_user = $1 AND key = $2",
-        )
-        .bind(actor)
-        .bind(key)
-        .fetch_optional(pool)
-        .await?
-    });
+    const SQL: &str =
+        "SELECT request_hash, outcome FROM idempotency WHERE actor_user = $1 AND key = $2";
+    let row: Option<(String, String)> = match store.point_reads() {
+        Some(point) => point.read(|db| {
+            use rusqlite::OptionalExtension;
+            db.prepare_cached(SQL)?
+                .query_row([actor, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })?,
+        None => with_db!(store, |pool| {
+            sqlx::query_as(SQL)
+                .bind(actor)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }),
+    };
     match row {
         None => Ok(None),
         Some((hash, _)) if hash != request_hash => {

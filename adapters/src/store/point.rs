@@ -1,0 +1,79 @@
+//! Point reads on SQLite, on the calling thread.
+//!
+//! Every query sqlx runs on SQLite goes to the connection's own thread and its answer comes
+//! back: two thread wake-ups, each a futex and a context switch. For a read of one row by its
+//! key, which SQLite answers from its page cache in microseconds, those hand-overs are most of
+//! the cost, and the transition path pays them on every transition (its task is read before
+//! `decide`). [`PointReads`] keeps a few connections of its own on the database file, outside
+//! sqlx's pool, and runs such a read on the thread that asks: no hand-over at all.
+//!
+//! They only read (`PRAGMA query_only`), in WAL mode each statement sees the last committed
+//! transaction, as a pooled connection would, and a read never waits for the writer. Only
+//! reads of a handful of rows by key belong here: the calling thread is a runtime worker, which
+//! must not be held for long. An in-memory database has no file to open again, so a store on
+//! one has none and reads through sqlx.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::StoreError;
+
+/// Idle connections kept at most (more are opened when more threads read at once, and closed
+/// when given back to a full pool).
+const IDLE: usize = 4;
+
+/// Statements each connection keeps prepared.
+const PREPARED: usize = 16;
+
+/// A few read-only connections on an SQLite file, for reads of a row or two by key.
+#[derive(Debug)]
+pub(crate) struct PointReads {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl PointReads {
+    pub(crate) fn new(path: &Path, busy_timeout: Duration) -> PointReads {
+        PointReads {
+            path: path.to_path_buf(),
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        // Read-write flags, so that WAL's shared-memory index can be used as by any other
+        // connection; `query_only` refuses every write.
+        let db = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        db.busy_timeout(self.busy_timeout)?;
+        db.execute_batch("PRAGMA query_only = 1")?;
+        db.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(db)
+    }
+
+    /// Runs `f` on one of the connections, on this thread.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let db = match taken {
+            Some(db) => db,
+            None => self
+                .open()
+                .map_err(|e| StoreError::internal(format!("sqlite point read, open: {e}")))?,
+        };
+        let out = f(&db).map_err(|e| StoreError::internal(format!("sqlite point read: {e}")));
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE {
+            idle.push(db);
+        }
+        out
+    }
+}
