@@ -201,15 +201,24 @@ impl super::columns::Columns for InPlace<'_, '_> {
         T::Error: std::fmt::Display,
     {
         let i = self.step();
-        let v: i64 = self.row.get(i)?;
-        T::try_from(v).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                rusqlite::types::Type::Integer,
-                format!("column {i}: {e}").into(),
-            )
-        })
+        narrow_at(self.row, i)
     }
+}
+
+/// Column `i` of `row`, an integer narrowed to `T`.
+pub(crate) fn narrow_at<T>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: TryFrom<i64>,
+    T::Error: std::fmt::Display,
+{
+    let v: i64 = row.get(i)?;
+    T::try_from(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Integer,
+            format!("column {i}: {e}").into(),
+        )
+    })
 }
 
 /// A value bound as sqlx binds it on SQLite, so that the rows written in place ([`write`]) are

@@ -47,7 +47,7 @@ pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
 /// A row of [`SELECT_TASK`] read in place on SQLite, decoded as sqlx's `FromRow` decodes it
 /// (JSON columns strictly, NULL as JSON `null`).
 fn task_in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
-    use super::super::in_place::{instant_at, named};
+    use super::super::in_place::{instant_at, named, narrow_at as narrow};
     fn json<T: serde::de::DeserializeOwned>(
         row: &rusqlite::Row<'_>,
         i: usize,
@@ -62,16 +62,6 @@ fn task_in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
         }
         .map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-        })
-    }
-    fn narrow(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u32> {
-        let v: i64 = row.get(i)?;
-        u32::try_from(v).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                rusqlite::types::Type::Integer,
-                Box::new(e),
-            )
         })
     }
     let due_at = match row.get_ref(21)? {
