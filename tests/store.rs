@@ -38,6 +38,7 @@ on_both_backends!(
     a_new_sqlite_database_is_the_owners_only,
     group_commit_keeps_each_transitions_own_outcome,
     the_group_commit_writer_gives_its_connection_back,
+    closing_the_store_folds_the_write_ahead_log,
 );
 
 fn at(s: &str) -> Instant {
@@ -1453,6 +1454,23 @@ async fn a_new_sqlite_database_is_the_owners_only(db: TestDb) {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
+}
+
+/// Closing the store folds SQLite's write-ahead log into the database file and removes it, as
+/// the pool's last connection does when it closes, even after transitions whose tasks were read
+/// on the store's point readers (connections of their own beside the pool, closed first).
+async fn closing_the_store_folds_the_write_ahead_log(db: TestDb) {
+    if db.backend != "sqlite" {
+        return;
+    }
+    let w = world(&db).await;
+    let id = created(&w, "Số hóa hồ sơ lưu trữ").await;
+    step(&w, &w.officer, &req(&id, "bat_dau_lap_thuyet_minh"), t0()).await;
+    assert_eq!(stored(&w, &id).await.state, "lap_thuyet_minh");
+    let wal = format!("{}-wal", db.url.trim_start_matches("sqlite://"));
+    assert!(std::path::Path::new(&wal).exists(), "{wal} while open");
+    w.store.close().await;
+    assert!(!std::path::Path::new(&wal).exists(), "{wal} after close");
 }
 
 /// Group commit (always on SQLite, turned on here for PostgreSQL): transitions sent together

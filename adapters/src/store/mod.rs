@@ -512,6 +512,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(point) = &self.point {
+            point.close();
+        }
         with_db!(self, |pool| pool.close().await)
     }
 

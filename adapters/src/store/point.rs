@@ -35,9 +35,11 @@ pub(crate) struct PointReads {
 }
 
 impl PointReads {
+    /// Point readers of the file at `path` (made absolute now, so that a later change of the
+    /// working directory does not point them at another file).
     pub(crate) fn new(path: &Path, busy_timeout: Duration) -> PointReads {
         PointReads {
-            path: path.to_path_buf(),
+            path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
         }
@@ -65,9 +67,14 @@ impl PointReads {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let db = match taken {
             Some(db) => db,
-            None => self
-                .open()
-                .map_err(|e| StoreError::internal(format!("sqlite point read, open: {e}")))?,
+            // A database file that cannot be opened is a database that is down (503), as when
+            // the pool cannot connect.
+            None => self.open().map_err(|e| {
+                StoreError::Database(sqlx::Error::Io(std::io::Error::other(format!(
+                    "sqlite point read, open {}: {e}",
+                    self.path.display()
+                ))))
+            })?,
         };
         let out = f(&db).map_err(|e| StoreError::internal(format!("sqlite point read: {e}")));
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,5 +82,12 @@ impl PointReads {
             idle.push(db);
         }
         out
+    }
+
+    /// Closes the idle connections, so that the pool's last connection is the database's last
+    /// and folds the write-ahead log into the file when it closes ([`super::Store::close`]).
+    /// A read after this opens a new one.
+    pub(crate) fn close(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
