@@ -91,3 +91,40 @@ impl PointReads {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file that is not there (moved away, a disk gone) is a database that is down:
+    /// the read answers as unavailable (503), and no file is created in its place.
+    #[test]
+    fn a_file_that_cannot_be_opened_is_a_database_that_is_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.db");
+        let point = PointReads::new(&path, Duration::from_millis(10));
+        let err = point.read(|db| db.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+        let err = err.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(!path.exists());
+    }
+
+    /// A point reader only reads.
+    #[test]
+    fn a_point_reader_refuses_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let point = PointReads::new(&path, Duration::from_millis(10));
+        assert!(
+            point
+                .read(|db| db.execute("INSERT INTO t VALUES (1)", []))
+                .is_err()
+        );
+        let n = point.read(|db| db.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)));
+        assert_eq!(n.unwrap(), 0);
+    }
+}
