@@ -50,6 +50,18 @@ pub(crate) trait Columns {
     where
         T: TryFrom<i64>,
         T::Error: Display;
+
+    /// The next column, a JSON document kept as text, decoded strictly; NULL decodes as JSON
+    /// `null` (as [`super::decode::Json`] does for sqlx's `FromRow`).
+    fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Self::Error>;
+}
+
+/// `text` (NULL as `None`) as a JSON document, NULL as JSON `null`.
+fn parse_json<T: serde::de::DeserializeOwned>(text: Option<&str>) -> serde_json::Result<T> {
+    match text {
+        None => serde_json::from_value(serde_json::Value::Null),
+        Some(s) => serde_json::from_str(s),
+    }
 }
 
 /// A record decoded from its query's columns in order, on either backend.
@@ -142,4 +154,24 @@ impl Columns for Pg<'_> {
         let v: i64 = self.next()?;
         T::try_from(v).map_err(|e| invalid(i, e))
     }
+
+    fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, sqlx::Error> {
+        let i = self.step();
+        let text: Option<&str> = self.row.try_get(i)?;
+        parse_json(text).map_err(|e| invalid(i, e))
+    }
+}
+
+/// [`Columns::json`] for a SQLite row read in place ([`super::in_place::InPlace`]).
+pub(crate) fn json_in_place<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: Option<&str> = match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Null => None,
+        v => Some(v.as_str()?),
+    };
+    parse_json(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }

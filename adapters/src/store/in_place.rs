@@ -203,6 +203,11 @@ impl super::columns::Columns for InPlace<'_, '_> {
         let i = self.step();
         narrow_at(self.row, i)
     }
+
+    fn json<T: serde::de::DeserializeOwned>(&mut self) -> rusqlite::Result<T> {
+        let i = self.step();
+        super::columns::json_in_place(self.row, i)
+    }
 }
 
 /// Column `i` of `row`, an integer narrowed to `T`.

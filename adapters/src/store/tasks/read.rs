@@ -4,6 +4,8 @@
 use engine::decide::Actor;
 use engine::time::Instant;
 
+use super::super::columns::{Columns, Positional};
+use super::super::in_place::InPlace;
 use super::super::{
     BudgetLine, Document, OutboxRecord, Store, StoreError, Task, TaskFilter, TimerRecord,
     TransitionOutcome, TransitionRequest, micros, with_db,
@@ -28,7 +30,7 @@ pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
         let found = point.read(|db| {
             use rusqlite::OptionalExtension;
             db.prepare_cached(&sql)?
-                .query_row([id], task_in_place)
+                .query_row([id], |row| Task::decode(&mut InPlace::of(row)))
                 .optional()
         })?;
         return found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id));
@@ -44,64 +46,45 @@ pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
     found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
 }
 
-/// A row of [`SELECT_TASK`] read in place on SQLite, decoded as sqlx's `FromRow` decodes it
-/// (JSON columns strictly, NULL as JSON `null`).
-fn task_in_place(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
-    use super::super::in_place::{instant_at, named, narrow_at as narrow};
-    fn json<T: serde::de::DeserializeOwned>(
-        row: &rusqlite::Row<'_>,
-        i: usize,
-    ) -> rusqlite::Result<T> {
-        let text: Option<&str> = match row.get_ref(i)? {
-            rusqlite::types::ValueRef::Null => None,
-            v => Some(v.as_str()?),
-        };
-        match text {
-            None => serde_json::from_value(serde_json::Value::Null),
-            Some(s) => serde_json::from_str(s),
-        }
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+/// A row of [`SELECT_TASK`], its columns in the SELECT's order, decoded as sqlx's `FromRow`
+/// decodes it (JSON columns strictly, NULL as JSON `null`): the point reads' decoder on SQLite.
+impl Positional for Task {
+    fn decode<C: Columns>(c: &mut C) -> Result<Task, C::Error> {
+        Ok(Task {
+            id: c.next()?,
+            plan_id: c.next()?,
+            plan_number: c.next()?,
+            unit_id: c.next()?,
+            unit_name: c.next()?,
+            name: c.next()?,
+            funding_source: c.next()?,
+            kind: c.next()?,
+            workflow: c.next()?,
+            workflow_version: c.narrow()?,
+            state: c.next()?,
+            phase: c.named()?,
+            state_entered_at: c.instant()?,
+            version: c.next()?,
+            period: c.next()?,
+            is_rental: c.next()?,
+            clock: c.json()?,
+            paused_clock: c.json()?,
+            transition_counts: c.json::<Option<_>>()?.unwrap_or_default(),
+            review: c.narrow()?,
+            state_entries: c.json::<Option<_>>()?.unwrap_or_default(),
+            due_at: c.next()?,
+            audit_seq: c.next()?,
+            audit_head: c.next()?,
+            created_at: c.instant()?,
+            updated_at: c.instant()?,
+            expected_completion_on: c.next()?,
+            assigned_deadline_on: c.next()?,
+            deadline_doc_number: c.next()?,
+            deadline_doc_date: c.next()?,
+            own_fund: c.next()?,
+            amount_vnd: c.next()?,
         })
     }
-    let due_at = match row.get_ref(21)? {
-        rusqlite::types::ValueRef::Null => None,
-        _ => Some(instant_at(row, 21)?),
-    };
-    Ok(Task {
-        id: row.get(0)?,
-        plan_id: row.get(1)?,
-        plan_number: row.get(2)?,
-        unit_id: row.get(3)?,
-        unit_name: row.get(4)?,
-        name: row.get(5)?,
-        funding_source: row.get(6)?,
-        kind: row.get(7)?,
-        workflow: row.get(8)?,
-        workflow_version: narrow(row, 9)?,
-        state: row.get(10)?,
-        phase: named(row, 11)?,
-        state_entered_at: instant_at(row, 12)?,
-        version: row.get(13)?,
-        period: row.get(14)?,
-        is_rental: row.get(15)?,
-        clock: json(row, 16)?,
-        paused_clock: json(row, 17)?,
-        transition_counts: json::<Option<_>>(row, 18)?.unwrap_or_default(),
-        review: narrow(row, 19)?,
-        state_entries: json::<Option<_>>(row, 20)?.unwrap_or_default(),
-        due_at,
-        audit_seq: row.get(22)?,
-        audit_head: row.get(23)?,
-        created_at: instant_at(row, 24)?,
-        updated_at: instant_at(row, 25)?,
-        expected_completion_on: row.get(26)?,
-        assigned_deadline_on: row.get(27)?,
-        deadline_doc_number: row.get(28)?,
-        deadline_doc_date: row.get(29)?,
-        own_fund: row.get(30)?,
-        amount_vnd: row.get(31)?,
-    })
 }
 
 /// The tasks of `workflow` version `version` now in `state`, oldest first.
