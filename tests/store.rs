@@ -162,7 +162,8 @@ async fn stored(w: &World, task: &str) -> adapters::store::Task {
 }
 
 /// The task as a listing finds it. On SQLite a task read alone comes through the store's point
-/// reads (rusqlite, decoded in place) and a listing through sqlx's `FromRow`: the two must agree.
+/// reads (a read-only connection of their own) and a listing through the pool's connection: the
+/// two must agree.
 async fn listed(w: &World, task: &str) -> adapters::store::Task {
     let all = w
         .store

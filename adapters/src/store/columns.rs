@@ -56,20 +56,12 @@ pub(crate) trait Columns {
     fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Self::Error>;
 }
 
-/// `text` (NULL as `None`) as a JSON document, NULL as JSON `null`.
-fn parse_json<T: serde::de::DeserializeOwned>(text: Option<&str>) -> serde_json::Result<T> {
-    match text {
-        None => serde_json::from_value(serde_json::Value::Null),
-        Some(s) => serde_json::from_str(s),
-    }
-}
-
 /// A record decoded from its query's columns in order, on either backend.
 pub(crate) trait Positional: Sized {
     fn decode<C: Columns>(c: &mut C) -> Result<Self, C::Error>;
 }
 
-/// Every row of `sql` with `args` bound in order (`$1`, `$2` … appearing in that order), as
+/// Every row of `sql` with `args` bound, `$n` to the n-th, as
 /// records: through sqlx on PostgreSQL, read in place on SQLite ([`super::in_place`]).
 pub(crate) async fn fetch_all<T: Positional + Send + Unpin>(
     store: &super::Store,
@@ -87,10 +79,10 @@ pub(crate) async fn fetch_all<T: Positional + Send + Unpin>(
         super::Db::Sqlite(pool) => {
             let mut c = pool.acquire().await?;
             super::in_place::read(&mut c, |db| {
-                let mut stmt = db.prepare(sql)?;
-                let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-                    T::decode(&mut super::in_place::InPlace::of(r))
-                })?;
+                let mut stmt = super::in_place::prepared(db, sql, args)?;
+                let rows = stmt
+                    .raw_query()
+                    .mapped(|r| T::decode(&mut super::in_place::InPlace::of(r)));
                 rows.collect()
             })
             .await
@@ -158,20 +150,6 @@ impl Columns for Pg<'_> {
     fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, sqlx::Error> {
         let i = self.step();
         let text: Option<&str> = self.row.try_get(i)?;
-        parse_json(text).map_err(|e| invalid(i, e))
+        super::decode::json_text(text).map_err(|e| invalid(i, e))
     }
-}
-
-/// [`Columns::json`] for a SQLite row read in place ([`super::in_place::InPlace`]).
-pub(crate) fn json_in_place<T: serde::de::DeserializeOwned>(
-    row: &rusqlite::Row<'_>,
-    i: usize,
-) -> rusqlite::Result<T> {
-    let text: Option<&str> = match row.get_ref(i)? {
-        rusqlite::types::ValueRef::Null => None,
-        v => Some(v.as_str()?),
-    };
-    parse_json(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
 }

@@ -1,7 +1,8 @@
 //! Column adapters for `#[derive(sqlx::FromRow)]`: what both schemas keep as TEXT but the
 //! records hold as values.
 //!
-//! - [`Json`]: a JSON document in a TEXT column (deadline clocks, round counts, timer specs),
+//! - [`Json`]: a JSON document in a TEXT column (timer specs; [`json_text`] for the records read by
+//!   position, such as a task's deadline clocks and round counts),
 //!   decoded strictly: text that does not parse is a store defect, reported as a decode error of
 //!   its column rather than hidden. NULL decodes as JSON `null`, so `Option<T>` works.
 //! - [`RawJson`]: a JSON document read leniently (notification payloads, timer specs shown to
@@ -11,9 +12,6 @@
 //! Engine enums stored by name (`Phase`) decode with `#[sqlx(try_from = "String")]`, integers
 //! narrower than BIGINT with `#[sqlx(try_from = "i64")]`.
 
-use std::collections::BTreeMap;
-
-use engine::decide::Clock;
 use serde::de::DeserializeOwned;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type, ValueRef};
@@ -40,23 +38,20 @@ where
     &'r str: Decode<'r, DB>,
 {
     fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        if value.is_null() {
-            return Ok(Json(serde_json::from_value(serde_json::Value::Null)?));
-        }
-        let text = <&str as Decode<DB>>::decode(value)?;
-        Ok(Json(serde_json::from_str(text)?))
+        let text = match value.is_null() {
+            true => None,
+            false => Some(<&str as Decode<DB>>::decode(value)?),
+        };
+        Ok(Json(json_text(text)?))
     }
 }
 
-impl From<Json<Option<Clock>>> for Option<Clock> {
-    fn from(j: Json<Option<Clock>>) -> Self {
-        j.0
-    }
-}
-
-impl From<Json<Option<BTreeMap<String, u32>>>> for BTreeMap<String, u32> {
-    fn from(j: Json<Option<BTreeMap<String, u32>>>) -> Self {
-        j.0.unwrap_or_default()
+/// `text` as a JSON document decoded strictly, NULL (`None`) as JSON `null`: what [`Json`] and
+/// the records read by position ([`super::columns::Columns::json`]) both decode.
+pub(crate) fn json_text<T: DeserializeOwned>(text: Option<&str>) -> serde_json::Result<T> {
+    match text {
+        None => serde_json::from_value(serde_json::Value::Null),
+        Some(s) => serde_json::from_str(s),
     }
 }
 

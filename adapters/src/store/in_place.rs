@@ -201,29 +201,26 @@ impl super::columns::Columns for InPlace<'_, '_> {
         T::Error: std::fmt::Display,
     {
         let i = self.step();
-        narrow_at(self.row, i)
+        let v: i64 = self.row.get(i)?;
+        T::try_from(v).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Integer,
+                format!("column {i}: {e}").into(),
+            )
+        })
     }
 
     fn json<T: serde::de::DeserializeOwned>(&mut self) -> rusqlite::Result<T> {
         let i = self.step();
-        super::columns::json_in_place(self.row, i)
+        let text: Option<&str> = match self.row.get_ref(i)? {
+            rusqlite::types::ValueRef::Null => None,
+            v => Some(v.as_str()?),
+        };
+        super::decode::json_text(text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
     }
-}
-
-/// Column `i` of `row`, an integer narrowed to `T`.
-pub(crate) fn narrow_at<T>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
-where
-    T: TryFrom<i64>,
-    T::Error: std::fmt::Display,
-{
-    let v: i64 = row.get(i)?;
-    T::try_from(v).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Integer,
-            format!("column {i}: {e}").into(),
-        )
-    })
 }
 
 /// A value bound as sqlx binds it on SQLite, so that the rows written in place ([`write`]) are
@@ -251,7 +248,7 @@ impl rusqlite::ToSql for super::sql::Arg<'_> {
 /// `sql` prepared on `db` (from its statement cache) with `args` bound, `$n` to the n-th: SQLite
 /// numbers the parameters in the order they first appear, so each is bound by its name, as sqlx
 /// binds them.
-fn prepared<'d>(
+pub(crate) fn prepared<'d>(
     db: &'d rusqlite::Connection,
     sql: &str,
     args: &[Arg<'_>],

@@ -11,7 +11,7 @@ use engine::domain::{FundingSource, UnitId};
 use engine::time::Instant;
 use serde::Serialize;
 
-use super::decode::{Json, RawJson};
+use super::decode::RawJson;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Unit {
@@ -106,8 +106,9 @@ pub struct NewTask {
     pub budget: Vec<BudgetLine>,
 }
 
-/// A task, as [`super::tasks`] selects it (with its plan's number and its unit's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// A task, as [`super::tasks`] selects it (with its plan's number and its unit's name), decoded
+/// by position ([`super::columns::Positional`]) on both backends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Task {
     pub id: String,
     pub plan_id: String,
@@ -118,26 +119,19 @@ pub struct Task {
     pub funding_source: String,
     pub kind: String,
     pub workflow: String,
-    #[sqlx(try_from = "i64")]
     pub workflow_version: u32,
     pub state: String,
-    #[sqlx(try_from = "String")]
     pub phase: Phase,
     pub state_entered_at: Instant,
     pub version: i64,
     pub period: Option<String>,
     pub is_rental: bool,
-    #[sqlx(try_from = "Json<Option<Clock>>")]
     pub clock: Option<Clock>,
-    #[sqlx(try_from = "Json<Option<Clock>>")]
     pub paused_clock: Option<Clock>,
-    #[sqlx(try_from = "Json<Option<BTreeMap<String, u32>>>")]
     pub transition_counts: BTreeMap<String, u32>,
     /// Which review the dossier is in (1, then one more per re-opening).
-    #[sqlx(try_from = "i64")]
     pub review: u32,
     /// How many times each state was entered in the current review.
-    #[sqlx(try_from = "Json<Option<BTreeMap<String, u32>>>")]
     pub state_entries: BTreeMap<String, u32>,
     pub due_at: Option<Instant>,
     pub audit_seq: i64,
@@ -145,11 +139,9 @@ pub struct Task {
     pub created_at: Instant,
     pub updated_at: Instant,
     /// The task spends the unit's own revenue (`tasks.own_fund`).
-    #[sqlx(default)]
     pub own_fund: bool,
     /// Its total need in đồng (the largest `need_total_vnd` of its budget lines), if known: what
     /// approval thresholds compare.
-    #[sqlx(default)]
     pub amount_vnd: Option<i64>,
     /// The plan's expected completion ("Thời gian dự kiến hoàn thành"), when it is a date.
     pub expected_completion_on: Option<NaiveDate>,

@@ -1,11 +1,14 @@
 //! Reading tasks and what hangs off them (budget lines, documents, timers, queued mail), for
 //! whoever has already been let in — and, behind [`Unscoped`], for nobody in particular.
 
+use std::sync::LazyLock;
+
 use engine::decide::Actor;
 use engine::time::Instant;
 
-use super::super::columns::{Columns, Positional};
+use super::super::columns::{Columns, Positional, fetch_all};
 use super::super::in_place::InPlace;
+use super::super::sql::{Arg, Value};
 use super::super::{
     BudgetLine, Document, OutboxRecord, Store, StoreError, Task, TaskFilter, TimerRecord,
     TransitionOutcome, TransitionRequest, micros, with_db,
@@ -24,30 +27,29 @@ const SELECT_DOCUMENT: &str = "SELECT id, task_id, doc_type, number, issued_on, 
 
 /// A task by id, or not found.
 pub(crate) async fn task(store: &Store, id: &str) -> Result<Task, StoreError> {
+    /// [`SELECT_TASK`] of one task by id, on either backend (SQLite reads `$1` as the first
+    /// parameter).
+    static BY_ID: LazyLock<String> = LazyLock::new(|| format!("{SELECT_TASK} WHERE t.id = $1"));
     if let Some(point) = store.point_reads() {
         // On an SQLite file, on this thread ([`super::super::point`]).
-        let sql = format!("{SELECT_TASK} WHERE t.id = ?1");
         let found = point.read(|db| {
             use rusqlite::OptionalExtension;
-            db.prepare_cached(&sql)?
+            db.prepare_cached(&BY_ID)?
                 .query_row([id], |row| Task::decode(&mut InPlace::of(row)))
                 .optional()
         })?;
         return found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id));
     }
-    let found: Option<Task> = with_db!(store, |pool| {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT_TASK} WHERE t.id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(pool)
+    fetch_all::<Task>(store, &BY_ID, &[Arg::Str(id)])
         .await?
-    });
-    found.ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::not_found("nhiệm vụ", id))
 }
 
-/// A row of [`SELECT_TASK`], its columns in the SELECT's order, decoded as sqlx's `FromRow`
-/// decodes it (JSON columns strictly, NULL as JSON `null`): the point reads' decoder on SQLite.
+/// A row of [`SELECT_TASK`], its columns in the SELECT's order (JSON columns strictly, NULL as
+/// JSON `null`): a task's one decoder, for a point read, a listing and a search page, on both
+/// backends.
 impl Positional for Task {
     fn decode<C: Columns>(c: &mut C) -> Result<Task, C::Error> {
         Ok(Task {
@@ -94,16 +96,15 @@ pub(super) async fn in_state(
     version: u32,
     state: &str,
 ) -> Result<Vec<Task>, StoreError> {
-    Ok(with_db!(store, |pool| {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT_TASK} WHERE t.workflow = $1 AND t.workflow_version = $2 AND t.state = $3 ORDER BY t.created_at, t.id"
-        )))
-        .bind(workflow)
-        .bind(i64::from(version))
-        .bind(state)
-        .fetch_all(pool)
-        .await?
-    }))
+    let sql = format!(
+        "{SELECT_TASK} WHERE t.workflow = $1 AND t.workflow_version = $2 AND t.state = $3 ORDER BY t.created_at, t.id"
+    );
+    let args = [
+        Arg::Str(workflow),
+        Arg::Int(i64::from(version)),
+        Arg::Str(state),
+    ];
+    fetch_all(store, &sql, &args).await
 }
 
 pub(super) async fn budget(store: &Store, task_id: &str) -> Result<Vec<BudgetLine>, StoreError> {
@@ -154,15 +155,9 @@ pub(super) async fn document(store: &Store, id: &str) -> Result<Option<Document>
 
 /// The tasks matching a filter, without regard to who asks.
 async fn list(store: &Store, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
-    /// A bound value of the query below.
-    enum Param {
-        Text(String),
-        Time(Instant),
-        Int(i64),
-    }
     let mut sql = format!("{SELECT_TASK} WHERE 1 = 1");
-    let mut params: Vec<Param> = Vec::new();
-    let mut push = |sql: &mut String, clause: &str, p: Param| {
+    let mut params: Vec<Value> = Vec::new();
+    let mut push = |sql: &mut String, clause: &str, p: Value| {
         params.push(p);
         sql.push_str(&clause.replace("$?", &format!("${}", params.len())));
     };
@@ -172,52 +167,43 @@ async fn list(store: &Store, f: &TaskFilter) -> Result<Vec<Task>, StoreError> {
             // Every task the plan lists, not only those it created.
             " AND EXISTS (SELECT 1 FROM plan_listings pl JOIN plans pp ON pp.id = pl.plan_id \
              WHERE pl.task_id = t.id AND (pp.number = $? OR pp.id = $?))",
-            Param::Text(plan.clone()),
+            Value::Str(plan.clone()),
         );
     }
     if let Some(unit) = &f.unit {
         push(
             &mut sql,
             " AND t.unit_id = $?",
-            Param::Text(unit.to_string()),
+            Value::Str(unit.to_string()),
         );
     }
     if let Some(phase) = f.phase {
         push(
             &mut sql,
             " AND t.phase = $?",
-            Param::Text(phase.as_str().to_string()),
+            Value::Str(phase.as_str().to_string()),
         );
     }
     if let Some(state) = &f.state {
-        push(&mut sql, " AND t.state = $?", Param::Text(state.clone()));
+        push(&mut sql, " AND t.state = $?", Value::Str(state.clone()));
     }
     if let Some(at) = f.overdue_at {
         push(
             &mut sql,
             " AND t.due_at IS NOT NULL AND t.due_at < $?",
-            Param::Time(micros(at)),
+            Value::Time(micros(at)),
         );
     }
     sql.push_str(" ORDER BY t.created_at, t.id");
     if let Some(limit) = f.limit {
-        push(&mut sql, " LIMIT $?", Param::Int(limit.clamp(0, 10_000)));
+        push(&mut sql, " LIMIT $?", Value::Int(limit.clamp(0, 10_000)));
     }
     if let Some(offset) = f.offset {
-        push(&mut sql, " OFFSET $?", Param::Int(offset.max(0)));
+        push(&mut sql, " OFFSET $?", Value::Int(offset.max(0)));
     }
-    Ok(with_db!(store, |pool| {
-        // Built from constant clauses only; every value is a bound parameter.
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for p in &params {
-            q = match p {
-                Param::Text(s) => q.bind(s),
-                Param::Time(t) => q.bind(*t),
-                Param::Int(i) => q.bind(*i),
-            };
-        }
-        q.fetch_all(pool).await?
-    }))
+    // Built from constant clauses only; every value is a bound parameter.
+    let args: Vec<Arg<'_>> = params.iter().map(Value::arg).collect();
+    fetch_all(store, &sql, &args).await
 }
 
 /// Task reads that apply no access rule: see [`Tasks::unscoped`](super::Tasks::unscoped).

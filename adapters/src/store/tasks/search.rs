@@ -11,6 +11,8 @@ use engine::domain::{FundingSource, UnitId};
 use engine::time::{Instant, at_local, local_date};
 use engine::workflow::{Approval, ApprovalRule, Authority, AuthorityUnit, Workflow};
 
+use super::super::columns::fetch_all;
+use super::super::sql::Arg;
 use super::super::{Store, StoreError, Task, micros, with_db};
 use super::TaskItem;
 use super::read::SELECT_TASK;
@@ -101,6 +103,16 @@ enum Param {
     Text(String),
     Int(i64),
     Time(Instant),
+}
+
+impl Param {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Param::Text(s) => Arg::Str(s),
+            Param::Int(i) => Arg::Int(*i),
+            Param::Time(t) => Arg::Time(*t),
+        }
+    }
 }
 
 /// A WHERE clause under construction: `$?` in each piece becomes the next placeholder.
@@ -490,18 +502,19 @@ pub(super) async fn search(
     let count_sql = format!("SELECT COUNT(*) FROM tasks t{plans} WHERE {filter}");
     let page_sql =
         format!("{SELECT_TASK} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-    let (total, tasks): (i64, Vec<Task>) = with_db!(store, |pool| {
+    let total: i64 = with_db!(store, |pool| {
         // Built from constant clauses and numbers only; every value is a bound parameter.
         let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql.clone()));
-        let mut page = sqlx::query_as::<_, Task>(sqlx::AssertSqlSafe(page_sql.clone()));
         for p in &w.params {
-            (count, page) = match p {
-                Param::Text(s) => (count.bind(s), page.bind(s)),
-                Param::Int(i) => (count.bind(*i), page.bind(*i)),
-                Param::Time(t) => (count.bind(*t), page.bind(*t)),
+            count = match p {
+                Param::Text(s) => count.bind(s),
+                Param::Int(i) => count.bind(*i),
+                Param::Time(t) => count.bind(*t),
             };
         }
-        (count.fetch_one(pool).await?, page.fetch_all(pool).await?)
+        count.fetch_one(pool).await?
     });
+    let args: Vec<Arg<'_>> = w.params.iter().map(Param::arg).collect();
+    let tasks: Vec<Task> = fetch_all(store, &page_sql, &args).await?;
     Ok((tasks, total, limit, offset))
 }
