@@ -21,7 +21,7 @@
 //! printed progress text when that entry is the import (so a regenerated report reads like the
 //! original), otherwise the step's title, since when and by whom, and the entry's comment.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use engine::Phase;
@@ -188,10 +188,17 @@ impl SectionInfo {
 /// The sections the rows are listed in, in the layout's order (sections the layout does not
 /// declare come last, in order of appearance), with their columns.
 fn sections_of(layout: &PlanLayout, year: i32, rows: &[ReportRow]) -> Vec<SectionInfo> {
+    // The sections in order of first appearance, and the funding sources each has: a few
+    // pairs, found in one pass over the rows.
     let mut keys: Vec<&str> = Vec::new();
+    let mut present: Vec<(&str, FundingSource)> = Vec::new();
     for r in rows {
-        if !keys.contains(&r.section.as_str()) {
-            keys.push(&r.section);
+        let pair = (r.section.as_str(), r.funding_source);
+        if !present.contains(&pair) {
+            present.push(pair);
+            if !keys.contains(&pair.0) {
+                keys.push(pair.0);
+            }
         }
     }
     let rank = |k: &str| {
@@ -215,10 +222,7 @@ fn sections_of(layout: &PlanLayout, year: i32, rows: &[ReportRow]) -> Vec<Sectio
             let declared = layout.section(key);
             let mut sources: Vec<FundingSource> = FundingSource::ALL
                 .into_iter()
-                .filter(|f| {
-                    rows.iter()
-                        .any(|r| r.section == key && r.funding_source == *f)
-                })
+                .filter(|f| present.contains(&(key, *f)))
                 .collect();
             sources.dedup();
             let titles = declared
@@ -463,26 +467,27 @@ pub fn parts(input: &Input<'_>, rows: Vec<ReportRow>) -> Parts {
 }
 
 /// Sorts the rows in table order: section, funding group, units in order of first appearance
-/// (in a section printed with unit rows), then the rows' own (printed) order. A stable sort on a cached key: no second copy of the rows.
+/// (in a section printed with unit rows), then the rows' own (printed) order. Each row's key is
+/// worked out once, with its unit's rank found by the unit's id borrowed from the row; the rows
+/// are then moved into the keys' stable order.
 fn in_table_order(ctx: &Context<'_>, mut rows: Vec<ReportRow>) -> Vec<ReportRow> {
-    let mut unit_rank: HashMap<(usize, usize, String), usize> = HashMap::new();
-    for r in &rows {
-        let next = unit_rank.len();
-        let s = ctx.section_rank(&r.section);
-        let g = ctx.section(&r.section).group_index(r);
-        unit_rank.entry((s, g, r.unit_id.clone())).or_insert(next);
-    }
-    rows.sort_by_cached_key(|r| {
-        let s = ctx.section_rank(&r.section);
-        let sec = ctx.section(&r.section);
-        let g = sec.group_index(r);
-        let u = if sec.unit_rows {
-            unit_rank[&(s, g, r.unit_id.clone())]
-        } else {
-            0
-        };
-        (s, g, u)
-    });
+    let keys: Vec<(usize, usize, usize)> = {
+        let mut unit_rank: HashMap<(usize, usize, &str), usize> = HashMap::new();
+        rows.iter()
+            .map(|r| {
+                let s = ctx.section_rank(&r.section);
+                let sec = ctx.section(&r.section);
+                let g = sec.group_index(r);
+                let next = unit_rank.len();
+                let u = *unit_rank.entry((s, g, r.unit_id.as_str())).or_insert(next);
+                (s, g, if sec.unit_rows { u } else { 0 })
+            })
+            .collect()
+    };
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    // `order[k]` is the row that goes to place k.
+    crate::store::put_in_order(&mut rows, order);
     rows
 }
 
@@ -640,9 +645,7 @@ fn appendix_summary<'r>(
     t: Amounts,
 ) -> Vec<Block> {
     let year = ctx.year;
-    let mut units: Vec<&str> = rows.clone().map(|r| r.unit_id.as_str()).collect();
-    units.sort_unstable();
-    units.dedup();
+    let units: HashSet<&str> = rows.clone().map(|r| r.unit_id.as_str()).collect();
     let mut out = vec![
         Block::Bullet(format!(
             "Tổng số {} nhiệm vụ của {} cơ quan, đơn vị.",
@@ -706,9 +709,7 @@ fn by_source<'r>(
             if n == 0 {
                 return None;
             }
-            let mut u: Vec<&str> = of_source.clone().map(|r| r.unit_id.as_str()).collect();
-            u.sort_unstable();
-            u.dedup();
+            let u: HashSet<&str> = of_source.clone().map(|r| r.unit_id.as_str()).collect();
             Some(format!(
                 "{}: {n} nhiệm vụ của {} đơn vị, nhu cầu kinh phí năm {year} {}",
                 source_label(s),

@@ -2,7 +2,7 @@
 //! and status reports: which task, which unit, what it proposes, and its letter ("Công văn số
 //! 5796/SVHTTDL… ngày 04/11/2025"). Pure: the caller reads the rows and the pending proposals.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use engine::money::format_million_vnd;
@@ -20,11 +20,30 @@ pub fn of_report<'p>(
     pending: &'p [ProposalRecord],
     as_of: NaiveDate,
 ) -> Vec<&'p ProposalRecord> {
-    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
-    pending
+    let pending: Vec<&ProposalRecord> = pending
         .iter()
-        .filter(|p| ids.contains(p.task_id.as_str()))
         .filter(|p| p.letter_date.unwrap_or_else(|| local_date(p.proposed_at)) <= as_of)
+        .collect();
+    let listed = rows_of(rows, &pending);
+    pending
+        .into_iter()
+        .filter(|p| listed.contains_key(p.task_id.as_str()))
+        .collect()
+}
+
+/// The rows of the tasks `pending` proposals are about, by task id: a report of 100,000 tasks
+/// has a few proposals pending, so only their ids are looked up, one row at a time.
+fn rows_of<'r>(
+    rows: impl IntoIterator<Item = &'r ReportRow>,
+    pending: &[&ProposalRecord],
+) -> HashMap<&'r str, &'r ReportRow> {
+    if pending.is_empty() {
+        return HashMap::new();
+    }
+    let wanted: HashSet<&str> = pending.iter().map(|p| p.task_id.as_str()).collect();
+    rows.into_iter()
+        .filter(|r| wanted.contains(r.task_id.as_str()))
+        .map(|r| (r.task_id.as_str(), r))
         .collect()
 }
 
@@ -35,8 +54,7 @@ pub fn body_blocks<'r>(
     pending: &[&ProposalRecord],
     unit_names: &HashMap<String, String>,
 ) -> Vec<Block> {
-    let by_task: HashMap<&str, &ReportRow> =
-        rows.into_iter().map(|r| (r.task_id.as_str(), r)).collect();
+    let by_task = rows_of(rows, pending);
     let mut out = Vec::new();
     for kind in ProposalKind::ALL {
         let named: Vec<String> = pending
@@ -75,7 +93,7 @@ pub fn section(
     catalog: &Catalog,
     unit_names: &HashMap<String, String>,
 ) -> Option<Section> {
-    let by_task: HashMap<&str, &ReportRow> = rows.iter().map(|r| (r.task_id.as_str(), r)).collect();
+    let by_task = rows_of(rows, pending);
     let listed: Vec<(&ProposalRecord, &ReportRow)> = pending
         .iter()
         .filter_map(|p| by_task.get(p.task_id.as_str()).map(|r| (*p, *r)))

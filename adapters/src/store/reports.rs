@@ -367,48 +367,66 @@ struct KnownOn {
 
 impl KnownOn {
     /// Describes `rows` (of the plan this was read for) as known then: see [`Reports::as_of`].
-    fn describe(mut self, rows: &mut [ReportRow]) {
-        let as_of = Some(self.as_of);
-        for r in rows.iter_mut() {
-            if let Some(entries) = self.this_year.get(&r.task_id) {
-                match super::plan_years::known_on(entries, as_of) {
-                    Some(e) if !e.removed => {
-                        let b = &e.budget;
-                        r.budget = [
-                            b.need_total_vnd,
-                            b.approved_estimate_vnd,
-                            b.need_year_vnd,
-                            b.allocated_year_vnd,
-                        ];
-                        r.carried_over = b.carried_over_vnd;
-                        r.spent = b.spent_vnd;
-                        r.planned_allocation = b.planned_allocation_vnd;
-                    }
-                    Some(_) => {
-                        r.budget = [None; 4];
-                        (r.carried_over, r.spent) = (None, None);
-                        r.planned_allocation = None;
-                    }
-                    None => {}
-                }
-            }
-            r.spent_previous = self
-                .last_year
-                .get(&r.task_id)
-                .and_then(|e| super::plan_years::known_on(e, as_of))
-                .filter(|e| !e.removed)
-                .and_then(|e| e.budget.spent_vnd);
-            r.year_status = self.status_of.get(&r.task_id).copied().flatten();
-            if let Some(n) = self.name_of.remove(&r.task_id) {
-                r.name = n;
-            }
-            r.continuing = engine::plan::is_continuing(
-                self.year,
-                self.earlier.contains(&r.task_id),
-                r.category.as_deref(),
-                r.period.as_deref(),
-            );
+    /// The rows are shared out in equal runs over the machine's processors (each row is
+    /// described alone).
+    fn describe(&self, rows: &mut [ReportRow]) {
+        /// Fewer rows than this a thread are described on the calling thread.
+        const LEAST_PER_THREAD: usize = 8192;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(rows.len() / LEAST_PER_THREAD)
+            .max(1);
+        if threads == 1 {
+            return rows.iter_mut().for_each(|r| self.describe_row(r));
         }
+        let per_thread = rows.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in rows.chunks_mut(per_thread) {
+                scope.spawn(|| part.iter_mut().for_each(|r| self.describe_row(r)));
+            }
+        });
+    }
+
+    fn describe_row(&self, r: &mut ReportRow) {
+        let as_of = Some(self.as_of);
+        if let Some(entries) = self.this_year.get(&r.task_id) {
+            match super::plan_years::known_on(entries, as_of) {
+                Some(e) if !e.removed => {
+                    let b = &e.budget;
+                    r.budget = [
+                        b.need_total_vnd,
+                        b.approved_estimate_vnd,
+                        b.need_year_vnd,
+                        b.allocated_year_vnd,
+                    ];
+                    r.carried_over = b.carried_over_vnd;
+                    r.spent = b.spent_vnd;
+                    r.planned_allocation = b.planned_allocation_vnd;
+                }
+                Some(_) => {
+                    r.budget = [None; 4];
+                    (r.carried_over, r.spent) = (None, None);
+                    r.planned_allocation = None;
+                }
+                None => {}
+            }
+        }
+        r.spent_previous = self
+            .last_year
+            .get(&r.task_id)
+            .and_then(|e| super::plan_years::known_on(e, as_of))
+            .filter(|e| !e.removed)
+            .and_then(|e| e.budget.spent_vnd);
+        r.year_status = self.status_of.get(&r.task_id).copied().flatten();
+        if let Some(n) = self.name_of.get(&r.task_id) {
+            r.name.clone_from(n);
+        }
+        r.continuing = engine::plan::is_continuing(
+            self.year,
+            self.earlier.contains(&r.task_id),
+            r.category.as_deref(),
+            r.period.as_deref(),
+        );
     }
 }
 
@@ -568,11 +586,31 @@ impl Reports<'_> {
         cutoff: Instant,
         as_of: NaiveDate,
     ) -> Result<Vec<ReportRow>, StoreError> {
-        let (rows, known) = tokio::join!(
-            self.report_rows(Some(&plan.id), cutoff),
-            self.known_on(plan, as_of)
-        );
-        let (mut rows, known) = (rows?, known?);
+        // On SQLite the rows are read in place: the reading thread blocks (`block_in_place`),
+        // and with it every future of its task, so what describes the rows is read by a task of
+        // its own, on the other processor, while they are read.
+        let known = {
+            let (store, plan) = (self.store.clone(), plan.clone());
+            tokio::spawn(async move { store.reports().known_on(&plan, as_of).await })
+        };
+        let rows = self.report_rows(Some(&plan.id), cutoff).await;
+        let known = match rows {
+            Ok(_) => known.await,
+            Err(_) => {
+                known.abort();
+                known.await
+            }
+        };
+        let mut rows = rows?;
+        let known = match known {
+            Ok(known) => known?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(StoreError::internal(format!(
+                    "reading the as-of history: {e}"
+                )));
+            }
+        };
         known.describe(&mut rows);
         Ok(rows)
     }
