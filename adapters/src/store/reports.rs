@@ -594,15 +594,11 @@ impl Reports<'_> {
             tokio::spawn(async move { store.reports().known_on(&plan, as_of).await })
         };
         let rows = self.report_rows(Some(&plan.id), cutoff).await;
-        let known = match rows {
-            Ok(_) => known.await,
-            Err(_) => {
-                known.abort();
-                known.await
-            }
-        };
+        if rows.is_err() {
+            known.abort();
+        }
         let mut rows = rows?;
-        let known = match known {
+        let known = match known.await {
             Ok(known) => known?,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => {
