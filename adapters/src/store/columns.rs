@@ -61,8 +61,9 @@ pub(crate) trait Positional: Sized {
     fn decode<C: Columns>(c: &mut C) -> Result<Self, C::Error>;
 }
 
-/// Every row of `sql` with `args` bound, `$n` to the n-th, as
-/// records: through sqlx on PostgreSQL, read in place on SQLite ([`super::in_place`]).
+/// Every row of `sql` with `args` bound (`$n` to the n-th, in whatever order the placeholders
+/// appear), as records: through sqlx on PostgreSQL, read in place on SQLite
+/// ([`super::in_place`]).
 pub(crate) async fn fetch_all<T: Positional + Send + Unpin>(
     store: &super::Store,
     sql: &str,

@@ -38,9 +38,10 @@ where
     &'r str: Decode<'r, DB>,
 {
     fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let text = match value.is_null() {
-            true => None,
-            false => Some(<&str as Decode<DB>>::decode(value)?),
+        let text = if value.is_null() {
+            None
+        } else {
+            Some(<&str as Decode<DB>>::decode(value)?)
         };
         Ok(Json(json_text(text)?))
     }

@@ -591,7 +591,9 @@ impl Reports<'_> {
         // its own, on the other processor, while they are read.
         let known = {
             let (store, plan) = (self.store.clone(), plan.clone());
-            tokio::spawn(async move { store.reports().known_on(&plan, as_of).await })
+            // In the caller's span, so that its log lines carry the request's id.
+            let read = async move { store.reports().known_on(&plan, as_of).await };
+            tokio::spawn(tracing::Instrument::in_current_span(read))
         };
         let rows = self.report_rows(Some(&plan.id), cutoff).await;
         if rows.is_err() {
