@@ -31,7 +31,8 @@ const PREPARED: usize = 16;
 pub(crate) struct PointReads {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Mutex<Vec<rusqlite::Connection>>,
+    /// The idle connections; `None` once closed.
+    idle: Mutex<Option<Vec<rusqlite::Connection>>>,
 }
 
 impl PointReads {
@@ -41,7 +42,7 @@ impl PointReads {
         PointReads {
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             busy_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Some(Vec::new())),
         }
     }
 
@@ -64,7 +65,11 @@ impl PointReads {
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let taken = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(idle) => idle.pop(),
+            // Closed with the store: down, as its pool is once closed.
+            None => return Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        };
         let db = match taken {
             Some(db) => db,
             // A database file that cannot be opened is a database that is down (503), as when
@@ -77,8 +82,11 @@ impl PointReads {
             })?,
         };
         let out = f(&db).map_err(|e| StoreError::internal(format!("sqlite point read: {e}")));
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE {
+        // Kept only while the store is open: a read that was under way when it closed closes its
+        // connection here.
+        if let Some(idle) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && idle.len() < IDLE
+        {
             idle.push(db);
         }
         out
@@ -86,9 +94,10 @@ impl PointReads {
 
     /// Closes the idle connections, so that the pool's last connection is the database's last
     /// and folds the write-ahead log into the file when it closes ([`super::Store::close`]).
-    /// A read after this opens a new one.
+    /// A read under way closes its connection when it ends; a read after this is refused as
+    /// the closed pool refuses it.
     pub(crate) fn close(&self) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -107,6 +116,24 @@ mod tests {
         let err = err.unwrap_err();
         assert!(err.is_unavailable(), "{err:?}");
         assert!(!path.exists());
+    }
+
+    /// Once closed, no connection is kept, not even one whose read was under way, and a read is
+    /// refused as a closed pool refuses it (unavailable).
+    #[test]
+    fn a_closed_point_reader_keeps_no_connection_and_refuses_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        rusqlite::Connection::open(&path).unwrap();
+        let point = PointReads::new(&path, Duration::from_millis(10));
+        let one = point.read(|db| {
+            point.close();
+            db.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+        });
+        assert_eq!(one.unwrap(), 1);
+        assert!(point.idle.lock().unwrap().is_none());
+        let err = point.read(|db| db.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+        assert!(err.unwrap_err().is_unavailable());
     }
 
     /// A point reader only reads.
