@@ -31,6 +31,7 @@ on_both_backends!(
     the_returned_dossier_pauses_the_appraisal_clock,
     a_late_request_for_more_documents_is_refused_and_writes_nothing,
     the_round_of_a_review_is_kept_on_the_audit_entry,
+    report_rows_describe_each_task_as_known_at_the_cutoff,
     a_merged_units_users_act_on_its_tasks,
     tasks_are_listed_by_plan_unit_phase_state_and_overdue,
     documents_are_append_only_and_their_files_are_verified,
@@ -978,6 +979,62 @@ async fn the_round_of_a_review_is_kept_on_the_audit_entry(db: TestDb) {
     let row = rows.iter().find(|r| r.task_id == id).unwrap();
     let text = adapters::report::progress::progress_text(row, w.store.catalog());
     assert!(text.contains("(lần 2, từ"), "{text}");
+}
+
+async fn report_rows_describe_each_task_as_known_at_the_cutoff(db: TestDb) {
+    let w = world(&db).await;
+    let cutoff = at("2026-03-03T00:00:00+07:00");
+    // Created before the cutoff, moved after it: described by its first entry.
+    let moved = created(&w, "Nhiệm vụ chuyển bước sau ngày báo cáo").await;
+    let after = at("2026-03-04T09:00:00+07:00");
+    step(
+        &w,
+        &w.officer,
+        &req(&moved, "bat_dau_lap_thuyet_minh"),
+        after,
+    )
+    .await;
+    // Created and moved before it: described by its latest entry.
+    let settled = created(&w, "Nhiệm vụ chuyển bước trước ngày báo cáo").await;
+    let before = at("2026-03-02T10:00:00+07:00");
+    step(
+        &w,
+        &w.officer,
+        &req(&settled, "bat_dau_lap_thuyet_minh"),
+        before,
+    )
+    .await;
+    // Created after it: it did not exist then.
+    let later = w
+        .store
+        .tasks()
+        .create_as(&w.officer, &new_task("Nhiệm vụ tạo sau"), None, after)
+        .await
+        .unwrap()
+        .task_id;
+    let reports = w.store.reports();
+    let rows = reports.report_rows(None, cutoff).await.unwrap();
+    let row = |id: &str| rows.iter().find(|r| r.task_id == id);
+    let first = &w.store.audit().history(&moved).await.unwrap()[0];
+    let m = row(&moved).expect("the task that moved after the cutoff");
+    assert_eq!((m.entry_seq, m.is_latest), (1, false));
+    assert_eq!(
+        (m.state.as_str(), m.entry_at),
+        (first.to_state.as_str(), t0())
+    );
+    assert_eq!(m.moved_at, t0());
+    let s = row(&settled).expect("the task that moved before the cutoff");
+    assert_eq!((s.entry_seq, s.is_latest), (2, true));
+    assert_eq!(s.state, stored(&w, &settled).await.state);
+    assert_eq!(s.moved_at, before);
+    assert!(row(&later).is_none(), "a task created after the cutoff");
+    assert_eq!(rows.len(), 2);
+    // By a later cutoff every task is described by its latest entry.
+    let rows = reports.report_rows(None, after).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let m = rows.iter().find(|r| r.task_id == moved).unwrap();
+    assert_eq!((m.entry_seq, m.is_latest, m.moved_at), (2, true, after));
+    assert_eq!(m.state, stored(&w, &moved).await.state);
 }
 
 /// The transition that sends the supplemented dossier back to the appraiser.
