@@ -11,7 +11,9 @@
 //! - `forecast`: the year-end forecast of the synthetic plan in each format, each a `tiendo`
 //!   process;
 //! - `audit`: `audit verify` over a log of 1,000,000 entries filled by re-imports;
-//! - `ui`: the web pages against the API calls that carry the same data, over the synthetic plan.
+//! - `ui`: the web pages against the API calls that carry the same data, over the synthetic plan;
+//! - `floors`: what PostgreSQL and rust_xlsxwriter take alone for the import, a report's rows and
+//!   the forecast workbook, beside tiendo's whole commands.
 //!
 //! It uses the library crates (`engine`, `adapters`) and, for `import`, the `tiendo` binary as a
 //! user runs it; nothing of the binary's own code.
@@ -20,6 +22,7 @@ mod api;
 mod audit;
 mod drive;
 mod failure;
+mod floors;
 mod forecast;
 mod http_load;
 mod import;
@@ -77,6 +80,9 @@ enum Command {
     /// The web pages (task list, my turn, task page) against the API, p50/p95, over the
     /// synthetic plan (default 100,000 tasks).
     Ui(ui::Args),
+    /// What the parts tiendo stands on take alone (PostgreSQL's bulk load and its handing over of
+    /// a report's rows, rust_xlsxwriter writing the forecast's cells), beside tiendo's commands.
+    Floors(floors::Args),
 }
 
 impl Command {
@@ -90,6 +96,7 @@ impl Command {
             Command::Forecast(args) => args.check(),
             Command::Audit(args) => args.check(),
             Command::Ui(args) => args.check(),
+            Command::Floors(args) => args.check(),
         }
     }
 
@@ -102,6 +109,7 @@ impl Command {
             Command::Forecast(args) => forecast::run(args).await,
             Command::Audit(args) => audit::run(args).await,
             Command::Ui(args) => ui::run(args).await,
+            Command::Floors(args) => floors::run(args).await,
         }
     }
 }

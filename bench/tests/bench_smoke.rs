@@ -156,3 +156,27 @@ fn bench_refuses_flags_that_do_not_fit() {
     assert!(err.contains("--tasks 4 is fewer than 8 writers"), "{err}");
     assert!(o.stdout.is_empty());
 }
+
+/// `tiendo-bench floors` over a small plan: each of tiendo's commands (the `tiendo` binary built
+/// beside the benchmark, as `cargo test --workspace` builds it) gets a row with the floor under
+/// it, after the floors checked that they loaded every row and wrote every cell.
+#[test]
+fn bench_floors_pairs_each_command_with_its_floor() {
+    let out = bench(&["floors", "--tasks", "40"]);
+    for work in [
+        "import plan (PostgreSQL)",
+        "report progress md (PostgreSQL)",
+        "forecast xlsx (PostgreSQL)",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(work))
+            .unwrap_or_else(|| panic!("no {work} row in:\n{out}"));
+        let figures: Vec<f64> = line[line.find(work).unwrap() + work.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(|f| f.parse().expect("a figure"))
+            .collect();
+        assert!(figures.iter().all(|f| *f > 0.0), "{line}");
+    }
+}

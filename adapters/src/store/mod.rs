@@ -78,7 +78,7 @@ pub use plan_years::{BudgetEntry, BudgetRecord, LineageLink, Rename};
 pub use plans::{Listing, ListingBudget, Plans};
 pub use records::*;
 pub(crate) use reports::put_in_order;
-pub use reports::{PrintedOrder, ReportRow, Reports, RowSink};
+pub use reports::{PrintedOrder, ReportRow, Reports, RowSink, report_rows_query};
 pub use rounds::{
     Compared, EntryRecord, NewEntry, RoundEvent, RoundRecord, RoundTask, RoundUnit, RoundView,
     Rounds, Submission,

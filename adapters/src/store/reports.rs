@@ -214,6 +214,17 @@ impl Described {
     }
 }
 
+/// The query of a report's first pass over plan `plan_id` as of `cutoff` (each task described by
+/// its latest entry, [`Described::LATEST`]), on PostgreSQL, with both as literals: for
+/// `tiendo-bench floors`, which times PostgreSQL handing these rows over on its own.
+pub fn report_rows_query(plan_id: &str, cutoff: Instant) -> String {
+    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let cutoff = micros(cutoff).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    Described::sql(Described::LATEST, "pl.plan_id = $2")
+        .replace("$1", &format!("{}::timestamptz", literal(&cutoff)))
+        .replace("$2", &literal(plan_id))
+}
+
 impl From<Described> for ReportRow {
     /// The task's clock counts only when the describing entry is its latest.
     fn from(r: Described) -> Self {
