@@ -984,26 +984,17 @@ async fn the_round_of_a_review_is_kept_on_the_audit_entry(db: TestDb) {
 async fn report_rows_describe_each_task_as_known_at_the_cutoff(db: TestDb) {
     let w = world(&db).await;
     let cutoff = at("2026-03-03T00:00:00+07:00");
-    // Created before the cutoff, moved after it: described by its first entry.
-    let moved = created(&w, "Nhiệm vụ chuyển bước sau ngày báo cáo").await;
-    let after = at("2026-03-04T09:00:00+07:00");
-    step(
-        &w,
-        &w.officer,
-        &req(&moved, "bat_dau_lap_thuyet_minh"),
-        after,
-    )
-    .await;
-    // Created and moved before it: described by its latest entry.
-    let settled = created(&w, "Nhiệm vụ chuyển bước trước ngày báo cáo").await;
-    let before = at("2026-03-02T10:00:00+07:00");
-    step(
-        &w,
-        &w.officer,
-        &req(&settled, "bat_dau_lap_thuyet_minh"),
-        before,
-    )
-    .await;
+    let (before, after) = (
+        at("2026-03-02T10:00:00+07:00"),
+        at("2026-03-04T09:00:00+07:00"),
+    );
+    // Created before the cutoff and moved after it: described by its first entry; moved before
+    // it: by its latest.
+    let [moved, settled] = ["Nhiệm vụ chuyển bước sau", "Nhiệm vụ chuyển bước trước"];
+    let (moved, settled) = (created(&w, moved).await, created(&w, settled).await);
+    for (id, when) in [(&moved, after), (&settled, before)] {
+        step(&w, &w.officer, &req(id, "bat_dau_lap_thuyet_minh"), when).await;
+    }
     // Created after it: it did not exist then.
     let later = w
         .store

@@ -17,34 +17,24 @@
 //! these parts. Each floor checks that it handled everything (rows loaded, cells written).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use crate::import::{PLAN, import_args, tiendo_binary};
+use crate::Failure;
+use crate::import::{PLAN, PlanRun, import_args};
 use crate::process::{self, Measured};
 use crate::psql::psql;
-use crate::scratch::{PgServer, Scratch};
-use crate::{Failure, synthetic_plan};
+use crate::scratch::Scratch;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Tasks in the synthetic plan.
-    #[arg(long, default_value_t = 100_000)]
-    pub tasks: usize,
     #[command(flatten)]
-    pub pg: PgServer,
-    /// The `tiendo` binary whose commands are timed (default: `tiendo` beside this benchmark's
-    /// own binary, as `cargo build --release --workspace` leaves it).
-    #[arg(long, env = "TIENDO_BIN", value_name = "FILE")]
-    pub tiendo_bin: Option<PathBuf>,
+    pub run: PlanRun,
 }
 
 impl Args {
     pub fn check(&self) -> Result<(), String> {
-        if self.tasks == 0 {
-            return Err("--tasks must be at least 1".into());
-        }
-        Ok(())
+        self.run.check()
     }
 }
 
@@ -72,20 +62,17 @@ struct Pair {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.tiendo_bin.as_deref())?;
-    let plan = synthetic_plan::write("floors", a.tasks, None)?;
+    let (tiendo, plan, planned) = a.run.prepare("floors", None)?;
     let mut out = format!(
-        "Synthetic plan: {} tasks, {:.1} MB of CSV\nTimed: {} on PostgreSQL, against psql and rust_xlsxwriter alone\nLoad average before: {}\n",
-        a.tasks,
-        plan.bytes as f64 / 1e6,
+        "{planned}\nTimed: {} on PostgreSQL, against psql and rust_xlsxwriter alone\nLoad average before: {}\n",
         tiendo.display(),
         process::load_average()
     );
-    let scratch = Scratch::create(adapters::store::Backend::Postgres, "floors", &a.pg).await?;
-    let empty = Scratch::create(adapters::store::Backend::Postgres, "floors_load", &a.pg).await;
+    let scratch = Scratch::create(adapters::store::Backend::Postgres, "floors", &a.run.pg).await?;
+    let empty = Scratch::create(adapters::store::Backend::Postgres, "floors_load", &a.run.pg).await;
     let result = match empty {
         Ok(empty) => {
-            let r = pairs(&tiendo, &scratch, &empty, &plan.csv, a.tasks).await;
+            let r = pairs(&tiendo, &scratch, &empty, &plan.csv, a.run.tasks).await;
             empty.finish(false).await;
             r
         }
@@ -197,20 +184,7 @@ async fn bulk_load(scratch: &Scratch, empty: &Scratch, tasks: usize) -> Result<M
         ],
     )
     .await?;
-    run_tool(
-        "psql",
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &empty.url,
-            "-f",
-            &schema.display().to_string(),
-        ],
-    )
-    .await?;
+    run_tool("psql", &psql_file(&empty.url, &schema)).await?;
     for table in REFERENCE {
         psql(
             &empty.url,
@@ -226,22 +200,9 @@ async fn bulk_load(scratch: &Scratch, empty: &Scratch, tasks: usize) -> Result<M
     sql.push_str("COMMIT;\n");
     std::fs::write(&script, sql).map_err(|e| Failure::new(format!("{}: {e}", script.display())))?;
     eprintln!("postgres: psql loading the same rows");
-    let psql_exe = Path::new("psql");
-    let m = process::measure(
-        psql_exe,
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &empty.url,
-            "-f",
-            &script.display().to_string(),
-        ],
-        &[],
-    )
-    .await?;
+    let args = psql_file(&empty.url, &script);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let m = process::measure(Path::new("psql"), &args, &[]).await?;
     let loaded = psql(&empty.url, "SELECT COUNT(*) FROM tasks").await?;
     if loaded.trim() != tasks.to_string() {
         return Err(Failure::new(format!(
@@ -331,7 +292,7 @@ fn cells_written(from: &Path, to: &Path) -> Result<f64, Failure> {
 
 /// Runs a PostgreSQL client tool untimed (the dumps and the schema); a failure says what it
 /// printed.
-async fn run_tool(exe: &str, args: &[&str]) -> Result<(), Failure> {
+async fn run_tool(exe: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> Result<(), Failure> {
     let out = tokio::process::Command::new(exe)
         .args(args)
         .output()
@@ -342,8 +303,21 @@ async fn run_tool(exe: &str, args: &[&str]) -> Result<(), Failure> {
     } else {
         Err(Failure::new(format!(
             "{exe} {} failed: {}",
-            args.join(" "),
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
+}
+
+/// `psql`'s arguments to run the script `file` on the database at `url`, stopping at the first
+/// error.
+fn psql_file(url: &str, file: &Path) -> Vec<String> {
+    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"]
+        .map(String::from)
+        .into_iter()
+        .chain([file.display().to_string()])
+        .collect()
 }

@@ -12,15 +12,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::import::{PLAN, PlanRun, import_args, tiendo_binary};
+use crate::import::{PLAN, PlanRun, import_args};
 use crate::process::{self, Measured};
-use crate::scratch::Scratch;
-use crate::{Failure, progress, synthetic_plan};
+use crate::scratch::{Backends, Scratch};
+use crate::{Failure, progress};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub run: PlanRun,
+    /// Which backend(s) to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: Backends,
     /// The date the forecast is made as of (the `--as-of` of `tiendo forecast`).
     #[arg(long, default_value = "2025-11-05", value_name = "DATE")]
     pub as_of: String,
@@ -137,19 +140,15 @@ fn check_json(file: &Path, tasks: usize) -> Result<(), String> {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.run.tiendo_bin.as_deref())?;
-    let plan = synthetic_plan::write("forecast", a.run.tasks, None)?;
+    let (tiendo, plan, planned) = a.run.prepare("forecast", None)?;
     let mut out = format!(
-        "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s\nTimed: {} forecast --plan {PLAN} --as-of {}\nLoad average before: {}\n",
-        a.run.tasks,
-        plan.bytes as f64 / 1e6,
-        plan.generated_in.as_secs_f64(),
+        "{planned}\nTimed: {} forecast --plan {PLAN} --as-of {}\nLoad average before: {}\n",
         tiendo.display(),
         a.as_of,
         process::load_average()
     );
     let mut all_ok = true;
-    for &backend in a.run.backend.list() {
+    for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "forecast", &a.run.pg).await?;
         let result = run_backend(&tiendo, &scratch, &plan.csv, a).await;
         scratch.finish(false).await;

@@ -21,16 +21,13 @@ use crate::process::{self, Measured};
 use crate::scratch::{Backends, PgServer, Scratch};
 use crate::{Failure, progress, synthetic_plan};
 
-/// What the benchmarks over a synthetic plan (`import`, `forecast`) take alike: the plan's size,
-/// the backends, the PostgreSQL server and the `tiendo` binary whose commands are timed.
+/// What the benchmarks over a synthetic plan (`import`, `forecast`, `floors`) take alike: the
+/// plan's size, the PostgreSQL server and the `tiendo` binary whose commands are timed.
 #[derive(Debug, clap::Args)]
 pub struct PlanRun {
     /// Tasks in the synthetic plan.
     #[arg(long, default_value_t = 100_000)]
     pub tasks: usize,
-    /// Which backend(s) to measure.
-    #[arg(long, value_enum, default_value = "both")]
-    pub backend: Backends,
     #[command(flatten)]
     pub pg: PgServer,
     /// The `tiendo` binary whose commands are timed (default: `tiendo` beside this benchmark's
@@ -40,6 +37,25 @@ pub struct PlanRun {
 }
 
 impl PlanRun {
+    /// The `tiendo` binary to time and the synthetic plan written for benchmark `what` (and to
+    /// `also`), with a line that says what was written.
+    pub fn prepare(
+        &self,
+        what: &str,
+        also: Option<&Path>,
+    ) -> Result<(PathBuf, synthetic_plan::WrittenPlan, String), Failure> {
+        let tiendo = tiendo_binary(self.tiendo_bin.as_deref())?;
+        let plan = synthetic_plan::write(what, self.tasks, also)?;
+        let line = format!(
+            "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s ({})",
+            self.tasks,
+            plan.bytes as f64 / 1e6,
+            plan.generated_in.as_secs_f64(),
+            plan.csv.display()
+        );
+        Ok((tiendo, plan, line))
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if self.tasks == 0 {
             return Err("--tasks must be at least 1".into());
@@ -52,6 +68,9 @@ impl PlanRun {
 pub struct Args {
     #[command(flatten)]
     pub run: PlanRun,
+    /// Which backend(s) to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: Backends,
     /// Also write the synthetic catalogue here (to time `tiendo import plan` under /usr/bin/time).
     #[arg(long, value_name = "FILE")]
     pub write_csv: Option<PathBuf>,
@@ -260,19 +279,14 @@ impl Args {
 }
 
 pub async fn run(a: &Args) -> Result<String, Failure> {
-    let tiendo = tiendo_binary(a.run.tiendo_bin.as_deref())?;
-    let plan = synthetic_plan::write("import", a.run.tasks, a.write_csv.as_deref())?;
+    let (tiendo, plan, planned) = a.run.prepare("import", a.write_csv.as_deref())?;
     let mut out = format!(
-        "Synthetic plan: {} tasks, {:.1} MB of CSV, generated in {:.2} s ({})\nTimed: {}\nLoad average before: {}\n",
-        a.run.tasks,
-        plan.bytes as f64 / 1e6,
-        plan.generated_in.as_secs_f64(),
-        plan.csv.display(),
+        "{planned}\nTimed: {}\nLoad average before: {}\n",
         tiendo.display(),
         process::load_average()
     );
     let mut all_ok = true;
-    for &backend in a.run.backend.list() {
+    for &backend in a.backend.list() {
         let scratch = Scratch::create(backend, "import", &a.run.pg).await?;
         let result = run_backend(&tiendo, &scratch, &plan.csv, a.run.tasks).await;
         scratch.finish(false).await;
