@@ -150,21 +150,35 @@ struct Described {
     known_then: bool,
 }
 
+/// Which audit entry describes each task, in a pass of [`Reports::each_report_row`].
+#[derive(Clone, Copy)]
+enum Entry {
+    /// Its latest. Most tasks have not moved since the cutoff, and this is their row: one index
+    /// lookup (or one hash join) per task.
+    Latest,
+    /// For each task whose latest entry was not known at the cutoff, the last entry that was:
+    /// the latest at or before it, or else the import that created the task. A task with
+    /// neither was created after the cutoff by other means, did not exist then, and has no row.
+    AsOf,
+}
+
+impl Entry {
+    /// The join of that entry, as `a`.
+    fn join(self) -> String {
+        match self {
+            Entry::Latest => "JOIN audit_log a ON a.task_id = t.id AND a.seq = t.audit_seq".into(),
+            Entry::AsOf => format!(
+                "JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq AND NOT {} \
+                 JOIN audit_log a ON a.task_id = t.id AND a.seq = COALESCE( \
+                 (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
+                 (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import'))",
+                Described::known_then("l")
+            ),
+        }
+    }
+}
+
 impl Described {
-    /// Describes each task by its latest entry. Most tasks have not moved since the cutoff,
-    /// and this is their row: one index lookup (or one hash join) per task.
-    const LATEST: &str = "JOIN audit_log a ON a.task_id = t.id AND a.seq = t.audit_seq";
-
-    /// Describes each task whose latest entry was not known at the cutoff by the last entry
-    /// that was: the latest at or before it, or else the import that created the task. A task
-    /// with neither was created after the cutoff by other means, did not exist then, and has
-    /// no row.
-    const AS_OF: &str = "JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq \
-        AND NOT {known_then_l} \
-        JOIN audit_log a ON a.task_id = t.id AND a.seq = COALESCE( \
-        (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
-        (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import'))";
-
     /// Whether audit entry `e` was known at the cutoff (`$1`): recorded by then, or the import
     /// that created the task (an import records the plan's state as printed, the best
     /// knowledge of that date).
@@ -172,11 +186,10 @@ impl Described {
         format!("({e}.at <= $1 OR ({e}.seq = 1 AND {e}.kind = 'import'))")
     }
 
-    /// The query of the listings `scope` picks, each task described by the audit entry `a`
-    /// that `entry` joins ([`Described::LATEST`] or [`Described::AS_OF`]); its columns in the
-    /// order of [`Described`]'s fields, which decodes them by position.
-    fn sql(entry: &str, scope: &str) -> String {
-        let entry = entry.replace("{known_then_l}", &Described::known_then("l"));
+    /// The query of the listings `scope` picks, each task described by `entry`; its columns in
+    /// the order of [`Described`]'s fields, which decodes them by position.
+    fn sql(entry: Entry, scope: &str) -> String {
+        let entry = entry.join();
         let known_then = Described::known_then("a");
         format!(
             "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
@@ -203,7 +216,7 @@ impl Described {
     }
 
     /// Hands the row to `sink` if it is described by an entry known at the cutoff, or `all`;
-    /// answers 1 if it was left out (the task moved since: [`Described::AS_OF`] reads it).
+    /// answers 1 if it was left out (the task moved since: [`Entry::AsOf`] reads it).
     fn hand_to(self, sink: &mut dyn RowSink, all: bool) -> Result<usize, StoreError> {
         if all || self.known_then {
             sink.push(self.into())?;
@@ -215,12 +228,12 @@ impl Described {
 }
 
 /// The query of a report's first pass over plan `plan_id` as of `cutoff` (each task described by
-/// its latest entry, [`Described::LATEST`]), on PostgreSQL, with both as literals: for
+/// its latest entry, [`Entry::Latest`]), on PostgreSQL, with both as literals: for
 /// `tiendo-bench floors`, which times PostgreSQL handing these rows over on its own.
 pub fn report_rows_query(plan_id: &str, cutoff: Instant) -> String {
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let cutoff = micros(cutoff).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    Described::sql(Described::LATEST, "pl.plan_id = $2")
+    Described::sql(Entry::Latest, "pl.plan_id = $2")
         .replace("$1", &format!("{}::timestamptz", literal(&cutoff)))
         .replace("$2", &literal(plan_id))
 }
@@ -521,7 +534,7 @@ impl Reports<'_> {
     /// file position, then creation. The common cases (the latest entry is before the cutoff, or
     /// is the import itself) are read in one pass that joins each task to its latest entry;
     /// only when some task moved after the cutoff does a second pass, over the same snapshot,
-    /// search those tasks' chains ([`Described::AS_OF`]).
+    /// search those tasks' chains ([`Entry::AsOf`]).
     #[tracing::instrument(skip_all, fields(plan = plan.unwrap_or("*")))]
     pub async fn report_rows(
         &self,
@@ -556,8 +569,7 @@ impl Reports<'_> {
         } else {
             "$2 = '' AND pl.plan_id = t.plan_id"
         };
-        let [latest, late] =
-            [Described::LATEST, Described::AS_OF].map(|e| Described::sql(e, scope));
+        let [latest, late] = [Entry::Latest, Entry::AsOf].map(|e| Described::sql(e, scope));
         // An upper bound to size the records up front, from an index alone (every listing has
         // its task; every task is listed in the plan it first entered): counting the join
         // itself took 0.34 s of a 100,000-task report on PostgreSQL.
