@@ -14,6 +14,7 @@ use engine::domain::FundingSource;
 use engine::plan::YearStatus;
 use engine::time::Instant;
 use futures_util::TryStreamExt;
+use sqlx::PgConnection;
 
 use super::columns::{Columns, Pg, Positional};
 use super::in_place::InPlace;
@@ -156,9 +157,10 @@ enum Entry {
     /// Its latest. Most tasks have not moved since the cutoff, and this is their row: one index
     /// lookup (or one hash join) per task.
     Latest,
-    /// For each task whose latest entry was not known at the cutoff, the last entry that was:
-    /// the latest at or before it, or else the import that created the task. A task with
-    /// neither was created after the cutoff by other means, did not exist then, and has no row.
+    /// For each task the first pass left out (its latest entry was not known at the cutoff;
+    /// their ids are bound as `$3`), the last entry that was: the latest at or before it, or
+    /// else the import that created the task. A task with neither was created after the cutoff
+    /// by other means, did not exist then, and has no row.
     AsOf,
 }
 
@@ -216,13 +218,14 @@ impl Described {
     }
 
     /// Hands the row to `sink` if it is described by an entry known at the cutoff, or `all`;
-    /// answers 1 if it was left out (the task moved since: [`Entry::AsOf`] reads it).
-    fn hand_to(self, sink: &mut dyn RowSink, all: bool) -> Result<usize, StoreError> {
+    /// answers the task's id if it was left out (the task moved since: [`Entry::AsOf`] reads
+    /// it).
+    fn hand_to(self, sink: &mut dyn RowSink, all: bool) -> Result<Option<String>, StoreError> {
         if all || self.known_then {
             sink.push(self.into())?;
-            Ok(0)
+            Ok(None)
         } else {
-            Ok(1)
+            Ok(Some(self.task_id))
         }
     }
 }
@@ -533,8 +536,8 @@ impl Reports<'_> {
     /// created after `cutoff` by other means did not exist then and are left out. Ordered by
     /// file position, then creation. The common cases (the latest entry is before the cutoff, or
     /// is the import itself) are read in one pass that joins each task to its latest entry;
-    /// only when some task moved after the cutoff does a second pass, over the same snapshot,
-    /// search those tasks' chains ([`Entry::AsOf`]).
+    /// the tasks that moved after the cutoff are then read by id in a second pass, over the
+    /// same snapshot, that searches their chains ([`Entry::AsOf`]).
     #[tracing::instrument(skip_all, fields(plan = plan.unwrap_or("*")))]
     pub async fn report_rows(
         &self,
@@ -569,7 +572,7 @@ impl Reports<'_> {
         } else {
             "$2 = '' AND pl.plan_id = t.plan_id"
         };
-        let [latest, late] = [Entry::Latest, Entry::AsOf].map(|e| Described::sql(e, scope));
+        let latest = Described::sql(Entry::Latest, scope);
         // An upper bound to size the records up front, from an index alone (every listing has
         // its task; every task is listed in the plan it first entered): counting the join
         // itself took 0.34 s of a 100,000-task report on PostgreSQL.
@@ -596,19 +599,27 @@ impl Reports<'_> {
                     .await?;
                 sink.expect(usize::try_from(count).unwrap_or(0));
                 // Streamed: a 100,000-task plan is never held twice (raw rows and records).
-                let mut stream = async |sql: &str, all: bool, tx: &mut sqlx::PgConnection| {
-                    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(cutoff)
-                        .bind(&scope_arg)
-                        .fetch(tx);
-                    let mut left_out = 0;
-                    while let Some(row) = rows.try_next().await? {
-                        left_out += Described::decode(&mut Pg::of(&row))?.hand_to(sink, all)?;
-                    }
-                    Ok::<_, StoreError>(left_out)
-                };
-                if stream(&latest, false, &mut tx).await? > 0 {
-                    stream(&late, true, &mut tx).await?;
+                let mut stream =
+                    async |sql: &str, late: Option<&[String]>, tx: &mut PgConnection| {
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(cutoff)
+                            .bind(&scope_arg);
+                        if let Some(ids) = late {
+                            query = query.bind(ids);
+                        }
+                        let mut rows = query.fetch(tx);
+                        let mut left_out = Vec::new();
+                        while let Some(row) = rows.try_next().await? {
+                            let d = Described::decode(&mut Pg::of(&row))?;
+                            left_out.extend(d.hand_to(sink, late.is_some())?);
+                        }
+                        Ok::<_, StoreError>(left_out)
+                    };
+                let late = stream(&latest, None, &mut tx).await?;
+                if !late.is_empty() {
+                    let scope = format!("{scope} AND t.id = ANY($3)");
+                    let as_of = Described::sql(Entry::AsOf, &scope);
+                    stream(&as_of, Some(&late), &mut tx).await?;
                 }
                 tx.commit().await?;
             }
@@ -629,24 +640,39 @@ impl Reports<'_> {
                             |r| r.get(0),
                         )?;
                         sink.expect(usize::try_from(count).unwrap_or(0));
-                        let mut stream = |sql: &str, all: bool| {
+                        let mut stream = |sql: &str, late: Option<&str>| {
                             let mut stmt = db.prepare(sql)?;
-                            let mut rows = stmt.query(rusqlite::named_params! {
-                                "$1": super::in_place::instant(cutoff),
-                                "$2": scope_arg,
-                            })?;
-                            let mut left_out = 0;
+                            let at = super::in_place::instant(cutoff);
+                            let mut rows = match late {
+                                None => stmt.query(rusqlite::named_params! {
+                                    "$1": at, "$2": scope_arg,
+                                })?,
+                                Some(ids) => stmt.query(rusqlite::named_params! {
+                                    "$1": at, "$2": scope_arg, "$3": ids,
+                                })?,
+                            };
+                            let mut left_out = Vec::new();
                             while let Some(row) = rows.next()? {
-                                match Described::decode(&mut InPlace::of(row))?.hand_to(sink, all) {
-                                    Ok(n) => left_out += n,
+                                let d = Described::decode(&mut InPlace::of(row))?;
+                                match d.hand_to(sink, late.is_some()) {
+                                    Ok(id) => left_out.extend(id),
                                     Err(stopped) => return Ok(Err(stopped)),
                                 }
                             }
                             Ok::<_, rusqlite::Error>(Ok(left_out))
                         };
-                        let read = match stream(&latest, false)? {
-                            Ok(0) => Ok(0),
-                            Ok(_) => stream(&late, true)?,
+                        let read = match stream(&latest, None)? {
+                            Ok(late) if late.is_empty() => Ok(()),
+                            Ok(late) => {
+                                let ids = serde_json::to_string(&late).map_err(|e| {
+                                    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+                                })?;
+                                let scope = format!(
+                                    "{scope} AND t.id IN (SELECT value FROM json_each($3))"
+                                );
+                                let as_of = Described::sql(Entry::AsOf, &scope);
+                                stream(&as_of, Some(&ids))?.map(drop)
+                            }
                             Err(stopped) => Err(stopped),
                         };
                         tx.commit()?;
