@@ -147,7 +147,7 @@ struct Described {
     carried_over_vnd: Option<i64>,
     spent_vnd: Option<i64>,
     planned_allocation_vnd: Option<i64>,
-    /// Whether the describing entry was known at the cutoff ([`Described::known_then`]).
+    /// Whether the describing entry was known at the cutoff ([`Described::KNOWN_THEN`]).
     known_then: bool,
 }
 
@@ -166,33 +166,30 @@ enum Entry {
 
 impl Entry {
     /// The join of that entry, as `a`.
-    fn join(self) -> String {
+    fn join(self) -> &'static str {
         match self {
-            Entry::Latest => "JOIN audit_log a ON a.task_id = t.id AND a.seq = t.audit_seq".into(),
-            Entry::AsOf => format!(
-                "JOIN audit_log l ON l.task_id = t.id AND l.seq = t.audit_seq AND NOT {} \
-                 JOIN audit_log a ON a.task_id = t.id AND a.seq = COALESCE( \
+            Entry::Latest => "JOIN audit_log a ON a.task_id = t.id AND a.seq = t.audit_seq",
+            // The ids are those the first pass left out, in the same snapshot: no need to look
+            // at their latest entries again.
+            Entry::AsOf => {
+                "JOIN audit_log a ON a.task_id = t.id AND a.seq = COALESCE( \
                  (SELECT MAX(x.seq) FROM audit_log x WHERE x.task_id = t.id AND x.at <= $1), \
-                 (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import'))",
-                Described::known_then("l")
-            ),
+                 (SELECT y.seq FROM audit_log y WHERE y.task_id = t.id AND y.seq = 1 AND y.kind = 'import'))"
+            }
         }
     }
 }
 
 impl Described {
-    /// Whether audit entry `e` was known at the cutoff (`$1`): recorded by then, or the import
-    /// that created the task (an import records the plan's state as printed, the best
+    /// Whether the describing entry `a` was known at the cutoff (`$1`): recorded by then, or the
+    /// import that created the task (an import records the plan's state as printed, the best
     /// knowledge of that date).
-    fn known_then(e: &str) -> String {
-        format!("({e}.at <= $1 OR ({e}.seq = 1 AND {e}.kind = 'import'))")
-    }
+    const KNOWN_THEN: &str = "(a.at <= $1 OR (a.seq = 1 AND a.kind = 'import'))";
 
     /// The query of the listings `scope` picks, each task described by `entry`; its columns in
     /// the order of [`Described`]'s fields, which decodes them by position.
     fn sql(entry: Entry, scope: &str) -> String {
-        let entry = entry.join();
-        let known_then = Described::known_then("a");
+        let (entry, known_then) = (entry.join(), Described::KNOWN_THEN);
         format!(
             "SELECT t.id, t.unit_id, COALESCE(pl.unit_printed, t.unit_printed) AS unit_printed, t.name, t.funding_source, \
              t.period, t.is_rental, b.need_total_vnd, b.approved_estimate_vnd, b.need_year_vnd, b.allocated_year_vnd, \
