@@ -30,6 +30,7 @@ on_both_backends!(
     the_status_report_sorts_tasks_into_the_four_categories,
     an_xlsx_catalogue_imports_like_the_csv,
     the_import_tells_its_tracker_each_stage_and_the_rows_written,
+    an_import_larger_than_what_the_planner_knew_refreshes_its_statistics,
 );
 
 /// One row of tasks.csv, read independently of the importer (csv crate, f64 amounts).
@@ -404,6 +405,68 @@ async fn reimporting_the_same_file_changes_nothing(db: TestDb) {
     assert_eq!(store.count("audit_log").await.unwrap(), audit_before);
     assert_eq!(store.count("units").await.unwrap(), units_before);
     assert_eq!(store.count("plans").await.unwrap(), 1);
+}
+
+/// On PostgreSQL, an import that creates more tasks than the planner last knew the table to
+/// hold analyses the tables it filled (so that the plan's first report is not planned as if the
+/// plan were empty); one that creates none leaves the statistics as they were. SQLite's planner
+/// is left as it is (no `sqlite_stat1`).
+async fn an_import_larger_than_what_the_planner_knew_refreshes_its_statistics(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = || async {
+        if db.backend == "postgres" {
+            db.rows::<(String, f32)>(
+                "SELECT relname::text, reltuples FROM pg_class WHERE relname IN \
+                 ('tasks', 'plan_listings', 'audit_log', 'budget_lines', 'budget_history') \
+                 ORDER BY relname",
+            )
+            .await
+        } else {
+            db.rows::<(String, f32)>(
+                "SELECT name, 0.0 FROM sqlite_master WHERE name = 'sqlite_stat1'",
+            )
+            .await
+        }
+    };
+    let columns = || async {
+        db.rows::<(String,)>(
+            "SELECT attname::text FROM pg_stats WHERE tablename = 'plan_listings' ORDER BY attname",
+        )
+        .await
+    };
+    db.store().await;
+    if db.backend == "postgres" {
+        // Never analysed: PostgreSQL does not know the tables' sizes.
+        assert!(
+            stats().await.iter().all(|(_, n)| *n < 0.0),
+            "{:?}",
+            stats().await
+        );
+        assert!(columns().await.is_empty());
+    }
+    ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
+    let after = stats().await;
+    if db.backend == "postgres" {
+        let tasks = after.iter().find(|(t, _)| t == "tasks").unwrap().1;
+        assert_eq!(tasks, 64.0, "{after:?}");
+        assert!(after.iter().all(|(_, n)| *n >= 64.0), "{after:?}");
+        assert!(
+            columns().await.contains(&("plan_id".to_string(),)),
+            "{:?}",
+            columns().await
+        );
+        // Nothing created: the statistics stay as they were (the planner's 64 is not replaced
+        // by what a new analysis would find after the rows below).
+        db.exec("UPDATE pg_class SET reltuples = 1000 WHERE relname = 'tasks'")
+            .await;
+        ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));
+        assert_eq!(
+            stats().await.iter().find(|(t, _)| t == "tasks").unwrap().1,
+            1000.0
+        );
+    } else {
+        assert!(after.is_empty(), "{after:?}");
+    }
 }
 
 /// What a tracker heard, in order.

@@ -228,6 +228,7 @@ impl Imports<'_> {
             .collect();
         if commit {
             tx.commit().await.map_err(StoreError::from)?;
+            super::refresh_statistics(self.store, outcome.created).await;
         } else {
             tx.rollback().await.map_err(StoreError::from)?;
         }
