@@ -455,8 +455,8 @@ async fn an_import_larger_than_what_the_planner_knew_refreshes_its_statistics(db
             "{:?}",
             columns().await
         );
-        // Nothing created: the statistics stay as they were (the planner's 64 is not replaced
-        // by what a new analysis would find after the rows below).
+        // An import that creates nothing leaves the statistics as they were: the planner is
+        // told the table holds 1,000 tasks, which an analysis would put back to 64.
         db.exec("UPDATE pg_class SET reltuples = 1000 WHERE relname = 'tasks'")
             .await;
         ok(&import_command(&db, dir.path(), &data("tasks.csv"), &[]));

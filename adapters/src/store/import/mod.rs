@@ -26,6 +26,10 @@
 //! 6. [`apply_updates`]: each changed task updated (compare-and-set on its version) with an
 //!    `import_update` entry.
 //!
+//! After the commit, on PostgreSQL, an import that created more tasks than the planner knew the
+//! table to hold has the tables it filled analysed ([`refresh_statistics`]), so that the plan's
+//! first report is not planned as if the plan were empty.
+//!
 //! An unchanged row writes nothing, so importing the same file twice leaves the database as it
 //! was.
 
